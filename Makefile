@@ -1,0 +1,41 @@
+# lambkin: `make run` starts the server with a demo function; `make test` runs every check and test.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DATA ?= $(CURDIR)/.cache/demo-data
+PORT ?= 9000
+
+.PHONY: setup system venv run test lint unit integration images bench clean
+
+setup: system venv
+
+system:
+	bash scripts/setup-system.sh
+
+$(BIN)/lambkin: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+venv: $(BIN)/lambkin
+
+images: setup
+	$(BIN)/python -m tests.images build
+
+run: setup images
+	$(BIN)/lambkin up --data-dir $(DATA) --port $(PORT)
+
+lint: venv
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
+
+test: setup images lint
+	$(BIN)/pytest tests
+
+bench: setup images
+	$(BIN)/python -m bench.all
+
+clean:
+	rm -rf $(VENV) .cache

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs the system packages lambkin needs on Debian, as root. Idempotent: quick when all are present.
+set -euo pipefail
+
+packages=(runc buildah skopeo debootstrap docker-registry iproute2 curl busybox-static zstd uidmap)
+missing=()
+for pkg in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+    echo "installing system packages: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+# docker-registry's packaged service is not wanted: tests and benches start their own on loopback.
+if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet docker-registry 2>/dev/null; then
+    systemctl stop docker-registry || true
+fi

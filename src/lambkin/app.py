@@ -1,0 +1,90 @@
+"""The composition root: builds lambkin's object graph from Settings and runs it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+import uvicorn
+
+from lambkin.api.root import Mount, RootApp
+from lambkin.config import Settings
+from lambkin.store.db import Database, Migration
+
+log = logging.getLogger("lambkin")
+
+BackgroundTask = Callable[[], Coroutine[Any, Any, None]]
+
+
+@dataclass
+class Lambkin:
+    """Everything one lambkin process runs: its database, its HTTP surfaces, its background loops."""
+
+    settings: Settings
+    db: Database
+    mounts: list[Mount] = field(default_factory=list)
+    background: list[BackgroundTask] = field(default_factory=list)
+    closers: list[Callable[[], None]] = field(default_factory=list)
+
+    @property
+    def asgi(self) -> RootApp:
+        return RootApp(self.mounts)
+
+    async def serve(self, ready: Callable[[], None] | None = None) -> None:
+        """Serves HTTP and runs every background loop until cancelled or the server stops."""
+        config = uvicorn.Config(
+            self.asgi,
+            host=self.settings.host,
+            port=self.settings.port,
+            loop="none",
+            http="httptools",
+            lifespan="off",
+            access_log=False,
+            log_level="warning",
+            timeout_keep_alive=75,
+        )
+        server = uvicorn.Server(config)
+        try:
+            async with asyncio.TaskGroup() as group:
+                for task in self.background:
+                    group.create_task(task())
+                serving = group.create_task(server.serve())
+                # uvicorn offers no readiness event, only this flag.
+                while not server.started and not serving.done():  # noqa: ASYNC110
+                    await asyncio.sleep(0.01)
+                if ready is not None and server.started:
+                    ready()
+                await serving
+                raise _Stopped
+        except* _Stopped:
+            pass
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        for closer in reversed(self.closers):
+            closer()
+        self.closers.clear()
+
+
+class _Stopped(Exception):
+    """Raised inside the task group once the HTTP server returns, to cancel the background loops."""
+
+
+def migrations() -> list[Migration]:
+    """Every part's schema steps."""
+    steps: list[Migration] = []
+    return steps
+
+
+def build(settings: Settings) -> Lambkin:
+    """Builds the whole server from its settings. Nothing starts until `serve()`."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(settings.data_dir / "lambkin.db")
+    db.migrate(migrations())
+    app = Lambkin(settings=settings, db=db)
+    app.closers.append(db.close)
+    return app

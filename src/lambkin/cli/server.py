@@ -1,0 +1,56 @@
+"""`lambkin server`: runs the embedded default (one process, SQLite, local runc)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from lambkin import app as composition
+from lambkin.config import settings_from_environment
+
+
+def register(commands: Any) -> None:
+    cmd = commands.add_parser("server", help="run the lambkin server")
+    add_server_arguments(cmd)
+    cmd.set_defaults(handler=run_server)
+
+
+def add_server_arguments(cmd: argparse.ArgumentParser) -> None:
+    cmd.add_argument(
+        "--data-dir", type=Path, default=Path(os.environ.get("LAMBKIN_DATA_DIR", "lambkin-data"))
+    )
+    cmd.add_argument("--host", default=os.environ.get("LAMBKIN_HOST", "127.0.0.1"))
+    cmd.add_argument("--port", type=int, default=int(os.environ.get("LAMBKIN_PORT", "9000")))
+
+
+def run_server(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=os.environ.get("LAMBKIN_LOG_LEVEL", "INFO"), format="%(asctime)s %(message)s")
+    settings, generated = settings_from_environment(args.data_dir.resolve(), args.host, args.port)
+    if generated:
+        print("lambkin generated an access key pair (kept in the data directory):", flush=True)
+        print(f"  LAMBKIN_ACCESS_KEY_ID={settings.credentials.access_key_id}", flush=True)
+        print(f"  LAMBKIN_SECRET_ACCESS_KEY={settings.credentials.secret_access_key}", flush=True)
+
+    def ready() -> None:
+        print(f"lambkin listening on {settings.endpoint}", flush=True)
+
+    async def main() -> None:
+        server = composition.build(settings)
+        await server.serve(ready)
+
+    try:
+        import uvloop
+
+        uvloop.run(main())
+    except KeyboardInterrupt:
+        pass
+    except OSError as exc:
+        print(f"lambkin: {exc}", file=sys.stderr)
+        return 1
+    else:
+        return 0
+    return 0

@@ -1,0 +1,1 @@
+"""Execution environments: per-version pools, the lifecycle state machine, the Runtime API server."""

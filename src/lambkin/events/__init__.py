@@ -1,0 +1,1 @@
+"""Event sources: SQS pollers for event source mappings and builders of event payloads."""

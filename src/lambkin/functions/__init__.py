@@ -1,0 +1,1 @@
+"""Control-plane domain: functions, versions, aliases, configurations, validation, states."""

@@ -1,0 +1,113 @@
+"""Content-addressed blob storage: files named by their sha256 digest, verified on every write."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+DIGEST_RE = re.compile(r"^sha256:[a-f0-9]{64}$")
+CHUNK = 1 << 20
+
+
+class DigestMismatch(ValueError):
+    """The content written does not hash to the digest it was announced under."""
+
+    def __init__(self, expected: str, actual: str) -> None:
+        super().__init__(f"digest mismatch: expected {expected}, content hashes to {actual}")
+        self.expected = expected
+        self.actual = actual
+
+
+class InvalidDigest(ValueError):
+    """A string that is not a `sha256:<64 hex>` digest."""
+
+
+def check_digest(digest: str) -> str:
+    if not DIGEST_RE.match(digest):
+        raise InvalidDigest(f"invalid digest {digest!r}: expected sha256:<64 lowercase hex digits>")
+    return digest
+
+
+def sha256_digest(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+class BlobStore:
+    """Blobs under `root/sha256/<hh>/<hex>`; staging files under `root/staging/`.
+
+    A blob appears under its final name only once its content is complete and verified (write to a
+    staging file, fsync, rename), so a crash never leaves a blob whose content does not match its name.
+    These methods do blocking I/O: call them from a worker thread, never on the event loop.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.staging = root / "staging"
+        self.staging.mkdir(parents=True, exist_ok=True)
+        (root / "sha256").mkdir(parents=True, exist_ok=True)
+
+    def path(self, digest: str) -> Path:
+        hexdigest = check_digest(digest).split(":", 1)[1]
+        return self.root / "sha256" / hexdigest[:2] / hexdigest
+
+    def exists(self, digest: str) -> bool:
+        return self.path(digest).is_file()
+
+    def size(self, digest: str) -> int:
+        return self.path(digest).stat().st_size
+
+    def read(self, digest: str) -> bytes:
+        return self.path(digest).read_bytes()
+
+    def put_bytes(self, data: bytes, expected: str | None = None) -> str:
+        """Stores `data`; returns its digest. Raises DigestMismatch if it is not `expected`."""
+        digest = sha256_digest(data)
+        if expected is not None and expected != digest:
+            raise DigestMismatch(expected, digest)
+        if not self.exists(digest):
+            staged = self.new_staging_path()
+            with staged.open("wb") as out:
+                out.write(data)
+                out.flush()
+                os.fsync(out.fileno())
+            self._commit(staged, digest)
+        return digest
+
+    def new_staging_path(self) -> Path:
+        return self.staging / uuid.uuid4().hex
+
+    def commit_staged(self, staged: Path, expected: str | None = None) -> str:
+        """Hashes a complete staging file and moves it to its digest's name; returns the digest."""
+        digest = hash_file(staged)
+        if expected is not None and expected != digest:
+            staged.unlink(missing_ok=True)
+            raise DigestMismatch(expected, digest)
+        with staged.open("rb") as f:
+            os.fsync(f.fileno())
+        self._commit(staged, digest)
+        return digest
+
+    def _commit(self, staged: Path, digest: str) -> None:
+        final = self.path(digest)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(staged, final)
+
+    def delete(self, digest: str) -> None:
+        self.path(digest).unlink(missing_ok=True)
+
+    def digests(self) -> Iterator[str]:
+        for prefix in sorted((self.root / "sha256").iterdir()):
+            for blob in sorted(prefix.iterdir()):
+                yield "sha256:" + blob.name
+
+
+def hash_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(CHUNK):
+            h.update(chunk)
+    return "sha256:" + h.hexdigest()

@@ -1,0 +1,1 @@
+"""Data plane: sync invoke, the async event queue, concurrency accounting and throttling."""

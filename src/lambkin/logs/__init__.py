@@ -1,0 +1,1 @@
+"""Log streams per environment, START/END/REPORT lines, tail and filter."""

@@ -1,0 +1,1 @@
+"""AWS wire protocols driven by botocore's service models: routing, parsing, validation, serialization, SigV4."""

@@ -1,0 +1,1 @@
+"""The SQS-compatible queue engine: standard and FIFO queues, visibility, long polling, redrive."""

@@ -1,0 +1,1 @@
+"""How one execution environment runs: runc bundles, cgroups, network namespaces, output capture."""

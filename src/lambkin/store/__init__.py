@@ -1,0 +1,1 @@
+"""Persistence: SQLite (WAL) behind small repository classes, with per-part schema migrations."""

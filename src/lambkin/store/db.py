@@ -1,0 +1,102 @@
+"""The SQLite database: one connection on one worker thread, transactions, and schema migrations."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One step of one part's schema. Each part (images, functions, ...) numbers its own steps from 1."""
+
+    namespace: str
+    version: int
+    sql: str
+
+
+class Database:
+    """All access goes through one thread, so the event loop never blocks and writes never contend.
+
+    `run(fn)` calls `fn(connection)` inside a transaction on that thread: committed if `fn` returns,
+    rolled back if it raises. WAL mode makes a committed transaction survive `kill -9` of the server.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lambkin-sqlite")
+        self._conn: sqlite3.Connection | None = None
+
+    def _connect(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA busy_timeout=5000")
+        self._conn = conn
+
+    def _transaction(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        if self._conn is None:
+            self._connect()
+        conn = self._conn
+        assert conn is not None
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            result = fn(conn)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        return result
+
+    async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._transaction, fn)
+
+    def run_sync(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """For start-up and tools that have no event loop."""
+        return self._executor.submit(self._transaction, fn).result()
+
+    def migrate(self, migrations: Sequence[Migration]) -> None:
+        """Applies every migration not yet applied, each in its own transaction, in version order."""
+
+        def applied(conn: sqlite3.Connection) -> set[tuple[str, int]]:
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                " namespace TEXT NOT NULL, version INTEGER NOT NULL, PRIMARY KEY (namespace, version))"
+            )
+            return {(r[0], r[1]) for r in conn.execute("SELECT namespace, version FROM schema_migrations")}
+
+        done = self.run_sync(applied)
+        for step in sorted(migrations, key=lambda m: (m.namespace, m.version)):
+            if (step.namespace, step.version) in done:
+                continue
+
+            def apply(conn: sqlite3.Connection, step: Migration = step) -> None:
+                for statement in step.sql.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute(
+                    "INSERT INTO schema_migrations (namespace, version) VALUES (?, ?)",
+                    (step.namespace, step.version),
+                )
+
+            self.run_sync(apply)
+
+    def close(self) -> None:
+        def _close() -> None:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+        self._executor.submit(_close).result()
+        self._executor.shutdown(wait=True)

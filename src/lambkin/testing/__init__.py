@@ -1,0 +1,1 @@
+"""Fakes of the narrow interfaces (Sandbox, ImageStore, Store, Clock) for unit tests."""
