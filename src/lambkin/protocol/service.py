@@ -1,0 +1,32 @@
+"""What the protocol layer hands to a service: the request's context and the handler signature."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    """Who called which operation, as the gateway established it before the handler runs."""
+
+    service: str  # botocore service name: "lambda", "sqs", "logs"
+    operation: str  # the model's operation name: "GetFunction", "SendMessage"
+    region: str  # region from the SigV4 credential scope
+    account_id: str  # the server's account ID (every ARN is built from it)
+    access_key_id: str  # the verified access key
+    request_id: str  # also sent as x-amzn-RequestId
+    headers: Mapping[str, str]  # request headers, names in lower case
+    source_ip: str
+
+
+Handler = Callable[[dict[str, Any], RequestContext], Awaitable[dict[str, Any]]]
+"""Receives the parsed, validated input keyed by model member names; returns the output the same way.
+
+Raise `lambkin.protocol.errors.AwsError` for an AWS error. Values use Python types: blob → bytes,
+timestamp → datetime (or a number of epoch seconds / ISO string on output), structure → dict.
+"""
+
+Services = Mapping[str, Mapping[str, Handler]]
+"""Handlers per botocore service name ("lambda", "sqs", "logs"), then per operation name."""
