@@ -183,9 +183,9 @@ def parse_manifest(raw: bytes, media_type: str | None = None) -> Manifest:
         raise ManifestInvalid(
             f"Content-Type {declared!r} does not match the manifest's mediaType {field_type!r}"
         )
-    kind = declared or field_type or _infer_type(doc)
-    if kind in (DOCKER_SCHEMA1, DOCKER_SCHEMA1_SIGNED) or doc.get("schemaVersion") == 1:
+    if declared in (DOCKER_SCHEMA1, DOCKER_SCHEMA1_SIGNED) or doc.get("schemaVersion") == 1:
         raise UnsupportedMediaType("Docker image manifest schema 1 is not supported; push schema 2 or OCI")
+    kind = declared or field_type or _infer_type(doc)
     if kind not in MANIFEST_TYPES:
         raise UnsupportedMediaType(
             f"unsupported manifest media type {kind!r}; expected one of {', '.join(sorted(MANIFEST_TYPES))}",
@@ -217,8 +217,8 @@ def parse_manifest(raw: bytes, media_type: str | None = None) -> Manifest:
 def parse_config(raw: bytes) -> ImageConfig:
     """Parses an OCI or Docker image config; raises ManifestInvalid if it is malformed."""
     doc = _load_object(raw, "image config")
-    conf = doc.get("config") or {}
-    rootfs = doc.get("rootfs") or {}
+    conf = {} if doc.get("config") is None else doc["config"]
+    rootfs = {} if doc.get("rootfs") is None else doc["rootfs"]
     if not isinstance(conf, dict) or not isinstance(rootfs, dict):
         raise ManifestInvalid("image config: config and rootfs must be objects")
     diff_ids = _strings(rootfs.get("diff_ids"), "rootfs.diff_ids")
