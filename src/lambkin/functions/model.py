@@ -1,0 +1,146 @@
+"""The control plane's domain objects: a function version's configuration, an alias, a function's own record."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Generic, TypeVar
+
+from lambkin.functions.states import State, UpdateStatus
+
+LATEST = "$LATEST"
+DEFAULT_MEMORY_SIZE = 128
+DEFAULT_TIMEOUT = 3
+DEFAULT_EPHEMERAL_STORAGE = 512
+DEFAULT_ARCHITECTURES = ("x86_64",)
+
+_EMPTY: Mapping[str, str] = MappingProxyType({})
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class FunctionVersion:
+    """One version of one function ($LATEST or a published number): what to run and how.
+
+    Image fields: `image_uri` is what the user asked for (maybe a tag), `resolved_image_uri` the same image
+    pinned by digest (`repo@sha256:...`), `image_digest` the manifest digest and `code_sha256` its hex, as
+    Lambda reports it. They are None/"" while the function is Pending. `pending_image_uri` is a code update
+    that is being resolved (LastUpdateStatus InProgress); until it succeeds, invokes run the current image.
+    `entry_point`, `command` and `working_directory` override the image's own config when not None.
+    """
+
+    name: str
+    function_arn: str
+    version: str
+    role: str
+    image_uri: str
+    memory_size: int = DEFAULT_MEMORY_SIZE
+    timeout: int = DEFAULT_TIMEOUT
+    environment: Mapping[str, str] = field(default=_EMPTY)
+    description: str = ""
+    resolved_image_uri: str | None = None
+    image_digest: str | None = None
+    code_sha256: str = ""
+    code_size: int = 0
+    entry_point: tuple[str, ...] | None = None
+    command: tuple[str, ...] | None = None
+    working_directory: str | None = None
+    ephemeral_storage: int = DEFAULT_EPHEMERAL_STORAGE
+    architectures: tuple[str, ...] = DEFAULT_ARCHITECTURES
+    revision_id: str = ""
+    last_modified: str = ""
+    state: State = State.PENDING
+    state_reason: str | None = None
+    state_reason_code: str | None = None
+    last_update_status: UpdateStatus = UpdateStatus.IN_PROGRESS
+    last_update_status_reason: str | None = None
+    last_update_status_reason_code: str | None = None
+    pending_image_uri: str | None = None
+    reserved_concurrency: int | None = None
+    tracing_mode: str = "PassThrough"
+    dead_letter_target_arn: str | None = None
+    kms_key_arn: str | None = None
+    log_format: str = "Text"
+    log_group: str | None = None
+    application_log_level: str | None = None
+    system_log_level: str | None = None
+
+    @property
+    def is_latest(self) -> bool:
+        return self.version == LATEST
+
+    @property
+    def qualified_arn(self) -> str:
+        return f"{self.function_arn}:{self.version}"
+
+    @property
+    def log_group_name(self) -> str:
+        return self.log_group or f"/aws/lambda/{self.name}"
+
+    def publishable_fingerprint(self) -> tuple[object, ...]:
+        """What a published version freezes: equal fingerprints mean PublishVersion has nothing new."""
+        return (
+            self.code_sha256,
+            self.role,
+            self.memory_size,
+            self.timeout,
+            tuple(sorted(self.environment.items())),
+            self.entry_point,
+            self.command,
+            self.working_directory,
+            self.ephemeral_storage,
+            self.architectures,
+            self.tracing_mode,
+            self.dead_letter_target_arn,
+            self.kms_key_arn,
+            self.log_format,
+            self.log_group,
+            self.application_log_level,
+            self.system_log_level,
+        )
+
+
+@dataclass(frozen=True)
+class Alias:
+    """A named pointer to a version, optionally sending a share of invokes to one more version."""
+
+    function_name: str
+    name: str
+    alias_arn: str
+    function_version: str
+    description: str = ""
+    additional_weights: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
+    revision_id: str = ""
+
+
+@dataclass(frozen=True)
+class FunctionRecord:
+    """What belongs to the function as a whole rather than to one version."""
+
+    name: str
+    tags: Mapping[str, str] = field(default=_EMPTY)
+    reserved_concurrency: int | None = None
+    last_version: int = 0
+    publish_after_update: bool = False
+    publish_description: str = ""
+
+
+@dataclass(frozen=True)
+class ResolvedCode:
+    """The outcome of resolving an image reference: what a version runs once it is Active."""
+
+    image_uri: str
+    resolved_image_uri: str
+    image_digest: str
+    code_sha256: str
+    code_size: int
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """One page of a listing and the marker of the next one, if any."""
+
+    items: tuple[T, ...]
+    next_marker: str | None = None
