@@ -1,0 +1,84 @@
+"""A sandbox's runc bundle on disk: prepared and torn down by blocking calls that run in a worker thread.
+
+<data>/sandboxes/<id>/config.json   the OCI config (oci.py)
+<data>/sandboxes/<id>/rootfs/       the read-only overlay (rootfs.py)
+<data>/sandboxes/<id>/pid           the container's init, written by `runc run --pid-file`
+<data>/sandboxes/<id>/runc.log      runc's own log, read when runc fails
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from lambkin.sandbox import netns, oci, rootfs
+from lambkin.sandbox.cgroups import Cgroup
+from lambkin.sandbox.spec import SandboxSpec
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where one lambkin instance keeps its sandboxes: bundles, the skeleton layer, runc state, cgroups."""
+
+    bundles: Path
+    skeleton: Path
+    runc_root: Path
+    cgroup_parent: str
+    host_cores: int
+
+    def bundle(self, sandbox_id: str) -> Path:
+        return self.bundles / sandbox_id
+
+    def cgroup(self, sandbox_id: str) -> Cgroup:
+        return Cgroup(f"{self.cgroup_parent}/{sandbox_id}")
+
+
+def prepare(layout: Layout, spec: SandboxSpec) -> netns.NetworkNamespace:
+    """Blocking; moves the calling thread between network namespaces, so run it in a thread of its own.
+
+    Makes the bundle (overlay root mounted, config.json written) and the network namespace with its
+    listening sockets; on failure leaves nothing behind.
+    """
+    bundle = layout.bundle(spec.id)
+    bundle.mkdir(parents=True)  # raises if a sandbox of this id exists
+    namespace: netns.NetworkNamespace | None = None
+    try:
+        root = bundle / "rootfs"
+        root.mkdir()
+        rootfs.ensure_skeleton(layout.skeleton)
+        rootfs.mount_overlay([layout.skeleton, *spec.lower_dirs], root)
+        namespace = netns.create([spec.runtime_api_port, *spec.extra_ports])
+        config = oci.config(
+            spec,
+            rootfs=str(root),
+            netns_path=namespace.path,
+            cgroups_path=f"{layout.cgroup_parent}/{spec.id}",
+            host_cores=layout.host_cores,
+        )
+        (bundle / "config.json").write_text(json.dumps(config))
+    except BaseException:
+        if namespace is not None:
+            namespace.close()
+        remove(layout, spec.id)
+        raise
+    return namespace
+
+
+def remove(layout: Layout, sandbox_id: str) -> None:
+    """Blocking. Unmounts and deletes the bundle and removes the cgroup; quiet about what is already gone."""
+    bundle = layout.bundle(sandbox_id)
+    rootfs.unmount(bundle / "rootfs")
+    layout.cgroup(sandbox_id).remove()
+    shutil.rmtree(bundle, ignore_errors=True)
+
+
+def remove_all(layout: Layout) -> None:
+    """Blocking. Removes every bundle, mount and cgroup of this instance (after a crash)."""
+    for point in rootfs.mounts_under(layout.bundles):
+        rootfs.unmount(point)
+    Cgroup(layout.cgroup_parent).remove()
+    if layout.bundles.exists():
+        for bundle in layout.bundles.iterdir():
+            shutil.rmtree(bundle, ignore_errors=True)

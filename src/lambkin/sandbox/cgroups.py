@@ -1,0 +1,124 @@
+"""A sandbox's cgroup, read and written directly: freezer state, peak memory, OOM kills, removal.
+
+runc creates the cgroup (`linux.cgroupsPath`) in every v1 hierarchy, or in the unified one on a pure v2
+host; lambkin reads it here because a file write is much faster than spawning `runc pause`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+from pathlib import Path
+
+ROOT = Path("/sys/fs/cgroup")
+_RMDIR_ATTEMPTS = 30
+
+
+def is_v2(root: Path = ROOT) -> bool:
+    return (root / "cgroup.controllers").exists()
+
+
+class Cgroup:
+    """The directories of one cgroup path (e.g. `/lambkin/<instance>/<id>`) in the hierarchies that matter."""
+
+    __slots__ = ("path", "root", "v2")
+
+    def __init__(self, path: str, root: Path = ROOT) -> None:
+        self.path = path.strip("/")
+        self.root = root
+        self.v2 = is_v2(root)
+
+    def _dir(self, controller: str) -> Path:
+        return self.root / self.path if self.v2 else self.root / controller / self.path
+
+    def freeze(self) -> None:
+        if self.v2:
+            (self._dir("") / "cgroup.freeze").write_text("1")
+        else:
+            (self._dir("freezer") / "freezer.state").write_text("FROZEN")
+
+    def thaw(self) -> None:
+        if self.v2:
+            (self._dir("") / "cgroup.freeze").write_text("0")
+        else:
+            (self._dir("freezer") / "freezer.state").write_text("THAWED")
+
+    def frozen(self) -> bool:
+        """Whether every process is frozen (v1 passes through FREEZING first)."""
+        if self.v2:
+            return "frozen 1" in (self._dir("") / "cgroup.events").read_text()
+        return (self._dir("freezer") / "freezer.state").read_text().strip() == "FROZEN"
+
+    def max_memory_bytes(self) -> int:
+        name = "memory.peak" if self.v2 else "memory.max_usage_in_bytes"
+        try:
+            return int((self._dir("memory") / name).read_text())
+        except (OSError, ValueError):
+            return 0
+
+    def oom_kills(self) -> int:
+        """How many processes the kernel's OOM killer took in this cgroup."""
+        name = "memory.events" if self.v2 else "memory.oom_control"
+        try:
+            for line in (self._dir("memory") / name).read_text().splitlines():
+                key, _, value = line.partition(" ")
+                if key == "oom_kill":
+                    return int(value)
+        except OSError:
+            pass
+        return 0
+
+    def directories(self) -> list[Path]:
+        """Where this cgroup exists, in every hierarchy."""
+        if self.v2:
+            return [self.root / self.path] if (self.root / self.path).is_dir() else []
+        return [d / self.path for d in self.root.iterdir() if (d / self.path).is_dir()]
+
+    def remove(self) -> None:
+        """Blocking. Kills what is left inside, then removes the cgroup (children first) everywhere."""
+        directories = self.directories()
+        if not directories:
+            return
+        below = [d for top in directories for d in top.glob("**/")]
+        below.sort(key=lambda p: len(p.parts), reverse=True)
+        for directory in below:
+            _thaw(directory)  # a frozen process cannot die
+            _kill_procs(directory)
+        for attempt in range(_RMDIR_ATTEMPTS):
+            busy = [d for d in below if not _rmdir(d)]
+            if not busy:
+                return
+            below = busy
+            time.sleep(0.002 * (attempt + 1))  # killed processes still exiting
+        raise OSError(16, f"cgroup still busy: {below[0]}")
+
+
+def _thaw(directory: Path) -> None:
+    for name, value in (("freezer.state", "THAWED"), ("cgroup.freeze", "0")):
+        with contextlib.suppress(OSError):
+            (directory / name).write_text(value)
+
+
+def _rmdir(directory: Path) -> bool:
+    try:
+        directory.rmdir()
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        if exc.errno == 16:  # EBUSY
+            _kill_procs(directory)
+            return False
+        raise
+    return True
+
+
+def _kill_procs(directory: Path) -> None:
+    try:
+        pids = (directory / "cgroup.procs").read_text().split()
+    except OSError:
+        return
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError, ValueError):
+            os.kill(int(pid), signal.SIGKILL)

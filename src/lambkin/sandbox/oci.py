@@ -1,0 +1,169 @@
+"""The runc bundle's config.json for one SandboxSpec: a pure function of the spec and the host."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lambkin.sandbox.spec import SandboxSpec
+
+MB_PER_VCPU = 1769
+CPU_PERIOD_US = 100_000
+
+# runc's defaults (`runc spec`).
+MASKED_PATHS = (
+    "/proc/acpi",
+    "/proc/asound",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/sys/firmware",
+    "/proc/scsi",
+)
+READONLY_PATHS = ("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger")
+ROOT_CAPABILITIES = ("CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE")
+
+# Allowed by default; these fail with EPERM: kernel modules and kexec, mounts and namespaces, clocks,
+# swap, reboot, BPF, perf, keyrings, handles that escape a mount, userfaultfd, accounting, raw I/O ports.
+DENIED_SYSCALLS = (
+    "acct",
+    "add_key",
+    "bpf",
+    "clock_adjtime",
+    "clock_settime",
+    "delete_module",
+    "finit_module",
+    "fsconfig",
+    "fsmount",
+    "fsopen",
+    "fspick",
+    "init_module",
+    "ioperm",
+    "iopl",
+    "kexec_file_load",
+    "kexec_load",
+    "keyctl",
+    "lookup_dcookie",
+    "mount",
+    "mount_setattr",
+    "move_mount",
+    "name_to_handle_at",
+    "open_by_handle_at",
+    "open_tree",
+    "perf_event_open",
+    "pivot_root",
+    "quotactl",
+    "reboot",
+    "request_key",
+    "setns",
+    "settimeofday",
+    "swapoff",
+    "swapon",
+    "syslog",
+    "umount2",
+    "unshare",
+    "userfaultfd",
+    "adjtimex",
+)
+_EPERM = 1
+
+
+def cpu_quota_us(memory_mb: int, host_cores: int) -> int:
+    """CPU time per period, proportional to memory (1,769 MB = one vCPU), capped at the host's cores."""
+    quota = CPU_PERIOD_US * memory_mb // MB_PER_VCPU
+    return max(1_000, min(quota, CPU_PERIOD_US * host_cores))
+
+
+def seccomp_profile() -> dict[str, Any]:
+    return {
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32", "SCMP_ARCH_AARCH64"],
+        "syscalls": [{"names": list(DENIED_SYSCALLS), "action": "SCMP_ACT_ERRNO", "errnoRet": _EPERM}],
+    }
+
+
+def _mounts(spec: SandboxSpec) -> list[dict[str, Any]]:
+    return [
+        {"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"]},
+        {
+            "destination": "/dev",
+            "type": "tmpfs",
+            "source": "tmpfs",
+            "options": ["nosuid", "strictatime", "mode=755", "size=64k"],
+        },
+        {
+            "destination": "/dev/pts",
+            "type": "devpts",
+            "source": "devpts",
+            "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"],
+        },
+        {
+            "destination": "/dev/shm",
+            "type": "tmpfs",
+            "source": "shm",
+            "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"],
+        },
+        {
+            "destination": "/tmp",
+            "type": "tmpfs",
+            "source": "tmpfs",
+            "options": ["nosuid", "nodev", "mode=1777", f"size={spec.tmp_size_mb}m"],
+        },
+        {
+            "destination": "/sys",
+            "type": "sysfs",
+            "source": "sysfs",
+            "options": ["nosuid", "noexec", "nodev", "ro"],
+        },
+    ]
+
+
+def _resources(spec: SandboxSpec, host_cores: int) -> dict[str, Any]:
+    memory = spec.memory_mb * 1024 * 1024
+    return {
+        "devices": [{"allow": False, "access": "rwm"}],
+        "memory": {"limit": memory, "swap": memory},
+        "cpu": {"quota": cpu_quota_us(spec.memory_mb, host_cores), "period": CPU_PERIOD_US},
+        "pids": {"limit": spec.pids_limit},
+    }
+
+
+def config(
+    spec: SandboxSpec, rootfs: str, netns_path: str, cgroups_path: str, host_cores: int
+) -> dict[str, Any]:
+    """The OCI runtime config for `spec`, its root at `rootfs`, joining the network namespace at `netns_path`."""
+    caps = list(ROOT_CAPABILITIES) if spec.uid == 0 else []
+    return {
+        "ociVersion": "1.0.2-dev",
+        "process": {
+            "terminal": False,
+            "user": {"uid": spec.uid, "gid": spec.gid},
+            "args": list(spec.args),
+            "env": [f"{name}={value}" for name, value in spec.env],
+            "cwd": spec.cwd,
+            "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
+            "rlimits": [
+                {"type": "RLIMIT_NOFILE", "hard": spec.nofile_limit, "soft": spec.nofile_limit},
+            ],
+            "noNewPrivileges": True,
+        },
+        "root": {"path": rootfs, "readonly": True},
+        "hostname": "localhost",
+        "mounts": _mounts(spec),
+        "linux": {
+            "cgroupsPath": cgroups_path,
+            "resources": _resources(spec, host_cores),
+            "namespaces": [
+                {"type": "pid"},
+                {"type": "network", "path": netns_path},
+                {"type": "ipc"},
+                {"type": "uts"},
+                {"type": "mount"},
+            ],
+            "maskedPaths": list(MASKED_PATHS),
+            "readonlyPaths": list(READONLY_PATHS),
+            "seccomp": seccomp_profile(),
+        },
+    }

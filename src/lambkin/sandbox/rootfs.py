@@ -1,0 +1,72 @@
+"""A sandbox's root filesystem: a read-only overlay of the image's layers under a small skeleton layer.
+
+The skeleton, top-most, guarantees what runc needs and cannot create in a read-only root: mount points
+(/proc, /dev, /sys, /tmp) and an /etc/hosts naming localhost. It also makes two lower layers at least, which
+an overlay without an upper directory requires.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from lambkin.sandbox import syscalls
+
+_SKELETON_DIRS = {"proc": 0o555, "dev": 0o755, "sys": 0o555, "tmp": 0o1777, "etc": 0o755}
+_HOSTS = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+_OPTIONS_LIMIT = 4000
+
+
+def ensure_skeleton(path: Path) -> Path:
+    """Creates the skeleton layer at `path` once; cheap when it exists."""
+    if (path / "etc" / "hosts").exists():
+        return path
+    staging = path.with_name(path.name + f".{os.getpid()}.tmp")
+    for name, mode in _SKELETON_DIRS.items():
+        (staging / name).mkdir(parents=True, exist_ok=True)
+        os.chmod(staging / name, mode)
+    (staging / "etc" / "hosts").write_text(_HOSTS)
+    os.chmod(staging, 0o755)
+    try:
+        staging.rename(path)
+    except OSError:
+        if not (path / "etc" / "hosts").exists():
+            raise
+    return path
+
+
+def mount_overlay(lower_dirs: list[Path], target: Path) -> None:
+    """Mounts the read-only overlay of `lower_dirs` (top-most first) on `target`."""
+    lowers = [str(p) for p in lower_dirs]
+    if syscalls.new_mount_api():
+        try:
+            syscalls.mount_overlay_layers(lowers, str(target))
+            return
+        except OSError as exc:
+            if exc.errno not in (22, 38):  # EINVAL: no `lowerdir+` (before 6.8); ENOSYS: no fsopen
+                raise
+    options = "lowerdir=" + ":".join(p.replace("\\", "\\\\").replace(":", "\\:") for p in lowers)
+    if len(options) > _OPTIONS_LIMIT:
+        raise OSError(7, f"{len(lowers)} layers make overlay options too long for mount(2) on this kernel")
+    syscalls.mount("overlay", str(target), "overlay", syscalls.MS_RDONLY | syscalls.MS_NOSUID, options)
+
+
+def unmount(target: Path) -> None:
+    """Detaches whatever is mounted on `target`; quiet if nothing is."""
+    try:
+        syscalls.umount(str(target))
+    except OSError as exc:
+        if exc.errno not in (22, 2):  # EINVAL: not a mount point; ENOENT: gone
+            raise
+
+
+def mounts_under(directory: Path) -> list[Path]:
+    """Every mount point at or below `directory`, deepest first (the order to unmount them)."""
+    prefix = str(directory).rstrip("/") + "/"
+    found: list[Path] = []
+    with open("/proc/self/mountinfo") as mountinfo:
+        for line in mountinfo:
+            point = line.split(" ", 5)[4].encode().decode("unicode_escape")
+            if point.startswith(prefix) or point == prefix.rstrip("/"):
+                found.append(Path(point))
+    return sorted(found, key=lambda p: len(p.parts), reverse=True)

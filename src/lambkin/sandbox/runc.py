@@ -1,0 +1,281 @@
+"""The runc sandbox backend: one detached runc container per sandbox, its init reaped by lambkin."""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import hashlib
+import os
+import socket
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+from lambkin.sandbox import bundle, syscalls
+from lambkin.sandbox.errors import SandboxError
+from lambkin.sandbox.netns import NetworkNamespace
+from lambkin.sandbox.output import PipeReader
+from lambkin.sandbox.runc_cli import Runc, check_id
+from lambkin.sandbox.spec import ExitStatus, OutputSink, SandboxSpec
+
+T = TypeVar("T")
+_FREEZE_POLLS = 2000
+_EXIT_AFTER_KILL_S = 10.0
+
+
+class State(enum.Enum):
+    CREATED = "created"
+    STARTING = "starting"
+    RUNNING = "running"
+    FROZEN = "frozen"
+    DESTROYED = "destroyed"
+
+
+# What each state may become; everything else is refused. An exit is not a state: `wait()` reports it,
+# and freezing or thawing a container that has exited is harmless.
+_ALLOWED: dict[State, frozenset[State]] = {
+    State.CREATED: frozenset({State.STARTING, State.DESTROYED}),
+    State.STARTING: frozenset({State.RUNNING, State.DESTROYED}),
+    State.RUNNING: frozenset({State.FROZEN, State.DESTROYED}),
+    State.FROZEN: frozenset({State.RUNNING, State.DESTROYED}),
+    State.DESTROYED: frozenset(),
+}
+
+
+class InvalidSandboxTransition(SandboxError):
+    """A sandbox was asked to do what its state does not allow (start twice, freeze before start, ...)."""
+
+
+async def in_own_thread(work: Callable[[], T], undo: Callable[[T], None]) -> T:
+    """Runs blocking `work` in a fresh thread (it may move between namespaces, so never a pooled one).
+
+    If the caller is cancelled meanwhile, `undo` receives the result once the work ends.
+    """
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+
+    def settle(result: T | None, error: BaseException | None) -> None:
+        if future.cancelled():
+            if error is None:
+                threading.Thread(target=undo, args=(result,), daemon=True).start()
+        elif error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)  # type: ignore[arg-type]
+
+    def run() -> None:
+        try:
+            result = work()
+        except BaseException as exc:
+            loop.call_soon_threadsafe(settle, None, exc)
+        else:
+            loop.call_soon_threadsafe(settle, result, None)
+
+    threading.Thread(target=run, name="lambkin-sandbox", daemon=True).start()
+    return await future
+
+
+class RuncSandbox:
+    """One container. Small on purpose: hundreds of idle ones live in lambkin's memory."""
+
+    __slots__ = (
+        "_api_port",
+        "_backend",
+        "_destroyed",
+        "_exit",
+        "_namespace",
+        "_outputs",
+        "_pidfd",
+        "_sinks",
+        "_state",
+        "id",
+    )
+
+    def __init__(
+        self,
+        backend: RuncBackend,
+        sandbox_id: str,
+        namespace: NetworkNamespace,
+        api_port: int,
+        stdout: OutputSink,
+        stderr: OutputSink,
+    ) -> None:
+        self.id = sandbox_id
+        self._backend = backend
+        self._namespace = namespace
+        self._api_port = api_port
+        self._sinks: tuple[OutputSink, OutputSink] | None = (stdout, stderr)
+        self._outputs: tuple[PipeReader, ...] = ()
+        self._state = State.CREATED
+        self._pidfd = -1
+        self._exit: asyncio.Future[ExitStatus] | None = None
+        self._destroyed: asyncio.Future[None] | None = None
+
+    @property
+    def runtime_api_socket(self) -> socket.socket:
+        return self._namespace.listeners[self._api_port]
+
+    @property
+    def listeners(self) -> dict[int, socket.socket]:
+        """Every listening socket inside the sandbox, by port: the Runtime API's and the extra ports'."""
+        return self._namespace.listeners
+
+    @property
+    def state(self) -> State:
+        return self._state
+
+    def _transition(self, target: State) -> None:
+        if target not in _ALLOWED[self._state]:
+            raise InvalidSandboxTransition(
+                f"sandbox {self.id}: cannot go from {self._state.value} to {target.value}"
+            )
+        self._state = target
+
+    async def start(self) -> None:
+        self._transition(State.STARTING)
+        loop = asyncio.get_running_loop()
+        assert self._sinks is not None
+        out_read, out_write = os.pipe2(os.O_CLOEXEC)
+        err_read, err_write = os.pipe2(os.O_CLOEXEC)
+        self._outputs = (
+            PipeReader(loop, out_read, self._sinks[0]),
+            PipeReader(loop, err_read, self._sinks[1]),
+        )
+        self._sinks = None
+        try:
+            pid = await self._backend.runc.run(
+                self.id, self._backend.layout.bundle(self.id), out_write, err_write
+            )
+        finally:
+            os.close(out_write)
+            os.close(err_write)
+        self._pidfd = os.pidfd_open(pid)
+        self._exit = loop.create_future()
+        loop.add_reader(self._pidfd, self._reap)
+        self._transition(State.RUNNING)
+
+    def _reap(self) -> None:
+        try:
+            info = os.waitid(os.P_PIDFD, self._pidfd, os.WEXITED | os.WNOHANG)
+        except ChildProcessError:
+            info = None
+        if info is None or info.si_pid == 0:
+            return
+        asyncio.get_running_loop().remove_reader(self._pidfd)
+        os.close(self._pidfd)
+        self._pidfd = -1
+        oom = self._backend.layout.cgroup(self.id).oom_kills() > 0
+        if info.si_code == os.CLD_EXITED:
+            status = ExitStatus(code=info.si_status, signal=None, oom_killed=oom)
+        else:
+            status = ExitStatus(code=None, signal=info.si_status, oom_killed=oom)
+        assert self._exit is not None
+        if not self._exit.done():
+            self._exit.set_result(status)
+
+    async def wait(self) -> ExitStatus:
+        if self._exit is None:
+            raise InvalidSandboxTransition(f"sandbox {self.id}: wait() before start()")
+        return await asyncio.shield(self._exit)
+
+    async def freeze(self) -> None:
+        self._transition(State.FROZEN)
+        cgroup = self._backend.layout.cgroup(self.id)
+        try:
+            cgroup.freeze()
+            for _ in range(_FREEZE_POLLS):
+                if cgroup.frozen():
+                    return
+                await asyncio.sleep(0.0005)
+        except OSError as exc:
+            raise SandboxError(f"sandbox {self.id}: freezing failed") from exc
+        raise SandboxError(f"sandbox {self.id}: still freezing")
+
+    async def thaw(self) -> None:
+        self._transition(State.RUNNING)
+        try:
+            self._backend.layout.cgroup(self.id).thaw()
+        except OSError as exc:
+            raise SandboxError(f"sandbox {self.id}: thawing failed") from exc
+
+    def max_memory_bytes(self) -> int:
+        return self._backend.layout.cgroup(self.id).max_memory_bytes()
+
+    async def destroy(self) -> None:
+        if self._destroyed is not None:
+            return await asyncio.shield(self._destroyed)
+        self._destroyed = asyncio.get_running_loop().create_future()
+        try:
+            await self._teardown()
+        except BaseException as exc:
+            self._destroyed.set_exception(exc)
+            raise
+        self._destroyed.set_result(None)
+
+    async def _teardown(self) -> None:
+        started = self._state is not State.CREATED
+        self._state = State.DESTROYED
+        if started:
+            await self._backend.runc.delete(self.id)
+            if self._exit is not None:
+                try:
+                    await asyncio.wait_for(asyncio.shield(self._exit), _EXIT_AFTER_KILL_S)
+                except TimeoutError as exc:
+                    raise SandboxError(f"sandbox {self.id}: init still alive after runc delete") from exc
+        for output in self._outputs:
+            output.drain()
+            output.close()
+        self._outputs = ()
+        if self._pidfd >= 0:
+            asyncio.get_running_loop().remove_reader(self._pidfd)
+            os.close(self._pidfd)
+            self._pidfd = -1
+        namespace = self._namespace
+        layout = self._backend.layout
+        await asyncio.to_thread(bundle.remove, layout, self.id)
+        namespace.close()
+
+
+class RuncBackend:
+    """Creates runc sandboxes under `<data>/sandboxes`, with runc state in `/run/lambkin/<instance>` and
+    cgroups under `/lambkin/<instance>`, where <instance> is derived from the data directory (so parallel
+    lambkin instances never touch each other's sandboxes)."""
+
+    def __init__(self, data_dir: Path, runc: str = "runc", host_cores: int | None = None) -> None:
+        instance = hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:12]
+        self.layout = bundle.Layout(
+            bundles=data_dir / "sandboxes",
+            skeleton=data_dir / "sandbox-skeleton",
+            runc_root=Path("/run/lambkin") / instance,
+            cgroup_parent=f"/lambkin/{instance}",
+            host_cores=host_cores or os.cpu_count() or 1,
+        )
+        self.runc = Runc(self.layout.runc_root, runc)
+        self._subreaper = False
+
+    async def create(self, spec: SandboxSpec, stdout: OutputSink, stderr: OutputSink) -> RuncSandbox:
+        check_id(spec.id)
+        if not self._subreaper:
+            syscalls.set_child_subreaper()
+            self._subreaper = True
+        try:
+            namespace = await in_own_thread(
+                lambda: bundle.prepare(self.layout, spec),
+                lambda namespace: self._undo(spec.id, namespace),
+            )
+        except OSError as exc:
+            raise SandboxError(f"sandbox {spec.id}: preparing failed: {exc}") from exc
+        return RuncSandbox(self, spec.id, namespace, spec.runtime_api_port, stdout, stderr)
+
+    def _undo(self, sandbox_id: str, namespace: NetworkNamespace) -> None:
+        namespace.close()
+        bundle.remove(self.layout, sandbox_id)
+
+    async def cleanup_leftovers(self) -> None:
+        ids = self.runc.ids()
+        await asyncio.gather(*(self.runc.delete(sandbox_id) for sandbox_id in ids))
+        try:
+            await asyncio.to_thread(bundle.remove_all, self.layout)
+        except OSError as exc:
+            raise SandboxError(f"removing leftover sandboxes failed: {exc}") from exc

@@ -1,0 +1,95 @@
+"""The runc command line, run as asyncio subprocesses; its failures become SandboxError in one place."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+from pathlib import Path
+
+from lambkin.sandbox.errors import SandboxError
+
+_ID = re.compile(r"^[A-Za-z0-9_+.-]{1,128}$")
+
+
+def check_id(sandbox_id: str) -> None:
+    if not _ID.match(sandbox_id) or sandbox_id in (".", ".."):
+        raise SandboxError(f"invalid sandbox id {sandbox_id!r}: letters, digits and _+.- only, at most 128")
+
+
+def _last_error(log: Path) -> str:
+    """runc's last error from its JSON log file, else a placeholder."""
+    try:
+        lines = log.read_text().splitlines()
+    except OSError:
+        return "no runc log"
+    for line in reversed(lines):
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if entry.get("level") in ("error", "fatal"):
+            return str(entry.get("msg", line))
+    return lines[-1] if lines else "empty runc log"
+
+
+class Runc:
+    """runc with lambkin's own state root, so nothing of ours mixes with other containers on the host."""
+
+    __slots__ = ("binary", "root")
+
+    def __init__(self, root: Path, binary: str = "runc") -> None:
+        self.root = root
+        self.binary = binary
+
+    def _argv(self, *args: str, log: Path | None = None) -> list[str]:
+        head = [self.binary, "--root", str(self.root)]
+        if log is not None:
+            head += ["--log", str(log), "--log-format", "json"]
+        return [*head, *args]
+
+    async def run(self, sandbox_id: str, bundle: Path, stdout: int, stderr: int) -> int:
+        """`runc run --detach`: the container's init keeps `stdout`/`stderr`; returns its pid."""
+        pid_file = bundle / "pid"
+        process = await asyncio.create_subprocess_exec(
+            *self._argv(
+                "run",
+                "--detach",
+                "--pid-file",
+                str(pid_file),
+                "--bundle",
+                str(bundle),
+                sandbox_id,
+                log=bundle / "runc.log",
+            ),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=stdout,
+            stderr=stderr,
+        )
+        code = await process.wait()
+        if code != 0:
+            raise SandboxError(f"runc run {sandbox_id}: {_last_error(bundle / 'runc.log')}")
+        try:
+            return int(pid_file.read_text())
+        except (OSError, ValueError) as exc:
+            raise SandboxError(f"runc run {sandbox_id}: no pid file") from exc
+
+    async def delete(self, sandbox_id: str) -> None:
+        """`runc delete --force`: kills every process, removes the container; quiet if it does not exist."""
+        process = await asyncio.create_subprocess_exec(
+            *self._argv("delete", "--force", sandbox_id),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        _, err = await process.communicate()
+        if process.returncode != 0 and b"does not exist" not in err:
+            raise SandboxError(f"runc delete {sandbox_id}: {err.decode(errors='replace').strip()}")
+
+    def ids(self) -> list[str]:
+        """Containers in lambkin's state root, read from its directory (no runc process needed)."""
+        try:
+            return [entry.name for entry in os.scandir(self.root) if entry.is_dir()]
+        except FileNotFoundError:
+            return []
