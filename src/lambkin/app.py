@@ -10,8 +10,13 @@ from typing import Any
 
 import uvicorn
 
-from lambkin.api.root import Mount, RootApp
+from lambkin.api.registry import RegistryApp
+from lambkin.api.root import Mount, RootApp, path_prefix
 from lambkin.config import Settings
+from lambkin.images import catalog as image_catalog
+from lambkin.images.blobs import BlobStore
+from lambkin.images.catalog import Catalog
+from lambkin.images.uploads import Uploads
 from lambkin.store.db import Database, Migration
 
 log = logging.getLogger("lambkin")
@@ -77,6 +82,7 @@ class _Stopped(Exception):
 def migrations() -> list[Migration]:
     """Every part's schema steps."""
     steps: list[Migration] = []
+    steps += image_catalog.MIGRATIONS
     return steps
 
 
@@ -87,4 +93,8 @@ def build(settings: Settings) -> Lambkin:
     db.migrate(migrations())
     app = Lambkin(settings=settings, db=db)
     app.closers.append(db.close)
+    blobs = BlobStore(settings.data_dir / "blobs")
+    catalog = Catalog(db, blobs)
+    registry = RegistryApp(catalog, Uploads(db, blobs, catalog), blobs, settings.credentials)
+    app.mounts.insert(0, Mount("registry", path_prefix("/v2"), registry))
     return app

@@ -91,6 +91,23 @@ class BlobStore:
         self._commit(staged, digest)
         return digest
 
+    def adopt(self, staged: Path, digest: str) -> None:
+        """Makes a staging file whose digest the caller computed while writing it the blob `digest`.
+
+        Durable before it appears (fsync, then rename); if the blob is already stored, the staging file
+        is simply removed.
+        """
+        check_digest(digest)
+        if self.exists(digest):
+            staged.unlink(missing_ok=True)
+            return
+        fd = os.open(staged, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        self._commit(staged, digest)
+
     def _commit(self, staged: Path, digest: str) -> None:
         final = self.path(digest)
         final.parent.mkdir(parents=True, exist_ok=True)

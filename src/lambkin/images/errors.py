@@ -15,7 +15,8 @@
     ├── Unauthorized              UNAUTHORIZED           401
     ├── Denied                    DENIED                 403
     ├── Unsupported               UNSUPPORTED            405
-    │   └── UnsupportedMediaType  UNSUPPORTED            415
+    │   ├── UnsupportedMediaType  UNSUPPORTED            415
+    │   └── UnknownEndpoint       UNSUPPORTED            404
     ├── TagInvalid                TAG_INVALID            400
     ├── RangeInvalid              RANGE_INVALID          416
     ├── PaginationNumberInvalid   PAGINATION_NUMBER_INVALID 400
@@ -138,3 +139,9 @@ class PaginationNumberInvalid(RegistryError):
 class TooManyRequests(RegistryError):
     code = "TOOMANYREQUESTS"
     status = 429
+
+
+class UnknownEndpoint(Unsupported):
+    """A path under /v2/ that the distribution spec does not define."""
+
+    status = 404

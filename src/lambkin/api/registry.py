@@ -1,0 +1,176 @@
+"""The built-in OCI registry on /v2/: routing, basic auth, error rendering, manifests, tags and catalog."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import re
+from urllib.parse import parse_qsl, quote
+
+from lambkin.api.asgi import Message, Receive, Scope, Send, read_body, respond
+from lambkin.api.registry_blobs import BlobHandlers
+from lambkin.api.registry_http import API_VERSION, Handler, Headers, Request, render_error, send_json
+from lambkin.config import Credentials
+from lambkin.images.blobs import BlobStore
+from lambkin.images.catalog import Catalog, check_repository
+from lambkin.images.errors import (
+    ManifestInvalid,
+    PaginationNumberInvalid,
+    RegistryError,
+    Unauthorized,
+    UnknownEndpoint,
+    Unsupported,
+)
+from lambkin.images.manifests import MAX_MANIFEST_BYTES
+from lambkin.images.uploads import Uploads
+
+MAX_PAGE = 10_000
+
+_UPLOAD = re.compile(r"^/v2/(?P<name>.+)/blobs/uploads/(?P<uuid>[^/]*)$")
+_BLOB = re.compile(r"^/v2/(?P<name>.+)/blobs/(?P<digest>[^/]+)$")
+_MANIFEST = re.compile(r"^/v2/(?P<name>.+)/manifests/(?P<reference>[^/]+)$")
+_TAGS = re.compile(r"^/v2/(?P<name>.+)/tags/list$")
+
+
+class RegistryApp:
+    """ASGI app for the OCI distribution spec. Every request needs the server's key pair (basic auth)."""
+
+    def __init__(
+        self, catalog: Catalog, uploads: Uploads, blobs: BlobStore, credentials: Credentials
+    ) -> None:
+        self.catalog = catalog
+        self.credentials = credentials
+        blob_handlers = BlobHandlers(catalog, uploads, blobs)
+        self._routes: list[tuple[re.Pattern[str], dict[str, Handler]]] = [
+            (_UPLOAD, blob_handlers.upload_routes()),
+            (_BLOB, blob_handlers.blob_routes()),
+            (_MANIFEST, {"GET": self.get_manifest, "HEAD": self.get_manifest, "PUT": self.put_manifest,
+                         "DELETE": self.delete_manifest}),
+            (_TAGS, {"GET": self.list_tags}),
+        ]  # fmt: skip
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        method = scope["method"]
+        request = Request(
+            scope, receive, method, scope["path"], dict(parse_qsl(scope.get("query_string", b"").decode()))
+        )
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = True
+            if message["type"] == "http.response.start":
+                message["headers"] = [API_VERSION, *message.get("headers", ())]
+            await send(message)
+
+        try:
+            self.authorize(request)
+            await self.dispatch(request, tracked)
+        except RegistryError as exc:
+            if started:
+                raise
+            await render_error(tracked, exc, head=method == "HEAD")
+        except ConnectionError:
+            return  # the client went away mid-request; what it sent is already cut back off
+
+    def authorize(self, request: Request) -> None:
+        value = request.header(b"authorization") or ""
+        scheme, _, token = value.partition(" ")
+        if not value:
+            raise Unauthorized("authentication required: use the server's access key ID and secret")
+        if scheme.lower() != "basic":
+            raise Unauthorized(f"unsupported authorization scheme {scheme!r}: use HTTP basic auth")
+        try:
+            user, _, password = base64.b64decode(token.strip(), validate=True).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            raise Unauthorized("malformed basic authorization header") from None
+        expected = self.credentials
+        same_user = hmac.compare_digest(user.encode(), expected.access_key_id.encode())
+        same_secret = hmac.compare_digest(password.encode(), expected.secret_access_key.encode())
+        if not (same_user and same_secret and expected.access_key_id):
+            raise Unauthorized("invalid credentials: use the server's access key ID and secret")
+
+    async def dispatch(self, request: Request, send: Send) -> None:
+        path = request.path
+        if path in ("/v2", "/v2/"):
+            if request.method not in ("GET", "HEAD"):
+                raise Unsupported(f"{request.method} is not supported on /v2/")
+            await send_json(send, 200, {}, head=request.method == "HEAD")
+            return
+        if path == "/v2/_catalog":
+            await self.list_repositories(request, send)
+            return
+        for pattern, handlers in self._routes:
+            match = pattern.match(path)
+            if match is None:
+                continue
+            params = match.groupdict()
+            check_repository(params["name"])
+            handler = handlers.get(request.method)
+            if handler is None:
+                raise Unsupported(f"{request.method} is not supported on {path}")
+            await handler(request, send, params)
+            return
+        raise UnknownEndpoint(f"no registry endpoint at {path}")
+
+    async def get_manifest(self, request: Request, send: Send, params: dict[str, str]) -> None:
+        stored = await self.catalog.get_manifest(params["name"], params["reference"])
+        headers: Headers = [
+            (b"content-type", stored.media_type.encode()),
+            (b"docker-content-digest", stored.digest.encode()),
+            (b"etag", f'"{stored.digest}"'.encode()),
+            (b"content-length", str(len(stored.raw)).encode()),
+        ]
+        await respond(send, 200, b"" if request.method == "HEAD" else stored.raw, headers)
+
+    async def put_manifest(self, request: Request, send: Send, params: dict[str, str]) -> None:
+        name = params["name"]
+        try:
+            raw = await read_body(request.receive, limit=MAX_MANIFEST_BYTES)
+        except ValueError:
+            raise ManifestInvalid(f"manifest larger than {MAX_MANIFEST_BYTES} bytes") from None
+        digest = await self.catalog.put_manifest(
+            name, params["reference"], raw, request.header(b"content-type")
+        )
+        headers: Headers = [
+            (b"location", f"/v2/{name}/manifests/{digest}".encode()),
+            (b"docker-content-digest", digest.encode()),
+        ]
+        await respond(send, 201, b"", headers)
+
+    async def delete_manifest(self, request: Request, send: Send, params: dict[str, str]) -> None:
+        await self.catalog.delete_manifest(params["name"], params["reference"])
+        await respond(send, 202)
+
+    async def list_tags(self, request: Request, send: Send, params: dict[str, str]) -> None:
+        name = params["name"]
+        limit, last = _page(request)
+        tags = await self.catalog.tags(name, last, None if limit is None else limit + 1)
+        page, link = _paginate(tags, limit, f"/v2/{name}/tags/list")
+        await send_json(send, 200, {"name": name, "tags": page}, link=link)
+
+    async def list_repositories(self, request: Request, send: Send) -> None:
+        if request.method != "GET":
+            raise Unsupported(f"{request.method} is not supported on /v2/_catalog")
+        limit, last = _page(request)
+        names = await self.catalog.repositories(last, None if limit is None else limit + 1)
+        page, link = _paginate(names, limit, "/v2/_catalog")
+        await send_json(send, 200, {"repositories": page}, link=link)
+
+
+def _page(request: Request) -> tuple[int | None, str | None]:
+    raw_n = request.query.get("n")
+    limit = None
+    if raw_n is not None:
+        if not raw_n.isdigit() or int(raw_n) > MAX_PAGE:
+            raise PaginationNumberInvalid(f"n must be an integer from 0 to {MAX_PAGE}, not {raw_n!r}")
+        limit = int(raw_n)
+    return limit, request.query.get("last") or None
+
+
+def _paginate(items: list[str], limit: int | None, base: str) -> tuple[list[str], str | None]:
+    if limit is None or len(items) <= limit:
+        return items, None
+    page = items[:limit]
+    return page, f'<{base}?n={limit}&last={quote(page[-1], safe="")}>; rel="next"'

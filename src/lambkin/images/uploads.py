@@ -1,0 +1,270 @@
+"""Blob uploads: resumable sessions streamed to staging files while hashing, verified, then stored."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import os
+import sqlite3
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lambkin.images.blobs import CHUNK, BlobStore
+from lambkin.images.catalog import Catalog, check_digest, check_repository
+from lambkin.images.errors import (
+    BlobUploadInvalid,
+    BlobUploadUnknown,
+    DigestInvalid,
+    RangeInvalid,
+    SizeInvalid,
+)
+from lambkin.store.db import Database
+
+BATCH = 4 << 20  # bytes gathered from the socket before one write+hash step off the loop
+UPLOAD_PREFIX = "upload-"
+
+Chunks = AsyncIterator[bytes]
+
+
+@dataclass(frozen=True)
+class UploadStatus:
+    """Where an upload stands: the bytes received so far are 0..offset-1."""
+
+    uuid: str
+    repository: str
+    offset: int
+
+
+@dataclass
+class _Session:
+    """The in-memory side of an upload: the running hash of the staging file's first `offset` bytes."""
+
+    repository: str
+    path: Path
+    hasher: Any
+    offset: int
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+class Uploads:
+    """Upload sessions of the distribution spec: start, append chunks, finish with a digest, cancel.
+
+    Sessions are recorded in the database and their bytes kept in a staging file, so an upload
+    survives a server restart (the hash is rebuilt from the file). A chunk is all or nothing: a
+    request that fails halfway is cut back off the file. A blob becomes visible only once its digest is
+    verified and it is durable (BlobStore.adopt).
+    """
+
+    def __init__(self, db: Database, blobs: BlobStore, catalog: Catalog) -> None:
+        self.db = db
+        self.blobs = blobs
+        self.catalog = catalog
+        self._sessions: dict[str, _Session] = {}
+
+    def _path(self, upload_id: str) -> Path:
+        return self.blobs.staging / f"{UPLOAD_PREFIX}{upload_id}"
+
+    async def start(self, repository: str) -> UploadStatus:
+        check_repository(repository)
+        upload_id = str(uuid.uuid4())
+        path = self._path(upload_id)
+        await asyncio.to_thread(path.touch)
+
+        def record(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO uploads (uuid, repository, started_at) VALUES (?, ?, ?)",
+                (upload_id, repository, time.time()),
+            )
+
+        await self.db.run(record)
+        self._sessions[upload_id] = _Session(repository, path, hashlib.sha256(), 0)
+        return UploadStatus(upload_id, repository, 0)
+
+    async def status(self, repository: str, upload_id: str) -> UploadStatus:
+        session = await self._session(repository, upload_id)
+        return UploadStatus(upload_id, repository, session.offset)
+
+    async def append(
+        self,
+        repository: str,
+        upload_id: str,
+        chunks: Chunks,
+        start: int | None = None,
+        end: int | None = None,
+    ) -> UploadStatus:
+        """Appends one chunk. With a Content-Range (`start`-`end`, inclusive) it must continue the upload."""
+        session = await self._session(repository, upload_id)
+        if session.lock.locked():
+            raise BlobUploadInvalid(f"upload {upload_id} is already receiving a chunk")
+        async with session.lock:
+            await self._append(session, upload_id, chunks, start, end)
+            return UploadStatus(upload_id, repository, session.offset)
+
+    async def finish(
+        self, repository: str, upload_id: str, digest: str, chunks: Chunks, start: int | None = None
+    ) -> str:
+        """Appends the last chunk (may be empty), checks the digest, stores the blob; returns the digest."""
+        check_digest(digest)
+        session = await self._session(repository, upload_id)
+        if session.lock.locked():
+            raise BlobUploadInvalid(f"upload {upload_id} is already receiving a chunk")
+        async with session.lock:
+            await self._append(session, upload_id, chunks, start, None)
+            actual = "sha256:" + session.hasher.hexdigest()
+            if actual != digest:
+                await self._forget(upload_id)
+                raise DigestInvalid(
+                    f"the uploaded content hashes to {actual}, not {digest}; upload again",
+                    {"expected": digest, "actual": actual},
+                )
+            await asyncio.to_thread(self.blobs.adopt, session.path, digest)
+            await self.catalog.link_blob(repository, digest)
+            await self._forget(upload_id)
+            return digest
+
+    async def cancel(self, repository: str, upload_id: str) -> None:
+        await self._session(repository, upload_id)
+        await self._forget(upload_id)
+
+    async def put_whole(self, repository: str, digest: str, chunks: Chunks, size: int | None = None) -> str:
+        """A monolithic upload (POST ?digest=): the whole blob in one request, no session kept."""
+        check_repository(repository)
+        check_digest(digest)
+        path = self.blobs.new_staging_path()
+        hasher = hashlib.sha256()
+        try:
+            written = await _write(path, 0, hasher, chunks)
+            if size is not None and written != size:
+                raise SizeInvalid(f"received {written} bytes, but the request announced {size}")
+            actual = "sha256:" + hasher.hexdigest()
+            if actual != digest:
+                raise DigestInvalid(
+                    f"the uploaded content hashes to {actual}, not {digest}",
+                    {"expected": digest, "actual": actual},
+                )
+            await asyncio.to_thread(self.blobs.adopt, path, digest)
+        finally:
+            await asyncio.to_thread(path.unlink, True)
+        await self.catalog.link_blob(repository, digest)
+        return digest
+
+    async def _append(
+        self, session: _Session, upload_id: str, chunks: Chunks, start: int | None, end: int | None
+    ) -> None:
+        if start is not None and start != session.offset:
+            raise RangeInvalid(
+                f"chunk starts at byte {start}, but the upload has {session.offset} bytes; "
+                f"send the chunk that starts at {session.offset}",
+                {"offset": session.offset},
+            )
+        if start is not None and end is not None and end < start - 1:
+            raise RangeInvalid(f"invalid Content-Range {start}-{end}", {"offset": session.offset})
+        before_offset, before_hash = session.offset, session.hasher.copy()
+        try:
+            written = await _write(session.path, session.offset, session.hasher, chunks)
+            if start is not None and end is not None and written != end - start + 1:
+                raise BlobUploadInvalid(
+                    f"Content-Range {start}-{end} announces {end - start + 1} bytes, but {written} arrived"
+                )
+        except BaseException:
+            # All or nothing: cut the partial chunk off, so the upload can be resumed from before it.
+            session.offset, session.hasher = before_offset, before_hash
+            _truncate(session.path, before_offset)
+            raise
+        session.offset += written
+
+    async def _session(self, repository: str, upload_id: str) -> _Session:
+        check_repository(repository)
+        session = self._sessions.get(upload_id)
+        if session is not None and session.repository == repository:
+            return session
+        if session is not None:
+            raise BlobUploadUnknown(f"upload {upload_id} is not in {repository}", {"uuid": upload_id})
+
+        def find(conn: sqlite3.Connection) -> str | None:
+            row = conn.execute("SELECT repository FROM uploads WHERE uuid = ?", (upload_id,)).fetchone()
+            return None if row is None else str(row[0])
+
+        owner = await self.db.run(find)
+        path = self._path(upload_id)
+        if owner != repository or not await asyncio.to_thread(path.is_file):
+            raise BlobUploadUnknown(f"upload {upload_id} is not in {repository}", {"uuid": upload_id})
+        # Known from before a restart: rebuild the running hash from what the file holds.
+        hasher, offset = await asyncio.to_thread(_rehash, path)
+        session = self._sessions.setdefault(upload_id, _Session(repository, path, hasher, offset))
+        return session
+
+    async def _forget(self, upload_id: str) -> None:
+        session = self._sessions.pop(upload_id, None)
+
+        def delete(conn: sqlite3.Connection) -> None:
+            conn.execute("DELETE FROM uploads WHERE uuid = ?", (upload_id,))
+
+        await self.db.run(delete)
+        path = session.path if session else self._path(upload_id)
+        await asyncio.to_thread(path.unlink, True)
+
+
+async def _write(path: Path, offset: int, hasher: Any, chunks: Chunks) -> int:
+    """Streams `chunks` into `path` from `offset`, hashing as it goes; returns the bytes written.
+
+    Gathers the request body into batches and writes+hashes each batch on a worker thread while the
+    next one arrives, so the event loop never waits on the disk and memory stays at two batches.
+    """
+    loop = asyncio.get_running_loop()
+    fd = await asyncio.to_thread(os.open, path, os.O_WRONLY | os.O_CREAT, 0o600)
+    written = 0
+    pending: asyncio.Future[None] | None = None
+    try:
+        batch: list[bytes] = []
+        batched = 0
+        async for chunk in chunks:
+            batch.append(chunk)
+            batched += len(chunk)
+            if batched >= BATCH:
+                if pending is not None:
+                    await pending
+                pending = loop.run_in_executor(None, _write_batch, fd, offset + written, hasher, batch)
+                written += batched
+                batch, batched = [], 0
+        if pending is not None:
+            await pending
+            pending = None
+        if batch:
+            await asyncio.to_thread(_write_batch, fd, offset + written, hasher, batch)
+            written += batched
+    finally:
+        if pending is not None:
+            # Never leave a write running on a file that the caller may truncate next.
+            await asyncio.wait([pending])
+        os.close(fd)
+    return written
+
+
+def _write_batch(fd: int, offset: int, hasher: Any, batch: list[bytes]) -> None:
+    data = b"".join(batch)
+    hasher.update(data)
+    view = memoryview(data)
+    while view:
+        n = os.pwrite(fd, view, offset)
+        view, offset = view[n:], offset + n
+
+
+def _truncate(path: Path, size: int) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.truncate(path, size)
+
+
+def _rehash(path: Path) -> tuple[Any, int]:
+    hasher = hashlib.sha256()
+    size = 0
+    with path.open("rb") as f:
+        while chunk := f.read(CHUNK):
+            hasher.update(chunk)
+            size += len(chunk)
+    return hasher, size
