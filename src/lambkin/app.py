@@ -17,6 +17,8 @@ from lambkin.images import catalog as image_catalog
 from lambkin.images.blobs import BlobStore
 from lambkin.images.catalog import Catalog
 from lambkin.images.uploads import Uploads
+from lambkin.sandbox.runc import RuncBackend
+from lambkin.sandbox.spec import SandboxBackend
 from lambkin.store.db import Database, Migration
 
 log = logging.getLogger("lambkin")
@@ -33,6 +35,7 @@ class Lambkin:
     mounts: list[Mount] = field(default_factory=list)
     background: list[BackgroundTask] = field(default_factory=list)
     closers: list[Callable[[], None]] = field(default_factory=list)
+    sandboxes: SandboxBackend | None = None
 
     @property
     def asgi(self) -> RootApp:
@@ -97,4 +100,6 @@ def build(settings: Settings) -> Lambkin:
     catalog = Catalog(db, blobs)
     registry = RegistryApp(catalog, Uploads(db, blobs, catalog), blobs, settings.credentials)
     app.mounts.insert(0, Mount("registry", path_prefix("/v2"), registry))
+    app.sandboxes = RuncBackend(settings.data_dir)
+    app.background.append(app.sandboxes.cleanup_leftovers)  # create() waits for it
     return app

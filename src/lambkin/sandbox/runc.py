@@ -180,6 +180,8 @@ class RuncSandbox:
         return await asyncio.shield(self._exit)
 
     async def freeze(self) -> None:
+        if self._state is State.FROZEN:
+            return
         self._transition(State.FROZEN)
         cgroup = self._backend.layout.cgroup(self.id)
         try:
@@ -193,6 +195,8 @@ class RuncSandbox:
         raise SandboxError(f"sandbox {self.id}: still freezing")
 
     async def thaw(self) -> None:
+        if self._state is State.RUNNING:
+            return
         self._transition(State.RUNNING)
         try:
             self._backend.layout.cgroup(self.id).thaw()
@@ -253,9 +257,12 @@ class RuncBackend:
         )
         self.runc = Runc(self.layout.runc_root, runc)
         self._subreaper = False
+        self._cleaning: asyncio.Future[None] | None = None
 
     async def create(self, spec: SandboxSpec, stdout: OutputSink, stderr: OutputSink) -> RuncSandbox:
         check_id(spec.id)
+        if self._cleaning is not None:
+            await asyncio.shield(self._cleaning)
         if not self._subreaper:
             syscalls.set_child_subreaper()
             self._subreaper = True
@@ -273,9 +280,21 @@ class RuncBackend:
         bundle.remove(self.layout, sandbox_id)
 
     async def cleanup_leftovers(self) -> None:
-        ids = self.runc.ids()
-        await asyncio.gather(*(self.runc.delete(sandbox_id) for sandbox_id in ids))
+        """Call once at startup: removes every sandbox of this instance's data directory, and every
+        create() meanwhile waits for it to finish."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._cleaning = done
         try:
-            await asyncio.to_thread(bundle.remove_all, self.layout)
-        except OSError as exc:
-            raise SandboxError(f"removing leftover sandboxes failed: {exc}") from exc
+            results = await asyncio.gather(
+                *(self.runc.delete(sandbox_id) for sandbox_id in self.runc.ids()), return_exceptions=True
+            )
+            try:
+                await asyncio.to_thread(bundle.remove_all, self.layout)
+            except OSError as exc:
+                raise SandboxError(f"removing leftover sandboxes failed: {exc}") from exc
+            for result in results:
+                if isinstance(result, BaseException):
+                    raise result
+        finally:
+            self._cleaning = None
+            done.set_result(None)
