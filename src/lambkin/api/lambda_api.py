@@ -1,0 +1,306 @@
+"""The Lambda control plane's handler map: model input dicts → ControlPlane calls → model output dicts.
+
+Domain errors become the protocol layer's AwsError here, in `aws_errors`, and nowhere else.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from lambkin.api import lambda_render as render
+from lambkin.functions.changes import ConfigChange, ImageConfig
+from lambkin.functions.control import ControlPlane
+from lambkin.functions.errors import FunctionsError
+from lambkin.functions.model import LATEST
+from lambkin.functions.names import is_version_qualifier
+from lambkin.functions.validation import ZIP_NOT_SUPPORTED, check_package_type
+from lambkin.protocol.errors import AwsError
+from lambkin.protocol.service import Handler, RequestContext
+
+Input = dict[str, Any]
+Output = dict[str, Any]
+Operation = Callable[[ControlPlane, Input], Awaitable[Output]]
+
+
+def aws_errors(fn: Callable[..., Awaitable[Output]]) -> Callable[..., Awaitable[Output]]:
+    """Renders a FunctionsError as the AwsError of the same shape name (message member, Type "User")."""
+
+    @functools.wraps(fn)
+    async def wrapper(*args: Any, **kwargs: Any) -> Output:
+        try:
+            return await fn(*args, **kwargs)
+        except FunctionsError as exc:
+            raise AwsError(exc.code, exc.message, Type="User") from exc
+
+    return wrapper
+
+
+def _change(params: Mapping[str, Any]) -> ConfigChange:
+    image = params.get("ImageConfig")
+    environment = params.get("Environment")
+    storage = params.get("EphemeralStorage")
+    tracing = params.get("TracingConfig")
+    dead_letter = params.get("DeadLetterConfig")
+    return ConfigChange(
+        role=params.get("Role"),
+        description=params.get("Description"),
+        memory_size=params.get("MemorySize"),
+        timeout=params.get("Timeout"),
+        environment=None if environment is None else dict(environment.get("Variables") or {}),
+        image_config=None
+        if image is None
+        else ImageConfig(
+            entry_point=_tuple(image.get("EntryPoint")),
+            command=_tuple(image.get("Command")),
+            working_directory=image.get("WorkingDirectory"),
+        ),
+        ephemeral_storage=None if storage is None else storage.get("Size"),
+        tracing_mode=None if tracing is None else tracing.get("Mode"),
+        dead_letter_target_arn=None if dead_letter is None else dead_letter.get("TargetArn", ""),
+        kms_key_arn=params.get("KMSKeyArn"),
+        logging=params.get("LoggingConfig"),
+    )
+
+
+def _tuple(value: list[str] | None) -> tuple[str, ...] | None:
+    return None if value is None else tuple(value)
+
+
+async def create_function(cp: ControlPlane, params: Input) -> Output:
+    ref = cp.arns.parse(params["FunctionName"], qualified=False)
+    check_package_type(params.get("PackageType"), params.get("Runtime"), params.get("Handler"))
+    if params.get("Layers"):
+        check_package_type("Image", "layers", None)
+    code = params.get("Code") or {}
+    if "ImageUri" not in code:
+        if code:
+            raise AwsError("InvalidParameterValueException", ZIP_NOT_SUPPORTED, Type="User")
+        raise AwsError(
+            "InvalidParameterValueException", "Code.ImageUri is required for PackageType Image", Type="User"
+        )
+    architectures = params.get("Architectures")
+    created = await cp.functions.create(
+        ref.name,
+        params["Role"],
+        code["ImageUri"],
+        _change(params),
+        architectures=None if architectures is None else tuple(architectures),
+        tags=params.get("Tags"),
+        publish=bool(params.get("Publish")),
+    )
+    return render.configuration(created)
+
+
+async def get_function(cp: ControlPlane, params: Input) -> Output:
+    ref = cp.arns.parse(params["FunctionName"], params.get("Qualifier"))
+    version, alias, record = await cp.functions.get(ref)
+    out: Output = {
+        "Configuration": render.configuration(version, alias.alias_arn if alias else None),
+        "Code": render.code_location(version),
+    }
+    if record.tags:
+        out["Tags"] = dict(record.tags)
+    if record.reserved_concurrency is not None:
+        out["Concurrency"] = {"ReservedConcurrentExecutions": record.reserved_concurrency}
+    return out
+
+
+async def get_function_configuration(cp: ControlPlane, params: Input) -> Output:
+    ref = cp.arns.parse(params["FunctionName"], params.get("Qualifier"))
+    version, alias, _ = await cp.functions.get(ref)
+    return render.configuration(version, alias.alias_arn if alias else None)
+
+
+async def list_functions(cp: ControlPlane, params: Input) -> Output:
+    all_versions = params.get("FunctionVersion") == "ALL"
+    page = await cp.functions.list(params.get("Marker"), params.get("MaxItems"), all_versions)
+    out: Output = {"Functions": [render.configuration(v) for v in page.items]}
+    if page.next_marker:
+        out["NextMarker"] = page.next_marker
+    return out
+
+
+async def update_function_code(cp: ControlPlane, params: Input) -> Output:
+    ref = cp.arns.parse(params["FunctionName"], qualified=False)
+    if "ImageUri" not in params:
+        raise AwsError("InvalidParameterValueException", ZIP_NOT_SUPPORTED, Type="User")
+    architectures = params.get("Architectures")
+    updated = await cp.functions.update_code(
+        ref,
+        params["ImageUri"],
+        publish=bool(params.get("Publish")),
+        revision_id=params.get("RevisionId"),
+        architectures=None if architectures is None else tuple(architectures),
+        dry_run=bool(params.get("DryRun")),
+    )
+    return render.configuration(updated)
+
+
+async def update_function_configuration(cp: ControlPlane, params: Input) -> Output:
+    ref = cp.arns.parse(params["FunctionName"], qualified=False)
+    if params.get("Runtime") is not None or params.get("Handler") is not None or params.get("Layers"):
+        check_package_type("Image", "given", None)
+    updated = await cp.functions.update_configuration(ref, _change(params), params.get("RevisionId"))
+    return render.configuration(updated)
+
+
+async def delete_function(cp: ControlPlane, params: Input) -> Output:
+    ref = cp.arns.parse(params["FunctionName"], params.get("Qualifier"))
+    await cp.functions.delete(ref)
+    return {}
+
+
+async def publish_version(cp: ControlPlane, params: Input) -> Output:
+    ref = cp.arns.parse(params["FunctionName"], qualified=False)
+    version = await cp.functions.publish(
+        ref, params.get("CodeSha256"), params.get("Description"), params.get("RevisionId")
+    )
+    return render.configuration(version)
+
+
+async def list_versions_by_function(cp: ControlPlane, params: Input) -> Output:
+    ref = cp.arns.parse(params["FunctionName"], qualified=False)
+    page = await cp.functions.list_versions(ref, params.get("Marker"), params.get("MaxItems"))
+    out: Output = {"Versions": [render.configuration(v) for v in page.items]}
+    if page.next_marker:
+        out["NextMarker"] = page.next_marker
+    return out
+
+
+def _weights(params: Input) -> dict[str, float] | None:
+    routing = params.get("RoutingConfig")
+    if routing is None:
+        return None
+    return dict(routing.get("AdditionalVersionWeights") or {})
+
+
+def _alias_name(name: str) -> str:
+    if is_version_qualifier(name):
+        raise AwsError("InvalidParameterValueException", f"Invalid alias name: {name}", Type="User")
+    return name
+
+
+async def create_alias(cp: ControlPlane, params: Input) -> Output:
+    ref = cp.arns.parse(params["FunctionName"], qualified=False)
+    created = await cp.aliases.create(
+        ref,
+        _alias_name(params["Name"]),
+        params["FunctionVersion"],
+        params.get("Description", ""),
+        _weights(params) or {},
+    )
+    return render.alias(created)
+
+
+async def get_alias(cp: ControlPlane, params: Input) -> Output:
+    ref = cp.arns.parse(params["FunctionName"], qualified=False)
+    return render.alias(await cp.aliases.get(ref, params["Name"]))
+
+
+async def update_alias(cp: ControlPlane, params: Input) -> Output:
+    ref = cp.arns.parse(params["FunctionName"], qualified=False)
+    updated = await cp.aliases.update(
+        ref,
+        params["Name"],
+        params.get("FunctionVersion"),
+        params.get("Description"),
+        _weights(params),
+        params.get("RevisionId"),
+    )
+    return render.alias(updated)
+
+
+async def delete_alias(cp: ControlPlane, params: Input) -> Output:
+    ref = cp.arns.parse(params["FunctionName"], qualified=False)
+    await cp.aliases.delete(ref, params["Name"])
+    return {}
+
+
+async def list_aliases(cp: ControlPlane, params: Input) -> Output:
+    ref = cp.arns.parse(params["FunctionName"], qualified=False)
+    page = await cp.aliases.list(
+        ref, params.get("FunctionVersion"), params.get("Marker"), params.get("MaxItems")
+    )
+    out: Output = {"Aliases": [render.alias(a) for a in page.items]}
+    if page.next_marker:
+        out["NextMarker"] = page.next_marker
+    return out
+
+
+async def put_function_concurrency(cp: ControlPlane, params: Input) -> Output:
+    ref = cp.arns.parse(params["FunctionName"], qualified=False)
+    reserved = await cp.account.put_concurrency(ref, params["ReservedConcurrentExecutions"])
+    return {"ReservedConcurrentExecutions": reserved}
+
+
+async def get_function_concurrency(cp: ControlPlane, params: Input) -> Output:
+    ref = cp.arns.parse(params["FunctionName"], qualified=False)
+    reserved = await cp.account.get_concurrency(ref)
+    return {} if reserved is None else {"ReservedConcurrentExecutions": reserved}
+
+
+async def delete_function_concurrency(cp: ControlPlane, params: Input) -> Output:
+    ref = cp.arns.parse(params["FunctionName"], qualified=False)
+    await cp.account.delete_concurrency(ref)
+    return {}
+
+
+async def get_account_settings(cp: ControlPlane, params: Input) -> Output:
+    return render.account_settings(await cp.account.settings())
+
+
+async def tag_resource(cp: ControlPlane, params: Input) -> Output:
+    await cp.account.tag(params["Resource"], params.get("Tags") or {})
+    return {}
+
+
+async def untag_resource(cp: ControlPlane, params: Input) -> Output:
+    await cp.account.untag(params["Resource"], params.get("TagKeys") or [])
+    return {}
+
+
+async def list_tags(cp: ControlPlane, params: Input) -> Output:
+    return {"Tags": dict(await cp.account.tags(params["Resource"]))}
+
+
+OPERATIONS: dict[str, Operation] = {
+    "CreateFunction": create_function,
+    "GetFunction": get_function,
+    "GetFunctionConfiguration": get_function_configuration,
+    "ListFunctions": list_functions,
+    "UpdateFunctionCode": update_function_code,
+    "UpdateFunctionConfiguration": update_function_configuration,
+    "DeleteFunction": delete_function,
+    "PublishVersion": publish_version,
+    "ListVersionsByFunction": list_versions_by_function,
+    "CreateAlias": create_alias,
+    "GetAlias": get_alias,
+    "UpdateAlias": update_alias,
+    "DeleteAlias": delete_alias,
+    "ListAliases": list_aliases,
+    "PutFunctionConcurrency": put_function_concurrency,
+    "GetFunctionConcurrency": get_function_concurrency,
+    "DeleteFunctionConcurrency": delete_function_concurrency,
+    "GetAccountSettings": get_account_settings,
+    "TagResource": tag_resource,
+    "UntagResource": untag_resource,
+    "ListTags": list_tags,
+}
+
+
+def handlers(control: ControlPlane) -> dict[str, Handler]:
+    """The "lambda" entry of the gateway's services: one Handler per control-plane operation."""
+
+    def bind(operation: Operation) -> Handler:
+        @aws_errors
+        async def handle(params: Input, context: RequestContext) -> Output:
+            return await operation(control, params)
+
+        return handle
+
+    return {name: bind(operation) for name, operation in OPERATIONS.items()}
+
+
+__all__ = ["LATEST", "OPERATIONS", "aws_errors", "handlers"]

@@ -1,0 +1,101 @@
+"""Renders the control plane's domain objects as Lambda output shapes, keyed by model member names."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lambkin.functions.account import CODE_SIZE_UNZIPPED, CODE_SIZE_ZIPPED, TOTAL_CODE_SIZE, AccountSettings
+from lambkin.functions.model import Alias, FunctionVersion
+
+
+def configuration(version: FunctionVersion, arn: str | None = None) -> dict[str, Any]:
+    """A FunctionConfiguration. `arn` overrides FunctionArn (Lambda shows the alias ARN when asked by alias)."""
+    out: dict[str, Any] = {
+        "FunctionName": version.name,
+        "FunctionArn": arn or (version.function_arn if version.is_latest else version.qualified_arn),
+        "Role": version.role,
+        "CodeSize": version.code_size,
+        "Description": version.description,
+        "Timeout": version.timeout,
+        "MemorySize": version.memory_size,
+        "LastModified": version.last_modified,
+        "CodeSha256": version.code_sha256,
+        "Version": version.version,
+        "TracingConfig": {"Mode": version.tracing_mode},
+        "RevisionId": version.revision_id,
+        "State": version.state.value,
+        "LastUpdateStatus": version.last_update_status.value,
+        "PackageType": "Image",
+        "Architectures": list(version.architectures),
+        "EphemeralStorage": {"Size": version.ephemeral_storage},
+        "LoggingConfig": _logging(version),
+        "SnapStart": {"ApplyOn": "None", "OptimizationStatus": "Off"},
+    }
+    if version.environment:
+        out["Environment"] = {"Variables": dict(version.environment)}
+    for key, value in (
+        ("StateReason", version.state_reason),
+        ("StateReasonCode", version.state_reason_code),
+        ("LastUpdateStatusReason", version.last_update_status_reason),
+        ("LastUpdateStatusReasonCode", version.last_update_status_reason_code),
+        ("KMSKeyArn", version.kms_key_arn),
+    ):
+        if value is not None:
+            out[key] = value
+    if version.dead_letter_target_arn:
+        out["DeadLetterConfig"] = {"TargetArn": version.dead_letter_target_arn}
+    image_config: dict[str, Any] = {}
+    if version.entry_point is not None:
+        image_config["EntryPoint"] = list(version.entry_point)
+    if version.command is not None:
+        image_config["Command"] = list(version.command)
+    if version.working_directory is not None:
+        image_config["WorkingDirectory"] = version.working_directory
+    if image_config:
+        out["ImageConfigResponse"] = {"ImageConfig": image_config}
+    return out
+
+
+def _logging(version: FunctionVersion) -> dict[str, Any]:
+    out: dict[str, Any] = {"LogFormat": version.log_format, "LogGroup": version.log_group_name}
+    if version.application_log_level:
+        out["ApplicationLogLevel"] = version.application_log_level
+    if version.system_log_level:
+        out["SystemLogLevel"] = version.system_log_level
+    return out
+
+
+def code_location(version: FunctionVersion) -> dict[str, Any]:
+    out: dict[str, Any] = {"RepositoryType": "ECR", "ImageUri": version.image_uri}
+    if version.resolved_image_uri:
+        out["ResolvedImageUri"] = version.resolved_image_uri
+    return out
+
+
+def alias(found: Alias) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "AliasArn": found.alias_arn,
+        "Name": found.name,
+        "FunctionVersion": found.function_version,
+        "Description": found.description,
+        "RevisionId": found.revision_id,
+    }
+    if found.additional_weights:
+        out["RoutingConfig"] = {"AdditionalVersionWeights": dict(found.additional_weights)}
+    return out
+
+
+def account_settings(settings: AccountSettings) -> dict[str, Any]:
+    return {
+        "AccountLimit": {
+            "TotalCodeSize": TOTAL_CODE_SIZE,
+            "CodeSizeUnzipped": CODE_SIZE_UNZIPPED,
+            "CodeSizeZipped": CODE_SIZE_ZIPPED,
+            "ConcurrentExecutions": settings.concurrent_executions,
+            "UnreservedConcurrentExecutions": settings.unreserved_concurrent_executions,
+        },
+        "AccountUsage": {
+            "TotalCodeSize": settings.total_code_size_used,
+            "FunctionCount": settings.function_count,
+        },
+    }

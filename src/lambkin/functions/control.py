@@ -1,0 +1,52 @@
+"""ControlPlane: the functions part's services wired together, built once by the composition root."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lambkin.functions.account import AccountService
+from lambkin.functions.aliases import AliasService
+from lambkin.functions.names import Arns
+from lambkin.functions.service import FunctionService
+from lambkin.functions.validation import host_architecture
+from lambkin.functions.worker import ImageResolver, ImageWorker
+from lambkin.store.db import Database
+
+
+@dataclass(frozen=True)
+class ControlPlane:
+    """Functions, aliases, account settings, and the background worker that settles image resolution."""
+
+    arns: Arns
+    functions: FunctionService
+    aliases: AliasService
+    account: AccountService
+    worker: ImageWorker
+
+    async def run(self) -> None:
+        """The part's one background loop (for `Lambkin.background`)."""
+        await self.worker.run()
+
+
+def build_control_plane(
+    db: Database,
+    region: str,
+    account_id: str,
+    resolver: ImageResolver,
+    *,
+    concurrency_limit: int = 1000,
+    architecture: str | None = None,
+) -> ControlPlane:
+    arns = Arns(region, account_id)
+    worker = ImageWorker(db, resolver)
+    functions = FunctionService(
+        db, arns, worker.submit, host_architecture=architecture or host_architecture()
+    )
+    worker.publish = functions.publish_in
+    return ControlPlane(
+        arns=arns,
+        functions=functions,
+        aliases=AliasService(db, arns),
+        account=AccountService(db, arns, concurrency_limit),
+        worker=worker,
+    )

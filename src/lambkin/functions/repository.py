@@ -1,0 +1,215 @@
+"""Functions, versions and aliases in SQLite: the schema's migrations and row ↔ domain object mapping.
+
+Every method takes the open connection of a `Database.run` transaction, so the service can read, decide
+and write in one unit of work.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sqlite3
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any
+
+from lambkin.functions.model import LATEST, Alias, FunctionRecord, FunctionVersion
+from lambkin.functions.states import State, UpdateStatus
+from lambkin.store.db import Migration
+
+MIGRATIONS = [
+    Migration(
+        "functions",
+        1,
+        """
+        CREATE TABLE functions (
+            name TEXT PRIMARY KEY,
+            tags TEXT NOT NULL DEFAULT '{}',
+            reserved_concurrency INTEGER,
+            last_version INTEGER NOT NULL DEFAULT 0,
+            publish_after_update INTEGER NOT NULL DEFAULT 0,
+            publish_description TEXT NOT NULL DEFAULT ''
+        );
+        CREATE TABLE function_versions (
+            function_name TEXT NOT NULL REFERENCES functions(name) ON DELETE CASCADE,
+            number INTEGER NOT NULL,
+            config TEXT NOT NULL,
+            busy INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (function_name, number)
+        );
+        CREATE INDEX function_versions_busy ON function_versions (busy) WHERE busy = 1;
+        CREATE TABLE function_aliases (
+            function_name TEXT NOT NULL REFERENCES functions(name) ON DELETE CASCADE,
+            name TEXT NOT NULL,
+            config TEXT NOT NULL,
+            PRIMARY KEY (function_name, name)
+        )
+        """,
+    )
+]
+
+_TUPLES = ("entry_point", "command", "architectures")
+_VERSION_SELECT = "SELECT v.config, f.reserved_concurrency FROM function_versions v JOIN functions f ON f.name = v.function_name"
+
+
+def version_number(version: str) -> int:
+    return 0 if version == LATEST else int(version)
+
+
+def _encode_version(version: FunctionVersion) -> str:
+    data = dataclasses.asdict(version)
+    data.pop("reserved_concurrency")
+    data["environment"] = dict(version.environment)
+    return json.dumps(data, separators=(",", ":"))
+
+
+def _decode_version(config: str, reserved: int | None) -> FunctionVersion:
+    data: dict[str, Any] = json.loads(config)
+    for key in _TUPLES:
+        if data.get(key) is not None:
+            data[key] = tuple(data[key])
+    data["environment"] = MappingProxyType(data["environment"])
+    data["state"] = State(data["state"])
+    data["last_update_status"] = UpdateStatus(data["last_update_status"])
+    return FunctionVersion(**data, reserved_concurrency=reserved)
+
+
+def _decode_alias(config: str) -> Alias:
+    data: dict[str, Any] = json.loads(config)
+    data["additional_weights"] = MappingProxyType(data["additional_weights"])
+    return Alias(**data)
+
+
+def _busy(version: FunctionVersion) -> int:
+    return int(version.state is State.PENDING or version.last_update_status is UpdateStatus.IN_PROGRESS)
+
+
+class FunctionRepository:
+    """Reads and writes of the control plane's three tables."""
+
+    # functions
+
+    def record(self, conn: sqlite3.Connection, name: str) -> FunctionRecord | None:
+        row = conn.execute("SELECT * FROM functions WHERE name = ?", (name,)).fetchone()
+        if row is None:
+            return None
+        return FunctionRecord(
+            name=row["name"],
+            tags=MappingProxyType(json.loads(row["tags"])),
+            reserved_concurrency=row["reserved_concurrency"],
+            last_version=row["last_version"],
+            publish_after_update=bool(row["publish_after_update"]),
+            publish_description=row["publish_description"],
+        )
+
+    def put_record(self, conn: sqlite3.Connection, record: FunctionRecord) -> None:
+        conn.execute(
+            "INSERT INTO functions (name, tags, reserved_concurrency, last_version, publish_after_update,"
+            " publish_description) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET"
+            " tags = excluded.tags, reserved_concurrency = excluded.reserved_concurrency,"
+            " last_version = excluded.last_version, publish_after_update = excluded.publish_after_update,"
+            " publish_description = excluded.publish_description",
+            (
+                record.name,
+                json.dumps(dict(record.tags)),
+                record.reserved_concurrency,
+                record.last_version,
+                int(record.publish_after_update),
+                record.publish_description,
+            ),
+        )
+
+    def delete_function(self, conn: sqlite3.Connection, name: str) -> None:
+        conn.execute("DELETE FROM functions WHERE name = ?", (name,))
+
+    def reserved_total(self, conn: sqlite3.Connection, excluding: str | None = None) -> int:
+        row = conn.execute(
+            "SELECT COALESCE(SUM(reserved_concurrency), 0) FROM functions WHERE name IS NOT ?", (excluding,)
+        ).fetchone()
+        return int(row[0])
+
+    def usage(self, conn: sqlite3.Connection) -> tuple[int, int]:
+        """(function count, total code size of every version)."""
+        count = conn.execute("SELECT COUNT(*) FROM functions").fetchone()[0]
+        size = conn.execute(
+            "SELECT COALESCE(SUM(json_extract(config, '$.code_size')), 0) FROM function_versions"
+        ).fetchone()[0]
+        return int(count), int(size)
+
+    # versions
+
+    def version(self, conn: sqlite3.Connection, name: str, version: str) -> FunctionVersion | None:
+        row = conn.execute(
+            f"{_VERSION_SELECT} WHERE v.function_name = ? AND v.number = ?", (name, version_number(version))
+        ).fetchone()
+        return None if row is None else _decode_version(row[0], row[1])
+
+    def put_version(self, conn: sqlite3.Connection, version: FunctionVersion) -> None:
+        conn.execute(
+            "INSERT INTO function_versions (function_name, number, config, busy) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (function_name, number) DO UPDATE SET config = excluded.config, busy = excluded.busy",
+            (version.name, version_number(version.version), _encode_version(version), _busy(version)),
+        )
+
+    def delete_version(self, conn: sqlite3.Connection, name: str, version: str) -> None:
+        conn.execute(
+            "DELETE FROM function_versions WHERE function_name = ? AND number = ?",
+            (name, version_number(version)),
+        )
+
+    def versions_of(
+        self, conn: sqlite3.Connection, name: str, after: int = -1, limit: int = -1
+    ) -> list[FunctionVersion]:
+        rows = conn.execute(
+            f"{_VERSION_SELECT} WHERE v.function_name = ? AND v.number > ? ORDER BY v.number LIMIT ?",
+            (name, after, limit),
+        )
+        return [_decode_version(r[0], r[1]) for r in rows]
+
+    def listing(
+        self, conn: sqlite3.Connection, after: tuple[str, int] | None, limit: int, all_versions: bool
+    ) -> list[FunctionVersion]:
+        """Functions by name ($LATEST only, or every version), after the (name, number) marker."""
+        name, number = after if after is not None else ("", -1)
+        only_latest = "" if all_versions else " AND v.number = 0"
+        rows = conn.execute(
+            f"{_VERSION_SELECT} WHERE (v.function_name > ? OR (v.function_name = ? AND v.number > ?))"
+            f"{only_latest} ORDER BY v.function_name, v.number LIMIT ?",
+            (name, name, number, limit),
+        )
+        return [_decode_version(r[0], r[1]) for r in rows]
+
+    def busy(self, conn: sqlite3.Connection) -> list[FunctionVersion]:
+        """Versions with background work due: Pending, or a code update InProgress."""
+        rows = conn.execute(f"{_VERSION_SELECT} WHERE v.busy = 1 ORDER BY v.function_name, v.number")
+        return [_decode_version(r[0], r[1]) for r in rows]
+
+    # aliases
+
+    def alias(self, conn: sqlite3.Connection, name: str, alias: str) -> Alias | None:
+        row = conn.execute(
+            "SELECT config FROM function_aliases WHERE function_name = ? AND name = ?", (name, alias)
+        ).fetchone()
+        return None if row is None else _decode_alias(row[0])
+
+    def put_alias(self, conn: sqlite3.Connection, alias: Alias) -> None:
+        data = dataclasses.asdict(alias)
+        data["additional_weights"] = dict(alias.additional_weights)
+        conn.execute(
+            "INSERT INTO function_aliases (function_name, name, config) VALUES (?, ?, ?)"
+            " ON CONFLICT (function_name, name) DO UPDATE SET config = excluded.config",
+            (alias.function_name, alias.name, json.dumps(data)),
+        )
+
+    def delete_alias(self, conn: sqlite3.Connection, name: str, alias: str) -> None:
+        conn.execute("DELETE FROM function_aliases WHERE function_name = ? AND name = ?", (name, alias))
+
+    def aliases_of(self, conn: sqlite3.Connection, name: str) -> list[Alias]:
+        rows = conn.execute(
+            "SELECT config FROM function_aliases WHERE function_name = ? ORDER BY name", (name,)
+        )
+        return [_decode_alias(r[0]) for r in rows]
+
+
+def tags_with(tags: Mapping[str, str], added: Mapping[str, str]) -> MappingProxyType[str, str]:
+    return MappingProxyType({**tags, **added})

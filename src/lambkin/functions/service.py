@@ -1,0 +1,326 @@
+"""FunctionService: the Lambda control plane's function and version operations, one transaction each."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import random
+import sqlite3
+import time
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+
+from lambkin.functions import changes, validation
+from lambkin.functions.errors import (
+    REVISION_MISMATCH,
+    FunctionsError,
+    InvalidParameterValue,
+    PreconditionFailed,
+    ResourceConflict,
+    not_found,
+    not_invocable,
+    update_in_progress,
+)
+from lambkin.functions.model import LATEST, Alias, FunctionRecord, FunctionVersion, Page
+from lambkin.functions.names import Arns, FunctionRef, is_version_qualifier
+from lambkin.functions.repository import FunctionRepository
+from lambkin.functions.states import State, is_settled
+from lambkin.store.db import Database
+
+Submit = Callable[[str, str], None]
+DEFAULT_PAGE = 50
+
+
+def encode_marker(name: str, number: int) -> str:
+    return base64.urlsafe_b64encode(f"{number}:{name}".encode()).decode()
+
+
+def decode_marker(marker: str | None) -> tuple[str, int] | None:
+    if not marker:
+        return None
+    try:
+        number, _, name = base64.urlsafe_b64decode(marker.encode()).decode().partition(":")
+        return name, int(number)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidParameterValue(f"Invalid marker: {marker}") from exc
+
+
+class Lookup:
+    """Reads shared by the services: a function, a version, an alias, each or ResourceNotFoundException."""
+
+    def __init__(self, arns: Arns, repo: FunctionRepository) -> None:
+        self.arns = arns
+        self.repo = repo
+
+    def record(self, conn: sqlite3.Connection, name: str) -> FunctionRecord:
+        record = self.repo.record(conn, name)
+        if record is None:
+            raise not_found(self.arns.function(name))
+        return record
+
+    def latest(self, conn: sqlite3.Connection, name: str) -> FunctionVersion:
+        version = self.repo.version(conn, name, LATEST)
+        if version is None:
+            raise not_found(self.arns.function(name))
+        return version
+
+    def qualified(self, conn: sqlite3.Connection, ref: FunctionRef) -> tuple[FunctionVersion, Alias | None]:
+        """The version `ref` names, and the alias it went through if any."""
+        if ref.qualifier is None or ref.qualifier == LATEST:
+            return self.latest(conn, ref.name), None
+        if ref.qualifier.isdigit():
+            version = self.repo.version(conn, ref.name, ref.qualifier)
+            if version is None:
+                raise not_found(self.arns.of(ref))
+            return version, None
+        alias = self.repo.alias(conn, ref.name, ref.qualifier)
+        if alias is None:
+            raise not_found(self.arns.of(ref))
+        version = self.repo.version(conn, ref.name, alias.function_version)
+        if version is None:
+            raise not_found(self.arns.of(ref))
+        return version, alias
+
+
+def check_revision(expected: str | None, actual: str) -> None:
+    if expected and expected != actual:
+        raise PreconditionFailed(REVISION_MISMATCH)
+
+
+class FunctionService:
+    """Create, read, update, delete and publish functions; resolve a name for an invoke."""
+
+    def __init__(
+        self,
+        db: Database,
+        arns: Arns,
+        submit: Submit,
+        *,
+        host_architecture: str,
+        clock: Callable[[], float] = time.time,
+        draw: Callable[[], float] = random.random,
+    ) -> None:
+        self.db = db
+        self.arns = arns
+        self.repo = FunctionRepository()
+        self.lookup = Lookup(arns, self.repo)
+        self._submit = submit
+        self._host_architecture = host_architecture
+        self._clock = clock
+        self._draw = draw
+
+    async def create(
+        self,
+        name: str,
+        role: str,
+        image_uri: str,
+        change: changes.ConfigChange,
+        *,
+        architectures: tuple[str, ...] | None = None,
+        tags: Mapping[str, str] | None = None,
+        publish: bool = False,
+    ) -> FunctionVersion:
+        validation.check_image_uri(image_uri)
+        arch = validation.check_architectures(architectures or ("x86_64",), self._host_architecture)
+        blank = FunctionVersion(
+            name=name,
+            function_arn=self.arns.function(name),
+            version=LATEST,
+            role=role,
+            image_uri=image_uri,
+            architectures=arch,
+            state=State.PENDING,
+            state_reason="The function is being created.",
+            state_reason_code="Creating",
+        )
+        latest = changes.apply_change(blank, change, self._clock())
+
+        def write(conn: sqlite3.Connection) -> FunctionVersion:
+            if self.repo.record(conn, name) is not None:
+                raise ResourceConflict(f"Function already exist: {name}")
+            record = FunctionRecord(name=name, tags=MappingProxyType(dict(tags or {})))
+            self.repo.put_record(conn, record)
+            self.repo.put_version(conn, latest)
+            if not publish:
+                return latest
+            first = changes.published(latest, record, None, self._clock())
+            self.repo.put_version(conn, first)
+            self.repo.put_record(conn, dataclasses.replace(record, last_version=1))
+            return first
+
+        created = await self.db.run(write)
+        self._submit(name, LATEST)
+        return created
+
+    async def get(self, ref: FunctionRef) -> tuple[FunctionVersion, Alias | None, FunctionRecord]:
+        def read(conn: sqlite3.Connection) -> tuple[FunctionVersion, Alias | None, FunctionRecord]:
+            version, alias = self.lookup.qualified(conn, ref)
+            return version, alias, self.lookup.record(conn, ref.name)
+
+        return await self.db.run(read)
+
+    async def list(
+        self, marker: str | None, max_items: int | None, all_versions: bool
+    ) -> Page[FunctionVersion]:
+        after = decode_marker(marker)
+        limit = max_items or DEFAULT_PAGE
+
+        def read(conn: sqlite3.Connection) -> list[FunctionVersion]:
+            return self.repo.listing(conn, after, limit + 1, all_versions)
+
+        rows = await self.db.run(read)
+        if len(rows) <= limit:
+            return Page(tuple(rows))
+        last = rows[limit - 1]
+        return Page(tuple(rows[:limit]), encode_marker(last.name, _number(last.version)))
+
+    async def list_versions(
+        self, ref: FunctionRef, marker: str | None, max_items: int | None
+    ) -> Page[FunctionVersion]:
+        after = decode_marker(marker)
+        limit = max_items or DEFAULT_PAGE
+
+        def read(conn: sqlite3.Connection) -> list[FunctionVersion]:
+            self.lookup.record(conn, ref.name)
+            return self.repo.versions_of(conn, ref.name, after[1] if after else -1, limit + 1)
+
+        rows = await self.db.run(read)
+        if len(rows) <= limit:
+            return Page(tuple(rows))
+        last = rows[limit - 1]
+        return Page(tuple(rows[:limit]), encode_marker(last.name, _number(last.version)))
+
+    async def update_configuration(
+        self, ref: FunctionRef, change: changes.ConfigChange, revision_id: str | None
+    ) -> FunctionVersion:
+        def write(conn: sqlite3.Connection) -> FunctionVersion:
+            latest = self._settled_latest(conn, ref.name)
+            check_revision(revision_id, latest.revision_id)
+            updated = changes.apply_change(latest, change, self._clock())
+            self.repo.put_version(conn, updated)
+            return updated
+
+        return await self.db.run(write)
+
+    async def update_code(
+        self,
+        ref: FunctionRef,
+        image_uri: str,
+        *,
+        publish: bool = False,
+        revision_id: str | None = None,
+        architectures: tuple[str, ...] | None = None,
+        dry_run: bool = False,
+    ) -> FunctionVersion:
+        validation.check_image_uri(image_uri)
+        if architectures is not None:
+            validation.check_architectures(architectures, self._host_architecture)
+
+        def write(conn: sqlite3.Connection) -> FunctionVersion:
+            latest = self._settled_latest(conn, ref.name)
+            check_revision(revision_id, latest.revision_id)
+            updated = changes.start_code_update(latest, image_uri, self._clock())
+            if dry_run:
+                return updated
+            self.repo.put_version(conn, updated)
+            if publish:
+                record = self.lookup.record(conn, ref.name)
+                self.repo.put_record(conn, dataclasses.replace(record, publish_after_update=True))
+            return updated
+
+        updated = await self.db.run(write)
+        if not dry_run:
+            self._submit(ref.name, LATEST)
+        return updated
+
+    async def publish(
+        self, ref: FunctionRef, code_sha256: str | None, description: str | None, revision_id: str | None
+    ) -> FunctionVersion:
+        def write(conn: sqlite3.Connection) -> FunctionVersion:
+            latest = self._settled_latest(conn, ref.name)
+            check_revision(revision_id, latest.revision_id)
+            if code_sha256 and code_sha256 != latest.code_sha256:
+                raise InvalidParameterValue(
+                    f"CodeSHA256 ({code_sha256}) is different from current CodeSHA256 in $LATEST "
+                    f"({latest.code_sha256}). Please try again"
+                )
+            return self.publish_in(conn, latest, description)
+
+        return await self.db.run(write)
+
+    def publish_in(
+        self, conn: sqlite3.Connection, latest: FunctionVersion, description: str | None
+    ) -> FunctionVersion:
+        """Publishes $LATEST inside a transaction, unless the newest version already has its code and config."""
+        record = self.lookup.record(conn, latest.name)
+        if record.last_version:
+            newest = self.repo.version(conn, latest.name, str(record.last_version))
+            if newest is not None and newest.publishable_fingerprint() == latest.publishable_fingerprint():
+                return newest
+        version = changes.published(latest, record, description, self._clock())
+        self.repo.put_version(conn, version)
+        self.repo.put_record(conn, dataclasses.replace(record, last_version=record.last_version + 1))
+        return version
+
+    async def delete(self, ref: FunctionRef) -> None:
+        def write(conn: sqlite3.Connection) -> None:
+            self.lookup.record(conn, ref.name)
+            if ref.qualifier is None:
+                self.repo.delete_function(conn, ref.name)
+                return
+            if ref.qualifier == LATEST:
+                raise InvalidParameterValue(
+                    "$LATEST version cannot be deleted without deleting the function."
+                )
+            if not ref.qualifier.isdigit():
+                raise InvalidParameterValue(
+                    "Deletion of aliases is not supported by DeleteFunction; use DeleteAlias."
+                )
+            if self.repo.version(conn, ref.name, ref.qualifier) is None:
+                raise not_found(self.arns.of(ref))
+            using = [a.name for a in self.repo.aliases_of(conn, ref.name) if _routes_to(a, ref.qualifier)]
+            if using:
+                raise ResourceConflict(
+                    f"Unable to delete version because the following aliases reference it: [{', '.join(using)}]"
+                )
+            self.repo.delete_version(conn, ref.name, ref.qualifier)
+
+        await self.db.run(write)
+
+    async def resolve_for_invoke(
+        self, function_name: str, qualifier: str | None
+    ) -> tuple[FunctionVersion, str]:
+        """The version an invoke runs (alias weights drawn at random) and the executed version's name."""
+        ref = self.arns.parse(function_name, qualifier)
+
+        def read(conn: sqlite3.Connection) -> tuple[FunctionVersion, Alias | None]:
+            version, alias = self.lookup.qualified(conn, ref)
+            if alias is not None and alias.additional_weights:
+                extra, weight = next(iter(alias.additional_weights.items()))
+                if self._draw() < weight:
+                    other = self.repo.version(conn, ref.name, extra)
+                    if other is not None:
+                        version = other
+            return version, alias
+
+        version, _ = await self.db.run(read)
+        if version.state is State.PENDING or version.state is State.FAILED:
+            raise not_invocable(version.state.value)
+        return version, version.version
+
+    def _settled_latest(self, conn: sqlite3.Connection, name: str) -> FunctionVersion:
+        latest = self.lookup.latest(conn, name)
+        if not is_settled(latest.state, latest.last_update_status):
+            raise update_in_progress(latest.function_arn)
+        return latest
+
+
+def _number(version: str) -> int:
+    return 0 if version == LATEST else int(version)
+
+
+def _routes_to(alias: Alias, version: str) -> bool:
+    return alias.function_version == version or version in alias.additional_weights
+
+
+__all__ = ["FunctionService", "FunctionsError", "Lookup", "check_revision", "is_version_qualifier"]
