@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,6 +14,9 @@ import uvicorn
 from lambkin.api.registry import RegistryApp
 from lambkin.api.root import Mount, RootApp, path_prefix
 from lambkin.config import Settings
+from lambkin.functions import repository as function_store
+from lambkin.functions.control import ControlPlane, build_control_plane
+from lambkin.functions.worker import UnavailableResolver
 from lambkin.images import catalog as image_catalog
 from lambkin.images.blobs import BlobStore
 from lambkin.images.catalog import Catalog
@@ -36,6 +40,7 @@ class Lambkin:
     background: list[BackgroundTask] = field(default_factory=list)
     closers: list[Callable[[], None]] = field(default_factory=list)
     sandboxes: SandboxBackend | None = None
+    control_plane: ControlPlane | None = None
 
     @property
     def asgi(self) -> RootApp:
@@ -86,6 +91,7 @@ def migrations() -> list[Migration]:
     """Every part's schema steps."""
     steps: list[Migration] = []
     steps += image_catalog.MIGRATIONS
+    steps += function_store.MIGRATIONS
     return steps
 
 
@@ -102,4 +108,14 @@ def build(settings: Settings) -> Lambkin:
     app.mounts.insert(0, Mount("registry", path_prefix("/v2"), registry))
     app.sandboxes = RuncBackend(settings.data_dir)
     app.background.append(app.sandboxes.cleanup_leftovers)  # create() waits for it
+    # The image service resolves and unpacks function images; until it is wired, images fail clearly.
+    resolver = getattr(app, "images", None) or UnavailableResolver()
+    app.control_plane = build_control_plane(
+        db,
+        settings.region,
+        settings.account_id,
+        resolver,
+        concurrency_limit=int(os.environ.get("LAMBKIN_CONCURRENCY_LIMIT", "1000")),
+    )
+    app.background.append(app.control_plane.run)
     return app
