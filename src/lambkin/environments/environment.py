@@ -1,0 +1,276 @@
+"""One execution environment: a sandbox, the Runtime API it talks to, its log stream, and its lifecycle."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from lambkin.environments.lifecycle import EnvState, env_transition
+from lambkin.environments.results import (
+    SANDBOX_FAILURE,
+    FunctionError,
+    Outcome,
+    exit_error,
+    platform_error,
+    timeout_error,
+)
+from lambkin.environments.runtime_api import Event, RuntimeApi
+from lambkin.logs import lines
+from lambkin.logs.stream import LogStream
+from lambkin.sandbox.spec import ExitStatus, Sandbox, SandboxBackend, SandboxSpec
+
+log = logging.getLogger("lambkin.environments")
+
+INIT_LIMIT_S = 10.0
+
+
+class EnvironmentLost(Exception):
+    """The sandbox ended before the event reached the runtime: the event may safely go to another one."""
+
+
+class InitFailed(Exception):
+    """Init ended in an error the triggering caller must see (init error, exit, timeout, sandbox failure)."""
+
+    def __init__(
+        self, kind: str, detail: str, error: FunctionError | None = None, log_tail: bytes = b""
+    ) -> None:
+        super().__init__(f"{kind}: {detail}")
+        self.kind = kind  # "error" | "exit" | "timeout" | "sandbox"
+        self.detail = detail
+        self.error = error
+        self.log_tail = log_tail
+
+    def outcome(self, request_id: str, timeout_s: float) -> FunctionError:
+        if self.error is not None:
+            return self.error
+        if self.kind == "exit":
+            return exit_error(request_id, self.detail)
+        if self.kind == "timeout":
+            return timeout_error(request_id, timeout_s)
+        return platform_error(SANDBOX_FAILURE, f"RequestId: {request_id} Error: {self.detail}")
+
+
+class InitTimedOut(Exception):
+    """The runtime did not ask for its first event within the init limit."""
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """One event for one environment."""
+
+    request_id: str
+    payload: bytes
+    invoked_function_arn: str
+    client_context: str = ""
+    trace_id: str = ""
+    cognito_identity: str = ""
+
+
+@dataclass(frozen=True)
+class InvocationResult:
+    outcome: Outcome
+    log_tail: bytes
+    duration_ms: float
+    init_duration_ms: float | None
+
+
+class Environment:
+    """Runs one sandbox at a time for one function version; handles one event at a time.
+
+    `running()` owns the sandbox from creation to destruction; the pool calls it from the environment's
+    own task, so killing the environment is cancelling that task.
+    """
+
+    def __init__(
+        self,
+        spec: SandboxSpec,
+        backend: SandboxBackend,
+        logs: LogStream,
+        version: str,
+        memory_mb: int,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.id = spec.id
+        self.spec = spec
+        self.backend = backend
+        self.logs = logs
+        self.version = version
+        self.memory_mb = memory_mb
+        self.clock = clock
+        self.state = EnvState.CREATED
+        self.idle_since = clock()
+        self.api: RuntimeApi | None = None
+        self.sandbox: Sandbox | None = None
+        self.task: asyncio.Task[None] | None = None
+        self._exit: asyncio.Future[ExitStatus] | None = None
+        self._lock = asyncio.Lock()
+        self._init_ms: float | None = None  # reported once, by the first invocation's REPORT
+
+    def move(self, target: EnvState) -> None:
+        self.state = env_transition(self.state, target)
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        """Creates the sandbox, serves its Runtime API socket, starts it; destroys all of it on exit."""
+        loop = asyncio.get_running_loop()
+        self.api = api = RuntimeApi()
+        self._exit = loop.create_future()
+        out, err = self.logs.sink(1), self.logs.sink(2)
+        sandbox = await self.backend.create(self.spec, out, err)
+        self.sandbox = sandbox
+        server: asyncio.Server | None = None
+        try:
+            server = await loop.create_server(api.protocol, sock=sandbox.runtime_api_socket)
+            yield
+        finally:
+            if self.state is not EnvState.DEAD:
+                self.move(EnvState.DEAD)
+            api.close()
+            if server is not None:
+                server.close()
+            await asyncio.shield(sandbox.destroy())
+
+    async def watch_exit(self) -> ExitStatus:
+        """Blocks until the sandbox's process exits; records it for any invocation in flight."""
+        assert self.sandbox is not None and self._exit is not None
+        status = await self.sandbox.wait()
+        if not self._exit.done():
+            self._exit.set_result(status)
+        return status
+
+    async def initialize(self, limit_s: float) -> None:
+        """Starts the runtime and waits for its first /next. Raises InitFailed or InitTimedOut."""
+        assert self.api is not None and self.sandbox is not None and self._exit is not None
+        self.move(EnvState.INITIALIZING)
+        started = self.clock()
+        await self.sandbox.start()
+        api = self.api
+        waiting: set[asyncio.Future[Any]] = {api.ready, api.init_failed, self._exit}
+        done, _ = await asyncio.wait(waiting, timeout=limit_s, return_when=asyncio.FIRST_COMPLETED)
+        elapsed_ms = (self.clock() - started) * 1000
+        if api.init_failed.done():
+            error = api.init_failed.result()
+            self.logs.platform(lines.init_report_line(elapsed_ms, "init", "error", error.error_type))
+            raise InitFailed("error", "init error", error)
+        if self._exit.done():
+            self.logs.platform(lines.init_report_line(elapsed_ms, "init", "error", "Runtime.ExitError"))
+            raise InitFailed("exit", self._exit.result().describe())
+        if not done:
+            self.logs.platform(lines.init_report_line(elapsed_ms, "init", "timeout", None))
+            raise InitTimedOut
+        self._init_ms = elapsed_ms
+        self.move(EnvState.IDLE)
+        self.idle_since = self.clock()
+
+    async def invoke(self, invocation: Invocation, timeout_s: float) -> InvocationResult:
+        """Hands one event to the runtime; the response, the sandbox's exit or the timeout wins.
+
+        Raises EnvironmentLost if the sandbox ended before the runtime received the event.
+        """
+        api, exited = self.api, self._exit
+        assert api is not None and exited is not None and self.state is EnvState.BUSY
+        started = self.clock()
+        deadline_ms = int((time.time() + timeout_s) * 1000)
+        event = Event(
+            request_id=invocation.request_id,
+            payload=invocation.payload,
+            deadline_ms=deadline_ms,
+            invoked_function_arn=invocation.invoked_function_arn,
+            trace_id=invocation.trace_id,
+            client_context=invocation.client_context,
+            cognito_identity=invocation.cognito_identity,
+        )
+        self.logs.begin()
+        self.logs.platform(lines.start_line(invocation.request_id, self.version))
+        outcome_future = api.submit(event)
+        try:
+            racing: set[asyncio.Future[Any]] = {outcome_future, exited}
+            await asyncio.wait(racing, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
+        except BaseException:
+            self.kill()
+            self.logs.end()
+            raise
+        duration_ms = (self.clock() - started) * 1000
+        status: str | None = None
+        outcome: Outcome
+        if outcome_future.done():
+            outcome = outcome_future.result()
+            await asyncio.sleep(0)  # let output the runtime wrote before answering reach the stream
+        elif exited.done():
+            if not api.delivered:
+                self.logs.end()
+                raise EnvironmentLost(self.id)
+            outcome = exit_error(invocation.request_id, exited.result().describe())
+            status = "error"
+            self.logs.platform(f"RequestId: {invocation.request_id} {_exit_text(exited.result())}")
+        else:
+            now = datetime.datetime.now(datetime.UTC)
+            self.logs.platform(lines.timeout_line(now, invocation.request_id, timeout_s))
+            outcome = timeout_error(invocation.request_id, timeout_s)
+            duration_ms = timeout_s * 1000
+            status = "timeout"
+            self.kill()
+        report = lines.Report(
+            request_id=invocation.request_id,
+            duration_ms=duration_ms,
+            memory_size_mb=self.memory_mb,
+            max_memory_used_mb=self._max_memory_mb(),
+            init_duration_ms=self._init_ms,
+            status=status,
+        )
+        init_ms, self._init_ms = self._init_ms, None
+        self.logs.platform(lines.end_line(invocation.request_id))
+        self.logs.platform(report.line())
+        tail = self.logs.end()
+        return InvocationResult(outcome, tail, duration_ms, init_ms)
+
+    def _max_memory_mb(self) -> int:
+        if self.sandbox is None:
+            return 0
+        try:
+            return lines.megabytes(self.sandbox.max_memory_bytes())
+        except OSError:
+            return 0
+
+    @property
+    def healthy(self) -> bool:
+        return self.state is EnvState.BUSY and (self._exit is None or not self._exit.done())
+
+    def kill(self) -> None:
+        """Ends the environment now: its task's exit destroys the sandbox."""
+        if self.state is not EnvState.DEAD:
+            self.move(EnvState.DEAD)
+        if self.task is not None and not self.task.done():
+            self.task.cancel()
+
+    async def freeze(self) -> bool:
+        """Freezes an idle environment; False if it stopped being idle meanwhile."""
+        async with self._lock:
+            if self.state is not EnvState.IDLE or self.sandbox is None:
+                return False
+            await self.sandbox.freeze()
+            self.move(EnvState.FROZEN)
+            return True
+
+    async def acquire(self) -> None:
+        """Thaws it if frozen, then marks it busy."""
+        async with self._lock:
+            if self.state is EnvState.FROZEN:
+                assert self.sandbox is not None
+                await self.sandbox.thaw()
+                self.move(EnvState.IDLE)
+            self.move(EnvState.BUSY)
+
+    def release(self) -> None:
+        self.move(EnvState.IDLE)
+        self.idle_since = self.clock()
+
+
+def _exit_text(status: ExitStatus) -> str:
+    return f"Error: Runtime exited with error: {status.describe()}\nRuntime.ExitError"

@@ -1,0 +1,288 @@
+"""Pools of execution environments per function version: warm reuse, parallel cold starts, freezing, reaping, draining."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime
+import logging
+import secrets
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+
+from lambkin.environments.environment import INIT_LIMIT_S, Environment, InitFailed, InitTimedOut
+from lambkin.environments.lifecycle import InvalidStateTransition
+from lambkin.environments.ports import ImageSource, PreparedImage, VersionConfig
+from lambkin.environments.scaling import IdleView, housekeeping, starts_to_launch
+from lambkin.environments.spec import Placement, sandbox_spec
+from lambkin.logs import lines
+from lambkin.logs.store import LogStore
+from lambkin.logs.stream import LogStream
+from lambkin.sandbox.spec import SandboxBackend
+
+log = logging.getLogger("lambkin.environments")
+
+
+@dataclass(frozen=True)
+class PoolKey:
+    """Environments are interchangeable only within one key: a code or configuration update changes it."""
+
+    function_arn: str
+    version: str
+    code_sha256: str
+    revision_id: str
+
+    @classmethod
+    def of(cls, version: VersionConfig) -> PoolKey:
+        return cls(version.function_arn, version.version, version.code_sha256, version.revision_id)
+
+
+@dataclass(frozen=True)
+class PoolSettings:
+    region: str = "us-east-1"
+    idle_timeout_s: float = 300.0
+    freeze_after_s: float = 0.5
+    max_parallel_starts: int = 64
+    tick_s: float = 0.25
+
+
+@dataclass(eq=False)
+class VersionPool:
+    key: PoolKey
+    version: VersionConfig
+    idle: list[Environment] = field(default_factory=list)
+    envs: set[Environment] = field(default_factory=set)
+    waiters: deque[asyncio.Future[Environment]] = field(default_factory=deque)
+    starting: int = 0
+    draining: bool = False
+    image: PreparedImage | None = None
+    image_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def live_waiters(self) -> int:
+        return sum(1 for w in self.waiters if not w.done())
+
+
+class Pools:
+    """Every pool of this node. `run()` owns every environment's task and the housekeeping loop."""
+
+    def __init__(
+        self,
+        backend: SandboxBackend,
+        images: ImageSource,
+        logs: LogStore,
+        settings: PoolSettings,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.backend = backend
+        self.images = images
+        self.logs = logs
+        self.settings = settings
+        self.clock = clock
+        self._current: dict[tuple[str, str], VersionPool] = {}
+        self._pools: set[VersionPool] = set()
+        self._group: asyncio.TaskGroup | None = None
+
+    async def run(self) -> None:
+        """Runs until cancelled; cancelling it destroys every environment."""
+        async with asyncio.TaskGroup() as group:
+            self._group = group
+            try:
+                await self._housekeeping()
+            finally:
+                self._group = None
+
+    def environments(self) -> list[Environment]:
+        return [env for pool in self._pools for env in pool.envs]
+
+    @contextlib.asynccontextmanager
+    async def acquire(self, version: VersionConfig) -> AsyncIterator[Environment]:
+        """A busy environment of this version for one invocation: warm if one is idle, else a cold start.
+
+        Raises InitFailed when the cold start meant for this caller fails.
+        """
+        pool = self._pool_for(version)
+        env = await self._take(pool)
+        try:
+            yield env
+        finally:
+            self._release(pool, env)
+
+    # pools and draining
+    def _pool_for(self, version: VersionConfig) -> VersionPool:
+        key = PoolKey.of(version)
+        slot = (key.function_arn, key.version)
+        pool = self._current.get(slot)
+        if pool is not None and pool.key == key:
+            return pool
+        if pool is not None:
+            self._drain(pool)
+        pool = VersionPool(key=key, version=version)
+        self._current[slot] = pool
+        self._pools.add(pool)
+        return pool
+
+    def drain(self, function_arn: str) -> None:
+        """Retires every pool of a function (deleted or updated): idle environments go now, busy ones after."""
+        for slot, pool in list(self._current.items()):
+            if slot[0] == function_arn:
+                del self._current[slot]
+                self._drain(pool)
+
+    def _drain(self, pool: VersionPool) -> None:
+        pool.draining = True
+        for env in pool.idle:
+            env.kill()
+        pool.idle.clear()
+        self._discard_if_empty(pool)
+
+    def _discard_if_empty(self, pool: VersionPool) -> None:
+        if pool.draining and not pool.envs and not pool.starting and not pool.waiters:
+            self._pools.discard(pool)
+
+    # taking and giving back
+    async def _take(self, pool: VersionPool) -> Environment:
+        while True:
+            env = pool.idle.pop() if pool.idle else None
+            if env is None:
+                waiter: asyncio.Future[Environment] = asyncio.get_running_loop().create_future()
+                pool.waiters.append(waiter)
+                self._plan(pool)
+                try:
+                    env = await waiter
+                except asyncio.CancelledError:
+                    if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
+                        self._offer(pool, waiter.result())
+                    raise
+                finally:
+                    with contextlib.suppress(ValueError):
+                        pool.waiters.remove(waiter)
+            try:
+                await env.acquire()
+            except InvalidStateTransition:
+                continue  # died while idle
+            except Exception:
+                log.exception("thawing environment %s failed", env.id)
+                env.kill()
+                continue
+            return env
+
+    def _release(self, pool: VersionPool, env: Environment) -> None:
+        if env.healthy and not pool.draining:
+            env.release()
+            self._offer(pool, env)
+        else:
+            env.kill()
+
+    def _offer(self, pool: VersionPool, env: Environment) -> None:
+        """Gives an idle environment to the longest-waiting caller, else keeps it idle."""
+        if pool.draining:
+            env.kill()
+            return
+        while pool.waiters:
+            waiter = pool.waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(env)
+                return
+        pool.idle.append(env)
+
+    def _fail_one(self, pool: VersionPool, failure: InitFailed) -> None:
+        while pool.waiters:
+            waiter = pool.waiters.popleft()
+            if not waiter.done():
+                waiter.set_exception(failure)
+                return
+
+    # cold starts
+    def _plan(self, pool: VersionPool) -> None:
+        count = starts_to_launch(pool.live_waiters(), pool.starting, self.settings.max_parallel_starts)
+        if count and self._group is None:
+            raise RuntimeError("environment pools are not running")
+        for _ in range(count):
+            pool.starting += 1
+            assert self._group is not None
+            self._group.create_task(self._environment(pool))
+
+    async def _environment(self, pool: VersionPool) -> None:
+        """One environment's whole life, in its own task: init (retried once), serve, until it ends."""
+        failure: InitFailed | None = None
+        starting = True
+        try:
+            for limit in (INIT_LIMIT_S, float(max(pool.version.timeout, 1))):
+                env = await self._create(pool)
+                try:
+                    async with env.running(), asyncio.TaskGroup() as tasks:
+                        watcher = tasks.create_task(env.watch_exit())
+                        try:
+                            await env.initialize(limit)
+                        except InitTimedOut:
+                            watcher.cancel()
+                            continue
+                        except InitFailed as exc:
+                            exc.log_tail = env.logs.end()
+                            failure = exc
+                            watcher.cancel()
+                            return
+                        pool.starting -= 1
+                        starting = False
+                        self._offer(pool, env)
+                        await watcher
+                        return
+                finally:
+                    pool.envs.discard(env)
+                    if env in pool.idle:
+                        pool.idle.remove(env)
+            failure = InitFailed("timeout", "init timed out")
+        except Exception as exc:
+            log.exception("environment of %s failed", pool.key.function_arn)
+            failure = InitFailed("sandbox", str(exc) or type(exc).__name__)
+        finally:
+            if starting:
+                pool.starting -= 1
+            if failure is not None:
+                self._fail_one(pool, failure)
+            if pool.live_waiters() and self._group is not None:
+                self._plan(pool)
+            self._discard_if_empty(pool)
+
+    async def _create(self, pool: VersionPool) -> Environment:
+        version = pool.version
+        async with pool.image_lock:
+            if pool.image is None:
+                pool.image = await self.images.prepare(version.resolved_image_uri or version.image_uri)
+        image = pool.image
+        env_id = secrets.token_hex(16)
+        stream = lines.stream_name(version.version, datetime.datetime.now(datetime.UTC), env_id)
+        placement = Placement(env_id=env_id, log_stream=stream, region=self.settings.region)
+        spec = sandbox_spec(version, image.config, image.lower_dirs, placement)
+        logs = LogStream(self.logs, version.log_group_name, stream)
+        logs.begin()  # init output belongs to the first invocation's tail
+        env = Environment(spec, self.backend, logs, version.version, version.memory_size, self.clock)
+        env.task = asyncio.current_task()
+        pool.envs.add(env)
+        return env
+
+    # housekeeping
+    async def _housekeeping(self) -> None:
+        last_expiry = self.clock()
+        while True:
+            await asyncio.sleep(self.settings.tick_s)
+            now = self.clock()
+            for pool in list(self._pools):
+                views = [IdleView(e.id, e.state, e.idle_since) for e in pool.idle]
+                plan = housekeeping(views, now, self.settings.freeze_after_s, self.settings.idle_timeout_s)
+                for env in [e for e in pool.idle if e.id in plan.reap]:
+                    pool.idle.remove(env)
+                    env.kill()
+                for env in [e for e in pool.idle if e.id in plan.freeze]:
+                    try:
+                        await env.freeze()
+                    except Exception:
+                        log.exception("freezing environment %s failed", env.id)
+                        if env in pool.idle:
+                            pool.idle.remove(env)
+                        env.kill()
+            if now - last_expiry > 3600:
+                last_expiry = now
+                await asyncio.to_thread(self.logs.expire)

@@ -1,0 +1,75 @@
+"""Concurrency accounting: reserved concurrency per function and the account limit, as leases."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+RESERVED_LIMIT = "ReservedFunctionConcurrentInvocationLimitExceeded"
+ACCOUNT_LIMIT = "ConcurrentInvocationLimitExceeded"
+DEFAULT_ACCOUNT_LIMIT = 1000
+
+
+class Throttled(Exception):
+    """Admitting one more invocation would exceed a concurrency limit; `reason` is Lambda's ThrottleReason."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Usage:
+    in_flight: int  # this function's invocations in flight
+    unreserved_in_flight: int  # in flight across functions without reserved concurrency
+    total_reserved: int  # concurrency reserved by every function
+
+
+def admit(usage: Usage, reserved: int | None, account_limit: int) -> str | None:
+    """None to admit one more invocation, else the throttle reason."""
+    if reserved is not None:
+        return RESERVED_LIMIT if usage.in_flight >= reserved else None
+    if usage.unreserved_in_flight >= account_limit - usage.total_reserved:
+        return ACCOUNT_LIMIT
+    return None
+
+
+class ConcurrencyLimiter:
+    """Counts invocations in flight; `lease(fn, reserved)` admits one or raises Throttled."""
+
+    def __init__(self, account_limit: int = DEFAULT_ACCOUNT_LIMIT) -> None:
+        self.account_limit = account_limit
+        self._in_flight: dict[str, int] = {}
+        self._reserved: dict[str, int] = {}
+        self._unreserved_in_flight = 0
+
+    def set_reserved(self, function: str, reserved: int | None) -> None:
+        if reserved is None:
+            self._reserved.pop(function, None)
+        else:
+            self._reserved[function] = reserved
+
+    def in_flight(self, function: str) -> int:
+        return self._in_flight.get(function, 0)
+
+    @contextlib.asynccontextmanager
+    async def lease(self, function: str, reserved: int | None) -> AsyncIterator[None]:
+        self.set_reserved(function, reserved)
+        usage = Usage(self.in_flight(function), self._unreserved_in_flight, sum(self._reserved.values()))
+        reason = admit(usage, reserved, self.account_limit)
+        if reason is not None:
+            raise Throttled(reason)
+        self._in_flight[function] = usage.in_flight + 1
+        if reserved is None:
+            self._unreserved_in_flight += 1
+        try:
+            yield
+        finally:
+            left = self._in_flight[function] - 1
+            if left:
+                self._in_flight[function] = left
+            else:
+                del self._in_flight[function]
+            if reserved is None:
+                self._unreserved_in_flight -= 1

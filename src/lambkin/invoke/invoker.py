@@ -1,0 +1,96 @@
+"""The synchronous invoke path: a concurrency lease, then an environment from the pool, then the event."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import secrets
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Protocol
+
+from lambkin.environments.environment import EnvironmentLost, InitFailed, Invocation
+from lambkin.environments.pool import Pools
+from lambkin.environments.ports import VersionConfig
+from lambkin.environments.results import Outcome
+from lambkin.invoke.concurrency import ConcurrencyLimiter
+
+log = logging.getLogger("lambkin.invoke")
+
+ATTEMPTS = 3  # an event that never reached a runtime goes to another environment
+
+
+class InvokeTarget(VersionConfig, Protocol):
+    @property
+    def reserved_concurrency(self) -> int | None: ...
+
+
+@dataclass(frozen=True)
+class InvokeRequest:
+    payload: bytes
+    invoked_function_arn: str
+    client_context: str | None = None  # the caller's base64 X-Amz-Client-Context
+    trace_id: str | None = None
+    request_id: str | None = None
+
+
+@dataclass(frozen=True)
+class InvokeResult:
+    request_id: str
+    outcome: Outcome
+    log_tail: bytes
+
+
+class InvalidClientContext(ValueError):
+    """X-Amz-Client-Context is not base64."""
+
+
+class Invoker:
+    def __init__(self, concurrency: ConcurrencyLimiter, pools: Pools) -> None:
+        self.concurrency = concurrency
+        self.pools = pools
+
+    async def invoke(self, version: InvokeTarget, request: InvokeRequest) -> InvokeResult:
+        """Runs one event to its outcome. Raises Throttled when a concurrency limit is reached."""
+        request_id = request.request_id or str(uuid.uuid4())
+        invocation = Invocation(
+            request_id=request_id,
+            payload=request.payload,
+            invoked_function_arn=request.invoked_function_arn,
+            client_context=decode_client_context(request.client_context),
+            trace_id=request.trace_id or new_trace_id(),
+        )
+        async with self.concurrency.lease(version.name, version.reserved_concurrency):
+            for attempt in range(ATTEMPTS):
+                try:
+                    async with self.pools.acquire(version) as env:
+                        result = await env.invoke(invocation, float(version.timeout))
+                        return InvokeResult(request_id, result.outcome, result.log_tail)
+                except EnvironmentLost:
+                    log.warning(
+                        "environment lost before request %s reached it (attempt %d)", request_id, attempt + 1
+                    )
+                except InitFailed as failure:
+                    return InvokeResult(
+                        request_id, failure.outcome(request_id, float(version.timeout)), failure.log_tail
+                    )
+            lost = InitFailed("sandbox", "no environment could take the event")
+            return InvokeResult(request_id, lost.outcome(request_id, float(version.timeout)), b"")
+
+
+def decode_client_context(encoded: str | None) -> str:
+    """The runtime receives the caller's ClientContext decoded from base64 (JSON text)."""
+    if not encoded:
+        return ""
+    try:
+        return base64.b64decode(encoded, validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError) as exc:
+        raise InvalidClientContext(str(exc)) from exc
+
+
+def new_trace_id() -> str:
+    """An X-Ray trace header for an invocation the caller did not trace."""
+    root = f"1-{int(time.time()):08x}-{secrets.token_hex(12)}"
+    return f"Root={root};Parent={secrets.token_hex(8)};Sampled=0"

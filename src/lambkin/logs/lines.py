@@ -1,0 +1,76 @@
+"""The platform's log lines (START, END, REPORT, timeout, INIT_REPORT) and log stream names, exactly as Lambda writes them."""
+
+from __future__ import annotations
+
+import datetime
+import math
+import secrets
+from dataclasses import dataclass
+
+
+def stream_name(version: str, now: datetime.datetime, env_hex: str | None = None) -> str:
+    """`YYYY/MM/DD/[$LATEST]<32 hex>`: one log stream per execution environment."""
+    suffix = env_hex or secrets.token_hex(16)
+    return f"{now:%Y/%m/%d}/[{version}]{suffix}"
+
+
+def group_name(function_name: str) -> str:
+    return f"/aws/lambda/{function_name}"
+
+
+def start_line(request_id: str, version: str) -> str:
+    return f"START RequestId: {request_id} Version: {version}"
+
+
+def end_line(request_id: str) -> str:
+    return f"END RequestId: {request_id}"
+
+
+def timeout_line(now: datetime.datetime, request_id: str, timeout_s: float) -> str:
+    stamp = now.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+    return f"{stamp} {request_id} Task timed out after {timeout_s:.2f} seconds"
+
+
+@dataclass(frozen=True)
+class Report:
+    """The figures of one invocation's REPORT line."""
+
+    request_id: str
+    duration_ms: float
+    memory_size_mb: int
+    max_memory_used_mb: int
+    init_duration_ms: float | None = None
+    status: str | None = None  # "timeout" / "error" for failed invocations
+    error_type: str | None = None
+
+    def line(self) -> str:
+        parts = [
+            f"REPORT RequestId: {self.request_id}",
+            f"Duration: {self.duration_ms:.2f} ms",
+            f"Billed Duration: {billed_ms(self.duration_ms, self.init_duration_ms)} ms",
+            f"Memory Size: {self.memory_size_mb} MB",
+            f"Max Memory Used: {self.max_memory_used_mb} MB",
+        ]
+        if self.init_duration_ms is not None:
+            parts.append(f"Init Duration: {self.init_duration_ms:.2f} ms")
+        if self.status is not None:
+            parts.append(f"Status: {self.status}")
+        if self.error_type is not None:
+            parts.append(f"Error Type: {self.error_type}")
+        return "\t".join(parts) + "\t"
+
+
+def billed_ms(duration_ms: float, init_duration_ms: float | None) -> int:
+    """Rounded up to the millisecond; container images bill their init too."""
+    return math.ceil(duration_ms + (init_duration_ms or 0.0))
+
+
+def init_report_line(init_duration_ms: float, phase: str, status: str, error_type: str | None) -> str:
+    parts = [f"INIT_REPORT Init Duration: {init_duration_ms:.2f} ms", f"Phase: {phase}", f"Status: {status}"]
+    if error_type:
+        parts.append(f"Error Type: {error_type}")
+    return "\t".join(parts)
+
+
+def megabytes(n_bytes: int) -> int:
+    return math.ceil(n_bytes / (1024 * 1024)) if n_bytes > 0 else 0
