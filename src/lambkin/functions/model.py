@@ -38,7 +38,7 @@ class FunctionVersion:
     image_uri: str
     memory_size: int = DEFAULT_MEMORY_SIZE
     timeout: int = DEFAULT_TIMEOUT
-    environment: Mapping[str, str] = field(default=_EMPTY)
+    environment: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
     description: str = ""
     resolved_image_uri: str | None = None
     image_digest: str | None = None
@@ -120,7 +120,7 @@ class FunctionRecord:
     """What belongs to the function as a whole rather than to one version."""
 
     name: str
-    tags: Mapping[str, str] = field(default=_EMPTY)
+    tags: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
     reserved_concurrency: int | None = None
     last_version: int = 0
     publish_after_update: bool = False
