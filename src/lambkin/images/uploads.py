@@ -122,10 +122,25 @@ class Uploads:
                     f"the uploaded content hashes to {actual}, not {digest}; upload again",
                     {"expected": digest, "actual": actual},
                 )
-            await asyncio.to_thread(self.blobs.adopt, session.path, digest)
+            try:
+                await asyncio.to_thread(self._adopt, session, digest)
+            except BlobUploadInvalid:
+                await self._forget(upload_id)
+                raise
             await self.catalog.link_blob(repository, digest)
             await self._forget(upload_id)
             return digest
+
+    def _adopt(self, session: _Session, digest: str) -> None:
+        try:
+            on_disk = session.path.stat().st_size
+        except FileNotFoundError:
+            on_disk = -1
+        if on_disk != session.offset:
+            raise BlobUploadInvalid(
+                f"the upload's staging file holds {on_disk} bytes, not the {session.offset} received; upload again"
+            )
+        self.blobs.adopt(session.path, digest)
 
     async def cancel(self, repository: str, upload_id: str) -> None:
         await self._session(repository, upload_id)
@@ -166,11 +181,17 @@ class Uploads:
             raise RangeInvalid(f"invalid Content-Range {start}-{end}", {"offset": session.offset})
         before_offset, before_hash = session.offset, session.hasher.copy()
         try:
-            written = await _write(session.path, session.offset, session.hasher, chunks)
+            written = await _write(session.path, session.offset, session.hasher, chunks, create=False)
             if start is not None and end is not None and written != end - start + 1:
                 raise BlobUploadInvalid(
                     f"Content-Range {start}-{end} announces {end - start + 1} bytes, but {written} arrived"
                 )
+        except FileNotFoundError:
+            # Garbage collection removed an abandoned upload under us.
+            await self._forget(upload_id)
+            raise BlobUploadUnknown(
+                f"upload {upload_id} was abandoned and removed", {"uuid": upload_id}
+            ) from None
         except BaseException:
             # All or nothing: cut the partial chunk off, so the upload can be resumed from before it.
             session.offset, session.hasher = before_offset, before_hash
@@ -210,14 +231,14 @@ class Uploads:
         await asyncio.to_thread(path.unlink, True)
 
 
-async def _write(path: Path, offset: int, hasher: Any, chunks: Chunks) -> int:
+async def _write(path: Path, offset: int, hasher: Any, chunks: Chunks, create: bool = True) -> int:
     """Streams `chunks` into `path` from `offset`, hashing as it goes; returns the bytes written.
 
     Gathers the request body into batches and writes+hashes each batch on a worker thread while the
     next one arrives, so the event loop never waits on the disk and memory stays at two batches.
     """
     loop = asyncio.get_running_loop()
-    fd = await asyncio.to_thread(os.open, path, os.O_WRONLY | os.O_CREAT, 0o600)
+    fd = await asyncio.to_thread(os.open, path, os.O_WRONLY | (os.O_CREAT if create else 0), 0o600)
     written = 0
     pending: asyncio.Future[None] | None = None
     try:
