@@ -179,6 +179,15 @@ def parse_manifest(raw: bytes, media_type: str | None = None) -> Manifest:
     field_type = doc.get("mediaType")
     if field_type is not None and not isinstance(field_type, str):
         raise ManifestInvalid("manifest mediaType must be a string")
+    if (
+        declared
+        and declared not in MANIFEST_TYPES
+        and declared not in (DOCKER_SCHEMA1, DOCKER_SCHEMA1_SIGNED)
+    ):
+        raise UnsupportedMediaType(
+            f"unsupported manifest media type {declared!r}; expected one of {', '.join(sorted(MANIFEST_TYPES))}",
+            {"mediaType": declared},
+        )
     if declared and field_type and declared != field_type:
         raise ManifestInvalid(
             f"Content-Type {declared!r} does not match the manifest's mediaType {field_type!r}"
