@@ -57,10 +57,14 @@ def version_number(version: str) -> int:
 
 
 def _encode_version(version: FunctionVersion) -> str:
-    data = dataclasses.asdict(version)
+    data = _shallow(version)
     data.pop("reserved_concurrency")
     data["environment"] = dict(version.environment)
     return json.dumps(data, separators=(",", ":"))
+
+
+def _shallow(item: FunctionVersion | Alias) -> dict[str, Any]:
+    return {f.name: getattr(item, f.name) for f in dataclasses.fields(item)}
 
 
 def _decode_version(config: str, reserved: int | None) -> FunctionVersion:
@@ -193,7 +197,7 @@ class FunctionRepository:
         return None if row is None else _decode_alias(row[0])
 
     def put_alias(self, conn: sqlite3.Connection, alias: Alias) -> None:
-        data = dataclasses.asdict(alias)
+        data = _shallow(alias)
         data["additional_weights"] = dict(alias.additional_weights)
         conn.execute(
             "INSERT INTO function_aliases (function_name, name, config) VALUES (?, ?, ?)"

@@ -1,0 +1,215 @@
+"""The control plane's services against a real SQLite database and a fake image resolver."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lambkin.functions.changes import ConfigChange
+from lambkin.functions.control import ControlPlane, build_control_plane
+from lambkin.functions.errors import (
+    FunctionNotFound,
+    InvalidParameterValue,
+    PreconditionFailed,
+    ResourceConflict,
+)
+from lambkin.functions.names import FunctionRef
+from lambkin.functions.repository import MIGRATIONS
+from lambkin.functions.states import State, UpdateStatus
+from lambkin.store.db import Database
+
+ROLE = "arn:aws:iam::000000000000:role/r"
+
+
+@dataclass(frozen=True)
+class Resolved:
+    digest: str
+    resolved_uri: str
+    code_size: int
+
+
+class FakeResolver:
+    """Tags map to digests; anything else is unknown."""
+
+    def __init__(self) -> None:
+        self.tags: dict[str, str] = {}
+
+    async def resolve(self, image_uri: str) -> Any:
+        if image_uri not in self.tags:
+            raise LookupError(f"manifest unknown: {image_uri}")
+        digest = self.tags[image_uri]
+        return Resolved(digest, image_uri.rsplit(":", 1)[0] + "@" + digest, 1234)
+
+    async def prepare(self, resolved: Any) -> None:
+        return None
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[Database]:
+    database = Database(tmp_path / "test.db")
+    database.migrate(MIGRATIONS)
+    yield database
+    database.close()
+
+
+@pytest.fixture
+def resolver() -> FakeResolver:
+    fake = FakeResolver()
+    fake.tags["reg/app:v1"] = "sha256:" + "1" * 64
+    fake.tags["reg/app:v2"] = "sha256:" + "2" * 64
+    return fake
+
+
+@pytest.fixture
+def cp(db: Database, resolver: FakeResolver) -> ControlPlane:
+    return build_control_plane(db, "us-east-1", "000000000000", resolver, architecture="x86_64")
+
+
+async def active(cp: ControlPlane, name: str, image: str = "reg/app:v1", **change: Any) -> None:
+    await cp.functions.create(name, ROLE, image, ConfigChange(**change))
+    await cp.worker.settle(name, "$LATEST")
+
+
+async def test_create_is_pending_then_active_with_digest(cp: ControlPlane) -> None:
+    created = await cp.functions.create("fn", ROLE, "reg/app:v1", ConfigChange(memory_size=256))
+    assert created.state is State.PENDING
+    assert created.state_reason_code == "Creating"
+    with pytest.raises(ResourceConflict, match="following state: Pending"):
+        await cp.functions.resolve_for_invoke("fn", None)
+    done = await cp.worker.settle("fn", "$LATEST")
+    assert done is not None
+    assert done.state is State.ACTIVE
+    assert done.last_update_status is UpdateStatus.SUCCESSFUL
+    assert done.code_sha256 == "1" * 64
+    assert done.resolved_image_uri == "reg/app@sha256:" + "1" * 64
+    version, executed = await cp.functions.resolve_for_invoke("fn", None)
+    assert (version.memory_size, executed) == (256, "$LATEST")
+
+
+async def test_unresolvable_image_ends_failed(cp: ControlPlane) -> None:
+    await cp.functions.create("fn", ROLE, "reg/missing:v1", ConfigChange())
+    failed = await cp.worker.settle("fn", "$LATEST")
+    assert failed is not None
+    assert failed.state is State.FAILED
+    assert failed.state_reason_code == "ImageDeleted"
+    assert "reg/missing:v1" in (failed.state_reason or "")
+
+
+async def test_duplicate_create_conflicts(cp: ControlPlane) -> None:
+    await active(cp, "fn")
+    with pytest.raises(ResourceConflict, match="Function already exist: fn"):
+        await cp.functions.create("fn", ROLE, "reg/app:v1", ConfigChange())
+
+
+async def test_update_code_pins_the_digest_and_keeps_old_code_until_done(
+    cp: ControlPlane, resolver: FakeResolver
+) -> None:
+    await active(cp, "fn")
+    updating = await cp.functions.update_code(FunctionRef("fn"), "reg/app:v2")
+    assert updating.last_update_status is UpdateStatus.IN_PROGRESS
+    running, _ = await cp.functions.resolve_for_invoke("fn", None)
+    assert running.code_sha256 == "1" * 64
+    with pytest.raises(ResourceConflict, match="An update is in progress"):
+        await cp.functions.update_configuration(FunctionRef("fn"), ConfigChange(timeout=5), None)
+    await cp.worker.settle("fn", "$LATEST")
+    resolver.tags["reg/app:v2"] = "sha256:" + "3" * 64  # retagging later changes nothing
+    version, _, _ = await cp.functions.get(FunctionRef("fn"))
+    assert version.code_sha256 == "2" * 64
+    assert version.image_uri == "reg/app:v2"
+
+
+async def test_failed_update_keeps_the_function_active(cp: ControlPlane) -> None:
+    await active(cp, "fn")
+    await cp.functions.update_code(FunctionRef("fn"), "reg/nope:v9")
+    after = await cp.worker.settle("fn", "$LATEST")
+    assert after is not None
+    assert (after.state, after.last_update_status) == (State.ACTIVE, UpdateStatus.FAILED)
+    assert after.last_update_status_reason_code == "ImageDeleted"
+    assert after.code_sha256 == "1" * 64
+
+
+async def test_revision_id_guards_updates(cp: ControlPlane) -> None:
+    await active(cp, "fn")
+    version, _, _ = await cp.functions.get(FunctionRef("fn"))
+    with pytest.raises(PreconditionFailed):
+        await cp.functions.update_configuration(FunctionRef("fn"), ConfigChange(timeout=9), "stale")
+    updated = await cp.functions.update_configuration(
+        FunctionRef("fn"), ConfigChange(timeout=9), version.revision_id
+    )
+    assert updated.timeout == 9
+    assert updated.revision_id != version.revision_id
+
+
+async def test_publish_only_when_something_changed(cp: ControlPlane) -> None:
+    await active(cp, "fn")
+    first = await cp.functions.publish(FunctionRef("fn"), None, None, None)
+    again = await cp.functions.publish(FunctionRef("fn"), None, None, None)
+    assert (first.version, again.version) == ("1", "1")
+    await cp.functions.update_configuration(FunctionRef("fn"), ConfigChange(memory_size=512), None)
+    second = await cp.functions.publish(FunctionRef("fn"), None, "two", None)
+    assert (second.version, second.description, second.memory_size) == ("2", "two", 512)
+    with pytest.raises(InvalidParameterValue, match="CodeSHA256"):
+        await cp.functions.publish(FunctionRef("fn"), "0" * 64, None, None)
+
+
+async def test_publish_with_code_update(cp: ControlPlane) -> None:
+    await active(cp, "fn")
+    await cp.functions.update_code(FunctionRef("fn"), "reg/app:v2", publish=True)
+    await cp.worker.settle("fn", "$LATEST")
+    page = await cp.functions.list_versions(FunctionRef("fn"), None, None)
+    assert [(v.version, v.code_sha256[:1]) for v in page.items] == [("$LATEST", "2"), ("1", "2")]
+
+
+async def test_aliases_route_and_protect_their_versions(cp: ControlPlane, db: Database) -> None:
+    await active(cp, "fn")
+    await cp.functions.publish(FunctionRef("fn"), None, None, None)
+    await cp.functions.update_configuration(FunctionRef("fn"), ConfigChange(timeout=7), None)
+    await cp.functions.publish(FunctionRef("fn"), None, None, None)
+    await cp.aliases.create(FunctionRef("fn"), "live", "1", "", {"2": 0.5})
+    cp.functions._draw = lambda: 0.1
+    _, executed = await cp.functions.resolve_for_invoke("fn", "live")
+    assert executed == "2"
+    cp.functions._draw = lambda: 0.9
+    _, executed = await cp.functions.resolve_for_invoke("fn:live", None)
+    assert executed == "1"
+    with pytest.raises(ResourceConflict, match=r"aliases reference it: \[live\]"):
+        await cp.functions.delete(FunctionRef("fn", "2"))
+    with pytest.raises(InvalidParameterValue, match=r"\$LATEST version cannot be deleted"):
+        await cp.functions.delete(FunctionRef("fn", "$LATEST"))
+    with pytest.raises(FunctionNotFound):
+        await cp.aliases.create(FunctionRef("fn"), "bad", "9", "", {})
+
+
+async def test_reserved_concurrency_keeps_100_unreserved(cp: ControlPlane) -> None:
+    await active(cp, "a")
+    await active(cp, "b")
+    assert await cp.account.put_concurrency(FunctionRef("a"), 800) == 800
+    with pytest.raises(InvalidParameterValue, match=r"minimum value of \[100\]"):
+        await cp.account.put_concurrency(FunctionRef("b"), 101)
+    settings = await cp.account.settings()
+    assert (settings.unreserved_concurrent_executions, settings.function_count) == (200, 2)
+    version, _ = await cp.functions.resolve_for_invoke("a", None)
+    assert version.reserved_concurrency == 800
+
+
+async def test_listing_pages_in_name_order(cp: ControlPlane) -> None:
+    for index in range(5):
+        await cp.functions.create(f"fn{index}", ROLE, "reg/app:v1", ConfigChange())
+    first = await cp.functions.list(None, 2, False)
+    second = await cp.functions.list(first.next_marker, 2, False)
+    third = await cp.functions.list(second.next_marker, 2, False)
+    names = [v.name for page in (first, second, third) for v in page.items]
+    assert names == [f"fn{i}" for i in range(5)]
+    assert third.next_marker is None
+
+
+async def test_pending_work_resumes_after_restart(db: Database, resolver: FakeResolver) -> None:
+    before = build_control_plane(db, "us-east-1", "000000000000", resolver, architecture="x86_64")
+    await before.functions.create("fn", ROLE, "reg/app:v1", ConfigChange())
+    after = build_control_plane(db, "us-east-1", "000000000000", resolver, architecture="x86_64")
+    busy = await db.run(after.worker.repo.busy)
+    assert [(v.name, v.version) for v in busy] == [("fn", "$LATEST")]
