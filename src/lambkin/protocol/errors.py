@@ -7,6 +7,8 @@
     ├── message  the human text ("Function not found: arn:aws:lambda:...")
     ├── status   HTTP status; None takes the model's `error.httpStatusCode` (default 400, 500 for
     │            ServiceException-like codes the model marks so)
+    ├── query_code  for query-compatible services (SQS), the legacy code when it is not the model's
+    │            (e.g. "InvalidParameterValue"); modelled errors find theirs in `protocol/legacy.py`
     └── fields   extra members of the error shape, by model member name (Type="User",
                  Reason="ReservedFunctionConcurrentInvocationLimitExceeded", retryAfterSeconds="1")
 
@@ -22,11 +24,20 @@ from typing import Any
 class AwsError(Exception):
     """An error the client sees as `botocore.exceptions.ClientError` with this code and message."""
 
-    def __init__(self, code: str, message: str, status: int | None = None, **fields: Any) -> None:
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        status: int | None = None,
+        *,
+        query_code: str | None = None,
+        **fields: Any,
+    ) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
         self.status = status
+        self.query_code = query_code
         self.fields: dict[str, Any] = fields
 
     def __repr__(self) -> str:

@@ -1,0 +1,95 @@
+"""How each service words the errors the protocol layer raises itself: auth, parse, validation, routing."""
+
+from __future__ import annotations
+
+from lambkin.protocol.errors import AwsError, validation_error
+from lambkin.protocol.sigv4 import SignatureError
+from lambkin.protocol.validate import Problem
+
+INVOKE_LIMIT = 6_291_456
+BODY_LIMIT = 10 * 1024 * 1024
+
+# SignatureError.kind → (json/rest-json code, query code, status)
+_AUTH: dict[str, tuple[str, str, int]] = {
+    "missing": ("MissingAuthenticationTokenException", "MissingAuthenticationToken", 403),
+    "unknown_key": ("UnrecognizedClientException", "InvalidClientTokenId", 403),
+    "mismatch": ("InvalidSignatureException", "SignatureDoesNotMatch", 403),
+    "expired": ("InvalidSignatureException", "SignatureDoesNotMatch", 403),
+    "malformed": ("IncompleteSignatureException", "IncompleteSignature", 400),
+}
+
+
+def auth_error(failure: SignatureError) -> AwsError:
+    code, query_code, status = _AUTH[failure.kind]
+    return AwsError(code, failure.message, status, query_code=query_code)
+
+
+def parse_error(service: str, message: str) -> AwsError:
+    if service == "lambda":
+        return AwsError("InvalidRequestContentException", message, 400)
+    if service == "sqs":
+        return AwsError("SerializationException", message, 400, query_code="InvalidParameterValue")
+    return AwsError("SerializationException", message, 400)
+
+
+def invalid_input(service: str, problems: list[Problem]) -> AwsError:
+    """The error a service answers for input that breaks its model's constraints."""
+    if service == "sqs":
+        first = problems[0]
+        name = first.path[:1].upper() + first.path[1:]
+        if first.missing:
+            return AwsError(
+                "MissingParameter",
+                f"The request must contain the parameter {name}.",
+                400,
+                query_code="MissingParameter",
+            )
+        return AwsError(
+            "InvalidParameterValue",
+            f"Value {first.value} for parameter {name} is invalid. Reason: {first.constraint}.",
+            400,
+            query_code="InvalidParameterValue",
+        )
+    message = validation_error([problem.describe() for problem in problems])
+    if service == "logs":
+        return AwsError("InvalidParameterException", message, 400)
+    return AwsError("ValidationException", message, 400)
+
+
+def unknown_operation(service: str, protocol: str, what: str) -> AwsError:
+    """No operation of the model matches the request."""
+    if protocol == "query":
+        return AwsError("InvalidAction", f"The action {what} is not valid for this endpoint.", 400)
+    if protocol == "json":
+        return AwsError("UnknownOperationException", f"Unknown operation {what}", 400)
+    return AwsError("UnknownOperationException", f"No operation matches {what}", 404)
+
+
+def not_implemented(service: str, operation: str) -> AwsError:
+    """A modelled operation lambkin does not serve."""
+    if service == "sqs":
+        return AwsError("UnsupportedOperation", f"{operation} is not supported by lambkin.", 400)
+    return AwsError("UnsupportedOperation", f"{operation} is not supported by lambkin.", 501)
+
+
+def too_large(service: str, operation: str | None, limit: int) -> AwsError:
+    if service == "lambda":
+        action = "InvokeFunction" if operation == "Invoke" else (operation or "this")
+        return AwsError(
+            "RequestTooLargeException",
+            f"Request must be smaller than {limit} bytes for the {action} operation",
+        )
+    return AwsError("RequestEntityTooLarge", f"Request must be smaller than {limit} bytes.", 413)
+
+
+def internal(service: str, request_id: str) -> AwsError:
+    message = f"An internal error occurred (request {request_id})."
+    if service == "lambda":
+        return AwsError("ServiceException", message, 500)
+    if service == "sqs":
+        return AwsError("InternalError", message, 500, query_code="InternalError")
+    return AwsError("ServiceUnavailableException", message, 500)
+
+
+def body_limit(service: str, operation: str | None) -> int:
+    return INVOKE_LIMIT if service == "lambda" and operation == "Invoke" else BODY_LIMIT

@@ -1,0 +1,207 @@
+"""AwsGateway: the ASGI app for every AWS API — verify, route, parse, validate, call a handler, serialize."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qs, parse_qsl
+
+from botocore.model import OperationModel
+
+from lambkin.api.asgi import Receive, Scope, Send, read_body, respond
+from lambkin.config import Settings
+from lambkin.protocol import dialect, serialize
+from lambkin.protocol.errors import AwsError
+from lambkin.protocol.legacy import query_model
+from lambkin.protocol.model import ServiceIndex, service_index
+from lambkin.protocol.parse import ParseError, parse_json, parse_rest_json
+from lambkin.protocol.query import parse_query
+from lambkin.protocol.service import RequestContext, Services
+from lambkin.protocol.sigv4 import Incoming, SignatureError, claimed_scope, verify
+from lambkin.protocol.validate import validate
+
+log = logging.getLogger("lambkin.protocol")
+
+_OFFLOAD_BYTES = 256 * 1024  # hash bodies larger than this off the event loop
+
+
+@dataclass(frozen=True)
+class _Request:
+    method: str
+    raw_path: str
+    query_string: str
+    query: Mapping[str, list[str]]
+    headers: Mapping[str, str]
+    source_ip: str
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class AwsGateway:
+    """Serves the AWS APIs of the services it is given, each driven by its botocore model."""
+
+    def __init__(self, settings: Settings, services: Services, now: Callable[[], datetime] = _utcnow) -> None:
+        self.settings = settings
+        self.services = services
+        self.now = now
+        self.indexes: dict[str, ServiceIndex] = {name: service_index(name) for name in services}
+        self._query_ops: dict[str, dict[str, OperationModel]] = {}
+        for name, index in self.indexes.items():
+            if index.query_compatible:
+                model = query_model(name)
+                self._query_ops[name] = {op: model.operation_model(op) for op in model.operation_names}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = _request(scope)
+        request_id = str(uuid.uuid4())
+        index, protocol = self._pick(request)
+        try:
+            reply = await self._serve(request, receive, index, protocol, request_id)
+        except AwsError as failure:
+            reply = serialize.error(index, protocol, failure, request_id)
+        headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in reply.headers]
+        headers.append((b"x-amzn-requestid", request_id.encode()))
+        await respond(send, reply.status, reply.body, headers)
+
+    def _pick(self, request: _Request) -> tuple[ServiceIndex, str]:
+        """The service (by SigV4 scope, X-Amz-Target, form or path) and the protocol it is spoken in."""
+        target = request.headers.get("x-amz-target")
+        scope = claimed_scope(request.headers, request.query)
+        index = self.indexes.get(scope.service) if scope else None
+        if index is None and target:
+            index = next((i for i in self.indexes.values() if target.startswith(i.target_prefix + ".")), None)
+        if index is None and (
+            "Action" in request.query
+            or request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded")
+        ):
+            index = next((i for i in self.indexes.values() if i.query_compatible), None)
+        if index is None:
+            index = self.indexes.get("lambda") or next(iter(self.indexes.values()))
+        if index.query_compatible and not target:
+            return index, "query"
+        return index, index.protocol
+
+    async def _serve(
+        self, request: _Request, receive: Receive, index: ServiceIndex, protocol: str, request_id: str
+    ) -> serialize.Reply:
+        name = index.name
+        operation: OperationModel | None = None
+        labels: Mapping[str, str] = {}
+        if protocol == "rest-json":
+            match = index.route(request.method, request.raw_path, request.query)
+            if match is not None:
+                operation, labels = match.operation, match.labels
+        elif protocol == "json":
+            operation = index.by_target(request.headers.get("x-amz-target", ""))
+        limit = dialect.body_limit(name, operation.name if operation else None)
+        try:
+            body = await read_body(receive, limit)
+        except ValueError:
+            raise dialect.too_large(name, operation.name if operation else None, limit) from None
+        incoming = Incoming(request.method, request.raw_path, request.query_string, request.headers, body)
+        try:
+            if len(body) > _OFFLOAD_BYTES:
+                scope = await asyncio.to_thread(verify, incoming, self.settings.credentials, self.now())
+            else:
+                scope = verify(incoming, self.settings.credentials, self.now())
+        except SignatureError as failure:
+            raise dialect.auth_error(failure) from None
+        try:
+            if protocol == "query":
+                params = _form(request, body)
+                action = params.get("Action", "")
+                operation = self._query_ops[name].get(action)
+                if operation is None:
+                    raise dialect.unknown_operation(name, protocol, action or "(none)")
+                arguments = parse_query(operation.input_shape, params)
+                _queue_url_from_path(operation, arguments, request)
+            elif operation is None:
+                what = request.headers.get("x-amz-target") or f"{request.method} {request.raw_path}"
+                raise dialect.unknown_operation(name, protocol, what)
+            elif protocol == "json":
+                arguments = parse_json(operation, body)
+            else:
+                arguments = parse_rest_json(operation, labels, request.query, request.headers, body)
+        except ParseError as failure:
+            raise dialect.parse_error(name, str(failure)) from None
+        handler = self.services.get(name, {}).get(operation.name)
+        if handler is None:
+            raise dialect.not_implemented(name, operation.name)
+        problems = validate(operation.input_shape, arguments)
+        if problems:
+            raise dialect.invalid_input(name, problems)
+        context = RequestContext(
+            service=name,
+            operation=operation.name,
+            region=scope.region,
+            account_id=self.settings.account_id,
+            access_key_id=scope.access_key_id,
+            request_id=request_id,
+            headers=request.headers,
+            source_ip=request.source_ip,
+        )
+        try:
+            output = await handler(arguments, context)
+            return _render(index, protocol, operation, output, request_id)
+        except AwsError:
+            raise
+        except Exception:
+            log.exception("%s.%s failed (request %s)", name, operation.name, request_id)
+            raise dialect.internal(name, request_id) from None
+
+
+def _render(
+    index: ServiceIndex, protocol: str, operation: OperationModel, output: dict[str, Any], request_id: str
+) -> serialize.Reply:
+    if protocol == "query":
+        return serialize.query_xml(operation, output, request_id)
+    if protocol == "json":
+        return serialize.json_body(index, operation, output)
+    return serialize.rest_json(operation, output)
+
+
+def _request(scope: Scope) -> _Request:
+    headers: dict[str, str] = {}
+    for key, value in scope.get("headers", ()):
+        name = bytes(key).decode("latin-1").lower()
+        text = bytes(value).decode("latin-1")
+        headers[name] = f"{headers[name]},{text}" if name in headers else text
+    raw = scope.get("raw_path") or scope.get("path", "/").encode()
+    query_string = bytes(scope.get("query_string", b"")).decode("latin-1")
+    client = scope.get("client") or ("", 0)
+    return _Request(
+        method=scope.get("method", "GET").upper(),
+        raw_path=bytes(raw).decode("latin-1").split("?", 1)[0],
+        query_string=query_string,
+        query=parse_qs(query_string, keep_blank_values=True),
+        headers=headers,
+        source_ip=str(client[0]),
+    )
+
+
+def _form(request: _Request, body: bytes) -> dict[str, str]:
+    """Query-protocol parameters: the query string, then the form body."""
+    params = dict(parse_qsl(request.query_string, keep_blank_values=True))
+    if body:
+        try:
+            params.update(parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False))
+        except UnicodeDecodeError:
+            raise ParseError("The request body is not UTF-8 form data.") from None
+    return params
+
+
+def _queue_url_from_path(operation: OperationModel, arguments: dict[str, Any], request: _Request) -> None:
+    """Old SQS clients post to the queue's URL and leave QueueUrl out of the form."""
+    shape = operation.input_shape
+    if shape is None or "QueueUrl" not in shape.members or "QueueUrl" in arguments:
+        return
+    if request.raw_path.strip("/"):
+        host = request.headers.get("host", "localhost")
+        arguments["QueueUrl"] = f"http://{host}{request.raw_path}"

@@ -1,0 +1,241 @@
+"""All AWS-shaped rendering: an operation's output or an AwsError as rest-json, json or query XML bytes."""
+
+from __future__ import annotations
+
+import base64
+import enum
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from typing import Any
+from xml.sax.saxutils import escape
+
+from botocore.model import OperationModel, Shape, StructureShape
+
+from lambkin.protocol.errors import AwsError
+from lambkin.protocol.legacy import SQS_XML_NAMESPACE, query_error
+from lambkin.protocol.model import ServiceIndex
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A complete HTTP response."""
+
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
+def rest_json(operation: OperationModel, output: Mapping[str, Any]) -> Reply:
+    """A rest-json response: status, header members, and a JSON body or a raw payload."""
+    status = int(operation.http.get("responseCode", 200))
+    shape = operation.output_shape
+    if shape is None:
+        return Reply(status, [("content-type", "application/json")], b"{}")
+    return _rest_json_structure(shape, output, status)
+
+
+def _rest_json_structure(shape: StructureShape, output: Mapping[str, Any], status: int) -> Reply:
+    headers: list[tuple[str, str]] = []
+    body_members: dict[str, Any] = {}
+    for name, member in shape.members.items():
+        value = output.get(name)
+        if value is None:
+            continue
+        location = member.serialization.get("location")
+        wire = member.serialization.get("name", name)
+        if location == "statusCode":
+            status = int(value)
+        elif location == "header":
+            headers.append((wire, _header_value(member, value)))
+        elif location == "headers":
+            headers.extend((wire + str(k), str(v)) for k, v in value.items())
+        elif location is None:
+            body_members[name] = value
+    payload = shape.serialization.get("payload")
+    if payload is not None:
+        member = shape.members[payload]
+        value = output.get(payload)
+        if member.type_name in ("blob", "string"):
+            raw = value if isinstance(value, bytes) else str(value or "").encode()
+            if member.type_name == "blob" and value is None:
+                raw = b""
+            return Reply(status, [("content-type", "application/json"), *headers], raw)
+        body = to_json(member, value) if value is not None else {}
+    else:
+        body = to_json(shape, body_members, only=body_members.keys())
+    return Reply(status, [("content-type", "application/json"), *headers], _dumps(body))
+
+
+def json_body(index: ServiceIndex, operation: OperationModel, output: Mapping[str, Any]) -> Reply:
+    """A json-protocol response: the output structure is the body."""
+    shape = operation.output_shape
+    body = to_json(shape, output) if shape is not None else {}
+    return Reply(200, [("content-type", f"application/x-amz-json-{index.json_version}")], _dumps(body))
+
+
+def to_json(shape: Shape, value: Any, only: Any = None) -> Any:
+    """A Python value as the JSON its shape says (wire names, base64 blobs, epoch timestamps)."""
+    kind = shape.type_name
+    if kind == "structure":
+        assert isinstance(shape, StructureShape)
+        result: dict[str, Any] = {}
+        for name, member in shape.members.items():
+            if only is not None and name not in only:
+                continue
+            item = value.get(name)
+            if item is not None:
+                result[member.serialization.get("name", name)] = to_json(member, item)
+        return result
+    if kind == "list":
+        return [to_json(shape.member, item) for item in value]
+    if kind == "map":
+        return {str(_plain(k)): to_json(shape.value, v) for k, v in value.items()}
+    if kind == "blob":
+        raw = value if isinstance(value, bytes) else str(value).encode()
+        return base64.b64encode(raw).decode()
+    if kind == "timestamp":
+        return _timestamp(value, shape.serialization.get("timestampFormat", "unixTimestamp"))
+    return _plain(value)
+
+
+def _plain(value: Any) -> Any:
+    return value.value if isinstance(value, enum.Enum) else value
+
+
+def _dumps(body: Any) -> bytes:
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _as_datetime(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value, UTC)
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+
+
+def _timestamp(value: Any, form: str) -> Any:
+    moment = _as_datetime(value)
+    if form == "iso8601":
+        return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    if form == "rfc822":
+        return format_datetime(moment.astimezone(UTC), usegmt=True)
+    stamp = moment.timestamp()
+    return int(stamp) if stamp.is_integer() else round(stamp, 3)
+
+
+def _header_value(shape: Shape, value: Any) -> str:
+    if shape.type_name == "timestamp":
+        return str(_timestamp(value, shape.serialization.get("timestampFormat", "rfc822")))
+    if shape.type_name == "list":
+        return ",".join(_header_value(shape.member, item) for item in value)
+    if shape.serialization.get("jsonvalue"):
+        return base64.b64encode(_dumps(value)).decode()
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if shape.type_name == "blob" and isinstance(value, bytes):
+        return base64.b64encode(value).decode()
+    return str(_plain(value))
+
+
+def query_xml(operation: OperationModel, output: Mapping[str, Any], request_id: str) -> Reply:
+    """A query-protocol response: `<OpResponse><OpResult>...</OpResult><ResponseMetadata>...`."""
+    name = operation.name
+    shape = operation.output_shape
+    result = ""
+    if shape is not None:
+        wrapper = shape.serialization.get("resultWrapper", f"{name}Result")
+        result = f"<{wrapper}>{_xml_members(shape, output)}</{wrapper}>"
+    body = (
+        f'<?xml version="1.0"?><{name}Response xmlns="{SQS_XML_NAMESPACE}">{result}'
+        f"<ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata></{name}Response>"
+    )
+    return Reply(200, [("content-type", "text/xml")], body.encode())
+
+
+def _xml_members(shape: StructureShape, value: Mapping[str, Any]) -> str:
+    parts: list[str] = []
+    for name, member in shape.members.items():
+        item = value.get(name)
+        if item is not None:
+            parts.append(_xml(member, item, member.serialization.get("name", name)))
+    return "".join(parts)
+
+
+def _xml(shape: Shape, value: Any, tag: str) -> str:
+    kind = shape.type_name
+    if kind == "structure":
+        assert isinstance(shape, StructureShape)
+        return f"<{tag}>{_xml_members(shape, value)}</{tag}>"
+    if kind == "list":
+        element = shape.member.serialization.get("name", "member")
+        if shape.serialization.get("flattened"):
+            element = shape.member.serialization.get("name", tag)
+            return "".join(_xml(shape.member, item, element) for item in value)
+        return f"<{tag}>" + "".join(_xml(shape.member, item, element) for item in value) + f"</{tag}>"
+    if kind == "map":
+        key_tag = shape.key.serialization.get("name", "key")
+        value_tag = shape.value.serialization.get("name", "value")
+        entries = [
+            f"{_xml(shape.key, k, key_tag)}{_xml(shape.value, v, value_tag)}" for k, v in value.items()
+        ]
+        if shape.serialization.get("flattened"):
+            return "".join(f"<{tag}>{entry}</{tag}>" for entry in entries)
+        return f"<{tag}>" + "".join(f"<entry>{entry}</entry>" for entry in entries) + f"</{tag}>"
+    if kind == "blob":
+        raw = value if isinstance(value, bytes) else str(value).encode()
+        text = base64.b64encode(raw).decode()
+    elif kind == "timestamp":
+        text = str(_timestamp(value, shape.serialization.get("timestampFormat", "iso8601")))
+    elif isinstance(value, bool):
+        text = "true" if value else "false"
+    else:
+        text = str(_plain(value))
+    return f"<{tag}>{escape(text)}</{tag}>"
+
+
+def error(index: ServiceIndex, protocol: str, failure: AwsError, request_id: str) -> Reply:
+    """An AwsError as the service's protocol renders errors, with the model's status for its shape."""
+    status = failure.status or index.error_status(failure.code) or 400
+    fault = "Sender" if status < 500 else "Receiver"
+    legacy, legacy_status = query_error(index.name, failure.code)
+    legacy = failure.query_code or legacy
+    if protocol == "query":
+        status = failure.status or legacy_status or status
+        xml = (
+            f'<?xml version="1.0"?><ErrorResponse xmlns="{SQS_XML_NAMESPACE}"><Error><Type>{fault}</Type>'
+            f"<Code>{escape(legacy)}</Code><Message>{escape(failure.message)}</Message><Detail/></Error>"
+            f"<RequestId>{request_id}</RequestId></ErrorResponse>"
+        )
+        return Reply(status, [("content-type", "text/xml")], xml.encode())
+    shape = index.model.shape_for(failure.code) if failure.code in index.errors else None
+    members = shape.members if isinstance(shape, StructureShape) else {}
+    message_key = "Message" if "Message" in members and "message" not in members else "message"
+    fields = dict(failure.fields)
+    if "Type" in members:
+        fields.setdefault("Type", "User" if status < 500 else "Service")
+    headers: list[tuple[str, str]] = []
+    body: dict[str, Any] = {}
+    for name, value in fields.items():
+        member = members.get(name)
+        if value is None:
+            continue
+        if member is None:
+            body[name] = _plain(value)
+        elif member.serialization.get("location") == "header":
+            headers.append((member.serialization.get("name", name), _header_value(member, value)))
+        else:
+            body[member.serialization.get("name", name)] = to_json(member, value)
+    body[message_key] = failure.message
+    if protocol == "json":
+        headers.append(("content-type", f"application/x-amz-json-{index.json_version}"))
+        namespace = "com.amazonaws.sqs#" if index.query_compatible and shape is not None else ""
+        if index.query_compatible:
+            status = failure.status or legacy_status or status
+            headers.append(("x-amzn-query-error", f"{legacy};{fault}"))
+        return Reply(status, headers, _dumps({"__type": namespace + failure.code, **body}))
+    headers[:0] = [("x-amzn-errortype", failure.code), ("content-type", "application/json")]
+    return Reply(status, headers, _dumps(body))

@@ -1,0 +1,216 @@
+"""SigV4 verification of a request, header or presigned form, with botocore's signer as the reference."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+from urllib.parse import parse_qsl, quote
+
+from botocore.auth import UNSIGNED_PAYLOAD, SigV4Auth
+from botocore.awsrequest import AWSRequest, HTTPHeaders
+from botocore.credentials import Credentials as BotoCredentials
+
+from lambkin.config import Credentials
+
+ALGORITHM = "AWS4-HMAC-SHA256"
+MAX_SKEW = timedelta(minutes=15)
+_AUTH_FIELD = re.compile(r"(Credential|SignedHeaders|Signature)=([^,\s]*)")
+_STAMP = "%Y%m%dT%H%M%SZ"
+
+Failure = Literal["missing", "unknown_key", "mismatch", "expired", "malformed"]
+
+
+class SignatureError(Exception):
+    """The request's signature is missing or wrong; `kind` picks the service's error code."""
+
+    def __init__(self, kind: Failure, message: str) -> None:
+        super().__init__(message)
+        self.kind: Failure = kind
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The credential scope a request claims: `AKID/20260101/us-east-1/lambda/aws4_request`."""
+
+    access_key_id: str
+    date: str
+    region: str
+    service: str
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """What verification needs of an HTTP request, exactly as it arrived."""
+
+    method: str
+    raw_path: str  # percent-encoded, as on the wire
+    query_string: str  # raw
+    headers: Mapping[str, str]  # lower-case names
+    body: bytes
+
+
+def claimed_scope(headers: Mapping[str, str], query: Mapping[str, list[str]]) -> Scope | None:
+    """The credential scope from the Authorization header or X-Amz-Credential, unverified."""
+    authorization = headers.get("authorization", "")
+    credential = None
+    if authorization.startswith(ALGORITHM):
+        credential = dict(_AUTH_FIELD.findall(authorization)).get("Credential")
+    elif "X-Amz-Credential" in query:
+        credential = query["X-Amz-Credential"][0]
+    if not credential:
+        return None
+    parts = credential.split("/")
+    if len(parts) != 5 or parts[4] != "aws4_request":
+        return None
+    return Scope(*parts[:4])
+
+
+def verify(request: Incoming, credentials: Credentials, now: datetime) -> Scope:
+    """The verified scope of a signed request; raises SignatureError otherwise."""
+    query = parse_qsl(request.query_string, keep_blank_values=True)
+    query_map: dict[str, list[str]] = {}
+    for key, value in query:
+        query_map.setdefault(key, []).append(value)
+    authorization = request.headers.get("authorization")
+    presigned = authorization is None and "X-Amz-Signature" in query_map
+    if authorization is None and not presigned:
+        raise SignatureError("missing", "Missing Authentication Token")
+    if presigned:
+        fields = {
+            "Credential": query_map.get("X-Amz-Credential", [""])[0],
+            "SignedHeaders": query_map.get("X-Amz-SignedHeaders", [""])[0],
+            "Signature": query_map["X-Amz-Signature"][0],
+        }
+        stamp = query_map.get("X-Amz-Date", [""])[0]
+        if query_map.get("X-Amz-Algorithm", [""])[0] != ALGORITHM:
+            raise SignatureError(
+                "malformed", "Unsupported X-Amz-Algorithm; only AWS4-HMAC-SHA256 is accepted."
+            )
+    else:
+        assert authorization is not None
+        if not authorization.startswith(ALGORITHM + " "):
+            raise SignatureError("malformed", "Only AWS4-HMAC-SHA256 authorization is accepted.")
+        fields = dict(_AUTH_FIELD.findall(authorization))
+        stamp = request.headers.get("x-amz-date", "")
+    scope = claimed_scope(request.headers, query_map)
+    if scope is None or not fields.get("SignedHeaders") or not fields.get("Signature"):
+        raise SignatureError(
+            "malformed", "Authorization header requires 'Credential', 'SignedHeaders' and 'Signature'."
+        )
+    if not hmac.compare_digest(scope.access_key_id.encode(), credentials.access_key_id.encode()):
+        raise SignatureError("unknown_key", "The security token included in the request is invalid.")
+    signed_at = _signed_at(stamp, request.headers)
+    _check_time(signed_at, now, presigned, query_map)
+    _check_payload(request)
+    expected = _expected_signature(request, credentials, scope, fields["SignedHeaders"], signed_at, presigned)
+    if not hmac.compare_digest(expected.encode(), fields["Signature"].encode()):
+        raise SignatureError(
+            "mismatch",
+            "The request signature we calculated does not match the signature you provided. "
+            "Check your AWS Secret Access Key and signing method. "
+            "Consult the service documentation for details.",
+        )
+    return scope
+
+
+def _signed_at(stamp: str, headers: Mapping[str, str]) -> datetime:
+    try:
+        return datetime.strptime(stamp, _STAMP).replace(tzinfo=UTC)
+    except ValueError:
+        pass
+    raise SignatureError(
+        "malformed", "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header."
+    )
+
+
+def _check_time(signed_at: datetime, now: datetime, presigned: bool, query: Mapping[str, list[str]]) -> None:
+    stamp = signed_at.strftime(_STAMP)
+    if presigned:
+        try:
+            expires = int(query.get("X-Amz-Expires", ["900"])[0])
+        except ValueError:
+            raise SignatureError("malformed", "X-Amz-Expires must be a number of seconds.") from None
+        deadline = signed_at + timedelta(seconds=min(expires, 604800))
+        if now > deadline:
+            raise SignatureError(
+                "expired",
+                f"Signature expired: {deadline.strftime(_STAMP)} is now earlier than {now.strftime(_STAMP)}",
+            )
+    elif signed_at < now - MAX_SKEW:
+        raise SignatureError(
+            "expired",
+            f"Signature expired: {stamp} is now earlier than {(now - MAX_SKEW).strftime(_STAMP)} "
+            f"({now.strftime(_STAMP)} - 15 min.)",
+        )
+    if signed_at > now + MAX_SKEW:
+        raise SignatureError(
+            "expired",
+            f"Signature not yet current: {stamp} is still later than {(now + MAX_SKEW).strftime(_STAMP)} "
+            f"({now.strftime(_STAMP)} + 15 min.)",
+        )
+
+
+def _check_payload(request: Incoming) -> None:
+    declared = request.headers.get("x-amz-content-sha256")
+    if declared is None or declared == "UNSIGNED-PAYLOAD":
+        return
+    if declared.startswith("STREAMING-"):
+        raise SignatureError("malformed", "Chunked (STREAMING-*) payload signing is not supported.")
+    if not hmac.compare_digest(declared.lower(), hashlib.sha256(request.body).hexdigest()):
+        raise SignatureError(
+            "mismatch", "The provided 'x-amz-content-sha256' header does not match what was computed."
+        )
+
+
+def _expected_signature(
+    request: Incoming,
+    credentials: Credentials,
+    scope: Scope,
+    signed_headers: str,
+    signed_at: datetime,
+    presigned: bool,
+) -> str:
+    names = [name.strip().lower() for name in signed_headers.split(";") if name.strip()]
+    pairs = parse_qsl(request.query_string, keep_blank_values=True)
+    canonical_query = "&".join(
+        f"{quote(k, safe='-_.~')}={quote(v, safe='-_.~')}" for k, v in pairs if k != "X-Amz-Signature"
+    )
+    host = request.headers.get("host", "localhost")
+    url = f"http://{host}{request.raw_path}" + (f"?{canonical_query}" if canonical_query else "")
+    aws_request = AWSRequest(method=request.method, url=url, headers=dict(request.headers), data=request.body)
+    aws_request.context["timestamp"] = signed_at.strftime(_STAMP)
+    boto_credentials = BotoCredentials(credentials.access_key_id, credentials.secret_access_key)
+    signer_class = _PresignedVerifier if presigned else _HeaderVerifier
+    signer = signer_class(boto_credentials, scope.service, scope.region, names)
+    canonical = signer.canonical_request(aws_request)
+    string_to_sign = signer.string_to_sign(aws_request, canonical)
+    signature: str = signer.signature(string_to_sign, aws_request)
+    return signature
+
+
+class _HeaderVerifier(SigV4Auth):  # type: ignore[misc]
+    """botocore's signer, canonicalizing exactly the headers the client listed as signed."""
+
+    def __init__(self, credentials: BotoCredentials, service: str, region: str, names: list[str]) -> None:
+        super().__init__(credentials, service, region)
+        self.signed_names = names
+
+    def headers_to_sign(self, request: AWSRequest) -> HTTPHeaders:
+        chosen = HTTPHeaders()
+        for name in self.signed_names:
+            chosen[name] = request.headers.get(name, "")
+        return chosen
+
+
+class _PresignedVerifier(_HeaderVerifier):
+    """As botocore's SigV4QueryAuth computes it: the payload is never hashed into a presigned URL."""
+
+    def payload(self, request: AWSRequest) -> str:
+        unsigned: str = UNSIGNED_PAYLOAD
+        return unsigned

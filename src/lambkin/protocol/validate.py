@@ -1,0 +1,129 @@
+"""Checks an input dict against its shape: required members, lengths, ranges, enums and patterns."""
+
+from __future__ import annotations
+
+import re
+import warnings
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from botocore.model import Shape, StructureShape
+
+_MAX_PROBLEMS = 10
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One violated constraint, in the terms AWS's validation messages use."""
+
+    path: str  # "memorySize", "environment.variables"
+    value: Any  # None when missing
+    constraint: str  # "Member must have value greater than or equal to 128"
+
+    @property
+    def missing(self) -> bool:
+        return self.value is None
+
+    def describe(self) -> str:
+        shown = "null" if self.value is None else f"'{_show(self.value)}'"
+        return f"Value {shown} at '{self.path}' failed to satisfy constraint: {self.constraint}"
+
+
+def validate(shape: StructureShape | None, value: dict[str, Any]) -> list[Problem]:
+    """Every constraint the input breaks (at most ten), in member order."""
+    problems: list[Problem] = []
+    if shape is not None:
+        _structure(shape, value, "", problems)
+    return problems[:_MAX_PROBLEMS]
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, bytes):
+        return "java.nio.HeapByteBuffer"
+    if isinstance(value, list):
+        return "[" + ", ".join(_show(item) for item in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}={_show(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _lower_first(name: str) -> str:
+    return name[:1].lower() + name[1:]
+
+
+def _structure(shape: StructureShape, value: dict[str, Any], path: str, problems: list[Problem]) -> None:
+    for name in shape.required_members:
+        if value.get(name) is None:
+            problems.append(Problem(_join(path, name), None, "Member must not be null"))
+    for name, member in shape.members.items():
+        item = value.get(name)
+        if item is not None:
+            _check(member, item, _join(path, name), problems)
+
+
+def _join(path: str, name: str) -> str:
+    return f"{path}.{_lower_first(name)}" if path else _lower_first(name)
+
+
+def _check(shape: Shape, value: Any, path: str, problems: list[Problem]) -> None:
+    if len(problems) >= _MAX_PROBLEMS:
+        return
+    kind = shape.type_name
+    meta = shape.metadata
+    if kind == "structure":
+        assert isinstance(shape, StructureShape)
+        _structure(shape, value, path, problems)
+        return
+    if kind in ("string", "blob", "list", "map") and isinstance(value, str | bytes | list | dict):
+        size = len(value)
+        if "min" in meta and size < meta["min"]:
+            problems.append(
+                Problem(path, value, f"Member must have length greater than or equal to {meta['min']}")
+            )
+        if "max" in meta and size > meta["max"]:
+            problems.append(
+                Problem(path, value, f"Member must have length less than or equal to {meta['max']}")
+            )
+    if kind in ("integer", "long", "float", "double"):
+        if "min" in meta and value < meta["min"]:
+            problems.append(
+                Problem(path, value, f"Member must have value greater than or equal to {meta['min']}")
+            )
+        if "max" in meta and value > meta["max"]:
+            problems.append(
+                Problem(path, value, f"Member must have value less than or equal to {meta['max']}")
+            )
+    if kind == "string" and isinstance(value, str):
+        enum = shape.enum
+        if enum and value not in enum:
+            problems.append(Problem(path, value, f"Member must satisfy enum value set: [{', '.join(enum)}]"))
+        pattern = meta.get("pattern")
+        if pattern:
+            compiled = _pattern(pattern)
+            if compiled is not None and compiled.fullmatch(value) is None:
+                problems.append(
+                    Problem(path, value, f"Member must satisfy regular expression pattern: {pattern}")
+                )
+    elif kind == "list":
+        for index, item in enumerate(value, 1):
+            if item is not None:
+                _check(shape.member, item, f"{path}.{index}.member", problems)
+    elif kind == "map":
+        for key, item in value.items():
+            _check(shape.key, key, f"{path}.{key}.key", problems)
+            if item is not None:
+                _check(shape.value, item, f"{path}.{key}.value", problems)
+
+
+@cache
+def _pattern(pattern: str) -> re.Pattern[str] | None:
+    """The model's (Java-flavoured) pattern compiled for Python, or None where Python cannot read it."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return re.compile(pattern, re.DOTALL)
+        except re.error:
+            return None
