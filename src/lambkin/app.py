@@ -11,8 +11,9 @@ from typing import Any
 
 import uvicorn
 
+from lambkin.api.lambda_api import handlers as lambda_handlers
 from lambkin.api.registry import RegistryApp
-from lambkin.api.root import Mount, RootApp, path_prefix
+from lambkin.api.root import Mount, RootApp, always, path_prefix
 from lambkin.config import Settings
 from lambkin.functions import repository as function_store
 from lambkin.functions.control import ControlPlane, build_control_plane
@@ -20,7 +21,10 @@ from lambkin.functions.worker import UnavailableResolver
 from lambkin.images import catalog as image_catalog
 from lambkin.images.blobs import BlobStore
 from lambkin.images.catalog import Catalog
+from lambkin.images.service import ImageService, build_image_service
 from lambkin.images.uploads import Uploads
+from lambkin.protocol.gateway import AwsGateway
+from lambkin.protocol.service import Handler
 from lambkin.sandbox.runc import RuncBackend
 from lambkin.sandbox.spec import SandboxBackend
 from lambkin.store.db import Database, Migration
@@ -40,7 +44,12 @@ class Lambkin:
     background: list[BackgroundTask] = field(default_factory=list)
     closers: list[Callable[[], None]] = field(default_factory=list)
     sandboxes: SandboxBackend | None = None
+    images: ImageService | None = None
     control_plane: ControlPlane | None = None
+    # AWS API handlers by botocore service name, then operation; each part's wiring adds its own.
+    services: dict[str, dict[str, Handler]] = field(
+        default_factory=lambda: {"lambda": {}, "sqs": {}, "logs": {}}
+    )
 
     @property
     def asgi(self) -> RootApp:
@@ -104,6 +113,7 @@ def build(settings: Settings) -> Lambkin:
     app.closers.append(db.close)
     blobs = BlobStore(settings.data_dir / "blobs")
     catalog = Catalog(db, blobs)
+    app.images = build_image_service(settings, catalog)
     registry = RegistryApp(catalog, Uploads(db, blobs, catalog), blobs, settings.credentials)
     app.mounts.insert(0, Mount("registry", path_prefix("/v2"), registry))
     app.sandboxes = RuncBackend(settings.data_dir)
@@ -118,4 +128,7 @@ def build(settings: Settings) -> Lambkin:
         concurrency_limit=int(os.environ.get("LAMBKIN_CONCURRENCY_LIMIT", "1000")),
     )
     app.background.append(app.control_plane.run)
+    app.services["lambda"].update(lambda_handlers(app.control_plane))
+    # The AWS APIs (SigV4, botocore models) answer everything no other mount claimed: keep it last.
+    app.mounts.append(Mount("aws", always, AwsGateway(settings, app.services)))
     return app
