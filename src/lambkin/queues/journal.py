@@ -1,0 +1,90 @@
+"""Group commit: the writes of every request waiting at once go to SQLite in one transaction."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from lambkin.store.db import Database
+
+T = TypeVar("T")
+Write = Callable[[sqlite3.Connection], Any]
+
+
+class JournalClosed(Exception):
+    """The journal stopped before this write was committed."""
+
+
+class Journal:
+    """`await write(fn)` returns once `fn`'s changes are committed (WAL), so a caller may then say yes.
+
+    Writes queue up while one transaction runs; the next transaction takes all of them, each inside its own
+    savepoint so one failing write rolls back alone. `run()` is the one loop that commits; it belongs to the
+    queue service's task group.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._pending: list[tuple[Write, asyncio.Future[Any]]] = []
+        self._wake = asyncio.Event()
+        self._closed = False
+        self._committing: list[tuple[Write, asyncio.Future[Any]]] = []
+
+    async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        if self._closed:
+            raise JournalClosed("the queue journal is closed")
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._pending.append((fn, future))
+        self._wake.set()
+        return await future
+
+    async def run(self) -> None:
+        try:
+            while True:
+                await self._wake.wait()
+                self._wake.clear()
+                self._committing, self._pending = self._pending, []
+                if self._committing:
+                    await self._commit(self._committing)
+                self._committing = []
+        finally:
+            self._closed = True
+            for _, future in self._committing + self._pending:
+                if not future.done():
+                    future.set_exception(JournalClosed("the queue journal stopped"))
+            self._pending.clear()
+
+    async def _commit(self, batch: list[tuple[Write, asyncio.Future[Any]]]) -> None:
+        writes = [fn for fn, _ in batch]
+        try:
+            outcomes = await self._db.run(lambda conn: _apply(conn, writes))
+        except Exception as exc:
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
+            if future.done():
+                continue
+            if ok:
+                future.set_result(value)
+            else:
+                future.set_exception(value)
+
+
+def _apply(conn: sqlite3.Connection, writes: list[Write]) -> list[tuple[bool, Any]]:
+    outcomes: list[tuple[bool, Any]] = []
+    for fn in writes:
+        conn.execute("SAVEPOINT w")
+        try:
+            value = fn(conn)
+        except Exception as exc:
+            conn.execute("ROLLBACK TO w")
+            conn.execute("RELEASE w")
+            outcomes.append((False, exc))
+        else:
+            conn.execute("RELEASE w")
+            outcomes.append((True, value))
+    return outcomes

@@ -1,0 +1,40 @@
+"""Receipt handles: opaque to clients, naming the queue, the message and which delivery of it."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import secrets
+from dataclasses import dataclass
+
+from lambkin.queues.errors import ReceiptHandleIsInvalid
+
+_PREFIX = "LK1"
+
+
+@dataclass(frozen=True)
+class Receipt:
+    queue: str
+    message_id: str
+    token: str
+
+    def encode(self) -> str:
+        raw = f"{_PREFIX} {self.queue} {self.message_id} {self.token}".encode()
+        return base64.urlsafe_b64encode(raw).decode()
+
+
+def new_token() -> str:
+    return secrets.token_hex(8)
+
+
+def decode(handle: str, queue: str) -> Receipt:
+    """The receipt a handle names; ReceiptHandleIsInvalid if it is not ours or belongs to another queue."""
+    try:
+        prefix, name, message_id, token = base64.urlsafe_b64decode(handle.encode()).decode().split(" ")
+    except (ValueError, binascii.Error, UnicodeError) as exc:
+        raise ReceiptHandleIsInvalid(
+            f'The input receipt handle "{handle}" is not a valid receipt handle.'
+        ) from exc
+    if prefix != _PREFIX or name != queue:
+        raise ReceiptHandleIsInvalid(f'The input receipt handle "{handle}" is not a valid receipt handle.')
+    return Receipt(name, message_id, token)
