@@ -1,0 +1,7 @@
+"""python-echo: the handler returns its event unchanged."""
+
+from typing import Any
+
+
+def handler(event: Any, context: Any) -> Any:
+    return event
