@@ -14,6 +14,7 @@ import uvicorn
 from lambkin.api.lambda_api import handlers as lambda_handlers
 from lambkin.api.registry import RegistryApp
 from lambkin.api.root import Mount, RootApp, always, path_prefix
+from lambkin.api.sqs_api import handlers as sqs_handlers
 from lambkin.config import Settings
 from lambkin.functions import repository as function_store
 from lambkin.functions.control import ControlPlane, build_control_plane
@@ -25,6 +26,7 @@ from lambkin.images.service import ImageService, build_image_service
 from lambkin.images.uploads import Uploads
 from lambkin.protocol.gateway import AwsGateway
 from lambkin.protocol.service import Handler
+from lambkin.queues.service import QueueService, open_queue_service
 from lambkin.sandbox.runc import RuncBackend
 from lambkin.sandbox.spec import SandboxBackend
 from lambkin.store.db import Database, Migration
@@ -46,6 +48,7 @@ class Lambkin:
     sandboxes: SandboxBackend | None = None
     images: ImageService | None = None
     control_plane: ControlPlane | None = None
+    queues: QueueService | None = None
     # AWS API handlers by botocore service name, then operation; each part's wiring adds its own.
     services: dict[str, dict[str, Handler]] = field(
         default_factory=lambda: {"lambda": {}, "sqs": {}, "logs": {}}
@@ -129,6 +132,11 @@ def build(settings: Settings) -> Lambkin:
     )
     app.background.append(app.control_plane.run)
     app.services["lambda"].update(lambda_handlers(app.control_plane))
+    # The SQS-compatible queues, on their own SQLite file (<data>/queues.db).
+    app.queues = open_queue_service(settings.data_dir / "queues.db", settings.region, settings.account_id)
+    app.closers.append(app.queues.db.close)
+    app.background.append(app.queues.run)
+    app.services["sqs"].update(sqs_handlers(app.queues, settings.endpoint))
     # The AWS APIs (SigV4, botocore models) answer everything no other mount claimed: keep it last.
     app.mounts.append(Mount("aws", always, AwsGateway(settings, app.services)))
     return app

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import assert_never
 
 from lambkin.queues import storage
@@ -357,3 +358,16 @@ def _check_range(name: str, value: int, low: int, high: int) -> None:
         raise InvalidParameterValue(
             f"Value {value} for parameter {name} is invalid. Reason: Must be between {low} and {high}, if provided."
         )
+
+
+def open_queue_service(path: Path, region: str, account_id: str, clock: Clock | None = None) -> QueueService:
+    """The queue engine on its own SQLite file, loaded and ready for `run()`.
+
+    A file of its own gives queue traffic its own write lock, WAL and SQLite thread, so sends never wait
+    behind the control plane's transactions (nor it behind theirs).
+    """
+    db = Database(path)
+    db.migrate(storage.migrations())
+    service = QueueService(db, region, account_id, clock)
+    service.load()
+    return service

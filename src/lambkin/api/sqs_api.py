@@ -1,0 +1,241 @@
+"""The SQS API: one handler per operation, translating wire input to QueueService calls and back."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from functools import wraps
+from typing import Any
+from urllib.parse import urlsplit
+
+from lambkin.protocol.errors import AwsError
+from lambkin.protocol.service import Handler, RequestContext
+from lambkin.queues.batch import check_batch_size, check_entry_ids
+from lambkin.queues.errors import QueueDoesNotExist, QueueError
+from lambkin.queues.messages import AttributeValue, message_size
+from lambkin.queues.sending import SendRequest, SendResult
+from lambkin.queues.service import EntryFailure, QueueService, ReceivedMessage
+
+Input = dict[str, Any]
+
+
+def _translated(fn: Callable[[Input, RequestContext], Awaitable[dict[str, Any]]]) -> Handler:
+    """Domain errors become AWS errors here, and only here."""
+
+    @wraps(fn)
+    async def handler(arguments: Input, context: RequestContext) -> dict[str, Any]:
+        try:
+            return await fn(arguments, context)
+        except QueueError as exc:
+            raise AwsError(exc.code, exc.message) from exc
+
+    return handler
+
+
+def handlers(service: QueueService, default_endpoint: str) -> dict[str, Handler]:
+    """The handler map for the gateway's "sqs" entry."""
+    registry = service.registry
+    account = registry.account_id
+
+    def url(name: str, context: RequestContext) -> str:
+        host = context.headers.get("host")
+        base = f"http://{host}" if host else default_endpoint
+        return f"{base}/{account}/{name}"
+
+    def name_of(queue_url: str) -> str:
+        parts = [p for p in urlsplit(queue_url).path.split("/") if p] if "/" in queue_url else [queue_url]
+        if not parts or (len(parts) > 1 and parts[-2] != account):
+            raise QueueDoesNotExist()
+        return parts[-1]
+
+    async def create_queue(a: Input, c: RequestContext) -> dict[str, Any]:
+        queue = await registry.create(a["QueueName"], a.get("Attributes") or {}, a.get("tags") or {})
+        return {"QueueUrl": url(queue.name, c)}
+
+    async def get_queue_url(a: Input, c: RequestContext) -> dict[str, Any]:
+        owner = a.get("QueueOwnerAWSAccountId")
+        if owner not in (None, account):
+            raise QueueDoesNotExist()
+        return {"QueueUrl": url(registry.get(a["QueueName"]).name, c)}
+
+    async def delete_queue(a: Input, c: RequestContext) -> dict[str, Any]:
+        await registry.delete(name_of(a["QueueUrl"]))
+        return {}
+
+    async def list_queues(a: Input, c: RequestContext) -> dict[str, Any]:
+        names, token = registry.names(a.get("QueueNamePrefix"), a.get("MaxResults"), a.get("NextToken"))
+        out: dict[str, Any] = {"QueueUrls": [url(n, c) for n in names]} if names else {}
+        if token:
+            out["NextToken"] = token
+        return out
+
+    async def get_queue_attributes(a: Input, c: RequestContext) -> dict[str, Any]:
+        found = registry.attributes(name_of(a["QueueUrl"]), a.get("AttributeNames") or [])
+        return {"Attributes": found} if found else {}
+
+    async def set_queue_attributes(a: Input, c: RequestContext) -> dict[str, Any]:
+        await registry.set_attributes(name_of(a["QueueUrl"]), a.get("Attributes") or {})
+        return {}
+
+    async def send_message(a: Input, c: RequestContext) -> dict[str, Any]:
+        result = await service.send(name_of(a["QueueUrl"]), _send_request(a), c.access_key_id)
+        return _sent(result)
+
+    async def send_message_batch(a: Input, c: RequestContext) -> dict[str, Any]:
+        entries = a.get("Entries") or []
+        check_entry_ids([e["Id"] for e in entries])
+        requests = [_send_request(e) for e in entries]
+        check_batch_size(sum(message_size(r.body or "", r.attributes) for r in requests))
+        results = await service.send_batch(name_of(a["QueueUrl"]), requests, c.access_key_id)
+        return _batch(entries, results, lambda r: _sent(r) if isinstance(r, SendResult) else {})
+
+    async def receive_message(a: Input, c: RequestContext) -> dict[str, Any]:
+        names = tuple(a.get("MessageSystemAttributeNames") or ()) + tuple(a.get("AttributeNames") or ())
+        messages = await service.receive(
+            name_of(a["QueueUrl"]),
+            max_messages=a.get("MaxNumberOfMessages", 1),
+            wait_seconds=a.get("WaitTimeSeconds"),
+            visibility_timeout=a.get("VisibilityTimeout"),
+            attribute_names=names,
+            message_attribute_names=tuple(a.get("MessageAttributeNames") or ()),
+        )
+        return {"Messages": [_message(m) for m in messages]} if messages else {}
+
+    async def delete_message(a: Input, c: RequestContext) -> dict[str, Any]:
+        await service.delete(name_of(a["QueueUrl"]), a["ReceiptHandle"])
+        return {}
+
+    async def delete_message_batch(a: Input, c: RequestContext) -> dict[str, Any]:
+        entries = a.get("Entries") or []
+        check_entry_ids([e["Id"] for e in entries])
+        results = await service.delete_batch(name_of(a["QueueUrl"]), [e["ReceiptHandle"] for e in entries])
+        return _batch(entries, results, lambda r: {})
+
+    async def change_message_visibility(a: Input, c: RequestContext) -> dict[str, Any]:
+        await service.change_visibility(name_of(a["QueueUrl"]), a["ReceiptHandle"], a["VisibilityTimeout"])
+        return {}
+
+    async def change_message_visibility_batch(a: Input, c: RequestContext) -> dict[str, Any]:
+        entries = a.get("Entries") or []
+        check_entry_ids([e["Id"] for e in entries])
+        pairs = [(e["ReceiptHandle"], e.get("VisibilityTimeout", 0)) for e in entries]
+        results = await service.change_visibility_batch(name_of(a["QueueUrl"]), pairs)
+        return _batch(entries, results, lambda r: {})
+
+    async def purge_queue(a: Input, c: RequestContext) -> dict[str, Any]:
+        await registry.purge(name_of(a["QueueUrl"]))
+        return {}
+
+    async def tag_queue(a: Input, c: RequestContext) -> dict[str, Any]:
+        await registry.tag(name_of(a["QueueUrl"]), a.get("Tags") or {})
+        return {}
+
+    async def untag_queue(a: Input, c: RequestContext) -> dict[str, Any]:
+        await registry.untag(name_of(a["QueueUrl"]), a.get("TagKeys") or [])
+        return {}
+
+    async def list_queue_tags(a: Input, c: RequestContext) -> dict[str, Any]:
+        tags = registry.get(name_of(a["QueueUrl"])).tags
+        return {"Tags": dict(tags)} if tags else {}
+
+    async def list_dead_letter_source_queues(a: Input, c: RequestContext) -> dict[str, Any]:
+        sources = registry.dead_letter_sources(name_of(a["QueueUrl"]))
+        start = int(a["NextToken"]) if str(a.get("NextToken") or "").isdigit() else 0
+        limit = a.get("MaxResults") or 1000
+        page = sources[start : start + limit]
+        out: dict[str, Any] = {"queueUrls": [url(n, c) for n in page]}
+        if a.get("MaxResults") and start + limit < len(sources):
+            out["NextToken"] = str(start + limit)
+        return out
+
+    table = {
+        "CreateQueue": create_queue,
+        "GetQueueUrl": get_queue_url,
+        "DeleteQueue": delete_queue,
+        "ListQueues": list_queues,
+        "GetQueueAttributes": get_queue_attributes,
+        "SetQueueAttributes": set_queue_attributes,
+        "SendMessage": send_message,
+        "SendMessageBatch": send_message_batch,
+        "ReceiveMessage": receive_message,
+        "DeleteMessage": delete_message,
+        "DeleteMessageBatch": delete_message_batch,
+        "ChangeMessageVisibility": change_message_visibility,
+        "ChangeMessageVisibilityBatch": change_message_visibility_batch,
+        "PurgeQueue": purge_queue,
+        "TagQueue": tag_queue,
+        "UntagQueue": untag_queue,
+        "ListQueueTags": list_queue_tags,
+        "ListDeadLetterSourceQueues": list_dead_letter_source_queues,
+    }
+    return {name: _translated(fn) for name, fn in table.items()}
+
+
+def _attributes(raw: dict[str, Any] | None) -> dict[str, AttributeValue]:
+    return {
+        name: AttributeValue(value.get("DataType", ""), value.get("StringValue"), value.get("BinaryValue"))
+        for name, value in (raw or {}).items()
+    }
+
+
+def _send_request(a: Input) -> SendRequest:
+    return SendRequest(
+        body=a.get("MessageBody") or "",
+        attributes=_attributes(a.get("MessageAttributes")),
+        system_attributes=_attributes(a.get("MessageSystemAttributes")),
+        delay_seconds=a.get("DelaySeconds"),
+        group_id=a.get("MessageGroupId"),
+        deduplication_id=a.get("MessageDeduplicationId"),
+    )
+
+
+def _sent(result: SendResult) -> dict[str, Any]:
+    out = {
+        "MessageId": result.message_id,
+        "MD5OfMessageBody": result.md5_of_body,
+        "MD5OfMessageAttributes": result.md5_of_attributes,
+        "MD5OfMessageSystemAttributes": result.md5_of_system_attributes,
+        "SequenceNumber": result.sequence_number,
+    }
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def _message(m: ReceivedMessage) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "MessageId": m.message_id,
+        "ReceiptHandle": m.receipt_handle,
+        "MD5OfBody": m.md5_of_body,
+    }
+    out["Body"] = m.body
+    if m.attributes:
+        out["Attributes"] = m.attributes
+    if m.message_attributes:
+        out["MD5OfMessageAttributes"] = m.md5_of_message_attributes
+        out["MessageAttributes"] = {name: _attribute_out(v) for name, v in m.message_attributes.items()}
+    return out
+
+
+def _attribute_out(value: AttributeValue) -> dict[str, Any]:
+    if value.is_binary:
+        return {"DataType": value.data_type, "BinaryValue": value.binary_value}
+    return {"DataType": value.data_type, "StringValue": value.string_value}
+
+
+def _batch(
+    entries: list[Input], results: list[Any], success: Callable[[Any], dict[str, Any]]
+) -> dict[str, Any]:
+    successful: list[dict[str, Any]] = []
+    failed: list[dict[str, Any]] = []
+    for entry, result in zip(entries, results, strict=True):
+        if isinstance(result, EntryFailure):
+            error = result.error
+            failed.append(
+                {
+                    "Id": entry["Id"],
+                    "SenderFault": error.sender_fault,
+                    "Code": error.code,
+                    "Message": error.message,
+                }
+            )
+        else:
+            successful.append({"Id": entry["Id"], **success(result)})
+    return {"Successful": successful, "Failed": failed}
