@@ -1,0 +1,157 @@
+"""`lambkin image pull|import|ls`: the image store of a data directory, worked on in-process."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+from lambkin import app as composition
+from lambkin.config import Settings
+from lambkin.images.archive import import_archive
+from lambkin.images.errors import RegistryError
+from lambkin.images.pull import ImageUnavailable, PullProgress
+from lambkin.images.reference import parse_reference
+from lambkin.images.registry_auth import Credentials
+from lambkin.images.service import ImageService
+
+Command = Callable[[ImageService, argparse.Namespace], Coroutine[Any, Any, int]]
+
+
+def register(commands: Any) -> None:
+    image = commands.add_parser("image", help="pull, import and list images")
+    verbs = image.add_subparsers(dest="verb", required=True, metavar="VERB")
+
+    pull = verbs.add_parser("pull", help="pull an image from a registry into the data directory")
+    pull.add_argument("reference", help="[host[:port]/]repository[:tag|@sha256:digest]")
+    pull.add_argument("--creds", help="USERNAME:PASSWORD for the registry (else skopeo/docker logins)")
+    pull.add_argument("--tls-verify", type=_boolean, default=True, metavar="true|false")
+    pull.add_argument("--arch", help="architecture to pull from a multi-platform image (default: host's)")
+    pull.add_argument("--quiet", "-q", action="store_true", help="print only the digest")
+    pull.set_defaults(handler=_runner(_pull))
+
+    imp = verbs.add_parser("import", help="import a docker-archive, OCI archive or OCI layout directory")
+    imp.add_argument("file", type=Path)
+    imp.add_argument("--tag", help="REPOSITORY[:TAG] for the image (required if the archive names none)")
+    imp.add_argument("--arch", help="architecture to take from a multi-platform image (default: host's)")
+    imp.set_defaults(handler=_runner(_import))
+
+    ls = verbs.add_parser("ls", help="list images with their tags, digests and sizes")
+    ls.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    ls.set_defaults(handler=_runner(_list))
+
+    for verb in (pull, imp, ls):
+        verb.add_argument(
+            "--data-dir", type=Path, default=Path(os.environ.get("LAMBKIN_DATA_DIR", "lambkin-data"))
+        )
+
+
+def _boolean(text: str) -> bool:
+    if text.lower() in ("true", "1", "yes"):
+        return True
+    if text.lower() in ("false", "0", "no"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, not {text!r}")
+
+
+def _runner(command: Command) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        app = composition.build(Settings(data_dir=args.data_dir.resolve()))
+        try:
+            assert app.images is not None
+            return asyncio.run(command(app.images, args))
+        except ImageUnavailable as exc:
+            print(f"lambkin: {exc}", file=sys.stderr)
+            return 1
+        except RegistryError as exc:
+            print(f"lambkin: {exc.message}", file=sys.stderr)
+            return 2
+        except ValueError as exc:
+            print(f"lambkin: {exc}", file=sys.stderr)
+            return 2
+        finally:
+            app.close()
+
+    return run
+
+
+async def _pull(images: ImageService, args: argparse.Namespace) -> int:
+    ref = parse_reference(args.reference)
+    client = images.client
+    client.tls_verify = args.tls_verify
+    if args.creds:
+        client.credentials = {**client.credentials, ref.registry: Credentials.parse(args.creds)}
+    show = _Progress(quiet=args.quiet)
+    pulled = await client.pull(ref, architecture=args.arch, progress=show)
+    if not args.quiet:
+        print(f"Stored {pulled.repository}:{ref.tag or '<none>'} ({_size(show.total)} downloaded)")
+    print(pulled.digest)
+    return 0
+
+
+async def _import(images: ImageService, args: argparse.Namespace) -> int:
+    if not args.file.exists():
+        raise ValueError(f"{args.file}: no such file or directory")
+    for image in await import_archive(args.file, images.catalog, tag=args.tag, architecture=args.arch):
+        print(f"Imported {image.repository}:{image.tag} {image.digest}")
+    return 0
+
+
+async def _list(images: ImageService, args: argparse.Namespace) -> int:
+    summaries = await images.catalog.images()
+    if args.json:
+        rows = [
+            {
+                "repository": s.repository,
+                "tags": list(s.tags),
+                "digest": s.digest,
+                "mediaType": s.media_type,
+                "size": s.size,
+                "pushedAt": s.pushed_at,
+            }
+            for s in summaries
+        ]
+        print(json.dumps(rows, indent=2))
+        return 0
+    table = [("REPOSITORY", "TAG", "DIGEST", "SIZE")]
+    for s in summaries:
+        for tag in s.tags or ("<none>",):
+            table.append((s.repository, tag, s.digest[:19], _size(s.size)))
+    widths = [max(len(row[i]) for row in table) for i in range(4)]
+    for row in table:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    return 0
+
+
+class _Progress:
+    """Prints one line per blob as a pull finishes (or skips) it, skopeo-style."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.total = 0
+
+    def __call__(self, event: PullProgress) -> None:
+        if event.phase == "done":
+            self.total += event.done
+        if self.quiet:
+            return
+        if event.phase == "manifest":
+            print(f"Resolved manifest {event.digest}", file=sys.stderr, flush=True)
+        elif event.phase == "exists":
+            print(f"Blob {event.digest[:19]} already stored", file=sys.stderr, flush=True)
+        elif event.phase == "done":
+            print(f"Copied blob {event.digest[:19]} ({_size(event.done)})", file=sys.stderr, flush=True)
+
+
+def _size(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "kB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{size} B"

@@ -1,0 +1,175 @@
+"""The images facade for the control plane and the execution core: resolve an image URI, prepare its layers."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from lambkin.config import Settings
+from lambkin.images.blobs import BlobStore
+from lambkin.images.catalog import Catalog
+from lambkin.images.errors import ManifestUnknown, RegistryError
+from lambkin.images.layers import KeyedLock, LayerStore
+from lambkin.images.manifests import (
+    Descriptor,
+    ImageConfig,
+    ImageIndex,
+    ImageManifest,
+    host_architecture,
+    parse_config,
+    parse_manifest,
+)
+from lambkin.images.pull import (
+    ContentInvalid,
+    ImageNotFound,
+    InvalidReference,
+    PlatformMismatch,
+    RegistryClient,
+)
+from lambkin.images.reference import LOCAL_HOSTS, ImageReference, parse_reference
+from lambkin.images.registry_auth import load_auth_files
+from lambkin.images.unpack import LayerRejected
+
+# Lambda's architecture names (CreateFunction's Architectures) to OCI's.
+LAMBDA_ARCHITECTURES = {"x86_64": "amd64", "arm64": "arm64"}
+PARALLEL_UNPACKS = 2
+
+
+@dataclass(frozen=True)
+class ResolvedImage:
+    """An image URI pinned to one image manifest: what a function version runs, whatever tags do later."""
+
+    repository: str
+    digest: str
+    resolved_uri: str  # registry/repository@sha256:..., Lambda's ResolvedImageUri
+    config: ImageConfig
+    layers: tuple[Descriptor, ...]  # bottom first, as in the manifest
+    code_size: int  # bytes of config and layers, as stored
+
+    def diff_ids(self) -> tuple[str, ...]:
+        return self.config.diff_ids
+
+
+class ImageService:
+    """Resolves image URIs (lambkin's own registry, or a pull from any other) and prepares root layers.
+
+    Every method raises `pull.ImageUnavailable` subclasses with a message fit for the API caller.
+    """
+
+    def __init__(
+        self, settings: Settings, catalog: Catalog, layers: LayerStore, client: RegistryClient
+    ) -> None:
+        self.settings = settings
+        self.catalog = catalog
+        self.blobs: BlobStore = catalog.blobs
+        self.layers = layers
+        self.client = client
+        self._pulls = KeyedLock()
+
+    def is_own_registry(self, ref: ImageReference) -> bool:
+        """Whether `ref` names lambkin's own registry: its host:port, or loopback with its port."""
+        own_port = self.settings.port
+        if ref.port != own_port:
+            return False
+        return ref.host == self.settings.host or ref.host in LOCAL_HOSTS
+
+    async def resolve(self, image_uri: str, architecture: str | None = None) -> ResolvedImage:
+        """Pins `image_uri` to a digest, pulling it first unless it is in lambkin's own registry.
+
+        `architecture` is Lambda's (`x86_64`, `arm64`) or OCI's name; default: the host's.
+        """
+        arch = LAMBDA_ARCHITECTURES.get(architecture or "", architecture or host_architecture())
+        try:
+            ref = parse_reference(image_uri)
+        except RegistryError as exc:
+            raise InvalidReference(f"invalid image URI {image_uri!r}: {exc.message}") from exc
+        if self.is_own_registry(ref):
+            digest, manifest, config = await self._local(ref, arch)
+        else:
+            async with self._pulls.hold(str(ref)):
+                pulled = await self.client.pull(ref, architecture=arch)
+            digest, manifest, config = pulled.digest, pulled.manifest, pulled.config
+        if config.os and config.os != "linux":
+            raise PlatformMismatch(f"{image_uri} is a {config.os} image; lambkin runs linux images")
+        if config.architecture and config.architecture != arch:
+            raise PlatformMismatch(f"{image_uri} is built for {config.architecture}, not {arch}")
+        if len(config.diff_ids) != len(manifest.layers):
+            raise ContentInvalid(
+                f"{image_uri}: the config names {len(config.diff_ids)} layers, the manifest {len(manifest.layers)}"
+            )
+        return ResolvedImage(
+            repository=ref.repository,
+            digest=digest,
+            resolved_uri=f"{ref.registry}/{ref.repository}@{digest}",
+            config=config,
+            layers=manifest.layers,
+            code_size=manifest.config.size + sum(layer.size for layer in manifest.layers),
+        )
+
+    async def _local(self, ref: ImageReference, arch: str) -> tuple[str, ImageManifest, ImageConfig]:
+        try:
+            stored = await self.catalog.get_manifest(ref.repository, ref.reference)
+            manifest = parse_manifest(stored.raw, stored.media_type)
+            digest = stored.digest
+            if isinstance(manifest, ImageIndex):
+                chosen = manifest.select_platform("linux", arch)
+                stored = await self.catalog.get_manifest(ref.repository, chosen.digest)
+                manifest = parse_manifest(stored.raw, stored.media_type)
+                digest = stored.digest
+        except ManifestUnknown as exc:
+            raise ImageNotFound(f"{ref}: {exc.message}") from exc
+        except RegistryError as exc:
+            raise ContentInvalid(f"{ref}: {exc.message}") from exc
+        if not isinstance(manifest, ImageManifest):
+            raise ContentInvalid(f"{ref}: the index entry for linux/{arch} is itself an index")
+        try:
+            raw_config = await asyncio.to_thread(self.blobs.read, manifest.config.digest)
+            config = parse_config(raw_config)
+        except FileNotFoundError as exc:
+            raise ContentInvalid(f"{ref}: its config blob {manifest.config.digest} is missing") from exc
+        except RegistryError as exc:
+            raise ContentInvalid(f"{ref}: {exc.message}") from exc
+        return digest, manifest, config
+
+    async def prepare(self, image: ResolvedImage) -> tuple[Path, ...]:
+        """Unpacks every layer not yet unpacked (each once, shared); returns the lower dirs, top-most first.
+
+        A layer that appears twice is kept only at its top-most place (the same root either way, and
+        overlayfs refuses a directory twice).
+        """
+        pairs = list(zip(image.layers, image.config.diff_ids, strict=True))
+        limit = asyncio.Semaphore(PARALLEL_UNPACKS)
+        paths: dict[str, Path] = {}
+
+        async def one(layer: Descriptor, diff_id: str) -> None:
+            async with limit:
+                paths[diff_id] = await self.layers.ensure(layer.digest, diff_id)
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                for layer, diff_id in {d: (layer, d) for layer, d in pairs}.values():
+                    group.create_task(one(layer, diff_id))
+        except* LayerRejected as rejected:
+            raise ContentInvalid(f"{image.resolved_uri}: {rejected.exceptions[0]}") from rejected
+        except* FileNotFoundError as missing:
+            raise ContentInvalid(
+                f"{image.resolved_uri}: a layer blob is missing: {missing.exceptions[0]}"
+            ) from missing
+        return tuple(_top_most_first([paths[d] for _, d in pairs]))
+
+
+def build_image_service(settings: Settings, catalog: Catalog) -> ImageService:
+    """The service over a data directory's stores, with the logins skopeo/docker keep for pulls."""
+    layers = LayerStore(settings.data_dir / "layers", catalog.blobs)
+    client = RegistryClient(catalog.blobs, catalog, credentials=load_auth_files())
+    return ImageService(settings, catalog, layers, client)
+
+
+def _top_most_first(bottom_first: Sequence[Path]) -> list[Path]:
+    ordered: list[Path] = []
+    for path in reversed(bottom_first):
+        if path not in ordered:
+            ordered.append(path)
+    return ordered
