@@ -3,6 +3,7 @@
     FunctionsError                      code
     ├── FunctionNotFound                ResourceNotFoundException        (function, version or alias)
     ├── InvalidParameterValue           InvalidParameterValueException   (Lambda's semantic checks)
+    ├── ValidationFailed                ValidationException              (default-Lambda numeric limits)
     ├── ResourceConflict                ResourceConflictException        (exists, Pending, update under way)
     ├── PreconditionFailed              PreconditionFailedException      (RevisionId mismatch)
     └── ServiceUnavailable              ServiceException                 (the store or the image service failed)
@@ -31,6 +32,12 @@ class FunctionNotFound(FunctionsError):
 
 class InvalidParameterValue(FunctionsError):
     code = "InvalidParameterValueException"
+
+
+class ValidationFailed(FunctionsError):
+    """A number outside default Lambda's limits though inside the model's (worded as AWS words model checks)."""
+
+    code = "ValidationException"
 
 
 class ResourceConflict(FunctionsError):

@@ -7,7 +7,7 @@ import platform
 import re
 from collections.abc import Mapping, Sequence
 
-from lambkin.functions.errors import InvalidParameterValue
+from lambkin.functions.errors import InvalidParameterValue, ValidationFailed
 
 MEMORY_MIN, MEMORY_MAX = 128, 10_240
 TIMEOUT_MIN, TIMEOUT_MAX = 1, 900
@@ -47,12 +47,12 @@ ZIP_NOT_SUPPORTED = (
 
 def _range(value: int, member: str, low: int, high: int) -> None:
     if value < low:
-        raise InvalidParameterValue(
+        raise ValidationFailed(
             f"1 validation error detected: Value '{value}' at '{member}' failed to satisfy constraint: "
             f"Member must have value greater than or equal to {low}"
         )
     if value > high:
-        raise InvalidParameterValue(
+        raise ValidationFailed(
             f"1 validation error detected: Value '{value}' at '{member}' failed to satisfy constraint: "
             f"Member must have value less than or equal to {high}"
         )

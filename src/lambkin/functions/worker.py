@@ -19,6 +19,8 @@ log = logging.getLogger("lambkin.functions")
 
 _NOT_FOUND = {"MANIFEST_UNKNOWN", "NAME_UNKNOWN", "BLOB_UNKNOWN", "NAME_INVALID", "TAG_INVALID"}
 _DENIED = {"UNAUTHORIZED", "DENIED"}
+_NOT_FOUND_TYPES = {"ImageNotFound", "ManifestUnknown", "NameUnknown"}
+_DENIED_TYPES = {"RegistryAuthFailed", "RegistryUnavailable", "Unauthorized", "Denied"}
 PARALLEL = 4
 
 Publish = Callable[[sqlite3.Connection, FunctionVersion, str | None], FunctionVersion]
@@ -27,7 +29,7 @@ Publish = Callable[[sqlite3.Connection, FunctionVersion, str | None], FunctionVe
 class ImageResolver(Protocol):
     """What the control plane needs from the image service (`images.service.ImageService`)."""
 
-    async def resolve(self, image_uri: str) -> Any: ...
+    async def resolve(self, image_uri: str, architecture: str | None = None) -> Any: ...
 
     async def prepare(self, resolved: Any) -> Any: ...
 
@@ -35,7 +37,7 @@ class ImageResolver(Protocol):
 class UnavailableResolver:
     """Stands in until an image service is wired: every image fails with a clear reason."""
 
-    async def resolve(self, image_uri: str) -> Any:
+    async def resolve(self, image_uri: str, architecture: str | None = None) -> Any:
         raise LookupError(f"lambkin has no image service configured to resolve {image_uri}")
 
     async def prepare(self, resolved: Any) -> Any:
@@ -43,19 +45,21 @@ class UnavailableResolver:
 
 
 def failure_reason(image_uri: str, exc: BaseException) -> tuple[str, str]:
-    """(StateReasonCode, StateReason) for an image that could not be resolved or unpacked."""
+    """(StateReasonCode, StateReason) for an image that could not be resolved or unpacked.
+
+    Reads the image service's errors by name (ImageNotFound, RegistryAuthFailed, ...) or by their
+    distribution-spec `code`, so this part depends on no concrete image module.
+    """
     code = str(getattr(exc, "code", ""))
-    detail = getattr(exc, "message", None) or str(exc) or type(exc).__name__
-    if code in _NOT_FOUND or isinstance(exc, LookupError):
+    kind = type(exc).__name__
+    detail = getattr(exc, "message", None) or str(exc) or kind
+    if kind in _NOT_FOUND_TYPES or code in _NOT_FOUND or isinstance(exc, LookupError):
         return (
             "ImageDeleted",
             f"Source image {image_uri} does not exist. Provide a valid source image. ({detail})",
         )
-    if code in _DENIED or isinstance(exc, PermissionError):
-        return (
-            "ImageAccessDenied",
-            f"Lambkin does not have permission to access the image {image_uri}. ({detail})",
-        )
+    if kind in _DENIED_TYPES or code in _DENIED or isinstance(exc, PermissionError):
+        return "ImageAccessDenied", f"Lambkin cannot access the image {image_uri}. ({detail})"
     return "InvalidImage", f"The image {image_uri} is not a valid function image: {detail}"
 
 
@@ -115,7 +119,7 @@ class ImageWorker:
             return None
         image_uri = changes.work_image(version)
         try:
-            resolved = await self.resolver.resolve(image_uri)
+            resolved = await self.resolver.resolve(image_uri, version.architectures[0])
             await self.resolver.prepare(resolved)
             code = resolved_code(image_uri, resolved)
         except asyncio.CancelledError:

@@ -38,7 +38,7 @@ class FakeResolver:
     def __init__(self) -> None:
         self.tags: dict[str, str] = {}
 
-    async def resolve(self, image_uri: str) -> Any:
+    async def resolve(self, image_uri: str, architecture: str | None = None) -> Any:
         if image_uri not in self.tags:
             raise LookupError(f"manifest unknown: {image_uri}")
         digest = self.tags[image_uri]

@@ -5,18 +5,18 @@ from __future__ import annotations
 import pytest
 
 from lambkin.functions import validation
-from lambkin.functions.errors import InvalidParameterValue
+from lambkin.functions.errors import InvalidParameterValue, ValidationFailed
 
 
 @pytest.mark.parametrize("value", [127, 10_241, 32_768])
 def test_memory_outside_default_lambda_limits(value: int) -> None:
-    with pytest.raises(InvalidParameterValue, match="memorySize"):
+    with pytest.raises(ValidationFailed, match="memorySize"):
         validation.check_memory_size(value)
 
 
 @pytest.mark.parametrize("value", [0, 901, 5400])
 def test_timeout_outside_900_seconds(value: int) -> None:
-    with pytest.raises(InvalidParameterValue, match="timeout"):
+    with pytest.raises(ValidationFailed, match="timeout"):
         validation.check_timeout(value)
 
 
