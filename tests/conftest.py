@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.harness import LambkinServer
+from tests.images import BuiltImages, build_all
 
 
 @pytest.fixture(scope="module")
@@ -18,3 +19,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LambkinServer]:
         yield instance
     finally:
         instance.stop()
+
+
+@pytest.fixture(scope="session")
+def test_images() -> BuiltImages:
+    """The test images of tests/images (python-echo, python-handlers, shell-runtime, busybox, ...), built once.
+
+    Cached across runs under .cache/images; `test_images.path(name)`, `.push(name, server.registry)`,
+    `.rootfs(name)`, `.layout_ref(name)`, `.digest(name)`, `.rie()`.
+    """
+    build_all()
+    return BuiltImages()
