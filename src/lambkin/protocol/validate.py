@@ -71,51 +71,66 @@ def _join(path: str, name: str) -> str:
 def _check(shape: Shape, value: Any, path: str, problems: list[Problem]) -> None:
     if len(problems) >= _MAX_PROBLEMS:
         return
+    problems.extend(Problem(path, value, constraint) for constraint in _constraints(shape, value))
     kind = shape.type_name
-    meta = shape.metadata
     if kind == "structure":
         assert isinstance(shape, StructureShape)
         _structure(shape, value, path, problems)
-        return
+    elif kind == "list":
+        inner: list[str] = []
+        for index, item in enumerate(value, 1):
+            if item is None:
+                continue
+            if shape.member.type_name in _CONTAINERS:
+                _check(shape.member, item, f"{path}.{index}.member", problems)
+            else:
+                inner.extend(_constraints(shape.member, item))
+        if inner:
+            problems.append(Problem(path, value, f"Member must satisfy constraint: [{inner[0]}]"))
+    elif kind == "map":
+        keys: list[str] = []
+        values: list[str] = []
+        for key, item in value.items():
+            keys.extend(_constraints(shape.key, key))
+            if item is None:
+                continue
+            if shape.value.type_name in _CONTAINERS:
+                _check(shape.value, item, f"{path}.{key}", problems)
+            else:
+                values.extend(_constraints(shape.value, item))
+        if keys:
+            problems.append(Problem(path, value, f"Map keys must satisfy constraint: [{keys[0]}]"))
+        if values:
+            problems.append(Problem(path, value, f"Map value must satisfy constraint: [{values[0]}]"))
+
+
+_CONTAINERS = ("structure", "list", "map")
+
+
+def _constraints(shape: Shape, value: Any) -> list[str]:
+    """The value's own broken constraints: length, range, enum, pattern (not its members')."""
+    kind = shape.type_name
+    meta = shape.metadata
+    broken: list[str] = []
     if kind in ("string", "blob", "list", "map") and isinstance(value, str | bytes | list | dict):
         size = len(value)
         if "min" in meta and size < meta["min"]:
-            problems.append(
-                Problem(path, value, f"Member must have length greater than or equal to {meta['min']}")
-            )
+            broken.append(f"Member must have length greater than or equal to {meta['min']}")
         if "max" in meta and size > meta["max"]:
-            problems.append(
-                Problem(path, value, f"Member must have length less than or equal to {meta['max']}")
-            )
-    if kind in ("integer", "long", "float", "double"):
+            broken.append(f"Member must have length less than or equal to {meta['max']}")
+    elif kind in ("integer", "long", "float", "double") and isinstance(value, int | float):
         if "min" in meta and value < meta["min"]:
-            problems.append(
-                Problem(path, value, f"Member must have value greater than or equal to {meta['min']}")
-            )
+            broken.append(f"Member must have value greater than or equal to {meta['min']}")
         if "max" in meta and value > meta["max"]:
-            problems.append(
-                Problem(path, value, f"Member must have value less than or equal to {meta['max']}")
-            )
+            broken.append(f"Member must have value less than or equal to {meta['max']}")
     if kind == "string" and isinstance(value, str):
-        enum = shape.enum
-        if enum and value not in enum:
-            problems.append(Problem(path, value, f"Member must satisfy enum value set: [{', '.join(enum)}]"))
+        if shape.enum and value not in shape.enum:
+            broken.append(f"Member must satisfy enum value set: [{', '.join(shape.enum)}]")
         pattern = meta.get("pattern")
-        if pattern:
-            compiled = _pattern(pattern)
-            if compiled is not None and compiled.fullmatch(value) is None:
-                problems.append(
-                    Problem(path, value, f"Member must satisfy regular expression pattern: {pattern}")
-                )
-    elif kind == "list":
-        for index, item in enumerate(value, 1):
-            if item is not None:
-                _check(shape.member, item, f"{path}.{index}.member", problems)
-    elif kind == "map":
-        for key, item in value.items():
-            _check(shape.key, key, f"{path}.{key}.key", problems)
-            if item is not None:
-                _check(shape.value, item, f"{path}.{key}.value", problems)
+        compiled = _pattern(pattern) if pattern else None
+        if compiled is not None and compiled.fullmatch(value) is None:
+            broken.append(f"Member must satisfy regular expression pattern: {pattern}")
+    return broken
 
 
 @cache
