@@ -12,6 +12,7 @@ from typing import Any
 import uvicorn
 
 from lambkin.api.lambda_api import handlers as lambda_handlers
+from lambkin.api.lambda_invoke import invoke_handlers
 from lambkin.api.registry import RegistryApp
 from lambkin.api.root import Mount, RootApp, always, path_prefix
 from lambkin.api.sqs_api import handlers as sqs_handlers
@@ -24,6 +25,8 @@ from lambkin.images.blobs import BlobStore
 from lambkin.images.catalog import Catalog
 from lambkin.images.service import ImageService, build_image_service
 from lambkin.images.uploads import Uploads
+from lambkin.invoke.core import ExecutionCore, build_execution
+from lambkin.logs.api import logs_handlers
 from lambkin.protocol.gateway import AwsGateway
 from lambkin.protocol.service import Handler
 from lambkin.queues.service import QueueService, open_queue_service
@@ -49,6 +52,7 @@ class Lambkin:
     images: ImageService | None = None
     control_plane: ControlPlane | None = None
     queues: QueueService | None = None
+    execution: ExecutionCore | None = None
     # AWS API handlers by botocore service name, then operation; each part's wiring adds its own.
     services: dict[str, dict[str, Handler]] = field(
         default_factory=lambda: {"lambda": {}, "sqs": {}, "logs": {}}
@@ -132,6 +136,12 @@ def build(settings: Settings) -> Lambkin:
     )
     app.background.append(app.control_plane.run)
     app.services["lambda"].update(lambda_handlers(app.control_plane))
+    # The execution core: environment pools on the sandboxes, sync Invoke, function logs.
+    app.execution = build_execution(settings, app.sandboxes, app.images)
+    app.closers.append(app.execution.close)
+    app.background.append(app.execution.pools.run)
+    app.services["lambda"].update(invoke_handlers(app.control_plane.functions, app.execution.invoker))
+    app.services["logs"].update(logs_handlers(app.execution.logs))
     # The SQS-compatible queues, on their own SQLite file (<data>/queues.db).
     app.queues = open_queue_service(settings.data_dir / "queues.db", settings.region, settings.account_id)
     app.closers.append(app.queues.db.close)

@@ -175,6 +175,8 @@ class Environment:
         """
         api, exited = self.api, self._exit
         assert api is not None and exited is not None and self.state is EnvState.BUSY
+        if exited.done():
+            raise EnvironmentLost(self.id)
         started = self.clock()
         deadline_ms = int((time.time() + timeout_s) * 1000)
         event = Event(

@@ -269,20 +269,24 @@ class Pools:
         while True:
             await asyncio.sleep(self.settings.tick_s)
             now = self.clock()
-            for pool in list(self._pools):
-                views = [IdleView(e.id, e.state, e.idle_since) for e in pool.idle]
-                plan = housekeeping(views, now, self.settings.freeze_after_s, self.settings.idle_timeout_s)
-                for env in [e for e in pool.idle if e.id in plan.reap]:
-                    pool.idle.remove(env)
-                    env.kill()
-                for env in [e for e in pool.idle if e.id in plan.freeze]:
-                    try:
-                        await env.freeze()
-                    except Exception:
-                        log.exception("freezing environment %s failed", env.id)
-                        if env in pool.idle:
-                            pool.idle.remove(env)
-                        env.kill()
+            await self.tidy(now)
             if now - last_expiry > 3600:
                 last_expiry = now
                 await asyncio.to_thread(self.logs.expire)
+
+    async def tidy(self, now: float) -> None:
+        """One housekeeping pass: reap environments idle too long, freeze those idle a little while."""
+        for pool in list(self._pools):
+            views = [IdleView(e.id, e.state, e.idle_since) for e in pool.idle]
+            plan = housekeeping(views, now, self.settings.freeze_after_s, self.settings.idle_timeout_s)
+            for env in [e for e in pool.idle if e.id in plan.reap]:
+                pool.idle.remove(env)
+                env.kill()
+            for env in [e for e in pool.idle if e.id in plan.freeze]:
+                try:
+                    await env.freeze()
+                except Exception:
+                    log.exception("freezing environment %s failed", env.id)
+                    if env in pool.idle:
+                        pool.idle.remove(env)
+                    env.kill()

@@ -22,6 +22,11 @@ class LogEvent:
     timestamp: int  # epoch milliseconds
     message: str
     ingestion_time: int
+    seq: int  # the line's index in its stream
+
+    @property
+    def event_id(self) -> str:
+        return f"{self.timestamp:020d}{abs(hash(self.stream)) % 10**12:012d}{self.seq:010d}"
 
 
 def _quote(name: str) -> str:
@@ -96,10 +101,17 @@ class LogStore:
         return sorted(found, key=lambda item: item[1])
 
     def events(
-        self, group: str, stream: str | None = None, start_ms: int = 0, contains: str | None = None
+        self,
+        group: str,
+        stream: str | None = None,
+        start_ms: int = 0,
+        end_ms: int | None = None,
+        contains: str | None = None,
     ) -> Iterator[LogEvent]:
-        """Events of one stream, or of every stream of the group ordered by time, from `start_ms`."""
-        self.flush(group)
+        """Events of one stream, or of every stream of the group ordered by time, from `start_ms`.
+
+        Reads files: call `flush(group)` on the loop first, then this off the loop.
+        """
         names = (
             [stream]
             if stream is not None
@@ -111,14 +123,18 @@ class LogStore:
             if not path.exists():
                 continue
             with path.open(encoding="utf-8") as lines:
-                for line in lines:
+                for seq, line in enumerate(lines):
                     try:
                         record = json.loads(line)
                     except ValueError:
                         continue
-                    if record["t"] < start_ms or (contains and contains not in record["m"]):
+                    if (
+                        record["t"] < start_ms
+                        or (end_ms is not None and record["t"] >= end_ms)
+                        or (contains and contains not in record["m"])
+                    ):
                         continue
-                    found.append(LogEvent(group, name, record["t"], record["m"], record["i"]))
+                    found.append(LogEvent(group, name, record["t"], record["m"], record["i"], seq))
         found.sort(key=lambda event: (event.timestamp, event.ingestion_time))
         return iter(found)
 

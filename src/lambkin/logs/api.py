@@ -1,0 +1,132 @@
+"""CloudWatch Logs read operations over the log store: DescribeLogGroups/Streams, GetLogEvents, FilterLogEvents."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from typing import Any
+
+from lambkin.logs.store import LogEvent, LogStore
+from lambkin.protocol.errors import AwsError
+from lambkin.protocol.service import Handler, RequestContext
+
+DEFAULT_LIMIT = 10000
+
+
+def _token(offset: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"o": offset}).encode()).decode()
+
+
+def _offset(token: str | None) -> int:
+    if not token:
+        return 0
+    try:
+        return int(json.loads(base64.urlsafe_b64decode(token))["o"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise AwsError("InvalidParameterException", "The specified nextToken is not valid.") from exc
+
+
+def _group_arn(ctx: RequestContext, group: str) -> str:
+    return f"arn:aws:logs:{ctx.region}:{ctx.account_id}:log-group:{group}:*"
+
+
+def _require_group(store: LogStore, group: str) -> None:
+    if group not in store.groups():
+        raise AwsError("ResourceNotFoundException", "The specified log group does not exist.")
+
+
+def _simple_filter(pattern: str | None) -> str | None:
+    """Plain-term filter patterns (quoted or not); richer syntax is matched as one term."""
+    if not pattern:
+        return None
+    return pattern.strip().strip('"')
+
+
+def logs_handlers(store: LogStore) -> dict[str, Handler]:
+    async def describe_log_groups(params: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
+        prefix = params.get("logGroupNamePrefix") or ""
+        groups = [g for g in store.groups() if g.startswith(prefix)]
+        return {
+            "logGroups": [{"logGroupName": g, "arn": _group_arn(ctx, g), "storedBytes": 0} for g in groups]
+        }
+
+    async def describe_log_streams(params: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
+        group = params["logGroupName"]
+        _require_group(store, group)
+        prefix = params.get("logStreamNamePrefix") or ""
+        streams = [(s, m) for s, m in store.streams(group) if s.startswith(prefix)]
+        if params.get("descending"):
+            streams.reverse()
+        return {
+            "logStreams": [
+                {"logStreamName": s, "lastEventTimestamp": int(m * 1000), "lastIngestionTime": int(m * 1000)}
+                for s, m in streams
+            ]
+        }
+
+    async def get_log_events(params: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
+        group, stream = params["logGroupName"], params["logStreamName"]
+        _require_group(store, group)
+        store.flush(group)
+        events = await asyncio.to_thread(
+            lambda: list(store.events(group, stream, params.get("startTime") or 0, params.get("endTime")))
+        )
+        offset = _offset(params.get("nextToken"))
+        limit = params.get("limit") or DEFAULT_LIMIT
+        page = events[offset : offset + limit]
+        token = _token(offset + len(page))
+        return {
+            "events": [
+                {"timestamp": e.timestamp, "message": e.message, "ingestionTime": e.ingestion_time}
+                for e in page
+            ],
+            "nextForwardToken": "f/" + token,
+            "nextBackwardToken": "b/" + _token(offset),
+        }
+
+    async def filter_log_events(params: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
+        group = params["logGroupName"]
+        _require_group(store, group)
+        names = params.get("logStreamNames")
+        prefix = params.get("logStreamNamePrefix")
+        contains = _simple_filter(params.get("filterPattern"))
+        found: list[LogEvent] = []
+        store.flush(group)
+        candidates = await asyncio.to_thread(
+            lambda: list(
+                store.events(group, None, params.get("startTime") or 0, params.get("endTime"), contains)
+            )
+        )
+        for event in candidates:
+            if names and event.stream not in names:
+                continue
+            if prefix and not event.stream.startswith(prefix):
+                continue
+            found.append(event)
+        offset = _offset(params.get("nextToken"))
+        limit = params.get("limit") or DEFAULT_LIMIT
+        page = found[offset : offset + limit]
+        output: dict[str, Any] = {
+            "events": [
+                {
+                    "logStreamName": e.stream,
+                    "timestamp": e.timestamp,
+                    "message": e.message,
+                    "ingestionTime": e.ingestion_time,
+                    "eventId": e.event_id,
+                }
+                for e in page
+            ],
+            "searchedLogStreams": [],
+        }
+        if offset + len(page) < len(found):
+            output["nextToken"] = _token(offset + len(page))
+        return output
+
+    return {
+        "DescribeLogGroups": describe_log_groups,
+        "DescribeLogStreams": describe_log_streams,
+        "GetLogEvents": get_log_events,
+        "FilterLogEvents": filter_log_events,
+    }

@@ -1,0 +1,246 @@
+"""Pools with fake sandboxes and fake runtimes: warm reuse, bursts, failures, timeouts, draining, reaping."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from lambkin.environments.environment import Environment, EnvironmentLost, InitFailed, Invocation, InvocationResult
+from lambkin.environments.lifecycle import EnvState
+from lambkin.environments.pool import Pools, PoolSettings
+from lambkin.environments.results import FunctionError, Success
+from lambkin.logs.store import LogStore
+from lambkin.testing.sandbox import FakeSandboxBackend
+from tests.unit.environments.fakes import GATES, Images, Runtimes, Version
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@dataclass
+class World:
+    pools: Pools
+    backend: FakeSandboxBackend
+    runtimes: Runtimes
+    images: Images
+    store: LogStore
+    clock: Clock
+
+    async def invoke(self, version: Version, event: dict[str, object], request_id: str = "req") -> InvocationResult:
+        async with self.pools.acquire(version) as env:
+            return await env.invoke(Invocation(request_id, json.dumps(event).encode(), version.function_arn), 3.0)
+
+
+@pytest.fixture
+async def world(tmp_path: Path) -> AsyncIterator[World]:
+    backend = FakeSandboxBackend()
+    runtimes = Runtimes(backend)
+    images = Images()
+    store = LogStore(tmp_path / "logs")
+    clock = Clock()
+    pools = Pools(backend, images, store, PoolSettings(idle_timeout_s=60, freeze_after_s=1, tick_s=3600), clock)
+    runner = asyncio.ensure_future(pools.run())
+    await asyncio.sleep(0)
+    yield World(pools, backend, runtimes, images, store, clock)
+    runner.cancel()
+    await asyncio.gather(runner, return_exceptions=True)
+    await runtimes.stop()
+    store.close()
+
+
+async def test_echo_then_warm_reuse_of_the_same_environment(world: World) -> None:
+    version = Version()
+    first = await world.invoke(version, {"a": 1}, "r1")
+    second = await world.invoke(version, {"a": 2}, "r2")
+    assert first.outcome == Success(b'{"a": 1}')
+    assert second.outcome == Success(b'{"a": 2}')
+    assert len(world.backend.sandboxes) == 1
+    assert first.init_duration_ms is not None and second.init_duration_ms is None
+    assert world.images.prepared == ["localhost/app@sha256:aa"]
+
+
+async def test_sandbox_spec_merges_environment_as_lambda_does(world: World) -> None:
+    version = Version(environment={"USER_VAR": "x", "AWS_LAMBDA_FUNCTION_NAME": "spoof", "IMAGE_ONLY": "2"})
+    await world.invoke(version, {})
+    spec = world.backend.sandboxes[0].spec
+    env = dict(spec.env)
+    assert env["USER_VAR"] == "x"
+    assert env["IMAGE_ONLY"] == "2"  # the function's Environment wins over the image's ENV
+    assert env["AWS_LAMBDA_FUNCTION_NAME"] == "fn"  # reserved variables win over both
+    assert env["AWS_REGION"] == "us-east-1"
+    assert env["PATH"] == "/var/lang/bin:/usr/bin"
+    assert env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == "128"
+    assert env["AWS_LAMBDA_LOG_GROUP_NAME"] == "/aws/lambda/fn"
+    assert env["AWS_LAMBDA_LOG_STREAM_NAME"].split("/")[3].startswith("[$LATEST]")
+    assert env["TZ"] == ":UTC"
+    assert spec.args == ("/lambda-entrypoint.sh", "app.handler")
+    assert spec.cwd == "/var/task"
+    assert spec.memory_mb == 128
+
+
+async def test_image_config_overrides(world: World) -> None:
+    version = Version(entry_point=("/bin/sh",), command=("-c", "exec bootstrap"), working_directory="/app")
+    await world.invoke(version, {})
+    spec = world.backend.sandboxes[0].spec
+    assert spec.args == ("/bin/sh", "-c", "exec bootstrap")
+    assert spec.cwd == "/app"
+
+
+async def test_burst_of_n_starts_n_environments_in_parallel(world: World) -> None:
+    version = Version()
+    GATES["burst"] = gate = asyncio.Event()
+    calls = [asyncio.ensure_future(world.invoke(version, {"do": "gate", "gate": "burst"}, f"r{i}")) for i in range(5)]
+    while sum(1 for e in world.pools.environments() if e.state is EnvState.BUSY) < 5:
+        await asyncio.sleep(0.01)
+    assert len(world.backend.sandboxes) == 5
+    gate.set()
+    results = await asyncio.gather(*calls)
+    assert all(r.outcome == Success(b'"opened"') for r in results)
+
+
+async def test_function_error_keeps_the_environment(world: World) -> None:
+    version = Version()
+    result = await world.invoke(version, {"do": "error"})
+    assert isinstance(result.outcome, FunctionError)
+    assert json.loads(result.outcome.payload)["errorMessage"] == "boom"
+    await world.invoke(version, {})
+    assert len(world.backend.sandboxes) == 1
+
+
+async def test_init_error_goes_to_the_caller_and_the_next_invoke_starts_afresh(world: World) -> None:
+    world.runtimes.init = "error"
+    version = Version()
+    with pytest.raises(InitFailed) as caught:
+        await world.invoke(version, {}, "r1")
+    outcome = caught.value.outcome("r1", 3.0)
+    assert outcome.error_type == "Runtime.ImportModuleError"
+    assert json.loads(outcome.payload)["errorType"] == "Runtime.ImportModuleError"
+    world.runtimes.init = "ok"
+    assert (await world.invoke(version, {"b": 1})).outcome == Success(b'{"b": 1}')
+    assert len(world.backend.sandboxes) == 2
+    assert world.backend.sandboxes[0].destroyed
+
+
+async def test_runtime_exit_during_init_is_an_exit_error(world: World) -> None:
+    world.runtimes.init = "exit"
+    with pytest.raises(InitFailed) as caught:
+        await world.invoke(Version(), {}, "r1")
+    outcome = caught.value.outcome("r1", 3.0)
+    assert json.loads(outcome.payload) == {
+        "errorType": "Runtime.ExitError",
+        "errorMessage": "RequestId: r1 Error: Runtime exited with error: exit status 2",
+    }
+
+
+async def test_sandbox_creation_failure_fails_the_caller_cleanly(world: World) -> None:
+    world.backend.fail_next_create = RuntimeError("no space")
+    with pytest.raises(InitFailed) as caught:
+        await world.invoke(Version(), {}, "r1")
+    assert caught.value.outcome("r1", 3.0).error_type == "Sandbox.Failure"
+
+
+async def test_crash_during_invoke_is_an_exit_error_and_the_environment_is_replaced(world: World) -> None:
+    version = Version()
+    result = await world.invoke(version, {"do": "crash"}, "r1")
+    assert json.loads(result.outcome.payload) == {
+        "errorType": "Runtime.ExitError",
+        "errorMessage": "RequestId: r1 Error: Runtime exited with error: signal: killed",
+    }
+    assert (await world.invoke(version, {})).outcome == Success(b"{}")
+    assert len(world.backend.sandboxes) == 2
+
+
+async def test_timeout_kills_the_environment(world: World) -> None:
+    version = Version(timeout=1)
+    async with world.pools.acquire(version) as env:
+        result = await env.invoke(Invocation("r1", b'{"do": "hang"}', version.function_arn), 0.05)
+    assert isinstance(result.outcome, FunctionError)
+    assert json.loads(result.outcome.payload) == {
+        "errorType": "Sandbox.Timedout",
+        "errorMessage": "RequestId: r1 Error: Task timed out after 0.05 seconds",
+    }
+    assert b"Task timed out after 0.05 seconds" in result.log_tail
+    await world.invoke(version, {})
+    assert len(world.backend.sandboxes) == 2
+    while not world.backend.sandboxes[0].destroyed:
+        await asyncio.sleep(0.01)
+
+
+async def test_update_drains_old_environments_while_in_flight_invokes_finish(world: World) -> None:
+    old = Version()
+    GATES["drain"] = gate = asyncio.Event()
+    in_flight = asyncio.ensure_future(world.invoke(old, {"do": "gate", "gate": "drain"}))
+    await world.invoke(old, {})  # a second, idle environment of the old code
+    while len(world.backend.sandboxes) < 2:
+        await asyncio.sleep(0.01)
+    new = dataclasses.replace(old, code_sha256="bb", revision_id="r2")
+    assert (await world.invoke(new, {"n": 1})).outcome == Success(b'{"n": 1}')
+    old_sandboxes = world.backend.sandboxes[:2]
+    assert sum(1 for s in old_sandboxes if s.destroyed or not s.running) >= 0
+    gate.set()
+    assert (await in_flight).outcome == Success(b'"opened"')
+    for sandbox in old_sandboxes:
+        while not sandbox.destroyed:
+            await asyncio.sleep(0.01)
+    assert [s for s in world.backend.live] == world.backend.sandboxes[2:]
+
+
+async def test_idle_environments_are_frozen_thawed_on_reuse_and_reaped(world: World) -> None:
+    version = Version()
+    await world.invoke(version, {})
+    sandbox = world.backend.sandboxes[0]
+    world.clock.now += 2
+    await world.pools.tidy(world.clock.now)
+    assert sandbox.frozen
+    await world.invoke(version, {})
+    assert not sandbox.frozen and sandbox.freezes == 1
+    world.clock.now += 61
+    await world.pools.tidy(world.clock.now)
+    while not sandbox.destroyed:
+        await asyncio.sleep(0.01)
+    assert world.pools.environments() == []
+
+
+async def test_start_end_report_and_output_lines_in_the_stream(world: World) -> None:
+    version = Version()
+    result = await world.invoke(version, {"do": "print"}, "r1")
+    tail = result.log_tail.decode()
+    lines = tail.splitlines()
+    assert lines[0] == "START RequestId: r1 Version: $LATEST"
+    assert lines[1] == "hello from r1"
+    assert lines[2] == "END RequestId: r1"
+    assert lines[3].startswith("REPORT RequestId: r1\tDuration: ")
+    assert "\tMemory Size: 128 MB\tMax Memory Used: 16 MB\tInit Duration: " in lines[3]
+    assert lines[3].endswith("\t")
+    [stream] = [s for s, _ in world.store.streams("/aws/lambda/fn")]
+    world.store.flush()
+    messages = [e.message for e in world.store.events("/aws/lambda/fn", stream)]
+    assert messages[:3] == lines[:3]
+
+
+async def test_event_is_not_swallowed_when_the_runtime_dies_with_next_pending(world: World) -> None:
+    version = Version()
+    await world.invoke(version, {})
+    [env] = world.pools.environments()
+    assert isinstance(env, Environment)
+    # The runtime dies while waiting in /next: its connection closes, then the sandbox exits.
+    await world.runtimes.clients[0].close()
+    assert env.api is not None
+    while env.api.connections:
+        await asyncio.sleep(0)
+    world.backend.sandboxes[0].exit()
+    with pytest.raises(EnvironmentLost):
+        await world.invoke(version, {"again": True})
+    result = await world.invoke(version, {"again": True})
+    assert result.outcome == Success(b'{"again": true}')
