@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+import botocore.session
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSPreparedRequest, prepare_request_dict
 from botocore.credentials import Credentials as BotoCredentials
@@ -149,6 +150,9 @@ def utc(*args: int) -> datetime:
     return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
 
 
+_SESSION = botocore.session.get_session()  # one model cache for every current-model client
+
+
 class _RawBody(io.BytesIO):
     """What botocore expects of urllib3's response: a readable stream with `stream()`."""
 
@@ -161,12 +165,13 @@ def client(app: ASGIApp, service: str, *, model_dir: Path | None = None, secret:
 
     With `model_dir`, the client loads its model from there first (an old, query-protocol SQS client).
     """
-    import botocore.session
     from botocore.awsrequest import AWSResponse
     from botocore.config import Config
 
-    session = botocore.session.get_session()
-    if model_dir is not None:
+    if model_dir is None:
+        session = _SESSION
+    else:
+        session = botocore.session.get_session()
         session.get_component("data_loader").search_paths.insert(0, str(model_dir))
     made = session.create_client(
         service,
