@@ -1,0 +1,148 @@
+"""The AWS CLI and `lambkin functions` / `lambkin invoke` against a `lambkin server` subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.lambda_support import ROLE, push
+from tests.harness import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY, LambkinServer
+
+AWS = str(Path(sys.executable).with_name("aws"))
+
+
+def run(server: LambkinServer, *args: str, tool: str = "aws") -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ)
+    env.update(
+        AWS_ACCESS_KEY_ID=ACCESS_KEY_ID,
+        AWS_SECRET_ACCESS_KEY=SECRET_ACCESS_KEY,
+        AWS_DEFAULT_REGION=REGION,
+        AWS_CONFIG_FILE="/dev/null",
+        AWS_SHARED_CREDENTIALS_FILE="/dev/null",
+        LAMBKIN_ACCESS_KEY_ID=ACCESS_KEY_ID,
+        LAMBKIN_SECRET_ACCESS_KEY=SECRET_ACCESS_KEY,
+    )
+    if tool == "aws":
+        command = [AWS, "lambda", *args, "--endpoint-url", server.endpoint, "--output", "json"]
+    else:
+        command = [sys.executable, "-m", "lambkin", *args, "--endpoint-url", server.endpoint]
+    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
+
+
+def ok(result: subprocess.CompletedProcess[str]) -> Any:
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout) if result.stdout.strip().startswith(("{", "[")) else result.stdout
+
+
+@pytest.fixture(scope="module")
+def image(server: LambkinServer, tmp_path_factory: pytest.TempPathFactory) -> str:
+    return push(server, tmp_path_factory.mktemp("images"), "cli-app", "v1", "cli")[0]
+
+
+def test_aws_cli_drives_the_control_plane(server: LambkinServer, image: str) -> None:
+    created = ok(
+        run(
+            server,
+            "create-function",
+            "--function-name",
+            "cli-fn",
+            "--package-type",
+            "Image",
+            "--code",
+            f"ImageUri={image}",
+            "--role",
+            ROLE,
+            "--memory-size",
+            "512",
+        )
+    )
+    assert (created["State"], created["MemorySize"]) == ("Pending", 512)
+    ok(run(server, "wait", "function-active-v2", "--function-name", "cli-fn"))
+    found = ok(run(server, "get-function", "--function-name", "cli-fn"))
+    assert found["Configuration"]["State"] == "Active"
+    assert found["Code"]["ImageUri"] == image
+    updated = ok(run(server, "update-function-configuration", "--function-name", "cli-fn", "--timeout", "42"))
+    assert updated["Timeout"] == 42
+    ok(run(server, "wait", "function-updated-v2", "--function-name", "cli-fn"))
+    version = ok(run(server, "publish-version", "--function-name", "cli-fn"))
+    assert version["Version"] == "1"
+    alias = ok(
+        run(server, "create-alias", "--function-name", "cli-fn", "--name", "prod", "--function-version", "1")
+    )
+    assert alias["AliasArn"].endswith(":function:cli-fn:prod")
+    listed = ok(run(server, "list-functions", "--page-size", "1"))
+    assert "cli-fn" in [f["FunctionName"] for f in listed["Functions"]]
+
+
+def test_aws_cli_prints_aws_errors(server: LambkinServer, tmp_path: Path) -> None:
+    archive = tmp_path / "code.zip"
+    with zipfile.ZipFile(archive, "w") as zipped_code:
+        zipped_code.writestr("a.py", "def b(event, context): return 1\n")
+    result = run(server, "get-function", "--function-name", "no-such-fn")
+    assert result.returncode != 0
+    assert (
+        "An error occurred (ResourceNotFoundException) when calling the GetFunction operation"
+        in result.stderr
+    )
+    assert "Function not found: arn:aws:lambda:us-east-1:000000000000:function:no-such-fn" in result.stderr
+    zipped = run(
+        server,
+        "create-function",
+        "--function-name",
+        "zipped",
+        "--runtime",
+        "python3.12",
+        "--handler",
+        "a.b",
+        "--role",
+        ROLE,
+        "--zip-file",
+        f"fileb://{archive}",
+    )
+    assert zipped.returncode != 0
+    assert "InvalidParameterValueException" in zipped.stderr
+    assert "Zip is not supported" in zipped.stderr
+
+
+def test_lambkin_functions_list_and_show(server: LambkinServer, image: str) -> None:
+    ok(
+        run(
+            server,
+            "create-function",
+            "--function-name",
+            "shown",
+            "--package-type",
+            "Image",
+            "--code",
+            f"ImageUri={image}",
+            "--role",
+            ROLE,
+        )
+    )
+    ok(run(server, "wait", "function-active-v2", "--function-name", "shown"))
+    table = ok(run(server, "functions", "list", tool="lambkin"))
+    header, *rows = table.splitlines()
+    assert header.split()[:3] == ["NAME", "VERSION", "STATE"]
+    assert any(row.split()[:3] == ["shown", "$LATEST", "Active"] for row in rows)
+    listed = ok(run(server, "functions", "list", "--json", tool="lambkin"))
+    assert "shown" in [f["FunctionName"] for f in listed]
+    shown = ok(run(server, "functions", "show", "shown", tool="lambkin"))
+    assert "State" in shown and "Active" in shown and image in shown
+    as_json = ok(run(server, "functions", "show", "shown", "--json", tool="lambkin"))
+    assert as_json["Configuration"]["FunctionName"] == "shown"
+    missing = run(server, "functions", "show", "absent", tool="lambkin")
+    assert missing.returncode == 1
+    assert "ResourceNotFoundException: Function not found" in missing.stderr
+
+
+def test_lambkin_invoke_reports_api_errors(server: LambkinServer) -> None:
+    missing = run(server, "invoke", "absent", "--payload", "{}", tool="lambkin")
+    assert missing.returncode == 1
+    assert "ResourceNotFoundException" in missing.stderr
