@@ -1,0 +1,130 @@
+"""SQS send 1,000 then receive+delete in batches of 10: lambkin against moto's server, same boto3 client.
+
+Run: .venv/bin/python -m bench.queue_send_receive [--messages N]
+
+Starts a fresh `lambkin server` and a fresh `moto_server` on loopback ports, runs the identical boto3
+sequence against each (SendMessage one by one, then ReceiveMessage with MaxNumberOfMessages=10 and
+DeleteMessageBatch until every message is back), and prints both times and the ratio lambkin/moto
+(target <= 0.1). Checks that every message came back exactly once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import boto3
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+KEY, SECRET = "LKIABENCH0000000000", "bench-secret-0000000000000000000000000000"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{url}: server exited early")
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    raise TimeoutError(f"{url} did not start")
+
+
+def client(endpoint: str) -> Any:
+    return boto3.client(
+        "sqs",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=KEY,
+        aws_secret_access_key=SECRET,
+    )
+
+
+def sequence(endpoint: str, count: int) -> tuple[float, float]:
+    """Seconds to send `count` messages, and to receive and delete them all in batches of 10."""
+    sqs = client(endpoint)
+    url = sqs.create_queue(QueueName="bench")["QueueUrl"]
+    started = time.perf_counter()
+    for i in range(count):
+        sqs.send_message(QueueUrl=url, MessageBody=f"message {i}")
+    sent = time.perf_counter()
+    seen: set[str] = set()
+    while len(seen) < count:
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        if not messages:
+            continue
+        seen.update(m["Body"] for m in messages)
+        entries = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)]
+        result = sqs.delete_message_batch(QueueUrl=url, Entries=entries)
+        assert not result.get("Failed"), result
+    done = time.perf_counter()
+    assert seen == {f"message {i}" for i in range(count)}
+    return sent - started, done - sent
+
+
+def run_lambkin(count: int) -> tuple[float, float]:
+    data = Path(tempfile.mkdtemp(prefix="lambkin-bench-"))
+    port = free_port()
+    env = {"LAMBKIN_ACCESS_KEY_ID": KEY, "LAMBKIN_SECRET_ACCESS_KEY": SECRET, "LAMBKIN_LOG_LEVEL": "WARNING"}
+    command = [sys.executable, "-m", "lambkin", "server", "--data-dir", str(data), "--port", str(port)]
+    process = subprocess.Popen(
+        command, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        wait_ready(f"http://127.0.0.1:{port}/health", process)
+        return sequence(f"http://127.0.0.1:{port}", count)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        shutil.rmtree(data, ignore_errors=True)
+
+
+def run_moto(count: int) -> tuple[float, float]:
+    port = free_port()
+    moto = Path(sys.executable).with_name("moto_server")
+    process = subprocess.Popen(
+        [str(moto), "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        wait_ready(f"http://127.0.0.1:{port}/moto-api/", process)
+        return sequence(f"http://127.0.0.1:{port}", count)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--messages", type=int, default=1000)
+    args = parser.parse_args(argv)
+    lk_send, lk_drain = run_lambkin(args.messages)
+    moto_send, moto_drain = run_moto(args.messages)
+    lk, moto = lk_send + lk_drain, moto_send + moto_drain
+    print(f"messages: {args.messages} (send one by one; receive 10 + delete batch)")
+    print(f"lambkin: {lk:.2f} s  (send {lk_send:.2f} s, receive+delete {lk_drain:.2f} s)")
+    print(f"moto:    {moto:.2f} s  (send {moto_send:.2f} s, receive+delete {moto_drain:.2f} s)")
+    ratio = lk / moto
+    print(f"ratio lambkin/moto: {ratio:.3f} (target <= 0.1) {'PASS' if ratio <= 0.1 else 'MISS'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
