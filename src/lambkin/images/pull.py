@@ -300,9 +300,12 @@ class _Session:
             async with limit:
                 sizes.append(await self.download(digest, size, notify))
 
-        async with asyncio.TaskGroup() as group:
-            for layer in dict.fromkeys((d.digest, d.size) for d in manifest.layers):
-                group.create_task(one(*layer))
+        try:
+            async with asyncio.TaskGroup() as group:
+                for layer in dict.fromkeys((d.digest, d.size) for d in manifest.layers):
+                    group.create_task(one(*layer))
+        except* ImageUnavailable as failed:
+            raise failed.exceptions[0] from None
         return sum(sizes)
 
     async def download(self, digest: str, size: int, notify: ProgressCallback) -> int:
