@@ -54,7 +54,7 @@ def _compile(operation: OperationModel) -> Route:
     return Route(
         operation=operation,
         method=method,
-        pattern=re.compile(regex + "$"),
+        pattern=re.compile(regex.rstrip("/") + "/?$"),  # a trailing slash either way
         labels=tuple(labels),
         query=tuple(query),
         specificity=(len(query), literal),

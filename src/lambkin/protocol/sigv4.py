@@ -108,8 +108,19 @@ def verify(request: Incoming, credentials: Credentials, now: datetime) -> Scope:
     signed_at = _signed_at(stamp, request.headers)
     _check_time(signed_at, now, presigned, query_map)
     _check_payload(request)
-    expected = _expected_signature(request, credentials, scope, fields["SignedHeaders"], signed_at, presigned)
-    if not hmac.compare_digest(expected.encode(), fields["Signature"].encode()):
+    provided = fields["Signature"].encode()
+    # botocore hashes the body into presigned URLs too (an empty body, for query-protocol ones); S3-style
+    # presigners use UNSIGNED-PAYLOAD instead, so a presigned URL may match either.
+    unsigned_options = (False, True) if presigned else (False,)
+    if not any(
+        hmac.compare_digest(
+            _expected_signature(
+                request, credentials, scope, fields["SignedHeaders"], signed_at, unsigned
+            ).encode(),
+            provided,
+        )
+        for unsigned in unsigned_options
+    ):
         raise SignatureError(
             "mismatch",
             "The request signature we calculated does not match the signature you provided. "
@@ -174,7 +185,7 @@ def _expected_signature(
     scope: Scope,
     signed_headers: str,
     signed_at: datetime,
-    presigned: bool,
+    unsigned_payload: bool,
 ) -> str:
     names = [name.strip().lower() for name in signed_headers.split(";") if name.strip()]
     pairs = parse_qsl(request.query_string, keep_blank_values=True)
@@ -186,7 +197,7 @@ def _expected_signature(
     aws_request = AWSRequest(method=request.method, url=url, headers=dict(request.headers), data=request.body)
     aws_request.context["timestamp"] = signed_at.strftime(_STAMP)
     boto_credentials = BotoCredentials(credentials.access_key_id, credentials.secret_access_key)
-    signer_class = _PresignedVerifier if presigned else _HeaderVerifier
+    signer_class = _UnsignedPayloadVerifier if unsigned_payload else _HeaderVerifier
     signer = signer_class(boto_credentials, scope.service, scope.region, names)
     canonical = signer.canonical_request(aws_request)
     string_to_sign = signer.string_to_sign(aws_request, canonical)
@@ -208,8 +219,8 @@ class _HeaderVerifier(SigV4Auth):  # type: ignore[misc]
         return chosen
 
 
-class _PresignedVerifier(_HeaderVerifier):
-    """As botocore's SigV4QueryAuth computes it: the payload is never hashed into a presigned URL."""
+class _UnsignedPayloadVerifier(_HeaderVerifier):
+    """As S3-style presigners compute it: "UNSIGNED-PAYLOAD" in place of the body's hash."""
 
     def payload(self, request: AWSRequest) -> str:
         unsigned: str = UNSIGNED_PAYLOAD
