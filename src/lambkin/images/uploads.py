@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lambkin.images.blobs import CHUNK, BlobStore
+from lambkin.images.blobs import CHUNK, BlobStore, start_writeback
 from lambkin.images.catalog import Catalog, check_digest, check_repository
 from lambkin.images.errors import (
     BlobUploadInvalid,
@@ -271,9 +271,11 @@ def _write_batch(fd: int, offset: int, hasher: Any, batch: list[bytes]) -> None:
     data = b"".join(batch)
     hasher.update(data)
     view = memoryview(data)
+    start = offset
     while view:
         n = os.pwrite(fd, view, offset)
         view, offset = view[n:], offset + n
+    start_writeback(fd, start, len(data))
 
 
 def _truncate(path: Path, size: int) -> None:
