@@ -59,21 +59,27 @@ class QueueIndex:
         return gone
 
     def visible(self, now: float) -> Iterator[MessageMeta]:
-        """Visible messages in delivery order; the caller acts on each one it takes before asking for more."""
-        seen: set[str] = set()
-        source = self._fifo_visible(now) if self.fifo else self._standard_visible(now)
-        for meta in source:
-            if meta.message_id not in seen:
-                seen.add(meta.message_id)
-                yield meta
+        """Visible messages in delivery order, each once; the caller acts on each before asking for more."""
+        return self._fifo_visible(now) if self.fifo else self._standard_visible(now)
 
     def _standard_visible(self, now: float) -> Iterator[MessageMeta]:
         heap = self._heap
-        while heap and heap[0][0] <= now:
-            visible_at, _, message_id = heapq.heappop(heap)
-            meta = self.messages.get(message_id)
-            if meta is not None and meta.visible_at == visible_at:
+        seen: set[str] = set()
+        again: list[tuple[float, int, str]] = []  # made visible at once by this very pass: keep for the next
+        try:
+            while heap and heap[0][0] <= now:
+                entry = heapq.heappop(heap)
+                meta = self.messages.get(entry[2])
+                if meta is None or meta.visible_at != entry[0]:
+                    continue
+                if entry[2] in seen:
+                    again.append(entry)
+                    continue
+                seen.add(entry[2])
                 yield meta
+        finally:
+            for entry in again:
+                heapq.heappush(heap, entry)
 
     def _fifo_visible(self, now: float) -> Iterator[MessageMeta]:
         for group in list(self._groups.values()):
