@@ -24,7 +24,7 @@ images: setup
 	$(BIN)/python -m tests.images build
 
 run: setup images
-	$(BIN)/lambkin up --data-dir $(DATA) --port $(PORT)
+	$(BIN)/lambkin up --data-dir $(DATA) --port $(PORT) --demo-image $(CURDIR)/.cache/images/archives/python-echo.tar
 
 lint: venv
 	$(BIN)/ruff format --check src tests bench

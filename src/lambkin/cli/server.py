@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import os
 import sys
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,14 @@ def add_server_arguments(cmd: argparse.ArgumentParser) -> None:
 
 
 def run_server(args: argparse.Namespace) -> int:
+    return serve(args)
+
+
+AfterReady = Callable[[composition.Lambkin], Coroutine[Any, Any, None]]
+
+
+def serve(args: argparse.Namespace, after_ready: AfterReady | None = None) -> int:
+    """Runs the server until interrupted; `after_ready` runs beside it once it accepts requests."""
     logging.basicConfig(level=os.environ.get("LAMBKIN_LOG_LEVEL", "INFO"), format="%(asctime)s %(message)s")
     settings, generated = settings_from_environment(args.data_dir.resolve(), args.host, args.port)
     if generated:
@@ -35,11 +45,22 @@ def run_server(args: argparse.Namespace) -> int:
         print(f"  LAMBKIN_ACCESS_KEY_ID={settings.credentials.access_key_id}", flush=True)
         print(f"  LAMBKIN_SECRET_ACCESS_KEY={settings.credentials.secret_access_key}", flush=True)
 
-    def ready() -> None:
-        print(f"lambkin listening on {settings.endpoint}", flush=True)
-
     async def main() -> None:
         server = composition.build(settings)
+        started = asyncio.Event()
+
+        def ready() -> None:
+            print(f"lambkin listening on {settings.endpoint}", flush=True)
+            started.set()
+
+        if after_ready is not None:
+            hook = after_ready
+
+            async def when_ready() -> None:
+                await started.wait()
+                await hook(server)
+
+            server.background.append(when_ready)
         await server.serve(ready)
 
     try:
@@ -51,6 +72,4 @@ def run_server(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"lambkin: {exc}", file=sys.stderr)
         return 1
-    else:
-        return 0
     return 0
