@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from dataclasses import dataclass, field
 
@@ -34,10 +35,8 @@ class RuntimeClient:
     async def close(self) -> None:
         if self.writer is not None:
             self.writer.close()
-            try:
+            with contextlib.suppress(ConnectionError, OSError):
                 await self.writer.wait_closed()
-            except (ConnectionError, OSError):
-                pass
 
     async def request(
         self, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None
@@ -65,7 +64,9 @@ class RuntimeClient:
         return await self.request("GET", "/2018-06-01/runtime/invocation/next")
 
     async def respond(self, request_id: str, body: bytes, headers: dict[str, str] | None = None) -> Reply:
-        return await self.request("POST", f"/2018-06-01/runtime/invocation/{request_id}/response", body, headers)
+        return await self.request(
+            "POST", f"/2018-06-01/runtime/invocation/{request_id}/response", body, headers
+        )
 
     async def error(self, request_id: str, body: bytes, headers: dict[str, str] | None = None) -> Reply:
         return await self.request("POST", f"/2018-06-01/runtime/invocation/{request_id}/error", body, headers)

@@ -62,7 +62,9 @@ class Images:
 Handler = Callable[[RuntimeClient, FakeSandbox, str, dict[str, object]], Awaitable[None]]
 
 
-async def default_handler(client: RuntimeClient, sandbox: FakeSandbox, request_id: str, event: dict[str, object]) -> None:
+async def default_handler(
+    client: RuntimeClient, sandbox: FakeSandbox, request_id: str, event: dict[str, object]
+) -> None:
     """Echo, unless the event asks for something else: error, hang, crash, print, big, gate."""
     action = event.get("do", "echo")
     if action == "echo":
@@ -88,7 +90,9 @@ GATES: dict[str, asyncio.Event] = {}
 class Runtimes:
     """Starts a fake runtime in every sandbox the backend starts; `init` decides how init goes."""
 
-    def __init__(self, backend: FakeSandboxBackend, init: str = "ok", handler: Handler = default_handler) -> None:
+    def __init__(
+        self, backend: FakeSandboxBackend, init: str = "ok", handler: Handler = default_handler
+    ) -> None:
         self.backend = backend
         self.init = init
         self.handler = handler

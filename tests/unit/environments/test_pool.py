@@ -5,19 +5,34 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from lambkin.environments.environment import Environment, EnvironmentLost, InitFailed, Invocation, InvocationResult
+from lambkin.environments.environment import (
+    Environment,
+    EnvironmentLost,
+    InitFailed,
+    Invocation,
+    InvocationResult,
+)
 from lambkin.environments.lifecycle import EnvState
 from lambkin.environments.pool import Pools, PoolSettings
 from lambkin.environments.results import FunctionError, Success
 from lambkin.logs.store import LogStore
 from lambkin.testing.sandbox import FakeSandboxBackend
 from tests.unit.environments.fakes import GATES, Images, Runtimes, Version
+
+
+async def until(predicate: Callable[[], bool]) -> None:
+    """Lets the loop run until `predicate` holds (bounded, so a broken test fails instead of hanging)."""
+    for _ in range(5000):
+        if predicate():
+            return
+        await asyncio.sleep(0.001)
+    raise AssertionError("condition never held")
 
 
 class Clock:
@@ -37,9 +52,13 @@ class World:
     store: LogStore
     clock: Clock
 
-    async def invoke(self, version: Version, event: dict[str, object], request_id: str = "req") -> InvocationResult:
+    async def invoke(
+        self, version: Version, event: dict[str, object], request_id: str = "req"
+    ) -> InvocationResult:
         async with self.pools.acquire(version) as env:
-            return await env.invoke(Invocation(request_id, json.dumps(event).encode(), version.function_arn), 3.0)
+            return await env.invoke(
+                Invocation(request_id, json.dumps(event).encode(), version.function_arn), 3.0
+            )
 
 
 @pytest.fixture
@@ -49,7 +68,9 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
     images = Images()
     store = LogStore(tmp_path / "logs")
     clock = Clock()
-    pools = Pools(backend, images, store, PoolSettings(idle_timeout_s=60, freeze_after_s=1, tick_s=3600), clock)
+    pools = Pools(
+        backend, images, store, PoolSettings(idle_timeout_s=60, freeze_after_s=1, tick_s=3600), clock
+    )
     runner = asyncio.ensure_future(pools.run())
     await asyncio.sleep(0)
     yield World(pools, backend, runtimes, images, store, clock)
@@ -100,9 +121,11 @@ async def test_image_config_overrides(world: World) -> None:
 async def test_burst_of_n_starts_n_environments_in_parallel(world: World) -> None:
     version = Version()
     GATES["burst"] = gate = asyncio.Event()
-    calls = [asyncio.ensure_future(world.invoke(version, {"do": "gate", "gate": "burst"}, f"r{i}")) for i in range(5)]
-    while sum(1 for e in world.pools.environments() if e.state is EnvState.BUSY) < 5:
-        await asyncio.sleep(0.01)
+    calls = [
+        asyncio.ensure_future(world.invoke(version, {"do": "gate", "gate": "burst"}, f"r{i}"))
+        for i in range(5)
+    ]
+    await until(lambda: sum(1 for e in world.pools.environments() if e.state is EnvState.BUSY) == 5)
     assert len(world.backend.sandboxes) == 5
     gate.set()
     results = await asyncio.gather(*calls)
@@ -173,8 +196,7 @@ async def test_timeout_kills_the_environment(world: World) -> None:
     assert b"Task timed out after 0.05 seconds" in result.log_tail
     await world.invoke(version, {})
     assert len(world.backend.sandboxes) == 2
-    while not world.backend.sandboxes[0].destroyed:
-        await asyncio.sleep(0.01)
+    await until(lambda: world.backend.sandboxes[0].destroyed)
 
 
 async def test_update_drains_old_environments_while_in_flight_invokes_finish(world: World) -> None:
@@ -182,17 +204,14 @@ async def test_update_drains_old_environments_while_in_flight_invokes_finish(wor
     GATES["drain"] = gate = asyncio.Event()
     in_flight = asyncio.ensure_future(world.invoke(old, {"do": "gate", "gate": "drain"}))
     await world.invoke(old, {})  # a second, idle environment of the old code
-    while len(world.backend.sandboxes) < 2:
-        await asyncio.sleep(0.01)
+    await until(lambda: len(world.backend.sandboxes) >= 2)
     new = dataclasses.replace(old, code_sha256="bb", revision_id="r2")
     assert (await world.invoke(new, {"n": 1})).outcome == Success(b'{"n": 1}')
     old_sandboxes = world.backend.sandboxes[:2]
     assert sum(1 for s in old_sandboxes if s.destroyed or not s.running) >= 0
     gate.set()
     assert (await in_flight).outcome == Success(b'"opened"')
-    for sandbox in old_sandboxes:
-        while not sandbox.destroyed:
-            await asyncio.sleep(0.01)
+    await until(lambda: all(s.destroyed for s in old_sandboxes))
     assert [s for s in world.backend.live] == world.backend.sandboxes[2:]
 
 
@@ -207,8 +226,7 @@ async def test_idle_environments_are_frozen_thawed_on_reuse_and_reaped(world: Wo
     assert not sandbox.frozen and sandbox.freezes == 1
     world.clock.now += 61
     await world.pools.tidy(world.clock.now)
-    while not sandbox.destroyed:
-        await asyncio.sleep(0.01)
+    await until(lambda: sandbox.destroyed)
     assert world.pools.environments() == []
 
 
@@ -237,8 +255,7 @@ async def test_event_is_not_swallowed_when_the_runtime_dies_with_next_pending(wo
     # The runtime dies while waiting in /next: its connection closes, then the sandbox exits.
     await world.runtimes.clients[0].close()
     assert env.api is not None
-    while env.api.connections:
-        await asyncio.sleep(0)
+    await until(lambda: not env.api.connections)
     world.backend.sandboxes[0].exit()
     with pytest.raises(EnvironmentLost):
         await world.invoke(version, {"again": True})

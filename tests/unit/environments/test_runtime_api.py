@@ -145,7 +145,12 @@ async def test_error_reports_a_function_error_with_a_validated_type(
 
 @pytest.mark.parametrize(
     ("header", "expected"),
-    [(None, "Runtime.Unknown"), ("Runtime.Bad", "Runtime.Bad"), ("Function.x", "Function.Unknown"), ("x", "Runtime.Unknown")],
+    [
+        (None, "Runtime.Unknown"),
+        ("Runtime.Bad", "Runtime.Bad"),
+        ("Function.x", "Function.Unknown"),
+        ("x", "Runtime.Unknown"),
+    ],
 )
 async def test_error_type_header_rules(
     served: tuple[RuntimeApi, RuntimeClient], header: str | None, expected: str
@@ -197,7 +202,9 @@ async def test_response_of_exactly_the_limit_is_accepted(served: tuple[RuntimeAp
     assert len(result.payload) == MAX_RESPONSE_BYTES
 
 
-async def test_init_error_fails_init_and_then_next_is_refused(served: tuple[RuntimeApi, RuntimeClient]) -> None:
+async def test_init_error_fails_init_and_then_next_is_refused(
+    served: tuple[RuntimeApi, RuntimeClient],
+) -> None:
     api, client = served
     body = b'{"errorMessage":"Unable to import module","errorType":"Runtime.ImportModuleError"}'
     reply = await client.init_error(body, {"Lambda-Runtime-Function-Error-Type": "Runtime.ImportModuleError"})
@@ -221,7 +228,9 @@ async def test_init_error_after_init_is_refused(served: tuple[RuntimeApi, Runtim
     assert reply.json()["errorType"] == "InvalidStateTransition"
 
 
-async def test_logs_and_telemetry_apis_answer_as_the_emulator(served: tuple[RuntimeApi, RuntimeClient]) -> None:
+async def test_logs_and_telemetry_apis_answer_as_the_emulator(
+    served: tuple[RuntimeApi, RuntimeClient],
+) -> None:
     _, client = served
     logs = await client.request("PUT", "/2020-08-15/logs", b"{}")
     assert (logs.status, logs.json()) == (
@@ -237,7 +246,9 @@ async def test_logs_and_telemetry_apis_answer_as_the_emulator(served: tuple[Runt
     assert register.status == 404
 
 
-async def test_many_invocations_on_one_keep_alive_connection(served: tuple[RuntimeApi, RuntimeClient]) -> None:
+async def test_many_invocations_on_one_keep_alive_connection(
+    served: tuple[RuntimeApi, RuntimeClient],
+) -> None:
     api, client = served
     for i in range(5):
         pending = asyncio.ensure_future(client.next())
