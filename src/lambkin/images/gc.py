@@ -105,9 +105,10 @@ def _idle(path: Path, cutoff: float) -> bool:
 def _sweep_staging(staging: Path, cutoff: float, dry_run: bool) -> int:
     """Staging files nobody finished (a crash mid-write, an abandoned monolithic upload)."""
     count = 0
-    for entry in os.scandir(staging):
-        if entry.is_file(follow_symlinks=False) and entry.stat().st_mtime < cutoff:
-            if not dry_run:
-                Path(entry.path).unlink(missing_ok=True)
-            count += 1
+    with os.scandir(staging) as entries:
+        for entry in entries:
+            if entry.is_file(follow_symlinks=False) and entry.stat().st_mtime < cutoff:
+                if not dry_run:
+                    Path(entry.path).unlink(missing_ok=True)
+                count += 1
     return count

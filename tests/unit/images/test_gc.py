@@ -1,0 +1,74 @@
+"""Garbage collection: what a manifest references stays, old unreferenced blobs and uploads go."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from lambkin.images.blobs import sha256_digest
+from lambkin.images.errors import BlobUploadUnknown
+from lambkin.images.gc import BLOB_GRACE, UPLOAD_GRACE, collect_garbage
+from lambkin.images.manifests import OCI_MANIFEST
+from lambkin.images.uploads import Uploads
+from tests.unit.images.catalog_fixtures import Parts, manifest_for, parts
+
+__all__ = ["parts"]
+LATER = BLOB_GRACE + UPLOAD_GRACE + 60  # seconds: every grace period has run out
+
+
+async def test_unreferenced_blobs_go_once_their_grace_is_over(parts: Parts) -> None:
+    raw = manifest_for(parts.blobs, b"kept layer")
+    await parts.catalog.put_manifest("app", "v1", raw, OCI_MANIFEST)
+    orphan = parts.blobs.put_bytes(b"orphan layer")
+    await parts.catalog.link_blob("app", orphan)
+
+    fresh = await collect_garbage(parts.db, parts.blobs, now=time.time())
+    assert fresh.blobs_deleted == ()  # a push may still be about to name it
+
+    dry = await collect_garbage(parts.db, parts.blobs, now=time.time() + LATER, dry_run=True)
+    assert dry.blobs_deleted == (orphan,) and parts.blobs.exists(orphan)
+
+    report = await collect_garbage(parts.db, parts.blobs, now=time.time() + LATER)
+    assert report.blobs_deleted == (orphan,) and report.bytes_freed == len(b"orphan layer")
+    assert not parts.blobs.exists(orphan)
+    assert not await parts.catalog.repository_has_blob("app", orphan)
+    for descriptor in [json.loads(raw)["config"], *json.loads(raw)["layers"]]:
+        assert parts.blobs.exists(descriptor["digest"])
+    assert (await parts.catalog.get_manifest("app", "v1")).raw == raw
+
+
+async def test_deleting_the_last_manifest_frees_its_blobs(parts: Parts) -> None:
+    shared = manifest_for(parts.blobs, b"shared layer")
+    digest = await parts.catalog.put_manifest("one", "v1", shared, OCI_MANIFEST)
+    await parts.catalog.put_manifest("two", "v1", shared, OCI_MANIFEST)
+    layer = sha256_digest(b"shared layer")
+
+    await parts.catalog.delete_manifest("one", digest)
+    await collect_garbage(parts.db, parts.blobs, now=time.time() + LATER)
+    assert parts.blobs.exists(layer)  # repository two still uses it
+
+    await parts.catalog.delete_manifest("two", digest)
+    report = await collect_garbage(parts.db, parts.blobs, now=time.time() + LATER)
+    assert layer in report.blobs_deleted and not parts.blobs.exists(layer)
+
+
+async def test_abandoned_uploads_and_staging_files_go(parts: Parts) -> None:
+    uploads = Uploads(parts.db, parts.blobs, parts.catalog)
+    abandoned = await uploads.start("app")
+    leftover = parts.blobs.new_staging_path()
+    leftover.write_bytes(b"half a blob from a crash")
+
+    assert (await collect_garbage(parts.db, parts.blobs, now=time.time())).uploads_deleted == 0
+    report = await collect_garbage(parts.db, parts.blobs, now=time.time() + LATER)
+    assert report.uploads_deleted == 1 and report.staging_files_deleted == 1
+    assert not leftover.exists()
+    assert not await _known(uploads, abandoned.uuid)
+
+
+async def _known(uploads: Uploads, upload_id: str) -> bool:
+    fresh = Uploads(uploads.db, uploads.blobs, uploads.catalog)  # as after a restart: no memory of it
+    try:
+        await fresh.status("app", upload_id)
+    except BlobUploadUnknown:
+        return False
+    return True
