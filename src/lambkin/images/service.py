@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,10 +71,15 @@ class ImageService:
 
     def is_own_registry(self, ref: ImageReference) -> bool:
         """Whether `ref` names lambkin's own registry: its host:port, or loopback with its port."""
-        own_port = self.settings.port
-        if ref.port != own_port:
+        if ref.port != self.settings.port:
             return False
-        return ref.host == self.settings.host or ref.host in LOCAL_HOSTS
+        if ref.host == self.settings.host or ref.host in LOCAL_HOSTS:
+            return True
+        # Bound to every interface, lambkin is also reachable under the machine's own name.
+        return self.settings.host in ("0.0.0.0", "::") and ref.host in (
+            socket.gethostname(),
+            socket.getfqdn(),
+        )
 
     async def resolve(self, image_uri: str, architecture: str | None = None) -> ResolvedImage:
         """Pins `image_uri` to a digest, pulling it first unless it is in lambkin's own registry.
