@@ -76,10 +76,7 @@ class ImageService:
         if ref.host == self.settings.host or ref.host in LOCAL_HOSTS:
             return True
         # Bound to every interface, lambkin is also reachable under the machine's own name.
-        return self.settings.host in ("0.0.0.0", "::") and ref.host in (
-            socket.gethostname(),
-            socket.getfqdn(),
-        )
+        return self.settings.host in ("0.0.0.0", "::") and ref.host == socket.gethostname()
 
     async def resolve(self, image_uri: str, architecture: str | None = None) -> ResolvedImage:
         """Pins `image_uri` to a digest, pulling it first unless it is in lambkin's own registry.
