@@ -139,7 +139,7 @@ def apply(config: QueueConfig, attributes: dict[str, str], creating: bool) -> Qu
     changes: dict[str, Any] = {}
     opaque = dict(config.opaque)
     for name, value in attributes.items():
-        if name not in SETTABLE or (name in FIFO_ONLY and not config.fifo):
+        if name not in SETTABLE or (name in FIFO_ONLY | {"FifoQueue"} and not config.fifo):
             raise InvalidAttributeName(f"Unknown Attribute {name}.")
         if name in INTEGER_RANGES:
             changes[_field(name)] = _integer(name, value)
