@@ -123,3 +123,16 @@ def test_a_truncated_monolithic_upload_stores_nothing(own_server: LambkinServer)
         retry = http.post("/v2/cut/mono/blobs/uploads/", params={"digest": digest_of(data)}, content=data)
         assert retry.status_code == 201
         assert http.get(f"/v2/cut/mono/blobs/{digest_of(data)}").content == data
+
+
+def test_a_client_hanging_up_mid_download_leaves_the_registry_serving(own_server: LambkinServer) -> None:
+    data = bytes(range(256)) * 40_000  # 10 MB
+    with client(own_server) as http:
+        digest = http.post(
+            "/v2/hangup/app/blobs/uploads/", params={"digest": digest_of(data)}, content=data
+        ).headers["docker-content-digest"]
+        for _ in range(3):
+            with http.stream("GET", f"/v2/hangup/app/blobs/{digest}") as response:
+                next(response.iter_raw(65536))  # read a little, then hang up
+        assert http.get(f"/v2/hangup/app/blobs/{digest}").content == data
+    assert "Traceback" not in own_server.log()

@@ -6,7 +6,7 @@ import asyncio
 import os
 import re
 
-from lambkin.api.asgi import Send, respond
+from lambkin.api.asgi import Receive, Send, respond
 from lambkin.api.registry_http import Handler, Headers, Request, render_error
 from lambkin.images.blobs import BlobStore
 from lambkin.images.catalog import Catalog, check_digest, check_repository
@@ -75,7 +75,7 @@ class BlobHandlers:
                 await respond(send, status, b"", headers)
                 return
             await send({"type": "http.response.start", "status": status, "headers": headers})
-            await _stream(fd, start, end, send)
+            await _stream_while_connected(fd, start, end, request.receive, send)
         finally:
             os.close(fd)
 
@@ -193,6 +193,29 @@ def _byte_range(value: str | None, size: int) -> tuple[int, int]:
     if start >= size or start >= end:
         raise RangeInvalid(f"range {value} is outside the blob's {size} bytes", {"size": size})
     return start, end
+
+
+class _ClientGone(Exception):
+    """The client hung up while a blob was on its way."""
+
+
+async def _stream_while_connected(fd: int, start: int, end: int, receive: Receive, send: Send) -> None:
+    """Streams a blob, and stops reading the disk as soon as the client hangs up."""
+
+    async def watch() -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        raise _ClientGone
+
+    try:
+        async with asyncio.TaskGroup() as group:
+            watcher = group.create_task(watch())
+            try:
+                await _stream(fd, start, end, send)
+            finally:
+                watcher.cancel()
+    except* _ClientGone:
+        pass
 
 
 async def _stream(fd: int, start: int, end: int, send: Send) -> None:
