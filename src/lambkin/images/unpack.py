@@ -18,6 +18,8 @@ from typing import Protocol
 import zstandard
 
 CHUNK = 1 << 20
+# tarfile copies its whole buffer on every header read: a small buffer is faster than a big one.
+TAR_BUFFER = 1 << 16
 WHITEOUT = ".wh."
 OPAQUE = ".wh..wh..opq"
 OPAQUE_XATTR = "trusted.overlay.opaque"
@@ -98,7 +100,7 @@ def unpack_stream(stream: Readable, dest: Path, expected_diff_id: str | None = N
     reader = _HashingReader(stream)
     unpacker = _Unpacker(dest)
     try:
-        with tarfile.open(fileobj=reader, mode="r|", bufsize=CHUNK) as tar:  # type: ignore[call-overload]
+        with tarfile.open(fileobj=reader, mode="r|", bufsize=TAR_BUFFER) as tar:  # type: ignore[call-overload]
             for member in tar:
                 unpacker.add(tar, member)
         reader.drain()
