@@ -168,6 +168,7 @@ def build(names: Iterable[str] | None = None) -> dict[str, Path]:
             cache.remove_tree(cache.WORK)  # what an interrupted build left
             cache.WORK.mkdir(parents=True)
             buildah = Buildah()
+            buildah.remove_all_containers()
             for name in stale:
                 key = image_key(IMAGES[name])
                 if not cache.is_fresh(name, key, archive_path(name), layer_path(name)):

@@ -86,6 +86,11 @@ class Buildah:
         with contextlib.suppress(ToolError):
             self("rm", container)
 
+    def remove_all_containers(self) -> None:
+        """Working containers an interrupted build left behind (the storage is the toolchain's alone)."""
+        with contextlib.suppress(ToolError):
+            self("rm", "--all")
+
     def images(self, repository: str) -> list[str]:
         """Every local name (repository:tag) under the given repository."""
         out = self("images", "--format", "{{.Name}}:{{.Tag}}", "--filter", f"reference={repository}")

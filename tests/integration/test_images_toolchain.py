@@ -185,7 +185,7 @@ def run_image(
     )
     with FakeRuntimeApi(events) as api:
         env = dict(item.split("=", 1) for item in config["Env"])
-        env.update(AWS_LAMBDA_RUNTIME_API=api.address, AWS_LAMBDA_FUNCTION_NAME="t", SLEEP_SECONDS="0")
+        env.update(AWS_LAMBDA_RUNTIME_API=api.address, AWS_LAMBDA_FUNCTION_NAME="t", SLOW_INIT_SECONDS="0.1")
         command = [
             "unshare",
             "--mount",
@@ -231,6 +231,51 @@ def test_python_handlers_context(test_images: BuiltImages) -> None:
     assert context["aws_request_id"] == "request-1"
     assert context["invoked_function_arn"].endswith(":function:t")
     assert 0 < context["remaining_time_in_millis"] <= 30_000
+
+
+CHECKS: list[tuple[str, dict[str, Any], Any]] = [
+    ("app.large_response", {"size": 1000}, lambda body: len(body) == 1000),
+    ("app.env", {}, lambda body: json.loads(body)["cwd"] == "/var/task"),
+    ("app.state", {}, lambda body: json.loads(body)["invocations"] == 1),
+    ("app.tmp_write", {"size": 10}, lambda body: json.loads(body)["read_back"] is True),
+    ("app.log", {"lines": ["a", "b"]}, lambda body: json.loads(body) == {"stdout": 2, "stderr": 0}),
+    ("slow_init.handler", {"x": 1}, lambda body: json.loads(body)["event"] == {"x": 1}),
+]
+
+
+@pytest.mark.parametrize(("handler", "event", "check"), CHECKS, ids=[handler for handler, _, _ in CHECKS])
+def test_python_handlers(test_images: BuiltImages, handler: str, event: dict[str, Any], check: Any) -> None:
+    [(path, _headers, body)] = run_image(
+        test_images, "python-handlers", [json.dumps(event).encode()], [handler]
+    )
+    assert path.endswith("/request-1/response"), body
+    assert check(body), body
+
+
+def test_python_echo_rie_answers_on_8080(test_images: BuiltImages, tmp_path: Path) -> None:
+    """The emulator anchor: aws-lambda-rie as the entrypoint, invoked on :8080 in a network namespace of its own."""
+    root = test_images.rootfs("python-echo-rie")
+    url = "http://127.0.0.1:8080/2015-03-31/functions/function/invocations"
+    script = tmp_path / "rie.sh"
+    script.write_text(
+        f"""set -e
+ip link set lo up
+mount --rbind /dev "{root}/dev"; mount -t proc proc "{root}/proc"; mount -t tmpfs tmpfs "{root}/tmp"
+chroot "{root}" /bin/sh -c 'cd /var/task && exec "$@"' - {" ".join(IMAGES["python-echo-rie"].entrypoint)} app.handler \
+    >"{tmp_path}/rie.log" 2>&1 &
+for i in $(seq 100); do curl -s -o /dev/null http://127.0.0.1:8080/ && break; sleep 0.1; done
+curl -sS -XPOST {url} -d '{{"via": "rie"}}'
+kill $!
+"""
+    )
+    done = subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", "--net", "sh", str(script)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert json.loads(done.stdout) == {"via": "rie"}, done.stderr + (tmp_path / "rie.log").read_text()
 
 
 @pytest.mark.parametrize("name", ["shell-runtime", "busybox"])
