@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
+import logging
 import re
 from urllib.parse import parse_qsl, quote
 
@@ -26,6 +27,7 @@ from lambkin.images.manifests import MAX_MANIFEST_BYTES
 from lambkin.images.uploads import Uploads
 
 MAX_PAGE = 10_000
+log = logging.getLogger("lambkin.registry")
 
 _UPLOAD = re.compile(r"^/v2/(?P<name>.+)/blobs/uploads/(?P<uuid>[^/]*)$")
 _BLOB = re.compile(r"^/v2/(?P<name>.+)/blobs/(?P<digest>[^/]+)$")
@@ -73,6 +75,11 @@ class RegistryApp:
             await render_error(tracked, exc, head=method == "HEAD")
         except ConnectionError:
             return  # the client went away mid-request; what it sent is already cut back off
+        except Exception as exc:
+            log.exception("registry: %s %s failed", method, request.path)
+            if started:
+                raise
+            await render_error(tracked, RegistryError(f"internal error: {exc}"), head=method == "HEAD")
 
     def authorize(self, request: Request) -> None:
         value = request.header(b"authorization") or ""
@@ -133,6 +140,7 @@ class RegistryApp:
         digest = await self.catalog.put_manifest(
             name, params["reference"], raw, request.header(b"content-type")
         )
+        log.info("registry: pushed %s:%s (%s)", name, params["reference"], digest)
         headers: Headers = [
             (b"location", f"/v2/{name}/manifests/{digest}".encode()),
             (b"docker-content-digest", digest.encode()),
@@ -141,6 +149,7 @@ class RegistryApp:
 
     async def delete_manifest(self, request: Request, send: Send, params: dict[str, str]) -> None:
         await self.catalog.delete_manifest(params["name"], params["reference"])
+        log.info("registry: deleted %s:%s", params["name"], params["reference"])
         await respond(send, 202)
 
     async def list_tags(self, request: Request, send: Send, params: dict[str, str]) -> None:
