@@ -98,7 +98,7 @@ async def test_an_unknown_image_is_not_found(images: ImageService, pushed: Lambk
         await images.resolve(f"127.0.0.1:{pushed.port}/app:nope")
 
 
-async def test_a_remote_image_with_zstd_layers_is_pulled_unpacked_and_mounted(
+async def test_a_remote_image_with_zstd_layers_is_pulled_then_resolves_by_digest_offline(
     images: ImageService, layout: Path, tmp_path: Path, root: Path
 ) -> None:
     registry = DockerRegistry(tmp_path / "registry").start()
@@ -114,7 +114,8 @@ async def test_a_remote_image_with_zstd_layers_is_pulled_unpacked_and_mounted(
         resolved = await images.resolve(f"{registry.address}/remote/zstd:v1")
     finally:
         registry.stop()
-    lower_dirs = await images.prepare(resolved)
+    pinned = await images.resolve(f"{registry.address}/remote/zstd@{resolved.digest}")  # registry gone
+    lower_dirs = await images.prepare(pinned)
 
     mount_overlay(lower_dirs, root)
 

@@ -43,6 +43,8 @@ log = logging.getLogger("lambkin.images")
 
 CHUNK = 1 << 20
 PARALLEL_BLOBS = 3
+# Architecture names as Lambda and uname give them, to OCI's.
+ARCHITECTURE_ALIASES = {"x86_64": "amd64", "aarch64": "arm64"}
 
 
 class ImageUnavailable(Exception):
@@ -137,7 +139,7 @@ class RegistryClient:
     ) -> PulledImage:
         """Pulls `ref` for linux/<architecture> (default: the host's) and stores it under `repository`
         (default: the reference's repository), tagged with the reference's tag if it has one."""
-        arch = architecture or host_architecture()
+        arch = ARCHITECTURE_ALIASES.get(architecture or "", architecture or host_architecture())
         notify = progress or (lambda _: None)
         async with self._session(ref) as session:
             raw, media_type, digest = await session.manifest(ref.reference)

@@ -23,6 +23,7 @@ from lambkin.images.manifests import (
     parse_manifest,
 )
 from lambkin.images.pull import (
+    ARCHITECTURE_ALIASES,
     ContentInvalid,
     ImageNotFound,
     InvalidReference,
@@ -33,8 +34,6 @@ from lambkin.images.reference import LOCAL_HOSTS, ImageReference, parse_referenc
 from lambkin.images.registry_auth import load_auth_files
 from lambkin.images.unpack import LayerRejected
 
-# Lambda's architecture names (CreateFunction's Architectures) to OCI's.
-LAMBDA_ARCHITECTURES = {"x86_64": "amd64", "arm64": "arm64"}
 PARALLEL_UNPACKS = 2
 
 
@@ -83,12 +82,14 @@ class ImageService:
 
         `architecture` is Lambda's (`x86_64`, `arm64`) or OCI's name; default: the host's.
         """
-        arch = LAMBDA_ARCHITECTURES.get(architecture or "", architecture or host_architecture())
+        arch = ARCHITECTURE_ALIASES.get(architecture or "", architecture or host_architecture())
         try:
             ref = parse_reference(image_uri)
         except RegistryError as exc:
             raise InvalidReference(f"invalid image URI {image_uri!r}: {exc.message}") from exc
-        if self.is_own_registry(ref):
+        pinned_here = ref.digest is not None and await self.catalog.has_manifest(ref.repository, ref.digest)
+        if self.is_own_registry(ref) or pinned_here:
+            # A digest pulled before is the same content wherever it came from: no registry needed.
             digest, manifest, config = await self._local(ref, arch)
         else:
             async with self._pulls.hold(str(ref)):
