@@ -272,6 +272,7 @@ def test_tag_list_and_catalog_pagination(http: httpx.Client) -> None:
     assert page.headers["link"] == '</v2/paged/tags/list?n=2&last=b>; rel="next"'
     rest = http.get(page.headers["link"].split(";")[0].strip("<>"))
     assert rest.json()["tags"] == ["c", "d"] and "link" not in rest.headers
+    assert http.get("/v2/paged/tags/list", params={"n": 0}).json()["tags"] == []
     assert error_code(http.get("/v2/paged/tags/list", params={"n": "x"})) == "PAGINATION_NUMBER_INVALID"
     repositories = http.get("/v2/_catalog").json()["repositories"]
     assert "paged" in repositories and repositories == sorted(repositories)

@@ -181,5 +181,7 @@ def _page(request: Request) -> tuple[int | None, str | None]:
 def _paginate(items: list[str], limit: int | None, base: str) -> tuple[list[str], str | None]:
     if limit is None or len(items) <= limit:
         return items, None
+    if limit == 0:
+        return [], None
     page = items[:limit]
     return page, f'<{base}?n={limit}&last={quote(page[-1], safe="")}>; rel="next"'
