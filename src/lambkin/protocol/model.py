@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from botocore.loaders import Loader
-from botocore.model import OperationModel, ServiceModel
+from botocore.model import OperationModel, ServiceModel, Shape, StructureShape
 
 _LABEL = re.compile(r"\{([^}]+?)(\+?)\}")
 
@@ -141,3 +141,13 @@ def service_index(name: str) -> ServiceIndex:
     """The indexed model of a botocore service ("lambda", "sqs", "logs"), loaded once per process."""
     loaded = Loader().load_service_model(name, "service-2")
     return ServiceIndex(ServiceModel(loaded, service_name=name))
+
+
+@cache
+def body_members(shape: StructureShape) -> dict[str, tuple[str, Shape]]:
+    """A structure's members that travel in a JSON body (no `location`), by wire name. Cached per shape."""
+    return {
+        member.serialization.get("name", name): (name, member)
+        for name, member in shape.members.items()
+        if "location" not in member.serialization
+    }

@@ -14,6 +14,8 @@ from urllib.parse import unquote
 
 from botocore.model import OperationModel, Shape, StructureShape
 
+from lambkin.protocol.model import body_members
+
 
 class ParseError(Exception):
     """The request cannot be read as the operation's input (not JSON, wrong type, bad encoding)."""
@@ -78,8 +80,7 @@ def parse_rest_json(
         document = _load(body)
         if not isinstance(document, dict):
             raise ParseError("Could not parse request body into json: expected an object")
-        body_members = {n: m for n, m in shape.members.items() if "location" not in m.serialization}
-        result.update(_structure_members(body_members, document, ""))
+        result.update(_structure_members(shape, document, ""))
     return result
 
 
@@ -109,7 +110,7 @@ def from_json(shape: Shape, value: Any, path: str) -> Any:
         if not isinstance(value, dict):
             raise ParseError(f"Expected an object at '{path}'")
         assert isinstance(shape, StructureShape)
-        return _structure_members(shape.members, value, path)
+        return _structure_members(shape, value, path)
     if kind == "list":
         if not isinstance(value, list):
             raise ParseError(f"Expected an array at '{path}'")
@@ -149,12 +150,15 @@ def from_json(shape: Shape, value: Any, path: str) -> Any:
     return value
 
 
-def _structure_members(members: Mapping[str, Shape], value: dict[str, Any], path: str) -> dict[str, Any]:
+def _structure_members(shape: StructureShape, value: dict[str, Any], path: str) -> dict[str, Any]:
+    """The body members of a structure found in a JSON object (unknown keys are ignored, as AWS does)."""
+    wires = body_members(shape)
     result: dict[str, Any] = {}
-    for name, member in members.items():
-        wire = member.serialization.get("name", name)
-        if wire in value and value[wire] is not None:
-            result[name] = from_json(member, value[wire], f"{path}.{name}" if path else name)
+    for wire, item in value.items():
+        found = wires.get(wire)
+        if found is not None and item is not None:
+            name, member = found
+            result[name] = from_json(member, item, f"{path}.{name}" if path else name)
     return result
 
 

@@ -65,7 +65,7 @@ def _rest_json_structure(shape: StructureShape, output: Mapping[str, Any], statu
             return Reply(status, [("content-type", "application/json"), *headers], raw)
         body = to_json(member, value) if value is not None else {}
     else:
-        body = to_json(shape, body_members, only=body_members.keys())
+        body = to_json(shape, body_members)
     return Reply(status, [("content-type", "application/json"), *headers], _dumps(body))
 
 
@@ -76,17 +76,19 @@ def json_body(index: ServiceIndex, operation: OperationModel, output: Mapping[st
     return Reply(200, [("content-type", f"application/x-amz-json-{index.json_version}")], _dumps(body))
 
 
-def to_json(shape: Shape, value: Any, only: Any = None) -> Any:
-    """A Python value as the JSON its shape says (wire names, base64 blobs, epoch timestamps)."""
+def to_json(shape: Shape, value: Any) -> Any:
+    """A Python value as the JSON its shape says (wire names, base64 blobs, epoch timestamps).
+
+    Keys that are not members of a structure are left out.
+    """
     kind = shape.type_name
     if kind == "structure":
         assert isinstance(shape, StructureShape)
+        members = shape.members
         result: dict[str, Any] = {}
-        for name, member in shape.members.items():
-            if only is not None and name not in only:
-                continue
-            item = value.get(name)
-            if item is not None:
+        for name, item in value.items():
+            member = members.get(name)
+            if member is not None and item is not None:
                 result[member.serialization.get("name", name)] = to_json(member, item)
         return result
     if kind == "list":

@@ -8,6 +8,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Literal
 from urllib.parse import parse_qsl, quote
 
@@ -107,19 +108,20 @@ def verify(request: Incoming, credentials: Credentials, now: datetime) -> Scope:
         raise SignatureError("unknown_key", "The security token included in the request is invalid.")
     signed_at = _signed_at(stamp, request.headers)
     _check_time(signed_at, now, presigned, query_map)
-    _check_payload(request)
+    body_hash = hashlib.sha256(request.body).hexdigest()
+    _check_payload(request, body_hash)
     provided = fields["Signature"].encode()
     # botocore hashes the body into presigned URLs too (an empty body, for query-protocol ones); S3-style
     # presigners use UNSIGNED-PAYLOAD instead, so a presigned URL may match either.
-    unsigned_options = (False, True) if presigned else (False,)
+    payload_options = (body_hash, UNSIGNED_PAYLOAD) if presigned else (body_hash,)
     if not any(
         hmac.compare_digest(
             _expected_signature(
-                request, credentials, scope, fields["SignedHeaders"], signed_at, unsigned
+                request, credentials, scope, fields["SignedHeaders"], signed_at, payload
             ).encode(),
             provided,
         )
-        for unsigned in unsigned_options
+        for payload in payload_options
     ):
         raise SignatureError(
             "mismatch",
@@ -131,10 +133,14 @@ def verify(request: Incoming, credentials: Credentials, now: datetime) -> Scope:
 
 
 def _signed_at(stamp: str, headers: Mapping[str, str]) -> datetime:
-    try:
-        return datetime.strptime(stamp, _STAMP).replace(tzinfo=UTC)
-    except ValueError:
-        pass
+    if len(stamp) == 16 and stamp[8] == "T" and stamp[15] == "Z":
+        try:  # strptime is slow; this is every request
+            return datetime(
+                int(stamp[0:4]), int(stamp[4:6]), int(stamp[6:8]),
+                int(stamp[9:11]), int(stamp[11:13]), int(stamp[13:15]), tzinfo=UTC,
+            )  # fmt: skip
+        except ValueError:
+            pass
     raise SignatureError(
         "malformed", "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header."
     )
@@ -167,13 +173,13 @@ def _check_time(signed_at: datetime, now: datetime, presigned: bool, query: Mapp
         )
 
 
-def _check_payload(request: Incoming) -> None:
+def _check_payload(request: Incoming, body_hash: str) -> None:
     declared = request.headers.get("x-amz-content-sha256")
     if declared is None or declared == "UNSIGNED-PAYLOAD":
         return
     if declared.startswith("STREAMING-"):
         raise SignatureError("malformed", "Chunked (STREAMING-*) payload signing is not supported.")
-    if not hmac.compare_digest(declared.lower(), hashlib.sha256(request.body).hexdigest()):
+    if not hmac.compare_digest(declared.lower(), body_hash):
         raise SignatureError(
             "mismatch", "The provided 'x-amz-content-sha256' header does not match what was computed."
         )
@@ -185,8 +191,9 @@ def _expected_signature(
     scope: Scope,
     signed_headers: str,
     signed_at: datetime,
-    unsigned_payload: bool,
+    payload_hash: str,
 ) -> str:
+    """The signature botocore's SigV4 signer computes for this request, signed headers and payload hash."""
     names = [name.strip().lower() for name in signed_headers.split(";") if name.strip()]
     pairs = parse_qsl(request.query_string, keep_blank_values=True)
     canonical_query = "&".join(
@@ -194,23 +201,29 @@ def _expected_signature(
     )
     host = request.headers.get("host", "localhost")
     url = f"http://{host}{request.raw_path}" + (f"?{canonical_query}" if canonical_query else "")
-    aws_request = AWSRequest(method=request.method, url=url, headers=dict(request.headers), data=request.body)
+    headers = {name: request.headers.get(name, "") for name in names}
+    if "x-amz-content-sha256" in request.headers:  # botocore then signs this value as the payload hash
+        headers["x-amz-content-sha256"] = request.headers["x-amz-content-sha256"]
+    aws_request = AWSRequest(method=request.method, url=url, headers=headers)
     aws_request.context["timestamp"] = signed_at.strftime(_STAMP)
     boto_credentials = BotoCredentials(credentials.access_key_id, credentials.secret_access_key)
-    signer_class = _UnsignedPayloadVerifier if unsigned_payload else _HeaderVerifier
-    signer = signer_class(boto_credentials, scope.service, scope.region, names)
+    signer = _Verifier(boto_credentials, scope.service, scope.region, names, payload_hash)
     canonical = signer.canonical_request(aws_request)
     string_to_sign = signer.string_to_sign(aws_request, canonical)
     signature: str = signer.signature(string_to_sign, aws_request)
     return signature
 
 
-class _HeaderVerifier(SigV4Auth):  # type: ignore[misc]
-    """botocore's signer, canonicalizing exactly the headers the client listed as signed."""
+class _Verifier(SigV4Auth):  # type: ignore[misc]
+    """botocore's signer over exactly the headers the client signed, the payload hash computed once,
+    and the signing key derived once a day per region and service instead of on every request."""
 
-    def __init__(self, credentials: BotoCredentials, service: str, region: str, names: list[str]) -> None:
+    def __init__(
+        self, credentials: BotoCredentials, service: str, region: str, names: list[str], payload_hash: str
+    ) -> None:
         super().__init__(credentials, service, region)
         self.signed_names = names
+        self.payload_hash = payload_hash
 
     def headers_to_sign(self, request: AWSRequest) -> HTTPHeaders:
         chosen = HTTPHeaders()
@@ -218,10 +231,23 @@ class _HeaderVerifier(SigV4Auth):  # type: ignore[misc]
             chosen[name] = request.headers.get(name, "")
         return chosen
 
-
-class _UnsignedPayloadVerifier(_HeaderVerifier):
-    """As S3-style presigners compute it: "UNSIGNED-PAYLOAD" in place of the body's hash."""
-
     def payload(self, request: AWSRequest) -> str:
-        unsigned: str = UNSIGNED_PAYLOAD
-        return unsigned
+        return self.payload_hash
+
+    def signature(self, string_to_sign: str, request: AWSRequest) -> str:
+        key = _signing_key(
+            self.credentials.secret_key,
+            request.context["timestamp"][0:8],
+            self._region_name,
+            self._service_name,
+        )
+        return hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
+
+
+@lru_cache(maxsize=256)
+def _signing_key(secret: str, date: str, region: str, service: str) -> bytes:
+    """SigV4's derived key: HMAC chain over date, region, service and "aws4_request"."""
+    key = f"AWS4{secret}".encode()
+    for part in (date, region, service, "aws4_request"):
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    return key

@@ -58,9 +58,10 @@ def _structure(shape: StructureShape, value: dict[str, Any], path: str, problems
     for name in shape.required_members:
         if value.get(name) is None:
             problems.append(Problem(_join(path, name), None, "Member must not be null"))
-    for name, member in shape.members.items():
-        item = value.get(name)
-        if item is not None:
+    members = shape.members
+    for name, item in value.items():
+        member = members.get(name)
+        if member is not None and item is not None:
             _check(member, item, _join(path, name), problems)
 
 
