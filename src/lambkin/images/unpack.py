@@ -9,6 +9,7 @@ import os
 import shutil
 import stat
 import tarfile
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -104,9 +105,8 @@ def unpack_stream(stream: Readable, dest: Path, expected_diff_id: str | None = N
             for member in tar:
                 unpacker.add(tar, member)
         reader.drain()
-    except (tarfile.TarError, EOFError, OSError, zstandard.ZstdError) as exc:
-        if isinstance(exc, LayerRejected):
-            raise
+    except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile, zstandard.ZstdError) as exc:
+        # Only a broken stream is the layer's fault; other OSErrors (a full disk) are ours to report.
         raise LayerRejected(f"layer is not a readable tar stream: {exc}") from exc
     unpacker.finish()
     diff_id = reader.digest()
