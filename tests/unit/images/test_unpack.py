@@ -123,3 +123,38 @@ def test_aufs_bookkeeping_entries_are_ignored(tmp_path: Path) -> None:
     unpack_file(blob, dest)
 
     assert os.listdir(dest) == ["a"]
+
+
+def test_many_layers_with_long_paths_still_mount(tmp_path: Path) -> None:
+    deep = tmp_path / ("long-directory-name-" * 8)
+    lower_dirs = []
+    for n in range(60):
+        layer = deep / f"layer-{n:03}-{'x' * 40}"
+        layer.mkdir(parents=True)
+        (layer / f"file{n}").write_text(str(n))
+        (layer / "shadowed").write_text(str(n))
+        lower_dirs.append(layer)
+    root = tmp_path / "root"
+    root.mkdir()
+    assert sum(len(str(d)) + 1 for d in lower_dirs) > 4096
+
+    mount_overlay(list(reversed(lower_dirs)), root)
+    try:
+        assert len(os.listdir(root)) == 61
+        assert (root / "shadowed").read_text() == "59"
+        assert (root / "file0").read_text() == "0"
+    finally:
+        unmount(root)
+
+
+def test_a_single_layer_mounts(tmp_path: Path) -> None:
+    layer, root = tmp_path / "layers" / "one", tmp_path / "root"
+    layer.mkdir(parents=True)
+    root.mkdir()
+    (layer / "only").write_text("1")
+
+    mount_overlay([layer], root)
+    try:
+        assert os.listdir(root) == ["only"]
+    finally:
+        unmount(root)
