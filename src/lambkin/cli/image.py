@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import os
 import sys
 from collections.abc import Callable, Coroutine
@@ -61,6 +62,9 @@ def _boolean(text: str) -> bool:
 
 def _runner(command: Command) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
+        logging.basicConfig(
+            level=os.environ.get("LAMBKIN_LOG_LEVEL", "WARNING"), format="lambkin: %(message)s"
+        )
         app = composition.build(Settings(data_dir=args.data_dir.resolve()))
         try:
             assert app.images is not None
