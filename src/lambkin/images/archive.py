@@ -242,6 +242,8 @@ def _name_from_annotation(name: str) -> tuple[str, str]:
     first, sep, rest = name.partition("/")
     if sep and ("." in first or ":" in first or first == "localhost"):
         name = rest
+        if first == "docker.io" and name.startswith("library/"):
+            name = name.removeprefix("library/")  # docker's own short form: busybox, not library/busybox
     return _parse_name(name)
 
 
