@@ -23,6 +23,7 @@ from lambkin.images.manifests import (
     ImageIndex,
     ImageManifest,
     host_architecture,
+    parse_config,
     parse_manifest,
 )
 from lambkin.images.pull import ContentInvalid, ImageUnavailable, InvalidReference
@@ -156,6 +157,14 @@ def _read_docker(open_file: Opener, blobs: BlobStore, where: str) -> list[_Pendi
             raise ArchiveInvalid(f"{where}: manifest.json entry without Config")
         with open_file(entry["Config"]) as stream:
             config_raw = stream.read(4 << 20)
+        try:
+            diff_ids = parse_config(config_raw).diff_ids
+        except RegistryError as exc:
+            raise ArchiveInvalid(f"{where}: {entry['Config']}: {exc.message}") from exc
+        if len(diff_ids) != len(entry.get("Layers") or []):
+            raise ArchiveInvalid(
+                f"{where}: {entry['Config']} names {len(diff_ids)} layers, manifest.json others"
+            )
         config_digest = blobs.put_bytes(config_raw)
         layers = []
         for name in entry.get("Layers") or []:
