@@ -278,3 +278,37 @@ def test_tag_list_and_catalog_pagination(http: httpx.Client) -> None:
     assert "paged" in repositories and repositories == sorted(repositories)
     first = http.get("/v2/_catalog", params={"n": 1})
     assert len(first.json()["repositories"]) == 1 and 'rel="next"' in first.headers["link"]
+
+
+def test_referrers_list_artifacts_that_name_a_subject(http: httpx.Client) -> None:
+    subject_raw = json.dumps(image(http, "refs/app")).encode()
+    subject = put_manifest(http, "refs/app", "v1", json.loads(subject_raw)).headers["docker-content-digest"]
+    empty = push_blob(http, "refs/app", b"{}")
+    signature = push_blob(http, "refs/app", b"a signature")
+    artifact = {
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "artifactType": "application/vnd.example.signature",
+        "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": empty, "size": 2},
+        "layers": [{"mediaType": "application/octet-stream", "digest": signature, "size": 11}],
+        "subject": {"mediaType": OCI_MANIFEST, "digest": subject, "size": len(subject_raw)},
+        "annotations": {"org.example.signed-by": "tests"},
+    }
+    pushed = put_manifest(http, "refs/app", digest_of(json.dumps(artifact).encode()), artifact)
+    assert pushed.status_code == 201 and pushed.headers["oci-subject"] == subject
+
+    listed = http.get(f"/v2/refs/app/referrers/{subject}")
+    assert listed.status_code == 200 and listed.headers["content-type"] == OCI_INDEX
+    assert listed.json()["manifests"] == [
+        {
+            "mediaType": OCI_MANIFEST,
+            "digest": pushed.headers["docker-content-digest"],
+            "size": len(json.dumps(artifact)),
+            "artifactType": "application/vnd.example.signature",
+            "annotations": {"org.example.signed-by": "tests"},
+        }
+    ]
+    filtered = http.get(f"/v2/refs/app/referrers/{subject}", params={"artifactType": "application/x-other"})
+    assert filtered.json()["manifests"] == [] and filtered.headers["oci-filters-applied"] == "artifactType"
+    http.delete(f"/v2/refs/app/manifests/{pushed.headers['docker-content-digest']}")
+    assert http.get(f"/v2/refs/app/referrers/{subject}").json()["manifests"] == []

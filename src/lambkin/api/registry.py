@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
+import json
 import logging
 import re
 from urllib.parse import parse_qsl, quote
@@ -23,7 +24,7 @@ from lambkin.images.errors import (
     UnknownEndpoint,
     Unsupported,
 )
-from lambkin.images.manifests import MAX_MANIFEST_BYTES
+from lambkin.images.manifests import MAX_MANIFEST_BYTES, OCI_INDEX
 from lambkin.images.uploads import Uploads
 
 MAX_PAGE = 10_000
@@ -33,6 +34,7 @@ _UPLOAD = re.compile(r"^/v2/(?P<name>.+)/blobs/uploads/(?P<uuid>[^/]*)$")
 _BLOB = re.compile(r"^/v2/(?P<name>.+)/blobs/(?P<digest>[^/]+)$")
 _MANIFEST = re.compile(r"^/v2/(?P<name>.+)/manifests/(?P<reference>[^/]+)$")
 _TAGS = re.compile(r"^/v2/(?P<name>.+)/tags/list$")
+_REFERRERS = re.compile(r"^/v2/(?P<name>.+)/referrers/(?P<digest>[^/]+)$")
 
 
 class RegistryApp:
@@ -50,6 +52,7 @@ class RegistryApp:
             (_MANIFEST, {"GET": self.get_manifest, "HEAD": self.get_manifest, "PUT": self.put_manifest,
                          "DELETE": self.delete_manifest}),
             (_TAGS, {"GET": self.list_tags}),
+            (_REFERRERS, {"GET": self.list_referrers}),
         ]  # fmt: skip
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -145,6 +148,9 @@ class RegistryApp:
             (b"location", f"/v2/{name}/manifests/{digest}".encode()),
             (b"docker-content-digest", digest.encode()),
         ]
+        subject = json.loads(raw).get("subject")  # already validated by the catalog
+        if isinstance(subject, dict):
+            headers.append((b"oci-subject", str(subject["digest"]).encode()))
         await respond(send, 201, b"", headers)
 
     async def delete_manifest(self, request: Request, send: Send, params: dict[str, str]) -> None:
@@ -158,6 +164,23 @@ class RegistryApp:
         tags = await self.catalog.tags(name, last, None if limit is None else limit + 1)
         page, link = _paginate(tags, limit, f"/v2/{name}/tags/list")
         await send_json(send, 200, {"name": name, "tags": page}, link=link)
+
+    async def list_referrers(self, request: Request, send: Send, params: dict[str, str]) -> None:
+        artifact_type = request.query.get("artifactType") or None
+        found = await self.catalog.referrers(params["name"], params["digest"], artifact_type)
+        index = {
+            "schemaVersion": 2,
+            "mediaType": OCI_INDEX,
+            "manifests": [descriptor.to_json() for descriptor in found],
+        }
+        body = json.dumps(index).encode()
+        headers: Headers = [
+            (b"content-type", OCI_INDEX.encode()),
+            (b"content-length", str(len(body)).encode()),
+        ]
+        if artifact_type is not None:
+            headers.append((b"oci-filters-applied", b"artifactType"))
+        await respond(send, 200, body, headers)
 
     async def list_repositories(self, request: Request, send: Send) -> None:
         if request.method != "GET":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sqlite3
@@ -24,6 +25,7 @@ from lambkin.images.manifests import (
     OCI_LAYER_NONDIST_GZIP,
     OCI_LAYER_NONDIST_TAR,
     OCI_LAYER_NONDIST_ZSTD,
+    Descriptor,
     ImageIndex,
     parse_manifest,
 )
@@ -75,6 +77,24 @@ MIGRATIONS: list[Migration] = [
             uuid TEXT PRIMARY KEY,
             repository TEXT NOT NULL,
             started_at REAL NOT NULL
+        )
+        """,
+    ),
+    Migration(
+        "images",
+        2,
+        """
+        CREATE TABLE referrers (
+            repository TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            digest TEXT NOT NULL,
+            media_type TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            artifact_type TEXT,
+            annotations TEXT NOT NULL,
+            PRIMARY KEY (repository, subject, digest),
+            FOREIGN KEY (repository, digest)
+                REFERENCES repository_manifests(repository, digest) ON DELETE CASCADE
         )
         """,
     ),
@@ -208,6 +228,20 @@ class Catalog:
                 "INSERT OR IGNORE INTO repository_blobs (repository, digest, linked_at) VALUES (?, ?, ?)",
                 [(repository, child, now) for child, kind in refs if kind == "blob"],
             )
+            if manifest.subject is not None:
+                conn.execute(
+                    "INSERT OR IGNORE INTO referrers (repository, subject, digest, media_type, size,"
+                    " artifact_type, annotations) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        repository,
+                        manifest.subject.digest,
+                        digest,
+                        manifest.media_type,
+                        len(raw),
+                        manifest.kind_of_artifact,
+                        json.dumps(dict(manifest.annotations)),
+                    ),
+                )
             if tag is not None:
                 conn.execute(
                     "INSERT INTO tags (repository, tag, digest, updated_at) VALUES (?, ?, ?, ?)"
@@ -300,6 +334,25 @@ class Catalog:
                 f"manifest {reference} is not in {repository}",
                 {"repository": repository, "reference": reference},
             )
+
+    async def referrers(
+        self, repository: str, subject: str, artifact_type: str | None = None
+    ) -> list[Descriptor]:
+        """The manifests in `repository` whose `subject` is the given digest (OCI 1.1 referrers)."""
+        check_repository(repository)
+        check_digest(subject)
+
+        def load(conn: sqlite3.Connection) -> list[Descriptor]:
+            rows = conn.execute(
+                "SELECT digest, media_type, size, artifact_type, annotations FROM referrers"
+                " WHERE repository = ? AND subject = ? AND (? IS NULL OR artifact_type = ?) ORDER BY digest",
+                (repository, subject, artifact_type, artifact_type),
+            )
+            return [
+                Descriptor(r[1], r[0], r[2], None, json.loads(r[4]), r[3] or None) for r in rows.fetchall()
+            ]
+
+        return await self.db.run(load)
 
     async def tags(self, repository: str, last: str | None = None, limit: int | None = None) -> list[str]:
         """The repository's tags in lexical order, after `last`, at most `limit`; raises NameUnknown."""

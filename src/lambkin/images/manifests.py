@@ -92,6 +92,18 @@ class Descriptor:
     size: int
     platform: Platform | None = None
     annotations: Mapping[str, str] = field(default_factory=dict, hash=False)
+    artifact_type: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {"mediaType": self.media_type, "digest": self.digest, "size": self.size}
+        if self.artifact_type:
+            doc["artifactType"] = self.artifact_type
+        if self.annotations:
+            doc["annotations"] = dict(self.annotations)
+        if self.platform is not None:
+            plat = {"os": self.platform.os, "architecture": self.platform.architecture}
+            doc["platform"] = plat | ({"variant": self.platform.variant} if self.platform.variant else {})
+        return doc
 
 
 @dataclass(frozen=True)
@@ -102,10 +114,17 @@ class ImageManifest:
     config: Descriptor
     layers: tuple[Descriptor, ...]
     subject: Descriptor | None = None
+    artifact_type: str | None = None
+    annotations: Mapping[str, str] = field(default_factory=dict, hash=False)
 
     def references(self) -> tuple[Descriptor, ...]:
         """Every blob this manifest needs in the registry."""
         return (self.config, *self.layers)
+
+    @property
+    def kind_of_artifact(self) -> str:
+        """What the referrers API lists it as: its artifactType, else its config's media type."""
+        return self.artifact_type or self.config.media_type
 
 
 @dataclass(frozen=True)
@@ -115,6 +134,12 @@ class ImageIndex:
     media_type: str
     manifests: tuple[Descriptor, ...]
     subject: Descriptor | None = None
+    artifact_type: str | None = None
+    annotations: Mapping[str, str] = field(default_factory=dict, hash=False)
+
+    @property
+    def kind_of_artifact(self) -> str | None:
+        return self.artifact_type
 
     def select_platform(
         self, os: str = "linux", architecture: str | None = None, variant: str | None = None
@@ -203,13 +228,18 @@ def parse_manifest(raw: bytes, media_type: str | None = None) -> Manifest:
     if doc.get("schemaVersion") != 2:
         raise ManifestInvalid("manifest schemaVersion must be 2")
     subject = _descriptor(doc["subject"], "subject") if "subject" in doc else None
+    artifact_type = doc.get("artifactType")
+    if artifact_type is not None and (
+        not isinstance(artifact_type, str) or not _MEDIA_TYPE_RE.match(artifact_type)
+    ):
+        raise ManifestInvalid(f"artifactType is not a media type: {artifact_type!r}")
+    annotations = _annotations(doc.get("annotations"), "manifest")
     if kind in INDEX_TYPES:
         entries = doc.get("manifests")
         if not isinstance(entries, list):
             raise ManifestInvalid("index must have a manifests array")
-        return ImageIndex(
-            kind, tuple(_descriptor(e, f"manifests[{i}]") for i, e in enumerate(entries)), subject
-        )
+        descriptors = tuple(_descriptor(e, f"manifests[{i}]") for i, e in enumerate(entries))
+        return ImageIndex(kind, descriptors, subject, artifact_type, annotations)
     layers = doc.get("layers")
     if not isinstance(layers, list):
         raise ManifestInvalid("manifest must have a layers array")
@@ -220,6 +250,8 @@ def parse_manifest(raw: bytes, media_type: str | None = None) -> Manifest:
         _descriptor(doc["config"], "config"),
         tuple(_descriptor(e, f"layers[{i}]") for i, e in enumerate(layers)),
         subject,
+        artifact_type,
+        annotations,
     )
 
 
@@ -302,12 +334,20 @@ def _descriptor(value: Any, where: str) -> Descriptor:
         if variant is not None and not isinstance(variant, str):
             raise ManifestInvalid(f"{where}.platform.variant must be a string")
         platform = Platform(os_name, arch, variant or None)
-    annotations = value.get("annotations") or {}
+    artifact_type = value.get("artifactType")
+    if artifact_type is not None and not isinstance(artifact_type, str):
+        raise ManifestInvalid(f"{where}.artifactType must be a string")
+    annotations = _annotations(value.get("annotations"), where)
+    return Descriptor(media_type, digest, size, platform, annotations, artifact_type or None)
+
+
+def _annotations(value: Any, where: str) -> dict[str, str]:
+    annotations = value or {}
     if not isinstance(annotations, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in annotations.items()
     ):
         raise ManifestInvalid(f"{where}.annotations must map strings to strings")
-    return Descriptor(media_type, digest, size, platform, dict(annotations))
+    return dict(annotations)
 
 
 def _strings(value: Any, where: str) -> tuple[str, ...]:
