@@ -211,7 +211,7 @@ def collect_layout_garbage() -> None:
         keep.update(layer["digest"] for layer in manifest["layers"])
     for blob in blobs.iterdir():
         if f"sha256:{blob.name}" not in keep:
-            blob.unlink()
+            cache.remove_if_stale(blob)
 
 
 def assemble_rootfs(name: str) -> Path:
@@ -238,6 +238,7 @@ def assemble_rootfs(name: str) -> Path:
         remove_stale_rootfs(name, keep=target)
         cache.remove_tree(target)
         scratch.rename(target)
+        os.utime(target)  # its age tells remove_if_stale when it may go
         cache.write_stamp(stamp_name, {"key": key, "rootfs": str(target)})
     return target
 
@@ -247,4 +248,4 @@ def remove_stale_rootfs(name: str, keep: Path) -> None:
     pattern = re.compile(re.escape(name) + r"-[0-9a-f]{16}")
     for path in cache.ROOTFS.iterdir():
         if pattern.fullmatch(path.name) and path != keep:
-            cache.remove_tree(path)
+            cache.remove_if_stale(path)

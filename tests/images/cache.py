@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import stat
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -91,6 +92,21 @@ def is_fresh(name: str, key: str, *outputs: Path) -> bool:
     """Whether `name` was built from inputs hashing to `key` and its outputs are still there."""
     stamp = read_stamp(name)
     return stamp is not None and stamp.get("key") == key and all(path.exists() for path in outputs)
+
+
+STALE_GRACE_SECONDS = (
+    3600.0  # outputs replaced by a rebuild stay this long: a running test may still use them
+)
+
+
+def remove_if_stale(path: Path) -> None:
+    """Removes an output that a rebuild replaced, once it is older than the grace period."""
+    try:
+        age = time.time() - path.lstat().st_mtime
+    except FileNotFoundError:
+        return
+    if age > STALE_GRACE_SECONDS:
+        remove_tree(path)
 
 
 def remove_tree(path: Path) -> None:

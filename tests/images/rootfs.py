@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import struct
 import subprocess
 import sys
 import time
@@ -94,8 +95,26 @@ def python_base_key() -> str:
 
 
 def busybox_binary() -> Path:
-    found = shutil.which("busybox") or "/bin/busybox"
-    return Path(found).resolve()
+    """The host's busybox, which must be the static one (Debian's busybox-static): the image has no libc."""
+    binary = Path(shutil.which("busybox") or "/bin/busybox").resolve()
+    if not is_static_elf(binary):
+        raise RuntimeError(
+            f"{binary} is dynamically linked: install busybox-static (scripts/setup-system.sh)"
+        )
+    return binary
+
+
+def is_static_elf(path: Path) -> bool:
+    """Whether a 64-bit little-endian ELF file has no program interpreter (PT_INTERP), i.e. needs no ld.so."""
+    with path.open("rb") as handle:
+        header = handle.read(64)
+        if header[:5] != b"\x7fELF\x02":
+            return False
+        (offset,) = struct.unpack_from("<Q", header, 0x20)
+        size, count = struct.unpack_from("<HH", header, 0x36)
+        handle.seek(offset)
+        table = handle.read(size * count)
+    return all(struct.unpack_from("<I", table, i * size)[0] != 3 for i in range(count))
 
 
 def busybox_base_key() -> str:
@@ -121,6 +140,7 @@ def build_python_base(target: Path) -> None:
     cache.remove_tree(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     scratch.rename(target)
+    os.utime(target)
     log(f"python base rootfs ready: {target} ({tree_size(target) / 1e6:.0f} MB)")
 
 
@@ -149,6 +169,7 @@ def debootstrap() -> Path:
         if stale != scratch:
             cache.remove_tree(stale)
     scratch.rename(target)
+    os.utime(target)
     log(f"debootstrap done in {time.monotonic() - started:.0f} s")
     return target
 
@@ -243,6 +264,7 @@ def build_busybox_base(target: Path) -> None:
     cache.remove_tree(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     scratch.rename(target)
+    os.utime(target)
     log(f"busybox base rootfs ready: {target} ({len(applets)} applets)")
 
 
