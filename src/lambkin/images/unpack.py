@@ -166,8 +166,9 @@ class _Unpacker:
             os.utime(path, (member.mtime, member.mtime), follow_symlinks=False)
         elif member.islnk():
             target = self._link_target(member)
-            self._replace(path)
-            os.link(target, path, follow_symlinks=False)
+            if target != path:  # a link to itself changes nothing
+                self._replace(path)
+                os.link(target, path, follow_symlinks=False)
         elif member.ischr() or member.isblk() or member.isfifo():
             raise LayerRejected(f"{member.name!r}: device nodes and fifos are not allowed in a layer")
         else:

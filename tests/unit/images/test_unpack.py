@@ -67,7 +67,16 @@ def test_a_layer_that_does_not_match_its_diff_id_is_rejected(tmp_path: Path) -> 
 def test_later_entries_replace_earlier_ones(tmp_path: Path) -> None:
     blob, dest = tmp_path / "layer.blob", tmp_path / "out"
     dest.mkdir()
-    write_layer(blob, [file("x/y", b"1"), file("x", b"now a file"), symlink("z", "x"), file("z", b"file")])
+    write_layer(
+        blob,
+        [
+            file("x/y", b"1"),
+            file("x", b"now a file"),
+            symlink("z", "x"),
+            file("z", b"file"),
+            hardlink("z", "z"),
+        ],
+    )
 
     unpack_file(blob, dest)
 
