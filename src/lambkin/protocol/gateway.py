@@ -66,6 +66,11 @@ class AwsGateway:
             reply = await self._serve(request, receive, index, protocol, request_id)
         except AwsError as failure:
             reply = serialize.error(index, protocol, failure, request_id)
+        except ConnectionError:
+            return  # the client went away before sending its whole body; nobody to answer
+        except Exception:
+            log.exception("%s %s failed (request %s)", request.method, request.raw_path, request_id)
+            reply = serialize.error(index, protocol, dialect.internal(index.name, request_id), request_id)
         headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in reply.headers]
         headers.append((b"x-amzn-requestid", request_id.encode()))
         await respond(send, reply.status, reply.body, headers)

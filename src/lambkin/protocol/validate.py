@@ -134,12 +134,28 @@ def _constraints(shape: Shape, value: Any) -> list[str]:
     return broken
 
 
+# Java's Unicode classes as Python can say them inside a character class. \p{L} and \p{N} become \w, which
+# is a little wider (letters and digits both, and "_"): a translated pattern may accept more, never less.
+_JAVA_CLASSES = {
+    r"\p{L}": r"\w",
+    r"\p{N}": r"\w",
+    r"\p{Z}": "\u0020\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000",
+}
+_RANGE_AFTER_CLASS = re.compile(r"(\\[wdsWDS])-")
+
+
+def _pythonize(pattern: str) -> str:
+    for java, python in _JAVA_CLASSES.items():
+        pattern = pattern.replace(java, python)
+    return _RANGE_AFTER_CLASS.sub(r"\1\\-", pattern)
+
+
 @cache
 def _pattern(pattern: str) -> re.Pattern[str] | None:
     """The model's (Java-flavoured) pattern compiled for Python, or None where Python cannot read it."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            return re.compile(pattern, re.DOTALL)
+            return re.compile(_pythonize(pattern), re.DOTALL)
         except re.error:
             return None
