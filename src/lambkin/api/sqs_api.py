@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 from lambkin.protocol.errors import AwsError
 from lambkin.protocol.service import Handler, RequestContext
 from lambkin.queues.batch import check_batch_size, check_entry_ids
-from lambkin.queues.errors import QueueDoesNotExist, QueueError
+from lambkin.queues.errors import InvalidParameterValue, QueueDoesNotExist, QueueError
 from lambkin.queues.messages import AttributeValue, message_size
 from lambkin.queues.sending import SendRequest, SendResult
 from lambkin.queues.service import EntryFailure, QueueService, ReceivedMessage
@@ -89,10 +89,16 @@ def handlers(service: QueueService, default_endpoint: str) -> dict[str, Handler]
         return _batch(entries, results, lambda r: _sent(r) if isinstance(r, SendResult) else {})
 
     async def receive_message(a: Input, c: RequestContext) -> dict[str, Any]:
+        count = a.get("MaxNumberOfMessages", 1)
+        if not 1 <= count <= 10:
+            raise InvalidParameterValue(
+                f"Value {count} for parameter MaxNumberOfMessages is invalid. Reason: Must be between 1 and 10, "
+                "if provided."
+            )
         names = tuple(a.get("MessageSystemAttributeNames") or ()) + tuple(a.get("AttributeNames") or ())
         messages = await service.receive(
             name_of(a["QueueUrl"]),
-            max_messages=a.get("MaxNumberOfMessages", 1),
+            max_messages=count,
             wait_seconds=a.get("WaitTimeSeconds"),
             visibility_timeout=a.get("VisibilityTimeout"),
             attribute_names=names,

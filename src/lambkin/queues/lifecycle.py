@@ -34,7 +34,7 @@ class InvalidStateTransition(Exception):
 
 
 S, E = MessageState, MessageEvent
-# Denied unless listed. A stale receipt handle may still delete a message that became visible again.
+# Denied unless listed. The latest receipt handle still deletes a message whose visibility timeout ended.
 TRANSITIONS: dict[tuple[MessageState, MessageEvent], MessageState] = {
     (S.DELAYED, E.EXPIRE): S.EXPIRED,
     (S.DELAYED, E.PURGE): S.PURGED,

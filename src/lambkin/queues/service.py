@@ -13,7 +13,6 @@ from lambkin.queues.errors import (
     InvalidParameterValue,
     MessageNotInflight,
     QueueError,
-    ReceiptHandleIsInvalid,
 )
 from lambkin.queues.journal import Journal
 from lambkin.queues.lifecycle import (
@@ -35,6 +34,7 @@ from lambkin.store.db import Database
 
 SWEEP_INTERVAL = 30.0
 MAX_VISIBILITY = 43_200
+MAX_BATCH = 10_000  # in-process pollers (event source mappings); the SQS API allows 10
 
 
 @dataclass(frozen=True)
@@ -164,8 +164,12 @@ class QueueService:
         attribute_names: tuple[str, ...] = (),
         message_attribute_names: tuple[str, ...] = (),
     ) -> list[ReceivedMessage]:
-        """Up to `max_messages` messages; waits up to `wait_seconds` for the first one to arrive."""
-        _check_range("MaxNumberOfMessages", max_messages, 1, 10)
+        """Up to `max_messages` messages; waits up to `wait_seconds` for the first one to arrive.
+
+        `attribute_names` are system attribute names (or "All"); `message_attribute_names` are names,
+        "All", ".*" or "prefix.*". The SQS API allows 1-10 messages; in-process callers up to 10,000.
+        """
+        _check_range("MaxNumberOfMessages", max_messages, 1, MAX_BATCH)
         if wait_seconds is not None:
             _check_range("WaitTimeSeconds", wait_seconds, 0, 20)
         if visibility_timeout is not None:
@@ -290,8 +294,10 @@ class QueueService:
                 if meta is None:
                     results.append(None)  # already deleted: SQS answers success
                     continue
-                if queue.fifo and meta.receipt != receipt.token:
-                    raise ReceiptHandleIsInvalid("The receipt handle has expired.")
+                if meta.receipt != receipt.token:
+                    # an older delivery's handle: SQS answers success but keeps the message
+                    results.append(None)
+                    continue
                 transition(meta.state(now), MessageEvent.DELETE)
             except QueueError as exc:
                 if single:
