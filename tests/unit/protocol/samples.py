@@ -35,3 +35,25 @@ def minimal(shape: Shape | None, depth: int = 0) -> Any:
     if kind == "timestamp":
         return datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
     return None
+
+
+def full(shape: Shape | None, depth: int = 0) -> Any:
+    """A value with every member set (two list items, two map entries), to exercise every wire name."""
+    if shape is None:
+        return {}
+    kind = shape.type_name
+    if kind == "structure":
+        assert isinstance(shape, StructureShape)
+        if depth > 4:
+            return {}
+        return {
+            name: full(member, depth + 1)
+            for name, member in shape.members.items()
+            if member.serialization.get("location") not in ("headers", "statusCode")
+            and not member.serialization.get("eventstream")
+        }
+    if kind == "list":
+        return [full(shape.member, depth + 1), full(shape.member, depth + 1)]
+    if kind == "map":
+        return {"k1": full(shape.value, depth + 1), "k2": full(shape.value, depth + 1)}
+    return minimal(shape, depth)
