@@ -26,6 +26,7 @@ __all__ = [
     "BuiltImages",
     "ImageSpec",
     "build_all",
+    "docker_archive_path",
     "image_digest",
     "image_path",
     "layout_ref",
@@ -43,6 +44,11 @@ def build_all() -> dict[str, Path]:
 def image_path(name: str) -> Path:
     """The image's oci-archive (building it first if needed): for `skopeo copy oci-archive:PATH ...` or imports."""
     return _build.build([name])[name]
+
+
+def docker_archive_path(name: str) -> Path:
+    """The image as a `docker save` archive (docker-archive, tagged NAME:latest), made on first use."""
+    return _build.docker_archive(name)
 
 
 def layout_ref(name: str) -> str:
@@ -100,6 +106,9 @@ class BuiltImages:
 
     def layout_ref(self, name: str) -> str:
         return layout_ref(name)
+
+    def docker_archive(self, name: str) -> Path:
+        return docker_archive_path(name)
 
     def digest(self, name: str) -> str:
         return image_digest(name)

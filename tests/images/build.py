@@ -243,6 +243,26 @@ def assemble_rootfs(name: str) -> Path:
     return target
 
 
+def docker_archive(name: str) -> Path:
+    """The image as a `docker save` archive (uncompressed layers), made from the OCI one on first use."""
+    build([name])
+    key = image_key(IMAGES[name])
+    target = cache.ARCHIVES / f"{name}.docker.tar"
+    stamp_name = f"docker-archive-{name}"
+    if cache.is_fresh(stamp_name, key, target):
+        return target
+    with cache.build_lock():
+        if not cache.is_fresh(stamp_name, key, target):
+            temporary = target.with_name(f".{target.name}.tmp")
+            temporary.unlink(missing_ok=True)
+            skopeo(
+                "copy", "--quiet", f"oci:{cache.LAYOUT}:{name}", f"docker-archive:{temporary}:{name}:latest"
+            )
+            temporary.replace(target)
+            cache.write_stamp(stamp_name, {"key": key, "archive": str(target)})
+    return target
+
+
 def remove_stale_rootfs(name: str, keep: Path) -> None:
     """Removes rootfs directories of `name` built from older inputs (`name-<key>`, not `name-rie-<key>`)."""
     pattern = re.compile(re.escape(name) + r"-[0-9a-f]{16}")

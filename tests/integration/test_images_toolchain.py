@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import tarfile
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -317,3 +318,11 @@ def test_cache_keys_follow_inputs(tmp_path: Path) -> None:
     first = Hasher("t").tree("layer", tmp_path).hexdigest()
     (tmp_path / "a.py").write_text("two")
     assert Hasher("t").tree("layer", tmp_path).hexdigest() != first
+
+
+def test_docker_archive_is_made_on_demand(test_images: BuiltImages) -> None:
+    archive = test_images.docker_archive("busybox")
+    with tarfile.open(archive) as tar:
+        [entry] = json.load(tar.extractfile("manifest.json"))  # type: ignore[arg-type]
+    assert entry["RepoTags"] == ["docker.io/library/busybox:latest"]
+    assert len(entry["Layers"]) == 2
