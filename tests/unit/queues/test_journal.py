@@ -1,0 +1,45 @@
+"""Group commit: concurrent writes share a transaction, and one failing write rolls back alone."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from lambkin.queues.journal import Journal, JournalClosed
+from lambkin.store.db import Database
+
+
+async def test_writes_commit_together_and_fail_alone(tmp_path: Path) -> None:
+    db = Database(tmp_path / "j.db")
+    db.run_sync(lambda conn: conn.execute("CREATE TABLE t (v INTEGER UNIQUE)"))
+    journal = Journal(db)
+    runner = asyncio.create_task(journal.run())
+
+    def insert(value: int) -> Callable[[sqlite3.Connection], int]:
+        def write(conn: sqlite3.Connection) -> int:
+            conn.execute("INSERT INTO t (v) VALUES (?)", (value,))
+            return value
+
+        return write
+
+    results = await asyncio.gather(
+        journal.write(insert(1)),
+        journal.write(insert(1)),
+        journal.write(insert(2)),
+        return_exceptions=True,
+    )
+    assert results[0] == 1 and results[2] == 2
+    assert isinstance(results[1], sqlite3.IntegrityError)
+    rows = db.run_sync(lambda conn: [r[0] for r in conn.execute("SELECT v FROM t ORDER BY v")])
+    assert rows == [1, 2]
+    runner.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await runner
+    with pytest.raises(JournalClosed):
+        await journal.write(insert(3))
+    db.close()
