@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from lambkin.environments.results import FunctionError
 from lambkin.functions.errors import FunctionsError
 from lambkin.invoke.concurrency import Throttled
-from lambkin.invoke.invoker import InvalidClientContext, Invoker, InvokeRequest, InvokeTarget
+from lambkin.invoke.invoker import InvalidClientContext, Invoker, InvokeRequest
 from lambkin.protocol.errors import AwsError
 from lambkin.protocol.service import Handler, RequestContext
 
-Resolve = Callable[[str, str | None], Awaitable[tuple[InvokeTarget, str]]]
+CACHE_S = 0.1
 
 
 class InvokeResolver(Protocol):
@@ -23,6 +24,7 @@ class InvokeResolver(Protocol):
 
 def invoke_handlers(functions: InvokeResolver, invoker: Invoker) -> dict[str, Handler]:
     """The handler map entry for Invoke."""
+    resolved = ResolveCache(functions)
 
     async def invoke(params: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
         name: str = params["FunctionName"]
@@ -30,7 +32,7 @@ def invoke_handlers(functions: InvokeResolver, invoker: Invoker) -> dict[str, Ha
         invocation_type = params.get("InvocationType") or "RequestResponse"
         payload: bytes = params.get("Payload") or b""
         try:
-            version, executed = await functions.resolve_for_invoke(name, qualifier)
+            version, executed = await resolved.get(name, qualifier)
         except FunctionsError as exc:
             raise AwsError(exc.code, exc.message, Type="User") from exc
         if invocation_type == "DryRun":
@@ -48,6 +50,7 @@ def invoke_handlers(functions: InvokeResolver, invoker: Invoker) -> dict[str, Ha
             client_context=params.get("ClientContext"),
             trace_id=ctx.headers.get("x-amzn-trace-id"),
             request_id=ctx.request_id,
+            log_tail=params.get("LogType") == "Tail",
         )
         try:
             result = await invoker.invoke(version, request)
@@ -73,6 +76,39 @@ def invoke_handlers(functions: InvokeResolver, invoker: Invoker) -> dict[str, Ha
         return output
 
     return {"Invoke": invoke}
+
+
+class ResolveCache:
+    """Remembers for a moment what a name resolved to, so a stream of warm invokes skips the database.
+
+    Only for unqualified names, $LATEST and version numbers (aliases draw their routing weights per invoke);
+    an update is seen within CACHE_S, as Lambda's own invokes see updates eventually.
+    """
+
+    def __init__(self, functions: InvokeResolver, clock: Callable[[], float] = time.monotonic) -> None:
+        self.functions = functions
+        self.clock = clock
+        self._entries: dict[tuple[str, str | None], tuple[float, tuple[Any, str]]] = {}
+
+    async def get(self, name: str, qualifier: str | None) -> tuple[Any, str]:
+        key = (name, qualifier)
+        now = self.clock()
+        entry = self._entries.get(key)
+        if entry is not None and now - entry[0] < CACHE_S:
+            return entry[1]
+        result = await self.functions.resolve_for_invoke(name, qualifier)
+        if _cacheable(name, qualifier):
+            if len(self._entries) > 10_000:
+                self._entries.clear()
+            self._entries[key] = (now, result)
+        return result
+
+
+def _cacheable(name: str, qualifier: str | None) -> bool:
+    if qualifier is not None:
+        return qualifier == "$LATEST" or qualifier.isdigit()
+    tail = name.rsplit(":function:", 1)[-1]
+    return ":" not in tail or tail.endswith(":$LATEST") or tail.rsplit(":", 1)[-1].isdigit()
 
 
 def _check_json(payload: bytes) -> None:

@@ -70,6 +70,7 @@ class Invocation:
     client_context: str = ""
     trace_id: str = ""
     cognito_identity: str = ""
+    tail: bool = True  # the caller wants the log tail (LogType=Tail): END/REPORT written before returning
 
 
 @dataclass(frozen=True)
@@ -110,7 +111,8 @@ class Environment:
         self.task: asyncio.Task[None] | None = None
         self._exit: asyncio.Future[ExitStatus] | None = None
         self._lock = asyncio.Lock()
-        self._init_ms: float | None = None  # reported once, by the first invocation's REPORT
+        self._init_ms: float | None = None
+        self._started = clock()  # reported once, by the first invocation's REPORT
 
     def move(self, target: EnvState) -> None:
         self.state = env_transition(self.state, target)
@@ -144,12 +146,17 @@ class Environment:
             self._exit.set_result(status)
         return status
 
-    async def initialize(self, limit_s: float) -> None:
-        """Starts the runtime and waits for its first /next. Raises InitFailed or InitTimedOut."""
-        assert self.api is not None and self.sandbox is not None and self._exit is not None
+    async def start(self) -> None:
+        """Starts the sandbox's process (the runtime); `watch_exit()` and `initialize()` may follow."""
+        assert self.sandbox is not None
         self.move(EnvState.INITIALIZING)
-        started = self.clock()
+        self._started = self.clock()
         await self.sandbox.start()
+
+    async def initialize(self, limit_s: float) -> None:
+        """Waits for the runtime's first /next. Raises InitFailed or InitTimedOut."""
+        assert self.api is not None and self._exit is not None
+        started = self._started
         api = self.api
         waiting: set[asyncio.Future[Any]] = {api.ready, api.init_failed, self._exit}
         done, _ = await asyncio.wait(waiting, timeout=limit_s, return_when=asyncio.FIRST_COMPLETED)
@@ -203,6 +210,12 @@ class Environment:
         outcome: Outcome
         if outcome_future.done():
             outcome = outcome_future.result()
+            if not invocation.tail:
+                # END and REPORT (and the output still in flight) are written once the caller has its answer.
+                init_ms, self._init_ms = self._init_ms, None
+                loop = asyncio.get_running_loop()
+                loop.call_soon(self._close_log, invocation.request_id, duration_ms, init_ms, None)
+                return InvocationResult(outcome, b"", duration_ms, init_ms)
             await asyncio.sleep(0)  # let output the runtime wrote before answering reach the stream
         elif exited.done():
             if not api.delivered:
@@ -218,26 +231,32 @@ class Environment:
             duration_ms = timeout_s * 1000
             status = "timeout"
             self.kill()
+        init_ms, self._init_ms = self._init_ms, None
+        tail = self._close_log(invocation.request_id, duration_ms, init_ms, status)
+        return InvocationResult(outcome, tail, duration_ms, init_ms)
+
+    def _close_log(
+        self, request_id: str, duration_ms: float, init_ms: float | None, status: str | None
+    ) -> bytes:
+        """Writes END and REPORT, ends the invocation's capture and returns its tail."""
         report = lines.Report(
-            request_id=invocation.request_id,
+            request_id=request_id,
             duration_ms=duration_ms,
             memory_size_mb=self.memory_mb,
             max_memory_used_mb=self._max_memory_mb(),
-            init_duration_ms=self._init_ms,
+            init_duration_ms=init_ms,
             status=status,
         )
-        init_ms, self._init_ms = self._init_ms, None
-        self.logs.platform(lines.end_line(invocation.request_id))
+        self.logs.platform(lines.end_line(request_id))
         self.logs.platform(report.line())
-        tail = self.logs.end()
-        return InvocationResult(outcome, tail, duration_ms, init_ms)
+        return self.logs.end()
 
     def _max_memory_mb(self) -> int:
         if self.sandbox is None:
             return 0
         try:
             return lines.megabytes(self.sandbox.max_memory_bytes())
-        except OSError:
+        except Exception:  # the sandbox may be gone by the time REPORT is written
             return 0
 
     @property

@@ -34,6 +34,7 @@ class InvokeRequest:
     client_context: str | None = None  # the caller's base64 X-Amz-Client-Context
     trace_id: str | None = None
     request_id: str | None = None
+    log_tail: bool = False
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,7 @@ class Invoker:
             invoked_function_arn=request.invoked_function_arn,
             client_context=decode_client_context(request.client_context),
             trace_id=request.trace_id or new_trace_id(),
+            tail=request.log_tail,
         )
         async with self.concurrency.lease(version.name, version.reserved_concurrency):
             for attempt in range(ATTEMPTS):
