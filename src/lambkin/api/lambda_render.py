@@ -7,12 +7,31 @@ from typing import Any
 from lambkin.functions.account import CODE_SIZE_UNZIPPED, CODE_SIZE_ZIPPED, TOTAL_CODE_SIZE, AccountSettings
 from lambkin.functions.model import Alias, FunctionVersion
 
+_RENDERED: dict[int, tuple[FunctionVersion, dict[str, Any]]] = {}
+_RENDERED_LIMIT = 8192
+
 
 def configuration(version: FunctionVersion, arn: str | None = None) -> dict[str, Any]:
-    """A FunctionConfiguration. `arn` overrides FunctionArn (Lambda shows the alias ARN when asked by alias)."""
+    """A FunctionConfiguration. `arn` overrides FunctionArn (Lambda shows the alias ARN when asked by alias).
+
+    Versions are immutable and the repository hands out the same object for an unchanged row, so the
+    rendering is remembered per object (checked by identity, not just id).
+    """
+    cached = _RENDERED.get(id(version))
+    if cached is None or cached[0] is not version:
+        if len(_RENDERED) >= _RENDERED_LIMIT:
+            _RENDERED.clear()
+        cached = _RENDERED[id(version)] = (version, _configuration(version))
+    out = dict(cached[1])
+    if arn is not None:
+        out["FunctionArn"] = arn
+    return out
+
+
+def _configuration(version: FunctionVersion) -> dict[str, Any]:
     out: dict[str, Any] = {
         "FunctionName": version.name,
-        "FunctionArn": arn or (version.function_arn if version.is_latest else version.qualified_arn),
+        "FunctionArn": version.function_arn if version.is_latest else version.qualified_arn,
         "Role": version.role,
         "CodeSize": version.code_size,
         "Description": version.description,

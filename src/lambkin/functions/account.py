@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
+from lambkin.functions.cache import ReadCache
 from lambkin.functions.errors import InvalidParameterValue
 from lambkin.functions.names import Arns, FunctionRef
 from lambkin.functions.repository import FunctionRepository
@@ -43,8 +44,11 @@ def check_reservation(requested: int, limit: int, reserved_by_others: int) -> in
 class AccountService:
     """Function-wide settings that are not configuration: reserved concurrency and tags."""
 
-    def __init__(self, db: Database, arns: Arns, concurrency_limit: int = 1000) -> None:
+    def __init__(
+        self, db: Database, arns: Arns, concurrency_limit: int = 1000, cache: ReadCache | None = None
+    ) -> None:
         self.db = db
+        self.cache = cache or ReadCache()
         self.arns = arns
         self.concurrency_limit = concurrency_limit
         self.repo = FunctionRepository()
@@ -58,7 +62,7 @@ class AccountService:
             self.repo.put_record(conn, dataclasses.replace(record, reserved_concurrency=reserved))
             return reserved
 
-        return await self.db.run(write)
+        return await self.cache.written(ref.name, self.db.run(write))
 
     async def get_concurrency(self, ref: FunctionRef) -> int | None:
         def read(conn: sqlite3.Connection) -> int | None:
@@ -71,7 +75,7 @@ class AccountService:
             record = self.lookup.record(conn, ref.name)
             self.repo.put_record(conn, dataclasses.replace(record, reserved_concurrency=None))
 
-        await self.db.run(write)
+        await self.cache.written(ref.name, self.db.run(write))
 
     async def settings(self) -> AccountSettings:
         def read(conn: sqlite3.Connection) -> AccountSettings:
@@ -89,7 +93,7 @@ class AccountService:
             merged = MappingProxyType({**record.tags, **tags})
             self.repo.put_record(conn, dataclasses.replace(record, tags=merged))
 
-        await self.db.run(write)
+        await self.cache.written(name, self.db.run(write))
 
     async def untag(self, resource: str, keys: Iterable[str]) -> None:
         name = self.arns.parse_resource(resource)
@@ -100,7 +104,7 @@ class AccountService:
             kept = MappingProxyType({k: v for k, v in record.tags.items() if k not in drop})
             self.repo.put_record(conn, dataclasses.replace(record, tags=kept))
 
-        await self.db.run(write)
+        await self.cache.written(name, self.db.run(write))
 
     async def tags(self, resource: str) -> Mapping[str, str]:
         name = self.arns.parse_resource(resource)

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from lambkin.functions import validation
+from lambkin.functions.cache import ReadCache
 from lambkin.functions.changes import new_revision
 from lambkin.functions.errors import InvalidParameterValue, ResourceConflict, alias_not_found, not_found
 from lambkin.functions.model import Alias, Page
@@ -20,8 +21,9 @@ from lambkin.store.db import Database
 class AliasService:
     """Aliases point at one version and optionally route a weighted share to one more."""
 
-    def __init__(self, db: Database, arns: Arns) -> None:
+    def __init__(self, db: Database, arns: Arns, cache: ReadCache | None = None) -> None:
         self.db = db
+        self.cache = cache or ReadCache()
         self.arns = arns
         self.repo = FunctionRepository()
         self.lookup = Lookup(arns, self.repo)
@@ -56,7 +58,7 @@ class AliasService:
             self.repo.put_alias(conn, created)
             return created
 
-        return await self.db.run(write)
+        return await self.cache.written(ref.name, self.db.run(write))
 
     async def get(self, ref: FunctionRef, alias: str) -> Alias:
         def read(conn: sqlite3.Connection) -> Alias:
@@ -97,14 +99,14 @@ class AliasService:
             self.repo.put_alias(conn, updated)
             return updated
 
-        return await self.db.run(write)
+        return await self.cache.written(ref.name, self.db.run(write))
 
     async def delete(self, ref: FunctionRef, alias: str) -> None:
         def write(conn: sqlite3.Connection) -> None:
             self.lookup.record(conn, ref.name)
             self.repo.delete_alias(conn, ref.name, alias)
 
-        await self.db.run(write)
+        await self.cache.written(ref.name, self.db.run(write))
 
     async def list(
         self, ref: FunctionRef, version: str | None, marker: str | None, max_items: int | None

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from lambkin.functions.account import AccountService
 from lambkin.functions.aliases import AliasService
+from lambkin.functions.cache import ReadCache
 from lambkin.functions.names import Arns
 from lambkin.functions.service import FunctionService
 from lambkin.functions.validation import host_architecture
@@ -38,15 +39,16 @@ def build_control_plane(
     architecture: str | None = None,
 ) -> ControlPlane:
     arns = Arns(region, account_id)
-    worker = ImageWorker(db, resolver)
+    cache = ReadCache()
+    worker = ImageWorker(db, resolver, cache)
     functions = FunctionService(
-        db, arns, worker.submit, host_architecture=architecture or host_architecture()
+        db, arns, worker.submit, host_architecture=architecture or host_architecture(), cache=cache
     )
     worker.publish = functions.publish_in
     return ControlPlane(
         arns=arns,
         functions=functions,
-        aliases=AliasService(db, arns),
-        account=AccountService(db, arns, concurrency_limit),
+        aliases=AliasService(db, arns, cache),
+        account=AccountService(db, arns, concurrency_limit, cache),
         worker=worker,
     )

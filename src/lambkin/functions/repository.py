@@ -67,7 +67,32 @@ def _shallow(item: FunctionVersion | Alias) -> dict[str, Any]:
     return {f.name: getattr(item, f.name) for f in dataclasses.fields(item)}
 
 
+class _DecodedVersions:
+    """Rows already decoded, by their stored text: a listing page re-reads mostly unchanged rows."""
+
+    LIMIT = 8192
+
+    def __init__(self) -> None:
+        self._by_text: dict[tuple[str, int | None], FunctionVersion] = {}
+
+    def get(self, config: str, reserved: int | None) -> FunctionVersion:
+        key = (config, reserved)
+        found = self._by_text.get(key)
+        if found is None:
+            if len(self._by_text) >= self.LIMIT:
+                self._by_text.clear()
+            found = self._by_text[key] = _decode_version_text(config, reserved)
+        return found
+
+
+_decoded = _DecodedVersions()
+
+
 def _decode_version(config: str, reserved: int | None) -> FunctionVersion:
+    return _decoded.get(config, reserved)
+
+
+def _decode_version_text(config: str, reserved: int | None) -> FunctionVersion:
     data: dict[str, Any] = json.loads(config)
     for key in _TUPLES:
         if data.get(key) is not None:
@@ -177,9 +202,9 @@ class FunctionRepository:
         name, number = after if after is not None else ("", -1)
         only_latest = "" if all_versions else " AND v.number = 0"
         rows = conn.execute(
-            f"{_VERSION_SELECT} WHERE (v.function_name > ? OR (v.function_name = ? AND v.number > ?))"
+            f"{_VERSION_SELECT} WHERE (v.function_name, v.number) > (?, ?)"
             f"{only_latest} ORDER BY v.function_name, v.number LIMIT ?",
-            (name, name, number, limit),
+            (name, number, limit),
         )
         return [_decode_version(r[0], r[1]) for r in rows]
 

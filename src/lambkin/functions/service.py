@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 
 from lambkin.functions import changes, validation
+from lambkin.functions.cache import ReadCache
 from lambkin.functions.errors import (
     REVISION_MISMATCH,
     FunctionsError,
@@ -99,8 +100,10 @@ class FunctionService:
         host_architecture: str,
         clock: Callable[[], float] = time.time,
         draw: Callable[[], float] = random.random,
+        cache: ReadCache | None = None,
     ) -> None:
         self.db = db
+        self.cache = cache or ReadCache()
         self.arns = arns
         self.repo = FunctionRepository()
         self.lookup = Lookup(arns, self.repo)
@@ -148,16 +151,24 @@ class FunctionService:
             self.repo.put_record(conn, dataclasses.replace(record, last_version=1))
             return first
 
-        created = await self.db.run(write)
+        created = await self.cache.written(name, self.db.run(write))
         self._submit(name, LATEST)
         return created
 
     async def get(self, ref: FunctionRef) -> tuple[FunctionVersion, Alias | None, FunctionRecord]:
+        key = ref.qualifier or LATEST
+        cached: tuple[FunctionVersion, Alias | None, FunctionRecord] | None = self.cache.get(ref.name, key)
+        if cached is not None:
+            return cached
+        generation = self.cache.generation(ref.name)
+
         def read(conn: sqlite3.Connection) -> tuple[FunctionVersion, Alias | None, FunctionRecord]:
             version, alias = self.lookup.qualified(conn, ref)
             return version, alias, self.lookup.record(conn, ref.name)
 
-        return await self.db.run(read)
+        found = await self.db.run(read)
+        self.cache.put(ref.name, key, found, generation)
+        return found
 
     async def list(
         self, marker: str | None, max_items: int | None, all_versions: bool
@@ -200,7 +211,7 @@ class FunctionService:
             self.repo.put_version(conn, updated)
             return updated
 
-        return await self.db.run(write)
+        return await self.cache.written(ref.name, self.db.run(write))
 
     async def update_code(
         self,
@@ -228,7 +239,7 @@ class FunctionService:
                 self.repo.put_record(conn, dataclasses.replace(record, publish_after_update=True))
             return updated
 
-        updated = await self.db.run(write)
+        updated = await self.cache.written(ref.name, self.db.run(write))
         if not dry_run:
             self._submit(ref.name, LATEST)
         return updated
@@ -246,7 +257,7 @@ class FunctionService:
                 )
             return self.publish_in(conn, latest, description)
 
-        return await self.db.run(write)
+        return await self.cache.written(ref.name, self.db.run(write))
 
     def publish_in(
         self, conn: sqlite3.Connection, latest: FunctionVersion, description: str | None
@@ -285,25 +296,18 @@ class FunctionService:
                 )
             self.repo.delete_version(conn, ref.name, ref.qualifier)
 
-        await self.db.run(write)
+        await self.cache.written(ref.name, self.db.run(write))
 
     async def resolve_for_invoke(
         self, function_name: str, qualifier: str | None
     ) -> tuple[FunctionVersion, str]:
         """The version an invoke runs (alias weights drawn at random) and the executed version's name."""
         ref = self.arns.parse(function_name, qualifier)
-
-        def read(conn: sqlite3.Connection) -> tuple[FunctionVersion, Alias | None]:
-            version, alias = self.lookup.qualified(conn, ref)
-            if alias is not None and alias.additional_weights:
-                extra, weight = next(iter(alias.additional_weights.items()))
-                if self._draw() < weight:
-                    other = self.repo.version(conn, ref.name, extra)
-                    if other is not None:
-                        version = other
-            return version, alias
-
-        version, _ = await self.db.run(read)
+        version, alias, _ = await self.get(ref)
+        if alias is not None and alias.additional_weights:
+            extra, weight = next(iter(alias.additional_weights.items()))
+            if self._draw() < weight:
+                version, _, _ = await self.get(FunctionRef(ref.name, extra))
         if version.state is State.PENDING or version.state is State.FAILED:
             raise not_invocable(version.state.value)
         return version, version.version

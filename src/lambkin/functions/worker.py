@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from lambkin.functions import changes
+from lambkin.functions.cache import ReadCache
 from lambkin.functions.model import LATEST, FunctionVersion, ResolvedCode
 from lambkin.functions.repository import FunctionRepository
 from lambkin.functions.states import is_settled
@@ -78,8 +79,9 @@ def resolved_code(image_uri: str, resolved: Any) -> ResolvedCode:
 class ImageWorker:
     """Owns the queue of versions awaiting their image; `run()` drains it under a TaskGroup."""
 
-    def __init__(self, db: Database, resolver: ImageResolver) -> None:
+    def __init__(self, db: Database, resolver: ImageResolver, cache: ReadCache | None = None) -> None:
         self.db = db
+        self.cache = cache or ReadCache()
         self.resolver = resolver
         self.repo = FunctionRepository()
         self._queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
@@ -127,8 +129,10 @@ class ImageWorker:
         except Exception as exc:
             reason_code, reason = failure_reason(image_uri, exc)
             log.info("image %s for %s:%s failed: %s", image_uri, name, version_name, reason)
-            return await self.db.run(lambda conn: self._record_failure(conn, version, reason_code, reason))
-        return await self.db.run(lambda conn: self._record_success(conn, version, image_uri, code))
+            failed = self.db.run(lambda conn: self._record_failure(conn, version, reason_code, reason))
+            return await self.cache.written(name, failed)
+        done = self.db.run(lambda conn: self._record_success(conn, version, image_uri, code))
+        return await self.cache.written(name, done)
 
     def _record_success(
         self, conn: sqlite3.Connection, seen: FunctionVersion, image_uri: str, code: ResolvedCode

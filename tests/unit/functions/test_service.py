@@ -213,3 +213,24 @@ async def test_pending_work_resumes_after_restart(db: Database, resolver: FakeRe
     after = build_control_plane(db, "us-east-1", "000000000000", resolver, architecture="x86_64")
     busy = await db.run(after.worker.repo.busy)
     assert [(v.name, v.version) for v in busy] == [("fn", "$LATEST")]
+
+
+async def test_reads_after_every_kind_of_write_see_it(cp: ControlPlane) -> None:
+    await active(cp, "fn")
+    assert (await cp.functions.get(FunctionRef("fn")))[0].timeout == 3
+    await cp.functions.update_configuration(FunctionRef("fn"), ConfigChange(timeout=8), None)
+    assert (await cp.functions.get(FunctionRef("fn")))[0].timeout == 8
+    await cp.account.put_concurrency(FunctionRef("fn"), 3)
+    assert (await cp.functions.resolve_for_invoke("fn", None))[0].reserved_concurrency == 3
+    await cp.account.tag(cp.arns.function("fn"), {"k": "v"})
+    assert dict((await cp.functions.get(FunctionRef("fn")))[2].tags) == {"k": "v"}
+    await cp.functions.publish(FunctionRef("fn"), None, None, None)
+    await cp.aliases.create(FunctionRef("fn"), "live", "1", "", {})
+    assert (await cp.functions.resolve_for_invoke("fn", "live"))[1] == "1"
+    await cp.functions.update_configuration(FunctionRef("fn"), ConfigChange(timeout=9), None)
+    await cp.functions.publish(FunctionRef("fn"), None, None, None)
+    await cp.aliases.update(FunctionRef("fn"), "live", "2", None, None, None)
+    assert (await cp.functions.resolve_for_invoke("fn", "live"))[1] == "2"
+    await cp.functions.delete(FunctionRef("fn"))
+    with pytest.raises(FunctionNotFound):
+        await cp.functions.get(FunctionRef("fn"))

@@ -1,0 +1,245 @@
+"""GetFunction and ListFunctions over 1,000 functions: lambkin against moto's server, same boto3 client.
+
+Run: .venv/bin/python -m bench.control_plane [--functions N] [--rounds R]
+
+Starts a fresh `lambkin server` and a fresh `moto_server` on loopback ports, side by side. In each it creates
+the same N image functions (moto first gets an IAM role, which its CreateFunction insists on; lambkin gets a
+tiny image pushed to its registry so every function settles Active), then runs R rounds, alternating which
+server goes first, each round timing with the same kind of boto3 client: GetFunction of every function,
+and one full ListFunctions pagination (PageSize 50; moto answers every function in one page regardless).
+Prints the median per-call times of both servers and the ratios lambkin/moto (target <= 0.2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import hashlib
+import io
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import httpx
+
+from bench.queue_send_receive import free_port, wait_ready
+
+KEY, SECRET = "LKIABENCH0000000000", "bench-secret-0000000000000000000000000000"
+ROLE_POLICY = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+)
+
+
+@dataclass(frozen=True)
+class Timings:
+    get_function: float  # seconds per GetFunction call
+    list_page: float  # seconds per ListFunctions call (one page of up to 50; moto ignores MaxItems)
+    list_all: float  # seconds per full pagination of every function
+
+
+def client(service: str, endpoint: str) -> Any:
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=KEY,
+        aws_secret_access_key=SECRET,
+    )
+
+
+def push_tiny_image(endpoint: str) -> str:
+    """A one-layer image pushed with the distribution API (monolithic uploads); returns its URI."""
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w") as tar:
+        info = tarfile.TarInfo("bench.txt")
+        info.size = 5
+        tar.addfile(info, io.BytesIO(b"bench"))
+    layer = gzip.compress(raw.getvalue(), mtime=0)
+    config = json.dumps(
+        {
+            "architecture": "amd64",
+            "os": "linux",
+            "config": {"Entrypoint": ["/bin/true"]},
+            "rootfs": {
+                "type": "layers",
+                "diff_ids": ["sha256:" + hashlib.sha256(raw.getvalue()).hexdigest()],
+            },
+        }
+    ).encode()
+    http = httpx.Client(base_url=endpoint, auth=(KEY, SECRET), timeout=30)
+    descriptors = []
+    for blob, media_type in (
+        (config, "application/vnd.oci.image.config.v1+json"),
+        (layer, "application/vnd.oci.image.layer.v1.tar+gzip"),
+    ):
+        digest = "sha256:" + hashlib.sha256(blob).hexdigest()
+        started = http.post("/v2/bench/blobs/uploads/")
+        started.raise_for_status()
+        location = started.headers["location"]
+        joiner = "&" if "?" in location else "?"
+        http.put(f"{location}{joiner}digest={digest}", content=blob).raise_for_status()
+        descriptors.append({"mediaType": media_type, "digest": digest, "size": len(blob)})
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": descriptors[0],
+        "layers": descriptors[1:],
+    }
+    http.put(
+        "/v2/bench/manifests/v1",
+        content=json.dumps(manifest).encode(),
+        headers={"content-type": "application/vnd.oci.image.manifest.v1+json"},
+    ).raise_for_status()
+    return f"{endpoint.removeprefix('http://')}/bench:v1"
+
+
+def populate(lam: Any, count: int, image_uri: str, role: str) -> None:
+    for index in range(count):
+        lam.create_function(
+            FunctionName=f"bench-{index:04d}", Role=role, PackageType="Image", Code={"ImageUri": image_uri}
+        )
+
+
+def settle(lam: Any) -> None:
+    """Waits until no function is Pending, so background work does not share the measured time."""
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        states = [
+            f.get("State")
+            for page in lam.get_paginator("list_functions").paginate()
+            for f in page["Functions"]
+        ]
+        if "Pending" not in states:
+            return
+        time.sleep(0.5)
+    raise TimeoutError("functions still Pending after 300 s")
+
+
+def measure_get(lam: Any, names: list[str]) -> float:
+    """Seconds per GetFunction call, over every function once."""
+    started = time.perf_counter()
+    for name in names:
+        lam.get_function(FunctionName=name)
+    return (time.perf_counter() - started) / len(names)
+
+
+def measure_list(lam: Any, count: int) -> tuple[float, float]:
+    """(seconds per ListFunctions call, seconds per full pagination of every function)."""
+    pages = seen = 0
+    started = time.perf_counter()
+    for page in lam.get_paginator("list_functions").paginate(PaginationConfig={"PageSize": 50}):
+        pages += 1
+        seen += len(page["Functions"])
+    elapsed = time.perf_counter() - started
+    assert seen == count, seen
+    return elapsed / pages, elapsed
+
+
+@contextmanager
+def lambkin_server(count: int) -> Iterator[Any]:
+    data = Path(tempfile.mkdtemp(prefix="lambkin-bench-"))
+    port = free_port()
+    env = {"LAMBKIN_ACCESS_KEY_ID": KEY, "LAMBKIN_SECRET_ACCESS_KEY": SECRET, "LAMBKIN_LOG_LEVEL": "WARNING"}
+    command = [sys.executable, "-m", "lambkin", "server", "--data-dir", str(data), "--port", str(port)]
+    process = subprocess.Popen(
+        command, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(f"{endpoint}/health", process)
+        lam = client("lambda", endpoint)
+        populate(lam, count, push_tiny_image(endpoint), "arn:aws:iam::000000000000:role/bench")
+        settle(lam)
+        yield lam
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        shutil.rmtree(data, ignore_errors=True)
+
+
+@contextmanager
+def moto_server(count: int) -> Iterator[Any]:
+    port = free_port()
+    moto = Path(sys.executable).with_name("moto_server")
+    process = subprocess.Popen(
+        [str(moto), "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(f"{endpoint}/moto-api/", process)
+        role = client("iam", endpoint).create_role(RoleName="bench", AssumeRolePolicyDocument=ROLE_POLICY)
+        lam = client("lambda", endpoint)
+        populate(lam, count, "123456789012.dkr.ecr.us-east-1.amazonaws.com/bench:v1", role["Role"]["Arn"])
+        yield lam
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def run(count: int, rounds: int) -> tuple[Timings, Timings]:
+    """Both servers up at once; rounds alternate between them so machine noise hits both alike."""
+    names = [f"bench-{index:04d}" for index in range(count)]
+    samples: dict[str, list[tuple[float, float, float]]] = {"lambkin": [], "moto": []}
+    with lambkin_server(count) as lk, moto_server(count) as mo:
+        clients = {"lambkin": lk, "moto": mo}
+        for lam in clients.values():  # warm-up: connections, caches
+            measure_get(lam, names[:50])
+            measure_list(lam, count)
+        for round_ in range(rounds):
+            order = ["lambkin", "moto"] if round_ % 2 == 0 else ["moto", "lambkin"]
+            for label in order:
+                lam = clients[label]
+                get = measure_get(lam, names)
+                page, full = measure_list(lam, count)
+                samples[label].append((get, page, full))
+    return _median(samples["lambkin"]), _median(samples["moto"])
+
+
+def _median(rows: list[tuple[float, float, float]]) -> Timings:
+    return Timings(*(statistics.median(column) for column in zip(*rows, strict=True)))
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--functions", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args(argv)
+    lk, mo = run(args.functions, args.rounds)
+    print(
+        f"functions: {args.functions}; {args.rounds} alternating rounds of GetFunction of each function and one "
+        "full ListFunctions pagination (PageSize 50); medians"
+    )
+    print(f"{'':9}{'GetFunction':>14}{'ListFunctions page':>20}{'full listing':>15}")
+    for label, t in (("lambkin", lk), ("moto", mo)):
+        print(
+            f"{label:9}{t.get_function * 1e3:11.2f} ms{t.list_page * 1e3:17.2f} ms{t.list_all * 1e3:12.1f} ms"
+        )
+    ratios = {
+        "GetFunction (per call)": lk.get_function / mo.get_function,
+        "ListFunctions (per call)": lk.list_page / mo.list_page,
+        "ListFunctions (full listing)": lk.list_all / mo.list_all,
+    }
+    for name, ratio in ratios.items():
+        print(f"ratio lambkin/moto {name}: {ratio:.3f} (target <= 0.2) {'PASS' if ratio <= 0.2 else 'MISS'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

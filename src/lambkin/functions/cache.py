@@ -1,0 +1,46 @@
+"""ReadCache: recent reads per function, dropped whenever that function is written (event-loop thread only).
+
+Readers note the function's generation before they read the store and keep the result only if no write
+finished in between; writers call `invalidate` after their transaction commits. So a cached read is never
+older than the last committed write of this process. (One process owns a data directory; a scaled-out
+deployment would drop this cache or invalidate it from the shared store.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Hashable
+from typing import Any, TypeVar
+
+LIMIT = 16_384
+T = TypeVar("T")
+
+
+class ReadCache:
+    def __init__(self) -> None:
+        self._entries: dict[str, dict[Hashable, Any]] = {}
+        self._generations: dict[str, int] = {}
+
+    def generation(self, name: str) -> int:
+        return self._generations.get(name, 0)
+
+    def get(self, name: str, key: Hashable) -> Any:
+        entries = self._entries.get(name)
+        return None if entries is None else entries.get(key)
+
+    def put(self, name: str, key: Hashable, value: Any, generation: int) -> None:
+        if self._generations.get(name, 0) != generation:
+            return
+        if len(self._entries) >= LIMIT and name not in self._entries:
+            self._entries.clear()
+        self._entries.setdefault(name, {})[key] = value
+
+    def invalidate(self, name: str) -> None:
+        self._generations[name] = self._generations.get(name, 0) + 1
+        self._entries.pop(name, None)
+
+    async def written(self, name: str, run: Awaitable[T]) -> T:
+        """Awaits a store write for function `name`, then drops what was cached for it."""
+        try:
+            return await run
+        finally:
+            self.invalidate(name)

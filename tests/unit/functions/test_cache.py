@@ -1,0 +1,37 @@
+"""ReadCache keeps a read only if no write of that function finished while it was under way."""
+
+from __future__ import annotations
+
+import pytest
+
+from lambkin.functions.cache import ReadCache
+
+
+def test_a_read_racing_a_write_is_not_kept() -> None:
+    cache = ReadCache()
+    generation = cache.generation("fn")
+    cache.invalidate("fn")  # a write committed while the read was in flight
+    cache.put("fn", "$LATEST", "stale", generation)
+    assert cache.get("fn", "$LATEST") is None
+
+
+def test_writes_drop_what_was_cached() -> None:
+    cache = ReadCache()
+    cache.put("fn", "$LATEST", "v1", cache.generation("fn"))
+    cache.put("other", "$LATEST", "o1", cache.generation("other"))
+    assert cache.get("fn", "$LATEST") == "v1"
+    cache.invalidate("fn")
+    assert cache.get("fn", "$LATEST") is None
+    assert cache.get("other", "$LATEST") == "o1"
+
+
+async def test_written_invalidates_even_when_the_write_fails() -> None:
+    cache = ReadCache()
+    cache.put("fn", "k", "v", cache.generation("fn"))
+
+    async def failing() -> None:
+        raise RuntimeError("rolled back")
+
+    with pytest.raises(RuntimeError):
+        await cache.written("fn", failing())
+    assert cache.get("fn", "k") is None
