@@ -389,7 +389,8 @@ class Catalog:
         return await self.db.run(load)
 
     async def images(self) -> list[ImageSummary]:
-        """Every tagged image, and every untagged one no index in its repository points to."""
+        """Every tagged image, and every untagged one that is neither in an index nor about another
+        manifest (a signature or other artifact with a subject)."""
 
         def load(conn: sqlite3.Connection) -> list[ImageSummary]:
             rows = conn.execute(
@@ -399,8 +400,10 @@ class Catalog:
                 "    ORDER BY tag)) AS tag_list"
                 " FROM repository_manifests r JOIN manifests m USING (digest)"
                 " WHERE EXISTS (SELECT 1 FROM tags t WHERE t.repository = r.repository AND t.digest = r.digest)"
-                "  OR NOT EXISTS (SELECT 1 FROM manifest_refs f JOIN repository_manifests p"
+                "  OR (NOT EXISTS (SELECT 1 FROM manifest_refs f JOIN repository_manifests p"
                 "   ON p.digest = f.digest AND p.repository = r.repository WHERE f.child = r.digest)"
+                "  AND NOT EXISTS (SELECT 1 FROM referrers x"
+                "   WHERE x.repository = r.repository AND x.digest = r.digest))"
                 " ORDER BY r.repository, r.pushed_at DESC"
             )
             return [

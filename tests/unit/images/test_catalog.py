@@ -128,3 +128,23 @@ async def test_blobs_belong_to_repositories(parts: Parts) -> None:
         await parts.catalog.unlink_blob("app", digest)
     with pytest.raises(BlobUnknown):
         await parts.catalog.link_blob("app", sha256_digest(b"absent"))
+
+
+async def test_referrers_are_listed_for_their_subject_not_as_images(parts: Parts) -> None:
+    image = manifest_for(parts.blobs, b"image layer")
+    subject = await parts.catalog.put_manifest("app", "v1", image, OCI_MANIFEST)
+    artifact = json.loads(manifest_for(parts.blobs, b"signature"))
+    artifact["artifactType"] = "application/vnd.example.sig"
+    artifact["subject"] = {"mediaType": OCI_MANIFEST, "digest": subject, "size": len(image)}
+    raw = json.dumps(artifact).encode()
+    digest = await parts.catalog.put_manifest("app", sha256_digest(raw), raw, OCI_MANIFEST)
+
+    [found] = await parts.catalog.referrers("app", subject)
+    assert (found.digest, found.artifact_type, found.size) == (
+        digest,
+        "application/vnd.example.sig",
+        len(raw),
+    )
+    assert await parts.catalog.referrers("app", subject, "application/other") == []
+    assert await parts.catalog.referrers("elsewhere", subject) == []
+    assert [i.digest for i in await parts.catalog.images()] == [subject]
