@@ -171,3 +171,15 @@ def test_aws_cli_is_served_and_prints_aws_errors(server: LambkinServer) -> None:
         "An error occurred (ResourceNotFoundException) when calling the GetFunction operation"
         in missing.stderr
     )
+
+
+def test_aws_cli_prints_sqs_and_logs_auth_errors(server: LambkinServer) -> None:
+    sqs = _aws(server, "sqs", "list-queues", secret="not-the-secret")
+    assert sqs.returncode != 0
+    assert "An error occurred (SignatureDoesNotMatch) when calling the ListQueues operation" in sqs.stderr
+    logs = _aws(server, "logs", "describe-log-groups", secret="not-the-secret")
+    assert logs.returncode != 0
+    assert (
+        "An error occurred (InvalidSignatureException) when calling the DescribeLogGroups operation"
+        in logs.stderr
+    )
