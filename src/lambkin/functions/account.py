@@ -10,9 +10,9 @@ from types import MappingProxyType
 
 from lambkin.functions.cache import ReadCache
 from lambkin.functions.errors import InvalidParameterValue
+from lambkin.functions.lookup import Lookup
 from lambkin.functions.names import Arns, FunctionRef
 from lambkin.functions.repository import FunctionRepository
-from lambkin.functions.service import Lookup
 from lambkin.store.db import Database
 
 UNRESERVED_MINIMUM = 100

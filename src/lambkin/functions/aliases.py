@@ -11,10 +11,10 @@ from lambkin.functions import validation
 from lambkin.functions.cache import ReadCache
 from lambkin.functions.changes import new_revision
 from lambkin.functions.errors import InvalidParameterValue, ResourceConflict, alias_not_found, not_found
+from lambkin.functions.lookup import DEFAULT_PAGE, Lookup, check_revision
 from lambkin.functions.model import Alias, Page
 from lambkin.functions.names import Arns, FunctionRef
 from lambkin.functions.repository import FunctionRepository
-from lambkin.functions.service import DEFAULT_PAGE, Lookup, check_revision
 from lambkin.store.db import Database
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import random
 import sqlite3
@@ -13,79 +12,20 @@ from types import MappingProxyType
 from lambkin.functions import changes, validation
 from lambkin.functions.cache import ReadCache
 from lambkin.functions.errors import (
-    REVISION_MISMATCH,
-    FunctionsError,
     InvalidParameterValue,
-    PreconditionFailed,
     ResourceConflict,
     not_found,
     not_invocable,
     update_in_progress,
 )
+from lambkin.functions.lookup import DEFAULT_PAGE, Lookup, check_revision, decode_marker, encode_marker
 from lambkin.functions.model import LATEST, Alias, FunctionRecord, FunctionVersion, Page
-from lambkin.functions.names import Arns, FunctionRef, is_version_qualifier
+from lambkin.functions.names import Arns, FunctionRef
 from lambkin.functions.repository import FunctionRepository
 from lambkin.functions.states import State, is_settled
 from lambkin.store.db import Database
 
 Submit = Callable[[str, str], None]
-DEFAULT_PAGE = 50
-
-
-def encode_marker(name: str, number: int) -> str:
-    return base64.urlsafe_b64encode(f"{number}:{name}".encode()).decode()
-
-
-def decode_marker(marker: str | None) -> tuple[str, int] | None:
-    if not marker:
-        return None
-    try:
-        number, _, name = base64.urlsafe_b64decode(marker.encode()).decode().partition(":")
-        return name, int(number)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidParameterValue(f"Invalid marker: {marker}") from exc
-
-
-class Lookup:
-    """Reads shared by the services: a function, a version, an alias, each or ResourceNotFoundException."""
-
-    def __init__(self, arns: Arns, repo: FunctionRepository) -> None:
-        self.arns = arns
-        self.repo = repo
-
-    def record(self, conn: sqlite3.Connection, name: str) -> FunctionRecord:
-        record = self.repo.record(conn, name)
-        if record is None:
-            raise not_found(self.arns.function(name))
-        return record
-
-    def latest(self, conn: sqlite3.Connection, name: str) -> FunctionVersion:
-        version = self.repo.version(conn, name, LATEST)
-        if version is None:
-            raise not_found(self.arns.function(name))
-        return version
-
-    def qualified(self, conn: sqlite3.Connection, ref: FunctionRef) -> tuple[FunctionVersion, Alias | None]:
-        """The version `ref` names, and the alias it went through if any."""
-        if ref.qualifier is None or ref.qualifier == LATEST:
-            return self.latest(conn, ref.name), None
-        if ref.qualifier.isdigit():
-            version = self.repo.version(conn, ref.name, ref.qualifier)
-            if version is None:
-                raise not_found(self.arns.of(ref))
-            return version, None
-        alias = self.repo.alias(conn, ref.name, ref.qualifier)
-        if alias is None:
-            raise not_found(self.arns.of(ref))
-        version = self.repo.version(conn, ref.name, alias.function_version)
-        if version is None:
-            raise not_found(self.arns.of(ref))
-        return version, alias
-
-
-def check_revision(expected: str | None, actual: str) -> None:
-    if expected and expected != actual:
-        raise PreconditionFailed(REVISION_MISMATCH)
 
 
 class FunctionService:
@@ -325,6 +265,3 @@ def _number(version: str) -> int:
 
 def _routes_to(alias: Alias, version: str) -> bool:
     return alias.function_version == version or version in alias.additional_weights
-
-
-__all__ = ["FunctionService", "FunctionsError", "Lookup", "check_revision", "is_version_qualifier"]
