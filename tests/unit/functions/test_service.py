@@ -234,3 +234,22 @@ async def test_reads_after_every_kind_of_write_see_it(cp: ControlPlane) -> None:
     await cp.functions.delete(FunctionRef("fn"))
     with pytest.raises(FunctionNotFound):
         await cp.functions.get(FunctionRef("fn"))
+
+
+async def test_create_with_publish_resolves_version_1_with_latest(cp: ControlPlane) -> None:
+    first = await cp.functions.create("fn", ROLE, "reg/app:v1", ConfigChange(), publish=True)
+    assert (first.version, first.state) == ("1", State.PENDING)
+    await cp.worker.settle("fn", "$LATEST")
+    version, _, _ = await cp.functions.get(FunctionRef("fn", "1"))
+    assert (version.state, version.code_sha256) == (State.ACTIVE, "1" * 64)
+    assert await cp.worker.settle("fn", "1") is None  # nothing left to do
+
+
+async def test_resumed_worker_settles_what_was_pending(db: Database, resolver: FakeResolver) -> None:
+    before = build_control_plane(db, "us-east-1", "000000000000", resolver, architecture="x86_64")
+    await before.functions.create("fn", ROLE, "reg/app:v1", ConfigChange())
+    after = build_control_plane(db, "us-east-1", "000000000000", resolver, architecture="x86_64")
+    for version in await db.run(after.worker.repo.busy):
+        await after.worker.settle(version.name, version.version)
+    settled, _, _ = await after.functions.get(FunctionRef("fn"))
+    assert settled.state is State.ACTIVE
