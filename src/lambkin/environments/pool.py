@@ -213,6 +213,7 @@ class Pools:
                 env = await self._create(pool)
                 try:
                     async with env.running(), asyncio.TaskGroup() as tasks:
+                        await env.start()
                         watcher = tasks.create_task(env.watch_exit())
                         try:
                             await env.initialize(limit)
@@ -227,6 +228,7 @@ class Pools:
                         pool.starting -= 1
                         starting = False
                         self._offer(pool, env)
+                        self._plan(pool)  # callers still waiting beyond the starts under way
                         await watcher
                         return
                 finally:
@@ -236,7 +238,7 @@ class Pools:
             failure = InitFailed("timeout", "init timed out")
         except Exception as exc:
             log.exception("environment of %s failed", pool.key.function_arn)
-            failure = InitFailed("sandbox", str(exc) or type(exc).__name__)
+            failure = InitFailed("sandbox", _describe(exc))
         finally:
             if starting:
                 pool.starting -= 1
@@ -290,3 +292,10 @@ class Pools:
                     if env in pool.idle:
                         pool.idle.remove(env)
                     env.kill()
+
+
+def _describe(exc: BaseException) -> str:
+    """The innermost error's text (task groups wrap the real one)."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return str(exc) or type(exc).__name__

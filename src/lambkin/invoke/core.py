@@ -36,7 +36,7 @@ def build_execution(
     settings: Settings, sandboxes: SandboxBackend, images: Any, environ: Mapping[str, str] | None = None
 ) -> ExecutionCore:
     """LAMBKIN_IDLE_TIMEOUT (s, default 300), LAMBKIN_FREEZE_AFTER (s, 0.5), LAMBKIN_ACCOUNT_CONCURRENCY
-    (1,000), LAMBKIN_MAX_PARALLEL_STARTS (64), LAMBKIN_LOG_RETENTION_DAYS (7)."""
+    (1,000), LAMBKIN_MAX_PARALLEL_STARTS (4 per core), LAMBKIN_LOG_RETENTION_DAYS (7)."""
     env = os.environ if environ is None else environ
     account = env.get("LAMBKIN_ACCOUNT_CONCURRENCY") or env.get("LAMBKIN_CONCURRENCY_LIMIT")
     logs = LogStore(
@@ -50,7 +50,7 @@ def build_execution(
             region=settings.region,
             idle_timeout_s=_number(env, "LAMBKIN_IDLE_TIMEOUT", 300),
             freeze_after_s=_number(env, "LAMBKIN_FREEZE_AFTER", 0.5),
-            max_parallel_starts=int(_number(env, "LAMBKIN_MAX_PARALLEL_STARTS", 64)),
+            max_parallel_starts=int(_number(env, "LAMBKIN_MAX_PARALLEL_STARTS", 4 * (os.cpu_count() or 1))),
         ),
     )
     concurrency = ConcurrencyLimiter(int(account) if account else DEFAULT_ACCOUNT_LIMIT)
