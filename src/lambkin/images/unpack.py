@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import hashlib
 import io
 import os
 import shutil
@@ -14,9 +13,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 import zstandard
+
+from lambkin.images.readahead import Readable, ReadAhead
 
 CHUNK = 1 << 20
 # tarfile copies its whole buffer on every header read: a small buffer is faster than a big one.
@@ -28,10 +28,6 @@ OPAQUE_XATTR = "trusted.overlay.opaque"
 KEPT_XATTR_PREFIXES = ("user.", "security.capability")
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
-
-
-class Readable(Protocol):
-    def read(self, size: int = -1, /) -> bytes: ...
 
 
 class LayerRejected(ValueError):
@@ -49,26 +45,6 @@ class UnpackStats:
     diff_id: str
     size: int
     entries: int
-
-
-class _HashingReader:
-    """A read-only stream that hashes everything read through it (the layer's diff ID)."""
-
-    def __init__(self, inner: Readable) -> None:
-        self._inner = inner
-        self._hash = hashlib.sha256()
-
-    def read(self, size: int = -1) -> bytes:
-        data = self._inner.read(size)
-        self._hash.update(data)
-        return data
-
-    def drain(self) -> None:
-        while self.read(CHUNK):
-            pass
-
-    def digest(self) -> str:
-        return "sha256:" + self._hash.hexdigest()
 
 
 @contextmanager
@@ -98,13 +74,13 @@ def unpack_file(blob: Path, dest: Path, expected_diff_id: str | None = None) -> 
 
 
 def unpack_stream(stream: Readable, dest: Path, expected_diff_id: str | None = None) -> UnpackStats:
-    reader = _HashingReader(stream)
     unpacker = _Unpacker(dest)
     try:
-        with tarfile.open(fileobj=reader, mode="r|", bufsize=TAR_BUFFER) as tar:  # type: ignore[call-overload]
-            for member in tar:
-                unpacker.add(tar, member)
-        reader.drain()
+        with ReadAhead(stream) as reader:
+            with tarfile.open(fileobj=reader, mode="r|", bufsize=TAR_BUFFER) as tar:  # type: ignore[call-overload]
+                for member in tar:
+                    unpacker.add(tar, member)
+            reader.drain()
     except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile, zstandard.ZstdError) as exc:
         # Only a broken stream is the layer's fault; other OSErrors (a full disk) are ours to report.
         raise LayerRejected(f"layer is not a readable tar stream: {exc}") from exc
