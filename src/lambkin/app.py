@@ -132,7 +132,11 @@ def build(settings: Settings) -> Lambkin:
         settings.region,
         settings.account_id,
         resolver,
-        concurrency_limit=int(os.environ.get("LAMBKIN_CONCURRENCY_LIMIT", "1000")),
+        concurrency_limit=int(
+            os.environ.get("LAMBKIN_ACCOUNT_CONCURRENCY")
+            or os.environ.get("LAMBKIN_CONCURRENCY_LIMIT")
+            or "1000"
+        ),
     )
     app.background.append(app.control_plane.run)
     app.services["lambda"].update(lambda_handlers(app.control_plane))
