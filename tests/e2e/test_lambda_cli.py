@@ -14,6 +14,7 @@ import pytest
 
 from tests.e2e.lambda_support import ROLE, push
 from tests.harness import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY, LambkinServer
+from tests.images import BuiltImages
 
 AWS = str(Path(sys.executable).with_name("aws"))
 
@@ -146,3 +147,33 @@ def test_lambkin_invoke_reports_api_errors(server: LambkinServer) -> None:
     missing = run(server, "invoke", "absent", "--payload", "{}", tool="lambkin")
     assert missing.returncode == 1
     assert "ResourceNotFoundException" in missing.stderr
+
+
+@pytest.mark.runc
+def test_lambkin_invoke_runs_a_real_function(server: LambkinServer, test_images: BuiltImages) -> None:
+    uri = test_images.push("python-echo", server.registry, tag="cli")
+    ok(
+        run(
+            server,
+            "create-function",
+            "--function-name",
+            "echo-cli",
+            "--package-type",
+            "Image",
+            "--code",
+            f"ImageUri={uri}",
+            "--role",
+            ROLE,
+        )
+    )
+    ok(run(server, "wait", "function-active-v2", "--function-name", "echo-cli"))
+    echoed = run(server, "invoke", "echo-cli", "--payload", '{"hello": "world"}', "--logs", tool="lambkin")
+    assert echoed.returncode == 0, echoed.stderr
+    assert json.loads(echoed.stdout) == {"hello": "world"}
+    assert "REPORT RequestId" in echoed.stderr
+    summary = ok(run(server, "invoke", "echo-cli", "--payload", "[1, 2]", "--json", tool="lambkin"))
+    assert (summary["StatusCode"], summary["ExecutedVersion"], json.loads(summary["Payload"])) == (
+        200,
+        "$LATEST",
+        [1, 2],
+    )

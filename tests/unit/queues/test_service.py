@@ -211,3 +211,13 @@ async def test_everything_survives_a_restart(tmp_path: Path, clock: ManualClock)
         assert duplicate.sequence_number is not None
         await second.delete("q.fifo", held.receipt_handle)
         assert await bodies(second, "q.fifo") == ["m1", "m2"]
+
+
+async def test_concurrent_receivers_never_share_a_message(service: QueueService) -> None:
+    await service.registry.create("q", {}, {})
+    for start in range(0, 200, 10):
+        await service.send_batch("q", [SendRequest(f"m{i}") for i in range(start, start + 10)], SENDER)
+    async with asyncio.TaskGroup() as group:
+        tasks = [group.create_task(service.receive("q", max_messages=7)) for _ in range(40)]
+    taken = [m.body for task in tasks for m in task.result()]
+    assert len(taken) == len(set(taken)) == 200
