@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, replace
-from typing import assert_never
 
 
 class MessageState(enum.Enum):
@@ -117,17 +116,3 @@ def change_visibility(meta: MessageMeta, now: float, timeout: int) -> MessageMet
     """`meta` hidden for `timeout` more seconds from now (0 makes it visible at once)."""
     transition(meta.state(now), MessageEvent.CHANGE_VISIBILITY)
     return replace(meta, visible_at=now + timeout)
-
-
-def describe(state: MessageState) -> str:
-    match state:
-        case MessageState.DELAYED:
-            return "delayed"
-        case MessageState.VISIBLE:
-            return "visible"
-        case MessageState.IN_FLIGHT:
-            return "in flight"
-        case MessageState.DELETED | MessageState.DEAD_LETTERED | MessageState.EXPIRED | MessageState.PURGED:
-            return "gone"
-        case _:
-            assert_never(state)
