@@ -18,10 +18,10 @@ import argparse
 import asyncio
 import http.client
 import json
+import shutil
 import socket
 import statistics
 import sys
-import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -32,10 +32,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tests.harness import LambkinServer  # noqa: E402
+
 from lambkin.sandbox import syscalls  # noqa: E402
 from lambkin.sandbox.runc import RuncBackend  # noqa: E402
 from lambkin.sandbox.spec import SandboxSpec  # noqa: E402
-from tests.harness import LambkinServer  # noqa: E402
 
 WORK = ROOT / ".cache" / "bench" / "invoke"
 ROLE = "arn:aws:iam::000000000000:role/bench"
@@ -191,7 +192,6 @@ def signed_invoke(server: LambkinServer, name: str, body: bytes) -> tuple[str, d
     from botocore.auth import SigV4Auth
     from botocore.awsrequest import AWSRequest
     from botocore.credentials import Credentials
-
     from tests.harness import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY
 
     path = f"/2015-03-31/functions/{name}/invocations"
