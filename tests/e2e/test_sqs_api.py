@@ -347,3 +347,29 @@ def test_dead_letter_sources(sqs: Any, request: Any) -> None:
     assert sqs.list_dead_letter_source_queues(QueueUrl=dlq)["queueUrls"] == [source]
     got = sqs.get_queue_attributes(QueueUrl=source, AttributeNames=["RedrivePolicy"])["Attributes"]
     assert json.loads(got["RedrivePolicy"]) == {"deadLetterTargetArn": arn, "maxReceiveCount": 3}
+
+
+def test_old_clients_post_forms_to_the_queue_url(server: LambkinServer, queue: str) -> None:
+    """Query-era clients send `Action=...` to the queue's own URL and leave QueueUrl out of the form."""
+    import xml.etree.ElementTree as ET
+    from urllib.parse import urlencode
+
+    import httpx
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    body = urlencode({"Action": "SendMessage", "Version": "2012-11-05", "MessageBody": "via the path"})
+    request = AWSRequest(
+        method="POST",
+        url=queue,
+        data=body,
+        headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"},
+    )
+    SigV4Auth(Credentials(ACCESS_KEY_ID, SECRET_ACCESS_KEY), "sqs", REGION).add_auth(request)
+    answer = httpx.post(queue, content=body, headers=dict(request.headers.items()))
+    assert answer.status_code == 200, answer.text
+    ns = {"sqs": "http://queue.amazonaws.com/doc/2012-11-05/"}
+    root = ET.fromstring(answer.text)
+    md5 = root.findtext("sqs:SendMessageResult/sqs:MD5OfMessageBody", namespaces=ns)
+    assert md5 == hashlib.md5(b"via the path").hexdigest()
