@@ -6,11 +6,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 from botocore.exceptions import ClientError, WaiterError
 
 from tests.e2e.lambda_support import ROLE, create, create_active, push
-from tests.harness import LambkinServer
+from tests.harness import ACCESS_KEY_ID, SECRET_ACCESS_KEY, LambkinServer
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +73,20 @@ def test_unresolvable_image_ends_failed(lam: Any, server: LambkinServer) -> None
     assert config["State"] == "Failed"
     assert config["StateReasonCode"] == "ImageDeleted"
     assert "nothing-here" in config["StateReason"]
+
+
+def test_a_failed_function_recovers_with_new_code(
+    lam: Any, server: LambkinServer, images: dict[str, tuple[str, str]]
+) -> None:
+    create(lam, "recovering", f"{server.registry}/absent-repo:v1")
+    with pytest.raises(WaiterError):
+        lam.get_waiter("function_active_v2").wait(FunctionName="recovering", WaiterConfig={"Delay": 1})
+    retried = lam.update_function_code(FunctionName="recovering", ImageUri=images["v1"][0])
+    assert (retried["State"], retried["LastUpdateStatus"]) == ("Pending", "InProgress")
+    lam.get_waiter("function_active_v2").wait(FunctionName="recovering", WaiterConfig={"Delay": 1})
+    config = lam.get_function_configuration(FunctionName="recovering")
+    assert (config["State"], config["LastUpdateStatus"]) == ("Active", "Successful")
+    assert "StateReasonCode" not in config
 
 
 def test_every_name_form_finds_the_function(lam: Any, images: dict[str, tuple[str, str]]) -> None:
@@ -225,3 +240,32 @@ def test_everything_survives_kill_9(
     assert found["Concurrency"] == {"ReservedConcurrentExecutions": 5}
     assert fresh.get_alias(FunctionName="durable", Name="live")["FunctionVersion"] == "1"
     fresh.get_waiter("function_active_v2").wait(FunctionName="pending-at-kill", WaiterConfig={"Delay": 1})
+
+
+def test_arns_follow_the_configured_region_and_account(
+    tmp_path: Path, images: dict[str, tuple[str, str]]
+) -> None:
+    other = LambkinServer(
+        tmp_path / "data", env={"LAMBKIN_REGION": "eu-west-1", "LAMBKIN_ACCOUNT_ID": "123456789012"}
+    ).start()
+    try:
+        lam = boto3.client(
+            "lambda",
+            endpoint_url=other.endpoint,
+            region_name="eu-west-1",
+            aws_access_key_id=ACCESS_KEY_ID,
+            aws_secret_access_key=SECRET_ACCESS_KEY,
+        )
+        created = create(lam, "elsewhere", images["v1"][0])
+        assert created["FunctionArn"] == "arn:aws:lambda:eu-west-1:123456789012:function:elsewhere"
+        assert lam.get_function(FunctionName="123456789012:function:elsewhere")["Configuration"][
+            "FunctionName"
+        ] == ("elsewhere")
+        with pytest.raises(lam.exceptions.ResourceNotFoundException):
+            lam.get_function(FunctionName="000000000000:function:elsewhere")
+        alias_arn = lam.create_alias(FunctionName="elsewhere", Name="a", FunctionVersion="$LATEST")[
+            "AliasArn"
+        ]
+        assert alias_arn == "arn:aws:lambda:eu-west-1:123456789012:function:elsewhere:a"
+    finally:
+        other.stop()
