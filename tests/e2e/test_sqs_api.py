@@ -175,6 +175,9 @@ def test_delete_queue(sqs: Any, request: Any) -> None:
     with pytest.raises(ClientError) as failure:
         sqs.send_message(QueueUrl=url, MessageBody="x")
     assert code(failure.value) == "AWS.SimpleQueueService.NonExistentQueue"
+    with pytest.raises(ClientError) as failure:
+        sqs.create_queue(QueueName=f"gone-{request.node.callspec.id}")
+    assert code(failure.value) == "AWS.SimpleQueueService.QueueDeletedRecently"
 
 
 # --- messages ---

@@ -76,6 +76,10 @@ class PurgeQueueInProgress(QueueError):
     code = "PurgeQueueInProgress"
 
 
+class QueueDeletedRecently(QueueError):
+    code = "QueueDeletedRecently"
+
+
 class UnsupportedOperation(QueueError):
     code = "UnsupportedOperation"
 

@@ -12,6 +12,7 @@ from lambkin.queues.errors import (
     InvalidAttributeName,
     InvalidParameterValue,
     PurgeQueueInProgress,
+    QueueDeletedRecently,
     QueueDoesNotExist,
     QueueNameExists,
 )
@@ -19,6 +20,7 @@ from lambkin.queues.journal import Journal
 from lambkin.queues.queue import Clock, Queue
 
 MAX_TAGS = 50
+RECREATE_AFTER = 60.0  # seconds before a deleted queue's name may be used again
 
 
 class QueueRegistry:
@@ -30,6 +32,7 @@ class QueueRegistry:
         self.region = region
         self.account_id = account_id
         self.queues: dict[str, Queue] = {}
+        self._deleted_at: dict[str, float] = {}  # kept in memory only: a restart forgets them
 
     def arn(self, name: str) -> str:
         return f"arn:aws:sqs:{self.region}:{self.account_id}:{name}"
@@ -64,6 +67,11 @@ class QueueRegistry:
                     f"{', '.join(sorted(attributes)) or 'FifoQueue'}"
                 )
             return existing
+        deleted_at = self._deleted_at.get(name)
+        if deleted_at is not None and self.clock.now() - deleted_at < RECREATE_AFTER:
+            raise QueueDeletedRecently(
+                "You must wait 60 seconds after deleting a queue before you can create another with the same name."
+            )
         config = attrs.apply(QueueConfig(fifo=fifo), attributes, creating=True)
         self._check_redrive(name, config)
         _check_tags(tags)
@@ -81,6 +89,7 @@ class QueueRegistry:
     async def delete(self, name: str) -> None:
         queue = self.get(name)
         del self.queues[name]
+        self._deleted_at[name] = self.clock.now()
         queue.deleted = True
         queue.index.clear()
         queue.notify()

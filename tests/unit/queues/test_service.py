@@ -13,6 +13,7 @@ from lambkin.queues.errors import (
     MessageNotInflight,
     MissingParameter,
     PurgeQueueInProgress,
+    QueueDeletedRecently,
     QueueDoesNotExist,
     QueueNameExists,
     ReceiptHandleIsInvalid,
@@ -183,6 +184,10 @@ async def test_queue_management(service: QueueService, clock: ManualClock) -> No
     await registry.delete("q")
     with pytest.raises(QueueDoesNotExist):
         registry.get("q")
+    with pytest.raises(QueueDeletedRecently):
+        await registry.create("q", {}, {})
+    clock.advance(60)
+    await registry.create("q", {}, {})
 
 
 async def test_long_poll_returns_when_a_message_arrives(service: QueueService) -> None:
