@@ -8,13 +8,18 @@ ValidationException / InvalidRequestContentException that Lambda answers for sha
 
 from __future__ import annotations
 
+import json
 import re
 import string
 from typing import Any
 
 import botocore.session
+import httpx
 import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
 from botocore.config import Config
+from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 from botocore.model import OperationModel, Shape
 from hypothesis import HealthCheck, given, settings
@@ -22,7 +27,7 @@ from hypothesis import strategies as st
 
 from lambkin.api.lambda_api import OPERATIONS
 from tests.e2e.lambda_support import create, push
-from tests.harness import LambkinServer
+from tests.harness import ACCESS_KEY_ID, SECRET_ACCESS_KEY, LambkinServer
 
 MODEL = botocore.session.get_session().get_service_model("lambda")
 PROTOCOL_ERRORS = {"ValidationException", "InvalidRequestContentException", "UnknownOperationException"}
@@ -141,3 +146,68 @@ def test_no_input_gets_a_500_and_every_rejection_is_modelled(
         assert code in allowed, (name, params, code)
     except (ValueError, UnicodeError, TypeError, AttributeError, KeyError):
         pass  # the client itself could not serialize this input: nothing reached the server
+
+
+BODY_ROUTES = [
+    ("CreateFunction", "POST", "/2015-03-31/functions"),
+    ("UpdateFunctionCode", "PUT", f"/2015-03-31/functions/{FUNCTION}/code"),
+    ("UpdateFunctionConfiguration", "PUT", f"/2015-03-31/functions/{FUNCTION}/configuration"),
+    ("PublishVersion", "POST", f"/2015-03-31/functions/{FUNCTION}/versions"),
+    ("CreateAlias", "POST", f"/2015-03-31/functions/{FUNCTION}/aliases"),
+    ("UpdateAlias", "PUT", f"/2015-03-31/functions/{FUNCTION}/aliases/live"),
+    ("PutFunctionConcurrency", "PUT", f"/2017-10-31/functions/{FUNCTION}/concurrency"),
+    ("TagResource", "POST", "/2017-03-31/tags/" + ARN.replace(":", "%3A")),
+]
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | TEXT,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(TEXT, inner, max_size=4),
+    max_leaves=12,
+)
+BODIES = st.one_of(
+    st.binary(max_size=200),
+    JSON_VALUES.map(lambda value: json.dumps(value).encode()),
+    st.dictionaries(
+        st.sampled_from(
+            [
+                "FunctionName",
+                "Code",
+                "Role",
+                "MemorySize",
+                "Timeout",
+                "Environment",
+                "Name",
+                "FunctionVersion",
+                "RoutingConfig",
+                "ReservedConcurrentExecutions",
+                "Tags",
+                "ImageUri",
+                "PackageType",
+                "RevisionId",
+                "ImageConfig",
+                "Architectures",
+            ]
+        ),
+        JSON_VALUES,
+        max_size=6,
+    ).map(lambda value: json.dumps(value).encode()),
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(route=st.sampled_from(BODY_ROUTES), body=BODIES)
+def test_raw_bodies_never_get_a_500(
+    raw_client: Any, server: LambkinServer, route: tuple[str, str, str], body: bytes
+) -> None:
+    name, method, path = route
+    request = AWSRequest(
+        method=method, url=server.endpoint + path, data=body, headers={"content-type": "application/json"}
+    )
+    SigV4Auth(Credentials(ACCESS_KEY_ID, SECRET_ACCESS_KEY), "lambda", "us-east-1").add_auth(request)
+    response = httpx.request(
+        method, server.endpoint + path, content=body, headers=dict(request.headers.items())
+    )
+    assert response.status_code < 500, (name, body, response.text)
+    if response.status_code >= 400:
+        code = response.headers.get("x-amzn-errortype", "").split(":")[0]
+        allowed = {shape.name for shape in MODEL.operation_model(name).error_shapes} | PROTOCOL_ERRORS
+        assert code in allowed, (name, body, code, response.text)
