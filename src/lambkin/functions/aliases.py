@@ -10,7 +10,7 @@ from types import MappingProxyType
 from lambkin.functions import validation
 from lambkin.functions.cache import ReadCache
 from lambkin.functions.changes import new_revision
-from lambkin.functions.errors import InvalidParameterValue, ResourceConflict, alias_not_found, not_found
+from lambkin.functions.errors import ResourceConflict, alias_not_found, not_found
 from lambkin.functions.lookup import DEFAULT_PAGE, Lookup, check_revision
 from lambkin.functions.model import Alias, Page
 from lambkin.functions.names import Arns, FunctionRef
@@ -125,9 +125,3 @@ class AliasService:
         if len(aliases) <= limit:
             return Page(tuple(aliases))
         return Page(tuple(aliases[:limit]), aliases[limit - 1].name)
-
-
-def alias_name_check(alias: str) -> str:
-    if alias.isdigit():
-        raise InvalidParameterValue(f"Alias name {alias} is not valid: it cannot be a version number.")
-    return alias

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -11,8 +12,6 @@ from types import MappingProxyType
 from lambkin.functions import validation
 from lambkin.functions.model import FunctionRecord, FunctionVersion, ResolvedCode
 from lambkin.functions.states import State, UpdateStatus, transition, update_transition
-
-UNSET = None
 
 
 @dataclass(frozen=True)
@@ -47,8 +46,6 @@ def new_revision() -> str:
 
 def timestamp(now: float) -> str:
     """Lambda's LastModified form: 2024-01-31T12:34:56.789+0000."""
-    import datetime as dt
-
     moment = dt.datetime.fromtimestamp(now, tz=dt.UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}+0000"
 
