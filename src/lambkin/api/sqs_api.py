@@ -12,8 +12,9 @@ from lambkin.protocol.service import Handler, RequestContext
 from lambkin.queues.batch import check_batch_size, check_entry_ids
 from lambkin.queues.errors import InvalidParameterValue, QueueDoesNotExist, QueueError
 from lambkin.queues.messages import AttributeValue, message_size
+from lambkin.queues.receiving import ReceivedMessage
 from lambkin.queues.sending import SendRequest, SendResult
-from lambkin.queues.service import EntryFailure, QueueService, ReceivedMessage
+from lambkin.queues.service import EntryFailure, QueueService
 
 Input = dict[str, Any]
 

@@ -25,27 +25,16 @@ from lambkin.queues.lifecycle import (
     received,
     transition,
 )
-from lambkin.queues.messages import AttributeValue, md5_of_attributes
 from lambkin.queues.queue import Clock, Queue, SystemClock
-from lambkin.queues.receipts import Receipt, decode, new_token
+from lambkin.queues.receipts import decode, new_token
+from lambkin.queues.receiving import ReceivedMessage, render
 from lambkin.queues.registry import QueueRegistry
-from lambkin.queues.sending import SendRequest, SendResult, prepare, sequence_number
+from lambkin.queues.sending import SendRequest, SendResult, prepare
 from lambkin.store.db import Database
 
 SWEEP_INTERVAL = 30.0
 MAX_VISIBILITY = 43_200
 MAX_BATCH = 10_000  # in-process pollers (event source mappings); the SQS API allows 10
-
-
-@dataclass(frozen=True)
-class ReceivedMessage:
-    message_id: str
-    receipt_handle: str
-    body: str
-    md5_of_body: str
-    attributes: dict[str, str]
-    message_attributes: dict[str, AttributeValue]
-    md5_of_message_attributes: str | None
 
 
 @dataclass(frozen=True)
@@ -180,7 +169,7 @@ class QueueService:
         while True:
             taken = await self._receive_once(queue, max_messages, visibility_timeout)
             if taken or queue.deleted:
-                return [self._render(queue, m, c, attribute_names, message_attribute_names) for m, c in taken]
+                return [render(queue, m, c, attribute_names, message_attribute_names) for m, c in taken]
             now = self.clock.now()
             remaining = deadline - now
             if remaining <= 0:
@@ -238,43 +227,6 @@ class QueueService:
         if moved and dlq is not None:
             dlq.notify()
         return [(m, contents[m.message_id]) for m in delivered if m.message_id in contents]
-
-    def _render(
-        self,
-        queue: Queue,
-        meta: MessageMeta,
-        content: storage.MessageContent,
-        attribute_names: tuple[str, ...],
-        message_attribute_names: tuple[str, ...],
-    ) -> ReceivedMessage:
-        system = {
-            "SenderId": content.sender_id,
-            "SentTimestamp": str(int(meta.sent_at * 1000)),
-            "ApproximateReceiveCount": str(meta.receive_count),
-            "ApproximateFirstReceiveTimestamp": str(int((meta.first_receive_at or meta.sent_at) * 1000)),
-        }
-        if meta.group_id is not None:
-            system["MessageGroupId"] = meta.group_id
-        if queue.fifo:
-            system["SequenceNumber"] = sequence_number(meta.seq)
-            if content.dedup_id is not None:
-                system["MessageDeduplicationId"] = content.dedup_id
-        for name, value in content.system_attributes.items():
-            system[name] = value.string_value or ""
-        if content.dlq_source is not None:
-            system["DeadLetterQueueSourceArn"] = content.dlq_source
-        if "All" not in attribute_names:
-            system = {k: v for k, v in system.items() if k in attribute_names}
-        chosen = {k: v for k, v in content.attributes.items() if _wanted(k, message_attribute_names)}
-        return ReceivedMessage(
-            meta.message_id,
-            Receipt(queue.name, meta.message_id, meta.receipt).encode(),
-            content.body,
-            content.md5_body,
-            system,
-            chosen,
-            md5_of_attributes(chosen),
-        )
 
     async def delete(self, queue_name: str, receipt_handle: str) -> None:
         await self.delete_batch(queue_name, [receipt_handle], single=True)
@@ -348,15 +300,6 @@ class QueueService:
             await self.journal.write(lambda conn: storage.update_deliveries(conn, changed))
             queue.notify()
         return results
-
-
-def _wanted(name: str, patterns: tuple[str, ...]) -> bool:
-    for pattern in patterns:
-        if pattern in ("All", ".*") or pattern == name:
-            return True
-        if pattern.endswith(".*") and name.startswith(pattern[:-1]):
-            return True
-    return False
 
 
 def _check_range(name: str, value: int, low: int, high: int) -> None:
