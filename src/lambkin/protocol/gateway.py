@@ -73,7 +73,16 @@ class AwsGateway:
             reply = serialize.error(index, protocol, dialect.internal(index.name, request_id), request_id)
         headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in reply.headers]
         headers.append((b"x-amzn-requestid", request_id.encode()))
-        await respond(send, reply.status, reply.body, headers)
+        if reply.stream is None:
+            await respond(send, reply.status, reply.body, headers)
+            return
+        await send({"type": "http.response.start", "status": reply.status, "headers": headers})
+        try:
+            async for chunk in reply.stream:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        except Exception:  # the head is sent: all that is left is to end the stream
+            log.exception("stream of request %s failed", request_id)
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
 
     def _pick(self, request: _Request) -> tuple[ServiceIndex, str]:
         """The service (by SigV4 scope, X-Amz-Target, form or path) and the protocol it is spoken in."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import enum
 import json
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -14,6 +14,7 @@ from xml.sax.saxutils import escape
 
 from botocore.model import OperationModel, Shape, StructureShape
 
+from lambkin.protocol import eventstream
 from lambkin.protocol.errors import AwsError
 from lambkin.protocol.legacy import SQS_XML_NAMESPACE, query_error
 from lambkin.protocol.model import ServiceIndex
@@ -21,11 +22,12 @@ from lambkin.protocol.model import ServiceIndex
 
 @dataclass(frozen=True)
 class Reply:
-    """A complete HTTP response."""
+    """An HTTP response: complete, or (for event-stream outputs) a head and a stream of messages."""
 
     status: int
     headers: list[tuple[str, str]]
     body: bytes
+    stream: AsyncIterator[bytes] | None = None
 
 
 def rest_json(operation: OperationModel, output: Mapping[str, Any]) -> Reply:
@@ -54,19 +56,28 @@ def _rest_json_structure(shape: StructureShape, output: Mapping[str, Any], statu
             headers.extend((wire + str(k), str(v)) for k, v in value.items())
         elif location is None:
             body_members[name] = value
+    if not any(name.lower() == "content-type" for name, _ in headers):
+        headers.insert(0, ("content-type", "application/json"))
     payload = shape.serialization.get("payload")
     if payload is not None:
         member = shape.members[payload]
         value = output.get(payload)
+        if member.serialization.get("eventstream") and isinstance(member, StructureShape):
+            if headers[0] == ("content-type", "application/json"):
+                headers[0] = ("content-type", "application/vnd.amazon.eventstream")
+            return Reply(
+                status,
+                headers,
+                b"",
+                eventstream.encode(member, value, to_json) if value is not None else None,
+            )
         if member.type_name in ("blob", "string"):
             raw = value if isinstance(value, bytes) else str(value or "").encode()
-            if member.type_name == "blob" and value is None:
-                raw = b""
-            return Reply(status, [("content-type", "application/json"), *headers], raw)
+            return Reply(status, headers, raw)
         body = to_json(member, value) if value is not None else {}
     else:
         body = to_json(shape, body_members)
-    return Reply(status, [("content-type", "application/json"), *headers], _dumps(body))
+    return Reply(status, headers, _dumps(body))
 
 
 def json_body(index: ServiceIndex, operation: OperationModel, output: Mapping[str, Any]) -> Reply:

@@ -7,6 +7,7 @@ import logging
 from typing import Any
 
 import pytest
+from botocore.exceptions import EventStreamError
 
 from lambkin.protocol.errors import AwsError
 from tests.unit.protocol.wire import build, client, echo, gateway, model_for, send
@@ -233,3 +234,40 @@ def test_invoke_payload_over_six_megabytes_is_request_too_large() -> None:
 
 def test_model_for_lambda_is_rest_json() -> None:
     assert model_for("lambda").protocol == "rest-json"
+
+
+def _streaming(events: list[dict[str, Any]], failure: AwsError | None = None) -> Any:
+    async def handler(params: dict[str, Any], context: Any) -> dict[str, Any]:
+        async def stream() -> Any:
+            for item in events:
+                yield item
+            if failure is not None:
+                raise failure
+
+        return {"StatusCode": 200, "ExecutedVersion": "$LATEST", "EventStream": stream()}
+
+    return handler
+
+
+def test_response_stream_is_an_event_stream_botocore_reads() -> None:
+    events = [
+        {"PayloadChunk": {"Payload": b"hello "}},
+        {"PayloadChunk": {"Payload": b"world"}},
+        {"InvokeComplete": {"LogResult": "bG9ncw=="}},
+    ]
+    lam = client(gateway({"lambda": {"InvokeWithResponseStream": _streaming(events)}}), "lambda")
+    answer = lam.invoke_with_response_stream(FunctionName="fn", Payload=b"{}")
+    assert answer["StatusCode"] == 200
+    assert answer["ExecutedVersion"] == "$LATEST"
+    assert list(answer["EventStream"]) == events
+
+
+def test_error_mid_stream_ends_it_with_an_exception_message() -> None:
+    failing = _streaming([{"PayloadChunk": {"Payload": b"partial"}}], AwsError("ServiceException", "lost it"))
+    lam = client(gateway({"lambda": {"InvokeWithResponseStream": failing}}), "lambda")
+    answer = lam.invoke_with_response_stream(FunctionName="fn", Payload=b"{}")
+    stream = iter(answer["EventStream"])
+    assert next(stream) == {"PayloadChunk": {"Payload": b"partial"}}
+    with pytest.raises(EventStreamError) as raised:
+        next(stream)
+    assert raised.value.response["Error"] == {"Code": "ServiceException", "Message": "lost it"}
