@@ -26,6 +26,9 @@ Handler = Callable[[dict[str, Any], RequestContext], Awaitable[dict[str, Any]]]
 
 Raise `lambkin.protocol.errors.AwsError` for an AWS error. Values use Python types: blob → bytes,
 timestamp → datetime (or a number of epoch seconds / ISO string on output), structure → dict.
+An event-stream member (InvokeWithResponseStream's `EventStream`) is an async iterator of one-key dicts,
+`{"PayloadChunk": {"Payload": b"..."}}` ... `{"InvokeComplete": {}}`, streamed as it yields; an AwsError
+raised from it ends the stream with an error message.
 """
 
 Services = Mapping[str, Mapping[str, Handler]]
