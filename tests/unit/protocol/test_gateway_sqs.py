@@ -200,3 +200,30 @@ def test_unknown_action_is_invalid_action() -> None:
     answer = send(gateway({"sqs": {}}), signed.prepare())
     assert answer.status == 400
     assert b"<Code>InvalidAction</Code>" in answer.body
+
+
+def _signed_form(url: str, form: str, target: str | None = None) -> Any:
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    if target:
+        headers = {"Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": target}
+    signed = AWSRequest(method="POST", url=url, data=form.encode(), headers=headers)
+    SigV4Auth(Credentials("AKIDTEST", "test-secret"), "sqs", "us-east-1").add_auth(signed)
+    return signed.prepare()
+
+
+def test_query_request_to_the_queue_url_takes_its_queue_from_the_path() -> None:
+    handler, seen = echo({})
+    app = gateway({"sqs": {"DeleteMessage": handler}})
+    request = _signed_form(QUEUE, "Action=DeleteMessage&Version=2012-11-05&ReceiptHandle=rh-1")
+    assert send(app, request).status == 200
+    assert seen[0]["params"] == {"QueueUrl": QUEUE, "ReceiptHandle": "rh-1"}
+
+
+def test_unknown_json_target_is_an_unknown_operation() -> None:
+    answer = send(gateway({"sqs": {}}), _signed_form("http://localhost:9000/", "{}", "AmazonSQS.Nope"))
+    assert answer.status == 400
+    assert answer.headers["x-amzn-query-error"] == "UnknownOperationException;Sender"
