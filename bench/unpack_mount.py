@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -57,17 +58,23 @@ def tree_stats(root: Path) -> tuple[int, int]:
 
 async def lambkin_unpack(
     images: ImageService, image: ResolvedImage, store_root: Path
-) -> tuple[float, tuple[Path, ...]]:
+) -> tuple[tuple[float, float], tuple[Path, ...]]:
     service = ImageService(
         images.settings, images.catalog, LayerStore(store_root, images.blobs), images.client
     )
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), cpu_seconds(resource.RUSAGE_SELF)
     lower_dirs = await service.prepare(image)
-    return time.perf_counter() - started, lower_dirs
+    return (time.perf_counter() - started, cpu_seconds(resource.RUSAGE_SELF) - cpu), lower_dirs
 
 
-def tar_unpack(images: ImageService, image: ResolvedImage, root: Path) -> float:
-    started = time.perf_counter()
+def cpu_seconds(who: int) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
+def tar_unpack(images: ImageService, image: ResolvedImage, root: Path) -> tuple[float, float]:
+    """GNU tar (with its gzip/zstd child) per layer, then syncfs; returns wall and CPU seconds."""
+    started, cpu = time.perf_counter(), cpu_seconds(resource.RUSAGE_CHILDREN)
     for n, layer in enumerate(image.layers):
         target = root / str(n)
         target.mkdir(parents=True)
@@ -76,7 +83,7 @@ def tar_unpack(images: ImageService, image: ResolvedImage, root: Path) -> float:
             check=True,
         )
     subprocess.run(["sync", "-f", str(root)], check=True)
-    return time.perf_counter() - started
+    return time.perf_counter() - started, cpu_seconds(resource.RUSAGE_CHILDREN) - cpu
 
 
 def measure_mounts(lower_dirs: tuple[Path, ...], target: Path, count: int) -> tuple[list[float], list[float]]:
@@ -106,7 +113,9 @@ async def main(rounds: int, mount_count: int) -> int:
         await import_archive(archive, images.catalog, tag=f"{IMAGE}:latest")
         image = await images.resolve(f"localhost:1/{IMAGE}:latest")
         compressed = sum(layer.size for layer in image.layers)
-        lambkin_times, tar_times = [], []
+        lambkin_times: list[tuple[float, float]] = []
+        tar_times: list[tuple[float, float]] = []
+        load_before = os.getloadavg()[0]
         lower_dirs: tuple[Path, ...] = ()
         for n in range(rounds):
             order = ["lambkin", "tar"] if n % 2 == 0 else ["tar", "lambkin"]
@@ -118,12 +127,17 @@ async def main(rounds: int, mount_count: int) -> int:
                 else:
                     shutil.rmtree(WORK / "tar", ignore_errors=True)
                     tar_times.append(await asyncio.to_thread(tar_unpack, images, image, WORK / "tar"))
+        load_after = os.getloadavg()[0]
         files, unpacked = tree_stats(WORK / "layers")
         mounts, unmounts = measure_mounts(lower_dirs, WORK / "root", mount_count)
     finally:
         app.close()
 
-    lk, gt = statistics.median(lambkin_times), statistics.median(tar_times)
+    lk, gt = statistics.median(t for t, _ in lambkin_times), statistics.median(t for t, _ in tar_times)
+    lk_cpu, gt_cpu = (
+        statistics.median(c for _, c in lambkin_times),
+        statistics.median(c for _, c in tar_times),
+    )
     mount_ms = statistics.median(mounts)
     p95 = sorted(mounts)[max(0, int(len(mounts) * 0.95) - 1)]
     print(
@@ -132,13 +146,16 @@ async def main(rounds: int, mount_count: int) -> int:
     )
     print(
         f"cold unpack, lambkin (stream, verify diff IDs, staging, syncfs): "
-        f"median {lk:.2f} s  rounds {', '.join(f'{t:.2f}' for t in lambkin_times)}  ({unpacked / 1e6 / lk:.0f} MB/s)"
+        f"median {lk:.2f} s (cpu {lk_cpu:.2f} s)  rounds {', '.join(f'{t:.2f}' for t, _ in lambkin_times)}"
     )
     print(
         f"cold unpack, anchor GNU tar -xpf + sync -f:                      "
-        f"median {gt:.2f} s  rounds {', '.join(f'{t:.2f}' for t in tar_times)}"
+        f"median {gt:.2f} s (cpu {gt_cpu:.2f} s)  rounds {', '.join(f'{t:.2f}' for t, _ in tar_times)}"
     )
-    print(f"ratio lambkin/GNU tar: {lk / gt:.2f}")
+    print(f"ratio lambkin/GNU tar: wall {lk / gt:.2f}, cpu {lk_cpu / gt_cpu:.2f}")
+    print(
+        f"host load average (2 cores, shared): {load_before:.1f} before, {load_after:.1f} after the unpack rounds"
+    )
     print(
         f"mount overlay root ({len(lower_dirs)} lower dirs), {mount_count} times: median {mount_ms:.3f} ms, "
         f"p95 {p95:.3f} ms, max {max(mounts):.3f} ms; unmount median {statistics.median(unmounts):.3f} ms"
