@@ -102,6 +102,9 @@ class ImageWorker:
         async with asyncio.TaskGroup() as group:
             while True:
                 key = await self._queue.get()
+                # Forget the key before working on it: a submit while it is under way (the function was
+                # deleted and created again, say) must queue it once more.
+                self._queued.discard(key)
                 await slots.acquire()
                 group.create_task(self._guarded(key, slots))
 
@@ -111,7 +114,6 @@ class ImageWorker:
         except Exception:
             log.exception("resolving the image of %s:%s failed unexpectedly", *key)
         finally:
-            self._queued.discard(key)
             slots.release()
 
     async def settle(self, name: str, version_name: str) -> FunctionVersion | None:

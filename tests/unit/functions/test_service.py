@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -253,3 +254,37 @@ async def test_resumed_worker_settles_what_was_pending(db: Database, resolver: F
         await after.worker.settle(version.name, version.version)
     settled, _, _ = await after.functions.get(FunctionRef("fn"))
     assert settled.state is State.ACTIVE
+
+
+class GatedResolver(FakeResolver):
+    """Holds every resolution until `gate` opens, and tells when one has started."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = asyncio.Event()
+        self.started = asyncio.Event()
+
+    async def resolve(self, image_uri: str, architecture: str | None = None) -> Any:
+        self.started.set()
+        await self.gate.wait()
+        return await super().resolve(image_uri, architecture)
+
+
+async def test_run_settles_a_function_recreated_while_its_old_image_resolves(db: Database) -> None:
+    resolver = GatedResolver()
+    resolver.tags["reg/app:v1"] = "sha256:" + "1" * 64
+    resolver.tags["reg/app:v2"] = "sha256:" + "2" * 64
+    cp = build_control_plane(db, "us-east-1", "000000000000", resolver, architecture="x86_64")
+    async with asyncio.TaskGroup() as group:
+        running = group.create_task(cp.run())
+        await cp.functions.create("fn", ROLE, "reg/app:v1", ConfigChange())
+        await resolver.started.wait()
+        await cp.functions.delete(FunctionRef("fn"))
+        await cp.functions.create("fn", ROLE, "reg/app:v2", ConfigChange())
+        resolver.gate.set()
+        async with asyncio.timeout(10):
+            while (await cp.functions.get(FunctionRef("fn")))[0].state is State.PENDING:  # noqa: ASYNC110 (polls like a client)
+                await asyncio.sleep(0.01)
+        running.cancel()
+    settled, _, _ = await cp.functions.get(FunctionRef("fn"))
+    assert (settled.state, settled.code_sha256) == (State.ACTIVE, "2" * 64)
