@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
-from collections.abc import Callable, Coroutine
+import signal
+import threading
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -75,7 +78,7 @@ class Lambkin:
             log_level="warning",
             timeout_keep_alive=75,
         )
-        server = uvicorn.Server(config)
+        server = _Server(config)
         try:
             async with asyncio.TaskGroup() as group:
                 for task in self.background:
@@ -97,6 +100,23 @@ class Lambkin:
         for closer in reversed(self.closers):
             closer()
         self.closers.clear()
+
+
+class _Server(uvicorn.Server):
+    """uvicorn re-raises SIGTERM/SIGINT once it has shut down, which would end the process before the
+    background loops clean up (environments destroy their sandboxes); lambkin returns normally instead."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        original = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in original.items():
+                signal.signal(sig, handler)
 
 
 class _Stopped(Exception):

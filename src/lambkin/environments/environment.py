@@ -136,7 +136,7 @@ class Environment:
             api.close()
             if server is not None:
                 server.close()
-            await asyncio.shield(sandbox.destroy())
+            await sandbox.destroy()  # runs to the end even when this task is being cancelled
 
     async def watch_exit(self) -> ExitStatus:
         """Blocks until the sandbox's process exits; records it for any invocation in flight."""
