@@ -189,6 +189,8 @@ class FunctionService:
     ) -> FunctionVersion:
         def write(conn: sqlite3.Connection) -> FunctionVersion:
             latest = self._settled_latest(conn, ref.name)
+            if latest.state is State.FAILED:
+                raise not_invocable(latest.state.value)
             check_revision(revision_id, latest.revision_id)
             if code_sha256 and code_sha256 != latest.code_sha256:
                 raise InvalidParameterValue(

@@ -98,6 +98,8 @@ async def test_unresolvable_image_ends_failed(cp: ControlPlane) -> None:
     assert failed.state is State.FAILED
     assert failed.state_reason_code == "ImageDeleted"
     assert "reg/missing:v1" in (failed.state_reason or "")
+    with pytest.raises(ResourceConflict, match="following state: Failed"):
+        await cp.functions.publish(FunctionRef("fn"), None, None, None)
 
 
 async def test_duplicate_create_conflicts(cp: ControlPlane) -> None:
