@@ -32,6 +32,17 @@ def parse_error(service: str, message: str) -> AwsError:
     return AwsError("SerializationException", message, 400)
 
 
+def enforced(service: str, problems: list[Problem]) -> list[Problem]:
+    """The model constraints the service itself enforces.
+
+    SQS does not enforce its model's enums: ReceiveMessage takes message system attribute names in
+    AttributeNames, and an unknown queue attribute is its own InvalidAttributeName (found by queues).
+    """
+    if service == "sqs":
+        return [problem for problem in problems if "enum value set" not in problem.constraint]
+    return problems
+
+
 def invalid_input(service: str, problems: list[Problem]) -> AwsError:
     """The error a service answers for input that breaks its model's constraints."""
     if service == "sqs":

@@ -148,11 +148,7 @@ class AwsGateway:
         handler = self.services.get(name, {}).get(operation.name)
         if handler is None:
             raise dialect.not_implemented(name, operation.name)
-        problems = validate(operation.input_shape, arguments)
-        if name == "sqs":
-            # (queues) SQS does not enforce its model's enums: ReceiveMessage takes message system attribute
-            # names in AttributeNames, and unknown queue attributes are its own InvalidAttributeName.
-            problems = [p for p in problems if "enum value set" not in p.constraint]
+        problems = dialect.enforced(name, validate(operation.input_shape, arguments))
         if problems:
             raise dialect.invalid_input(name, problems)
         context = RequestContext(

@@ -227,3 +227,10 @@ def test_unknown_json_target_is_an_unknown_operation() -> None:
     answer = send(gateway({"sqs": {}}), _signed_form("http://localhost:9000/", "{}", "AmazonSQS.Nope"))
     assert answer.status == 400
     assert answer.headers["x-amzn-query-error"] == "UnknownOperationException;Sender"
+
+
+def test_sqs_model_enums_are_left_to_the_queue_service(protocol: str, tmp_path: Path) -> None:
+    handler, seen = echo({})
+    sqs = sqs_client({"ReceiveMessage": handler}, protocol, tmp_path)
+    sqs.receive_message(QueueUrl=QUEUE, AttributeNames=["SenderId"])
+    assert seen[0]["params"]["AttributeNames"] == ["SenderId"]
