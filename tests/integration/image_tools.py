@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -109,9 +110,10 @@ def remote_digest(reference: str, *options: str) -> str:
 class DockerRegistry:
     """Debian's `docker-registry` (distribution 2.x) on a free loopback port, optionally with htpasswd auth."""
 
-    def __init__(self, workdir: Path, auth: bool = False) -> None:
+    def __init__(self, workdir: Path, auth: bool = False, tls: bool = False) -> None:
         self.workdir = workdir
         self.auth = auth
+        self.tls = tls
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -125,8 +127,17 @@ class DockerRegistry:
             "version: 0.1",
             "log: {level: error}",
             f"storage: {{filesystem: {{rootdirectory: {self.workdir / 'data'}}}, delete: {{enabled: true}}}}",
-            f"http: {{addr: '{self.address}', secret: lambkin-tests}}",
         ]
+        tls = ""
+        if self.tls:
+            cert, key = self.workdir / "cert.pem", self.workdir / "key.pem"
+            run(
+                "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=lambkin-test",
+                "-addext", f"subjectAltName=DNS:{socket.gethostname()},IP:127.0.0.1",
+                "-keyout", key, "-out", cert,
+            )  # fmt: skip
+            tls = f", tls: {{certificate: {cert}, key: {key}}}"
+        config.append(f"http: {{addr: '{self.address}', secret: lambkin-tests{tls}}}")
         if self.auth:
             htpasswd = self.workdir / "htpasswd"
             line = run("htpasswd", "-Bbn", REGISTRY_USER, REGISTRY_PASSWORD).stdout.strip()
@@ -142,7 +153,7 @@ class DockerRegistry:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             try:
-                httpx.get(f"http://{self.address}/v2/", timeout=1)
+                httpx.get(f"{'https' if self.tls else 'http'}://{self.address}/v2/", timeout=1, verify=False)
                 return self
             except httpx.HTTPError:
                 time.sleep(0.05)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -171,3 +172,39 @@ def _put_index(registry: DockerRegistry, repository: str, tag: str, raw: bytes) 
         headers={"Content-Type": "application/vnd.oci.image.index.v1+json"},
     )
     assert response.status_code == 201, response.text
+
+
+def test_a_registry_named_by_host_name_over_plain_http_needs_tls_verify_false(
+    tmp_path: Path, registry: DockerRegistry
+) -> None:
+    ref = f"{socket.gethostname()}:{registry.port}/team/busybox:v1"
+
+    refused = lambkin("image", "pull", ref, "--data-dir", tmp_path)
+    pulled = lambkin("image", "pull", ref, "--tls-verify=false", "--data-dir", tmp_path)
+
+    assert refused.returncode == 1
+    assert "use --tls-verify=false" in refused.stderr
+    assert pulled.returncode == 0, pulled.stderr
+    assert pulled.stdout.strip().splitlines()[-1] == remote_digest(f"{registry.address}/team/busybox:v1")
+
+
+def test_a_registry_with_a_self_signed_certificate(tmp_path: Path, layout: Path) -> None:
+    tls_registry = DockerRegistry(tmp_path / "tls-registry", tls=True).start()
+    try:
+        skopeo_copy(f"oci:{layout}:busybox:v1", f"docker://{tls_registry.address}/secure/app:v1")
+        ref = f"{socket.gethostname()}:{tls_registry.port}/secure/app:v1"
+
+        refused = lambkin("image", "pull", ref, "--data-dir", tmp_path / "data")
+        pulled = lambkin("image", "pull", ref, "--tls-verify=false", "--data-dir", tmp_path / "data")
+        loopback = lambkin(
+            "image", "pull", f"{tls_registry.address}/secure/app:v1", "--data-dir", tmp_path / "data"
+        )
+    finally:
+        tls_registry.stop()
+
+    assert refused.returncode == 1
+    assert "CERTIFICATE_VERIFY_FAILED" in refused.stderr
+    assert "use --tls-verify=false" in refused.stderr
+    assert pulled.returncode == 0, pulled.stderr
+    assert loopback.returncode == 0, loopback.stderr
+    assert pulled.stdout.strip().splitlines()[-1] == loopback.stdout.strip().splitlines()[-1]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import ssl
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
@@ -117,8 +118,9 @@ class PulledImage:
 class RegistryClient:
     """Pulls images from OCI/Docker registries into the BlobStore and the Catalog.
 
-    Plain http for localhost/127.0.0.1 registries (as docker does), https elsewhere; `tls_verify=False`
-    accepts any certificate and falls back to http. `transport` lets unit tests stand in for the network.
+    https with verified certificates, except for insecure registries (`tls_verify=False`, and loopback
+    ones as docker treats them): https with any certificate if they speak TLS, else plain http.
+    `transport` lets unit tests stand in for the network.
     """
 
     blobs: BlobStore
@@ -195,9 +197,14 @@ class _Session:
         self._auth = RegistryAuth(client.credentials.get(ref.registry), f"repository:{ref.repository}:pull")
         self._base = ""
 
+    @property
+    def insecure(self) -> bool:
+        """No certificate checks, http allowed: asked for, or a loopback registry (as docker does)."""
+        return not self.client.tls_verify or self.ref.is_local_host
+
     async def __aenter__(self) -> _Session:
         http = httpx.AsyncClient(
-            verify=self.client.tls_verify,
+            verify=not self.insecure,
             transport=self.client.transport,
             follow_redirects=True,
             timeout=httpx.Timeout(60.0, connect=10.0),
@@ -210,10 +217,9 @@ class _Session:
         await self._stack.aclose()
 
     async def _pick_scheme(self) -> str:
-        if self.ref.is_local_host:
-            return f"http://{self.ref.registry}"
+        """https; for an insecure registry, https if it speaks TLS at all, else plain http."""
         https = f"https://{self.ref.registry}"
-        if self.client.tls_verify:
+        if not self.insecure:
             return https
         assert self._http is not None
         try:
@@ -242,6 +248,11 @@ class _Session:
             except RegistryAuthError as exc:
                 raise RegistryAuthFailed(f"{self.ref}: {exc}") from exc
             except httpx.TransportError as exc:
+                if _is_tls_failure(exc):  # no retry makes a certificate valid
+                    raise RegistryUnavailable(
+                        f"{self.ref}: TLS with {self._base} failed ({exc}); for a registry without a"
+                        " valid certificate, or plain http, use --tls-verify=false"
+                    ) from exc
                 problem = f"{type(exc).__name__}: {exc}"
             else:
                 if response.status_code < 500 and response.status_code != 429:
@@ -362,6 +373,17 @@ class _Session:
         if "sha256:" + hasher.hexdigest() != digest:
             raise ContentInvalid(f"{self.ref}: blob {digest} does not match its digest")
         return written
+
+
+def _is_tls_failure(exc: BaseException) -> bool:
+    cause: BaseException | None = exc
+    for _ in range(8):  # httpx -> httpcore -> ssl, a few links deep
+        if cause is None:
+            return False
+        if isinstance(cause, ssl.SSLError):
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return False
 
 
 class _ShortRead(Exception):
