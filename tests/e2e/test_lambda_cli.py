@@ -177,3 +177,23 @@ def test_lambkin_invoke_runs_a_real_function(server: LambkinServer, test_images:
         "$LATEST",
         [1, 2],
     )
+
+
+def test_lambkin_cli_reads_generated_credentials_from_the_data_dir(tmp_path: Path) -> None:
+    generated = LambkinServer(
+        tmp_path / "data", env={"LAMBKIN_ACCESS_KEY_ID": "", "LAMBKIN_SECRET_ACCESS_KEY": ""}
+    )
+    generated.start()
+    try:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("LAMBKIN_")}
+        command = [sys.executable, "-m", "lambkin", "functions", "list", "--json"]
+        command += ["--endpoint-url", generated.endpoint, "--data-dir", str(tmp_path / "data")]
+        listed = subprocess.run(command, capture_output=True, text=True, env=env, timeout=60)
+        assert listed.returncode == 0, listed.stderr
+        assert json.loads(listed.stdout) == []
+        command[-1] = str(tmp_path / "elsewhere")
+        refused = subprocess.run(command, capture_output=True, text=True, env=env, timeout=60)
+        assert refused.returncode != 0
+        assert "no credentials" in refused.stderr
+    finally:
+        generated.stop()

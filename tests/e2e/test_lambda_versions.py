@@ -132,3 +132,26 @@ def test_tags(lam: Any, image: str) -> None:
         lam.tag_resource(Resource=arn + ":1", Tags={"x": "y"})
     with pytest.raises(lam.exceptions.ResourceNotFoundException):
         lam.list_tags(Resource=ARN + "nobody")
+
+
+def test_publish_on_create_and_on_code_update(
+    lam: Any, server: LambkinServer, image: str, tmp_path: Any
+) -> None:
+    created = lam.create_function(
+        FunctionName="published-early",
+        Role="arn:aws:iam::000000000000:role/r",
+        PackageType="Image",
+        Code={"ImageUri": image},
+        Publish=True,
+    )
+    assert created["Version"] == "1"
+    lam.get_waiter("published_version_active").wait(
+        FunctionName="published-early", Qualifier="1", WaiterConfig={"Delay": 1}
+    )
+    other, digest = push(server, tmp_path, "versions-app", "v2", "versions two")
+    lam.update_function_code(FunctionName="published-early", ImageUri=other, Publish=True)
+    lam.get_waiter("function_updated_v2").wait(FunctionName="published-early", WaiterConfig={"Delay": 1})
+    versions = lam.list_versions_by_function(FunctionName="published-early")["Versions"]
+    assert [v["Version"] for v in versions] == ["$LATEST", "1", "2"]
+    assert versions[2]["CodeSha256"] == digest.removeprefix("sha256:")
+    assert versions[1]["CodeSha256"] != versions[2]["CodeSha256"]
