@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import gzip
+import io
 import json
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -103,3 +106,35 @@ def test_image_ls_prints_a_table(tmp_path: Path, layout: Path) -> None:
     assert sorted(line.split()[:2] for line in lines[1:]) == [["busybox", "v1"], ["busybox-arm", "v1"]]
     digest = layout_digest(layout, "busybox:v1")
     assert any(line.split()[2] == digest[:19] and line.endswith("MB") for line in lines[1:])
+
+
+def test_import_of_a_legacy_docker_save_layout(tmp_path: Path, layout: Path) -> None:
+    """`docker save` before Docker 25: <id>/layer.tar (uncompressed), <id>.json config, manifest.json."""
+    manifest = json.loads(_blob(layout, layout_digest(layout, "busybox:v1")))
+    config = _blob(layout, manifest["config"]["digest"])
+    archive = tmp_path / "legacy.tar"
+    with tarfile.open(archive, "w") as tar:
+        _add(tar, "abc123.json", config)
+        layers = []
+        for n, layer in enumerate(manifest["layers"]):
+            _add(tar, f"layer{n}/layer.tar", gzip.decompress(_blob(layout, layer["digest"])))
+            _add(tar, f"layer{n}/VERSION", b"1.0")
+            layers.append(f"layer{n}/layer.tar")
+        entry = [{"Config": "abc123.json", "RepoTags": ["legacy/app:old"], "Layers": layers}]
+        _add(tar, "manifest.json", json.dumps(entry).encode())
+        _add(tar, "repositories", json.dumps({"legacy/app": {"old": "layer1"}}).encode())
+
+    done = lambkin("image", "import", archive, "--data-dir", tmp_path / "data")
+
+    assert done.returncode == 0, done.stderr
+    assert [(r, t) for r, t, _ in listed(tmp_path / "data")] == [("legacy/app", ["old"])]
+
+
+def _blob(layout: Path, digest: str) -> bytes:
+    return (layout / "blobs" / "sha256" / digest.split(":", 1)[1]).read_bytes()
+
+
+def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    tar.addfile(info, io.BytesIO(data))
