@@ -52,6 +52,14 @@ class Timings:
     get_function: float  # seconds per GetFunction call
     list_page: float  # seconds per ListFunctions call (one page of up to 50; moto ignores MaxItems)
     list_all: float  # seconds per full pagination of every function
+    get_cpu: float  # the server process's CPU seconds per GetFunction call
+    list_cpu: float  # the server process's CPU seconds per full pagination
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and all its threads so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def client(service: str, endpoint: str) -> Any:
@@ -140,16 +148,17 @@ def measure_get(lam: Any, names: list[str]) -> float:
     return (time.perf_counter() - started) / len(names)
 
 
-def measure_list(lam: Any, count: int) -> tuple[float, float]:
-    """(seconds per ListFunctions call, seconds per full pagination of every function)."""
+def measure_list(lam: Any, count: int, times: int = 3) -> tuple[float, float]:
+    """(seconds per ListFunctions call, seconds per full pagination of every function), over `times` listings."""
     pages = seen = 0
     started = time.perf_counter()
-    for page in lam.get_paginator("list_functions").paginate(PaginationConfig={"PageSize": 50}):
-        pages += 1
-        seen += len(page["Functions"])
+    for _ in range(times):
+        for page in lam.get_paginator("list_functions").paginate(PaginationConfig={"PageSize": 50}):
+            pages += 1
+            seen += len(page["Functions"])
     elapsed = time.perf_counter() - started
-    assert seen == count, seen
-    return elapsed / pages, elapsed
+    assert seen == count * times, seen
+    return elapsed / pages, elapsed / times
 
 
 @contextmanager
@@ -167,7 +176,7 @@ def lambkin_server(count: int) -> Iterator[Any]:
         lam = client("lambda", endpoint)
         populate(lam, count, push_tiny_image(endpoint), "arn:aws:iam::000000000000:role/bench")
         settle(lam)
-        yield lam
+        yield lam, process.pid
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -187,7 +196,7 @@ def moto_server(count: int) -> Iterator[Any]:
         role = client("iam", endpoint).create_role(RoleName="bench", AssumeRolePolicyDocument=ROLE_POLICY)
         lam = client("lambda", endpoint)
         populate(lam, count, "123456789012.dkr.ecr.us-east-1.amazonaws.com/bench:v1", role["Role"]["Arn"])
-        yield lam
+        yield lam, process.pid
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -234,7 +243,7 @@ def replay_server(bodies: dict[str, str]) -> Iterator[Any]:
     )
     try:
         wait_ready(f"http://127.0.0.1:{port}/health", process)
-        yield client("lambda", f"http://127.0.0.1:{port}")
+        yield client("lambda", f"http://127.0.0.1:{port}"), process.pid
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -254,24 +263,29 @@ LABELS = ("lambkin", "moto", "floor")
 def run(count: int, rounds: int) -> dict[str, Timings]:
     """All servers up at once; rounds rotate the order so machine noise hits each alike."""
     names = [f"bench-{index:04d}" for index in range(count)]
-    samples: dict[str, list[tuple[float, float, float]]] = {label: [] for label in LABELS}
-    with lambkin_server(count) as lk, moto_server(count) as mo:
+    samples: dict[str, list[tuple[float, ...]]] = {label: [] for label in LABELS}
+    with lambkin_server(count) as (lk, lk_pid), moto_server(count) as (mo, mo_pid):
         bodies = record(lk)
         for lam in (lk, mo):  # warm-up: connections, caches; lambkin's answers are recorded for the floor
             measure_get(lam, names)
-            measure_list(lam, count)
-        with replay_server(bodies) as floor:
-            clients = {"lambkin": lk, "moto": mo, "floor": floor}
+            measure_list(lam, count, 1)
+        with replay_server(bodies) as (floor, floor_pid):
+            clients = {"lambkin": (lk, lk_pid), "moto": (mo, mo_pid), "floor": (floor, floor_pid)}
             for round_ in range(rounds):
                 for label in LABELS[round_ % 3 :] + LABELS[: round_ % 3]:
-                    lam = clients[label]
+                    lam, pid = clients[label]
+                    before = cpu_seconds(pid)
                     get = measure_get(lam, names)
+                    middle = cpu_seconds(pid)
                     page, full = measure_list(lam, count)
-                    samples[label].append((get, page, full))
+                    after = cpu_seconds(pid)
+                    samples[label].append(
+                        (get, page, full, (middle - before) / len(names), (after - middle) / 3)
+                    )
     return {label: _median(rows) for label, rows in samples.items()}
 
 
-def _median(rows: list[tuple[float, float, float]]) -> Timings:
+def _median(rows: list[tuple[float, ...]]) -> Timings:
     return Timings(*(statistics.median(column) for column in zip(*rows, strict=True)))
 
 
@@ -309,6 +323,16 @@ def main(argv: list[str]) -> int:
         print(
             f"ratio lambkin/moto {name}: {ratio:.3f} (target <= 0.2) {verdict}; server time net of floor: {net:.3f}"
         )
+    print("server process CPU (user+system), the figure the shared machine's load does not distort:")
+    for label, t in (("lambkin", lk), ("moto", mo), ("floor", floor)):
+        print(
+            f"  {label:8} {t.get_cpu * 1e3:7.3f} ms per GetFunction   {t.list_cpu * 1e3:8.1f} ms per full listing"
+        )
+    print(
+        f"ratio lambkin/moto server CPU: GetFunction {lk.get_cpu / mo.get_cpu:.3f}, "
+        f"full listing {lk.list_cpu / mo.list_cpu:.3f} (target <= 0.2)"
+    )
+    print(f"host load average: {Path('/proc/loadavg').read_text().split()[0]} (2 cores, shared)")
     return 0
 
 
