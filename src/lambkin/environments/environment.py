@@ -111,8 +111,9 @@ class Environment:
         self.task: asyncio.Task[None] | None = None
         self._exit: asyncio.Future[ExitStatus] | None = None
         self._lock = asyncio.Lock()
-        self._init_ms: float | None = None
-        self._started = clock()  # reported once, by the first invocation's REPORT
+        self._init_ms: float | None = None  # reported once, by the first invocation's REPORT
+        self._started = clock()
+        self._closing = False
 
     def move(self, target: EnvState) -> None:
         self.state = env_transition(self.state, target)
@@ -133,10 +134,11 @@ class Environment:
         finally:
             if self.state is not EnvState.DEAD:
                 self.move(EnvState.DEAD)
+            self._closing = True  # from here on, kill() must not interrupt the teardown
             api.close()
             if server is not None:
                 server.close()
-            await sandbox.destroy()  # runs to the end even when this task is being cancelled
+            await sandbox.destroy()
 
     async def watch_exit(self) -> ExitStatus:
         """Blocks until the sandbox's process exits; records it for any invocation in flight."""
@@ -267,7 +269,7 @@ class Environment:
         """Ends the environment now: its task's exit destroys the sandbox."""
         if self.state is not EnvState.DEAD:
             self.move(EnvState.DEAD)
-        if self.task is not None and not self.task.done():
+        if self.task is not None and not self.task.done() and not self._closing:
             self.task.cancel()
 
     async def freeze(self) -> bool:

@@ -1,0 +1,190 @@
+"""Invoke end to end beyond the Python runtime: a shell custom runtime (curl), isolation, the AWS CLI,
+updates that drain environments, and the function's logs through CloudWatch Logs and `lambkin logs`."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.config import Config
+
+from tests.e2e.lambda_support import create_active
+from tests.harness import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY, LambkinServer
+from tests.images import BuiltImages
+
+pytestmark = pytest.mark.runc
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LambkinServer]:
+    instance = LambkinServer(Path(tmp_path_factory.mktemp("runtimes")) / "data").start()
+    try:
+        yield instance
+    finally:
+        instance.stop()
+
+
+@pytest.fixture(scope="module")
+def lam(server: LambkinServer) -> Any:
+    return server.client("lambda", config=Config(read_timeout=120, retries={"max_attempts": 0}))
+
+
+@pytest.fixture(scope="module")
+def shell_uri(server: LambkinServer, test_images: BuiltImages) -> str:
+    return test_images.push("shell-runtime", server.registry, tag="v1")
+
+
+@pytest.fixture(scope="module")
+def python_uri(server: LambkinServer, test_images: BuiltImages) -> str:
+    return test_images.push("python-handlers", server.registry, tag="v1")
+
+
+def invoke(lam: Any, name: str, event: object, **extra: Any) -> tuple[dict[str, Any], Any]:
+    response = lam.invoke(FunctionName=name, Payload=json.dumps(event).encode(), **extra)
+    body = response["Payload"].read()
+    return response, json.loads(body) if body else None
+
+
+def test_shell_custom_runtime_echo_error_and_exit(lam: Any, shell_uri: str) -> None:
+    create_active(lam, "sh-echo", shell_uri, ImageConfig={"Command": ["echo"]})
+    response, body = invoke(lam, "sh-echo", {"from": "shell"})
+    assert (response["StatusCode"], body) == (200, {"from": "shell"})
+    create_active(lam, "sh-error", shell_uri, ImageConfig={"Command": ["error"]})
+    response, body = invoke(lam, "sh-error", {})
+    assert response["FunctionError"] == "Unhandled"
+    assert body["errorType"] == "ShellError"
+    create_active(lam, "sh-exit", shell_uri, ImageConfig={"Command": ["exit"]})
+    response, body = invoke(lam, "sh-exit", {})
+    assert response["FunctionError"] == "Unhandled"
+    assert body["errorType"] == "Runtime.ExitError"
+    assert body["errorMessage"].endswith("Runtime exited with error: exit status 3")
+
+
+def test_shell_runtime_init_error(lam: Any, shell_uri: str) -> None:
+    create_active(lam, "sh-init-error", shell_uri, ImageConfig={"Command": ["init_error"]})
+    response, body = invoke(lam, "sh-init-error", {})
+    assert response["FunctionError"] == "Unhandled"
+    assert body == {"errorMessage": "init failed on purpose", "errorType": "ShellInitError"}
+
+
+def _network(lam: Any, host: str, port: int, send: str | None = None) -> dict[str, Any]:
+    event: dict[str, Any] = {"host": host, "port": port, "timeout": 1}
+    if send is not None:
+        event["send"] = send
+    _, body = invoke(lam, "net", event)
+    return dict(body)
+
+
+def test_sandbox_cannot_reach_the_hosts_loopback_or_other_runtime_apis(
+    lam: Any, python_uri: str, server: LambkinServer
+) -> None:
+    create_active(lam, "net", python_uri, ImageConfig={"Command": ["app.network"]}, Timeout=10)
+    # lambkin itself listens on the host's 127.0.0.1: invisible from the sandbox's own loopback.
+    assert _network(lam, "127.0.0.1", server.port)["connected"] is False
+    # No route out of the namespace: the host's own addresses are unreachable.
+    host_ip = subprocess.run(["hostname", "-I"], capture_output=True, text=True).stdout.split()
+    for address in [*host_ip[:1], "10.0.0.1", "169.254.169.254"]:
+        assert _network(lam, address, server.port)["connected"] is False, address
+    # 127.0.0.1:9001 is this sandbox's own Runtime API (the only one it can see): it refuses a second /next
+    # while this environment's runtime holds an event.
+    own = _network(
+        lam, "127.0.0.1", 9001, "GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: x\r\n\r\n"
+    )
+    assert own["connected"] is True
+    assert "403" in own["received"].splitlines()[0]
+    assert "InvalidStateTransition" in own["received"]
+
+
+def test_aws_cli_invoke_with_tail(server: LambkinServer, lam: Any, python_uri: str, tmp_path: Path) -> None:
+    create_active(lam, "cli-echo", python_uri, ImageConfig={"Command": ["app.echo"]})
+    out = tmp_path / "out.json"
+    env = dict(
+        os.environ,
+        AWS_ACCESS_KEY_ID=ACCESS_KEY_ID,
+        AWS_SECRET_ACCESS_KEY=SECRET_ACCESS_KEY,
+        AWS_DEFAULT_REGION=REGION,
+    )
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "awscli",
+            "lambda",
+            "invoke",
+            "--endpoint-url",
+            server.endpoint,
+            "--function-name",
+            "cli-echo",
+            "--payload",
+            '{"via": "cli"}',
+            "--log-type",
+            "Tail",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    printed = json.loads(result.stdout)
+    assert printed["StatusCode"] == 200
+    assert printed["ExecutedVersion"] == "$LATEST"
+    assert "START RequestId:" in base64.b64decode(printed["LogResult"]).decode()
+    assert json.loads(out.read_text()) == {"via": "cli"}
+
+
+def test_update_drains_old_environments(server: LambkinServer, lam: Any, python_uri: str) -> None:
+    create_active(
+        lam,
+        "updated-env",
+        python_uri,
+        ImageConfig={"Command": ["app.env"]},
+        Environment={"Variables": {"VV": "1"}},
+    )
+    _, before = invoke(lam, "updated-env", {})
+    assert before["environ"]["VV"] == "1"
+    lam.update_function_configuration(FunctionName="updated-env", Environment={"Variables": {"VV": "2"}})
+    lam.get_waiter("function_updated_v2").wait(FunctionName="updated-env", WaiterConfig={"Delay": 1})
+    _, after = invoke(lam, "updated-env", {})
+    assert after["environ"]["VV"] == "2"  # variables are fixed at process start: a new environment
+    streams = server.client("logs").describe_log_streams(logGroupName="/aws/lambda/updated-env")["logStreams"]
+    assert len(streams) == 2
+
+
+def test_logs_through_cloudwatch_logs_and_lambkin_logs(
+    server: LambkinServer, lam: Any, python_uri: str
+) -> None:
+    create_active(lam, "logger", python_uri, ImageConfig={"Command": ["app.log"]})
+    response, _ = invoke(lam, "logger", {"lines": ["line one", "line two"], "stderr": ["to stderr"]})
+    request_id = response["ResponseMetadata"]["RequestId"]
+    logs = server.client("logs")
+    streams = logs.describe_log_streams(logGroupName="/aws/lambda/logger")["logStreams"]
+    assert len(streams) == 1
+    assert streams[0]["logStreamName"].split("/")[3].startswith("[$LATEST]")
+    events = logs.get_log_events(logGroupName="/aws/lambda/logger", logStreamName=streams[0]["logStreamName"])
+    messages = [e["message"] for e in events["events"]]
+    start = messages.index(f"START RequestId: {request_id} Version: $LATEST")
+    assert {"line one", "line two", "to stderr"} <= set(messages[start:])
+    assert f"END RequestId: {request_id}" in messages
+    report = next(m for m in messages if m.startswith(f"REPORT RequestId: {request_id}"))
+    assert "\tBilled Duration: " in report and "\tInit Duration: " in report
+    filtered = logs.filter_log_events(logGroupName="/aws/lambda/logger", filterPattern="two")
+    assert [e["message"] for e in filtered["events"]] == ["line two"]
+    printed = subprocess.run(
+        [sys.executable, "-m", "lambkin", "logs", "logger", "--endpoint-url", server.endpoint],
+        capture_output=True,
+        text=True,
+        env=server.environment(),
+        timeout=60,
+    )
+    assert printed.returncode == 0, printed.stderr
+    assert f"START RequestId: {request_id}" in printed.stdout
+    assert "line one" in printed.stdout
