@@ -6,8 +6,10 @@ Starts a fresh `lambkin server` and a fresh `moto_server` on loopback ports, sid
 the same N image functions (moto first gets an IAM role, which its CreateFunction insists on; lambkin gets a
 tiny image pushed to its registry so every function settles Active), then runs R rounds, alternating which
 server goes first, each round timing with the same kind of boto3 client: GetFunction of every function,
-and one full ListFunctions pagination (PageSize 50; moto answers every function in one page regardless).
-Prints the median per-call times of both servers and the ratios lambkin/moto (target <= 0.2).
+and three full ListFunctions paginations (PageSize 50; moto answers every function in one page regardless).
+A third server replays lambkin's recorded answers from bare uvicorn: the floor that the boto3 client and
+HTTP cost by themselves. Prints median wall-clock times per call, the ratios lambkin/moto (target <= 0.2),
+the same net of the floor, and each server process's CPU seconds per call (robust on a shared machine).
 """
 
 from __future__ import annotations
