@@ -55,7 +55,8 @@ class ResolvedImage:
 class ImageService:
     """Resolves image URIs (lambkin's own registry, or a pull from any other) and prepares root layers.
 
-    Every method raises `pull.ImageUnavailable` subclasses with a message fit for the API caller.
+    Problems with the image or its registry raise `pull.ImageUnavailable` subclasses, with a message
+    fit for the API caller; lambkin's own troubles (a full disk) raise as themselves (OSError).
     """
 
     def __init__(
