@@ -13,7 +13,9 @@ SKIP = {"all", "common"}
 
 def main(argv: list[str]) -> int:
     names = argv or sorted(
-        m.name for m in pkgutil.iter_modules([str(Path(__file__).parent)]) if m.name not in SKIP and not m.ispkg
+        m.name
+        for m in pkgutil.iter_modules([str(Path(__file__).parent)])
+        if m.name not in SKIP and not m.ispkg
     )
     failed = []
     for name in names:
