@@ -280,7 +280,7 @@ class QueueService:
                 _check_range("VisibilityTimeout", timeout, 0, MAX_VISIBILITY)
                 receipt = decode(handle, queue.name)
                 meta = queue.index.messages.get(receipt.message_id)
-                if meta is None:
+                if meta is None or meta.receipt != receipt.token:  # gone, or received again since
                     raise InvalidParameterValue(
                         f"Value {handle} for parameter ReceiptHandle is invalid. Reason: Message does not exist "
                         "or is not available for visibility timeout change."

@@ -140,6 +140,8 @@ async def test_receipts_delete_and_visibility(service: QueueService, clock: Manu
     with pytest.raises(MessageNotInflight):
         await service.change_visibility("q", first.receipt_handle, 5)
     [second] = await service.receive("q")
+    with pytest.raises(InvalidParameterValue):
+        await service.change_visibility("q", first.receipt_handle, 5)  # not this delivery's handle
     await service.delete("q", first.receipt_handle)  # an older delivery's handle: success, message kept
     assert service.registry.attributes("q", ["All"])["ApproximateNumberOfMessagesNotVisible"] == "1"
     await service.delete("q", second.receipt_handle)
