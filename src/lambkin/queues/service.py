@@ -97,8 +97,12 @@ class QueueService:
                 transition(meta.state(now), MessageEvent.EXPIRE)
                 queue.index.remove(meta.message_id)
                 gone.append(meta.message_id)
-        if gone:
-            await self.journal.write(lambda conn: storage.delete_messages(conn, gone))
+
+        def write(conn: sqlite3.Connection) -> None:
+            storage.delete_messages(conn, gone)
+            storage.prune_dedup(conn, now)
+
+        await self.journal.write(write)
 
     async def send(self, queue_name: str, request: SendRequest, sender_id: str) -> SendResult:
         queue = self.registry.get(queue_name)

@@ -199,6 +199,10 @@ def delete_messages(conn: sqlite3.Connection, ids: Iterable[str]) -> None:
     conn.executemany("DELETE FROM messages WHERE id = ?", [(i,) for i in ids])
 
 
+def prune_dedup(conn: sqlite3.Connection, now: float) -> None:
+    conn.execute("DELETE FROM dedup WHERE expires_at <= ?", (now,))
+
+
 def purge(conn: sqlite3.Connection, queue: str) -> None:
     conn.execute("DELETE FROM messages WHERE queue = ?", (queue,))
 
