@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 from dataclasses import dataclass
@@ -79,6 +80,8 @@ def remove_all(layout: Layout) -> None:
     for point in rootfs.mounts_under(layout.bundles):
         rootfs.unmount(point)
     Cgroup(layout.cgroup_parent).remove()
+    with contextlib.suppress(OSError):
+        layout.runc_root.rmdir()  # only when runc holds no container there
     if layout.bundles.exists():
         for bundle in layout.bundles.iterdir():
             shutil.rmtree(bundle, ignore_errors=True)

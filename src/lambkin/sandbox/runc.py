@@ -20,7 +20,7 @@ from lambkin.sandbox.runc_cli import Runc, check_id
 from lambkin.sandbox.spec import ExitStatus, OutputSink, SandboxSpec
 
 T = TypeVar("T")
-_FREEZE_POLLS = 2000
+_FREEZE_ATTEMPTS = 500
 _EXIT_AFTER_KILL_S = 10.0
 
 
@@ -185,14 +185,22 @@ class RuncSandbox:
         self._transition(State.FROZEN)
         cgroup = self._backend.layout.cgroup(self.id)
         try:
-            cgroup.freeze()
-            for _ in range(_FREEZE_POLLS):
+            for attempt in range(_FREEZE_ATTEMPTS):
+                if attempt % 10 == 9:
+                    # Stuck FREEZING (v1), e.g. a task mid-execve waiting for its frozen threads to die:
+                    # thaw, let it run a moment, retry (runc's own freeze does the same).
+                    cgroup.thaw()
+                    await asyncio.sleep(0.001)
+                cgroup.freeze()
                 if cgroup.frozen():
                     return
-                await asyncio.sleep(0.0005)
+                await asyncio.sleep(0.0002 * min(attempt + 1, 10))
+            cgroup.thaw()
         except OSError as exc:
+            self._state = State.RUNNING
             raise SandboxError(f"sandbox {self.id}: freezing failed") from exc
-        raise SandboxError(f"sandbox {self.id}: still freezing")
+        self._state = State.RUNNING
+        raise SandboxError(f"sandbox {self.id}: processes would not freeze")
 
     async def thaw(self) -> None:
         if self._state is State.RUNNING:

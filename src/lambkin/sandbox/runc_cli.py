@@ -90,6 +90,7 @@ class Runc:
     def ids(self) -> list[str]:
         """Containers in lambkin's state root, read from its directory (no runc process needed)."""
         try:
-            return [entry.name for entry in os.scandir(self.root) if entry.is_dir()]
+            with os.scandir(self.root) as entries:
+                return [entry.name for entry in entries if entry.is_dir()]
         except FileNotFoundError:
             return []

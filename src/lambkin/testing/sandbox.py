@@ -1,4 +1,4 @@
-"""FakeSandboxBackend: an in-memory SandboxBackend for unit tests of the parts above `sandbox/`.
+"""FakeSandboxBackend, an in-memory SandboxBackend for unit tests above `sandbox/`; a busybox test layer.
 
 Each fake sandbox listens on a real loopback socket (an ephemeral port on the host), so code that serves
 `runtime_api_socket` can be driven by a test acting as the runtime: connect to `sandbox.address`. The test
@@ -9,8 +9,11 @@ plays the container too: `emit_stdout()`, `exit()`, and it can read what was ask
 from __future__ import annotations
 
 import asyncio
+import shutil
 import socket
+import subprocess
 from collections.abc import Callable
+from pathlib import Path
 
 from lambkin.sandbox.errors import SandboxError
 from lambkin.sandbox.spec import ExitStatus, OutputSink, SandboxSpec
@@ -129,3 +132,16 @@ def _listen() -> socket.socket:
     sock.listen(128)
     sock.setblocking(False)
     return sock
+
+
+def busybox_layer(path: Path, busybox: str = "/bin/busybox") -> Path:
+    """A tiny image layer for real-sandbox tests and benches: a static busybox with its applets in /bin."""
+    if (path / "bin" / "sh").exists():
+        return path
+    (path / "bin").mkdir(parents=True, exist_ok=True)
+    shutil.copy2(busybox, path / "bin" / "busybox")
+    applets = subprocess.run([busybox, "--list"], check=True, capture_output=True, text=True).stdout.split()
+    for applet in applets:
+        if applet != "busybox" and not (path / "bin" / applet).exists():
+            (path / "bin" / applet).symlink_to("busybox")
+    return path

@@ -1,0 +1,348 @@
+"""The runc sandbox backend on real containers: limits, isolation, output, lifecycle, cleanup."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lambkin.sandbox.runc import RuncBackend, RuncSandbox
+from lambkin.sandbox.spec import SandboxSpec
+from lambkin.testing.sandbox import busybox_layer
+
+pytestmark = [
+    pytest.mark.runc,
+    pytest.mark.timeout(60),
+    pytest.mark.skipif(os.geteuid() != 0 or shutil.which("runc") is None, reason="needs root and runc"),
+]
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+class Output:
+    """Collects one stream's chunks; `until()` waits for some text to appear."""
+
+    def __init__(self) -> None:
+        self.data = b""
+        self._changed = asyncio.Event()
+
+    def __call__(self, chunk: bytes) -> None:
+        self.data += chunk
+        self._changed.set()
+
+    @property
+    def text(self) -> str:
+        return self.data.decode()
+
+    async def until(self, needle: str) -> str:
+        async with asyncio.timeout(20):
+            while needle not in self.text:
+                self._changed.clear()
+                await self._changed.wait()
+        return self.text
+
+
+@pytest.fixture(scope="module")
+def layer(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return busybox_layer(tmp_path_factory.mktemp("busybox") / "layer")
+
+
+@pytest.fixture
+async def backend(tmp_path: Path) -> AsyncIterator[RuncBackend]:
+    backend = RuncBackend(tmp_path / "data")
+    yield backend
+    await backend.cleanup_leftovers()
+
+
+def spec(layer: Path, script: str, name: str = "sbx", **limits: Any) -> SandboxSpec:
+    return SandboxSpec(
+        id=name,
+        lower_dirs=(layer,),
+        args=("/bin/sh", "-c", script),
+        env=(("PATH", "/bin"), ("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001")),
+        **limits,
+    )
+
+
+async def run(backend: RuncBackend, layer: Path, script: str, **limits: Any) -> tuple[int | None, str, str]:
+    """Runs `script` to its end in a fresh sandbox; returns its exit code, stdout and stderr."""
+    out, err = Output(), Output()
+    sandbox = await backend.create(spec(layer, script, **limits), out, err)
+    try:
+        await sandbox.start()
+        status = await sandbox.wait()
+    finally:
+        await sandbox.destroy()
+    return status.code, out.text, err.text
+
+
+async def serve(sandbox: RuncSandbox, body: bytes, port: int = 9001) -> asyncio.Server:
+    """Answers every HTTP request on one of the sandbox's sockets with `body`."""
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.0 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+        await writer.drain()
+        writer.close()
+
+    return await asyncio.start_server(answer, sock=sandbox.listeners[port])
+
+
+async def test_runs_the_process_as_the_non_root_user(backend: RuncBackend, layer: Path) -> None:
+    code, out, _ = await run(backend, layer, "id -u; id -g; grep CapEff /proc/self/status")
+    assert code == 0
+    uid, gid, caps = out.splitlines()
+    assert (uid, gid) == ("993", "990")
+    assert caps.split()[1] == "0000000000000000"
+
+
+async def test_exit_code_and_both_streams_are_reported(backend: RuncBackend, layer: Path) -> None:
+    code, out, err = await run(backend, layer, "echo to-stdout; echo to-stderr >&2; exit 3")
+    assert (code, out, err) == (3, "to-stdout\n", "to-stderr\n")
+
+
+async def test_root_is_read_only_and_tmp_is_a_writable_tmpfs_of_the_given_size(
+    backend: RuncBackend, layer: Path
+) -> None:
+    script = "touch /bin/x 2>&1; echo hi > /tmp/f && cat /tmp/f; df -k /tmp | tail -1"
+    code, out, _ = await run(backend, layer, script, tmp_size_mb=16)
+    lines = out.splitlines()
+    assert code == 0
+    assert "Read-only file system" in lines[0]
+    assert lines[1] == "hi"
+    assert lines[2].split()[1] == str(16 * 1024)
+
+
+async def test_memory_limit_kills_an_allocator(backend: RuncBackend, layer: Path) -> None:
+    sandbox = await backend.create(
+        SandboxSpec(
+            id="hungry",
+            lower_dirs=(layer,),
+            args=("/bin/dd", "if=/dev/zero", "of=/dev/null", "bs=256M", "count=1"),
+            env=(),
+            memory_mb=64,
+        ),
+        Output(),
+        Output(),
+    )
+    try:
+        await sandbox.start()
+        status = await sandbox.wait()
+        assert sandbox.max_memory_bytes() > 32 * 1024 * 1024
+    finally:
+        await sandbox.destroy()
+    assert (status.signal, status.oom_killed) == (signal.SIGKILL, True)
+    assert status.describe() == "signal: killed"
+
+
+async def test_pids_limit_stops_a_fork_bomb(backend: RuncBackend, layer: Path) -> None:
+    script = "for i in $(seq 40); do sleep 60 & done 2>&1"
+    code, out, _ = await run(backend, layer, script, pids_limit=16)
+    assert code != 0
+    assert "can't fork" in out
+
+
+async def test_open_files_limit(backend: RuncBackend, layer: Path) -> None:
+    _, out, _ = await run(backend, layer, "ulimit -n", nofile_limit=1024)
+    assert out.strip() == "1024"
+
+
+async def test_runtime_api_is_on_the_sandbox_loopback(backend: RuncBackend, layer: Path) -> None:
+    out = Output()
+    script = 'wget -qO- "http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime/invocation/next"'
+    sandbox = await backend.create(spec(layer, script), out, Output())
+    try:
+        assert sandbox.runtime_api_socket.getsockname() == ("127.0.0.1", 9001)
+        server = await serve(sandbox, b"an event")
+        async with server:
+            await sandbox.start()
+            status = await sandbox.wait()
+    finally:
+        await sandbox.destroy()
+    assert (status.code, out.text) == (0, "an event")
+
+
+async def test_host_loopback_is_not_reachable(backend: RuncBackend, layer: Path) -> None:
+    connected = asyncio.Event()
+
+    async def note(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connected.set()
+        writer.close()
+
+    host = await asyncio.start_server(note, "127.0.0.1", 0)
+    port = host.sockets[0].getsockname()[1]
+    async with host:
+        script = f"nc -w 2 127.0.0.1 {port} </dev/null && echo reached; echo done; cat /proc/net/dev"
+        _, out, _ = await run(backend, layer, script)
+    assert "reached" not in out
+    assert "done" in out
+    assert not connected.is_set()
+    interfaces = [line.split(":")[0].strip() for line in out.splitlines() if ":" in line]
+    assert interfaces == ["lo"]
+
+
+async def test_sandboxes_cannot_reach_each_other(backend: RuncBackend, layer: Path) -> None:
+    outputs = {name: Output() for name in ("a", "b")}
+    script = "wget -qO- http://127.0.0.1:9001/; echo; wget -qO- http://127.0.0.1:9002/ 2>&1; echo"
+    sandboxes = {
+        name: await backend.create(
+            SandboxSpec(
+                id=name,
+                lower_dirs=(layer,),
+                args=("/bin/sh", "-c", script),
+                env=(("PATH", "/bin"),),
+                extra_ports=(9002,) if name == "b" else (),
+            ),
+            outputs[name],
+            Output(),
+        )
+        for name in ("a", "b")
+    }
+    try:
+        servers = [await serve(sandbox, f"I am {name}".encode()) for name, sandbox in sandboxes.items()]
+        servers.append(await serve(sandboxes["b"], b"b's extra port", port=9002))
+        for sandbox in sandboxes.values():
+            await sandbox.start()
+        for sandbox in sandboxes.values():
+            await sandbox.wait()
+        for server in servers:
+            server.close()
+    finally:
+        for sandbox in sandboxes.values():
+            await sandbox.destroy()
+    a_lines = outputs["a"].text.splitlines()
+    assert a_lines[0] == "I am a"
+    assert "Connection refused" in a_lines[1]
+    assert outputs["b"].text.splitlines() == ["I am b", "b's extra port"]
+
+
+async def test_host_files_are_not_visible(backend: RuncBackend, layer: Path, tmp_path: Path) -> None:
+    secret = tmp_path / "host-secret"
+    secret.write_text("s3cr3t")
+    script = f"cat {secret} 2>&1; ls /; cat /etc/hosts"
+    _, out, _ = await run(backend, layer, script)
+    assert "s3cr3t" not in out
+    assert "No such file" in out
+    assert "localhost" in out
+
+
+async def test_freeze_stops_the_processes_and_thaw_resumes_them(backend: RuncBackend, layer: Path) -> None:
+    out = Output()
+    script = "i=0; while true; do i=$((i+1)); echo $i; sleep 0.01; done"
+    sandbox = await backend.create(spec(layer, script), out, Output())
+    try:
+        await sandbox.start()
+        await out.until("3\n")
+        await sandbox.freeze()
+        await asyncio.sleep(0.05)  # let the loop read what was written before the freeze
+        frozen_at = out.text
+        await asyncio.sleep(0.3)
+        assert out.text == frozen_at
+        await sandbox.thaw()
+        last = int(frozen_at.split()[-1])
+        await out.until(f"\n{last + 2}\n")
+    finally:
+        await sandbox.destroy()
+
+
+async def test_destroy_leaves_nothing_behind(backend: RuncBackend, layer: Path) -> None:
+    sandbox = await backend.create(spec(layer, "sleep 600", extra_ports=(9002,)), Output(), Output())
+    await sandbox.start()
+    await sandbox.freeze()
+    namespace = os.fstat(sandbox._namespace.fd).st_ino
+    bundle = backend.layout.bundle(sandbox.id)
+    cgroups = backend.layout.cgroup(sandbox.id).directories()
+    assert cgroups
+    api = sandbox.runtime_api_socket
+
+    await sandbox.destroy()
+    await sandbox.destroy()  # idempotent
+
+    status = await sandbox.wait()
+    assert status.signal == signal.SIGKILL
+    assert str(bundle) not in _mounts()
+    assert not bundle.exists()
+    assert not any(path.exists() for path in cgroups)
+    assert not (backend.layout.runc_root / sandbox.id).exists()
+    assert api.fileno() == -1
+    assert namespace not in _network_namespaces()
+
+
+async def test_destroy_before_start(backend: RuncBackend, layer: Path) -> None:
+    sandbox = await backend.create(spec(layer, "true"), Output(), Output())
+    bundle = backend.layout.bundle(sandbox.id)
+    await sandbox.destroy()
+    assert not bundle.exists()
+    assert str(bundle) not in _mounts()
+
+
+def _mounts() -> str:
+    with open("/proc/mounts") as mounts:
+        return mounts.read()
+
+
+def _network_namespaces() -> set[int]:
+    found = set()
+    with os.scandir("/proc") as entries:
+        for entry in entries:
+            if entry.name.isdigit():
+                with contextlib.suppress(OSError):
+                    found.add(os.stat(f"/proc/{entry.name}/ns/net").st_ino)
+    return found
+
+
+CRASHING = textwrap.dedent(
+    """
+    import asyncio, os, sys
+    from pathlib import Path
+    from lambkin.sandbox.runc import RuncBackend
+    from lambkin.sandbox.spec import SandboxSpec
+
+    async def main():
+        backend = RuncBackend(Path(sys.argv[1]))
+        layer = (Path(sys.argv[2]),)
+        running = await backend.create(SandboxSpec("running", layer, ("/bin/sleep", "600"), ()), print, print)
+        await running.start()
+        frozen = await backend.create(SandboxSpec("frozen", layer, ("/bin/sleep", "600"), ()), print, print)
+        await frozen.start()
+        await frozen.freeze()
+        await backend.create(SandboxSpec("created", layer, ("/bin/sleep", "600"), ()), print, print)
+        print("ready", flush=True)
+        await asyncio.sleep(600)
+
+    asyncio.run(main())
+    """
+)
+
+
+async def test_cleanup_leftovers_after_a_crash(tmp_path: Path, layer: Path) -> None:
+    data = tmp_path / "data"
+    crashing = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", CRASHING, str(data), str(layer), stdout=subprocess.PIPE, cwd=REPO
+    )
+    assert crashing.stdout is not None
+    line = await crashing.stdout.readline()
+    assert line.startswith(b"ready"), line
+    crashing.kill()  # as kill -9: no destroy, no cleanup
+    await crashing.communicate()
+    backend = RuncBackend(data)
+    assert sorted(backend.runc.ids()) == ["frozen", "running"]
+    assert len([p for p in _mounts().split() if p.startswith(str(data))]) == 3
+
+    await backend.cleanup_leftovers()
+
+    assert backend.runc.ids() == []
+    assert str(data) not in _mounts()
+    assert list((data / "sandboxes").iterdir()) == []
+    assert backend.layout.cgroup("running").directories() == []
+    assert backend.layout.cgroup("frozen").directories() == []
