@@ -304,8 +304,8 @@ def main(argv: list[str]) -> int:
     results = run(args.functions, args.rounds)
     lk, mo, floor = results["lambkin"], results["moto"], results["floor"]
     print(
-        f"functions: {args.functions}; {args.rounds} rotating rounds of GetFunction of each function and one "
-        "full ListFunctions pagination (PageSize 50); medians"
+        f"functions: {args.functions}; {args.rounds} rotating rounds of GetFunction of each function and three "
+        "full ListFunctions paginations (PageSize 50); medians"
     )
     print("floor = lambkin's recorded answers replayed by bare uvicorn: the boto3 client + HTTP alone")
     print(f"{'':9}{'GetFunction':>14}{'ListFunctions call':>20}{'full listing':>15}")
