@@ -104,6 +104,7 @@ def handlers(service: QueueService, default_endpoint: str) -> dict[str, Handler]
             visibility_timeout=a.get("VisibilityTimeout"),
             attribute_names=names,
             message_attribute_names=tuple(a.get("MessageAttributeNames") or ()),
+            attempt_id=a.get("ReceiveRequestAttemptId"),
         )
         return {"Messages": [_message(m) for m in messages]} if messages else {}
 

@@ -9,6 +9,7 @@ from typing import Protocol
 
 from lambkin.queues.attributes import QueueConfig
 from lambkin.queues.index import QueueIndex
+from lambkin.queues.lifecycle import MessageMeta
 from lambkin.queues.storage import DedupEntry, QueueRow
 
 DEDUP_WINDOW = 300.0
@@ -40,6 +41,7 @@ class Queue:
     index: QueueIndex = field(init=False)
     dedup: dict[str, DedupEntry] = field(default_factory=dict)
     purged_at: float | None = None
+    attempts: dict[str, tuple[float, tuple[MessageMeta, ...]]] = field(default_factory=dict)
     deleted: bool = False
     _signal: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -89,6 +91,20 @@ class Queue:
     def prune_dedup(self, now: float) -> None:
         for key in [k for k, e in self.dedup.items() if e.expires_at <= now]:
             del self.dedup[key]
+
+    def remember_attempt(self, attempt_id: str, delivered: list[MessageMeta], now: float) -> None:
+        self.attempts = {k: v for k, v in self.attempts.items() if v[0] > now}
+        self.attempts[attempt_id] = (now + DEDUP_WINDOW, tuple(delivered))
+
+    def repeated_attempt(self, attempt_id: str, now: float) -> tuple[MessageMeta, ...] | None:
+        """The messages an earlier receive with this attempt ID got, if none has changed since."""
+        entry = self.attempts.get(attempt_id)
+        if entry is None or entry[0] <= now:
+            return None
+        delivered = entry[1]
+        if any(self.index.messages.get(m.message_id) != m for m in delivered):
+            return None
+        return delivered
 
     def may_purge(self, now: float) -> bool:
         return self.purged_at is None or now - self.purged_at >= PURGE_INTERVAL

@@ -156,11 +156,14 @@ class QueueService:
         visibility_timeout: int | None = None,
         attribute_names: tuple[str, ...] = (),
         message_attribute_names: tuple[str, ...] = (),
+        attempt_id: str | None = None,
     ) -> list[ReceivedMessage]:
         """Up to `max_messages` messages; waits up to `wait_seconds` for the first one to arrive.
 
         `attribute_names` are system attribute names (or "All"); `message_attribute_names` are names,
         "All", ".*" or "prefix.*". The SQS API allows 1-10 messages; in-process callers up to 10,000.
+        On a FIFO queue, a repeated `attempt_id` (ReceiveRequestAttemptId) within 5 minutes returns the
+        same messages and receipt handles while none of them has been deleted or changed.
         """
         _check_range("MaxNumberOfMessages", max_messages, 1, MAX_BATCH)
         if wait_seconds is not None:
@@ -168,11 +171,24 @@ class QueueService:
         if visibility_timeout is not None:
             _check_range("VisibilityTimeout", visibility_timeout, 0, MAX_VISIBILITY)
         queue = self.registry.get(queue_name)
+        attempt_id = attempt_id if queue.fifo else None
+        if attempt_id is not None:
+            repeated = queue.repeated_attempt(attempt_id, self.clock.now())
+            if repeated is not None:
+                ids = [m.message_id for m in repeated]
+                contents = await self.journal.write(lambda conn: storage.read_contents(conn, ids))
+                return [
+                    render(queue, m, contents[m.message_id], attribute_names, message_attribute_names)
+                    for m in repeated
+                    if m.message_id in contents
+                ]
         wait = queue.config.receive_message_wait_time_seconds if wait_seconds is None else wait_seconds
         deadline = self.clock.now() + wait
         while True:
             taken = await self._receive_once(queue, max_messages, visibility_timeout)
             if taken or queue.deleted:
+                if attempt_id is not None:
+                    queue.remember_attempt(attempt_id, [m for m, _ in taken], self.clock.now())
                 return [render(queue, m, c, attribute_names, message_attribute_names) for m, c in taken]
             now = self.clock.now()
             remaining = deadline - now

@@ -228,3 +228,17 @@ async def test_concurrent_receivers_never_share_a_message(service: QueueService)
         tasks = [group.create_task(service.receive("q", max_messages=7)) for _ in range(40)]
     taken = [m.body for task in tasks for m in task.result()]
     assert len(taken) == len(set(taken)) == 200
+
+
+async def test_fifo_receive_attempt_id_repeats_the_same_delivery(
+    service: QueueService, clock: ManualClock
+) -> None:
+    await service.registry.create("q.fifo", {"FifoQueue": "true", "ContentBasedDeduplication": "true"}, {})
+    for body in ("a", "b"):
+        await send(service, "q.fifo", body, group_id="g")
+    first = await service.receive("q.fifo", max_messages=10, attempt_id="try-1")
+    again = await service.receive("q.fifo", max_messages=10, attempt_id="try-1")
+    assert [m.receipt_handle for m in again] == [m.receipt_handle for m in first]
+    assert [m.body for m in again] == ["a", "b"]
+    await service.delete("q.fifo", first[0].receipt_handle)
+    assert await service.receive("q.fifo", attempt_id="try-1") == []  # changed since: a fresh receive
