@@ -80,3 +80,8 @@ IMAGES: dict[str, ImageSpec] = {
         ImageSpec("busybox", Base.BUSYBOX, ("busybox",), ("/var/runtime/bootstrap",), ("echo",)),
     )
 }
+
+# Web application images (Django and FastAPI behind Mangum), declared in webapps.py with their wheels.
+from tests.images.webapps import WEB_APPS  # noqa: E402
+
+IMAGES.update({spec.name: spec for spec in WEB_APPS})
