@@ -1,0 +1,75 @@
+"""config.json for a SandboxSpec: limits, user, isolation, mounts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lambkin.sandbox import oci
+from lambkin.sandbox.spec import SandboxSpec
+
+
+def config(**fields: Any) -> dict[str, Any]:
+    spec = SandboxSpec(
+        id="s", lower_dirs=(Path("/l"),), args=("/bootstrap", "h"), env=(("A", "1"),), **fields
+    )
+    return oci.config(
+        spec, rootfs="/b/rootfs", netns_path="/proc/1/fd/7", cgroups_path="/lambkin/x/s", host_cores=2
+    )
+
+
+@pytest.mark.parametrize(
+    ("memory_mb", "cores", "quota"),
+    [
+        (1769, 2, 100_000),
+        (128, 2, 7_235),
+        (3538, 2, 200_000),
+        (10_240, 2, 200_000),
+        (10_240, 8, 578_858),
+        (1, 4, 1_000),
+    ],
+)
+def test_cpu_is_proportional_to_memory_and_capped_at_the_host(memory_mb: int, cores: int, quota: int) -> None:
+    assert oci.cpu_quota_us(memory_mb, cores) == quota
+
+
+def test_limits() -> None:
+    resources = config(memory_mb=256, pids_limit=100)["linux"]["resources"]
+    assert resources["memory"] == {"limit": 256 << 20, "swap": 256 << 20}
+    assert resources["pids"] == {"limit": 100}
+    assert resources["cpu"] == {"quota": 14_471, "period": 100_000}
+
+
+def test_process_is_unprivileged() -> None:
+    process = config(uid=993, gid=990, nofile_limit=1024)["process"]
+    assert process["user"] == {"uid": 993, "gid": 990}
+    assert process["noNewPrivileges"] is True
+    assert process["terminal"] is False
+    assert all(caps == [] for caps in process["capabilities"].values())
+    assert process["rlimits"] == [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}]
+    assert (process["args"], process["env"]) == (["/bootstrap", "h"], ["A=1"])
+
+
+def test_root_is_read_only_and_tmp_is_sized() -> None:
+    c = config(tmp_size_mb=512)
+    assert c["root"] == {"path": "/b/rootfs", "readonly": True}
+    tmp = next(m for m in c["mounts"] if m["destination"] == "/tmp")
+    assert (tmp["type"], "size=512m") == ("tmpfs", tmp["options"][-1])
+
+
+def test_joins_lambkins_network_namespace_and_makes_the_others() -> None:
+    linux = config()["linux"]
+    namespaces = {ns["type"]: ns.get("path") for ns in linux["namespaces"]}
+    assert namespaces == {"pid": None, "network": "/proc/1/fd/7", "ipc": None, "uts": None, "mount": None}
+    assert linux["cgroupsPath"] == "/lambkin/x/s"
+
+
+def test_kernel_paths_are_masked_and_dangerous_syscalls_denied() -> None:
+    linux = config()["linux"]
+    assert "/proc/kcore" in linux["maskedPaths"]
+    assert "/proc/sys" in linux["readonlyPaths"]
+    assert linux["seccomp"]["defaultAction"] == "SCMP_ACT_ALLOW"
+    denied = linux["seccomp"]["syscalls"][0]["names"]
+    assert {"mount", "unshare", "setns", "kexec_load", "bpf", "init_module"} <= set(denied)
