@@ -15,19 +15,24 @@ from typing import Any
 import uvicorn
 
 from lambkin.api.lambda_api import handlers as lambda_handlers
+from lambkin.api.lambda_async import AsyncInvokes
+from lambkin.api.lambda_async import resolver as resolver_for
 from lambkin.api.lambda_invoke import invoke_handlers
 from lambkin.api.registry import RegistryApp
 from lambkin.api.root import Mount, RootApp, always, path_prefix
 from lambkin.api.sqs_api import handlers as sqs_handlers
 from lambkin.config import Settings
+from lambkin.functions import event_invoke_config
 from lambkin.functions import repository as function_store
 from lambkin.functions.control import ControlPlane, build_control_plane
+from lambkin.functions.event_invoke_config import EventInvokeConfigService
 from lambkin.functions.worker import UnavailableResolver
 from lambkin.images import catalog as image_catalog
 from lambkin.images.blobs import BlobStore
 from lambkin.images.catalog import Catalog
 from lambkin.images.service import ImageService, build_image_service
 from lambkin.images.uploads import Uploads
+from lambkin.invoke.async_core import build_dispatcher
 from lambkin.invoke.core import ExecutionCore, build_execution
 from lambkin.logs.api import logs_handlers
 from lambkin.protocol.gateway import AwsGateway
@@ -128,6 +133,7 @@ def migrations() -> list[Migration]:
     steps: list[Migration] = []
     steps += image_catalog.MIGRATIONS
     steps += function_store.MIGRATIONS
+    steps += event_invoke_config.MIGRATIONS
     return steps
 
 
@@ -171,6 +177,22 @@ def build(settings: Settings) -> Lambkin:
     app.closers.append(app.queues.db.close)
     app.background.append(app.queues.run)
     app.services["sqs"].update(sqs_handlers(app.queues, settings.endpoint))
+    # Async invoke: events on <data>/events.db, a dispatcher through the Invoker, destinations, DLQ.
+    configs = EventInvokeConfigService(db, app.control_plane.arns, app.control_plane.functions)
+    dispatcher = build_dispatcher(
+        settings.data_dir,
+        app.execution.invoker,
+        resolver_for(app.control_plane.functions),
+        configs.effective,
+        app.queues,
+    )
+    app.closers.append(dispatcher.store.db.close)
+    app.background.append(dispatcher.run)
+    async_invokes = AsyncInvokes(app.control_plane.arns, app.control_plane.functions, dispatcher, configs)
+    app.services["lambda"].update(async_invokes.handlers())
+    app.services["lambda"].update(
+        invoke_handlers(app.control_plane.functions, app.execution.invoker, enqueue=async_invokes.enqueue)
+    )
     # The AWS APIs (SigV4, botocore models) answer everything no other mount claimed: keep it last.
     app.mounts.append(Mount("aws", always, AwsGateway(settings, app.services)))
     return app

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from lambkin.environments.results import FunctionError
@@ -22,8 +22,13 @@ class InvokeResolver(Protocol):
     async def resolve_for_invoke(self, function_name: str, qualifier: str | None) -> tuple[Any, str]: ...
 
 
-def invoke_handlers(functions: InvokeResolver, invoker: Invoker) -> dict[str, Handler]:
-    """The handler map entry for Invoke."""
+EnqueueEvent = Callable[[dict[str, Any], Any, RequestContext], Awaitable[dict[str, Any]]]
+
+
+def invoke_handlers(
+    functions: InvokeResolver, invoker: Invoker, enqueue: EnqueueEvent | None = None
+) -> dict[str, Handler]:
+    """The handler map entry for Invoke; `enqueue` takes InvocationType Event (api/lambda_async.py)."""
     resolved = ResolveCache(functions)
 
     async def invoke(params: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
@@ -37,6 +42,8 @@ def invoke_handlers(functions: InvokeResolver, invoker: Invoker) -> dict[str, Ha
             raise AwsError(exc.code, exc.message, Type="User") from exc
         if invocation_type == "DryRun":
             return {"StatusCode": 204}
+        if invocation_type == "Event" and enqueue is not None:
+            return await enqueue(params, version, ctx)
         if invocation_type == "Event":
             raise AwsError(
                 "InvalidParameterValueException",

@@ -1,0 +1,137 @@
+"""Where a finished async event goes: the destination record (§5's shape), SQS queues, functions, the DLQ."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from lambkin.environments.results import FunctionError, Outcome
+from lambkin.invoke.async_lifecycle import AsyncEvent
+from lambkin.queues.errors import QueueError
+from lambkin.queues.messages import AttributeValue
+from lambkin.queues.sending import SendRequest
+from lambkin.queues.service import QueueService
+
+log = logging.getLogger("lambkin.invoke.async")
+
+ERROR_MESSAGE_LIMIT = 1024  # the DLQ's ErrorMessage attribute carries the first 1 KB
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """The last attempt's result, for the record's responseContext and responsePayload."""
+
+    outcome: Outcome
+    executed_version: str
+
+
+def _json_or_text(raw: bytes) -> Any:
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return raw.decode("utf-8", "replace")
+
+
+def qualified_arn(invoked_arn: str) -> str:
+    """requestContext.functionArn always names a qualifier: an unqualified invoke ran $LATEST."""
+    return invoked_arn if invoked_arn.count(":") >= 7 else f"{invoked_arn}:$LATEST"
+
+
+def destination_record(
+    event: AsyncEvent, condition: str, attempt: Attempt | None, now: float
+) -> dict[str, Any]:
+    """The invocation record a destination receives (as the body of an SQS message or a function's event)."""
+    moment = dt.datetime.fromtimestamp(now, tz=dt.UTC)
+    record: dict[str, Any] = {
+        "version": "1.0",
+        "timestamp": moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z",
+        "requestContext": {
+            "requestId": event.request_id,
+            "functionArn": qualified_arn(event.invoked_arn),
+            "condition": condition,
+            "approximateInvokeCount": event.attempts,
+        },
+        "requestPayload": _json_or_text(event.payload),
+    }
+    if attempt is not None:
+        context: dict[str, Any] = {"statusCode": 200, "executedVersion": attempt.executed_version}
+        if isinstance(attempt.outcome, FunctionError):
+            context["functionError"] = "Unhandled"
+        record["responseContext"] = context
+        record["responsePayload"] = _json_or_text(attempt.outcome.payload)
+    return record
+
+
+def error_message(attempt: Attempt | None, condition: str) -> str:
+    """The DLQ's ErrorMessage: the function's errorMessage, else why the event gave up."""
+    if attempt is not None and isinstance(attempt.outcome, FunctionError):
+        body = _json_or_text(attempt.outcome.payload)
+        if isinstance(body, dict) and isinstance(body.get("errorMessage"), str):
+            return str(body["errorMessage"])[:ERROR_MESSAGE_LIMIT]
+        return attempt.outcome.error_type
+    return condition
+
+
+def function_of(arn: str) -> tuple[str, str | None]:
+    """The name and qualifier of a Lambda function ARN."""
+    parts = arn.split(":")
+    return parts[6], parts[7] if len(parts) > 7 else None
+
+
+class Destinations:
+    """Delivers records to lambkin's queues in process; a function destination becomes a new async event."""
+
+    def __init__(self, queues: QueueService | None) -> None:
+        self.queues = queues
+
+    def is_function(self, arn: str) -> bool:
+        return arn.split(":")[2:3] == ["lambda"]
+
+    def event_for(self, arn: str, record: dict[str, Any], now: float) -> AsyncEvent:
+        """The async event that delivers `record` to the function `arn`."""
+        name, qualifier = function_of(arn)
+        return AsyncEvent(
+            request_id=str(uuid.uuid4()),
+            function=name,
+            qualifier=qualifier,
+            invoked_arn=arn,
+            payload=json.dumps(record).encode(),
+            accepted_at=now,
+            due=now,
+        )
+
+    async def to_queue(
+        self, arn: str, body: str, attributes: dict[str, AttributeValue] | None = None
+    ) -> bool:
+        """Sends one message; False (logged) when the queue is missing or refuses it, as Lambda drops it."""
+        if self.queues is None:
+            log.warning("no queue service: a record for %s is dropped", arn)
+            return False
+        name = self.queues.registry.name_of_arn(arn)
+        if name is None:
+            log.warning("destination queue %s does not exist: the record is dropped", arn)
+            return False
+        try:
+            await self.queues.send(name, SendRequest(body=body, attributes=attributes or {}), "lambda")
+        except QueueError as exc:
+            log.warning("destination queue %s refused the record: %s", arn, exc)
+            return False
+        return True
+
+    async def dead_letter(self, arn: str, event: AsyncEvent, attempt: Attempt | None, condition: str) -> bool:
+        """The original event to the function's dead-letter queue, with RequestID, ErrorCode, ErrorMessage."""
+        if arn.split(":")[2:3] != ["sqs"]:
+            log.warning("dead-letter target %s is not an SQS queue: the event is dropped", arn)
+            return False
+        attributes = {
+            "RequestID": AttributeValue("String", event.request_id),
+            "ErrorCode": AttributeValue("Number", "200"),
+            "ErrorMessage": AttributeValue("String", error_message(attempt, condition)),
+        }
+        return await self.to_queue(arn, event.payload.decode("utf-8", "replace"), attributes)

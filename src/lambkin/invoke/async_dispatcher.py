@@ -1,0 +1,278 @@
+"""The async dispatcher: drains each function's stored events through the sync Invoker, under its limits."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import heapq
+import itertools
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from typing import Protocol, assert_never
+
+from lambkin.environments.results import Success
+from lambkin.invoke.async_destinations import Attempt, Destinations, destination_record
+from lambkin.invoke.async_lifecycle import (
+    DEFAULT_MAX_AGE_S,
+    DEFAULT_MAX_RETRIES,
+    EVENT_AGE_EXCEEDED,
+    ZERO_RESERVED,
+    AsyncEvent,
+    EventAction,
+    Finish,
+    Kind,
+    Retry,
+    RetryPolicy,
+    Wait,
+    decide,
+    too_old,
+)
+from lambkin.invoke.async_store import EventStore
+from lambkin.invoke.concurrency import Throttled
+from lambkin.invoke.invoker import InvokeRequest, InvokeResult, InvokeTarget
+
+log = logging.getLogger("lambkin.invoke.async")
+
+IDLE_WAIT_S = 60.0
+
+
+class FunctionGone(Exception):
+    """The event's function (or its version or alias) no longer exists: the event is dropped."""
+
+
+class FunctionBusy(Exception):
+    """The function cannot run now (Pending, update in progress): the event waits like a throttle."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """What an event resolved to: the version to run, its name, and its dead-letter queue."""
+
+    version: InvokeTarget
+    executed_version: str
+    dead_letter_arn: str | None
+
+
+class AsyncConfig(Protocol):
+    """The event invoke config fields the dispatcher reads (None: Lambda's default)."""
+
+    @property
+    def max_retries(self) -> int | None: ...
+    @property
+    def max_age_s(self) -> int | None: ...
+    @property
+    def on_success(self) -> str | None: ...
+    @property
+    def on_failure(self) -> str | None: ...
+
+
+class Runner(Protocol):
+    async def invoke(self, version: InvokeTarget, request: InvokeRequest) -> InvokeResult: ...
+
+
+Resolve = Callable[[str, str | None], Awaitable[Target]]
+Configs = Callable[[str, str | None], Awaitable[AsyncConfig | None]]
+
+
+@dataclass(frozen=True)
+class DispatchSettings:
+    scale: float = 1.0  # LAMBKIN_ASYNC_RETRY_SCALE: every back-off and maximum age times this
+    per_function: int = 16  # LAMBKIN_ASYNC_CONCURRENCY: async invokes in flight per function at most
+
+
+class Dispatcher:
+    """Owns the in-memory view of the stored events: ready ones per function, delayed ones by due time."""
+
+    def __init__(
+        self,
+        store: EventStore,
+        runner: Runner,
+        resolve: Resolve,
+        configs: Configs,
+        destinations: Destinations,
+        settings: DispatchSettings,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.runner = runner
+        self.resolve = resolve
+        self.configs = configs
+        self.destinations = destinations
+        self.settings = settings
+        self.clock = clock
+        self._ready: dict[str, collections.deque[AsyncEvent]] = {}
+        self._delayed: list[tuple[float, int, AsyncEvent]] = []
+        self._running: dict[str, int] = {}
+        self._limit: dict[str, int] = {}
+        self._order = itertools.count()
+        self._wake = asyncio.Event()
+
+    def restore(self) -> int:
+        """Queues every stored event (start-up, before serving); those in flight at a crash run again."""
+        events = self.store.load()
+        for event in events:
+            self._queue(event)
+        return len(events)
+
+    async def accept(self, events: list[AsyncEvent]) -> None:
+        """Returns once the events are committed; only then may the caller hear 202."""
+        await self.store.add(events)
+        for event in events:
+            self._queue(event)
+
+    def backlog(self) -> int:
+        return sum(len(q) for q in self._ready.values()) + len(self._delayed) + sum(self._running.values())
+
+    def _queue(self, event: AsyncEvent) -> None:
+        if event.due <= self.clock():
+            self._ready.setdefault(event.function, collections.deque()).append(event)
+        else:
+            heapq.heappush(self._delayed, (event.due, next(self._order), event))
+        self._wake.set()
+
+    def due(self, now: float) -> list[AsyncEvent]:
+        """The events to start now, each marked Running: due, and within its function's free slots."""
+        while self._delayed and self._delayed[0][0] <= now:
+            _, _, event = heapq.heappop(self._delayed)
+            self._ready.setdefault(event.function, collections.deque()).append(event)
+        started: list[AsyncEvent] = []
+        for function, queue in list(self._ready.items()):
+            running = self._running.get(function, 0)
+            free = self._limit.get(function, self.settings.per_function) - running
+            taken = 0
+            while queue and taken < free:
+                started.append(queue.popleft().moved(EventAction.DISPATCH))
+                taken += 1
+            if taken:
+                self._running[function] = running + taken
+            if not queue:
+                del self._ready[function]
+        return started
+
+    async def run(self) -> None:
+        """Commits the journal and starts due events until cancelled; every attempt is a task of this group."""
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self.store.journal.run())
+            while True:
+                self._wake.clear()
+                for event in self.due(self.clock()):
+                    group.create_task(self.attempt(event))
+                wait = self._delayed[0][0] - self.clock() if self._delayed else IDLE_WAIT_S
+                # Quiet move-on: waking for the next due event is not an error.
+                try:
+                    async with asyncio.timeout(max(wait, 0.0)):
+                        await self._wake.wait()
+                except TimeoutError:
+                    pass
+
+    async def attempt(self, event: AsyncEvent) -> None:
+        """Runs one attempt of a Running event and commits what follows; the function's slot frees at the end."""
+        try:
+            await self._attempt(event)
+        except Exception:
+            log.exception(
+                "async event %s: the attempt failed in lambkin; it waits and runs again", event.request_id
+            )
+            self._requeue_throttled(event, self.clock())
+        finally:
+            left = self._running.get(event.function, 1) - 1
+            if left > 0:
+                self._running[event.function] = left
+            else:
+                self._running.pop(event.function, None)
+            self._wake.set()
+
+    async def _attempt(self, event: AsyncEvent) -> None:
+        now = self.clock()
+        try:
+            target = await self.resolve(event.function, event.qualifier)
+        except FunctionGone:
+            log.warning(
+                "async event %s: function %s is gone; the event is dropped", event.request_id, event.function
+            )
+            event.moved(EventAction.DROP)
+            await self.store.remove(event.request_id)
+            return
+        except FunctionBusy:
+            self._requeue_throttled(event, now)
+            return
+        policy = self._policy(await self.configs(event.function, event.qualifier))
+        reserved = target.version.reserved_concurrency
+        self._limit[event.function] = (
+            min(reserved, self.settings.per_function) if reserved else self.settings.per_function
+        )
+        if reserved == 0:
+            await self._finish(event, Finish(ZERO_RESERVED), None, target)
+            return
+        if too_old(event, policy, now):
+            await self._finish(event, Finish(EVENT_AGE_EXCEEDED), None, target)
+            return
+        request = InvokeRequest(
+            payload=event.payload, invoked_function_arn=event.invoked_arn, request_id=event.request_id
+        )
+        try:
+            result = await self.runner.invoke(target.version, request)
+        except Throttled:
+            self._requeue_throttled(event, self.clock())
+            return
+        attempt = Attempt(result.outcome, target.executed_version)
+        tried = replace(event, attempts=event.attempts + 1, throttles=0)
+        kind = Kind.SUCCESS if isinstance(result.outcome, Success) else Kind.FUNCTION_ERROR
+        decision = decide(tried, kind, policy, self.clock())
+        match decision:
+            case Retry(due=due):
+                following = tried.moved(EventAction.RETRY, due=due)
+                await self.store.reschedule(following)
+                self._queue(following)
+            case Finish():
+                await self._finish(tried, decision, attempt, target)
+            case Wait():
+                raise AssertionError("a finished attempt never waits")
+            case _:
+                assert_never(decision)
+
+    def _requeue_throttled(self, event: AsyncEvent, now: float) -> None:
+        """A throttle costs no attempt and no write: the stored row is still due, a restart re-runs it."""
+        waiting = replace(event, throttles=event.throttles + 1)
+        decision = decide(waiting, Kind.THROTTLED, self._policy(None), now)
+        if isinstance(decision, Wait):
+            self._queue(waiting.moved(EventAction.THROTTLE, due=decision.due))
+        else:  # older than the default maximum age: the next dispatch sends it down the failure path
+            self._queue(waiting.moved(EventAction.THROTTLE, due=now))
+
+    def _policy(self, config: AsyncConfig | None) -> RetryPolicy:
+        scale = self.settings.scale
+        retries = config.max_retries if config is not None and config.max_retries is not None else None
+        age = config.max_age_s if config is not None and config.max_age_s is not None else None
+        return RetryPolicy(
+            max_retries=DEFAULT_MAX_RETRIES if retries is None else retries,
+            max_age_s=(DEFAULT_MAX_AGE_S if age is None else age) * scale,
+            scale=scale,
+        )
+
+    async def _finish(
+        self, event: AsyncEvent, decision: Finish, attempt: Attempt | None, target: Target
+    ) -> None:
+        """Delivers the record, then removes the event (with a function destination's event, in one commit)."""
+        config = await self.configs(event.function, event.qualifier)
+        now = self.clock()
+        action = EventAction.SUCCEED if decision.succeeded else EventAction.FAIL
+        event.moved(action)
+        destination = None
+        if config is not None:
+            destination = config.on_success if decision.succeeded else config.on_failure
+        successors: list[AsyncEvent] = []
+        if destination:
+            record = destination_record(event, decision.condition, attempt, now)
+            if self.destinations.is_function(destination):
+                successors.append(self.destinations.event_for(destination, record, now))
+            else:
+                await self.destinations.to_queue(destination, json.dumps(record))
+        if not decision.succeeded and target.dead_letter_arn:
+            await self.destinations.dead_letter(target.dead_letter_arn, event, attempt, decision.condition)
+        await self.store.remove(event.request_id, successors)
+        for successor in successors:
+            self._queue(successor)

@@ -1,0 +1,114 @@
+"""The durable async event queue: <data>/events.db, written through a group-commit journal."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+from pathlib import Path
+
+from lambkin.invoke.async_lifecycle import AsyncEvent
+from lambkin.queues.journal import Journal
+from lambkin.store.db import Database, Migration
+
+MIGRATIONS = [
+    Migration(
+        "async_events",
+        1,
+        """
+        CREATE TABLE async_events (
+            request_id TEXT PRIMARY KEY,
+            function TEXT NOT NULL,
+            qualifier TEXT,
+            invoked_arn TEXT NOT NULL,
+            payload BLOB NOT NULL,
+            accepted_at REAL NOT NULL,
+            due REAL NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0
+        )
+        """,
+    )
+]
+
+_COLUMNS = "request_id, function, qualifier, invoked_arn, payload, accepted_at, due, attempts"
+
+
+def _row(event: AsyncEvent) -> tuple[object, ...]:
+    return (
+        event.request_id,
+        event.function,
+        event.qualifier,
+        event.invoked_arn,
+        event.payload,
+        event.accepted_at,
+        event.due,
+        event.attempts,
+    )
+
+
+def _insert(conn: sqlite3.Connection, events: Iterable[AsyncEvent]) -> None:
+    # OR IGNORE: an event re-sent under the same request ID (a retried HTTP request) is stored once.
+    conn.executemany(
+        f"INSERT OR IGNORE INTO async_events ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [_row(e) for e in events],
+    )
+
+
+class EventStore:
+    """Every write returns only once committed; concurrent writes share one transaction (group commit).
+
+    `journal.run()` must be running (the dispatcher's task group owns it).
+    """
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.journal = Journal(db)
+
+    async def add(self, events: list[AsyncEvent]) -> None:
+        """Accepted events, durable when this returns (the caller may then answer 202)."""
+        await self.journal.write(lambda conn: _insert(conn, events))
+
+    async def reschedule(self, event: AsyncEvent) -> None:
+        """ "Retry scheduled" and "this attempt removed" in one statement: the row takes its next due time."""
+        await self.journal.write(
+            lambda conn: conn.execute(
+                "UPDATE async_events SET due = ?, attempts = ? WHERE request_id = ?",
+                (event.due, event.attempts, event.request_id),
+            )
+        )
+
+    async def remove(self, request_id: str, successors: list[AsyncEvent] | None = None) -> None:
+        """Removes a finished event; `successors` (events for a destination function) are added with it."""
+
+        def write(conn: sqlite3.Connection) -> None:
+            if successors:
+                _insert(conn, successors)
+            conn.execute("DELETE FROM async_events WHERE request_id = ?", (request_id,))
+
+        await self.journal.write(write)
+
+    def load(self) -> list[AsyncEvent]:
+        """Every stored event (start-up): whatever was in flight at a crash is simply due again."""
+
+        def read(conn: sqlite3.Connection) -> list[AsyncEvent]:
+            rows = conn.execute(f"SELECT {_COLUMNS} FROM async_events ORDER BY accepted_at").fetchall()
+            return [
+                AsyncEvent(
+                    request_id=r[0],
+                    function=r[1],
+                    qualifier=r[2],
+                    invoked_arn=r[3],
+                    payload=bytes(r[4]),
+                    accepted_at=r[5],
+                    due=r[6],
+                    attempts=r[7],
+                )
+                for r in rows
+            ]
+
+        return self.db.run_sync(read)
+
+
+def open_event_store(path: Path) -> EventStore:
+    db = Database(path)
+    db.migrate(MIGRATIONS)
+    return EventStore(db)
