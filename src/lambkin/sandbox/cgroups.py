@@ -7,6 +7,7 @@ host; lambkin reads it here because a file write is much faster than spawning `r
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import signal
 import time
@@ -16,6 +17,7 @@ ROOT = Path("/sys/fs/cgroup")
 _RMDIR_ATTEMPTS = 30
 
 
+@functools.cache
 def is_v2(root: Path = ROOT) -> bool:
     return (root / "cgroup.controllers").exists()
 

@@ -30,6 +30,7 @@ ROOT_CAPABILITIES = ("CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE")
 DENIED_SYSCALLS = (
     "acct",
     "add_key",
+    "adjtimex",
     "bpf",
     "clock_adjtime",
     "clock_settime",
@@ -65,7 +66,6 @@ DENIED_SYSCALLS = (
     "umount2",
     "unshare",
     "userfaultfd",
-    "adjtimex",
 )
 _EPERM = 1
 

@@ -8,6 +8,7 @@ an overlay without an upper directory requires.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from lambkin.sandbox import syscalls
@@ -15,6 +16,7 @@ from lambkin.sandbox import syscalls
 _SKELETON_DIRS = {"proc": 0o555, "dev": 0o755, "sys": 0o555, "tmp": 0o1777, "etc": 0o755}
 _HOSTS = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
 _OPTIONS_LIMIT = 4000
+_OCTAL = re.compile(r"\\([0-7]{3})")  # mountinfo escapes space, tab, newline and backslash
 
 
 def ensure_skeleton(path: Path) -> Path:
@@ -60,13 +62,13 @@ def unmount(target: Path) -> None:
             raise
 
 
-def mounts_under(directory: Path) -> list[Path]:
+def mounts_under(directory: Path, table: Path = Path("/proc/self/mountinfo")) -> list[Path]:
     """Every mount point at or below `directory`, deepest first (the order to unmount them)."""
     prefix = str(directory).rstrip("/") + "/"
     found: list[Path] = []
-    with open("/proc/self/mountinfo") as mountinfo:
+    with table.open() as mountinfo:
         for line in mountinfo:
-            point = line.split(" ", 5)[4].encode().decode("unicode_escape")
+            point = _OCTAL.sub(lambda m: chr(int(m.group(1), 8)), line.split(" ", 5)[4])
             if point.startswith(prefix) or point == prefix.rstrip("/"):
                 found.append(Path(point))
     return sorted(found, key=lambda p: len(p.parts), reverse=True)
