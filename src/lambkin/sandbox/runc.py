@@ -6,6 +6,7 @@ import asyncio
 import enum
 import hashlib
 import os
+import signal
 import socket
 import threading
 from collections.abc import Callable
@@ -150,29 +151,48 @@ class RuncSandbox:
         finally:
             os.close(out_write)
             os.close(err_write)
-        self._pidfd = os.pidfd_open(pid)
-        self._exit = loop.create_future()
-        loop.add_reader(self._pidfd, self._reap)
+        self._watch(pid)
         self._transition(State.RUNNING)
+
+    def _watch(self, pid: int) -> None:
+        """Reaps the container's init (our child: lambkin is a subreaper) as soon as its pidfd turns readable."""
+        loop = asyncio.get_running_loop()
+        self._exit = loop.create_future()
+        try:
+            self._pidfd = os.pidfd_open(pid)
+        except ProcessLookupError:
+            self._exit.set_result(ExitStatus(code=None, signal=signal.SIGKILL))
+            return
+        loop.add_reader(self._pidfd, self._reap)
 
     def _reap(self) -> None:
         try:
             info = os.waitid(os.P_PIDFD, self._pidfd, os.WEXITED | os.WNOHANG)
-        except ChildProcessError:
+        except ChildProcessError:  # exited, but not our child (never expected): its status is lost
             info = None
-        if info is None or info.si_pid == 0:
-            return
+        else:
+            if info is None or info.si_pid == 0:
+                return  # spurious wake-up
         asyncio.get_running_loop().remove_reader(self._pidfd)
         os.close(self._pidfd)
         self._pidfd = -1
         oom = self._backend.layout.cgroup(self.id).oom_kills() > 0
-        if info.si_code == os.CLD_EXITED:
+        if info is None:
+            status = ExitStatus(code=None, signal=signal.SIGKILL, oom_killed=oom)
+        elif info.si_code == os.CLD_EXITED:
             status = ExitStatus(code=info.si_status, signal=None, oom_killed=oom)
         else:
             status = ExitStatus(code=None, signal=info.si_status, oom_killed=oom)
         assert self._exit is not None
         if not self._exit.done():
             self._exit.set_result(status)
+
+    def _adopt(self) -> None:
+        try:
+            pid = int((self._backend.layout.bundle(self.id) / "pid").read_text())
+        except (OSError, ValueError):
+            return
+        self._watch(pid)
 
     async def wait(self) -> ExitStatus:
         if self._exit is None:
@@ -229,6 +249,8 @@ class RuncSandbox:
         started = self._state is not State.CREATED
         self._state = State.DESTROYED
         if started:
+            if self._exit is None:  # start() failed or was cancelled: runc may still have started it
+                self._adopt()
             await self._backend.runc.delete(self.id)
             if self._exit is not None:
                 try:

@@ -72,6 +72,11 @@ class Sandbox(Protocol):
         namespace, opened by lambkin (setns) before the runtime starts; serve it from lambkin's loop."""
         ...
 
+    @property
+    def listeners(self) -> dict[int, socket.socket]:
+        """Every listening socket inside the sandbox by port: the Runtime API's and `extra_ports`'."""
+        ...
+
     async def start(self) -> None:
         """Starts the container's process (the image's entrypoint); returns once it runs."""
         ...

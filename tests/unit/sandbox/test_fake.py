@@ -20,7 +20,7 @@ async def test_fake_sandbox_lifecycle() -> None:
     backend: SandboxBackend = FakeSandboxBackend()
     out: list[bytes] = []
     sandbox = await backend.create(spec(), out.append, out.append)
-    assert set(sandbox.listeners) == {9001, 9002}  # type: ignore[attr-defined]
+    assert set(sandbox.listeners) == {9001, 9002}
     host, port = sandbox.runtime_api_socket.getsockname()
     _, writer = await asyncio.open_connection(host, port)  # listens for real
     writer.close()
