@@ -157,6 +157,24 @@ async def test_open_files_limit(backend: RuncBackend, layer: Path) -> None:
     assert out.strip() == "1024"
 
 
+async def test_init_cpu_boost_ends_with_the_proportional_quota(backend: RuncBackend, layer: Path) -> None:
+    sandbox = await backend.create(
+        spec(layer, "sleep 600", memory_mb=128, init_cpu_boost=True), Output(), Output()
+    )
+    quota = backend.layout.cgroup(sandbox.id).directories()
+    try:
+        await sandbox.start()
+        cpu = Path("/sys/fs/cgroup/cpu") / backend.layout.cgroup(sandbox.id).path
+        cores = os.cpu_count() or 1
+        assert int((cpu / "cpu.cfs_quota_us").read_text()) == 100_000 * cores
+        await sandbox.end_init()
+        assert int((cpu / "cpu.cfs_quota_us").read_text()) == 7_235
+        await sandbox.end_init()  # once only
+    finally:
+        await sandbox.destroy()
+    assert quota == []  # no cgroup before start
+
+
 async def test_runtime_api_is_on_the_sandbox_loopback(backend: RuncBackend, layer: Path) -> None:
     out = Output()
     script = 'wget -qO- "http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime/invocation/next"'

@@ -53,6 +53,12 @@ class Cgroup:
             return "frozen 1" in (self._dir("") / "cgroup.events").read_text()
         return (self._dir("freezer") / "freezer.state").read_text().strip() == "FROZEN"
 
+    def set_cpu_quota(self, quota_us: int, period_us: int) -> None:
+        if self.v2:
+            (self._dir("") / "cpu.max").write_text(f"{quota_us} {period_us}")
+        else:
+            (self._dir("cpu") / "cpu.cfs_quota_us").write_text(str(quota_us))
+
     def max_memory_bytes(self) -> int:
         name = "memory.peak" if self.v2 else "memory.max_usage_in_bytes"
         try:

@@ -76,6 +76,11 @@ def cpu_quota_us(memory_mb: int, host_cores: int) -> int:
     return max(1_000, min(quota, CPU_PERIOD_US * host_cores))
 
 
+def start_cpu_quota_us(spec: SandboxSpec, host_cores: int) -> int:
+    """The quota the container starts with: every host core while init is boosted, else proportional."""
+    return CPU_PERIOD_US * host_cores if spec.init_cpu_boost else cpu_quota_us(spec.memory_mb, host_cores)
+
+
 def seccomp_profile() -> dict[str, Any]:
     return {
         "defaultAction": "SCMP_ACT_ALLOW",
@@ -125,7 +130,7 @@ def _resources(spec: SandboxSpec, host_cores: int) -> dict[str, Any]:
     return {
         "devices": [{"allow": False, "access": "rwm"}],
         "memory": {"limit": memory, "swap": memory},
-        "cpu": {"quota": cpu_quota_us(spec.memory_mb, host_cores), "period": CPU_PERIOD_US},
+        "cpu": {"quota": start_cpu_quota_us(spec, host_cores), "period": CPU_PERIOD_US},
         "pids": {"limit": spec.pids_limit},
     }
 

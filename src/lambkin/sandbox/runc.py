@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from lambkin.sandbox import bundle, syscalls
+from lambkin.sandbox import bundle, oci, syscalls
 from lambkin.sandbox.errors import SandboxError
 from lambkin.sandbox.netns import NetworkNamespace
 from lambkin.sandbox.output import PipeReader
@@ -90,6 +90,7 @@ class RuncSandbox:
         "_pidfd",
         "_sinks",
         "_state",
+        "_steady_cpu_quota",
         "id",
     )
 
@@ -101,11 +102,13 @@ class RuncSandbox:
         api_port: int,
         stdout: OutputSink,
         stderr: OutputSink,
+        steady_cpu_quota: int = 0,
     ) -> None:
         self.id = sandbox_id
         self._backend = backend
         self._namespace = namespace
         self._api_port = api_port
+        self._steady_cpu_quota = steady_cpu_quota  # to apply at end_init(); 0 when init is not boosted
         self._sinks: tuple[OutputSink, OutputSink] | None = (stdout, stderr)
         self._outputs: tuple[PipeReader, ...] = ()
         self._state = State.CREATED
@@ -198,6 +201,15 @@ class RuncSandbox:
         if self._exit is None:
             raise InvalidSandboxTransition(f"sandbox {self.id}: wait() before start()")
         return await asyncio.shield(self._exit)
+
+    async def end_init(self) -> None:
+        if not self._steady_cpu_quota or self._state is State.DESTROYED:
+            return
+        quota, self._steady_cpu_quota = self._steady_cpu_quota, 0
+        try:
+            self._backend.layout.cgroup(self.id).set_cpu_quota(quota, oci.CPU_PERIOD_US)
+        except OSError as exc:
+            raise SandboxError(f"sandbox {self.id}: setting the CPU quota failed") from exc
 
     async def freeze(self) -> None:
         if self._state is State.FROZEN:
@@ -303,7 +315,8 @@ class RuncBackend:
             )
         except OSError as exc:
             raise SandboxError(f"sandbox {spec.id}: preparing failed: {exc}") from exc
-        return RuncSandbox(self, spec.id, namespace, spec.runtime_api_port, stdout, stderr)
+        steady = oci.cpu_quota_us(spec.memory_mb, self.layout.host_cores) if spec.init_cpu_boost else 0
+        return RuncSandbox(self, spec.id, namespace, spec.runtime_api_port, stdout, stderr, steady)
 
     def _undo(self, sandbox_id: str, namespace: NetworkNamespace) -> None:
         namespace.close()

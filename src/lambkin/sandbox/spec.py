@@ -15,7 +15,8 @@ class SandboxSpec:
 
     `lower_dirs` are unpacked image layers, top-most first (overlayfs `lowerdir` order); the root is a
     read-only overlay of them. `/tmp` is a tmpfs of `tmp_size_mb`. CPU is proportional to memory
-    (1,769 MB = 1 vCPU, capped at the host's cores).
+    (1,769 MB = 1 vCPU, capped at the host's cores). With `init_cpu_boost` the process starts with all the
+    host's cores, as Lambda boosts init, until `Sandbox.end_init()` applies the proportional quota.
     """
 
     id: str
@@ -31,6 +32,7 @@ class SandboxSpec:
     nofile_limit: int = 1024
     runtime_api_port: int = 9001
     extra_ports: tuple[int, ...] = field(default=())
+    init_cpu_boost: bool = False
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,10 @@ class Sandbox(Protocol):
 
     async def wait(self) -> ExitStatus:
         """Blocks until the container's init process exits."""
+        ...
+
+    async def end_init(self) -> None:
+        """Init is over: apply the CPU quota proportional to memory (a no-op without `init_cpu_boost`)."""
         ...
 
     async def freeze(self) -> None: ...

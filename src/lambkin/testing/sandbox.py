@@ -31,6 +31,7 @@ class FakeSandbox:
         self.frozen = False
         self.destroyed = False
         self.freezes = 0
+        self.init_ended = False
         self.memory_bytes = 16 * 1024 * 1024
         self.on_start: Callable[[FakeSandbox], None] | None = None
         self._exit: asyncio.Future[ExitStatus] | None = None
@@ -65,6 +66,9 @@ class FakeSandbox:
         if self._exit is None:
             raise SandboxError(f"fake sandbox {self.id}: wait() before start()")
         return await asyncio.shield(self._exit)
+
+    async def end_init(self) -> None:
+        self.init_ended = True
 
     async def freeze(self) -> None:
         self.frozen = True

@@ -73,3 +73,7 @@ def test_kernel_paths_are_masked_and_dangerous_syscalls_denied() -> None:
     assert linux["seccomp"]["defaultAction"] == "SCMP_ACT_ALLOW"
     denied = linux["seccomp"]["syscalls"][0]["names"]
     assert {"mount", "unshare", "setns", "kexec_load", "bpf", "init_module"} <= set(denied)
+
+
+def test_a_boosted_init_starts_with_every_host_core() -> None:
+    assert config(memory_mb=128, init_cpu_boost=True)["linux"]["resources"]["cpu"]["quota"] == 200_000
