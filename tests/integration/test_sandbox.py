@@ -123,6 +123,27 @@ async def test_root_is_read_only_and_tmp_is_a_writable_tmpfs_of_the_given_size(
     assert lines[2].split()[1] == str(16 * 1024)
 
 
+async def test_many_layers_stack_top_most_first(backend: RuncBackend, layer: Path, tmp_path: Path) -> None:
+    layers = []
+    for n in range(150):  # their paths are far longer than the one page mount(2) options allow
+        extra = tmp_path / ("a-rather-long-directory-name-for-layer-number-" + "x" * 20) / f"{n:03}"
+        extra.mkdir(parents=True)
+        (extra / "which").write_text(f"layer {n}\n")
+        layers.append(extra)
+    out = Output()
+    sandbox = await backend.create(
+        SandboxSpec(id="layers", lower_dirs=(*layers, layer), args=("/bin/cat", "/which"), env=()),
+        out,
+        Output(),
+    )
+    try:
+        await sandbox.start()
+        assert (await sandbox.wait()).code == 0
+    finally:
+        await sandbox.destroy()
+    assert out.text == "layer 0\n"
+
+
 async def test_memory_limit_kills_an_allocator(backend: RuncBackend, layer: Path) -> None:
     sandbox = await backend.create(
         SandboxSpec(
