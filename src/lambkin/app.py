@@ -14,16 +14,19 @@ from typing import Any
 
 import uvicorn
 
+from lambkin.api.function_urls import FunctionUrls, HttpInvoker
 from lambkin.api.lambda_api import handlers as lambda_handlers
 from lambkin.api.lambda_async import AsyncInvokes
 from lambkin.api.lambda_async import resolver as resolver_for
 from lambkin.api.lambda_invoke import invoke_handlers
+from lambkin.api.lambda_urls import url_handlers
 from lambkin.api.registry import RegistryApp
 from lambkin.api.root import Mount, RootApp, always, path_prefix
 from lambkin.api.sqs_api import handlers as sqs_handlers
 from lambkin.config import Settings
 from lambkin.functions import event_invoke_config
 from lambkin.functions import repository as function_store
+from lambkin.functions import urls as function_urls
 from lambkin.functions.control import ControlPlane, build_control_plane
 from lambkin.functions.event_invoke_config import EventInvokeConfigService
 from lambkin.functions.worker import UnavailableResolver
@@ -133,6 +136,7 @@ def migrations() -> list[Migration]:
     steps: list[Migration] = []
     steps += image_catalog.MIGRATIONS
     steps += function_store.MIGRATIONS
+    steps += function_urls.MIGRATIONS
     steps += event_invoke_config.MIGRATIONS
     return steps
 
@@ -193,6 +197,12 @@ def build(settings: Settings) -> Lambkin:
     app.services["lambda"].update(
         invoke_handlers(app.control_plane.functions, app.execution.invoker, enqueue=async_invokes.enqueue)
     )
+    # HTTP front doors: function URLs (by Host or /lambda-url/<id>/), ahead of the AWS APIs.
+    urls = function_urls.UrlService(db, app.control_plane.arns)
+    app.services["lambda"].update(url_handlers(urls, app.control_plane.arns, settings.port))
+    http_invoker = HttpInvoker(app.control_plane.functions, app.execution.invoker)
+    url_app = FunctionUrls(settings, urls, http_invoker)
+    app.mounts.append(Mount("function-urls", url_app.matches, url_app))
     # The AWS APIs (SigV4, botocore models) answer everything no other mount claimed: keep it last.
     app.mounts.append(Mount("aws", always, AwsGateway(settings, app.services)))
     return app
