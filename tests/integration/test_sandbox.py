@@ -211,6 +211,24 @@ async def test_runtime_api_is_on_the_sandbox_loopback(backend: RuncBackend, laye
     assert (status.code, out.text) == (0, "an event")
 
 
+async def test_lambkin_can_connect_to_a_server_inside(backend: RuncBackend, layer: Path) -> None:
+    out = Output()
+    sandbox = await backend.create(spec(layer, "echo listening; echo hello | nc -l -p 8080"), out, Output())
+    try:
+        await sandbox.start()
+        await out.until("listening")
+        while True:
+            try:
+                sock = await sandbox.connect(8080)
+                break
+            except ConnectionRefusedError:
+                await asyncio.sleep(0.01)  # nc not listening yet
+        with sock:
+            assert await asyncio.to_thread(sock.recv, 100) == b"hello\n"
+    finally:
+        await sandbox.destroy()
+
+
 async def test_host_loopback_is_not_reachable(backend: RuncBackend, layer: Path) -> None:
     connected = asyncio.Event()
 

@@ -91,3 +91,23 @@ def create(ports: list[int]) -> NetworkNamespace:
     finally:
         os.close(original)
     return NetworkNamespace(fd, listeners)
+
+
+def connect(fd: int, port: int) -> socket.socket:
+    """Blocking, and it moves the calling thread (call it in a thread of its own): a TCP connection to
+    127.0.0.1:`port` inside the namespace `fd`, e.g. to a server the sandboxed process runs."""
+    original = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        syscalls.setns(fd, syscalls.CLONE_NEWNET)
+        try:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        finally:
+            syscalls.setns(original, syscalls.CLONE_NEWNET)
+    finally:
+        os.close(original)
+    try:
+        sock.connect(("127.0.0.1", port))  # the socket keeps its namespace: connect outside the setns
+    except BaseException:
+        sock.close()
+        raise
+    return sock

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from lambkin.sandbox import bundle, oci, syscalls
+from lambkin.sandbox import bundle, netns, oci, syscalls
 from lambkin.sandbox.errors import SandboxError
 from lambkin.sandbox.netns import NetworkNamespace
 from lambkin.sandbox.output import PipeReader
@@ -124,6 +124,12 @@ class RuncSandbox:
     def listeners(self) -> dict[int, socket.socket]:
         """Every listening socket inside the sandbox, by port: the Runtime API's and the extra ports'."""
         return self._namespace.listeners
+
+    async def connect(self, port: int) -> socket.socket:
+        """A TCP connection to 127.0.0.1:`port` inside the sandbox (to a server its process runs), blocking
+        mode; raises ConnectionRefusedError while nothing listens there."""
+        fd = self._namespace.fd
+        return await in_own_thread(lambda: netns.connect(fd, port), lambda sock: sock.close())
 
     @property
     def state(self) -> State:
