@@ -1,292 +1,21 @@
-"""The runc sandbox backend: one detached runc container per sandbox, its init reaped by lambkin."""
+"""The runc sandbox backend: prepares bundles and network namespaces, hands out RuncSandboxes, cleans up."""
 
 from __future__ import annotations
 
 import asyncio
-import enum
 import hashlib
 import os
-import signal
-import socket
-import threading
-from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
 
-from lambkin.sandbox import bundle, netns, oci, syscalls
+from lambkin.sandbox import bundle, oci, syscalls
+from lambkin.sandbox.container import InvalidSandboxTransition, RuncSandbox, State
 from lambkin.sandbox.errors import SandboxError
 from lambkin.sandbox.netns import NetworkNamespace
-from lambkin.sandbox.output import PipeReader
 from lambkin.sandbox.runc_cli import Runc, check_id
-from lambkin.sandbox.spec import ExitStatus, OutputSink, SandboxSpec
+from lambkin.sandbox.spec import OutputSink, SandboxSpec
+from lambkin.sandbox.threads import in_own_thread
 
-T = TypeVar("T")
-_FREEZE_ATTEMPTS = 500
-_EXIT_AFTER_KILL_S = 10.0
-
-
-class State(enum.Enum):
-    CREATED = "created"
-    STARTING = "starting"
-    RUNNING = "running"
-    FROZEN = "frozen"
-    DESTROYED = "destroyed"
-
-
-# What each state may become; everything else is refused. An exit is not a state: `wait()` reports it,
-# and freezing or thawing a container that has exited is harmless.
-_ALLOWED: dict[State, frozenset[State]] = {
-    State.CREATED: frozenset({State.STARTING, State.DESTROYED}),
-    State.STARTING: frozenset({State.RUNNING, State.DESTROYED}),
-    State.RUNNING: frozenset({State.FROZEN, State.DESTROYED}),
-    State.FROZEN: frozenset({State.RUNNING, State.DESTROYED}),
-    State.DESTROYED: frozenset(),
-}
-
-
-class InvalidSandboxTransition(SandboxError):
-    """A sandbox was asked to do what its state does not allow (start twice, freeze before start, ...)."""
-
-
-async def in_own_thread(work: Callable[[], T], undo: Callable[[T], None]) -> T:
-    """Runs blocking `work` in a fresh thread (it may move between namespaces, so never a pooled one).
-
-    If the caller is cancelled meanwhile, `undo` receives the result once the work ends.
-    """
-    loop = asyncio.get_running_loop()
-    future: asyncio.Future[T] = loop.create_future()
-
-    def settle(result: T | None, error: BaseException | None) -> None:
-        if future.cancelled():
-            if error is None:
-                threading.Thread(target=undo, args=(result,), daemon=True).start()
-        elif error is not None:
-            future.set_exception(error)
-        else:
-            future.set_result(result)  # type: ignore[arg-type]
-
-    def run() -> None:
-        try:
-            result = work()
-        except BaseException as exc:
-            loop.call_soon_threadsafe(settle, None, exc)
-        else:
-            loop.call_soon_threadsafe(settle, result, None)
-
-    threading.Thread(target=run, name="lambkin-sandbox", daemon=True).start()
-    return await future
-
-
-class RuncSandbox:
-    """One container. Small on purpose: hundreds of idle ones live in lambkin's memory."""
-
-    __slots__ = (
-        "_api_port",
-        "_backend",
-        "_destroyed",
-        "_exit",
-        "_namespace",
-        "_outputs",
-        "_pidfd",
-        "_sinks",
-        "_state",
-        "_steady_cpu_quota",
-        "id",
-    )
-
-    def __init__(
-        self,
-        backend: RuncBackend,
-        sandbox_id: str,
-        namespace: NetworkNamespace,
-        api_port: int,
-        stdout: OutputSink,
-        stderr: OutputSink,
-        steady_cpu_quota: int = 0,
-    ) -> None:
-        self.id = sandbox_id
-        self._backend = backend
-        self._namespace = namespace
-        self._api_port = api_port
-        self._steady_cpu_quota = steady_cpu_quota  # to apply at end_init(); 0 when init is not boosted
-        self._sinks: tuple[OutputSink, OutputSink] | None = (stdout, stderr)
-        self._outputs: tuple[PipeReader, ...] = ()
-        self._state = State.CREATED
-        self._pidfd = -1
-        self._exit: asyncio.Future[ExitStatus] | None = None
-        self._destroyed: asyncio.Future[None] | None = None
-
-    @property
-    def runtime_api_socket(self) -> socket.socket:
-        return self._namespace.listeners[self._api_port]
-
-    @property
-    def listeners(self) -> dict[int, socket.socket]:
-        """Every listening socket inside the sandbox, by port: the Runtime API's and the extra ports'."""
-        return self._namespace.listeners
-
-    async def connect(self, port: int) -> socket.socket:
-        """A TCP connection to 127.0.0.1:`port` inside the sandbox (to a server its process runs), blocking
-        mode; raises ConnectionRefusedError while nothing listens there."""
-        fd = self._namespace.fd
-        return await in_own_thread(lambda: netns.connect(fd, port), lambda sock: sock.close())
-
-    @property
-    def state(self) -> State:
-        return self._state
-
-    def _transition(self, target: State) -> None:
-        if target not in _ALLOWED[self._state]:
-            raise InvalidSandboxTransition(
-                f"sandbox {self.id}: cannot go from {self._state.value} to {target.value}"
-            )
-        self._state = target
-
-    async def start(self) -> None:
-        self._transition(State.STARTING)
-        loop = asyncio.get_running_loop()
-        assert self._sinks is not None
-        out_read, out_write = os.pipe2(os.O_CLOEXEC)
-        err_read, err_write = os.pipe2(os.O_CLOEXEC)
-        self._outputs = (
-            PipeReader(loop, out_read, self._sinks[0]),
-            PipeReader(loop, err_read, self._sinks[1]),
-        )
-        self._sinks = None
-        try:
-            pid = await self._backend.runc.run(
-                self.id, self._backend.layout.bundle(self.id), out_write, err_write
-            )
-        finally:
-            os.close(out_write)
-            os.close(err_write)
-        self._watch(pid)
-        self._transition(State.RUNNING)
-
-    def _watch(self, pid: int) -> None:
-        """Reaps the container's init (our child: lambkin is a subreaper) as soon as its pidfd turns readable."""
-        loop = asyncio.get_running_loop()
-        self._exit = loop.create_future()
-        try:
-            self._pidfd = os.pidfd_open(pid)
-        except ProcessLookupError:
-            self._exit.set_result(ExitStatus(code=None, signal=signal.SIGKILL))
-            return
-        loop.add_reader(self._pidfd, self._reap)
-
-    def _reap(self) -> None:
-        try:
-            info = os.waitid(os.P_PIDFD, self._pidfd, os.WEXITED | os.WNOHANG)
-        except ChildProcessError:  # exited, but not our child (never expected): its status is lost
-            info = None
-        else:
-            if info is None or info.si_pid == 0:
-                return  # spurious wake-up
-        asyncio.get_running_loop().remove_reader(self._pidfd)
-        os.close(self._pidfd)
-        self._pidfd = -1
-        oom = self._backend.layout.cgroup(self.id).oom_kills() > 0
-        if info is None:
-            status = ExitStatus(code=None, signal=signal.SIGKILL, oom_killed=oom)
-        elif info.si_code == os.CLD_EXITED:
-            status = ExitStatus(code=info.si_status, signal=None, oom_killed=oom)
-        else:
-            status = ExitStatus(code=None, signal=info.si_status, oom_killed=oom)
-        assert self._exit is not None
-        if not self._exit.done():
-            self._exit.set_result(status)
-
-    def _adopt(self) -> None:
-        try:
-            pid = int((self._backend.layout.bundle(self.id) / "pid").read_text())
-        except (OSError, ValueError):
-            return
-        self._watch(pid)
-
-    async def wait(self) -> ExitStatus:
-        if self._exit is None:
-            raise InvalidSandboxTransition(f"sandbox {self.id}: wait() before start()")
-        return await asyncio.shield(self._exit)
-
-    async def end_init(self) -> None:
-        if not self._steady_cpu_quota or self._state is State.DESTROYED:
-            return
-        quota, self._steady_cpu_quota = self._steady_cpu_quota, 0
-        try:
-            self._backend.layout.cgroup(self.id).set_cpu_quota(quota, oci.CPU_PERIOD_US)
-        except OSError as exc:
-            raise SandboxError(f"sandbox {self.id}: setting the CPU quota failed") from exc
-
-    async def freeze(self) -> None:
-        if self._state is State.FROZEN:
-            return
-        self._transition(State.FROZEN)
-        cgroup = self._backend.layout.cgroup(self.id)
-        try:
-            for attempt in range(_FREEZE_ATTEMPTS):
-                if attempt % 10 == 9:
-                    # Stuck FREEZING (v1), e.g. a task mid-execve waiting for its frozen threads to die:
-                    # thaw, let it run a moment, retry (runc's own freeze does the same).
-                    cgroup.thaw()
-                    await asyncio.sleep(0.001)
-                cgroup.freeze()
-                if cgroup.frozen():
-                    return
-                await asyncio.sleep(0.0002 * min(attempt + 1, 10))
-            cgroup.thaw()
-        except OSError as exc:
-            self._state = State.RUNNING
-            raise SandboxError(f"sandbox {self.id}: freezing failed") from exc
-        self._state = State.RUNNING
-        raise SandboxError(f"sandbox {self.id}: processes would not freeze")
-
-    async def thaw(self) -> None:
-        if self._state is State.RUNNING:
-            return
-        self._transition(State.RUNNING)
-        try:
-            self._backend.layout.cgroup(self.id).thaw()
-        except OSError as exc:
-            raise SandboxError(f"sandbox {self.id}: thawing failed") from exc
-
-    def max_memory_bytes(self) -> int:
-        return self._backend.layout.cgroup(self.id).max_memory_bytes()
-
-    async def destroy(self) -> None:
-        if self._destroyed is not None:
-            return await asyncio.shield(self._destroyed)
-        self._destroyed = asyncio.get_running_loop().create_future()
-        try:
-            await self._teardown()
-        except BaseException as exc:
-            self._destroyed.set_exception(exc)
-            raise
-        self._destroyed.set_result(None)
-
-    async def _teardown(self) -> None:
-        started = self._state is not State.CREATED
-        self._state = State.DESTROYED
-        if started:
-            if self._exit is None:  # start() failed or was cancelled: runc may still have started it
-                self._adopt()
-            await self._backend.runc.delete(self.id)
-            if self._exit is not None:
-                try:
-                    await asyncio.wait_for(asyncio.shield(self._exit), _EXIT_AFTER_KILL_S)
-                except TimeoutError as exc:
-                    raise SandboxError(f"sandbox {self.id}: init still alive after runc delete") from exc
-        for output in self._outputs:
-            output.drain()
-            output.close()
-        self._outputs = ()
-        if self._pidfd >= 0:
-            asyncio.get_running_loop().remove_reader(self._pidfd)
-            os.close(self._pidfd)
-            self._pidfd = -1
-        namespace = self._namespace
-        layout = self._backend.layout
-        await asyncio.to_thread(bundle.remove, layout, self.id)
-        namespace.close()
+__all__ = ["InvalidSandboxTransition", "RuncBackend", "RuncSandbox", "State"]
 
 
 class RuncBackend:
@@ -322,7 +51,9 @@ class RuncBackend:
         except OSError as exc:
             raise SandboxError(f"sandbox {spec.id}: preparing failed: {exc}") from exc
         steady = oci.cpu_quota_us(spec.memory_mb, self.layout.host_cores) if spec.init_cpu_boost else 0
-        return RuncSandbox(self, spec.id, namespace, spec.runtime_api_port, stdout, stderr, steady)
+        return RuncSandbox(
+            self.layout, self.runc, spec.id, namespace, spec.runtime_api_port, stdout, stderr, steady
+        )
 
     def _undo(self, sandbox_id: str, namespace: NetworkNamespace) -> None:
         namespace.close()
