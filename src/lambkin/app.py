@@ -18,12 +18,16 @@ from lambkin.api.function_urls import FunctionUrls, HttpInvoker
 from lambkin.api.lambda_api import handlers as lambda_handlers
 from lambkin.api.lambda_async import AsyncInvokes
 from lambkin.api.lambda_async import resolver as resolver_for
+from lambkin.api.lambda_esm import esm_handlers, function_lookup
 from lambkin.api.lambda_invoke import invoke_handlers
 from lambkin.api.lambda_urls import url_handlers
 from lambkin.api.registry import RegistryApp
 from lambkin.api.root import Mount, RootApp, always, path_prefix
 from lambkin.api.sqs_api import handlers as sqs_handlers
 from lambkin.config import Settings
+from lambkin.events import mapping_store
+from lambkin.events.mapping_service import MappingService, queue_lookup
+from lambkin.events.pollers import build_event_sources
 from lambkin.functions import event_invoke_config
 from lambkin.functions import repository as function_store
 from lambkin.functions import urls as function_urls
@@ -138,6 +142,7 @@ def migrations() -> list[Migration]:
     steps += function_store.MIGRATIONS
     steps += function_urls.MIGRATIONS
     steps += event_invoke_config.MIGRATIONS
+    steps += mapping_store.MIGRATIONS
     return steps
 
 
@@ -203,6 +208,23 @@ def build(settings: Settings) -> Lambkin:
     http_invoker = HttpInvoker(app.control_plane.functions, app.execution.invoker)
     url_app = FunctionUrls(settings, urls, http_invoker)
     app.mounts.append(Mount("function-urls", url_app.matches, url_app))
+    # Event source mappings: SQS pollers in-process, invoking through the Invoker.
+    mappings = MappingService(
+        mapping_store.MappingStore(db),
+        function_lookup(app.control_plane.arns, app.control_plane.functions),
+        queue_lookup(app.queues),
+        f"arn:aws:lambda:{settings.region}:{settings.account_id}:event-source-mapping:",
+    )
+    mappings.load()
+    app.services["lambda"].update(esm_handlers(mappings, app.control_plane.arns))
+    event_sources = build_event_sources(
+        mappings,
+        app.queues,
+        app.execution.invoker,
+        resolver_for(app.control_plane.functions),
+        settings.region,
+    )
+    app.background.append(event_sources.run)
     # The AWS APIs (SigV4, botocore models) answer everything no other mount claimed: keep it last.
     app.mounts.append(Mount("aws", always, AwsGateway(settings, app.services)))
     return app

@@ -1,0 +1,33 @@
+"""The event source mapping errors, each named after the Lambda error shape a client sees.
+
+    MappingError                  code
+    ├── InvalidParameterValue     InvalidParameterValueException  (Lambda's checks of a mapping)
+    ├── MappingNotFound           ResourceNotFoundException       (no mapping with that UUID)
+    └── MappingConflict           ResourceConflictException       (duplicate, or a state change under way)
+
+They carry no HTTP: `api/lambda_esm.py` turns them into AwsError in one place.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class MappingError(Exception):
+    code: ClassVar[str] = "ServiceException"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidParameterValue(MappingError):
+    code = "InvalidParameterValueException"
+
+
+class MappingNotFound(MappingError):
+    code = "ResourceNotFoundException"
+
+
+class MappingConflict(MappingError):
+    code = "ResourceConflictException"

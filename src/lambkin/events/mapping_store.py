@@ -1,0 +1,48 @@
+"""Event source mappings on disk: one row per mapping in lambkin.db, its schema steps, reads and writes."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from lambkin.events.mappings import Mapping
+from lambkin.store.db import Database, Migration
+
+MIGRATIONS = [
+    Migration(
+        "event_source_mappings",
+        1,
+        """
+        CREATE TABLE event_source_mappings (
+            uuid TEXT PRIMARY KEY,
+            mapping TEXT NOT NULL
+        )
+        """,
+    )
+]
+
+
+class MappingStore:
+    """Every write commits before the caller answers, so a mapping survives `kill -9`."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def load(self) -> list[Mapping]:
+        def read(conn: sqlite3.Connection) -> list[Mapping]:
+            rows = conn.execute("SELECT uuid, mapping FROM event_source_mappings ORDER BY uuid").fetchall()
+            return [Mapping.decode(r[0], r[1]) for r in rows]
+
+        return self.db.run_sync(read)
+
+    async def put(self, mapping: Mapping) -> None:
+        await self.db.run(
+            lambda conn: conn.execute(
+                "INSERT OR REPLACE INTO event_source_mappings (uuid, mapping) VALUES (?, ?)",
+                (mapping.uuid, mapping.encode()),
+            )
+        )
+
+    async def remove(self, uuid: str) -> None:
+        await self.db.run(
+            lambda conn: conn.execute("DELETE FROM event_source_mappings WHERE uuid = ?", (uuid,))
+        )

@@ -1,0 +1,84 @@
+"""The pollers' supervisor: one MappingPoller per enabled mapping, started, updated and stopped under `run()`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import replace
+
+from lambkin.events.mapping_service import MappingService
+from lambkin.events.mappings import Mapping, MappingState
+from lambkin.events.sqs_poller import MappingPoller, Resolve, Runner
+from lambkin.queues.service import QueueService
+
+log = logging.getLogger("lambkin.events")
+
+_POLLING = frozenset(
+    {MappingState.CREATING, MappingState.ENABLING, MappingState.ENABLED, MappingState.UPDATING}
+)
+
+
+def wants_pollers(mapping: Mapping) -> bool:
+    return mapping.enabled and mapping.state in _POLLING
+
+
+def _settings(mapping: Mapping) -> Mapping:
+    """The part of a mapping its pollers read (a change of state alone restarts nothing)."""
+    return replace(mapping, state=MappingState.ENABLED, reason="", last_modified=0.0)
+
+
+class Pollers:
+    """Reconciles running pollers with the mappings whenever the service says something changed."""
+
+    def __init__(self, service: MappingService, make: Callable[[Mapping], MappingPoller]) -> None:
+        self.service = service
+        self.make = make
+        self.running: dict[str, tuple[MappingPoller, asyncio.Task[None]]] = {}
+
+    async def run(self) -> None:
+        async with asyncio.TaskGroup() as group:
+            while True:
+                self.service.changed.clear()
+                await self.reconcile(group)
+                await self.service.changed.wait()
+
+    async def reconcile(self, group: asyncio.TaskGroup) -> None:
+        for uuid, mapping in list(self.service.mappings.items()):
+            have = self.running.get(uuid)
+            if have is not None and (not wants_pollers(mapping) or have[1].done()):
+                await self._stop(uuid)
+                have = None
+            if wants_pollers(mapping):
+                if have is None:
+                    poller = self.make(mapping)
+                    self.running[uuid] = (poller, group.create_task(poller.run()))
+                elif _settings(have[0].mapping) != _settings(mapping):
+                    have[0].mapping = mapping  # workers read the new settings from their next batch on
+            try:
+                await self.service.settle(uuid)
+            except Exception:
+                log.exception("event source mapping %s could not settle its state", uuid)
+        for uuid in [u for u in self.running if u not in self.service.mappings]:
+            await self._stop(uuid)
+
+    async def _stop(self, uuid: str) -> None:
+        poller, task = self.running.pop(uuid)
+        poller.stop()
+        task.cancel()
+        await asyncio.wait([task])
+
+
+def build_event_sources(
+    service: MappingService,
+    queues: QueueService,
+    runner: Runner,
+    resolve: Resolve,
+    region: str,
+) -> Pollers:
+    """The supervisor whose pollers read `queues` and invoke through `runner` (the sync Invoker)."""
+
+    def make(mapping: Mapping) -> MappingPoller:
+        return MappingPoller(mapping, queues, runner, resolve, service.disable, region)
+
+    return Pollers(service, make)
