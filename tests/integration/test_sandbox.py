@@ -322,7 +322,7 @@ async def test_destroy_leaves_nothing_behind(backend: RuncBackend, layer: Path) 
     assert cgroups
     api = sandbox.runtime_api_socket
 
-    await sandbox.destroy()
+    await asyncio.gather(sandbox.destroy(), sandbox.destroy())  # the second waits for the first
     await sandbox.destroy()  # idempotent
 
     status = await sandbox.wait()

@@ -84,7 +84,7 @@ class RuncSandbox:
         self._state = State.CREATED
         self._pidfd = -1
         self._exit: asyncio.Future[ExitStatus] | None = None
-        self._destroyed: asyncio.Future[None] | None = None
+        self._destroyed: asyncio.Lock | bool = False
 
     @property
     def runtime_api_socket(self) -> socket.socket:
@@ -221,15 +221,15 @@ class RuncSandbox:
         return self._layout.cgroup(self.id).max_memory_bytes()
 
     async def destroy(self) -> None:
-        if self._destroyed is not None:
-            return await asyncio.shield(self._destroyed)
-        self._destroyed = asyncio.get_running_loop().create_future()
-        try:
-            await self._teardown()
-        except BaseException as exc:
-            self._destroyed.set_exception(exc)
-            raise
-        self._destroyed.set_result(None)
+        """Idempotent; concurrent calls wait for the first; after a failure the next call tries again."""
+        if self._destroyed is True:
+            return
+        if self._destroyed is False:
+            self._destroyed = asyncio.Lock()  # made only now: idle sandboxes stay small
+        async with self._destroyed:
+            if self._state is not State.DESTROYED or self._outputs or self._namespace.fd >= 0:
+                await self._teardown()
+        self._destroyed = True
 
     async def _teardown(self) -> None:
         started = self._state is not State.CREATED
