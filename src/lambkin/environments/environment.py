@@ -28,6 +28,7 @@ from lambkin.sandbox.spec import ExitStatus, Sandbox, SandboxBackend, SandboxSpe
 log = logging.getLogger("lambkin.environments")
 
 INIT_LIMIT_S = 10.0
+PEAK_REFRESH_S = 0.2
 
 
 class EnvironmentLost(Exception):
@@ -114,6 +115,7 @@ class Environment:
         self._init_ms: float | None = None  # reported once, by the first invocation's REPORT
         self._started = clock()
         self._closing = False
+        self._peak = (-PEAK_REFRESH_S, 0)  # (when read, Max Memory Used in MB)
 
     def move(self, target: EnvState) -> None:
         self.state = env_transition(self.state, target)
@@ -254,12 +256,13 @@ class Environment:
         return self.logs.end()
 
     def _max_memory_mb(self) -> int:
-        if self.sandbox is None:
-            return 0
-        try:
-            return lines.megabytes(self.sandbox.max_memory_bytes())
-        except Exception:  # the sandbox may be gone by the time REPORT is written
-            return 0
+        """The cgroup's high-water mark, read at most every PEAK_REFRESH_S (it only ever grows)."""
+        now = self.clock()
+        if self.sandbox is None or now - self._peak[0] < PEAK_REFRESH_S:
+            return self._peak[1]
+        with contextlib.suppress(Exception):  # the sandbox may be gone by the time REPORT is written
+            self._peak = (now, max(self._peak[1], lines.megabytes(self.sandbox.max_memory_bytes())))
+        return self._peak[1]
 
     @property
     def healthy(self) -> bool:

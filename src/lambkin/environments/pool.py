@@ -271,6 +271,7 @@ class Pools:
         while True:
             await asyncio.sleep(self.settings.tick_s)
             now = self.clock()
+            self.logs.flush()
             await self.tidy(now)
             if now - last_expiry > 3600:
                 last_expiry = now

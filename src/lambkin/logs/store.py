@@ -78,8 +78,13 @@ class LogStore:
         self._sizes[key] = self._sizes.get(key, 0) + len(record) + 1
 
     def flush(self, group: str | None = None, stream: str | None = None) -> None:
-        for (g, s), handle in self._files.items():
-            if (group is None or g == group) and (stream is None or s == stream):
+        if group is not None and stream is not None:
+            handle = self._files.get((group, stream))
+            if handle is not None:
+                handle.flush()
+            return
+        for (g, _), handle in self._files.items():
+            if group is None or g == group:
                 handle.flush()
 
     def close(self) -> None:
