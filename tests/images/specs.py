@@ -56,6 +56,8 @@ PYTHON_HANDLERS = {
     "context": "app.context",  # the LambdaContext's fields
     "log": "app.log",  # prints event["lines"] to stdout and event["stderr"] to stderr, returns counts
     "state": "app.state",  # per-environment state: invocation count, pid, init time (warm reuse)
+    "batch_report": "batch.report",  # SQS batch: records whose body contains "fail" in batchItemFailures
+    "batch_strict": "batch.strict",  # SQS batch: raises when any body contains "fail"
 }
 
 # Handlers of the shell custom runtimes (shell-runtime with curl, busybox with wget), as their CMD.

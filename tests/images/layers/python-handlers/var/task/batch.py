@@ -1,0 +1,19 @@
+"""SQS batch handlers for event source mapping tests: records whose body contains "fail" fail."""
+
+from typing import Any
+
+
+def report(event: Any, context: Any) -> Any:
+    """Reports the failing records as batchItemFailures; the others succeed."""
+    failures = [
+        {"itemIdentifier": record["messageId"]} for record in event["Records"] if "fail" in record["body"]
+    ]
+    return {"batchItemFailures": failures}
+
+
+def strict(event: Any, context: Any) -> Any:
+    """Raises when any record fails, so the whole batch fails; else returns the bodies it saw, in order."""
+    bodies = [record["body"] for record in event["Records"]]
+    if any("fail" in body for body in bodies):
+        raise ValueError("a record failed on purpose")
+    return {"bodies": bodies}
