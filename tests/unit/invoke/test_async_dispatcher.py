@@ -1,0 +1,189 @@
+"""The dispatcher with fakes at its edges (runner, control plane, configs) and a manual clock: no wall time."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from lambkin.environments.results import FunctionError, Outcome, Success
+from lambkin.invoke.async_destinations import Destinations
+from lambkin.invoke.async_dispatcher import (
+    AsyncConfig,
+    Dispatcher,
+    DispatchSettings,
+    FunctionGone,
+    Target,
+)
+from lambkin.invoke.async_lifecycle import AsyncEvent
+from lambkin.invoke.async_store import open_event_store
+from lambkin.invoke.concurrency import Throttled
+from lambkin.invoke.invoker import InvokeRequest, InvokeResult, InvokeTarget
+
+ARN = "arn:aws:lambda:us-east-1:000000000000:function:"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@dataclass(frozen=True)
+class Version:
+    name: str
+    reserved_concurrency: int | None = None
+
+
+@dataclass(frozen=True)
+class Config:
+    max_retries: int | None = None
+    max_age_s: int | None = None
+    on_success: str | None = None
+    on_failure: str | None = None
+
+
+@dataclass
+class Runner:
+    outcomes: list[Outcome | Exception] = field(default_factory=list)
+    seen: list[tuple[str, bytes]] = field(default_factory=list)
+
+    async def invoke(self, version: InvokeTarget, request: InvokeRequest) -> InvokeResult:
+        self.seen.append((version.name, request.payload))
+        outcome = self.outcomes.pop(0) if self.outcomes else Success(request.payload)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return InvokeResult(request.request_id or "", outcome, b"")
+
+
+@dataclass
+class World:
+    dispatcher: Dispatcher
+    runner: Runner
+    clock: Clock
+    configs: dict[str, Config]
+    gone: set[str]
+
+    def event(self, function: str, payload: object = None, request_id: str = "r1") -> AsyncEvent:
+        now = self.clock.now
+        return AsyncEvent(request_id, function, None, ARN + function, json.dumps(payload).encode(), now, now)
+
+    async def pump(self) -> None:
+        """Runs every event due now to the end of its attempt."""
+        for event in self.dispatcher.due(self.clock.now):
+            await self.dispatcher.attempt(event)
+
+    def stored(self) -> list[AsyncEvent]:
+        return self.dispatcher.store.load()
+
+
+@pytest.fixture
+async def world(tmp_path: Path) -> AsyncIterator[World]:
+    clock = Clock()
+    runner = Runner()
+    configs: dict[str, Config] = {}
+    gone: set[str] = set()
+    reserved: dict[str, int] = {}
+
+    async def resolve(name: str, qualifier: str | None) -> Target:
+        if name in gone:
+            raise FunctionGone(name)
+        return Target(Version(name, reserved.get(name)), "$LATEST", None)
+
+    async def config(name: str, qualifier: str | None) -> AsyncConfig | None:
+        return configs.get(name)
+
+    store = open_event_store(tmp_path / "events.db")
+    dispatcher = Dispatcher(store, runner, resolve, config, Destinations(None), DispatchSettings(), clock)
+    journal = asyncio.create_task(store.journal.run())
+    yield World(dispatcher, runner, clock, configs, gone)
+    journal.cancel()
+    await asyncio.gather(journal, return_exceptions=True)
+    store.db.close()
+
+
+async def test_an_accepted_event_is_on_disk_and_runs_once(world: World) -> None:
+    await world.dispatcher.accept([world.event("fn", {"a": 1})])
+    assert [e.request_id for e in world.stored()] == ["r1"]
+    await world.pump()
+    assert world.runner.seen == [("fn", b'{"a": 1}')]
+    assert world.stored() == []
+
+
+async def test_a_function_error_is_retried_after_one_minute_then_two(world: World) -> None:
+    error = FunctionError("Runtime.Unknown", b'{"errorMessage": "no"}')
+    world.runner.outcomes = [error, error, error]
+    world.configs["fn"] = Config(on_failure=ARN + "sink")
+    await world.dispatcher.accept([world.event("fn")])
+    await world.pump()
+    (stored,) = world.stored()
+    assert (stored.attempts, stored.due) == (1, 1060.0)  # retry scheduled and attempt removed together
+    world.clock.now = 1059.0
+    await world.pump()
+    assert len(world.runner.seen) == 1
+    world.clock.now = 1060.0
+    await world.pump()
+    world.clock.now = 1180.0
+    await world.pump()
+    assert [name for name, _ in world.runner.seen] == ["fn", "fn", "fn"]
+    # Gave up: the failure destination (a function) received the record as a new event, in the same commit.
+    (record_event,) = world.stored()
+    record = json.loads(record_event.payload)
+    assert record_event.function == "sink"
+    assert record["requestContext"]["condition"] == "RetriesExhausted"
+    assert record["requestContext"]["approximateInvokeCount"] == 3
+    assert record["responseContext"]["functionError"] == "Unhandled"
+
+
+async def test_throttles_wait_without_spending_attempts(world: World) -> None:
+    world.runner.outcomes = [Throttled("ReservedFunctionConcurrentInvocationLimitExceeded")]
+    await world.dispatcher.accept([world.event("fn")])
+    await world.pump()
+    (stored,) = world.stored()
+    assert stored.attempts == 0
+    await world.pump()
+    assert len(world.runner.seen) == 1  # waiting for its back-off
+    world.clock.now += 1.0
+    await world.pump()
+    assert len(world.runner.seen) == 2
+    assert world.stored() == []
+
+
+async def test_events_of_a_deleted_function_are_dropped(world: World) -> None:
+    await world.dispatcher.accept([world.event("fn")])
+    world.gone.add("fn")
+    await world.pump()
+    assert world.runner.seen == []
+    assert world.stored() == []
+
+
+async def test_a_function_runs_at_most_its_slots_at_once(world: World) -> None:
+    world.dispatcher.settings = DispatchSettings(per_function=2)
+    await world.dispatcher.accept([world.event("fn", request_id=f"r{i}") for i in range(5)])
+    started = world.dispatcher.due(world.clock.now)
+    assert len(started) == 2
+    assert world.dispatcher.due(world.clock.now) == []
+    await world.dispatcher.attempt(started[0])
+    assert len(world.dispatcher.due(world.clock.now)) == 1
+
+
+async def test_a_restart_queues_every_stored_event_again(world: World, tmp_path: Path) -> None:
+    await world.dispatcher.accept([world.event("fn", request_id=f"r{i}") for i in range(3)])
+    world.dispatcher.due(world.clock.now)  # in flight when the process dies
+    again = Dispatcher(
+        world.dispatcher.store,
+        world.runner,
+        world.dispatcher.resolve,
+        world.dispatcher.configs,
+        Destinations(None),
+        DispatchSettings(),
+        world.clock,
+    )
+    assert again.restore() == 3
+    assert {e.request_id for e in again.due(world.clock.now)} == {"r0", "r1", "r2"}
