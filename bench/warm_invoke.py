@@ -43,6 +43,7 @@ ROLE = "arn:aws:iam::000000000000:role/bench"
 CLONE_NEWNET = 0x40000000
 RIE_INVOKE = "/2015-03-31/functions/function/invocations"
 TARGET_RATIO = 0.8
+MEMORY_MB = 1769  # one vCPU for the function on both sides (at 128 MB the CFS quota throttles both)
 
 
 def percentile(samples: list[float], q: float) -> float:
@@ -56,7 +57,9 @@ def percentile(samples: list[float], q: float) -> float:
 class RieSandbox:
     """The python-echo-rie image in a runc sandbox; `connect()` opens a TCP connection to its RIE on 8080."""
 
-    def __init__(self, backend: RuncBackend, name: str = "python-echo-rie") -> None:
+    def __init__(
+        self, backend: RuncBackend, name: str = "python-echo-rie", memory_mb: int = 128, boost: bool = False
+    ) -> None:
         from tests.images import rootfs_dir
         from tests.images.specs import IMAGES
 
@@ -65,6 +68,8 @@ class RieSandbox:
         self.root = rootfs_dir(name)
         self.sandbox: Any = None
         self.output: list[bytes] = []
+        self.memory_mb = memory_mb
+        self.boost = boost  # all host cores throughout, as a plain `runc run` without a CPU limit
 
     def spec(self, sandbox_id: str) -> SandboxSpec:
         env = {
@@ -72,7 +77,7 @@ class RieSandbox:
             "LANG": "C.UTF-8",
             "LAMBDA_TASK_ROOT": "/var/task",
             "LAMBDA_RUNTIME_DIR": "/var/runtime",
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(self.memory_mb),
             "AWS_LAMBDA_FUNCTION_TIMEOUT": "3",
         }
         return SandboxSpec(
@@ -81,8 +86,9 @@ class RieSandbox:
             args=(*self.image.entrypoint, *self.image.cmd),
             env=tuple(env.items()),
             cwd="/var/task",
-            memory_mb=128,
+            memory_mb=self.memory_mb,
             runtime_api_port=9999,  # the RIE serves its own Runtime API on 9001
+            init_cpu_boost=self.boost,
         )
 
     async def create(self, sandbox_id: str) -> None:
@@ -232,7 +238,7 @@ def main(argv: list[str]) -> int:
     lambkin_samples: list[float] = []
     with lambkin_server({"LAMBKIN_FREEZE_AFTER": "5"}) as server:
         uri = push("python-echo", server.registry, _creds(), tag="bench")
-        lam = create_function(server, "warm", uri)
+        lam = create_function(server, "warm", uri, MemorySize=MEMORY_MB)
         lam.invoke(FunctionName="warm", Payload=body)  # cold start, not timed
         path, headers = signed_invoke(server, "warm", body)
         lambkin_conn = lambkin_connection(server)
@@ -240,7 +246,7 @@ def main(argv: list[str]) -> int:
         async def anchor() -> None:
             backend = RuncBackend(WORK / "runc-data")
             await backend.cleanup_leftovers()
-            rie = RieSandbox(backend)
+            rie = RieSandbox(backend, memory_mb=MEMORY_MB)
             await rie.create("benchwarmrie")
             try:
                 await rie.start()
@@ -259,7 +265,10 @@ def main(argv: list[str]) -> int:
     rie50, rie99 = percentile(rie_samples, 0.5), percentile(rie_samples, 0.99)
     lk50, lk99 = percentile(lambkin_samples, 0.5), percentile(lambkin_samples, 0.99)
     ratio = lk50 / rie50
-    print(f"warm invoke, python-echo, {len(lambkin_samples)} requests per side, one client, keep-alive")
+    print(
+        f"warm invoke, python-echo, MemorySize {MEMORY_MB} on both sides, {len(lambkin_samples)} requests per side,"
+        " one client, keep-alive"
+    )
     print(
         f"anchor  aws-lambda-rie in runc : p50 {rie50:.3f} ms  p99 {rie99:.3f} ms  mean {statistics.mean(rie_samples):.3f} ms"
     )

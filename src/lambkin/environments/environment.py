@@ -176,6 +176,8 @@ class Environment:
             self.logs.platform(lines.init_report_line(elapsed_ms, "init", "timeout", None))
             raise InitTimedOut
         self._init_ms = elapsed_ms
+        assert self.sandbox is not None
+        await self.sandbox.end_init()  # init ran with every host core; invocations get their share
         self.move(EnvState.IDLE)
         self.idle_since = self.clock()
 

@@ -87,4 +87,5 @@ def sandbox_spec(
         cwd=cwd,
         memory_mb=version.memory_size,
         tmp_size_mb=version.ephemeral_storage,
+        init_cpu_boost=True,
     )
