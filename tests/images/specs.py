@@ -58,6 +58,7 @@ PYTHON_HANDLERS = {
     "state": "app.state",  # per-environment state: invocation count, pid, init time (warm reuse)
     "batch_report": "batch.report",  # SQS batch: records whose body contains "fail" in batchItemFailures
     "batch_strict": "batch.strict",  # SQS batch: raises when any body contains "fail"
+    "batch_show": "batch.show",  # SQS batch: prints "EVENT <json>" to the log and succeeds
 }
 
 # Handlers of the shell custom runtimes (shell-runtime with curl, busybox with wget), as their CMD.

@@ -1,5 +1,6 @@
 """SQS batch handlers for event source mapping tests: records whose body contains "fail" fail."""
 
+import json
 from typing import Any
 
 
@@ -17,3 +18,9 @@ def strict(event: Any, context: Any) -> Any:
     if any("fail" in body for body in bodies):
         raise ValueError("a record failed on purpose")
     return {"bodies": bodies}
+
+
+def show(event: Any, context: Any) -> Any:
+    """Prints the event as one JSON log line ("EVENT {...}") for the test to read back, then succeeds."""
+    print("EVENT " + json.dumps(event), flush=True)
+    return None

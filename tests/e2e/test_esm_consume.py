@@ -1,0 +1,233 @@
+"""Event source mappings end to end: real awslambdaric images in runc consuming lambkin queues through pollers."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.lambda_support import create_active
+from tests.harness import LambkinServer
+from tests.images import BuiltImages
+
+pytestmark = pytest.mark.runc
+
+ACCOUNT = "000000000000"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LambkinServer]:
+    instance = LambkinServer(Path(tmp_path_factory.mktemp("esm")) / "data").start()
+    try:
+        yield instance
+    finally:
+        instance.stop()
+
+
+@pytest.fixture(scope="module")
+def uri(server: LambkinServer, test_images: BuiltImages) -> str:
+    return test_images.push("python-handlers", server.registry, tag="v1")
+
+
+@pytest.fixture(scope="module")
+def lam(server: LambkinServer) -> Any:
+    return server.client("lambda")
+
+
+@pytest.fixture(scope="module")
+def sqs(server: LambkinServer) -> Any:
+    return server.client("sqs")
+
+
+def eventually(check: Callable[[], bool], what: str, limit: float = 90.0) -> None:
+    """Polls `check` until it holds (a deadline for a stuck run, not a timing assertion)."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"never happened: {what}")
+
+
+def make_queue(sqs: Any, name: str, **attributes: str) -> tuple[str, str]:
+    url: str = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+    arn: str = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    return url, arn
+
+
+def with_dlq(sqs: Any, name: str, visibility: int = 2, max_receives: int = 2) -> tuple[str, str, str]:
+    dlq_url, dlq_arn = make_queue(sqs, f"{name}-dlq")
+    policy = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(max_receives)})
+    url, arn = make_queue(sqs, name, VisibilityTimeout=str(visibility), RedrivePolicy=policy)
+    return url, arn, dlq_url
+
+
+def counts(sqs: Any, url: str) -> tuple[int, int]:
+    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    got = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
+    return int(got[names[0]]), int(got[names[1]])
+
+
+def drain(sqs: Any, url: str) -> list[str]:
+    bodies: list[str] = []
+    while True:
+        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
+        if not got:
+            return bodies
+        bodies += [m["Body"] for m in got]
+        sqs.delete_message_batch(
+            QueueUrl=url,
+            Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(got)],
+        )
+
+
+def send_all(sqs: Any, url: str, bodies: list[str], **extra: Any) -> None:
+    for start in range(0, len(bodies), 10):
+        chunk = bodies[start : start + 10]
+        entries = [{"Id": str(i), "MessageBody": b, **extra} for i, b in enumerate(chunk)]
+        assert not sqs.send_message_batch(QueueUrl=url, Entries=entries).get("Failed")
+
+
+def logged_events(server: LambkinServer, function: str) -> list[dict[str, Any]]:
+    logs = server.client("logs")
+    events: list[dict[str, Any]] = []
+    token: dict[str, str] = {}
+    while True:
+        try:
+            page = logs.filter_log_events(
+                logGroupName=f"/aws/lambda/{function}", filterPattern="EVENT", **token
+            )
+        except logs.exceptions.ResourceNotFoundException:
+            return events  # no invocation yet
+        for line in page["events"]:
+            text = line["message"]
+            if text.startswith("EVENT "):
+                events.append(json.loads(text[len("EVENT ") :]))
+        if not page.get("nextToken"):
+            return events
+        token = {"nextToken": page["nextToken"]}
+
+
+def function(lam: Any, uri: str, name: str, handler: str, timeout: int = 2) -> str:
+    create_active(lam, name, uri, ImageConfig={"Command": [handler]}, Timeout=timeout)
+    return name
+
+
+def test_batches_are_consumed_and_deleted(lam: Any, sqs: Any, uri: str) -> None:
+    url, arn = make_queue(sqs, "orders", VisibilityTimeout="10")
+    name = function(lam, uri, "orders-consumer", "batch.strict")
+    lam.create_event_source_mapping(EventSourceArn=arn, FunctionName=name, BatchSize=10)
+    send_all(sqs, url, [f"order {i}" for i in range(50)])
+    eventually(lambda: counts(sqs, url) == (0, 0), "every message consumed and deleted")
+
+
+def test_batch_item_failures_return_only_the_failed_and_reach_the_dlq(lam: Any, sqs: Any, uri: str) -> None:
+    url, arn, dlq = with_dlq(sqs, "partial")
+    name = function(lam, uri, "partial-consumer", "batch.report")
+    mapping = lam.create_event_source_mapping(
+        EventSourceArn=arn, FunctionName=name, BatchSize=10, FunctionResponseTypes=["ReportBatchItemFailures"]
+    )
+    bodies = [f"fail {i}" if i % 7 == 3 else f"ok {i}" for i in range(40)]
+    send_all(sqs, url, bodies)
+    failing = sorted(b for b in bodies if b.startswith("fail"))
+    eventually(lambda: counts(sqs, url) == (0, 0) and counts(sqs, dlq)[0] == len(failing), "failures in DLQ")
+    assert sorted(drain(sqs, dlq)) == failing
+    assert lam.get_event_source_mapping(UUID=mapping["UUID"])["State"] == "Enabled"
+
+
+def test_a_failing_batch_comes_back_and_poison_reaches_the_dlq(lam: Any, sqs: Any, uri: str) -> None:
+    url, arn, dlq = with_dlq(sqs, "poison")
+    name = function(lam, uri, "poison-consumer", "batch.strict")
+    lam.create_event_source_mapping(EventSourceArn=arn, FunctionName=name, BatchSize=1)
+    bodies = [f"fail {i}" if i in (2, 5) else f"ok {i}" for i in range(10)]
+    send_all(sqs, url, bodies)
+    eventually(lambda: counts(sqs, url) == (0, 0) and counts(sqs, dlq)[0] == 2, "poison in DLQ")
+    assert sorted(drain(sqs, dlq)) == ["fail 2", "fail 5"]
+
+
+def test_the_event_is_lambdas_sqs_record_shape(server: LambkinServer, lam: Any, sqs: Any, uri: str) -> None:
+    url, arn = make_queue(sqs, "shape")
+    name = function(lam, uri, "shape-consumer", "batch.show")
+    lam.create_event_source_mapping(EventSourceArn=arn, FunctionName=name, BatchSize=1)
+    sent = sqs.send_message(
+        QueueUrl=url,
+        MessageBody="hello",
+        MessageAttributes={
+            "Color": {"DataType": "String", "StringValue": "blue"},
+            "Count": {"DataType": "Number", "StringValue": "3"},
+            "Raw": {"DataType": "Binary", "BinaryValue": b"\x00\x01"},
+        },
+    )
+    eventually(lambda: len(logged_events(server, name)) == 1, "the event logged")
+    (event,) = logged_events(server, name)
+    (record,) = event["Records"]
+    assert list(record) == [
+        "messageId", "receiptHandle", "body", "attributes", "messageAttributes", "md5OfMessageAttributes",
+        "md5OfBody", "eventSource", "eventSourceARN", "awsRegion",
+    ]  # fmt: skip
+    assert record["messageId"] == sent["MessageId"]
+    assert record["body"] == "hello"
+    assert record["md5OfBody"] == sent["MD5OfMessageBody"]
+    assert record["md5OfMessageAttributes"] == sent["MD5OfMessageAttributes"]
+    assert (record["eventSource"], record["eventSourceARN"], record["awsRegion"]) == (
+        "aws:sqs",
+        arn,
+        "us-east-1",
+    )
+    attributes = record["attributes"]
+    assert set(attributes) == {
+        "ApproximateReceiveCount",
+        "SentTimestamp",
+        "SenderId",
+        "ApproximateFirstReceiveTimestamp",
+    }
+    assert attributes["ApproximateReceiveCount"] == "1"
+    assert record["messageAttributes"] == {
+        "Color": {
+            "stringValue": "blue",
+            "stringListValues": [],
+            "binaryListValues": [],
+            "dataType": "String",
+        },
+        "Count": {"stringValue": "3", "stringListValues": [], "binaryListValues": [], "dataType": "Number"},
+        "Raw": {
+            "binaryValue": base64.b64encode(b"\x00\x01").decode(),
+            "stringListValues": [],
+            "binaryListValues": [],
+            "dataType": "Binary",
+        },
+    }
+    eventually(lambda: counts(sqs, url) == (0, 0), "the message deleted")
+
+
+def test_fifo_order_is_kept_per_group(server: LambkinServer, lam: Any, sqs: Any, uri: str) -> None:
+    url, arn = make_queue(sqs, "ledger.fifo", FifoQueue="true", ContentBasedDeduplication="true")
+    name = function(lam, uri, "ledger-consumer", "batch.show")
+    lam.create_event_source_mapping(EventSourceArn=arn, FunctionName=name, BatchSize=3)
+    for group in ("a", "b", "c"):
+        send_all(sqs, url, [f"{group}-{i:03d}" for i in range(20)], MessageGroupId=group)
+    eventually(lambda: counts(sqs, url) == (0, 0), "the FIFO queue drained")
+    seen: dict[str, list[str]] = {}
+    for event in logged_events(server, name):
+        for record in event["Records"]:
+            assert record["attributes"]["MessageGroupId"] == record["body"][0]
+            assert "SequenceNumber" in record["attributes"]
+            seen.setdefault(record["attributes"]["MessageGroupId"], []).append(record["body"])
+    for group in ("a", "b", "c"):
+        assert seen[group] == [f"{group}-{i:03d}" for i in range(20)]
+
+
+def test_deleting_the_function_disables_its_mapping(lam: Any, sqs: Any, uri: str) -> None:
+    url, arn = make_queue(sqs, "orphan")
+    name = function(lam, uri, "short-lived", "batch.strict")
+    uuid = lam.create_event_source_mapping(EventSourceArn=arn, FunctionName=name)["UUID"]
+    eventually(lambda: lam.get_event_source_mapping(UUID=uuid)["State"] == "Enabled", "enabled")
+    lam.delete_function(FunctionName=name)
+    sqs.send_message(QueueUrl=url, MessageBody="nobody home")
+    eventually(lambda: lam.get_event_source_mapping(UUID=uuid)["State"] == "Disabled", "disabled")
+    assert lam.get_event_source_mapping(UUID=uuid)["StateTransitionReason"] == "PROBLEM: Function not found."
