@@ -15,6 +15,7 @@ from typing import Any
 import uvicorn
 
 from lambkin.api.function_urls import FunctionUrls, HttpInvoker
+from lambkin.api.gateway_routes import HttpGateway, RouteTable, routes_file
 from lambkin.api.lambda_api import handlers as lambda_handlers
 from lambkin.api.lambda_async import AsyncInvokes
 from lambkin.api.lambda_async import resolver as resolver_for
@@ -208,6 +209,9 @@ def build(settings: Settings) -> Lambkin:
     http_invoker = HttpInvoker(app.control_plane.functions, app.execution.invoker)
     url_app = FunctionUrls(settings, urls, http_invoker)
     app.mounts.append(Mount("function-urls", url_app.matches, url_app))
+    # The HTTP gateway: routes from <data>/routes.json ($LAMBKIN_ROUTES), at /gateway/ and *.gateway.localhost.
+    gateway = HttpGateway(settings, RouteTable(routes_file(settings.data_dir)), http_invoker)
+    app.mounts.append(Mount("http-gateway", gateway.matches, gateway))
     # Event source mappings: SQS pollers in-process, invoking through the Invoker.
     mappings = MappingService(
         mapping_store.MappingStore(db),

@@ -131,6 +131,9 @@ def test_payload_v2_event_field_by_field(server: LambkinServer, echo_url: str) -
     assert headers["x-mixed-case"] == "Value"
     assert headers["host"] == host
     assert "cookie" not in headers
+    assert headers["x-forwarded-proto"] == "http" and headers["x-forwarded-for"] == "127.0.0.1"
+    assert headers["x-forwarded-port"] == str(server.port)
+    assert headers["x-amzn-trace-id"].startswith("Root=1-")
     assert all(name == name.lower() for name in headers)
     assert event["queryStringParameters"] == {"b": "2", "a": "1,3", "empty": ""}
     context = event["requestContext"]

@@ -21,12 +21,12 @@ DJANGO = ("Django==5.2.19", "mangum==0.19.0", *SERVER)
 FASTAPI = ("fastapi==0.165.0", "mangum==0.19.0", *SERVER)
 WEBAPPS = cache.CACHE / "webapps"
 # Django's translations and the admin's static files are most of its size and unused here.
-PRUNE = ("django/conf/locale", "django/contrib/admin/static", "django/contrib/admin/locale")
+PRUNE = ("django/contrib/admin/static", "django/contrib/admin/locale")
 
 
 def requirements_dir(requirements: tuple[str, ...]) -> Path:
     """A tree holding `usr/local/lib/python3.11/dist-packages` with the requirements installed (made once)."""
-    key = hashlib.sha256("\n".join(sorted(requirements)).encode()).hexdigest()[:16]
+    key = hashlib.sha256("\n".join((*sorted(requirements), *PRUNE)).encode()).hexdigest()[:16]
     target = WEBAPPS / key
     done = WEBAPPS / f"{key}.complete"
     if done.exists():

@@ -25,7 +25,7 @@ from lambkin.events.http.v2 import V2Context, build_v2, map_v2
 from lambkin.functions.errors import FunctionsError
 from lambkin.functions.urls import UrlConfig, UrlService
 from lambkin.invoke.concurrency import Throttled
-from lambkin.invoke.invoker import Invoker, InvokeRequest
+from lambkin.invoke.invoker import Invoker, InvokeRequest, new_trace_id
 from lambkin.protocol.sigv4 import Incoming, SignatureError, verify
 
 log = logging.getLogger("lambkin.urls")
@@ -89,14 +89,30 @@ def http_request(scope: Scope, raw_path: str, body: bytes, request_id: str) -> H
         method=str(scope.get("method", "GET")).upper(),
         raw_path=raw_path,
         query_string=bytes(scope.get("query_string", b"")).decode("latin-1"),
-        headers=tuple(
-            (bytes(k).decode("latin-1"), bytes(v).decode("latin-1")) for k, v in scope.get("headers", ())
-        ),
+        headers=forwarded_headers(scope),
         body=body,
         source_ip=str(client[0]),
         protocol=f"HTTP/{version}",
         request_id=request_id,
     )
+
+
+def forwarded_headers(scope: Scope) -> tuple[tuple[str, str], ...]:
+    """The request's headers plus those the AWS front doors add: X-Forwarded-For/-Proto/-Port, X-Amzn-Trace-Id."""
+    headers = [(bytes(k).decode("latin-1"), bytes(v).decode("latin-1")) for k, v in scope.get("headers", ())]
+    present = {k.lower(): v for k, v in headers}
+    client = scope.get("client") or ("", 0)
+    server = scope.get("server") or ("", 80)
+    forwarded_for = present.get("x-forwarded-for")
+    headers = [(k, v) for k, v in headers if k.lower() != "x-forwarded-for"]
+    headers.append(("x-forwarded-for", f"{forwarded_for}, {client[0]}" if forwarded_for else str(client[0])))
+    if "x-forwarded-proto" not in present:
+        headers.append(("x-forwarded-proto", str(scope.get("scheme", "http"))))
+    if "x-forwarded-port" not in present:
+        headers.append(("x-forwarded-port", str(server[1])))
+    if "x-amzn-trace-id" not in present:
+        headers.append(("x-amzn-trace-id", new_trace_id().split(";", 1)[0]))
+    return tuple(headers)
 
 
 def wire_path(scope: Scope) -> str:
