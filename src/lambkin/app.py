@@ -41,6 +41,7 @@ from lambkin.images.catalog import Catalog
 from lambkin.images.service import ImageService, build_image_service
 from lambkin.images.uploads import Uploads
 from lambkin.invoke.async_core import build_dispatcher
+from lambkin.invoke.async_endpoint import EndpointBackend, own_endpoint
 from lambkin.invoke.core import ExecutionCore, build_execution
 from lambkin.logs.api import logs_handlers
 from lambkin.protocol.gateway import AwsGateway
@@ -177,7 +178,10 @@ def build(settings: Settings) -> Lambkin:
     app.background.append(app.control_plane.run)
     app.services["lambda"].update(lambda_handlers(app.control_plane))
     # The execution core: environment pools on the sandboxes, sync Invoke, function logs.
-    app.execution = build_execution(settings, app.sandboxes, app.images)
+    # Functions reach lambkin's own AWS API from inside their sandbox (AWS_ENDPOINT_URL; invoke/async_endpoint.py).
+    creds = settings.credentials
+    endpoint = own_endpoint(settings.host, settings.port, creds.access_key_id, creds.secret_access_key)
+    app.execution = build_execution(settings, EndpointBackend(app.sandboxes, endpoint), app.images)
     app.closers.append(app.execution.close)
     app.background.append(app.execution.pools.run)
     app.services["lambda"].update(invoke_handlers(app.control_plane.functions, app.execution.invoker))

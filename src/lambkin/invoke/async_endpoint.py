@@ -1,0 +1,166 @@
+"""lambkin's own AWS API inside every sandbox: a port on the sandbox's loopback relayed to lambkin's gateway.
+
+A SandboxBackend decorator, so neither `environments` nor `sandbox` changes: each sandbox gets one more
+listening socket inside its network namespace (`SandboxSpec.extra_ports`), served from lambkin's loop by a
+byte relay to the server's own address, and the standard variables that point an AWS SDK at it
+(AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN). A handler's boto3 then
+sends to lambkin's queues or invokes other functions with no configuration.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from dataclasses import dataclass, replace
+
+from lambkin.sandbox.spec import ExitStatus, OutputSink, Sandbox, SandboxBackend, SandboxSpec
+
+log = logging.getLogger("lambkin.invoke.endpoint")
+
+AWS_API_PORT = 9002  # 9001 is the Runtime API's
+_CHUNK = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where the relay connects (the server's own listening address) and the keys the sandbox signs with."""
+
+    host: str
+    port: int
+    access_key_id: str
+    secret_access_key: str
+
+
+def endpoint_env(
+    spec: SandboxSpec, endpoint: Endpoint, port: int = AWS_API_PORT
+) -> tuple[tuple[str, str], ...]:
+    """The spec's variables with the AWS endpoint and credentials set (they replace any given before)."""
+    function = dict(spec.env).get("AWS_LAMBDA_FUNCTION_NAME", "")
+    ours = {
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+        "AWS_ACCESS_KEY_ID": endpoint.access_key_id,
+        "AWS_SECRET_ACCESS_KEY": endpoint.secret_access_key,
+        "AWS_SESSION_TOKEN": f"lambkin-function-{function}",
+    }
+    return tuple((k, v) for k, v in spec.env if k not in ours) + tuple(ours.items())
+
+
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        while chunk := await reader.read(_CHUNK):
+            writer.write(chunk)
+            await writer.drain()
+    except (ConnectionError, OSError):
+        pass
+    finally:
+        with contextlib.suppress(OSError, RuntimeError):
+            if writer.can_write_eof():
+                writer.write_eof()
+
+
+class Relay:
+    """Serves one listening socket: each connection is piped both ways to the gateway until either side ends."""
+
+    def __init__(self, endpoint: Endpoint) -> None:
+        self.endpoint = endpoint
+        self.server: asyncio.Server | None = None
+
+    async def serve(self, listener: socket.socket) -> None:
+        self.server = await asyncio.start_server(self._connection, sock=listener)
+
+    async def _connection(
+        self, inner_reader: asyncio.StreamReader, inner_writer: asyncio.StreamWriter
+    ) -> None:
+        try:
+            outer_reader, outer_writer = await asyncio.open_connection(self.endpoint.host, self.endpoint.port)
+        except OSError as exc:
+            log.warning("the sandbox's AWS endpoint cannot reach the gateway: %s", exc)
+            inner_writer.close()
+            return
+        try:
+            async with asyncio.TaskGroup() as group:
+                group.create_task(_pipe(inner_reader, outer_writer))
+                group.create_task(_pipe(outer_reader, inner_writer))
+        finally:
+            for writer in (inner_writer, outer_writer):
+                writer.close()
+
+    def close(self) -> None:
+        if self.server is not None:
+            self.server.close()
+            self.server = None
+
+
+class EndpointSandbox:
+    """The inner sandbox, with the relay closed before it is destroyed."""
+
+    def __init__(self, inner: Sandbox, relay: Relay) -> None:
+        self.inner = inner
+        self.relay = relay
+
+    @property
+    def id(self) -> str:
+        return self.inner.id
+
+    @property
+    def runtime_api_socket(self) -> socket.socket:
+        return self.inner.runtime_api_socket
+
+    @property
+    def listeners(self) -> dict[int, socket.socket]:
+        return self.inner.listeners
+
+    async def start(self) -> None:
+        await self.inner.start()
+
+    async def wait(self) -> ExitStatus:
+        return await self.inner.wait()
+
+    async def end_init(self) -> None:
+        await self.inner.end_init()
+
+    async def freeze(self) -> None:
+        await self.inner.freeze()
+
+    async def thaw(self) -> None:
+        await self.inner.thaw()
+
+    def max_memory_bytes(self) -> int:
+        return self.inner.max_memory_bytes()
+
+    async def destroy(self) -> None:
+        self.relay.close()
+        await self.inner.destroy()
+
+
+def own_endpoint(host: str, port: int, access_key_id: str, secret_access_key: str) -> Endpoint:
+    """The gateway's address as seen from lambkin itself (a wildcard listen address means loopback)."""
+    reachable = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(host, host)
+    return Endpoint(reachable, port, access_key_id, secret_access_key)
+
+
+class EndpointBackend:
+    """Wraps a SandboxBackend: every sandbox it creates can reach lambkin's AWS API at AWS_ENDPOINT_URL."""
+
+    def __init__(self, inner: SandboxBackend, endpoint: Endpoint, port: int = AWS_API_PORT) -> None:
+        self.inner = inner
+        self.endpoint = endpoint
+        self.port = port
+
+    async def create(self, spec: SandboxSpec, stdout: OutputSink, stderr: OutputSink) -> Sandbox:
+        ours = replace(
+            spec, extra_ports=(*spec.extra_ports, self.port), env=endpoint_env(spec, self.endpoint, self.port)
+        )
+        sandbox = await self.inner.create(ours, stdout, stderr)
+        relay = Relay(self.endpoint)
+        try:
+            await relay.serve(sandbox.listeners[self.port])
+        except BaseException:
+            await sandbox.destroy()
+            raise
+        return EndpointSandbox(sandbox, relay)
+
+    async def cleanup_leftovers(self) -> None:
+        await self.inner.cleanup_leftovers()
