@@ -197,10 +197,24 @@ def test_throttled_events_wait_and_are_all_delivered(lam: Any, sqs: Any, uri: st
         FunctionName="async-slow", DestinationConfig={"OnSuccess": {"Destination": arn}}
     )
     sent = {send(lam, "async-slow", {"seconds": 0.3}) for _ in range(6)}
-    # A sync invoke meanwhile is throttled: the one slot is the async events'.
     records = [json.loads(m["Body"]) for m in receive(sqs, url, count=6)]
     assert {r["requestContext"]["requestId"] for r in records} == sent
     assert {r["requestContext"]["condition"] for r in records} == {"Success"}
+
+
+def test_zero_reserved_concurrency_sends_events_to_the_failure_path(lam: Any, sqs: Any, uri: str) -> None:
+    url, arn = queue(sqs, "zero")
+    create_active(lam, "async-zero", uri, ImageConfig={"Command": ["app.echo"]})
+    lam.put_function_concurrency(FunctionName="async-zero", ReservedConcurrentExecutions=0)
+    lam.put_function_event_invoke_config(
+        FunctionName="async-zero", DestinationConfig={"OnFailure": {"Destination": arn}}
+    )
+    request_id = send(lam, "async-zero", {"z": 0})
+    record = json.loads(receive(sqs, url)[0]["Body"])
+    assert record["requestContext"]["requestId"] == request_id
+    assert record["requestContext"]["condition"] == "ZeroReservedConcurrency"
+    assert record["requestContext"]["approximateInvokeCount"] == 0
+    assert "responseContext" not in record and "responsePayload" not in record
 
 
 def test_events_of_a_deleted_function_are_dropped(lam: Any, sqs: Any, uri: str) -> None:

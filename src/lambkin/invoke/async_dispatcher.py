@@ -83,6 +83,15 @@ class DispatchSettings:
     per_function: int = 16  # LAMBKIN_ASYNC_CONCURRENCY: async invokes in flight per function at most
 
 
+def route(
+    decision: Finish, config: AsyncConfig | None, dead_letter_arn: str | None
+) -> tuple[str | None, str | None]:
+    """Where a finished event goes: (the destination for its outcome, the dead-letter queue), each or None."""
+    if decision.succeeded:
+        return (config.on_success if config is not None else None) or None, None
+    return (config.on_failure if config is not None else None) or None, dead_letter_arn or None
+
+
 class Dispatcher:
     """Owns the in-memory view of the stored events: ready ones per function, delayed ones by due time."""
 
@@ -259,20 +268,17 @@ class Dispatcher:
         """Delivers the record, then removes the event (with a function destination's event, in one commit)."""
         config = await self.configs(event.function, event.qualifier)
         now = self.clock()
-        action = EventAction.SUCCEED if decision.succeeded else EventAction.FAIL
-        event.moved(action)
-        destination = None
-        if config is not None:
-            destination = config.on_success if decision.succeeded else config.on_failure
+        event.moved(EventAction.SUCCEED if decision.succeeded else EventAction.FAIL)
+        destination, dead_letter = route(decision, config, target.dead_letter_arn)
         successors: list[AsyncEvent] = []
-        if destination:
+        if destination is not None:
             record = destination_record(event, decision.condition, attempt, now)
             if self.destinations.is_function(destination):
                 successors.append(self.destinations.event_for(destination, record, now))
             else:
                 await self.destinations.to_queue(destination, json.dumps(record))
-        if not decision.succeeded and target.dead_letter_arn:
-            await self.destinations.dead_letter(target.dead_letter_arn, event, attempt, decision.condition)
+        if dead_letter is not None:
+            await self.destinations.dead_letter(dead_letter, event, attempt, decision.condition)
         await self.store.remove(event.request_id, successors)
         for successor in successors:
             self._queue(successor)
