@@ -231,3 +231,25 @@ def test_deleting_the_function_disables_its_mapping(lam: Any, sqs: Any, uri: str
     sqs.send_message(QueueUrl=url, MessageBody="nobody home")
     eventually(lambda: lam.get_event_source_mapping(UUID=uuid)["State"] == "Disabled", "disabled")
     assert lam.get_event_source_mapping(UUID=uuid)["StateTransitionReason"] == "PROBLEM: Function not found."
+
+
+def test_deleting_the_queue_disables_its_mapping(lam: Any, sqs: Any, uri: str) -> None:
+    url, arn = make_queue(sqs, "vanishing")
+    uuid = lam.create_event_source_mapping(EventSourceArn=arn, FunctionName="orders-consumer")["UUID"]
+    eventually(lambda: lam.get_event_source_mapping(UUID=uuid)["State"] == "Enabled", "enabled")
+    sqs.delete_queue(QueueUrl=url)
+    eventually(lambda: lam.get_event_source_mapping(UUID=uuid)["State"] == "Disabled", "disabled")
+    got = lam.get_event_source_mapping(UUID=uuid)
+    assert got["StateTransitionReason"] == "PROBLEM: The SQS queue does not exist."
+
+
+def test_a_disabled_mapping_leaves_messages_until_enabled(lam: Any, sqs: Any, uri: str) -> None:
+    url, arn = make_queue(sqs, "paused", VisibilityTimeout="10")
+    uuid = lam.create_event_source_mapping(EventSourceArn=arn, FunctionName="orders-consumer")["UUID"]
+    eventually(lambda: lam.get_event_source_mapping(UUID=uuid)["State"] == "Enabled", "enabled")
+    lam.update_event_source_mapping(UUID=uuid, Enabled=False)
+    eventually(lambda: lam.get_event_source_mapping(UUID=uuid)["State"] == "Disabled", "disabled")
+    send_all(sqs, url, [f"held {i}" for i in range(5)])
+    assert counts(sqs, url) == (5, 0)
+    lam.update_event_source_mapping(UUID=uuid, Enabled=True)
+    eventually(lambda: counts(sqs, url) == (0, 0), "consumed once enabled")

@@ -47,12 +47,12 @@ class Pollers:
         for uuid, mapping in list(self.service.mappings.items()):
             have = self.running.get(uuid)
             if have is not None and (not wants_pollers(mapping) or have[1].done()):
-                await self._stop(uuid)
+                self._stop(uuid)
                 have = None
             if wants_pollers(mapping):
                 if have is None:
                     poller = self.make(mapping)
-                    self.running[uuid] = (poller, group.create_task(poller.run()))
+                    self.running[uuid] = (poller, group.create_task(_guarded(poller)))
                 elif _settings(have[0].mapping) != _settings(mapping):
                     have[0].mapping = mapping  # workers read the new settings from their next batch on
             try:
@@ -60,13 +60,20 @@ class Pollers:
             except Exception:
                 log.exception("event source mapping %s could not settle its state", uuid)
         for uuid in [u for u in self.running if u not in self.service.mappings]:
-            await self._stop(uuid)
+            self._stop(uuid)
 
-    async def _stop(self, uuid: str) -> None:
-        poller, task = self.running.pop(uuid)
+    def _stop(self, uuid: str) -> None:
+        """Asks the poller to stop; it ends by itself once its batches in hand are done (see MappingPoller)."""
+        poller, _ = self.running.pop(uuid)
         poller.stop()
-        task.cancel()
-        await asyncio.wait([task])
+
+
+async def _guarded(poller: MappingPoller) -> None:
+    """A poller that fails ends alone (the next change restarts it); the server and other mappings go on."""
+    try:
+        await poller.run()
+    except Exception:
+        log.exception("event source mapping %s: its pollers stopped", poller.mapping.uuid)
 
 
 def build_event_sources(

@@ -35,10 +35,15 @@ class Runner(Protocol):
 
 Resolve = Callable[[str, str | None], Awaitable[Target]]
 Problem = Callable[[str, str], Awaitable[None]]
+Sleep = Callable[[float], Awaitable[None]]
 
 
 class MappingPoller:
-    """`run()` owns a controller that re-decides the scale every TICK_S and the worker loops it asks for."""
+    """`run()` owns a controller that re-decides the scale every TICK_S and the worker loops it asks for.
+
+    `stop()` ends it gently: a worker waiting in a receive is cancelled (nothing taken yet), a worker with a
+    batch in hand finishes it (invoke, then delete), so a disabled mapping never abandons a running invoke.
+    """
 
     def __init__(
         self,
@@ -49,6 +54,7 @@ class MappingPoller:
         problem: Problem,
         region: str,
         clock: Callable[[], float] = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
     ) -> None:
         self.mapping = mapping
         self.queues = queues
@@ -57,11 +63,13 @@ class MappingPoller:
         self.problem = problem
         self.region = region
         self.clock = clock
+        self.sleep = sleep
         self.reserved: int | None = None
         self.in_flight = 0
         self.throttles = 0
         self.scale = scaling.initial(clock(), self.limit())
         self._workers: dict[int, asyncio.Task[None]] = {}
+        self._receiving: set[asyncio.Task[None]] = set()
         self._stopped = False
 
     def limit(self) -> int:
@@ -74,10 +82,8 @@ class MappingPoller:
                     worker = self._workers.get(index)
                     if worker is None or worker.done():
                         self._workers[index] = group.create_task(self._work(index))
-                await asyncio.sleep(TICK_S)
+                await self.sleep(TICK_S)
                 self.scale = scaling.decide(self.scale, self.clock(), self._observe(), self.limit())
-            for worker in self._workers.values():
-                worker.cancel()
 
     def _observe(self) -> scaling.Observation:
         queue = self.queues.registry.queues.get(self.mapping.queue)
@@ -91,19 +97,25 @@ class MappingPoller:
             try:
                 await self.poll_once()
             except QueueDoesNotExist:
-                self._stopped = True
                 await self.problem(self.mapping.uuid, QUEUE_GONE)
-            except FunctionGone:
                 self._stopped = True
+            except FunctionGone:
                 await self.problem(self.mapping.uuid, FUNCTION_GONE)
+                self._stopped = True
             except Exception:
                 log.exception("event source mapping %s: a poll failed; polling again", self.mapping.uuid)
-                await asyncio.sleep(ERROR_PAUSE_S)
+                await self.sleep(ERROR_PAUSE_S)
 
     async def poll_once(self) -> int:
         """Receives one batch and carries it to its end; the number of messages it handled."""
         mapping = self.mapping
-        messages, hidden_until = await self._gather(mapping)
+        me = asyncio.current_task()
+        if me is not None:
+            self._receiving.add(me)
+        try:
+            messages, hidden_until = await self._gather(mapping)
+        finally:
+            self._receiving.discard(me)
         if not messages:
             return 0
         batch, payload, overflow = split_by_payload(messages, mapping.event_source_arn, self.region)
@@ -178,7 +190,7 @@ class MappingPoller:
                 self.throttles += 1
             if self.clock() + backoff >= hidden_until - 1:
                 return None
-            await asyncio.sleep(backoff)
+            await self.sleep(backoff)
             backoff = min(backoff * 2, MAX_BACKOFF_S)
 
     def _failed(
@@ -193,3 +205,5 @@ class MappingPoller:
 
     def stop(self) -> None:
         self._stopped = True
+        for task in list(self._receiving):
+            task.cancel()
