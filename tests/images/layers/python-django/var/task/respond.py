@@ -1,6 +1,6 @@
 """respond.handler: returns what the request body asks for, so front-door tests can drive every response rule.
 
-Body JSON: {"return": VALUE} returns VALUE; {"raise": "message"} raises; {"sleep": seconds} sleeps first;
+respond.wrapped returns the event wrapped in a response. Body JSON for handler: {"return": VALUE} returns VALUE; {"raise": "message"} raises; {"sleep": seconds} sleeps first;
 {"size": N} returns a JSON string of N bytes.
 """
 
@@ -21,3 +21,8 @@ def handler(event, context):
     if "size" in asked:
         return "x" * (int(asked["size"]) - 2)
     return asked.get("return")
+
+
+def wrapped(event, context):
+    """The event itself, as the body of a response every format accepts (1.0 and ALB infer nothing)."""
+    return {"statusCode": 200, "body": json.dumps(event), "headers": {"content-type": "application/json"}}
