@@ -326,3 +326,16 @@ def test_event_invoke_config_operations(lam: Any, sqs: Any, uri: str, server: La
         with pytest.raises(ClientError) as caught:
             call(FunctionName="async-config", **kwargs)
         assert caught.value.response["Error"]["Code"] == code, kwargs
+
+
+def test_a_function_created_again_starts_without_the_old_config(lam: Any, sqs: Any, uri: str) -> None:
+    _, arn = queue(sqs, "old-target")
+    create_active(lam, "async-reborn", uri, ImageConfig={"Command": ["app.echo"]})
+    lam.put_function_event_invoke_config(
+        FunctionName="async-reborn", DestinationConfig={"OnSuccess": {"Destination": arn}}
+    )
+    lam.delete_function(FunctionName="async-reborn")
+    create_active(lam, "async-reborn", uri, ImageConfig={"Command": ["app.echo"]})
+    with pytest.raises(ClientError) as caught:
+        lam.get_function_event_invoke_config(FunctionName="async-reborn")
+    assert caught.value.response["Error"]["Code"] == "ResourceNotFoundException"

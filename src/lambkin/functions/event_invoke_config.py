@@ -27,7 +27,25 @@ MIGRATIONS = [
             PRIMARY KEY (function, qualifier)
         )
         """,
-    )
+    ),
+    # A namespace that sorts after "functions": the table moves under a foreign key, so deleting a function
+    # deletes its configs (a function created again under that name starts with none, as in Lambda).
+    Migration(
+        "functions_event_invoke_config",
+        1,
+        """
+        CREATE TABLE function_event_invoke_configs (
+            function TEXT NOT NULL REFERENCES functions (name) ON DELETE CASCADE,
+            qualifier TEXT NOT NULL,
+            config TEXT NOT NULL,
+            PRIMARY KEY (function, qualifier)
+        );
+        INSERT INTO function_event_invoke_configs (function, qualifier, config)
+            SELECT function, qualifier, config FROM event_invoke_configs
+            WHERE function IN (SELECT name FROM functions);
+        DROP TABLE event_invoke_configs
+        """,
+    ),
 ]
 
 _REFUSED = {"sns": "SNS topics", "events": "EventBridge event buses", "s3": "S3 buckets"}
@@ -97,7 +115,8 @@ class EventInvokeConfigService:
         self.arns = arns
         self.functions = functions
         self.clock = clock
-        self._cache: dict[tuple[str, str], EventInvokeConfig | None] = {}
+        # The functions' ReadCache: any write of the function (its deletion too) drops what is kept here.
+        self._cache = functions.cache
 
     async def _target(self, raw_name: str, qualifier: str | None) -> FunctionRef:
         """The function and qualifier (unqualified = $LATEST), which must exist."""
@@ -149,11 +168,11 @@ class EventInvokeConfigService:
             )
         await self.db.run(
             lambda conn: conn.execute(
-                "INSERT OR REPLACE INTO event_invoke_configs (function, qualifier, config) VALUES (?, ?, ?)",
+                "INSERT OR REPLACE INTO function_event_invoke_configs (function, qualifier, config) VALUES (?, ?, ?)",
                 (config.function, config.qualifier, config.encode()),
             )
         )
-        self._cache[(config.function, config.qualifier)] = config
+        self._cache.invalidate(config.function)
         return config
 
     async def get(self, raw_name: str, qualifier: str | None) -> EventInvokeConfig:
@@ -170,11 +189,11 @@ class EventInvokeConfigService:
         config = await self.get(raw_name, qualifier)
         await self.db.run(
             lambda conn: conn.execute(
-                "DELETE FROM event_invoke_configs WHERE function = ? AND qualifier = ?",
+                "DELETE FROM function_event_invoke_configs WHERE function = ? AND qualifier = ?",
                 (config.function, config.qualifier),
             )
         )
-        self._cache[(config.function, config.qualifier)] = None
+        self._cache.invalidate(config.function)
 
     async def list(
         self, raw_name: str, marker: str | None, max_items: int | None
@@ -185,7 +204,7 @@ class EventInvokeConfigService:
 
         def read(conn: sqlite3.Connection) -> list[EventInvokeConfig]:
             rows = conn.execute(
-                "SELECT qualifier, config FROM event_invoke_configs WHERE function = ? AND qualifier > ?"
+                "SELECT qualifier, config FROM function_event_invoke_configs WHERE function = ? AND qualifier > ?"
                 " ORDER BY qualifier LIMIT ?",
                 (ref.name, marker or "", limit + 1),
             ).fetchall()
@@ -201,18 +220,19 @@ class EventInvokeConfigService:
         return await self._read(function, qualifier or LATEST)
 
     async def _read(self, function: str, qualifier: str) -> EventInvokeConfig | None:
-        key = (function, qualifier)
-        if key in self._cache:
-            return self._cache[key]
+        key = ("event-invoke-config", qualifier)
+        cached: tuple[EventInvokeConfig | None] | None = self._cache.get(function, key)
+        if cached is not None:
+            return cached[0]
+        generation = self._cache.generation(function)
 
         def read(conn: sqlite3.Connection) -> EventInvokeConfig | None:
             row = conn.execute(
-                "SELECT config FROM event_invoke_configs WHERE function = ? AND qualifier = ?", key
+                "SELECT config FROM function_event_invoke_configs WHERE function = ? AND qualifier = ?",
+                (function, qualifier),
             ).fetchone()
             return None if row is None else EventInvokeConfig.decode(function, qualifier, row[0])
 
         found = await self.db.run(read)
-        if len(self._cache) > 10_000:
-            self._cache.clear()
-        self._cache.setdefault(key, found)
-        return self._cache[key]
+        self._cache.put(function, key, (found,), generation)
+        return found
