@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
@@ -14,8 +13,6 @@ from lambkin.invoke.concurrency import Throttled
 from lambkin.invoke.invoker import InvalidClientContext, Invoker, InvokeRequest
 from lambkin.protocol.errors import AwsError
 from lambkin.protocol.service import Handler, RequestContext
-
-CACHE_S = 0.1
 
 
 class InvokeResolver(Protocol):
@@ -86,36 +83,14 @@ def invoke_handlers(
 
 
 class ResolveCache:
-    """Remembers for a moment what a name resolved to, so a stream of warm invokes skips the database.
+    """Resolves a name and qualifier for each invoke. The functions part caches its reads coherently
+    (invalidated by every committed write), so nothing here may keep them longer."""
 
-    Only for unqualified names, $LATEST and version numbers (aliases draw their routing weights per invoke);
-    an update is seen within CACHE_S, as Lambda's own invokes see updates eventually.
-    """
-
-    def __init__(self, functions: InvokeResolver, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, functions: InvokeResolver) -> None:
         self.functions = functions
-        self.clock = clock
-        self._entries: dict[tuple[str, str | None], tuple[float, tuple[Any, str]]] = {}
 
     async def get(self, name: str, qualifier: str | None) -> tuple[Any, str]:
-        key = (name, qualifier)
-        now = self.clock()
-        entry = self._entries.get(key)
-        if entry is not None and now - entry[0] < CACHE_S:
-            return entry[1]
-        result = await self.functions.resolve_for_invoke(name, qualifier)
-        if _cacheable(name, qualifier):
-            if len(self._entries) > 10_000:
-                self._entries.clear()
-            self._entries[key] = (now, result)
-        return result
-
-
-def _cacheable(name: str, qualifier: str | None) -> bool:
-    if qualifier is not None:
-        return qualifier == "$LATEST" or qualifier.isdigit()
-    tail = name.rsplit(":function:", 1)[-1]
-    return ":" not in tail or tail.endswith(":$LATEST") or tail.rsplit(":", 1)[-1].isdigit()
+        return await self.functions.resolve_for_invoke(name, qualifier)
 
 
 def _check_json(payload: bytes) -> None:

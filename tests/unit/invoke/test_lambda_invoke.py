@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from lambkin.api.lambda_invoke import ResolveCache, _cacheable, _invoked_arn, invoke_handlers
+from lambkin.api.lambda_invoke import ResolveCache, _invoked_arn, invoke_handlers
 from lambkin.environments.results import FunctionError, Outcome, Success
 from lambkin.functions.errors import FunctionsError
 from lambkin.invoke.concurrency import RESERVED_LIMIT, Throttled
@@ -116,24 +116,10 @@ def test_invoked_arn_keeps_the_callers_qualifier() -> None:
     assert _invoked_arn(ARN, f"{ARN}:live", None) == f"{ARN}:live"
 
 
-def test_only_versions_are_cached_never_aliases() -> None:
-    assert _cacheable("fn", None)
-    assert _cacheable("fn", "$LATEST")
-    assert _cacheable("fn", "3")
-    assert not _cacheable("fn", "prod")
-    assert not _cacheable("fn:prod", None)
-    assert _cacheable(f"{ARN}:5", None)
-
-
-async def test_resolve_cache_expires() -> None:
-    now = [0.0]
+async def test_every_invoke_resolves_its_version_afresh() -> None:
     functions = Functions()
-    cache = ResolveCache(functions, clock=lambda: now[0])
+    cache = ResolveCache(functions)
     await cache.get("fn", None)
-    await cache.get("fn", None)
-    assert len(functions.calls) == 1
-    now[0] = 1.0
     await cache.get("fn", None)
     await cache.get("fn", "prod")
-    await cache.get("fn", "prod")
-    assert len(functions.calls) == 4
+    assert functions.calls == [("fn", None), ("fn", None), ("fn", "prod")]
