@@ -1,0 +1,151 @@
+"""MappingService with fake function and queue lookups, a manual clock, and the real store on a temp file."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from lambkin.events.errors import InvalidParameterValue, MappingConflict, MappingNotFound
+from lambkin.events.mapping_service import FunctionInfo, MappingService, QueueInfo
+from lambkin.events.mapping_store import MIGRATIONS, MappingStore
+from lambkin.events.mappings import MappingState
+from lambkin.store.db import Database
+
+FN = "arn:aws:lambda:us-east-1:123456789012:function:"
+Q = "arn:aws:sqs:us-east-1:123456789012:"
+
+
+class Functions:
+    def __init__(self) -> None:
+        self.timeouts = {"f": 3, "g": 60}
+
+    async def __call__(self, raw_name: str) -> FunctionInfo:
+        name, _, qualifier = raw_name.partition(":")
+        if name not in self.timeouts:
+            raise LookupError(name)
+        arn = FN + raw_name
+        return FunctionInfo(name, qualifier or None, arn, self.timeouts[name])
+
+
+QUEUES = {Q + "q": QueueInfo("q", False, 30), Q + "f.fifo": QueueInfo("f.fifo", True, 30)}
+
+
+class Clock:
+    now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[Database]:
+    database = Database(tmp_path / "lambkin.db")
+    database.migrate(MIGRATIONS)
+    yield database
+    database.close()
+
+
+@pytest.fixture
+def service(db: Database) -> MappingService:
+    return MappingService(MappingStore(db), Functions(), QUEUES.get, "arn:esm:", Clock())
+
+
+async def test_create_starts_creating_and_settles_enabled(service: MappingService) -> None:
+    made = await service.create({"EventSourceArn": Q + "q", "FunctionName": "f"})
+    assert (made.state, made.batch_size, made.window_s, made.last_modified) == (
+        MappingState.CREATING,
+        10,
+        0,
+        100,
+    )
+    assert service.changed.is_set()
+    settled = await service.settle(made.uuid)
+    assert settled is not None and settled.state is MappingState.ENABLED
+    disabled = await service.create({"EventSourceArn": Q + "q", "FunctionName": "f:live", "Enabled": False})
+    assert (await service.settle(disabled.uuid)).state is MappingState.DISABLED  # type: ignore[union-attr]
+
+
+async def test_duplicates_conflict_and_checks_apply(service: MappingService) -> None:
+    made = await service.create({"EventSourceArn": Q + "q", "FunctionName": "f"})
+    with pytest.raises(MappingConflict, match=made.uuid):
+        await service.create({"EventSourceArn": Q + "q", "FunctionName": "f"})
+    with pytest.raises(InvalidParameterValue, match="Function timeout: 60 seconds"):
+        await service.create({"EventSourceArn": Q + "q", "FunctionName": "g"})
+    with pytest.raises(InvalidParameterValue, match="NonExistentQueue"):
+        await service.create({"EventSourceArn": Q + "nope", "FunctionName": "f"})
+    with pytest.raises(InvalidParameterValue, match="Unrecognized event source"):
+        await service.create({"EventSourceArn": "arn:aws:kinesis:us-east-1:1:stream/s", "FunctionName": "f"})
+    with pytest.raises(InvalidParameterValue, match="FIFO"):
+        await service.create({"EventSourceArn": Q + "f.fifo", "FunctionName": "f", "BatchSize": 20,
+                              "MaximumBatchingWindowInSeconds": 1})  # fmt: skip
+    with pytest.raises(LookupError):
+        await service.create({"EventSourceArn": Q + "q", "FunctionName": "missing"})
+
+
+async def test_updates_walk_the_state_table(service: MappingService) -> None:
+    uuid = (await service.create({"EventSourceArn": Q + "q", "FunctionName": "f"})).uuid
+    with pytest.raises(MappingConflict, match="Creating"):
+        await service.update(uuid, {"BatchSize": 5})
+    await service.settle(uuid)
+    assert (await service.update(uuid, {"Enabled": False})).state is MappingState.DISABLING
+    assert (await service.settle(uuid)).state is MappingState.DISABLED  # type: ignore[union-attr]
+    updated = await service.update(uuid, {"BatchSize": 50, "MaximumBatchingWindowInSeconds": 5,
+                                          "FunctionResponseTypes": ["ReportBatchItemFailures"],
+                                          "ScalingConfig": {"MaximumConcurrency": 4}})  # fmt: skip
+    assert updated.state is MappingState.UPDATING
+    assert (updated.batch_size, updated.window_s, updated.report_failures, updated.max_concurrency) == (
+        50, 5, True, 4
+    )  # fmt: skip
+    assert (await service.settle(uuid)).state is MappingState.DISABLED  # type: ignore[union-attr]
+    assert (await service.update(uuid, {"Enabled": True})).state is MappingState.ENABLING
+    assert (await service.settle(uuid)).state is MappingState.ENABLED  # type: ignore[union-attr]
+    with pytest.raises(InvalidParameterValue, match="Function timeout"):
+        await service.update(uuid, {"FunctionName": "g"})
+
+
+async def test_delete_then_settle_removes_it_from_memory_and_disk(
+    service: MappingService, db: Database
+) -> None:
+    uuid = (await service.create({"EventSourceArn": Q + "q", "FunctionName": "f"})).uuid
+    assert (await service.delete(uuid)).state is MappingState.DELETING
+    assert (await service.delete(uuid)).state is MappingState.DELETING
+    assert await service.settle(uuid) is None
+    with pytest.raises(MappingNotFound):
+        service.get(uuid)
+    assert MappingStore(db).load() == []
+
+
+async def test_mappings_are_reloaded_from_disk(service: MappingService, db: Database) -> None:
+    made = await service.create({"EventSourceArn": Q + "q", "FunctionName": "f", "BatchSize": 3})
+    again = MappingService(MappingStore(db), Functions(), QUEUES.get, "arn:esm:")
+    again.load()
+    assert again.get(made.uuid) == made
+
+
+async def test_list_filters_and_pages(service: MappingService) -> None:
+    made = [await service.create({"EventSourceArn": Q + "q", "FunctionName": f"f:{i}"}) for i in range(5)]
+    page, marker = service.list(None, Q + "q", None, 2)
+    assert len(page) == 2 and marker == page[-1].uuid
+    seen = list(page)
+    while marker is not None:
+        page, marker = service.list(None, None, marker, 2)
+        seen += page
+    assert sorted(m.uuid for m in seen) == sorted(m.uuid for m in made)
+    only = FunctionInfo("f", "3", FN + "f:3", 3)
+    assert [m.function_arn for m in service.list(only, None, None, None)[0]] == [FN + "f:3"]
+    assert len(service.list(FunctionInfo("f", None, FN + "f", 3), None, None, None)[0]) == 5
+    assert service.list(None, Q + "other", None, None)[0] == []
+
+
+async def test_a_problem_disables_an_enabled_mapping(service: MappingService) -> None:
+    uuid = (await service.create({"EventSourceArn": Q + "q", "FunctionName": "f"})).uuid
+    await service.settle(uuid)
+    await service.disable(uuid, "PROBLEM: Function not found.")
+    got = service.get(uuid)
+    assert (got.state, got.enabled, got.reason) == (
+        MappingState.DISABLED,
+        False,
+        "PROBLEM: Function not found.",
+    )

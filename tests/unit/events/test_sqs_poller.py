@@ -1,0 +1,186 @@
+"""MappingPoller on a real QueueService (temp file, manual clock) with a fake runner and resolver."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from lambkin.environments.results import FunctionError, Outcome, Success
+from lambkin.events.mappings import FUNCTION_GONE, Mapping, MappingState
+from lambkin.events.sqs_poller import MappingPoller
+from lambkin.invoke.async_dispatcher import FunctionGone, Target
+from lambkin.invoke.concurrency import Throttled
+from lambkin.invoke.invoker import InvokeRequest, InvokeResult
+from lambkin.queues.sending import SendRequest
+from lambkin.queues.service import QueueService
+from tests.unit.queues.conftest import ManualClock, running
+
+ARN = "arn:aws:sqs:us-east-1:123456789012:jobs"
+
+
+class Runner:
+    """Answers each invoke with the next scripted outcome (or exception); remembers the payloads."""
+
+    def __init__(self, *answers: Outcome | Exception) -> None:
+        self.answers = list(answers)
+        self.payloads: list[dict[str, Any]] = []
+
+    async def invoke(self, version: Any, request: InvokeRequest) -> InvokeResult:
+        self.payloads.append(json.loads(request.payload))
+        answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+        if isinstance(answer, Exception):
+            raise answer
+        return InvokeResult("req", answer, b"")
+
+
+def mapping(**extra: Any) -> Mapping:
+    fields: dict[str, Any] = {
+        "uuid": "m-1", "event_source_arn": ARN, "queue": "jobs", "function": "f", "qualifier": None,
+        "function_arn": "arn:aws:lambda:us-east-1:123456789012:function:f", "state": MappingState.ENABLED,
+    }  # fmt: skip
+    fields.update(extra)
+    return Mapping(**fields)
+
+
+@pytest.fixture
+async def queues(tmp_path: Path, clock: ManualClock) -> AsyncIterator[QueueService]:
+    async with running(tmp_path / "queues.db", clock) as service:
+        await service.registry.create("jobs", {"VisibilityTimeout": "30"}, {})
+        yield service
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+async def send(queues: QueueService, *bodies: str) -> None:
+    for body in bodies:
+        await queues.send("jobs", SendRequest(body), "AIDA")
+
+
+def left(queues: QueueService, clock: ManualClock) -> tuple[int, int]:
+    counted = queues.registry.get("jobs").index.counts(clock.now())
+    return counted.visible, counted.in_flight
+
+
+def poller(
+    queues: QueueService, runner: Runner, clock: ManualClock, **extra: Any
+) -> tuple[MappingPoller, list]:
+    problems: list[tuple[str, str]] = []
+
+    async def resolve(name: str, qualifier: str | None) -> Target:
+        return Target(SimpleNamespace(timeout=3, reserved_concurrency=None), "$LATEST", None)  # type: ignore[arg-type]
+
+    async def problem(uuid: str, reason: str) -> None:
+        problems.append((uuid, reason))
+
+    async def sleep(seconds: float) -> None:
+        clock.advance(seconds)
+
+    made = MappingPoller(mapping(**extra), queues, runner, resolve, problem, "us-east-1", clock.now, sleep)
+    return made, problems
+
+
+async def test_a_successful_batch_is_deleted(queues: QueueService, clock: ManualClock) -> None:
+    await send(queues, "a", "b", "c")
+    runner = Runner(Success(b"null"))
+    made, _ = poller(queues, runner, clock)
+    assert await made.poll_once() == 3
+    assert left(queues, clock) == (0, 0)
+    (event,) = runner.payloads
+    assert [r["body"] for r in event["Records"]] == ["a", "b", "c"]
+    assert {r["eventSourceARN"] for r in event["Records"]} == {ARN}
+
+
+async def test_batches_are_at_most_batch_size(queues: QueueService, clock: ManualClock) -> None:
+    await send(queues, *[str(i) for i in range(5)])
+    runner = Runner(Success(b""))
+    made, _ = poller(queues, runner, clock, batch_size=2)
+    assert [await made.poll_once() for _ in range(3)] == [2, 2, 1]
+    assert left(queues, clock) == (0, 0)
+
+
+async def test_a_function_error_leaves_the_batch_to_come_back(
+    queues: QueueService, clock: ManualClock
+) -> None:
+    await send(queues, "a", "b")
+    made, _ = poller(queues, Runner(FunctionError("Runtime.Unknown", b"{}")), clock)
+    await made.poll_once()
+    assert left(queues, clock) == (0, 2)
+    clock.advance(31)
+    assert left(queues, clock) == (2, 0)
+
+
+async def test_batch_item_failures_keep_only_the_listed(queues: QueueService, clock: ManualClock) -> None:
+    await send(queues, "a", "b", "c")
+    runner = Runner(Success(b"[]"))  # replaced below once ids are known
+    made, _ = poller(queues, runner, clock, report_failures=True)
+
+    async def answer(version: Any, request: InvokeRequest) -> InvokeResult:
+        records = json.loads(request.payload)["Records"]
+        failures = [{"itemIdentifier": r["messageId"]} for r in records if r["body"] == "b"]
+        return InvokeResult("req", Success(json.dumps({"batchItemFailures": failures}).encode()), b"")
+
+    runner.invoke = answer  # type: ignore[method-assign]
+    await made.poll_once()
+    assert left(queues, clock) == (0, 1)
+
+
+async def test_an_invalid_failure_report_fails_the_whole_batch(
+    queues: QueueService, clock: ManualClock
+) -> None:
+    await send(queues, "a", "b")
+    bad = b'{"batchItemFailures": [{"itemIdentifier": "not-in-batch"}]}'
+    made, _ = poller(queues, Runner(Success(bad)), clock, report_failures=True)
+    await made.poll_once()
+    assert left(queues, clock) == (0, 2)
+
+
+async def test_throttles_back_off_until_the_batch_would_reappear(
+    queues: QueueService, clock: ManualClock
+) -> None:
+    await send(queues, "a")
+    runner = Runner(Throttled("ReservedFunctionConcurrentInvocationLimitExceeded"))
+    made, _ = poller(queues, runner, clock)
+    await made.poll_once()
+    assert 3 <= len(runner.payloads) <= 10  # 0.5, 1, 2, 4, 8, 16 s of backoff within 30 s
+    assert made.throttles == len(runner.payloads)
+    assert left(queues, clock) == (0, 1)  # still hidden: the receive count is not spent on throttles
+
+
+async def test_a_throttle_then_success_deletes(queues: QueueService, clock: ManualClock) -> None:
+    await send(queues, "a")
+    runner = Runner(Throttled("ConcurrentInvocationLimitExceeded"), Success(b""))
+    made, _ = poller(queues, runner, clock)
+    await made.poll_once()
+    assert len(runner.payloads) == 2
+    assert left(queues, clock) == (0, 0)
+
+
+async def test_a_payload_over_6_mb_is_split_and_the_rest_returned(
+    queues: QueueService, clock: ManualClock
+) -> None:
+    await send(queues, *["x" * 1_000_000 for _ in range(8)])
+    runner = Runner(Success(b""))
+    made, _ = poller(queues, runner, clock)
+    handled = await made.poll_once()
+    assert handled == 6
+    assert left(queues, clock) == (2, 0)
+
+
+async def test_a_gone_function_reports_a_problem(queues: QueueService, clock: ManualClock) -> None:
+    await send(queues, "a")
+    made, problems = poller(queues, Runner(Success(b"")), clock)
+
+    async def gone(name: str, qualifier: str | None) -> Target:
+        raise FunctionGone("Function not found")
+
+    made.resolve = gone
+    await made._work(0)
+    assert problems == [("m-1", FUNCTION_GONE)]
