@@ -185,7 +185,7 @@ class Dispatcher:
             log.exception(
                 "async event %s: the attempt failed in lambkin; it waits and runs again", event.request_id
             )
-            self._requeue_throttled(event, self.clock())
+            self._requeue_throttled(event, self.clock(), self._policy(None))
         finally:
             left = self._running.get(event.function, 1) - 1
             if left > 0:
@@ -196,6 +196,7 @@ class Dispatcher:
 
     async def _attempt(self, event: AsyncEvent) -> None:
         now = self.clock()
+        policy = self._policy(await self.configs(event.function, event.qualifier))
         try:
             target = await self.resolve(event.function, event.qualifier)
         except FunctionGone:
@@ -206,9 +207,8 @@ class Dispatcher:
             await self.store.remove(event.request_id)
             return
         except FunctionBusy:
-            self._requeue_throttled(event, now)
+            self._requeue_throttled(event, now, policy)
             return
-        policy = self._policy(await self.configs(event.function, event.qualifier))
         reserved = target.version.reserved_concurrency
         self._limit[event.function] = (
             min(reserved, self.settings.per_function) if reserved else self.settings.per_function
@@ -225,7 +225,7 @@ class Dispatcher:
         try:
             result = await self.runner.invoke(target.version, request)
         except Throttled:
-            self._requeue_throttled(event, self.clock())
+            self._requeue_throttled(event, self.clock(), policy)
             return
         attempt = Attempt(result.outcome, target.executed_version)
         tried = replace(event, attempts=event.attempts + 1, throttles=0)
@@ -243,14 +243,13 @@ class Dispatcher:
             case _:
                 assert_never(decision)
 
-    def _requeue_throttled(self, event: AsyncEvent, now: float) -> None:
+    def _requeue_throttled(self, event: AsyncEvent, now: float, policy: RetryPolicy) -> None:
         """A throttle costs no attempt and no write: the stored row is still due, a restart re-runs it."""
         waiting = replace(event, throttles=event.throttles + 1)
-        decision = decide(waiting, Kind.THROTTLED, self._policy(None), now)
-        if isinstance(decision, Wait):
-            self._queue(waiting.moved(EventAction.THROTTLE, due=decision.due))
-        else:  # older than the default maximum age: the next dispatch sends it down the failure path
-            self._queue(waiting.moved(EventAction.THROTTLE, due=now))
+        decision = decide(waiting, Kind.THROTTLED, policy, now)
+        # Past its maximum age (Finish), it is due at once: the next dispatch sends it down the failure path.
+        due = decision.due if isinstance(decision, Wait) else now
+        self._queue(waiting.moved(EventAction.THROTTLE, due=due))
 
     def _policy(self, config: AsyncConfig | None) -> RetryPolicy:
         scale = self.settings.scale

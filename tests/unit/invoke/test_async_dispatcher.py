@@ -187,3 +187,18 @@ async def test_a_restart_queues_every_stored_event_again(world: World, tmp_path:
     )
     assert again.restore() == 3
     assert {e.request_id for e in again.due(world.clock.now)} == {"r0", "r1", "r2"}
+
+
+async def test_a_throttled_event_past_its_maximum_age_goes_to_the_failure_path(world: World) -> None:
+    world.configs["fn"] = Config(max_age_s=60, on_failure=ARN + "sink")
+    world.runner.outcomes = [Throttled("ConcurrentInvocationLimitExceeded")] * 10
+    await world.dispatcher.accept([world.event("fn")])
+    for _ in range(7):  # 1 + 2 + 4 + ... s of back-off: the 7th wait ends past 60 s
+        await world.pump()
+        world.clock.now += 2**6
+    await world.pump()
+    (record_event,) = world.stored()
+    record = json.loads(record_event.payload)
+    assert record["requestContext"]["condition"] == "EventAgeExceeded"
+    assert record["requestContext"]["approximateInvokeCount"] == 0
+    assert "responseContext" not in record
