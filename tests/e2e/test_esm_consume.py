@@ -253,3 +253,20 @@ def test_a_disabled_mapping_leaves_messages_until_enabled(lam: Any, sqs: Any, ur
     assert counts(sqs, url) == (5, 0)
     lam.update_event_source_mapping(UUID=uuid, Enabled=True)
     eventually(lambda: counts(sqs, url) == (0, 0), "consumed once enabled")
+
+
+def test_batch_size_over_ten_with_a_window_gathers_one_batch(
+    server: LambkinServer, lam: Any, sqs: Any, uri: str
+) -> None:
+    url, arn = make_queue(sqs, "gathered", VisibilityTimeout="10")
+    name = function(lam, uri, "gathered-consumer", "batch.show")
+    uuid = lam.create_event_source_mapping(
+        EventSourceArn=arn, FunctionName=name, BatchSize=25, MaximumBatchingWindowInSeconds=1, Enabled=False
+    )["UUID"]
+    eventually(lambda: lam.get_event_source_mapping(UUID=uuid)["State"] == "Disabled", "disabled")
+    send_all(sqs, url, [f"g {i}" for i in range(25)])
+    lam.update_event_source_mapping(UUID=uuid, Enabled=True)
+    eventually(lambda: counts(sqs, url) == (0, 0), "consumed")
+    eventually(lambda: len(logged_events(server, name)) == 1, "logged")
+    (event,) = logged_events(server, name)
+    assert sorted(r["body"] for r in event["Records"]) == sorted(f"g {i}" for i in range(25))
