@@ -106,12 +106,7 @@ class MappingService:
         types = params.get("FunctionResponseTypes") or []
         check_settings(batch, window, queue.fifo, types)
         check_visibility(queue.visibility_timeout, function.timeout)
-        for other in self.mappings.values():
-            if other.event_source_arn == source and other.function_arn == function.arn:
-                raise MappingConflict(
-                    f'An event source mapping with SQS arn (" {source} ") and function (" {function.name} ") '
-                    f"already exists. Please update or delete the existing mapping with UUID {other.uuid}"
-                )
+        self._check_unique(source, function)
         mapping = Mapping(
             uuid=str(uuids.uuid4()),
             event_source_arn=source,
@@ -152,6 +147,8 @@ class MappingService:
         queue = self._queue(current.event_source_arn)
         if function is not None:
             check_visibility(queue.visibility_timeout, function.timeout)
+            if function.arn != current.function_arn:
+                self._check_unique(current.event_source_arn, function)
         enabled = params.get("Enabled", current.enabled)
         scaling = params.get("ScalingConfig")
         changed = replace(
@@ -243,6 +240,14 @@ class MappingService:
         if current.state in TRANSIENT or current.state is MappingState.DELETING:
             raise _busy(current)
         return current
+
+    def _check_unique(self, source: str, function: FunctionInfo) -> None:
+        for other in self.mappings.values():
+            if other.event_source_arn == source and other.function_arn == function.arn:
+                raise MappingConflict(
+                    f'An event source mapping with SQS arn (" {source} ") and function (" {function.name} ") '
+                    f"already exists. Please update or delete the existing mapping with UUID {other.uuid}"
+                )
 
     def _queue(self, arn: str) -> QueueInfo:
         parts = arn.split(":")

@@ -149,3 +149,13 @@ async def test_a_problem_disables_an_enabled_mapping(service: MappingService) ->
         False,
         "PROBLEM: Function not found.",
     )
+
+
+async def test_an_update_may_not_duplicate_another_mapping(service: MappingService) -> None:
+    first = await service.create({"EventSourceArn": Q + "q", "FunctionName": "f:1"})
+    second = await service.create({"EventSourceArn": Q + "q", "FunctionName": "f:2"})
+    await service.settle(second.uuid)
+    with pytest.raises(MappingConflict, match=first.uuid):
+        await service.update(second.uuid, {"FunctionName": "f:1"})
+    moved = await service.update(second.uuid, {"FunctionName": "f:3"})
+    assert (moved.function, moved.qualifier, moved.function_arn) == ("f", "3", FN + "f:3")
