@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -184,3 +186,92 @@ async def test_a_gone_function_reports_a_problem(queues: QueueService, clock: Ma
     made.resolve = gone
     await made._work(0)
     assert problems == [("m-1", FUNCTION_GONE)]
+
+
+class Gate:
+    """A runner whose invokes wait until released; it records how many ran at once."""
+
+    def __init__(self) -> None:
+        self.open = asyncio.Event()
+        self.now = 0
+        self.most = 0
+
+    async def invoke(self, version: Any, request: InvokeRequest) -> InvokeResult:
+        self.now += 1
+        self.most = max(self.most, self.now)
+        try:
+            await self.open.wait()
+        finally:
+            self.now -= 1
+        return InvokeResult("req", Success(b""), b"")
+
+
+class Ticker:
+    """The controller's sleep: each tick the test grants advances the clock one TICK_S and returns."""
+
+    def __init__(self, clock: ManualClock) -> None:
+        self.clock = clock
+        self.allowed = 0
+        self.granted = asyncio.Event()
+
+    async def sleep(self, seconds: float) -> None:
+        while self.allowed == 0:
+            self.granted.clear()
+            await self.granted.wait()
+        self.allowed -= 1
+        self.clock.advance(seconds)
+
+    def tick(self, count: int = 1) -> None:
+        self.allowed += count
+        self.granted.set()
+
+
+async def until(check: Any) -> None:
+    """Waits for the pollers' queue work (SQLite on its thread) to get there; a deadline, not a timing."""
+    for _ in range(1000):
+        if check():
+            return
+        await asyncio.sleep(0.005)
+    raise AssertionError(f"never happened: {check.__code__.co_firstlineno}")
+
+
+@contextlib.asynccontextmanager
+async def started(made: MappingPoller) -> AsyncIterator[None]:
+    task = asyncio.create_task(made.run())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def test_pollers_start_at_five_and_grow_while_all_are_busy(
+    queues: QueueService, clock: ManualClock
+) -> None:
+    await send(queues, *[str(i) for i in range(60)])
+    gate = Gate()
+    made, _ = poller(queues, gate, clock, batch_size=1)  # type: ignore[arg-type]
+    ticker = Ticker(clock)
+    made.sleep = ticker.sleep
+    async with started(made):
+        await until(lambda: gate.now == 5)
+        ticker.tick()  # one second later, every poller busy and messages waiting: 5 more
+        await until(lambda: ticker.allowed == 0 and gate.now == 10)
+        assert made.scale.pollers == 10
+    assert gate.most == 10
+
+
+async def test_maximum_concurrency_caps_the_pollers(queues: QueueService, clock: ManualClock) -> None:
+    await send(queues, *[str(i) for i in range(60)])
+    gate = Gate()
+    made, _ = poller(queues, gate, clock, batch_size=1, max_concurrency=12)  # type: ignore[arg-type]
+    ticker = Ticker(clock)
+    made.sleep = ticker.sleep
+    async with started(made):
+        for _ in range(5):
+            await until(lambda: ticker.allowed == 0 and gate.now == made.scale.pollers)
+            ticker.tick()
+        await until(lambda: gate.now == 12)
+        assert made.scale.pollers == 12
+    assert gate.most == 12
