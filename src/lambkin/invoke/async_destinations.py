@@ -57,7 +57,7 @@ def destination_record(
             "condition": condition,
             "approximateInvokeCount": event.attempts,
         },
-        "requestPayload": _json_or_text(event.payload),
+        "requestPayload": _json_or_text(event.body),
     }
     if attempt is not None:
         context: dict[str, Any] = {"statusCode": 200, "executedVersion": attempt.executed_version}
@@ -134,4 +134,4 @@ class Destinations:
             "ErrorCode": AttributeValue("Number", "200"),
             "ErrorMessage": AttributeValue("String", error_message(attempt, condition)),
         }
-        return await self.to_queue(arn, event.payload.decode("utf-8", "replace"), attributes)
+        return await self.to_queue(arn, event.body.decode("utf-8", "replace"), attributes)

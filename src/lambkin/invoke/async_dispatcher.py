@@ -30,7 +30,7 @@ from lambkin.invoke.async_lifecycle import (
     decide,
     too_old,
 )
-from lambkin.invoke.async_store import EventStore
+from lambkin.invoke.async_store import INLINE_LIMIT, EventStore
 from lambkin.invoke.concurrency import Throttled
 from lambkin.invoke.invoker import InvokeRequest, InvokeResult, InvokeTarget
 
@@ -136,6 +136,8 @@ class Dispatcher:
         return sum(len(q) for q in self._ready.values()) + len(self._delayed) + sum(self._running.values())
 
     def _queue(self, event: AsyncEvent) -> None:
+        if event.payload is not None and len(event.payload) > INLINE_LIMIT:
+            event = replace(event, payload=None)  # on disk already: loaded again for its attempt
         if event.due <= self.clock():
             self._ready.setdefault(event.function, collections.deque()).append(event)
         else:
@@ -197,6 +199,11 @@ class Dispatcher:
     async def _attempt(self, event: AsyncEvent) -> None:
         now = self.clock()
         policy = self._policy(await self.configs(event.function, event.qualifier))
+        if event.payload is None:
+            payload = await self.store.payload(event.request_id)
+            if payload is None:
+                return  # gone already (a duplicate of an event that finished)
+            event = replace(event, payload=payload)
         try:
             target = await self.resolve(event.function, event.qualifier)
         except FunctionGone:
@@ -220,7 +227,7 @@ class Dispatcher:
             await self._finish(event, Finish(EVENT_AGE_EXCEEDED), None, target)
             return
         request = InvokeRequest(
-            payload=event.payload, invoked_function_arn=event.invoked_arn, request_id=event.request_id
+            payload=event.body, invoked_function_arn=event.invoked_arn, request_id=event.request_id
         )
         try:
             result = await self.runner.invoke(target.version, request)

@@ -70,12 +70,19 @@ class AsyncEvent:
     function: str  # the function's name
     qualifier: str | None  # as the caller gave it: None, $LATEST, a version or an alias
     invoked_arn: str
-    payload: bytes
+    payload: bytes | None  # None while it waits: a large payload stays on disk until its attempt
     accepted_at: float  # wall-clock seconds
     due: float
     attempts: int = 0
     throttles: int = 0  # consecutive throttles, for the back-off (kept in memory only)
     state: EventState = EventState.QUEUED
+
+    @property
+    def body(self) -> bytes:
+        """The payload, which the dispatcher loads before an attempt."""
+        if self.payload is None:
+            raise ValueError(f"the payload of async event {self.request_id} is not loaded")
+        return self.payload
 
     def moved(self, action: EventAction, **changes: object) -> AsyncEvent:
         return replace(self, state=transition(self.state, action), **changes)  # type: ignore[arg-type]

@@ -29,6 +29,7 @@ MIGRATIONS = [
     )
 ]
 
+INLINE_LIMIT = 64 * 1024  # payloads up to this size stay in memory while their event waits; larger ones load
 _COLUMNS = "request_id, function, qualifier, invoked_arn, payload, accepted_at, due, attempts"
 
 
@@ -38,7 +39,7 @@ def _row(event: AsyncEvent) -> tuple[object, ...]:
         event.function,
         event.qualifier,
         event.invoked_arn,
-        event.payload,
+        event.body,
         event.accepted_at,
         event.due,
         event.attempts,
@@ -86,18 +87,31 @@ class EventStore:
 
         await self.journal.write(write)
 
+    async def payload(self, request_id: str) -> bytes | None:
+        """A waiting event's payload (None once the event is gone)."""
+
+        def read(conn: sqlite3.Connection) -> bytes | None:
+            row = conn.execute(
+                "SELECT payload FROM async_events WHERE request_id = ?", (request_id,)
+            ).fetchone()
+            return None if row is None else bytes(row[0])
+
+        return await self.db.run(read)
+
     def load(self) -> list[AsyncEvent]:
         """Every stored event (start-up): whatever was in flight at a crash is simply due again."""
 
         def read(conn: sqlite3.Connection) -> list[AsyncEvent]:
-            rows = conn.execute(f"SELECT {_COLUMNS} FROM async_events ORDER BY accepted_at").fetchall()
+            columns = _COLUMNS.replace("payload", "CASE WHEN length(payload) <= ? THEN payload END")
+            query = f"SELECT {columns} FROM async_events ORDER BY accepted_at"
+            rows = conn.execute(query, (INLINE_LIMIT,)).fetchall()
             return [
                 AsyncEvent(
                     request_id=r[0],
                     function=r[1],
                     qualifier=r[2],
                     invoked_arn=r[3],
-                    payload=bytes(r[4]),
+                    payload=None if r[4] is None else bytes(r[4]),
                     accepted_at=r[5],
                     due=r[6],
                     attempts=r[7],

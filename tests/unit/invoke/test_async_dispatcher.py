@@ -202,3 +202,13 @@ async def test_a_throttled_event_past_its_maximum_age_goes_to_the_failure_path(w
     assert record["requestContext"]["condition"] == "EventAgeExceeded"
     assert record["requestContext"]["approximateInvokeCount"] == 0
     assert "responseContext" not in record
+
+
+async def test_a_large_payload_waits_on_disk_and_is_loaded_for_its_attempt(world: World) -> None:
+    big = {"pad": "x" * 100_000}
+    await world.dispatcher.accept([world.event("fn", big)])
+    (waiting,) = world.dispatcher.due(world.clock.now)
+    assert waiting.payload is None
+    await world.dispatcher.attempt(waiting)
+    assert world.runner.seen == [("fn", json.dumps(big).encode())]
+    assert world.stored() == []
