@@ -270,3 +270,14 @@ def test_batch_size_over_ten_with_a_window_gathers_one_batch(
     eventually(lambda: len(logged_events(server, name)) == 1, "logged")
     (event,) = logged_events(server, name)
     assert sorted(r["body"] for r in event["Records"]) == sorted(f"g {i}" for i in range(25))
+
+
+def test_reserved_concurrency_throttles_are_retried_not_lost(lam: Any, sqs: Any, uri: str) -> None:
+    """Five pollers against a function reserved to one: the throttled batches wait and run; none fails."""
+    url, arn, dlq = with_dlq(sqs, "narrow", visibility=10, max_receives=1)
+    name = function(lam, uri, "narrow-consumer", "batch.strict")
+    lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=1)
+    lam.create_event_source_mapping(EventSourceArn=arn, FunctionName=name, BatchSize=1)
+    send_all(sqs, url, [f"n {i}" for i in range(30)])
+    eventually(lambda: counts(sqs, url) == (0, 0), "all consumed through one environment")
+    assert counts(sqs, dlq) == (0, 0)
