@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import time
 from collections.abc import Iterator
@@ -123,8 +124,8 @@ def test_function_errors_are_retried_twice_with_backoff_then_fail(lam: Any, sqs:
     assert record["responseContext"]["functionError"] == "Unhandled"
     assert record["responsePayload"]["errorMessage"] == "boom"
     # Lambda's back-off, scaled: 1 minute before the 2nd attempt, 2 before the 3rd (a lower bound only).
-    delivered = time.mktime(time.strptime(record["timestamp"][:19], "%Y-%m-%dT%H:%M:%S")) - time.timezone
-    assert delivered + 1 >= started + (60 + 120) * SCALE
+    delivered = dt.datetime.strptime(record["timestamp"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.UTC)
+    assert delivered.timestamp() + 0.01 >= started + (60 + 120) * SCALE
 
 
 def test_maximum_retry_attempts_zero_fails_after_one_attempt(lam: Any, sqs: Any, uri: str) -> None:
