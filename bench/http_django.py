@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import http.client
 import json
+import os
 import statistics
 import sys
 import time
@@ -72,7 +73,9 @@ def timed(call: Callable[[], bytes], count: int) -> list[float]:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="bench.http_django")
     parser.add_argument("--requests", type=int, default=2000, help="timed requests per side")
-    parser.add_argument("--rounds", type=int, default=4, help="alternating rounds")
+    parser.add_argument(
+        "--rounds", type=int, default=20, help="alternating rounds (many: the host is shared)"
+    )
     parser.add_argument("--path", default="/api/echo/?x=1", help="the Django view to request")
     args = parser.parse_args(argv)
     from tests.harness import ACCESS_KEY_ID, SECRET_ACCESS_KEY
@@ -109,13 +112,15 @@ def main(argv: list[str]) -> int:
                 await anchor.destroy()
 
         asyncio.run(run())
+    load = os.getloadavg()
     d50, d99 = percentile(direct, 0.5), percentile(direct, 0.99)
     l50, l99 = percentile(through, 0.5), percentile(through, 0.99)
     d_rps, l_rps = 1000 / statistics.mean(direct), 1000 / statistics.mean(through)
     ratio = l50 / d50
     print(
         f"Django GET {args.path}, python-django image, MemorySize {MEMORY_MB} on both sides, "
-        f"{len(through)} requests per side, one client, keep-alive"
+        f"{len(through)} requests per side in {args.rounds} alternating rounds, one client, keep-alive; "
+        f"host load average {load[0]:.2f} on {os.cpu_count()} cores"
     )
     print(f"anchor  uvicorn in runc      : {d_rps:7.0f} req/s  p50 {d50:.3f} ms  p99 {d99:.3f} ms")
     print(f"lambkin function URL (NONE)  : {l_rps:7.0f} req/s  p50 {l50:.3f} ms  p99 {l99:.3f} ms")
@@ -132,6 +137,7 @@ def main(argv: list[str]) -> int:
                 "lambkin_p99_ms": l99,
                 "lambkin_rps": l_rps,
                 "ratio": ratio,
+                "load_average": load[0],
             }
         )
     )
