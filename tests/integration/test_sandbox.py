@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from lambkin.sandbox import rootfs
 from lambkin.sandbox.runc import RuncBackend, RuncSandbox
 from lambkin.sandbox.spec import SandboxSpec
 from lambkin.testing.sandbox import busybox_layer
@@ -403,3 +404,23 @@ async def test_cleanup_leftovers_after_a_crash(tmp_path: Path, layer: Path) -> N
     assert list((data / "sandboxes").iterdir()) == []
     assert backend.layout.cgroup("running").directories() == []
     assert backend.layout.cgroup("frozen").directories() == []
+
+
+async def test_orphans_of_a_deleted_data_directory_are_swept_by_any_instance(
+    tmp_path: Path, layer: Path
+) -> None:
+    gone, other = RuncBackend(tmp_path / "gone"), RuncBackend(tmp_path / "other")
+    sandbox = await gone.create(spec(layer, "sleep 600"), Output(), Output())
+    await sandbox.start()
+    await other.cleanup_leftovers()
+    assert gone.runc.ids() == ["sbx"]  # its data directory exists: not an orphan
+
+    bundle = gone.layout.bundle("sbx")
+    rootfs.unmount(bundle / "rootfs")
+    shutil.rmtree(tmp_path / "gone")  # as a test suite deletes a killed server's data directory
+    await other.cleanup_leftovers()
+
+    assert (await sandbox.wait()).signal == signal.SIGKILL
+    assert not gone.layout.runc_root.exists()
+    assert gone.layout.cgroup("sbx").directories() == []
+    await sandbox.destroy()

@@ -84,6 +84,12 @@ class Cgroup:
             return [self.root / self.path] if (self.root / self.path).is_dir() else []
         return [d / self.path for d in self.root.iterdir() if (d / self.path).is_dir()]
 
+    def thaw_all(self) -> None:
+        """Thaws this cgroup and every one below it (runc hangs on a container stuck FREEZING)."""
+        for top in self.directories():
+            for directory in top.glob("**/"):
+                _thaw(directory)
+
     def remove(self) -> None:
         """Blocking. Kills what is left inside, then removes the cgroup (children first) everywhere."""
         directories = self.directories()

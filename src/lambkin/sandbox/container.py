@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import os
 import signal
@@ -237,6 +238,8 @@ class RuncSandbox:
         if started:
             if self._exit is None:  # start() failed or was cancelled: runc may still have started it
                 self._adopt()
+            with contextlib.suppress(OSError):
+                self._layout.cgroup(self.id).thaw()  # runc hangs on a container stuck FREEZING
             await self._runc.delete(self.id)
             if self._exit is not None:
                 try:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import os
 from pathlib import Path
 
-from lambkin.sandbox import bundle, oci, syscalls
+from lambkin.sandbox import bundle, oci, orphans, syscalls
+from lambkin.sandbox.cgroups import Cgroup
 from lambkin.sandbox.container import InvalidSandboxTransition, RuncSandbox, State
 from lambkin.sandbox.errors import SandboxError
 from lambkin.sandbox.netns import NetworkNamespace
@@ -16,6 +18,8 @@ from lambkin.sandbox.spec import OutputSink, SandboxSpec
 from lambkin.sandbox.threads import in_own_thread
 
 __all__ = ["InvalidSandboxTransition", "RuncBackend", "RuncSandbox", "State"]
+
+log = logging.getLogger("lambkin.sandbox")
 
 
 class RuncBackend:
@@ -65,6 +69,7 @@ class RuncBackend:
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._cleaning = done
         try:
+            await asyncio.to_thread(Cgroup(self.layout.cgroup_parent).thaw_all)
             results = await asyncio.gather(
                 *(self.runc.delete(sandbox_id) for sandbox_id in self.runc.ids()), return_exceptions=True
             )
@@ -78,3 +83,15 @@ class RuncBackend:
         finally:
             self._cleaning = None
             done.set_result(None)
+        await self._sweep_orphans()
+
+    async def _sweep_orphans(self) -> None:
+        """Best effort: other instances' sandboxes whose data directory is gone (see orphans.py)."""
+        found = await asyncio.to_thread(orphans.find, self.layout.runc_root, self.layout.runc_root.parent)
+        for root, sandbox_id in found:
+            try:
+                await asyncio.to_thread(Cgroup(f"/lambkin/{root.name}/{sandbox_id}").thaw_all)
+                await Runc(root, self.runc.binary).delete(sandbox_id)
+                await asyncio.to_thread(orphans.forget, root, sandbox_id)
+            except (OSError, SandboxError) as exc:
+                log.warning("could not remove orphaned sandbox %s in %s: %s", sandbox_id, root, exc)
