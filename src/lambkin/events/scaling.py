@@ -24,6 +24,7 @@ class Observation:
     backlog: int  # messages visible in the queue
     in_flight: int  # batches being invoked now
     throttles: int  # Throttled answers since the last decision
+    errors: int = 0  # batches the function failed since the last decision
 
 
 def cap(max_concurrency: int | None, reserved: int | None) -> int:
@@ -37,13 +38,16 @@ def initial(now: float, limit: int) -> Scale:
 
 
 def decide(current: Scale, now: float, seen: Observation, limit: int) -> Scale:
-    """The next scale. Throttles halve it (never below 1 while the limit allows any); waiting messages with
-    every poller busy grow it by up to RAMP_PER_S a second; an empty queue returns it to START."""
+    """The next scale. Throttles halve it (never below 1 while the limit allows any); function errors halve
+    it down to START at least; waiting messages with every poller busy grow it by up to RAMP_PER_S a second;
+    an empty queue returns it to START."""
     if limit <= 0:
         return Scale(0, now, current.throttled_at)
     if seen.throttles:
         return Scale(max(1, min(current.pollers, seen.in_flight or current.pollers) // 2), now, now)
     pollers = min(current.pollers, limit)
+    if seen.errors:
+        return Scale(max(min(START, limit), pollers // 2), now, current.throttled_at)
     if seen.backlog == 0:
         return Scale(max(min(START, limit), min(pollers, seen.in_flight)), now, current.throttled_at)
     holding = current.throttled_at is not None and now - current.throttled_at < THROTTLE_HOLD_S

@@ -67,6 +67,7 @@ class MappingPoller:
         self.reserved: int | None = None
         self.in_flight = 0
         self.throttles = 0
+        self.errors = 0
         self.scale = scaling.initial(clock(), self.limit())
         self._workers: dict[int, asyncio.Task[None]] = {}
         self._receiving: set[asyncio.Task[None]] = set()
@@ -88,8 +89,8 @@ class MappingPoller:
     def _observe(self) -> scaling.Observation:
         queue = self.queues.registry.queues.get(self.mapping.queue)
         backlog = 0 if queue is None else queue.index.counts(self.queues.clock.now()).visible
-        seen = scaling.Observation(backlog, self.in_flight, self.throttles)
-        self.throttles = 0
+        seen = scaling.Observation(backlog, self.in_flight, self.throttles, self.errors)
+        self.throttles = self.errors = 0
         return seen
 
     async def _work(self, index: int) -> None:
@@ -127,6 +128,8 @@ class MappingPoller:
         if result is None:  # throttled until the messages' visibility ran out: they come back on their own
             return len(batch)
         keep = self._failed(mapping, batch, result)
+        if keep is None:
+            self.errors += 1
         done = [m.receipt_handle for m in batch if keep is not None and m.message_id not in keep]
         if done:
             await self.queues.delete_batch(mapping.queue, done)

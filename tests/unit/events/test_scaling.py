@@ -56,3 +56,8 @@ def test_throttles_halve_and_hold_growth() -> None:
 def test_throttled_never_below_one_and_a_zero_limit_stops_polling() -> None:
     assert decide(Scale(1, T0), T0 + 1, Observation(10, 1, 1), 1000).pollers == 1
     assert decide(Scale(5, T0), T0 + 1, busy(5), 0).pollers == 0
+
+
+def test_function_errors_halve_down_to_start_without_growth() -> None:
+    assert decide(Scale(40, T0), T0 + 30, Observation(1000, 40, 0, errors=2), 1000).pollers == 20
+    assert decide(Scale(6, T0), T0 + 30, Observation(1000, 6, 0, errors=1), 1000).pollers == START

@@ -115,6 +115,7 @@ async def test_a_function_error_leaves_the_batch_to_come_back(
     made, _ = poller(queues, Runner(FunctionError("Runtime.Unknown", b"{}")), clock)
     await made.poll_once()
     assert left(queues, clock) == (0, 2)
+    assert made.errors == 1  # the next scaling decision backs off
     clock.advance(31)
     assert left(queues, clock) == (2, 0)
 
