@@ -7,7 +7,8 @@ A fresh `lambkin server` (subprocess) with the python-handlers image pushed to i
   X-Amz-Invocation-Type: Event (signed once up front; the server verifies each) to a warm app.echo function.
   Every 202 means the event is committed to <data>/events.db; the dispatcher drains them meanwhile.
   Anchor beside it: the same clients sending the same request as DryRun (the same gateway, SigV4 and resolve,
-  without the durable write and the dispatch). Prints both rates and the ratio.
+  without the durable write and the dispatch). Prints both rates and the ratio; then the acceptance rate alone
+  on a second server whose dispatcher is held back (LAMBKIN_ASYNC_CONCURRENCY=0: events are stored, not run).
 - Latency: one client sends events one at a time (spaced so the environment stays warm and unfrozen) to
   app.log, each printing a unique tag; the handler's start is the time lambkin received that line (the log
   event's timestamp, ms). Delay = handler start - the moment the client read the 202 (acceptance); also
@@ -146,15 +147,27 @@ def main(argv: list[str]) -> int:
         create_function(server, "bench-log", uri, ImageConfig={"Command": ["app.log"]})
         lam.invoke(FunctionName="bench-echo", Payload=b"{}")
         lam.invoke(FunctionName="bench-log", Payload=b'{"lines": []}')
+        after_202, after_send = delays(server, args.samples)  # first: no backlog competes for the CPU
         rate(server, "bench-echo", "Event", args.clients, 20)  # warm-up
+        time.sleep(1)
+        dry_rate = rate(server, "bench-echo", "DryRun", args.clients, args.per_client)  # before any backlog
         event_rate = rate(server, "bench-echo", "Event", args.clients, args.per_client)
-        dry_rate = rate(server, "bench-echo", "DryRun", args.clients, args.per_client)
         total = args.clients * args.per_client
-        print(f"accepted async events/s, {args.clients} clients x {args.per_client}: {event_rate:,.0f}/s")
-        print(f"anchor: DryRun invokes/s, same clients (no durable write, no dispatch): {dry_rate:,.0f}/s")
-        print(f"ratio async/DryRun: {event_rate / dry_rate:.2f} ({total} requests each)")
-        time.sleep(2)  # let the dispatcher drain the backlog before timing single events
-        after_202, after_send = delays(server, args.samples)
+        print(f"anchor: DryRun invokes/s, {args.clients} clients x {args.per_client}: {dry_rate:,.0f}/s")
+        print(
+            f"accepted async events/s, same clients, while the dispatcher runs them: {event_rate:,.0f}/s "
+            f"(ratio to DryRun {event_rate / dry_rate:.2f})"
+        )
+    with lambkin_server(env={"LAMBKIN_ASYNC_CONCURRENCY": "0"}, name="async-accept-only") as server:
+        uri = images.push("python-handlers", server.registry, tag="v1")
+        create_function(server, "bench-echo", uri, ImageConfig={"Command": ["app.echo"]})
+        rate(server, "bench-echo", "Event", args.clients, 20)  # warm-up
+        dry_only = rate(server, "bench-echo", "DryRun", args.clients, args.per_client)
+        accept_only = rate(server, "bench-echo", "Event", args.clients, args.per_client)
+        print(
+            f"dispatch held back (LAMBKIN_ASYNC_CONCURRENCY=0): accepted {accept_only:,.0f}/s, "
+            f"DryRun {dry_only:,.0f}/s (ratio {accept_only / dry_only:.2f}; {total} requests each)"
+        )
     if not after_202:
         print("no handler start was observed")
         return 1

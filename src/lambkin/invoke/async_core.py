@@ -13,7 +13,8 @@ from lambkin.queues.service import QueueService
 
 
 def dispatch_settings(environ: Mapping[str, str] | None = None) -> DispatchSettings:
-    """LAMBKIN_ASYNC_RETRY_SCALE (1.0: Lambda's back-offs and ages), LAMBKIN_ASYNC_CONCURRENCY (16)."""
+    """LAMBKIN_ASYNC_RETRY_SCALE (1.0: Lambda's back-offs and ages), LAMBKIN_ASYNC_CONCURRENCY (16 per
+    function; 0 holds every event back, stored but not run, as the acceptance benchmark needs)."""
     env = os.environ if environ is None else environ
     return DispatchSettings(
         scale=float(env.get("LAMBKIN_ASYNC_RETRY_SCALE") or 1.0),
