@@ -2,54 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from lambkin.events.errors import InvalidParameterValue, MappingConflict, MappingNotFound
-from lambkin.events.mapping_service import FunctionInfo, MappingService, QueueInfo
-from lambkin.events.mapping_store import MIGRATIONS, MappingStore
+from lambkin.events.mapping_service import FunctionInfo, MappingService
+from lambkin.events.mapping_store import MappingStore
 from lambkin.events.mappings import MappingState
 from lambkin.store.db import Database
-
-FN = "arn:aws:lambda:us-east-1:123456789012:function:"
-Q = "arn:aws:sqs:us-east-1:123456789012:"
-
-
-class Functions:
-    def __init__(self) -> None:
-        self.timeouts = {"f": 3, "g": 60}
-
-    async def __call__(self, raw_name: str) -> FunctionInfo:
-        name, _, qualifier = raw_name.partition(":")
-        if name not in self.timeouts:
-            raise LookupError(name)
-        arn = FN + raw_name
-        return FunctionInfo(name, qualifier or None, arn, self.timeouts[name])
-
-
-QUEUES = {Q + "q": QueueInfo("q", False, 30), Q + "f.fifo": QueueInfo("f.fifo", True, 30)}
-
-
-class Clock:
-    now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(tmp_path / "lambkin.db")
-    database.migrate(MIGRATIONS)
-    yield database
-    database.close()
-
-
-@pytest.fixture
-def service(db: Database) -> MappingService:
-    return MappingService(MappingStore(db), Functions(), QUEUES.get, "arn:esm:", Clock())
+from tests.unit.events.fakes import FN, QUEUES, Functions, Q
 
 
 async def test_create_starts_creating_and_settles_enabled(service: MappingService) -> None:

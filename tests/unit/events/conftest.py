@@ -1,0 +1,26 @@
+"""Fixtures for the mapping unit tests: the real store on a temp file behind a MappingService with fakes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from lambkin.events.mapping_service import MappingService
+from lambkin.events.mapping_store import MIGRATIONS, MappingStore
+from lambkin.store.db import Database
+from tests.unit.events.fakes import QUEUES, Clock, Functions
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[Database]:
+    database = Database(tmp_path / "lambkin.db")
+    database.migrate(MIGRATIONS)
+    yield database
+    database.close()
+
+
+@pytest.fixture
+def service(db: Database) -> MappingService:
+    return MappingService(MappingStore(db), Functions(), QUEUES.get, "arn:esm:", Clock())
