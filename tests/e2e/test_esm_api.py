@@ -229,6 +229,16 @@ def test_aws_cli_drives_every_operation(server: LambkinServer, sqs: Any, functio
             break
     assert failed.returncode != 0
     assert "ResourceNotFoundException" in failed.stderr
+    refused = aws(server, "create-event-source-mapping", "--event-source-arn", arn, "--function-name", "slow")
+    assert refused.returncode != 0
+    assert "InvalidParameterValueException" in refused.stderr
+    assert "Queue visibility timeout: 30 seconds is less than Function timeout: 60 seconds" in refused.stderr
+    again = aws(server, "create-event-source-mapping", "--event-source-arn", arn, "--function-name", function)
+    assert again.returncode == 0, again.stderr
+    duplicate = aws(
+        server, "create-event-source-mapping", "--event-source-arn", arn, "--function-name", function
+    )
+    assert "ResourceConflictException" in duplicate.stderr
 
 
 def test_mappings_survive_a_restart(server: LambkinServer, lam: Any, sqs: Any, function: str) -> None:
