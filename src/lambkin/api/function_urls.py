@@ -165,12 +165,12 @@ class FunctionUrls:
     def matches(self, scope: Scope) -> bool:
         if str(scope.get("path", "")).startswith(PATH_PREFIX):
             return True
-        return _HOST.match(header(scope, b"host") or "") is not None
+        return _HOST.match((header(scope, b"host") or "").lower()) is not None
 
     def _target(self, scope: Scope) -> tuple[str, str, str]:
         """(url-id, the path the function sees, domain name) of a request this app matched."""
         path = wire_path(scope)
-        host = (header(scope, b"host") or "").split(":", 1)[0]
+        host = (header(scope, b"host") or "").split(":", 1)[0].lower()
         found = _HOST.match(host + ".")
         if found is not None and not path.startswith(PATH_PREFIX):
             return found.group(1), path, host
