@@ -276,3 +276,19 @@ async def test_maximum_concurrency_caps_the_pollers(queues: QueueService, clock:
         await until(lambda: gate.now == 12)
         assert made.scale.pollers == 12
     assert gate.most == 12
+
+
+async def test_the_batching_window_gathers_messages_that_arrive_during_it(
+    queues: QueueService, clock: ManualClock
+) -> None:
+    await send(queues, "a", "b", "c")
+    runner = Runner(Success(b""))
+    made, _ = poller(queues, runner, clock, batch_size=20, window_s=5)
+    polling = asyncio.create_task(made.poll_once())
+    await until(lambda: left(queues, clock) == (0, 3))  # the first receive took what was there
+    assert not polling.done()  # and the window keeps the batch open
+    await send(queues, *[f"late {i}" for i in range(17)])
+    assert await polling == 20
+    (event,) = runner.payloads
+    assert [r["body"] for r in event["Records"]][:3] == ["a", "b", "c"]
+    assert left(queues, clock) == (0, 0)
