@@ -281,3 +281,13 @@ def test_reserved_concurrency_throttles_are_retried_not_lost(lam: Any, sqs: Any,
     send_all(sqs, url, [f"n {i}" for i in range(30)])
     eventually(lambda: counts(sqs, url) == (0, 0), "all consumed through one environment")
     assert counts(sqs, dlq) == (0, 0)
+
+
+def test_a_timed_out_batch_comes_back_and_reaches_the_dlq(lam: Any, sqs: Any, uri: str) -> None:
+    """app.timeout sleeps 30 s on an SQS event; the function's 1 s timeout fails the batch each time."""
+    url, arn, dlq = with_dlq(sqs, "sleepy", visibility=2, max_receives=1)
+    name = function(lam, uri, "sleepy-consumer", "app.timeout", timeout=1)
+    lam.create_event_source_mapping(EventSourceArn=arn, FunctionName=name, BatchSize=1)
+    sqs.send_message(QueueUrl=url, MessageBody="too slow")
+    eventually(lambda: counts(sqs, url) == (0, 0) and counts(sqs, dlq)[0] == 1, "timed-out message in DLQ")
+    assert drain(sqs, dlq) == ["too slow"]
