@@ -110,6 +110,19 @@ def test_crash_is_runtime_exit_error(lam: Any, handlers_uri: str) -> None:
     assert again["errorMessage"].endswith("Runtime exited with error: exit status 4")
 
 
+def test_runtime_killed_by_a_signal_is_runtime_exit_error(lam: Any, handlers_uri: str) -> None:
+    # The runtime is not PID 1 in its sandbox, so a signal it sends itself kills it, as in Lambda.
+    name = function(lam, handlers_uri, "selfkill", "app.crash")
+    response, body = invoke(lam, name, {"signal": "KILL"})
+    assert response["FunctionError"] == "Unhandled"
+    assert body["errorType"] == "Runtime.ExitError"
+    assert body["errorMessage"] == (
+        f"RequestId: {response['ResponseMetadata']['RequestId']} Error: Runtime exited with error: signal: killed"
+    )
+    _, again = invoke(lam, name, {"signal": "SEGV"})
+    assert again["errorMessage"].endswith("Runtime exited with error: signal: segmentation fault")
+
+
 def test_out_of_memory_is_runtime_exit_error(lam: Any, handlers_uri: str) -> None:
     name = function(lam, handlers_uri, "oom", "app.oom")
     response, body = invoke(lam, name, {})

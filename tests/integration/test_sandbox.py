@@ -112,6 +112,21 @@ async def test_exit_code_and_both_streams_are_reported(backend: RuncBackend, lay
     assert (code, out, err) == (3, "to-stdout\n", "to-stderr\n")
 
 
+async def test_the_process_is_not_pid_1_so_a_signal_to_itself_kills_it(
+    backend: RuncBackend, layer: Path
+) -> None:
+    out = Output()
+    sandbox = await backend.create(spec(layer, "echo pid=$$; kill -KILL $$; sleep 5"), out, Output())
+    try:
+        await sandbox.start()
+        status = await sandbox.wait()
+    finally:
+        await sandbox.destroy()
+    assert out.text.startswith("pid=") and out.text != "pid=1\n"
+    assert (status.code, status.signal) == (None, signal.SIGKILL)
+    assert status.describe() == "signal: killed"
+
+
 async def test_root_is_read_only_and_tmp_is_a_writable_tmpfs_of_the_given_size(
     backend: RuncBackend, layer: Path
 ) -> None:

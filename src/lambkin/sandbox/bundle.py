@@ -28,6 +28,7 @@ class Layout:
     runc_root: Path
     cgroup_parent: str
     host_cores: int
+    init: Path | None = None  # a static init run as PID 1 inside every sandbox (tini), if the host has one
 
     def bundle(self, sandbox_id: str) -> Path:
         return self.bundles / sandbox_id
@@ -48,7 +49,7 @@ def prepare(layout: Layout, spec: SandboxSpec) -> netns.NetworkNamespace:
     try:
         root = bundle / "rootfs"
         root.mkdir()
-        rootfs.ensure_skeleton(layout.skeleton)
+        rootfs.ensure_skeleton(layout.skeleton, layout.init)
         rootfs.mount_overlay([layout.skeleton, *spec.lower_dirs], root)
         namespace = netns.create([spec.runtime_api_port, *spec.extra_ports])
         config = oci.config(
@@ -57,6 +58,7 @@ def prepare(layout: Layout, spec: SandboxSpec) -> netns.NetworkNamespace:
             netns_path=namespace.path,
             cgroups_path=f"{layout.cgroup_parent}/{spec.id}",
             host_cores=layout.host_cores,
+            init=rootfs.INIT_PATH if layout.init is not None else None,
         )
         (bundle / "config.json").write_text(json.dumps(config))
     except BaseException:

@@ -157,6 +157,9 @@ class RuncSandbox:
         oom = self._layout.cgroup(self.id).oom_kills() > 0
         if info is None:
             status = ExitStatus(code=None, signal=signal.SIGKILL, oom_killed=oom)
+        elif info.si_code == os.CLD_EXITED and self._layout.init is not None and info.si_status > 128:
+            # The init (tini) exits 128+N when the process it runs was killed by signal N.
+            status = ExitStatus(code=None, signal=info.si_status - 128, oom_killed=oom)
         elif info.si_code == os.CLD_EXITED:
             status = ExitStatus(code=info.si_status, signal=None, oom_killed=oom)
         else:

@@ -136,16 +136,25 @@ def _resources(spec: SandboxSpec, host_cores: int) -> dict[str, Any]:
 
 
 def config(
-    spec: SandboxSpec, rootfs: str, netns_path: str, cgroups_path: str, host_cores: int
+    spec: SandboxSpec,
+    rootfs: str,
+    netns_path: str,
+    cgroups_path: str,
+    host_cores: int,
+    init: str | None = None,
 ) -> dict[str, Any]:
-    """The OCI runtime config for `spec`, its root at `rootfs`, joining the network namespace at `netns_path`."""
+    """The OCI runtime config for `spec`, its root at `rootfs`, joining the network namespace at `netns_path`.
+
+    With `init` (a path inside the root), that init runs as PID 1 and starts the spec's process.
+    """
+    args = [init, "--", *spec.args] if init is not None else list(spec.args)
     caps = list(ROOT_CAPABILITIES) if spec.uid == 0 else []
     return {
         "ociVersion": "1.0.2-dev",
         "process": {
             "terminal": False,
             "user": {"uid": spec.uid, "gid": spec.gid},
-            "args": list(spec.args),
+            "args": args,
             "env": [f"{name}={value}" for name, value in spec.env],
             "cwd": spec.cwd,
             "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},

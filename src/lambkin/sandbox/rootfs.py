@@ -2,32 +2,40 @@
 
 The skeleton, top-most, guarantees what runc needs and cannot create in a read-only root: mount points
 (/proc, /dev, /sys, /tmp) and an /etc/hosts naming localhost. It also makes two lower layers at least, which
-an overlay without an upper directory requires.
+an overlay without an upper directory requires. When the host has a static init (tini), the skeleton carries
+it at INIT_PATH, so the function's runtime is not PID 1 (to which the kernel delivers no default-action signal,
+so a runtime that kills itself would not die) and its zombies are reaped.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import shutil
 from pathlib import Path
 
 from lambkin.sandbox import syscalls
 
 _SKELETON_DIRS = {"proc": 0o555, "dev": 0o755, "sys": 0o555, "tmp": 0o1777, "etc": 0o755}
+INIT_PATH = "/.lambkin/init"
 _HOSTS = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
 _OPTIONS_LIMIT = 4000
 _OCTAL = re.compile(r"\\([0-7]{3})")  # mountinfo escapes space, tab, newline and backslash
 
 
-def ensure_skeleton(path: Path) -> Path:
-    """Creates the skeleton layer at `path` once; cheap when it exists."""
+def ensure_skeleton(path: Path, init: Path | None = None) -> Path:
+    """Creates the skeleton layer at `path` once, with `init` at INIT_PATH; cheap when it exists."""
     if (path / "etc" / "hosts").exists():
+        if init is not None:
+            _install_init(path, init)
         return path
     staging = path.with_name(path.name + f".{os.getpid()}.tmp")
     for name, mode in _SKELETON_DIRS.items():
         (staging / name).mkdir(parents=True, exist_ok=True)
         os.chmod(staging / name, mode)
     (staging / "etc" / "hosts").write_text(_HOSTS)
+    if init is not None:
+        _install_init(staging, init)
     os.chmod(staging, 0o755)
     try:
         staging.rename(path)
@@ -35,6 +43,17 @@ def ensure_skeleton(path: Path) -> Path:
         if not (path / "etc" / "hosts").exists():
             raise
     return path
+
+
+def _install_init(skeleton: Path, init: Path) -> None:
+    target = skeleton / INIT_PATH.lstrip("/")
+    if target.exists():
+        return
+    target.parent.mkdir(mode=0o755, exist_ok=True)
+    staged = target.with_name(f".init.{os.getpid()}.tmp")
+    shutil.copyfile(init, staged)
+    os.chmod(staged, 0o755)
+    os.replace(staged, target)
 
 
 def mount_overlay(lower_dirs: list[Path], target: Path) -> None:

@@ -22,6 +22,22 @@ __all__ = ["InvalidSandboxTransition", "RuncBackend", "RuncSandbox", "State"]
 log = logging.getLogger("lambkin.sandbox")
 
 
+INIT_CANDIDATES = (Path("/usr/bin/tini-static"), Path("/sbin/tini-static"))
+
+
+def find_init() -> Path | None:
+    """The host's static tini (Debian's `tini` package), copied into every sandbox as its PID 1."""
+    override = os.environ.get("LAMBKIN_SANDBOX_INIT")
+    if override is not None:
+        return Path(override) if override else None  # LAMBKIN_SANDBOX_INIT= (empty) runs without an init
+    found = next((path for path in INIT_CANDIDATES if path.is_file()), None)
+    if found is None:
+        log.warning(
+            "no static tini on this host: a sandbox's runtime runs as PID 1 (install the tini package)"
+        )
+    return found
+
+
 class RuncBackend:
     """Creates runc sandboxes under `<data>/sandboxes`, with runc state in `/run/lambkin/<instance>` and
     cgroups under `/lambkin/<instance>`, where <instance> is derived from the data directory (so parallel
@@ -35,6 +51,7 @@ class RuncBackend:
             runc_root=Path("/run/lambkin") / instance,
             cgroup_parent=f"/lambkin/{instance}",
             host_cores=host_cores or os.cpu_count() or 1,
+            init=find_init(),
         )
         self.runc = Runc(self.layout.runc_root, runc)
         self._subreaper = False
