@@ -13,7 +13,6 @@ from typing import Literal
 from urllib.parse import parse_qsl, quote
 
 from botocore.auth import UNSIGNED_PAYLOAD, SigV4Auth
-from botocore.awsrequest import AWSRequest, HTTPHeaders
 from botocore.credentials import Credentials as BotoCredentials
 
 from lambkin.config import Credentials
@@ -147,7 +146,6 @@ def _signed_at(stamp: str, headers: Mapping[str, str]) -> datetime:
 
 
 def _check_time(signed_at: datetime, now: datetime, presigned: bool, query: Mapping[str, list[str]]) -> None:
-    stamp = signed_at.strftime(_STAMP)
     if presigned:
         try:
             expires = int(query.get("X-Amz-Expires", ["900"])[0])
@@ -162,13 +160,13 @@ def _check_time(signed_at: datetime, now: datetime, presigned: bool, query: Mapp
     elif signed_at < now - MAX_SKEW:
         raise SignatureError(
             "expired",
-            f"Signature expired: {stamp} is now earlier than {(now - MAX_SKEW).strftime(_STAMP)} "
+            f"Signature expired: {signed_at.strftime(_STAMP)} is now earlier than {(now - MAX_SKEW).strftime(_STAMP)} "
             f"({now.strftime(_STAMP)} - 15 min.)",
         )
     if signed_at > now + MAX_SKEW:
         raise SignatureError(
             "expired",
-            f"Signature not yet current: {stamp} is still later than {(now + MAX_SKEW).strftime(_STAMP)} "
+            f"Signature not yet current: {signed_at.strftime(_STAMP)} is still later than {(now + MAX_SKEW).strftime(_STAMP)} "
             f"({now.strftime(_STAMP)} + 15 min.)",
         )
 
@@ -195,46 +193,71 @@ def _expected_signature(
 ) -> str:
     """The signature botocore's SigV4 signer computes for this request, signed headers and payload hash."""
     names = [name.strip().lower() for name in signed_headers.split(";") if name.strip()]
-    pairs = parse_qsl(request.query_string, keep_blank_values=True)
-    canonical_query = "&".join(
-        f"{quote(k, safe='-_.~')}={quote(v, safe='-_.~')}" for k, v in pairs if k != "X-Amz-Signature"
-    )
+    canonical_query = ""
+    if request.query_string:
+        pairs = parse_qsl(request.query_string, keep_blank_values=True)
+        canonical_query = "&".join(
+            f"{quote(k, safe='-_.~')}={quote(v, safe='-_.~')}" for k, v in pairs if k != "X-Amz-Signature"
+        )
     host = request.headers.get("host", "localhost")
     url = f"http://{host}{request.raw_path}" + (f"?{canonical_query}" if canonical_query else "")
-    headers = {name: request.headers.get(name, "") for name in names}
-    if "x-amz-content-sha256" in request.headers:  # botocore then signs this value as the payload hash
-        headers["x-amz-content-sha256"] = request.headers["x-amz-content-sha256"]
-    aws_request = AWSRequest(method=request.method, url=url, headers=headers)
-    aws_request.context["timestamp"] = signed_at.strftime(_STAMP)
-    boto_credentials = BotoCredentials(credentials.access_key_id, credentials.secret_access_key)
-    signer = _Verifier(boto_credentials, scope.service, scope.region, names, payload_hash)
-    canonical = signer.canonical_request(aws_request)
-    string_to_sign = signer.string_to_sign(aws_request, canonical)
-    signature: str = signer.signature(string_to_sign, aws_request)
+    # botocore signs a present x-amz-content-sha256 header as the payload hash
+    payload = request.headers.get("x-amz-content-sha256", payload_hash)
+    signing = _Signing(request.method, url, request.headers, names, payload, signed_at.strftime(_STAMP))
+    signer = _verifier(credentials.access_key_id, credentials.secret_access_key, scope.service, scope.region)
+    canonical = signer.canonical_request(signing)
+    string_to_sign = signer.string_to_sign(signing, canonical)
+    signature: str = signer.signature(string_to_sign, signing)
     return signature
+
+
+class _Signing:
+    """The parts of an AWSRequest that botocore's canonical request and string to sign read, without
+    building one (and its email.message headers) per request: method, url, params, headers, context."""
+
+    __slots__ = ("context", "headers", "method", "names", "payload_hash", "url")
+    params: dict[str, str] = {}
+
+    def __init__(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        names: list[str],
+        payload_hash: str,
+        timestamp: str,
+    ) -> None:
+        self.method = method
+        self.url = url
+        self.headers = (
+            headers  # lower-case names: botocore's 'X-Amz-Content-SHA256' check misses, payload() answers
+        )
+        self.names = names
+        self.payload_hash = payload_hash
+        self.context = {"timestamp": timestamp}
+
+
+class _Chosen(dict[str, list[str]]):
+    """The signed headers as botocore's canonical_headers reads them (iteration and get_all)."""
+
+    def get_all(self, name: str) -> list[str]:
+        return self[name]
 
 
 class _Verifier(SigV4Auth):  # type: ignore[misc]
     """botocore's signer over exactly the headers the client signed, the payload hash computed once,
     and the signing key derived once a day per region and service instead of on every request."""
 
-    def __init__(
-        self, credentials: BotoCredentials, service: str, region: str, names: list[str], payload_hash: str
-    ) -> None:
-        super().__init__(credentials, service, region)
-        self.signed_names = names
-        self.payload_hash = payload_hash
-
-    def headers_to_sign(self, request: AWSRequest) -> HTTPHeaders:
-        chosen = HTTPHeaders()
-        for name in self.signed_names:
-            chosen[name] = request.headers.get(name, "")
+    def headers_to_sign(self, request: _Signing) -> _Chosen:
+        chosen = _Chosen()
+        for name in request.names:
+            chosen.setdefault(name, []).append(request.headers.get(name, ""))
         return chosen
 
-    def payload(self, request: AWSRequest) -> str:
-        return self.payload_hash
+    def payload(self, request: _Signing) -> str:
+        return request.payload_hash
 
-    def signature(self, string_to_sign: str, request: AWSRequest) -> str:
+    def signature(self, string_to_sign: str, request: _Signing) -> str:
         key = _signing_key(
             self.credentials.secret_key,
             request.context["timestamp"][0:8],
@@ -242,6 +265,12 @@ class _Verifier(SigV4Auth):  # type: ignore[misc]
             self._service_name,
         )
         return hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
+
+
+@lru_cache(maxsize=64)
+def _verifier(access_key_id: str, secret: str, service: str, region: str) -> _Verifier:
+    """One signer per key, service and region: it holds no per-request state."""
+    return _Verifier(BotoCredentials(access_key_id, secret), service, region)
 
 
 @lru_cache(maxsize=256)
