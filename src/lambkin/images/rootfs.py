@@ -10,6 +10,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 MS_RDONLY = 0x1
+MS_NOSUID = 0x2
 MS_NODEV = 0x4
 MNT_DETACH = 0x2
 # overlayfs reads its options from one page; keep a margin for the other options.
@@ -53,7 +54,13 @@ def mount_overlay(lower_dirs: Sequence[Path], target: Path) -> None:
     with _option_paths(dirs) as paths:
         options = "lowerdir=" + ":".join(paths)
         if (
-            _libc().mount(b"overlay", os.fsencode(target), b"overlay", MS_RDONLY | MS_NODEV, options.encode())
+            _libc().mount(
+                b"overlay",
+                os.fsencode(target),
+                b"overlay",
+                MS_RDONLY | MS_NOSUID | MS_NODEV,
+                options.encode(),
+            )
             != 0
         ):
             _raise("cannot mount the overlay root on", target)

@@ -14,12 +14,12 @@ import re
 import shutil
 from pathlib import Path
 
+from lambkin.images import rootfs as images_rootfs
 from lambkin.sandbox import syscalls
 
 _SKELETON_DIRS = {"proc": 0o555, "dev": 0o755, "sys": 0o555, "tmp": 0o1777, "etc": 0o755}
 INIT_PATH = "/.lambkin/init"
 _HOSTS = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
-_OPTIONS_LIMIT = 4000
 _OCTAL = re.compile(r"\\([0-7]{3})")  # mountinfo escapes space, tab, newline and backslash
 
 
@@ -57,19 +57,8 @@ def _install_init(skeleton: Path, init: Path) -> None:
 
 
 def mount_overlay(lower_dirs: list[Path], target: Path) -> None:
-    """Mounts the read-only overlay of `lower_dirs` (top-most first) on `target`."""
-    lowers = [str(p) for p in lower_dirs]
-    if syscalls.new_mount_api():
-        try:
-            syscalls.mount_overlay_layers(lowers, str(target))
-            return
-        except OSError as exc:
-            if exc.errno not in (22, 38):  # EINVAL: no `lowerdir+` (before 6.8); ENOSYS: no fsopen
-                raise
-    options = "lowerdir=" + ":".join(p.replace("\\", "\\\\").replace(":", "\\:") for p in lowers)
-    if len(options) > _OPTIONS_LIMIT:
-        raise OSError(7, f"{len(lowers)} layers make overlay options too long for mount(2) on this kernel")
-    syscalls.mount("overlay", str(target), "overlay", syscalls.MS_RDONLY | syscalls.MS_NOSUID, options)
+    """Mounts the read-only overlay of `lower_dirs` (top-most first) on `target` (images' one mount code)."""
+    images_rootfs.mount_overlay(lower_dirs, target)
 
 
 def unmount(target: Path) -> None:
