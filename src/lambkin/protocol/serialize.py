@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import base64
-import enum
 import json
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import format_datetime
 from typing import Any
+from weakref import WeakKeyDictionary
 from xml.sax.saxutils import escape
 
 from botocore.model import OperationModel, Shape, StructureShape
 
 from lambkin.protocol import eventstream
+from lambkin.protocol.encode import body_encoder, encoder, plain, timestamp
 from lambkin.protocol.errors import AwsError
 from lambkin.protocol.legacy import SQS_XML_NAMESPACE, query_error
 from lambkin.protocol.model import ServiceIndex
@@ -41,21 +40,16 @@ def rest_json(operation: OperationModel, output: Mapping[str, Any]) -> Reply:
 
 def _rest_json_structure(shape: StructureShape, output: Mapping[str, Any], status: int) -> Reply:
     headers: list[tuple[str, str]] = []
-    body_members: dict[str, Any] = {}
-    for name, member in shape.members.items():
+    for name, location, wire, member in _located(shape):
         value = output.get(name)
         if value is None:
             continue
-        location = member.serialization.get("location")
-        wire = member.serialization.get("name", name)
         if location == "statusCode":
             status = int(value)
         elif location == "header":
             headers.append((wire, _header_value(member, value)))
         elif location == "headers":
             headers.extend((wire + str(k), str(v)) for k, v in value.items())
-        elif location is None:
-            body_members[name] = value
     if not any(name.lower() == "content-type" for name, _ in headers):
         headers.insert(0, ("content-type", "application/json"))
     payload = shape.serialization.get("payload")
@@ -76,8 +70,24 @@ def _rest_json_structure(shape: StructureShape, output: Mapping[str, Any], statu
             return Reply(status, headers, raw)
         body = to_json(member, value) if value is not None else {}
     else:
-        body = to_json(shape, body_members)
+        body = body_encoder(shape)(output)
     return Reply(status, headers, _dumps(body))
+
+
+_Located = tuple[tuple[str, str, str, Shape], ...]
+_LOCATED: WeakKeyDictionary[Shape, _Located] = WeakKeyDictionary()
+
+
+def _located(shape: StructureShape) -> _Located:
+    """The members a rest-json output sends outside its body (status, headers), read once per shape."""
+    found = _LOCATED.get(shape)
+    if found is None:
+        found = _LOCATED[shape] = tuple(
+            (name, member.serialization["location"], member.serialization.get("name", name), member)
+            for name, member in shape.members.items()
+            if member.serialization.get("location") is not None
+        )
+    return found
 
 
 def json_body(index: ServiceIndex, operation: OperationModel, output: Mapping[str, Any]) -> Reply:
@@ -92,52 +102,16 @@ def to_json(shape: Shape, value: Any) -> Any:
 
     Keys that are not members of a structure are left out.
     """
-    kind = shape.type_name
-    if kind == "structure":
-        assert isinstance(shape, StructureShape)
-        members = shape.members
-        result: dict[str, Any] = {}
-        for name, item in value.items():
-            member = members.get(name)
-            if member is not None and item is not None:
-                result[member.serialization.get("name", name)] = to_json(member, item)
-        return result
-    if kind == "list":
-        return [to_json(shape.member, item) for item in value]
-    if kind == "map":
-        return {str(_plain(k)): to_json(shape.value, v) for k, v in value.items()}
-    if kind == "blob":
-        raw = value if isinstance(value, bytes) else str(value).encode()
-        return base64.b64encode(raw).decode()
-    if kind == "timestamp":
-        return _timestamp(value, shape.serialization.get("timestampFormat", "unixTimestamp"))
-    return _plain(value)
+    return encoder(shape)(value)
 
 
-def _plain(value: Any) -> Any:
-    return value.value if isinstance(value, enum.Enum) else value
+_plain = plain
+_timestamp = timestamp
+_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
 def _dumps(body: Any) -> bytes:
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def _as_datetime(value: Any) -> datetime:
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    if isinstance(value, int | float):
-        return datetime.fromtimestamp(value, UTC)
-    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-
-
-def _timestamp(value: Any, form: str) -> Any:
-    moment = _as_datetime(value)
-    if form == "iso8601":
-        return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    if form == "rfc822":
-        return format_datetime(moment.astimezone(UTC), usegmt=True)
-    stamp = moment.timestamp()
-    return int(stamp) if stamp.is_integer() else round(stamp, 3)
+    return _JSON(body).encode()
 
 
 def _header_value(shape: Shape, value: Any) -> str:
