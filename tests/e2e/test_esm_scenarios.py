@@ -42,10 +42,12 @@ def random_text(rng: random.Random, index: int, failing: bool) -> str:
     return f"{'fail' if failing else 'item'}-{index:05d} {words}"
 
 
-def send_batch(sqs: Any, url: str, bodies: list[str]) -> list[str]:
-    """The bodies SQS acknowledged."""
+def send_batch(sqs: Any, url: str, bodies: list[str], refused: list[Any] | None = None) -> list[str]:
+    """The bodies SQS acknowledged (entries it refused are added to `refused`)."""
     entries = [{"Id": str(i), "MessageBody": b} for i, b in enumerate(bodies)]
     answer = sqs.send_message_batch(QueueUrl=url, Entries=entries)
+    if refused is not None:
+        refused.extend(answer.get("Failed", []))
     return [bodies[int(ok["Id"])] for ok in answer.get("Successful", [])]
 
 
@@ -87,6 +89,8 @@ def test_kill_9_during_send_and_consume_loses_no_acknowledged_message(
     total = 1_500
     acknowledged: list[str] = []
     attempted: set[str] = set()
+    refused: list[Any] = []
+    errors: list[str] = []
     halfway = threading.Event()
 
     def seed() -> None:
@@ -98,9 +102,10 @@ def test_kill_9_during_send_and_consume_loses_no_acknowledged_message(
             chunk = [f"fail-{i:05d}" for i in range(index, min(index + 10, total))]
             attempted.update(chunk)
             try:
-                acknowledged.extend(send_batch(sqs, url, chunk))
+                acknowledged.extend(send_batch(sqs, url, chunk, refused))
                 index += 10
-            except Exception:
+            except Exception as exc:
+                errors.append(repr(exc))
                 continue  # the server is down: send the same batch again once it is back
             if index >= total // 3:
                 halfway.set()
@@ -117,4 +122,4 @@ def test_kill_9_during_send_and_consume_loses_no_acknowledged_message(
     in_dlq = drain(sqs, dlq)
     assert set(acknowledged) <= set(in_dlq)
     assert set(in_dlq) <= attempted
-    assert len(set(acknowledged)) == total
+    assert len(set(acknowledged)) == total, (refused, errors[-3:])
