@@ -335,9 +335,12 @@ def test_alias_url_invokes_the_alias(server: LambkinServer, lam: Any, handlers_u
     lam.create_alias(FunctionName=name, Name="prod", FunctionVersion=version)
     url = lam.create_function_url_config(FunctionName=name, Qualifier="prod", AuthType="NONE")["FunctionUrl"]
     with by_host(server, url) as client:
-        assert client.get("/").json()["requestContext"]["apiId"] == url_id(url)
+        first = client.get("/")
+        assert first.status_code == 200, (first.status_code, first.text, server.log()[-2000:])
+        assert first.json()["requestContext"]["apiId"] == url_id(url)
     lam.delete_alias(FunctionName=name, Name="prod")
     with pytest.raises(botocore.exceptions.ClientError):
         lam.get_function_url_config(FunctionName=name, Qualifier="prod")
     with by_host(server, url) as client:
-        assert client.get("/").status_code in (403, 502)
+        after = client.get("/")
+        assert after.status_code in (403, 502), (after.status_code, after.text)
