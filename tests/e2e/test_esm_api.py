@@ -213,7 +213,7 @@ def test_aws_cli_drives_every_operation(server: LambkinServer, sqs: Any, functio
         updated = aws(server, "update-event-source-mapping", "--uuid", uuid, "--no-enabled")
         if updated.returncode == 0:
             break
-        assert "ResourceConflictException" in updated.stderr
+        assert "ResourceInUseException" in updated.stderr
         time.sleep(0.05)
     assert json.loads(updated.stdout)["State"] == "Disabling"
     deleted = aws(server, "delete-event-source-mapping", "--uuid", uuid)

@@ -3,7 +3,8 @@
     MappingError                  code
     ├── InvalidParameterValue     InvalidParameterValueException  (Lambda's checks of a mapping)
     ├── MappingNotFound           ResourceNotFoundException       (no mapping with that UUID)
-    └── MappingConflict           ResourceConflictException       (duplicate, or a state change under way)
+    ├── MappingConflict           ResourceConflictException       (a mapping of that queue and function exists)
+    └── MappingInUse              ResourceInUseException          (a state change is under way: try again)
 
 They carry no HTTP: `api/lambda_esm.py` turns them into AwsError in one place.
 """
@@ -31,3 +32,7 @@ class MappingNotFound(MappingError):
 
 class MappingConflict(MappingError):
     code = "ResourceConflictException"
+
+
+class MappingInUse(MappingError):
+    code = "ResourceInUseException"

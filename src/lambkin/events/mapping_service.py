@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
-from lambkin.events.errors import InvalidParameterValue, MappingConflict, MappingNotFound
+from lambkin.events.errors import InvalidParameterValue, MappingConflict, MappingInUse, MappingNotFound
 from lambkin.events.mapping_store import MappingStore
 from lambkin.events.mappings import (
     DEFAULT_BATCH_SIZE,
@@ -270,8 +270,8 @@ def _names(mapping: Mapping, function: FunctionInfo) -> bool:
     return mapping.function_arn == function.arn
 
 
-def _busy(mapping: Mapping) -> MappingConflict:
-    return MappingConflict(
+def _busy(mapping: Mapping) -> MappingInUse:
+    return MappingInUse(
         "The operation cannot be performed at this time. "
         f"The event source mapping is currently in a {mapping.state} state. Please try again later."
     )

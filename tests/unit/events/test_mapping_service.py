@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lambkin.events.errors import InvalidParameterValue, MappingConflict, MappingNotFound
+from lambkin.events.errors import InvalidParameterValue, MappingConflict, MappingInUse, MappingNotFound
 from lambkin.events.mapping_service import FunctionInfo, MappingService
 from lambkin.events.mapping_store import MappingStore
 from lambkin.events.mappings import MappingState
@@ -46,7 +46,7 @@ async def test_duplicates_conflict_and_checks_apply(service: MappingService) -> 
 
 async def test_updates_walk_the_state_table(service: MappingService) -> None:
     uuid = (await service.create({"EventSourceArn": Q + "q", "FunctionName": "f"})).uuid
-    with pytest.raises(MappingConflict, match="Creating"):
+    with pytest.raises(MappingInUse, match="Creating"):
         await service.update(uuid, {"BatchSize": 5})
     await service.settle(uuid)
     assert (await service.update(uuid, {"Enabled": False})).state is MappingState.DISABLING
