@@ -63,6 +63,10 @@ def claimed_scope(headers: Mapping[str, str], query: Mapping[str, list[str]]) ->
         credential = dict(_AUTH_FIELD.findall(authorization)).get("Credential")
     elif "X-Amz-Credential" in query:
         credential = query["X-Amz-Credential"][0]
+    return _scope_of(credential)
+
+
+def _scope_of(credential: str | None) -> Scope | None:
     if not credential:
         return None
     parts = credential.split("/")
@@ -98,7 +102,7 @@ def verify(request: Incoming, credentials: Credentials, now: datetime) -> Scope:
             raise SignatureError("malformed", "Only AWS4-HMAC-SHA256 authorization is accepted.")
         fields = dict(_AUTH_FIELD.findall(authorization))
         stamp = request.headers.get("x-amz-date", "")
-    scope = claimed_scope(request.headers, query_map)
+    scope = _scope_of(fields.get("Credential"))
     if scope is None or not fields.get("SignedHeaders") or not fields.get("Signature"):
         raise SignatureError(
             "malformed", "Authorization header requires 'Credential', 'SignedHeaders' and 'Signature'."
@@ -116,7 +120,7 @@ def verify(request: Incoming, credentials: Credentials, now: datetime) -> Scope:
     if not any(
         hmac.compare_digest(
             _expected_signature(
-                request, credentials, scope, fields["SignedHeaders"], signed_at, payload
+                request, query, credentials, scope, fields["SignedHeaders"], signed_at, payload
             ).encode(),
             provided,
         )
@@ -185,6 +189,7 @@ def _check_payload(request: Incoming, body_hash: str) -> None:
 
 def _expected_signature(
     request: Incoming,
+    query: list[tuple[str, str]],
     credentials: Credentials,
     scope: Scope,
     signed_headers: str,
@@ -193,12 +198,9 @@ def _expected_signature(
 ) -> str:
     """The signature botocore's SigV4 signer computes for this request, signed headers and payload hash."""
     names = [name.strip().lower() for name in signed_headers.split(";") if name.strip()]
-    canonical_query = ""
-    if request.query_string:
-        pairs = parse_qsl(request.query_string, keep_blank_values=True)
-        canonical_query = "&".join(
-            f"{quote(k, safe='-_.~')}={quote(v, safe='-_.~')}" for k, v in pairs if k != "X-Amz-Signature"
-        )
+    canonical_query = "&".join(
+        f"{quote(k, safe='-_.~')}={quote(v, safe='-_.~')}" for k, v in query if k != "X-Amz-Signature"
+    )
     host = request.headers.get("host", "localhost")
     url = f"http://{host}{request.raw_path}" + (f"?{canonical_query}" if canonical_query else "")
     # botocore signs a present x-amz-content-sha256 header as the payload hash
