@@ -7,6 +7,7 @@ import warnings
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from botocore.model import Shape, StructureShape
 
@@ -72,7 +73,9 @@ def _join(path: str, name: str) -> str:
 def _check(shape: Shape, value: Any, path: str, problems: list[Problem]) -> None:
     if len(problems) >= _MAX_PROBLEMS:
         return
-    problems.extend(Problem(path, value, constraint) for constraint in _constraints(shape, value))
+    broken = _constraints(shape, value)
+    if broken:
+        problems.extend(Problem(path, value, constraint) for constraint in broken)
     kind = shape.type_name
     if kind == "structure":
         assert isinstance(shape, StructureShape)
@@ -108,8 +111,27 @@ def _check(shape: Shape, value: Any, path: str, problems: list[Problem]) -> None
 _CONTAINERS = ("structure", "list", "map")
 
 
+_CONSTRAINED: WeakKeyDictionary[Shape, bool] = WeakKeyDictionary()
+
+
+def _constrained(shape: Shape) -> bool:
+    """Whether the shape has any constraint of its own (most have none), read once per shape."""
+    found = _CONSTRAINED.get(shape)
+    if found is None:
+        meta = shape.metadata
+        found = _CONSTRAINED[shape] = bool(
+            "min" in meta
+            or "max" in meta
+            or "pattern" in meta
+            or (shape.type_name == "string" and shape.enum)
+        )
+    return found
+
+
 def _constraints(shape: Shape, value: Any) -> list[str]:
     """The value's own broken constraints: length, range, enum, pattern (not its members')."""
+    if not _constrained(shape):
+        return []
     kind = shape.type_name
     meta = shape.metadata
     broken: list[str] = []
