@@ -7,7 +7,6 @@ import warnings
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
-from weakref import WeakKeyDictionary
 
 from botocore.model import Shape, StructureShape
 
@@ -62,7 +61,7 @@ def _structure(shape: StructureShape, value: dict[str, Any], path: str, problems
     members = shape.members
     for name, item in value.items():
         member = members.get(name)
-        if member is not None and item is not None:
+        if member is not None and item is not None and _checked(member):
             _check(member, item, _join(path, name), problems)
 
 
@@ -111,7 +110,10 @@ def _check(shape: Shape, value: Any, path: str, problems: list[Problem]) -> None
 _CONTAINERS = ("structure", "list", "map")
 
 
-_CONSTRAINED: WeakKeyDictionary[Shape, bool] = WeakKeyDictionary()
+# By shape object, as parse.body_members caches: input shapes belong to the operation models, which live as
+# long as the process, so these hold one entry per member shape of the models served.
+_CONSTRAINED: dict[Shape, bool] = {}
+_CHECKED: dict[Shape, bool] = {}
 
 
 def _constrained(shape: Shape) -> bool:
@@ -125,6 +127,14 @@ def _constrained(shape: Shape) -> bool:
             or "pattern" in meta
             or (shape.type_name == "string" and shape.enum)
         )
+    return found
+
+
+def _checked(shape: Shape) -> bool:
+    """Whether a value of this shape can break anything: a constraint of its own, or members to check."""
+    found = _CHECKED.get(shape)
+    if found is None:
+        found = _CHECKED[shape] = _constrained(shape) or shape.type_name in _CONTAINERS
     return found
 
 
