@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Protocol, assert_never
 
-from lambkin.environments.results import Success
+from lambkin.environments.results import SANDBOX_FAILURE, FunctionError, Success
 from lambkin.invoke.async_destinations import Attempt, Destinations, destination_record
 from lambkin.invoke.async_lifecycle import (
     DEFAULT_MAX_AGE_S,
@@ -232,6 +232,11 @@ class Dispatcher:
         try:
             result = await self.runner.invoke(target.version, request)
         except Throttled:
+            self._requeue_throttled(event, self.clock(), policy)
+            return
+        if isinstance(result.outcome, FunctionError) and result.outcome.error_type == SANDBOX_FAILURE:
+            # lambkin could not give the event an environment: a system error, retried like a throttle.
+            log.warning("async event %s: no sandbox for %s; it waits", event.request_id, event.function)
             self._requeue_throttled(event, self.clock(), policy)
             return
         attempt = Attempt(result.outcome, target.executed_version)

@@ -212,3 +212,15 @@ async def test_a_large_payload_waits_on_disk_and_is_loaded_for_its_attempt(world
     await world.dispatcher.attempt(waiting)
     assert world.runner.seen == [("fn", json.dumps(big).encode())]
     assert world.stored() == []
+
+
+async def test_a_sandbox_failure_is_a_system_error_that_costs_no_attempt(world: World) -> None:
+    world.runner.outcomes = [FunctionError("Sandbox.Failure", b'{"errorType": "Sandbox.Failure"}')]
+    await world.dispatcher.accept([world.event("fn")])
+    await world.pump()
+    (stored,) = world.stored()
+    assert stored.attempts == 0
+    world.clock.now += 1.0
+    await world.pump()
+    assert len(world.runner.seen) == 2
+    assert world.stored() == []
