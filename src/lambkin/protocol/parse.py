@@ -9,6 +9,7 @@ import math
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from functools import cache
 from typing import Any
 from urllib.parse import unquote
 
@@ -34,9 +35,7 @@ def parse_rest_json(
         return {}
     result: dict[str, Any] = {}
     used_query: set[str] = set()
-    for name, member in shape.members.items():
-        location = member.serialization.get("location")
-        wire = member.serialization.get("name", name)
+    for name, location, wire, member in _located(shape):
         if location == "uri":
             if wire in labels:
                 result[name] = scalar(member, unquote(labels[wire]), name)
@@ -59,8 +58,8 @@ def parse_rest_json(
             found = {k[len(prefix) :]: v for k, v in headers.items() if k.startswith(prefix)}
             if found:
                 result[name] = found
-    for name, member in shape.members.items():
-        if member.serialization.get("location") == "querystring" and member.type_name == "map":
+    for name, location, _, member in _located(shape):
+        if location == "querystring" and member.type_name == "map":
             rest = {k: v for k, v in query.items() if k not in used_query}
             if rest:
                 many = member.value.type_name == "list"
@@ -82,6 +81,16 @@ def parse_rest_json(
             raise ParseError("Could not parse request body into json: expected an object")
         result.update(_structure_members(shape, document, ""))
     return result
+
+
+@cache
+def _located(shape: StructureShape) -> tuple[tuple[str, str, str, Shape], ...]:
+    """The members read from outside the body (label, query, headers): name, location, wire name, shape."""
+    return tuple(
+        (name, member.serialization["location"], member.serialization.get("name", name), member)
+        for name, member in shape.members.items()
+        if member.serialization.get("location") is not None
+    )
 
 
 def parse_json(operation: OperationModel, body: bytes) -> dict[str, Any]:
