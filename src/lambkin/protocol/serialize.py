@@ -34,7 +34,7 @@ def rest_json(operation: OperationModel, output: Mapping[str, Any]) -> Reply:
     status = int(operation.http.get("responseCode", 200))
     shape = operation.output_shape
     if shape is None:
-        return Reply(status, [("content-type", "application/json")], b"{}")
+        return Reply(status, [("content-type", "application/json")], _no_content_or(status, b"{}"))
     return _rest_json_structure(shape, output, status)
 
 
@@ -71,7 +71,12 @@ def _rest_json_structure(shape: StructureShape, output: Mapping[str, Any], statu
         body = to_json(member, value) if value is not None else {}
     else:
         body = body_encoder(shape)(output)
-    return Reply(status, headers, _dumps(body))
+    return Reply(status, headers, _no_content_or(status, _dumps(body)))
+
+
+def _no_content_or(status: int, body: bytes) -> bytes:
+    """A 204 carries no body: one would be read as the start of the connection's next response."""
+    return b"" if status == 204 else body
 
 
 _Located = tuple[tuple[str, str, str, Shape], ...]

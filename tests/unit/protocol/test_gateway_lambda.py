@@ -271,3 +271,12 @@ def test_error_mid_stream_ends_it_with_an_exception_message() -> None:
     with pytest.raises(EventStreamError) as raised:
         next(stream)
     assert raised.value.response["Error"] == {"Code": "ServiceException", "Message": "lost it"}
+
+
+def test_a_204_answer_has_no_body() -> None:
+    # DeleteAlias answers 204 with no output shape: a body would be read as the next response on the connection.
+    handler, _ = echo()
+    app = gateway({"lambda": {"DeleteAlias": handler}})
+    answer = send(app, build("lambda", "DeleteAlias", {"FunctionName": "fn", "Name": "live"}))
+    assert answer.status == 204
+    assert answer.body == b""
