@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import uuid
 from pathlib import Path
 
 from lambkin.images import rootfs as images_rootfs
@@ -29,7 +30,9 @@ def ensure_skeleton(path: Path, init: Path | None = None) -> Path:
         if init is not None:
             _install_init(path, init)
         return path
-    staging = path.with_name(path.name + f".{os.getpid()}.tmp")
+    staging = path.with_name(
+        f"{path.name}.{uuid.uuid4().hex}.tmp"
+    )  # concurrent cold starts each stage their own
     for name, mode in _SKELETON_DIRS.items():
         (staging / name).mkdir(parents=True, exist_ok=True)
         os.chmod(staging / name, mode)
@@ -40,6 +43,7 @@ def ensure_skeleton(path: Path, init: Path | None = None) -> Path:
     try:
         staging.rename(path)
     except OSError:
+        shutil.rmtree(staging, ignore_errors=True)  # another cold start created it first
         if not (path / "etc" / "hosts").exists():
             raise
     return path
@@ -50,7 +54,7 @@ def _install_init(skeleton: Path, init: Path) -> None:
     if target.exists():
         return
     target.parent.mkdir(mode=0o755, exist_ok=True)
-    staged = target.with_name(f".init.{os.getpid()}.tmp")
+    staged = target.with_name(f".init.{uuid.uuid4().hex}.tmp")
     shutil.copyfile(init, staged)
     os.chmod(staged, 0o755)
     os.replace(staged, target)
