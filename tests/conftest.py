@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from lambkin.sandbox import rootfs, syscalls
 from tests.harness import LambkinServer
 from tests.images import BuiltImages, build_all
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_sandbox_mount_outlives_the_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """A read-only sandbox root still mounted under pytest's temporary directories would make pytest's own
+    clean-up of old runs crash after the last test; such a leak is reported and detached instead."""
+    yield
+    for point in rootfs.mounts_under(tmp_path_factory.getbasetemp().parent):
+        print(f"\nleaked sandbox mount (detached at session end): {point}", file=sys.stderr)
+        try:
+            syscalls.umount(str(point))
+        except OSError as exc:
+            print(f"could not detach {point}: {exc}", file=sys.stderr)
 
 
 @pytest.fixture(scope="module")

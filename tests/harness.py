@@ -85,7 +85,8 @@ class LambkinServer:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
-    def stop(self, kill: bool = False) -> None:
+    def stop(self, kill: bool = False, clean_up_if_stuck: bool = True) -> None:
+        """SIGTERM (a graceful stop that removes every sandbox) or, with `kill`, SIGKILL."""
         if self.process is None:
             return
         if kill:
@@ -93,10 +94,15 @@ class LambkinServer:
         else:
             self.process.terminate()
         try:
-            self.process.wait(timeout=20)
+            self.process.wait(timeout=60)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+            self.process = None
+            if clean_up_if_stuck:  # its sandboxes are still there: a start removes what a previous run left
+                print(f"lambkin server on {self.port} ignored SIGTERM for 60 s; restarting it to clean up")
+                self.start()
+                self.stop(clean_up_if_stuck=False)
         self.process = None
 
     def restart(self, kill: bool = False) -> LambkinServer:

@@ -91,6 +91,8 @@ class Lambkin:
             access_log=False,
             log_level="warning",
             timeout_keep_alive=75,
+            # A long poll or a slow invoke does not hold shutdown (and the sandboxes' clean-up) forever.
+            timeout_graceful_shutdown=10,
         )
         server = _Server(config)
         try:
