@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import signal
 import threading
 from collections.abc import Callable, Coroutine, Iterator
@@ -34,7 +33,6 @@ from lambkin.functions import repository as function_store
 from lambkin.functions import urls as function_urls
 from lambkin.functions.control import ControlPlane, build_control_plane
 from lambkin.functions.event_invoke_config import EventInvokeConfigService
-from lambkin.functions.worker import UnavailableResolver
 from lambkin.images import catalog as image_catalog
 from lambkin.images.blobs import BlobStore
 from lambkin.images.catalog import Catalog
@@ -164,18 +162,12 @@ def build(settings: Settings) -> Lambkin:
     app.mounts.insert(0, Mount("registry", path_prefix("/v2"), registry))
     app.sandboxes = RuncBackend(settings.data_dir)
     app.background.append(app.sandboxes.cleanup_leftovers)  # create() waits for it
-    # The image service resolves and unpacks function images; until it is wired, images fail clearly.
-    resolver = getattr(app, "images", None) or UnavailableResolver()
     app.control_plane = build_control_plane(
         db,
         settings.region,
         settings.account_id,
-        resolver,
-        concurrency_limit=int(
-            os.environ.get("LAMBKIN_ACCOUNT_CONCURRENCY")
-            or os.environ.get("LAMBKIN_CONCURRENCY_LIMIT")
-            or "1000"
-        ),
+        app.images,
+        concurrency_limit=settings.account_concurrency,
     )
     app.background.append(app.control_plane.run)
     app.services["lambda"].update(lambda_handlers(app.control_plane))

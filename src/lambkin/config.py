@@ -28,6 +28,7 @@ class Settings:
     region: str = "us-east-1"
     account_id: str = "000000000000"
     credentials: Credentials = field(default_factory=lambda: Credentials("", ""))
+    account_concurrency: int = 1000  # ConcurrentExecutions (LAMBKIN_ACCOUNT_CONCURRENCY), Lambda's default
 
     @property
     def endpoint(self) -> str:
@@ -78,6 +79,11 @@ def settings_from_environment(data_dir: Path, host: str, port: int) -> tuple[Set
             region=os.environ.get("LAMBKIN_REGION", "us-east-1"),
             account_id=os.environ.get("LAMBKIN_ACCOUNT_ID", "000000000000"),
             credentials=creds,
+            account_concurrency=int(
+                os.environ.get("LAMBKIN_ACCOUNT_CONCURRENCY")
+                or os.environ.get("LAMBKIN_CONCURRENCY_LIMIT")
+                or 1000
+            ),
         ),
         generated,
     )

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from typing import Any
 
+from lambkin.api.lambda_payloads import check_json, too_large
 from lambkin.functions.errors import FunctionNotFound, FunctionsError, ResourceConflict
 from lambkin.functions.event_invoke_config import EventInvokeConfig, EventInvokeConfigService
 from lambkin.functions.names import Arns
@@ -39,26 +39,6 @@ def _aws(exc: FunctionsError) -> AwsError:
     return AwsError(exc.code, exc.message, Type="User")
 
 
-def _too_large(limit: int) -> AwsError:
-    return AwsError(
-        "RequestTooLargeException",
-        f"Request must be smaller than {limit} bytes for the InvokeFunction operation",
-        413,
-        Type="User",
-    )
-
-
-def _check_json(payload: bytes) -> None:
-    if not payload:
-        return
-    try:
-        json.loads(payload)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise AwsError(
-            "InvalidRequestContentException", f"Could not parse request body into json: {exc}", Type="User"
-        ) from exc
-
-
 class AsyncInvokes:
     """Accepts events (202 once committed) and serves the EventInvokeConfig operations."""
 
@@ -80,14 +60,14 @@ class AsyncInvokes:
         """Invoke's Event branch, after the function resolved: stores the event, then answers 202."""
         payload: bytes = params.get("Payload") or b""
         if len(payload) > EVENT_LIMIT:
-            raise _too_large(EVENT_LIMIT)
+            raise too_large(EVENT_LIMIT)
         await self._accept(params["FunctionName"], params.get("Qualifier"), payload, ctx, version.name)
         return {"StatusCode": 202}
 
     async def _accept(
         self, name: str, qualifier: str | None, payload: bytes, ctx: RequestContext, function: str
     ) -> None:
-        _check_json(payload)
+        check_json(payload)
         try:
             ref = self.arns.parse(name, qualifier)
         except FunctionsError as exc:
@@ -108,7 +88,7 @@ class AsyncInvokes:
         args = params.get("InvokeArgs") or b""
         payload = args if isinstance(args, bytes) else args.read()
         if len(payload) > INVOKE_ASYNC_LIMIT:
-            raise _too_large(INVOKE_ASYNC_LIMIT)
+            raise too_large(INVOKE_ASYNC_LIMIT)
         try:
             version, _ = await self.functions.resolve_for_invoke(params["FunctionName"], None)
         except FunctionsError as exc:

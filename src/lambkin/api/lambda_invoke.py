@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import base64
-import json
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
+from lambkin.api.lambda_payloads import check_json
 from lambkin.environments.results import FunctionError
 from lambkin.functions.errors import FunctionsError
 from lambkin.invoke.concurrency import Throttled
@@ -47,7 +47,7 @@ def invoke_handlers(
                 "Asynchronous invocation (InvocationType Event) is not supported by this server yet.",
                 Type="User",
             )
-        _check_json(payload)
+        check_json(payload)
         request = InvokeRequest(
             payload=payload,
             invoked_function_arn=_invoked_arn(version.function_arn, name, qualifier),
@@ -91,17 +91,6 @@ class ResolveCache:
 
     async def get(self, name: str, qualifier: str | None) -> tuple[Any, str]:
         return await self.functions.resolve_for_invoke(name, qualifier)
-
-
-def _check_json(payload: bytes) -> None:
-    if not payload:
-        return
-    try:
-        json.loads(payload)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise AwsError(
-            "InvalidRequestContentException", f"Could not parse request body into json: {exc}", Type="User"
-        ) from exc
 
 
 def _invoked_arn(function_arn: str, name: str, qualifier: str | None) -> str:

@@ -35,16 +35,6 @@ class ImageResolver(Protocol):
     async def prepare(self, resolved: Any) -> Any: ...
 
 
-class UnavailableResolver:
-    """Stands in until an image service is wired: every image fails with a clear reason."""
-
-    async def resolve(self, image_uri: str, architecture: str | None = None) -> Any:
-        raise LookupError(f"lambkin has no image service configured to resolve {image_uri}")
-
-    async def prepare(self, resolved: Any) -> Any:
-        return None
-
-
 def failure_reason(image_uri: str, exc: BaseException) -> tuple[str, str]:
     """(StateReasonCode, StateReason) for an image that could not be resolved or unpacked.
 

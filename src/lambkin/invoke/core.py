@@ -10,7 +10,7 @@ from typing import Any
 from lambkin.config import Settings
 from lambkin.environments.image_source import ResolvingImageSource
 from lambkin.environments.pool import Pools, PoolSettings
-from lambkin.invoke.concurrency import DEFAULT_ACCOUNT_LIMIT, ConcurrencyLimiter
+from lambkin.invoke.concurrency import ConcurrencyLimiter
 from lambkin.invoke.invoker import Invoker
 from lambkin.logs.store import LogStore
 from lambkin.sandbox.spec import SandboxBackend
@@ -35,10 +35,9 @@ def _number(env: Mapping[str, str], name: str, default: float) -> float:
 def build_execution(
     settings: Settings, sandboxes: SandboxBackend, images: Any, environ: Mapping[str, str] | None = None
 ) -> ExecutionCore:
-    """LAMBKIN_IDLE_TIMEOUT (s, default 300), LAMBKIN_FREEZE_AFTER (s, 0.5), LAMBKIN_ACCOUNT_CONCURRENCY
-    (1,000), LAMBKIN_MAX_PARALLEL_STARTS (4 per core), LAMBKIN_LOG_RETENTION_DAYS (7)."""
+    """LAMBKIN_IDLE_TIMEOUT (s, default 300), LAMBKIN_FREEZE_AFTER (s, 0.5), LAMBKIN_MAX_PARALLEL_STARTS
+    (4 per core), LAMBKIN_LOG_RETENTION_DAYS (7); the account's concurrency limit from `settings`."""
     env = os.environ if environ is None else environ
-    account = env.get("LAMBKIN_ACCOUNT_CONCURRENCY") or env.get("LAMBKIN_CONCURRENCY_LIMIT")
     logs = LogStore(
         settings.data_dir / "logs", retention_s=_number(env, "LAMBKIN_LOG_RETENTION_DAYS", 7) * 86400
     )
@@ -53,5 +52,5 @@ def build_execution(
             max_parallel_starts=int(_number(env, "LAMBKIN_MAX_PARALLEL_STARTS", 4 * (os.cpu_count() or 1))),
         ),
     )
-    concurrency = ConcurrencyLimiter(int(account) if account else DEFAULT_ACCOUNT_LIMIT)
+    concurrency = ConcurrencyLimiter(settings.account_concurrency)
     return ExecutionCore(pools, concurrency, Invoker(concurrency, pools), logs)
