@@ -173,8 +173,7 @@ def build(settings: Settings) -> Lambkin:
     app.services["lambda"].update(lambda_handlers(app.control_plane))
     # The execution core: environment pools on the sandboxes, sync Invoke, function logs.
     # Functions reach lambkin's own AWS API from inside their sandbox (AWS_ENDPOINT_URL; invoke/async_endpoint.py).
-    creds = settings.credentials
-    endpoint = own_endpoint(settings.host, settings.port, creds.access_key_id, creds.secret_access_key)
+    endpoint = own_endpoint(settings.host, settings.port, settings.credentials)
     app.execution = build_execution(settings, EndpointBackend(app.sandboxes, endpoint), app.images)
     app.closers.append(app.execution.close)
     app.background.append(app.execution.pools.run)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -14,24 +12,9 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from tests.e2e.lambda_support import create_active
-from tests.harness import ACCESS_KEY_ID, REGION, LambkinServer
-from tests.images import BuiltImages
+from tests.harness import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY, LambkinServer
 
 pytestmark = pytest.mark.runc
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LambkinServer]:
-    instance = LambkinServer(Path(tmp_path_factory.mktemp("endpoint")) / "data").start()
-    try:
-        yield instance
-    finally:
-        instance.stop()
-
-
-@pytest.fixture(scope="module")
-def uri(server: LambkinServer, test_images: BuiltImages) -> str:
-    return test_images.push("python-handlers", server.registry, tag="v1")
 
 
 def run(lam: Any, name: str, event: object) -> Any:
@@ -40,23 +23,26 @@ def run(lam: Any, name: str, event: object) -> Any:
     return json.loads(response["Payload"].read())
 
 
-def test_the_sandbox_sees_an_endpoint_and_credentials(server: LambkinServer, uri: str) -> None:
+def test_the_sandbox_sees_an_endpoint_and_credentials(server: LambkinServer, handlers_uri: str) -> None:
     lam = server.client("lambda")
-    create_active(lam, "endpoint-env", uri, ImageConfig={"Command": ["app.env"]})
+    create_active(lam, "endpoint-env", handlers_uri, ImageConfig={"Command": ["app.env"]})
     env = run(lam, "endpoint-env", {})["environ"]
     assert env["AWS_ENDPOINT_URL"] == "http://127.0.0.1:9002"
-    assert env["AWS_ACCESS_KEY_ID"] == ACCESS_KEY_ID
-    assert env["AWS_SECRET_ACCESS_KEY"]
+    # The function's own key pair, never the server's.
+    assert env["AWS_ACCESS_KEY_ID"].startswith("LKFN") and env["AWS_ACCESS_KEY_ID"] != ACCESS_KEY_ID
+    assert env["AWS_SECRET_ACCESS_KEY"] and env["AWS_SECRET_ACCESS_KEY"] != SECRET_ACCESS_KEY
     assert env["AWS_SESSION_TOKEN"] == "lambkin-function-endpoint-env"
 
 
-def test_a_signed_request_from_inside_the_sandbox_reaches_lambkin(server: LambkinServer, uri: str) -> None:
+def test_a_signed_request_from_inside_the_sandbox_reaches_lambkin(
+    server: LambkinServer, handlers_uri: str
+) -> None:
     lam = server.client("lambda")
     sqs = server.client("sqs")
     url = sqs.create_queue(QueueName="from-inside")["QueueUrl"]
-    create_active(lam, "endpoint-net", uri, ImageConfig={"Command": ["app.network"]})
+    create_active(lam, "endpoint-net", handlers_uri, ImageConfig={"Command": ["app.network"]})
     env_fn = "endpoint-env-2"
-    create_active(lam, env_fn, uri, ImageConfig={"Command": ["app.env"]})
+    create_active(lam, env_fn, handlers_uri, ImageConfig={"Command": ["app.env"]})
     env = run(lam, env_fn, {})["environ"]
     # An SDK's SendMessage, signed with the sandbox's own credentials for its AWS_ENDPOINT_URL, sent as raw
     # bytes from inside the sandbox (the test image has no boto3).

@@ -15,7 +15,6 @@ from botocore.exceptions import ClientError
 
 from tests.e2e.lambda_support import create_active
 from tests.harness import LambkinServer
-from tests.images import BuiltImages
 
 pytestmark = pytest.mark.runc
 
@@ -35,18 +34,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LambkinServer]:
 
 
 @pytest.fixture(scope="module")
-def lam(server: LambkinServer) -> Any:
-    return server.client("lambda", config=Config(read_timeout=120, retries={"max_attempts": 0}))
-
-
-@pytest.fixture(scope="module")
 def sqs(server: LambkinServer) -> Any:
     return server.client("sqs")
-
-
-@pytest.fixture(scope="module")
-def uri(server: LambkinServer, test_images: BuiltImages) -> str:
-    return test_images.push("python-handlers", server.registry, tag="v1")
 
 
 def queue(sqs: Any, name: str) -> tuple[str, str]:
@@ -78,9 +67,9 @@ def send(lam: Any, name: str, event: object) -> str:
     return request_id
 
 
-def test_success_goes_to_a_queue_in_lambdas_record_shape(lam: Any, sqs: Any, uri: str) -> None:
+def test_success_goes_to_a_queue_in_lambdas_record_shape(lam: Any, sqs: Any, handlers_uri: str) -> None:
     url, arn = queue(sqs, "ok-records")
-    created = create_active(lam, "async-echo", uri, ImageConfig={"Command": ["app.echo"]})
+    created = create_active(lam, "async-echo", handlers_uri, ImageConfig={"Command": ["app.echo"]})
     lam.put_function_event_invoke_config(
         FunctionName="async-echo", DestinationConfig={"OnSuccess": {"Destination": arn}}
     )
@@ -108,9 +97,11 @@ def test_success_goes_to_a_queue_in_lambdas_record_shape(lam: Any, sqs: Any, uri
     assert record["responsePayload"] == {"hello": "async"}
 
 
-def test_function_errors_are_retried_twice_with_backoff_then_fail(lam: Any, sqs: Any, uri: str) -> None:
+def test_function_errors_are_retried_twice_with_backoff_then_fail(
+    lam: Any, sqs: Any, handlers_uri: str
+) -> None:
     url, arn = queue(sqs, "failures")
-    create_active(lam, "async-error", uri, ImageConfig={"Command": ["app.error"]})
+    create_active(lam, "async-error", handlers_uri, ImageConfig={"Command": ["app.error"]})
     lam.put_function_event_invoke_config(
         FunctionName="async-error", DestinationConfig={"OnFailure": {"Destination": arn}}
     )
@@ -128,9 +119,9 @@ def test_function_errors_are_retried_twice_with_backoff_then_fail(lam: Any, sqs:
     assert delivered.timestamp() + 0.01 >= started + (60 + 120) * SCALE
 
 
-def test_maximum_retry_attempts_zero_fails_after_one_attempt(lam: Any, sqs: Any, uri: str) -> None:
+def test_maximum_retry_attempts_zero_fails_after_one_attempt(lam: Any, sqs: Any, handlers_uri: str) -> None:
     url, arn = queue(sqs, "no-retries")
-    create_active(lam, "async-error-once", uri, ImageConfig={"Command": ["app.error"]})
+    create_active(lam, "async-error-once", handlers_uri, ImageConfig={"Command": ["app.error"]})
     lam.put_function_event_invoke_config(
         FunctionName="async-error-once",
         MaximumRetryAttempts=0,
@@ -142,9 +133,11 @@ def test_maximum_retry_attempts_zero_fails_after_one_attempt(lam: Any, sqs: Any,
     assert record["requestContext"]["approximateInvokeCount"] == 1
 
 
-def test_an_event_past_its_maximum_age_goes_to_the_failure_path(lam: Any, sqs: Any, uri: str) -> None:
+def test_an_event_past_its_maximum_age_goes_to_the_failure_path(
+    lam: Any, sqs: Any, handlers_uri: str
+) -> None:
     url, arn = queue(sqs, "too-old")
-    create_active(lam, "async-error-aged", uri, ImageConfig={"Command": ["app.error"]})
+    create_active(lam, "async-error-aged", handlers_uri, ImageConfig={"Command": ["app.error"]})
     lam.put_function_event_invoke_config(
         FunctionName="async-error-aged",
         MaximumEventAgeInSeconds=60,
@@ -156,10 +149,14 @@ def test_an_event_past_its_maximum_age_goes_to_the_failure_path(lam: Any, sqs: A
     assert record["requestContext"]["approximateInvokeCount"] == 1
 
 
-def test_dead_letter_queue_gets_the_event_with_its_error(lam: Any, sqs: Any, uri: str) -> None:
+def test_dead_letter_queue_gets_the_event_with_its_error(lam: Any, sqs: Any, handlers_uri: str) -> None:
     url, arn = queue(sqs, "dlq")
     create_active(
-        lam, "async-dlq", uri, ImageConfig={"Command": ["app.error"]}, DeadLetterConfig={"TargetArn": arn}
+        lam,
+        "async-dlq",
+        handlers_uri,
+        ImageConfig={"Command": ["app.error"]},
+        DeadLetterConfig={"TargetArn": arn},
     )
     lam.put_function_event_invoke_config(FunctionName="async-dlq", MaximumRetryAttempts=0)
     request_id = send(lam, "async-dlq", {"message": "to the dlq"})
@@ -171,10 +168,10 @@ def test_dead_letter_queue_gets_the_event_with_its_error(lam: Any, sqs: Any, uri
     assert attributes["ErrorMessage"] == {"DataType": "String", "StringValue": "to the dlq"}
 
 
-def test_a_function_destination_is_invoked_with_the_record(lam: Any, sqs: Any, uri: str) -> None:
+def test_a_function_destination_is_invoked_with_the_record(lam: Any, sqs: Any, handlers_uri: str) -> None:
     url, arn = queue(sqs, "chain-end")
-    second = create_active(lam, "async-second", uri, ImageConfig={"Command": ["app.echo"]})
-    create_active(lam, "async-first", uri, ImageConfig={"Command": ["app.echo"]})
+    second = create_active(lam, "async-second", handlers_uri, ImageConfig={"Command": ["app.echo"]})
+    create_active(lam, "async-first", handlers_uri, ImageConfig={"Command": ["app.echo"]})
     lam.put_function_event_invoke_config(
         FunctionName="async-first", DestinationConfig={"OnSuccess": {"Destination": second["FunctionArn"]}}
     )
@@ -190,9 +187,9 @@ def test_a_function_destination_is_invoked_with_the_record(lam: Any, sqs: Any, u
     assert record["requestContext"]["functionArn"] == second["FunctionArn"] + ":$LATEST"
 
 
-def test_throttled_events_wait_and_are_all_delivered(lam: Any, sqs: Any, uri: str) -> None:
+def test_throttled_events_wait_and_are_all_delivered(lam: Any, sqs: Any, handlers_uri: str) -> None:
     url, arn = queue(sqs, "throttled")
-    create_active(lam, "async-slow", uri, ImageConfig={"Command": ["app.timeout"]}, Timeout=10)
+    create_active(lam, "async-slow", handlers_uri, ImageConfig={"Command": ["app.timeout"]}, Timeout=10)
     lam.put_function_concurrency(FunctionName="async-slow", ReservedConcurrentExecutions=1)
     lam.put_function_event_invoke_config(
         FunctionName="async-slow", DestinationConfig={"OnSuccess": {"Destination": arn}}
@@ -203,9 +200,11 @@ def test_throttled_events_wait_and_are_all_delivered(lam: Any, sqs: Any, uri: st
     assert {r["requestContext"]["condition"] for r in records} == {"Success"}
 
 
-def test_zero_reserved_concurrency_sends_events_to_the_failure_path(lam: Any, sqs: Any, uri: str) -> None:
+def test_zero_reserved_concurrency_sends_events_to_the_failure_path(
+    lam: Any, sqs: Any, handlers_uri: str
+) -> None:
     url, arn = queue(sqs, "zero")
-    create_active(lam, "async-zero", uri, ImageConfig={"Command": ["app.echo"]})
+    create_active(lam, "async-zero", handlers_uri, ImageConfig={"Command": ["app.echo"]})
     lam.put_function_concurrency(FunctionName="async-zero", ReservedConcurrentExecutions=0)
     lam.put_function_event_invoke_config(
         FunctionName="async-zero", DestinationConfig={"OnFailure": {"Destination": arn}}
@@ -218,9 +217,9 @@ def test_zero_reserved_concurrency_sends_events_to_the_failure_path(lam: Any, sq
     assert "responseContext" not in record and "responsePayload" not in record
 
 
-def test_events_of_a_deleted_function_are_dropped(lam: Any, sqs: Any, uri: str) -> None:
+def test_events_of_a_deleted_function_are_dropped(lam: Any, sqs: Any, handlers_uri: str) -> None:
     url, arn = queue(sqs, "after-delete")
-    create_active(lam, "async-doomed", uri, ImageConfig={"Command": ["app.timeout"]}, Timeout=10)
+    create_active(lam, "async-doomed", handlers_uri, ImageConfig={"Command": ["app.timeout"]}, Timeout=10)
     lam.put_function_concurrency(FunctionName="async-doomed", ReservedConcurrentExecutions=1)
     lam.put_function_event_invoke_config(
         FunctionName="async-doomed", DestinationConfig={"OnSuccess": {"Destination": arn}}
@@ -230,7 +229,7 @@ def test_events_of_a_deleted_function_are_dropped(lam: Any, sqs: Any, uri: str) 
     lam.delete_function(FunctionName="async-doomed")
     # The queue is still served: a live function's event goes through while the dead one's are dropped.
     canary_url, canary_arn = queue(sqs, "canary")
-    create_active(lam, "async-canary", uri, ImageConfig={"Command": ["app.echo"]})
+    create_active(lam, "async-canary", handlers_uri, ImageConfig={"Command": ["app.echo"]})
     lam.put_function_event_invoke_config(
         FunctionName="async-canary", DestinationConfig={"OnSuccess": {"Destination": canary_arn}}
     )
@@ -240,9 +239,9 @@ def test_events_of_a_deleted_function_are_dropped(lam: Any, sqs: Any, uri: str) 
     assert len(late) <= 1  # at most the one already running when the function was deleted
 
 
-def test_payload_limits_and_invoke_async(lam: Any, sqs: Any, uri: str) -> None:
+def test_payload_limits_and_invoke_async(lam: Any, sqs: Any, handlers_uri: str) -> None:
     url, arn = queue(sqs, "legacy")
-    create_active(lam, "async-legacy", uri, ImageConfig={"Command": ["app.echo"]})
+    create_active(lam, "async-legacy", handlers_uri, ImageConfig={"Command": ["app.echo"]})
     lam.put_function_event_invoke_config(
         FunctionName="async-legacy", DestinationConfig={"OnSuccess": {"Destination": arn}}
     )
@@ -263,9 +262,9 @@ def test_payload_limits_and_invoke_async(lam: Any, sqs: Any, uri: str) -> None:
     assert payloads == [{"legacy": True}]
 
 
-def test_event_invoke_config_operations(lam: Any, sqs: Any, uri: str, server: LambkinServer) -> None:
+def test_event_invoke_config_operations(lam: Any, sqs: Any, handlers_uri: str, server: LambkinServer) -> None:
     _, arn = queue(sqs, "config-target")
-    created = create_active(lam, "async-config", uri, ImageConfig={"Command": ["app.echo"]})
+    created = create_active(lam, "async-config", handlers_uri, ImageConfig={"Command": ["app.echo"]})
     lam.publish_version(FunctionName="async-config")
     put = lam.put_function_event_invoke_config(FunctionName="async-config", MaximumRetryAttempts=1)
     assert put["FunctionArn"] == created["FunctionArn"] + ":$LATEST"
@@ -329,14 +328,16 @@ def test_event_invoke_config_operations(lam: Any, sqs: Any, uri: str, server: La
         assert caught.value.response["Error"]["Code"] == code, kwargs
 
 
-def test_a_function_created_again_starts_without_the_old_config(lam: Any, sqs: Any, uri: str) -> None:
+def test_a_function_created_again_starts_without_the_old_config(
+    lam: Any, sqs: Any, handlers_uri: str
+) -> None:
     _, arn = queue(sqs, "old-target")
-    create_active(lam, "async-reborn", uri, ImageConfig={"Command": ["app.echo"]})
+    create_active(lam, "async-reborn", handlers_uri, ImageConfig={"Command": ["app.echo"]})
     lam.put_function_event_invoke_config(
         FunctionName="async-reborn", DestinationConfig={"OnSuccess": {"Destination": arn}}
     )
     lam.delete_function(FunctionName="async-reborn")
-    create_active(lam, "async-reborn", uri, ImageConfig={"Command": ["app.echo"]})
+    create_active(lam, "async-reborn", handlers_uri, ImageConfig={"Command": ["app.echo"]})
     with pytest.raises(ClientError) as caught:
         lam.get_function_event_invoke_config(FunctionName="async-reborn")
     assert caught.value.response["Error"]["Code"] == "ResourceNotFoundException"

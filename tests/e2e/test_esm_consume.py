@@ -5,33 +5,17 @@ from __future__ import annotations
 import base64
 import json
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from tests.e2e.lambda_support import create_active
 from tests.harness import LambkinServer
-from tests.images import BuiltImages
 
 pytestmark = pytest.mark.runc
 
 ACCOUNT = "000000000000"
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LambkinServer]:
-    instance = LambkinServer(Path(tmp_path_factory.mktemp("esm")) / "data").start()
-    try:
-        yield instance
-    finally:
-        instance.stop()
-
-
-@pytest.fixture(scope="module")
-def uri(server: LambkinServer, test_images: BuiltImages) -> str:
-    return test_images.push("python-handlers", server.registry, tag="v1")
 
 
 @pytest.fixture(scope="module")
@@ -113,22 +97,24 @@ def logged_events(server: LambkinServer, function: str) -> list[dict[str, Any]]:
         token = {"nextToken": page["nextToken"]}
 
 
-def function(lam: Any, uri: str, name: str, handler: str, timeout: int = 2) -> str:
-    create_active(lam, name, uri, ImageConfig={"Command": [handler]}, Timeout=timeout)
+def function(lam: Any, handlers_uri: str, name: str, handler: str, timeout: int = 2) -> str:
+    create_active(lam, name, handlers_uri, ImageConfig={"Command": [handler]}, Timeout=timeout)
     return name
 
 
-def test_batches_are_consumed_and_deleted(lam: Any, sqs: Any, uri: str) -> None:
+def test_batches_are_consumed_and_deleted(lam: Any, sqs: Any, handlers_uri: str) -> None:
     url, arn = make_queue(sqs, "orders", VisibilityTimeout="10")
-    name = function(lam, uri, "orders-consumer", "batch.strict")
+    name = function(lam, handlers_uri, "orders-consumer", "batch.strict")
     lam.create_event_source_mapping(EventSourceArn=arn, FunctionName=name, BatchSize=10)
     send_all(sqs, url, [f"order {i}" for i in range(50)])
     eventually(lambda: counts(sqs, url) == (0, 0), "every message consumed and deleted")
 
 
-def test_batch_item_failures_return_only_the_failed_and_reach_the_dlq(lam: Any, sqs: Any, uri: str) -> None:
+def test_batch_item_failures_return_only_the_failed_and_reach_the_dlq(
+    lam: Any, sqs: Any, handlers_uri: str
+) -> None:
     url, arn, dlq = with_dlq(sqs, "partial")
-    name = function(lam, uri, "partial-consumer", "batch.report")
+    name = function(lam, handlers_uri, "partial-consumer", "batch.report")
     mapping = lam.create_event_source_mapping(
         EventSourceArn=arn, FunctionName=name, BatchSize=10, FunctionResponseTypes=["ReportBatchItemFailures"]
     )
@@ -140,9 +126,9 @@ def test_batch_item_failures_return_only_the_failed_and_reach_the_dlq(lam: Any, 
     assert lam.get_event_source_mapping(UUID=mapping["UUID"])["State"] == "Enabled"
 
 
-def test_a_failing_batch_comes_back_and_poison_reaches_the_dlq(lam: Any, sqs: Any, uri: str) -> None:
+def test_a_failing_batch_comes_back_and_poison_reaches_the_dlq(lam: Any, sqs: Any, handlers_uri: str) -> None:
     url, arn, dlq = with_dlq(sqs, "poison")
-    name = function(lam, uri, "poison-consumer", "batch.strict")
+    name = function(lam, handlers_uri, "poison-consumer", "batch.strict")
     lam.create_event_source_mapping(EventSourceArn=arn, FunctionName=name, BatchSize=1)
     bodies = [f"fail {i}" if i in (2, 5) else f"ok {i}" for i in range(10)]
     send_all(sqs, url, bodies)
@@ -150,9 +136,11 @@ def test_a_failing_batch_comes_back_and_poison_reaches_the_dlq(lam: Any, sqs: An
     assert sorted(drain(sqs, dlq)) == ["fail 2", "fail 5"]
 
 
-def test_the_event_is_lambdas_sqs_record_shape(server: LambkinServer, lam: Any, sqs: Any, uri: str) -> None:
+def test_the_event_is_lambdas_sqs_record_shape(
+    server: LambkinServer, lam: Any, sqs: Any, handlers_uri: str
+) -> None:
     url, arn = make_queue(sqs, "shape")
-    name = function(lam, uri, "shape-consumer", "batch.show")
+    name = function(lam, handlers_uri, "shape-consumer", "batch.show")
     lam.create_event_source_mapping(EventSourceArn=arn, FunctionName=name, BatchSize=1)
     sent = sqs.send_message(
         QueueUrl=url,
@@ -205,9 +193,9 @@ def test_the_event_is_lambdas_sqs_record_shape(server: LambkinServer, lam: Any, 
     eventually(lambda: counts(sqs, url) == (0, 0), "the message deleted")
 
 
-def test_fifo_order_is_kept_per_group(server: LambkinServer, lam: Any, sqs: Any, uri: str) -> None:
+def test_fifo_order_is_kept_per_group(server: LambkinServer, lam: Any, sqs: Any, handlers_uri: str) -> None:
     url, arn = make_queue(sqs, "ledger.fifo", FifoQueue="true", ContentBasedDeduplication="true")
-    name = function(lam, uri, "ledger-consumer", "batch.show")
+    name = function(lam, handlers_uri, "ledger-consumer", "batch.show")
     lam.create_event_source_mapping(EventSourceArn=arn, FunctionName=name, BatchSize=3)
     for group in ("a", "b", "c"):
         send_all(sqs, url, [f"{group}-{i:03d}" for i in range(20)], MessageGroupId=group)
@@ -222,9 +210,9 @@ def test_fifo_order_is_kept_per_group(server: LambkinServer, lam: Any, sqs: Any,
         assert seen[group] == [f"{group}-{i:03d}" for i in range(20)]
 
 
-def test_deleting_the_function_disables_its_mapping(lam: Any, sqs: Any, uri: str) -> None:
+def test_deleting_the_function_disables_its_mapping(lam: Any, sqs: Any, handlers_uri: str) -> None:
     url, arn = make_queue(sqs, "orphan")
-    name = function(lam, uri, "short-lived", "batch.strict")
+    name = function(lam, handlers_uri, "short-lived", "batch.strict")
     uuid = lam.create_event_source_mapping(EventSourceArn=arn, FunctionName=name)["UUID"]
     eventually(lambda: lam.get_event_source_mapping(UUID=uuid)["State"] == "Enabled", "enabled")
     lam.delete_function(FunctionName=name)
@@ -233,7 +221,7 @@ def test_deleting_the_function_disables_its_mapping(lam: Any, sqs: Any, uri: str
     assert lam.get_event_source_mapping(UUID=uuid)["StateTransitionReason"] == "PROBLEM: Function not found."
 
 
-def test_deleting_the_queue_disables_its_mapping(lam: Any, sqs: Any, uri: str) -> None:
+def test_deleting_the_queue_disables_its_mapping(lam: Any, sqs: Any, handlers_uri: str) -> None:
     url, arn = make_queue(sqs, "vanishing")
     uuid = lam.create_event_source_mapping(EventSourceArn=arn, FunctionName="orders-consumer")["UUID"]
     eventually(lambda: lam.get_event_source_mapping(UUID=uuid)["State"] == "Enabled", "enabled")
@@ -243,7 +231,7 @@ def test_deleting_the_queue_disables_its_mapping(lam: Any, sqs: Any, uri: str) -
     assert got["StateTransitionReason"] == "PROBLEM: The SQS queue does not exist."
 
 
-def test_a_disabled_mapping_leaves_messages_until_enabled(lam: Any, sqs: Any, uri: str) -> None:
+def test_a_disabled_mapping_leaves_messages_until_enabled(lam: Any, sqs: Any, handlers_uri: str) -> None:
     url, arn = make_queue(sqs, "paused", VisibilityTimeout="10")
     uuid = lam.create_event_source_mapping(EventSourceArn=arn, FunctionName="orders-consumer")["UUID"]
     eventually(lambda: lam.get_event_source_mapping(UUID=uuid)["State"] == "Enabled", "enabled")
@@ -256,10 +244,10 @@ def test_a_disabled_mapping_leaves_messages_until_enabled(lam: Any, sqs: Any, ur
 
 
 def test_batch_size_over_ten_with_a_window_gathers_one_batch(
-    server: LambkinServer, lam: Any, sqs: Any, uri: str
+    server: LambkinServer, lam: Any, sqs: Any, handlers_uri: str
 ) -> None:
     url, arn = make_queue(sqs, "gathered", VisibilityTimeout="10")
-    name = function(lam, uri, "gathered-consumer", "batch.show")
+    name = function(lam, handlers_uri, "gathered-consumer", "batch.show")
     uuid = lam.create_event_source_mapping(
         EventSourceArn=arn, FunctionName=name, BatchSize=25, MaximumBatchingWindowInSeconds=1, Enabled=False
     )["UUID"]
@@ -272,10 +260,10 @@ def test_batch_size_over_ten_with_a_window_gathers_one_batch(
     assert sorted(r["body"] for r in event["Records"]) == sorted(f"g {i}" for i in range(25))
 
 
-def test_reserved_concurrency_throttles_are_retried_not_lost(lam: Any, sqs: Any, uri: str) -> None:
+def test_reserved_concurrency_throttles_are_retried_not_lost(lam: Any, sqs: Any, handlers_uri: str) -> None:
     """Five pollers against a function reserved to one: the throttled batches wait and run; none fails."""
     url, arn, dlq = with_dlq(sqs, "narrow", visibility=10, max_receives=1)
-    name = function(lam, uri, "narrow-consumer", "batch.strict")
+    name = function(lam, handlers_uri, "narrow-consumer", "batch.strict")
     lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=1)
     lam.create_event_source_mapping(EventSourceArn=arn, FunctionName=name, BatchSize=1)
     send_all(sqs, url, [f"n {i}" for i in range(30)])
@@ -283,10 +271,10 @@ def test_reserved_concurrency_throttles_are_retried_not_lost(lam: Any, sqs: Any,
     assert counts(sqs, dlq) == (0, 0)
 
 
-def test_a_timed_out_batch_comes_back_and_reaches_the_dlq(lam: Any, sqs: Any, uri: str) -> None:
+def test_a_timed_out_batch_comes_back_and_reaches_the_dlq(lam: Any, sqs: Any, handlers_uri: str) -> None:
     """app.timeout sleeps 30 s on an SQS event; the function's 1 s timeout fails the batch each time."""
     url, arn, dlq = with_dlq(sqs, "sleepy", visibility=2, max_receives=1)
-    name = function(lam, uri, "sleepy-consumer", "app.timeout", timeout=1)
+    name = function(lam, handlers_uri, "sleepy-consumer", "app.timeout", timeout=1)
     lam.create_event_source_mapping(EventSourceArn=arn, FunctionName=name, BatchSize=1)
     sqs.send_message(QueueUrl=url, MessageBody="too slow")
     eventually(lambda: counts(sqs, url) == (0, 0) and counts(sqs, dlq)[0] == 1, "timed-out message in DLQ")

@@ -5,9 +5,7 @@ from __future__ import annotations
 import random
 import string
 import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,26 +13,11 @@ from botocore.config import Config
 
 from tests.e2e.test_esm_consume import counts, drain, eventually, function, with_dlq
 from tests.harness import LambkinServer
-from tests.images import BuiltImages
 
 pytestmark = pytest.mark.runc
 
 MESSAGES = 10_000
 FAIL_EVERY = 20  # 5% fail on purpose
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LambkinServer]:
-    instance = LambkinServer(Path(tmp_path_factory.mktemp("esm-scenarios")) / "data").start()
-    try:
-        yield instance
-    finally:
-        instance.stop()
-
-
-@pytest.fixture(scope="module")
-def uri(server: LambkinServer, test_images: BuiltImages) -> str:
-    return test_images.push("python-handlers", server.registry, tag="v1")
 
 
 def random_text(rng: random.Random, index: int, failing: bool) -> str:
@@ -51,11 +34,11 @@ def send_batch(sqs: Any, url: str, bodies: list[str], refused: list[Any] | None 
     return [bodies[int(ok["Id"])] for ok in answer.get("Successful", [])]
 
 
-def test_migration_ten_thousand_messages_all_accounted_for(server: LambkinServer, uri: str) -> None:
+def test_migration_ten_thousand_messages_all_accounted_for(server: LambkinServer, handlers_uri: str) -> None:
     lam = server.client("lambda")
     sqs = server.client("sqs", config=Config(max_pool_connections=8))
     url, arn, dlq = with_dlq(sqs, "migration", visibility=2, max_receives=2)
-    name = function(lam, uri, "migration-worker", "batch.report")
+    name = function(lam, handlers_uri, "migration-worker", "batch.report")
     lam.create_event_source_mapping(
         EventSourceArn=arn, FunctionName=name, BatchSize=10, FunctionResponseTypes=["ReportBatchItemFailures"]
     )
@@ -77,12 +60,12 @@ def test_migration_ten_thousand_messages_all_accounted_for(server: LambkinServer
 
 
 def test_kill_9_during_send_and_consume_loses_no_acknowledged_message(
-    server: LambkinServer, uri: str
+    server: LambkinServer, handlers_uri: str
 ) -> None:
     """Every message fails on purpose, so each acknowledged one must end, exactly once, in the DLQ."""
     lam = server.client("lambda")
     url, arn, dlq = with_dlq(server.client("sqs"), "crashy", visibility=2, max_receives=1)
-    name = function(lam, uri, "crashy-worker", "batch.report")
+    name = function(lam, handlers_uri, "crashy-worker", "batch.report")
     lam.create_event_source_mapping(
         EventSourceArn=arn, FunctionName=name, BatchSize=10, FunctionResponseTypes=["ReportBatchItemFailures"]
     )

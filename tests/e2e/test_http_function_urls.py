@@ -10,7 +10,6 @@ import httpx
 import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
-from botocore.config import Config
 from botocore.credentials import Credentials
 
 from tests.e2e.test_http_support import by_host, by_path, function, url_id
@@ -18,16 +17,6 @@ from tests.harness import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY, LambkinServe
 from tests.images import BuiltImages
 
 pytestmark = pytest.mark.runc
-
-
-@pytest.fixture(scope="module")
-def lam(server: LambkinServer) -> Any:
-    return server.client("lambda", config=Config(read_timeout=120, retries={"max_attempts": 0}))
-
-
-@pytest.fixture(scope="module")
-def handlers_uri(server: LambkinServer, test_images: BuiltImages) -> str:
-    return test_images.push("python-handlers", server.registry, tag="v1")
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,6 @@ from typing import Any
 
 import httpx
 import pytest
-from botocore.config import Config
 
 from tests.e2e.test_http_support import function
 from tests.harness import LambkinServer
@@ -21,20 +20,15 @@ pytestmark = pytest.mark.runc
 
 
 @pytest.fixture(scope="module")
-def lam(server: LambkinServer) -> Any:
-    return server.client("lambda", config=Config(read_timeout=120, retries={"max_attempts": 0}))
-
-
-@pytest.fixture(scope="module")
 def echo(server: LambkinServer, lam: Any, test_images: BuiltImages) -> str:
-    uri = test_images.push("python-handlers", server.registry, tag="v1")
-    return function(server, lam, uri, "gw-echo", "app.echo")
+    handlers_uri = test_images.push("python-handlers", server.registry, tag="v1")
+    return function(server, lam, handlers_uri, "gw-echo", "app.echo")
 
 
 @pytest.fixture(scope="module")
 def respond(server: LambkinServer, lam: Any, test_images: BuiltImages) -> str:
-    uri = test_images.push("python-django", server.registry, tag="v1")
-    return function(server, lam, uri, "gw-respond", "respond.handler", Timeout=2)
+    handlers_uri = test_images.push("python-django", server.registry, tag="v1")
+    return function(server, lam, handlers_uri, "gw-respond", "respond.handler", Timeout=2)
 
 
 def routes(server: LambkinServer, *args: str) -> str:
@@ -45,8 +39,8 @@ def routes(server: LambkinServer, *args: str) -> str:
 @pytest.fixture(scope="module")
 def wrapped(server: LambkinServer, lam: Any, test_images: BuiltImages) -> str:
     """Returns its event as the body of a response (1.0 and ALB need a statusCode)."""
-    uri = test_images.push("python-django", server.registry, tag="v1")
-    return function(server, lam, uri, "gw-wrapped", "respond.wrapped")
+    handlers_uri = test_images.push("python-django", server.registry, tag="v1")
+    return function(server, lam, handlers_uri, "gw-wrapped", "respond.wrapped")
 
 
 @pytest.fixture(scope="module")

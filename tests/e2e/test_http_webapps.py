@@ -11,7 +11,6 @@ from typing import Any
 
 import httpx
 import pytest
-from botocore.config import Config
 
 from tests.e2e.test_http_support import by_host, function
 from tests.harness import LambkinServer
@@ -24,20 +23,15 @@ FASTAPI_BYTES = bytes(range(256)) * 16
 
 
 @pytest.fixture(scope="module")
-def lam(server: LambkinServer) -> Any:
-    return server.client("lambda", config=Config(read_timeout=120, retries={"max_attempts": 0}))
-
-
-@pytest.fixture(scope="module")
 def django(server: LambkinServer, lam: Any, test_images: BuiltImages) -> str:
-    uri = test_images.push("python-django", server.registry, tag="v1")
-    return function(server, lam, uri, "django", "app.handler", MemorySize=256, Timeout=30)
+    handlers_uri = test_images.push("python-django", server.registry, tag="v1")
+    return function(server, lam, handlers_uri, "django", "app.handler", MemorySize=256, Timeout=30)
 
 
 @pytest.fixture(scope="module")
 def fastapi(server: LambkinServer, lam: Any, test_images: BuiltImages) -> str:
-    uri = test_images.push("python-fastapi", server.registry, tag="v1")
-    return function(server, lam, uri, "fastapi", "app.handler", MemorySize=256, Timeout=30)
+    handlers_uri = test_images.push("python-fastapi", server.registry, tag="v1")
+    return function(server, lam, handlers_uri, "fastapi", "app.handler", MemorySize=256, Timeout=30)
 
 
 def routes(server: LambkinServer, *args: str) -> None:

@@ -4,46 +4,22 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import pytest
-from botocore.config import Config
 
 from tests.e2e.lambda_support import create_active
-from tests.harness import LambkinServer
-from tests.images import BuiltImages
 
 pytestmark = pytest.mark.runc
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LambkinServer]:
-    instance = LambkinServer(Path(tmp_path_factory.mktemp("invoke")) / "data").start()
-    try:
-        yield instance
-    finally:
-        instance.stop()
-
-
-@pytest.fixture(scope="module")
-def lam(server: LambkinServer) -> Any:
-    return server.client("lambda", config=Config(read_timeout=120, retries={"max_attempts": 0}))
-
-
-@pytest.fixture(scope="module")
-def handlers_uri(server: LambkinServer, test_images: BuiltImages) -> str:
-    return test_images.push("python-handlers", server.registry, tag="v1")
 
 
 _created: set[str] = set()
 
 
-def function(lam: Any, uri: str, name: str, handler: str, **extra: Any) -> str:
+def function(lam: Any, handlers_uri: str, name: str, handler: str, **extra: Any) -> str:
     if name not in _created:
-        create_active(lam, name, uri, ImageConfig={"Command": [handler]}, **extra)
+        create_active(lam, name, handlers_uri, ImageConfig={"Command": [handler]}, **extra)
         _created.add(name)
     return name
 

@@ -8,12 +8,10 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from botocore.config import Config
 
 from tests.e2e.lambda_support import create_active
 from tests.harness import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY, LambkinServer
@@ -23,27 +21,8 @@ pytestmark = pytest.mark.runc
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LambkinServer]:
-    instance = LambkinServer(Path(tmp_path_factory.mktemp("runtimes")) / "data").start()
-    try:
-        yield instance
-    finally:
-        instance.stop()
-
-
-@pytest.fixture(scope="module")
-def lam(server: LambkinServer) -> Any:
-    return server.client("lambda", config=Config(read_timeout=120, retries={"max_attempts": 0}))
-
-
-@pytest.fixture(scope="module")
 def shell_uri(server: LambkinServer, test_images: BuiltImages) -> str:
     return test_images.push("shell-runtime", server.registry, tag="v1")
-
-
-@pytest.fixture(scope="module")
-def python_uri(server: LambkinServer, test_images: BuiltImages) -> str:
-    return test_images.push("python-handlers", server.registry, tag="v1")
 
 
 def invoke(lam: Any, name: str, event: object, **extra: Any) -> tuple[dict[str, Any], Any]:
@@ -83,9 +62,9 @@ def _network(lam: Any, host: str, port: int, send: str | None = None) -> dict[st
 
 
 def test_sandbox_cannot_reach_the_hosts_loopback_or_other_runtime_apis(
-    lam: Any, python_uri: str, server: LambkinServer
+    lam: Any, handlers_uri: str, server: LambkinServer
 ) -> None:
-    create_active(lam, "net", python_uri, ImageConfig={"Command": ["app.network"]}, Timeout=10)
+    create_active(lam, "net", handlers_uri, ImageConfig={"Command": ["app.network"]}, Timeout=10)
     # lambkin itself listens on the host's 127.0.0.1: invisible from the sandbox's own loopback.
     assert _network(lam, "127.0.0.1", server.port)["connected"] is False
     # No route out of the namespace: the host's own addresses are unreachable.
@@ -102,8 +81,8 @@ def test_sandbox_cannot_reach_the_hosts_loopback_or_other_runtime_apis(
     assert "InvalidStateTransition" in own["received"]
 
 
-def test_aws_cli_invoke_with_tail(server: LambkinServer, lam: Any, python_uri: str, tmp_path: Path) -> None:
-    create_active(lam, "cli-echo", python_uri, ImageConfig={"Command": ["app.echo"]})
+def test_aws_cli_invoke_with_tail(server: LambkinServer, lam: Any, handlers_uri: str, tmp_path: Path) -> None:
+    create_active(lam, "cli-echo", handlers_uri, ImageConfig={"Command": ["app.echo"]})
     out = tmp_path / "out.json"
     env = dict(
         os.environ,
@@ -141,11 +120,11 @@ def test_aws_cli_invoke_with_tail(server: LambkinServer, lam: Any, python_uri: s
     assert json.loads(out.read_text()) == {"via": "cli"}
 
 
-def test_update_drains_old_environments(server: LambkinServer, lam: Any, python_uri: str) -> None:
+def test_update_drains_old_environments(server: LambkinServer, lam: Any, handlers_uri: str) -> None:
     create_active(
         lam,
         "updated-env",
-        python_uri,
+        handlers_uri,
         ImageConfig={"Command": ["app.env"]},
         Environment={"Variables": {"VV": "1"}},
     )
@@ -160,9 +139,9 @@ def test_update_drains_old_environments(server: LambkinServer, lam: Any, python_
 
 
 def test_logs_through_cloudwatch_logs_and_lambkin_logs(
-    server: LambkinServer, lam: Any, python_uri: str
+    server: LambkinServer, lam: Any, handlers_uri: str
 ) -> None:
-    create_active(lam, "logger", python_uri, ImageConfig={"Command": ["app.log"]})
+    create_active(lam, "logger", handlers_uri, ImageConfig={"Command": ["app.log"]})
     response, _ = invoke(lam, "logger", {"lines": ["line one", "line two"], "stderr": ["to stderr"]})
     request_id = response["ResponseMetadata"]["RequestId"]
     logs = server.client("logs")

@@ -3,8 +3,9 @@
 A SandboxBackend decorator, so neither `environments` nor `sandbox` changes: each sandbox gets one more
 listening socket inside its network namespace (`SandboxSpec.extra_ports`), served from lambkin's loop by a
 byte relay to the server's own address, and the standard variables that point an AWS SDK at it
-(AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN). A handler's boto3 then
-sends to lambkin's queues or invokes other functions with no configuration.
+(AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN). The keys are the
+function's own (`Credentials.for_function`), never the server's. A handler's boto3 then sends to lambkin's
+queues or invokes other functions with no configuration.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import logging
 import socket
 from dataclasses import dataclass, replace
 
+from lambkin.config import Credentials
 from lambkin.sandbox.spec import ExitStatus, OutputSink, Sandbox, SandboxBackend, SandboxSpec
 
 log = logging.getLogger("lambkin.invoke.endpoint")
@@ -25,12 +27,11 @@ _CHUNK = 64 * 1024
 
 @dataclass(frozen=True)
 class Endpoint:
-    """Where the relay connects (the server's own listening address) and the keys the sandbox signs with."""
+    """Where the relay connects (the server's own listening address), and the keys functions' keys derive from."""
 
     host: str
     port: int
-    access_key_id: str
-    secret_access_key: str
+    server_keys: Credentials
 
 
 def endpoint_env(
@@ -38,10 +39,11 @@ def endpoint_env(
 ) -> tuple[tuple[str, str], ...]:
     """The spec's variables with the AWS endpoint and credentials set (they replace any given before)."""
     function = dict(spec.env).get("AWS_LAMBDA_FUNCTION_NAME", "")
+    keys = endpoint.server_keys.for_function(function)
     ours = {
         "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
-        "AWS_ACCESS_KEY_ID": endpoint.access_key_id,
-        "AWS_SECRET_ACCESS_KEY": endpoint.secret_access_key,
+        "AWS_ACCESS_KEY_ID": keys.access_key_id,
+        "AWS_SECRET_ACCESS_KEY": keys.secret_access_key,
         "AWS_SESSION_TOKEN": f"lambkin-function-{function}",
     }
     return tuple((k, v) for k, v in spec.env if k not in ours) + tuple(ours.items())
@@ -135,10 +137,10 @@ class EndpointSandbox:
         await self.inner.destroy()
 
 
-def own_endpoint(host: str, port: int, access_key_id: str, secret_access_key: str) -> Endpoint:
+def own_endpoint(host: str, port: int, server_keys: Credentials) -> Endpoint:
     """The gateway's address as seen from lambkin itself (a wildcard listen address means loopback)."""
     reachable = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(host, host)
-    return Endpoint(reachable, port, access_key_id, secret_access_key)
+    return Endpoint(reachable, port, server_keys)
 
 
 class EndpointBackend:

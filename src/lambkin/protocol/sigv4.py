@@ -76,7 +76,7 @@ def _scope_of(credential: str | None) -> Scope | None:
 
 
 def verify(request: Incoming, credentials: Credentials, now: datetime) -> Scope:
-    """The verified scope of a signed request; raises SignatureError otherwise."""
+    """The verified scope of a request signed with a key `credentials` issued; raises SignatureError otherwise."""
     query = parse_qsl(request.query_string, keep_blank_values=True)
     query_map: dict[str, list[str]] = {}
     for key, value in query:
@@ -107,8 +107,10 @@ def verify(request: Incoming, credentials: Credentials, now: datetime) -> Scope:
         raise SignatureError(
             "malformed", "Authorization header requires 'Credential', 'SignedHeaders' and 'Signature'."
         )
-    if not hmac.compare_digest(scope.access_key_id.encode(), credentials.access_key_id.encode()):
+    secret = credentials.secret_for(scope.access_key_id)
+    if secret is None:
         raise SignatureError("unknown_key", "The security token included in the request is invalid.")
+    signer_key = Credentials(scope.access_key_id, secret)
     signed_at = _signed_at(stamp, request.headers)
     _check_time(signed_at, now, presigned, query_map)
     body_hash = hashlib.sha256(request.body).hexdigest()
@@ -120,7 +122,7 @@ def verify(request: Incoming, credentials: Credentials, now: datetime) -> Scope:
     if not any(
         hmac.compare_digest(
             _expected_signature(
-                request, query, credentials, scope, fields["SignedHeaders"], signed_at, payload
+                request, query, signer_key, scope, fields["SignedHeaders"], signed_at, payload
             ).encode(),
             provided,
         )

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from lambkin.config import Credentials
 from lambkin.functions.errors import InvalidParameterValue
 from lambkin.functions.event_invoke_config import check_destination
 from lambkin.invoke.async_dispatcher import route
@@ -68,9 +69,15 @@ def test_the_sandbox_env_points_an_sdk_at_the_relay() -> None:
         args=("x",),
         env=(("AWS_LAMBDA_FUNCTION_NAME", "fn"), ("AWS_ACCESS_KEY_ID", "user-set")),
     )
-    env = dict(endpoint_env(spec, Endpoint("127.0.0.1", 9000, "KEY", "SECRET"), 9002))
+    server = Credentials("LKIASERVERKEY0000000", "server-secret")
+    env = dict(endpoint_env(spec, Endpoint("127.0.0.1", 9000, server), 9002))
     assert env["AWS_ENDPOINT_URL"] == "http://127.0.0.1:9002"
-    assert (env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"]) == ("KEY", "SECRET")
+    own = server.for_function("fn")
+    assert (env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"]) == (
+        own.access_key_id,
+        own.secret_access_key,
+    )
+    assert server.secret_for(env["AWS_ACCESS_KEY_ID"]) == env["AWS_SECRET_ACCESS_KEY"]
     assert env["AWS_SESSION_TOKEN"] == "lambkin-function-fn"
-    assert [k for k, _ in endpoint_env(spec, Endpoint("h", 1, "K", "S"))].count("AWS_ACCESS_KEY_ID") == 1
-    assert own_endpoint("0.0.0.0", 9000, "K", "S").host == "127.0.0.1"
+    assert [k for k, _ in endpoint_env(spec, Endpoint("h", 1, server))].count("AWS_ACCESS_KEY_ID") == 1
+    assert own_endpoint("0.0.0.0", 9000, server).host == "127.0.0.1"
