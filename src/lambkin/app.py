@@ -36,6 +36,7 @@ from lambkin.functions.event_invoke_config import EventInvokeConfigService
 from lambkin.images import catalog as image_catalog
 from lambkin.images.blobs import BlobStore
 from lambkin.images.catalog import Catalog
+from lambkin.images.gc import collect_periodically
 from lambkin.images.service import ImageService, build_image_service
 from lambkin.images.uploads import Uploads
 from lambkin.invoke.async_core import build_dispatcher
@@ -160,6 +161,7 @@ def build(settings: Settings) -> Lambkin:
     app.images = build_image_service(settings, catalog)
     registry = RegistryApp(catalog, Uploads(db, blobs, catalog), blobs, settings.credentials)
     app.mounts.insert(0, Mount("registry", path_prefix("/v2"), registry))
+    app.background.append(lambda: collect_periodically(db, blobs, settings.image_gc_interval_s))
     app.sandboxes = RuncBackend(settings.data_dir)
     app.background.append(app.sandboxes.cleanup_leftovers)  # create() waits for it
     app.control_plane = build_control_plane(

@@ -65,6 +65,9 @@ class Settings:
     account_id: str = "000000000000"
     credentials: Credentials = field(default_factory=lambda: Credentials("", ""))
     account_concurrency: int = 1000  # ConcurrentExecutions (LAMBKIN_ACCOUNT_CONCURRENCY), Lambda's default
+    image_gc_interval_s: float = (
+        3600.0  # unreferenced blobs are collected this often (LAMBKIN_IMAGE_GC_INTERVAL)
+    )
 
     @property
     def endpoint(self) -> str:
@@ -115,6 +118,7 @@ def settings_from_environment(data_dir: Path, host: str, port: int) -> tuple[Set
             region=os.environ.get("LAMBKIN_REGION", "us-east-1"),
             account_id=os.environ.get("LAMBKIN_ACCOUNT_ID", "000000000000"),
             credentials=creds,
+            image_gc_interval_s=float(os.environ.get("LAMBKIN_IMAGE_GC_INTERVAL") or 3600),
             account_concurrency=int(
                 os.environ.get("LAMBKIN_ACCOUNT_CONCURRENCY")
                 or os.environ.get("LAMBKIN_CONCURRENCY_LIMIT")

@@ -1,4 +1,4 @@
-"""`lambkin image pull|import|ls`: the image store of a data directory, worked on in-process."""
+"""`lambkin image pull|import|ls|gc`: the image store of a data directory, worked on in-process."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import sys
+import time
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from lambkin import app as composition
 from lambkin.config import Settings
 from lambkin.images.archive import import_archive
 from lambkin.images.errors import RegistryError
+from lambkin.images.gc import BLOB_GRACE, collect_garbage
 from lambkin.images.pull import ImageUnavailable, PullProgress
 from lambkin.images.reference import parse_reference
 from lambkin.images.registry_auth import Credentials
@@ -25,7 +27,7 @@ Command = Callable[[ImageService, argparse.Namespace], Coroutine[Any, Any, int]]
 
 
 def register(commands: Any) -> None:
-    image = commands.add_parser("image", help="pull, import and list images")
+    image = commands.add_parser("image", help="pull, import, list and garbage-collect images")
     verbs = image.add_subparsers(dest="verb", required=True, metavar="VERB")
 
     pull = verbs.add_parser("pull", help="pull an image from a registry into the data directory")
@@ -46,7 +48,18 @@ def register(commands: Any) -> None:
     ls.add_argument("--json", action="store_true", help="print JSON instead of a table")
     ls.set_defaults(handler=_runner(_list))
 
-    for verb in (pull, imp, ls):
+    gc = verbs.add_parser("gc", help="delete blobs no image references, and abandoned uploads")
+    gc.add_argument("--dry-run", action="store_true", help="only say what would be deleted")
+    gc.add_argument(
+        "--grace",
+        type=float,
+        default=BLOB_GRACE,
+        metavar="SECONDS",
+        help=f"keep unreferenced blobs younger than this, as a push in progress may need them ({BLOB_GRACE:.0f})",
+    )
+    gc.set_defaults(handler=_runner(_gc))
+
+    for verb in (pull, imp, ls, gc):
         verb.add_argument(
             "--data-dir", type=Path, default=Path(os.environ.get("LAMBKIN_DATA_DIR", "lambkin-data"))
         )
@@ -129,6 +142,21 @@ async def _list(images: ImageService, args: argparse.Namespace) -> int:
     widths = [max(len(row[i]) for row in table) for i in range(4)]
     for row in table:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    return 0
+
+
+async def _gc(images: ImageService, args: argparse.Namespace) -> int:
+    catalog = images.catalog
+    report = await collect_garbage(
+        catalog.db, catalog.blobs, now=time.time(), blob_grace=args.grace, dry_run=args.dry_run
+    )
+    verb = "Would delete" if args.dry_run else "Deleted"
+    for digest in report.blobs_deleted:
+        print(f"{verb} blob {digest}")
+    print(
+        f"{verb} {len(report.blobs_deleted)} blobs ({_size(report.bytes_freed)}), "
+        f"{report.uploads_deleted} abandoned uploads, {report.staging_files_deleted} staging files"
+    )
     return 0
 
 

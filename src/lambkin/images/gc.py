@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import sqlite3
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from lambkin.images.blobs import BlobStore
 from lambkin.images.uploads import UPLOAD_PREFIX
 from lambkin.store.db import Database
+
+log = logging.getLogger("lambkin.images.gc")
 
 BLOB_GRACE = 3600.0  # seconds an unreferenced blob is kept: a push uploads blobs before its manifest
 UPLOAD_GRACE = 24 * 3600.0  # seconds an upload may sit idle before it counts as abandoned
@@ -82,6 +86,25 @@ async def collect_garbage(
     uploads = await db.run(sweep_uploads)
     staging = await asyncio.to_thread(_sweep_staging, blobs.staging, now - upload_grace, dry_run)
     return GarbageReport(tuple(deleted), freed, uploads, staging)
+
+
+async def collect_periodically(db: Database, blobs: BlobStore, interval: float) -> None:
+    """The server's background collection: one `collect_garbage` every `interval` seconds, until cancelled."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            report = await collect_garbage(db, blobs, now=time.time())
+        except Exception:
+            log.exception("image garbage collection failed")
+            continue
+        if report.blobs_deleted or report.uploads_deleted or report.staging_files_deleted:
+            log.info(
+                "image gc: %d blobs (%d bytes), %d uploads, %d staging files deleted",
+                len(report.blobs_deleted),
+                report.bytes_freed,
+                report.uploads_deleted,
+                report.staging_files_deleted,
+            )
 
 
 def _old_files(blobs: BlobStore, cutoff: float) -> list[str]:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 import time
 
 from lambkin.images.blobs import sha256_digest
 from lambkin.images.errors import BlobUploadUnknown
-from lambkin.images.gc import BLOB_GRACE, UPLOAD_GRACE, collect_garbage
+from lambkin.images.gc import BLOB_GRACE, UPLOAD_GRACE, collect_garbage, collect_periodically
 from lambkin.images.manifests import OCI_MANIFEST
 from lambkin.images.uploads import Uploads
 from tests.unit.images.catalog_fixtures import Parts, manifest_for, parts
@@ -72,3 +74,18 @@ async def _known(uploads: Uploads, upload_id: str) -> bool:
     except BlobUploadUnknown:
         return False
     return True
+
+
+async def test_the_servers_periodic_collection_frees_old_unreferenced_blobs(parts: Parts) -> None:
+    orphan = parts.blobs.put_bytes(b"left behind by a deleted image")
+    old = time.time() - BLOB_GRACE - 60
+    os.utime(parts.blobs.path(orphan), (old, old))
+    task = asyncio.create_task(collect_periodically(parts.db, parts.blobs, interval=0.01))
+    try:
+        for _ in range(500):
+            if not parts.blobs.exists(orphan):
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        task.cancel()
+    assert not parts.blobs.exists(orphan)
