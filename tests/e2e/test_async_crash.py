@@ -12,7 +12,7 @@ import pytest
 from botocore.config import Config
 
 from tests.e2e.lambda_support import create_active
-from tests.harness import LambkinServer
+from tests.harness import SERVER_KILLED_UNDER_CLIENTS, LambkinServer
 from tests.images import BuiltImages
 
 pytestmark = pytest.mark.runc
@@ -31,6 +31,7 @@ def own_server(tmp_path: Path) -> Iterator[LambkinServer]:
         instance.stop()
 
 
+@SERVER_KILLED_UNDER_CLIENTS
 def test_no_accepted_event_is_lost_when_the_server_is_killed(
     own_server: LambkinServer, test_images: BuiltImages
 ) -> None:
@@ -72,6 +73,7 @@ def test_no_accepted_event_is_lost_when_the_server_is_killed(
                 accepted.add(response["ResponseMetadata"]["RequestId"])
                 if len(accepted) >= KILL_AFTER:
                     half_way.set()
+        client.close()
 
     threads = [threading.Thread(target=sender, args=(i,)) for i in range(SENDERS)]
     for thread in threads:
