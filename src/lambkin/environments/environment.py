@@ -201,9 +201,11 @@ class Environment:
             client_context=invocation.client_context,
             cognito_identity=invocation.cognito_identity,
         )
+        outcome_future = api.submit(event)
+        # START after the event is on its way (off the critical path): the loop reads the runtime's
+        # output only after this returns, so START still comes first in the log.
         self.logs.begin()
         self.logs.platform(lines.start_line(invocation.request_id, self.version))
-        outcome_future = api.submit(event)
         try:
             racing: set[asyncio.Future[Any]] = {outcome_future, exited}
             await asyncio.wait(racing, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
