@@ -23,15 +23,15 @@ class Credentials:
     """The server's access key pair: SigV4 for the AWS APIs, basic auth for the registry.
 
     Functions sign with keys of their own, derived from this secret (nothing to store, stable across
-    restarts): `for_function(arn)` gives a function its pair, and `secret_for` knows every such pair.
+    restarts): `for_function(name)` gives a function its pair, and `secret_for` knows every such pair.
     """
 
     access_key_id: str
     secret_access_key: str
 
-    def for_function(self, function_arn: str) -> Credentials:
-        """The key pair the sandboxes of `function_arn` sign with (AWS_ACCESS_KEY_ID, ...)."""
-        digest = self._mac("access-key-id", function_arn)
+    def for_function(self, function: str) -> Credentials:
+        """The key pair the sandboxes of the function named `function` sign with (AWS_ACCESS_KEY_ID, ...)."""
+        digest = self._mac("access-key-id", function)
         key_id = FUNCTION_KEY_PREFIX + base64.b32encode(digest).decode()[:16]
         return Credentials(key_id, self._function_secret(key_id))
 
@@ -65,9 +65,8 @@ class Settings:
     account_id: str = "000000000000"
     credentials: Credentials = field(default_factory=lambda: Credentials("", ""))
     account_concurrency: int = 1000  # ConcurrentExecutions (LAMBKIN_ACCOUNT_CONCURRENCY), Lambda's default
-    image_gc_interval_s: float = (
-        3600.0  # unreferenced blobs are collected this often (LAMBKIN_IMAGE_GC_INTERVAL)
-    )
+    # Unreferenced blobs are collected this often (LAMBKIN_IMAGE_GC_INTERVAL).
+    image_gc_interval_s: float = 3600.0
 
     @property
     def endpoint(self) -> str:
