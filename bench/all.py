@@ -21,6 +21,7 @@ def main(argv: list[str]) -> int:
     for name in names:
         print(f"\n=== bench.{name} ===", flush=True)
         started = time.monotonic()
+        sys.argv = [f"bench.{name}"]  # each benchmark parses its own options: run with its defaults
         try:
             runpy.run_module(f"bench.{name}", run_name="__main__")
         except SystemExit as exc:

@@ -111,10 +111,12 @@ def cpu_seconds(pid: int) -> float:
 def throughput(endpoint: str, clients: int, per_client: int, server_pid: int) -> tuple[float, float]:
     """Messages per second through send, receive and delete with `clients` processes at once (timed from
     the moment every process has its client), and the server's CPU seconds over that run."""
+    from bench import queue_send_receive  # by its module name: spawned processes must find the worker
+
     context = multiprocessing.get_context("spawn")
     ready = context.Barrier(clients + 1)
     workers = [
-        context.Process(target=batch_worker, args=(endpoint, f"tp{i}", per_client, ready))
+        context.Process(target=queue_send_receive.batch_worker, args=(endpoint, f"tp{i}", per_client, ready))
         for i in range(clients)
     ]
     for worker in workers:
