@@ -206,3 +206,50 @@ def test_reserved_concurrency_throttles(lam: Any, handlers_uri: str) -> None:
     lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=1)
     _, body = invoke(lam, name, {"allowed": True})
     assert body == {"allowed": True}
+
+
+def streamed(
+    lam: Any, name: str, event: object, **extra: Any
+) -> tuple[dict[str, Any], bytes, dict[str, Any]]:
+    """InvokeWithResponseStream: the response, the payload its PayloadChunk events carry, its InvokeComplete."""
+    response = lam.invoke_with_response_stream(FunctionName=name, Payload=json.dumps(event).encode(), **extra)
+    chunks: list[bytes] = []
+    complete: dict[str, Any] | None = None
+    for item in response["EventStream"]:
+        if "PayloadChunk" in item:
+            assert complete is None, "a PayloadChunk after InvokeComplete"
+            chunks.append(item["PayloadChunk"]["Payload"])
+        elif "InvokeComplete" in item:
+            complete = item["InvokeComplete"]
+    assert complete is not None, "the stream ended without InvokeComplete"
+    return response, b"".join(chunks), complete
+
+
+def test_invoke_with_response_stream_carries_the_payload_then_completes(lam: Any, handlers_uri: str) -> None:
+    name = function(lam, handlers_uri, "echo", "app.echo")
+    event = {"hello": "stream", "blob": "x" * 200_000}  # more than one PayloadChunk
+    response, payload, complete = streamed(lam, name, event, LogType="Tail")
+    assert response["StatusCode"] == 200
+    assert response["ExecutedVersion"] == "$LATEST"
+    assert response["ResponseStreamContentType"] == "application/json"
+    assert json.loads(payload) == event
+    assert "ErrorCode" not in complete
+    log = base64.b64decode(complete["LogResult"]).decode()
+    assert f"END RequestId: {response['ResponseMetadata']['RequestId']}" in log
+
+
+def test_invoke_with_response_stream_reports_a_function_error_in_invoke_complete(
+    lam: Any, handlers_uri: str
+) -> None:
+    name = function(lam, handlers_uri, "error", "app.error")
+    response, payload, complete = streamed(lam, name, {"message": "boom"})
+    assert response["StatusCode"] == 200  # errors travel in the stream, as in Lambda
+    assert payload == b""
+    assert complete["ErrorCode"]
+    details = json.loads(complete["ErrorDetails"])
+    assert (details["errorType"], details["errorMessage"]) == ("HandlerError", "boom")
+
+
+def test_invoke_with_response_stream_of_a_missing_function_is_resource_not_found(lam: Any) -> None:
+    with pytest.raises(lam.exceptions.ResourceNotFoundException):
+        lam.invoke_with_response_stream(FunctionName="no-such-function", Payload=b"{}")
