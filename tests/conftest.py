@@ -16,14 +16,28 @@ from tests.images import BuiltImages, build_all
 @pytest.fixture(scope="session", autouse=True)
 def no_sandbox_mount_outlives_the_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """A read-only sandbox root still mounted under pytest's temporary directories would make pytest's own
-    clean-up of old runs crash after the last test; such a leak is reported and detached instead."""
+    clean-up crash after the last test; such a leak is reported and detached instead. Only this session's
+    directory and those pytest is about to delete are looked at: a session running beside this one keeps its
+    mounts."""
     yield
-    for point in rootfs.mounts_under(tmp_path_factory.getbasetemp().parent):
+    current = tmp_path_factory.getbasetemp()
+    for point in rootfs.mounts_under(current.parent):
+        session = point.relative_to(current.parent).parts[0]
+        if session != current.name and not _removed_by_pytest(session, current.name):
+            continue
         print(f"\nleaked sandbox mount (detached at session end): {point}", file=sys.stderr)
         try:
             syscalls.umount(str(point))
         except OSError as exc:
             print(f"could not detach {point}: {exc}", file=sys.stderr)
+
+
+def _removed_by_pytest(session: str, current: str, keep: int = 3) -> bool:
+    """Whether pytest's clean-up at exit deletes the numbered directory `session` (it keeps the newest 3)."""
+    number, mine = session.removeprefix("pytest-"), current.removeprefix("pytest-")
+    if session.startswith("garbage-"):
+        return True
+    return number.isdigit() and mine.isdigit() and int(number) <= int(mine) - keep
 
 
 @pytest.fixture(scope="module")

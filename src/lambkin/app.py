@@ -29,6 +29,7 @@ from lambkin.events import mapping_store
 from lambkin.events.mapping_service import MappingService, queue_lookup
 from lambkin.events.pollers import build_event_sources
 from lambkin.functions import event_invoke_config
+from lambkin.functions import provisioned as provisioned_configs
 from lambkin.functions import repository as function_store
 from lambkin.functions import urls as function_urls
 from lambkin.functions.control import ControlPlane, build_control_plane
@@ -42,6 +43,7 @@ from lambkin.images.uploads import Uploads
 from lambkin.invoke.async_core import build_dispatcher
 from lambkin.invoke.async_endpoint import EndpointBackend, own_endpoint
 from lambkin.invoke.core import ExecutionCore, build_execution
+from lambkin.invoke.provisioning import ProvisionedKeeper
 from lambkin.logs.api import logs_handlers
 from lambkin.protocol.gateway import AwsGateway
 from lambkin.protocol.service import Handler
@@ -144,6 +146,7 @@ def migrations() -> list[Migration]:
     steps += image_catalog.MIGRATIONS
     steps += function_store.MIGRATIONS
     steps += function_urls.MIGRATIONS
+    steps += provisioned_configs.MIGRATIONS
     steps += event_invoke_config.MIGRATIONS
     steps += mapping_store.MIGRATIONS
     return steps
@@ -179,6 +182,10 @@ def build(settings: Settings) -> Lambkin:
     app.execution = build_execution(settings, EndpointBackend(app.sandboxes, endpoint), app.images)
     app.closers.append(app.execution.close)
     app.background.append(app.execution.pools.run)
+    keeper = ProvisionedKeeper(
+        app.control_plane.provisioned, app.control_plane.functions, app.execution.pools
+    )
+    app.background.append(keeper.run)
     app.services["lambda"].update(invoke_handlers(app.control_plane.functions, app.execution.invoker))
     app.services["logs"].update(logs_handlers(app.execution.logs))
     # The SQS-compatible queues, on their own SQLite file (<data>/queues.db).

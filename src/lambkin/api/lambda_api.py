@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from lambkin.api import lambda_render as render
+from lambkin.functions import provisioned
 from lambkin.functions.changes import ConfigChange, ImageConfig
 from lambkin.functions.control import ControlPlane
 from lambkin.functions.errors import FunctionsError
@@ -247,6 +248,42 @@ async def delete_function_concurrency(cp: ControlPlane, params: Input) -> Output
     return {}
 
 
+async def put_provisioned_concurrency_config(cp: ControlPlane, params: Input) -> Output:
+    ref = cp.arns.parse(params["FunctionName"], params["Qualifier"])
+    config = await cp.provisioned.put(ref, params["ProvisionedConcurrentExecutions"])
+    return provisioned.render(config)
+
+
+async def get_provisioned_concurrency_config(cp: ControlPlane, params: Input) -> Output:
+    ref = cp.arns.parse(params["FunctionName"], params["Qualifier"])
+    return provisioned.render(await cp.provisioned.get(ref))
+
+
+async def delete_provisioned_concurrency_config(cp: ControlPlane, params: Input) -> Output:
+    await cp.provisioned.delete(cp.arns.parse(params["FunctionName"], params["Qualifier"]))
+    return {}
+
+
+async def list_provisioned_concurrency_configs(cp: ControlPlane, params: Input) -> Output:
+    ref = cp.arns.parse(params["FunctionName"], qualified=False)
+    configs = await cp.provisioned.of_function(ref.name)
+    marker = params.get("Marker") or "0"
+    if not marker.isdigit():
+        raise AwsError("InvalidParameterValueException", "Invalid Marker", Type="User")
+    start = int(marker)
+    limit = params.get("MaxItems") or 50
+    page = configs[start : start + limit]
+    out: Output = {
+        "ProvisionedConcurrencyConfigs": [
+            {"FunctionArn": cp.arns.qualified(c.function_name, c.qualifier), **provisioned.render(c)}
+            for c in page
+        ]
+    }
+    if start + limit < len(configs):
+        out["NextMarker"] = str(start + limit)
+    return out
+
+
 async def get_account_settings(cp: ControlPlane, params: Input) -> Output:
     return render.account_settings(await cp.account.settings())
 
@@ -283,6 +320,10 @@ OPERATIONS: dict[str, Operation] = {
     "PutFunctionConcurrency": put_function_concurrency,
     "GetFunctionConcurrency": get_function_concurrency,
     "DeleteFunctionConcurrency": delete_function_concurrency,
+    "PutProvisionedConcurrencyConfig": put_provisioned_concurrency_config,
+    "GetProvisionedConcurrencyConfig": get_provisioned_concurrency_config,
+    "DeleteProvisionedConcurrencyConfig": delete_provisioned_concurrency_config,
+    "ListProvisionedConcurrencyConfigs": list_provisioned_concurrency_configs,
     "GetAccountSettings": get_account_settings,
     "TagResource": tag_resource,
     "UntagResource": untag_resource,

@@ -181,6 +181,11 @@ class Environment:
         self.move(EnvState.IDLE)
         self.idle_since = self.clock()
 
+    def initialized_ahead(self) -> None:
+        """Init ran ahead of demand (provisioned concurrency): no invocation reports its duration or output."""
+        self._init_ms = None
+        self.logs.end()
+
     async def invoke(self, invocation: Invocation, timeout_s: float) -> InvocationResult:
         """Hands one event to the runtime; the response, the sandbox's exit or the timeout wins.
 

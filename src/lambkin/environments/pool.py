@@ -56,12 +56,17 @@ class VersionPool:
     envs: set[Environment] = field(default_factory=set)
     waiters: deque[asyncio.Future[Environment]] = field(default_factory=deque)
     starting: int = 0
+    provisioned: int = 0  # environments kept initialized however idle (provisioned concurrency)
     draining: bool = False
     image: PreparedImage | None = None
     image_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def live_waiters(self) -> int:
         return sum(1 for w in self.waiters if not w.done())
+
+    def initialized(self) -> int:
+        """Environments past init (a start counted in `starting` is in `envs` once its sandbox exists)."""
+        return max(0, len(self.envs) - self.starting)
 
 
 class Pools:
@@ -194,6 +199,28 @@ class Pools:
                 waiter.set_exception(failure)
                 return
 
+    # provisioned concurrency
+    def provision(self, targets: list[tuple[VersionConfig, int]]) -> list[int]:
+        """Keeps each version's count of environments initialized, and no others beyond demand; returns how
+        many of each are initialized now."""
+        if self._group is None:
+            return [0 for _ in targets]
+        wanted: dict[PoolKey, int] = {}
+        for version, count in targets:
+            key = PoolKey.of(version)
+            wanted[key] = wanted.get(key, 0) + count
+        for pool in self._pools:
+            pool.provisioned = 0 if pool.draining else wanted.get(pool.key, 0)
+        ready = []
+        for version, _ in targets:
+            pool = self._pool_for(version)
+            pool.provisioned = wanted[pool.key]
+            for _ in range(pool.provisioned - pool.initialized() - pool.starting):
+                pool.starting += 1
+                self._group.create_task(self._environment(pool, ahead=True))
+            ready.append(pool.initialized())
+        return ready
+
     # cold starts
     def _plan(self, pool: VersionPool) -> None:
         count = starts_to_launch(pool.live_waiters(), pool.starting, self.settings.max_parallel_starts)
@@ -204,8 +231,9 @@ class Pools:
             assert self._group is not None
             self._group.create_task(self._environment(pool))
 
-    async def _environment(self, pool: VersionPool) -> None:
-        """One environment's whole life, in its own task: init (retried once), serve, until it ends."""
+    async def _environment(self, pool: VersionPool, ahead: bool = False) -> None:
+        """One environment's whole life, in its own task: init (retried once), serve, until it ends.
+        `ahead`: started for provisioned concurrency, not for a caller."""
         failure: InitFailed | None = None
         starting = True
         try:
@@ -225,6 +253,8 @@ class Pools:
                             failure = exc
                             watcher.cancel()
                             return
+                        if ahead:
+                            env.initialized_ahead()
                         pool.starting -= 1
                         starting = False
                         self._offer(pool, env)
@@ -282,7 +312,8 @@ class Pools:
         for pool in list(self._pools):
             views = [IdleView(e.id, e.state, e.idle_since) for e in pool.idle]
             plan = housekeeping(views, now, self.settings.freeze_after_s, self.settings.idle_timeout_s)
-            for env in [e for e in pool.idle if e.id in plan.reap]:
+            reapable = max(0, len(pool.envs) - pool.provisioned)  # provisioned ones stay, however idle
+            for env in [e for e in pool.idle if e.id in plan.reap][:reapable]:
                 pool.idle.remove(env)
                 env.kill()
             for env in [e for e in pool.idle if e.id in plan.freeze]:

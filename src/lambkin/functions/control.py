@@ -8,6 +8,7 @@ from lambkin.functions.account import AccountService
 from lambkin.functions.aliases import AliasService
 from lambkin.functions.cache import ReadCache
 from lambkin.functions.names import Arns
+from lambkin.functions.provisioned import ProvisionedConcurrency
 from lambkin.functions.service import FunctionService
 from lambkin.functions.validation import host_architecture
 from lambkin.functions.worker import ImageResolver, ImageWorker
@@ -22,6 +23,7 @@ class ControlPlane:
     functions: FunctionService
     aliases: AliasService
     account: AccountService
+    provisioned: ProvisionedConcurrency
     worker: ImageWorker
 
     async def run(self) -> None:
@@ -50,5 +52,6 @@ def build_control_plane(
         functions=functions,
         aliases=AliasService(db, arns, cache),
         account=AccountService(db, arns, concurrency_limit, cache),
+        provisioned=ProvisionedConcurrency(db, arns),
         worker=worker,
     )

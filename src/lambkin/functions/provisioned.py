@@ -1,0 +1,183 @@
+"""Provisioned concurrency configs: how many environments a published version or alias keeps initialized.
+
+The configs live in SQLite; the execution core keeps the environments (invoke/provisioning.py) and reports
+how many are ready through `report_allocated`, which is what Get/List answer as Allocated and Available.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from lambkin.functions.errors import FunctionsError, InvalidParameterValue
+from lambkin.functions.lookup import Lookup
+from lambkin.functions.model import LATEST
+from lambkin.functions.names import Arns, FunctionRef
+from lambkin.functions.repository import FunctionRepository
+from lambkin.store.db import Database, Migration
+
+# Namespace "provisioned" sorts after "functions", so the table its foreign key names exists first.
+MIGRATIONS = [
+    Migration(
+        "provisioned",
+        1,
+        """
+        CREATE TABLE provisioned_concurrency (
+            function_name TEXT NOT NULL REFERENCES functions(name) ON DELETE CASCADE,
+            qualifier TEXT NOT NULL,
+            requested INTEGER NOT NULL,
+            last_modified TEXT NOT NULL,
+            PRIMARY KEY (function_name, qualifier)
+        )
+        """,
+    )
+]
+
+UNPUBLISHED = "Provisioned Concurrency Configs cannot be applied to unpublished function versions."
+WEIGHTED_ALIAS = "Alias with weights can not be used with Provisioned Concurrency"
+
+
+class ConfigNotFound(FunctionsError):
+    code = "ProvisionedConcurrencyConfigNotFoundException"
+
+
+@dataclass(frozen=True)
+class ProvisionedConfig:
+    """One config, with how many of its environments are initialized right now."""
+
+    function_name: str
+    qualifier: str
+    requested: int
+    last_modified: str
+    allocated: int = 0
+
+    @property
+    def status(self) -> str:
+        return "READY" if self.allocated >= self.requested else "IN_PROGRESS"
+
+
+class ProvisionedConcurrency:
+    """Put/Get/Delete/List of the configs; `targets()` is what the execution core keeps warm."""
+
+    def __init__(self, db: Database, arns: Arns) -> None:
+        self.db = db
+        self.arns = arns
+        self.repo = FunctionRepository()
+        self.lookup = Lookup(arns, self.repo)
+        self._allocated: dict[tuple[str, str], int] = {}
+
+    async def put(self, ref: FunctionRef, requested: int) -> ProvisionedConfig:
+        qualifier = self._published(ref)
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+0000"
+
+        def write(conn: sqlite3.Connection) -> None:
+            record = self.lookup.record(conn, ref.name)
+            _, alias = self.lookup.qualified(conn, ref)  # ResourceNotFoundException for a missing one
+            if alias is not None and alias.additional_weights:
+                raise InvalidParameterValue(WEIGHTED_ALIAS)
+            if record.reserved_concurrency is not None:
+                others = conn.execute(
+                    "SELECT COALESCE(SUM(requested), 0) FROM provisioned_concurrency"
+                    " WHERE function_name = ? AND qualifier != ?",
+                    (ref.name, qualifier),
+                ).fetchone()[0]
+                if others + requested > record.reserved_concurrency:
+                    raise InvalidParameterValue(
+                        f"Requested Provisioned Concurrency should not be greater than the reservedConcurrentExecution "
+                        f"for function: {record.reserved_concurrency}"
+                    )
+            conn.execute(
+                "INSERT INTO provisioned_concurrency (function_name, qualifier, requested, last_modified)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT (function_name, qualifier) DO UPDATE SET"
+                " requested = excluded.requested, last_modified = excluded.last_modified",
+                (ref.name, qualifier, requested, now),
+            )
+
+        await self.db.run(write)
+        return self._with_allocation(ProvisionedConfig(ref.name, qualifier, requested, now))
+
+    async def get(self, ref: FunctionRef) -> ProvisionedConfig:
+        qualifier = self._published(ref)
+
+        def read(conn: sqlite3.Connection) -> ProvisionedConfig | None:
+            self.lookup.record(conn, ref.name)
+            row = conn.execute(
+                "SELECT requested, last_modified FROM provisioned_concurrency"
+                " WHERE function_name = ? AND qualifier = ?",
+                (ref.name, qualifier),
+            ).fetchone()
+            return None if row is None else ProvisionedConfig(ref.name, qualifier, row[0], row[1])
+
+        found = await self.db.run(read)
+        if found is None:
+            raise ConfigNotFound(
+                f"No Provisioned Concurrency Config found for this function: {self.arns.of(ref)}"
+            )
+        return self._with_allocation(found)
+
+    async def delete(self, ref: FunctionRef) -> None:
+        qualifier = self._published(ref)
+
+        def write(conn: sqlite3.Connection) -> int:
+            self.lookup.record(conn, ref.name)
+            return conn.execute(
+                "DELETE FROM provisioned_concurrency WHERE function_name = ? AND qualifier = ?",
+                (ref.name, qualifier),
+            ).rowcount
+
+        if not await self.db.run(write):
+            raise ConfigNotFound(
+                f"No Provisioned Concurrency Config found for this function: {self.arns.of(ref)}"
+            )
+
+    async def of_function(self, name: str) -> list[ProvisionedConfig]:
+        def read(conn: sqlite3.Connection) -> list[ProvisionedConfig]:
+            self.lookup.record(conn, name)
+            rows = conn.execute(
+                "SELECT qualifier, requested, last_modified FROM provisioned_concurrency"
+                " WHERE function_name = ? ORDER BY qualifier",
+                (name,),
+            ).fetchall()
+            return [ProvisionedConfig(name, q, n, t) for q, n, t in rows]
+
+        return [self._with_allocation(config) for config in await self.db.run(read)]
+
+    async def targets(self) -> list[ProvisionedConfig]:
+        """Every config of every function (the execution core's work list)."""
+
+        def read(conn: sqlite3.Connection) -> list[ProvisionedConfig]:
+            rows = conn.execute(
+                "SELECT function_name, qualifier, requested, last_modified FROM provisioned_concurrency"
+            ).fetchall()
+            return [ProvisionedConfig(*row) for row in rows]
+
+        return await self.db.run(read)
+
+    def report_allocated(self, allocated: Mapping[tuple[str, str], int]) -> None:
+        """The execution core's count of initialized environments per (function, qualifier)."""
+        self._allocated = dict(allocated)
+
+    def _with_allocation(self, config: ProvisionedConfig) -> ProvisionedConfig:
+        ready = min(self._allocated.get((config.function_name, config.qualifier), 0), config.requested)
+        return ProvisionedConfig(
+            config.function_name, config.qualifier, config.requested, config.last_modified, ready
+        )
+
+    @staticmethod
+    def _published(ref: FunctionRef) -> str:
+        if ref.qualifier is None or ref.qualifier == LATEST:
+            raise InvalidParameterValue(UNPUBLISHED)
+        return ref.qualifier
+
+
+def render(config: ProvisionedConfig) -> dict[str, object]:
+    """The output members Put/Get answer with."""
+    return {
+        "RequestedProvisionedConcurrentExecutions": config.requested,
+        "AllocatedProvisionedConcurrentExecutions": config.allocated,
+        "AvailableProvisionedConcurrentExecutions": config.allocated,
+        "Status": config.status,
+        "LastModified": config.last_modified,
+    }
