@@ -81,6 +81,8 @@ class HttpConnection(asyncio.Protocol):
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast(asyncio.Transport, transport)  # uvloop's transports do not subclass it
+        if self.closed:  # aborted between its accept and now (its environment went away)
+            self._transport.abort()
 
     def data_received(self, data: bytes) -> None:
         try:
@@ -92,7 +94,8 @@ class HttpConnection(asyncio.Protocol):
                 self._transport.write(
                     b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
                 )
-            self.abort()
+                self._transport.close()  # after the 400 is written
+            self.closed = True
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -156,6 +159,7 @@ class HttpConnection(asyncio.Protocol):
             self._transport.close()
 
     def abort(self) -> None:
+        """Drops the connection now, whatever is still unsent (a peer that stopped reading cannot hold it)."""
         if self._transport is not None:
-            self._transport.close()
+            self._transport.abort()
         self.closed = True
