@@ -70,8 +70,9 @@ async def _deploy(server: composition.Lambkin, archive: Path) -> None:
         "\nTry it:\n"
         f"  export AWS_ACCESS_KEY_ID={creds.access_key_id} AWS_SECRET_ACCESS_KEY={creds.secret_access_key}"
         f" AWS_DEFAULT_REGION={settings.region}\n"
-        f"  aws lambda invoke --endpoint-url {endpoint} --function-name {DEMO_FUNCTION}"
-        ' --cli-binary-format raw-in-base64-out --payload \'{"hello": "world"}\' /dev/stdout\n'
+        f"  .venv/bin/aws lambda invoke --endpoint-url {endpoint} --function-name {DEMO_FUNCTION}"
+        ' --payload \'{"hello": "world"}\' /dev/stdout\n'
+        "  (AWS CLI v2 also wants --cli-binary-format raw-in-base64-out)\n"
         f"  .venv/bin/lambkin logs {DEMO_FUNCTION} --endpoint-url {endpoint} --data-dir {settings.data_dir}\n",
         flush=True,
     )
