@@ -95,6 +95,7 @@ class Lambkin:
             # A long poll or a slow invoke does not hold shutdown (and the sandboxes' clean-up) forever.
             timeout_graceful_shutdown=10,
         )
+        logging.getLogger("uvicorn.error").addFilter(_quiet_tls_probes)
         server = _Server(config)
         try:
             async with asyncio.TaskGroup() as group:
@@ -134,6 +135,12 @@ class _Server(uvicorn.Server):
         finally:
             for sig, handler in original.items():
                 signal.signal(sig, handler)
+
+
+def _quiet_tls_probes(record: logging.LogRecord) -> bool:
+    """skopeo and buildah try TLS on the registry's port before plain HTTP (--tls-verify=false): the
+    handshake is not HTTP, uvicorn answers 400 and would warn about it on every push."""
+    return not record.getMessage().startswith("Invalid HTTP request received")
 
 
 class _Stopped(Exception):
