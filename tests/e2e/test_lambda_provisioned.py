@@ -130,3 +130,19 @@ def test_what_cannot_be_provisioned_gets_lambdas_errors(lam: Any, published: str
         lam.delete_function_concurrency(FunctionName=published)
     with pytest.raises(lam.exceptions.ProvisionedConcurrencyConfigNotFoundException):
         lam.get_provisioned_concurrency_config(FunctionName=published, Qualifier="2")
+
+
+def test_a_version_whose_init_fails_is_failed_with_the_reason(lam: Any, handlers_uri: str) -> None:
+    create_active(lam, "provisioned-broken", handlers_uri, ImageConfig={"Command": ["nosuchmodule.handler"]})
+    lam.publish_version(FunctionName="provisioned-broken")
+    lam.put_provisioned_concurrency_config(
+        FunctionName="provisioned-broken", Qualifier="1", ProvisionedConcurrentExecutions=1
+    )
+    deadline = time.monotonic() + 60
+    config = lam.get_provisioned_concurrency_config(FunctionName="provisioned-broken", Qualifier="1")
+    while config["Status"] == "IN_PROGRESS" and time.monotonic() < deadline:
+        time.sleep(0.2)
+        config = lam.get_provisioned_concurrency_config(FunctionName="provisioned-broken", Qualifier="1")
+    assert config["Status"] == "FAILED", config
+    assert config["AllocatedProvisionedConcurrentExecutions"] == 0
+    assert "Runtime.ImportModuleError" in config["StatusReason"]

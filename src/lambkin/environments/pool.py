@@ -24,6 +24,8 @@ from lambkin.sandbox.spec import SandboxBackend
 
 log = logging.getLogger("lambkin.environments")
 
+AHEAD_RETRY_S = 30.0  # a failed start for provisioned concurrency is tried again after this long
+
 
 @dataclass(frozen=True)
 class PoolKey:
@@ -57,6 +59,8 @@ class VersionPool:
     waiters: deque[asyncio.Future[Environment]] = field(default_factory=deque)
     starting: int = 0
     provisioned: int = 0  # environments kept initialized however idle (provisioned concurrency)
+    ahead_failure: str | None = None  # why the last start for provisioned concurrency failed
+    ahead_retry_at: float = 0.0  # no such start before this (clock) time after a failure
     draining: bool = False
     image: PreparedImage | None = None
     image_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -200,11 +204,11 @@ class Pools:
                 return
 
     # provisioned concurrency
-    def provision(self, targets: list[tuple[VersionConfig, int]]) -> list[int]:
+    def provision(self, targets: list[tuple[VersionConfig, int]]) -> list[tuple[int, str | None]]:
         """Keeps each version's count of environments initialized, and no others beyond demand; returns how
-        many of each are initialized now."""
+        many of each are initialized now, and why starting them last failed (retried every AHEAD_RETRY_S)."""
         if self._group is None:
-            return [0 for _ in targets]
+            return [(0, None) for _ in targets]
         wanted: dict[PoolKey, int] = {}
         for version, count in targets:
             key = PoolKey.of(version)
@@ -215,10 +219,12 @@ class Pools:
         for version, _ in targets:
             pool = self._pool_for(version)
             pool.provisioned = wanted[pool.key]
-            for _ in range(pool.provisioned - pool.initialized() - pool.starting):
-                pool.starting += 1
-                self._group.create_task(self._environment(pool, ahead=True))
-            ready.append(pool.initialized())
+            missing = pool.provisioned - pool.initialized() - pool.starting
+            if missing > 0 and self.clock() >= pool.ahead_retry_at:
+                for _ in range(missing):
+                    pool.starting += 1
+                    self._group.create_task(self._environment(pool, ahead=True))
+            ready.append((pool.initialized(), pool.ahead_failure))
         return ready
 
     # cold starts
@@ -255,6 +261,7 @@ class Pools:
                             return
                         if ahead:
                             env.initialized_ahead()
+                            pool.ahead_failure = None
                         pool.starting -= 1
                         starting = False
                         self._offer(pool, env)
@@ -272,6 +279,9 @@ class Pools:
         finally:
             if starting:
                 pool.starting -= 1
+            if ahead and failure is not None:
+                pool.ahead_failure = _failure_reason(failure)
+                pool.ahead_retry_at = self.clock() + AHEAD_RETRY_S
             if failure is not None:
                 self._fail_one(pool, failure)
             if pool.live_waiters() and self._group is not None:
@@ -324,6 +334,13 @@ class Pools:
                     if env in pool.idle:
                         pool.idle.remove(env)
                     env.kill()
+
+
+def _failure_reason(failure: InitFailed) -> str:
+    """A provisioned start's failure as a StatusReason: the init error's type, else what ended it."""
+    if failure.error is not None:
+        return f"Init failed: {failure.error.error_type}"
+    return f"Init failed ({failure.kind}): {failure.detail}"
 
 
 def _describe(exc: BaseException) -> str:

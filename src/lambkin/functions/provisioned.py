@@ -52,10 +52,13 @@ class ProvisionedConfig:
     requested: int
     last_modified: str
     allocated: int = 0
+    failure: str | None = None  # why environments could not be initialized (retried meanwhile)
 
     @property
     def status(self) -> str:
-        return "READY" if self.allocated >= self.requested else "IN_PROGRESS"
+        if self.allocated >= self.requested:
+            return "READY"
+        return "FAILED" if self.failure else "IN_PROGRESS"
 
 
 class ProvisionedConcurrency:
@@ -66,7 +69,7 @@ class ProvisionedConcurrency:
         self.arns = arns
         self.repo = FunctionRepository()
         self.lookup = Lookup(arns, self.repo)
-        self._allocated: dict[tuple[str, str], int] = {}
+        self._allocated: dict[tuple[str, str], tuple[int, str | None]] = {}
 
     async def put(self, ref: FunctionRef, requested: int) -> ProvisionedConfig:
         qualifier = self._published(ref)
@@ -155,14 +158,20 @@ class ProvisionedConcurrency:
 
         return await self.db.run(read)
 
-    def report_allocated(self, allocated: Mapping[tuple[str, str], int]) -> None:
-        """The execution core's count of initialized environments per (function, qualifier)."""
+    def report_allocated(self, allocated: Mapping[tuple[str, str], tuple[int, str | None]]) -> None:
+        """The execution core's count of initialized environments per (function, qualifier), and why
+        starting more last failed, if it did."""
         self._allocated = dict(allocated)
 
     def _with_allocation(self, config: ProvisionedConfig) -> ProvisionedConfig:
-        ready = min(self._allocated.get((config.function_name, config.qualifier), 0), config.requested)
+        ready, failure = self._allocated.get((config.function_name, config.qualifier), (0, None))
         return ProvisionedConfig(
-            config.function_name, config.qualifier, config.requested, config.last_modified, ready
+            config.function_name,
+            config.qualifier,
+            config.requested,
+            config.last_modified,
+            min(ready, config.requested),
+            failure,
         )
 
     @staticmethod
@@ -174,10 +183,13 @@ class ProvisionedConcurrency:
 
 def render(config: ProvisionedConfig) -> dict[str, object]:
     """The output members Put/Get answer with."""
-    return {
+    out: dict[str, object] = {
         "RequestedProvisionedConcurrentExecutions": config.requested,
         "AllocatedProvisionedConcurrentExecutions": config.allocated,
         "AvailableProvisionedConcurrentExecutions": config.allocated,
         "Status": config.status,
         "LastModified": config.last_modified,
     }
+    if config.status == "FAILED" and config.failure:
+        out["StatusReason"] = config.failure
+    return out

@@ -50,5 +50,5 @@ class ProvisionedKeeper:
                 continue  # its alias or version went away; the config is answered but holds nothing
             targets.append((version, config.requested))
             keys.append((config.function_name, config.qualifier))
-        ready = self.pools.provision(targets)
-        self.configs.report_allocated(dict(zip(keys, ready, strict=True)))
+        states = self.pools.provision(targets)
+        self.configs.report_allocated(dict(zip(keys, states, strict=True)))
