@@ -94,6 +94,11 @@ def test_an_alias_can_be_provisioned_and_configs_are_listed(lam: Any, published:
     arns = {item["FunctionArn"].rsplit(":", 1)[1]: item for item in listed}
     assert arns["live"]["RequestedProvisionedConcurrentExecutions"] == 1
     assert arns["1"]["RequestedProvisionedConcurrentExecutions"] == 2
+    first = lam.list_provisioned_concurrency_configs(FunctionName=published, MaxItems=1)
+    rest = lam.list_provisioned_concurrency_configs(FunctionName=published, Marker=first["NextMarker"])
+    paged = first["ProvisionedConcurrencyConfigs"] + rest["ProvisionedConcurrencyConfigs"]
+    assert [item["FunctionArn"] for item in paged] == [item["FunctionArn"] for item in listed]
+    assert "NextMarker" not in rest
 
 
 def test_deleting_a_config_and_getting_it_again(lam: Any, published: str) -> None:

@@ -10,7 +10,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from lambkin.api import lambda_render as render
-from lambkin.functions import provisioned
 from lambkin.functions.changes import ConfigChange, ImageConfig
 from lambkin.functions.control import ControlPlane
 from lambkin.functions.errors import FunctionsError
@@ -251,12 +250,12 @@ async def delete_function_concurrency(cp: ControlPlane, params: Input) -> Output
 async def put_provisioned_concurrency_config(cp: ControlPlane, params: Input) -> Output:
     ref = cp.arns.parse(params["FunctionName"], params["Qualifier"])
     config = await cp.provisioned.put(ref, params["ProvisionedConcurrentExecutions"])
-    return provisioned.render(config)
+    return render.provisioned_config(config)
 
 
 async def get_provisioned_concurrency_config(cp: ControlPlane, params: Input) -> Output:
     ref = cp.arns.parse(params["FunctionName"], params["Qualifier"])
-    return provisioned.render(await cp.provisioned.get(ref))
+    return render.provisioned_config(await cp.provisioned.get(ref))
 
 
 async def delete_provisioned_concurrency_config(cp: ControlPlane, params: Input) -> Output:
@@ -266,21 +265,15 @@ async def delete_provisioned_concurrency_config(cp: ControlPlane, params: Input)
 
 async def list_provisioned_concurrency_configs(cp: ControlPlane, params: Input) -> Output:
     ref = cp.arns.parse(params["FunctionName"], qualified=False)
-    configs = await cp.provisioned.of_function(ref.name)
-    marker = params.get("Marker") or "0"
-    if not marker.isdigit():
-        raise AwsError("InvalidParameterValueException", "Invalid Marker", Type="User")
-    start = int(marker)
-    limit = params.get("MaxItems") or 50
-    page = configs[start : start + limit]
+    page = await cp.provisioned.listing(ref, params.get("Marker"), params.get("MaxItems"))
     out: Output = {
         "ProvisionedConcurrencyConfigs": [
-            {"FunctionArn": cp.arns.qualified(c.function_name, c.qualifier), **provisioned.render(c)}
-            for c in page
+            {"FunctionArn": cp.arns.qualified(c.function_name, c.qualifier), **render.provisioned_config(c)}
+            for c in page.items
         ]
     }
-    if start + limit < len(configs):
-        out["NextMarker"] = str(start + limit)
+    if page.next_marker:
+        out["NextMarker"] = page.next_marker
     return out
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from lambkin.functions.account import CODE_SIZE_UNZIPPED, CODE_SIZE_ZIPPED, TOTAL_CODE_SIZE, AccountSettings
 from lambkin.functions.model import Alias, FunctionVersion
+from lambkin.functions.provisioned import ProvisionedConfig
 
 _RENDERED: dict[int, tuple[FunctionVersion, dict[str, Any]]] = {}
 _RENDERED_LIMIT = 8192
@@ -118,3 +119,17 @@ def account_settings(settings: AccountSettings) -> dict[str, Any]:
             "FunctionCount": settings.function_count,
         },
     }
+
+
+def provisioned_config(config: ProvisionedConfig) -> dict[str, Any]:
+    """The members Put/GetProvisionedConcurrencyConfig answer with (and each listed config carries)."""
+    out: dict[str, Any] = {
+        "RequestedProvisionedConcurrentExecutions": config.requested,
+        "AllocatedProvisionedConcurrentExecutions": config.allocated,
+        "AvailableProvisionedConcurrentExecutions": config.allocated,
+        "Status": config.status,
+        "LastModified": config.last_modified,
+    }
+    if config.status == "FAILED" and config.failure:
+        out["StatusReason"] = config.failure
+    return out

@@ -7,13 +7,14 @@ how many are ready through `report_allocated`, which is what Get/List answer as 
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
+from lambkin.functions.changes import timestamp
 from lambkin.functions.errors import FunctionsError, InvalidParameterValue
-from lambkin.functions.lookup import Lookup
-from lambkin.functions.model import LATEST
+from lambkin.functions.lookup import DEFAULT_PAGE, Lookup, decode_marker, encode_marker
+from lambkin.functions.model import LATEST, Page
 from lambkin.functions.names import Arns, FunctionRef
 from lambkin.functions.repository import FunctionRepository
 from lambkin.store.db import Database, Migration
@@ -73,7 +74,7 @@ class ProvisionedConcurrency:
 
     async def put(self, ref: FunctionRef, requested: int) -> ProvisionedConfig:
         qualifier = self._published(ref)
-        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+0000"
+        now = timestamp(time.time())
 
         def write(conn: sqlite3.Connection) -> None:
             record = self.lookup.record(conn, ref.name)
@@ -115,9 +116,7 @@ class ProvisionedConcurrency:
 
         found = await self.db.run(read)
         if found is None:
-            raise ConfigNotFound(
-                f"No Provisioned Concurrency Config found for this function: {self.arns.of(ref)}"
-            )
+            raise self._not_found(ref)
         return self._with_allocation(found)
 
     async def delete(self, ref: FunctionRef) -> None:
@@ -131,21 +130,29 @@ class ProvisionedConcurrency:
             ).rowcount
 
         if not await self.db.run(write):
-            raise ConfigNotFound(
-                f"No Provisioned Concurrency Config found for this function: {self.arns.of(ref)}"
-            )
+            raise self._not_found(ref)
 
-    async def of_function(self, name: str) -> list[ProvisionedConfig]:
+    async def listing(
+        self, ref: FunctionRef, marker: str | None, max_items: int | None
+    ) -> Page[ProvisionedConfig]:
+        """One page of a function's configs in qualifier order, with the marker of the next."""
+        after = decode_marker(marker)
+        after_qualifier = None if after is None else after[0]
+        limit = max_items or DEFAULT_PAGE
+
         def read(conn: sqlite3.Connection) -> list[ProvisionedConfig]:
-            self.lookup.record(conn, name)
+            self.lookup.record(conn, ref.name)
             rows = conn.execute(
                 "SELECT qualifier, requested, last_modified FROM provisioned_concurrency"
-                " WHERE function_name = ? ORDER BY qualifier",
-                (name,),
+                " WHERE function_name = ? AND (? IS NULL OR qualifier > ?) ORDER BY qualifier LIMIT ?",
+                (ref.name, after_qualifier, after_qualifier, limit + 1),
             ).fetchall()
-            return [ProvisionedConfig(name, q, n, t) for q, n, t in rows]
+            return [ProvisionedConfig(ref.name, q, n, t) for q, n, t in rows]
 
-        return [self._with_allocation(config) for config in await self.db.run(read)]
+        rows = [self._with_allocation(config) for config in await self.db.run(read)]
+        if len(rows) <= limit:
+            return Page(tuple(rows))
+        return Page(tuple(rows[:limit]), encode_marker(rows[limit - 1].qualifier, 0))
 
     async def targets(self) -> list[ProvisionedConfig]:
         """Every config of every function (the execution core's work list)."""
@@ -174,22 +181,13 @@ class ProvisionedConcurrency:
             failure,
         )
 
+    def _not_found(self, ref: FunctionRef) -> ConfigNotFound:
+        return ConfigNotFound(
+            f"No Provisioned Concurrency Config found for this function: {self.arns.of(ref)}"
+        )
+
     @staticmethod
     def _published(ref: FunctionRef) -> str:
         if ref.qualifier is None or ref.qualifier == LATEST:
             raise InvalidParameterValue(UNPUBLISHED)
         return ref.qualifier
-
-
-def render(config: ProvisionedConfig) -> dict[str, object]:
-    """The output members Put/Get answer with."""
-    out: dict[str, object] = {
-        "RequestedProvisionedConcurrentExecutions": config.requested,
-        "AllocatedProvisionedConcurrentExecutions": config.allocated,
-        "AvailableProvisionedConcurrentExecutions": config.allocated,
-        "Status": config.status,
-        "LastModified": config.last_modified,
-    }
-    if config.status == "FAILED" and config.failure:
-        out["StatusReason"] = config.failure
-    return out
