@@ -15,6 +15,8 @@ second over the whole run (target >= 5,000 on the 2-core reference machine).
 from __future__ import annotations
 
 import argparse
+import http.client
+import json
 import multiprocessing
 import os
 import shutil
@@ -25,9 +27,13 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import boto3
 import httpx
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 
 ROOT = Path(__file__).resolve().parent.parent
 KEY, SECRET = "LKIABENCH0000000000", "bench-secret-0000000000000000000000000000"
@@ -107,22 +113,12 @@ class LeanClient:
     this weight leaves the machine's cores to the server, which is what a server's throughput needs."""
 
     def __init__(self, endpoint: str) -> None:
-        import http.client
-        from urllib.parse import urlsplit
-
-        from botocore.auth import SigV4Auth
-        from botocore.credentials import Credentials
-
         self.endpoint = endpoint
         self.signer = SigV4Auth(Credentials(KEY, SECRET), "sqs", "us-east-1")
         parts = urlsplit(endpoint)
         self.conn = http.client.HTTPConnection(parts.hostname, parts.port)
 
     def call(self, action: str, params: dict[str, Any]) -> dict[str, Any]:
-        import json
-
-        from botocore.awsrequest import AWSRequest
-
         body = json.dumps(params).encode()
         headers = {"Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": f"AmazonSQS.{action}"}
         request = AWSRequest("POST", self.endpoint + "/", data=body, headers=headers)
