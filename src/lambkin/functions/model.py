@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Generic, TypeVar
@@ -144,3 +144,11 @@ class Page(Generic[T]):
 
     items: tuple[T, ...]
     next_marker: str | None = None
+
+    @classmethod
+    def of(cls, rows: Sequence[T], limit: int, marker: Callable[[T], str]) -> Page[T]:
+        """The first `limit` of `rows`, read one past the page to know whether another follows; `marker`
+        names the next page after its last item."""
+        if len(rows) <= limit:
+            return cls(tuple(rows))
+        return cls(tuple(rows[:limit]), marker(rows[limit - 1]))

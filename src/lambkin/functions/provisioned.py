@@ -150,9 +150,7 @@ class ProvisionedConcurrency:
             return [ProvisionedConfig(ref.name, q, n, t) for q, n, t in rows]
 
         rows = [self._with_allocation(config) for config in await self.db.run(read)]
-        if len(rows) <= limit:
-            return Page(tuple(rows))
-        return Page(tuple(rows[:limit]), encode_marker(rows[limit - 1].qualifier, 0))
+        return Page.of(rows, limit, lambda last: encode_marker(last.qualifier, 0))
 
     async def targets(self) -> list[ProvisionedConfig]:
         """Every config of every function (the execution core's work list)."""

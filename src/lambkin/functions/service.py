@@ -120,10 +120,7 @@ class FunctionService:
             return self.repo.listing(conn, after, limit + 1, all_versions)
 
         rows = await self.db.run(read)
-        if len(rows) <= limit:
-            return Page(tuple(rows))
-        last = rows[limit - 1]
-        return Page(tuple(rows[:limit]), encode_marker(last.name, _number(last.version)))
+        return Page.of(rows, limit, lambda last: encode_marker(last.name, _number(last.version)))
 
     async def list_versions(
         self, ref: FunctionRef, marker: str | None, max_items: int | None
@@ -136,10 +133,7 @@ class FunctionService:
             return self.repo.versions_of(conn, ref.name, after[1] if after else -1, limit + 1)
 
         rows = await self.db.run(read)
-        if len(rows) <= limit:
-            return Page(tuple(rows))
-        last = rows[limit - 1]
-        return Page(tuple(rows[:limit]), encode_marker(last.name, _number(last.version)))
+        return Page.of(rows, limit, lambda last: encode_marker(last.name, _number(last.version)))
 
     async def update_configuration(
         self, ref: FunctionRef, change: changes.ConfigChange, revision_id: str | None

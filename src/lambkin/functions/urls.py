@@ -224,10 +224,7 @@ class UrlService:
             return [_decode(row) for row in rows]
 
         rows = await self.db.run(read)
-        if len(rows) <= limit:
-            return Page(tuple(rows))
-        last = rows[limit - 1]
-        return Page(tuple(rows[:limit]), encode_marker(last.alias or "", 0))
+        return Page.of(rows, limit, lambda last: encode_marker(last.alias or "", 0))
 
     async def by_id(self, url_id: str) -> UrlConfig | None:
         """The config a request's url-id names (remembered LOOKUP_CACHE_S; this service's writes forget it)."""
