@@ -133,6 +133,16 @@ def test_what_cannot_be_provisioned_gets_lambdas_errors(lam: Any, published: str
             )
     finally:
         lam.delete_function_concurrency(FunctionName=published)
+    # Without reserved concurrency it comes from the account's unreserved 1,000, which keeps 100.
+    with pytest.raises(lam.exceptions.InvalidParameterValueException) as beyond_account:
+        lam.put_provisioned_concurrency_config(
+            FunctionName=published, Qualifier="1", ProvisionedConcurrentExecutions=8_589_934_592
+        )
+    assert "below its minimum value of [100]" in str(beyond_account.value)
+    with pytest.raises(lam.exceptions.InvalidParameterValueException):
+        lam.put_provisioned_concurrency_config(
+            FunctionName=published, Qualifier="1", ProvisionedConcurrentExecutions=901
+        )
     with pytest.raises(lam.exceptions.ProvisionedConcurrencyConfigNotFoundException):
         lam.get_provisioned_concurrency_config(FunctionName=published, Qualifier="2")
 

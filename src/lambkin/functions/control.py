@@ -52,6 +52,6 @@ def build_control_plane(
         functions=functions,
         aliases=AliasService(db, arns, cache),
         account=AccountService(db, arns, concurrency_limit, cache),
-        provisioned=ProvisionedConcurrency(db, arns),
+        provisioned=ProvisionedConcurrency(db, arns, concurrency_limit),
         worker=worker,
     )

@@ -11,6 +11,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from lambkin.functions.account import UNRESERVED_MINIMUM
 from lambkin.functions.changes import timestamp
 from lambkin.functions.errors import FunctionsError, InvalidParameterValue
 from lambkin.functions.lookup import DEFAULT_PAGE, Lookup, decode_marker, encode_marker
@@ -65,9 +66,10 @@ class ProvisionedConfig:
 class ProvisionedConcurrency:
     """Put/Get/Delete/List of the configs; `targets()` is what the execution core keeps warm."""
 
-    def __init__(self, db: Database, arns: Arns) -> None:
+    def __init__(self, db: Database, arns: Arns, concurrency_limit: int = 1000) -> None:
         self.db = db
         self.arns = arns
+        self.concurrency_limit = concurrency_limit
         self.repo = FunctionRepository()
         self.lookup = Lookup(arns, self.repo)
         self._allocated: dict[tuple[str, str], tuple[int, str | None]] = {}
@@ -91,6 +93,20 @@ class ProvisionedConcurrency:
                     raise InvalidParameterValue(
                         f"Requested Provisioned Concurrency should not be greater than the reservedConcurrentExecution "
                         f"for function: {record.reserved_concurrency}"
+                    )
+            else:
+                # From the account's unreserved pool, which must keep its minimum.
+                others = conn.execute(
+                    "SELECT COALESCE(SUM(p.requested), 0) FROM provisioned_concurrency p"
+                    " JOIN functions f ON f.name = p.function_name"
+                    " WHERE f.reserved_concurrency IS NULL AND NOT (p.function_name = ? AND p.qualifier = ?)",
+                    (ref.name, qualifier),
+                ).fetchone()[0]
+                reserved = self.repo.reserved_total(conn)
+                if self.concurrency_limit - reserved - others - requested < UNRESERVED_MINIMUM:
+                    raise InvalidParameterValue(
+                        "Specified ConcurrentExecutions for function decreases account's "
+                        f"UnreservedConcurrentExecution below its minimum value of [{UNRESERVED_MINIMUM}]."
                     )
             conn.execute(
                 "INSERT INTO provisioned_concurrency (function_name, qualifier, requested, last_modified)"
