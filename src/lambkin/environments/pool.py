@@ -111,12 +111,19 @@ class Pools:
 
         Raises InitFailed when the cold start meant for this caller fails.
         """
-        pool = self._pool_for(version)
-        env = await self._take(pool)
+        pool, env = await self.take(version)
         try:
             yield env
         finally:
-            self._release(pool, env)
+            self.give_back(pool, env)
+
+    async def take(self, version: VersionConfig) -> tuple[VersionPool, Environment]:
+        """`acquire` for a caller that gives the environment back itself (`give_back`), on the hot path."""
+        pool = self._pool_for(version)
+        return pool, await self._take(pool)
+
+    def give_back(self, pool: VersionPool, env: Environment) -> None:
+        self._release(pool, env)
 
     # pools and draining
     def _pool_for(self, version: VersionConfig) -> VersionPool:
@@ -220,6 +227,8 @@ class Pools:
             pool = self._pool_for(version)
             pool.provisioned = wanted[pool.key]
             missing = pool.provisioned - pool.initialized() - pool.starting
+            # at most max_parallel_starts at a time: a large config ramps up over successive ticks
+            missing = min(missing, self.settings.max_parallel_starts - pool.starting)
             if missing > 0 and self.clock() >= pool.ahead_retry_at:
                 for _ in range(missing):
                     pool.starting += 1
