@@ -53,12 +53,18 @@ class RootApp:
         if scope.get("path") == "/health":
             await respond(send, 200, b'{"status":"ok"}', [(b"content-type", b"application/json")])
             return
-        for mount in self.mounts:
-            if mount.match(scope):
-                await mount.app(scope, receive, send)
-                return
+        mount = self.mount_for(scope)
+        if mount is not None:
+            await mount.app(scope, receive, send)
+            return
         body = json.dumps({"message": f"No route for {scope.get('method')} {scope.get('path')}"}).encode()
         await respond(send, 404, body, [(b"content-type", b"application/json")])
+
+    def mount_for(self, scope: Scope) -> Mount | None:
+        """The mount that serves an HTTP request (None for /health and for no mount at all)."""
+        if scope.get("path") == "/health":
+            return None
+        return next((mount for mount in self.mounts if mount.match(scope)), None)
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
-import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, parse_qsl
 
 from botocore.model import OperationModel
 
+from lambkin import ids
 from lambkin.api.asgi import Receive, Scope, Send, read_body, respond
 from lambkin.config import Settings
 from lambkin.protocol import dialect, serialize
@@ -31,13 +32,42 @@ _OFFLOAD_BYTES = 256 * 1024  # hash bodies larger than this off the event loop
 
 
 @dataclass(frozen=True)
-class _Request:
+class ApiRequest:
+    """An AWS API request's head, as it arrived."""
+
     method: str
-    raw_path: str
+    raw_path: str  # percent-encoded, without the query
     query_string: str
     query: Mapping[str, list[str]]
-    headers: Mapping[str, str]
+    headers: Mapping[str, str]  # lower-case names; repeated headers joined with ","
     source_ip: str
+
+
+def api_request(method: str, target: str, headers: Mapping[str, str], source_ip: str) -> ApiRequest:
+    """An ApiRequest from its method, request target (path?query) and lower-cased headers."""
+    raw_path, _, query_string = target.partition("?")
+    return ApiRequest(
+        method=method.upper(),
+        raw_path=raw_path,
+        query_string=query_string,
+        query=parse_qs(query_string, keep_blank_values=True),
+        headers=headers,
+        source_ip=source_ip,
+    )
+
+
+@dataclass(frozen=True)
+class Routed:
+    """A request whose head is read: the service and protocol it speaks, its operation if the head names
+    one, and how large its body may be."""
+
+    request: ApiRequest
+    request_id: str
+    index: ServiceIndex
+    protocol: str
+    operation: OperationModel | None
+    labels: Mapping[str, str]
+    body_limit: int
 
 
 def _utcnow() -> datetime:
@@ -59,32 +89,60 @@ class AwsGateway:
                 self._query_ops[name] = {op: model.operation_model(op) for op in model.operation_names}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        request = _request(scope)
-        request_id = str(uuid.uuid4())
-        index, protocol = self._pick(request)
+        routed = self.route(_request(scope))
+        body: bytes | None
         try:
-            reply = await self._serve(request, receive, index, protocol, request_id)
-        except AwsError as failure:
-            reply = serialize.error(index, protocol, failure, request_id)
+            body = await read_body(receive, routed.body_limit)
+        except ValueError:
+            body = None
         except ConnectionError:
             return  # the client went away before sending its whole body; nobody to answer
-        except Exception:
-            log.exception("%s %s failed (request %s)", request.method, request.raw_path, request_id)
-            reply = serialize.error(index, protocol, dialect.internal(index.name, request_id), request_id)
+        reply = await self.answer(routed, body)
         headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in reply.headers]
-        headers.append((b"x-amzn-requestid", request_id.encode()))
         if reply.stream is None:
             await respond(send, reply.status, reply.body, headers)
             return
         await send({"type": "http.response.start", "status": reply.status, "headers": headers})
-        try:
-            async for chunk in reply.stream:
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
-        except Exception:  # the head is sent: all that is left is to end the stream
-            log.exception("stream of request %s failed", request_id)
+        async for chunk in reply.stream:
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
-    def _pick(self, request: _Request) -> tuple[ServiceIndex, str]:
+    def route(self, request: ApiRequest) -> Routed:
+        """Which service, protocol and operation a request's head names, and its body limit."""
+        request_id = ids.uuid4()
+        index, protocol = self._pick(request)
+        operation: OperationModel | None = None
+        labels: Mapping[str, str] = {}
+        if protocol == "rest-json":
+            match = index.route(request.method, request.raw_path, request.query)
+            if match is not None:
+                operation, labels = match.operation, match.labels
+        elif protocol == "json":
+            operation = index.by_target(request.headers.get("x-amz-target", ""))
+        limit = dialect.body_limit(index.name, operation.name if operation else None)
+        return Routed(request, request_id, index, protocol, operation, labels, limit)
+
+    async def answer(self, routed: Routed, body: bytes | None) -> serialize.Reply:
+        """The reply to a routed request whose whole body is `body` (None: it was larger than its limit).
+        Never raises: failures are AWS-shaped error replies; a stream's failure ends the stream."""
+        index, protocol, request_id = routed.index, routed.protocol, routed.request_id
+        try:
+            if body is None:
+                operation = routed.operation.name if routed.operation else None
+                raise dialect.too_large(index.name, operation, routed.body_limit)
+            reply = await self._serve(routed, body)
+        except AwsError as failure:
+            reply = serialize.error(index, protocol, failure, request_id)
+        except Exception:
+            request = routed.request
+            log.exception("%s %s failed (request %s)", request.method, request.raw_path, request_id)
+            reply = serialize.error(index, protocol, dialect.internal(index.name, request_id), request_id)
+        reply.headers.append(("x-amzn-requestid", request_id))
+        if reply.stream is not None:
+            return dataclasses.replace(reply, stream=_guarded(reply.stream, request_id))
+        return reply
+
+    def _pick(self, request: ApiRequest) -> tuple[ServiceIndex, str]:
         """The service (by SigV4 scope, X-Amz-Target, form or path) and the protocol it is spoken in."""
         target = request.headers.get("x-amz-target")
         scope = claimed_scope(request.headers, request.query)
@@ -102,23 +160,14 @@ class AwsGateway:
             return index, "query"
         return index, index.protocol
 
-    async def _serve(
-        self, request: _Request, receive: Receive, index: ServiceIndex, protocol: str, request_id: str
-    ) -> serialize.Reply:
-        name = index.name
-        operation: OperationModel | None = None
-        labels: Mapping[str, str] = {}
-        if protocol == "rest-json":
-            match = index.route(request.method, request.raw_path, request.query)
-            if match is not None:
-                operation, labels = match.operation, match.labels
-        elif protocol == "json":
-            operation = index.by_target(request.headers.get("x-amz-target", ""))
-        limit = dialect.body_limit(name, operation.name if operation else None)
-        try:
-            body = await read_body(receive, limit)
-        except ValueError:
-            raise dialect.too_large(name, operation.name if operation else None, limit) from None
+    async def _serve(self, routed: Routed, body: bytes) -> serialize.Reply:
+        request, index, protocol, request_id = (
+            routed.request,
+            routed.index,
+            routed.protocol,
+            routed.request_id,
+        )
+        name, operation, labels = index.name, routed.operation, routed.labels
         incoming = Incoming(request.method, request.raw_path, request.query_string, request.headers, body)
         try:
             if len(body) > _OFFLOAD_BYTES:
@@ -181,7 +230,16 @@ def _render(
     return serialize.rest_json(operation, output)
 
 
-def _request(scope: Scope) -> _Request:
+async def _guarded(stream: AsyncIterator[bytes], request_id: str) -> AsyncIterator[bytes]:
+    """A reply's stream that ends, instead of raising, if producing it fails (its head is already sent)."""
+    try:
+        async for chunk in stream:
+            yield chunk
+    except Exception:
+        log.exception("stream of request %s failed", request_id)
+
+
+def _request(scope: Scope) -> ApiRequest:
     headers: dict[str, str] = {}
     for key, value in scope.get("headers", ()):
         name = bytes(key).decode("latin-1").lower()
@@ -190,17 +248,11 @@ def _request(scope: Scope) -> _Request:
     raw = scope.get("raw_path") or scope.get("path", "/").encode()
     query_string = bytes(scope.get("query_string", b"")).decode("latin-1")
     client = scope.get("client") or ("", 0)
-    return _Request(
-        method=scope.get("method", "GET").upper(),
-        raw_path=bytes(raw).decode("latin-1").split("?", 1)[0],
-        query_string=query_string,
-        query=parse_qs(query_string, keep_blank_values=True),
-        headers=headers,
-        source_ip=str(client[0]),
-    )
+    target = bytes(raw).decode("latin-1").split("?", 1)[0] + (f"?{query_string}" if query_string else "")
+    return api_request(scope.get("method", "GET"), target, headers, str(client[0]))
 
 
-def _form(request: _Request, body: bytes) -> dict[str, str]:
+def _form(request: ApiRequest, body: bytes) -> dict[str, str]:
     """Query-protocol parameters: the query string, then the form body."""
     params = dict(parse_qsl(request.query_string, keep_blank_values=True))
     if body:
@@ -211,7 +263,7 @@ def _form(request: _Request, body: bytes) -> dict[str, str]:
     return params
 
 
-def _queue_url_from_path(operation: OperationModel, arguments: dict[str, Any], request: _Request) -> None:
+def _queue_url_from_path(operation: OperationModel, arguments: dict[str, Any], request: ApiRequest) -> None:
     """Old SQS clients post to the queue's URL and leave QueueUrl out of the form."""
     shape = operation.input_shape
     if shape is None or "QueueUrl" not in shape.members or "QueueUrl" in arguments:
