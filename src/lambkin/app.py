@@ -9,10 +9,11 @@ import signal
 import threading
 from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import uvicorn
 
+from lambkin.api.front_door import front_door
 from lambkin.api.function_urls import FunctionUrls, HttpInvoker
 from lambkin.api.gateway_routes import HttpGateway, RouteTable, routes_file
 from lambkin.api.lambda_api import handlers as lambda_handlers
@@ -82,12 +83,17 @@ class Lambkin:
 
     async def serve(self, ready: Callable[[], None] | None = None) -> None:
         """Serves HTTP and runs every background loop until cancelled or the server stops."""
+        root = self.asgi
+        gateway = next((m.app for m in self.mounts if isinstance(m.app, AwsGateway)), None)
+        # uvicorn only calls its `http` class with keyword arguments: a factory function serves as well
+        protocol = cast(type[asyncio.Protocol], front_door(root, gateway)) if gateway else "httptools"
         config = uvicorn.Config(
-            self.asgi,
+            root,
             host=self.settings.host,
             port=self.settings.port,
             loop="none",
-            http="httptools",
+            # AWS API requests are answered by the front door itself; other surfaces by uvicorn's protocol.
+            http=protocol,
             lifespan="off",
             access_log=False,
             log_level="warning",

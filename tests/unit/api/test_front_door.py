@@ -1,0 +1,241 @@
+"""The front door on a real socket under uvicorn: AWS API requests answered directly, everything else
+handed to uvicorn's protocol, with keep-alive, pipelining, 100-continue, chunked bodies and limits."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import uvicorn
+from botocore.config import Config
+
+from lambkin.api.asgi import Receive, Scope, Send, read_body, respond
+from lambkin.api.front_door import front_door
+from lambkin.api.root import Mount, RootApp, always, path_prefix
+from lambkin.config import Credentials, Settings
+from lambkin.protocol.gateway import AwsGateway
+from lambkin.protocol.service import RequestContext
+
+KEY = Credentials("AKIDFRONT", "front-secret")
+
+
+async def _echo_app(scope: Scope, receive: Receive, send: Send) -> None:
+    """Stands in for the registry: answers through ASGI, so only uvicorn's protocol can serve it."""
+    body = await read_body(receive)
+    text = f"asgi {scope['method']} {scope['path']} {len(body)}".encode()
+    await respond(send, 200, text, [(b"content-type", b"text/plain")])
+
+
+async def _get_function(params: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
+    return {"Configuration": {"FunctionName": params["FunctionName"], "MemorySize": 128}}
+
+
+async def _invoke(params: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
+    return {"StatusCode": 200, "Payload": params.get("Payload") or b"", "ExecutedVersion": "$LATEST"}
+
+
+class _Server:
+    def __init__(self) -> None:
+        settings = Settings(data_dir=Path("/nonexistent"), credentials=KEY)
+        services: dict[str, Any] = {"lambda": {"GetFunction": _get_function, "Invoke": _invoke}}
+        gateway = AwsGateway(settings, services)
+        root = RootApp([Mount("registry", path_prefix("/v2"), _echo_app), Mount("aws", always, gateway)])
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        config = uvicorn.Config(
+            root,
+            http=front_door(root, gateway),
+            lifespan="off",
+            log_level="warning",
+            timeout_keep_alive=5,  # type: ignore[arg-type]
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(
+            target=lambda: asyncio.run(self.server.serve([self.sock])), daemon=True
+        )
+
+    def __enter__(self) -> _Server:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(15)
+
+    def lam(self) -> Any:
+        return boto3.client(
+            "lambda",
+            endpoint_url=f"http://127.0.0.1:{self.port}",
+            region_name="us-east-1",
+            aws_access_key_id=KEY.access_key_id,
+            aws_secret_access_key=KEY.secret_access_key,
+            config=Config(retries={"max_attempts": 0}),
+        )
+
+    def connect(self) -> socket.socket:
+        conn = socket.create_connection(("127.0.0.1", self.port), timeout=5)
+        return conn
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[_Server]:
+    with _Server() as running:
+        yield running
+
+
+def _read_responses(conn: socket.socket, count: int) -> list[tuple[int, dict[str, str], bytes]]:
+    """`count` complete HTTP responses (Content-Length or chunked), parsed by hand."""
+    buffer = b""
+    answers = []
+    while len(answers) < count:
+        while b"\r\n\r\n" not in buffer:
+            data = conn.recv(65536)
+            if not data:
+                raise ConnectionError(f"closed after {len(answers)} answers: {buffer!r}")
+            buffer += data
+        head, _, buffer = buffer.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split()[1])
+        headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+        if status == 100:
+            answers.append((status, headers, b""))
+            continue
+        length = int(headers.get("content-length", "0"))
+        while len(buffer) < length:
+            buffer += conn.recv(65536)
+        answers.append((status, headers, buffer[:length]))
+        buffer = buffer[length:]
+    return answers
+
+
+def _signed_get_function(server: _Server, name: str) -> bytes:
+    """The bytes of a SigV4-signed GetFunction request, as botocore would send them."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials as BotoCredentials
+
+    url = f"http://127.0.0.1:{server.port}/2015-03-31/functions/{name}"
+    request = AWSRequest("GET", url)
+    SigV4Auth(BotoCredentials(KEY.access_key_id, KEY.secret_access_key), "lambda", "us-east-1").add_auth(
+        request
+    )
+    head = f"GET /2015-03-31/functions/{name} HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
+    head += "".join(f"{k}: {v}\r\n" for k, v in request.headers.items())
+    return (head + "\r\n").encode()
+
+
+def test_boto3_calls_are_answered_on_one_kept_alive_connection(server: _Server) -> None:
+    lam = server.lam()
+    for name in ("a", "b", "c"):
+        answer = lam.get_function(FunctionName=name)
+        assert answer["Configuration"]["FunctionName"] == name
+        assert answer["ResponseMetadata"]["RequestId"]
+    invoked = lam.invoke(FunctionName="a", Payload=b'{"x": 1}')
+    assert invoked["Payload"].read() == b'{"x": 1}'
+    assert invoked["ExecutedVersion"] == "$LATEST"
+
+
+def test_errors_are_aws_shaped(server: _Server) -> None:
+    lam = server.lam()
+    with pytest.raises(lam.exceptions.ClientError) as missing:
+        lam.list_functions()  # the gateway has no handler for it
+    assert missing.value.response["ResponseMetadata"]["HTTPStatusCode"] >= 400
+    forged = boto3.client(
+        "lambda",
+        endpoint_url=f"http://127.0.0.1:{server.port}",
+        region_name="us-east-1",
+        aws_access_key_id=KEY.access_key_id,
+        aws_secret_access_key="wrong",
+        config=Config(retries={"max_attempts": 0}),
+    )
+    with pytest.raises(forged.exceptions.ClientError) as denied:
+        forged.get_function(FunctionName="a")
+    assert denied.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+
+
+def test_a_too_large_invoke_gets_the_operations_error(server: _Server) -> None:
+    with pytest.raises(server.lam().exceptions.ClientError) as too_large:
+        server.lam().invoke(FunctionName="a", Payload=b'"' + b"x" * 6_291_500 + b'"')
+    assert too_large.value.response["Error"]["Code"] == "RequestTooLargeException"
+    assert too_large.value.response["ResponseMetadata"]["HTTPStatusCode"] == 413
+
+
+def test_another_surface_is_handed_to_uvicorn_and_keeps_the_connection(server: _Server) -> None:
+    with server.connect() as conn:
+        conn.sendall(b"POST /v2/x HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc")
+        conn.sendall(b"GET /v2/y HTTP/1.1\r\nHost: h\r\n\r\n")
+        first, second = _read_responses(conn, 2)
+    assert first[0] == 200 and first[2] == b"asgi POST /v2/x 3"
+    assert second[0] == 200 and second[2] == b"asgi GET /v2/y 0"
+
+
+def test_a_connection_switches_surface_between_requests(server: _Server) -> None:
+    with server.connect() as conn:
+        conn.sendall(_signed_get_function(server, "first"))
+        ((status, headers, body),) = _read_responses(conn, 1)
+        assert status == 200 and b'"first"' in body and headers["x-amzn-requestid"]
+        conn.sendall(b"GET /v2/after HTTP/1.1\r\nHost: h\r\n\r\n")
+        ((status, _, body),) = _read_responses(conn, 1)
+        assert (status, body) == (200, b"asgi GET /v2/after 0")
+
+
+def test_pipelined_requests_are_answered_in_order(server: _Server) -> None:
+    with server.connect() as conn:
+        conn.sendall(b"".join(_signed_get_function(server, name) for name in ("p1", "p2", "p3")))
+        answers = _read_responses(conn, 3)
+    assert [a[0] for a in answers] == [200, 200, 200]
+    assert [b'"p1"' in a[2] for a in answers] == [True, False, False]
+    assert b'"p3"' in answers[2][2]
+
+
+def test_a_head_split_across_reads_is_parsed(server: _Server) -> None:
+    request = _signed_get_function(server, "split")
+    with server.connect() as conn:
+        for start in range(0, len(request), 7):
+            conn.sendall(request[start : start + 7])
+            time.sleep(0.001)
+        ((status, _, body),) = _read_responses(conn, 1)
+    assert status == 200 and b'"split"' in body
+
+
+def test_expect_100_continue_and_a_chunked_body(server: _Server) -> None:
+    with server.connect() as conn:
+        conn.sendall(
+            b"POST /2015-03-31/functions/f/invocations HTTP/1.1\r\nHost: h\r\n"
+            b"Expect: 100-continue\r\nTransfer-Encoding: chunked\r\n\r\n"
+        )
+        ((status, _, _),) = _read_responses(conn, 1)
+        assert status == 100
+        conn.sendall(b"3\r\n{}\n\r\n0\r\n\r\n")
+        ((status, headers, body),) = _read_responses(conn, 1)
+    # unsigned: the gateway read the whole chunked body, then refused the missing signature
+    assert status == 403 and headers["x-amzn-requestid"] and b"Missing Authentication Token" in body
+
+
+def test_garbage_gets_400_and_the_connection_closes(server: _Server) -> None:
+    with server.connect() as conn:
+        conn.sendall(b"NOT HTTP AT ALL\r\n\r\n")
+        data = conn.recv(65536)
+        assert data.startswith(b"HTTP/1.1 400")
+        assert conn.recv(65536) == b""
+
+
+def test_connection_close_is_honoured(server: _Server) -> None:
+    with server.connect() as conn:
+        conn.sendall(
+            _signed_get_function(server, "bye").replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n")
+        )
+        ((status, headers, _),) = _read_responses(conn, 1)
+        assert status == 200 and headers["connection"] == "close"
+        assert conn.recv(65536) == b""
