@@ -60,12 +60,20 @@ def claimed_scope(headers: Mapping[str, str], query: Mapping[str, list[str]]) ->
     authorization = headers.get("authorization", "")
     credential = None
     if authorization.startswith(ALGORITHM):
-        credential = dict(_AUTH_FIELD.findall(authorization)).get("Credential")
+        credential = _authorization_fields(authorization).get("Credential")
     elif "X-Amz-Credential" in query:
         credential = query["X-Amz-Credential"][0]
     return _scope_of(credential)
 
 
+@lru_cache(maxsize=32)
+def _authorization_fields(authorization: str) -> dict[str, str]:
+    """Credential, SignedHeaders and Signature of an Authorization header (read twice per request: once
+    to pick the service, once to verify). Callers must not change the dict."""
+    return dict(_AUTH_FIELD.findall(authorization))
+
+
+@lru_cache(maxsize=32)
 def _scope_of(credential: str | None) -> Scope | None:
     if not credential:
         return None
@@ -77,7 +85,7 @@ def _scope_of(credential: str | None) -> Scope | None:
 
 def verify(request: Incoming, credentials: Credentials, now: datetime) -> Scope:
     """The verified scope of a request signed with a key `credentials` issued; raises SignatureError otherwise."""
-    query = parse_qsl(request.query_string, keep_blank_values=True)
+    query = parse_qsl(request.query_string, keep_blank_values=True) if request.query_string else []
     query_map: dict[str, list[str]] = {}
     for key, value in query:
         query_map.setdefault(key, []).append(value)
@@ -100,7 +108,7 @@ def verify(request: Incoming, credentials: Credentials, now: datetime) -> Scope:
         assert authorization is not None
         if not authorization.startswith(ALGORITHM + " "):
             raise SignatureError("malformed", "Only AWS4-HMAC-SHA256 authorization is accepted.")
-        fields = dict(_AUTH_FIELD.findall(authorization))
+        fields = _authorization_fields(authorization)
         stamp = request.headers.get("x-amz-date", "")
     scope = _scope_of(fields.get("Credential"))
     if scope is None or not fields.get("SignedHeaders") or not fields.get("Signature"):
@@ -122,7 +130,7 @@ def verify(request: Incoming, credentials: Credentials, now: datetime) -> Scope:
     if not any(
         hmac.compare_digest(
             _expected_signature(
-                request, query, signer_key, scope, fields["SignedHeaders"], signed_at, payload
+                request, query, signer_key, scope, fields["SignedHeaders"], stamp, payload
             ).encode(),
             provided,
         )
@@ -195,11 +203,11 @@ def _expected_signature(
     credentials: Credentials,
     scope: Scope,
     signed_headers: str,
-    signed_at: datetime,
+    stamp: str,
     payload_hash: str,
 ) -> str:
     """The signature botocore's SigV4 signer computes for this request, signed headers and payload hash."""
-    names = [name.strip().lower() for name in signed_headers.split(";") if name.strip()]
+    names = _signed_names(signed_headers)
     canonical_query = "&".join(
         f"{quote(k, safe='-_.~')}={quote(v, safe='-_.~')}" for k, v in query if k != "X-Amz-Signature"
     )
@@ -207,12 +215,17 @@ def _expected_signature(
     url = f"http://{host}{request.raw_path}" + (f"?{canonical_query}" if canonical_query else "")
     # botocore signs a present x-amz-content-sha256 header as the payload hash
     payload = request.headers.get("x-amz-content-sha256", payload_hash)
-    signing = _Signing(request.method, url, request.headers, names, payload, signed_at.strftime(_STAMP))
+    signing = _Signing(request.method, url, request.headers, names, payload, stamp)
     signer = _verifier(credentials.access_key_id, credentials.secret_access_key, scope.service, scope.region)
     canonical = signer.canonical_request(signing)
     string_to_sign = signer.string_to_sign(signing, canonical)
     signature: str = signer.signature(string_to_sign, signing)
     return signature
+
+
+@lru_cache(maxsize=64)
+def _signed_names(signed_headers: str) -> tuple[str, ...]:
+    return tuple(name.strip().lower() for name in signed_headers.split(";") if name.strip())
 
 
 class _Signing:
@@ -227,7 +240,7 @@ class _Signing:
         method: str,
         url: str,
         headers: Mapping[str, str],
-        names: list[str],
+        names: tuple[str, ...],
         payload_hash: str,
         timestamp: str,
     ) -> None:
