@@ -10,11 +10,11 @@ import enum
 import json
 import logging
 import re
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from lambkin import ids
 from lambkin.api.asgi import Receive, Scope, Send, header, read_body
 from lambkin.api.lambda_invoke import InvokeResolver, ResolveCache
 from lambkin.config import Settings
@@ -25,7 +25,7 @@ from lambkin.events.http.v2 import V2Context, build_v2, map_v2
 from lambkin.functions.errors import FunctionsError
 from lambkin.functions.urls import UrlConfig, UrlService
 from lambkin.invoke.concurrency import Throttled
-from lambkin.invoke.invoker import Invoker, InvokeRequest, new_trace_id
+from lambkin.invoke.invoker import Invoker, InvokeRequest
 from lambkin.protocol.sigv4 import Incoming, SignatureError, verify
 
 log = logging.getLogger("lambkin.urls")
@@ -111,7 +111,7 @@ def forwarded_headers(scope: Scope) -> tuple[tuple[str, str], ...]:
     if "x-forwarded-port" not in present:
         headers.append(("x-forwarded-port", str(server[1])))
     if "x-amzn-trace-id" not in present:
-        headers.append(("x-amzn-trace-id", new_trace_id().split(";", 1)[0]))
+        headers.append(("x-amzn-trace-id", ids.trace_header().split(";", 1)[0]))
     return tuple(headers)
 
 
@@ -179,7 +179,7 @@ class FunctionUrls:
         return url_id, "/" + rest, domain
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        request_id = str(uuid.uuid4())
+        request_id = ids.uuid4()
         url_id, path, domain = self._target(scope)
         config = await self.urls.by_id(url_id) if len(url_id) == 32 else None
         if config is None:

@@ -13,13 +13,13 @@ from __future__ import annotations
 import json
 import logging
 import os
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
+from lambkin import ids
 from lambkin.api.asgi import Receive, Scope, Send, header, read_body
 from lambkin.api.function_urls import HttpInvoker, Invoked, Result, http_request, send_response, wire_path
 from lambkin.config import Settings
@@ -220,7 +220,7 @@ class HttpGateway:
         return host == "gateway.localhost" or host.endswith(".gateway.localhost")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        request_id = str(uuid.uuid4())
+        request_id = ids.uuid4()
         path = wire_path(scope)
         host = (header(scope, b"host") or "").split(":", 1)[0].lower()
         if not (host == "gateway.localhost" or host.endswith(".gateway.localhost")):

@@ -53,23 +53,33 @@ class ConcurrencyLimiter:
     def in_flight(self, function: str) -> int:
         return self._in_flight.get(function, 0)
 
-    @contextlib.asynccontextmanager
-    async def lease(self, function: str, reserved: int | None) -> AsyncIterator[None]:
+    def admit(self, function: str, reserved: int | None) -> tuple[str, bool]:
+        """Counts one more invocation in flight, or raises Throttled; `release` the lease it returns."""
         self.set_reserved(function, reserved)
-        usage = Usage(self.in_flight(function), self._unreserved_in_flight, sum(self._reserved.values()))
+        in_flight = self._in_flight.get(function, 0)
+        usage = Usage(in_flight, self._unreserved_in_flight, sum(self._reserved.values()))
         reason = admit(usage, reserved, self.account_limit)
         if reason is not None:
             raise Throttled(reason)
-        self._in_flight[function] = usage.in_flight + 1
+        self._in_flight[function] = in_flight + 1
         if reserved is None:
             self._unreserved_in_flight += 1
+        return function, reserved is None
+
+    def release(self, lease: tuple[str, bool]) -> None:
+        function, unreserved = lease
+        left = self._in_flight[function] - 1
+        if left:
+            self._in_flight[function] = left
+        else:
+            del self._in_flight[function]
+        if unreserved:
+            self._unreserved_in_flight -= 1
+
+    @contextlib.asynccontextmanager
+    async def lease(self, function: str, reserved: int | None) -> AsyncIterator[None]:
+        taken = self.admit(function, reserved)
         try:
             yield
         finally:
-            left = self._in_flight[function] - 1
-            if left:
-                self._in_flight[function] = left
-            else:
-                del self._in_flight[function]
-            if reserved is None:
-                self._unreserved_in_flight -= 1
+            self.release(taken)

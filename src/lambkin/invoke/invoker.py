@@ -5,12 +5,10 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
-import secrets
-import time
-import uuid
 from dataclasses import dataclass
 from typing import Protocol
 
+from lambkin import ids
 from lambkin.environments.environment import EnvironmentLost, InitFailed, Invocation
 from lambkin.environments.pool import Pools
 from lambkin.environments.ports import VersionConfig
@@ -55,31 +53,40 @@ class Invoker:
 
     async def invoke(self, version: InvokeTarget, request: InvokeRequest) -> InvokeResult:
         """Runs one event to its outcome. Raises Throttled when a concurrency limit is reached."""
-        request_id = request.request_id or str(uuid.uuid4())
+        request_id = request.request_id or ids.uuid4()
         invocation = Invocation(
             request_id=request_id,
             payload=request.payload,
             invoked_function_arn=request.invoked_function_arn,
             client_context=decode_client_context(request.client_context),
-            trace_id=request.trace_id or new_trace_id(),
+            trace_id=request.trace_id or ids.trace_header(),
             tail=request.log_tail,
         )
-        async with self.concurrency.lease(version.name, version.reserved_concurrency):
-            for attempt in range(ATTEMPTS):
+        lease = self.concurrency.admit(version.name, version.reserved_concurrency)
+        try:
+            return await self._run(version, invocation, request_id)
+        finally:
+            self.concurrency.release(lease)
+
+    async def _run(self, version: InvokeTarget, invocation: Invocation, request_id: str) -> InvokeResult:
+        for attempt in range(ATTEMPTS):
+            try:
+                pool, env = await self.pools.take(version)
                 try:
-                    async with self.pools.acquire(version) as env:
-                        result = await env.invoke(invocation, float(version.timeout))
-                        return InvokeResult(request_id, result.outcome, result.log_tail)
-                except EnvironmentLost:
-                    log.warning(
-                        "environment lost before request %s reached it (attempt %d)", request_id, attempt + 1
-                    )
-                except InitFailed as failure:
-                    return InvokeResult(
-                        request_id, failure.outcome(request_id, float(version.timeout)), failure.log_tail
-                    )
-            lost = InitFailed("sandbox", "no environment could take the event")
-            return InvokeResult(request_id, lost.outcome(request_id, float(version.timeout)), b"")
+                    result = await env.invoke(invocation, float(version.timeout))
+                finally:
+                    self.pools.give_back(pool, env)
+                return InvokeResult(request_id, result.outcome, result.log_tail)
+            except EnvironmentLost:
+                log.warning(
+                    "environment lost before request %s reached it (attempt %d)", request_id, attempt + 1
+                )
+            except InitFailed as failure:
+                return InvokeResult(
+                    request_id, failure.outcome(request_id, float(version.timeout)), failure.log_tail
+                )
+        lost = InitFailed("sandbox", "no environment could take the event")
+        return InvokeResult(request_id, lost.outcome(request_id, float(version.timeout)), b"")
 
 
 def decode_client_context(encoded: str | None) -> str:
@@ -90,9 +97,3 @@ def decode_client_context(encoded: str | None) -> str:
         return base64.b64decode(encoded, validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError) as exc:
         raise InvalidClientContext(str(exc)) from exc
-
-
-def new_trace_id() -> str:
-    """An X-Ray trace header for an invocation the caller did not trace."""
-    root = f"1-{int(time.time()):08x}-{secrets.token_hex(12)}"
-    return f"Root={root};Parent={secrets.token_hex(8)};Sampled=0"

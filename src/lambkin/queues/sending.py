@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import re
-import uuid
 from dataclasses import dataclass, field
 
+from lambkin import ids
 from lambkin.queues.errors import InvalidParameterValue, MissingParameter
 from lambkin.queues.lifecycle import MessageMeta
 from lambkin.queues.messages import (
@@ -124,7 +124,7 @@ def prepare(
             )
             return None, result
     seq = queue.take_seq()
-    message_id = str(uuid.uuid4())
+    message_id = ids.uuid4()
     delay = queue.config.delay_seconds if request.delay_seconds is None else request.delay_seconds
     meta = MessageMeta(
         message_id, queue.name, seq, sent_at=now, visible_at=now + delay, group_id=request.group_id, size=size
