@@ -61,7 +61,7 @@ class InitTimedOut(Exception):
     """The runtime did not ask for its first event within the init limit."""
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # one per request: plain slots, no frozen setattr per field
 class Invocation:
     """One event for one environment."""
 
@@ -74,7 +74,7 @@ class Invocation:
     tail: bool = True  # the caller wants the log tail (LogType=Tail): END/REPORT written before returning
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # one per request: plain slots, no frozen setattr per field
 class InvocationResult:
     outcome: Outcome
     log_tail: bytes
@@ -211,18 +211,29 @@ class Environment:
         # output only after this returns, so START still comes first in the log.
         self.logs.begin()
         self.logs.platform(lines.start_line(invocation.request_id, self.version))
+
+        # The runtime's answer wakes this task directly; the sandbox's exit or the timeout settle the same
+        # future with None (no answer).
+        def interrupt(_: object = None) -> None:
+            if not outcome_future.done():
+                outcome_future.set_result(None)
+
+        exited.add_done_callback(interrupt)
+        timer = asyncio.get_running_loop().call_later(timeout_s, interrupt)
         try:
-            racing: set[asyncio.Future[Any]] = {outcome_future, exited}
-            await asyncio.wait(racing, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
+            answer = await outcome_future
         except BaseException:
             self.kill()
             self.logs.end()
             raise
+        finally:
+            timer.cancel()
+            exited.remove_done_callback(interrupt)
         duration_ms = (self.clock() - started) * 1000
         status: str | None = None
         outcome: Outcome
-        if outcome_future.done():
-            outcome = outcome_future.result()
+        if answer is not None:
+            outcome = answer
             if not invocation.tail:
                 # END and REPORT (and the output still in flight) are written once the caller has its answer.
                 init_ms, self._init_ms = self._init_ms, None

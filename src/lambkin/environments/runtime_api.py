@@ -42,7 +42,7 @@ _TOO_LARGE = json.dumps(
 _SMALL_BODY = 1024 * 1024
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # one per request: plain slots, no frozen setattr per field
 class Event:
     """One invocation as the runtime receives it from /next."""
 
@@ -82,12 +82,13 @@ class RuntimeApi:
         self._waiter: Reply | None = None
         self._queued: Event | None = None
         self._current_id: str | None = None
-        self._outcome: asyncio.Future[Outcome] | None = None
+        self._outcome: asyncio.Future[Outcome | None] | None = None
         self.connections: set[HttpConnection] = set()
 
     # the environment's side
-    def submit(self, event: Event) -> asyncio.Future[Outcome]:
-        """Gives `event` to the runtime's pending /next (now, or as soon as it asks)."""
+    def submit(self, event: Event) -> asyncio.Future[Outcome | None]:
+        """Gives `event` to the runtime's pending /next (now, or as soon as it asks). The future has the
+        runtime's outcome; the caller may settle it with None itself (the environment ended, a timeout)."""
         self._outcome = asyncio.get_running_loop().create_future()
         self._queued = event
         if self._waiter is not None:
@@ -201,7 +202,9 @@ class RuntimeApi:
             return
         content_type = request.headers.get("content-type") or "application/json"
         self._finish(Success(request.body, content_type))
-        reply.send(202, _ACCEPTED, _JSON)
+        # The 202 goes out on the loop's next turn: the task awaiting the outcome was woken first, and its
+        # caller's answer is written before the runtime can come back with its next /next.
+        asyncio.get_running_loop().call_soon(reply.send, 202, _ACCEPTED, _JSON)
 
     def _error(self, request_id: str, request: Request, reply: Reply) -> None:
         if not self._check_id(request_id, reply):

@@ -31,7 +31,7 @@ log = logging.getLogger("lambkin.protocol")
 _OFFLOAD_BYTES = 256 * 1024  # hash bodies larger than this off the event loop
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # one per request: plain slots, no frozen setattr per field
 class ApiRequest:
     """An AWS API request's head, as it arrived."""
 
@@ -56,7 +56,7 @@ def api_request(method: str, target: str, headers: Mapping[str, str], source_ip:
     )
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # one per request: plain slots, no frozen setattr per field
 class Routed:
     """A request whose head is read: the service and protocol it speaks, its operation if the head names
     one, and how large its body may be."""

@@ -44,7 +44,7 @@ class Scope:
     service: str
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # one per request: plain slots, no frozen setattr per field
 class Incoming:
     """What verification needs of an HTTP request, exactly as it arrived."""
 
