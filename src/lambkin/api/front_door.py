@@ -31,6 +31,7 @@ log = logging.getLogger("lambkin.http")
 _MAX_QUEUED = 16  # pipelined requests read ahead of their answers before reading pauses
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _BAD_REQUEST = b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+_SERVER_ERROR = b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
 
 
 class _HandOver(Exception):
@@ -76,7 +77,8 @@ class FrontDoor(asyncio.Protocol):
         self._jobs: deque[tuple[Routed, bytes | None, bool]] = deque()
         self._busy = False
         self._paused = False
-        self._hand_over_bytes: bytes | None = None
+        self._hand_over_bytes: bytes | None = None  # a request for another surface, from its first byte
+        self._head_lost = False  # ... whose first bytes were parsed along with an earlier request
 
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -93,17 +95,22 @@ class FrontDoor(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self._disarm_idle()
+        if self._hand_over_bytes is not None:  # waiting for earlier answers before handing over
+            self._hand_over_bytes += data
+            return
         self._feed, self._ended_in_feed = data, False
         if self._in_message and self._raw is not None and self._routed is None:
             self._raw.append(data)  # more of a head that began at the start of an earlier read
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserCallbackError as failure:
-            if not isinstance(failure.__context__, _HandOver):
-                raise
-            self._hand_over()
+            if isinstance(failure.__context__, _HandOver):
+                self._hand_over()
+                return
+            log.error("reading a request failed", exc_info=failure.__context__)
+            self._abort(_SERVER_ERROR)
         except (httptools.HttpParserUpgrade, httptools.HttpParserError):
-            self._abort_bad_request()
+            self._abort(_BAD_REQUEST)
 
     def shutdown(self) -> None:
         """uvicorn's graceful shutdown: close now if idle, else after the answer being written."""
@@ -171,7 +178,8 @@ class FrontDoor(asyncio.Protocol):
     def _next(self) -> None:
         routed, body, keep_alive = self._jobs.popleft()
         self._busy = True
-        if self._paused and len(self._jobs) < _MAX_QUEUED // 2 and self._transport is not None:
+        resume = self._hand_over_bytes is None and len(self._jobs) < _MAX_QUEUED // 2
+        if self._paused and resume and self._transport is not None:
             self._paused = False
             self._transport.resume_reading()
         task = self._loop.create_task(self._answer(routed, body, keep_alive))
@@ -227,11 +235,10 @@ class FrontDoor(asyncio.Protocol):
     def _hand_over(self) -> None:
         """Gives the connection to uvicorn from the current request on, once every earlier answer is out."""
         if self._hand_over_bytes is None:
-            if self._raw is None:
-                # Pipelined behind another request in the same read: its first bytes are gone.
-                self._abort_bad_request()
-                return
-            self._hand_over_bytes = b"".join(self._raw)
+            # Pipelined behind another request in the same read, its first bytes are gone: refused with a
+            # 400 after the earlier answers.
+            self._head_lost = self._raw is None
+            self._hand_over_bytes = b"".join(self._raw or ())
             self._raw = None
         transport = self._transport
         if transport is None or self._closed:
@@ -242,6 +249,9 @@ class FrontDoor(asyncio.Protocol):
                 transport.pause_reading()
             return  # _after_answer comes back here
         data, self._hand_over_bytes = self._hand_over_bytes, None
+        if self._head_lost:
+            self._abort(_BAD_REQUEST)
+            return
         self._disarm_idle()
         self._connections.discard(self)
         if self._paused:
@@ -252,9 +262,10 @@ class FrontDoor(asyncio.Protocol):
         protocol.connection_made(transport)
         protocol.data_received(data)
 
-    def _abort_bad_request(self) -> None:
+    def _abort(self, answer: bytes) -> None:
+        """Answers and closes the connection (whatever else it carries is not read)."""
         if self._transport is not None and not self._closed:
-            self._transport.write(_BAD_REQUEST)
+            self._transport.write(answer)
             self._transport.close()
         self._closed = True
 

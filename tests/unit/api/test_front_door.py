@@ -38,6 +38,8 @@ async def _get_function(params: dict[str, Any], ctx: RequestContext) -> dict[str
 
 
 async def _invoke(params: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
+    if params.get("Payload") == b'"slow"':
+        await asyncio.sleep(0.3)
     return {"StatusCode": 200, "Payload": params.get("Payload") or b"", "ExecutedVersion": "$LATEST"}
 
 
@@ -119,20 +121,23 @@ def _read_responses(conn: socket.socket, count: int) -> list[tuple[int, dict[str
     return answers
 
 
-def _signed_get_function(server: _Server, name: str) -> bytes:
-    """The bytes of a SigV4-signed GetFunction request, as botocore would send them."""
+def _signed(server: _Server, method: str, path: str, body: bytes = b"") -> bytes:
+    """The bytes of a SigV4-signed Lambda request, as botocore would send them."""
     from botocore.auth import SigV4Auth
     from botocore.awsrequest import AWSRequest
     from botocore.credentials import Credentials as BotoCredentials
 
-    url = f"http://127.0.0.1:{server.port}/2015-03-31/functions/{name}"
-    request = AWSRequest("GET", url)
+    request = AWSRequest(method, f"http://127.0.0.1:{server.port}{path}", data=body)
     SigV4Auth(BotoCredentials(KEY.access_key_id, KEY.secret_access_key), "lambda", "us-east-1").add_auth(
         request
     )
-    head = f"GET /2015-03-31/functions/{name} HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
+    head = f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nContent-Length: {len(body)}\r\n"
     head += "".join(f"{k}: {v}\r\n" for k, v in request.headers.items())
-    return (head + "\r\n").encode()
+    return (head + "\r\n").encode() + body
+
+
+def _signed_get_function(server: _Server, name: str) -> bytes:
+    return _signed(server, "GET", f"/2015-03-31/functions/{name}")
 
 
 def test_boto3_calls_are_answered_on_one_kept_alive_connection(server: _Server) -> None:
@@ -239,3 +244,22 @@ def test_connection_close_is_honoured(server: _Server) -> None:
         ((status, headers, _),) = _read_responses(conn, 1)
         assert status == 200 and headers["connection"] == "close"
         assert conn.recv(65536) == b""
+
+
+def test_a_hand_over_waits_for_the_answer_in_flight(server: _Server) -> None:
+    with server.connect() as conn:
+        conn.sendall(_signed(server, "POST", "/2015-03-31/functions/f/invocations", b'"slow"'))
+        time.sleep(0.05)  # the invoke is being answered when the registry request arrives
+        conn.sendall(b"GET /v2/later HTTP/1.1\r\nHost: h\r\n\r\n")
+        (invoked, handed) = _read_responses(conn, 2)
+    assert invoked[0] == 200 and invoked[2] == b'"slow"'
+    assert handed[0] == 200 and handed[2] == b"asgi GET /v2/later 0"
+
+
+def test_another_surface_pipelined_in_the_same_read_is_refused(server: _Server) -> None:
+    with server.connect() as conn:
+        conn.sendall(_signed_get_function(server, "first") + b"GET /v2/x HTTP/1.1\r\nHost: h\r\n\r\n")
+        data = b""
+        while chunk := conn.recv(65536):
+            data += chunk
+    assert data.startswith(b"HTTP/1.1 200") and b"HTTP/1.1 400 Bad Request" in data
