@@ -16,6 +16,11 @@ def uuid4() -> str:
     return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
 
 
+def hex_token(nbytes: int) -> str:
+    """`nbytes` random bytes as hex: a unique token where guessing it gains nothing (a delivery's receipt)."""
+    return f"{_random.getrandbits(nbytes * 8):0{nbytes * 2}x}"
+
+
 def trace_header() -> str:
     """An X-Ray trace header for an invocation the caller did not trace."""
     root = f"1-{int(time.time()):08x}-{_random.getrandbits(96):024x}"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-import secrets
 from dataclasses import dataclass
 
+from lambkin import ids
 from lambkin.queues.errors import ReceiptHandleIsInvalid
 
 _PREFIX = "LK1"
@@ -24,7 +24,8 @@ class Receipt:
 
 
 def new_token() -> str:
-    return secrets.token_hex(8)
+    """Tells deliveries of one message apart. Whoever could guess one may receive the message anyway."""
+    return ids.hex_token(8)
 
 
 def decode(handle: str, queue: str) -> Receipt:
