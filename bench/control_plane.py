@@ -7,8 +7,8 @@ the same N image functions (moto first gets an IAM role, which its CreateFunctio
 tiny image pushed to its registry so every function settles Active), then runs R rounds, alternating which
 server goes first, each round timing with the same kind of boto3 client: GetFunction of every function,
 and three full ListFunctions paginations (PageSize 50; moto answers every function in one page regardless).
-A third server replays lambkin's recorded answers from bare uvicorn: the floor that the boto3 client and
-HTTP cost by themselves. Prints median wall-clock times per call, the ratios lambkin/moto (target <= 0.2),
+A third server replays lambkin's recorded answers from a bare uvloop + httptools protocol: the floor that the
+boto3 client and HTTP cost by themselves. Prints median wall-clock times per call, the ratios lambkin/moto (target <= 0.2),
 the same net of the floor, and each server process's CPU seconds per call (robust on a shared machine).
 """
 
@@ -216,25 +216,21 @@ def record(lam: Any) -> dict[str, str]:
     return bodies
 
 
-def replay_app(bodies: dict[str, str]) -> Any:
-    """An ASGI app that answers each recorded request with its recorded body and nothing else: the floor."""
+def replay_handler(bodies: dict[str, str]) -> Any:
+    """Answers each recorded request with its recorded body and nothing else: the floor."""
     encoded = {key: value.encode() for key, value in bodies.items()}
+    headers = (("Content-Type", "application/json"),)
 
-    async def app(scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            return
-        query = scope["query_string"].decode()
-        body = encoded.get(scope["raw_path"].decode() + (f"?{query}" if query else ""), b"{}")
-        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+    def handle(request: Any, reply: Any) -> None:
+        target = request.path + (f"?{request.query}" if request.query else "")
+        reply.send(200, encoded.get(target, b"{}"), headers)
 
-    return app
+    return handle
 
 
 @contextmanager
 def replay_server(bodies: dict[str, str]) -> Iterator[Any]:
-    """The recorded lambkin answers served by bare uvicorn in its own process: what the client alone costs."""
+    """The recorded lambkin answers served by a bare protocol in its own process: what the client alone costs."""
     recorded = Path(tempfile.mkdtemp(prefix="lambkin-bench-")) / "bodies.json"
     recorded.write_text(json.dumps(bodies))
     port = free_port()
@@ -253,10 +249,23 @@ def replay_server(bodies: dict[str, str]) -> Iterator[Any]:
 
 
 def serve_replay(path: Path, port: int) -> None:
-    import uvicorn
+    """The least a Python server can do per request: uvloop, httptools (lambkin's http11), a dict lookup."""
+    import asyncio
 
-    app = replay_app(json.loads(path.read_text()))
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", http="httptools", lifespan="off")
+    import uvloop
+
+    from lambkin.environments.http11 import HttpConnection
+
+    handle = replay_handler(json.loads(path.read_text()))
+
+    async def serve() -> None:
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(
+            lambda: HttpConnection(handle, lambda method, path: 1 << 20, lambda: None), "127.0.0.1", port
+        )
+        await server.serve_forever()
+
+    uvloop.run(serve())
 
 
 LABELS = ("lambkin", "moto", "floor")
@@ -307,7 +316,9 @@ def main(argv: list[str]) -> int:
         f"functions: {args.functions}; {args.rounds} rotating rounds of GetFunction of each function and three "
         "full ListFunctions paginations (PageSize 50); medians"
     )
-    print("floor = lambkin's recorded answers replayed by bare uvicorn: the boto3 client + HTTP alone")
+    print(
+        "floor = lambkin's recorded answers replayed by a bare uvloop+httptools protocol: the boto3 client + HTTP alone"
+    )
     print(f"{'':9}{'GetFunction':>14}{'ListFunctions call':>20}{'full listing':>15}")
     for label, t in (("lambkin", lk), ("moto", mo), ("floor", floor)):
         print(

@@ -29,6 +29,7 @@ class Request:
     method: str
     path: str
     headers: dict[str, str] = field(default_factory=dict)
+    query: str = ""  # the raw query string, without "?"
     body: bytes = b""
     size: int = 0
     truncated: bool = False  # the body grew past the limit and was discarded
@@ -118,7 +119,8 @@ class HttpConnection(asyncio.Protocol):
         request = self._request
         assert request is not None
         request.method = self._parser.get_method().decode("ascii")
-        request.path = self._url.split(b"?", 1)[0].decode("latin-1")
+        path, _, query = self._url.partition(b"?")
+        request.path, request.query = path.decode("latin-1"), query.decode("latin-1")
         self._limit = self._body_limit(request.method, request.path)
 
     def on_body(self, body: bytes) -> None:
