@@ -61,7 +61,7 @@ class InitTimedOut(Exception):
     """The runtime did not ask for its first event within the init limit."""
 
 
-@dataclass(slots=True)  # one per request: plain slots, no frozen setattr per field
+@dataclass(slots=True)
 class Invocation:
     """One event for one environment."""
 
@@ -74,7 +74,7 @@ class Invocation:
     tail: bool = True  # the caller wants the log tail (LogType=Tail): END/REPORT written before returning
 
 
-@dataclass(slots=True)  # one per request: plain slots, no frozen setattr per field
+@dataclass(slots=True)
 class InvocationResult:
     outcome: Outcome
     log_tail: bytes

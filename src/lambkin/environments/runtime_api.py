@@ -42,7 +42,7 @@ _TOO_LARGE = json.dumps(
 _SMALL_BODY = 1024 * 1024
 
 
-@dataclass(slots=True)  # one per request: plain slots, no frozen setattr per field
+@dataclass(slots=True)
 class Event:
     """One invocation as the runtime receives it from /next."""
 

@@ -25,7 +25,7 @@ class InvokeTarget(VersionConfig, Protocol):
     def reserved_concurrency(self) -> int | None: ...
 
 
-@dataclass(slots=True)  # one per request: plain slots, no frozen setattr per field
+@dataclass(slots=True)
 class InvokeRequest:
     payload: bytes
     invoked_function_arn: str
@@ -35,7 +35,7 @@ class InvokeRequest:
     log_tail: bool = False
 
 
-@dataclass(slots=True)  # one per request: plain slots, no frozen setattr per field
+@dataclass(slots=True)
 class InvokeResult:
     request_id: str
     outcome: Outcome

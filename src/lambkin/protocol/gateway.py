@@ -31,7 +31,7 @@ log = logging.getLogger("lambkin.protocol")
 _OFFLOAD_BYTES = 256 * 1024  # hash bodies larger than this off the event loop
 
 
-@dataclass(slots=True)  # one per request: plain slots, no frozen setattr per field
+@dataclass(slots=True)
 class ApiRequest:
     """An AWS API request's head, as it arrived."""
 
@@ -56,7 +56,7 @@ def api_request(method: str, target: str, headers: Mapping[str, str], source_ip:
     )
 
 
-@dataclass(slots=True)  # one per request: plain slots, no frozen setattr per field
+@dataclass(slots=True)
 class Routed:
     """A request whose head is read: the service and protocol it speaks, its operation if the head names
     one, and how large its body may be."""

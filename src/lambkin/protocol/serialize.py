@@ -19,7 +19,7 @@ from lambkin.protocol.legacy import SQS_XML_NAMESPACE, query_error
 from lambkin.protocol.model import ServiceIndex
 
 
-@dataclass(slots=True)  # one per request: plain slots, no frozen setattr per field
+@dataclass(slots=True)
 class Reply:
     """An HTTP response: complete, or (for event-stream outputs) a head and a stream of messages."""
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 
-@dataclass(slots=True)  # one per request: plain slots, no frozen setattr per field
+@dataclass(slots=True)
 class RequestContext:
     """Who called which operation, as the gateway established it before the handler runs."""
 

@@ -44,7 +44,7 @@ class Scope:
     service: str
 
 
-@dataclass(slots=True)  # one per request: plain slots, no frozen setattr per field
+@dataclass(slots=True)
 class Incoming:
     """What verification needs of an HTTP request, exactly as it arrived."""
 

@@ -12,7 +12,7 @@ from lambkin.queues.errors import ReceiptHandleIsInvalid
 _PREFIX = "LK1"
 
 
-@dataclass(slots=True)  # one per message: plain slots, no frozen setattr per field
+@dataclass(slots=True)
 class Receipt:
     queue: str
     message_id: str

@@ -12,7 +12,7 @@ from lambkin.queues.receipts import Receipt
 from lambkin.queues.sending import sequence_number
 
 
-@dataclass(slots=True)  # one per message: plain slots, no frozen setattr per field
+@dataclass(slots=True)
 class ReceivedMessage:
     """One delivered message; `receipt_handle` names this delivery (delete or hide it with that)."""
 

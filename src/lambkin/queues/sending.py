@@ -23,7 +23,7 @@ from lambkin.queues.storage import DedupEntry, MessageContent, NewMessage
 _TOKEN = re.compile(r"^[A-Za-z0-9!\"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~]{1,128}$")
 
 
-@dataclass(slots=True)  # one per message: plain slots, no frozen setattr per field
+@dataclass(slots=True)
 class SendRequest:
     """One message to send, as SendMessage or one SendMessageBatch entry carries it."""
 
@@ -35,7 +35,7 @@ class SendRequest:
     deduplication_id: str | None = None
 
 
-@dataclass(slots=True)  # one per message: plain slots, no frozen setattr per field
+@dataclass(slots=True)
 class SendResult:
     message_id: str
     md5_of_body: str

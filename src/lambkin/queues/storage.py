@@ -68,7 +68,7 @@ class QueueRow:
     next_seq: int
 
 
-@dataclass(slots=True)  # one per message: plain slots, no frozen setattr per field
+@dataclass(slots=True)
 class MessageContent:
     """What a receive reads from disk: the parts of a message the index does not hold."""
 
@@ -134,7 +134,7 @@ def delete_queue(conn: sqlite3.Connection, name: str) -> None:
     conn.execute("DELETE FROM queues WHERE name = ?", (name,))
 
 
-@dataclass(slots=True)  # one per message: plain slots, no frozen setattr per field
+@dataclass(slots=True)
 class NewMessage:
     meta: MessageMeta
     content: MessageContent
