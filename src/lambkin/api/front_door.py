@@ -191,7 +191,7 @@ class FrontDoor(asyncio.Protocol):
             reply = await self._gateway.answer(routed, body)
             keep_alive = keep_alive and not self._closing
             if reply.stream is None:
-                self._write(_head(reply, len(reply.body), keep_alive) + _payload(routed, reply.body))
+                self._write(_head(reply, len(reply.body), keep_alive) + _payload(routed, reply))
             else:
                 await self._write_stream(reply, keep_alive, routed.request.method == "HEAD")
         except Exception:  # the gateway answers every failure itself; this is writing the answer failing
@@ -308,11 +308,12 @@ def _host_header(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
     return [(b"host", host.encode("latin-1"))] if host is not None else []
 
 
-def _payload(routed: Routed, body: bytes) -> bytes:
-    return b"" if routed.request.method == "HEAD" else body
+def _payload(routed: Routed, reply: Reply) -> bytes:
+    return b"" if routed.request.method == "HEAD" or reply.status in _NO_CONTENT else reply.body
 
 
 _STATUS_LINES: dict[int, bytes] = {}
+_NO_CONTENT = (204, 304)
 
 
 def _status_line(status: int) -> bytes:
@@ -344,7 +345,10 @@ def _head(reply: Reply, length: int | None, keep_alive: bool) -> bytes:
             value = value.replace("\r", " ").replace("\n", " ")
         parts.append(f"{name}: {value}\r\n".encode("latin-1"))
     parts.append(_date_header())
-    parts.append(b"transfer-encoding: chunked\r\n" if length is None else b"content-length: %d\r\n" % length)
+    if length is None:
+        parts.append(b"transfer-encoding: chunked\r\n")
+    elif reply.status not in _NO_CONTENT:  # a 204 or 304 carries no body and no length
+        parts.append(b"content-length: %d\r\n" % length)
     if not keep_alive:
         parts.append(b"connection: close\r\n")
     parts.append(b"\r\n")

@@ -43,10 +43,16 @@ async def _invoke(params: dict[str, Any], ctx: RequestContext) -> dict[str, Any]
     return {"StatusCode": 200, "Payload": params.get("Payload") or b"", "ExecutedVersion": "$LATEST"}
 
 
+async def _delete_alias(params: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
+    return {}
+
+
 class _Server:
     def __init__(self) -> None:
         settings = Settings(data_dir=Path("/nonexistent"), credentials=KEY)
-        services: dict[str, Any] = {"lambda": {"GetFunction": _get_function, "Invoke": _invoke}}
+        services: dict[str, Any] = {
+            "lambda": {"GetFunction": _get_function, "Invoke": _invoke, "DeleteAlias": _delete_alias}
+        }
         gateway = AwsGateway(settings, services)
         root = RootApp([Mount("registry", path_prefix("/v2"), _echo_app), Mount("aws", always, gateway)])
         self.sock = socket.socket()
@@ -263,3 +269,16 @@ def test_another_surface_pipelined_in_the_same_read_is_refused(server: _Server) 
         while chunk := conn.recv(65536):
             data += chunk
     assert data.startswith(b"HTTP/1.1 200") and b"HTTP/1.1 400 Bad Request" in data
+
+
+def test_a_204_has_no_body_nor_length_and_the_connection_goes_on(server: _Server) -> None:
+    with server.connect() as conn:
+        conn.sendall(_signed(server, "DELETE", "/2015-03-31/functions/f/aliases/gone"))
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += conn.recv(65536)
+        assert head.startswith(b"HTTP/1.1 204") and b"content-length" not in head.lower()
+        assert head.endswith(b"\r\n\r\n")  # nothing after the head
+        conn.sendall(_signed_get_function(server, "after"))
+        ((status, _, body),) = _read_responses(conn, 1)
+    assert status == 200 and b'"after"' in body
