@@ -50,7 +50,7 @@ def api_request(method: str, target: str, headers: Mapping[str, str], source_ip:
         method=method.upper(),
         raw_path=raw_path,
         query_string=query_string,
-        query=parse_qs(query_string, keep_blank_values=True),
+        query=parse_qs(query_string, keep_blank_values=True) if query_string else {},
         headers=headers,
         source_ip=source_ip,
     )
