@@ -118,34 +118,29 @@ def verify(request: Incoming, credentials: Credentials, now: datetime) -> Scope:
     secret = credentials.secret_for(scope.access_key_id)
     if secret is None:
         raise SignatureError("unknown_key", "The security token included in the request is invalid.")
-    signer_key = Credentials(scope.access_key_id, secret)
-    signed_at = _signed_at(stamp, request.headers)
-    _check_time(signed_at, now, presigned, query_map)
+    _check_time(_signed_at(stamp), now, presigned, query_map)
     body_hash = hashlib.sha256(request.body).hexdigest()
     _check_payload(request, body_hash)
     provided = fields["Signature"].encode()
+    signer = _verifier(scope.access_key_id, secret, scope.service, scope.region)
     # botocore hashes the body into presigned URLs too (an empty body, for query-protocol ones); S3-style
     # presigners use UNSIGNED-PAYLOAD instead, so a presigned URL may match either.
     payload_options = (body_hash, UNSIGNED_PAYLOAD) if presigned else (body_hash,)
-    if not any(
-        hmac.compare_digest(
-            _expected_signature(
-                request, query, signer_key, scope, fields["SignedHeaders"], stamp, payload
-            ).encode(),
-            provided,
-        )
-        for payload in payload_options
-    ):
-        raise SignatureError(
-            "mismatch",
-            "The request signature we calculated does not match the signature you provided. "
-            "Check your AWS Secret Access Key and signing method. "
-            "Consult the service documentation for details.",
-        )
-    return scope
+    for payload in payload_options:
+        expected = _expected_signature(request, query, signer, fields["SignedHeaders"], stamp, payload)
+        if hmac.compare_digest(expected.encode(), provided):
+            return scope
+    raise SignatureError(
+        "mismatch",
+        "The request signature we calculated does not match the signature you provided. "
+        "Check your AWS Secret Access Key and signing method. "
+        "Consult the service documentation for details.",
+    )
 
 
-def _signed_at(stamp: str, headers: Mapping[str, str]) -> datetime:
+@lru_cache(maxsize=64)
+def _signed_at(stamp: str) -> datetime:
+    """The signing time of an X-Amz-Date stamp (one per second per client: cached)."""
     if len(stamp) == 16 and stamp[8] == "T" and stamp[15] == "Z":
         try:  # strptime is slow; this is every request
             return datetime(
@@ -200,23 +195,21 @@ def _check_payload(request: Incoming, body_hash: str) -> None:
 def _expected_signature(
     request: Incoming,
     query: list[tuple[str, str]],
-    credentials: Credentials,
-    scope: Scope,
+    signer: _Verifier,
     signed_headers: str,
     stamp: str,
     payload_hash: str,
 ) -> str:
     """The signature botocore's SigV4 signer computes for this request, signed headers and payload hash."""
-    names = _signed_names(signed_headers)
-    canonical_query = "&".join(
-        f"{quote(k, safe='-_.~')}={quote(v, safe='-_.~')}" for k, v in query if k != "X-Amz-Signature"
-    )
-    host = request.headers.get("host", "localhost")
-    url = f"http://{host}{request.raw_path}" + (f"?{canonical_query}" if canonical_query else "")
+    url = f"http://{request.headers.get('host', 'localhost')}{request.raw_path}"
+    if query:
+        canonical_query = "&".join(
+            f"{quote(k, safe='-_.~')}={quote(v, safe='-_.~')}" for k, v in query if k != "X-Amz-Signature"
+        )
+        url += f"?{canonical_query}" if canonical_query else ""
     # botocore signs a present x-amz-content-sha256 header as the payload hash
     payload = request.headers.get("x-amz-content-sha256", payload_hash)
-    signing = _Signing(request.method, url, request.headers, names, payload, stamp)
-    signer = _verifier(credentials.access_key_id, credentials.secret_access_key, scope.service, scope.region)
+    signing = _Signing(request.method, url, request.headers, _signed_names(signed_headers), payload, stamp)
     canonical = signer.canonical_request(signing)
     string_to_sign = signer.string_to_sign(signing, canonical)
     signature: str = signer.signature(string_to_sign, signing)
