@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from lambkin.environments.busy_poll import BusyPoll
 from lambkin.environments.lifecycle import EnvState, env_transition
 from lambkin.environments.results import (
     SANDBOX_FAILURE,
@@ -97,6 +98,7 @@ class Environment:
         version: str,
         memory_mb: int,
         clock: Callable[[], float] = time.monotonic,
+        poll: BusyPoll | None = None,
     ) -> None:
         self.id = spec.id
         self.spec = spec
@@ -116,6 +118,8 @@ class Environment:
         self._started = clock()
         self._closing = False
         self._peak = (-PEAK_REFRESH_S, 0)  # (when read, Max Memory Used in MB)
+        self.poll = poll
+        self._recent_s: float | None = None  # how long its invocations take (moving average)
 
     def move(self, target: EnvState) -> None:
         self.state = env_transition(self.state, target)
@@ -207,6 +211,8 @@ class Environment:
             cognito_identity=invocation.cognito_identity,
         )
         outcome_future = api.submit(event)
+        if self.poll is not None and self._recent_s is not None:
+            self.poll.hold(outcome_future, 2 * self._recent_s)
         # START after the event is on its way (off the critical path): the loop reads the runtime's
         # output only after this returns, so START still comes first in the log.
         self.logs.begin()
@@ -229,7 +235,9 @@ class Environment:
         finally:
             timer.cancel()
             exited.remove_done_callback(interrupt)
-        duration_ms = (self.clock() - started) * 1000
+        elapsed = self.clock() - started
+        self._recent_s = elapsed if self._recent_s is None else 0.8 * self._recent_s + 0.2 * elapsed
+        duration_ms = elapsed * 1000
         status: str | None = None
         outcome: Outcome
         if answer is not None:

@@ -12,6 +12,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
+from lambkin.environments.busy_poll import BusyPoll
 from lambkin.environments.environment import INIT_LIMIT_S, Environment, InitFailed, InitTimedOut
 from lambkin.environments.lifecycle import InvalidStateTransition
 from lambkin.environments.ports import ImageSource, PreparedImage, VersionConfig
@@ -48,6 +49,7 @@ class PoolSettings:
     freeze_after_s: float = 0.5
     max_parallel_starts: int = 64
     tick_s: float = 0.25
+    busy_poll_s: float = 0.001  # the loop polls instead of sleeping for invocations quicker than this
 
 
 @dataclass(eq=False)
@@ -92,6 +94,7 @@ class Pools:
         self._current: dict[tuple[str, str], VersionPool] = {}
         self._pools: set[VersionPool] = set()
         self._group: asyncio.TaskGroup | None = None
+        self.poll = BusyPoll(settings.busy_poll_s) if settings.busy_poll_s > 0 else None
 
     async def run(self) -> None:
         """Runs until cancelled; cancelling it destroys every environment."""
@@ -309,7 +312,9 @@ class Pools:
         spec = sandbox_spec(version, image.config, image.lower_dirs, placement)
         logs = LogStream(self.logs, version.log_group_name, stream)
         logs.begin()  # init output belongs to the first invocation's tail
-        env = Environment(spec, self.backend, logs, version.version, version.memory_size, self.clock)
+        env = Environment(
+            spec, self.backend, logs, version.version, version.memory_size, self.clock, self.poll
+        )
         env.task = asyncio.current_task()
         pool.envs.add(env)
         return env

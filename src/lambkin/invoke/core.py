@@ -36,7 +36,8 @@ def build_execution(
     settings: Settings, sandboxes: SandboxBackend, images: Any, environ: Mapping[str, str] | None = None
 ) -> ExecutionCore:
     """LAMBKIN_IDLE_TIMEOUT (s, default 300), LAMBKIN_FREEZE_AFTER (s, 0.5), LAMBKIN_MAX_PARALLEL_STARTS
-    (4 per core), LAMBKIN_LOG_RETENTION_DAYS (7); the account's concurrency limit from `settings`."""
+    (4 per core), LAMBKIN_LOG_RETENTION_DAYS (7), LAMBKIN_BUSY_POLL_US (1000; 0 turns busy polling off);
+    the account's concurrency limit from `settings`."""
     env = os.environ if environ is None else environ
     logs = LogStore(
         settings.data_dir / "logs", retention_s=_number(env, "LAMBKIN_LOG_RETENTION_DAYS", 7) * 86400
@@ -50,6 +51,7 @@ def build_execution(
             idle_timeout_s=_number(env, "LAMBKIN_IDLE_TIMEOUT", 300),
             freeze_after_s=_number(env, "LAMBKIN_FREEZE_AFTER", 0.5),
             max_parallel_starts=int(_number(env, "LAMBKIN_MAX_PARALLEL_STARTS", 4 * (os.cpu_count() or 1))),
+            busy_poll_s=_number(env, "LAMBKIN_BUSY_POLL_US", 1000) / 1e6,
         ),
     )
     concurrency = ConcurrencyLimiter(settings.account_concurrency)
