@@ -86,7 +86,8 @@ class Lambkin:
         root = self.asgi
         gateway = next((m.app for m in self.mounts if isinstance(m.app, AwsGateway)), None)
         # uvicorn only calls its `http` class with keyword arguments: a factory function serves as well
-        protocol = cast(type[asyncio.Protocol], front_door(root, gateway)) if gateway else "httptools"
+        poll = self.execution.pools.poll if self.execution is not None else None
+        protocol = cast(type[asyncio.Protocol], front_door(root, gateway, poll)) if gateway else "httptools"
         config = uvicorn.Config(
             root,
             host=self.settings.host,

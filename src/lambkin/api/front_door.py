@@ -23,6 +23,7 @@ import httptools
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from lambkin.api.root import RootApp
+from lambkin.environments.busy_poll import BusyPoll
 from lambkin.protocol.gateway import AwsGateway, Routed, api_request
 from lambkin.protocol.serialize import Reply
 
@@ -49,6 +50,7 @@ class FrontDoor(asyncio.Protocol):
         connections: set[Any],
         tasks: set[asyncio.Task[None]],
         keep_alive_s: float,
+        poll: BusyPoll | None = None,
     ) -> None:
         self._root = root
         self._gateway = gateway
@@ -77,6 +79,11 @@ class FrontDoor(asyncio.Protocol):
         self._jobs: deque[tuple[Routed, bytes | None, bool]] = deque()
         self._busy = False
         self._paused = False
+        # a client that sends its next request right after each answer: the loop polls for it (busy_poll.py)
+        self._poll = poll
+        self._answered_at: float | None = None
+        self._gap_s: float | None = None  # answer -> next request, moving average
+        self._next_request: asyncio.Future[None] | None = None
         self._hand_over_bytes: bytes | None = None  # a request for another surface, from its first byte
         self._head_lost = False  # ... whose first bytes were parsed along with an earlier request
 
@@ -92,9 +99,12 @@ class FrontDoor(asyncio.Protocol):
         self._closed = True
         self._connections.discard(self)
         self._disarm_idle()
+        self._request_arrived()
 
     def data_received(self, data: bytes) -> None:
         self._disarm_idle()
+        if self._answered_at is not None:
+            self._request_arrived()
         if self._hand_over_bytes is not None:  # waiting for earlier answers before handing over
             self._hand_over_bytes += data
             return
@@ -199,7 +209,7 @@ class FrontDoor(asyncio.Protocol):
             keep_alive = False
         finally:
             self._busy = False
-        self._after_answer(keep_alive)
+        self._after_answer(keep_alive, _latency_bound(routed))
 
     async def _write_stream(self, reply: Reply, keep_alive: bool, head_only: bool) -> None:
         assert reply.stream is not None
@@ -216,7 +226,7 @@ class FrontDoor(asyncio.Protocol):
         if not self._closed and self._transport is not None:
             self._transport.write(data)
 
-    def _after_answer(self, keep_alive: bool) -> None:
+    def _after_answer(self, keep_alive: bool, poll_next: bool = False) -> None:
         transport = self._transport
         if self._closed or transport is None:
             return
@@ -230,6 +240,23 @@ class FrontDoor(asyncio.Protocol):
             transport.close()
         elif not self._in_message:
             self._arm_idle()
+            self._await_next_request(poll_next)
+
+    # polling for the next request of a quick client
+    def _await_next_request(self, poll: bool) -> None:
+        self._answered_at = self._loop.time()
+        if poll and self._poll is not None and self._gap_s is not None:
+            self._next_request = self._loop.create_future()
+            self._poll.hold(self._next_request, 2 * self._gap_s)
+
+    def _request_arrived(self) -> None:
+        if self._answered_at is not None:
+            gap = self._loop.time() - self._answered_at
+            self._gap_s = gap if self._gap_s is None else 0.8 * self._gap_s + 0.2 * gap
+            self._answered_at = None
+        if self._next_request is not None and not self._next_request.done():
+            self._next_request.set_result(None)
+        self._next_request = None
 
     # hand-over to uvicorn's protocol
     def _hand_over(self) -> None:
@@ -285,7 +312,9 @@ class FrontDoor(asyncio.Protocol):
             self._transport.close()
 
 
-def front_door(root: RootApp, gateway: AwsGateway) -> Callable[..., asyncio.Protocol]:
+def front_door(
+    root: RootApp, gateway: AwsGateway, poll: BusyPoll | None = None
+) -> Callable[..., asyncio.Protocol]:
     """The protocol factory uvicorn calls (as its `http` class) for each accepted connection."""
 
     def create(
@@ -297,10 +326,26 @@ def front_door(root: RootApp, gateway: AwsGateway) -> Callable[..., asyncio.Prot
             )
 
         return FrontDoor(
-            root, gateway, fallback, server_state.connections, server_state.tasks, config.timeout_keep_alive
+            root,
+            gateway,
+            fallback,
+            server_state.connections,
+            server_state.tasks,
+            config.timeout_keep_alive,
+            poll,
         )
 
     return create
+
+
+# After these the next request is polled for (busy_poll.py): a caller waiting on a function's answer is on
+# the latency path. Throughput-bound traffic (SQS batches, the control plane) leaves the CPU to its clients.
+_POLLED_AFTER = frozenset({("lambda", "Invoke")})
+
+
+def _latency_bound(routed: Routed) -> bool:
+    operation = routed.operation.name if routed.operation is not None else ""
+    return (routed.index.name, operation) in _POLLED_AFTER
 
 
 def _host_header(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:

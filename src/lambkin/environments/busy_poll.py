@@ -1,11 +1,13 @@
-"""Busy polling while a quick invocation is in flight.
+"""Busy polling while a quick answer is due.
 
-An event loop with nothing to do sleeps in epoll; the runtime's answer then has to wake it through the
+An event loop with nothing to do sleeps in epoll; whatever arrives next then has to wake it through the
 kernel, and on a virtual machine waking a sleeping CPU (an inter-processor interrupt) can cost more than a
-small function itself. While an invocation that is expected to answer within `window_s` is in flight, the
-loop keeps one callback scheduled instead, so it polls its sockets with a zero timeout and never sleeps. The
-window is the caller's estimate (twice the environment's recent duration); an invocation expected to take
-longer than `cap_s` does not poll at all, so the CPU spent this way is at most what the function itself takes.
+small function itself. Two things are due quickly and often: a runtime's answer to a short invocation
+(environment.py), and the next request of a client that sends one right after each answer (the front
+door). While one of them is expected within its window, the loop keeps one callback scheduled instead, so it
+polls its sockets with a zero timeout and never sleeps. Each window is twice the recent wait it stands for
+(an invocation's duration, a connection's gap between answer and request); a wait expected to be longer
+than `cap_s` is not polled for at all, so the CPU spent this way stays within the waits it shortens.
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ from typing import Any
 
 
 class BusyPoll:
-    """One per event loop: `hold(future, window_s)` keeps the loop polling until `future` is done or the
-    window has passed, whichever comes first."""
+    """One per server: `hold(future, window_s)` keeps the loop polling until `future` is done or the window
+    has passed, whichever comes first."""
 
     def __init__(self, cap_s: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.cap_s = cap_s

@@ -127,23 +127,23 @@ def _read_responses(conn: socket.socket, count: int) -> list[tuple[int, dict[str
     return answers
 
 
-def _signed(server: _Server, method: str, path: str, body: bytes = b"") -> bytes:
+def _signed(port: int, method: str, path: str, body: bytes = b"") -> bytes:
     """The bytes of a SigV4-signed Lambda request, as botocore would send them."""
     from botocore.auth import SigV4Auth
     from botocore.awsrequest import AWSRequest
     from botocore.credentials import Credentials as BotoCredentials
 
-    request = AWSRequest(method, f"http://127.0.0.1:{server.port}{path}", data=body)
+    request = AWSRequest(method, f"http://127.0.0.1:{port}{path}", data=body)
     SigV4Auth(BotoCredentials(KEY.access_key_id, KEY.secret_access_key), "lambda", "us-east-1").add_auth(
         request
     )
-    head = f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nContent-Length: {len(body)}\r\n"
+    head = f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: {len(body)}\r\n"
     head += "".join(f"{k}: {v}\r\n" for k, v in request.headers.items())
     return (head + "\r\n").encode() + body
 
 
-def _signed_get_function(server: _Server, name: str) -> bytes:
-    return _signed(server, "GET", f"/2015-03-31/functions/{name}")
+def _signed_get_function(port: int, name: str) -> bytes:
+    return _signed(port, "GET", f"/2015-03-31/functions/{name}")
 
 
 def test_boto3_calls_are_answered_on_one_kept_alive_connection(server: _Server) -> None:
@@ -193,7 +193,7 @@ def test_another_surface_is_handed_to_uvicorn_and_keeps_the_connection(server: _
 
 def test_a_connection_switches_surface_between_requests(server: _Server) -> None:
     with server.connect() as conn:
-        conn.sendall(_signed_get_function(server, "first"))
+        conn.sendall(_signed_get_function(server.port, "first"))
         ((status, headers, body),) = _read_responses(conn, 1)
         assert status == 200 and b'"first"' in body and headers["x-amzn-requestid"]
         conn.sendall(b"GET /v2/after HTTP/1.1\r\nHost: h\r\n\r\n")
@@ -203,7 +203,7 @@ def test_a_connection_switches_surface_between_requests(server: _Server) -> None
 
 def test_pipelined_requests_are_answered_in_order(server: _Server) -> None:
     with server.connect() as conn:
-        conn.sendall(b"".join(_signed_get_function(server, name) for name in ("p1", "p2", "p3")))
+        conn.sendall(b"".join(_signed_get_function(server.port, name) for name in ("p1", "p2", "p3")))
         answers = _read_responses(conn, 3)
     assert [a[0] for a in answers] == [200, 200, 200]
     assert [b'"p1"' in a[2] for a in answers] == [True, False, False]
@@ -211,7 +211,7 @@ def test_pipelined_requests_are_answered_in_order(server: _Server) -> None:
 
 
 def test_a_head_split_across_reads_is_parsed(server: _Server) -> None:
-    request = _signed_get_function(server, "split")
+    request = _signed_get_function(server.port, "split")
     with server.connect() as conn:
         for start in range(0, len(request), 7):
             conn.sendall(request[start : start + 7])
@@ -245,7 +245,7 @@ def test_garbage_gets_400_and_the_connection_closes(server: _Server) -> None:
 def test_connection_close_is_honoured(server: _Server) -> None:
     with server.connect() as conn:
         conn.sendall(
-            _signed_get_function(server, "bye").replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n")
+            _signed_get_function(server.port, "bye").replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n")
         )
         ((status, headers, _),) = _read_responses(conn, 1)
         assert status == 200 and headers["connection"] == "close"
@@ -254,7 +254,7 @@ def test_connection_close_is_honoured(server: _Server) -> None:
 
 def test_a_hand_over_waits_for_the_answer_in_flight(server: _Server) -> None:
     with server.connect() as conn:
-        conn.sendall(_signed(server, "POST", "/2015-03-31/functions/f/invocations", b'"slow"'))
+        conn.sendall(_signed(server.port, "POST", "/2015-03-31/functions/f/invocations", b'"slow"'))
         time.sleep(0.05)  # the invoke is being answered when the registry request arrives
         conn.sendall(b"GET /v2/later HTTP/1.1\r\nHost: h\r\n\r\n")
         (invoked, handed) = _read_responses(conn, 2)
@@ -264,7 +264,7 @@ def test_a_hand_over_waits_for_the_answer_in_flight(server: _Server) -> None:
 
 def test_another_surface_pipelined_in_the_same_read_is_refused(server: _Server) -> None:
     with server.connect() as conn:
-        conn.sendall(_signed_get_function(server, "first") + b"GET /v2/x HTTP/1.1\r\nHost: h\r\n\r\n")
+        conn.sendall(_signed_get_function(server.port, "first") + b"GET /v2/x HTTP/1.1\r\nHost: h\r\n\r\n")
         data = b""
         while chunk := conn.recv(65536):
             data += chunk
@@ -273,12 +273,62 @@ def test_another_surface_pipelined_in_the_same_read_is_refused(server: _Server) 
 
 def test_a_204_has_no_body_nor_length_and_the_connection_goes_on(server: _Server) -> None:
     with server.connect() as conn:
-        conn.sendall(_signed(server, "DELETE", "/2015-03-31/functions/f/aliases/gone"))
+        conn.sendall(_signed(server.port, "DELETE", "/2015-03-31/functions/f/aliases/gone"))
         head = b""
         while b"\r\n\r\n" not in head:
             head += conn.recv(65536)
         assert head.startswith(b"HTTP/1.1 204") and b"content-length" not in head.lower()
         assert head.endswith(b"\r\n\r\n")  # nothing after the head
-        conn.sendall(_signed_get_function(server, "after"))
+        conn.sendall(_signed_get_function(server.port, "after"))
         ((status, _, body),) = _read_responses(conn, 1)
     assert status == 200 and b'"after"' in body
+
+
+class _Transport:
+    """Just enough of an asyncio transport to drive a FrontDoor in-process."""
+
+    def __init__(self) -> None:
+        self.written = b""
+        self.wrote = asyncio.Event()
+        self.closed = False
+
+    def write(self, data: bytes) -> None:
+        self.written += data
+        self.wrote.set()
+
+    def close(self) -> None:
+        self.closed = True
+
+    def get_extra_info(self, name: str) -> Any:
+        return ("127.0.0.1", 1) if name == "peername" else None
+
+
+async def test_a_quick_invoke_clients_next_request_is_polled_for() -> None:
+    from lambkin.api.front_door import FrontDoor
+    from lambkin.environments.busy_poll import BusyPoll
+
+    settings = Settings(data_dir=Path("/nonexistent"), credentials=KEY)
+    gateway = AwsGateway(settings, {"lambda": {"GetFunction": _get_function, "Invoke": _invoke}})
+    root = RootApp([Mount("aws", always, gateway)])
+    poll = BusyPoll(cap_s=5.0)
+    door = FrontDoor(root, gateway, lambda: None, set(), set(), 75.0, poll)  # type: ignore[arg-type,return-value]
+    transport = _Transport()
+    door.connection_made(transport)  # type: ignore[arg-type]
+    invoke = _signed(9000, "POST", "/2015-03-31/functions/f/invocations", b'"x"')
+
+    async def answered(count: int) -> None:
+        while transport.written.count(b"HTTP/1.1 200") < count:
+            transport.wrote.clear()
+            await transport.wrote.wait()
+
+    door.data_received(invoke)
+    await answered(1)
+    assert not poll.polling  # no gap measured yet: nothing to expect
+    door.data_received(invoke)  # right after the answer: a quick client
+    await answered(2)
+    assert poll.polling  # the loop now polls for its next request instead of sleeping
+    door.data_received(_signed_get_function(9000, "three"))
+    await answered(3)
+    await asyncio.sleep(0.01)
+    assert not poll.polling  # after a control-plane call the loop may sleep: no latency is waiting on it
+    door.connection_lost(None)
