@@ -65,6 +65,7 @@ class FrontDoor(asyncio.Protocol):
         self._closed = False
         self._closing = False  # the server is shutting down: close once the current answer is written
         self._idle: asyncio.TimerHandle | None = None
+        self._active_at = 0.0  # the last read or answer (the keep-alive timeout counts from it)
         # the request being parsed
         self._in_message = False
         self._url: list[bytes] = []
@@ -102,7 +103,7 @@ class FrontDoor(asyncio.Protocol):
         self._request_arrived()
 
     def data_received(self, data: bytes) -> None:
-        self._disarm_idle()
+        self._active_at = self._loop.time()
         if self._answered_at is not None:
             self._request_arrived()
         if self._hand_over_bytes is not None:  # waiting for earlier answers before handing over
@@ -296,10 +297,11 @@ class FrontDoor(asyncio.Protocol):
             self._transport.close()
         self._closed = True
 
-    # idle keep-alive connections
+    # idle keep-alive connections: one timer per connection, pushed back lazily rather than re-made per request
     def _arm_idle(self) -> None:
-        self._disarm_idle()
-        self._idle = self._loop.call_later(self._keep_alive_s, self._close_idle)
+        self._active_at = self._loop.time()
+        if self._idle is None:
+            self._idle = self._loop.call_later(self._keep_alive_s, self._close_idle)
 
     def _disarm_idle(self) -> None:
         if self._idle is not None:
@@ -308,8 +310,13 @@ class FrontDoor(asyncio.Protocol):
 
     def _close_idle(self) -> None:
         self._idle = None
-        if not self._busy and not self._jobs and not self._in_message and self._transport is not None:
-            self._transport.close()
+        if self._transport is None or self._closed:
+            return
+        quiet_for = self._loop.time() - self._active_at
+        if self._busy or self._jobs or self._in_message or quiet_for < self._keep_alive_s:
+            self._idle = self._loop.call_later(max(self._keep_alive_s - quiet_for, 0.1), self._close_idle)
+            return
+        self._transport.close()
 
 
 def front_door(

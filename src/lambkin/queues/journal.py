@@ -75,6 +75,9 @@ class Journal:
 
 
 def _apply(conn: sqlite3.Connection, writes: list[Write]) -> list[tuple[bool, Any]]:
+    if len(writes) == 1:
+        # Alone in its transaction: a failure rolls the whole transaction back, no savepoint needed.
+        return [(True, writes[0](conn))]
     outcomes: list[tuple[bool, Any]] = []
     for fn in writes:
         conn.execute("SAVEPOINT w")

@@ -332,3 +332,20 @@ async def test_a_quick_invoke_clients_next_request_is_polled_for() -> None:
     await asyncio.sleep(0.01)
     assert not poll.polling  # after a control-plane call the loop may sleep: no latency is waiting on it
     door.connection_lost(None)
+
+
+async def test_an_idle_connection_is_closed_after_the_keep_alive_timeout() -> None:
+    from lambkin.api.front_door import FrontDoor
+
+    settings = Settings(data_dir=Path("/nonexistent"), credentials=KEY)
+    gateway = AwsGateway(settings, {"lambda": {"GetFunction": _get_function}})
+    root = RootApp([Mount("aws", always, gateway)])
+    door = FrontDoor(root, gateway, lambda: None, set(), set(), 0.2)  # type: ignore[arg-type,return-value]
+    transport = _Transport()
+    door.connection_made(transport)  # type: ignore[arg-type]
+    await asyncio.sleep(0.15)
+    door.data_received(_signed_get_function(9000, "busy"))  # activity pushes the timeout back
+    await asyncio.sleep(0.15)
+    assert not transport.closed and b"HTTP/1.1 200" in transport.written
+    await asyncio.sleep(0.2)
+    assert transport.closed

@@ -43,3 +43,23 @@ async def test_writes_commit_together_and_fail_alone(tmp_path: Path) -> None:
     with pytest.raises(JournalClosed):
         await journal.write(insert(3))
     db.close()
+
+
+async def test_a_lone_failing_write_leaves_nothing_behind(tmp_path: Path) -> None:
+    db = Database(tmp_path / "j.db")
+    db.run_sync(lambda conn: conn.execute("CREATE TABLE t (v INTEGER UNIQUE)"))
+    journal = Journal(db)
+    runner = asyncio.create_task(journal.run())
+
+    def half_done(conn: sqlite3.Connection) -> None:
+        conn.execute("INSERT INTO t (v) VALUES (7)")
+        raise ValueError("failed after its first change")
+
+    with pytest.raises(ValueError):
+        await journal.write(half_done)
+    assert await journal.write(lambda conn: conn.execute("INSERT INTO t (v) VALUES (8)").rowcount) == 1
+    assert db.run_sync(lambda conn: [r[0] for r in conn.execute("SELECT v FROM t")]) == [8]
+    runner.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await runner
+    db.close()
