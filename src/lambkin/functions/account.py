@@ -31,11 +31,14 @@ class AccountSettings:
     total_code_size_used: int
 
 
-def check_reservation(requested: int, limit: int, reserved_by_others: int) -> int:
-    """`requested` if the account keeps at least UNRESERVED_MINIMUM unreserved after it."""
+def check_reservation(
+    requested: int, limit: int, reserved_by_others: int, setting: str = "ReservedConcurrentExecutions"
+) -> int:
+    """`requested` if the account keeps at least UNRESERVED_MINIMUM unreserved after it; `setting` names
+    what is being set in the error (reserved, or provisioned concurrency taken from the unreserved pool)."""
     if limit - reserved_by_others - requested < UNRESERVED_MINIMUM:
         raise InvalidParameterValue(
-            "Specified ReservedConcurrentExecutions for function decreases account's "
+            f"Specified {setting} for function decreases account's "
             f"UnreservedConcurrentExecution below its minimum value of [{UNRESERVED_MINIMUM}]."
         )
     return requested

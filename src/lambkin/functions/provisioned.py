@@ -11,7 +11,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from lambkin.functions.account import UNRESERVED_MINIMUM
+from lambkin.functions.account import check_reservation
 from lambkin.functions.changes import timestamp
 from lambkin.functions.errors import FunctionsError, InvalidParameterValue
 from lambkin.functions.lookup import DEFAULT_PAGE, Lookup, decode_marker, encode_marker
@@ -102,12 +102,8 @@ class ProvisionedConcurrency:
                     " WHERE f.reserved_concurrency IS NULL AND NOT (p.function_name = ? AND p.qualifier = ?)",
                     (ref.name, qualifier),
                 ).fetchone()[0]
-                reserved = self.repo.reserved_total(conn)
-                if self.concurrency_limit - reserved - others - requested < UNRESERVED_MINIMUM:
-                    raise InvalidParameterValue(
-                        "Specified ConcurrentExecutions for function decreases account's "
-                        f"UnreservedConcurrentExecution below its minimum value of [{UNRESERVED_MINIMUM}]."
-                    )
+                taken = self.repo.reserved_total(conn) + others
+                check_reservation(requested, self.concurrency_limit, taken, "ConcurrentExecutions")
             conn.execute(
                 "INSERT INTO provisioned_concurrency (function_name, qualifier, requested, last_modified)"
                 " VALUES (?, ?, ?, ?) ON CONFLICT (function_name, qualifier) DO UPDATE SET"
