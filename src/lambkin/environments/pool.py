@@ -9,7 +9,7 @@ import logging
 import secrets
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from lambkin.environments.busy_poll import BusyPoll
@@ -108,25 +108,14 @@ class Pools:
     def environments(self) -> list[Environment]:
         return [env for pool in self._pools for env in pool.envs]
 
-    @contextlib.asynccontextmanager
-    async def acquire(self, version: VersionConfig) -> AsyncIterator[Environment]:
-        """A busy environment of this version for one invocation: warm if one is idle, else a cold start.
+    async def take(self, version: VersionConfig) -> tuple[VersionPool, Environment]:
+        """A busy environment of this version for one invocation: warm if one is idle, else a cold start;
+        the caller hands it back with `give_back(pool, env)`.
 
         Raises InitFailed when the cold start meant for this caller fails.
         """
-        pool, env = await self.take(version)
-        try:
-            yield env
-        finally:
-            self.give_back(pool, env)
-
-    async def take(self, version: VersionConfig) -> tuple[VersionPool, Environment]:
-        """`acquire` for a caller that gives the environment back itself (`give_back`), on the hot path."""
         pool = self._pool_for(version)
         return pool, await self._take(pool)
-
-    def give_back(self, pool: VersionPool, env: Environment) -> None:
-        self._release(pool, env)
 
     # pools and draining
     def _pool_for(self, version: VersionConfig) -> VersionPool:
@@ -187,7 +176,7 @@ class Pools:
                 continue
             return env
 
-    def _release(self, pool: VersionPool, env: Environment) -> None:
+    def give_back(self, pool: VersionPool, env: Environment) -> None:
         if env.healthy and not pool.draining:
             env.release()
             self._offer(pool, env)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 RESERVED_LIMIT = "ReservedFunctionConcurrentInvocationLimitExceeded"
@@ -36,7 +34,7 @@ def admit(usage: Usage, reserved: int | None, account_limit: int) -> str | None:
 
 
 class ConcurrencyLimiter:
-    """Counts invocations in flight; `lease(fn, reserved)` admits one or raises Throttled."""
+    """Counts invocations in flight; `admit(fn, reserved)` admits one or raises Throttled."""
 
     def __init__(self, account_limit: int = DEFAULT_ACCOUNT_LIMIT) -> None:
         self.account_limit = account_limit
@@ -56,7 +54,7 @@ class ConcurrencyLimiter:
     def admit(self, function: str, reserved: int | None) -> tuple[str, bool]:
         """Counts one more invocation in flight, or raises Throttled; `release` the lease it returns."""
         self.set_reserved(function, reserved)
-        in_flight = self._in_flight.get(function, 0)
+        in_flight = self.in_flight(function)
         usage = Usage(in_flight, self._unreserved_in_flight, sum(self._reserved.values()))
         reason = admit(usage, reserved, self.account_limit)
         if reason is not None:
@@ -75,11 +73,3 @@ class ConcurrencyLimiter:
             del self._in_flight[function]
         if unreserved:
             self._unreserved_in_flight -= 1
-
-    @contextlib.asynccontextmanager
-    async def lease(self, function: str, reserved: int | None) -> AsyncIterator[None]:
-        taken = self.admit(function, reserved)
-        try:
-            yield
-        finally:
-            self.release(taken)

@@ -55,10 +55,13 @@ class World:
     async def invoke(
         self, version: Version, event: dict[str, object], request_id: str = "req"
     ) -> InvocationResult:
-        async with self.pools.acquire(version) as env:
+        pool, env = await self.pools.take(version)
+        try:
             return await env.invoke(
                 Invocation(request_id, json.dumps(event).encode(), version.function_arn), 3.0
             )
+        finally:
+            self.pools.give_back(pool, env)
 
 
 @pytest.fixture
@@ -186,8 +189,11 @@ async def test_crash_during_invoke_is_an_exit_error_and_the_environment_is_repla
 
 async def test_timeout_kills_the_environment(world: World) -> None:
     version = Version(timeout=1)
-    async with world.pools.acquire(version) as env:
+    pool, env = await world.pools.take(version)
+    try:
         result = await env.invoke(Invocation("r1", b'{"do": "hang"}', version.function_arn), 0.05)
+    finally:
+        world.pools.give_back(pool, env)
     assert isinstance(result.outcome, FunctionError)
     assert json.loads(result.outcome.payload) == {
         "errorType": "Sandbox.Timedout",

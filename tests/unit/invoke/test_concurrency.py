@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-
 import pytest
 
 from lambkin.invoke.concurrency import (
@@ -25,26 +23,27 @@ def test_admit_decisions() -> None:
     assert admit(Usage(0, 0, 0), reserved=0, account_limit=10) == RESERVED_LIMIT
 
 
-async def test_reserved_concurrency_throttles_past_the_reservation() -> None:
+def test_reserved_concurrency_throttles_past_the_reservation() -> None:
     limiter = ConcurrencyLimiter(account_limit=100)
-    async with contextlib.AsyncExitStack() as stack:
-        await stack.enter_async_context(limiter.lease("fn", 2))
-        await stack.enter_async_context(limiter.lease("fn", 2))
-        with pytest.raises(Throttled) as caught:
-            await stack.enter_async_context(limiter.lease("fn", 2))
-        assert caught.value.reason == RESERVED_LIMIT
-        assert limiter.in_flight("fn") == 2
+    leases = [limiter.admit("fn", 2), limiter.admit("fn", 2)]
+    with pytest.raises(Throttled) as caught:
+        limiter.admit("fn", 2)
+    assert caught.value.reason == RESERVED_LIMIT
+    assert limiter.in_flight("fn") == 2
+    for lease in leases:
+        limiter.release(lease)
     assert limiter.in_flight("fn") == 0
-    async with limiter.lease("fn", 2):
-        pass
+    limiter.release(limiter.admit("fn", 2))
 
 
-async def test_account_limit_counts_unreserved_functions_together() -> None:
+def test_account_limit_counts_unreserved_functions_together() -> None:
     limiter = ConcurrencyLimiter(account_limit=3)
-    async with limiter.lease("a", None), limiter.lease("b", None), limiter.lease("c", None):
-        with pytest.raises(Throttled) as caught:
-            async with limiter.lease("d", None):
-                pass
-        assert caught.value.reason == ACCOUNT_LIMIT
-    async with limiter.lease("d", None):
-        assert limiter.in_flight("d") == 1
+    leases = [limiter.admit(name, None) for name in ("a", "b", "c")]
+    with pytest.raises(Throttled) as caught:
+        limiter.admit("d", None)
+    assert caught.value.reason == ACCOUNT_LIMIT
+    for lease in leases:
+        limiter.release(lease)
+    lease = limiter.admit("d", None)
+    assert limiter.in_flight("d") == 1
+    limiter.release(lease)
