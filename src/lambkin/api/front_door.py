@@ -82,7 +82,7 @@ class FrontDoor(asyncio.Protocol):
         self._paused = False
         # a client that sends its next request right after each answer: the loop polls for it (busy_poll.py)
         self._poll = poll
-        self._answered_at: float | None = None
+        self._answered = False  # the last thing done was an answer (at `_active_at`)
         self._gap_s: float | None = None  # answer -> next request, moving average
         self._next_request: asyncio.Future[None] | None = None
         self._hand_over_bytes: bytes | None = None  # a request for another surface, from its first byte
@@ -103,9 +103,9 @@ class FrontDoor(asyncio.Protocol):
         self._request_arrived()
 
     def data_received(self, data: bytes) -> None:
-        self._active_at = self._loop.time()
-        if self._answered_at is not None:
+        if self._answered:
             self._request_arrived()
+        self._active_at = self._loop.time()
         if self._hand_over_bytes is not None:  # waiting for earlier answers before handing over
             self._hand_over_bytes += data
             return
@@ -126,7 +126,7 @@ class FrontDoor(asyncio.Protocol):
     def shutdown(self) -> None:
         """uvicorn's graceful shutdown: close now if idle, else after the answer being written."""
         self._closing = True
-        if not self._busy and not self._jobs and not self._in_message and self._transport is not None:
+        if self._between_requests and self._transport is not None:
             self._transport.close()
 
     # httptools callbacks
@@ -245,16 +245,16 @@ class FrontDoor(asyncio.Protocol):
 
     # polling for the next request of a quick client
     def _await_next_request(self, poll: bool) -> None:
-        self._answered_at = self._loop.time()
+        self._answered = True  # _arm_idle has just set _active_at
         if poll and self._poll is not None and self._gap_s is not None:
             self._next_request = self._loop.create_future()
             self._poll.hold(self._next_request, 2 * self._gap_s)
 
     def _request_arrived(self) -> None:
-        if self._answered_at is not None:
-            gap = self._loop.time() - self._answered_at
+        if self._answered:
+            gap = self._loop.time() - self._active_at
             self._gap_s = gap if self._gap_s is None else 0.8 * self._gap_s + 0.2 * gap
-            self._answered_at = None
+            self._answered = False
         if self._next_request is not None and not self._next_request.done():
             self._next_request.set_result(None)
         self._next_request = None
@@ -298,6 +298,11 @@ class FrontDoor(asyncio.Protocol):
         self._closed = True
 
     # idle keep-alive connections: one timer per connection, pushed back lazily rather than re-made per request
+    @property
+    def _between_requests(self) -> bool:
+        """No request being read, queued or answered."""
+        return not (self._busy or self._jobs or self._in_message)
+
     def _arm_idle(self) -> None:
         self._active_at = self._loop.time()
         if self._idle is None:
@@ -313,7 +318,7 @@ class FrontDoor(asyncio.Protocol):
         if self._transport is None or self._closed:
             return
         quiet_for = self._loop.time() - self._active_at
-        if self._busy or self._jobs or self._in_message or quiet_for < self._keep_alive_s:
+        if not self._between_requests or quiet_for < self._keep_alive_s:
             self._idle = self._loop.call_later(max(self._keep_alive_s - quiet_for, 0.1), self._close_idle)
             return
         self._transport.close()

@@ -25,26 +25,22 @@ class BusyPoll:
     def __init__(self, cap_s: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.cap_s = cap_s
         self.clock = clock
-        self._held: list[tuple[asyncio.Future[Any], float]] = []
-        self._spinning = False
+        self._held: list[tuple[asyncio.Future[Any], float]] = []  # while not empty, _spin is scheduled
 
     @property
     def polling(self) -> bool:
         """Whether the loop is being kept from sleeping now."""
-        return self._spinning
+        return bool(self._held)
 
     def hold(self, future: asyncio.Future[Any], window_s: float) -> None:
         if window_s <= 0 or window_s > self.cap_s or future.done():
             return
-        self._held.append((future, self.clock() + window_s))
-        if not self._spinning:
-            self._spinning = True
+        if not self._held:
             asyncio.get_running_loop().call_soon(self._spin)
+        self._held.append((future, self.clock() + window_s))
 
     def _spin(self) -> None:
         now = self.clock()
         self._held = [(future, until) for future, until in self._held if not future.done() and until > now]
         if self._held:
             asyncio.get_running_loop().call_soon(self._spin)
-        else:
-            self._spinning = False
