@@ -1,18 +1,16 @@
 """The Lambda control plane's handler map: model input dicts → ControlPlane calls → model output dicts.
 
-Domain errors become the protocol layer's AwsError here, in `aws_errors`, and nowhere else.
+The control plane's errors (`functions/errors.py`) rise to the gateway, which renders them (`protocol/errors.py`).
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from lambkin.api import lambda_render as render
 from lambkin.functions.changes import ConfigChange, ImageConfig
 from lambkin.functions.control import ControlPlane
-from lambkin.functions.errors import FunctionsError
 from lambkin.functions.model import LATEST
 from lambkin.functions.names import is_version_qualifier
 from lambkin.functions.validation import ZIP_NOT_SUPPORTED, check_package_type
@@ -22,19 +20,6 @@ from lambkin.protocol.service import Handler, RequestContext
 Input = dict[str, Any]
 Output = dict[str, Any]
 Operation = Callable[[ControlPlane, Input], Awaitable[Output]]
-
-
-def aws_errors(fn: Callable[..., Awaitable[Output]]) -> Callable[..., Awaitable[Output]]:
-    """Renders a FunctionsError as the AwsError of the same shape name (message member, Type "User")."""
-
-    @functools.wraps(fn)
-    async def wrapper(*args: Any, **kwargs: Any) -> Output:
-        try:
-            return await fn(*args, **kwargs)
-        except FunctionsError as exc:
-            raise AwsError(exc.code, exc.message, Type="User") from exc
-
-    return wrapper
 
 
 def _change(params: Mapping[str, Any]) -> ConfigChange:
@@ -328,7 +313,6 @@ def handlers(control: ControlPlane) -> dict[str, Handler]:
     """The "lambda" entry of the gateway's services: one Handler per control-plane operation."""
 
     def bind(operation: Operation) -> Handler:
-        @aws_errors
         async def handle(params: Input, context: RequestContext) -> Output:
             return await operation(control, params)
 
@@ -337,4 +321,4 @@ def handlers(control: ControlPlane) -> dict[str, Handler]:
     return {name: bind(operation) for name, operation in OPERATIONS.items()}
 
 
-__all__ = ["LATEST", "OPERATIONS", "aws_errors", "handlers"]
+__all__ = ["LATEST", "OPERATIONS", "handlers"]

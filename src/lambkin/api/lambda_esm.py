@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
-from lambkin.events.errors import MappingError
 from lambkin.events.mapping_service import FunctionInfo, FunctionLookup, MappingService
 from lambkin.events.mappings import Mapping
-from lambkin.functions.errors import FunctionsError
 from lambkin.functions.names import Arns
 from lambkin.functions.service import FunctionService
-from lambkin.protocol.errors import AwsError
 from lambkin.protocol.service import Handler, RequestContext
 
 Input = dict[str, Any]
@@ -47,30 +43,20 @@ def render(service: MappingService, mapping: Mapping) -> Output:
     return out
 
 
-def _translated(fn: Callable[[Input], Awaitable[Output]]) -> Handler:
-    async def handle(params: Input, ctx: RequestContext) -> Output:
-        try:
-            return await fn(params)
-        except (MappingError, FunctionsError) as exc:
-            raise AwsError(exc.code, exc.message, Type="User") from exc
-
-    return handle
-
-
 def esm_handlers(service: MappingService, arns: Arns) -> dict[str, Handler]:
-    async def create(params: Input) -> Output:
+    async def create(params: Input, ctx: RequestContext) -> Output:
         return render(service, await service.create(params))
 
-    async def get(params: Input) -> Output:
+    async def get(params: Input, ctx: RequestContext) -> Output:
         return render(service, service.get(params["UUID"]))
 
-    async def update(params: Input) -> Output:
+    async def update(params: Input, ctx: RequestContext) -> Output:
         return render(service, await service.update(params["UUID"], params))
 
-    async def delete(params: Input) -> Output:
+    async def delete(params: Input, ctx: RequestContext) -> Output:
         return render(service, await service.delete(params["UUID"]))
 
-    async def listing(params: Input) -> Output:
+    async def listing(params: Input, ctx: RequestContext) -> Output:
         function = None
         if params.get("FunctionName"):
             ref = arns.parse(params["FunctionName"])
@@ -84,9 +70,9 @@ def esm_handlers(service: MappingService, arns: Arns) -> dict[str, Handler]:
         return out
 
     return {
-        "CreateEventSourceMapping": _translated(create),
-        "GetEventSourceMapping": _translated(get),
-        "UpdateEventSourceMapping": _translated(update),
-        "DeleteEventSourceMapping": _translated(delete),
-        "ListEventSourceMappings": _translated(listing),
+        "CreateEventSourceMapping": create,
+        "GetEventSourceMapping": get,
+        "UpdateEventSourceMapping": update,
+        "DeleteEventSourceMapping": delete,
+        "ListEventSourceMappings": listing,
     }

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
-from lambkin.api.lambda_api import aws_errors
 from lambkin.functions.names import Arns
 from lambkin.functions.urls import UrlConfig, UrlService
 from lambkin.protocol.service import Handler, RequestContext
@@ -37,24 +35,24 @@ def url_handlers(urls: UrlService, arns: Arns, port: int) -> dict[str, Handler]:
             out["LastModifiedTime"] = config.last_modified_time
         return out
 
-    async def create(params: Input) -> Output:
+    async def create(params: Input, ctx: RequestContext) -> Output:
         ref = arns.parse(params["FunctionName"], params.get("Qualifier"))
         created = await urls.create(ref, params["AuthType"], params.get("Cors"), params.get("InvokeMode"))
         return render(created, modified=False)
 
-    async def get(params: Input) -> Output:
+    async def get(params: Input, ctx: RequestContext) -> Output:
         return render(await urls.get(arns.parse(params["FunctionName"], params.get("Qualifier"))))
 
-    async def update(params: Input) -> Output:
+    async def update(params: Input, ctx: RequestContext) -> Output:
         ref = arns.parse(params["FunctionName"], params.get("Qualifier"))
         updated = await urls.update(ref, params.get("AuthType"), params.get("Cors"), params.get("InvokeMode"))
         return render(updated)
 
-    async def delete(params: Input) -> Output:
+    async def delete(params: Input, ctx: RequestContext) -> Output:
         await urls.delete(arns.parse(params["FunctionName"], params.get("Qualifier")))
         return {}
 
-    async def list_configs(params: Input) -> Output:
+    async def list_configs(params: Input, ctx: RequestContext) -> Output:
         ref = arns.parse(params["FunctionName"], qualified=False)
         page = await urls.list(ref, params.get("Marker"), params.get("MaxItems"))
         out: Output = {"FunctionUrlConfigs": [render(config) for config in page.items]}
@@ -62,19 +60,10 @@ def url_handlers(urls: UrlService, arns: Arns, port: int) -> dict[str, Handler]:
             out["NextMarker"] = page.next_marker
         return out
 
-    operations: dict[str, Callable[[Input], Awaitable[Output]]] = {
+    return {
         "CreateFunctionUrlConfig": create,
         "GetFunctionUrlConfig": get,
         "UpdateFunctionUrlConfig": update,
         "DeleteFunctionUrlConfig": delete,
         "ListFunctionUrlConfigs": list_configs,
     }
-
-    def bind(operation: Callable[[Input], Awaitable[Output]]) -> Handler:
-        @aws_errors
-        async def handle(params: Input, context: RequestContext) -> Output:
-            return await operation(params)
-
-        return handle
-
-    return {name: bind(operation) for name, operation in operations.items()}

@@ -1,35 +1,23 @@
-"""The SQS API: one handler per operation, translating wire input to QueueService calls and back."""
+"""The SQS API: one handler per operation, translating wire input to QueueService calls and back.
+
+The queue engine's errors (`queues/errors.py`) rise to the gateway, which renders them (`protocol/errors.py`).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from functools import wraps
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from lambkin.protocol.errors import AwsError
 from lambkin.protocol.service import Handler, RequestContext
 from lambkin.queues.batch import check_batch_size, check_entry_ids
-from lambkin.queues.errors import InvalidParameterValue, QueueDoesNotExist, QueueError
+from lambkin.queues.errors import InvalidParameterValue, QueueDoesNotExist
 from lambkin.queues.messages import AttributeValue, message_size
 from lambkin.queues.receiving import ReceivedMessage
 from lambkin.queues.sending import SendRequest, SendResult
 from lambkin.queues.service import EntryFailure, QueueService
 
 Input = dict[str, Any]
-
-
-def _translated(fn: Callable[[Input, RequestContext], Awaitable[dict[str, Any]]]) -> Handler:
-    """Domain errors become AWS errors here, and only here."""
-
-    @wraps(fn)
-    async def handler(arguments: Input, context: RequestContext) -> dict[str, Any]:
-        try:
-            return await fn(arguments, context)
-        except QueueError as exc:
-            raise AwsError(exc.code, exc.message) from exc
-
-    return handler
 
 
 def handlers(service: QueueService, default_endpoint: str) -> dict[str, Handler]:
@@ -155,7 +143,7 @@ def handlers(service: QueueService, default_endpoint: str) -> dict[str, Handler]
             out["NextToken"] = str(start + limit)
         return out
 
-    table = {
+    return {
         "CreateQueue": create_queue,
         "GetQueueUrl": get_queue_url,
         "DeleteQueue": delete_queue,
@@ -175,7 +163,6 @@ def handlers(service: QueueService, default_endpoint: str) -> dict[str, Handler]
         "ListQueueTags": list_queue_tags,
         "ListDeadLetterSourceQueues": list_dead_letter_source_queues,
     }
-    return {name: _translated(fn) for name, fn in table.items()}
 
 
 def _attributes(raw: dict[str, Any] | None) -> dict[str, AttributeValue]:

@@ -6,7 +6,7 @@
     ├── MappingConflict           ResourceConflictException       (a mapping of that queue and function exists)
     └── MappingInUse              ResourceInUseException          (a state change is under way: try again)
 
-They carry no HTTP: `api/lambda_esm.py` turns them into AwsError in one place.
+They carry no HTTP: the gateway renders them, in one place for every domain error (`protocol/errors.py`).
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@
     ├── PreconditionFailed              PreconditionFailedException      (RevisionId mismatch)
     └── ServiceUnavailable              ServiceException                 (the store or the image service failed)
 
-They carry no HTTP: `api/lambda_api.py` turns them into the protocol layer's AwsError in one place.
+They carry no HTTP: the gateway renders them, in one place for every domain error (`protocol/errors.py`).
 """
 
 from __future__ import annotations

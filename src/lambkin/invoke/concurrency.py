@@ -12,9 +12,16 @@ DEFAULT_ACCOUNT_LIMIT = 1000
 class Throttled(Exception):
     """Admitting one more invocation would exceed a concurrency limit; `reason` is Lambda's ThrottleReason."""
 
+    code = "TooManyRequestsException"
+    message = "Rate Exceeded."
+
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+    @property
+    def fields(self) -> dict[str, str]:
+        return {"Reason": self.reason}
 
 
 @dataclass(frozen=True)

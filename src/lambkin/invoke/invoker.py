@@ -45,6 +45,9 @@ class InvokeResult:
 class InvalidClientContext(ValueError):
     """X-Amz-Client-Context is not base64."""
 
+    code = "InvalidRequestContentException"
+    message = "Client context must be a valid Base64-encoded JSON object."
+
 
 class Invoker:
     def __init__(self, concurrency: ConcurrencyLimiter, pools: Pools) -> None:

@@ -7,8 +7,8 @@ import base64
 import json
 from typing import Any
 
+from lambkin.logs.errors import InvalidParameter, LogGroupNotFound
 from lambkin.logs.store import LogEvent, LogStore
-from lambkin.protocol.errors import AwsError
 from lambkin.protocol.service import Handler, RequestContext
 
 DEFAULT_LIMIT = 10000
@@ -24,7 +24,7 @@ def _offset(token: str | None) -> int:
     try:
         return int(json.loads(base64.urlsafe_b64decode(token))["o"])
     except (ValueError, KeyError, TypeError) as exc:
-        raise AwsError("InvalidParameterException", "The specified nextToken is not valid.") from exc
+        raise InvalidParameter("The specified nextToken is not valid.") from exc
 
 
 def _group_arn(ctx: RequestContext, group: str) -> str:
@@ -33,7 +33,7 @@ def _group_arn(ctx: RequestContext, group: str) -> str:
 
 def _require_group(store: LogStore, group: str) -> None:
     if group not in store.groups():
-        raise AwsError("ResourceNotFoundException", "The specified log group does not exist.")
+        raise LogGroupNotFound()
 
 
 def _simple_filter(pattern: str | None) -> str | None:

@@ -1,8 +1,10 @@
-"""How each service words the errors the protocol layer raises itself: auth, parse, validation, routing."""
+"""How each service words errors: the protocol layer's own (auth, parse, validation, routing) and domain errors."""
 
 from __future__ import annotations
 
-from lambkin.protocol.errors import AwsError, validation_error
+from typing import Any
+
+from lambkin.protocol.errors import AwsError, DomainError, validation_error
 from lambkin.protocol.sigv4 import SignatureError
 from lambkin.protocol.validate import Problem
 
@@ -17,6 +19,14 @@ _AUTH: dict[str, tuple[str, str, int]] = {
     "expired": ("InvalidSignatureException", "SignatureDoesNotMatch", 403),
     "malformed": ("IncompleteSignatureException", "IncompleteSignature", 400),
 }
+
+
+def domain(service: str, failure: DomainError) -> AwsError:
+    """A domain error as the service answers it: its code, message and fields; every one Lambda answers
+    is the caller's (`Type: User`). The status, and SQS's query code, come from the model."""
+    fields: dict[str, Any] = {"Type": "User"} if service == "lambda" else {}
+    fields.update(getattr(failure, "fields", None) or {})
+    return AwsError(failure.code, failure.message, **fields)
 
 
 def auth_error(failure: SignatureError) -> AwsError:

@@ -17,7 +17,7 @@ from lambkin import ids
 from lambkin.api.asgi import Receive, Scope, Send, read_body, respond
 from lambkin.config import Settings
 from lambkin.protocol import dialect, serialize
-from lambkin.protocol.errors import AwsError
+from lambkin.protocol.errors import AwsError, DomainError
 from lambkin.protocol.legacy import query_model
 from lambkin.protocol.model import ServiceIndex, service_index
 from lambkin.protocol.parse import ParseError, parse_json, parse_rest_json
@@ -215,7 +215,9 @@ class AwsGateway:
             return _render(index, protocol, operation, output, request_id)
         except AwsError:
             raise
-        except Exception:
+        except Exception as failure:
+            if isinstance(failure, DomainError):  # domain errors become AWS errors here, and only here
+                raise dialect.domain(name, failure) from failure
             log.exception("%s.%s failed (request %s)", name, operation.name, request_id)
             raise dialect.internal(name, request_id) from None
 

@@ -1,4 +1,4 @@
-"""The queue engine's closed vocabulary of domain errors (no HTTP here; `api/sqs_api.py` renders them).
+"""The queue engine's closed vocabulary of domain errors (no HTTP here; the gateway renders them).
 
 QueueError
 ├── QueueDoesNotExist          the named queue is not there
