@@ -18,7 +18,6 @@ from lambkin.api.function_urls import FunctionUrls, HttpInvoker
 from lambkin.api.gateway_routes import HttpGateway, RouteTable, routes_file
 from lambkin.api.lambda_api import handlers as lambda_handlers
 from lambkin.api.lambda_async import AsyncInvokes
-from lambkin.api.lambda_async import resolver as resolver_for
 from lambkin.api.lambda_esm import esm_handlers, function_lookup
 from lambkin.api.lambda_invoke import invoke_handlers
 from lambkin.api.lambda_urls import url_handlers
@@ -45,6 +44,7 @@ from lambkin.invoke.async_core import build_dispatcher
 from lambkin.invoke.async_endpoint import EndpointBackend, own_endpoint
 from lambkin.invoke.core import ExecutionCore, build_execution
 from lambkin.invoke.provisioning import ProvisionedKeeper
+from lambkin.invoke.targets import Targets
 from lambkin.logs.api import logs_handlers
 from lambkin.protocol.gateway import AwsGateway
 from lambkin.protocol.service import Handler
@@ -189,6 +189,7 @@ def build(settings: Settings) -> Lambkin:
         concurrency_limit=settings.account_concurrency,
     )
     app.background.append(app.control_plane.run)
+    targets = Targets(app.control_plane.functions)
     app.services["lambda"].update(lambda_handlers(app.control_plane))
     # The execution core: environment pools on the sandboxes, sync Invoke, function logs.
     # Functions reach lambkin's own AWS API from inside their sandbox (AWS_ENDPOINT_URL; invoke/async_endpoint.py).
@@ -196,11 +197,9 @@ def build(settings: Settings) -> Lambkin:
     app.execution = build_execution(settings, EndpointBackend(app.sandboxes, endpoint), app.images)
     app.closers.append(app.execution.close)
     app.background.append(app.execution.pools.run)
-    keeper = ProvisionedKeeper(
-        app.control_plane.provisioned, app.control_plane.functions, app.execution.pools
-    )
+    keeper = ProvisionedKeeper(app.control_plane.provisioned, targets.resolve, app.execution.pools)
     app.background.append(keeper.run)
-    app.services["lambda"].update(invoke_handlers(app.control_plane.functions, app.execution.invoker))
+    app.services["lambda"].update(invoke_handlers(targets.resolve, app.execution.invoker))
     app.services["logs"].update(logs_handlers(app.execution.logs))
     # The SQS-compatible queues, on their own SQLite file (<data>/queues.db).
     app.queues = open_queue_service(settings.data_dir / "queues.db", settings.region, settings.account_id)
@@ -212,21 +211,21 @@ def build(settings: Settings) -> Lambkin:
     dispatcher = build_dispatcher(
         settings.data_dir,
         app.execution.invoker,
-        resolver_for(app.control_plane.functions),
+        targets.resolve,
         configs.effective,
         app.queues,
     )
     app.closers.append(dispatcher.store.db.close)
     app.background.append(dispatcher.run)
-    async_invokes = AsyncInvokes(app.control_plane.arns, app.control_plane.functions, dispatcher, configs)
+    async_invokes = AsyncInvokes(app.control_plane.arns, targets.resolve, dispatcher, configs)
     app.services["lambda"].update(async_invokes.handlers())
     app.services["lambda"].update(
-        invoke_handlers(app.control_plane.functions, app.execution.invoker, enqueue=async_invokes.enqueue)
+        invoke_handlers(targets.resolve, app.execution.invoker, enqueue=async_invokes.enqueue)
     )
     # HTTP front doors: function URLs (by Host or /lambda-url/<id>/), ahead of the AWS APIs.
     urls = function_urls.UrlService(db, app.control_plane.arns)
     app.services["lambda"].update(url_handlers(urls, app.control_plane.arns, settings.port))
-    http_invoker = HttpInvoker(app.control_plane.functions, app.execution.invoker)
+    http_invoker = HttpInvoker(targets.resolve, app.execution.invoker)
     url_app = FunctionUrls(settings, urls, http_invoker)
     app.mounts.append(Mount("function-urls", url_app.matches, url_app))
     # The HTTP gateway: routes from <data>/routes.json ($LAMBKIN_ROUTES), at /gateway/ and *.gateway.localhost.
@@ -245,7 +244,7 @@ def build(settings: Settings) -> Lambkin:
         mappings,
         app.queues,
         app.execution.invoker,
-        resolver_for(app.control_plane.functions),
+        targets.resolve,
         settings.region,
     )
     app.background.append(event_sources.run)

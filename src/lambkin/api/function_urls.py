@@ -16,7 +16,6 @@ from typing import Any
 
 from lambkin import ids
 from lambkin.api.asgi import Receive, Scope, Send, header, read_body
-from lambkin.api.lambda_invoke import InvokeResolver, ResolveCache
 from lambkin.config import Settings
 from lambkin.environments.results import RESPONSE_TOO_LARGE, SANDBOX_TIMEDOUT, FunctionError
 from lambkin.events.http import cors
@@ -26,6 +25,7 @@ from lambkin.functions.errors import FunctionsError
 from lambkin.functions.urls import UrlConfig, UrlService
 from lambkin.invoke.concurrency import Throttled
 from lambkin.invoke.invoker import Invoker, InvokeRequest
+from lambkin.invoke.targets import Resolve
 from lambkin.protocol.sigv4 import Incoming, SignatureError, verify
 
 log = logging.getLogger("lambkin.urls")
@@ -56,19 +56,19 @@ class Invoked:
 class HttpInvoker:
     """Resolves a function (and alias) and runs one event through the Invoker."""
 
-    def __init__(self, functions: InvokeResolver, invoker: Invoker) -> None:
-        self.resolved = ResolveCache(functions)
+    def __init__(self, resolve: Resolve, invoker: Invoker) -> None:
+        self.resolve = resolve
         self.invoker = invoker
 
     async def invoke(self, function: str, qualifier: str | None, event: bytes, request_id: str) -> Invoked:
         try:
-            version, _ = await self.resolved.get(function, qualifier)
+            target = await self.resolve(function, qualifier)
         except FunctionsError as exc:
             log.info("HTTP invoke of %s:%s refused: %s", function, qualifier, exc.message)
             return Invoked(Result.UNAVAILABLE, exc.message.encode())
-        arn = version.function_arn if qualifier is None else f"{version.function_arn}:{qualifier}"
+        request = InvokeRequest(event, target.invoked_arn, request_id=request_id)
         try:
-            done = await self.invoker.invoke(version, InvokeRequest(event, arn, request_id=request_id))
+            done = await self.invoker.invoke(target.version, request)
         except Throttled:
             return Invoked(Result.THROTTLED)
         outcome = done.outcome

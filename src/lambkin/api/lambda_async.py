@@ -7,36 +7,15 @@ from collections.abc import Callable
 from typing import Any
 
 from lambkin.api.lambda_payloads import check_json, too_large
-from lambkin.functions.errors import FunctionNotFound, FunctionsError, ResourceConflict
 from lambkin.functions.event_invoke_config import EventInvokeConfig, EventInvokeConfigService
 from lambkin.functions.names import Arns
-from lambkin.functions.service import FunctionService
-from lambkin.invoke.async_dispatcher import Dispatcher, FunctionBusy, FunctionGone, Target
+from lambkin.invoke.async_dispatcher import Dispatcher
 from lambkin.invoke.async_lifecycle import AsyncEvent
-from lambkin.protocol.errors import AwsError
+from lambkin.invoke.targets import Resolve, Target
 from lambkin.protocol.service import Handler, RequestContext
 
 EVENT_LIMIT = 1_048_576  # Invoke with InvocationType Event
 INVOKE_ASYNC_LIMIT = 262_144  # the deprecated InvokeAsync
-
-
-def resolver(functions: FunctionService) -> Callable[[str, str | None], Any]:
-    """The dispatcher's view of the control plane: a Target, FunctionGone or FunctionBusy."""
-
-    async def resolve(name: str, qualifier: str | None) -> Target:
-        try:
-            version, executed = await functions.resolve_for_invoke(name, qualifier)
-        except FunctionNotFound as exc:
-            raise FunctionGone(exc.message) from exc
-        except ResourceConflict as exc:
-            raise FunctionBusy(exc.message) from exc
-        return Target(version, executed, version.dead_letter_target_arn)
-
-    return resolve
-
-
-def _aws(exc: FunctionsError) -> AwsError:
-    return AwsError(exc.code, exc.message, Type="User")
 
 
 class AsyncInvokes:
@@ -45,39 +24,33 @@ class AsyncInvokes:
     def __init__(
         self,
         arns: Arns,
-        functions: FunctionService,
+        resolve: Resolve,
         dispatcher: Dispatcher,
         configs: EventInvokeConfigService,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.arns = arns
-        self.functions = functions
+        self.resolve = resolve
         self.dispatcher = dispatcher
         self.configs = configs
         self.clock = clock
 
-    async def enqueue(self, params: dict[str, Any], version: Any, ctx: RequestContext) -> dict[str, Any]:
+    async def enqueue(self, params: dict[str, Any], target: Target, ctx: RequestContext) -> dict[str, Any]:
         """Invoke's Event branch, after the function resolved: stores the event, then answers 202."""
         payload: bytes = params.get("Payload") or b""
         if len(payload) > EVENT_LIMIT:
             raise too_large(EVENT_LIMIT)
-        await self._accept(params["FunctionName"], params.get("Qualifier"), payload, ctx, version.name)
+        await self._accept(target, payload, ctx)
         return {"StatusCode": 202}
 
-    async def _accept(
-        self, name: str, qualifier: str | None, payload: bytes, ctx: RequestContext, function: str
-    ) -> None:
+    async def _accept(self, target: Target, payload: bytes, ctx: RequestContext) -> None:
         check_json(payload)
-        try:
-            ref = self.arns.parse(name, qualifier)
-        except FunctionsError as exc:
-            raise _aws(exc) from exc
         now = self.clock()
         event = AsyncEvent(
             request_id=ctx.request_id,
-            function=function,
-            qualifier=ref.qualifier,
-            invoked_arn=self.arns.of(ref),
+            function=target.version.name,
+            qualifier=target.qualifier,
+            invoked_arn=target.invoked_arn,
             payload=payload,
             accepted_at=now,
             due=now,
@@ -89,11 +62,8 @@ class AsyncInvokes:
         payload = args if isinstance(args, bytes) else args.read()
         if len(payload) > INVOKE_ASYNC_LIMIT:
             raise too_large(INVOKE_ASYNC_LIMIT)
-        try:
-            version, _ = await self.functions.resolve_for_invoke(params["FunctionName"], None)
-        except FunctionsError as exc:
-            raise _aws(exc) from exc
-        await self._accept(params["FunctionName"], None, payload, ctx, version.name)
+        target = await self.resolve(params["FunctionName"], None)
+        await self._accept(target, payload, ctx)
         return {"Status": 202}
 
     def render(self, config: EventInvokeConfig) -> dict[str, Any]:
@@ -116,17 +86,14 @@ class AsyncInvokes:
         destinations: dict[str, str | None] | None = None
         if given is not None:
             destinations = {key: value.get("Destination") for key, value in given.items()}
-        try:
-            config = await self.configs.put(
-                params["FunctionName"],
-                params.get("Qualifier"),
-                params.get("MaximumRetryAttempts"),
-                params.get("MaximumEventAgeInSeconds"),
-                destinations,
-                patch=patch,
-            )
-        except FunctionsError as exc:
-            raise _aws(exc) from exc
+        config = await self.configs.put(
+            params["FunctionName"],
+            params.get("Qualifier"),
+            params.get("MaximumRetryAttempts"),
+            params.get("MaximumEventAgeInSeconds"),
+            destinations,
+            patch=patch,
+        )
         return self.render(config)
 
     def handlers(self) -> dict[str, Handler]:
@@ -137,25 +104,16 @@ class AsyncInvokes:
             return await self._put(params, patch=True)
 
         async def get(params: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
-            try:
-                return self.render(await self.configs.get(params["FunctionName"], params.get("Qualifier")))
-            except FunctionsError as exc:
-                raise _aws(exc) from exc
+            return self.render(await self.configs.get(params["FunctionName"], params.get("Qualifier")))
 
         async def delete(params: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
-            try:
-                await self.configs.delete(params["FunctionName"], params.get("Qualifier"))
-            except FunctionsError as exc:
-                raise _aws(exc) from exc
+            await self.configs.delete(params["FunctionName"], params.get("Qualifier"))
             return {}
 
         async def listing(params: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
-            try:
-                rows, marker = await self.configs.list(
-                    params["FunctionName"], params.get("Marker"), params.get("MaxItems")
-                )
-            except FunctionsError as exc:
-                raise _aws(exc) from exc
+            rows, marker = await self.configs.list(
+                params["FunctionName"], params.get("Marker"), params.get("MaxItems")
+            )
             out: dict[str, Any] = {"FunctionEventInvokeConfigs": [self.render(r) for r in rows]}
             if marker is not None:
                 out["NextMarker"] = marker

@@ -9,7 +9,8 @@ from dataclasses import replace
 
 from lambkin.events.mapping_service import MappingService
 from lambkin.events.mappings import Mapping, MappingState
-from lambkin.events.sqs_poller import MappingPoller, Resolve, Runner
+from lambkin.events.sqs_poller import MappingPoller, Runner
+from lambkin.invoke.targets import Resolve
 from lambkin.queues.service import QueueService
 
 log = logging.getLogger("lambkin.events")

@@ -13,9 +13,9 @@ from lambkin.environments.results import Success
 from lambkin.events import scaling
 from lambkin.events.mappings import FUNCTION_GONE, QUEUE_GONE, Mapping
 from lambkin.events.sqs_records import MAX_PAYLOAD, failed_items, split_by_payload
-from lambkin.invoke.async_dispatcher import FunctionBusy, FunctionGone, Target
 from lambkin.invoke.concurrency import Throttled
 from lambkin.invoke.invoker import InvokeRequest, InvokeResult, InvokeTarget
+from lambkin.invoke.targets import FunctionBusy, FunctionGone, Resolve
 from lambkin.queues.errors import QueueDoesNotExist
 from lambkin.queues.receiving import ReceivedMessage
 from lambkin.queues.service import QueueService
@@ -33,7 +33,6 @@ class Runner(Protocol):
     async def invoke(self, version: InvokeTarget, request: InvokeRequest) -> InvokeResult: ...
 
 
-Resolve = Callable[[str, str | None], Awaitable[Target]]
 Problem = Callable[[str, str], Awaitable[None]]
 Sleep = Callable[[float], Awaitable[None]]
 

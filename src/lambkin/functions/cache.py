@@ -1,8 +1,9 @@
 """ReadCache: recent reads per function, dropped whenever that function is written (event-loop thread only).
 
-Readers note the function's generation before they read the store and keep the result only if no write
-finished in between; writers call `invalidate` after their transaction commits. So a cached read is never
-older than the last committed write of this process. (One process owns a data directory; a scaled-out
+It holds the control plane's reads and the invoke targets made of them (`invoke/targets.py`), dropped
+together. Readers note the function's generation before they read the store and keep the result only if no
+write finished in between; writers call `invalidate` after their transaction commits. So a cached read is
+never older than the last committed write of this process. (One process owns a data directory; a scaled-out
 deployment would drop this cache or invalidate it from the shared store.)
 """
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import random
 import sqlite3
 import time
 from collections.abc import Callable, Mapping
@@ -29,7 +28,7 @@ Submit = Callable[[str, str], None]
 
 
 class FunctionService:
-    """Create, read, update, delete and publish functions; resolve a name for an invoke."""
+    """Create, read, update, delete and publish functions (`invoke/targets.py` resolves them for invokes)."""
 
     def __init__(
         self,
@@ -39,7 +38,6 @@ class FunctionService:
         *,
         host_architecture: str,
         clock: Callable[[], float] = time.time,
-        draw: Callable[[], float] = random.random,
         cache: ReadCache | None = None,
     ) -> None:
         self.db = db
@@ -50,7 +48,6 @@ class FunctionService:
         self._submit = submit
         self._host_architecture = host_architecture
         self._clock = clock
-        self._draw = draw
 
     async def create(
         self,
@@ -233,20 +230,6 @@ class FunctionService:
             self.repo.delete_version(conn, ref.name, ref.qualifier)
 
         await self.cache.written(ref.name, self.db.run(write))
-
-    async def resolve_for_invoke(
-        self, function_name: str, qualifier: str | None
-    ) -> tuple[FunctionVersion, str]:
-        """The version an invoke runs (alias weights drawn at random) and the executed version's name."""
-        ref = self.arns.parse(function_name, qualifier)
-        version, alias, _ = await self.get(ref)
-        if alias is not None and alias.additional_weights:
-            extra, weight = next(iter(alias.additional_weights.items()))
-            if self._draw() < weight:
-                version, _, _ = await self.get(FunctionRef(ref.name, extra))
-        if version.state is State.PENDING or version.state is State.FAILED:
-            raise not_invocable(version.state.value)
-        return version, version.version
 
     def _settled_latest(self, conn: sqlite3.Connection, name: str) -> FunctionVersion:
         latest = self.lookup.latest(conn, name)

@@ -7,8 +7,9 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from lambkin.invoke.async_destinations import Destinations
-from lambkin.invoke.async_dispatcher import Configs, Dispatcher, DispatchSettings, Resolve, Runner
+from lambkin.invoke.async_dispatcher import Configs, Dispatcher, DispatchSettings, Runner
 from lambkin.invoke.async_store import open_event_store
+from lambkin.invoke.targets import Resolve
 from lambkin.queues.service import QueueService
 
 

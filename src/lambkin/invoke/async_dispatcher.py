@@ -33,27 +33,11 @@ from lambkin.invoke.async_lifecycle import (
 from lambkin.invoke.async_store import INLINE_LIMIT, EventStore
 from lambkin.invoke.concurrency import Throttled
 from lambkin.invoke.invoker import InvokeRequest, InvokeResult, InvokeTarget
+from lambkin.invoke.targets import FunctionBusy, FunctionGone, Resolve, Target
 
 log = logging.getLogger("lambkin.invoke.async")
 
 IDLE_WAIT_S = 60.0
-
-
-class FunctionGone(Exception):
-    """The event's function (or its version or alias) no longer exists: the event is dropped."""
-
-
-class FunctionBusy(Exception):
-    """The function cannot run now (Pending, update in progress): the event waits like a throttle."""
-
-
-@dataclass(frozen=True)
-class Target:
-    """What an event resolved to: the version to run, its name, and its dead-letter queue."""
-
-    version: InvokeTarget
-    executed_version: str
-    dead_letter_arn: str | None
 
 
 class AsyncConfig(Protocol):
@@ -73,7 +57,6 @@ class Runner(Protocol):
     async def invoke(self, version: InvokeTarget, request: InvokeRequest) -> InvokeResult: ...
 
 
-Resolve = Callable[[str, str | None], Awaitable[Target]]
 Configs = Callable[[str, str | None], Awaitable[AsyncConfig | None]]
 
 

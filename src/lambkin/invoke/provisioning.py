@@ -5,29 +5,26 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Protocol
 
 from lambkin.environments.pool import Pools
+from lambkin.environments.ports import VersionConfig
 from lambkin.functions.errors import FunctionsError
 from lambkin.functions.provisioned import ProvisionedConcurrency
+from lambkin.invoke.targets import Resolve
 
 log = logging.getLogger("lambkin.invoke.provisioning")
-
-
-class VersionResolver(Protocol):
-    async def resolve_for_invoke(self, function_name: str, qualifier: str | None) -> tuple[Any, str]: ...
 
 
 class ProvisionedKeeper:
     def __init__(
         self,
         configs: ProvisionedConcurrency,
-        functions: VersionResolver,
+        resolve: Resolve,
         pools: Pools,
         interval_s: float = 1.0,
     ) -> None:
         self.configs = configs
-        self.functions = functions
+        self.resolve = resolve
         self.pools = pools
         self.interval_s = interval_s
 
@@ -41,14 +38,14 @@ class ProvisionedKeeper:
             await asyncio.sleep(self.interval_s)
 
     async def tick(self) -> None:
-        targets = []
+        wanted: list[tuple[VersionConfig, int]] = []
         keys = []
         for config in await self.configs.targets():
             try:
-                version, _ = await self.functions.resolve_for_invoke(config.function_name, config.qualifier)
+                target = await self.resolve(config.function_name, config.qualifier)
             except FunctionsError:
                 continue  # its alias or version went away; the config is answered but holds nothing
-            targets.append((version, config.requested))
+            wanted.append((target.version, config.requested))
             keys.append((config.function_name, config.qualifier))
-        states = self.pools.provision(targets)
+        states = self.pools.provision(wanted)
         self.configs.report_allocated(dict(zip(keys, states, strict=True)))

@@ -15,9 +15,9 @@ import pytest
 from lambkin.environments.results import FunctionError, Outcome, Success
 from lambkin.events.mappings import FUNCTION_GONE, Mapping, MappingState
 from lambkin.events.sqs_poller import MappingPoller
-from lambkin.invoke.async_dispatcher import FunctionGone, Target
 from lambkin.invoke.concurrency import Throttled
 from lambkin.invoke.invoker import InvokeRequest, InvokeResult
+from lambkin.invoke.targets import FunctionGone, Target
 from lambkin.queues.sending import SendRequest
 from lambkin.queues.service import QueueService
 from tests.unit.queues.conftest import ManualClock, running
@@ -77,7 +77,7 @@ def poller(
     problems: list[tuple[str, str]] = []
 
     async def resolve(name: str, qualifier: str | None) -> Target:
-        return Target(SimpleNamespace(timeout=3, reserved_concurrency=None), "$LATEST", None)  # type: ignore[arg-type]
+        return Target(SimpleNamespace(timeout=3, reserved_concurrency=None), None)  # type: ignore[arg-type]
 
     async def problem(uuid: str, reason: str) -> None:
         problems.append((uuid, reason))

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+import random
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from lambkin.functions.errors import (
 from lambkin.functions.names import FunctionRef
 from lambkin.functions.repository import MIGRATIONS
 from lambkin.functions.states import State, UpdateStatus
+from lambkin.invoke.targets import Target, Targets
 from lambkin.store.db import Database
 
 ROLE = "arn:aws:iam::000000000000:role/r"
@@ -70,6 +72,13 @@ def cp(db: Database, resolver: FakeResolver) -> ControlPlane:
     return build_control_plane(db, "us-east-1", "000000000000", resolver, architecture="x86_64")
 
 
+async def resolve(
+    cp: ControlPlane, name: str, qualifier: str | None = None, draw: Callable[[], float] = random.random
+) -> Target:
+    """What an invoke of `name` runs, through the one resolver the invoke paths use."""
+    return await Targets(cp.functions, draw).resolve(name, qualifier)
+
+
 async def active(cp: ControlPlane, name: str, image: str = "reg/app:v1", **change: Any) -> None:
     await cp.functions.create(name, ROLE, image, ConfigChange(**change))
     await cp.worker.settle(name, "$LATEST")
@@ -80,15 +89,15 @@ async def test_create_is_pending_then_active_with_digest(cp: ControlPlane) -> No
     assert created.state is State.PENDING
     assert created.state_reason_code == "Creating"
     with pytest.raises(ResourceConflict, match="following state: Pending"):
-        await cp.functions.resolve_for_invoke("fn", None)
+        await resolve(cp, "fn")
     done = await cp.worker.settle("fn", "$LATEST")
     assert done is not None
     assert done.state is State.ACTIVE
     assert done.last_update_status is UpdateStatus.SUCCESSFUL
     assert done.code_sha256 == "1" * 64
     assert done.resolved_image_uri == "reg/app@sha256:" + "1" * 64
-    version, executed = await cp.functions.resolve_for_invoke("fn", None)
-    assert (version.memory_size, executed) == (256, "$LATEST")
+    target = await resolve(cp, "fn")
+    assert (target.version.memory_size, target.executed_version) == (256, "$LATEST")
 
 
 async def test_unresolvable_image_ends_failed(cp: ControlPlane) -> None:
@@ -114,7 +123,7 @@ async def test_update_code_pins_the_digest_and_keeps_old_code_until_done(
     await active(cp, "fn")
     updating = await cp.functions.update_code(FunctionRef("fn"), "reg/app:v2")
     assert updating.last_update_status is UpdateStatus.IN_PROGRESS
-    running, _ = await cp.functions.resolve_for_invoke("fn", None)
+    running = (await resolve(cp, "fn")).version
     assert running.code_sha256 == "1" * 64
     with pytest.raises(ResourceConflict, match="An update is in progress"):
         await cp.functions.update_configuration(FunctionRef("fn"), ConfigChange(timeout=5), None)
@@ -173,11 +182,9 @@ async def test_aliases_route_and_protect_their_versions(cp: ControlPlane, db: Da
     await cp.functions.update_configuration(FunctionRef("fn"), ConfigChange(timeout=7), None)
     await cp.functions.publish(FunctionRef("fn"), None, None, None)
     await cp.aliases.create(FunctionRef("fn"), "live", "1", "", {"2": 0.5})
-    cp.functions._draw = lambda: 0.1
-    _, executed = await cp.functions.resolve_for_invoke("fn", "live")
+    executed = (await resolve(cp, "fn", "live", draw=lambda: 0.1)).executed_version
     assert executed == "2"
-    cp.functions._draw = lambda: 0.9
-    _, executed = await cp.functions.resolve_for_invoke("fn:live", None)
+    executed = (await resolve(cp, "fn:live", draw=lambda: 0.9)).executed_version
     assert executed == "1"
     with pytest.raises(ResourceConflict, match=r"aliases reference it: \[live\]"):
         await cp.functions.delete(FunctionRef("fn", "2"))
@@ -195,7 +202,7 @@ async def test_reserved_concurrency_keeps_100_unreserved(cp: ControlPlane) -> No
         await cp.account.put_concurrency(FunctionRef("b"), 101)
     settings = await cp.account.settings()
     assert (settings.unreserved_concurrent_executions, settings.function_count) == (200, 2)
-    version, _ = await cp.functions.resolve_for_invoke("a", None)
+    version = (await resolve(cp, "a")).version
     assert version.reserved_concurrency == 800
 
 
@@ -224,16 +231,16 @@ async def test_reads_after_every_kind_of_write_see_it(cp: ControlPlane) -> None:
     await cp.functions.update_configuration(FunctionRef("fn"), ConfigChange(timeout=8), None)
     assert (await cp.functions.get(FunctionRef("fn")))[0].timeout == 8
     await cp.account.put_concurrency(FunctionRef("fn"), 3)
-    assert (await cp.functions.resolve_for_invoke("fn", None))[0].reserved_concurrency == 3
+    assert (await resolve(cp, "fn")).version.reserved_concurrency == 3
     await cp.account.tag(cp.arns.function("fn"), {"k": "v"})
     assert dict((await cp.functions.get(FunctionRef("fn")))[2].tags) == {"k": "v"}
     await cp.functions.publish(FunctionRef("fn"), None, None, None)
     await cp.aliases.create(FunctionRef("fn"), "live", "1", "", {})
-    assert (await cp.functions.resolve_for_invoke("fn", "live"))[1] == "1"
+    assert (await resolve(cp, "fn", "live")).executed_version == "1"
     await cp.functions.update_configuration(FunctionRef("fn"), ConfigChange(timeout=9), None)
     await cp.functions.publish(FunctionRef("fn"), None, None, None)
     await cp.aliases.update(FunctionRef("fn"), "live", "2", None, None, None)
-    assert (await cp.functions.resolve_for_invoke("fn", "live"))[1] == "2"
+    assert (await resolve(cp, "fn", "live")).executed_version == "2"
     await cp.functions.delete(FunctionRef("fn"))
     with pytest.raises(FunctionNotFound):
         await cp.functions.get(FunctionRef("fn"))

@@ -12,17 +12,12 @@ import pytest
 
 from lambkin.environments.results import FunctionError, Outcome, Success
 from lambkin.invoke.async_destinations import Destinations
-from lambkin.invoke.async_dispatcher import (
-    AsyncConfig,
-    Dispatcher,
-    DispatchSettings,
-    FunctionGone,
-    Target,
-)
+from lambkin.invoke.async_dispatcher import AsyncConfig, Dispatcher, DispatchSettings
 from lambkin.invoke.async_lifecycle import AsyncEvent
 from lambkin.invoke.async_store import open_event_store
 from lambkin.invoke.concurrency import Throttled
 from lambkin.invoke.invoker import InvokeRequest, InvokeResult, InvokeTarget
+from lambkin.invoke.targets import FunctionGone, Target
 
 ARN = "arn:aws:lambda:us-east-1:000000000000:function:"
 
@@ -39,6 +34,8 @@ class Clock:
 class Version:
     name: str
     reserved_concurrency: int | None = None
+    version: str = "$LATEST"
+    dead_letter_target_arn: str | None = None
 
 
 @dataclass(frozen=True)
@@ -94,7 +91,7 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
     async def resolve(name: str, qualifier: str | None) -> Target:
         if name in gone:
             raise FunctionGone(name)
-        return Target(Version(name, reserved.get(name)), "$LATEST", None)
+        return Target(Version(name, reserved.get(name)), None)  # type: ignore[arg-type]
 
     async def config(name: str, qualifier: str | None) -> AsyncConfig | None:
         return configs.get(name)

@@ -1,4 +1,4 @@
-"""The Invoke handler: outcomes rendered as Lambda does, throttles and bad input as AWS errors, the resolve cache."""
+"""The Invoke handler: outcomes rendered as Lambda does, throttles and bad input as AWS errors, the resolver."""
 
 from __future__ import annotations
 
@@ -8,35 +8,42 @@ from typing import Any
 
 import pytest
 
-from lambkin.api.lambda_invoke import ResolveCache, _invoked_arn, invoke_handlers
+from lambkin.api.lambda_invoke import invoke_handlers
 from lambkin.environments.results import FunctionError, Outcome, Success
-from lambkin.functions.errors import FunctionsError
+from lambkin.functions.cache import ReadCache
+from lambkin.functions.errors import not_found
+from lambkin.functions.names import Arns, FunctionRef
+from lambkin.functions.states import State
 from lambkin.invoke.concurrency import RESERVED_LIMIT, Throttled
 from lambkin.invoke.invoker import InvokeRequest, InvokeResult
-from lambkin.protocol.errors import AwsError
+from lambkin.invoke.targets import Targets
+from lambkin.protocol import dialect
+from lambkin.protocol.errors import AwsError, DomainError
 from lambkin.protocol.service import RequestContext
 from tests.unit.environments.fakes import Version
 
 ARN = "arn:aws:lambda:us-east-1:000000000000:function:fn"
+ARNS = Arns("us-east-1", "000000000000")
+
+
+@dataclass(frozen=True)
+class ActiveVersion(Version):
+    state: State = State.ACTIVE
 
 
 @dataclass
 class Functions:
     calls: list[tuple[str, str | None]] = field(default_factory=list)
     missing: bool = False
+    arns: Arns = ARNS
+    cache: ReadCache = field(default_factory=ReadCache)
 
-    async def resolve_for_invoke(self, name: str, qualifier: str | None) -> tuple[Version, str]:
-        self.calls.append((name, qualifier))
+    async def get(self, ref: FunctionRef) -> tuple[Version, None, None]:
+        self.calls.append((ref.name, ref.qualifier))
         if self.missing:
-            raise NotFound("ResourceNotFoundException", f"Function not found: {ARN}")
-        return Version(), qualifier if qualifier and qualifier.isdigit() else "$LATEST"
-
-
-class NotFound(FunctionsError):
-    def __init__(self, code: str, message: str) -> None:
-        Exception.__init__(self, message)
-        self.code = code
-        self.message = message
+            raise not_found(ARN)
+        number = ref.qualifier if ref.qualifier and ref.qualifier.isdigit() else "$LATEST"
+        return ActiveVersion(version=number), None, None
 
 
 @dataclass
@@ -59,8 +66,15 @@ def ctx() -> RequestContext:
 
 
 async def call(invoker: Invoker, functions: Functions | None = None, **params: Any) -> dict[str, Any]:
-    handler = invoke_handlers(functions or Functions(), invoker)["Invoke"]  # type: ignore[arg-type]
-    return await handler({"FunctionName": "fn", **params}, ctx())
+    """The handler's answer; its domain errors as the gateway renders them (`dialect.domain`)."""
+    targets = Targets(functions or Functions())  # type: ignore[arg-type]
+    handler = invoke_handlers(targets.resolve, invoker)["Invoke"]  # type: ignore[arg-type]
+    try:
+        return await handler({"FunctionName": "fn", **params}, ctx())
+    except Exception as failure:
+        if isinstance(failure, DomainError):
+            raise dialect.domain("lambda", failure) from failure
+        raise
 
 
 async def test_success_with_tail_and_executed_version() -> None:
@@ -109,17 +123,21 @@ async def test_payload_must_be_json() -> None:
     assert caught.value.code == "InvalidRequestContentException"
 
 
-def test_invoked_arn_keeps_the_callers_qualifier() -> None:
-    assert _invoked_arn(ARN, "fn", None) == ARN
-    assert _invoked_arn(ARN, "fn", "prod") == f"{ARN}:prod"
-    assert _invoked_arn(ARN, "fn:7", None) == f"{ARN}:7"
-    assert _invoked_arn(ARN, f"{ARN}:live", None) == f"{ARN}:live"
+async def test_invoked_arn_keeps_the_callers_qualifier() -> None:
+    targets = Targets(Functions())  # type: ignore[arg-type]
+    assert (await targets.resolve("fn", None)).invoked_arn == ARN
+    assert (await targets.resolve("fn", "prod")).invoked_arn == f"{ARN}:prod"
+    assert (await targets.resolve("fn:7", None)).invoked_arn == f"{ARN}:7"
+    assert (await targets.resolve(f"{ARN}:live", None)).invoked_arn == f"{ARN}:live"
 
 
-async def test_every_invoke_resolves_its_version_afresh() -> None:
+async def test_every_invoke_after_a_write_resolves_its_version_afresh() -> None:
+    """Targets live in the control plane's read cache: a write of the function drops them."""
     functions = Functions()
-    cache = ResolveCache(functions)
-    await cache.get("fn", None)
-    await cache.get("fn", None)
-    await cache.get("fn", "prod")
+    targets = Targets(functions)  # type: ignore[arg-type]
+    await targets.resolve("fn", None)
+    await targets.resolve("fn", None)  # warm: kept
+    functions.cache.invalidate("fn")  # what every committed write of "fn" does
+    await targets.resolve("fn", None)
+    await targets.resolve("fn", "prod")
     assert functions.calls == [("fn", None), ("fn", None), ("fn", "prod")]

@@ -16,6 +16,7 @@ from lambkin.functions import errors as functions
 from lambkin.functions.provisioned import ConfigNotFound
 from lambkin.invoke.concurrency import ACCOUNT_LIMIT, RESERVED_LIMIT, Throttled
 from lambkin.invoke.invoker import InvalidClientContext
+from lambkin.invoke.targets import FunctionBusy, FunctionGone
 from lambkin.logs import errors as logs
 from lambkin.protocol.errors import AwsError, DomainError
 from lambkin.queues import errors as queues
@@ -37,6 +38,8 @@ CASES: list[tuple[str, Exception, str, int]] = [
     ("lambda", functions.update_in_progress("arn:aws:lambda:us-east-1:000000000000:function:fn"), "ResourceConflictException", 409),
     ("lambda", functions.PreconditionFailed(functions.REVISION_MISMATCH), "PreconditionFailedException", 412),
     ("lambda", ConfigNotFound("No Provisioned Concurrency Config found"), "ProvisionedConcurrencyConfigNotFoundException", 404),
+    ("lambda", FunctionGone("Function not found: arn:aws:lambda:us-east-1:000000000000:function:fn"), "ResourceNotFoundException", 404),
+    ("lambda", FunctionBusy(functions.not_invocable("Pending").message), "ResourceConflictException", 409),
     ("lambda", mappings.InvalidParameterValue("BatchSize must be 10 or less"), "InvalidParameterValueException", 400),
     ("lambda", mappings.MappingNotFound("The resource you requested does not exist."), "ResourceNotFoundException", 404),
     ("lambda", mappings.MappingConflict("An event source mapping exists"), "ResourceConflictException", 409),
