@@ -1,6 +1,6 @@
 """The Lambda control plane's handler map: model input dicts → ControlPlane calls → model output dicts.
 
-The control plane's errors (`functions/errors.py`) rise to the gateway, which renders them (`protocol/errors.py`).
+The control plane's errors (`functions/errors.py`) rise to the gateway, which renders them.
 """
 
 from __future__ import annotations

@@ -2,8 +2,9 @@
 
 Sync Invoke, async accept and dispatch, the SQS pollers, provisioned concurrency and the HTTP front doors
 all ask `Targets.resolve`: the version an alias names (or, by its weights, the other one), which must be
-Active or updating. Targets are kept in the control plane's read cache (`functions/cache.py`), so a warm
-resolve touches no store and makes nothing. Its errors are the control plane's, narrowed to what an invoke path decides on:
+neither Pending nor Failed. Targets are kept in the control plane's read cache (`functions/cache.py`), so a
+warm resolve touches no store and makes nothing. Its errors are the control plane's, narrowed to what an
+invoke path decides on:
 
     FunctionsError                      (functions/errors.py; rendered by the gateway as they are)
     ├── FunctionNotFound

@@ -1,4 +1,4 @@
-"""How each service words errors: the protocol layer's own (auth, parse, validation, routing) and domain errors."""
+"""How each service words errors: the protocol layer's own (auth, parse, validation, routing), domain ones."""
 
 from __future__ import annotations
 

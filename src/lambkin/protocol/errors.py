@@ -1,4 +1,4 @@
-"""The errors an AWS API answers with: AwsError, and DomainError, the shape of every error from the parts below.
+"""The errors an AWS API answers with: AwsError, and DomainError, the shape of the errors of the parts.
 
 Every error a client sees leaves the gateway as an AwsError. The parts below the API (functions, invoke,
 events, queues, logs) never import this module: their errors are domain errors, any exception with a `code`

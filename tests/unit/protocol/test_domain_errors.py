@@ -1,4 +1,4 @@
-"""Domain errors raised by a handler leave the gateway as the AWS errors of their service: code, status, fields.
+"""Domain errors raised by a handler leave the gateway as their service's AWS errors: code, status, fields.
 
 Each is also compared, byte for byte, with the AwsError its API module used to raise in its place
 (`Type: User` for Lambda's, the bare code and message for SQS's and CloudWatch Logs').
@@ -22,6 +22,7 @@ from lambkin.protocol.errors import AwsError, DomainError
 from lambkin.queues import errors as queues
 from tests.unit.protocol.wire import Answer, build, gateway, send
 
+FN = "arn:aws:lambda:us-east-1:000000000000:function:fn"
 OPERATIONS: dict[str, tuple[str, dict[str, Any]]] = {
     "lambda": ("GetFunction", {"FunctionName": "fn"}),
     "sqs": ("GetQueueUrl", {"QueueName": "q"}),
@@ -30,39 +31,39 @@ OPERATIONS: dict[str, tuple[str, dict[str, Any]]] = {
 
 # (service, the error a part raises, the code the client sees, the HTTP status the model gives it)
 CASES: list[tuple[str, Exception, str, int]] = [
-    ("lambda", functions.FunctionsError("store failed"), "ServiceException", 500),
-    ("lambda", functions.not_found("arn:aws:lambda:us-east-1:000000000000:function:fn"), "ResourceNotFoundException", 404),
-    ("lambda", functions.alias_not_found("arn:aws:lambda:us-east-1:000000000000:function:fn:live"), "ResourceNotFoundException", 404),
+    ("lambda", functions.FunctionsError("the store failed"), "ServiceException", 500),
+    ("lambda", functions.not_found(FN), "ResourceNotFoundException", 404),
+    ("lambda", functions.alias_not_found(f"{FN}:live"), "ResourceNotFoundException", 404),
     ("lambda", functions.InvalidParameterValue("Invalid alias name: 7"), "InvalidParameterValueException", 400),
     ("lambda", functions.ValidationFailed("1 validation error detected"), "ValidationException", 400),
-    ("lambda", functions.update_in_progress("arn:aws:lambda:us-east-1:000000000000:function:fn"), "ResourceConflictException", 409),
+    ("lambda", functions.update_in_progress(FN), "ResourceConflictException", 409),
     ("lambda", functions.PreconditionFailed(functions.REVISION_MISMATCH), "PreconditionFailedException", 412),
-    ("lambda", ConfigNotFound("No Provisioned Concurrency Config found"), "ProvisionedConcurrencyConfigNotFoundException", 404),
-    ("lambda", FunctionGone("Function not found: arn:aws:lambda:us-east-1:000000000000:function:fn"), "ResourceNotFoundException", 404),
+    ("lambda", ConfigNotFound("No config found"), "ProvisionedConcurrencyConfigNotFoundException", 404),
+    ("lambda", FunctionGone(f"Function not found: {FN}"), "ResourceNotFoundException", 404),
     ("lambda", FunctionBusy(functions.not_invocable("Pending").message), "ResourceConflictException", 409),
-    ("lambda", mappings.InvalidParameterValue("BatchSize must be 10 or less"), "InvalidParameterValueException", 400),
-    ("lambda", mappings.MappingNotFound("The resource you requested does not exist."), "ResourceNotFoundException", 404),
-    ("lambda", mappings.MappingConflict("An event source mapping exists"), "ResourceConflictException", 409),
-    ("lambda", mappings.MappingInUse("Cannot update the event source mapping"), "ResourceInUseException", 400),
+    ("lambda", mappings.InvalidParameterValue("BatchSize too large"), "InvalidParameterValueException", 400),
+    ("lambda", mappings.MappingNotFound("No such mapping."), "ResourceNotFoundException", 404),
+    ("lambda", mappings.MappingConflict("A mapping exists"), "ResourceConflictException", 409),
+    ("lambda", mappings.MappingInUse("Cannot update the mapping"), "ResourceInUseException", 400),
     ("lambda", Throttled(RESERVED_LIMIT), "TooManyRequestsException", 429),
     ("lambda", InvalidClientContext("Incorrect padding"), "InvalidRequestContentException", 400),
     ("sqs", queues.QueueDoesNotExist(), "QueueDoesNotExist", 400),
-    ("sqs", queues.QueueNameExists("A queue already exists with the same name"), "QueueNameExists", 400),
+    ("sqs", queues.QueueNameExists("A queue already exists"), "QueueNameExists", 400),
     ("sqs", queues.InvalidAttributeName("Unknown Attribute Foo."), "InvalidAttributeName", 400),
-    ("sqs", queues.InvalidAttributeValue("Invalid value for the parameter DelaySeconds."), "InvalidAttributeValue", 400),
-    ("sqs", queues.InvalidParameterValue("Value 11 for parameter MaxNumberOfMessages is invalid."), "InvalidParameterValue", 400),
-    ("sqs", queues.MissingParameter("The request must contain the parameter QueueName."), "MissingParameter", 400),
+    ("sqs", queues.InvalidAttributeValue("Invalid DelaySeconds."), "InvalidAttributeValue", 400),
+    ("sqs", queues.InvalidParameterValue("Value 11 is invalid."), "InvalidParameterValue", 400),
+    ("sqs", queues.MissingParameter("QueueName is missing."), "MissingParameter", 400),
     ("sqs", queues.InvalidMessageContents("Invalid characters found."), "InvalidMessageContents", 400),
-    ("sqs", queues.ReceiptHandleIsInvalid("The input receipt handle is invalid."), "ReceiptHandleIsInvalid", 400),
+    ("sqs", queues.ReceiptHandleIsInvalid("The receipt handle is invalid."), "ReceiptHandleIsInvalid", 400),
     ("sqs", queues.MessageNotInflight(), "MessageNotInflight", 400),
-    ("sqs", queues.PurgeQueueInProgress("Only one PurgeQueue operation is allowed every 60 seconds."), "PurgeQueueInProgress", 403),
-    ("sqs", queues.QueueDeletedRecently("You must wait 60 seconds after deleting a queue."), "QueueDeletedRecently", 400),
-    ("sqs", queues.UnsupportedOperation("FIFO queues do not support per-message delays."), "UnsupportedOperation", 400),
-    ("sqs", queues.EmptyBatchRequest("There should be at least one entry in the request."), "EmptyBatchRequest", 400),
-    ("sqs", queues.TooManyEntriesInBatchRequest("Maximum number of entries per request are 10."), "TooManyEntriesInBatchRequest", 400),
+    ("sqs", queues.PurgeQueueInProgress("One PurgeQueue a minute."), "PurgeQueueInProgress", 403),
+    ("sqs", queues.QueueDeletedRecently("Wait 60 seconds."), "QueueDeletedRecently", 400),
+    ("sqs", queues.UnsupportedOperation("No per-message delays."), "UnsupportedOperation", 400),
+    ("sqs", queues.EmptyBatchRequest("At least one entry."), "EmptyBatchRequest", 400),
+    ("sqs", queues.TooManyEntriesInBatchRequest("At most 10 entries."), "TooManyEntriesInBatchRequest", 400),
     ("sqs", queues.BatchEntryIdsNotDistinct("Id 1 repeated."), "BatchEntryIdsNotDistinct", 400),
-    ("sqs", queues.BatchRequestTooLong("Batch requests cannot be longer than 262144 bytes."), "BatchRequestTooLong", 400),
-    ("sqs", queues.InvalidBatchEntryId("A batch entry id can only contain alphanumeric characters."), "InvalidBatchEntryId", 400),
+    ("sqs", queues.BatchRequestTooLong("Longer than 262144 bytes."), "BatchRequestTooLong", 400),
+    ("sqs", queues.InvalidBatchEntryId("Alphanumeric ids only."), "InvalidBatchEntryId", 400),
     ("logs", logs.LogGroupNotFound(), "ResourceNotFoundException", 400),
     ("logs", logs.InvalidParameter("The specified nextToken is not valid."), "InvalidParameterException", 400),
 ]  # fmt: skip
