@@ -28,8 +28,8 @@ from lambkin import app as composition
 from lambkin.config import Settings
 from lambkin.images.archive import import_archive
 from lambkin.images.layers import LayerStore
-from lambkin.images.rootfs import mount_overlay, unmount
 from lambkin.images.service import ImageService, ResolvedImage
+from lambkin.sandbox.overlay import mount_overlay, unmount
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / ".cache" / "bench" / "unpack-mount"

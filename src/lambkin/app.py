@@ -13,20 +13,24 @@ from typing import Any, cast
 
 import uvicorn
 
+from lambkin.api.aws_asgi import AwsAsgi
 from lambkin.api.front_door import front_door
 from lambkin.api.function_urls import FunctionUrls, HttpInvoker
-from lambkin.api.gateway_routes import HttpGateway, RouteTable, routes_file
+from lambkin.api.http_gateway import HttpGateway
 from lambkin.api.lambda_api import handlers as lambda_handlers
 from lambkin.api.lambda_async import AsyncInvokes
 from lambkin.api.lambda_async import resolver as resolver_for
 from lambkin.api.lambda_esm import esm_handlers, function_lookup
 from lambkin.api.lambda_invoke import invoke_handlers
 from lambkin.api.lambda_urls import url_handlers
+from lambkin.api.logs_api import logs_handlers
 from lambkin.api.registry import RegistryApp
 from lambkin.api.root import Mount, RootApp, always, path_prefix
 from lambkin.api.sqs_api import handlers as sqs_handlers
-from lambkin.config import Settings
+from lambkin.config import Settings, routes_file
+from lambkin.environments.aws_endpoint import EndpointBackend, own_endpoint
 from lambkin.events import mapping_store
+from lambkin.events.http.routes import RouteTable
 from lambkin.events.mapping_service import MappingService, queue_lookup
 from lambkin.events.pollers import build_event_sources
 from lambkin.functions import event_invoke_config
@@ -42,10 +46,8 @@ from lambkin.images.gc import collect_periodically
 from lambkin.images.service import ImageService, build_image_service
 from lambkin.images.uploads import Uploads
 from lambkin.invoke.async_core import build_dispatcher
-from lambkin.invoke.async_endpoint import EndpointBackend, own_endpoint
 from lambkin.invoke.core import ExecutionCore, build_execution
 from lambkin.invoke.provisioning import ProvisionedKeeper
-from lambkin.logs.api import logs_handlers
 from lambkin.protocol.gateway import AwsGateway
 from lambkin.protocol.service import Handler
 from lambkin.queues.service import QueueService, open_queue_service
@@ -84,10 +86,10 @@ class Lambkin:
     async def serve(self, ready: Callable[[], None] | None = None) -> None:
         """Serves HTTP and runs every background loop until cancelled or the server stops."""
         root = self.asgi
-        gateway = next((m.app for m in self.mounts if isinstance(m.app, AwsGateway)), None)
+        aws = next((m.app for m in self.mounts if isinstance(m.app, AwsAsgi)), None)
         # uvicorn only calls its `http` class with keyword arguments: a factory function serves as well
         poll = self.execution.pools.poll if self.execution is not None else None
-        protocol = cast(type[asyncio.Protocol], front_door(root, gateway, poll)) if gateway else "httptools"
+        protocol = cast(type[asyncio.Protocol], front_door(root, aws, poll)) if aws else "httptools"
         config = uvicorn.Config(
             root,
             host=self.settings.host,
@@ -191,7 +193,7 @@ def build(settings: Settings) -> Lambkin:
     app.background.append(app.control_plane.run)
     app.services["lambda"].update(lambda_handlers(app.control_plane))
     # The execution core: environment pools on the sandboxes, sync Invoke, function logs.
-    # Functions reach lambkin's own AWS API from inside their sandbox (AWS_ENDPOINT_URL; invoke/async_endpoint.py).
+    # Functions reach lambkin's own AWS API from inside their sandbox (AWS_ENDPOINT_URL; environments/aws_endpoint.py).
     endpoint = own_endpoint(settings.host, settings.port, settings.credentials)
     app.execution = build_execution(settings, EndpointBackend(app.sandboxes, endpoint), app.images)
     app.closers.append(app.execution.close)
@@ -250,5 +252,6 @@ def build(settings: Settings) -> Lambkin:
     )
     app.background.append(event_sources.run)
     # The AWS APIs (SigV4, botocore models) answer everything no other mount claimed: keep it last.
-    app.mounts.append(Mount("aws", always, AwsGateway(settings, app.services)))
+    aws = AwsGateway(app.services, settings.account_id, settings.credentials.secret_for)
+    app.mounts.append(Mount("aws", always, AwsAsgi(aws)))
     return app

@@ -9,6 +9,7 @@ import json
 import os
 import secrets
 import string
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -104,6 +105,12 @@ def load_credentials(data_dir: Path, environ: dict[str, str] | None = None) -> t
         os.fsync(out.fileno())
     os.replace(tmp, path)
     return creds, True
+
+
+def routes_file(data_dir: Path, environ: Mapping[str, str] | None = None) -> Path:
+    """The HTTP gateway's routes file: $LAMBKIN_ROUTES, else `<data>/routes.json`."""
+    env = os.environ if environ is None else environ
+    return Path(env["LAMBKIN_ROUTES"]) if env.get("LAMBKIN_ROUTES") else data_dir / "routes.json"
 
 
 def settings_from_environment(data_dir: Path, host: str, port: int) -> tuple[Settings, bool]:

@@ -11,8 +11,8 @@ import pytest
 from lambkin import app as composition
 from lambkin.config import Settings
 from lambkin.images.pull import ImageNotFound, PlatformMismatch
-from lambkin.images.rootfs import is_mounted, mount_overlay, unmount
 from lambkin.images.service import ImageService
+from lambkin.sandbox.overlay import is_mounted, mount_overlay, unmount
 from tests.harness import ACCESS_KEY_ID, SECRET_ACCESS_KEY, LambkinServer
 from tests.integration.image_tools import DockerRegistry, busybox_layout, skopeo_copy
 

@@ -238,7 +238,7 @@ class FunctionUrls:
             {k.lower(): v for k, v in request.headers},
             request.body,
         )
-        verified = verify(incoming, self.settings.credentials, datetime.now(UTC))
+        verified = verify(incoming, self.settings.credentials.secret_for, datetime.now(UTC))
         if verified.service != "lambda":
             raise SignatureError("mismatch", "Credential should be scoped to correct service: 'lambda'.")
         account = self.settings.account_id

@@ -9,7 +9,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from lambkin.api.gateway_routes import FORMATS, Route, load_routes, routes_file, save_routes
+from lambkin.config import routes_file
+from lambkin.events.http.routes import FORMATS, Route, load_routes, save_routes
 
 
 def register(commands: Any) -> None:
