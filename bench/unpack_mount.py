@@ -109,7 +109,6 @@ async def main(rounds: int, mount_count: int) -> int:
     app = composition.build(Settings(data_dir=WORK / "data", port=1))
     try:
         images = app.images
-        assert images is not None
         await import_archive(archive, images.catalog, tag=f"{IMAGE}:latest")
         image = await images.resolve(f"localhost:1/{IMAGE}:latest")
         compressed = sum(layer.size for layer in image.layers)

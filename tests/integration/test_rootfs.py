@@ -37,7 +37,6 @@ def pushed(server: LambkinServer, layout: Path) -> LambkinServer:
 async def images(pushed: LambkinServer) -> AsyncIterator[ImageService]:
     """An ImageService in this process over the running server's data directory."""
     app = composition.build(Settings(data_dir=pushed.data_dir, port=pushed.port))
-    assert app.images is not None
     try:
         yield app.images
     finally:
