@@ -1,7 +1,9 @@
-"""The HTTP gateway's route table: routes (method + path, `{param}`, `{proxy+}`) to functions, matching, the file.
+"""The HTTP gateway: routes (method + path, `{param}`, `{proxy+}`) to functions in API Gateway 1.0, 2.0 or ALB form.
 
+Served at `/gateway/<path>` and on any Host `gateway.localhost` / `*.gateway.localhost` (`<path>` as is).
 Routes live in a JSON file (`<data>/routes.json`, or $LAMBKIN_ROUTES) that `lambkin routes` edits; the
-server re-reads it whenever its inode, size or mtime changes, so edits apply without a restart.
+server re-reads it whenever its inode, size or mtime changes, so edits apply without a restart. Here: the
+route table, its file and matching; api/http_gateway.py serves it.
 
     {"routes": [{"method": "GET", "path": "/items/{id}", "function": "fn", "qualifier": null,
                  "format": "1.0" | "2.0" | "alb", "multiValueHeaders": false}]}
