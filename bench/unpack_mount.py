@@ -60,7 +60,7 @@ async def lambkin_unpack(
     images: ImageService, image: ResolvedImage, store_root: Path
 ) -> tuple[tuple[float, float], tuple[Path, ...]]:
     service = ImageService(
-        images.settings, images.catalog, LayerStore(store_root, images.blobs), images.client
+        images.host, images.port, images.catalog, LayerStore(store_root, images.blobs), images.client
     )
     started, cpu = time.perf_counter(), cpu_seconds(resource.RUSAGE_SELF)
     lower_dirs = await service.prepare(image)

@@ -108,7 +108,7 @@ def images(settings: Settings, db: Database) -> ImagesPart:
     catalog = Catalog(db, blobs)
     registry = RegistryApp(catalog, Uploads(db, blobs, catalog), blobs, settings.credentials)
     return ImagesPart(
-        service=build_image_service(settings, catalog),
+        service=build_image_service(settings.data_dir, settings.host, settings.port, catalog),
         mounts=(Mount("registry", path_prefix("/v2"), registry),),
         background=(lambda: collect_periodically(db, blobs, settings.image_gc_interval_s),),
     )
@@ -209,8 +209,10 @@ def http(settings: Settings, db: Database, plane: ControlPlane, core: ExecutionC
     operations, and the HTTP gateway's routes (at /gateway/ and *.gateway.localhost)."""
     urls = function_urls.UrlService(db, plane.arns)
     invoker = HttpInvoker(plane.functions, core.invoker)
-    url_app = FunctionUrls(settings, urls, invoker)
-    gateway = HttpGateway(settings, RouteTable(settings.routes_path), invoker)
+    url_app = FunctionUrls(
+        settings.region, settings.account_id, settings.credentials.secret_for, urls, invoker
+    )
+    gateway = HttpGateway(settings.region, settings.account_id, RouteTable(settings.routes_path), invoker)
     return Part(
         handlers={"lambda": url_handlers(urls, plane.arns, settings.port)},
         mounts=(

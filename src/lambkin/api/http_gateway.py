@@ -14,7 +14,6 @@ from typing import Any
 from lambkin import ids
 from lambkin.api.asgi import Receive, Scope, Send, header, read_body
 from lambkin.api.function_urls import HttpInvoker, Invoked, Result, http_request, send_response, wire_path
-from lambkin.config import Settings
 from lambkin.events.http.alb import ALB_LIMIT, AlbContext, build_alb, map_alb
 from lambkin.events.http.request import HttpRequest, HttpResponse, MalformedResponse
 from lambkin.events.http.routes import Route, RouteTable, match
@@ -66,8 +65,9 @@ def too_large(route: Route) -> HttpResponse:
 class HttpGateway:
     """The ASGI app serving the route table."""
 
-    def __init__(self, settings: Settings, table: RouteTable, invoker: HttpInvoker) -> None:
-        self.settings = settings
+    def __init__(self, region: str, account_id: str, table: RouteTable, invoker: HttpInvoker) -> None:
+        self.region = region
+        self.account_id = account_id
         self.table = table
         self.invoker = invoker
 
@@ -105,7 +105,7 @@ class HttpGateway:
     async def _serve(
         self, route: Route, params: Mapping[str, str], request: HttpRequest, host: str
     ) -> HttpResponse:
-        account = self.settings.account_id
+        account = self.account_id
         event: dict[str, Any]
         if route.format == "2.0":
             context = V2Context(account, API_ID, host, host.split(".", 1)[0], route.key, "$default", params)
@@ -113,7 +113,9 @@ class HttpGateway:
         elif route.format == "1.0":
             event = build_v1(request, V1Context(account, API_ID, host, route.path, "$default", params))
         else:
-            group = f"arn:aws:elasticloadbalancing:{self.settings.region}:{account}:targetgroup/{route.function}/{API_ID}"
+            group = (
+                f"arn:aws:elasticloadbalancing:{self.region}:{account}:targetgroup/{route.function}/{API_ID}"
+            )
             event = build_alb(request, AlbContext(group, route.multi_value_headers))
         payload = json.dumps(event, separators=(",", ":")).encode()
         if len(payload) > API_LIMIT:
