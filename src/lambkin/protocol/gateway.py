@@ -1,5 +1,8 @@
-"""AwsGateway: every AWS API's engine — route a request's head, then verify, parse, validate, call a handler,
-serialize. Its faces (api/front_door.py, api/aws_asgi.py) bring the head and body and write the reply."""
+"""AwsGateway: the engine of every AWS API — route, verify, parse, validate, call a handler, serialize.
+
+It reads no sockets: its faces (api/front_door.py, api/aws_asgi.py) bring a request's head to `route()`,
+its body to `answer()`, and write the reply.
+"""
 
 from __future__ import annotations
 
