@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from botocore.auth import SigV4Auth
@@ -18,7 +17,8 @@ from botocore.credentials import Credentials as BotoCredentials
 from botocore.parsers import create_parser
 from botocore.serialize import create_serializer
 
-from lambkin.config import Credentials, Settings
+from lambkin.api.aws_asgi import AwsAsgi
+from lambkin.config import Credentials
 from lambkin.protocol.gateway import AwsGateway
 from lambkin.protocol.model import service_index
 
@@ -102,7 +102,7 @@ def _scope(request: AWSPreparedRequest) -> tuple[dict[str, Any], bytes]:
     return scope, body if isinstance(body, bytes) else body.encode()
 
 
-async def _serve_many(app: AwsGateway, request: AWSPreparedRequest, count: int) -> float:
+async def _serve_many(app: AwsAsgi, request: AWSPreparedRequest, count: int) -> float:
     scope, body = _scope(request)
 
     async def receive() -> dict[str, Any]:
@@ -135,7 +135,7 @@ def _client_side(service: str, operation: str, params: dict[str, Any], reply: An
     return (time.perf_counter() - started) / count
 
 
-def _capture(app: AwsGateway, request: AWSPreparedRequest) -> dict[str, Any]:
+def _capture(app: AwsAsgi, request: AWSPreparedRequest) -> dict[str, Any]:
     scope, body = _scope(request)
     result: dict[str, Any] = {"headers": {}, "body": b""}
 
@@ -164,7 +164,7 @@ def main(count: int = 2000) -> None:
     services: dict[str, dict[str, Any]] = {"lambda": {}, "sqs": {}, "logs": {}}
     for service, operation, _, output in CASES.values():
         services[service][operation] = _handler(output)
-    app = AwsGateway(Settings(data_dir=Path("/nonexistent"), credentials=KEY), services)
+    app = AwsAsgi(AwsGateway(services, "000000000000", KEY.secret_for))
     print(f"{'case':<26}{'lambkin µs/req':>16}{'botocore client µs/call':>26}{'ratio':>8}")
     for name, (service, operation, params, _) in CASES.items():
         request = _request(service, operation, params)

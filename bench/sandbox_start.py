@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from lambkin.sandbox import oci, rootfs
+from lambkin.sandbox import oci, overlay, rootfs
 from lambkin.sandbox.cgroups import Cgroup
 from lambkin.sandbox.runc import RuncBackend
 from lambkin.sandbox.spec import SandboxSpec
@@ -34,7 +34,7 @@ def _hand_bundle(backend: RuncBackend, layer: Path, where: Path) -> Path:
     bundle = where / "anchor-bundle"
     (bundle / "rootfs").mkdir(parents=True)
     rootfs.ensure_skeleton(backend.layout.skeleton)
-    rootfs.mount_overlay([backend.layout.skeleton, layer], bundle / "rootfs")
+    overlay.mount_overlay([backend.layout.skeleton, layer], bundle / "rootfs")
     config = oci.config(
         SandboxSpec(id="anchor", lower_dirs=(layer,), args=ARGS, env=()),
         rootfs=str(bundle / "rootfs"),
@@ -111,7 +111,7 @@ async def main(samples: int) -> None:
                     anchor.append(a)
                     ours.append(b)
         finally:
-            rootfs.unmount(bundle / "rootfs")
+            overlay.detach(bundle / "rootfs")
             Cgroup("/lambkin-bench").remove()
             await backend.cleanup_leftovers()
         print(_summary("anchor", anchor))

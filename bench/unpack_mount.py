@@ -28,8 +28,8 @@ from lambkin import app as composition
 from lambkin.config import Settings
 from lambkin.images.archive import import_archive
 from lambkin.images.layers import LayerStore
-from lambkin.images.rootfs import mount_overlay, unmount
 from lambkin.images.service import ImageService, ResolvedImage
+from lambkin.sandbox.overlay import mount_overlay, unmount
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / ".cache" / "bench" / "unpack-mount"
@@ -60,7 +60,7 @@ async def lambkin_unpack(
     images: ImageService, image: ResolvedImage, store_root: Path
 ) -> tuple[tuple[float, float], tuple[Path, ...]]:
     service = ImageService(
-        images.settings, images.catalog, LayerStore(store_root, images.blobs), images.client
+        images.host, images.port, images.catalog, LayerStore(store_root, images.blobs), images.client
     )
     started, cpu = time.perf_counter(), cpu_seconds(resource.RUSAGE_SELF)
     lower_dirs = await service.prepare(image)
@@ -109,7 +109,6 @@ async def main(rounds: int, mount_count: int) -> int:
     app = composition.build(Settings(data_dir=WORK / "data", port=1))
     try:
         images = app.images
-        assert images is not None
         await import_archive(archive, images.catalog, tag=f"{IMAGE}:latest")
         image = await images.resolve(f"localhost:1/{IMAGE}:latest")
         compressed = sum(layer.size for layer in image.layers)

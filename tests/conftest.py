@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from lambkin.sandbox import rootfs, syscalls
+from lambkin.sandbox import overlay
 from tests.harness import LambkinServer
 from tests.images import BuiltImages, build_all
 
@@ -21,13 +21,13 @@ def no_sandbox_mount_outlives_the_session(tmp_path_factory: pytest.TempPathFacto
     mounts."""
     yield
     current = tmp_path_factory.getbasetemp()
-    for point in rootfs.mounts_under(current.parent):
+    for point in overlay.mounts_under(current.parent):
         session = point.relative_to(current.parent).parts[0]
         if session != current.name and not _removed_by_pytest(session, current.name):
             continue
         print(f"\nleaked sandbox mount (detached at session end): {point}", file=sys.stderr)
         try:
-            syscalls.umount(str(point))
+            overlay.unmount(point, lazy=True)
         except OSError as exc:
             print(f"could not detach {point}: {exc}", file=sys.stderr)
 

@@ -1,4 +1,4 @@
-"""The composition root: builds lambkin's object graph from Settings and runs it."""
+"""The composition root: builds lambkin's object graph from Settings, part by part (wiring.py), and runs it."""
 
 from __future__ import annotations
 
@@ -7,93 +7,61 @@ import contextlib
 import logging
 import signal
 import threading
-from collections.abc import Callable, Coroutine, Iterator
-from dataclasses import dataclass, field
-from typing import Any, cast
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import cast
 
 import uvicorn
 
+from lambkin import wiring
+from lambkin.api.aws_asgi import AwsAsgi
 from lambkin.api.front_door import front_door
-from lambkin.api.function_urls import FunctionUrls, HttpInvoker
-from lambkin.api.gateway_routes import HttpGateway, RouteTable, routes_file
-from lambkin.api.lambda_api import handlers as lambda_handlers
-from lambkin.api.lambda_async import AsyncInvokes
-from lambkin.api.lambda_esm import esm_handlers, function_lookup
-from lambkin.api.lambda_invoke import invoke_handlers
-from lambkin.api.lambda_urls import url_handlers
-from lambkin.api.registry import RegistryApp
-from lambkin.api.root import Mount, RootApp, always, path_prefix
-from lambkin.api.sqs_api import handlers as sqs_handlers
+from lambkin.api.root import Mount, RootApp, always
 from lambkin.config import Settings
-from lambkin.events import mapping_store
-from lambkin.events.mapping_service import MappingService, queue_lookup
-from lambkin.events.pollers import build_event_sources
-from lambkin.functions import event_invoke_config
-from lambkin.functions import provisioned as provisioned_configs
-from lambkin.functions import repository as function_store
-from lambkin.functions import urls as function_urls
-from lambkin.functions.control import ControlPlane, build_control_plane
-from lambkin.functions.event_invoke_config import EventInvokeConfigService
-from lambkin.images import catalog as image_catalog
-from lambkin.images.blobs import BlobStore
-from lambkin.images.catalog import Catalog
-from lambkin.images.gc import collect_periodically
-from lambkin.images.service import ImageService, build_image_service
-from lambkin.images.uploads import Uploads
-from lambkin.invoke.async_core import build_dispatcher
-from lambkin.invoke.async_endpoint import EndpointBackend, own_endpoint
-from lambkin.invoke.core import ExecutionCore, build_execution
-from lambkin.invoke.provisioning import ProvisionedKeeper
-from lambkin.invoke.targets import Targets
-from lambkin.logs.api import logs_handlers
-from lambkin.protocol.gateway import AwsGateway
-from lambkin.protocol.service import Handler
-from lambkin.queues.service import QueueService, open_queue_service
-from lambkin.sandbox.runc import RuncBackend
+from lambkin.functions.control import ControlPlane
+from lambkin.images.service import ImageService
+from lambkin.invoke.core import ExecutionCore
+from lambkin.queues.service import QueueService
 from lambkin.sandbox.spec import SandboxBackend
-from lambkin.store.db import Database, Migration
+from lambkin.store.db import Database
+from lambkin.wiring import BackgroundTask, Closer
 
 log = logging.getLogger("lambkin")
 
-BackgroundTask = Callable[[], Coroutine[Any, Any, None]]
 
-
-@dataclass
+@dataclass(frozen=True)
 class Lambkin:
-    """Everything one lambkin process runs: its database, its HTTP surfaces, its background loops."""
+    """Everything one lambkin process runs: its parts, its HTTP surfaces, its background loops."""
 
     settings: Settings
     db: Database
-    mounts: list[Mount] = field(default_factory=list)
-    background: list[BackgroundTask] = field(default_factory=list)
-    closers: list[Callable[[], None]] = field(default_factory=list)
-    sandboxes: SandboxBackend | None = None
-    images: ImageService | None = None
-    control_plane: ControlPlane | None = None
-    queues: QueueService | None = None
-    execution: ExecutionCore | None = None
-    # AWS API handlers by botocore service name, then operation; each part's wiring adds its own.
-    services: dict[str, dict[str, Handler]] = field(
-        default_factory=lambda: {"lambda": {}, "sqs": {}, "logs": {}}
-    )
+    images: ImageService
+    sandboxes: SandboxBackend
+    control_plane: ControlPlane
+    execution: ExecutionCore
+    queues: QueueService
+    aws: AwsAsgi  # the AWS APIs: the last mount, answering every request no other mount claimed
+    mounts: tuple[Mount, ...]
+    background: tuple[BackgroundTask, ...]
+    closers: tuple[Closer, ...]
 
     @property
     def asgi(self) -> RootApp:
-        return RootApp(self.mounts)
+        return RootApp(list(self.mounts))
 
-    async def serve(self, ready: Callable[[], None] | None = None) -> None:
-        """Serves HTTP and runs every background loop until cancelled or the server stops."""
+    async def serve(
+        self, ready: Callable[[], None] | None = None, beside: Sequence[BackgroundTask] = ()
+    ) -> None:
+        """Serves HTTP and runs every background loop, and `beside`'s, until cancelled or the server stops."""
         root = self.asgi
-        gateway = next((m.app for m in self.mounts if isinstance(m.app, AwsGateway)), None)
-        # uvicorn only calls its `http` class with keyword arguments: a factory function serves as well
-        poll = self.execution.pools.poll if self.execution is not None else None
-        protocol = cast(type[asyncio.Protocol], front_door(root, gateway, poll)) if gateway else "httptools"
+        # uvicorn only calls its `http` class with keyword arguments: a factory function serves as well;
+        # AWS API requests are answered by the front door itself, other surfaces by uvicorn's protocol.
+        protocol = cast(type[asyncio.Protocol], front_door(root, self.aws, self.execution.pools.poll))
         config = uvicorn.Config(
             root,
             host=self.settings.host,
             port=self.settings.port,
             loop="none",
-            # AWS API requests are answered by the front door itself; other surfaces by uvicorn's protocol.
             http=protocol,
             lifespan="off",
             access_log=False,
@@ -106,7 +74,7 @@ class Lambkin:
         server = _Server(config)
         try:
             async with asyncio.TaskGroup() as group:
-                for task in self.background:
+                for task in (*self.background, *beside):
                     group.create_task(task())
                 serving = group.create_task(server.serve())
                 # uvicorn offers no readiness event, only this flag.
@@ -122,9 +90,9 @@ class Lambkin:
             self.close()
 
     def close(self) -> None:
+        """Runs every part's closers, the last part's first. Once: `serve()` does it as it returns."""
         for closer in reversed(self.closers):
             closer()
-        self.closers.clear()
 
 
 class _Server(uvicorn.Server):
@@ -154,100 +122,33 @@ class _Stopped(Exception):
     """Raised inside the task group once the HTTP server returns, to cancel the background loops."""
 
 
-def migrations() -> list[Migration]:
-    """Every part's schema steps."""
-    steps: list[Migration] = []
-    steps += image_catalog.MIGRATIONS
-    steps += function_store.MIGRATIONS
-    steps += function_urls.MIGRATIONS
-    steps += provisioned_configs.MIGRATIONS
-    steps += event_invoke_config.MIGRATIONS
-    steps += mapping_store.MIGRATIONS
-    return steps
-
-
 def build(settings: Settings) -> Lambkin:
-    """Builds the whole server from its settings. Nothing starts until `serve()`."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    db = Database(settings.data_dir / "lambkin.db")
-    db.migrate(migrations())
-    app = Lambkin(settings=settings, db=db)
-    app.closers.append(db.close)
-    blobs = BlobStore(settings.data_dir / "blobs")
-    catalog = Catalog(db, blobs)
-    app.images = build_image_service(settings, catalog)
-    registry = RegistryApp(catalog, Uploads(db, blobs, catalog), blobs, settings.credentials)
-    app.mounts.insert(0, Mount("registry", path_prefix("/v2"), registry))
-    app.background.append(lambda: collect_periodically(db, blobs, settings.image_gc_interval_s))
-    app.sandboxes = RuncBackend(settings.data_dir)
-    app.background.append(app.sandboxes.cleanup_leftovers)  # create() waits for it
-    app.control_plane = build_control_plane(
-        db,
-        settings.region,
-        settings.account_id,
-        app.images,
-        concurrency_limit=settings.account_concurrency,
+    """Builds the whole server from its settings, one part after another. Nothing starts until `serve()`."""
+    store = wiring.store(settings)
+    images = wiring.images(settings, store.db)
+    sandboxes = wiring.sandboxes(settings)
+    functions = wiring.functions(settings, store.db, images.service)
+    execution = wiring.execution(settings, sandboxes.backend, images.service, functions.plane)
+    queues = wiring.queues(settings)
+    invokes = wiring.invokes(
+        settings, store.db, functions.plane, execution.core, execution.targets, queues.service
     )
-    app.background.append(app.control_plane.run)
-    targets = Targets(app.control_plane.functions)
-    app.services["lambda"].update(lambda_handlers(app.control_plane))
-    # The execution core: environment pools on the sandboxes, sync Invoke, function logs.
-    # Functions reach lambkin's own AWS API from inside their sandbox (AWS_ENDPOINT_URL; invoke/async_endpoint.py).
-    endpoint = own_endpoint(settings.host, settings.port, settings.credentials)
-    app.execution = build_execution(settings, EndpointBackend(app.sandboxes, endpoint), app.images)
-    app.closers.append(app.execution.close)
-    app.background.append(app.execution.pools.run)
-    keeper = ProvisionedKeeper(app.control_plane.provisioned, targets.resolve, app.execution.pools)
-    app.background.append(keeper.run)
-    app.services["lambda"].update(invoke_handlers(targets.resolve, app.execution.invoker))
-    app.services["logs"].update(logs_handlers(app.execution.logs))
-    # The SQS-compatible queues, on their own SQLite file (<data>/queues.db).
-    app.queues = open_queue_service(settings.data_dir / "queues.db", settings.region, settings.account_id)
-    app.closers.append(app.queues.db.close)
-    app.background.append(app.queues.run)
-    app.services["sqs"].update(sqs_handlers(app.queues, settings.endpoint))
-    # Async invoke: events on <data>/events.db, a dispatcher through the Invoker, destinations, DLQ.
-    configs = EventInvokeConfigService(db, app.control_plane.arns, app.control_plane.functions)
-    dispatcher = build_dispatcher(
-        settings.data_dir,
-        app.execution.invoker,
-        targets.resolve,
-        configs.effective,
-        app.queues,
+    http = wiring.http(settings, store.db, functions.plane, execution.core, execution.targets)
+    mappings = wiring.mappings(
+        settings, store.db, functions.plane, execution.core, execution.targets, queues.service
     )
-    app.closers.append(dispatcher.store.db.close)
-    app.background.append(dispatcher.run)
-    async_invokes = AsyncInvokes(app.control_plane.arns, targets.resolve, dispatcher, configs)
-    app.services["lambda"].update(async_invokes.handlers())
-    app.services["lambda"].update(
-        invoke_handlers(targets.resolve, app.execution.invoker, enqueue=async_invokes.enqueue)
+    parts = (store, images, sandboxes, functions, execution, queues, invokes, http, mappings)
+    aws = wiring.aws(settings, parts)
+    return Lambkin(
+        settings=settings,
+        db=store.db,
+        images=images.service,
+        sandboxes=sandboxes.backend,
+        control_plane=functions.plane,
+        execution=execution.core,
+        queues=queues.service,
+        aws=aws,
+        mounts=(*(mount for part in parts for mount in part.mounts), Mount("aws", always, aws)),
+        background=tuple(task for part in parts for task in part.background),
+        closers=tuple(closer for part in parts for closer in part.closers),
     )
-    # HTTP front doors: function URLs (by Host or /lambda-url/<id>/), ahead of the AWS APIs.
-    urls = function_urls.UrlService(db, app.control_plane.arns)
-    app.services["lambda"].update(url_handlers(urls, app.control_plane.arns, settings.port))
-    http_invoker = HttpInvoker(targets.resolve, app.execution.invoker)
-    url_app = FunctionUrls(settings, urls, http_invoker)
-    app.mounts.append(Mount("function-urls", url_app.matches, url_app))
-    # The HTTP gateway: routes from <data>/routes.json ($LAMBKIN_ROUTES), at /gateway/ and *.gateway.localhost.
-    gateway = HttpGateway(settings, RouteTable(routes_file(settings.data_dir)), http_invoker)
-    app.mounts.append(Mount("http-gateway", gateway.matches, gateway))
-    # Event source mappings: SQS pollers in-process, invoking through the Invoker.
-    mappings = MappingService(
-        mapping_store.MappingStore(db),
-        function_lookup(app.control_plane.arns, app.control_plane.functions),
-        queue_lookup(app.queues),
-        f"arn:aws:lambda:{settings.region}:{settings.account_id}:event-source-mapping:",
-    )
-    mappings.load()
-    app.services["lambda"].update(esm_handlers(mappings, app.control_plane.arns))
-    event_sources = build_event_sources(
-        mappings,
-        app.queues,
-        app.execution.invoker,
-        targets.resolve,
-        settings.region,
-    )
-    app.background.append(event_sources.run)
-    # The AWS APIs (SigV4, botocore models) answer everything no other mount claimed: keep it last.
-    app.mounts.append(Mount("aws", always, AwsGateway(settings, app.services)))
-    return app

@@ -1,4 +1,8 @@
-"""Server configuration: data directory, address, region, account, and the access key pair."""
+"""Configuration: the server's Settings, its access key pair, and every LAMBKIN_* variable, read here only.
+
+The rest of lambkin reads none of the environment's LAMBKIN_* variables: `settings_from_environment` turns
+them into Settings for `lambkin server`, `command_defaults` into the `lambkin` command's option defaults.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ import json
 import os
 import secrets
 import string
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,37 +61,66 @@ class Credentials:
         ).digest()
 
 
+def _cores() -> int:
+    return os.cpu_count() or 1
+
+
 @dataclass(frozen=True)
 class Settings:
+    """One server's configuration (the LAMBKIN_* variable each field comes from, in its comment)."""
+
     data_dir: Path
     host: str = "127.0.0.1"
     port: int = 9000
-    region: str = "us-east-1"
-    account_id: str = "000000000000"
+    region: str = "us-east-1"  # LAMBKIN_REGION
+    account_id: str = "000000000000"  # LAMBKIN_ACCOUNT_ID
     credentials: Credentials = field(default_factory=lambda: Credentials("", ""))
     account_concurrency: int = 1000  # ConcurrentExecutions (LAMBKIN_ACCOUNT_CONCURRENCY), Lambda's default
     # Unreferenced blobs are collected this often (LAMBKIN_IMAGE_GC_INTERVAL).
     image_gc_interval_s: float = 3600.0
+    routes_file: Path | None = None  # the HTTP gateway's routes (LAMBKIN_ROUTES); None: <data>/routes.json
+    idle_timeout_s: float = 300.0  # an idle environment is reaped after this (LAMBKIN_IDLE_TIMEOUT)
+    freeze_after_s: float = 0.5  # an idle environment is frozen after this (LAMBKIN_FREEZE_AFTER)
+    max_parallel_starts: int = field(default_factory=lambda: 4 * _cores())  # LAMBKIN_MAX_PARALLEL_STARTS
+    busy_poll_us: float = 1000.0  # polling for invocations quicker than this (LAMBKIN_BUSY_POLL_US; 0: off)
+    log_retention_days: float = 7.0  # LAMBKIN_LOG_RETENTION_DAYS
+    async_retry_scale: float = (
+        1.0  # every async back-off and maximum age times this (LAMBKIN_ASYNC_RETRY_SCALE)
+    )
+    # Async invokes in flight per function at most (LAMBKIN_ASYNC_CONCURRENCY; 0 holds every event back).
+    async_concurrency: int = 16
+    # The sandboxes' PID 1 (LAMBKIN_SANDBOX_INIT): None looks for the host's static tini, "" runs without one.
+    sandbox_init: str | None = None
 
     @property
     def endpoint(self) -> str:
         return f"http://{self.host}:{self.port}"
+
+    @property
+    def routes_path(self) -> Path:
+        return self.routes_file or self.data_dir / "routes.json"
 
 
 def _random_key(length: int, alphabet: str) -> str:
     return "".join(secrets.choice(alphabet) for _ in range(length))
 
 
-def load_credentials(data_dir: Path, environ: dict[str, str] | None = None) -> tuple[Credentials, bool]:
+def access_key_from_environment(environ: Mapping[str, str] | None = None) -> Credentials | None:
+    """LAMBKIN_ACCESS_KEY_ID and LAMBKIN_SECRET_ACCESS_KEY, when both are set."""
+    env = os.environ if environ is None else environ
+    key_id = env.get("LAMBKIN_ACCESS_KEY_ID")
+    secret = env.get("LAMBKIN_SECRET_ACCESS_KEY")
+    return Credentials(key_id, secret) if key_id and secret else None
+
+
+def load_credentials(data_dir: Path, environ: Mapping[str, str] | None = None) -> tuple[Credentials, bool]:
     """The key pair from the environment, else the data directory, else a new one saved there.
 
     Returns the pair and whether it was generated just now (so the caller can print it once).
     """
-    env = os.environ if environ is None else environ
-    key_id = env.get("LAMBKIN_ACCESS_KEY_ID")
-    secret = env.get("LAMBKIN_SECRET_ACCESS_KEY")
-    if key_id and secret:
-        return Credentials(key_id, secret), False
+    given = access_key_from_environment(environ)
+    if given is not None:
+        return given, False
     path = data_dir / CREDENTIALS_FILE
     if path.exists():
         saved = json.loads(path.read_text())
@@ -106,23 +140,73 @@ def load_credentials(data_dir: Path, environ: dict[str, str] | None = None) -> t
     return creds, True
 
 
-def settings_from_environment(data_dir: Path, host: str, port: int) -> tuple[Settings, bool]:
+def routes_file(data_dir: Path, environ: Mapping[str, str] | None = None) -> Path:
+    """The HTTP gateway's routes file: $LAMBKIN_ROUTES, else `<data>/routes.json`."""
+    env = os.environ if environ is None else environ
+    return Path(env["LAMBKIN_ROUTES"]) if env.get("LAMBKIN_ROUTES") else data_dir / "routes.json"
+
+
+def _number(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    return float(raw) if raw else default
+
+
+def settings_from_environment(
+    data_dir: Path, host: str, port: int, environ: Mapping[str, str] | None = None
+) -> tuple[Settings, bool]:
     """Settings for `lambkin server`: arguments plus LAMBKIN_* variables."""
-    creds, generated = load_credentials(data_dir)
+    env = os.environ if environ is None else environ
+    creds, generated = load_credentials(data_dir, env)
     return (
         Settings(
             data_dir=data_dir,
             host=host,
             port=port,
-            region=os.environ.get("LAMBKIN_REGION", "us-east-1"),
-            account_id=os.environ.get("LAMBKIN_ACCOUNT_ID", "000000000000"),
+            region=env.get("LAMBKIN_REGION", "us-east-1"),
+            account_id=env.get("LAMBKIN_ACCOUNT_ID", "000000000000"),
             credentials=creds,
-            image_gc_interval_s=float(os.environ.get("LAMBKIN_IMAGE_GC_INTERVAL") or 3600),
+            image_gc_interval_s=float(env.get("LAMBKIN_IMAGE_GC_INTERVAL") or 3600),
             account_concurrency=int(
-                os.environ.get("LAMBKIN_ACCOUNT_CONCURRENCY")
-                or os.environ.get("LAMBKIN_CONCURRENCY_LIMIT")
-                or 1000
+                env.get("LAMBKIN_ACCOUNT_CONCURRENCY") or env.get("LAMBKIN_CONCURRENCY_LIMIT") or 1000
             ),
+            routes_file=routes_file(data_dir, env),
+            idle_timeout_s=_number(env, "LAMBKIN_IDLE_TIMEOUT", 300),
+            freeze_after_s=_number(env, "LAMBKIN_FREEZE_AFTER", 0.5),
+            max_parallel_starts=int(_number(env, "LAMBKIN_MAX_PARALLEL_STARTS", 4 * _cores())),
+            busy_poll_us=_number(env, "LAMBKIN_BUSY_POLL_US", 1000),
+            log_retention_days=_number(env, "LAMBKIN_LOG_RETENTION_DAYS", 7),
+            async_retry_scale=float(env.get("LAMBKIN_ASYNC_RETRY_SCALE") or 1.0),
+            async_concurrency=int(env.get("LAMBKIN_ASYNC_CONCURRENCY") or 16),
+            sandbox_init=env.get("LAMBKIN_SANDBOX_INIT"),
         ),
         generated,
+    )
+
+
+@dataclass(frozen=True)
+class CommandDefaults:
+    """What the `lambkin` command's options default to, from LAMBKIN_* variables (None: the variable is unset)."""
+
+    data_dir: Path  # LAMBKIN_DATA_DIR, else ./lambkin-data
+    host: str  # LAMBKIN_HOST
+    port: str  # LAMBKIN_PORT, as given
+    endpoint: str | None  # LAMBKIN_ENDPOINT
+    region: str  # LAMBKIN_REGION
+    log_level: str | None  # LAMBKIN_LOG_LEVEL
+    demo_image: str | None  # LAMBKIN_DEMO_IMAGE
+    access_key: Credentials | None  # LAMBKIN_ACCESS_KEY_ID and LAMBKIN_SECRET_ACCESS_KEY
+
+
+def command_defaults(environ: Mapping[str, str] | None = None) -> CommandDefaults:
+    """The `lambkin` command's defaults from the environment (read when its parser is built)."""
+    env = os.environ if environ is None else environ
+    return CommandDefaults(
+        data_dir=Path(env.get("LAMBKIN_DATA_DIR", "lambkin-data")),
+        host=env.get("LAMBKIN_HOST", "127.0.0.1"),
+        port=env.get("LAMBKIN_PORT", "9000"),
+        endpoint=env.get("LAMBKIN_ENDPOINT"),
+        region=env.get("LAMBKIN_REGION", "us-east-1"),
+        log_level=env.get("LAMBKIN_LOG_LEVEL"),
+        demo_image=env.get("LAMBKIN_DEMO_IMAGE"),
+        access_key=access_key_from_environment(env),
     )

@@ -11,8 +11,8 @@ import pytest
 from lambkin import app as composition
 from lambkin.config import Settings
 from lambkin.images.pull import ImageNotFound, PlatformMismatch
-from lambkin.images.rootfs import is_mounted, mount_overlay, unmount
 from lambkin.images.service import ImageService
+from lambkin.sandbox.overlay import is_mounted, mount_overlay, unmount
 from tests.harness import ACCESS_KEY_ID, SECRET_ACCESS_KEY, LambkinServer
 from tests.integration.image_tools import DockerRegistry, busybox_layout, skopeo_copy
 
@@ -37,7 +37,6 @@ def pushed(server: LambkinServer, layout: Path) -> LambkinServer:
 async def images(pushed: LambkinServer) -> AsyncIterator[ImageService]:
     """An ImageService in this process over the running server's data directory."""
     app = composition.build(Settings(data_dir=pushed.data_dir, port=pushed.port))
-    assert app.images is not None
     try:
         yield app.images
     finally:

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from lambkin.sandbox import rootfs
+from lambkin.sandbox import overlay
 from lambkin.sandbox.runc import RuncBackend, RuncSandbox
 from lambkin.sandbox.spec import SandboxSpec
 from lambkin.testing.sandbox import busybox_layer
@@ -431,7 +431,7 @@ async def test_orphans_of_a_deleted_data_directory_are_swept_by_any_instance(
     assert gone.runc.ids() == ["sbx"]  # its data directory exists: not an orphan
 
     bundle = gone.layout.bundle("sbx")
-    rootfs.unmount(bundle / "rootfs")
+    overlay.detach(bundle / "rootfs")
     shutil.rmtree(tmp_path / "gone")  # as a test suite deletes a killed server's data directory
     await other.cleanup_leftovers()
 

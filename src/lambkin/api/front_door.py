@@ -22,9 +22,10 @@ from urllib.parse import unquote
 import httptools
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from lambkin.api.aws_asgi import AwsAsgi
 from lambkin.api.root import RootApp
 from lambkin.environments.busy_poll import BusyPoll
-from lambkin.protocol.gateway import AwsGateway, Routed, api_request
+from lambkin.protocol.gateway import Routed, api_request
 from lambkin.protocol.serialize import Reply
 
 log = logging.getLogger("lambkin.http")
@@ -45,7 +46,7 @@ class FrontDoor(asyncio.Protocol):
     def __init__(
         self,
         root: RootApp,
-        gateway: AwsGateway,
+        aws: AwsAsgi,
         fallback: Callable[[], asyncio.Protocol],
         connections: set[Any],
         tasks: set[asyncio.Task[None]],
@@ -53,7 +54,8 @@ class FrontDoor(asyncio.Protocol):
         poll: BusyPoll | None = None,
     ) -> None:
         self._root = root
-        self._gateway = gateway
+        self._aws = aws  # the mount whose requests are answered here, by its gateway
+        self._gateway = aws.gateway
         self._fallback = fallback
         self._connections = connections
         self._tasks = tasks
@@ -154,7 +156,7 @@ class FrontDoor(asyncio.Protocol):
         path = unquote(target.partition("?")[0])
         scope = {"type": "http", "method": method, "path": path, "headers": _host_header(self._headers)}
         mount = self._root.mount_for(scope)
-        if mount is None or mount.app is not self._gateway or self._parser.should_upgrade():
+        if mount is None or mount.app is not self._aws or self._parser.should_upgrade():
             raise _HandOver
         self._routed = self._gateway.route(api_request(method, target, self._headers, self._peer))
         if self._headers.get("expect", "").lower() == "100-continue" and self._transport is not None:
@@ -324,9 +326,7 @@ class FrontDoor(asyncio.Protocol):
         self._transport.close()
 
 
-def front_door(
-    root: RootApp, gateway: AwsGateway, poll: BusyPoll | None = None
-) -> Callable[..., asyncio.Protocol]:
+def front_door(root: RootApp, aws: AwsAsgi, poll: BusyPoll | None = None) -> Callable[..., asyncio.Protocol]:
     """The protocol factory uvicorn calls (as its `http` class) for each accepted connection."""
 
     def create(
@@ -339,7 +339,7 @@ def front_door(
 
         return FrontDoor(
             root,
-            gateway,
+            aws,
             fallback,
             server_state.connections,
             server_state.tasks,

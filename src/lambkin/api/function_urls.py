@@ -16,7 +16,6 @@ from typing import Any
 
 from lambkin import ids
 from lambkin.api.asgi import Receive, Scope, Send, header, read_body
-from lambkin.config import Settings
 from lambkin.environments.results import RESPONSE_TOO_LARGE, SANDBOX_TIMEDOUT, FunctionError
 from lambkin.events.http import cors
 from lambkin.events.http.request import HttpRequest, HttpResponse, MalformedResponse
@@ -26,7 +25,7 @@ from lambkin.functions.urls import UrlConfig, UrlService
 from lambkin.invoke.concurrency import Throttled
 from lambkin.invoke.invoker import Invoker, InvokeRequest
 from lambkin.invoke.targets import Resolve
-from lambkin.protocol.sigv4 import Incoming, SignatureError, verify
+from lambkin.protocol.sigv4 import Incoming, SecretLookup, SignatureError, verify
 
 log = logging.getLogger("lambkin.urls")
 
@@ -155,10 +154,15 @@ def url_failure(invoked: Invoked) -> HttpResponse:
 
 
 class FunctionUrls:
-    """The ASGI app of every function URL on this server."""
+    """The ASGI app of every function URL on this server, for one account in one region; `secret_for` knows
+    the keys AWS_IAM URLs accept."""
 
-    def __init__(self, settings: Settings, urls: UrlService, invoker: HttpInvoker) -> None:
-        self.settings = settings
+    def __init__(
+        self, region: str, account_id: str, secret_for: SecretLookup, urls: UrlService, invoker: HttpInvoker
+    ) -> None:
+        self.region = region
+        self.account_id = account_id
+        self.secret_for = secret_for
         self.urls = urls
         self.invoker = invoker
 
@@ -175,7 +179,7 @@ class FunctionUrls:
         if found is not None and not path.startswith(PATH_PREFIX):
             return found.group(1), path, host
         url_id, _, rest = path[len(PATH_PREFIX) :].partition("/")
-        domain = f"{url_id}.lambda-url.{self.settings.region}.localhost"
+        domain = f"{url_id}.lambda-url.{self.region}.localhost"
         return url_id, "/" + rest, domain
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -209,7 +213,7 @@ class FunctionUrls:
             except SignatureError as failure:
                 return _message(403, "Forbidden" if failure.kind == "missing" else failure.message)
         context = V2Context(
-            account_id=self.settings.account_id,
+            account_id=self.account_id,
             api_id=config.url_id,
             domain_name=domain,
             domain_prefix=config.url_id,
@@ -238,10 +242,10 @@ class FunctionUrls:
             {k.lower(): v for k, v in request.headers},
             request.body,
         )
-        verified = verify(incoming, self.settings.credentials, datetime.now(UTC))
+        verified = verify(incoming, self.secret_for, datetime.now(UTC))
         if verified.service != "lambda":
             raise SignatureError("mismatch", "Credential should be scoped to correct service: 'lambda'.")
-        account = self.settings.account_id
+        account = self.account_id
         return {
             "iam": {
                 "accessKey": verified.access_key_id,

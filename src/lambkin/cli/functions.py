@@ -4,34 +4,32 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from lambkin.config import CREDENTIALS_FILE
+from lambkin.config import CREDENTIALS_FILE, command_defaults
 
 
 def add_client_arguments(cmd: argparse.ArgumentParser) -> None:
     """Where the server is and which credentials to sign with."""
-    port = os.environ.get("LAMBKIN_PORT", "9000")
-    cmd.add_argument("--endpoint-url", default=os.environ.get("LAMBKIN_ENDPOINT", f"http://127.0.0.1:{port}"))
+    defaults = command_defaults()
+    cmd.add_argument("--endpoint-url", default=defaults.endpoint or f"http://127.0.0.1:{defaults.port}")
     cmd.add_argument(
         "--data-dir",
         type=Path,
-        default=Path(os.environ.get("LAMBKIN_DATA_DIR", "lambkin-data")),
+        default=defaults.data_dir,
         help="the server's data directory, to read its credentials when LAMBKIN_ACCESS_KEY_ID is unset",
     )
-    cmd.add_argument("--region", default=os.environ.get("LAMBKIN_REGION", "us-east-1"))
+    cmd.add_argument("--region", default=defaults.region)
     cmd.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
 def credentials(data_dir: Path) -> tuple[str, str]:
-    key_id = os.environ.get("LAMBKIN_ACCESS_KEY_ID")
-    secret = os.environ.get("LAMBKIN_SECRET_ACCESS_KEY")
-    if key_id and secret:
-        return key_id, secret
+    given = command_defaults().access_key
+    if given is not None:
+        return given.access_key_id, given.secret_access_key
     path = data_dir / CREDENTIALS_FILE
     try:
         saved = json.loads(path.read_text())

@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import json
 import logging
-import os
 import sys
 import time
 from collections.abc import Callable, Coroutine
@@ -14,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from lambkin import app as composition
-from lambkin.config import Settings
+from lambkin.config import Settings, command_defaults
 from lambkin.images.archive import import_archive
 from lambkin.images.errors import RegistryError
 from lambkin.images.gc import BLOB_GRACE, collect_garbage
@@ -60,9 +59,7 @@ def register(commands: Any) -> None:
     gc.set_defaults(handler=_runner(_gc))
 
     for verb in (pull, imp, ls, gc):
-        verb.add_argument(
-            "--data-dir", type=Path, default=Path(os.environ.get("LAMBKIN_DATA_DIR", "lambkin-data"))
-        )
+        verb.add_argument("--data-dir", type=Path, default=command_defaults().data_dir)
 
 
 def _boolean(text: str) -> bool:
@@ -75,12 +72,9 @@ def _boolean(text: str) -> bool:
 
 def _runner(command: Command) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
-        logging.basicConfig(
-            level=os.environ.get("LAMBKIN_LOG_LEVEL", "WARNING"), format="lambkin: %(message)s"
-        )
+        logging.basicConfig(level=command_defaults().log_level or "WARNING", format="lambkin: %(message)s")
         app = composition.build(Settings(data_dir=args.data_dir.resolve()))
         try:
-            assert app.images is not None
             return asyncio.run(command(app.images, args))
         except ImageUnavailable as exc:
             print(f"lambkin: {exc}", file=sys.stderr)

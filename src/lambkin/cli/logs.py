@@ -11,16 +11,17 @@ import time
 from pathlib import Path
 from typing import Any
 
+from lambkin.config import command_defaults
+
 
 def register(commands: Any) -> None:
     cmd = commands.add_parser("logs", help="print a function's logs (START/END/REPORT and its output)")
     cmd.add_argument("function", help="function name")
     cmd.add_argument("-f", "--follow", action="store_true", help="keep printing new events")
     cmd.add_argument("--since", default="1h", help="how far back to start: 30s, 10m, 1h, 2d (default 1h)")
-    cmd.add_argument("--endpoint-url", default=os.environ.get("LAMBKIN_ENDPOINT", "http://127.0.0.1:9000"))
-    cmd.add_argument(
-        "--data-dir", type=Path, default=Path(os.environ.get("LAMBKIN_DATA_DIR", "lambkin-data"))
-    )
+    defaults = command_defaults()
+    cmd.add_argument("--endpoint-url", default=defaults.endpoint or "http://127.0.0.1:9000")
+    cmd.add_argument("--data-dir", type=Path, default=defaults.data_dir)
     cmd.set_defaults(handler=run_logs)
 
 
@@ -33,9 +34,9 @@ def _since_ms(text: str, now: float) -> int:
 
 
 def _credentials(data_dir: Path) -> tuple[str, str]:
-    key, secret = os.environ.get("LAMBKIN_ACCESS_KEY_ID"), os.environ.get("LAMBKIN_SECRET_ACCESS_KEY")
-    if key and secret:
-        return key, secret
+    given = command_defaults().access_key
+    if given is not None:
+        return given.access_key_id, given.secret_access_key
     saved = data_dir / "credentials.json"
     if saved.exists():
         loaded = json.loads(saved.read_text())
@@ -50,7 +51,7 @@ def _client(args: argparse.Namespace) -> Any:
     import botocore.session
 
     key, secret = _credentials(args.data_dir)
-    region = os.environ.get("LAMBKIN_REGION", "us-east-1")
+    region = command_defaults().region
     return botocore.session.get_session().create_client(
         "logs",
         endpoint_url=args.endpoint_url,

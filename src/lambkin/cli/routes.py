@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import fcntl
 import json
-import os
 from pathlib import Path
 from typing import Any
 
-from lambkin.api.gateway_routes import FORMATS, Route, load_routes, routes_file, save_routes
+from lambkin.config import command_defaults, routes_file
+from lambkin.events.http.routes import FORMATS, Route, load_routes, save_routes
 
 
 def register(commands: Any) -> None:
@@ -29,9 +29,7 @@ def register(commands: Any) -> None:
     remove.add_argument("method")
     remove.add_argument("path")
     for sub in (listing, add, remove):
-        sub.add_argument(
-            "--data-dir", type=Path, default=Path(os.environ.get("LAMBKIN_DATA_DIR", "lambkin-data"))
-        )
+        sub.add_argument("--data-dir", type=Path, default=command_defaults().data_dir)
         sub.add_argument(
             "--file", type=Path, help="the routes file (default $LAMBKIN_ROUTES or DATA/routes.json)"
         )

@@ -5,14 +5,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
 import sys
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
 from lambkin import app as composition
-from lambkin.config import settings_from_environment
+from lambkin.config import command_defaults, settings_from_environment
 
 
 def register(commands: Any) -> None:
@@ -22,11 +21,10 @@ def register(commands: Any) -> None:
 
 
 def add_server_arguments(cmd: argparse.ArgumentParser) -> None:
-    cmd.add_argument(
-        "--data-dir", type=Path, default=Path(os.environ.get("LAMBKIN_DATA_DIR", "lambkin-data"))
-    )
-    cmd.add_argument("--host", default=os.environ.get("LAMBKIN_HOST", "127.0.0.1"))
-    cmd.add_argument("--port", type=int, default=int(os.environ.get("LAMBKIN_PORT", "9000")))
+    defaults = command_defaults()
+    cmd.add_argument("--data-dir", type=Path, default=defaults.data_dir)
+    cmd.add_argument("--host", default=defaults.host)
+    cmd.add_argument("--port", type=int, default=int(defaults.port))
 
 
 def run_server(args: argparse.Namespace) -> int:
@@ -38,7 +36,7 @@ AfterReady = Callable[[composition.Lambkin], Coroutine[Any, Any, None]]
 
 def serve(args: argparse.Namespace, after_ready: AfterReady | None = None) -> int:
     """Runs the server until interrupted; `after_ready` runs beside it once it accepts requests."""
-    logging.basicConfig(level=os.environ.get("LAMBKIN_LOG_LEVEL", "INFO"), format="%(asctime)s %(message)s")
+    logging.basicConfig(level=command_defaults().log_level or "INFO", format="%(asctime)s %(message)s")
     settings, generated = settings_from_environment(args.data_dir.resolve(), args.host, args.port)
     if generated:
         print("lambkin generated an access key pair (kept in the data directory):", flush=True)
@@ -53,15 +51,12 @@ def serve(args: argparse.Namespace, after_ready: AfterReady | None = None) -> in
             print(f"lambkin listening on {settings.endpoint}", flush=True)
             started.set()
 
-        if after_ready is not None:
-            hook = after_ready
+        async def when_ready() -> None:
+            await started.wait()
+            if after_ready is not None:
+                await after_ready(server)
 
-            async def when_ready() -> None:
-                await started.wait()
-                await hook(server)
-
-            server.background.append(when_ready)
-        await server.serve(ready)
+        await server.serve(ready, beside=() if after_ready is None else (when_ready,))
 
     try:
         import uvloop

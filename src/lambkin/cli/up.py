@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 from lambkin import app as composition
 from lambkin.cli.server import add_server_arguments, serve
+from lambkin.config import command_defaults
 
 DEMO_FUNCTION = "demo"
 DEMO_REPOSITORY = "demo"
@@ -22,7 +22,7 @@ def register(commands: Any) -> None:
     cmd.add_argument(
         "--demo-image",
         type=Path,
-        default=os.environ.get("LAMBKIN_DEMO_IMAGE"),
+        default=command_defaults().demo_image,
         help="an oci-archive of a Lambda image to deploy as the function 'demo'",
     )
     cmd.set_defaults(handler=run_up)

@@ -8,7 +8,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from lambkin.config import Settings
 from lambkin.images.blobs import BlobStore
 from lambkin.images.catalog import Catalog
 from lambkin.images.errors import ManifestUnknown, RegistryError
@@ -60,9 +59,10 @@ class ImageService:
     """
 
     def __init__(
-        self, settings: Settings, catalog: Catalog, layers: LayerStore, client: RegistryClient
+        self, host: str, port: int, catalog: Catalog, layers: LayerStore, client: RegistryClient
     ) -> None:
-        self.settings = settings
+        self.host = host  # lambkin's own address: its registry's
+        self.port = port
         self.catalog = catalog
         self.blobs: BlobStore = catalog.blobs
         self.layers = layers
@@ -71,12 +71,12 @@ class ImageService:
 
     def is_own_registry(self, ref: ImageReference) -> bool:
         """Whether `ref` names lambkin's own registry: its host:port, or loopback with its port."""
-        if ref.port != self.settings.port:
+        if ref.port != self.port:
             return False
-        if ref.host == self.settings.host or ref.host in LOCAL_HOSTS:
+        if ref.host == self.host or ref.host in LOCAL_HOSTS:
             return True
         # Bound to every interface, lambkin is also reachable under the machine's own name.
-        return self.settings.host in ("0.0.0.0", "::") and ref.host == socket.gethostname()
+        return self.host in ("0.0.0.0", "::") and ref.host == socket.gethostname()
 
     async def resolve(self, image_uri: str, architecture: str | None = None) -> ResolvedImage:
         """Pins `image_uri` to a digest, pulling it first unless it is in lambkin's own registry.
@@ -165,11 +165,12 @@ class ImageService:
         return tuple(_top_most_first([paths[d] for _, d in pairs]))
 
 
-def build_image_service(settings: Settings, catalog: Catalog) -> ImageService:
-    """The service over a data directory's stores, with the logins skopeo/docker keep for pulls."""
-    layers = LayerStore(settings.data_dir / "layers", catalog.blobs)
+def build_image_service(data_dir: Path, host: str, port: int, catalog: Catalog) -> ImageService:
+    """The service over a data directory's stores, with the logins skopeo/docker keep for pulls, for the
+    server listening on `host`:`port`."""
+    layers = LayerStore(data_dir / "layers", catalog.blobs)
     client = RegistryClient(catalog.blobs, catalog, credentials=load_auth_files())
-    return ImageService(settings, catalog, layers, client)
+    return ImageService(host, port, catalog, layers, client)
 
 
 def _top_most_first(bottom_first: Sequence[Path]) -> list[Path]:

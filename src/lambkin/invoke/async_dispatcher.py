@@ -62,8 +62,8 @@ Configs = Callable[[str, str | None], Awaitable[AsyncConfig | None]]
 
 @dataclass(frozen=True)
 class DispatchSettings:
-    scale: float = 1.0  # LAMBKIN_ASYNC_RETRY_SCALE: every back-off and maximum age times this
-    per_function: int = 16  # LAMBKIN_ASYNC_CONCURRENCY: async invokes in flight per function at most
+    scale: float = 1.0  # every back-off and maximum age times this (1.0: Lambda's)
+    per_function: int = 16  # async invokes in flight per function at most (0: every event held back, stored)
 
 
 def route(

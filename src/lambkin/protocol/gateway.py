@@ -1,4 +1,8 @@
-"""AwsGateway: the ASGI app for every AWS API — verify, route, parse, validate, call a handler, serialize."""
+"""AwsGateway: the engine of every AWS API — route, verify, parse, validate, call a handler, serialize.
+
+It reads no sockets: its faces (api/front_door.py, api/aws_asgi.py) bring a request's head to `route()`,
+its body to `answer()`, and write the reply.
+"""
 
 from __future__ import annotations
 
@@ -14,8 +18,6 @@ from urllib.parse import parse_qs, parse_qsl
 from botocore.model import OperationModel
 
 from lambkin import ids
-from lambkin.api.asgi import Receive, Scope, Send, read_body, respond
-from lambkin.config import Settings
 from lambkin.protocol import dialect, serialize
 from lambkin.protocol.errors import AwsError, DomainError
 from lambkin.protocol.legacy import query_model
@@ -23,7 +25,7 @@ from lambkin.protocol.model import ServiceIndex, service_index
 from lambkin.protocol.parse import ParseError, parse_json, parse_rest_json
 from lambkin.protocol.query import parse_query
 from lambkin.protocol.service import RequestContext, Services
-from lambkin.protocol.sigv4 import Incoming, SignatureError, claimed_scope, verify
+from lambkin.protocol.sigv4 import Incoming, SecretLookup, SignatureError, claimed_scope, verify
 from lambkin.protocol.validate import validate
 
 log = logging.getLogger("lambkin.protocol")
@@ -75,11 +77,19 @@ def _utcnow() -> datetime:
 
 
 class AwsGateway:
-    """Serves the AWS APIs of the services it is given, each driven by its botocore model."""
+    """Serves the AWS APIs of the services it is given, each driven by its botocore model, for one account
+    whose keys' secrets `secret_for` knows."""
 
-    def __init__(self, settings: Settings, services: Services, now: Callable[[], datetime] = _utcnow) -> None:
-        self.settings = settings
+    def __init__(
+        self,
+        services: Services,
+        account_id: str,
+        secret_for: SecretLookup,
+        now: Callable[[], datetime] = _utcnow,
+    ) -> None:
         self.services = services
+        self.account_id = account_id
+        self.secret_for = secret_for
         self.now = now
         self.indexes: dict[str, ServiceIndex] = {name: service_index(name) for name in services}
         self._query_ops: dict[str, dict[str, OperationModel]] = {}
@@ -87,25 +97,6 @@ class AwsGateway:
             if index.query_compatible:
                 model = query_model(name)
                 self._query_ops[name] = {op: model.operation_model(op) for op in model.operation_names}
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        routed = self.route(_request(scope))
-        body: bytes | None
-        try:
-            body = await read_body(receive, routed.body_limit)
-        except ValueError:
-            body = None
-        except ConnectionError:
-            return  # the client went away before sending its whole body; nobody to answer
-        reply = await self.answer(routed, body)
-        headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in reply.headers]
-        if reply.stream is None:
-            await respond(send, reply.status, reply.body, headers)
-            return
-        await send({"type": "http.response.start", "status": reply.status, "headers": headers})
-        async for chunk in reply.stream:
-            await send({"type": "http.response.body", "body": chunk, "more_body": True})
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
 
     def route(self, request: ApiRequest) -> Routed:
         """Which service, protocol and operation a request's head names, and its body limit."""
@@ -171,9 +162,9 @@ class AwsGateway:
         incoming = Incoming(request.method, request.raw_path, request.query_string, request.headers, body)
         try:
             if len(body) > _OFFLOAD_BYTES:
-                scope = await asyncio.to_thread(verify, incoming, self.settings.credentials, self.now())
+                scope = await asyncio.to_thread(verify, incoming, self.secret_for, self.now())
             else:
-                scope = verify(incoming, self.settings.credentials, self.now())
+                scope = verify(incoming, self.secret_for, self.now())
         except SignatureError as failure:
             raise dialect.auth_error(failure) from None
         try:
@@ -204,7 +195,7 @@ class AwsGateway:
             service=name,
             operation=operation.name,
             region=scope.region,
-            account_id=self.settings.account_id,
+            account_id=self.account_id,
             access_key_id=scope.access_key_id,
             request_id=request_id,
             headers=request.headers,
@@ -239,19 +230,6 @@ async def _guarded(stream: AsyncIterator[bytes], request_id: str) -> AsyncIterat
             yield chunk
     except Exception:
         log.exception("stream of request %s failed", request_id)
-
-
-def _request(scope: Scope) -> ApiRequest:
-    headers: dict[str, str] = {}
-    for key, value in scope.get("headers", ()):
-        name = bytes(key).decode("latin-1").lower()
-        text = bytes(value).decode("latin-1")
-        headers[name] = f"{headers[name]},{text}" if name in headers else text
-    raw = scope.get("raw_path") or scope.get("path", "/").encode()
-    query_string = bytes(scope.get("query_string", b"")).decode("latin-1")
-    client = scope.get("client") or ("", 0)
-    target = bytes(raw).decode("latin-1").split("?", 1)[0] + (f"?{query_string}" if query_string else "")
-    return api_request(scope.get("method", "GET"), target, headers, str(client[0]))
 
 
 def _form(request: ApiRequest, body: bytes) -> dict[str, str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -15,14 +15,13 @@ from urllib.parse import parse_qsl, quote
 from botocore.auth import UNSIGNED_PAYLOAD, SigV4Auth
 from botocore.credentials import Credentials as BotoCredentials
 
-from lambkin.config import Credentials
-
 ALGORITHM = "AWS4-HMAC-SHA256"
 MAX_SKEW = timedelta(minutes=15)
 _AUTH_FIELD = re.compile(r"(Credential|SignedHeaders|Signature)=([^,\s]*)")
 _STAMP = "%Y%m%dT%H%M%SZ"
 
 Failure = Literal["missing", "unknown_key", "mismatch", "expired", "malformed"]
+SecretLookup = Callable[[str], str | None]  # an access key ID's secret; None for a key nobody issued
 
 
 class SignatureError(Exception):
@@ -83,8 +82,8 @@ def _scope_of(credential: str | None) -> Scope | None:
     return Scope(*parts[:4])
 
 
-def verify(request: Incoming, credentials: Credentials, now: datetime) -> Scope:
-    """The verified scope of a request signed with a key `credentials` issued; raises SignatureError otherwise."""
+def verify(request: Incoming, secret_for: SecretLookup, now: datetime) -> Scope:
+    """The verified scope of a request signed with a key `secret_for` knows; raises SignatureError otherwise."""
     query = parse_qsl(request.query_string, keep_blank_values=True) if request.query_string else []
     query_map: dict[str, list[str]] = {}
     for key, value in query:
@@ -115,7 +114,7 @@ def verify(request: Incoming, credentials: Credentials, now: datetime) -> Scope:
         raise SignatureError(
             "malformed", "Authorization header requires 'Credential', 'SignedHeaders' and 'Signature'."
         )
-    secret = credentials.secret_for(scope.access_key_id)
+    secret = secret_for(scope.access_key_id)
     if secret is None:
         raise SignatureError("unknown_key", "The security token included in the request is invalid.")
     _check_time(_signed_at(stamp), now, presigned, query_map)

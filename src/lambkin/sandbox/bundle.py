@@ -1,7 +1,7 @@
 """A sandbox's runc bundle on disk: prepared and torn down by blocking calls that run in a worker thread.
 
 <data>/sandboxes/<id>/config.json   the OCI config (oci.py)
-<data>/sandboxes/<id>/rootfs/       the read-only overlay (rootfs.py)
+<data>/sandboxes/<id>/rootfs/       the read-only overlay (overlay.py, rootfs.py)
 <data>/sandboxes/<id>/pid           the container's init, written by `runc run --pid-file`
 <data>/sandboxes/<id>/runc.log      runc's own log, read when runc fails
 """
@@ -14,7 +14,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from lambkin.sandbox import netns, oci, rootfs
+from lambkin.sandbox import netns, oci, overlay, rootfs
 from lambkin.sandbox.cgroups import Cgroup
 from lambkin.sandbox.spec import SandboxSpec
 
@@ -50,7 +50,7 @@ def prepare(layout: Layout, spec: SandboxSpec) -> netns.NetworkNamespace:
         root = bundle / "rootfs"
         root.mkdir()
         rootfs.ensure_skeleton(layout.skeleton, layout.init)
-        rootfs.mount_overlay([layout.skeleton, *spec.lower_dirs], root)
+        overlay.mount_overlay([layout.skeleton, *spec.lower_dirs], root)
         namespace = netns.create([spec.runtime_api_port, *spec.extra_ports])
         config = oci.config(
             spec,
@@ -72,15 +72,15 @@ def prepare(layout: Layout, spec: SandboxSpec) -> netns.NetworkNamespace:
 def remove(layout: Layout, sandbox_id: str) -> None:
     """Blocking. Unmounts and deletes the bundle and removes the cgroup; quiet about what is already gone."""
     bundle = layout.bundle(sandbox_id)
-    rootfs.unmount(bundle / "rootfs")
+    overlay.detach(bundle / "rootfs")
     layout.cgroup(sandbox_id).remove()
     shutil.rmtree(bundle, ignore_errors=True)
 
 
 def remove_all(layout: Layout) -> None:
     """Blocking. Removes every bundle, mount and cgroup of this instance (after a crash)."""
-    for point in rootfs.mounts_under(layout.bundles):
-        rootfs.unmount(point)
+    for point in overlay.mounts_under(layout.bundles):
+        overlay.detach(point)
     Cgroup(layout.cgroup_parent).remove()
     with contextlib.suppress(OSError):
         layout.runc_root.rmdir()  # only when runc holds no container there

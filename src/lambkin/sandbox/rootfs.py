@@ -1,4 +1,4 @@
-"""A sandbox's root filesystem: a read-only overlay of the image's layers under a small skeleton layer.
+"""A sandbox's root filesystem's top layer: the skeleton over the image's layers (overlay.py mounts them).
 
 The skeleton, top-most, guarantees what runc needs and cannot create in a read-only root: mount points
 (/proc, /dev, /sys, /tmp) and an /etc/hosts naming localhost. It also makes two lower layers at least, which
@@ -10,18 +10,13 @@ so a runtime that kills itself would not die) and its zombies are reaped.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import uuid
 from pathlib import Path
 
-from lambkin.images import rootfs as images_rootfs
-from lambkin.sandbox import syscalls
-
 _SKELETON_DIRS = {"proc": 0o555, "dev": 0o755, "sys": 0o555, "tmp": 0o1777, "etc": 0o755}
 INIT_PATH = "/.lambkin/init"
 _HOSTS = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
-_OCTAL = re.compile(r"\\([0-7]{3})")  # mountinfo escapes space, tab, newline and backslash
 
 
 def ensure_skeleton(path: Path, init: Path | None = None) -> Path:
@@ -58,29 +53,3 @@ def _install_init(skeleton: Path, init: Path) -> None:
     shutil.copyfile(init, staged)
     os.chmod(staged, 0o755)
     os.replace(staged, target)
-
-
-def mount_overlay(lower_dirs: list[Path], target: Path) -> None:
-    """Mounts the read-only overlay of `lower_dirs` (top-most first) on `target` (images' one mount code)."""
-    images_rootfs.mount_overlay(lower_dirs, target)
-
-
-def unmount(target: Path) -> None:
-    """Detaches whatever is mounted on `target`; quiet if nothing is."""
-    try:
-        syscalls.umount(str(target))
-    except OSError as exc:
-        if exc.errno not in (22, 2):  # EINVAL: not a mount point; ENOENT: gone
-            raise
-
-
-def mounts_under(directory: Path, table: Path = Path("/proc/self/mountinfo")) -> list[Path]:
-    """Every mount point at or below `directory`, deepest first (the order to unmount them)."""
-    prefix = str(directory).rstrip("/") + "/"
-    found: list[Path] = []
-    with table.open() as mountinfo:
-        for line in mountinfo:
-            point = _OCTAL.sub(lambda m: chr(int(m.group(1), 8)), line.split(" ", 5)[4])
-            if point.startswith(prefix) or point == prefix.rstrip("/"):
-                found.append(Path(point))
-    return sorted(found, key=lambda p: len(p.parts), reverse=True)

@@ -25,11 +25,11 @@ log = logging.getLogger("lambkin.sandbox")
 INIT_CANDIDATES = (Path("/usr/bin/tini-static"), Path("/sbin/tini-static"))
 
 
-def find_init() -> Path | None:
-    """The host's static tini (Debian's `tini` package), copied into every sandbox as its PID 1."""
-    override = os.environ.get("LAMBKIN_SANDBOX_INIT")
+def find_init(override: str | None = None) -> Path | None:
+    """The host's static tini (Debian's `tini` package), copied into every sandbox as its PID 1; or the
+    `override` path instead ("": run without an init)."""
     if override is not None:
-        return Path(override) if override else None  # LAMBKIN_SANDBOX_INIT= (empty) runs without an init
+        return Path(override) if override else None
     found = next((path for path in INIT_CANDIDATES if path.is_file()), None)
     if found is None:
         log.warning(
@@ -41,9 +41,12 @@ def find_init() -> Path | None:
 class RuncBackend:
     """Creates runc sandboxes under `<data>/sandboxes`, with runc state in `/run/lambkin/<instance>` and
     cgroups under `/lambkin/<instance>`, where <instance> is derived from the data directory (so parallel
-    lambkin instances never touch each other's sandboxes)."""
+    lambkin instances never touch each other's sandboxes). `init` overrides the host's static tini (see
+    `find_init`)."""
 
-    def __init__(self, data_dir: Path, runc: str = "runc", host_cores: int | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, runc: str = "runc", host_cores: int | None = None, init: str | None = None
+    ) -> None:
         instance = hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:12]
         self.layout = bundle.Layout(
             bundles=data_dir / "sandboxes",
@@ -51,7 +54,7 @@ class RuncBackend:
             runc_root=Path("/run/lambkin") / instance,
             cgroup_parent=f"/lambkin/{instance}",
             host_cores=host_cores or os.cpu_count() or 1,
-            init=find_init(),
+            init=find_init(init),
         )
         self.runc = Runc(self.layout.runc_root, runc)
         self._subreaper = False

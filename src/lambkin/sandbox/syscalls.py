@@ -1,4 +1,4 @@
-"""Thin ctypes wrappers for the Linux syscalls Python 3.11 lacks: unshare, setns, umount2, prctl."""
+"""Thin ctypes wrappers for the Linux syscalls Python 3.11 lacks: unshare, setns, prctl."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import ctypes
 import os
 
 CLONE_NEWNET = 0x40000000
-MNT_DETACH = 2
 _PR_SET_CHILD_SUBREAPER = 36
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -26,10 +25,6 @@ def unshare(flags: int) -> None:
 
 def setns(fd: int, nstype: int) -> None:
     _check(_libc.setns(ctypes.c_int(fd), ctypes.c_int(nstype)), "setns")
-
-
-def umount(target: str, flags: int = MNT_DETACH) -> None:
-    _check(_libc.umount2(target.encode(), ctypes.c_int(flags)), f"umount {target}")
 
 
 def set_child_subreaper() -> None:

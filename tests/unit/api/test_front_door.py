@@ -8,7 +8,6 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -17,13 +16,15 @@ import uvicorn
 from botocore.config import Config
 
 from lambkin.api.asgi import Receive, Scope, Send, read_body, respond
+from lambkin.api.aws_asgi import AwsAsgi
 from lambkin.api.front_door import front_door
 from lambkin.api.root import Mount, RootApp, always, path_prefix
-from lambkin.config import Credentials, Settings
+from lambkin.config import Credentials
 from lambkin.protocol.gateway import AwsGateway
 from lambkin.protocol.service import RequestContext
 
 KEY = Credentials("AKIDFRONT", "front-secret")
+ACCOUNT = "000000000000"
 
 
 async def _echo_app(scope: Scope, receive: Receive, send: Send) -> None:
@@ -49,11 +50,10 @@ async def _delete_alias(params: dict[str, Any], ctx: RequestContext) -> dict[str
 
 class _Server:
     def __init__(self) -> None:
-        settings = Settings(data_dir=Path("/nonexistent"), credentials=KEY)
         services: dict[str, Any] = {
             "lambda": {"GetFunction": _get_function, "Invoke": _invoke, "DeleteAlias": _delete_alias}
         }
-        gateway = AwsGateway(settings, services)
+        gateway = AwsAsgi(AwsGateway(services, ACCOUNT, KEY.secret_for))
         root = RootApp([Mount("registry", path_prefix("/v2"), _echo_app), Mount("aws", always, gateway)])
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
@@ -307,8 +307,9 @@ async def test_a_quick_invoke_clients_next_request_is_polled_for() -> None:
     from lambkin.api.front_door import FrontDoor
     from lambkin.environments.busy_poll import BusyPoll
 
-    settings = Settings(data_dir=Path("/nonexistent"), credentials=KEY)
-    gateway = AwsGateway(settings, {"lambda": {"GetFunction": _get_function, "Invoke": _invoke}})
+    gateway = AwsAsgi(
+        AwsGateway({"lambda": {"GetFunction": _get_function, "Invoke": _invoke}}, ACCOUNT, KEY.secret_for)
+    )
     root = RootApp([Mount("aws", always, gateway)])
     poll = BusyPoll(cap_s=5.0)
     door = FrontDoor(root, gateway, lambda: None, set(), set(), 75.0, poll)  # type: ignore[arg-type,return-value]
@@ -337,8 +338,7 @@ async def test_a_quick_invoke_clients_next_request_is_polled_for() -> None:
 async def test_an_idle_connection_is_closed_after_the_keep_alive_timeout() -> None:
     from lambkin.api.front_door import FrontDoor
 
-    settings = Settings(data_dir=Path("/nonexistent"), credentials=KEY)
-    gateway = AwsGateway(settings, {"lambda": {"GetFunction": _get_function}})
+    gateway = AwsAsgi(AwsGateway({"lambda": {"GetFunction": _get_function}}, ACCOUNT, KEY.secret_for))
     root = RootApp([Mount("aws", always, gateway)])
     door = FrontDoor(root, gateway, lambda: None, set(), set(), 0.2)  # type: ignore[arg-type,return-value]
     transport = _Transport()

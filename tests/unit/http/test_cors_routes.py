@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from lambkin.api.gateway_routes import Route, RouteTable, match, parse_routes, save_routes
 from lambkin.events.http import cors
 from lambkin.events.http.request import HttpResponse
+from lambkin.events.http.routes import Route, RouteTable, match, parse_routes, save_routes
 
 CORS = {
     "AllowOrigins": ["https://a.example"],

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from lambkin.app import migrations
 from lambkin.functions.errors import FunctionNotFound, InvalidParameterValue, ResourceConflict
 from lambkin.functions.model import Alias, FunctionRecord, FunctionVersion
 from lambkin.functions.names import Arns, FunctionRef
@@ -16,6 +15,7 @@ from lambkin.functions.repository import FunctionRepository
 from lambkin.functions.states import State
 from lambkin.functions.urls import UrlService
 from lambkin.store.db import Database
+from lambkin.wiring import migrations
 
 
 @pytest.fixture()

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from lambkin.images.rootfs import mount_overlay, unmount
 from lambkin.images.unpack import DiffIdMismatch, unpack_file
+from lambkin.sandbox.overlay import mount_overlay, unmount
 from tests.unit.images.layer_tars import Entry, directory, file, hardlink, symlink, write_layer
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="unpacking owners and whiteouts needs root")

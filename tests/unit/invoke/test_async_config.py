@@ -1,19 +1,15 @@
-"""Destination checks at configuration time, the routing of a finished event, and the sandbox's endpoint env."""
+"""Destination checks at configuration time and the routing of a finished event."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
-from lambkin.config import Credentials
 from lambkin.functions.errors import InvalidParameterValue
 from lambkin.functions.event_invoke_config import check_destination
 from lambkin.invoke.async_dispatcher import route
-from lambkin.invoke.async_endpoint import Endpoint, endpoint_env, own_endpoint
 from lambkin.invoke.async_lifecycle import EVENT_AGE_EXCEEDED, SUCCESS, Finish
-from lambkin.sandbox.spec import SandboxSpec
 
 OWN = "arn:aws:lambda:us-east-1:000000000000:function:me"
 
@@ -60,24 +56,3 @@ def test_route_picks_the_destination_for_the_outcome_and_the_dlq_on_failure_only
     assert route(Finish(EVENT_AGE_EXCEEDED), Config(), "arn:dlq") == ("arn:failed", "arn:dlq")
     assert route(Finish(EVENT_AGE_EXCEEDED), None, None) == (None, None)
     assert route(Finish(SUCCESS), Config(on_success=None), None) == (None, None)
-
-
-def test_the_sandbox_env_points_an_sdk_at_the_relay() -> None:
-    spec = SandboxSpec(
-        id="e1",
-        lower_dirs=(Path("/"),),
-        args=("x",),
-        env=(("AWS_LAMBDA_FUNCTION_NAME", "fn"), ("AWS_ACCESS_KEY_ID", "user-set")),
-    )
-    server = Credentials("LKIASERVERKEY0000000", "server-secret")
-    env = dict(endpoint_env(spec, Endpoint("127.0.0.1", 9000, server), 9002))
-    assert env["AWS_ENDPOINT_URL"] == "http://127.0.0.1:9002"
-    own = server.for_function("fn")
-    assert (env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"]) == (
-        own.access_key_id,
-        own.secret_access_key,
-    )
-    assert server.secret_for(env["AWS_ACCESS_KEY_ID"]) == env["AWS_SECRET_ACCESS_KEY"]
-    assert env["AWS_SESSION_TOKEN"] == "lambkin-function-fn"
-    assert [k for k, _ in endpoint_env(spec, Endpoint("h", 1, server))].count("AWS_ACCESS_KEY_ID") == 1
-    assert own_endpoint("0.0.0.0", 9000, server).host == "127.0.0.1"

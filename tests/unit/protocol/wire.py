@@ -21,7 +21,8 @@ from botocore.serialize import create_serializer
 from urllib3 import HTTPHeaderDict
 
 from lambkin.api.asgi import ASGIApp
-from lambkin.config import Credentials, Settings
+from lambkin.api.aws_asgi import AwsAsgi
+from lambkin.config import Credentials
 from lambkin.protocol.gateway import AwsGateway
 from lambkin.protocol.legacy import query_model
 from lambkin.protocol.model import service_index
@@ -126,13 +127,11 @@ async def send_async(app: ASGIApp, request: AWSPreparedRequest) -> Answer:
     return Answer(start["status"], answer_headers, b"".join(m.get("body", b"") for m in sent[1:]))
 
 
-def gateway(
-    services: Mapping[str, Mapping[str, Handler]], now: datetime | None = None, tmp: Path | None = None
-) -> AwsGateway:
-    settings = Settings(data_dir=tmp or Path("/nonexistent"), credentials=KEY)
+def gateway(services: Mapping[str, Mapping[str, Handler]], now: datetime | None = None) -> AwsAsgi:
+    """The gateway over `services`, for the account 000000000000 whose one key is KEY, as an ASGI app."""
     if now is None:
-        return AwsGateway(settings, services)
-    return AwsGateway(settings, services, now=lambda: now)
+        return AwsAsgi(AwsGateway(services, "000000000000", KEY.secret_for))
+    return AwsAsgi(AwsGateway(services, "000000000000", KEY.secret_for, now=lambda: now))
 
 
 def echo(output: Mapping[str, Any] | None = None) -> tuple[Handler, list[dict[str, Any]]]:

@@ -1,11 +1,13 @@
-"""Root filesystems: a read-only overlay mount of an image's unpacked layers, and its unmount."""
+"""Overlay mounts: a read-only overlay of unpacked layers mounted on a directory, found in the mount table, undone."""
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import errno
 import functools
 import os
+import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -18,6 +20,8 @@ MAX_OPTIONS = 4000
 MAX_LAYERS = 500
 EMPTY_LOWER = ".empty"
 _SPECIAL = (":", ",", "\\", "=")
+MOUNT_TABLE = Path("/proc/self/mountinfo")
+_OCTAL = re.compile(r"\\([0-7]{3})")  # mountinfo escapes space, tab, newline and backslash
 
 
 class MountError(OSError):
@@ -30,8 +34,8 @@ def _libc() -> ctypes.CDLL:
 
 
 def _raise(what: str, target: Path) -> None:
-    errno = ctypes.get_errno()
-    raise MountError(errno, f"{what} {target}: {os.strerror(errno)}")
+    code = ctypes.get_errno()
+    raise MountError(code, f"{what} {target}: {os.strerror(code)}")
 
 
 def mount_overlay(lower_dirs: Sequence[Path], target: Path) -> None:
@@ -88,11 +92,30 @@ def unmount(target: Path, lazy: bool = False) -> None:
         _raise("cannot unmount", target)
 
 
+def detach(target: Path) -> None:
+    """Detaches whatever is mounted on `target` (lazily: even while something still uses it); quiet if
+    nothing is."""
+    try:
+        unmount(target, lazy=True)
+    except MountError as exc:
+        if exc.errno not in (errno.EINVAL, errno.ENOENT):  # not a mount point; gone
+            raise
+
+
 def is_mounted(target: Path) -> bool:
     wanted = str(target.resolve())
-    with open("/proc/self/mountinfo") as mounts:
-        return any(_unescape(line.split()[4]) == wanted for line in mounts)
+    return any(str(point) == wanted for point in _mount_points(MOUNT_TABLE))
 
 
-def _unescape(field: str) -> str:
-    return field.encode().decode("unicode_escape") if "\\" in field else field
+def mounts_under(directory: Path, table: Path = MOUNT_TABLE) -> list[Path]:
+    """Every mount point at or below `directory`, deepest first (the order to unmount them)."""
+    prefix = str(directory).rstrip("/") + "/"
+    found = [p for p in _mount_points(table) if str(p).startswith(prefix) or str(p) == prefix.rstrip("/")]
+    return sorted(found, key=lambda p: len(p.parts), reverse=True)
+
+
+def _mount_points(table: Path) -> Iterator[Path]:
+    """The mount points of a mountinfo table, unescaped."""
+    with table.open() as mountinfo:
+        for line in mountinfo:
+            yield Path(_OCTAL.sub(lambda m: chr(int(m.group(1), 8)), line.split(" ", 5)[4]))

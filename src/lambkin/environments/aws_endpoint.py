@@ -1,6 +1,6 @@
 """lambkin's own AWS API inside every sandbox: a port on the sandbox's loopback relayed to lambkin's gateway.
 
-A SandboxBackend decorator, so neither `environments` nor `sandbox` changes: each sandbox gets one more
+A SandboxBackend decorator, so neither the pools nor `sandbox` change: each sandbox gets one more
 listening socket inside its network namespace (`SandboxSpec.extra_ports`), served from lambkin's loop by a
 byte relay to the server's own address, and the standard variables that point an AWS SDK at it
 (AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN). The keys are the
@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from lambkin.config import Credentials
 from lambkin.sandbox.spec import ExitStatus, OutputSink, Sandbox, SandboxBackend, SandboxSpec
 
-log = logging.getLogger("lambkin.invoke.endpoint")
+log = logging.getLogger("lambkin.environments.endpoint")
 
 AWS_API_PORT = 9002  # 9001 is the Runtime API's
 _CHUNK = 64 * 1024

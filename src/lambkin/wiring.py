@@ -1,0 +1,266 @@
+"""The parts' wirings: each part of the server built from Settings, and what it adds to the whole.
+
+One function per part returns a frozen `Part`: its AWS API handlers by service, its HTTP mounts, its
+background loops and its closers, plus the objects the parts after it need. `app.build()` calls them in
+order and composes what they return; nothing here starts anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from lambkin.api.aws_asgi import AwsAsgi
+from lambkin.api.function_urls import FunctionUrls, HttpInvoker
+from lambkin.api.http_gateway import HttpGateway
+from lambkin.api.lambda_api import handlers as lambda_handlers
+from lambkin.api.lambda_async import AsyncInvokes
+from lambkin.api.lambda_esm import esm_handlers, function_lookup
+from lambkin.api.lambda_invoke import invoke_handlers
+from lambkin.api.lambda_urls import url_handlers
+from lambkin.api.logs_api import logs_handlers
+from lambkin.api.registry import RegistryApp
+from lambkin.api.root import Mount, path_prefix
+from lambkin.api.sqs_api import handlers as sqs_handlers
+from lambkin.config import Settings
+from lambkin.environments.aws_endpoint import EndpointBackend, own_endpoint
+from lambkin.environments.pool import PoolSettings
+from lambkin.events import mapping_store
+from lambkin.events.http.routes import RouteTable
+from lambkin.events.mapping_service import MappingService, queue_lookup
+from lambkin.events.pollers import build_event_sources
+from lambkin.functions import event_invoke_config
+from lambkin.functions import provisioned as provisioned_configs
+from lambkin.functions import repository as function_store
+from lambkin.functions import urls as function_urls
+from lambkin.functions.control import ControlPlane, build_control_plane
+from lambkin.functions.event_invoke_config import EventInvokeConfigService
+from lambkin.images import catalog as image_catalog
+from lambkin.images.blobs import BlobStore
+from lambkin.images.catalog import Catalog
+from lambkin.images.gc import collect_periodically
+from lambkin.images.service import ImageService, build_image_service
+from lambkin.images.uploads import Uploads
+from lambkin.invoke.async_core import build_dispatcher
+from lambkin.invoke.async_dispatcher import DispatchSettings
+from lambkin.invoke.core import ExecutionCore, build_execution
+from lambkin.invoke.provisioning import ProvisionedKeeper
+from lambkin.invoke.targets import Targets
+from lambkin.logs.store import LogStore
+from lambkin.protocol.gateway import AwsGateway
+from lambkin.protocol.service import Handler
+from lambkin.queues.service import QueueService, open_queue_service
+from lambkin.sandbox.runc import RuncBackend
+from lambkin.sandbox.spec import SandboxBackend
+from lambkin.store.db import Database, Migration
+
+BackgroundTask = Callable[[], Coroutine[Any, Any, None]]
+Closer = Callable[[], None]
+# The AWS APIs lambkin serves, in the order the gateway knows them (Lambda first: its fallback service).
+AWS_SERVICES = ("lambda", "sqs", "logs")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Part:
+    """What one part adds to the server: AWS API handlers (by botocore service name, then operation), HTTP
+    mounts (tried in order, ahead of the AWS APIs), background loops, and closers (run in reverse order)."""
+
+    handlers: Mapping[str, Mapping[str, Handler]] = field(default_factory=dict)
+    mounts: tuple[Mount, ...] = ()
+    background: tuple[BackgroundTask, ...] = ()
+    closers: tuple[Closer, ...] = ()
+
+
+def migrations() -> list[Migration]:
+    """Every part's schema steps in <data>/lambkin.db."""
+    steps: list[Migration] = []
+    steps += image_catalog.MIGRATIONS
+    steps += function_store.MIGRATIONS
+    steps += function_urls.MIGRATIONS
+    steps += provisioned_configs.MIGRATIONS
+    steps += event_invoke_config.MIGRATIONS
+    steps += mapping_store.MIGRATIONS
+    return steps
+
+
+@dataclass(frozen=True, kw_only=True)
+class StorePart(Part):
+    db: Database
+
+
+def store(settings: Settings) -> StorePart:
+    """The data directory and its database, migrated."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(settings.data_dir / "lambkin.db")
+    db.migrate(migrations())
+    return StorePart(db=db, closers=(db.close,))
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImagesPart(Part):
+    service: ImageService
+
+
+def images(settings: Settings, db: Database) -> ImagesPart:
+    """Blobs and the catalog, the registry at /v2/ (first: nothing else claims its paths), blob collection."""
+    blobs = BlobStore(settings.data_dir / "blobs")
+    catalog = Catalog(db, blobs)
+    registry = RegistryApp(catalog, Uploads(db, blobs, catalog), blobs, settings.credentials)
+    return ImagesPart(
+        service=build_image_service(settings.data_dir, settings.host, settings.port, catalog),
+        mounts=(Mount("registry", path_prefix("/v2"), registry),),
+        background=(lambda: collect_periodically(db, blobs, settings.image_gc_interval_s),),
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class SandboxesPart(Part):
+    backend: SandboxBackend
+
+
+def sandboxes(settings: Settings) -> SandboxesPart:
+    """The runc backend; its leftovers from an earlier run are removed first (create() waits for that)."""
+    backend = RuncBackend(settings.data_dir, init=settings.sandbox_init)
+    return SandboxesPart(backend=backend, background=(backend.cleanup_leftovers,))
+
+
+@dataclass(frozen=True, kw_only=True)
+class FunctionsPart(Part):
+    plane: ControlPlane
+
+
+def functions(settings: Settings, db: Database, images: ImageService) -> FunctionsPart:
+    """The control plane (functions, versions, aliases, account) and its Lambda operations."""
+    plane = build_control_plane(
+        db, settings.region, settings.account_id, images, concurrency_limit=settings.account_concurrency
+    )
+    return FunctionsPart(plane=plane, handlers={"lambda": lambda_handlers(plane)}, background=(plane.run,))
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExecutionPart(Part):
+    core: ExecutionCore
+    targets: Targets
+
+
+def execution(
+    settings: Settings, sandboxes: SandboxBackend, images: ImageService, plane: ControlPlane
+) -> ExecutionPart:
+    """Environment pools on the sandboxes, the Invoker, provisioned concurrency kept warm, and function logs
+    with the Logs API. Functions reach lambkin's own AWS API from their sandbox (environments/aws_endpoint.py)."""
+    logs = LogStore(settings.data_dir / "logs", retention_s=settings.log_retention_days * 86400)
+    pools = PoolSettings(
+        region=settings.region,
+        idle_timeout_s=settings.idle_timeout_s,
+        freeze_after_s=settings.freeze_after_s,
+        max_parallel_starts=settings.max_parallel_starts,
+        busy_poll_s=settings.busy_poll_us / 1e6,
+    )
+    endpoint = own_endpoint(settings.host, settings.port, settings.credentials)
+    core = build_execution(
+        EndpointBackend(sandboxes, endpoint), images, logs, pools, settings.account_concurrency
+    )
+    targets = Targets(plane.functions)
+    keeper = ProvisionedKeeper(plane.provisioned, targets.resolve, core.pools)
+    return ExecutionPart(
+        core=core,
+        targets=targets,
+        handlers={"logs": logs_handlers(logs)},
+        background=(core.pools.run, keeper.run),
+        closers=(logs.close,),
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class QueuesPart(Part):
+    service: QueueService
+
+
+def queues(settings: Settings) -> QueuesPart:
+    """The SQS-compatible queues, on their own SQLite file (<data>/queues.db), and the SQS API."""
+    service = open_queue_service(settings.data_dir / "queues.db", settings.region, settings.account_id)
+    return QueuesPart(
+        service=service,
+        handlers={"sqs": sqs_handlers(service, settings.endpoint)},
+        background=(service.run,),
+        closers=(service.db.close,),
+    )
+
+
+def invokes(
+    settings: Settings,
+    db: Database,
+    plane: ControlPlane,
+    core: ExecutionCore,
+    targets: Targets,
+    queues: QueueService,
+) -> Part:
+    """Invoke, sync and async (its Event branch stored in <data>/events.db, then dispatched through the
+    Invoker with retries, destinations and the DLQ), InvokeAsync and the EventInvokeConfig operations."""
+    configs = EventInvokeConfigService(db, plane.arns, plane.functions)
+    dispatch = DispatchSettings(scale=settings.async_retry_scale, per_function=settings.async_concurrency)
+    dispatcher = build_dispatcher(
+        settings.data_dir, core.invoker, targets.resolve, configs.effective, queues, dispatch
+    )
+    accepted = AsyncInvokes(plane.arns, targets.resolve, dispatcher, configs)
+    sync = invoke_handlers(targets.resolve, core.invoker, enqueue=accepted.enqueue)
+    return Part(
+        handlers={"lambda": {**accepted.handlers(), **sync}},
+        background=(dispatcher.run,),
+        closers=(dispatcher.store.db.close,),
+    )
+
+
+def http(
+    settings: Settings, db: Database, plane: ControlPlane, core: ExecutionCore, targets: Targets
+) -> Part:
+    """The HTTP faces ahead of the AWS APIs: function URLs (by Host or /lambda-url/<id>/) with their Lambda
+    operations, and the HTTP gateway's routes (at /gateway/ and *.gateway.localhost)."""
+    urls = function_urls.UrlService(db, plane.arns)
+    invoker = HttpInvoker(targets.resolve, core.invoker)
+    url_app = FunctionUrls(
+        settings.region, settings.account_id, settings.credentials.secret_for, urls, invoker
+    )
+    gateway = HttpGateway(settings.region, settings.account_id, RouteTable(settings.routes_path), invoker)
+    return Part(
+        handlers={"lambda": url_handlers(urls, plane.arns, settings.port)},
+        mounts=(
+            Mount("function-urls", url_app.matches, url_app),
+            Mount("http-gateway", gateway.matches, gateway),
+        ),
+    )
+
+
+def mappings(
+    settings: Settings,
+    db: Database,
+    plane: ControlPlane,
+    core: ExecutionCore,
+    targets: Targets,
+    queues: QueueService,
+) -> Part:
+    """Event source mappings and their operations; SQS pollers in-process, invoking through the Invoker."""
+    service = MappingService(
+        mapping_store.MappingStore(db),
+        function_lookup(plane.arns, plane.functions),
+        queue_lookup(queues),
+        f"arn:aws:lambda:{settings.region}:{settings.account_id}:event-source-mapping:",
+    )
+    service.load()
+    sources = build_event_sources(service, queues, core.invoker, targets.resolve, settings.region)
+    return Part(handlers={"lambda": esm_handlers(service, plane.arns)}, background=(sources.run,))
+
+
+def aws(settings: Settings, parts: Sequence[Part]) -> AwsAsgi:
+    """The AWS APIs (SigV4, botocore models) over every part's handlers. An operation two parts register is
+    a wiring mistake, refused here rather than one silently replacing the other."""
+    services: dict[str, dict[str, Handler]] = {name: {} for name in AWS_SERVICES}
+    for part in parts:
+        for service, handlers in part.handlers.items():
+            known = services.setdefault(service, {})
+            twice = sorted(known.keys() & handlers.keys())
+            if twice:
+                raise ValueError(f"{service} operations wired twice: {', '.join(twice)}")
+            known.update(handlers)
+    return AwsAsgi(AwsGateway(services, settings.account_id, settings.credentials.secret_for))

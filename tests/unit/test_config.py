@@ -1,0 +1,41 @@
+"""The LAMBKIN_* variables, read in config.py only: the server's Settings and the command's defaults."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lambkin.config import Credentials, command_defaults, settings_from_environment
+
+
+def test_the_servers_variables_become_settings(tmp_path: Path) -> None:
+    env = {
+        "LAMBKIN_ACCESS_KEY_ID": "AKIDENV",
+        "LAMBKIN_SECRET_ACCESS_KEY": "env-secret",
+        "LAMBKIN_REGION": "eu-west-1",
+        "LAMBKIN_ROUTES": str(tmp_path / "elsewhere.json"),
+        "LAMBKIN_BUSY_POLL_US": "0",
+        "LAMBKIN_MAX_PARALLEL_STARTS": "3",
+        "LAMBKIN_ASYNC_CONCURRENCY": "0",
+        "LAMBKIN_SANDBOX_INIT": "",
+    }
+    settings, generated = settings_from_environment(tmp_path, "0.0.0.0", 9100, env)
+    assert not generated and settings.credentials == Credentials("AKIDENV", "env-secret")
+    assert (settings.region, settings.account_id) == ("eu-west-1", "000000000000")
+    assert settings.routes_path == tmp_path / "elsewhere.json"
+    assert (settings.busy_poll_us, settings.max_parallel_starts) == (0, 3)
+    assert (settings.async_concurrency, settings.async_retry_scale) == (0, 1.0)
+    assert settings.sandbox_init == ""  # no init at all, as opposed to None: look for the host's tini
+
+
+def test_unset_variables_leave_the_defaults(tmp_path: Path) -> None:
+    settings, generated = settings_from_environment(tmp_path, "127.0.0.1", 9000, {})
+    assert generated and (tmp_path / "credentials.json").exists()
+    assert settings.routes_path == tmp_path / "routes.json"
+    assert (settings.idle_timeout_s, settings.freeze_after_s, settings.busy_poll_us) == (300, 0.5, 1000)
+    assert settings.sandbox_init is None
+
+
+def test_the_commands_defaults() -> None:
+    defaults = command_defaults({"LAMBKIN_PORT": "9100", "LAMBKIN_ACCESS_KEY_ID": "AKID"})
+    assert (defaults.data_dir, defaults.port, defaults.endpoint) == (Path("lambkin-data"), "9100", None)
+    assert defaults.access_key is None  # the secret is missing: the saved pair is used instead

@@ -1,0 +1,26 @@
+"""Composing the parts: each AWS operation is wired by one part only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from lambkin.config import Settings
+from lambkin.wiring import Part, aws
+
+
+async def _handler(params: dict[str, Any], context: Any) -> dict[str, Any]:
+    return {}
+
+
+def test_an_operation_two_parts_register_is_refused(tmp_path: Any) -> None:
+    first = Part(handlers={"lambda": {"Invoke": _handler}})
+    second = Part(handlers={"lambda": {"Invoke": _handler, "GetFunction": _handler}})
+    with pytest.raises(ValueError, match="lambda operations wired twice: Invoke"):
+        aws(Settings(data_dir=tmp_path), (first, second))
+
+
+def test_every_service_is_served_in_order_even_without_handlers(tmp_path: Any) -> None:
+    served = aws(Settings(data_dir=tmp_path), (Part(handlers={"sqs": {"ListQueues": _handler}}),))
+    assert list(served.gateway.services) == ["lambda", "sqs", "logs"]
