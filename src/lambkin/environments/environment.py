@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime
+import enum
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, assert_never
 
 from lambkin.environments.busy_poll import BusyPoll
 from lambkin.environments.lifecycle import EnvState, env_transition
@@ -36,14 +37,23 @@ class EnvironmentLost(Exception):
     """The sandbox ended before the event reached the runtime: the event may safely go to another one."""
 
 
+class InitFailure(enum.Enum):
+    """How an init ended badly: the runtime reported an error, exited, ran out of time, or the sandbox failed."""
+
+    ERROR = "error"
+    EXIT = "exit"
+    TIMEOUT = "timeout"
+    SANDBOX = "sandbox"
+
+
 class InitFailed(Exception):
     """Init ended in an error the triggering caller must see (init error, exit, timeout, sandbox failure)."""
 
     def __init__(
-        self, kind: str, detail: str, error: FunctionError | None = None, log_tail: bytes = b""
+        self, kind: InitFailure, detail: str, error: FunctionError | None = None, log_tail: bytes = b""
     ) -> None:
-        super().__init__(f"{kind}: {detail}")
-        self.kind = kind  # "error" | "exit" | "timeout" | "sandbox"
+        super().__init__(f"{kind.value}: {detail}")
+        self.kind = kind
         self.detail = detail
         self.error = error
         self.log_tail = log_tail
@@ -51,11 +61,15 @@ class InitFailed(Exception):
     def outcome(self, request_id: str, timeout_s: float) -> FunctionError:
         if self.error is not None:
             return self.error
-        if self.kind == "exit":
-            return exit_error(request_id, self.detail)
-        if self.kind == "timeout":
-            return timeout_error(request_id, timeout_s)
-        return platform_error(SANDBOX_FAILURE, f"RequestId: {request_id} Error: {self.detail}")
+        match self.kind:
+            case InitFailure.EXIT:
+                return exit_error(request_id, self.detail)
+            case InitFailure.TIMEOUT:
+                return timeout_error(request_id, timeout_s)
+            case InitFailure.ERROR | InitFailure.SANDBOX:
+                return platform_error(SANDBOX_FAILURE, f"RequestId: {request_id} Error: {self.detail}")
+            case _:
+                assert_never(self.kind)
 
 
 class InitTimedOut(Exception):
@@ -172,10 +186,10 @@ class Environment:
         if api.init_failed.done():
             error = api.init_failed.result()
             self.logs.platform(lines.init_report_line(elapsed_ms, "init", "error", error.error_type))
-            raise InitFailed("error", "init error", error)
+            raise InitFailed(InitFailure.ERROR, "init error", error)
         if self._exit.done():
             self.logs.platform(lines.init_report_line(elapsed_ms, "init", "error", "Runtime.ExitError"))
-            raise InitFailed("exit", self._exit.result().describe())
+            raise InitFailed(InitFailure.EXIT, self._exit.result().describe())
         if not done:
             self.logs.platform(lines.init_report_line(elapsed_ms, "init", "timeout", None))
             raise InitTimedOut

@@ -13,7 +13,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from lambkin.environments.busy_poll import BusyPoll
-from lambkin.environments.environment import INIT_LIMIT_S, Environment, InitFailed, InitTimedOut
+from lambkin.environments.environment import (
+    INIT_LIMIT_S,
+    Environment,
+    InitFailed,
+    InitFailure,
+    InitTimedOut,
+)
 from lambkin.environments.lifecycle import InvalidStateTransition
 from lambkin.environments.ports import ImageSource, PreparedImage, VersionConfig
 from lambkin.environments.scaling import IdleView, housekeeping, starts_to_launch
@@ -273,10 +279,10 @@ class Pools:
                     pool.envs.discard(env)
                     if env in pool.idle:
                         pool.idle.remove(env)
-            failure = InitFailed("timeout", "init timed out")
+            failure = InitFailed(InitFailure.TIMEOUT, "init timed out")
         except Exception as exc:
             log.exception("environment of %s failed", pool.key.function_arn)
-            failure = InitFailed("sandbox", _describe(exc))
+            failure = InitFailed(InitFailure.SANDBOX, _describe(exc))
         finally:
             if starting:
                 pool.starting -= 1
@@ -343,7 +349,7 @@ def _failure_reason(failure: InitFailed) -> str:
     """A provisioned start's failure as a StatusReason: the init error's type, else what ended it."""
     if failure.error is not None:
         return f"Init failed: {failure.error.error_type}"
-    return f"Init failed ({failure.kind}): {failure.detail}"
+    return f"Init failed ({failure.kind.value}): {failure.detail}"
 
 
 def _describe(exc: BaseException) -> str:
