@@ -16,6 +16,7 @@ from lambkin.functions.errors import FunctionsError
 from lambkin.functions.model import LATEST
 from lambkin.functions.names import is_version_qualifier
 from lambkin.functions.validation import ZIP_NOT_SUPPORTED, check_package_type
+from lambkin.protocol.encode import Fragments
 from lambkin.protocol.errors import AwsError
 from lambkin.protocol.service import Handler, RequestContext
 
@@ -116,7 +117,7 @@ async def get_function_configuration(cp: ControlPlane, params: Input) -> Output:
 async def list_functions(cp: ControlPlane, params: Input) -> Output:
     all_versions = params.get("FunctionVersion") == "ALL"
     page = await cp.functions.list(params.get("Marker"), params.get("MaxItems"), all_versions)
-    out: Output = {"Functions": [render.configuration(v) for v in page.items]}
+    out: Output = {"Functions": Fragments(render.listed(v) for v in page.items)}
     if page.next_marker:
         out["NextMarker"] = page.next_marker
     return out
@@ -163,7 +164,7 @@ async def publish_version(cp: ControlPlane, params: Input) -> Output:
 async def list_versions_by_function(cp: ControlPlane, params: Input) -> Output:
     ref = cp.arns.parse(params["FunctionName"], qualified=False)
     page = await cp.functions.list_versions(ref, params.get("Marker"), params.get("MaxItems"))
-    out: Output = {"Versions": [render.configuration(v) for v in page.items]}
+    out: Output = {"Versions": Fragments(render.listed(v) for v in page.items)}
     if page.next_marker:
         out["NextMarker"] = page.next_marker
     return out

@@ -23,6 +23,11 @@ _BODIES: WeakKeyDictionary[Shape, Encoder] = WeakKeyDictionary()
 _NATIVE = frozenset((str, int, float, bool))
 
 
+class Fragments(list[str]):
+    """A list member's items already rendered to their JSON texts (see `serialize.fragment`): encoders pass
+    it on as it is and the body writer splices the texts in, so a listing of cached items costs no encoding."""
+
+
 def encoder(shape: Shape) -> Encoder:
     """The shape's encoder: wire names, base64 blobs, timestamps in their format, enums as their values.
 
@@ -95,6 +100,8 @@ def _list(member: Shape) -> Encoder:
     cell: list[Encoder] = []
 
     def encode_list(value: Any) -> list[Any]:
+        if value.__class__ is Fragments:
+            return value
         if not cell:
             cell.append(encoder(member))
         encode = cell[0]

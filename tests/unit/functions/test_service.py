@@ -210,6 +210,19 @@ async def test_listing_pages_in_name_order(cp: ControlPlane) -> None:
     assert third.next_marker is None
 
 
+async def test_a_listing_read_again_shows_every_write_since(cp: ControlPlane) -> None:
+    await active(cp, "fn")
+    await active(cp, "other")
+    assert [v.memory_size for v in (await cp.functions.list(None, None, False)).items] == [128, 128]
+    await cp.functions.update_configuration(FunctionRef("other"), ConfigChange(memory_size=256), None)
+    await cp.account.put_concurrency(FunctionRef("fn"), 5)
+    listed = (await cp.functions.list(None, None, False)).items
+    assert [v.memory_size for v in listed] == [128, 256]
+    assert [v.reserved_concurrency for v in listed] == [5, None]
+    await cp.functions.delete(FunctionRef("fn"))
+    assert [v.name for v in (await cp.functions.list(None, None, False)).items] == ["other"]
+
+
 async def test_pending_work_resumes_after_restart(db: Database, resolver: FakeResolver) -> None:
     before = build_control_plane(db, "us-east-1", "000000000000", resolver, architecture="x86_64")
     await before.functions.create("fn", ROLE, "reg/app:v1", ConfigChange())
