@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
 from lambkin.api.lambda_payloads import check_json, too_large
+from lambkin.clock import SYSTEM_CLOCK, Clock
 from lambkin.functions.errors import FunctionNotFound, FunctionsError, ResourceConflict
 from lambkin.functions.event_invoke_config import EventInvokeConfig, EventInvokeConfigService
 from lambkin.functions.names import Arns
@@ -48,7 +48,7 @@ class AsyncInvokes:
         functions: FunctionService,
         dispatcher: Dispatcher,
         configs: EventInvokeConfigService,
-        clock: Callable[[], float] = time.time,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.arns = arns
         self.functions = functions
@@ -72,7 +72,7 @@ class AsyncInvokes:
             ref = self.arns.parse(name, qualifier)
         except FunctionsError as exc:
             raise _aws(exc) from exc
-        now = self.clock()
+        now = self.clock.now()
         event = AsyncEvent(
             request_id=ctx.request_id,
             function=function,

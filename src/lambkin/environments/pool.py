@@ -7,11 +7,10 @@ import contextlib
 import datetime
 import logging
 import secrets
-import time
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from lambkin.clock import SYSTEM_CLOCK, Clock
 from lambkin.environments.busy_poll import BusyPoll
 from lambkin.environments.environment import (
     INIT_LIMIT_S,
@@ -90,7 +89,7 @@ class Pools:
         images: ImageSource,
         logs: LogStore,
         settings: PoolSettings,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.backend = backend
         self.images = images
@@ -227,7 +226,7 @@ class Pools:
             missing = pool.provisioned - pool.initialized() - pool.starting
             # at most max_parallel_starts at a time: a large config ramps up over successive ticks
             missing = min(missing, self.settings.max_parallel_starts - pool.starting)
-            if missing > 0 and self.clock() >= pool.ahead_retry_at:
+            if missing > 0 and self.clock.monotonic() >= pool.ahead_retry_at:
                 for _ in range(missing):
                     pool.starting += 1
                     self._group.create_task(self._environment(pool, ahead=True))
@@ -288,7 +287,7 @@ class Pools:
                 pool.starting -= 1
             if ahead and failure is not None:
                 pool.ahead_failure = _failure_reason(failure)
-                pool.ahead_retry_at = self.clock() + AHEAD_RETRY_S
+                pool.ahead_retry_at = self.clock.monotonic() + AHEAD_RETRY_S
             if failure is not None:
                 self._fail_one(pool, failure)
             if pool.live_waiters() and self._group is not None:
@@ -316,10 +315,10 @@ class Pools:
 
     # housekeeping
     async def _housekeeping(self) -> None:
-        last_expiry = self.clock()
+        last_expiry = self.clock.monotonic()
         while True:
-            await asyncio.sleep(self.settings.tick_s)
-            now = self.clock()
+            await self.clock.sleep(self.settings.tick_s)
+            now = self.clock.monotonic()
             self.logs.flush()
             await self.tidy(now)
             if now - last_expiry > 3600:

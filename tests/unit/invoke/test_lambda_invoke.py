@@ -15,7 +15,7 @@ from lambkin.invoke.concurrency import RESERVED_LIMIT, Throttled
 from lambkin.invoke.invoker import InvokeRequest, InvokeResult
 from lambkin.protocol.errors import AwsError
 from lambkin.protocol.service import RequestContext
-from tests.unit.environments.fakes import Version
+from lambkin.testing.versions import FakeVersion
 
 ARN = "arn:aws:lambda:us-east-1:000000000000:function:fn"
 
@@ -25,11 +25,11 @@ class Functions:
     calls: list[tuple[str, str | None]] = field(default_factory=list)
     missing: bool = False
 
-    async def resolve_for_invoke(self, name: str, qualifier: str | None) -> tuple[Version, str]:
+    async def resolve_for_invoke(self, name: str, qualifier: str | None) -> tuple[FakeVersion, str]:
         self.calls.append((name, qualifier))
         if self.missing:
             raise NotFound("ResourceNotFoundException", f"Function not found: {ARN}")
-        return Version(), qualifier if qualifier and qualifier.isdigit() else "$LATEST"
+        return FakeVersion(), qualifier if qualifier and qualifier.isdigit() else "$LATEST"
 
 
 class NotFound(FunctionsError):
