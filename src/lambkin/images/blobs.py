@@ -132,11 +132,3 @@ def start_writeback(fd: int, offset: int, length: int) -> None:
             _libc = False
     if _libc:
         _libc.sync_file_range(fd, offset, length, _SYNC_FILE_RANGE_WRITE)
-
-
-def hash_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(CHUNK):
-            h.update(chunk)
-    return "sha256:" + h.hexdigest()

@@ -56,11 +56,6 @@ class ManualClock:
             if entry in self._sleepers:
                 self._sleepers.remove(entry)
 
-    @property
-    def sleeping(self) -> int:
-        """How many tasks sleep on this clock now."""
-        return len(self._sleepers)
-
     async def wait_sleeping(self, count: int = 1, deadline_s: float = 10.0) -> None:
         """Returns once at least `count` tasks sleep on this clock (within `deadline_s` of real time, so a
         broken test fails instead of hanging)."""
