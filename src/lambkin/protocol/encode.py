@@ -24,8 +24,9 @@ _NATIVE = frozenset((str, int, float, bool))
 
 
 class Fragments(list[str]):
-    """A list member's items already rendered to their JSON texts (see `serialize.fragment`): encoders pass
-    it on as it is and the body writer splices the texts in, so a listing of cached items costs no encoding."""
+    """A list member of an output body whose items are already JSON texts (`serialize.fragment`): encoders
+    pass it on as it is and the body writer splices the texts in, so a listing of cached items costs no
+    encoding. Only a member of the body itself, not one nested deeper, is spliced."""
 
 
 def encoder(shape: Shape) -> Encoder:

@@ -1,5 +1,8 @@
-"""A fake Lambda runtime for unit tests: a raw HTTP/1.1 client of the Runtime API, and FakeRuntimes, which
-runs one in every FakeSandbox a backend starts and answers events as they ask (echo, error, hang, crash...)."""
+"""A fake Lambda runtime for unit tests: RuntimeClient, and FakeRuntimes running one in each FakeSandbox.
+
+RuntimeClient speaks raw HTTP/1.1 to a Runtime API on one keep-alive connection; FakeRuntimes starts one in
+every sandbox a FakeSandboxBackend starts and answers each event as it asks (echo, error, hang, crash...).
+"""
 
 from __future__ import annotations
 
