@@ -11,6 +11,7 @@ from botocore.model import Shape
 from lambkin.functions.account import CODE_SIZE_UNZIPPED, CODE_SIZE_ZIPPED, TOTAL_CODE_SIZE, AccountSettings
 from lambkin.functions.model import Alias, FunctionVersion
 from lambkin.functions.provisioned import ProvisionedConfig
+from lambkin.protocol.encode import Fragment
 from lambkin.protocol.model import service_index
 from lambkin.protocol.serialize import fragment
 
@@ -19,7 +20,7 @@ from lambkin.protocol.serialize import fragment
 class _Rendered:
     version: FunctionVersion
     configuration: dict[str, Any]
-    text: str | None = None  # the configuration's JSON, made the first time a listing needs it
+    text: Fragment | None = None  # the configuration's JSON, made the first time it is asked for
 
 
 _RENDERED: dict[int, _Rendered] = {}
@@ -45,8 +46,9 @@ def configuration(version: FunctionVersion, arn: str | None = None) -> dict[str,
     return out
 
 
-def listed(version: FunctionVersion) -> str:
-    """A FunctionConfiguration as its JSON text, for a listing's `Fragments`: encoded once per version."""
+def configuration_json(version: FunctionVersion) -> Fragment:
+    """A FunctionConfiguration (FunctionArn as `configuration` shows it) as its JSON text, encoded once per
+    version: for GetFunction and, in `Fragments`, for the listings."""
     found = _rendered(version)
     if found.text is None:
         found.text = fragment(_configuration_shape(), found.configuration)

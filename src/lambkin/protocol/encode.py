@@ -23,10 +23,14 @@ _BODIES: WeakKeyDictionary[Shape, Encoder] = WeakKeyDictionary()
 _NATIVE = frozenset((str, int, float, bool))
 
 
-class Fragments(list[str]):
-    """A list member of an output body whose items are already JSON texts (`serialize.fragment`): encoders
-    pass it on as it is and the body writer splices the texts in, so a listing of cached items costs no
-    encoding. Only a member of the body itself, not one nested deeper, is spliced."""
+class Fragment(str):
+    """A structure already rendered to its JSON text (`serialize.fragment`), for a handler to keep and hand
+    back in its place: encoders pass it on as it is and the body writer splices it in, so a cached item costs
+    no encoding. Only a member of the body itself, not one nested deeper, is spliced."""
+
+
+class Fragments(list[Fragment]):
+    """A list member of an output body whose items are Fragments (a listing), spliced in the same way."""
 
 
 def encoder(shape: Shape) -> Encoder:
@@ -73,7 +77,9 @@ def _structure(shape: StructureShape, body_only: bool = False) -> Encoder:
     # Members are compiled on first use, so a recursive shape compiles only as deep as its data goes.
     table: dict[str, tuple[str, Encoder]] = {}
 
-    def encode_structure(value: Any) -> dict[str, Any]:
+    def encode_structure(value: Any) -> dict[str, Any] | Fragment:
+        if value.__class__ is Fragment:
+            return value
         if not table and shape.members:
             for name, member in shape.members.items():
                 if body_only and member.serialization.get("location") is not None:

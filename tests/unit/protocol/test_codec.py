@@ -201,6 +201,17 @@ def test_a_listing_of_fragments_is_the_listing_encoded_item_by_item() -> None:
     assert spliced.status == encoded.status and spliced.headers == encoded.headers
 
 
+def test_a_structure_member_given_as_a_fragment_is_the_structure_encoded() -> None:
+    lam = service_index("lambda").model
+    get = lam.operation_model("GetFunction")
+    configuration = {"FunctionName": "f", "Timeout": 3, "TracingConfig": {"Mode": "PassThrough"}}
+    code = {"RepositoryType": "ECR", "ImageUri": "reg/app:v1"}
+    encoded = serialize.rest_json(get, {"Configuration": configuration, "Code": code})
+    text = serialize.fragment(lam.shape_for("FunctionConfiguration"), configuration)
+    spliced = serialize.rest_json(get, {"Configuration": text, "Code": code})
+    assert spliced.body == encoded.body
+
+
 def test_timestamps_accept_datetimes_epochs_and_iso_strings() -> None:
     op = SERVICE.operation_model("PutWidget")
     for value in (WHEN, WHEN.timestamp(), "2026-03-04T05:06:07Z"):
