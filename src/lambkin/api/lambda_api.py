@@ -14,6 +14,7 @@ from lambkin.functions.control import ControlPlane
 from lambkin.functions.model import LATEST
 from lambkin.functions.names import is_version_qualifier
 from lambkin.functions.validation import ZIP_NOT_SUPPORTED, check_package_type
+from lambkin.protocol.encode import Fragments
 from lambkin.protocol.errors import AwsError
 from lambkin.protocol.service import Handler, RequestContext
 
@@ -81,10 +82,10 @@ async def create_function(cp: ControlPlane, params: Input) -> Output:
 async def get_function(cp: ControlPlane, params: Input) -> Output:
     ref = cp.arns.parse(params["FunctionName"], params.get("Qualifier"))
     version, alias, record = await cp.functions.get(ref)
-    out: Output = {
-        "Configuration": render.configuration(version, alias.alias_arn if alias else None),
-        "Code": render.code_location(version),
-    }
+    configuration = (  # asked by alias, it shows the alias ARN; else the version's JSON text is reused
+        render.configuration(version, alias.alias_arn) if alias else render.configuration_json(version)
+    )
+    out: Output = {"Configuration": configuration, "Code": render.code_location(version)}
     if record.tags:
         out["Tags"] = dict(record.tags)
     if record.reserved_concurrency is not None:
@@ -101,7 +102,7 @@ async def get_function_configuration(cp: ControlPlane, params: Input) -> Output:
 async def list_functions(cp: ControlPlane, params: Input) -> Output:
     all_versions = params.get("FunctionVersion") == "ALL"
     page = await cp.functions.list(params.get("Marker"), params.get("MaxItems"), all_versions)
-    out: Output = {"Functions": [render.configuration(v) for v in page.items]}
+    out: Output = {"Functions": Fragments(render.configuration_json(v) for v in page.items)}
     if page.next_marker:
         out["NextMarker"] = page.next_marker
     return out
@@ -148,7 +149,7 @@ async def publish_version(cp: ControlPlane, params: Input) -> Output:
 async def list_versions_by_function(cp: ControlPlane, params: Input) -> Output:
     ref = cp.arns.parse(params["FunctionName"], qualified=False)
     page = await cp.functions.list_versions(ref, params.get("Marker"), params.get("MaxItems"))
-    out: Output = {"Versions": [render.configuration(v) for v in page.items]}
+    out: Output = {"Versions": Fragments(render.configuration_json(v) for v in page.items)}
     if page.next_marker:
         out["NextMarker"] = page.next_marker
     return out

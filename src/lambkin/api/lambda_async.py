@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from typing import Any
 
 from lambkin.api.lambda_payloads import check_json, too_large
+from lambkin.clock import SYSTEM_CLOCK, Clock
 from lambkin.functions.event_invoke_config import EventInvokeConfig, EventInvokeConfigService
 from lambkin.functions.names import Arns
 from lambkin.invoke.async_dispatcher import Dispatcher
@@ -27,7 +26,7 @@ class AsyncInvokes:
         resolve: Resolve,
         dispatcher: Dispatcher,
         configs: EventInvokeConfigService,
-        clock: Callable[[], float] = time.time,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.arns = arns
         self.resolve = resolve
@@ -45,7 +44,7 @@ class AsyncInvokes:
 
     async def _accept(self, target: Target, payload: bytes, ctx: RequestContext) -> None:
         check_json(payload)
-        now = self.clock()
+        now = self.clock.now()
         event = AsyncEvent(
             request_id=ctx.request_id,
             function=target.version.name,

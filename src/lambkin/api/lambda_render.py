@@ -2,31 +2,62 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import cache
 from typing import Any
+
+from botocore.model import Shape
 
 from lambkin.functions.account import CODE_SIZE_UNZIPPED, CODE_SIZE_ZIPPED, TOTAL_CODE_SIZE, AccountSettings
 from lambkin.functions.model import Alias, FunctionVersion
 from lambkin.functions.provisioned import ProvisionedConfig
+from lambkin.protocol.encode import Fragment
+from lambkin.protocol.model import service_index
+from lambkin.protocol.serialize import fragment
 
-_RENDERED: dict[int, tuple[FunctionVersion, dict[str, Any]]] = {}
+
+@dataclass(slots=True)
+class _Rendered:
+    version: FunctionVersion
+    configuration: dict[str, Any]
+    text: Fragment | None = None  # the configuration's JSON, made the first time it is asked for
+
+
+_RENDERED: dict[int, _Rendered] = {}
 _RENDERED_LIMIT = 8192
 
 
-def configuration(version: FunctionVersion, arn: str | None = None) -> dict[str, Any]:
-    """A FunctionConfiguration. `arn` overrides FunctionArn (Lambda shows the alias ARN when asked by alias).
-
-    Versions are immutable and the repository hands out the same object for an unchanged row, so the
-    rendering is remembered per object (checked by identity, not just id).
-    """
-    cached = _RENDERED.get(id(version))
-    if cached is None or cached[0] is not version:
+def _rendered(version: FunctionVersion) -> _Rendered:
+    """Versions are immutable and the repository hands out the same object for an unchanged row, so the
+    rendering is remembered per object (checked by identity, not just id): a write makes a new object."""
+    found = _RENDERED.get(id(version))
+    if found is None or found.version is not version:
         if len(_RENDERED) >= _RENDERED_LIMIT:
             _RENDERED.clear()
-        cached = _RENDERED[id(version)] = (version, _configuration(version))
-    out = dict(cached[1])
+        found = _RENDERED[id(version)] = _Rendered(version, _configuration(version))
+    return found
+
+
+def configuration(version: FunctionVersion, arn: str | None = None) -> dict[str, Any]:
+    """A FunctionConfiguration. `arn` overrides FunctionArn (Lambda shows the alias ARN when asked by alias)."""
+    out = dict(_rendered(version).configuration)
     if arn is not None:
         out["FunctionArn"] = arn
     return out
+
+
+def configuration_json(version: FunctionVersion) -> Fragment:
+    """A FunctionConfiguration (FunctionArn as `configuration` shows it) as its JSON text, encoded once per
+    version: for GetFunction and, in `Fragments`, for the listings."""
+    found = _rendered(version)
+    if found.text is None:
+        found.text = fragment(_configuration_shape(), found.configuration)
+    return found.text
+
+
+@cache
+def _configuration_shape() -> Shape:
+    return service_index("lambda").model.shape_for("FunctionConfiguration")
 
 
 def _configuration(version: FunctionVersion) -> dict[str, Any]:

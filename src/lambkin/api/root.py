@@ -6,7 +6,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from lambkin.api.asgi import ASGIApp, Receive, Scope, Send, header, respond
+from lambkin.api.asgi import ASGIApp, Receive, Scope, Send, respond
 
 Matcher = Callable[[Scope], bool]
 
@@ -15,14 +15,6 @@ def path_prefix(prefix: str) -> Matcher:
     def match(scope: Scope) -> bool:
         path: str = scope.get("path", "")
         return path == prefix or path.startswith(prefix + "/")
-
-    return match
-
-
-def host_contains(fragment: str) -> Matcher:
-    def match(scope: Scope) -> bool:
-        host = header(scope, b"host") or ""
-        return fragment in host
 
     return match
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime
+import enum
 import logging
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, assert_never
 
+from lambkin.clock import SYSTEM_CLOCK, Clock
 from lambkin.environments.busy_poll import BusyPoll
 from lambkin.environments.lifecycle import EnvState, env_transition
 from lambkin.environments.results import (
@@ -36,14 +37,23 @@ class EnvironmentLost(Exception):
     """The sandbox ended before the event reached the runtime: the event may safely go to another one."""
 
 
+class InitFailure(enum.Enum):
+    """How an init ended badly: the runtime reported an error, exited, ran out of time, or the sandbox failed."""
+
+    ERROR = "error"
+    EXIT = "exit"
+    TIMEOUT = "timeout"
+    SANDBOX = "sandbox"
+
+
 class InitFailed(Exception):
     """Init ended in an error the triggering caller must see (init error, exit, timeout, sandbox failure)."""
 
     def __init__(
-        self, kind: str, detail: str, error: FunctionError | None = None, log_tail: bytes = b""
+        self, kind: InitFailure, detail: str, error: FunctionError | None = None, log_tail: bytes = b""
     ) -> None:
-        super().__init__(f"{kind}: {detail}")
-        self.kind = kind  # "error" | "exit" | "timeout" | "sandbox"
+        super().__init__(f"{kind.value}: {detail}")
+        self.kind = kind
         self.detail = detail
         self.error = error
         self.log_tail = log_tail
@@ -51,11 +61,15 @@ class InitFailed(Exception):
     def outcome(self, request_id: str, timeout_s: float) -> FunctionError:
         if self.error is not None:
             return self.error
-        if self.kind == "exit":
-            return exit_error(request_id, self.detail)
-        if self.kind == "timeout":
-            return timeout_error(request_id, timeout_s)
-        return platform_error(SANDBOX_FAILURE, f"RequestId: {request_id} Error: {self.detail}")
+        match self.kind:
+            case InitFailure.EXIT:
+                return exit_error(request_id, self.detail)
+            case InitFailure.TIMEOUT:
+                return timeout_error(request_id, timeout_s)
+            case InitFailure.ERROR | InitFailure.SANDBOX:
+                return platform_error(SANDBOX_FAILURE, f"RequestId: {request_id} Error: {self.detail}")
+            case _:
+                assert_never(self.kind)
 
 
 class InitTimedOut(Exception):
@@ -97,7 +111,7 @@ class Environment:
         logs: LogStream,
         version: str,
         memory_mb: int,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Clock = SYSTEM_CLOCK,
         poll: BusyPoll | None = None,
     ) -> None:
         self.id = spec.id
@@ -108,14 +122,14 @@ class Environment:
         self.memory_mb = memory_mb
         self.clock = clock
         self.state = EnvState.CREATED
-        self.idle_since = clock()
+        self.idle_since = clock.monotonic()
         self.api: RuntimeApi | None = None
         self.sandbox: Sandbox | None = None
         self.task: asyncio.Task[None] | None = None
         self._exit: asyncio.Future[ExitStatus] | None = None
         self._lock = asyncio.Lock()
         self._init_ms: float | None = None  # reported once, by the first invocation's REPORT
-        self._started = clock()
+        self._started = clock.monotonic()
         self._closing = False
         self._peak = (-PEAK_REFRESH_S, 0)  # (when read, Max Memory Used in MB)
         self.poll = poll
@@ -158,7 +172,7 @@ class Environment:
         """Starts the sandbox's process (the runtime); `watch_exit()` and `initialize()` may follow."""
         assert self.sandbox is not None
         self.move(EnvState.INITIALIZING)
-        self._started = self.clock()
+        self._started = self.clock.monotonic()
         await self.sandbox.start()
 
     async def initialize(self, limit_s: float) -> None:
@@ -168,14 +182,14 @@ class Environment:
         api = self.api
         waiting: set[asyncio.Future[Any]] = {api.ready, api.init_failed, self._exit}
         done, _ = await asyncio.wait(waiting, timeout=limit_s, return_when=asyncio.FIRST_COMPLETED)
-        elapsed_ms = (self.clock() - started) * 1000
+        elapsed_ms = (self.clock.monotonic() - started) * 1000
         if api.init_failed.done():
             error = api.init_failed.result()
             self.logs.platform(lines.init_report_line(elapsed_ms, "init", "error", error.error_type))
-            raise InitFailed("error", "init error", error)
+            raise InitFailed(InitFailure.ERROR, "init error", error)
         if self._exit.done():
             self.logs.platform(lines.init_report_line(elapsed_ms, "init", "error", "Runtime.ExitError"))
-            raise InitFailed("exit", self._exit.result().describe())
+            raise InitFailed(InitFailure.EXIT, self._exit.result().describe())
         if not done:
             self.logs.platform(lines.init_report_line(elapsed_ms, "init", "timeout", None))
             raise InitTimedOut
@@ -183,7 +197,7 @@ class Environment:
         assert self.sandbox is not None
         await self.sandbox.end_init()  # init ran with every host core; invocations get their share
         self.move(EnvState.IDLE)
-        self.idle_since = self.clock()
+        self.idle_since = self.clock.monotonic()
 
     def initialized_ahead(self) -> None:
         """Init ran ahead of demand (provisioned concurrency): no invocation reports its duration or output."""
@@ -199,8 +213,8 @@ class Environment:
         assert api is not None and exited is not None and self.state is EnvState.BUSY
         if exited.done():
             raise EnvironmentLost(self.id)
-        started = self.clock()
-        deadline_ms = int((time.time() + timeout_s) * 1000)
+        started = self.clock.monotonic()
+        deadline_ms = int((self.clock.now() + timeout_s) * 1000)
         event = Event(
             request_id=invocation.request_id,
             payload=invocation.payload,
@@ -235,7 +249,7 @@ class Environment:
         finally:
             timer.cancel()
             exited.remove_done_callback(interrupt)
-        elapsed = self.clock() - started
+        elapsed = self.clock.monotonic() - started
         self._recent_s = elapsed if self._recent_s is None else 0.8 * self._recent_s + 0.2 * elapsed
         duration_ms = elapsed * 1000
         status: str | None = None
@@ -285,7 +299,7 @@ class Environment:
 
     def _max_memory_mb(self) -> int:
         """The cgroup's high-water mark, read at most every PEAK_REFRESH_S (it only ever grows)."""
-        now = self.clock()
+        now = self.clock.monotonic()
         if self.sandbox is None or now - self._peak[0] < PEAK_REFRESH_S:
             return self._peak[1]
         with contextlib.suppress(Exception):  # the sandbox may be gone by the time REPORT is written
@@ -323,7 +337,7 @@ class Environment:
 
     def release(self) -> None:
         self.move(EnvState.IDLE)
-        self.idle_since = self.clock()
+        self.idle_since = self.clock.monotonic()
 
 
 def _exit_text(status: ExitStatus) -> str:

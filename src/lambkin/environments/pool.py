@@ -7,13 +7,18 @@ import contextlib
 import datetime
 import logging
 import secrets
-import time
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from lambkin.clock import SYSTEM_CLOCK, Clock
 from lambkin.environments.busy_poll import BusyPoll
-from lambkin.environments.environment import INIT_LIMIT_S, Environment, InitFailed, InitTimedOut
+from lambkin.environments.environment import (
+    INIT_LIMIT_S,
+    Environment,
+    InitFailed,
+    InitFailure,
+    InitTimedOut,
+)
 from lambkin.environments.lifecycle import InvalidStateTransition
 from lambkin.environments.ports import ImageSource, PreparedImage, VersionConfig
 from lambkin.environments.scaling import IdleView, housekeeping, starts_to_launch
@@ -84,7 +89,7 @@ class Pools:
         images: ImageSource,
         logs: LogStore,
         settings: PoolSettings,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.backend = backend
         self.images = images
@@ -221,7 +226,7 @@ class Pools:
             missing = pool.provisioned - pool.initialized() - pool.starting
             # at most max_parallel_starts at a time: a large config ramps up over successive ticks
             missing = min(missing, self.settings.max_parallel_starts - pool.starting)
-            if missing > 0 and self.clock() >= pool.ahead_retry_at:
+            if missing > 0 and self.clock.monotonic() >= pool.ahead_retry_at:
                 for _ in range(missing):
                     pool.starting += 1
                     self._group.create_task(self._environment(pool, ahead=True))
@@ -273,16 +278,16 @@ class Pools:
                     pool.envs.discard(env)
                     if env in pool.idle:
                         pool.idle.remove(env)
-            failure = InitFailed("timeout", "init timed out")
+            failure = InitFailed(InitFailure.TIMEOUT, "init timed out")
         except Exception as exc:
             log.exception("environment of %s failed", pool.key.function_arn)
-            failure = InitFailed("sandbox", _describe(exc))
+            failure = InitFailed(InitFailure.SANDBOX, _describe(exc))
         finally:
             if starting:
                 pool.starting -= 1
             if ahead and failure is not None:
                 pool.ahead_failure = _failure_reason(failure)
-                pool.ahead_retry_at = self.clock() + AHEAD_RETRY_S
+                pool.ahead_retry_at = self.clock.monotonic() + AHEAD_RETRY_S
             if failure is not None:
                 self._fail_one(pool, failure)
             if pool.live_waiters() and self._group is not None:
@@ -310,10 +315,10 @@ class Pools:
 
     # housekeeping
     async def _housekeeping(self) -> None:
-        last_expiry = self.clock()
+        last_expiry = self.clock.monotonic()
         while True:
-            await asyncio.sleep(self.settings.tick_s)
-            now = self.clock()
+            await self.clock.sleep(self.settings.tick_s)
+            now = self.clock.monotonic()
             self.logs.flush()
             await self.tidy(now)
             if now - last_expiry > 3600:
@@ -343,7 +348,7 @@ def _failure_reason(failure: InitFailed) -> str:
     """A provisioned start's failure as a StatusReason: the init error's type, else what ended it."""
     if failure.error is not None:
         return f"Init failed: {failure.error.error_type}"
-    return f"Init failed ({failure.kind}): {failure.detail}"
+    return f"Init failed ({failure.kind.value}): {failure.detail}"
 
 
 def _describe(exc: BaseException) -> str:

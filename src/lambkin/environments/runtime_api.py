@@ -8,7 +8,6 @@ Logs and Telemetry APIs answer as the emulator does while extensions are not sup
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 from dataclasses import dataclass
 
@@ -244,10 +243,3 @@ def _body_limit(method: str, path: str) -> int:
 def _stub(reply: Reply, error_type: str, message: str) -> None:
     body = json.dumps({"errorMessage": message, "errorType": error_type}).encode()
     reply.send(202, body, _JSON)
-
-
-def client_context_header(encoded: str | None) -> str:
-    """The caller's base64 X-Amz-Client-Context as the runtime receives it (decoded JSON)."""
-    if not encoded:
-        return ""
-    return base64.b64decode(encoded).decode("utf-8", errors="replace")

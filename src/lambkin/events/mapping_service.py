@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid as uuids
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
+from lambkin.clock import SYSTEM_CLOCK, Clock
 from lambkin.events.errors import InvalidParameterValue, MappingConflict, MappingInUse, MappingNotFound
 from lambkin.events.mapping_store import MappingStore
 from lambkin.events.mappings import (
@@ -78,7 +77,7 @@ class MappingService:
         functions: FunctionLookup,
         queues: QueueLookup,
         arn_prefix: str,
-        clock: Callable[[], float] = time.time,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.store = store
         self.functions = functions
@@ -120,7 +119,7 @@ class MappingService:
             max_concurrency=(params.get("ScalingConfig") or {}).get("MaximumConcurrency"),
             enabled=params.get("Enabled", True),
             state=MappingState.CREATING,
-            last_modified=self.clock(),
+            last_modified=self.clock.now(),
             fifo=queue.fifo,
         )
         await self._save(mapping)
@@ -159,7 +158,7 @@ class MappingService:
             max_concurrency=current.max_concurrency if scaling is None else scaling.get("MaximumConcurrency"),
             enabled=enabled,
             reason=USER_INITIATED,
-            last_modified=self.clock(),
+            last_modified=self.clock.now(),
         )
         if function is not None:
             changed = replace(
@@ -225,7 +224,7 @@ class MappingService:
             enabled=False,
             state=transition(current.state, MappingState.DISABLED),
             reason=reason,
-            last_modified=self.clock(),
+            last_modified=self.clock.now(),
         )
         await self._save(disabled)
 

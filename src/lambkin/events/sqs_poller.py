@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import time
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
+from lambkin.clock import SYSTEM_CLOCK, Clock
 from lambkin.environments.results import Success
 from lambkin.events import scaling
 from lambkin.events.mappings import FUNCTION_GONE, QUEUE_GONE, Mapping
@@ -34,7 +34,6 @@ class Runner(Protocol):
 
 
 Problem = Callable[[str, str], Awaitable[None]]
-Sleep = Callable[[float], Awaitable[None]]
 
 
 class MappingPoller:
@@ -52,8 +51,7 @@ class MappingPoller:
         resolve: Resolve,
         problem: Problem,
         region: str,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Sleep = asyncio.sleep,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.mapping = mapping
         self.queues = queues
@@ -62,12 +60,11 @@ class MappingPoller:
         self.problem = problem
         self.region = region
         self.clock = clock
-        self.sleep = sleep
         self.reserved: int | None = None
         self.in_flight = 0
         self.throttles = 0
         self.errors = 0
-        self.scale = scaling.initial(clock(), self.limit())
+        self.scale = scaling.initial(clock.monotonic(), self.limit())
         self._workers: dict[int, asyncio.Task[None]] = {}
         self._receiving: set[asyncio.Task[None]] = set()
         self._stopped = False
@@ -82,8 +79,8 @@ class MappingPoller:
                     worker = self._workers.get(index)
                     if worker is None or worker.done():
                         self._workers[index] = group.create_task(self._work(index))
-                await self.sleep(TICK_S)
-                self.scale = scaling.decide(self.scale, self.clock(), self._observe(), self.limit())
+                await self.clock.sleep(TICK_S)
+                self.scale = scaling.decide(self.scale, self.clock.monotonic(), self._observe(), self.limit())
 
     def _observe(self) -> scaling.Observation:
         queue = self.queues.registry.queues.get(self.mapping.queue)
@@ -104,7 +101,7 @@ class MappingPoller:
                 self._stopped = True
             except Exception:
                 log.exception("event source mapping %s: a poll failed; polling again", self.mapping.uuid)
-                await self.sleep(ERROR_PAUSE_S)
+                await self.clock.sleep(ERROR_PAUSE_S)
 
     async def poll_once(self) -> int:
         """Receives one batch and carries it to its end; the number of messages it handled."""
@@ -142,13 +139,13 @@ class MappingPoller:
             timeout = await self._function_timeout()
             if mapping.window_s + timeout > visibility:
                 visibility = mapping.window_s + timeout + 30
-        started = self.clock()
+        started = self.clock.monotonic()
         messages = await self._receive(mapping, mapping.batch_size, LONG_POLL_S, visibility)
         if messages and mapping.window_s:
-            deadline = self.clock() + mapping.window_s
+            deadline = self.clock.monotonic() + mapping.window_s
             size = sum(len(m.body) for m in messages)
             while len(messages) < mapping.batch_size and size < MAX_PAYLOAD:
-                remaining = deadline - self.clock()
+                remaining = deadline - self.clock.monotonic()
                 if remaining <= 0:
                     break
                 wait = min(LONG_POLL_S, math.ceil(remaining))
@@ -190,9 +187,9 @@ class MappingPoller:
                     self.in_flight -= 1
             except (Throttled, FunctionBusy):
                 self.throttles += 1
-            if self.clock() + backoff >= hidden_until - 1:
+            if self.clock.monotonic() + backoff >= hidden_until - 1:
                 return None
-            await self.sleep(backoff)
+            await self.clock.sleep(backoff)
             backoff = min(backoff * 2, MAX_BACKOFF_S)
 
     def _failed(

@@ -4,7 +4,8 @@ It holds the control plane's reads and the invoke targets made of them (`invoke/
 together. Readers note the function's generation before they read the store and keep the result only if no
 write finished in between; writers call `invalidate` after their transaction commits. So a cached read is
 never older than the last committed write of this process. (One process owns a data directory; a scaled-out
-deployment would drop this cache or invalidate it from the shared store.)
+deployment would drop this cache or invalidate it from the shared store.) Reads that span functions (a
+listing's page) are kept under the name `ALL`, which a write to any function drops.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from collections.abc import Awaitable, Hashable
 from typing import Any, TypeVar
 
 LIMIT = 16_384
+PER_NAME_LIMIT = 1024
+ALL = ""  # no function has an empty name
 T = TypeVar("T")
 
 
@@ -33,11 +36,15 @@ class ReadCache:
             return
         if len(self._entries) >= LIMIT and name not in self._entries:
             self._entries.clear()
-        self._entries.setdefault(name, {})[key] = value
+        entries = self._entries.setdefault(name, {})
+        if len(entries) >= PER_NAME_LIMIT:
+            entries.clear()
+        entries[key] = value
 
     def invalidate(self, name: str) -> None:
-        self._generations[name] = self._generations.get(name, 0) + 1
-        self._entries.pop(name, None)
+        for dropped in (name, ALL):
+            self._generations[dropped] = self._generations.get(dropped, 0) + 1
+            self._entries.pop(dropped, None)
 
     async def written(self, name: str, run: Awaitable[T]) -> T:
         """Awaits a store write for function `name`, then drops what was cached for it."""

@@ -5,8 +5,7 @@
     ├── InvalidParameterValue           InvalidParameterValueException   (Lambda's semantic checks)
     ├── ValidationFailed                ValidationException              (default-Lambda numeric limits)
     ├── ResourceConflict                ResourceConflictException        (exists, Pending, update under way)
-    ├── PreconditionFailed              PreconditionFailedException      (RevisionId mismatch)
-    └── ServiceUnavailable              ServiceException                 (the store or the image service failed)
+    └── PreconditionFailed              PreconditionFailedException      (RevisionId mismatch)
 
 They carry no HTTP: the gateway renders them, in one place for every domain error (`protocol/errors.py`).
 """
@@ -46,10 +45,6 @@ class ResourceConflict(FunctionsError):
 
 class PreconditionFailed(FunctionsError):
     code = "PreconditionFailedException"
-
-
-class ServiceUnavailable(FunctionsError):
-    code = "ServiceException"
 
 
 REVISION_MISMATCH = (

@@ -21,10 +21,6 @@ class FunctionRef:
     name: str
     qualifier: str | None = None
 
-    @property
-    def is_version(self) -> bool:
-        return self.qualifier is not None and (self.qualifier == LATEST or self.qualifier.isdigit())
-
 
 def is_version_qualifier(qualifier: str) -> bool:
     return qualifier == LATEST or qualifier.isdigit()

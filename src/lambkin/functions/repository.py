@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import sqlite3
-from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
@@ -238,7 +237,3 @@ class FunctionRepository:
             "SELECT config FROM function_aliases WHERE function_name = ? ORDER BY name", (name,)
         )
         return [_decode_alias(r[0]) for r in rows]
-
-
-def tags_with(tags: Mapping[str, str], added: Mapping[str, str]) -> MappingProxyType[str, str]:
-    return MappingProxyType({**tags, **added})

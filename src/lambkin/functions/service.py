@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 
 from lambkin.functions import changes, validation
-from lambkin.functions.cache import ReadCache
+from lambkin.functions.cache import ALL, ReadCache
 from lambkin.functions.errors import (
     InvalidParameterValue,
     ResourceConflict,
@@ -112,12 +112,19 @@ class FunctionService:
     ) -> Page[FunctionVersion]:
         after = decode_marker(marker)
         limit = max_items or DEFAULT_PAGE
+        key = ("list", after, limit, all_versions)
+        cached: Page[FunctionVersion] | None = self.cache.get(ALL, key)
+        if cached is not None:
+            return cached
+        generation = self.cache.generation(ALL)
 
         def read(conn: sqlite3.Connection) -> list[FunctionVersion]:
             return self.repo.listing(conn, after, limit + 1, all_versions)
 
         rows = await self.db.run(read)
-        return Page.of(rows, limit, lambda last: encode_marker(last.name, _number(last.version)))
+        page = Page.of(rows, limit, lambda last: encode_marker(last.name, _number(last.version)))
+        self.cache.put(ALL, key, page, generation)
+        return page
 
     async def list_versions(
         self, ref: FunctionRef, marker: str | None, max_items: int | None

@@ -82,17 +82,6 @@ class BlobStore:
     def new_staging_path(self) -> Path:
         return self.staging / uuid.uuid4().hex
 
-    def commit_staged(self, staged: Path, expected: str | None = None) -> str:
-        """Hashes a complete staging file and moves it to its digest's name; returns the digest."""
-        digest = hash_file(staged)
-        if expected is not None and expected != digest:
-            staged.unlink(missing_ok=True)
-            raise DigestMismatch(expected, digest)
-        with staged.open("rb") as f:
-            os.fsync(f.fileno())
-        self._commit(staged, digest)
-        return digest
-
     def adopt(self, staged: Path, digest: str) -> None:
         """Makes a staging file whose digest the caller computed while writing it the blob `digest`.
 
@@ -143,11 +132,3 @@ def start_writeback(fd: int, offset: int, length: int) -> None:
             _libc = False
     if _libc:
         _libc.sync_file_range(fd, offset, length, _SYNC_FILE_RANGE_WRITE)
-
-
-def hash_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(CHUNK):
-            h.update(chunk)
-    return "sha256:" + h.hexdigest()

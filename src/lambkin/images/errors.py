@@ -13,14 +13,12 @@
     ├── NameUnknown               NAME_UNKNOWN           404
     ├── SizeInvalid               SIZE_INVALID           400
     ├── Unauthorized              UNAUTHORIZED           401
-    ├── Denied                    DENIED                 403
     ├── Unsupported               UNSUPPORTED            405
     │   ├── UnsupportedMediaType  UNSUPPORTED            415
     │   └── UnknownEndpoint       UNSUPPORTED            404
     ├── TagInvalid                TAG_INVALID            400
     ├── RangeInvalid              RANGE_INVALID          416
-    ├── PaginationNumberInvalid   PAGINATION_NUMBER_INVALID 400
-    └── TooManyRequests           TOOMANYREQUESTS        429
+    └── PaginationNumberInvalid   PAGINATION_NUMBER_INVALID 400
 
 They are domain errors: nothing here knows HTTP beyond the status number. `api/registry.py` renders them
 as the spec's `{"errors": [{"code", "message", "detail"}]}` body.
@@ -105,11 +103,6 @@ class Unauthorized(RegistryError):
     status = 401
 
 
-class Denied(RegistryError):
-    code = "DENIED"
-    status = 403
-
-
 class Unsupported(RegistryError):
     code = "UNSUPPORTED"
     status = 405
@@ -134,11 +127,6 @@ class RangeInvalid(RegistryError):
 class PaginationNumberInvalid(RegistryError):
     code = "PAGINATION_NUMBER_INVALID"
     status = 400
-
-
-class TooManyRequests(RegistryError):
-    code = "TOOMANYREQUESTS"
-    status = 429
 
 
 class UnknownEndpoint(Unsupported):

@@ -6,10 +6,10 @@ import asyncio
 import logging
 import os
 import sqlite3
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from lambkin.clock import SYSTEM_CLOCK, Clock
 from lambkin.images.blobs import BlobStore
 from lambkin.images.uploads import UPLOAD_PREFIX
 from lambkin.store.db import Database
@@ -88,12 +88,14 @@ async def collect_garbage(
     return GarbageReport(tuple(deleted), freed, uploads, staging)
 
 
-async def collect_periodically(db: Database, blobs: BlobStore, interval: float) -> None:
+async def collect_periodically(
+    db: Database, blobs: BlobStore, interval: float, clock: Clock = SYSTEM_CLOCK
+) -> None:
     """The server's background collection: one `collect_garbage` every `interval` seconds, until cancelled."""
     while True:
-        await asyncio.sleep(interval)
+        await clock.sleep(interval)
         try:
-            report = await collect_garbage(db, blobs, now=time.time())
+            report = await collect_garbage(db, blobs, now=clock.now())
         except Exception:
             log.exception("image garbage collection failed")
             continue

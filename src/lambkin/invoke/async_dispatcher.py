@@ -8,11 +8,11 @@ import heapq
 import itertools
 import json
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Protocol, assert_never
 
+from lambkin.clock import SYSTEM_CLOCK, Clock
 from lambkin.environments.results import SANDBOX_FAILURE, FunctionError, Success
 from lambkin.invoke.async_destinations import Attempt, Destinations, destination_record
 from lambkin.invoke.async_lifecycle import (
@@ -86,7 +86,7 @@ class Dispatcher:
         configs: Configs,
         destinations: Destinations,
         settings: DispatchSettings,
-        clock: Callable[[], float] = time.time,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.store = store
         self.runner = runner
@@ -121,7 +121,7 @@ class Dispatcher:
     def _queue(self, event: AsyncEvent) -> None:
         if event.payload is not None and len(event.payload) > INLINE_LIMIT:
             event = replace(event, payload=None)  # on disk already: loaded again for its attempt
-        if event.due <= self.clock():
+        if event.due <= self.clock.now():
             self._ready.setdefault(event.function, collections.deque()).append(event)
         else:
             heapq.heappush(self._delayed, (event.due, next(self._order), event))
@@ -152,9 +152,9 @@ class Dispatcher:
             group.create_task(self.store.journal.run())
             while True:
                 self._wake.clear()
-                for event in self.due(self.clock()):
+                for event in self.due(self.clock.now()):
                     group.create_task(self.attempt(event))
-                wait = self._delayed[0][0] - self.clock() if self._delayed else IDLE_WAIT_S
+                wait = self._delayed[0][0] - self.clock.now() if self._delayed else IDLE_WAIT_S
                 # Quiet move-on: waking for the next due event is not an error.
                 try:
                     async with asyncio.timeout(max(wait, 0.0)):
@@ -170,7 +170,7 @@ class Dispatcher:
             log.exception(
                 "async event %s: the attempt failed in lambkin; it waits and runs again", event.request_id
             )
-            self._requeue_throttled(event, self.clock(), self._policy(None))
+            self._requeue_throttled(event, self.clock.now(), self._policy(None))
         finally:
             left = self._running.get(event.function, 1) - 1
             if left > 0:
@@ -180,7 +180,7 @@ class Dispatcher:
             self._wake.set()
 
     async def _attempt(self, event: AsyncEvent) -> None:
-        now = self.clock()
+        now = self.clock.now()
         policy = self._policy(await self.configs(event.function, event.qualifier))
         if event.payload is None:
             payload = await self.store.payload(event.request_id)
@@ -215,17 +215,17 @@ class Dispatcher:
         try:
             result = await self.runner.invoke(target.version, request)
         except Throttled:
-            self._requeue_throttled(event, self.clock(), policy)
+            self._requeue_throttled(event, self.clock.now(), policy)
             return
         if isinstance(result.outcome, FunctionError) and result.outcome.error_type == SANDBOX_FAILURE:
             # lambkin could not give the event an environment: a system error, retried like a throttle.
             log.warning("async event %s: no sandbox for %s; it waits", event.request_id, event.function)
-            self._requeue_throttled(event, self.clock(), policy)
+            self._requeue_throttled(event, self.clock.now(), policy)
             return
         attempt = Attempt(result.outcome, target.executed_version)
         tried = replace(event, attempts=event.attempts + 1, throttles=0)
         kind = Kind.SUCCESS if isinstance(result.outcome, Success) else Kind.FUNCTION_ERROR
-        decision = decide(tried, kind, policy, self.clock())
+        decision = decide(tried, kind, policy, self.clock.now())
         match decision:
             case Retry(due=due):
                 following = tried.moved(EventAction.RETRY, due=due)
@@ -261,7 +261,7 @@ class Dispatcher:
     ) -> None:
         """Delivers the record, then removes the event (with a function destination's event, in one commit)."""
         config = await self.configs(event.function, event.qualifier)
-        now = self.clock()
+        now = self.clock.now()
         event.moved(EventAction.SUCCEED if decision.succeeded else EventAction.FAIL)
         destination, dead_letter = route(decision, config, target.dead_letter_arn)
         successors: list[AsyncEvent] = []

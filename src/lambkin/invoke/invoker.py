@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from lambkin import ids
-from lambkin.environments.environment import EnvironmentLost, InitFailed, Invocation
+from lambkin.environments.environment import EnvironmentLost, InitFailed, InitFailure, Invocation
 from lambkin.environments.pool import Pools
 from lambkin.environments.ports import VersionConfig
 from lambkin.environments.results import Outcome
@@ -88,7 +88,7 @@ class Invoker:
                 return InvokeResult(
                     request_id, failure.outcome(request_id, float(version.timeout)), failure.log_tail
                 )
-        lost = InitFailed("sandbox", "no environment could take the event")
+        lost = InitFailed(InitFailure.SANDBOX, "no environment could take the event")
         return InvokeResult(request_id, lost.outcome(request_id, float(version.timeout)), b"")
 
 

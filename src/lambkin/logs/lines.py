@@ -14,10 +14,6 @@ def stream_name(version: str, now: datetime.datetime, env_hex: str | None = None
     return f"{now:%Y/%m/%d}/[{version}]{suffix}"
 
 
-def group_name(function_name: str) -> str:
-    return f"/aws/lambda/{function_name}"
-
-
 def start_line(request_id: str, version: str) -> str:
     return f"START RequestId: {request_id} Version: {version}"
 

@@ -23,6 +23,16 @@ _BODIES: WeakKeyDictionary[Shape, Encoder] = WeakKeyDictionary()
 _NATIVE = frozenset((str, int, float, bool))
 
 
+class Fragment(str):
+    """A structure already rendered to its JSON text (`serialize.fragment`), for a handler to keep and hand
+    back in its place: encoders pass it on as it is and the body writer splices it in, so a cached item costs
+    no encoding. Only a member of the body itself, not one nested deeper, is spliced."""
+
+
+class Fragments(list[Fragment]):
+    """A list member of an output body whose items are Fragments (a listing), spliced in the same way."""
+
+
 def encoder(shape: Shape) -> Encoder:
     """The shape's encoder: wire names, base64 blobs, timestamps in their format, enums as their values.
 
@@ -67,7 +77,9 @@ def _structure(shape: StructureShape, body_only: bool = False) -> Encoder:
     # Members are compiled on first use, so a recursive shape compiles only as deep as its data goes.
     table: dict[str, tuple[str, Encoder]] = {}
 
-    def encode_structure(value: Any) -> dict[str, Any]:
+    def encode_structure(value: Any) -> dict[str, Any] | Fragment:
+        if value.__class__ is Fragment:
+            return value
         if not table and shape.members:
             for name, member in shape.members.items():
                 if body_only and member.serialization.get("location") is not None:
@@ -95,6 +107,8 @@ def _list(member: Shape) -> Encoder:
     cell: list[Encoder] = []
 
     def encode_list(value: Any) -> list[Any]:
+        if value.__class__ is Fragments:
+            return value
         if not cell:
             cell.append(encoder(member))
         encode = cell[0]

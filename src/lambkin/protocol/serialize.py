@@ -13,7 +13,7 @@ from xml.sax.saxutils import escape
 from botocore.model import OperationModel, Shape, StructureShape
 
 from lambkin.protocol import eventstream
-from lambkin.protocol.encode import body_encoder, encoder, plain, timestamp
+from lambkin.protocol.encode import Fragment, Fragments, body_encoder, encoder, plain, timestamp
 from lambkin.protocol.errors import AwsError
 from lambkin.protocol.legacy import SQS_XML_NAMESPACE, query_error
 from lambkin.protocol.model import ServiceIndex
@@ -115,8 +115,31 @@ _timestamp = timestamp
 _JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
+def fragment(shape: Shape, value: Any) -> Fragment:
+    """`value` as the JSON text of its shape, to render once and keep (alone, or listed in a `Fragments`)."""
+    return Fragment(_JSON(to_json(shape, value)))
+
+
+_SPLICED = (Fragment, Fragments)
+
+
 def _dumps(body: Any) -> bytes:
+    if body.__class__ is dict and any(v.__class__ in _SPLICED for v in body.values()):
+        return _spliced(body).encode()
     return _JSON(body).encode()
+
+
+def _spliced(body: dict[str, Any]) -> str:
+    """A body object whose members may be a Fragment or Fragments: their texts go in as they are."""
+    return "{" + ",".join(f"{_JSON(key)}:{_member_text(value)}" for key, value in body.items()) + "}"
+
+
+def _member_text(value: Any) -> str:
+    if value.__class__ is Fragment:
+        return str(value)
+    if value.__class__ is Fragments:
+        return "[" + ",".join(value) + "]"
+    return _JSON(value)
 
 
 def _header_value(shape: Shape, value: Any) -> str:

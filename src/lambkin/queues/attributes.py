@@ -27,14 +27,6 @@ INTEGER_RANGES: dict[str, tuple[int, int, int]] = {
 FIFO_ONLY = {"ContentBasedDeduplication", "DeduplicationScope", "FifoThroughputLimit"}
 OPAQUE = {"Policy", "KmsMasterKeyId", "KmsDataKeyReusePeriodSeconds", "SqsManagedSseEnabled"}
 SETTABLE = set(INTEGER_RANGES) | FIFO_ONLY | OPAQUE | {"RedrivePolicy", "RedriveAllowPolicy", "FifoQueue"}
-COMPUTED = {
-    "QueueArn",
-    "ApproximateNumberOfMessages",
-    "ApproximateNumberOfMessagesNotVisible",
-    "ApproximateNumberOfMessagesDelayed",
-    "CreatedTimestamp",
-    "LastModifiedTimestamp",
-}
 CHOICES = {
     "DeduplicationScope": ("messageGroup", "queue"),
     "FifoThroughputLimit": ("perQueue", "perMessageGroupId"),

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from lambkin.queues.attributes import QueueConfig
 from lambkin.queues.index import QueueIndex
@@ -14,17 +12,6 @@ from lambkin.queues.storage import DedupEntry, QueueRow
 
 DEDUP_WINDOW = 300.0
 PURGE_INTERVAL = 60.0
-
-
-class Clock(Protocol):
-    """Wall-clock seconds; visibility and delays are stored as wall times so they survive restarts."""
-
-    def now(self) -> float: ...
-
-
-class SystemClock:
-    def now(self) -> float:
-        return time.time()
 
 
 @dataclass

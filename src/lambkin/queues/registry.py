@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 
+from lambkin.clock import Clock
 from lambkin.queues import attributes as attrs
 from lambkin.queues import storage
 from lambkin.queues.attributes import QueueConfig
@@ -17,7 +18,7 @@ from lambkin.queues.errors import (
     QueueNameExists,
 )
 from lambkin.queues.journal import Journal
-from lambkin.queues.queue import Clock, Queue
+from lambkin.queues.queue import Queue
 
 MAX_TAGS = 50
 RECREATE_AFTER = 60.0  # seconds before a deleted queue's name may be used again

@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import assert_never
 
+from lambkin.clock import SYSTEM_CLOCK, Clock
 from lambkin.queues import storage
 from lambkin.queues.errors import (
     InvalidParameterValue,
@@ -25,7 +26,7 @@ from lambkin.queues.lifecycle import (
     received,
     transition,
 )
-from lambkin.queues.queue import Clock, Queue, SystemClock
+from lambkin.queues.queue import Queue
 from lambkin.queues.receipts import decode, new_token
 from lambkin.queues.receiving import ReceivedMessage, render
 from lambkin.queues.registry import QueueRegistry
@@ -51,9 +52,9 @@ class QueueService:
     their queue's signal, which sends and visibility changes raise.
     """
 
-    def __init__(self, db: Database, region: str, account_id: str, clock: Clock | None = None) -> None:
+    def __init__(self, db: Database, region: str, account_id: str, clock: Clock = SYSTEM_CLOCK) -> None:
         self.db = db
-        self.clock: Clock = clock or SystemClock()
+        self.clock = clock
         self.journal = Journal(db)
         self.registry = QueueRegistry(self.journal, self.clock, region, account_id)
 
@@ -329,7 +330,7 @@ def _check_range(name: str, value: int, low: int, high: int) -> None:
         )
 
 
-def open_queue_service(path: Path, region: str, account_id: str, clock: Clock | None = None) -> QueueService:
+def open_queue_service(path: Path, region: str, account_id: str, clock: Clock = SYSTEM_CLOCK) -> QueueService:
     """The queue engine on its own SQLite file, loaded and ready for `run()`.
 
     A file of its own gives queue traffic its own write lock, WAL and SQLite thread, so sends never wait

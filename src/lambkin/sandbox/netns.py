@@ -34,10 +34,6 @@ class NetworkNamespace:
         """A path another process (runc) can open to join this namespace while lambkin holds `fd`."""
         return f"/proc/{os.getpid()}/fd/{self.fd}"
 
-    @property
-    def inode(self) -> int:
-        return os.fstat(self.fd).st_ino
-
     def close(self) -> None:
         for listener in self.listeners.values():
             listener.close()

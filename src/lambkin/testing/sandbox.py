@@ -35,6 +35,7 @@ class FakeSandbox:
         self.memory_bytes = 16 * 1024 * 1024
         self.on_start: Callable[[FakeSandbox], None] | None = None
         self._exit: asyncio.Future[ExitStatus] | None = None
+        self._destroyed = asyncio.Event()
 
     @property
     def id(self) -> str:
@@ -87,6 +88,12 @@ class FakeSandbox:
         self.exit(ExitStatus(code=None, signal=9))
         for listener in self.listeners.values():
             listener.close()
+        self._destroyed.set()
+
+    async def wait_destroyed(self, deadline_s: float = 10.0) -> None:
+        """Returns once the sandbox is destroyed (a deadline, so a broken test fails instead of hanging)."""
+        async with asyncio.timeout(deadline_s):
+            await self._destroyed.wait()
 
     # What the test does as the container.
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,38 +22,24 @@ from lambkin.environments.lifecycle import EnvState
 from lambkin.environments.pool import Pools, PoolSettings
 from lambkin.environments.results import FunctionError, Success
 from lambkin.logs.store import LogStore
+from lambkin.testing.clock import ManualClock
+from lambkin.testing.images import FakeImageSource
+from lambkin.testing.runtime import FakeRuntimes
 from lambkin.testing.sandbox import FakeSandboxBackend
-from tests.unit.environments.fakes import GATES, Images, Runtimes, Version
-
-
-async def until(predicate: Callable[[], bool]) -> None:
-    """Lets the loop run until `predicate` holds (bounded, so a broken test fails instead of hanging)."""
-    for _ in range(5000):
-        if predicate():
-            return
-        await asyncio.sleep(0.001)
-    raise AssertionError("condition never held")
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from lambkin.testing.versions import FakeVersion
 
 
 @dataclass
 class World:
     pools: Pools
     backend: FakeSandboxBackend
-    runtimes: Runtimes
-    images: Images
+    runtimes: FakeRuntimes
+    images: FakeImageSource
     store: LogStore
-    clock: Clock
+    clock: ManualClock
 
     async def invoke(
-        self, version: Version, event: dict[str, object], request_id: str = "req"
+        self, version: FakeVersion, event: dict[str, object], request_id: str = "req"
     ) -> InvocationResult:
         pool, env = await self.pools.take(version)
         try:
@@ -67,10 +53,10 @@ class World:
 @pytest.fixture
 async def world(tmp_path: Path) -> AsyncIterator[World]:
     backend = FakeSandboxBackend()
-    runtimes = Runtimes(backend)
-    images = Images()
+    runtimes = FakeRuntimes(backend)
+    images = FakeImageSource()
     store = LogStore(tmp_path / "logs")
-    clock = Clock()
+    clock = ManualClock(1000.0)
     pools = Pools(
         backend, images, store, PoolSettings(idle_timeout_s=60, freeze_after_s=1, tick_s=3600), clock
     )
@@ -84,7 +70,7 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
 
 
 async def test_echo_then_warm_reuse_of_the_same_environment(world: World) -> None:
-    version = Version()
+    version = FakeVersion()
     first = await world.invoke(version, {"a": 1}, "r1")
     second = await world.invoke(version, {"a": 2}, "r2")
     assert first.outcome == Success(b'{"a": 1}')
@@ -95,7 +81,9 @@ async def test_echo_then_warm_reuse_of_the_same_environment(world: World) -> Non
 
 
 async def test_sandbox_spec_merges_environment_as_lambda_does(world: World) -> None:
-    version = Version(environment={"USER_VAR": "x", "AWS_LAMBDA_FUNCTION_NAME": "spoof", "IMAGE_ONLY": "2"})
+    version = FakeVersion(
+        environment={"USER_VAR": "x", "AWS_LAMBDA_FUNCTION_NAME": "spoof", "IMAGE_ONLY": "2"}
+    )
     await world.invoke(version, {})
     spec = world.backend.sandboxes[0].spec
     env = dict(spec.env)
@@ -114,7 +102,9 @@ async def test_sandbox_spec_merges_environment_as_lambda_does(world: World) -> N
 
 
 async def test_image_config_overrides(world: World) -> None:
-    version = Version(entry_point=("/bin/sh",), command=("-c", "exec bootstrap"), working_directory="/app")
+    version = FakeVersion(
+        entry_point=("/bin/sh",), command=("-c", "exec bootstrap"), working_directory="/app"
+    )
     await world.invoke(version, {})
     spec = world.backend.sandboxes[0].spec
     assert spec.args == ("/bin/sh", "-c", "exec bootstrap")
@@ -122,21 +112,22 @@ async def test_image_config_overrides(world: World) -> None:
 
 
 async def test_burst_of_n_starts_n_environments_in_parallel(world: World) -> None:
-    version = Version()
-    GATES["burst"] = gate = asyncio.Event()
+    version = FakeVersion()
+    gate = world.runtimes.gate("burst")
     calls = [
         asyncio.ensure_future(world.invoke(version, {"do": "gate", "gate": "burst"}, f"r{i}"))
         for i in range(5)
     ]
-    await until(lambda: sum(1 for e in world.pools.environments() if e.state is EnvState.BUSY) == 5)
+    await gate.reached(5)
+    assert sum(1 for e in world.pools.environments() if e.state is EnvState.BUSY) == 5
     assert len(world.backend.sandboxes) == 5
-    gate.set()
+    gate.open()
     results = await asyncio.gather(*calls)
     assert all(r.outcome == Success(b'"opened"') for r in results)
 
 
 async def test_function_error_keeps_the_environment(world: World) -> None:
-    version = Version()
+    version = FakeVersion()
     result = await world.invoke(version, {"do": "error"})
     assert isinstance(result.outcome, FunctionError)
     assert json.loads(result.outcome.payload)["errorMessage"] == "boom"
@@ -146,7 +137,7 @@ async def test_function_error_keeps_the_environment(world: World) -> None:
 
 async def test_init_error_goes_to_the_caller_and_the_next_invoke_starts_afresh(world: World) -> None:
     world.runtimes.init = "error"
-    version = Version()
+    version = FakeVersion()
     with pytest.raises(InitFailed) as caught:
         await world.invoke(version, {}, "r1")
     outcome = caught.value.outcome("r1", 3.0)
@@ -161,7 +152,7 @@ async def test_init_error_goes_to_the_caller_and_the_next_invoke_starts_afresh(w
 async def test_runtime_exit_during_init_is_an_exit_error(world: World) -> None:
     world.runtimes.init = "exit"
     with pytest.raises(InitFailed) as caught:
-        await world.invoke(Version(), {}, "r1")
+        await world.invoke(FakeVersion(), {}, "r1")
     outcome = caught.value.outcome("r1", 3.0)
     assert json.loads(outcome.payload) == {
         "errorType": "Runtime.ExitError",
@@ -172,12 +163,12 @@ async def test_runtime_exit_during_init_is_an_exit_error(world: World) -> None:
 async def test_sandbox_creation_failure_fails_the_caller_cleanly(world: World) -> None:
     world.backend.fail_next_create = RuntimeError("no space")
     with pytest.raises(InitFailed) as caught:
-        await world.invoke(Version(), {}, "r1")
+        await world.invoke(FakeVersion(), {}, "r1")
     assert caught.value.outcome("r1", 3.0).error_type == "Sandbox.Failure"
 
 
 async def test_crash_during_invoke_is_an_exit_error_and_the_environment_is_replaced(world: World) -> None:
-    version = Version()
+    version = FakeVersion()
     result = await world.invoke(version, {"do": "crash"}, "r1")
     assert json.loads(result.outcome.payload) == {
         "errorType": "Runtime.ExitError",
@@ -188,7 +179,7 @@ async def test_crash_during_invoke_is_an_exit_error_and_the_environment_is_repla
 
 
 async def test_timeout_kills_the_environment(world: World) -> None:
-    version = Version(timeout=1)
+    version = FakeVersion(timeout=1)
     pool, env = await world.pools.take(version)
     try:
         result = await env.invoke(Invocation("r1", b'{"do": "hang"}', version.function_arn), 0.05)
@@ -202,42 +193,47 @@ async def test_timeout_kills_the_environment(world: World) -> None:
     assert b"Task timed out after 0.05 seconds" in result.log_tail
     await world.invoke(version, {})
     assert len(world.backend.sandboxes) == 2
-    await until(lambda: world.backend.sandboxes[0].destroyed)
+    await world.backend.sandboxes[0].wait_destroyed()
+    assert world.backend.sandboxes[0].destroyed
 
 
 async def test_update_drains_old_environments_while_in_flight_invokes_finish(world: World) -> None:
-    old = Version()
-    GATES["drain"] = gate = asyncio.Event()
+    old = FakeVersion()
+    gate = world.runtimes.gate("drain")
     in_flight = asyncio.ensure_future(world.invoke(old, {"do": "gate", "gate": "drain"}))
     await world.invoke(old, {})  # a second, idle environment of the old code
-    await until(lambda: len(world.backend.sandboxes) >= 2)
+    await gate.reached(1)
+    assert len(world.backend.sandboxes) >= 2
     new = dataclasses.replace(old, code_sha256="bb", revision_id="r2")
     assert (await world.invoke(new, {"n": 1})).outcome == Success(b'{"n": 1}')
     old_sandboxes = world.backend.sandboxes[:2]
     assert sum(1 for s in old_sandboxes if s.destroyed or not s.running) >= 0
-    gate.set()
+    gate.open()
     assert (await in_flight).outcome == Success(b'"opened"')
-    await until(lambda: all(s.destroyed for s in old_sandboxes))
+    for old_sandbox in old_sandboxes:
+        await old_sandbox.wait_destroyed()
+    assert all(s.destroyed for s in old_sandboxes)
     assert [s for s in world.backend.live] == world.backend.sandboxes[2:]
 
 
 async def test_idle_environments_are_frozen_thawed_on_reuse_and_reaped(world: World) -> None:
-    version = Version()
+    version = FakeVersion()
     await world.invoke(version, {})
     sandbox = world.backend.sandboxes[0]
-    world.clock.now += 2
-    await world.pools.tidy(world.clock.now)
+    world.clock.advance(2)
+    await world.pools.tidy(world.clock.monotonic())
     assert sandbox.frozen
     await world.invoke(version, {})
     assert not sandbox.frozen and sandbox.freezes == 1
-    world.clock.now += 61
-    await world.pools.tidy(world.clock.now)
-    await until(lambda: sandbox.destroyed)
+    world.clock.advance(61)
+    await world.pools.tidy(world.clock.monotonic())
+    await sandbox.wait_destroyed()
+    assert sandbox.destroyed
     assert world.pools.environments() == []
 
 
 async def test_start_end_report_and_output_lines_in_the_stream(world: World) -> None:
-    version = Version()
+    version = FakeVersion()
     result = await world.invoke(version, {"do": "print"}, "r1")
     tail = result.log_tail.decode()
     lines = tail.splitlines()
@@ -254,14 +250,14 @@ async def test_start_end_report_and_output_lines_in_the_stream(world: World) -> 
 
 
 async def test_event_is_not_swallowed_when_the_runtime_dies_with_next_pending(world: World) -> None:
-    version = Version()
+    version = FakeVersion()
     await world.invoke(version, {})
     [env] = world.pools.environments()
     assert isinstance(env, Environment)
     # The runtime dies while waiting in /next: its connection closes, then the sandbox exits.
-    await world.runtimes.clients[0].close()
+    await world.runtimes.hang_up(world.runtimes.clients[0])
     assert env.api is not None
-    await until(lambda: not env.api.connections)
+    assert not env.api.connections
     world.backend.sandboxes[0].exit()
     with pytest.raises(EnvironmentLost):
         await world.invoke(version, {"again": True})

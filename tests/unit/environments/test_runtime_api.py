@@ -12,7 +12,7 @@ import pytest
 from lambkin.environments.lifecycle import RuntimeState
 from lambkin.environments.results import MAX_RESPONSE_BYTES, FunctionError, Success
 from lambkin.environments.runtime_api import Event, RuntimeApi
-from tests.unit.environments.fake_runtime import RuntimeClient
+from lambkin.testing.runtime import RuntimeClient
 
 
 @pytest.fixture

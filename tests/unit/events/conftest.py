@@ -10,7 +10,8 @@ import pytest
 from lambkin.events.mapping_service import MappingService
 from lambkin.events.mapping_store import MIGRATIONS, MappingStore
 from lambkin.store.db import Database
-from tests.unit.events.fakes import QUEUES, Clock, Functions
+from lambkin.testing.clock import ManualClock
+from tests.unit.events.fakes import QUEUES, Functions
 
 
 @pytest.fixture
@@ -23,4 +24,4 @@ def db(tmp_path: Path) -> Iterator[Database]:
 
 @pytest.fixture
 def service(db: Database) -> MappingService:
-    return MappingService(MappingStore(db), Functions(), QUEUES.get, "arn:esm:", Clock())
+    return MappingService(MappingStore(db), Functions(), QUEUES.get, "arn:esm:", ManualClock(100.0))

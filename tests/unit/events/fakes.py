@@ -1,4 +1,4 @@
-"""Fakes for the mapping unit tests: the control plane's and the queue engine's lookups, and a clock."""
+"""Fakes for the mapping unit tests: the control plane's and the queue engine's lookups."""
 
 from __future__ import annotations
 
@@ -21,10 +21,3 @@ class Functions:
 
 
 QUEUES = {Q + "q": QueueInfo("q", False, 30), Q + "f.fifo": QueueInfo("f.fifo", True, 30)}
-
-
-class Clock:
-    now = 100.0
-
-    def __call__(self) -> float:
-        return self.now

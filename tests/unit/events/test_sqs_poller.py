@@ -14,13 +14,15 @@ import pytest
 
 from lambkin.environments.results import FunctionError, Outcome, Success
 from lambkin.events.mappings import FUNCTION_GONE, Mapping, MappingState
-from lambkin.events.sqs_poller import MappingPoller
+from lambkin.events.sqs_poller import TICK_S, MappingPoller
 from lambkin.invoke.concurrency import Throttled
 from lambkin.invoke.invoker import InvokeRequest, InvokeResult
 from lambkin.invoke.targets import FunctionGone, Target
+from lambkin.queues.receiving import ReceivedMessage
 from lambkin.queues.sending import SendRequest
 from lambkin.queues.service import QueueService
-from tests.unit.queues.conftest import ManualClock, running
+from lambkin.testing.clock import ManualClock
+from tests.unit.queues.conftest import running
 
 ARN = "arn:aws:sqs:us-east-1:123456789012:jobs"
 
@@ -58,7 +60,7 @@ async def queues(tmp_path: Path, clock: ManualClock) -> AsyncIterator[QueueServi
 
 @pytest.fixture
 def clock() -> ManualClock:
-    return ManualClock()
+    return ManualClock(autojump=True)  # backoffs pass at once; the scaling tests step the ticks themselves
 
 
 async def send(queues: QueueService, *bodies: str) -> None:
@@ -82,10 +84,7 @@ def poller(
     async def problem(uuid: str, reason: str) -> None:
         problems.append((uuid, reason))
 
-    async def sleep(seconds: float) -> None:
-        clock.advance(seconds)
-
-    made = MappingPoller(mapping(**extra), queues, runner, resolve, problem, "us-east-1", clock.now, sleep)
+    made = MappingPoller(mapping(**extra), queues, runner, resolve, problem, "us-east-1", clock)
     return made, problems
 
 
@@ -196,44 +195,25 @@ class Gate:
         self.open = asyncio.Event()
         self.now = 0
         self.most = 0
+        self._changed = asyncio.Event()
 
     async def invoke(self, version: Any, request: InvokeRequest) -> InvokeResult:
         self.now += 1
         self.most = max(self.most, self.now)
+        self._changed.set()
+        self._changed = asyncio.Event()
         try:
             await self.open.wait()
         finally:
             self.now -= 1
         return InvokeResult("req", Success(b""), b"")
 
-
-class Ticker:
-    """The controller's sleep: each tick the test grants advances the clock one TICK_S and returns."""
-
-    def __init__(self, clock: ManualClock) -> None:
-        self.clock = clock
-        self.allowed = 0
-        self.granted = asyncio.Event()
-
-    async def sleep(self, seconds: float) -> None:
-        while self.allowed == 0:
-            self.granted.clear()
-            await self.granted.wait()
-        self.allowed -= 1
-        self.clock.advance(seconds)
-
-    def tick(self, count: int = 1) -> None:
-        self.allowed += count
-        self.granted.set()
-
-
-async def until(check: Any) -> None:
-    """Waits for the pollers' queue work (SQLite on its thread) to get there; a deadline, not a timing."""
-    for _ in range(1000):
-        if check():
-            return
-        await asyncio.sleep(0.005)
-    raise AssertionError(f"never happened: {check.__code__.co_firstlineno}")
+    async def running(self, count: int) -> None:
+        """Returns once exactly `count` invokes wait here (the pollers' receives go through SQLite on its
+        thread first); a deadline, so a broken test fails instead of hanging."""
+        async with asyncio.timeout(10):
+            while self.now != count:
+                await self._changed.wait()
 
 
 @contextlib.asynccontextmanager
@@ -253,12 +233,13 @@ async def test_pollers_start_at_five_and_grow_while_all_are_busy(
     await send(queues, *[str(i) for i in range(60)])
     gate = Gate()
     made, _ = poller(queues, gate, clock, batch_size=1)  # type: ignore[arg-type]
-    ticker = Ticker(clock)
-    made.sleep = ticker.sleep
+    clock.autojump = False
     async with started(made):
-        await until(lambda: gate.now == 5)
-        ticker.tick()  # one second later, every poller busy and messages waiting: 5 more
-        await until(lambda: ticker.allowed == 0 and gate.now == 10)
+        await gate.running(5)
+        await clock.wait_sleeping()  # the controller waits for its next tick
+        clock.advance(TICK_S)  # one second later, every poller busy and messages waiting: 5 more
+        await gate.running(10)
+        await clock.wait_sleeping()  # the controller took that tick
         assert made.scale.pollers == 10
     assert gate.most == 10
 
@@ -267,13 +248,14 @@ async def test_maximum_concurrency_caps_the_pollers(queues: QueueService, clock:
     await send(queues, *[str(i) for i in range(60)])
     gate = Gate()
     made, _ = poller(queues, gate, clock, batch_size=1, max_concurrency=12)  # type: ignore[arg-type]
-    ticker = Ticker(clock)
-    made.sleep = ticker.sleep
+    clock.autojump = False
     async with started(made):
         for _ in range(5):
-            await until(lambda: ticker.allowed == 0 and gate.now == made.scale.pollers)
-            ticker.tick()
-        await until(lambda: gate.now == 12)
+            await clock.wait_sleeping()  # the controller took its last tick and waits for the next
+            await gate.running(made.scale.pollers)
+            clock.advance(TICK_S)
+        await clock.wait_sleeping()
+        await gate.running(12)
         assert made.scale.pollers == 12
     assert gate.most == 12
 
@@ -284,8 +266,17 @@ async def test_the_batching_window_gathers_messages_that_arrive_during_it(
     await send(queues, "a", "b", "c")
     runner = Runner(Success(b""))
     made, _ = poller(queues, runner, clock, batch_size=20, window_s=5)
+    receive, received = queues.receive, asyncio.Queue[int]()
+
+    async def counted(*args: Any, **kwargs: Any) -> list[ReceivedMessage]:
+        taken = await receive(*args, **kwargs)
+        received.put_nowait(len(taken))
+        return taken
+
+    queues.receive = counted  # type: ignore[method-assign]
     polling = asyncio.create_task(made.poll_once())
-    await until(lambda: left(queues, clock) == (0, 3))  # the first receive took what was there
+    assert await received.get() == 3
+    assert left(queues, clock) == (0, 3)  # the first receive took what was there
     assert not polling.done()  # and the window keeps the batch open
     await send(queues, *[f"late {i}" for i in range(17)])
     assert await polling == 20

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lambkin.functions.cache import ReadCache
+from lambkin.functions.cache import ALL, ReadCache
 
 
 def test_a_read_racing_a_write_is_not_kept() -> None:
@@ -23,6 +23,18 @@ def test_writes_drop_what_was_cached() -> None:
     cache.invalidate("fn")
     assert cache.get("fn", "$LATEST") is None
     assert cache.get("other", "$LATEST") == "o1"
+
+
+def test_a_write_to_any_function_drops_the_listings() -> None:
+    cache = ReadCache()
+    cache.put(ALL, "page 1", ["fn", "other"], cache.generation(ALL))
+    cache.put("other", "$LATEST", "o1", cache.generation("other"))
+    generation = cache.generation(ALL)
+    cache.invalidate("fn")
+    assert cache.get(ALL, "page 1") is None
+    assert cache.get("other", "$LATEST") == "o1"
+    cache.put(ALL, "page 1", "stale", generation)  # read before that write finished
+    assert cache.get(ALL, "page 1") is None
 
 
 async def test_written_invalidates_even_when_the_write_fails() -> None:

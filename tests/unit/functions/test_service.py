@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,36 +18,15 @@ from lambkin.functions.errors import (
     PreconditionFailed,
     ResourceConflict,
 )
+from lambkin.functions.model import FunctionVersion
 from lambkin.functions.names import FunctionRef
 from lambkin.functions.repository import MIGRATIONS
 from lambkin.functions.states import State, UpdateStatus
 from lambkin.invoke.targets import Target, Targets
 from lambkin.store.db import Database
+from lambkin.testing.images import FakeImageResolver, ResolvedImage
 
 ROLE = "arn:aws:iam::000000000000:role/r"
-
-
-@dataclass(frozen=True)
-class Resolved:
-    digest: str
-    resolved_uri: str
-    code_size: int
-
-
-class FakeResolver:
-    """Tags map to digests; anything else is unknown."""
-
-    def __init__(self) -> None:
-        self.tags: dict[str, str] = {}
-
-    async def resolve(self, image_uri: str, architecture: str | None = None) -> Any:
-        if image_uri not in self.tags:
-            raise LookupError(f"manifest unknown: {image_uri}")
-        digest = self.tags[image_uri]
-        return Resolved(digest, image_uri.rsplit(":", 1)[0] + "@" + digest, 1234)
-
-    async def prepare(self, resolved: Any) -> None:
-        return None
 
 
 @pytest.fixture
@@ -60,15 +38,15 @@ def db(tmp_path: Path) -> Iterator[Database]:
 
 
 @pytest.fixture
-def resolver() -> FakeResolver:
-    fake = FakeResolver()
+def resolver() -> FakeImageResolver:
+    fake = FakeImageResolver()
     fake.tags["reg/app:v1"] = "sha256:" + "1" * 64
     fake.tags["reg/app:v2"] = "sha256:" + "2" * 64
     return fake
 
 
 @pytest.fixture
-def cp(db: Database, resolver: FakeResolver) -> ControlPlane:
+def cp(db: Database, resolver: FakeImageResolver) -> ControlPlane:
     return build_control_plane(db, "us-east-1", "000000000000", resolver, architecture="x86_64")
 
 
@@ -118,7 +96,7 @@ async def test_duplicate_create_conflicts(cp: ControlPlane) -> None:
 
 
 async def test_update_code_pins_the_digest_and_keeps_old_code_until_done(
-    cp: ControlPlane, resolver: FakeResolver
+    cp: ControlPlane, resolver: FakeImageResolver
 ) -> None:
     await active(cp, "fn")
     updating = await cp.functions.update_code(FunctionRef("fn"), "reg/app:v2")
@@ -217,7 +195,20 @@ async def test_listing_pages_in_name_order(cp: ControlPlane) -> None:
     assert third.next_marker is None
 
 
-async def test_pending_work_resumes_after_restart(db: Database, resolver: FakeResolver) -> None:
+async def test_a_listing_read_again_shows_every_write_since(cp: ControlPlane) -> None:
+    await active(cp, "fn")
+    await active(cp, "other")
+    assert [v.memory_size for v in (await cp.functions.list(None, None, False)).items] == [128, 128]
+    await cp.functions.update_configuration(FunctionRef("other"), ConfigChange(memory_size=256), None)
+    await cp.account.put_concurrency(FunctionRef("fn"), 5)
+    listed = (await cp.functions.list(None, None, False)).items
+    assert [v.memory_size for v in listed] == [128, 256]
+    assert [v.reserved_concurrency for v in listed] == [5, None]
+    await cp.functions.delete(FunctionRef("fn"))
+    assert [v.name for v in (await cp.functions.list(None, None, False)).items] == ["other"]
+
+
+async def test_pending_work_resumes_after_restart(db: Database, resolver: FakeImageResolver) -> None:
     before = build_control_plane(db, "us-east-1", "000000000000", resolver, architecture="x86_64")
     await before.functions.create("fn", ROLE, "reg/app:v1", ConfigChange())
     after = build_control_plane(db, "us-east-1", "000000000000", resolver, architecture="x86_64")
@@ -255,7 +246,7 @@ async def test_create_with_publish_resolves_version_1_with_latest(cp: ControlPla
     assert await cp.worker.settle("fn", "1") is None  # nothing left to do
 
 
-async def test_resumed_worker_settles_what_was_pending(db: Database, resolver: FakeResolver) -> None:
+async def test_resumed_worker_settles_what_was_pending(db: Database, resolver: FakeImageResolver) -> None:
     before = build_control_plane(db, "us-east-1", "000000000000", resolver, architecture="x86_64")
     await before.functions.create("fn", ROLE, "reg/app:v1", ConfigChange())
     after = build_control_plane(db, "us-east-1", "000000000000", resolver, architecture="x86_64")
@@ -265,7 +256,7 @@ async def test_resumed_worker_settles_what_was_pending(db: Database, resolver: F
     assert settled.state is State.ACTIVE
 
 
-class GatedResolver(FakeResolver):
+class GatedResolver(FakeImageResolver):
     """Holds every resolution until `gate` opens, and tells when one has started."""
 
     def __init__(self) -> None:
@@ -273,7 +264,7 @@ class GatedResolver(FakeResolver):
         self.gate = asyncio.Event()
         self.started = asyncio.Event()
 
-    async def resolve(self, image_uri: str, architecture: str | None = None) -> Any:
+    async def resolve(self, image_uri: str, architecture: str | None = None) -> ResolvedImage:
         self.started.set()
         await self.gate.wait()
         return await super().resolve(image_uri, architecture)
@@ -284,6 +275,15 @@ async def test_run_settles_a_function_recreated_while_its_old_image_resolves(db:
     resolver.tags["reg/app:v1"] = "sha256:" + "1" * 64
     resolver.tags["reg/app:v2"] = "sha256:" + "2" * 64
     cp = build_control_plane(db, "us-east-1", "000000000000", resolver, architecture="x86_64")
+    settle, settled = cp.worker.settle, asyncio.Event()
+
+    async def settle_and_tell(name: str, version: str) -> FunctionVersion | None:
+        try:
+            return await settle(name, version)
+        finally:
+            settled.set()
+
+    cp.worker.settle = settle_and_tell  # type: ignore[method-assign]
     async with asyncio.TaskGroup() as group:
         running = group.create_task(cp.run())
         await cp.functions.create("fn", ROLE, "reg/app:v1", ConfigChange())
@@ -292,8 +292,11 @@ async def test_run_settles_a_function_recreated_while_its_old_image_resolves(db:
         await cp.functions.create("fn", ROLE, "reg/app:v2", ConfigChange())
         resolver.gate.set()
         async with asyncio.timeout(10):
-            while (await cp.functions.get(FunctionRef("fn")))[0].state is State.PENDING:  # noqa: ASYNC110 (polls like a client)
-                await asyncio.sleep(0.01)
+            while True:
+                settled.clear()
+                if (await cp.functions.get(FunctionRef("fn")))[0].state is not State.PENDING:
+                    break
+                await settled.wait()  # until the worker finishes one more version: then look again
         running.cancel()
     settled, _, _ = await cp.functions.get(FunctionRef("fn"))
     assert (settled.state, settled.code_sha256) == (State.ACTIVE, "2" * 64)

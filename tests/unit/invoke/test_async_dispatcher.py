@@ -18,16 +18,9 @@ from lambkin.invoke.async_store import open_event_store
 from lambkin.invoke.concurrency import Throttled
 from lambkin.invoke.invoker import InvokeRequest, InvokeResult, InvokeTarget
 from lambkin.invoke.targets import FunctionGone, Target
+from lambkin.testing.clock import ManualClock
 
 ARN = "arn:aws:lambda:us-east-1:000000000000:function:"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @dataclass(frozen=True)
@@ -63,17 +56,17 @@ class Runner:
 class World:
     dispatcher: Dispatcher
     runner: Runner
-    clock: Clock
+    clock: ManualClock
     configs: dict[str, Config]
     gone: set[str]
 
     def event(self, function: str, payload: object = None, request_id: str = "r1") -> AsyncEvent:
-        now = self.clock.now
+        now = self.clock.now()
         return AsyncEvent(request_id, function, None, ARN + function, json.dumps(payload).encode(), now, now)
 
     async def pump(self) -> None:
         """Runs every event due now to the end of its attempt."""
-        for event in self.dispatcher.due(self.clock.now):
+        for event in self.dispatcher.due(self.clock.now()):
             await self.dispatcher.attempt(event)
 
     def stored(self) -> list[AsyncEvent]:
@@ -82,7 +75,7 @@ class World:
 
 @pytest.fixture
 async def world(tmp_path: Path) -> AsyncIterator[World]:
-    clock = Clock()
+    clock = ManualClock(1000.0)
     runner = Runner()
     configs: dict[str, Config] = {}
     gone: set[str] = set()
@@ -121,12 +114,12 @@ async def test_a_function_error_is_retried_after_one_minute_then_two(world: Worl
     await world.pump()
     (stored,) = world.stored()
     assert (stored.attempts, stored.due) == (1, 1060.0)  # retry scheduled and attempt removed together
-    world.clock.now = 1059.0
+    world.clock.advance(59.0)  # to 1059
     await world.pump()
     assert len(world.runner.seen) == 1
-    world.clock.now = 1060.0
+    world.clock.advance(1.0)  # to 1060
     await world.pump()
-    world.clock.now = 1180.0
+    world.clock.advance(120.0)  # to 1180
     await world.pump()
     assert [name for name, _ in world.runner.seen] == ["fn", "fn", "fn"]
     # Gave up: the failure destination (a function) received the record as a new event, in the same commit.
@@ -146,7 +139,7 @@ async def test_throttles_wait_without_spending_attempts(world: World) -> None:
     assert stored.attempts == 0
     await world.pump()
     assert len(world.runner.seen) == 1  # waiting for its back-off
-    world.clock.now += 1.0
+    world.clock.advance(1.0)
     await world.pump()
     assert len(world.runner.seen) == 2
     assert world.stored() == []
@@ -163,16 +156,16 @@ async def test_events_of_a_deleted_function_are_dropped(world: World) -> None:
 async def test_a_function_runs_at_most_its_slots_at_once(world: World) -> None:
     world.dispatcher.settings = DispatchSettings(per_function=2)
     await world.dispatcher.accept([world.event("fn", request_id=f"r{i}") for i in range(5)])
-    started = world.dispatcher.due(world.clock.now)
+    started = world.dispatcher.due(world.clock.now())
     assert len(started) == 2
-    assert world.dispatcher.due(world.clock.now) == []
+    assert world.dispatcher.due(world.clock.now()) == []
     await world.dispatcher.attempt(started[0])
-    assert len(world.dispatcher.due(world.clock.now)) == 1
+    assert len(world.dispatcher.due(world.clock.now())) == 1
 
 
 async def test_a_restart_queues_every_stored_event_again(world: World, tmp_path: Path) -> None:
     await world.dispatcher.accept([world.event("fn", request_id=f"r{i}") for i in range(3)])
-    world.dispatcher.due(world.clock.now)  # in flight when the process dies
+    world.dispatcher.due(world.clock.now())  # in flight when the process dies
     again = Dispatcher(
         world.dispatcher.store,
         world.runner,
@@ -183,7 +176,7 @@ async def test_a_restart_queues_every_stored_event_again(world: World, tmp_path:
         world.clock,
     )
     assert again.restore() == 3
-    assert {e.request_id for e in again.due(world.clock.now)} == {"r0", "r1", "r2"}
+    assert {e.request_id for e in again.due(world.clock.now())} == {"r0", "r1", "r2"}
 
 
 async def test_a_throttled_event_past_its_maximum_age_goes_to_the_failure_path(world: World) -> None:
@@ -192,7 +185,7 @@ async def test_a_throttled_event_past_its_maximum_age_goes_to_the_failure_path(w
     await world.dispatcher.accept([world.event("fn")])
     for _ in range(7):  # 1 + 2 + 4 + ... s of back-off: the 7th wait ends past 60 s
         await world.pump()
-        world.clock.now += 2**6
+        world.clock.advance(2**6)
     await world.pump()
     (record_event,) = world.stored()
     record = json.loads(record_event.payload)
@@ -204,7 +197,7 @@ async def test_a_throttled_event_past_its_maximum_age_goes_to_the_failure_path(w
 async def test_a_large_payload_waits_on_disk_and_is_loaded_for_its_attempt(world: World) -> None:
     big = {"pad": "x" * 100_000}
     await world.dispatcher.accept([world.event("fn", big)])
-    (waiting,) = world.dispatcher.due(world.clock.now)
+    (waiting,) = world.dispatcher.due(world.clock.now())
     assert waiting.payload is None
     await world.dispatcher.attempt(waiting)
     assert world.runner.seen == [("fn", json.dumps(big).encode())]
@@ -217,7 +210,7 @@ async def test_a_sandbox_failure_is_a_system_error_that_costs_no_attempt(world: 
     await world.pump()
     (stored,) = world.stored()
     assert stored.attempts == 0
-    world.clock.now += 1.0
+    world.clock.advance(1.0)
     await world.pump()
     assert len(world.runner.seen) == 2
     assert world.stored() == []

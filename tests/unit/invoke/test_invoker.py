@@ -14,16 +14,18 @@ from lambkin.environments.results import FunctionError, Success
 from lambkin.invoke.concurrency import ConcurrencyLimiter, Throttled
 from lambkin.invoke.invoker import InvalidClientContext, Invoker, InvokeRequest
 from lambkin.logs.store import LogStore
+from lambkin.testing.images import FakeImageSource
+from lambkin.testing.runtime import FakeRuntimes
 from lambkin.testing.sandbox import FakeSandboxBackend
-from tests.unit.environments.fakes import Images, Runtimes, Version
+from lambkin.testing.versions import FakeVersion
 
 
 @pytest.fixture
-async def world(tmp_path: Path) -> AsyncIterator[tuple[Invoker, FakeSandboxBackend, Runtimes]]:
+async def world(tmp_path: Path) -> AsyncIterator[tuple[Invoker, FakeSandboxBackend, FakeRuntimes]]:
     backend = FakeSandboxBackend()
-    runtimes = Runtimes(backend)
+    runtimes = FakeRuntimes(backend)
     store = LogStore(tmp_path)
-    pools = Pools(backend, Images(), store, PoolSettings(tick_s=3600))
+    pools = Pools(backend, FakeImageSource(), store, PoolSettings(tick_s=3600))
     runner = asyncio.ensure_future(pools.run())
     await asyncio.sleep(0)
     yield Invoker(ConcurrencyLimiter(10), pools), backend, runtimes
@@ -34,48 +36,45 @@ async def world(tmp_path: Path) -> AsyncIterator[tuple[Invoker, FakeSandboxBacke
 
 
 def request(event: object, **extra: str) -> InvokeRequest:
-    return InvokeRequest(json.dumps(event).encode(), Version().function_arn, **extra)
+    return InvokeRequest(json.dumps(event).encode(), FakeVersion().function_arn, **extra)
 
 
-async def test_invoke_and_client_context(world: tuple[Invoker, FakeSandboxBackend, Runtimes]) -> None:
+async def test_invoke_and_client_context(world: tuple[Invoker, FakeSandboxBackend, FakeRuntimes]) -> None:
     invoker, _, _ = world
-    result = await invoker.invoke(Version(), request({"a": 1}, request_id="r1"))
+    result = await invoker.invoke(FakeVersion(), request({"a": 1}, request_id="r1"))
     assert result.request_id == "r1"
     assert result.outcome == Success(b'{"a": 1}')
     with pytest.raises(InvalidClientContext):
-        await invoker.invoke(Version(), request({}, client_context="%%%"))
+        await invoker.invoke(FakeVersion(), request({}, client_context="%%%"))
 
 
 async def test_init_failure_is_the_callers_outcome(
-    world: tuple[Invoker, FakeSandboxBackend, Runtimes],
+    world: tuple[Invoker, FakeSandboxBackend, FakeRuntimes],
 ) -> None:
     invoker, _, runtimes = world
     runtimes.init = "error"
-    result = await invoker.invoke(Version(), request({}))
+    result = await invoker.invoke(FakeVersion(), request({}))
     assert isinstance(result.outcome, FunctionError)
     assert result.outcome.error_type == "Runtime.ImportModuleError"
 
 
 async def test_event_goes_to_another_environment_when_the_first_is_gone(
-    world: tuple[Invoker, FakeSandboxBackend, Runtimes],
+    world: tuple[Invoker, FakeSandboxBackend, FakeRuntimes],
 ) -> None:
     invoker, backend, runtimes = world
-    await invoker.invoke(Version(), request({}))
+    await invoker.invoke(FakeVersion(), request({}))
     [env] = invoker.pools.environments()
     assert env.api is not None
-    await runtimes.clients[0].close()  # the runtime dies with its /next pending...
-    for _ in range(1000):
-        if not env.api.connections:
-            break
-        await asyncio.sleep(0)
+    await runtimes.hang_up(runtimes.clients[0])  # the runtime dies with its /next pending...
+    assert not env.api.connections
     backend.sandboxes[0].exit()  # ...and its sandbox ends, unnoticed yet when the next event comes
-    result = await invoker.invoke(Version(), request({"again": True}))
+    result = await invoker.invoke(FakeVersion(), request({"again": True}))
     assert result.outcome == Success(b'{"again": true}')
     assert len(backend.sandboxes) == 2
 
 
-async def test_reserved_zero_throttles(world: tuple[Invoker, FakeSandboxBackend, Runtimes]) -> None:
+async def test_reserved_zero_throttles(world: tuple[Invoker, FakeSandboxBackend, FakeRuntimes]) -> None:
     invoker, backend, _ = world
     with pytest.raises(Throttled):
-        await invoker.invoke(Version(reserved_concurrency=0), request({}))
+        await invoker.invoke(FakeVersion(reserved_concurrency=0), request({}))
     assert backend.sandboxes == []

@@ -20,14 +20,14 @@ from lambkin.invoke.targets import Targets
 from lambkin.protocol import dialect
 from lambkin.protocol.errors import AwsError, DomainError
 from lambkin.protocol.service import RequestContext
-from tests.unit.environments.fakes import Version
+from lambkin.testing.versions import FakeVersion
 
 ARN = "arn:aws:lambda:us-east-1:000000000000:function:fn"
 ARNS = Arns("us-east-1", "000000000000")
 
 
 @dataclass(frozen=True)
-class ActiveVersion(Version):
+class ActiveVersion(FakeVersion):
     state: State = State.ACTIVE
 
 
@@ -38,7 +38,7 @@ class Functions:
     arns: Arns = ARNS
     cache: ReadCache = field(default_factory=ReadCache)
 
-    async def get(self, ref: FunctionRef) -> tuple[Version, None, None]:
+    async def get(self, ref: FunctionRef) -> tuple[FakeVersion, None, None]:
         self.calls.append((ref.name, ref.qualifier))
         if self.missing:
             raise not_found(ARN)

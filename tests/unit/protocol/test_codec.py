@@ -13,8 +13,9 @@ from botocore.serialize import create_serializer
 from urllib3 import HTTPHeaderDict
 
 from lambkin.protocol import serialize
+from lambkin.protocol.encode import Fragments
 from lambkin.protocol.errors import AwsError
-from lambkin.protocol.model import ServiceIndex
+from lambkin.protocol.model import ServiceIndex, service_index
 from lambkin.protocol.parse import parse_rest_json
 
 WHEN = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
@@ -184,6 +185,31 @@ def test_response_code_default_and_raw_blob_payload() -> None:
     assert blob.body == b"PNG"
     parsed = _read("GetBlob", blob)
     assert parsed["Kind"] == "image"
+
+
+def test_a_listing_of_fragments_is_the_listing_encoded_item_by_item() -> None:
+    lam = service_index("lambda").model
+    listing = lam.operation_model("ListFunctions")
+    shape = lam.shape_for("FunctionConfiguration")
+    items = [
+        {"FunctionName": f"f{i}", "Timeout": 3, "TracingConfig": {"Mode": "PassThrough"}} for i in range(3)
+    ]
+    encoded = serialize.rest_json(listing, {"Functions": items, "NextMarker": "m"})
+    texts = Fragments(serialize.fragment(shape, item) for item in items)
+    spliced = serialize.rest_json(listing, {"Functions": texts, "NextMarker": "m"})
+    assert spliced.body == encoded.body
+    assert spliced.status == encoded.status and spliced.headers == encoded.headers
+
+
+def test_a_structure_member_given_as_a_fragment_is_the_structure_encoded() -> None:
+    lam = service_index("lambda").model
+    get = lam.operation_model("GetFunction")
+    configuration = {"FunctionName": "f", "Timeout": 3, "TracingConfig": {"Mode": "PassThrough"}}
+    code = {"RepositoryType": "ECR", "ImageUri": "reg/app:v1"}
+    encoded = serialize.rest_json(get, {"Configuration": configuration, "Code": code})
+    text = serialize.fragment(lam.shape_for("FunctionConfiguration"), configuration)
+    spliced = serialize.rest_json(get, {"Configuration": text, "Code": code})
+    assert spliced.body == encoded.body
 
 
 def test_timestamps_accept_datetimes_epochs_and_iso_strings() -> None:

@@ -6,7 +6,7 @@ import asyncio
 import io
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -143,10 +143,6 @@ def echo(output: Mapping[str, Any] | None = None) -> tuple[Handler, list[dict[st
         return dict(output or {})
 
     return handle, seen
-
-
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
 
 
 _SESSION = botocore.session.get_session()  # one model cache for every current-model client

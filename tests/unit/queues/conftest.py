@@ -10,21 +10,7 @@ from pathlib import Path
 import pytest
 
 from lambkin.queues.service import QueueService, open_queue_service
-
-START = 1_700_000_000.0
-
-
-class ManualClock:
-    """Time moves only when a test says so."""
-
-    def __init__(self, now: float = START) -> None:
-        self.value = now
-
-    def now(self) -> float:
-        return self.value
-
-    def advance(self, seconds: float) -> None:
-        self.value += seconds
+from lambkin.testing.clock import ManualClock
 
 
 @pytest.fixture

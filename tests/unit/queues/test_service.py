@@ -20,7 +20,8 @@ from lambkin.queues.errors import (
 )
 from lambkin.queues.sending import SendRequest
 from lambkin.queues.service import EntryFailure, QueueService
-from tests.unit.queues.conftest import ManualClock, running
+from lambkin.testing.clock import ManualClock
+from tests.unit.queues.conftest import running
 
 SENDER = "AKIDTEST"
 
