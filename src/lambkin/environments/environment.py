@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from lambkin.environments.busy_poll import BusyPoll
 from lambkin.environments.lifecycle import EnvState, env_transition
 from lambkin.environments.results import (
     SANDBOX_FAILURE,
@@ -22,6 +21,7 @@ from lambkin.environments.results import (
     timeout_error,
 )
 from lambkin.environments.runtime_api import Event, RuntimeApi
+from lambkin.http11.busy_poll import BusyPoll
 from lambkin.logs import lines
 from lambkin.logs.stream import LogStream
 from lambkin.sandbox.spec import ExitStatus, Sandbox, SandboxBackend, SandboxSpec

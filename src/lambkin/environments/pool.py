@@ -12,12 +12,12 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from lambkin.environments.busy_poll import BusyPoll
 from lambkin.environments.environment import INIT_LIMIT_S, Environment, InitFailed, InitTimedOut
 from lambkin.environments.lifecycle import InvalidStateTransition
 from lambkin.environments.ports import ImageSource, PreparedImage, VersionConfig
 from lambkin.environments.scaling import IdleView, housekeeping, starts_to_launch
 from lambkin.environments.spec import Placement, sandbox_spec
+from lambkin.http11.busy_poll import BusyPoll
 from lambkin.logs import lines
 from lambkin.logs.store import LogStore
 from lambkin.logs.stream import LogStream

@@ -12,7 +12,6 @@ import base64
 import json
 from dataclasses import dataclass
 
-from lambkin.environments.http11 import HttpConnection, Reply, Request
 from lambkin.environments.lifecycle import InvalidStateTransition, RuntimeState, runtime_transition
 from lambkin.environments.results import (
     INVALID_RESPONSE_MODE,
@@ -24,6 +23,8 @@ from lambkin.environments.results import (
     response_too_large,
     valid_error_type,
 )
+from lambkin.http11.connection import Reply, Request
+from lambkin.http11.handler import HandlerConnection
 
 PREFIX = "/2018-06-01"
 NEXT = PREFIX + "/runtime/invocation/next"
@@ -83,7 +84,7 @@ class RuntimeApi:
         self._queued: Event | None = None
         self._current_id: str | None = None
         self._outcome: asyncio.Future[Outcome | None] | None = None
-        self.connections: set[HttpConnection] = set()
+        self.connections: set[HandlerConnection] = set()
 
     # the environment's side
     def submit(self, event: Event) -> asyncio.Future[Outcome | None]:
@@ -105,15 +106,10 @@ class RuntimeApi:
             conn.abort()
         self.connections.clear()
 
-    def protocol(self) -> HttpConnection:
+    def protocol(self) -> HandlerConnection:
         """A protocol factory for the sandbox's listening socket."""
-        conn: HttpConnection
-
-        def gone() -> None:
-            self.connections.discard(conn)
-
-        conn = HttpConnection(self.handle, _body_limit, gone)
-        self.connections.add(conn)
+        conn = HandlerConnection(self.handle, _body_limit, self.connections)
+        self.connections.add(conn)  # from now on, so that close() reaches it even before its accept
         return conn
 
     # the runtime's side

@@ -305,7 +305,7 @@ class _Transport:
 
 async def test_a_quick_invoke_clients_next_request_is_polled_for() -> None:
     from lambkin.api.front_door import FrontDoor
-    from lambkin.environments.busy_poll import BusyPoll
+    from lambkin.http11.busy_poll import BusyPoll
 
     settings = Settings(data_dir=Path("/nonexistent"), credentials=KEY)
     gateway = AwsGateway(settings, {"lambda": {"GetFunction": _get_function, "Invoke": _invoke}})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from lambkin.environments.busy_poll import BusyPoll
+from lambkin.http11.busy_poll import BusyPoll
 
 
 async def test_a_held_future_keeps_the_loop_polling_until_it_is_done() -> None:
