@@ -212,7 +212,7 @@ class Environment:
         )
         outcome_future = api.submit(event)
         if self.poll is not None and self._recent_s is not None:
-            self.poll.hold(outcome_future, 2 * self._recent_s)
+            self.poll.hold(outcome_future, self._recent_s)
         # START after the event is on its way (off the critical path): the loop reads the runtime's
         # output only after this returns, so START still comes first in the log.
         self.logs.begin()

@@ -299,7 +299,7 @@ class Connection(asyncio.Protocol):
         self._answered_at = self._active_at  # _arm_idle has just set it
         if poll and self._poll is not None and self._gap_s is not None:
             self._next_request = self._loop.create_future()
-            self._poll.hold(self._next_request, 2 * self._gap_s)
+            self._poll.hold(self._next_request, self._gap_s)
 
     def _request_arrived(self) -> None:
         if self._answered_at is not None:
