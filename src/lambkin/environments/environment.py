@@ -225,7 +225,8 @@ class Environment:
                 outcome_future.set_result(None)
 
         exited.add_done_callback(interrupt)
-        timer = asyncio.get_running_loop().call_later(timeout_s, interrupt)
+        loop = outcome_future.get_loop()  # (asyncio.get_running_loop() costs a getpid() on Python 3.11)
+        timer = loop.call_later(timeout_s, interrupt)
         try:
             answer = await outcome_future
         except BaseException:
@@ -245,7 +246,6 @@ class Environment:
             if not invocation.tail:
                 # END and REPORT (and the output still in flight) are written once the caller has its answer.
                 init_ms, self._init_ms = self._init_ms, None
-                loop = asyncio.get_running_loop()
                 loop.call_soon(self._close_log, invocation.request_id, duration_ms, init_ms, None)
                 return InvocationResult(outcome, b"", duration_ms, init_ms)
             await asyncio.sleep(0)  # let output the runtime wrote before answering reach the stream

@@ -76,7 +76,7 @@ class RuntimeApi:
     """
 
     def __init__(self) -> None:
-        loop = asyncio.get_running_loop()
+        self._loop = loop = asyncio.get_running_loop()
         self.state = RuntimeState.STARTED
         self.ready: asyncio.Future[None] = loop.create_future()
         self.init_failed: asyncio.Future[FunctionError] = loop.create_future()
@@ -90,7 +90,7 @@ class RuntimeApi:
     def submit(self, event: Event) -> asyncio.Future[Outcome | None]:
         """Gives `event` to the runtime's pending /next (now, or as soon as it asks). The future has the
         runtime's outcome; the caller may settle it with None itself (the environment ended, a timeout)."""
-        self._outcome = asyncio.get_running_loop().create_future()
+        self._outcome = self._loop.create_future()
         self._queued = event
         if self._waiter is not None:
             self._deliver()
@@ -200,7 +200,7 @@ class RuntimeApi:
         self._finish(Success(request.body, content_type))
         # The 202 goes out on the loop's next turn: the task awaiting the outcome was woken first, and its
         # caller's answer is written before the runtime can come back with its next /next.
-        asyncio.get_running_loop().call_soon(reply.send, 202, _ACCEPTED, _JSON)
+        self._loop.call_soon(reply.send, 202, _ACCEPTED, _JSON)
 
     def _error(self, request_id: str, request: Request, reply: Reply) -> None:
         if not self._check_id(request_id, reply):

@@ -51,10 +51,11 @@ class BusyPoll:
         if expected_s <= 0 or expected_s > self.cap_s or future.done():
             return
         if not self._held:
-            asyncio.get_running_loop().call_soon(self._spin)
+            loop = future.get_loop()  # (asyncio.get_running_loop() costs a getpid() on Python 3.11)
+            loop.call_soon(self._spin, loop)
         self._held.append((future, self.clock() + 2 * expected_s))
 
-    def _spin(self) -> None:
+    def _spin(self, loop: asyncio.AbstractEventLoop) -> None:
         before = self.clock()
         self._yield()
         now = self.clock()
@@ -63,4 +64,4 @@ class BusyPoll:
             return
         self._held = [(future, until) for future, until in self._held if not future.done() and until > now]
         if self._held:
-            asyncio.get_running_loop().call_soon(self._spin)
+            loop.call_soon(self._spin, loop)

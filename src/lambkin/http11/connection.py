@@ -117,6 +117,7 @@ class Connection(asyncio.Protocol):
         self._parser = httptools.HttpRequestParser(self)
         self._request: Request | None = None  # the one being read
         self._url: list[bytes] = []
+        self._fields: list[tuple[bytes, bytes]] = []  # the head's header lines, as read
         self._chunks: list[bytes] = []
         self._limit = 0
         self._owed: deque[Reply] = deque()  # answers owed, oldest first
@@ -198,22 +199,21 @@ class Connection(asyncio.Protocol):
     def on_message_begin(self) -> None:
         self._raw = None if self._ended_in_feed else [self._feed]
         self._request = Request()
-        self._url = []
-        self._chunks = []
+        self._url, self._fields, self._chunks = [], [], []
 
     def on_url(self, url: bytes) -> None:
         self._url.append(url)
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        assert self._request is not None
-        key = name.decode("latin-1").lower()
-        text = value.decode("latin-1")
-        headers = self._request.headers
-        headers[key] = f"{headers[key]},{text}" if key in headers else text
+        self._fields.append((name, value))  # decoded at the head's end, in one loop
 
     def on_headers_complete(self) -> None:
         request = self._request
         assert request is not None
+        headers = request.headers
+        for name, value in self._fields:
+            key, text = name.decode("latin-1").lower(), value.decode("latin-1")
+            headers[key] = f"{headers[key]},{text}" if key in headers else text
         request.method = self._parser.get_method().decode("latin-1")
         request.target = b"".join(self._url).decode("latin-1")
         self._limit = self.head_received(request)
