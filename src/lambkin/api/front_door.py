@@ -21,7 +21,8 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from lambkin.api.root import RootApp
 from lambkin.http11 import wire
 from lambkin.http11.busy_poll import BusyPoll
-from lambkin.http11.connection import Connection, HandOver, Reply, Request
+from lambkin.http11.connection import Connection
+from lambkin.http11.exchange import HandOver, Reply, Request
 from lambkin.protocol.gateway import AwsGateway, Routed, api_request
 
 log = logging.getLogger("lambkin.http")

@@ -23,7 +23,7 @@ from lambkin.environments.results import (
     response_too_large,
     valid_error_type,
 )
-from lambkin.http11.connection import Reply, Request
+from lambkin.http11.exchange import Reply, Request
 from lambkin.http11.handler import HandlerConnection
 
 PREFIX = "/2018-06-01"

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from lambkin.http11.connection import Connection, Reply, Request
+from lambkin.http11.connection import Connection
+from lambkin.http11.exchange import Reply, Request
 
 Handler = Callable[[Request, Reply], None]
 BodyLimit = Callable[[str, str], int]

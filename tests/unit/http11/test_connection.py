@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lambkin.http11.connection import Reply, Request
+from lambkin.http11.exchange import Reply, Request
 from lambkin.http11.handler import HandlerConnection
 from lambkin.http11.phases import Phase
 
