@@ -1,8 +1,9 @@
 """The front door: every HTTP/1.1 connection to lambkin's port starts here.
 
-AWS API requests (the hot path: Invoke, SQS batches, GetFunction) are answered directly: httptools parses
-the request, the gateway routes its head, the body is buffered up to the operation's limit, and the
-gateway's reply is written back, with no ASGI messages in between. A request for any other surface
+AWS API requests (the hot path: Invoke, SQS batches, GetFunction) are answered directly, on the HTTP/1.1
+core (http11/connection.py): the gateway routes the request's head, the body is buffered up to the
+operation's limit, and the gateway's reply is written back, with no ASGI messages in between, one request
+at a time in the order they came. A request for any other surface
 (registry, function URLs, HTTP gateway, /health) hands its connection over to uvicorn's own protocol, which
 serves the ASGI app from then on; the hand-over replays the request's bytes, so nothing is lost.
 """
