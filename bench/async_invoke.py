@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.harness import LambkinServer  # noqa: E402
 
-from bench.warm_invoke import create_function, lambkin_server, percentile  # noqa: E402
+from bench.support import create_function, lambkin_server, percentile  # noqa: E402
 
 TARGET_P50_MS = 5.0
 

@@ -20,12 +20,12 @@ import statistics
 import sys
 import time
 
-from bench.warm_invoke import (
+from bench.support import (
     RIE_INVOKE,
     WORK,
     RieSandbox,
-    _creds,
     create_function,
+    creds,
     http_over,
     lambkin_connection,
     lambkin_server,
@@ -70,7 +70,7 @@ def main(argv: list[str]) -> int:
     body = b'{"cold": true}'
     lambkin_samples: list[float] = []
     with lambkin_server({"LAMBKIN_IDLE_TIMEOUT": "600"}, name="cold") as server:
-        uri = push("python-echo", server.registry, _creds(), tag="bench")
+        uri = push("python-echo", server.registry, creds(), tag="bench")
         names = [f"cold-{i}" for i in range(args.samples + 1)]
         for name in names:
             create_function(server, name, uri)

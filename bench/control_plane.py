@@ -254,14 +254,14 @@ def serve_replay(path: Path, port: int) -> None:
 
     import uvloop
 
-    from lambkin.environments.http11 import HttpConnection
+    from lambkin.http11.handler import HandlerConnection
 
     handle = replay_handler(json.loads(path.read_text()))
 
     async def serve() -> None:
         loop = asyncio.get_running_loop()
         server = await loop.create_server(
-            lambda: HttpConnection(handle, lambda method, path: 1 << 20, lambda: None), "127.0.0.1", port
+            lambda: HandlerConnection(handle, lambda method, path: 1 << 20), "127.0.0.1", port
         )
         await server.serve_forever()
 

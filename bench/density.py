@@ -19,7 +19,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from bench.warm_invoke import _creds, create_function, lambkin_connection, lambkin_server, signed_invoke
+from bench.support import create_function, creds, lambkin_connection, lambkin_server, signed_invoke
 
 TARGET_MB = 2.0
 
@@ -45,7 +45,7 @@ def main(argv: list[str]) -> int:
     with lambkin_server(env, name="density") as server:
         assert server.process is not None
         pid = server.process.pid
-        uri = push("busybox", server.registry, _creds(), tag="bench")
+        uri = push("busybox", server.registry, creds(), tag="bench")
         create_function(
             server,
             "dense",

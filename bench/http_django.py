@@ -22,10 +22,8 @@ import json
 import os
 import statistics
 import sys
-import time
-from collections.abc import Callable
 
-from bench.warm_invoke import (
+from bench.support import (
     WORK,
     RieSandbox,
     create_function,
@@ -33,6 +31,7 @@ from bench.warm_invoke import (
     lambkin_connection,
     lambkin_server,
     percentile,
+    timed,
 )
 from lambkin.sandbox.runc import RuncBackend
 from lambkin.sandbox.spec import SandboxSpec
@@ -59,15 +58,6 @@ def get(conn: http.client.HTTPConnection, path: str, headers: dict[str, str]) ->
     if response.status != 200:
         raise RuntimeError(f"{path}: HTTP {response.status}: {data[:300]!r}")
     return data
-
-
-def timed(call: Callable[[], bytes], count: int) -> list[float]:
-    samples = []
-    for _ in range(count):
-        started = time.perf_counter()
-        call()
-        samples.append((time.perf_counter() - started) * 1000)
-    return samples
 
 
 def main(argv: list[str]) -> int:

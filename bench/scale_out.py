@@ -18,7 +18,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from bench.warm_invoke import _creds, create_function, lambkin_connection, lambkin_server, signed_invoke
+from bench.support import create_function, creds, lambkin_connection, lambkin_server, signed_invoke
 
 TARGET_S = 3.0
 
@@ -36,7 +36,7 @@ def main(argv: list[str]) -> int:
 
     body = b'{"scale": "out"}'
     with lambkin_server({"LAMBKIN_IDLE_TIMEOUT": "600", **_starts()}, name="scale") as server:
-        uri = push("python-echo", server.registry, _creds(), tag="bench")
+        uri = push("python-echo", server.registry, creds(), tag="bench")
         warm = create_function(server, "unpack", uri)
         warm.invoke(FunctionName="unpack", Payload=body)  # unpacks the image once
         create_function(server, "scale", uri)

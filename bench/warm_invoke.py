@@ -18,105 +18,34 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import http.client
 import json
-import shutil
 import socket
 import statistics
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.harness import LambkinServer  # noqa: E402
+from bench.support import (
+    RIE_INVOKE,
+    WORK,
+    RieSandbox,
+    create_function,
+    creds,
+    http_over,
+    lambkin_connection,
+    lambkin_server,
+    percentile,
+    post,
+    signed_invoke,
+    timed,
+)
+from lambkin.sandbox.runc import RuncBackend
 
-from lambkin.sandbox import syscalls  # noqa: E402
-from lambkin.sandbox.runc import RuncBackend  # noqa: E402
-from lambkin.sandbox.spec import SandboxSpec  # noqa: E402
-
-WORK = ROOT / ".cache" / "bench" / "invoke"
-ROLE = "arn:aws:iam::000000000000:role/bench"
-CLONE_NEWNET = 0x40000000
-RIE_INVOKE = "/2015-03-31/functions/function/invocations"
 TARGET_RATIO = 0.8
 MEMORY_MB = 1769  # one vCPU for the function on both sides (at 128 MB the CFS quota throttles both)
-
-
-def percentile(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-# --- the anchor: aws-lambda-rie as the entrypoint of the image, in a runc sandbox ---------------------------
-
-
-class RieSandbox:
-    """The python-echo-rie image in a runc sandbox; `connect()` opens a TCP connection to its RIE on 8080."""
-
-    def __init__(
-        self, backend: RuncBackend, name: str = "python-echo-rie", memory_mb: int = 128, boost: bool = False
-    ) -> None:
-        from tests.images import rootfs_dir
-        from tests.images.specs import IMAGES
-
-        self.backend = backend
-        self.image = IMAGES[name]
-        self.root = rootfs_dir(name)
-        self.sandbox: Any = None
-        self.output: list[bytes] = []
-        self.memory_mb = memory_mb
-        self.boost = boost  # all host cores throughout, as a plain `runc run` without a CPU limit
-
-    def spec(self, sandbox_id: str) -> SandboxSpec:
-        env = {
-            "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-            "LANG": "C.UTF-8",
-            "LAMBDA_TASK_ROOT": "/var/task",
-            "LAMBDA_RUNTIME_DIR": "/var/runtime",
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(self.memory_mb),
-            "AWS_LAMBDA_FUNCTION_TIMEOUT": "3",
-        }
-        return SandboxSpec(
-            id=sandbox_id,
-            lower_dirs=(self.root,),
-            args=(*self.image.entrypoint, *self.image.cmd),
-            env=tuple(env.items()),
-            cwd="/var/task",
-            memory_mb=self.memory_mb,
-            runtime_api_port=9999,  # the RIE serves its own Runtime API on 9001
-            init_cpu_boost=self.boost,
-        )
-
-    async def create(self, sandbox_id: str) -> None:
-        self.sandbox = await self.backend.create(
-            self.spec(sandbox_id), self.output.append, self.output.append
-        )
-
-    async def start(self) -> None:
-        await self.sandbox.start()
-
-    async def destroy(self) -> None:
-        if self.sandbox is not None:
-            await self.sandbox.destroy()
-            self.sandbox = None
-
-    def connect(self, deadline_s: float = 20.0) -> socket.socket:
-        """A socket connected to 127.0.0.1:8080 inside the sandbox (made inside its network namespace)."""
-        netns_fd = self.sandbox._namespace.fd
-        deadline = time.monotonic() + deadline_s
-        while True:
-            try:
-                return _connect_in_netns(netns_fd, 8080)
-            except ConnectionRefusedError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.0005)
 
 
 class RelayFloor:
@@ -138,7 +67,7 @@ class RelayFloor:
     async def start(self, sandbox_id: str) -> None:
         from dataclasses import replace
 
-        from lambkin.environments.http11 import HttpConnection
+        from lambkin.http11.handler import HandlerConnection
 
         base = self.image.spec(sandbox_id)
         env = (*base.env, ("_HANDLER", "app.handler"), ("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001"))
@@ -147,11 +76,9 @@ class RelayFloor:
         loop = asyncio.get_running_loop()
         limit = lambda method, path: 7_000_000  # noqa: E731
         await loop.create_server(
-            lambda: HttpConnection(self._runtime, limit, lambda: None), sock=self.sandbox.runtime_api_socket
+            lambda: HandlerConnection(self._runtime, limit), sock=self.sandbox.runtime_api_socket
         )
-        server = await loop.create_server(
-            lambda: HttpConnection(self._caller, limit, lambda: None), "127.0.0.1", 0
-        )
+        server = await loop.create_server(lambda: HandlerConnection(self._caller, limit), "127.0.0.1", 0)
         self.port = server.sockets[0].getsockname()[1]
         await self.sandbox.start()
         await self.sandbox.end_init()
@@ -190,114 +117,6 @@ class RelayFloor:
             self._events.append((request_id, request.body))
 
 
-def _connect_in_netns(netns_fd: int, port: int) -> socket.socket:
-    result: list[socket.socket | BaseException] = []
-
-    def work() -> None:
-        home = open("/proc/thread-self/ns/net")  # noqa: SIM115
-        try:
-            syscalls.setns(netns_fd, CLONE_NEWNET)
-            sock = socket.socket()
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            try:
-                sock.connect(("127.0.0.1", port))
-            except BaseException:
-                sock.close()
-                raise
-            result.append(sock)
-        except BaseException as exc:
-            result.append(exc)
-        finally:
-            syscalls.setns(home.fileno(), CLONE_NEWNET)
-            home.close()
-
-    thread = threading.Thread(target=work)
-    thread.start()
-    thread.join()
-    outcome = result[0]
-    if isinstance(outcome, BaseException):
-        raise outcome
-    return outcome
-
-
-def http_over(sock: socket.socket, host: str = "127.0.0.1") -> http.client.HTTPConnection:
-    conn = http.client.HTTPConnection(host)
-    conn.sock = sock
-    return conn
-
-
-def post(conn: http.client.HTTPConnection, path: str, body: bytes, headers: dict[str, str]) -> bytes:
-    conn.request("POST", path, body, headers)
-    response = conn.getresponse()
-    data = response.read()
-    if response.status != 200:
-        raise RuntimeError(f"{path}: HTTP {response.status}: {data[:200]!r}")
-    return data
-
-
-# --- lambkin: the server, the function, a signed Invoke -------------------------------------------------
-
-
-@contextmanager
-def lambkin_server(env: dict[str, str] | None = None, name: str = "server") -> Iterator[LambkinServer]:
-    """A fresh `lambkin server` (what a previous run left in its data directory is cleaned up first)."""
-    data = WORK / name / "data"
-    if data.exists():
-        asyncio.run(RuncBackend(data).cleanup_leftovers())
-        shutil.rmtree(data, ignore_errors=True)
-    data.mkdir(parents=True, exist_ok=True)
-    server = LambkinServer(data, env=env).start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-def create_function(server: LambkinServer, name: str, image_uri: str, **extra: Any) -> Any:
-    from botocore.config import Config
-
-    lam = server.client("lambda", config=Config(read_timeout=120, retries={"max_attempts": 0}))
-    lam.create_function(
-        FunctionName=name, Role=ROLE, PackageType="Image", Code={"ImageUri": image_uri}, **extra
-    )
-    lam.get_waiter("function_active_v2").wait(
-        FunctionName=name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 300}
-    )
-    return lam
-
-
-def signed_invoke(server: LambkinServer, name: str, body: bytes) -> tuple[str, dict[str, str]]:
-    """The path and headers of a SigV4-signed Invoke request (valid for minutes; reused as is)."""
-    from botocore.auth import SigV4Auth
-    from botocore.awsrequest import AWSRequest
-    from botocore.credentials import Credentials
-    from tests.harness import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY
-
-    path = f"/2015-03-31/functions/{name}/invocations"
-    request = AWSRequest(
-        "POST", server.endpoint + path, data=body, headers={"Content-Type": "application/json"}
-    )
-    SigV4Auth(Credentials(ACCESS_KEY_ID, SECRET_ACCESS_KEY), "lambda", REGION).add_auth(request)
-    headers = {k: v for k, v in request.headers.items()}
-    headers["Host"] = f"127.0.0.1:{server.port}"
-    return path, headers
-
-
-def lambkin_connection(server: LambkinServer) -> http.client.HTTPConnection:
-    sock = socket.create_connection(("127.0.0.1", server.port))
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    return http_over(sock)
-
-
-def timed(call: Callable[[], bytes], count: int) -> list[float]:
-    samples = []
-    for _ in range(count):
-        started = time.perf_counter()
-        call()
-        samples.append((time.perf_counter() - started) * 1000)
-    return samples
-
-
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="bench.warm_invoke")
     parser.add_argument("--requests", type=int, default=2000, help="timed requests per side")
@@ -311,7 +130,7 @@ def main(argv: list[str]) -> int:
     lambkin_samples: list[float] = []
     floor_samples: list[float] = []
     with lambkin_server({"LAMBKIN_FREEZE_AFTER": "5"}) as server:
-        uri = push("python-echo", server.registry, _creds(), tag="bench")
+        uri = push("python-echo", server.registry, creds(), tag="bench")
         lam = create_function(server, "warm", uri, MemorySize=MEMORY_MB)
         lam.invoke(FunctionName="warm", Payload=body)  # cold start, not timed
         path, headers = signed_invoke(server, "warm", body)
@@ -381,12 +200,6 @@ def main(argv: list[str]) -> int:
         )
     )
     return 0
-
-
-def _creds() -> tuple[str, str]:
-    from tests.harness import ACCESS_KEY_ID, SECRET_ACCESS_KEY
-
-    return ACCESS_KEY_ID, SECRET_ACCESS_KEY
 
 
 if __name__ == "__main__":

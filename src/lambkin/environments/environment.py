@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Any, assert_never
 
 from lambkin.clock import SYSTEM_CLOCK, Clock
-from lambkin.environments.busy_poll import BusyPoll
 from lambkin.environments.lifecycle import EnvState, env_transition
 from lambkin.environments.results import (
     SANDBOX_FAILURE,
@@ -23,6 +22,7 @@ from lambkin.environments.results import (
     timeout_error,
 )
 from lambkin.environments.runtime_api import Event, RuntimeApi
+from lambkin.http11.busy_poll import BusyPoll
 from lambkin.logs import lines
 from lambkin.logs.stream import LogStream
 from lambkin.sandbox.spec import ExitStatus, Sandbox, SandboxBackend, SandboxSpec
@@ -226,7 +226,7 @@ class Environment:
         )
         outcome_future = api.submit(event)
         if self.poll is not None and self._recent_s is not None:
-            self.poll.hold(outcome_future, 2 * self._recent_s)
+            self.poll.hold(outcome_future, self._recent_s)
         # START after the event is on its way (off the critical path): the loop reads the runtime's
         # output only after this returns, so START still comes first in the log.
         self.logs.begin()
@@ -239,7 +239,8 @@ class Environment:
                 outcome_future.set_result(None)
 
         exited.add_done_callback(interrupt)
-        timer = asyncio.get_running_loop().call_later(timeout_s, interrupt)
+        loop = outcome_future.get_loop()  # (asyncio.get_running_loop() costs a getpid() on Python 3.11)
+        timer = loop.call_later(timeout_s, interrupt)
         try:
             answer = await outcome_future
         except BaseException:
@@ -259,7 +260,6 @@ class Environment:
             if not invocation.tail:
                 # END and REPORT (and the output still in flight) are written once the caller has its answer.
                 init_ms, self._init_ms = self._init_ms, None
-                loop = asyncio.get_running_loop()
                 loop.call_soon(self._close_log, invocation.request_id, duration_ms, init_ms, None)
                 return InvocationResult(outcome, b"", duration_ms, init_ms)
             await asyncio.sleep(0)  # let output the runtime wrote before answering reach the stream

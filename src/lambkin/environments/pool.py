@@ -11,7 +11,6 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from lambkin.clock import SYSTEM_CLOCK, Clock
-from lambkin.environments.busy_poll import BusyPoll
 from lambkin.environments.environment import (
     INIT_LIMIT_S,
     Environment,
@@ -23,6 +22,7 @@ from lambkin.environments.lifecycle import InvalidStateTransition
 from lambkin.environments.ports import ImageSource, PreparedImage, VersionConfig
 from lambkin.environments.scaling import IdleView, housekeeping, starts_to_launch
 from lambkin.environments.spec import Placement, sandbox_spec
+from lambkin.http11.busy_poll import BusyPoll
 from lambkin.logs import lines
 from lambkin.logs.store import LogStore
 from lambkin.logs.stream import LogStream

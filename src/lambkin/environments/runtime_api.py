@@ -11,7 +11,6 @@ import asyncio
 import json
 from dataclasses import dataclass
 
-from lambkin.environments.http11 import HttpConnection, Reply, Request
 from lambkin.environments.lifecycle import InvalidStateTransition, RuntimeState, runtime_transition
 from lambkin.environments.results import (
     INVALID_RESPONSE_MODE,
@@ -23,6 +22,8 @@ from lambkin.environments.results import (
     response_too_large,
     valid_error_type,
 )
+from lambkin.http11.exchange import Reply, Request
+from lambkin.http11.handler import HandlerConnection
 
 PREFIX = "/2018-06-01"
 NEXT = PREFIX + "/runtime/invocation/next"
@@ -74,7 +75,7 @@ class RuntimeApi:
     """
 
     def __init__(self) -> None:
-        loop = asyncio.get_running_loop()
+        self._loop = loop = asyncio.get_running_loop()
         self.state = RuntimeState.STARTED
         self.ready: asyncio.Future[None] = loop.create_future()
         self.init_failed: asyncio.Future[FunctionError] = loop.create_future()
@@ -82,13 +83,13 @@ class RuntimeApi:
         self._queued: Event | None = None
         self._current_id: str | None = None
         self._outcome: asyncio.Future[Outcome | None] | None = None
-        self.connections: set[HttpConnection] = set()
+        self.connections: set[HandlerConnection] = set()
 
     # the environment's side
     def submit(self, event: Event) -> asyncio.Future[Outcome | None]:
         """Gives `event` to the runtime's pending /next (now, or as soon as it asks). The future has the
         runtime's outcome; the caller may settle it with None itself (the environment ended, a timeout)."""
-        self._outcome = asyncio.get_running_loop().create_future()
+        self._outcome = self._loop.create_future()
         self._queued = event
         if self._waiter is not None:
             self._deliver()
@@ -104,15 +105,10 @@ class RuntimeApi:
             conn.abort()
         self.connections.clear()
 
-    def protocol(self) -> HttpConnection:
+    def protocol(self) -> HandlerConnection:
         """A protocol factory for the sandbox's listening socket."""
-        conn: HttpConnection
-
-        def gone() -> None:
-            self.connections.discard(conn)
-
-        conn = HttpConnection(self.handle, _body_limit, gone)
-        self.connections.add(conn)
+        conn = HandlerConnection(self.handle, _body_limit, self.connections)
+        self.connections.add(conn)  # from now on, so that close() reaches it even before its accept
         return conn
 
     # the runtime's side
@@ -203,7 +199,7 @@ class RuntimeApi:
         self._finish(Success(request.body, content_type))
         # The 202 goes out on the loop's next turn: the task awaiting the outcome was woken first, and its
         # caller's answer is written before the runtime can come back with its next /next.
-        asyncio.get_running_loop().call_soon(reply.send, 202, _ACCEPTED, _JSON)
+        self._loop.call_soon(reply.send, 202, _ACCEPTED, _JSON)
 
     def _error(self, request_id: str, request: Request, reply: Reply) -> None:
         if not self._check_id(request_id, reply):

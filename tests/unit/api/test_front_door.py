@@ -305,13 +305,13 @@ class _Transport:
 
 async def test_a_quick_invoke_clients_next_request_is_polled_for() -> None:
     from lambkin.api.front_door import FrontDoor
-    from lambkin.environments.busy_poll import BusyPoll
+    from lambkin.http11.busy_poll import BusyPoll
 
     gateway = AwsAsgi(
         AwsGateway({"lambda": {"GetFunction": _get_function, "Invoke": _invoke}}, ACCOUNT, KEY.secret_for)
     )
     root = RootApp([Mount("aws", always, gateway)])
-    poll = BusyPoll(cap_s=5.0)
+    poll = BusyPoll(cap_s=5.0, yield_core=lambda: None)  # a core nobody else wants
     door = FrontDoor(root, gateway, lambda: None, set(), set(), 75.0, poll)  # type: ignore[arg-type,return-value]
     transport = _Transport()
     door.connection_made(transport)  # type: ignore[arg-type]

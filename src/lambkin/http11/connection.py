@@ -1,0 +1,308 @@
+"""One HTTP/1.1 server connection: httptools parses, pipelined requests are answered in order, kept alive.
+
+A subclass says what a request's head allows (`head_received`: its body limit, or HandOver to pass the
+connection to another protocol from this request on) and answers each whole request (`received`), now or
+later, through the Reply it is given. The connection writes the answers in request order, pauses reading
+while too many are owed, closes on `Connection: close`, after an idle keep-alive timeout, or once drained
+at shutdown, and answers 100-continue and malformed requests itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from typing import Any, cast
+
+import httptools
+
+from lambkin.http11 import wire
+from lambkin.http11.busy_poll import BusyPoll
+from lambkin.http11.exchange import HandOver, Reply, Request
+from lambkin.http11.phases import Phase, transition
+
+log = logging.getLogger("lambkin.http")
+
+MAX_QUEUED = 16  # pipelined requests read ahead of their answers before reading pauses
+
+
+class Connection(asyncio.Protocol):
+    """One client connection. Subclasses implement `head_received` and `received` (and `successor` to hand
+    over); `connections` tracks the open ones (uvicorn's shutdown calls each one's `shutdown`)."""
+
+    def __init__(
+        self, connections: set[Any], keep_alive_s: float | None = None, poll: BusyPoll | None = None
+    ) -> None:
+        self.phase = Phase.OPEN
+        self.transport: asyncio.Transport | None = None
+        self._connections = connections
+        self._loop = asyncio.get_running_loop()
+        self._parser = httptools.HttpRequestParser(self)
+        self._request: Request | None = None  # the one being read
+        self._url: list[bytes] = []
+        self._fields: list[tuple[bytes, bytes]] = []  # the head's header lines, as read
+        self._chunks: list[bytes] = []
+        self._limit = 0
+        self._owed: deque[Reply] = deque()  # answers owed, oldest first
+        self._paused = False
+        # a request's bytes while it began at the start of a read (a hand-over replays them)
+        self._feed = b""  # the bytes being parsed
+        self._ended_in_feed = False  # a request ended within them (so a later one began mid-read)
+        self._raw: list[bytes] | None = None
+        self._hand_over_bytes = b""
+        # keep-alive: one timer per connection, pushed back lazily rather than re-made per request
+        self._keep_alive_s = keep_alive_s
+        self._idle: asyncio.TimerHandle | None = None
+        self._active_at = 0.0  # the last read or answer
+        # a client that sends its next request right after each answer: the loop polls for it
+        self._poll = poll
+        self._answered_at: float | None = None  # the last thing done was an answer, then
+        self._gap_s: float | None = None  # answer -> next request, moving average
+        self._next_request: asyncio.Future[None] | None = None
+
+    # what a subclass says
+    def head_received(self, request: Request) -> int:
+        """The most body bytes this request may keep (raise HandOver to pass the connection on)."""
+        raise NotImplementedError
+
+    def received(self, request: Request, reply: Reply) -> None:
+        """A whole request; `reply` is its answer, to send now or later."""
+        raise NotImplementedError
+
+    def successor(self) -> asyncio.Protocol:
+        """The protocol that takes the connection over after a HandOver."""
+        raise NotImplementedError
+
+    # asyncio.Protocol
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's transports do not subclass it
+        if self.phase is Phase.CLOSED:  # aborted between its accept and now
+            self.transport.abort()
+            return
+        self._connections.add(self)
+        self._arm_idle()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.phase is not Phase.CLOSED:
+            self.phase = transition(self.phase, Phase.CLOSED)
+        self._connections.discard(self)
+        self._disarm_idle()
+        self._request_arrived()
+
+    def data_received(self, data: bytes) -> None:
+        if self._answered_at is not None:
+            self._request_arrived()
+        self._active_at = self._loop.time()
+        if self.phase is Phase.HANDING_OVER:  # waiting for earlier answers before handing over
+            self._hand_over_bytes += data
+            return
+        self._feed, self._ended_in_feed = data, False
+        if self._raw is not None:
+            self._raw.append(data)  # more of a head that began at the start of an earlier read
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserCallbackError as failure:
+            if isinstance(failure.__context__, HandOver):
+                self._begin_hand_over()
+                return
+            log.error("reading a request failed", exc_info=failure.__context__)
+            self.abort(wire.SERVER_ERROR)
+        except (httptools.HttpParserUpgrade, httptools.HttpParserError):
+            self.abort(wire.BAD_REQUEST)
+
+    def shutdown(self) -> None:
+        """uvicorn's graceful shutdown: close now if idle, else once the answers owed are written."""
+        if self.phase not in (Phase.OPEN, Phase.HANDING_OVER):
+            return
+        self.phase = transition(self.phase, Phase.DRAINING)
+        if self._between_requests and self.transport is not None:
+            self.transport.close()
+
+    # httptools callbacks
+    def on_message_begin(self) -> None:
+        self._raw = None if self._ended_in_feed else [self._feed]
+        self._request = Request()
+        self._url, self._fields, self._chunks = [], [], []
+
+    def on_url(self, url: bytes) -> None:
+        self._url.append(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._fields.append((name, value))  # decoded at the head's end, in one loop
+
+    def on_headers_complete(self) -> None:
+        request = self._request
+        assert request is not None
+        headers = request.headers
+        for name, value in self._fields:
+            key, text = name.decode("latin-1").lower(), value.decode("latin-1")
+            headers[key] = f"{headers[key]},{text}" if key in headers else text
+        request.method = self._parser.get_method().decode("latin-1")
+        request.target = b"".join(self._url).decode("latin-1")
+        self._limit = self.head_received(request)
+        self._raw = None
+        if request.headers.get("expect", "").lower() == "100-continue" and self.transport is not None:
+            self.transport.write(wire.CONTINUE)
+
+    def on_body(self, body: bytes) -> None:
+        request = self._request
+        assert request is not None
+        request.size += len(body)
+        if request.size <= self._limit:
+            self._chunks.append(body)
+        else:
+            request.truncated = True
+            self._chunks = []  # read and dropped: the answer says it was too large
+
+    def on_message_complete(self) -> None:
+        request = self._request
+        assert request is not None
+        chunks = self._chunks
+        if not request.truncated and chunks:
+            request.body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        self._request, self._chunks = None, []
+        self._ended_in_feed = True
+        reply = Reply(self, self._parser.should_keep_alive())
+        self._owed.append(reply)
+        if len(self._owed) >= MAX_QUEUED and self.transport is not None and not self._paused:
+            self._paused = True
+            self.transport.pause_reading()
+        self.received(request, reply)
+
+    # answers
+    def owes_first(self, reply: Reply) -> bool:
+        return bool(self._owed) and self._owed[0] is reply
+
+    def write(self, data: bytes) -> None:
+        if self.phase is not Phase.CLOSED and self.transport is not None:
+            self.transport.write(data)
+
+    def flush(self) -> None:
+        """Writes every complete answer at the head of the queue; then either closes, or goes on."""
+        owed, transport = self._owed, self.transport
+        if self.phase is Phase.CLOSED or transport is None:
+            return
+        poll_next = False
+        while owed and owed[0].data is not None:
+            reply = owed.popleft()
+            if reply.data:
+                transport.write(reply.data)
+            reply.data = None
+            if not reply.keep_alive:
+                transport.close()
+                return
+            poll_next = reply.poll_next
+        if self._paused and self.phase is not Phase.HANDING_OVER and len(owed) < MAX_QUEUED // 2:
+            self._paused = False
+            transport.resume_reading()
+        if owed:
+            return
+        if self.phase is Phase.HANDING_OVER:
+            self._hand_over()
+        elif self._request is None:
+            if self.phase is Phase.DRAINING:
+                transport.close()
+            else:
+                self._arm_idle()
+                self._await_next_request(poll_next)
+
+    def abort(self, answer: bytes = b"") -> None:
+        """Writes `answer` (if any) and closes now, whatever else is owed or unread."""
+        if self.transport is not None and self.phase is not Phase.CLOSED:
+            if answer:
+                self.transport.write(answer)
+                self.transport.close()
+            else:
+                self.transport.abort()
+        if self.phase is not Phase.CLOSED:
+            self.phase = transition(self.phase, Phase.CLOSED)
+
+    # polling for the next request of a quick client
+    def _await_next_request(self, poll: bool) -> None:
+        self._answered_at = self._active_at  # _arm_idle has just set it
+        if poll and self._poll is not None and self._gap_s is not None:
+            self._next_request = self._loop.create_future()
+            self._poll.hold(self._next_request, self._gap_s)
+
+    def _request_arrived(self) -> None:
+        if self._answered_at is not None:
+            gap = self._loop.time() - self._answered_at
+            self._gap_s = gap if self._gap_s is None else 0.8 * self._gap_s + 0.2 * gap
+            self._answered_at = None
+        if self._next_request is not None and not self._next_request.done():
+            self._next_request.set_result(None)
+        self._next_request = None
+
+    # handing the connection over to another protocol
+    def _begin_hand_over(self) -> None:
+        # Pipelined behind another request in the same read, its first bytes are gone: refused with a 400
+        # after the earlier answers.
+        head_lost = self._raw is None
+        self._hand_over_bytes = b"" if head_lost else b"".join(self._raw or ())
+        self._raw, self._request = None, None  # the request is the successor's
+        if self.phase is Phase.DRAINING:  # closes once the answers owed are written
+            if not self._owed and self.transport is not None:
+                self.transport.close()
+            return
+        self.phase = transition(self.phase, Phase.HANDING_OVER)
+        if head_lost:
+            self._owed.append(_refused(self))
+        self._hand_over()
+        if head_lost:
+            self.flush()
+
+    def _hand_over(self) -> None:
+        """Gives the connection to `successor()` from the current request on, once every earlier answer is
+        out."""
+        transport = self.transport
+        if transport is None:
+            return
+        if self._owed:
+            if not self._paused:
+                self._paused = True
+                transport.pause_reading()
+            return  # flush() comes back here
+        self.phase = transition(self.phase, Phase.HANDED_OVER)
+        data, self._hand_over_bytes = self._hand_over_bytes, b""
+        self._disarm_idle()
+        self._connections.discard(self)
+        if self._paused:
+            self._paused = False
+            transport.resume_reading()
+        protocol = self.successor()
+        transport.set_protocol(protocol)
+        protocol.connection_made(transport)
+        protocol.data_received(data)
+
+    # idle keep-alive connections
+    @property
+    def _between_requests(self) -> bool:
+        """No request being read, nor answered."""
+        return not (self._owed or self._request is not None)
+
+    def _arm_idle(self) -> None:
+        self._active_at = self._loop.time()
+        if self._idle is None and self._keep_alive_s is not None:
+            self._idle = self._loop.call_later(self._keep_alive_s, self._close_idle)
+
+    def _disarm_idle(self) -> None:
+        if self._idle is not None:
+            self._idle.cancel()
+            self._idle = None
+
+    def _close_idle(self) -> None:
+        self._idle = None
+        if self.transport is None or self.phase is Phase.CLOSED or self._keep_alive_s is None:
+            return
+        quiet_for = self._loop.time() - self._active_at
+        if not self._between_requests or quiet_for < self._keep_alive_s:
+            self._idle = self._loop.call_later(max(self._keep_alive_s - quiet_for, 0.1), self._close_idle)
+            return
+        self.transport.close()
+
+
+def _refused(conn: Connection) -> Reply:
+    """The 400 owed, in its place in line, to a request whose first bytes were lost (see _begin_hand_over)."""
+    reply = Reply(conn, keep_alive=False)
+    reply.sent, reply.data = True, wire.BAD_REQUEST
+    return reply
