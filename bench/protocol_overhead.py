@@ -18,7 +18,7 @@ from botocore.parsers import create_parser
 from botocore.serialize import create_serializer
 
 from lambkin.api.aws_asgi import AwsAsgi
-from lambkin.config import Credentials
+from lambkin.credentials import Credentials
 from lambkin.protocol.gateway import AwsGateway
 from lambkin.protocol.model import service_index
 

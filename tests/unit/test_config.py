@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lambkin.config import Credentials, command_defaults, settings_from_environment
+from lambkin.config import command_defaults, settings_from_environment
+from lambkin.credentials import Credentials
 
 
 def test_the_servers_variables_become_settings(tmp_path: Path) -> None:

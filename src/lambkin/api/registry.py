@@ -13,7 +13,7 @@ from urllib.parse import parse_qsl, quote
 from lambkin.api.asgi import Message, Receive, Scope, Send, read_body, respond
 from lambkin.api.registry_blobs import BlobHandlers
 from lambkin.api.registry_http import API_VERSION, Handler, Headers, Request, render_error, send_json
-from lambkin.config import Credentials
+from lambkin.credentials import Credentials
 from lambkin.images.blobs import BlobStore
 from lambkin.images.catalog import Catalog, check_repository
 from lambkin.images.errors import (

@@ -16,7 +16,7 @@ import logging
 import socket
 from dataclasses import dataclass, replace
 
-from lambkin.config import Credentials
+from lambkin.credentials import Credentials
 from lambkin.sandbox.spec import ExitStatus, OutputSink, Sandbox, SandboxBackend, SandboxSpec
 
 log = logging.getLogger("lambkin.environments.endpoint")

@@ -19,7 +19,7 @@ from lambkin.api.asgi import Receive, Scope, Send, read_body, respond
 from lambkin.api.aws_asgi import AwsAsgi
 from lambkin.api.front_door import front_door
 from lambkin.api.root import Mount, RootApp, always, path_prefix
-from lambkin.config import Credentials
+from lambkin.credentials import Credentials
 from lambkin.protocol.gateway import AwsGateway
 from lambkin.protocol.service import RequestContext
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lambkin.config import Credentials
+from lambkin.credentials import Credentials
 from lambkin.environments.aws_endpoint import Endpoint, endpoint_env, own_endpoint
 from lambkin.sandbox.spec import SandboxSpec
 

@@ -12,7 +12,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials as BotoCredentials
 
-from lambkin.config import Credentials
+from lambkin.credentials import Credentials
 from tests.unit.protocol.wire import KEY, Answer, build, client, echo, gateway, send, write_query_model
 
 

@@ -22,7 +22,7 @@ from urllib3 import HTTPHeaderDict
 
 from lambkin.api.asgi import ASGIApp
 from lambkin.api.aws_asgi import AwsAsgi
-from lambkin.config import Credentials
+from lambkin.credentials import Credentials
 from lambkin.protocol.gateway import AwsGateway
 from lambkin.protocol.legacy import query_model
 from lambkin.protocol.model import service_index
