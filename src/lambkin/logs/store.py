@@ -9,6 +9,7 @@ import urllib.parse
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
+from json.encoder import encode_basestring
 from pathlib import Path
 from typing import IO
 
@@ -71,11 +72,13 @@ class LogStore:
         now = int(time.time() * 1000)
         key = (group, stream)
         handle = self._file(group, stream)
-        if self._sizes.get(key, 0) > self.max_stream_bytes:
+        size = self._sizes.get(key, 0)
+        if size > self.max_stream_bytes:
             return  # bounded: a runaway stream stops growing
-        record = json.dumps({"t": timestamp_ms or now, "m": message, "i": now}, ensure_ascii=False)
-        handle.write(record + "\n")
-        self._sizes[key] = self._sizes.get(key, 0) + len(record) + 1
+        # what json.dumps({"t": ..., "m": ..., "i": ...}, ensure_ascii=False) writes, without its encoder
+        record = f'{{"t": {timestamp_ms or now}, "m": {encode_basestring(message)}, "i": {now}}}\n'
+        handle.write(record)
+        self._sizes[key] = size + len(record)
 
     def flush(self, group: str | None = None, stream: str | None = None) -> None:
         if group is not None and stream is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import json
 from pathlib import Path
 
 from lambkin.logs import lines
@@ -76,3 +77,16 @@ def test_store_lists_groups_streams_and_filters(tmp_path: Path) -> None:
     store.close()
     assert store.expire(now=10**12) == 3
     assert store.groups() == ["/aws/lambda/a", "/aws/lambda/b"]
+
+
+def test_store_lines_are_the_json_of_their_event(tmp_path: Path) -> None:
+    messages = ["plain", 'quote " and \\ back', "tab\tand\x01control", "ünïcode ✓ \u2028", ""]
+    store = LogStore(tmp_path)
+    for at, message in enumerate(messages, 1):
+        store.append("g", "s", message, at)
+    store.close()
+    written = (tmp_path / "g" / "s.jsonl").read_text(encoding="utf-8").split("\n")[:-1]
+    assert written == [
+        json.dumps({"t": at, "m": message, "i": json.loads(line)["i"]}, ensure_ascii=False)
+        for at, (message, line) in enumerate(zip(messages, written, strict=True), 1)
+    ]
