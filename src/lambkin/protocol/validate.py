@@ -55,18 +55,16 @@ def _lower_first(name: str) -> str:
 
 
 def _structure(shape: StructureShape, value: dict[str, Any], path: str, problems: list[Problem]) -> None:
-    for name in shape.required_members:
+    plan = _members(shape)
+    for name, shown in plan.required:
         if value.get(name) is None:
-            problems.append(Problem(_join(path, name), None, "Member must not be null"))
-    members = shape.members
+            problems.append(Problem(f"{path}.{shown}" if path else shown, None, "Member must not be null"))
+    checked = plan.checked
     for name, item in value.items():
-        member = members.get(name)
-        if member is not None and item is not None and _checked(member):
-            _check(member, item, _join(path, name), problems)
-
-
-def _join(path: str, name: str) -> str:
-    return f"{path}.{_lower_first(name)}" if path else _lower_first(name)
+        found = checked.get(name)
+        if found is not None and item is not None:
+            member, shown = found
+            _check(member, item, f"{path}.{shown}" if path else shown, problems)
 
 
 def _check(shape: Shape, value: Any, path: str, problems: list[Problem]) -> None:
@@ -110,59 +108,94 @@ def _check(shape: Shape, value: Any, path: str, problems: list[Problem]) -> None
 _CONTAINERS = ("structure", "list", "map")
 
 
+@dataclass(frozen=True, slots=True)
+class _Members:
+    """A structure's checks, read from its shape once: the required members and the members whose values
+    can break a constraint, each with the name its problems' paths show."""
+
+    required: tuple[tuple[str, str], ...]
+    checked: dict[str, tuple[Shape, str]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Rules:
+    """A shape's own constraints, read from its model once."""
+
+    kind: str
+    low: Any  # "min", None when the model sets none
+    high: Any  # "max"
+    enum: list[str]  # strings only
+    pattern: str | None  # strings only, as the model writes it
+    compiled: re.Pattern[str] | None
+
+
 # By shape object, as parse.body_members caches: input shapes belong to the operation models, which live as
-# long as the process, so these hold one entry per member shape of the models served.
-_CONSTRAINED: dict[Shape, bool] = {}
+# long as the process, so these hold one entry per (member) shape of the models served.
+_MEMBERS: dict[StructureShape, _Members] = {}
+_RULES: dict[Shape, _Rules | None] = {}
 _CHECKED: dict[Shape, bool] = {}
 
 
-def _constrained(shape: Shape) -> bool:
-    """Whether the shape has any constraint of its own (most have none), read once per shape."""
-    found = _CONSTRAINED.get(shape)
+def _members(shape: StructureShape) -> _Members:
+    found = _MEMBERS.get(shape)
     if found is None:
-        meta = shape.metadata
-        found = _CONSTRAINED[shape] = bool(
-            "min" in meta
-            or "max" in meta
-            or "pattern" in meta
-            or (shape.type_name == "string" and shape.enum)
+        found = _MEMBERS[shape] = _Members(
+            required=tuple((name, _lower_first(name)) for name in shape.required_members),
+            checked={
+                name: (member, _lower_first(name))
+                for name, member in shape.members.items()
+                if _checked(member)
+            },
         )
     return found
+
+
+def _rules(shape: Shape) -> _Rules | None:
+    """The shape's own constraints; None for a shape without any (most have none)."""
+    if shape in _RULES:
+        return _RULES[shape]
+    meta, kind = shape.metadata, shape.type_name
+    enum = list(shape.enum) if kind == "string" else []
+    pattern = meta.get("pattern") if kind == "string" else None
+    rules = None
+    if "min" in meta or "max" in meta or "pattern" in meta or enum:
+        compiled = _pattern(pattern) if pattern else None
+        rules = _Rules(kind, meta.get("min"), meta.get("max"), enum, pattern, compiled)
+    _RULES[shape] = rules
+    return rules
 
 
 def _checked(shape: Shape) -> bool:
     """Whether a value of this shape can break anything: a constraint of its own, or members to check."""
     found = _CHECKED.get(shape)
     if found is None:
-        found = _CHECKED[shape] = _constrained(shape) or shape.type_name in _CONTAINERS
+        found = _CHECKED[shape] = _rules(shape) is not None or shape.type_name in _CONTAINERS
     return found
 
 
 def _constraints(shape: Shape, value: Any) -> list[str]:
     """The value's own broken constraints: length, range, enum, pattern (not its members')."""
-    if not _constrained(shape):
+    rules = _rules(shape)
+    if rules is None:
         return []
-    kind = shape.type_name
-    meta = shape.metadata
+    kind, low, high = rules.kind, rules.low, rules.high
     broken: list[str] = []
     if kind in ("string", "blob", "list", "map") and isinstance(value, str | bytes | list | dict):
         size = len(value)
-        if "min" in meta and size < meta["min"]:
-            broken.append(f"Member must have length greater than or equal to {meta['min']}")
-        if "max" in meta and size > meta["max"]:
-            broken.append(f"Member must have length less than or equal to {meta['max']}")
+        if low is not None and size < low:
+            broken.append(f"Member must have length greater than or equal to {low}")
+        if high is not None and size > high:
+            broken.append(f"Member must have length less than or equal to {high}")
     elif kind in ("integer", "long", "float", "double") and isinstance(value, int | float):
-        if "min" in meta and value < meta["min"]:
-            broken.append(f"Member must have value greater than or equal to {meta['min']}")
-        if "max" in meta and value > meta["max"]:
-            broken.append(f"Member must have value less than or equal to {meta['max']}")
+        if low is not None and value < low:
+            broken.append(f"Member must have value greater than or equal to {low}")
+        if high is not None and value > high:
+            broken.append(f"Member must have value less than or equal to {high}")
     if kind == "string" and isinstance(value, str):
-        if shape.enum and value not in shape.enum:
-            broken.append(f"Member must satisfy enum value set: [{', '.join(shape.enum)}]")
-        pattern = meta.get("pattern")
-        compiled = _pattern(pattern) if pattern else None
-        if compiled is not None and compiled.fullmatch(value) is None:
-            broken.append(f"Member must satisfy regular expression pattern: {pattern}")
+        if rules.enum and value not in rules.enum:
+            broken.append(f"Member must satisfy enum value set: [{', '.join(rules.enum)}]")
+        if rules.compiled is not None and rules.compiled.fullmatch(value) is None:
+            broken.append(f"Member must satisfy regular expression pattern: {rules.pattern}")
     return broken
 
 
