@@ -29,6 +29,8 @@ from lambkin.protocol.gateway import Routed, api_request
 
 log = logging.getLogger("lambkin.http")
 
+_KNOWN_HEADS = 64  # (method, path, host) triples a connection remembers the mount of
+
 
 class FrontDoor(Connection):
     """One client connection, answering AWS API requests in order, one at a time (as HTTP/1.1 needs)."""
@@ -53,6 +55,7 @@ class FrontDoor(Connection):
         self._routed: Routed | None = None  # the request whose body is being read
         # requests read and owed an answer, oldest first: the first is being answered
         self._jobs: deque[tuple[Routed, bytes | None, Reply]] = deque()
+        self._aws_heads: dict[tuple[str, str, str | None], bool] = {}  # see _for_aws
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         peer = transport.get_extra_info("peername")
@@ -61,15 +64,7 @@ class FrontDoor(Connection):
 
     # the connection's questions
     def head_received(self, request: Request) -> int:
-        path = unquote(request.path)
-        scope = {
-            "type": "http",
-            "method": request.method,
-            "path": path,
-            "headers": _host_header(request.headers),
-        }
-        mount = self._root.mount_for(scope)
-        if mount is None or mount.app is not self._aws or self._parser.should_upgrade():
+        if not self._for_aws(request) or self._parser.should_upgrade():
             raise HandOver
         routed = self._gateway.route(api_request(request.method, request.target, request.headers, self._peer))
         self._routed = routed
@@ -84,6 +79,25 @@ class FrontDoor(Connection):
 
     def successor(self) -> asyncio.Protocol:
         return self._fallback()
+
+    def _for_aws(self, request: Request) -> bool:
+        """Whether the root app sends the request to the AWS mount. The mounts' matchers see only the
+        method, path and host, so the answer is kept per those three for the connection's next requests."""
+        key = (request.method, request.path, request.headers.get("host"))
+        known = self._aws_heads.get(key)
+        if known is None:
+            scope = {
+                "type": "http",
+                "method": request.method,
+                "path": unquote(key[1]),
+                "headers": _host_header(request.headers),
+            }
+            mount = self._root.mount_for(scope)
+            known = mount is not None and mount.app is self._aws
+            if len(self._aws_heads) >= _KNOWN_HEADS:
+                self._aws_heads.clear()
+            self._aws_heads[key] = known
+        return known
 
     # answers
     def _answer_first(self) -> None:

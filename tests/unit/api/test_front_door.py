@@ -15,7 +15,7 @@ import pytest
 import uvicorn
 from botocore.config import Config
 
-from lambkin.api.asgi import Receive, Scope, Send, read_body, respond
+from lambkin.api.asgi import Receive, Scope, Send, header, read_body, respond
 from lambkin.api.aws_asgi import AwsAsgi
 from lambkin.api.front_door import front_door
 from lambkin.api.root import Mount, RootApp, always, path_prefix
@@ -54,7 +54,13 @@ class _Server:
             "lambda": {"GetFunction": _get_function, "Invoke": _invoke, "DeleteAlias": _delete_alias}
         }
         gateway = AwsAsgi(AwsGateway(services, ACCOUNT, KEY.secret_for))
-        root = RootApp([Mount("registry", path_prefix("/v2"), _echo_app), Mount("aws", always, gateway)])
+        root = RootApp(
+            [
+                Mount("registry", path_prefix("/v2"), _echo_app),
+                Mount("by-host", lambda scope: header(scope, b"host") == "urls.localhost", _echo_app),
+                Mount("aws", always, gateway),
+            ]
+        )
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
@@ -199,6 +205,17 @@ def test_a_connection_switches_surface_between_requests(server: _Server) -> None
         conn.sendall(b"GET /v2/after HTTP/1.1\r\nHost: h\r\n\r\n")
         ((status, _, body),) = _read_responses(conn, 1)
         assert (status, body) == (200, b"asgi GET /v2/after 0")
+
+
+def test_the_same_path_on_another_host_goes_to_that_hosts_surface(server: _Server) -> None:
+    with server.connect() as conn:
+        for _ in range(2):
+            conn.sendall(_signed_get_function(server.port, "first"))
+            ((status, _, body),) = _read_responses(conn, 1)
+            assert status == 200 and b'"first"' in body
+        conn.sendall(b"GET /2015-03-31/functions/first HTTP/1.1\r\nHost: urls.localhost\r\n\r\n")
+        ((status, _, body),) = _read_responses(conn, 1)
+        assert (status, body) == (200, b"asgi GET /2015-03-31/functions/first 0")
 
 
 def test_pipelined_requests_are_answered_in_order(server: _Server) -> None:
