@@ -46,6 +46,15 @@ class PoolKey:
     def of(cls, version: VersionConfig) -> PoolKey:
         return cls(version.function_arn, version.version, version.code_sha256, version.revision_id)
 
+    def matches(self, version: VersionConfig) -> bool:
+        """Whether `version` belongs to this key (`PoolKey.of(version) == self`, without making a key)."""
+        return (
+            self.revision_id == version.revision_id
+            and self.code_sha256 == version.code_sha256
+            and self.version == version.version
+            and self.function_arn == version.function_arn
+        )
+
 
 @dataclass(frozen=True)
 class PoolSettings:
@@ -124,14 +133,13 @@ class Pools:
 
     # pools and draining
     def _pool_for(self, version: VersionConfig) -> VersionPool:
-        key = PoolKey.of(version)
-        slot = (key.function_arn, key.version)
+        slot = (version.function_arn, version.version)
         pool = self._current.get(slot)
-        if pool is not None and pool.key == key:
+        if pool is not None and pool.key.matches(version):
             return pool
         if pool is not None:
             self._drain(pool)
-        pool = VersionPool(key=key, version=version)
+        pool = VersionPool(key=PoolKey.of(version), version=version)
         self._current[slot] = pool
         self._pools.add(pool)
         return pool
