@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -160,8 +162,6 @@ def test_update_code_pins_the_tag_and_waits_with_function_updated_v2(
     first = create_active(lam, "updated", images["v1"][0])
     updating = lam.update_function_code(FunctionName="updated", ImageUri=images["v2"][0])
     assert updating["LastUpdateStatus"] == "InProgress"
-    with pytest.raises(lam.exceptions.ResourceConflictException, match="update is in progress"):
-        lam.update_function_configuration(FunctionName="updated", Timeout=9)
     lam.get_waiter("function_updated_v2").wait(FunctionName="updated", WaiterConfig={"Delay": 1})
     after = lam.get_function(FunctionName="updated")
     assert after["Configuration"]["CodeSha256"] == images["v2"][1].removeprefix("sha256:")
@@ -169,6 +169,25 @@ def test_update_code_pins_the_tag_and_waits_with_function_updated_v2(
     push(server, tmp_path, "fn-app", "v2", "retagged")  # the tag moves; the function does not
     again = lam.get_function(FunctionName="updated")
     assert again["Code"]["ResolvedImageUri"].endswith(images["v2"][1])
+
+
+def test_an_update_in_progress_refuses_other_updates(lam: Any, images: dict[str, tuple[str, str]]) -> None:
+    create_active(lam, "busy", images["v1"][0])
+    # A registry that accepts connections and never answers keeps the code update InProgress for as long as
+    # the test needs (an image lambkin already has may settle before the next request arrives).
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        stuck = f"127.0.0.1:{silent.getsockname()[1]}/stuck:v1"
+        updating = lam.update_function_code(FunctionName="busy", ImageUri=stuck)
+        assert updating["LastUpdateStatus"] == "InProgress"
+        with pytest.raises(lam.exceptions.ResourceConflictException, match="update is in progress"):
+            lam.update_function_configuration(FunctionName="busy", Timeout=9)
+    # the registry is gone: the update fails, and the function keeps running its old code
+    for _ in range(300):
+        settled = lam.get_function_configuration(FunctionName="busy")
+        if settled["LastUpdateStatus"] != "InProgress":
+            break
+        time.sleep(0.1)
+    assert (settled["State"], settled["LastUpdateStatus"]) == ("Active", "Failed")
 
 
 def test_update_configuration_and_revision_ids(lam: Any, images: dict[str, tuple[str, str]]) -> None:
