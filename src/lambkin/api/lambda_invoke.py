@@ -10,7 +10,6 @@ from lambkin.api.lambda_payloads import check_json
 from lambkin.environments.results import FunctionError, Success
 from lambkin.invoke.invoker import Invoker, InvokeRequest, InvokeResult
 from lambkin.invoke.targets import Resolve, Target
-from lambkin.protocol.errors import AwsError
 from lambkin.protocol.service import Handler, RequestContext
 
 STREAM_CHUNK_BYTES = 64 * 1024  # a buffered response is streamed back in PayloadChunk events of this size
@@ -19,9 +18,7 @@ STREAM_CHUNK_BYTES = 64 * 1024  # a buffered response is streamed back in Payloa
 EnqueueEvent = Callable[[dict[str, Any], Target, RequestContext], Awaitable[dict[str, Any]]]
 
 
-def invoke_handlers(
-    resolve: Resolve, invoker: Invoker, enqueue: EnqueueEvent | None = None
-) -> dict[str, Handler]:
+def invoke_handlers(resolve: Resolve, invoker: Invoker, enqueue: EnqueueEvent) -> dict[str, Handler]:
     """Invoke and InvokeWithResponseStream; `enqueue` takes InvocationType Event (api/lambda_async.py).
 
     The resolver's and the Invoker's errors (not found, Pending, Throttled, a bad client context) are domain
@@ -32,14 +29,8 @@ def invoke_handlers(
         target = await resolve(params["FunctionName"], params.get("Qualifier"))
         if invocation_type == "DryRun":
             return {"StatusCode": 204}
-        if invocation_type == "Event" and enqueue is not None:
-            return await enqueue(params, target, ctx)
         if invocation_type == "Event":
-            raise AwsError(
-                "InvalidParameterValueException",
-                "Asynchronous invocation (InvocationType Event) is not supported by this server yet.",
-                Type="User",
-            )
+            return await enqueue(params, target, ctx)
         result = await run(params, ctx, target)
         output: dict[str, Any] = {
             "StatusCode": 200,

@@ -16,7 +16,7 @@ from lambkin.functions.names import Arns, FunctionRef
 from lambkin.functions.states import State
 from lambkin.invoke.concurrency import RESERVED_LIMIT, Throttled
 from lambkin.invoke.invoker import InvokeRequest, InvokeResult
-from lambkin.invoke.targets import Targets
+from lambkin.invoke.targets import Target, Targets
 from lambkin.protocol import dialect
 from lambkin.protocol.errors import AwsError, DomainError
 from lambkin.protocol.service import RequestContext
@@ -65,10 +65,14 @@ def ctx() -> RequestContext:
     return RequestContext("lambda", "Invoke", "us-east-1", "000000000000", "AK", "req-1", {}, "127.0.0.1")
 
 
+async def _no_events(params: dict[str, Any], target: Target, ctx: RequestContext) -> dict[str, Any]:
+    raise AssertionError("these tests invoke synchronously")
+
+
 async def call(invoker: Invoker, functions: Functions | None = None, **params: Any) -> dict[str, Any]:
     """The handler's answer; its domain errors as the gateway renders them (`dialect.domain`)."""
     targets = Targets(functions or Functions())  # type: ignore[arg-type]
-    handler = invoke_handlers(targets.resolve, invoker)["Invoke"]  # type: ignore[arg-type]
+    handler = invoke_handlers(targets.resolve, invoker, _no_events)["Invoke"]  # type: ignore[arg-type]
     try:
         return await handler({"FunctionName": "fn", **params}, ctx())
     except Exception as failure:
