@@ -19,6 +19,7 @@ from botocore.serialize import create_serializer
 
 from lambkin.api.aws_asgi import AwsAsgi
 from lambkin.credentials import Credentials
+from lambkin.identity.keys import Keyring
 from lambkin.protocol.gateway import AwsGateway
 from lambkin.protocol.model import service_index
 
@@ -164,7 +165,7 @@ def main(count: int = 2000) -> None:
     services: dict[str, dict[str, Any]] = {"lambda": {}, "sqs": {}, "logs": {}}
     for service, operation, _, output in CASES.values():
         services[service][operation] = _handler(output)
-    app = AwsAsgi(AwsGateway(services, "000000000000", KEY.secret_for))
+    app = AwsAsgi(AwsGateway(services, "000000000000", Keyring(KEY, "000000000000")))
     print(f"{'case':<26}{'lambkin µs/req':>16}{'botocore client µs/call':>26}{'ratio':>8}")
     for name, (service, operation, params, _) in CASES.items():
         request = _request(service, operation, params)

@@ -36,6 +36,7 @@ from lambkin.functions import repository as function_store
 from lambkin.functions import urls as function_urls
 from lambkin.functions.control import ControlPlane, build_control_plane
 from lambkin.functions.event_invoke_config import EventInvokeConfigService
+from lambkin.identity.keys import Keyring
 from lambkin.images import catalog as image_catalog
 from lambkin.images.blobs import BlobStore
 from lambkin.images.catalog import Catalog
@@ -220,7 +221,11 @@ def http(
     urls = function_urls.UrlService(db, plane.arns)
     invoker = HttpInvoker(targets.resolve, core.invoker)
     url_app = FunctionUrls(
-        settings.region, settings.account_id, settings.credentials.secret_for, urls, invoker
+        settings.region,
+        settings.account_id,
+        Keyring(settings.credentials, settings.account_id),
+        urls,
+        invoker,
     )
     gateway = HttpGateway(settings.region, settings.account_id, RouteTable(settings.routes_path), invoker)
     return Part(
@@ -263,4 +268,6 @@ def aws(settings: Settings, parts: Sequence[Part]) -> AwsAsgi:
             if twice:
                 raise ValueError(f"{service} operations wired twice: {', '.join(twice)}")
             known.update(handlers)
-    return AwsAsgi(AwsGateway(services, settings.account_id, settings.credentials.secret_for))
+    return AwsAsgi(
+        AwsGateway(services, settings.account_id, Keyring(settings.credentials, settings.account_id))
+    )

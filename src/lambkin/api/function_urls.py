@@ -25,7 +25,7 @@ from lambkin.functions.urls import UrlConfig, UrlService
 from lambkin.invoke.concurrency import Throttled
 from lambkin.invoke.invoker import Invoker, InvokeRequest
 from lambkin.invoke.targets import Resolve
-from lambkin.protocol.sigv4 import Incoming, SecretLookup, SignatureError, verify
+from lambkin.protocol.sigv4 import Incoming, KeyLookup, SignatureError, verify
 
 log = logging.getLogger("lambkin.urls")
 
@@ -154,15 +154,15 @@ def url_failure(invoked: Invoked) -> HttpResponse:
 
 
 class FunctionUrls:
-    """The ASGI app of every function URL on this server, for one account in one region; `secret_for` knows
+    """The ASGI app of every function URL on this server, for one account in one region; `keys` knows
     the keys AWS_IAM URLs accept."""
 
     def __init__(
-        self, region: str, account_id: str, secret_for: SecretLookup, urls: UrlService, invoker: HttpInvoker
+        self, region: str, account_id: str, keys: KeyLookup, urls: UrlService, invoker: HttpInvoker
     ) -> None:
         self.region = region
         self.account_id = account_id
-        self.secret_for = secret_for
+        self.keys = keys
         self.urls = urls
         self.invoker = invoker
 
@@ -242,18 +242,18 @@ class FunctionUrls:
             {k.lower(): v for k, v in request.headers},
             request.body,
         )
-        verified = verify(incoming, self.secret_for, datetime.now(UTC))
-        if verified.service != "lambda":
+        verified = verify(incoming, self.keys, datetime.now(UTC))
+        if verified.scope.service != "lambda":
             raise SignatureError("mismatch", "Credential should be scoped to correct service: 'lambda'.")
         account = self.account_id
         return {
             "iam": {
-                "accessKey": verified.access_key_id,
+                "accessKey": verified.scope.access_key_id,
                 "accountId": account,
-                "callerId": verified.access_key_id,
+                "callerId": verified.scope.access_key_id,
                 "cognitoIdentity": None,
                 "principalOrgId": None,
-                "userArn": f"arn:aws:iam::{account}:root",
-                "userId": account,
+                "userArn": verified.caller.arn,
+                "userId": verified.caller.user_id,
             }
         }

@@ -24,8 +24,8 @@ from lambkin.protocol.legacy import query_model
 from lambkin.protocol.model import ServiceIndex, service_index
 from lambkin.protocol.parse import ParseError, parse_json, parse_rest_json
 from lambkin.protocol.query import parse_query
-from lambkin.protocol.service import RequestContext, Services
-from lambkin.protocol.sigv4 import Incoming, SecretLookup, SignatureError, claimed_scope, verify
+from lambkin.protocol.service import Authorize, RequestContext, Services
+from lambkin.protocol.sigv4 import Incoming, KeyLookup, SignatureError, claimed_scope, verify
 from lambkin.protocol.validate import validate
 
 log = logging.getLogger("lambkin.protocol")
@@ -78,18 +78,20 @@ def _utcnow() -> datetime:
 
 class AwsGateway:
     """Serves the AWS APIs of the services it is given, each driven by its botocore model, for one account
-    whose keys' secrets `secret_for` knows."""
+    whose keys `keys` knows; `authorize` (if given) decides whether the caller may do what it asks."""
 
     def __init__(
         self,
         services: Services,
         account_id: str,
-        secret_for: SecretLookup,
+        keys: KeyLookup,
+        authorize: Authorize | None = None,
         now: Callable[[], datetime] = _utcnow,
     ) -> None:
         self.services = services
         self.account_id = account_id
-        self.secret_for = secret_for
+        self.keys = keys
+        self.authorize = authorize
         self.now = now
         self.indexes: dict[str, ServiceIndex] = {name: service_index(name) for name in services}
         self._query_ops: dict[str, dict[str, OperationModel]] = {}
@@ -162,9 +164,9 @@ class AwsGateway:
         incoming = Incoming(request.method, request.raw_path, request.query_string, request.headers, body)
         try:
             if len(body) > _OFFLOAD_BYTES:
-                scope = await asyncio.to_thread(verify, incoming, self.secret_for, self.now())
+                verified = await asyncio.to_thread(verify, incoming, self.keys, self.now())
             else:
-                scope = verify(incoming, self.secret_for, self.now())
+                verified = verify(incoming, self.keys, self.now())
         except SignatureError as failure:
             raise dialect.auth_error(failure) from None
         try:
@@ -194,14 +196,17 @@ class AwsGateway:
         context = RequestContext(
             service=name,
             operation=operation.name,
-            region=scope.region,
+            region=verified.scope.region,
             account_id=self.account_id,
-            access_key_id=scope.access_key_id,
+            access_key_id=verified.scope.access_key_id,
+            caller=verified.caller,
             request_id=request_id,
             headers=request.headers,
             source_ip=request.source_ip,
         )
         try:
+            if self.authorize is not None:
+                self.authorize(context, arguments)
             output = await handler(arguments, context)
             return _render(index, protocol, operation, output, request_id)
         except AwsError:

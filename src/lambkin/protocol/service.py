@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
+
+
+class Caller(Protocol):
+    """Who signed a request, as the key lookup knows them (identity's Principal)."""
+
+    @property
+    def arn(
+        self,
+    ) -> str: ...  # arn:aws:iam::ACCOUNT:root, ...:user/NAME, arn:aws:sts::ACCOUNT:assumed-role/R/S
 
 
 @dataclass(slots=True)
@@ -16,6 +25,7 @@ class RequestContext:
     region: str  # region from the SigV4 credential scope
     account_id: str  # the server's account ID (every ARN is built from it)
     access_key_id: str  # the verified access key
+    caller: Caller  # who signed with it
     request_id: str  # also sent as x-amzn-RequestId
     headers: Mapping[str, str]  # request headers, names in lower case
     source_ip: str
@@ -30,6 +40,11 @@ An event-stream member (InvokeWithResponseStream's `EventStream`) is an async it
 `{"PayloadChunk": {"Payload": b"..."}}` ... `{"InvokeComplete": {}}`, streamed as it yields; an AwsError
 raised from it ends the stream with an error message.
 """
+
+Authorize = Callable[["RequestContext", dict[str, Any]], None]
+"""Asked after validation and before the handler, with the parsed input: returns if the caller may do the
+operation, raises an AwsError (the service's AccessDenied) or a DomainError otherwise. Synchronous: it runs
+on every request, from caches."""
 
 Services = Mapping[str, Mapping[str, Handler]]
 """Handlers per botocore service name ("lambda", "sqs", "logs"), then per operation name."""

@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from typing import Literal
+from typing import Any, Literal, Protocol
 from urllib.parse import parse_qsl, quote
 
 from botocore.auth import UNSIGNED_PAYLOAD, SigV4Auth
@@ -21,7 +21,21 @@ _AUTH_FIELD = re.compile(r"(Credential|SignedHeaders|Signature)=([^,\s]*)")
 _STAMP = "%Y%m%dT%H%M%SZ"
 
 Failure = Literal["missing", "unknown_key", "mismatch", "expired", "malformed"]
-SecretLookup = Callable[[str], str | None]  # an access key ID's secret; None for a key nobody issued
+
+
+class SigningKey(Protocol):
+    """A key's secret and who signs with it (the caller is opaque here: identity's principal)."""
+
+    @property
+    def secret(self) -> str: ...
+
+    @property
+    def caller(self) -> Any: ...
+
+
+KeyLookup = Callable[[str, str | None], SigningKey | None]
+"""The key an access key ID names, given the request's X-Amz-Security-Token (temporary credentials) or None;
+None for a key nobody issued (or whose token is not valid)."""
 
 
 class SignatureError(Exception):
@@ -41,6 +55,14 @@ class Scope:
     date: str
     region: str
     service: str
+
+
+@dataclass(frozen=True, slots=True)
+class Verified:
+    """A request whose signature holds: the scope it was signed for, and who signed it."""
+
+    scope: Scope
+    caller: Any
 
 
 @dataclass(slots=True)
@@ -82,8 +104,9 @@ def _scope_of(credential: str | None) -> Scope | None:
     return Scope(*parts[:4])
 
 
-def verify(request: Incoming, secret_for: SecretLookup, now: datetime) -> Scope:
-    """The verified scope of a request signed with a key `secret_for` knows; raises SignatureError otherwise."""
+def verify(request: Incoming, keys: KeyLookup, now: datetime) -> Verified:
+    """The verified scope and caller of a request signed with a key `keys` knows; raises SignatureError
+    otherwise."""
     query = parse_qsl(request.query_string, keep_blank_values=True) if request.query_string else []
     query_map: dict[str, list[str]] = {}
     for key, value in query:
@@ -114,9 +137,13 @@ def verify(request: Incoming, secret_for: SecretLookup, now: datetime) -> Scope:
         raise SignatureError(
             "malformed", "Authorization header requires 'Credential', 'SignedHeaders' and 'Signature'."
         )
-    secret = secret_for(scope.access_key_id)
-    if secret is None:
+    token = request.headers.get("x-amz-security-token")
+    if token is None and presigned:
+        token = query_map.get("X-Amz-Security-Token", [None])[0]
+    signing_key = keys(scope.access_key_id, token)
+    if signing_key is None:
         raise SignatureError("unknown_key", "The security token included in the request is invalid.")
+    secret = signing_key.secret
     _check_time(_signed_at(stamp), now, presigned, query_map)
     body_hash = hashlib.sha256(request.body).hexdigest()
     _check_payload(request, body_hash)
@@ -128,7 +155,7 @@ def verify(request: Incoming, secret_for: SecretLookup, now: datetime) -> Scope:
     for payload in payload_options:
         expected = _expected_signature(request, query, signer, fields["SignedHeaders"], stamp, payload)
         if hmac.compare_digest(expected.encode(), provided):
-            return scope
+            return Verified(scope, signing_key.caller)
     raise SignatureError(
         "mismatch",
         "The request signature we calculated does not match the signature you provided. "

@@ -20,6 +20,7 @@ from lambkin.api.aws_asgi import AwsAsgi
 from lambkin.api.front_door import front_door
 from lambkin.api.root import Mount, RootApp, always, path_prefix
 from lambkin.credentials import Credentials
+from lambkin.identity.keys import Keyring
 from lambkin.protocol.gateway import AwsGateway
 from lambkin.protocol.service import RequestContext
 
@@ -53,7 +54,7 @@ class _Server:
         services: dict[str, Any] = {
             "lambda": {"GetFunction": _get_function, "Invoke": _invoke, "DeleteAlias": _delete_alias}
         }
-        gateway = AwsAsgi(AwsGateway(services, ACCOUNT, KEY.secret_for))
+        gateway = AwsAsgi(AwsGateway(services, ACCOUNT, Keyring(KEY, ACCOUNT)))
         root = RootApp(
             [
                 Mount("registry", path_prefix("/v2"), _echo_app),
@@ -325,7 +326,9 @@ async def test_a_quick_invoke_clients_next_request_is_polled_for() -> None:
     from lambkin.http11.busy_poll import BusyPoll
 
     gateway = AwsAsgi(
-        AwsGateway({"lambda": {"GetFunction": _get_function, "Invoke": _invoke}}, ACCOUNT, KEY.secret_for)
+        AwsGateway(
+            {"lambda": {"GetFunction": _get_function, "Invoke": _invoke}}, ACCOUNT, Keyring(KEY, ACCOUNT)
+        )
     )
     root = RootApp([Mount("aws", always, gateway)])
     poll = BusyPoll(cap_s=5.0, yield_core=lambda: None)  # a core nobody else wants
@@ -355,7 +358,7 @@ async def test_a_quick_invoke_clients_next_request_is_polled_for() -> None:
 async def test_an_idle_connection_is_closed_after_the_keep_alive_timeout() -> None:
     from lambkin.api.front_door import FrontDoor
 
-    gateway = AwsAsgi(AwsGateway({"lambda": {"GetFunction": _get_function}}, ACCOUNT, KEY.secret_for))
+    gateway = AwsAsgi(AwsGateway({"lambda": {"GetFunction": _get_function}}, ACCOUNT, Keyring(KEY, ACCOUNT)))
     root = RootApp([Mount("aws", always, gateway)])
     door = FrontDoor(root, gateway, lambda: None, set(), set(), 0.2)  # type: ignore[arg-type,return-value]
     transport = _Transport()

@@ -14,6 +14,7 @@ from lambkin.functions.cache import ReadCache
 from lambkin.functions.errors import not_found
 from lambkin.functions.names import Arns, FunctionRef
 from lambkin.functions.states import State
+from lambkin.identity.principals import root
 from lambkin.invoke.concurrency import RESERVED_LIMIT, Throttled
 from lambkin.invoke.invoker import InvokeRequest, InvokeResult
 from lambkin.invoke.targets import Target, Targets
@@ -62,7 +63,9 @@ class Invoker:
 
 
 def ctx() -> RequestContext:
-    return RequestContext("lambda", "Invoke", "us-east-1", "000000000000", "AK", "req-1", {}, "127.0.0.1")
+    return RequestContext(
+        "lambda", "Invoke", "us-east-1", "000000000000", "AK", root("000000000000"), "req-1", {}, "127.0.0.1"
+    )
 
 
 async def _no_events(params: dict[str, Any], target: Target, ctx: RequestContext) -> dict[str, Any]:

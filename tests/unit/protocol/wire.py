@@ -23,6 +23,7 @@ from urllib3 import HTTPHeaderDict
 from lambkin.api.asgi import ASGIApp
 from lambkin.api.aws_asgi import AwsAsgi
 from lambkin.credentials import Credentials
+from lambkin.identity.keys import Keyring
 from lambkin.protocol.gateway import AwsGateway
 from lambkin.protocol.legacy import query_model
 from lambkin.protocol.model import service_index
@@ -130,8 +131,8 @@ async def send_async(app: ASGIApp, request: AWSPreparedRequest) -> Answer:
 def gateway(services: Mapping[str, Mapping[str, Handler]], now: datetime | None = None) -> AwsAsgi:
     """The gateway over `services`, for the account 000000000000 whose one key is KEY, as an ASGI app."""
     if now is None:
-        return AwsAsgi(AwsGateway(services, "000000000000", KEY.secret_for))
-    return AwsAsgi(AwsGateway(services, "000000000000", KEY.secret_for, now=lambda: now))
+        return AwsAsgi(AwsGateway(services, "000000000000", Keyring(KEY, "000000000000")))
+    return AwsAsgi(AwsGateway(services, "000000000000", Keyring(KEY, "000000000000"), now=lambda: now))
 
 
 def echo(output: Mapping[str, Any] | None = None) -> tuple[Handler, list[dict[str, Any]]]:

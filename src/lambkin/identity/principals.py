@@ -1,0 +1,31 @@
+"""Principals: who signed a request, as IAM names them (the account root, a user, an assumed role)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Kind = Literal["root", "user", "assumed-role"]
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who signed a request. `arn` is what AWS shows (GetCallerIdentity's Arn, AccessDenied messages);
+    `user_id` GetCallerIdentity's UserId (the account ID for root, AIDA... for a user, AROA...:session for an
+    assumed role); `role_arn` the role an assumed-role session acts for (its policies decide)."""
+
+    kind: Kind
+    arn: str
+    account: str
+    user_id: str
+    name: str = ""  # the user's name, or the assumed role's session name
+    role_arn: str = ""  # for an assumed role: arn:aws:iam::ACCOUNT:role/PATH/NAME
+
+    @property
+    def is_root(self) -> bool:
+        return self.kind == "root"
+
+
+def root(account: str) -> Principal:
+    """The account root: the server's own key pair signs as this, and may do everything."""
+    return Principal(kind="root", arn=f"arn:aws:iam::{account}:root", account=account, user_id=account)
