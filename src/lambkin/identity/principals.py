@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-Kind = Literal["root", "user", "assumed-role"]
+Kind = Literal["root", "user", "assumed-role", "service"]
 
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """Who signed a request. `arn` is what AWS shows (GetCallerIdentity's Arn, AccessDenied messages);
+    """Who signed a request (or, kind "service", the AWS service acting: `arn` is its principal name,
+    "events.amazonaws.com"). `arn` is what AWS shows (GetCallerIdentity's Arn, AccessDenied messages);
     `user_id` GetCallerIdentity's UserId (the account ID for root, AIDA... for a user, AROA...:session for an
     assumed role); `role_arn` the role an assumed-role session acts for (its policies decide)."""
 
@@ -29,3 +30,8 @@ class Principal:
 def root(account: str) -> Principal:
     """The account root: the server's own key pair signs as this, and may do everything."""
     return Principal(kind="root", arn=f"arn:aws:iam::{account}:root", account=account, user_id=account)
+
+
+def service(name: str) -> Principal:
+    """An AWS service acting on its own behalf (resource policies name it: {"Service": name})."""
+    return Principal(kind="service", arn=name, account="", user_id=name)
