@@ -30,7 +30,7 @@ from lambkin.events import mapping_store
 from lambkin.events.http.routes import RouteTable
 from lambkin.events.mapping_service import MappingService, queue_lookup
 from lambkin.events.pollers import build_event_sources
-from lambkin.functions import event_invoke_config
+from lambkin.functions import event_invoke_config, policies
 from lambkin.functions import provisioned as provisioned_configs
 from lambkin.functions import repository as function_store
 from lambkin.functions import urls as function_urls
@@ -79,6 +79,7 @@ def migrations() -> list[Migration]:
     steps += image_catalog.MIGRATIONS
     steps += function_store.MIGRATIONS
     steps += function_urls.MIGRATIONS
+    steps += policies.MIGRATIONS
     steps += provisioned_configs.MIGRATIONS
     steps += event_invoke_config.MIGRATIONS
     steps += mapping_store.MIGRATIONS

@@ -12,7 +12,8 @@ from lambkin.api import lambda_render as render
 from lambkin.functions.changes import ConfigChange, ImageConfig
 from lambkin.functions.control import ControlPlane
 from lambkin.functions.model import LATEST
-from lambkin.functions.names import is_version_qualifier
+from lambkin.functions.names import FunctionRef, is_version_qualifier
+from lambkin.functions.policies import Permission
 from lambkin.functions.validation import ZIP_NOT_SUPPORTED, check_package_type
 from lambkin.protocol.encode import Fragments
 from lambkin.protocol.errors import AwsError
@@ -135,6 +136,7 @@ async def update_function_configuration(cp: ControlPlane, params: Input) -> Outp
 async def delete_function(cp: ControlPlane, params: Input) -> Output:
     ref = cp.arns.parse(params["FunctionName"], params.get("Qualifier"))
     await cp.functions.delete(ref)
+    await cp.policies.forget(ref)
     return {}
 
 
@@ -201,6 +203,7 @@ async def update_alias(cp: ControlPlane, params: Input) -> Output:
 async def delete_alias(cp: ControlPlane, params: Input) -> Output:
     ref = cp.arns.parse(params["FunctionName"], qualified=False)
     await cp.aliases.delete(ref, params["Name"])
+    await cp.policies.forget(FunctionRef(ref.name, params["Name"]))
     return {}
 
 
@@ -263,6 +266,34 @@ async def list_provisioned_concurrency_configs(cp: ControlPlane, params: Input) 
     return out
 
 
+async def add_permission(cp: ControlPlane, params: Input) -> Output:
+    ref = cp.arns.parse(params["FunctionName"], params.get("Qualifier"))
+    permission = Permission(
+        statement_id=params["StatementId"],
+        action=params["Action"],
+        principal=params["Principal"],
+        source_arn=params.get("SourceArn"),
+        source_account=params.get("SourceAccount"),
+        event_source_token=params.get("EventSourceToken"),
+        principal_org_id=params.get("PrincipalOrgID"),
+        function_url_auth_type=params.get("FunctionUrlAuthType"),
+        invoked_via_function_url=bool(params.get("InvokedViaFunctionUrl")),
+    )
+    return {"Statement": await cp.policies.add(ref, permission, params.get("RevisionId"))}
+
+
+async def remove_permission(cp: ControlPlane, params: Input) -> Output:
+    ref = cp.arns.parse(params["FunctionName"], params.get("Qualifier"))
+    await cp.policies.remove(ref, params["StatementId"], params.get("RevisionId"))
+    return {}
+
+
+async def get_policy(cp: ControlPlane, params: Input) -> Output:
+    ref = cp.arns.parse(params["FunctionName"], params.get("Qualifier"))
+    policy, revision_id = await cp.policies.get(ref)
+    return {"Policy": policy, "RevisionId": revision_id}
+
+
 async def get_account_settings(cp: ControlPlane, params: Input) -> Output:
     return render.account_settings(await cp.account.settings())
 
@@ -303,6 +334,9 @@ OPERATIONS: dict[str, Operation] = {
     "GetProvisionedConcurrencyConfig": get_provisioned_concurrency_config,
     "DeleteProvisionedConcurrencyConfig": delete_provisioned_concurrency_config,
     "ListProvisionedConcurrencyConfigs": list_provisioned_concurrency_configs,
+    "AddPermission": add_permission,
+    "RemovePermission": remove_permission,
+    "GetPolicy": get_policy,
     "GetAccountSettings": get_account_settings,
     "TagResource": tag_resource,
     "UntagResource": untag_resource,

@@ -8,6 +8,7 @@ from lambkin.functions.account import AccountService
 from lambkin.functions.aliases import AliasService
 from lambkin.functions.cache import ReadCache
 from lambkin.functions.names import Arns
+from lambkin.functions.policies import FunctionPolicies
 from lambkin.functions.provisioned import ProvisionedConcurrency
 from lambkin.functions.service import FunctionService
 from lambkin.functions.validation import host_architecture
@@ -17,13 +18,14 @@ from lambkin.store.db import Database
 
 @dataclass(frozen=True)
 class ControlPlane:
-    """Functions, aliases, account settings, and the background worker that settles image resolution."""
+    """Functions, aliases, account settings, function policies, and the background worker that settles image resolution."""
 
     arns: Arns
     functions: FunctionService
     aliases: AliasService
     account: AccountService
     provisioned: ProvisionedConcurrency
+    policies: FunctionPolicies
     worker: ImageWorker
 
     async def run(self) -> None:
@@ -53,5 +55,6 @@ def build_control_plane(
         aliases=AliasService(db, arns, cache),
         account=AccountService(db, arns, concurrency_limit, cache),
         provisioned=ProvisionedConcurrency(db, arns, concurrency_limit),
+        policies=FunctionPolicies(db, arns),
         worker=worker,
     )

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from lambkin.functions import policies
 from lambkin.functions.changes import ConfigChange
 from lambkin.functions.control import ControlPlane, build_control_plane
 from lambkin.functions.errors import (
@@ -32,7 +33,7 @@ ROLE = "arn:aws:iam::000000000000:role/r"
 @pytest.fixture
 def db(tmp_path: Path) -> Iterator[Database]:
     database = Database(tmp_path / "test.db")
-    database.migrate(MIGRATIONS)
+    database.migrate(MIGRATIONS + policies.MIGRATIONS)
     yield database
     database.close()
 
