@@ -143,6 +143,15 @@ def handlers(service: QueueService, default_endpoint: str) -> dict[str, Handler]
             out["NextToken"] = str(start + limit)
         return out
 
+    async def add_permission(a: Input, c: RequestContext) -> dict[str, Any]:
+        accounts, actions = list(a.get("AWSAccountIds") or []), list(a.get("Actions") or [])
+        await registry.add_permission(name_of(a["QueueUrl"]), a["Label"], accounts, actions)
+        return {}
+
+    async def remove_permission(a: Input, c: RequestContext) -> dict[str, Any]:
+        await registry.remove_permission(name_of(a["QueueUrl"]), a["Label"])
+        return {}
+
     return {
         "CreateQueue": create_queue,
         "GetQueueUrl": get_queue_url,
@@ -162,6 +171,8 @@ def handlers(service: QueueService, default_endpoint: str) -> dict[str, Handler]
         "UntagQueue": untag_queue,
         "ListQueueTags": list_queue_tags,
         "ListDeadLetterSourceQueues": list_dead_letter_source_queues,
+        "AddPermission": add_permission,
+        "RemovePermission": remove_permission,
     }
 
 

@@ -80,6 +80,11 @@ class QueueConfig:
     fifo_throughput_limit: str = "perQueue"
     opaque: tuple[tuple[str, str], ...] = ()
 
+    @property
+    def policy(self) -> str | None:
+        """The queue's resource-based policy (its Policy attribute), if it has one."""
+        return next((value for name, value in self.opaque if name == "Policy"), None)
+
     def render(self) -> dict[str, str]:
         """Every settable attribute as the wire shows it (strings)."""
         out = {
@@ -148,6 +153,12 @@ def apply(config: QueueConfig, attributes: dict[str, str], creating: bool) -> Qu
             changes["redrive_policy"] = parse_redrive_policy(value)
         elif name == "RedriveAllowPolicy":
             changes["redrive_allow_policy"] = parse_redrive_allow_policy(value)
+        elif name == "Policy":
+            _check_policy(value)
+            if value:
+                opaque[name] = value
+            else:
+                opaque.pop(name, None)  # an empty Policy removes the queue's policy
         else:
             opaque[name] = value
     return replace(config, **changes, opaque=tuple(sorted(opaque.items())))
@@ -201,6 +212,18 @@ def differs(config: QueueConfig, attributes: dict[str, str]) -> bool:
     current = config.render()
     requested = apply(config, attributes, creating=True).render()
     return any(requested.get(name) != current.get(name) for name in attributes)
+
+
+def _check_policy(value: str) -> None:
+    """A queue policy is a JSON object (the authorizer reads its statements)."""
+    if not value:
+        return
+    try:
+        document = json.loads(value)
+    except ValueError:
+        document = None
+    if not isinstance(document, dict):
+        raise InvalidAttributeValue("Invalid value for the parameter Policy.")
 
 
 def _field(name: str) -> str:

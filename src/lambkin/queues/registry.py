@@ -7,7 +7,7 @@ import binascii
 
 from lambkin.clock import Clock
 from lambkin.queues import attributes as attrs
-from lambkin.queues import storage
+from lambkin.queues import permissions, storage
 from lambkin.queues.attributes import QueueConfig
 from lambkin.queues.errors import (
     InvalidAttributeName,
@@ -142,6 +142,16 @@ class QueueRegistry:
         queue.modified_at = int(self.clock.now())
         row = queue.row()
         await self.journal.write(lambda conn: storage.save_queue(conn, row))
+
+    async def add_permission(self, name: str, label: str, accounts: list[str], actions: list[str]) -> None:
+        queue = self.get(name)
+        policy = permissions.add_permission(queue.config.policy, queue.arn, label, accounts, actions)
+        await self.set_attributes(name, {"Policy": policy})
+
+    async def remove_permission(self, name: str, label: str) -> None:
+        queue = self.get(name)
+        policy = permissions.remove_permission(queue.config.policy, queue.arn, label)
+        await self.set_attributes(name, {"Policy": policy})
 
     async def tag(self, name: str, tags: dict[str, str]) -> None:
         queue = self.get(name)
