@@ -11,17 +11,21 @@ from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from lambkin.api.authorize import ActionTable
 from lambkin.api.aws_asgi import AwsAsgi
 from lambkin.api.function_urls import FunctionUrls, HttpInvoker
 from lambkin.api.http_gateway import HttpGateway
+from lambkin.api.lambda_actions import lambda_actions
 from lambkin.api.lambda_api import handlers as lambda_handlers
 from lambkin.api.lambda_async import AsyncInvokes
 from lambkin.api.lambda_esm import esm_handlers, function_lookup
 from lambkin.api.lambda_invoke import invoke_handlers
 from lambkin.api.lambda_urls import url_handlers
+from lambkin.api.logs_actions import logs_actions
 from lambkin.api.logs_api import logs_handlers
 from lambkin.api.registry import RegistryApp
 from lambkin.api.root import Mount, path_prefix
+from lambkin.api.sqs_actions import sqs_actions
 from lambkin.api.sqs_api import handlers as sqs_handlers
 from lambkin.config import Settings
 from lambkin.environments.aws_endpoint import EndpointBackend, own_endpoint
@@ -256,6 +260,15 @@ def mappings(
     service.load()
     sources = build_event_sources(service, queues, core.invoker, targets.resolve, settings.region)
     return Part(handlers={"lambda": esm_handlers(service, plane.arns)}, background=(sources.run,))
+
+
+def action_tables(plane: ControlPlane, queues: QueueService) -> dict[str, ActionTable]:
+    """The IAM action of every operation of the services lambkin serves, by service."""
+    return {
+        "lambda": lambda_actions(plane.arns, plane.policies),
+        "sqs": sqs_actions(queues.registry),
+        "logs": logs_actions(),
+    }
 
 
 def aws(settings: Settings, parts: Sequence[Part]) -> AwsAsgi:

@@ -20,6 +20,14 @@ from lambkin.queues.service import EntryFailure, QueueService
 Input = dict[str, Any]
 
 
+def queue_name(queue_url: str, account: str) -> str:
+    """The name of the queue a QueueUrl names (a bare name is accepted too) in this account."""
+    parts = [p for p in urlsplit(queue_url).path.split("/") if p] if "/" in queue_url else [queue_url]
+    if not parts or (len(parts) > 1 and parts[-2] != account):
+        raise QueueDoesNotExist()
+    return parts[-1]
+
+
 def handlers(service: QueueService, default_endpoint: str) -> dict[str, Handler]:
     """The handler map for the gateway's "sqs" entry."""
     registry = service.registry
@@ -31,10 +39,7 @@ def handlers(service: QueueService, default_endpoint: str) -> dict[str, Handler]
         return f"{base}/{account}/{name}"
 
     def name_of(queue_url: str) -> str:
-        parts = [p for p in urlsplit(queue_url).path.split("/") if p] if "/" in queue_url else [queue_url]
-        if not parts or (len(parts) > 1 and parts[-2] != account):
-            raise QueueDoesNotExist()
-        return parts[-1]
+        return queue_name(queue_url, account)
 
     async def create_queue(a: Input, c: RequestContext) -> dict[str, Any]:
         queue = await registry.create(a["QueueName"], a.get("Attributes") or {}, a.get("tags") or {})

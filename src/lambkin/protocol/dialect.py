@@ -34,6 +34,18 @@ def auth_error(failure: SignatureError) -> AwsError:
     return AwsError(code, failure.message, status, query_code=query_code)
 
 
+def access_denied(service: str, message: str) -> AwsError:
+    """The caller may not do what it asked: each service's AccessDenied (Lambda's and CloudWatch Logs'
+    AccessDeniedException, SQS's AccessDenied in both its protocols, IAM's and STS's AccessDenied)."""
+    if service == "lambda":
+        return AwsError("AccessDeniedException", message, 403)
+    if service == "logs":
+        return AwsError("AccessDeniedException", message)  # the model's status: 400
+    if service == "sqs":
+        return AwsError("AccessDeniedException", message, 403, query_code="AccessDenied")
+    return AwsError("AccessDenied", message, 403)
+
+
 def parse_error(service: str, message: str) -> AwsError:
     if service == "lambda":
         return AwsError("InvalidRequestContentException", message, 400)
