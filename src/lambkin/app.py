@@ -137,8 +137,10 @@ def build(settings: Settings) -> Lambkin:
     mappings = wiring.mappings(
         settings, store.db, functions.plane, execution.core, execution.targets, queues.service
     )
-    parts = (store, images, sandboxes, functions, execution, queues, invokes, http, mappings)
-    aws = wiring.aws(settings, parts)
+    identity = wiring.identity(settings)
+    parts = (store, images, sandboxes, functions, execution, queues, invokes, http, mappings, identity)
+    tables = wiring.action_tables(functions.plane, queues.service)
+    aws = wiring.aws(settings, parts, tables, identity.authorizer)
     return Lambkin(
         settings=settings,
         db=store.db,

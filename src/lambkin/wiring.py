@@ -11,7 +11,7 @@ from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from lambkin.api.authorize import ActionTable
+from lambkin.api.authorize import ActionTable, Decider, build_authorize
 from lambkin.api.aws_asgi import AwsAsgi
 from lambkin.api.function_urls import FunctionUrls, HttpInvoker
 from lambkin.api.http_gateway import HttpGateway
@@ -40,6 +40,7 @@ from lambkin.functions import repository as function_store
 from lambkin.functions import urls as function_urls
 from lambkin.functions.control import ControlPlane, build_control_plane
 from lambkin.functions.event_invoke_config import EventInvokeConfigService
+from lambkin.identity.authorizer import Authorizer
 from lambkin.identity.keys import Keyring
 from lambkin.images import catalog as image_catalog
 from lambkin.images.blobs import BlobStore
@@ -59,6 +60,7 @@ from lambkin.queues.service import QueueService, open_queue_service
 from lambkin.sandbox.runc import RuncBackend
 from lambkin.sandbox.spec import SandboxBackend
 from lambkin.store.db import Database, Migration
+from lambkin.testing.identity import FakeDirectory
 
 BackgroundTask = Callable[[], Coroutine[Any, Any, None]]
 Closer = Callable[[], None]
@@ -262,6 +264,18 @@ def mappings(
     return Part(handlers={"lambda": esm_handlers(service, plane.arns)}, background=(sources.run,))
 
 
+@dataclass(frozen=True, kw_only=True)
+class IdentityPart(Part):
+    authorizer: Authorizer
+
+
+def identity(settings: Settings) -> IdentityPart:
+    """Who may do what: the authorizer over IAM's directory. Until the IAM service is wired here, the
+    directory is empty: the server's key pair (the account root) is the only principal, and it is never
+    asked about."""
+    return IdentityPart(authorizer=Authorizer(FakeDirectory(), settings.account_id))
+
+
 def action_tables(plane: ControlPlane, queues: QueueService) -> dict[str, ActionTable]:
     """The IAM action of every operation of the services lambkin serves, by service."""
     return {
@@ -271,9 +285,12 @@ def action_tables(plane: ControlPlane, queues: QueueService) -> dict[str, Action
     }
 
 
-def aws(settings: Settings, parts: Sequence[Part]) -> AwsAsgi:
-    """The AWS APIs (SigV4, botocore models) over every part's handlers. An operation two parts register is
-    a wiring mistake, refused here rather than one silently replacing the other."""
+def aws(
+    settings: Settings, parts: Sequence[Part], tables: Mapping[str, ActionTable], authorizer: Decider
+) -> AwsAsgi:
+    """The AWS APIs (SigV4, botocore models) over every part's handlers, each operation authorized by its
+    rule in `tables` (an operation without one is refused here, as is one two parts register: wiring
+    mistakes, rather than an open door or one handler silently replacing the other)."""
     services: dict[str, dict[str, Handler]] = {name: {} for name in AWS_SERVICES}
     for part in parts:
         for service, handlers in part.handlers.items():
@@ -282,6 +299,6 @@ def aws(settings: Settings, parts: Sequence[Part]) -> AwsAsgi:
             if twice:
                 raise ValueError(f"{service} operations wired twice: {', '.join(twice)}")
             known.update(handlers)
-    return AwsAsgi(
-        AwsGateway(services, settings.account_id, Keyring(settings.credentials, settings.account_id))
-    )
+    authorize = build_authorize(authorizer, tables, services)
+    keys = Keyring(settings.credentials, settings.account_id)
+    return AwsAsgi(AwsGateway(services, settings.account_id, keys, authorize=authorize))

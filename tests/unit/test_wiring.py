@@ -6,8 +6,17 @@ from typing import Any
 
 import pytest
 
+from lambkin.api.authorize import fixed
 from lambkin.config import Settings
+from lambkin.identity.authorizer import Authorizer
+from lambkin.testing.identity import FakeDirectory
 from lambkin.wiring import Part, aws
+
+TABLES = {
+    "lambda": {"Invoke": fixed("lambda:InvokeFunction"), "GetFunction": fixed("lambda:GetFunction")},
+    "sqs": {"ListQueues": fixed("sqs:ListQueues")},
+}
+AUTHORIZER = Authorizer(FakeDirectory(), "000000000000")
 
 
 async def _handler(params: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -18,9 +27,24 @@ def test_an_operation_two_parts_register_is_refused(tmp_path: Any) -> None:
     first = Part(handlers={"lambda": {"Invoke": _handler}})
     second = Part(handlers={"lambda": {"Invoke": _handler, "GetFunction": _handler}})
     with pytest.raises(ValueError, match="lambda operations wired twice: Invoke"):
-        aws(Settings(data_dir=tmp_path), (first, second))
+        aws(Settings(data_dir=tmp_path), (first, second), TABLES, AUTHORIZER)
 
 
 def test_every_service_is_served_in_order_even_without_handlers(tmp_path: Any) -> None:
-    served = aws(Settings(data_dir=tmp_path), (Part(handlers={"sqs": {"ListQueues": _handler}}),))
+    served = aws(
+        Settings(data_dir=tmp_path), (Part(handlers={"sqs": {"ListQueues": _handler}}),), TABLES, AUTHORIZER
+    )
     assert list(served.gateway.services) == ["lambda", "sqs", "logs"]
+
+
+def test_an_operation_without_an_iam_action_is_refused(tmp_path: Any) -> None:
+    unmapped = Part(handlers={"logs": {"GetLogEvents": _handler}})
+    with pytest.raises(ValueError, match=r"operations without an IAM action: logs\.GetLogEvents"):
+        aws(Settings(data_dir=tmp_path), (unmapped,), TABLES, AUTHORIZER)
+
+
+def test_the_gateway_asks_the_authorize_hook(tmp_path: Any) -> None:
+    served = aws(
+        Settings(data_dir=tmp_path), (Part(handlers={"sqs": {"ListQueues": _handler}}),), TABLES, AUTHORIZER
+    )
+    assert served.gateway.authorize is not None

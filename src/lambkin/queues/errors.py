@@ -12,6 +12,7 @@ QueueError
 ├── MessageNotInflight         ChangeMessageVisibility on a message nobody holds
 ├── PurgeQueueInProgress       a second PurgeQueue within 60 seconds
 ├── UnsupportedOperation       an operation this queue type does not allow
+├── OverLimit                  AddPermission with more actions than a statement may hold
 └── batch request errors: EmptyBatchRequest, TooManyEntriesInBatchRequest,
     BatchEntryIdsNotDistinct, BatchRequestTooLong, InvalidBatchEntryId
 """
@@ -82,6 +83,10 @@ class QueueDeletedRecently(QueueError):
 
 class UnsupportedOperation(QueueError):
     code = "UnsupportedOperation"
+
+
+class OverLimit(QueueError):
+    code = "OverLimit"
 
 
 class EmptyBatchRequest(QueueError):

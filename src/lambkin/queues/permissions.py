@@ -7,7 +7,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from lambkin.queues.errors import InvalidParameterValue, MissingParameter, QueueError
+from lambkin.queues.errors import InvalidParameterValue, MissingParameter, OverLimit
 
 MAX_ACTIONS = 7
 _ACCOUNT = re.compile(r"[0-9]{12}")
@@ -29,10 +29,6 @@ SHAREABLE = frozenset(
         "StartMessageMoveTask",
     }
 )
-
-
-class OverLimit(QueueError):
-    code = "OverLimit"
 
 
 def _label_problem(label: str, reason: str) -> InvalidParameterValue:

@@ -13,6 +13,7 @@ import pytest
 
 from lambkin.events import errors as mappings
 from lambkin.functions import errors as functions
+from lambkin.functions.policies import PolicyLengthExceeded
 from lambkin.functions.provisioned import ConfigNotFound
 from lambkin.invoke.concurrency import ACCOUNT_LIMIT, RESERVED_LIMIT, Throttled
 from lambkin.invoke.invoker import InvalidClientContext
@@ -46,6 +47,7 @@ CASES: list[tuple[str, Exception, str, int]] = [
     ("lambda", mappings.MappingConflict("A mapping exists"), "ResourceConflictException", 409),
     ("lambda", mappings.MappingInUse("Cannot update the mapping"), "ResourceInUseException", 400),
     ("lambda", Throttled(RESERVED_LIMIT), "TooManyRequestsException", 429),
+    ("lambda", PolicyLengthExceeded("The final policy size (20481) is bigger than the limit (20480)."), "PolicyLengthExceededException", 400),
     ("lambda", InvalidClientContext("Incorrect padding"), "InvalidRequestContentException", 400),
     ("sqs", queues.QueueDoesNotExist(), "QueueDoesNotExist", 400),
     ("sqs", queues.QueueNameExists("A queue already exists"), "QueueNameExists", 400),
@@ -64,6 +66,7 @@ CASES: list[tuple[str, Exception, str, int]] = [
     ("sqs", queues.BatchEntryIdsNotDistinct("Id 1 repeated."), "BatchEntryIdsNotDistinct", 400),
     ("sqs", queues.BatchRequestTooLong("Longer than 262144 bytes."), "BatchRequestTooLong", 400),
     ("sqs", queues.InvalidBatchEntryId("Alphanumeric ids only."), "InvalidBatchEntryId", 400),
+    ("sqs", queues.OverLimit("8 Actions were found, maximum allowed is 7."), "OverLimit", 403),
     ("logs", logs.LogGroupNotFound(), "ResourceNotFoundException", 400),
     ("logs", logs.InvalidParameter("The specified nextToken is not valid."), "InvalidParameterException", 400),
 ]  # fmt: skip
