@@ -133,11 +133,13 @@ def build(settings: Settings) -> Lambkin:
     invokes = wiring.invokes(
         settings, store.db, functions.plane, execution.core, execution.targets, queues.service
     )
-    http = wiring.http(settings, store.db, functions.plane, execution.core, execution.targets)
+    identity = wiring.identity(settings)
+    http = wiring.http(
+        settings, store.db, functions.plane, execution.core, execution.targets, identity.authorizer
+    )
     mappings = wiring.mappings(
         settings, store.db, functions.plane, execution.core, execution.targets, queues.service
     )
-    identity = wiring.identity(settings)
     parts = (store, images, sandboxes, functions, execution, queues, invokes, http, mappings, identity)
     tables = wiring.action_tables(functions.plane, queues.service)
     aws = wiring.aws(settings, parts, tables, identity.authorizer)

@@ -196,6 +196,18 @@ def queues(settings: Settings) -> QueuesPart:
     )
 
 
+@dataclass(frozen=True, kw_only=True)
+class IdentityPart(Part):
+    authorizer: Authorizer
+
+
+def identity(settings: Settings) -> IdentityPart:
+    """Who may do what: the authorizer over IAM's directory. Until the IAM service is wired here, the
+    directory is empty: the server's key pair (the account root) is the only principal, and it is never
+    asked about."""
+    return IdentityPart(authorizer=Authorizer(FakeDirectory(), settings.account_id))
+
+
 def invokes(
     settings: Settings,
     db: Database,
@@ -221,10 +233,16 @@ def invokes(
 
 
 def http(
-    settings: Settings, db: Database, plane: ControlPlane, core: ExecutionCore, targets: Targets
+    settings: Settings,
+    db: Database,
+    plane: ControlPlane,
+    core: ExecutionCore,
+    targets: Targets,
+    authorizer: Decider,
 ) -> Part:
-    """The HTTP faces ahead of the AWS APIs: function URLs (by Host or /lambda-url/<id>/) with their Lambda
-    operations, and the HTTP gateway's routes (at /gateway/ and *.gateway.localhost)."""
+    """The HTTP faces ahead of the AWS APIs: function URLs (by Host or /lambda-url/<id>/, AWS_IAM ones
+    authorized as lambda:InvokeFunctionUrl) with their Lambda operations, and the HTTP gateway's routes (at
+    /gateway/ and *.gateway.localhost)."""
     urls = function_urls.UrlService(db, plane.arns)
     invoker = HttpInvoker(targets.resolve, core.invoker)
     url_app = FunctionUrls(
@@ -233,6 +251,8 @@ def http(
         Keyring(settings.credentials, settings.account_id),
         urls,
         invoker,
+        authorizer,
+        plane.policies,
     )
     gateway = HttpGateway(settings.region, settings.account_id, RouteTable(settings.routes_path), invoker)
     return Part(
@@ -262,18 +282,6 @@ def mappings(
     service.load()
     sources = build_event_sources(service, queues, core.invoker, targets.resolve, settings.region)
     return Part(handlers={"lambda": esm_handlers(service, plane.arns)}, background=(sources.run,))
-
-
-@dataclass(frozen=True, kw_only=True)
-class IdentityPart(Part):
-    authorizer: Authorizer
-
-
-def identity(settings: Settings) -> IdentityPart:
-    """Who may do what: the authorizer over IAM's directory. Until the IAM service is wired here, the
-    directory is empty: the server's key pair (the account root) is the only principal, and it is never
-    asked about."""
-    return IdentityPart(authorizer=Authorizer(FakeDirectory(), settings.account_id))
 
 
 def action_tables(plane: ControlPlane, queues: QueueService) -> dict[str, ActionTable]:

@@ -16,12 +16,15 @@ from typing import Any
 
 from lambkin import ids
 from lambkin.api.asgi import Receive, Scope, Send, header, read_body
+from lambkin.api.authorize import Decider
 from lambkin.environments.results import RESPONSE_TOO_LARGE, SANDBOX_TIMEDOUT, FunctionError
 from lambkin.events.http import cors
 from lambkin.events.http.request import HttpRequest, HttpResponse, MalformedResponse
 from lambkin.events.http.v2 import V2Context, build_v2, map_v2
 from lambkin.functions.errors import FunctionsError
+from lambkin.functions.policies import FunctionPolicies
 from lambkin.functions.urls import UrlConfig, UrlService
+from lambkin.identity.principals import Principal
 from lambkin.invoke.concurrency import Throttled
 from lambkin.invoke.invoker import Invoker, InvokeRequest
 from lambkin.invoke.targets import Resolve
@@ -155,16 +158,26 @@ def url_failure(invoked: Invoked) -> HttpResponse:
 
 class FunctionUrls:
     """The ASGI app of every function URL on this server, for one account in one region; `keys` knows
-    the keys AWS_IAM URLs accept."""
+    the keys AWS_IAM URLs accept, and `authorizer` whether their caller may lambda:InvokeFunctionUrl
+    (its policies, or the function's own in `policies`)."""
 
     def __init__(
-        self, region: str, account_id: str, keys: KeyLookup, urls: UrlService, invoker: HttpInvoker
+        self,
+        region: str,
+        account_id: str,
+        keys: KeyLookup,
+        urls: UrlService,
+        invoker: HttpInvoker,
+        authorizer: Decider,
+        policies: FunctionPolicies,
     ) -> None:
         self.region = region
         self.account_id = account_id
         self.keys = keys
         self.urls = urls
         self.invoker = invoker
+        self.authorizer = authorizer
+        self.policies = policies
 
     def matches(self, scope: Scope) -> bool:
         if str(scope.get("path", "")).startswith(PATH_PREFIX):
@@ -209,9 +222,11 @@ class FunctionUrls:
         authorizer: dict[str, Any] | None = None
         if config.auth_type == "AWS_IAM":
             try:
-                authorizer = self._authorize(request, scope)
+                authorizer = self._authorize(config, request, scope)
             except SignatureError as failure:
                 return _message(403, "Forbidden" if failure.kind == "missing" else failure.message)
+            if authorizer is None:
+                return _message(403, "Forbidden")
         context = V2Context(
             account_id=self.account_id,
             api_id=config.url_id,
@@ -233,8 +248,9 @@ class FunctionUrls:
             response = cors.with_cors(response, config.cors, headers.get("origin"))
         return response
 
-    def _authorize(self, request: HttpRequest, scope: Scope) -> dict[str, Any]:
-        """Verifies the request's SigV4 signature (service `lambda`); the IAM authorizer block of the event."""
+    def _authorize(self, config: UrlConfig, request: HttpRequest, scope: Scope) -> dict[str, Any] | None:
+        """Verifies the request's SigV4 signature (service `lambda`) and that its caller may invoke the
+        URL; the IAM authorizer block of the event, or None if the caller may not."""
         incoming = Incoming(
             request.method,
             wire_path(scope),
@@ -245,6 +261,23 @@ class FunctionUrls:
         verified = verify(incoming, self.keys, datetime.now(UTC))
         if verified.scope.service != "lambda":
             raise SignatureError("mismatch", "Credential should be scoped to correct service: 'lambda'.")
+        caller = verified.caller
+        if not isinstance(caller, Principal):
+            raise TypeError(f"the caller of a request is a Principal, not {type(caller).__name__}")
+        name, alias = config.function_name, config.alias
+        arn = f"arn:aws:lambda:{self.region}:{self.account_id}:function:{name}" + (
+            f":{alias}" if alias else ""
+        )
+        refusal = self.authorizer.refusal(
+            caller,
+            "lambda:InvokeFunctionUrl",
+            arn,
+            self.policies.text(name, alias),
+            (("lambda:FunctionUrlAuthType", "AWS_IAM"),),
+            request.source_ip,
+        )
+        if refusal is not None:
+            return None
         account = self.account_id
         return {
             "iam": {
