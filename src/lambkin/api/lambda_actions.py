@@ -9,6 +9,7 @@ acts on "*" with the `lambda:FunctionArn` condition key. Listings and account se
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from lambkin.api.authorize import ActionTable, Rule, Target, fixed
@@ -67,17 +68,23 @@ ANYWHERE = ("ListFunctions", "ListEventSourceMappings", "GetAccountSettings")
 def lambda_actions(arns: Arns, policies: FunctionPolicies) -> ActionTable:
     """The rules of every Lambda operation lambkin serves."""
 
+    @functools.lru_cache(maxsize=4096)
+    def resolve(raw: str, qualifier: str | None) -> tuple[str, str, str | None]:
+        """The ARN a FunctionName (and Qualifier) names, the function's name, and the qualifier whose policy
+        applies ($LATEST has the function's own). Pure, so remembered: the hot path parses no name twice."""
+        ref = arns.parse(raw, qualifier)
+        return arns.of(ref), ref.name, None if ref.qualifier == LATEST else ref.qualifier
+
     def qualified(action: str) -> Rule:
         def rule(arguments: dict[str, Any], context: RequestContext) -> Target:
-            ref = arns.parse(arguments["FunctionName"], arguments.get("Qualifier"))
-            qualifier = None if ref.qualifier == LATEST else ref.qualifier
-            return Target(action, arns.of(ref), policies.text(ref.name, qualifier), _keys(arguments))
+            arn, name, qualifier = resolve(arguments["FunctionName"], arguments.get("Qualifier"))
+            return Target(action, arn, policies.text(name, qualifier), _keys(arguments))
 
         return rule
 
     def unqualified(action: str) -> Rule:
         def rule(arguments: dict[str, Any], context: RequestContext) -> Target:
-            name = arns.parse(arguments["FunctionName"]).name
+            _, name, _ = resolve(arguments["FunctionName"], None)
             return Target(action, arns.function(name), policies.text(name, None))
 
         return rule
@@ -105,6 +112,8 @@ def lambda_actions(arns: Arns, policies: FunctionPolicies) -> ActionTable:
 
 def _keys(arguments: dict[str, Any]) -> tuple[tuple[str, str], ...]:
     """Lambda's own condition keys an operation's input carries."""
+    if "AuthType" not in arguments and "Principal" not in arguments:
+        return ()
     keys: list[tuple[str, str]] = []
     if "AuthType" in arguments:  # Create/UpdateFunctionUrlConfig
         keys.append(("lambda:FunctionUrlAuthType", arguments["AuthType"]))

@@ -8,6 +8,7 @@ single forms (SendMessageBatch as sqs:SendMessage); ListQueues acts on "*".
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from lambkin.api.authorize import ActionTable, Rule, Target, fixed
@@ -45,9 +46,13 @@ def sqs_actions(registry: QueueRegistry) -> ActionTable:
         queue = registry.queues.get(name)
         return Target(action, registry.arn(name), None if queue is None else queue.config.policy)
 
+    @functools.lru_cache(maxsize=4096)
+    def name_of(queue_url: str) -> str:  # pure, so remembered: the hot path splits no URL twice
+        return queue_name(queue_url, account)
+
     def by_url(action: str) -> Rule:
         def rule(arguments: dict[str, Any], context: RequestContext) -> Target:
-            return on_queue(action, queue_name(arguments["QueueUrl"], account))
+            return on_queue(action, name_of(arguments["QueueUrl"]))
 
         return rule
 
