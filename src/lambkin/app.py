@@ -24,6 +24,7 @@ from lambkin.invoke.core import ExecutionCore
 from lambkin.queues.service import QueueService
 from lambkin.sandbox.spec import SandboxBackend
 from lambkin.store.db import Database
+from lambkin.testing.identity import FakeDirectory
 from lambkin.wiring import BackgroundTask, Closer
 
 log = logging.getLogger("lambkin")
@@ -133,16 +134,17 @@ def build(settings: Settings) -> Lambkin:
     invokes = wiring.invokes(
         settings, store.db, functions.plane, execution.core, execution.targets, queues.service
     )
-    identity = wiring.identity(settings)
+    # IAM's directory is not served yet: an empty one, so the server's key pair (the root) is the only caller.
+    authorization = wiring.authorization(settings, FakeDirectory())
     http = wiring.http(
-        settings, store.db, functions.plane, execution.core, execution.targets, identity.authorizer
+        settings, store.db, functions.plane, execution.core, execution.targets, authorization.authorizer
     )
     mappings = wiring.mappings(
         settings, store.db, functions.plane, execution.core, execution.targets, queues.service
     )
-    parts = (store, images, sandboxes, functions, execution, queues, invokes, http, mappings, identity)
-    tables = wiring.action_tables(functions.plane, queues.service)
-    aws = wiring.aws(settings, parts, tables, identity.authorizer)
+    parts = (store, images, sandboxes, functions, execution, queues, invokes, http, mappings, authorization)
+    tables = wiring.action_tables(settings, functions.plane, queues.service, authorization.directory)
+    aws = wiring.aws(settings, parts, tables, authorization.authorizer)
     return Lambkin(
         settings=settings,
         db=store.db,

@@ -15,6 +15,7 @@ from lambkin.api.authorize import ActionTable, Decider, build_authorize
 from lambkin.api.aws_asgi import AwsAsgi
 from lambkin.api.function_urls import FunctionUrls, HttpInvoker
 from lambkin.api.http_gateway import HttpGateway
+from lambkin.api.iam_actions import iam_actions, sts_actions
 from lambkin.api.lambda_actions import lambda_actions
 from lambkin.api.lambda_api import handlers as lambda_handlers
 from lambkin.api.lambda_async import AsyncInvokes
@@ -41,6 +42,7 @@ from lambkin.functions import urls as function_urls
 from lambkin.functions.control import ControlPlane, build_control_plane
 from lambkin.functions.event_invoke_config import EventInvokeConfigService
 from lambkin.identity.authorizer import Authorizer
+from lambkin.identity.directory import Directory
 from lambkin.identity.keys import Keyring
 from lambkin.images import catalog as image_catalog
 from lambkin.images.blobs import BlobStore
@@ -55,12 +57,12 @@ from lambkin.invoke.provisioning import ProvisionedKeeper
 from lambkin.invoke.targets import Targets
 from lambkin.logs.store import LogStore
 from lambkin.protocol.gateway import AwsGateway
+from lambkin.protocol.model import service_index
 from lambkin.protocol.service import Handler
 from lambkin.queues.service import QueueService, open_queue_service
 from lambkin.sandbox.runc import RuncBackend
 from lambkin.sandbox.spec import SandboxBackend
 from lambkin.store.db import Database, Migration
-from lambkin.testing.identity import FakeDirectory
 
 BackgroundTask = Callable[[], Coroutine[Any, Any, None]]
 Closer = Callable[[], None]
@@ -197,15 +199,15 @@ def queues(settings: Settings) -> QueuesPart:
 
 
 @dataclass(frozen=True, kw_only=True)
-class IdentityPart(Part):
+class AuthorizationPart(Part):
+    directory: Directory
     authorizer: Authorizer
 
 
-def identity(settings: Settings) -> IdentityPart:
-    """Who may do what: the authorizer over IAM's directory. Until the IAM service is wired here, the
-    directory is empty: the server's key pair (the account root) is the only principal, and it is never
-    asked about."""
-    return IdentityPart(authorizer=Authorizer(FakeDirectory(), settings.account_id))
+def authorization(settings: Settings, directory: Directory) -> AuthorizationPart:
+    """Who may do what: the authorizer over IAM's directory (the account root, the server's key pair, is
+    never asked about)."""
+    return AuthorizationPart(directory=directory, authorizer=Authorizer(directory, settings.account_id))
 
 
 def invokes(
@@ -284,12 +286,17 @@ def mappings(
     return Part(handlers={"lambda": esm_handlers(service, plane.arns)}, background=(sources.run,))
 
 
-def action_tables(plane: ControlPlane, queues: QueueService) -> dict[str, ActionTable]:
-    """The IAM action of every operation of the services lambkin serves, by service."""
+def action_tables(
+    settings: Settings, plane: ControlPlane, queues: QueueService, directory: Directory
+) -> dict[str, ActionTable]:
+    """The IAM action of every operation of the services lambkin serves, by service (IAM's and STS's for
+    every operation of their models, whichever of them are served)."""
     return {
         "lambda": lambda_actions(plane.arns, plane.policies),
         "sqs": sqs_actions(queues.registry),
         "logs": logs_actions(),
+        "iam": iam_actions(settings.account_id, service_index("iam").operations),
+        "sts": sts_actions(directory, service_index("sts").operations),
     }
 
 

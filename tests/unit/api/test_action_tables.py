@@ -10,15 +10,18 @@ import pytest
 
 from lambkin import app, wiring
 from lambkin.api.authorize import ActionTable, Target, build_authorize, unmapped
+from lambkin.api.iam_actions import iam_actions, sts_actions
 from lambkin.config import Settings
 from lambkin.functions.changes import ConfigChange
 from lambkin.functions.names import FunctionRef
 from lambkin.functions.policies import Permission
+from lambkin.identity.directory import Role
 from lambkin.identity.principals import Principal, root
 from lambkin.protocol.errors import AwsError
 from lambkin.protocol.service import RequestContext
 from lambkin.queues import permissions
 from lambkin.queues.storage import QueueRow
+from lambkin.testing.identity import FakeDirectory
 
 ACCOUNT = "000000000000"
 FUNCTION = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:"
@@ -35,7 +38,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[app.Lambkin]:
 
 @pytest.fixture(scope="module")
 def tables(server: app.Lambkin) -> dict[str, ActionTable]:
-    return wiring.action_tables(server.control_plane, server.queues)
+    return wiring.action_tables(server.settings, server.control_plane, server.queues, FakeDirectory())
 
 
 def context(service: str, operation: str, caller: Principal = USER) -> RequestContext:
@@ -225,3 +228,36 @@ def test_the_root_is_never_asked(tables: dict[str, ActionTable]) -> None:
     authorize = build_authorize(decider, tables, {"lambda": {"ListFunctions": _noop}})
     authorize(context("lambda", "ListFunctions", root(ACCOUNT)), {})
     assert decider.asked == []
+
+
+def test_iam_operations_are_the_action_of_their_name_on_the_entity_they_name() -> None:
+    iam = iam_actions(
+        ACCOUNT, ["CreateRole", "PutRolePolicy", "ListRoles", "AttachUserPolicy", "CreatePolicy"]
+    )
+    ctx = context("iam", "CreateRole")
+    assert iam["CreateRole"]({"RoleName": "worker", "Path": "/service/"}, ctx) == Target(
+        "iam:CreateRole", f"arn:aws:iam::{ACCOUNT}:role/service/worker"
+    )
+    assert iam["PutRolePolicy"]({"RoleName": "worker", "PolicyName": "p"}, ctx) == Target(
+        "iam:PutRolePolicy", f"arn:aws:iam::{ACCOUNT}:role/worker"
+    )
+    assert iam["ListRoles"]({}, ctx) == Target("iam:ListRoles", f"arn:aws:iam::{ACCOUNT}:role/")
+    policy_arn = "arn:aws:iam::aws:policy/ReadOnlyAccess"
+    assert iam["AttachUserPolicy"]({"UserName": "dev", "PolicyArn": policy_arn}, ctx) == Target(
+        "iam:AttachUserPolicy", f"arn:aws:iam::{ACCOUNT}:user/dev"
+    )
+    assert iam["CreatePolicy"]({"PolicyName": "p", "PolicyDocument": "{}"}, ctx) == Target(
+        "iam:CreatePolicy", f"arn:aws:iam::{ACCOUNT}:policy/p"
+    )
+
+
+def test_sts_assume_role_is_decided_with_the_roles_trust_policy_and_get_caller_identity_is_free() -> None:
+    directory = FakeDirectory()
+    arn = f"arn:aws:iam::{ACCOUNT}:role/worker"
+    directory.put_role(Role(arn, "worker", "AROAEXAMPLE", '{"Version":"2012-10-17","Statement":[]}'))
+    sts = sts_actions(directory, ["AssumeRole", "GetCallerIdentity"])
+    ctx = context("sts", "AssumeRole")
+    assert sts["AssumeRole"]({"RoleArn": arn, "RoleSessionName": "s"}, ctx) == Target(
+        "sts:AssumeRole", arn, '{"Version":"2012-10-17","Statement":[]}', policy_kind="trust"
+    )
+    assert sts["GetCallerIdentity"]({}, ctx) is None
