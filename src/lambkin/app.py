@@ -139,8 +139,9 @@ def build(settings: Settings) -> Lambkin:
     http = wiring.http(
         settings, store.db, functions.plane, execution.core, execution.targets, authorization.authorizer
     )
+    # Without IAM no role is known, so roles are not checked (with it: role_may=authorization.authorizer.role_may).
     mappings = wiring.mappings(
-        settings, store.db, functions.plane, execution.core, execution.targets, queues.service
+        settings, store.db, functions.plane, execution.core, execution.targets, queues.service, None
     )
     parts = (store, images, sandboxes, functions, execution, queues, invokes, http, mappings, authorization)
     tables = wiring.action_tables(settings, functions.plane, queues.service, authorization.directory)

@@ -33,7 +33,7 @@ from lambkin.environments.aws_endpoint import EndpointBackend, own_endpoint
 from lambkin.environments.pool import PoolSettings
 from lambkin.events import mapping_store
 from lambkin.events.http.routes import RouteTable
-from lambkin.events.mapping_service import MappingService, queue_lookup
+from lambkin.events.mapping_service import MappingService, RoleMay, queue_lookup
 from lambkin.events.pollers import build_event_sources
 from lambkin.functions import event_invoke_config, policies
 from lambkin.functions import provisioned as provisioned_configs
@@ -273,13 +273,16 @@ def mappings(
     core: ExecutionCore,
     targets: Targets,
     queues: QueueService,
+    role_may: RoleMay | None,
 ) -> Part:
-    """Event source mappings and their operations; SQS pollers in-process, invoking through the Invoker."""
+    """Event source mappings and their operations; SQS pollers in-process, invoking through the Invoker.
+    With `role_may` (the authorizer's), a function's role must be allowed what its poller does."""
     service = MappingService(
         mapping_store.MappingStore(db),
         function_lookup(plane.arns, plane.functions),
         queue_lookup(queues),
         f"arn:aws:lambda:{settings.region}:{settings.account_id}:event-source-mapping:",
+        role_may=role_may,
     )
     service.load()
     sources = build_event_sources(service, queues, core.invoker, targets.resolve, settings.region)

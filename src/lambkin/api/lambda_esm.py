@@ -20,7 +20,7 @@ def function_lookup(arns: Arns, functions: FunctionService) -> FunctionLookup:
     async def find(raw_name: str) -> FunctionInfo:
         ref = arns.parse(raw_name)
         version, _, _ = await functions.get(ref)
-        return FunctionInfo(ref.name, ref.qualifier, arns.of(ref), version.timeout)
+        return FunctionInfo(ref.name, ref.qualifier, arns.of(ref), version.timeout, version.role)
 
     return find
 

@@ -36,6 +36,7 @@ class FunctionInfo:
     qualifier: str | None
     arn: str
     timeout: int
+    role: str = ""  # the execution role the function's pollers act with
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ class QueueInfo:
     name: str
     fifo: bool
     visibility_timeout: int
+    policy: str | None = None  # the queue's own policy (its Policy attribute)
 
 
 class FunctionLookup(Protocol):
@@ -55,6 +57,18 @@ class QueueLookup(Protocol):
     def __call__(self, arn: str) -> QueueInfo | None: ...
 
 
+class RoleMay(Protocol):
+    def __call__(
+        self, role_arn: str, session_name: str, action: str, resource: str, policy: str | None
+    ) -> bool:
+        """Whether a session of the role may do the action on the resource (whose own policy is given)."""
+        ...
+
+
+# What a queue's poller does with the function's role, in the order Lambda checks them.
+POLLER_ACTIONS = ("ReceiveMessage", "DeleteMessage", "GetQueueAttributes")
+
+
 def queue_lookup(queues: QueueService) -> QueueLookup:
     """The queue engine's view for mappings: a lambkin queue by ARN, or None."""
 
@@ -63,13 +77,15 @@ def queue_lookup(queues: QueueService) -> QueueLookup:
         queue = queues.registry.queues.get(name) if name else None
         if queue is None or queue.deleted:
             return None
-        return QueueInfo(queue.name, queue.fifo, queue.config.visibility_timeout)
+        return QueueInfo(queue.name, queue.fifo, queue.config.visibility_timeout, queue.config.policy)
 
     return find
 
 
 class MappingService:
-    """Keeps every mapping in memory, each change committed first; `changed` wakes the pollers' supervisor."""
+    """Keeps every mapping in memory, each change committed first; `changed` wakes the pollers' supervisor.
+    With `role_may`, a function's execution role must be allowed what its queue's poller does (as Lambda
+    checks at CreateEventSourceMapping); without it (a server without IAM), roles are not checked."""
 
     def __init__(
         self,
@@ -78,10 +94,12 @@ class MappingService:
         queues: QueueLookup,
         arn_prefix: str,
         clock: Clock = SYSTEM_CLOCK,
+        role_may: RoleMay | None = None,
     ) -> None:
         self.store = store
         self.functions = functions
         self.queues = queues
+        self.role_may = role_may
         self.arn_prefix = arn_prefix  # arn:aws:lambda:<region>:<account>:event-source-mapping:
         self.clock = clock
         self.mappings: dict[str, Mapping] = {}
@@ -106,6 +124,7 @@ class MappingService:
         check_settings(batch, window, queue.fifo, types)
         check_visibility(queue.visibility_timeout, function.timeout)
         self._check_unique(source, function)
+        self._check_role(function, source, queue)
         mapping = Mapping(
             uuid=str(uuids.uuid4()),
             event_source_arn=source,
@@ -124,6 +143,15 @@ class MappingService:
         )
         await self._save(mapping)
         return mapping
+
+    def _check_role(self, function: FunctionInfo, source: str, queue: QueueInfo) -> None:
+        if self.role_may is None:
+            return
+        for action in POLLER_ACTIONS:
+            if not self.role_may(function.role, function.name, f"sqs:{action}", source, queue.policy):
+                raise InvalidParameterValue(
+                    f"The provided execution role does not have permissions to call {action} on SQS"
+                )
 
     def get(self, uuid: str) -> Mapping:
         mapping = self.mappings.get(uuid)
@@ -148,6 +176,7 @@ class MappingService:
             check_visibility(queue.visibility_timeout, function.timeout)
             if function.arn != current.function_arn:
                 self._check_unique(current.event_source_arn, function)
+            self._check_role(function, current.event_source_arn, queue)
         enabled = params.get("Enabled", current.enabled)
         scaling = params.get("ScalingConfig")
         changed = replace(

@@ -99,6 +99,26 @@ class Authorizer:
             self._decisions[key] = answer
         return answer
 
+    def role_may(
+        self, role_arn: str, session_name: str, action: str, resource: str, policy: str | None = None
+    ) -> bool:
+        """Whether a session of the role (as Lambda assumes a function's role, named after the function)
+        may do `action` on `resource`: for what lambkin does on a function's behalf. A role IAM does not
+        know may do nothing."""
+        role = self.directory.role(role_arn)
+        if role is None:
+            return False
+        account = role_arn.split(":")[4]
+        session = Principal(
+            kind="assumed-role",
+            arn=f"arn:aws:sts::{account}:assumed-role/{role.name}/{session_name}",
+            account=account,
+            user_id=f"{role.role_id}:{session_name}",
+            name=session_name,
+            role_arn=role_arn,
+        )
+        return self.refusal(session, action, resource, policy) is None
+
     def _identity(self, principal: Principal, generation: int) -> _Identity:
         cached = self._identities.get(principal.arn)
         if cached is not None and cached.generation == generation:
