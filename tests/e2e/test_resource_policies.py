@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.e2e.lambda_support import create, push
+from tests.e2e.lambda_support import create, create_active, push
 from tests.e2e.test_sqs_api import PROTOCOLS, make_client
 from tests.harness import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY, LambkinServer
 
@@ -66,7 +66,7 @@ def image(server: LambkinServer, tmp_path_factory: pytest.TempPathFactory) -> st
 
 
 def test_add_permission_for_a_service_writes_lambdas_statement(lam: Any, image: str) -> None:
-    create(lam, "granted", image)
+    create_active(lam, "granted", image)  # settled: its RevisionId no longer changes
     added = lam.add_permission(
         FunctionName="granted",
         StatementId="events",
@@ -188,7 +188,7 @@ def test_version_and_alias_policies_are_their_own(lam: Any, image: str, server: 
 
 
 def test_a_stale_revision_id_is_refused(lam: Any, image: str) -> None:
-    create(lam, "revisions", image)
+    create_active(lam, "revisions", image)
     code, status, _ = error_of(
         lam.add_permission,
         FunctionName="revisions",

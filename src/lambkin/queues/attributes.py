@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass, replace
 from typing import Any
 
+from lambkin.identity.policy.document import MalformedPolicy, parse_policy
 from lambkin.queues.errors import (
     InvalidAttributeName,
     InvalidAttributeValue,
@@ -215,15 +216,13 @@ def differs(config: QueueConfig, attributes: dict[str, str]) -> bool:
 
 
 def _check_policy(value: str) -> None:
-    """A queue policy is a JSON object (the authorizer reads its statements)."""
+    """A queue policy must be a resource-based policy IAM accepts (the authorizer decides with it)."""
     if not value:
         return
     try:
-        document = json.loads(value)
-    except ValueError:
-        document = None
-    if not isinstance(document, dict):
-        raise InvalidAttributeValue("Invalid value for the parameter Policy.")
+        parse_policy(value, "resource")
+    except MalformedPolicy as exc:
+        raise InvalidAttributeValue(f"Invalid value for the parameter Policy. Reason: {exc.message}") from exc
 
 
 def _field(name: str) -> str:

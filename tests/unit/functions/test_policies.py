@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from lambkin.functions.errors import InvalidParameterValue
 from lambkin.functions.policies import Permission, statement
+from lambkin.identity.policy.document import parse_policy
 
 ARN = "arn:aws:lambda:us-east-1:000000000000:function:f"
 
@@ -54,3 +57,22 @@ def test_every_condition_in_lambdas_order() -> None:
 def test_a_principal_that_is_none_of_those_is_refused() -> None:
     with pytest.raises(InvalidParameterValue, match="The provided principal was invalid"):
         statement(Permission("s", "lambda:InvokeFunction", "not a principal"), ARN)
+
+
+def test_every_statement_lambda_writes_is_one_the_policy_engine_reads() -> None:
+    written = statement(
+        Permission(
+            "all",
+            "lambda:InvokeFunction",
+            "events.amazonaws.com",
+            source_arn="arn:aws:events:us-east-1:000000000000:rule/r",
+            source_account="000000000000",
+            event_source_token="t",
+            principal_org_id="o-abcdefghij",
+            function_url_auth_type="NONE",
+            invoked_via_function_url=True,
+        ),
+        ARN,
+    )
+    document = {"Version": "2012-10-17", "Id": "default", "Statement": [written]}
+    assert parse_policy(json.dumps(document), "resource").statements[0].sid == "all"
