@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from json.decoder import JSONObject  # type: ignore[attr-defined]
 from json.scanner import py_make_scanner  # type: ignore[attr-defined]
 from typing import Any, Literal
@@ -48,6 +48,7 @@ _STATEMENT_FIELDS = frozenset(
     }
 )
 _SID = re.compile(r"^[0-9A-Za-z]*$")
+_REMEMBERED_ACTIONS = 4096
 
 
 class MalformedPolicy(Exception):
@@ -88,6 +89,18 @@ class Policy:
     version: str | None
     id: str | None
     statements: tuple[Statement, ...]
+    _by_action: dict[str, tuple[Statement, ...]] = field(default_factory=dict, compare=False, repr=False)
+
+    def statements_for(self, action: str) -> tuple[Statement, ...]:
+        """The statements whose Action (or NotAction) covers the action; remembered per action, since a
+        server asks about a few hundred actions at most."""
+        found = self._by_action.get(action)
+        if found is None:
+            if len(self._by_action) >= _REMEMBERED_ACTIONS:
+                self._by_action.clear()
+            found = tuple(s for s in self.statements if s.actions.matches(action, {}) != s.not_action)
+            self._by_action[action] = found
+        return found
 
 
 class _Located(dict[str, Any]):

@@ -67,7 +67,7 @@ def evaluate(question: Question, identity: Sequence[Policy], resource: Policy | 
     identity_allows = principal.is_root
     if principal.kind != "service":
         for policy in identity:
-            for statement in policy.statements:
+            for statement in policy.statements_for(question.action):
                 if _applies(statement, request, None) is Reach.NONE:
                     continue
                 if not statement.allow:
@@ -75,7 +75,7 @@ def evaluate(question: Question, identity: Sequence[Policy], resource: Policy | 
                 identity_allows = True
     reach, allow_sid = Reach.NONE, ""
     if resource is not None:
-        for statement in resource.statements:
+        for statement in resource.statements_for(question.action):
             found = _applies(statement, request, principal)
             if found is Reach.NONE:
                 continue
@@ -95,7 +95,7 @@ def _combine(
         needs_both = False
     elif resource is not None and resource.kind == "trust":
         needs_both = False
-        if not resource_allows:
+        if reach is Reach.NONE:
             return Decision(Effect.IMPLICIT_DENY, "resource-based")
     else:
         owner = _account_of(question.resource)
@@ -122,10 +122,9 @@ def _account_of(arn: str) -> str:
 
 
 def _applies(statement: Statement, request: _Request, principal: Principal | None) -> Reach:
-    """Whether a statement covers the request, and (for resource and trust policies) how it names the caller."""
+    """Whether a statement that covers the action covers the rest of the request, and (for resource and trust
+    policies) how it names the caller."""
     question = request.question
-    if statement.actions.matches(question.action, _NO_CONTEXT) == statement.not_action:
-        return Reach.NONE
     context = request.context() if statement.uses_context else _NO_CONTEXT
     if (
         statement.resources is not None

@@ -167,7 +167,7 @@ class PatternSet:
             return True
         if self.regex is not None and self.regex.fullmatch(text) is not None:
             return True
-        return any(glob(tokens, text, context, fold=self.fold) for tokens in self.templates)
+        return bool(self.templates) and any(glob(t, text, context, fold=self.fold) for t in self.templates)
 
 
 def compile_patterns(patterns: Sequence[str], *, variables: bool, arn: bool, fold: bool) -> PatternSet:
