@@ -51,6 +51,15 @@ def test_json_syntax_errors_give_line_and_column() -> None:
     assert error.message == "Syntax errors in policy. (line 3, column 24)"
 
 
+def test_value_faults_point_at_the_value() -> None:
+    text = '{\n  "Version": "2012-10-17",\n  "Statement": {\n    "Effect": "Allow",\n    "Action": "s3:*",\n    "Resource": ["*", "bucket"]\n  }\n}'
+    error = fault(text)
+    assert error.message == 'Resource bucket must be in ARN format or "*". (line 6, column 23)'
+    condition = doc({**ALLOW, "Condition": {"DateLessThan": {"aws:CurrentTime": "soon"}}})
+    error = fault(condition)
+    assert condition.splitlines()[error.line - 1][error.column - 1 :].startswith('"aws:CurrentTime"')
+
+
 def test_statement_faults_point_at_their_statement() -> None:
     error = fault(doc(ALLOW, {"Effect": "Allow", "Action": "s3:GetObject"}))
     assert error.text == "Policy statement must contain resources."
