@@ -152,6 +152,11 @@ def test_managed_policies_need_the_current_version() -> None:
     assert parse_policy(doc(ALLOW, version=None)).version is None  # an inline policy may omit it
 
 
+def test_empty_condition_blocks_are_accepted_as_iam_does() -> None:
+    for condition in ({}, {"StringEquals": {}}, {"StringEquals": {"aws:SourceAccount": []}}):
+        assert parse_policy(doc({**ALLOW, "Condition": condition})).statements
+
+
 def test_unknown_actions_are_accepted() -> None:
     assert parse_policy(doc({**ALLOW, "Action": "lambda:NoSuchThing"})).statements
 

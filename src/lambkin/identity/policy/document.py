@@ -281,7 +281,7 @@ class _Parser:
             raise self.fault(SYNTAX, item)
         compiled: list[Condition | NullCheck] = []
         for operator_name, keys in block.items():
-            if not isinstance(keys, _Located) or not keys:
+            if not isinstance(keys, _Located):
                 raise self.fault(SYNTAX, block, operator_name)
             for key, given in keys.items():
                 if ":" not in key or key.startswith(":"):
@@ -291,7 +291,7 @@ class _Parser:
                         key,
                     )
                 values = given if isinstance(given, list) else [given]
-                if not values or not all(isinstance(value, str | int | float | bool) for value in values):
+                if not all(isinstance(value, str | int | float | bool) for value in values):
                     raise self.fault(SYNTAX, keys, key)
                 texts = [_text(value) for value in values]
                 try:
