@@ -2,8 +2,9 @@
 policy reference, arn:aws:iam::aws:policy/...), attachable by ARN and never changed or deleted.
 
 ReadOnlyAccess: AWS's document grants read actions of several hundred services; lambkin keeps only its
-statements for the services lambkin serves or will serve (lambda, sqs, logs, iam, sts, ecr, events,
-scheduler, apigateway, cloudwatch), as one statement, so its version ID is lambkin's own ("v1"), not AWS's.
+actions for the services lambkin serves or will serve (lambda, sqs, logs, iam, ecr, events, scheduler,
+apigateway, cloudwatch; it names none of sts, whose GetCallerIdentity needs no permission), gathered in one
+statement, so its version ID is lambkin's own ("v1"), not AWS's. AmazonSQSFullAccess is its v1 statement.
 """
 
 from __future__ import annotations
@@ -96,8 +97,7 @@ _READ_ONLY = [
             "logs:Describe*",
             "logs:FilterLogEvents",
             "logs:Get*",
-            "logs:ListTagsForResource",
-            "logs:ListTagsLogGroup",
+            "logs:List*",
             "logs:StartLiveTail",
             "logs:StartQuery",
             "logs:StopLiveTail",
@@ -107,7 +107,6 @@ _READ_ONLY = [
             "scheduler:List*",
             "sqs:Get*",
             "sqs:List*",
-            "sts:GetCallerIdentity",
         ]
     )
 ]
