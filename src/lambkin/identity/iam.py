@@ -33,7 +33,7 @@ from lambkin.identity.principals import Principal
 from lambkin.store.db import Database
 
 T = TypeVar("T")
-DocumentKind = Literal["identity", "trust"]
+DocumentKind = Literal["identity", "managed", "trust"]  # managed: a managed policy's (2012-10-17 only)
 DocumentCheck = Callable[[str, DocumentKind], None]
 """Raises MalformedPolicyDocument (or LimitExceeded) for a document IAM would refuse (iam_documents.py)."""
 

@@ -13,7 +13,10 @@ TRUST_POLICY_MAX = 2_048  # ACLSizePerRole, IAM's default quota (white space not
 def check_document(text: str, kind: DocumentKind) -> None:
     """A `DocumentCheck` for the IAM service."""
     try:
-        parse_policy(text, kind)
+        if kind == "managed":
+            parse_policy(text, "identity", managed=True)
+        else:
+            parse_policy(text, kind)
     except MalformedPolicy as exc:
         raise errors.MalformedPolicyDocument(exc.message) from exc
     if kind == "trust" and len("".join(text.split())) > TRUST_POLICY_MAX:

@@ -157,7 +157,7 @@ class Policies:
         return found
 
     def _check(self, document: str) -> None:
-        self.iam.check_document(document, "identity")
+        self.iam.check_document(document, "managed")
         if len("".join(document.split())) > MAX_SIZE:
             raise errors.LimitExceeded(f"Cannot exceed quota for PolicySize: {MAX_SIZE}")
 
