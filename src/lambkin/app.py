@@ -24,7 +24,6 @@ from lambkin.invoke.core import ExecutionCore
 from lambkin.queues.service import QueueService
 from lambkin.sandbox.spec import SandboxBackend
 from lambkin.store.db import Database
-from lambkin.testing.identity import FakeDirectory
 from lambkin.wiring import BackgroundTask, Closer
 
 log = logging.getLogger("lambkin")
@@ -128,22 +127,39 @@ def build(settings: Settings) -> Lambkin:
     store = wiring.store(settings)
     images = wiring.images(settings, store.db)
     sandboxes = wiring.sandboxes(settings)
-    functions = wiring.functions(settings, store.db, images.service)
+    iam = wiring.iam(settings, store.db)
+    functions = wiring.functions(settings, store.db, images.service, iam.role_check)
     execution = wiring.execution(settings, sandboxes.backend, images.service, functions.plane)
     queues = wiring.queues(settings)
     invokes = wiring.invokes(
         settings, store.db, functions.plane, execution.core, execution.targets, queues.service
     )
-    # IAM's directory is not served yet: an empty one, so the server's key pair (the root) is the only caller.
-    authorization = wiring.authorization(settings, FakeDirectory())
+    authorization = wiring.authorization(settings, iam.iam)
     http = wiring.http(
         settings, store.db, functions.plane, execution.core, execution.targets, authorization.authorizer
     )
-    # Without IAM no role is known, so roles are not checked (with it: role_may=authorization.authorizer.role_may).
     mappings = wiring.mappings(
-        settings, store.db, functions.plane, execution.core, execution.targets, queues.service, None
+        settings,
+        store.db,
+        functions.plane,
+        execution.core,
+        execution.targets,
+        queues.service,
+        authorization.authorizer.role_may,
     )
-    parts = (store, images, sandboxes, functions, execution, queues, invokes, http, mappings, authorization)
+    parts = (
+        store,
+        iam,
+        authorization,
+        images,
+        sandboxes,
+        functions,
+        execution,
+        queues,
+        invokes,
+        http,
+        mappings,
+    )
     tables = wiring.action_tables(settings, functions.plane, queues.service, authorization.directory)
     aws = wiring.aws(settings, parts, tables, authorization.authorizer)
     return Lambkin(

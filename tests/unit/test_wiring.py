@@ -34,7 +34,7 @@ def test_every_service_is_served_in_order_even_without_handlers(tmp_path: Any) -
     served = aws(
         Settings(data_dir=tmp_path), (Part(handlers={"sqs": {"ListQueues": _handler}}),), TABLES, AUTHORIZER
     )
-    assert list(served.gateway.services) == ["lambda", "sqs", "logs"]
+    assert list(served.gateway.services) == ["lambda", "sqs", "logs", "iam"]
 
 
 def test_an_operation_without_an_iam_action_is_refused(tmp_path: Any) -> None:

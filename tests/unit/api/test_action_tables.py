@@ -4,6 +4,7 @@ resource AWS's Service Authorization Reference gives it, with the resource's own
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,8 +12,10 @@ import pytest
 from lambkin import app, wiring
 from lambkin.api.authorize import ActionTable, Target, build_authorize, unmapped
 from lambkin.api.iam_actions import iam_actions, sts_actions
+from lambkin.api.lambda_actions import lambda_actions
 from lambkin.config import Settings
 from lambkin.functions.changes import ConfigChange
+from lambkin.functions.control import build_control_plane
 from lambkin.functions.names import FunctionRef
 from lambkin.functions.policies import Permission
 from lambkin.identity.directory import Role
@@ -21,7 +24,9 @@ from lambkin.protocol.errors import AwsError
 from lambkin.protocol.service import RequestContext
 from lambkin.queues import permissions
 from lambkin.queues.storage import QueueRow
+from lambkin.store.db import Database
 from lambkin.testing.identity import FakeDirectory
+from lambkin.testing.images import FakeImageResolver
 
 ACCOUNT = "000000000000"
 FUNCTION = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:"
@@ -117,22 +122,23 @@ def test_lambda_operations_name_their_actions_and_resources(tables: dict[str, Ac
     )
 
 
-async def test_a_function_policy_is_the_resource_policy_of_its_target(
-    server: app.Lambkin, tables: dict[str, ActionTable]
-) -> None:
-    plane = server.control_plane
+async def test_a_function_policy_is_the_resource_policy_of_its_target(tmp_path: Path) -> None:
+    db = Database(tmp_path / "lambkin.db")
+    db.migrate(wiring.migrations())
+    plane = build_control_plane(db, "us-east-1", ACCOUNT, FakeImageResolver(), role_check=lambda role: True)
     await plane.functions.create(
-        "granted", "arn:aws:iam::000000000000:role/r", "localhost/app:v1", ConfigChange()
+        "granted", f"arn:aws:iam::{ACCOUNT}:role/r", "localhost/app:v1", ConfigChange()
     )
-    policies = plane.policies
-    await policies.add(FunctionRef("granted"), Permission("s", "lambda:InvokeFunction", "*"), None)
-    found = target(tables, "lambda", "Invoke", FunctionName="granted")
-    assert found is not None and found.policy == policies.text("granted", None)
+    await plane.policies.add(FunctionRef("granted"), Permission("s", "lambda:InvokeFunction", "*"), None)
+    table = lambda_actions(plane.arns, plane.policies)
+    found = table["Invoke"]({"FunctionName": "granted"}, context("lambda", "Invoke"))
+    assert found is not None and found.policy == plane.policies.text("granted", None)
     assert found.policy is not None and '"Sid":"s"' in found.policy
-    latest = target(tables, "lambda", "Invoke", FunctionName="granted:$LATEST")
+    latest = table["Invoke"]({"FunctionName": "granted:$LATEST"}, context("lambda", "Invoke"))
     assert latest is not None and latest.policy == found.policy
-    aliased = target(tables, "lambda", "Invoke", FunctionName="granted:live")
+    aliased = table["Invoke"]({"FunctionName": "granted:live"}, context("lambda", "Invoke"))
     assert aliased is not None and aliased.policy is None
+    db.close()
 
 
 def test_sqs_operations_act_on_the_queue_and_batches_as_their_single_forms(

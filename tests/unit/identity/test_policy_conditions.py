@@ -144,3 +144,8 @@ def test_unknown_operators(operator: str) -> None:
 def test_unreadable_values(operator: str, value: str) -> None:
     with pytest.raises(BadValue):
         compile_condition(operator, "k:k", [value], variables=False)
+
+
+def test_a_condition_without_values_matches_no_value() -> None:
+    assert not holds("StringEquals", "k:k", [], {"k:k": ("a",)})
+    assert holds("StringNotEquals", "k:k", [], {"k:k": ("a",)})

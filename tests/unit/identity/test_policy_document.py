@@ -51,6 +51,15 @@ def test_json_syntax_errors_give_line_and_column() -> None:
     assert error.message == "Syntax errors in policy. (line 3, column 24)"
 
 
+def test_value_faults_point_at_the_value() -> None:
+    text = '{\n  "Version": "2012-10-17",\n  "Statement": {\n    "Effect": "Allow",\n    "Action": "s3:*",\n    "Resource": ["*", "bucket"]\n  }\n}'
+    error = fault(text)
+    assert error.message == 'Resource bucket must be in ARN format or "*". (line 6, column 23)'
+    condition = doc({**ALLOW, "Condition": {"DateLessThan": {"aws:CurrentTime": "soon"}}})
+    error = fault(condition)
+    assert condition.splitlines()[error.line - 1][error.column - 1 :].startswith('"aws:CurrentTime"')
+
+
 def test_statement_faults_point_at_their_statement() -> None:
     error = fault(doc(ALLOW, {"Effect": "Allow", "Action": "s3:GetObject"}))
     assert error.text == "Policy statement must contain resources."
@@ -141,6 +150,11 @@ def test_managed_policies_need_the_current_version() -> None:
             parse_policy(doc(ALLOW, version=version), managed=True)
         assert caught.value.text == "Policy document must be version 2012-10-17 or greater."
     assert parse_policy(doc(ALLOW, version=None)).version is None  # an inline policy may omit it
+
+
+def test_empty_condition_blocks_are_accepted_as_iam_does() -> None:
+    for condition in ({}, {"StringEquals": {}}, {"StringEquals": {"aws:SourceAccount": []}}):
+        assert parse_policy(doc({**ALLOW, "Condition": condition})).statements
 
 
 def test_unknown_actions_are_accepted() -> None:

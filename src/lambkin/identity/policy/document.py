@@ -142,8 +142,12 @@ class _Parser:
         self.kind = kind
         self.variables = False
 
-    def fault(self, message: str, where: object) -> MalformedPolicy:
+    def fault(self, message: str, where: object, text: str | None = None) -> MalformedPolicy:
+        """The fault, placed at the object `where` or, when given and found in it, at the `text` inside."""
         offset = where.offset if isinstance(where, _Located) else 0
+        if text is not None:
+            found = self.text.find(json.dumps(text), offset)
+            offset = found if found >= 0 else offset
         line = self.text.count("\n", 0, offset) + 1
         column = offset - (self.text.rfind("\n", 0, offset) + 1) + 1
         return MalformedPolicy(message, line, column)
@@ -227,19 +231,19 @@ class _Parser:
             vendor, colon, name = action.partition(":")
             if not colon or not vendor:
                 raise self.fault(
-                    "Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, ec2, etc.", item
+                    "Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, ec2, etc.", item, action
                 )
             if ":" in name:
-                raise self.fault("Actions/Condition can contain only one colon.", item)
+                raise self.fault("Actions/Condition can contain only one colon.", item, action)
             if self.kind == "trust" and vendor.lower() != "sts":
-                raise self.fault("AssumeRole policy may only specify STS AssumeRole actions.", item)
+                raise self.fault("AssumeRole policy may only specify STS AssumeRole actions.", item, action)
         return compile_patterns(values, variables=False, arn=False, fold=True), field == "NotAction"
 
     def resources(self, item: _Located) -> tuple[PatternSet | None, bool]:
         field = "NotResource" if "NotResource" in item else "Resource"
         if self.kind == "trust":
             if field in item:
-                raise self.fault(f"Has prohibited field {field}", item)
+                raise self.fault(f"Has prohibited field {field}", item, field)
             return None, False
         if field not in item:
             if self.kind == "identity":
@@ -250,7 +254,7 @@ class _Parser:
             raise self.fault("Policy statement must contain resources.", item)
         for resource in values:
             if problem := _resource_problem(resource):
-                raise self.fault(problem, item)
+                raise self.fault(problem, item, resource)
         patterns = compile_patterns(values, variables=self.variables, arn=True, fold=False)
         return patterns, field == "NotResource"
 
@@ -258,7 +262,7 @@ class _Parser:
         field = "NotPrincipal" if "NotPrincipal" in item else "Principal"
         if self.kind == "identity":
             if field in item:
-                raise self.fault("Policy document should not specify a principal.", item)
+                raise self.fault("Policy document should not specify a principal.", item, field)
             return None, False
         if field not in item:
             raise self.fault("Missing required field Principal", item)
@@ -277,23 +281,26 @@ class _Parser:
             raise self.fault(SYNTAX, item)
         compiled: list[Condition | NullCheck] = []
         for operator_name, keys in block.items():
-            if not isinstance(keys, _Located) or not keys:
-                raise self.fault(SYNTAX, block)
+            if not isinstance(keys, _Located):
+                raise self.fault(SYNTAX, block, operator_name)
             for key, given in keys.items():
                 if ":" not in key or key.startswith(":"):
                     raise self.fault(
-                        "Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, ec2, etc.", keys
+                        "Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, ec2, etc.",
+                        keys,
+                        key,
                     )
                 values = given if isinstance(given, list) else [given]
-                if not values or not all(isinstance(value, str | int | float | bool) for value in values):
-                    raise self.fault(SYNTAX, keys)
+                if not all(isinstance(value, str | int | float | bool) for value in values):
+                    raise self.fault(SYNTAX, keys, key)
                 texts = [_text(value) for value in values]
                 try:
                     compiled.append(compile_condition(operator_name, key, texts, variables=self.variables))
                 except UnknownOperator:
-                    raise self.fault(SYNTAX, keys) from None
+                    raise self.fault(SYNTAX, block, operator_name) from None
                 except BadValue:
-                    raise self.fault(LEGACY if operator_name.startswith("Date") else SYNTAX, keys) from None
+                    problem = LEGACY if operator_name.startswith("Date") else SYNTAX
+                    raise self.fault(problem, keys, key) from None
         return tuple(compiled)
 
 
