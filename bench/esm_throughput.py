@@ -83,7 +83,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
 
-    from tests.e2e.lambda_support import create_active
+    from tests.e2e.lambda_support import allow_queue_polling, create_active
     from tests.images import BuiltImages, build_all
 
     build_all()
@@ -93,6 +93,7 @@ def main() -> None:
         lam = server.client("lambda")
         sqs = server.client("sqs", config=Config(max_pool_connections=8))
         uri = BuiltImages().push("python-handlers", server.registry, tag="bench")
+        allow_queue_polling(server.endpoint)
         create_active(lam, "esm-bench", uri, ImageConfig={"Command": ["batch.report"]}, MemorySize=512)
         url = sqs.create_queue(QueueName="esm-bench")["QueueUrl"]
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]

@@ -25,6 +25,7 @@ TRUST_POLICY = json.dumps(
     }
 )
 BASIC_EXECUTION = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+QUEUE_EXECUTION = "arn:aws:iam::aws:policy/service-role/AWSLambdaSQSQueueExecutionRole"
 
 
 @cache
@@ -51,6 +52,13 @@ def execution_role(endpoint: str) -> str:
         return str(iam.get_role(RoleName=ROLE_NAME)["Role"]["Arn"])
     iam.attach_role_policy(RoleName=ROLE_NAME, PolicyArn=BASIC_EXECUTION)
     return str(created["Role"]["Arn"])
+
+
+def allow_queue_polling(endpoint: str) -> None:
+    """Lets the role lambkin-test's functions be triggered by a queue, as a user does: AWSLambdaSQSQueueExecutionRole
+    attached (Lambda polls the queue with the function's role)."""
+    execution_role(endpoint)
+    _iam(endpoint).attach_role_policy(RoleName=ROLE_NAME, PolicyArn=QUEUE_EXECUTION)
 
 
 def _blob(layout: Path, data: bytes) -> dict[str, Any]:

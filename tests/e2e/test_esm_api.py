@@ -13,7 +13,14 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.e2e.lambda_support import create_active, push
+from tests.e2e.lambda_support import (
+    BASIC_EXECUTION,
+    QUEUE_EXECUTION,
+    TRUST_POLICY,
+    allow_queue_polling,
+    create_active,
+    push,
+)
 from tests.harness import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY, LambkinServer
 
 AWS = str(Path(sys.executable).with_name("aws"))
@@ -61,6 +68,7 @@ def sqs(server: LambkinServer) -> Any:
 @pytest.fixture(scope="module")
 def function(server: LambkinServer, lam: Any, tmp_path_factory: pytest.TempPathFactory) -> str:
     uri = push(server, tmp_path_factory.mktemp("images"), "esm-app", "v1", "esm")[0]
+    allow_queue_polling(server.endpoint)
     create_active(lam, "consumer", uri, Timeout=10)
     create_active(lam, "slow", uri, Timeout=60)
     lam.publish_version(FunctionName="consumer")
@@ -248,3 +256,40 @@ def test_mappings_survive_a_restart(server: LambkinServer, lam: Any, sqs: Any, f
     fresh = server.client("lambda")
     got = settled(fresh, uuid, "Enabled")
     assert (got["BatchSize"], got["EventSourceArn"]) == (3, arn)
+
+
+def test_a_role_without_queue_permissions_cannot_be_mapped(
+    server: LambkinServer, lam: Any, sqs: Any, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    iam = server.client("iam")
+    role = iam.create_role(RoleName="no-queue-access", AssumeRolePolicyDocument=TRUST_POLICY)["Role"]["Arn"]
+    iam.attach_role_policy(RoleName="no-queue-access", PolicyArn=BASIC_EXECUTION)
+    uri = push(server, tmp_path_factory.mktemp("images"), "esm-app", "v1", "esm")[0]
+    lam.create_function(FunctionName="unmapped", Role=role, PackageType="Image", Code={"ImageUri": uri})
+    url = sqs.create_queue(QueueName="guarded")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    with pytest.raises(ClientError) as refused:
+        lam.create_event_source_mapping(EventSourceArn=arn, FunctionName="unmapped")
+    assert code(refused) == (
+        "InvalidParameterValueException",
+        "The provided execution role does not have permissions to call ReceiveMessage on SQS",
+    )
+    iam.put_role_policy(
+        RoleName="no-queue-access",
+        PolicyName="receive",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": "sqs:ReceiveMessage", "Resource": arn}],
+            }
+        ),
+    )
+    with pytest.raises(ClientError) as refused:
+        lam.create_event_source_mapping(EventSourceArn=arn, FunctionName="unmapped")
+    assert (
+        code(refused)[1]
+        == "The provided execution role does not have permissions to call DeleteMessage on SQS"
+    )
+    iam.attach_role_policy(RoleName="no-queue-access", PolicyArn=QUEUE_EXECUTION)
+    mapped = lam.create_event_source_mapping(EventSourceArn=arn, FunctionName="unmapped")
+    assert mapped["EventSourceArn"] == arn

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.lambda_support import create_active
+from tests.e2e.lambda_support import allow_queue_polling, create_active
 from tests.harness import LambkinServer
 
 pytestmark = pytest.mark.runc
@@ -98,6 +98,7 @@ def logged_events(server: LambkinServer, function: str) -> list[dict[str, Any]]:
 
 
 def function(lam: Any, handlers_uri: str, name: str, handler: str, timeout: int = 2) -> str:
+    allow_queue_polling(lam.meta.endpoint_url)
     create_active(lam, name, handlers_uri, ImageConfig={"Command": [handler]}, Timeout=timeout)
     return name
 
