@@ -1,6 +1,6 @@
 """AccessDenied on the wire, as botocore reads it: a signed caller that is not the root, refused by its
 policies, gets each service's own error (Lambda and Logs AccessDeniedException, SQS AccessDenied in both
-protocols), with AWS's message; what its policies allow reaches the handler."""
+protocols, IAM AccessDenied), with AWS's message; what its policies allow reaches the handler."""
 
 from __future__ import annotations
 
@@ -32,6 +32,7 @@ def app() -> AwsAsgi:
         "lambda": {"ListFunctions": handler, "GetAccountSettings": handler},
         "sqs": {"ListQueues": handler, "PurgeQueue": handler},
         "logs": {"DescribeLogGroups": handler},
+        "iam": {"ListRoles": handler},
     }
     tables = {
         "lambda": {
@@ -40,6 +41,7 @@ def app() -> AwsAsgi:
         },
         "sqs": {"ListQueues": fixed("sqs:ListQueues"), "PurgeQueue": fixed("sqs:PurgeQueue", QUEUE_ARN)},
         "logs": {"DescribeLogGroups": fixed("logs:DescribeLogGroups")},
+        "iam": {"ListRoles": fixed("iam:ListRoles", f"arn:aws:iam::{ACCOUNT}:role/")},
     }
     directory = FakeDirectory()
     allowed = {"Effect": "Allow", "Action": ["lambda:ListFunctions", "sqs:ListQueues"], "Resource": "*"}
@@ -98,4 +100,13 @@ def test_logs_answers_access_denied_exception() -> None:
         "AccessDeniedException",
         400,
         denied("logs:DescribeLogGroups", "*"),
+    )
+
+
+def test_iam_answers_access_denied() -> None:
+    iam = client(app(), "iam")
+    assert refused(iam.list_roles) == (
+        "AccessDenied",
+        403,
+        denied("iam:ListRoles", f"arn:aws:iam::{ACCOUNT}:role/"),
     )
