@@ -10,6 +10,7 @@ from lambkin.protocol.validate import Problem
 
 INVOKE_LIMIT = 6_291_456
 BODY_LIMIT = 10 * 1024 * 1024
+QUERY_SERVICES = frozenset({"iam", "sts"})  # query-protocol services: input faults are ValidationError
 
 # SignatureError.kind → (json/rest-json code, query code, status)
 _AUTH: dict[str, tuple[str, str, int]] = {
@@ -39,6 +40,8 @@ def parse_error(service: str, message: str) -> AwsError:
         return AwsError("InvalidRequestContentException", message, 400)
     if service == "sqs":
         return AwsError("SerializationException", message, 400, query_code="InvalidParameterValue")
+    if service in QUERY_SERVICES:
+        return AwsError("ValidationError", message, 400)
     return AwsError("SerializationException", message, 400)
 
 
@@ -74,6 +77,8 @@ def invalid_input(service: str, problems: list[Problem]) -> AwsError:
     message = validation_error([problem.describe() for problem in problems])
     if service == "logs":
         return AwsError("InvalidParameterException", message, 400)
+    if service in QUERY_SERVICES:
+        return AwsError("ValidationError", message, 400)
     return AwsError("ValidationException", message, 400)
 
 
@@ -109,6 +114,8 @@ def internal(service: str, request_id: str) -> AwsError:
         return AwsError("ServiceException", message, 500)
     if service == "sqs":
         return AwsError("InternalError", message, 500, query_code="InternalError")
+    if service in QUERY_SERVICES:
+        return AwsError("ServiceFailureException" if service == "iam" else "InternalFailure", message, 500)
     return AwsError("ServiceUnavailableException", message, 500)
 
 

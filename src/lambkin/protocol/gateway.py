@@ -99,6 +99,8 @@ class AwsGateway:
             if index.query_compatible:
                 model = query_model(name)
                 self._query_ops[name] = {op: model.operation_model(op) for op in model.operation_names}
+            elif index.protocol == "query":
+                self._query_ops[name] = index.operations
 
     def route(self, request: ApiRequest) -> Routed:
         """Which service, protocol and operation a request's head names, and its body limit."""
@@ -136,7 +138,8 @@ class AwsGateway:
         return reply
 
     def _pick(self, request: ApiRequest) -> tuple[ServiceIndex, str]:
-        """The service (by SigV4 scope, X-Amz-Target, form or path) and the protocol it is spoken in."""
+        """The service (by SigV4 scope, X-Amz-Target, form or path) and the protocol it is spoken in: a
+        query-protocol service (IAM, STS) is told apart by its scope, as AWS tells them apart by host."""
         target = request.headers.get("x-amz-target")
         scope = claimed_scope(request.headers, request.query)
         index = self.indexes.get(scope.service) if scope else None
@@ -222,7 +225,7 @@ def _render(
     index: ServiceIndex, protocol: str, operation: OperationModel, output: dict[str, Any], request_id: str
 ) -> serialize.Reply:
     if protocol == "query":
-        return serialize.query_xml(operation, output, request_id)
+        return serialize.query_xml(operation, output, request_id, serialize.xml_namespace(index))
     if protocol == "json":
         return serialize.json_body(index, operation, output)
     return serialize.rest_json(operation, output)

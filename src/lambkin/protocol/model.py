@@ -75,6 +75,7 @@ class ServiceIndex:
         self.target_prefix: str = model.metadata.get("targetPrefix", "")
         self.json_version: str = model.metadata.get("jsonVersion", "1.0")
         self.query_compatible = "awsQueryCompatible" in model.metadata
+        self.xml_namespace: str = model.metadata.get("xmlNamespace", "")
         self.operations: dict[str, OperationModel] = {
             name: model.operation_model(name) for name in model.operation_names
         }
@@ -119,6 +120,13 @@ class ServiceIndex:
             return None
         return self.operations.get(name)
 
+    def wire_code(self, code: str) -> str:
+        """The code an error shape goes by on the query protocol's wire ("NoSuchEntityException" is
+        IAM's "NoSuchEntity"); unmodelled codes ("AccessDenied") are their own."""
+        error = self.errors.get(code)
+        wire = error.get("code") if error else None
+        return wire if isinstance(wire, str) else code
+
     def error_status(self, code: str) -> int | None:
         """The HTTP status the model gives an error shape, if it is modelled."""
         error = self.errors.get(code)
@@ -138,7 +146,7 @@ def _query_matches(required: tuple[tuple[str, str | None], ...], query: Mapping[
 
 @cache
 def service_index(name: str) -> ServiceIndex:
-    """The indexed model of a botocore service ("lambda", "sqs", "logs"), loaded once per process."""
+    """The indexed model of a botocore service ("lambda", "sqs", "iam", ...), loaded once per process."""
     loaded = Loader().load_service_model(name, "service-2")
     return ServiceIndex(ServiceModel(loaded, service_name=name))
 

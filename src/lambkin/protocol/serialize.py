@@ -156,8 +156,13 @@ def _header_value(shape: Shape, value: Any) -> str:
     return str(_plain(value))
 
 
-def query_xml(operation: OperationModel, output: Mapping[str, Any], request_id: str) -> Reply:
-    """A query-protocol response: `<OpResponse><OpResult>...</OpResult><ResponseMetadata>...`."""
+def xml_namespace(index: ServiceIndex) -> str:
+    """The namespace of a service's query-protocol XML: its model's, or SQS's query-era one."""
+    return SQS_XML_NAMESPACE if index.query_compatible else index.xml_namespace
+
+
+def query_xml(operation: OperationModel, output: Mapping[str, Any], request_id: str, namespace: str) -> Reply:
+    """A query-protocol response: `<OpResponse xmlns=namespace><OpResult>...</OpResult><ResponseMetadata>`."""
     name = operation.name
     shape = operation.output_shape
     result = ""
@@ -165,7 +170,7 @@ def query_xml(operation: OperationModel, output: Mapping[str, Any], request_id: 
         wrapper = shape.serialization.get("resultWrapper", f"{name}Result")
         result = f"<{wrapper}>{_xml_members(shape, output)}</{wrapper}>"
     body = (
-        f'<?xml version="1.0"?><{name}Response xmlns="{SQS_XML_NAMESPACE}">{result}'
+        f'<?xml version="1.0"?><{name}Response xmlns="{namespace}">{result}'
         f"<ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata></{name}Response>"
     )
     return Reply(200, [("content-type", "text/xml")], body.encode())
@@ -219,10 +224,14 @@ def error(index: ServiceIndex, protocol: str, failure: AwsError, request_id: str
     legacy, legacy_status = query_error(index.name, failure.code)
     legacy = failure.query_code or legacy
     if protocol == "query":
-        status = failure.status or legacy_status or status
+        if index.query_compatible:
+            status = failure.status or legacy_status or status
+            detail = "<Detail/>"
+        else:
+            legacy, detail = failure.query_code or index.wire_code(failure.code), ""
         xml = (
-            f'<?xml version="1.0"?><ErrorResponse xmlns="{SQS_XML_NAMESPACE}"><Error><Type>{fault}</Type>'
-            f"<Code>{escape(legacy)}</Code><Message>{escape(failure.message)}</Message><Detail/></Error>"
+            f'<?xml version="1.0"?><ErrorResponse xmlns="{xml_namespace(index)}"><Error><Type>{fault}</Type>'
+            f"<Code>{escape(legacy)}</Code><Message>{escape(failure.message)}</Message>{detail}</Error>"
             f"<RequestId>{request_id}</RequestId></ErrorResponse>"
         )
         return Reply(status, [("content-type", "text/xml")], xml.encode())

@@ -11,7 +11,7 @@ from botocore.parsers import create_parser
 from urllib3 import HTTPHeaderDict
 
 from lambkin.protocol import serialize
-from lambkin.protocol.legacy import query_model
+from lambkin.protocol.legacy import SQS_XML_NAMESPACE, query_model
 from lambkin.protocol.model import service_index
 from lambkin.protocol.parse import parse_json
 from lambkin.protocol.query import parse_query
@@ -53,7 +53,7 @@ def test_output_reads_the_same_from_json_and_query_xml(operation: str) -> None:
     query_op = QUERY.operation_model(operation)
     output = full(json_op.output_shape)
     json_reply = serialize.json_body(SQS, json_op, output)
-    xml_reply = serialize.query_xml(query_op, output, "rid")
+    xml_reply = serialize.query_xml(query_op, output, "rid", SQS_XML_NAMESPACE)
     as_json = create_parser("json").parse(
         {"status_code": 200, "headers": _headers(json_reply), "body": json_reply.body}, json_op.output_shape
     )
