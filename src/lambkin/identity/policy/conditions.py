@@ -182,28 +182,25 @@ _COMPARISONS: dict[str, Callable[[float, float], bool]] = {
     "GreaterThanEquals": operator.ge,
 }
 
-# base operator (lower-cased) -> (its name, negated)
-_OPERATORS: dict[str, tuple[str, bool]] = {
-    name.lower(): (name, negated)
-    for name, negated in [
-        ("StringEquals", False),
-        ("StringNotEquals", True),
-        ("StringEqualsIgnoreCase", False),
-        ("StringNotEqualsIgnoreCase", True),
-        ("StringLike", False),
-        ("StringNotLike", True),
-        *((f"Numeric{suffix}", suffix == "NotEquals") for suffix in _COMPARISONS),
-        *((f"Date{suffix}", suffix == "NotEquals") for suffix in _COMPARISONS),
-        ("Bool", False),
-        ("BinaryEquals", False),
-        ("IpAddress", False),
-        ("NotIpAddress", True),
-        ("ArnEquals", False),
-        ("ArnLike", False),
-        ("ArnNotEquals", True),
-        ("ArnNotLike", True),
-        ("Null", False),
-    ]
+# operator (names are case-sensitive) -> whether it is negated
+_OPERATORS: dict[str, bool] = {
+    "StringEquals": False,
+    "StringNotEquals": True,
+    "StringEqualsIgnoreCase": False,
+    "StringNotEqualsIgnoreCase": True,
+    "StringLike": False,
+    "StringNotLike": True,
+    **{f"Numeric{suffix}": suffix == "NotEquals" for suffix in _COMPARISONS},
+    **{f"Date{suffix}": suffix == "NotEquals" for suffix in _COMPARISONS},
+    "Bool": False,
+    "BinaryEquals": False,
+    "IpAddress": False,
+    "NotIpAddress": True,
+    "ArnEquals": False,
+    "ArnLike": False,
+    "ArnNotEquals": True,
+    "ArnNotLike": True,
+    "Null": False,
 }
 
 
@@ -219,20 +216,19 @@ def compile_condition(
     name = written
     prefix, colon, rest = written.partition(":")
     if colon:
-        matched = [q for q in (Qualifier.ANY, Qualifier.ALL) if q.value.lower() == prefix.lower()]
+        matched = [q for q in (Qualifier.ANY, Qualifier.ALL) if q.value == prefix]
         if not matched:
             raise UnknownOperator(written)
         qualifier, name = matched[0], rest
-    if_exists = name.lower().endswith("ifexists") and name.lower() != "ifexists"
-    base = name[: -len("IfExists")] if if_exists else name
-    known = _OPERATORS.get(base.lower())
-    if known is None or (if_exists and known[0] == "Null"):
+    if_exists = name.endswith("IfExists") and name != "IfExists"
+    base = name.removesuffix("IfExists") if if_exists else name
+    negated = _OPERATORS.get(base)
+    if negated is None or (if_exists and base == "Null"):
         raise UnknownOperator(written)
-    canonical, negated = known
     lowered = key.lower()
-    if canonical == "Null":
+    if base == "Null":
         return NullCheck(written, lowered, tuple(_boolean(value) for value in values))
-    test = _test(canonical, values, variables=variables)
+    test = _test(base, values, variables=variables)
     return Condition(written, lowered, test, negated, qualifier, if_exists)
 
 

@@ -29,6 +29,10 @@ Kind = Literal["identity", "resource", "trust"]
 
 VERSIONS = ("2012-10-17", "2008-10-17")
 SYNTAX = "Syntax errors in policy."
+LEGACY = "The policy failed legacy parsing"
+_PARTITIONS = frozenset(
+    {"aws", "aws-cn", "aws-us-gov", "aws-iso", "aws-iso-b", "aws-iso-e", "aws-iso-f", "*"}
+)
 _TOP_FIELDS = frozenset({"Version", "Id", "Statement"})
 _STATEMENT_FIELDS = frozenset(
     {
@@ -106,13 +110,17 @@ class _Decoder(json.JSONDecoder):
         self.scan_once = py_make_scanner(self)
 
 
-def parse_policy(text: str, kind: Kind = "identity") -> Policy:
-    """Parse and validate a policy document of this kind; raises MalformedPolicy."""
+def parse_policy(text: str, kind: Kind = "identity", *, managed: bool = False) -> Policy:
+    """Parse and validate a policy document of this kind; raises MalformedPolicy. `managed`: a managed
+    policy's document (CreatePolicy, CreatePolicyVersion), which IAM accepts only in Version 2012-10-17."""
     try:
         document = _Decoder().decode(text)
     except json.JSONDecodeError as exc:
         raise MalformedPolicy(SYNTAX, exc.lineno, exc.colno) from None
-    return _Parser(text, kind).policy(document)
+    policy = _Parser(text, kind).policy(document)
+    if managed and policy.version != "2012-10-17":
+        raise MalformedPolicy("Policy document must be version 2012-10-17 or greater.", 1, 1)
+    return policy
 
 
 class _Parser:
@@ -134,17 +142,15 @@ class _Parser:
             raise self.fault(SYNTAX, document)
         version = document.get("Version")
         if version is not None and version not in VERSIONS:
-            raise self.fault("The policy failed legacy parsing", document)
+            raise self.fault(SYNTAX, document)
         self.variables = version == "2012-10-17"
         policy_id = document.get("Id")
         if policy_id is not None and not isinstance(policy_id, str):
             raise self.fault(SYNTAX, document)
-        if "Statement" not in document:
-            raise self.fault("Missing required field Statement", document)
-        given = document["Statement"]
+        given = document.get("Statement")
         raw = given if isinstance(given, list) else [given]
-        if not raw:
-            raise self.fault("Missing required field Statement", document)
+        if not given:
+            raise self.fault(SYNTAX, document)
         statements = tuple(self.statement(item) for item in raw)
         sids = [statement.sid for statement in statements if statement.sid]
         if len(sids) != len(set(sids)):
@@ -168,10 +174,11 @@ class _Parser:
                 "regular expression [0-9A-Za-z]*",
                 item,
             )
-        if "Effect" not in item:
-            raise self.fault("Missing required field Effect", item)
-        if item["Effect"] not in ("Allow", "Deny"):
-            raise self.fault(f"Invalid effect: {item['Effect']}", item)
+        effect = item.get("Effect")
+        if not isinstance(effect, str) or effect.lower() not in ("allow", "deny"):
+            raise self.fault(SYNTAX, item)
+        if effect not in ("Allow", "Deny"):
+            raise self.fault(LEGACY, item)
         actions, not_action = self.actions(item)
         resources, not_resource = self.resources(item)
         principals, not_principal = self.principals(item)
@@ -179,7 +186,7 @@ class _Parser:
         uses_context = bool(conditions) or bool(resources and resources.templates)
         return Statement(
             sid,
-            item["Effect"] == "Allow",
+            effect == "Allow",
             actions,
             not_action,
             resources,
@@ -229,8 +236,8 @@ class _Parser:
         if not values:
             raise self.fault("Policy statement must contain resources.", item)
         for resource in values:
-            if resource != "*" and not resource.startswith("arn:"):
-                raise self.fault(f'Resource {resource} must be in ARN format or "*".', item)
+            if problem := _resource_problem(resource):
+                raise self.fault(problem, item)
         patterns = compile_patterns(values, variables=self.variables, arn=True, fold=False)
         return patterns, field == "NotResource"
 
@@ -270,8 +277,10 @@ class _Parser:
                 texts = [_text(value) for value in values]
                 try:
                     compiled.append(compile_condition(operator_name, key, texts, variables=self.variables))
-                except (UnknownOperator, BadValue):
+                except UnknownOperator:
                     raise self.fault(SYNTAX, keys) from None
+                except BadValue:
+                    raise self.fault(LEGACY if operator_name.startswith("Date") else SYNTAX, keys) from None
         return tuple(compiled)
 
 
@@ -280,3 +289,18 @@ def _text(value: str | int | float | bool) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+def _resource_problem(resource: str) -> str | None:
+    """IAM's objection to a Resource entry's format, if any."""
+    if resource == "*":
+        return None
+    if ":" not in resource or not resource.startswith("arn:"):
+        return f'Resource {resource} must be in ARN format or "*".'
+    parts = resource.split(":", 5)
+    if parts[1] not in _PARTITIONS:
+        padded = [*parts[2:], "*", "*", "*", "*"][:4]
+        return f'Partition "{parts[1]}" is not valid for resource "arn:{parts[1]}:{":".join(padded)}".'
+    if len(parts) < 3 or not parts[2]:
+        return "Resource vendor must be fully qualified and cannot contain regexes."
+    return None
