@@ -1,0 +1,218 @@
+"""The IAM service's state: every role, user, access key and managed policy of the account, held in memory
+and written through to SQLite (identity/iam_store.py), and the `Directory` that STS, the keyring and the
+authorizer read it through. The operations live beside it: iam_roles.py, iam_users.py, iam_policies.py
+and iam_attachments.py (inline and attached policies of roles and users).
+
+One process owns the state: writes take `lock`, persist in one transaction, then change memory and bump
+`generation`. (With PostgreSQL and several nodes, the generation will have to be a stored version.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import sqlite3
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal, TypeVar
+
+from lambkin.identity import iam_errors as errors
+from lambkin.identity import iam_store as store
+from lambkin.identity.directory import Role, UserKey
+from lambkin.identity.iam_model import (
+    AccessKeyRecord,
+    Kind,
+    ManagedPolicy,
+    RoleRecord,
+    UserRecord,
+)
+from lambkin.identity.managed import aws_managed_policies
+from lambkin.identity.principals import Principal
+from lambkin.store.db import Database
+
+T = TypeVar("T")
+DocumentKind = Literal["identity", "trust"]
+DocumentCheck = Callable[[str, DocumentKind], None]
+"""Raises MalformedPolicyDocument (or LimitExceeded) for a document IAM would refuse (iam_documents.py)."""
+
+DEFAULT_PAGE = 100
+
+
+@dataclass(frozen=True, kw_only=True)
+class Change:
+    """What one IAM write stores and removes, persisted in one transaction."""
+
+    roles: Sequence[RoleRecord] = ()
+    users: Sequence[UserRecord] = ()
+    keys: Sequence[AccessKeyRecord] = ()
+    policies: Sequence[ManagedPolicy] = ()
+    drop_roles: Sequence[str] = ()
+    drop_users: Sequence[str] = ()
+    drop_keys: Sequence[str] = ()
+    drop_policies: Sequence[str] = ()
+
+
+class Iam:
+    """The account's IAM state and the Directory over it."""
+
+    def __init__(
+        self,
+        db: Database,
+        account_id: str,
+        check_document: DocumentCheck,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.db = db
+        self.account_id = account_id
+        self.check_document = check_document
+        self.clock = clock
+        self.lock = asyncio.Lock()
+        self.roles: dict[str, RoleRecord] = {}
+        self.users: dict[str, UserRecord] = {}
+        self.keys: dict[str, AccessKeyRecord] = {}
+        self.policies: dict[str, ManagedPolicy] = {}
+        self.aws_policies = aws_managed_policies()
+        self._generation = 0
+
+    def load(self) -> None:
+        """Reads the stored state (at start-up, before the server takes requests)."""
+        loaded = self.db.run_sync(store.load)
+        self.roles, self.users, self.keys, self.policies = (
+            loaded.roles,
+            loaded.users,
+            loaded.keys,
+            loaded.policies,
+        )
+        self._generation += 1
+
+    async def commit(self, change: Change) -> None:
+        """Stores `change`, then applies it to memory. Callers hold `lock` from their checks to here."""
+
+        def persist(conn: sqlite3.Connection) -> None:
+            for name in change.drop_keys:
+                store.delete_key(conn, name)
+            for name in change.drop_roles:
+                store.delete_role(conn, name)
+            for name in change.drop_users:
+                store.delete_user(conn, name)
+            for name in change.drop_policies:
+                store.delete_policy(conn, name)
+            for role in change.roles:
+                store.put_role(conn, role)
+            for user in change.users:
+                store.put_user(conn, user)
+            for key in change.keys:
+                store.put_key(conn, key)
+            for policy in change.policies:
+                store.put_policy(conn, policy)
+
+        await self.db.run(persist)
+        for name in change.drop_keys:
+            self.keys.pop(name, None)
+        for name in change.drop_roles:
+            self.roles.pop(name.lower(), None)
+        for name in change.drop_users:
+            self.users.pop(name.lower(), None)
+        for name in change.drop_policies:
+            self.policies.pop(name.lower(), None)
+        self.roles.update((r.name.lower(), r) for r in change.roles)
+        self.users.update((u.name.lower(), u) for u in change.users)
+        self.keys.update((k.access_key_id, k) for k in change.keys)
+        self.policies.update((p.arn.lower(), p) for p in change.policies)
+        self._generation += 1
+
+    # lookups the operations share
+
+    def role_named(self, name: str) -> RoleRecord:
+        found = self.roles.get(name.lower())
+        if found is None:
+            raise errors.no_role(name)
+        return found
+
+    def user_named(self, name: str) -> UserRecord:
+        found = self.users.get(name.lower())
+        if found is None:
+            raise errors.no_user(name)
+        return found
+
+    def holder(self, kind: Kind, name: str) -> RoleRecord | UserRecord:
+        return self.role_named(name) if kind == "role" else self.user_named(name)
+
+    def policy(self, policy_arn: str) -> ManagedPolicy | None:
+        key = policy_arn.lower()
+        return self.policies.get(key) or self.aws_policies.get(key)
+
+    def attachment_count(self, policy_arn: str) -> int:
+        holders: list[RoleRecord | UserRecord] = [*self.roles.values(), *self.users.values()]
+        return sum(policy_arn in h.attached for h in holders)
+
+    def now(self) -> float:
+        return self.clock()
+
+    # the Directory
+
+    @property
+    def generation(self) -> int:
+        return self._generation
+
+    def role(self, arn: str) -> Role | None:
+        found = self.roles.get(arn.rsplit("/", 1)[-1].lower())
+        if found is None or found.arn != arn:
+            return None
+        return Role(
+            arn=found.arn,
+            name=found.name,
+            role_id=found.role_id,
+            trust_policy=found.trust_policy,
+            max_session_duration_s=found.max_session_duration,
+            created=timestamp(found.created),
+        )
+
+    def access_key(self, access_key_id: str) -> UserKey | None:
+        key = self.keys.get(access_key_id)
+        user = None if key is None else self.users.get(key.user_name.lower())
+        if key is None or user is None:
+            return None
+        return UserKey(secret=key.secret, user=self.user_principal(user), active=key.active)
+
+    def identity_policies(self, principal: Principal) -> Sequence[str]:
+        holder: RoleRecord | UserRecord | None = None
+        if principal.kind == "user":
+            holder = self.users.get(principal.name.lower())
+        elif principal.kind == "assumed-role":
+            holder = self.roles.get(principal.role_arn.rsplit("/", 1)[-1].lower())
+            if holder is not None and holder.arn != principal.role_arn:
+                holder = None
+        if holder is None:
+            return ()
+        attached = [self.policy(arn) for arn in holder.attached]
+        return [*holder.inline.values(), *(p.document for p in attached if p is not None)]
+
+    def user_principal(self, user: UserRecord) -> Principal:
+        return Principal(
+            kind="user", arn=user.arn, account=self.account_id, user_id=user.user_id, name=user.name
+        )
+
+
+def timestamp(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, tz=UTC)
+
+
+def page(
+    items: Sequence[T], key: Callable[[T], str], marker: str | None, max_items: int | None
+) -> tuple[list[T], str | None]:
+    """IAM's Marker/MaxItems paging over `items` in `key` order: a page, and the marker of the next one."""
+    ordered = sorted(items, key=key)
+    if marker:
+        try:
+            after = base64.urlsafe_b64decode(marker.encode()).decode()
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise errors.ValidationError("Invalid Marker.") from exc
+        ordered = [item for item in ordered if key(item) > after]
+    limit = max_items or DEFAULT_PAGE
+    chosen = ordered[:limit]
+    if len(ordered) <= limit:
+        return chosen, None
+    return chosen, base64.urlsafe_b64encode(key(chosen[-1]).encode()).decode()

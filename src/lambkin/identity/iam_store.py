@@ -1,0 +1,108 @@
+"""IAM's state in SQLite: the schema's migrations, and each entity stored as one JSON row.
+
+Names are unique regardless of case (IAM's rule), so name keys compare with NOCASE. Every method takes the
+open connection of a `Database.run` transaction; the IAM service (identity/iam.py) holds the whole state
+in memory, loaded once with `load`, and writes each change through here before it applies it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass, field
+
+from lambkin.identity import iam_model as model
+from lambkin.identity.iam_model import AccessKeyRecord, ManagedPolicy, RoleRecord, UserRecord
+from lambkin.store.db import Migration
+
+MIGRATIONS = [
+    Migration(
+        "iam",
+        1,
+        """
+        CREATE TABLE iam_roles (name TEXT PRIMARY KEY COLLATE NOCASE, record TEXT NOT NULL);
+        CREATE TABLE iam_users (name TEXT PRIMARY KEY COLLATE NOCASE, record TEXT NOT NULL);
+        CREATE TABLE iam_access_keys (
+            access_key_id TEXT PRIMARY KEY,
+            user_name TEXT NOT NULL REFERENCES iam_users(name),
+            record TEXT NOT NULL
+        );
+        CREATE INDEX iam_access_keys_user ON iam_access_keys (user_name);
+        CREATE TABLE iam_policies (arn TEXT PRIMARY KEY COLLATE NOCASE, record TEXT NOT NULL)
+        """,
+    )
+]
+
+
+@dataclass
+class Loaded:
+    """Every stored entity, keyed as the service looks them up (names in lower case, policy ARNs)."""
+
+    roles: dict[str, RoleRecord] = field(default_factory=dict)
+    users: dict[str, UserRecord] = field(default_factory=dict)
+    keys: dict[str, AccessKeyRecord] = field(default_factory=dict)
+    policies: dict[str, ManagedPolicy] = field(default_factory=dict)
+
+
+def load(conn: sqlite3.Connection) -> Loaded:
+    loaded = Loaded()
+    for (text,) in conn.execute("SELECT record FROM iam_roles"):
+        role = model.decode_role(text)
+        loaded.roles[role.name.lower()] = role
+    for (text,) in conn.execute("SELECT record FROM iam_users"):
+        user = model.decode_user(text)
+        loaded.users[user.name.lower()] = user
+    for (text,) in conn.execute("SELECT record FROM iam_access_keys"):
+        key = model.decode_key(text)
+        loaded.keys[key.access_key_id] = key
+    for (text,) in conn.execute("SELECT record FROM iam_policies"):
+        policy = model.decode_policy(text)
+        loaded.policies[policy.arn.lower()] = policy
+    return loaded
+
+
+def put_role(conn: sqlite3.Connection, role: RoleRecord) -> None:
+    conn.execute(
+        "INSERT INTO iam_roles (name, record) VALUES (?, ?)"
+        " ON CONFLICT (name) DO UPDATE SET record = excluded.record",
+        (role.name, model.encode(role)),
+    )
+
+
+def delete_role(conn: sqlite3.Connection, name: str) -> None:
+    conn.execute("DELETE FROM iam_roles WHERE name = ?", (name,))
+
+
+def put_user(conn: sqlite3.Connection, user: UserRecord) -> None:
+    conn.execute(
+        "INSERT INTO iam_users (name, record) VALUES (?, ?)"
+        " ON CONFLICT (name) DO UPDATE SET record = excluded.record",
+        (user.name, model.encode(user)),
+    )
+
+
+def delete_user(conn: sqlite3.Connection, name: str) -> None:
+    conn.execute("DELETE FROM iam_users WHERE name = ?", (name,))
+
+
+def put_key(conn: sqlite3.Connection, key: AccessKeyRecord) -> None:
+    conn.execute(
+        "INSERT INTO iam_access_keys (access_key_id, user_name, record) VALUES (?, ?, ?)"
+        " ON CONFLICT (access_key_id) DO UPDATE SET record = excluded.record",
+        (key.access_key_id, key.user_name, model.encode(key)),
+    )
+
+
+def delete_key(conn: sqlite3.Connection, access_key_id: str) -> None:
+    conn.execute("DELETE FROM iam_access_keys WHERE access_key_id = ?", (access_key_id,))
+
+
+def put_policy(conn: sqlite3.Connection, policy: ManagedPolicy) -> None:
+    conn.execute(
+        "INSERT INTO iam_policies (arn, record) VALUES (?, ?)"
+        " ON CONFLICT (arn) DO UPDATE SET record = excluded.record",
+        (policy.arn, model.encode(policy)),
+    )
+
+
+def delete_policy(conn: sqlite3.Connection, arn: str) -> None:
+    conn.execute("DELETE FROM iam_policies WHERE arn = ?", (arn,))
