@@ -127,7 +127,8 @@ def build(settings: Settings) -> Lambkin:
     store = wiring.store(settings)
     images = wiring.images(settings, store.db)
     sandboxes = wiring.sandboxes(settings)
-    functions = wiring.functions(settings, store.db, images.service)
+    iam = wiring.iam(settings, store.db)
+    functions = wiring.functions(settings, store.db, images.service, iam.role_check)
     execution = wiring.execution(settings, sandboxes.backend, images.service, functions.plane)
     queues = wiring.queues(settings)
     invokes = wiring.invokes(
@@ -137,7 +138,7 @@ def build(settings: Settings) -> Lambkin:
     mappings = wiring.mappings(
         settings, store.db, functions.plane, execution.core, execution.targets, queues.service
     )
-    parts = (store, images, sandboxes, functions, execution, queues, invokes, http, mappings)
+    parts = (store, iam, images, sandboxes, functions, execution, queues, invokes, http, mappings)
     aws = wiring.aws(settings, parts)
     return Lambkin(
         settings=settings,

@@ -14,6 +14,7 @@ from typing import Any
 from lambkin.api.aws_asgi import AwsAsgi
 from lambkin.api.function_urls import FunctionUrls, HttpInvoker
 from lambkin.api.http_gateway import HttpGateway
+from lambkin.api.iam_api import handlers as iam_handlers
 from lambkin.api.lambda_api import handlers as lambda_handlers
 from lambkin.api.lambda_async import AsyncInvokes
 from lambkin.api.lambda_esm import esm_handlers, function_lookup
@@ -36,6 +37,11 @@ from lambkin.functions import repository as function_store
 from lambkin.functions import urls as function_urls
 from lambkin.functions.control import ControlPlane, build_control_plane
 from lambkin.functions.event_invoke_config import EventInvokeConfigService
+from lambkin.functions.service import RoleCheck
+from lambkin.identity import iam_store
+from lambkin.identity.execution_roles import lambda_can_assume
+from lambkin.identity.iam import Iam
+from lambkin.identity.iam_documents import check_document
 from lambkin.identity.keys import Keyring
 from lambkin.images import catalog as image_catalog
 from lambkin.images.blobs import BlobStore
@@ -59,7 +65,7 @@ from lambkin.store.db import Database, Migration
 BackgroundTask = Callable[[], Coroutine[Any, Any, None]]
 Closer = Callable[[], None]
 # The AWS APIs lambkin serves, in the order the gateway knows them (Lambda first: its fallback service).
-AWS_SERVICES = ("lambda", "sqs", "logs")
+AWS_SERVICES = ("lambda", "sqs", "logs", "iam")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -82,6 +88,7 @@ def migrations() -> list[Migration]:
     steps += provisioned_configs.MIGRATIONS
     steps += event_invoke_config.MIGRATIONS
     steps += mapping_store.MIGRATIONS
+    steps += iam_store.MIGRATIONS
     return steps
 
 
@@ -96,6 +103,22 @@ def store(settings: Settings) -> StorePart:
     db = Database(settings.data_dir / "lambkin.db")
     db.migrate(migrations())
     return StorePart(db=db, closers=(db.close,))
+
+
+@dataclass(frozen=True, kw_only=True)
+class IamPart(Part):
+    iam: Iam
+    role_check: RoleCheck
+
+
+def iam(settings: Settings, db: Database) -> IamPart:
+    """IAM's roles, users, keys and policies (loaded from the database), the IAM API, and the check that
+    Lambda may assume a function's role."""
+    service = Iam(db, settings.account_id, check_document)
+    service.load()
+    return IamPart(
+        iam=service, role_check=lambda_can_assume(service), handlers={"iam": iam_handlers(service)}
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -131,10 +154,16 @@ class FunctionsPart(Part):
     plane: ControlPlane
 
 
-def functions(settings: Settings, db: Database, images: ImageService) -> FunctionsPart:
-    """The control plane (functions, versions, aliases, account) and its Lambda operations."""
+def functions(settings: Settings, db: Database, images: ImageService, role_check: RoleCheck) -> FunctionsPart:
+    """The control plane (functions, versions, aliases, account) and its Lambda operations; a function's
+    role must be one Lambda may assume (`role_check`)."""
     plane = build_control_plane(
-        db, settings.region, settings.account_id, images, concurrency_limit=settings.account_concurrency
+        db,
+        settings.region,
+        settings.account_id,
+        images,
+        role_check=role_check,
+        concurrency_limit=settings.account_concurrency,
     )
     return FunctionsPart(plane=plane, handlers={"lambda": lambda_handlers(plane)}, background=(plane.run,))
 

@@ -23,4 +23,4 @@ def test_an_operation_two_parts_register_is_refused(tmp_path: Any) -> None:
 
 def test_every_service_is_served_in_order_even_without_handlers(tmp_path: Any) -> None:
     served = aws(Settings(data_dir=tmp_path), (Part(handlers={"sqs": {"ListQueues": _handler}}),))
-    assert list(served.gateway.services) == ["lambda", "sqs", "logs"]
+    assert list(served.gateway.services) == ["lambda", "sqs", "logs", "iam"]

@@ -9,7 +9,7 @@ from lambkin.functions.aliases import AliasService
 from lambkin.functions.cache import ReadCache
 from lambkin.functions.names import Arns
 from lambkin.functions.provisioned import ProvisionedConcurrency
-from lambkin.functions.service import FunctionService
+from lambkin.functions.service import FunctionService, RoleCheck
 from lambkin.functions.validation import host_architecture
 from lambkin.functions.worker import ImageResolver, ImageWorker
 from lambkin.store.db import Database
@@ -37,6 +37,7 @@ def build_control_plane(
     account_id: str,
     resolver: ImageResolver,
     *,
+    role_check: RoleCheck,
     concurrency_limit: int = 1000,
     architecture: str | None = None,
 ) -> ControlPlane:
@@ -44,7 +45,12 @@ def build_control_plane(
     cache = ReadCache()
     worker = ImageWorker(db, resolver, cache)
     functions = FunctionService(
-        db, arns, worker.submit, host_architecture=architecture or host_architecture(), cache=cache
+        db,
+        arns,
+        worker.submit,
+        role_check=role_check,
+        host_architecture=architecture or host_architecture(),
+        cache=cache,
     )
     worker.publish = functions.publish_in
     return ControlPlane(

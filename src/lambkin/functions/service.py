@@ -25,6 +25,11 @@ from lambkin.functions.states import State, is_settled
 from lambkin.store.db import Database
 
 Submit = Callable[[str, str], None]
+RoleCheck = Callable[[str], bool]
+"""Whether Lambda may assume the role with this ARN: it exists and its trust policy lets
+lambda.amazonaws.com assume it (identity answers; the composition root passes it in)."""
+
+ROLE_NOT_ASSUMABLE = "The role defined for the function cannot be assumed by Lambda."
 
 
 class FunctionService:
@@ -36,6 +41,7 @@ class FunctionService:
         arns: Arns,
         submit: Submit,
         *,
+        role_check: RoleCheck,
         host_architecture: str,
         clock: Callable[[], float] = time.time,
         cache: ReadCache | None = None,
@@ -46,6 +52,7 @@ class FunctionService:
         self.repo = FunctionRepository()
         self.lookup = Lookup(arns, self.repo)
         self._submit = submit
+        self._role_check = role_check
         self._host_architecture = host_architecture
         self._clock = clock
 
@@ -62,6 +69,7 @@ class FunctionService:
     ) -> FunctionVersion:
         validation.check_image_uri(image_uri)
         arch = validation.check_architectures(architectures or ("x86_64",), self._host_architecture)
+        self._check_role(role)
         blank = FunctionVersion(
             name=name,
             function_arn=self.arns.function(name),
@@ -142,6 +150,9 @@ class FunctionService:
     async def update_configuration(
         self, ref: FunctionRef, change: changes.ConfigChange, revision_id: str | None
     ) -> FunctionVersion:
+        if change.role is not None:
+            self._check_role(change.role)
+
         def write(conn: sqlite3.Connection) -> FunctionVersion:
             latest = self._settled_latest(conn, ref.name)
             check_revision(revision_id, latest.revision_id)
@@ -237,6 +248,10 @@ class FunctionService:
             self.repo.delete_version(conn, ref.name, ref.qualifier)
 
         await self.cache.written(ref.name, self.db.run(write))
+
+    def _check_role(self, role: str) -> None:
+        if not self._role_check(role):
+            raise InvalidParameterValue(ROLE_NOT_ASSUMABLE)
 
     def _settled_latest(self, conn: sqlite3.Connection, name: str) -> FunctionVersion:
         latest = self.lookup.latest(conn, name)

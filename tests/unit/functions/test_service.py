@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,12 @@ from lambkin.store.db import Database
 from lambkin.testing.images import FakeImageResolver, ResolvedImage
 
 ROLE = "arn:aws:iam::000000000000:role/r"
+UNTRUSTING = "arn:aws:iam::000000000000:role/untrusting"
+
+
+def assumable(role: str) -> bool:
+    """Identity's answer, as a table: Lambda may assume ROLE and nothing else."""
+    return role == ROLE
 
 
 @pytest.fixture
@@ -47,7 +54,9 @@ def resolver() -> FakeImageResolver:
 
 @pytest.fixture
 def cp(db: Database, resolver: FakeImageResolver) -> ControlPlane:
-    return build_control_plane(db, "us-east-1", "000000000000", resolver, architecture="x86_64")
+    return build_control_plane(
+        db, "us-east-1", "000000000000", resolver, role_check=assumable, architecture="x86_64"
+    )
 
 
 async def resolve(
@@ -93,6 +102,17 @@ async def test_duplicate_create_conflicts(cp: ControlPlane) -> None:
     await active(cp, "fn")
     with pytest.raises(ResourceConflict, match="Function already exist: fn"):
         await cp.functions.create("fn", ROLE, "reg/app:v1", ConfigChange())
+
+
+async def test_a_role_lambda_cannot_assume_is_refused_on_create_and_on_update(cp: ControlPlane) -> None:
+    message = re.escape("The role defined for the function cannot be assumed by Lambda.")
+    with pytest.raises(InvalidParameterValue, match=message):
+        await cp.functions.create("fn", UNTRUSTING, "reg/app:v1", ConfigChange())
+    await active(cp, "fn")
+    with pytest.raises(InvalidParameterValue, match=message):
+        await cp.functions.update_configuration(FunctionRef("fn"), ConfigChange(role=UNTRUSTING), None)
+    latest, _, _ = await cp.functions.get(FunctionRef("fn"))
+    assert latest.role == ROLE
 
 
 async def test_update_code_pins_the_digest_and_keeps_old_code_until_done(
@@ -209,9 +229,13 @@ async def test_a_listing_read_again_shows_every_write_since(cp: ControlPlane) ->
 
 
 async def test_pending_work_resumes_after_restart(db: Database, resolver: FakeImageResolver) -> None:
-    before = build_control_plane(db, "us-east-1", "000000000000", resolver, architecture="x86_64")
+    before = build_control_plane(
+        db, "us-east-1", "000000000000", resolver, role_check=assumable, architecture="x86_64"
+    )
     await before.functions.create("fn", ROLE, "reg/app:v1", ConfigChange())
-    after = build_control_plane(db, "us-east-1", "000000000000", resolver, architecture="x86_64")
+    after = build_control_plane(
+        db, "us-east-1", "000000000000", resolver, role_check=assumable, architecture="x86_64"
+    )
     busy = await db.run(after.worker.repo.busy)
     assert [(v.name, v.version) for v in busy] == [("fn", "$LATEST")]
 
@@ -247,9 +271,13 @@ async def test_create_with_publish_resolves_version_1_with_latest(cp: ControlPla
 
 
 async def test_resumed_worker_settles_what_was_pending(db: Database, resolver: FakeImageResolver) -> None:
-    before = build_control_plane(db, "us-east-1", "000000000000", resolver, architecture="x86_64")
+    before = build_control_plane(
+        db, "us-east-1", "000000000000", resolver, role_check=assumable, architecture="x86_64"
+    )
     await before.functions.create("fn", ROLE, "reg/app:v1", ConfigChange())
-    after = build_control_plane(db, "us-east-1", "000000000000", resolver, architecture="x86_64")
+    after = build_control_plane(
+        db, "us-east-1", "000000000000", resolver, role_check=assumable, architecture="x86_64"
+    )
     for version in await db.run(after.worker.repo.busy):
         await after.worker.settle(version.name, version.version)
     settled, _, _ = await after.functions.get(FunctionRef("fn"))
@@ -274,7 +302,9 @@ async def test_run_settles_a_function_recreated_while_its_old_image_resolves(db:
     resolver = GatedResolver()
     resolver.tags["reg/app:v1"] = "sha256:" + "1" * 64
     resolver.tags["reg/app:v2"] = "sha256:" + "2" * 64
-    cp = build_control_plane(db, "us-east-1", "000000000000", resolver, architecture="x86_64")
+    cp = build_control_plane(
+        db, "us-east-1", "000000000000", resolver, role_check=assumable, architecture="x86_64"
+    )
     settle, settled = cp.worker.settle, asyncio.Event()
 
     async def settle_and_tell(name: str, version: str) -> FunctionVersion | None:
