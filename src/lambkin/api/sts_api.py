@@ -21,7 +21,11 @@ def sts_handlers(sts: Sts) -> dict[str, Handler]:
 
     async def assume_role(params: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
         issued = sts.assume_role(
-            _principal(ctx), params["RoleArn"], params["RoleSessionName"], params.get("DurationSeconds")
+            _principal(ctx),
+            params["RoleArn"],
+            params["RoleSessionName"],
+            params.get("DurationSeconds"),
+            ctx.source_ip,
         )
         session = issued.session
         assumed = session.principal()

@@ -1,13 +1,13 @@
-"""FakeDirectory, a Directory held in dicts, and `trusting`, a trust check that names who may assume roles:
-for unit tests of STS, the keyring and function credentials without IAM or the policy engine."""
+"""FakeDirectory, a Directory held in dicts: for unit tests of STS, the keyring and function credentials
+without the IAM service and its database."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 from lambkin.identity.directory import Role, UserKey
 from lambkin.identity.principals import Principal
-from lambkin.identity.sts import TrustCheck
 
 ACCOUNT = "000000000000"
 
@@ -64,10 +64,14 @@ class FakeDirectory:
         return self.policies.get(principal.role_arn or principal.arn, [])
 
 
-def trusting(*caller_arns: str) -> TrustCheck:
-    """A trust check that lets exactly these callers (by ARN) assume any role."""
-
-    def trusts(caller: Principal, role: Role) -> bool:
-        return caller.arn in caller_arns
-
-    return trusts
+def trust_policy(*principals: str) -> str:
+    """A trust policy that lets these principals sts:AssumeRole: ARNs, or service names ("….amazonaws.com")."""
+    services = [p for p in principals if p.endswith(".amazonaws.com")]
+    arns = [p for p in principals if p not in services]
+    named: dict[str, list[str]] = {}
+    if arns:
+        named["AWS"] = arns
+    if services:
+        named["Service"] = services
+    statement = {"Effect": "Allow", "Principal": named, "Action": "sts:AssumeRole"}
+    return json.dumps({"Version": "2012-10-17", "Statement": [statement]})

@@ -16,23 +16,24 @@ from lambkin.identity.keys import Keyring
 from lambkin.identity.sts import Sts
 from lambkin.protocol.gateway import AwsGateway
 from lambkin.testing.clock import ManualClock
-from lambkin.testing.identity import FakeDirectory, trusting
+from lambkin.testing.identity import FakeDirectory, trust_policy
 from tests.unit.protocol.wire import KEY, client, echo
 
 ACCOUNT = "000000000000"
 ALICE = Credentials("AKIAALICE00000000000", "alice-secret")
+ALICE_ARN = f"arn:aws:iam::{ACCOUNT}:user/alice"
 
 
 def served(clock: ManualClock | None = None) -> tuple[AwsAsgi, FakeDirectory]:
     """STS (and one Lambda operation) over a keyring of the server key, alice's key, and sessions that
-    alice may start of any role; sessions start at the clock's time (the real time by default)."""
+    alice may start of the roles that trust her; sessions start at the clock's time (the real time by
+    default)."""
     directory = FakeDirectory(ACCOUNT)
     directory.add_user("alice", ALICE.access_key_id, ALICE.secret_access_key)
     keys = Keyring(KEY, ACCOUNT, directory)
     sts = Sts(
         directory,
         keys.sessions,
-        trusting(f"arn:aws:iam::{ACCOUNT}:user/alice"),
         clock or ManualClock(time.time()),
     )
     get_function, _ = echo({})
@@ -65,7 +66,7 @@ def test_get_caller_identity_of_the_root_and_of_a_user() -> None:
 
 def test_an_assumed_roles_temporary_credentials_sign_as_its_session() -> None:
     app, directory = served()
-    role = directory.add_role("deployer")
+    role = directory.add_role("deployer", trust_policy(ALICE_ARN))
 
     answer = assumed(app, role.arn)
     me = as_session(app, "sts", answer["Credentials"]).get_caller_identity()
@@ -83,7 +84,7 @@ def test_an_assumed_roles_temporary_credentials_sign_as_its_session() -> None:
 
 def test_refusals_are_sts_errors_with_awss_codes_statuses_and_words() -> None:
     app, directory = served()
-    role = directory.add_role("deployer")
+    role = directory.add_role("deployer", trust_policy(ALICE_ARN))
 
     with pytest.raises(ClientError) as missing:
         assumed(app, f"arn:aws:iam::{ACCOUNT}:role/gone")
@@ -108,7 +109,7 @@ def test_refusals_are_sts_errors_with_awss_codes_statuses_and_words() -> None:
 
 def test_expired_temporary_credentials_are_refused_as_aws_refuses_them() -> None:
     app, directory = served(ManualClock(time.time() - 1000))  # the session ended 100 s ago
-    role = directory.add_role("deployer")
+    role = directory.add_role("deployer", trust_policy(ALICE_ARN))
     credentials = assumed(app, role.arn)["Credentials"]
 
     with pytest.raises(ClientError) as by_sts:
@@ -127,7 +128,7 @@ def test_expired_temporary_credentials_are_refused_as_aws_refuses_them() -> None
 
 def test_a_temporary_key_with_a_forged_or_missing_token_is_unrecognized() -> None:
     app, directory = served()
-    role = directory.add_role("deployer")
+    role = directory.add_role("deployer", trust_policy(ALICE_ARN))
     credentials = assumed(app, role.arn)["Credentials"]
     key = Credentials(credentials["AccessKeyId"], credentials["SecretAccessKey"])
 
