@@ -24,6 +24,7 @@ from lambkin.api.logs_api import logs_handlers
 from lambkin.api.registry import RegistryApp
 from lambkin.api.root import Mount, path_prefix
 from lambkin.api.sqs_api import handlers as sqs_handlers
+from lambkin.api.sts_api import sts_handlers
 from lambkin.config import Settings
 from lambkin.environments.aws_endpoint import EndpointBackend, own_endpoint
 from lambkin.environments.pool import PoolSettings
@@ -39,10 +40,12 @@ from lambkin.functions.control import ControlPlane, build_control_plane
 from lambkin.functions.event_invoke_config import EventInvokeConfigService
 from lambkin.functions.service import RoleCheck
 from lambkin.identity import iam_store
+from lambkin.identity.directory import Directory
 from lambkin.identity.execution_roles import lambda_can_assume
 from lambkin.identity.iam import Iam
 from lambkin.identity.iam_documents import check_document
 from lambkin.identity.keys import Keyring
+from lambkin.identity.sts import Sts
 from lambkin.images import catalog as image_catalog
 from lambkin.images.blobs import BlobStore
 from lambkin.images.catalog import Catalog
@@ -65,7 +68,7 @@ from lambkin.store.db import Database, Migration
 BackgroundTask = Callable[[], Coroutine[Any, Any, None]]
 Closer = Callable[[], None]
 # The AWS APIs lambkin serves, in the order the gateway knows them (Lambda first: its fallback service).
-AWS_SERVICES = ("lambda", "sqs", "logs", "iam")
+AWS_SERVICES = ("lambda", "sqs", "logs", "iam", "sts")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -119,6 +122,20 @@ def iam(settings: Settings, db: Database) -> IamPart:
     return IamPart(
         iam=service, role_check=lambda_can_assume(service), handlers={"iam": iam_handlers(service)}
     )
+
+
+@dataclass(frozen=True, kw_only=True)
+class IdentityPart(Part):
+    keys: Keyring
+    sts: Sts
+
+
+def identity(settings: Settings, directory: Directory) -> IdentityPart:
+    """Who signs a request (the keyring: the server's key is the account root, IAM users' keys, temporary
+    credentials), and STS, whose sessions those temporary credentials are."""
+    keys = Keyring(settings.credentials, settings.account_id, directory)
+    sts = Sts(directory, keys.sessions, duration_scale=settings.session_duration_scale)
+    return IdentityPart(keys=keys, sts=sts, handlers={"sts": sts_handlers(sts)})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -243,7 +260,12 @@ def invokes(
 
 
 def http(
-    settings: Settings, db: Database, plane: ControlPlane, core: ExecutionCore, targets: Targets
+    settings: Settings,
+    db: Database,
+    plane: ControlPlane,
+    core: ExecutionCore,
+    targets: Targets,
+    keys: Keyring,
 ) -> Part:
     """The HTTP faces ahead of the AWS APIs: function URLs (by Host or /lambda-url/<id>/) with their Lambda
     operations, and the HTTP gateway's routes (at /gateway/ and *.gateway.localhost)."""
@@ -252,7 +274,7 @@ def http(
     url_app = FunctionUrls(
         settings.region,
         settings.account_id,
-        Keyring(settings.credentials, settings.account_id),
+        keys,
         urls,
         invoker,
     )
@@ -286,7 +308,7 @@ def mappings(
     return Part(handlers={"lambda": esm_handlers(service, plane.arns)}, background=(sources.run,))
 
 
-def aws(settings: Settings, parts: Sequence[Part]) -> AwsAsgi:
+def aws(settings: Settings, parts: Sequence[Part], keys: Keyring) -> AwsAsgi:
     """The AWS APIs (SigV4, botocore models) over every part's handlers. An operation two parts register is
     a wiring mistake, refused here rather than one silently replacing the other."""
     services: dict[str, dict[str, Handler]] = {name: {} for name in AWS_SERVICES}
@@ -297,6 +319,4 @@ def aws(settings: Settings, parts: Sequence[Part]) -> AwsAsgi:
             if twice:
                 raise ValueError(f"{service} operations wired twice: {', '.join(twice)}")
             known.update(handlers)
-    return AwsAsgi(
-        AwsGateway(services, settings.account_id, Keyring(settings.credentials, settings.account_id))
-    )
+    return AwsAsgi(AwsGateway(services, settings.account_id, keys))
