@@ -175,8 +175,9 @@ def lambkin_server(count: int) -> Iterator[Any]:
     endpoint = f"http://127.0.0.1:{port}"
     try:
         wait_ready(f"{endpoint}/health", process)
+        role = client("iam", endpoint).create_role(RoleName="bench", AssumeRolePolicyDocument=ROLE_POLICY)
         lam = client("lambda", endpoint)
-        populate(lam, count, push_tiny_image(endpoint), "arn:aws:iam::000000000000:role/bench")
+        populate(lam, count, push_tiny_image(endpoint), role["Role"]["Arn"])
         settle(lam)
         yield lam, process.pid
     finally:

@@ -28,7 +28,6 @@ from botocore.config import Config  # noqa: E402
 from tests.harness import LambkinServer  # noqa: E402
 
 WORK = ROOT / ".cache" / "bench" / "esm"
-ROLE = "arn:aws:iam::000000000000:role/bench"
 
 
 def send(sqs: Any, url: str, count: int) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tests.e2e.lambda_support import execution_role  # noqa: E402
 from tests.harness import LambkinServer  # noqa: E402
 
 from lambkin.sandbox import syscalls  # noqa: E402
@@ -25,7 +26,6 @@ from lambkin.sandbox.runc import RuncBackend  # noqa: E402
 from lambkin.sandbox.spec import SandboxSpec  # noqa: E402
 
 WORK = (ROOT / ".cache").resolve() / "bench" / "invoke"  # runc refuses a bundle path through a symlink
-ROLE = "arn:aws:iam::000000000000:role/bench"
 CLONE_NEWNET = 0x40000000
 RIE_INVOKE = "/2015-03-31/functions/function/invocations"
 
@@ -169,7 +169,11 @@ def create_function(server: LambkinServer, name: str, image_uri: str, **extra: A
 
     lam = server.client("lambda", config=Config(read_timeout=120, retries={"max_attempts": 0}))
     lam.create_function(
-        FunctionName=name, Role=ROLE, PackageType="Image", Code={"ImageUri": image_uri}, **extra
+        FunctionName=name,
+        Role=execution_role(server.endpoint),
+        PackageType="Image",
+        Code={"ImageUri": image_uri},
+        **extra,
     )
     lam.get_waiter("function_active_v2").wait(
         FunctionName=name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 300}

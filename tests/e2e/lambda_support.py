@@ -8,12 +8,49 @@ import io
 import json
 import subprocess
 import tarfile
+from functools import cache
 from pathlib import Path
 from typing import Any
 
-from tests.harness import ACCESS_KEY_ID, SECRET_ACCESS_KEY, LambkinServer
+from tests.harness import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY, LambkinServer
 
-ROLE = "arn:aws:iam::000000000000:role/lambkin-test"
+ROLE_NAME = "lambkin-test"
+ROLE = f"arn:aws:iam::000000000000:role/{ROLE_NAME}"
+TRUST_POLICY = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+)
+BASIC_EXECUTION = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+
+
+@cache
+def _iam(endpoint: str) -> Any:
+    import boto3
+
+    return boto3.client(
+        "iam",
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id=ACCESS_KEY_ID,
+        aws_secret_access_key=SECRET_ACCESS_KEY,
+    )
+
+
+def execution_role(endpoint: str) -> str:
+    """The ARN of the role lambkin-test (ROLE in the default account), created on the server at `endpoint`
+    unless it is there already, as a user creates a function's role: a trust policy for
+    lambda.amazonaws.com and AWSLambdaBasicExecutionRole attached."""
+    iam = _iam(endpoint)
+    try:
+        created = iam.create_role(RoleName=ROLE_NAME, AssumeRolePolicyDocument=TRUST_POLICY)
+    except iam.exceptions.EntityAlreadyExistsException:
+        return str(iam.get_role(RoleName=ROLE_NAME)["Role"]["Arn"])
+    iam.attach_role_policy(RoleName=ROLE_NAME, PolicyArn=BASIC_EXECUTION)
+    return str(created["Role"]["Arn"])
 
 
 def _blob(layout: Path, data: bytes) -> dict[str, Any]:
@@ -89,8 +126,9 @@ def push(server: LambkinServer, workdir: Path, repository: str, tag: str, conten
 
 
 def create(client: Any, name: str, image_uri: str, **extra: Any) -> dict[str, Any]:
+    role = execution_role(client.meta.endpoint_url)
     response: dict[str, Any] = client.create_function(
-        FunctionName=name, Role=ROLE, PackageType="Image", Code={"ImageUri": image_uri}, **extra
+        FunctionName=name, Role=role, PackageType="Image", Code={"ImageUri": image_uri}, **extra
     )
     return response
 

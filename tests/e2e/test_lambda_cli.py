@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.lambda_support import ROLE, push
+from tests.e2e.lambda_support import ROLE, execution_role, push
 from tests.harness import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY, LambkinServer
 from tests.images import BuiltImages
 
@@ -40,6 +40,12 @@ def run(server: LambkinServer, *args: str, tool: str = "aws") -> subprocess.Comp
 def ok(result: subprocess.CompletedProcess[str]) -> Any:
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout) if result.stdout.strip().startswith(("{", "[")) else result.stdout
+
+
+@pytest.fixture(scope="module", autouse=True)
+def role(server: LambkinServer) -> str:
+    """ROLE, created before any create-function (Lambda refuses a role it cannot assume)."""
+    return execution_role(server.endpoint)
 
 
 @pytest.fixture(scope="module")

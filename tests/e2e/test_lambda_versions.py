@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.lambda_support import create_active, push
+from tests.e2e.lambda_support import create_active, execution_role, push
 from tests.harness import LambkinServer
 
 ARN = "arn:aws:lambda:us-east-1:000000000000:function:"
@@ -139,7 +139,7 @@ def test_publish_on_create_and_on_code_update(
 ) -> None:
     created = lam.create_function(
         FunctionName="published-early",
-        Role="arn:aws:iam::000000000000:role/r",
+        Role=execution_role(server.endpoint),
         PackageType="Image",
         Code={"ImageUri": image},
         Publish=True,

@@ -10,10 +10,18 @@ from typing import Any
 
 from lambkin import app as composition
 from lambkin.cli.server import add_server_arguments, serve
-from lambkin.config import command_defaults
+from lambkin.config import Settings, command_defaults
 
 DEMO_FUNCTION = "demo"
 DEMO_REPOSITORY = "demo"
+DEMO_ROLE = "lambkin-demo"
+BASIC_EXECUTION = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+LAMBDA_TRUST_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+    ],
+}
 
 
 def register(commands: Any) -> None:
@@ -79,22 +87,15 @@ async def _deploy(server: composition.Lambkin, archive: Path) -> None:
 
 
 def _create_and_invoke(server: composition.Lambkin, image_uri: str) -> str:
-    import botocore.session
-
     settings = server.settings
-    client = botocore.session.get_session().create_client(
-        "lambda",
-        region_name=settings.region,
-        endpoint_url=settings.endpoint,
-        aws_access_key_id=settings.credentials.access_key_id,
-        aws_secret_access_key=settings.credentials.secret_access_key,
-    )
+    role = _demo_role(_client(settings, "iam"))
+    client = _client(settings, "lambda")
     try:
         client.create_function(
             FunctionName=DEMO_FUNCTION,
             PackageType="Image",
             Code={"ImageUri": image_uri},
-            Role=f"arn:aws:iam::{settings.account_id}:role/lambkin-demo",
+            Role=role,
             Description="lambkin's demo: returns the event it gets",
         )
     except client.exceptions.ResourceConflictException:
@@ -104,3 +105,28 @@ def _create_and_invoke(server: composition.Lambkin, image_uri: str) -> str:
     response = client.invoke(FunctionName=DEMO_FUNCTION, Payload=json.dumps({"hello": "lambkin"}).encode())
     body: bytes = response["Payload"].read()
     return body.decode(errors="replace")
+
+
+def _client(settings: Settings, service: str) -> Any:
+    import botocore.session
+
+    return botocore.session.get_session().create_client(
+        service,
+        region_name=settings.region,
+        endpoint_url=settings.endpoint,
+        aws_access_key_id=settings.credentials.access_key_id,
+        aws_secret_access_key=settings.credentials.secret_access_key,
+    )
+
+
+def _demo_role(iam: Any) -> str:
+    """The demo's execution role, made as a user makes one: a trust policy that lets Lambda assume it, and
+    AWSLambdaBasicExecutionRole attached. Kept if it is there from an earlier run."""
+    try:
+        return str(iam.get_role(RoleName=DEMO_ROLE)["Role"]["Arn"])
+    except iam.exceptions.NoSuchEntityException:
+        pass
+    created = iam.create_role(RoleName=DEMO_ROLE, AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST_POLICY))
+    iam.attach_role_policy(RoleName=DEMO_ROLE, PolicyArn=BASIC_EXECUTION)
+    print(f"lambkin up: created the role {DEMO_ROLE} for the demo function", flush=True)
+    return str(created["Role"]["Arn"])
