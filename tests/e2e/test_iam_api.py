@@ -294,3 +294,17 @@ def test_a_function_needs_a_role_lambda_may_assume(server: LambkinServer, iam: A
         lam.update_function_configuration(FunctionName="roled", Role=for_ec2)
     assert code(refused)[2] == message
     assert lam.get_function_configuration(FunctionName="roled")["Role"] == for_lambda
+
+
+def test_the_root_key_is_the_account_root_to_iam(iam: Any) -> None:
+    me = iam.get_user()["User"]
+    assert (me["Arn"], me["UserId"]) == (f"arn:aws:iam::{ACCOUNT}:root", ACCOUNT)
+    assert iam.list_access_keys()["AccessKeyMetadata"] == []
+
+
+def test_a_name_outside_iams_pattern_is_a_validation_error(iam: Any) -> None:
+    with pytest.raises(ClientError) as refused:
+        iam.create_role(RoleName="no spaces allowed", AssumeRolePolicyDocument=json.dumps(TRUST))
+    got, status, message = code(refused)
+    assert (got, status) == ("ValidationError", 400)
+    assert "at 'roleName' failed to satisfy constraint" in message
