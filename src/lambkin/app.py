@@ -130,7 +130,7 @@ def build(settings: Settings) -> Lambkin:
     iam = wiring.iam(settings, store.db)
     identity = wiring.identity(settings, iam.iam)
     functions = wiring.functions(settings, store.db, images.service, iam.role_check)
-    execution = wiring.execution(settings, sandboxes.backend, images.service, functions.plane)
+    execution = wiring.execution(settings, sandboxes.backend, images.service, functions.plane, identity)
     queues = wiring.queues(settings)
     invokes = wiring.invokes(
         settings, store.db, functions.plane, execution.core, execution.targets, queues.service

@@ -42,6 +42,7 @@ from lambkin.functions.service import RoleCheck
 from lambkin.identity import iam_store
 from lambkin.identity.directory import Directory
 from lambkin.identity.execution_roles import lambda_can_assume
+from lambkin.identity.function_credentials import FunctionCredentials
 from lambkin.identity.iam import Iam
 from lambkin.identity.iam_documents import check_document
 from lambkin.identity.keys import Keyring
@@ -126,6 +127,7 @@ def iam(settings: Settings, db: Database) -> IamPart:
 
 @dataclass(frozen=True, kw_only=True)
 class IdentityPart(Part):
+    directory: Directory
     keys: Keyring
     sts: Sts
 
@@ -135,7 +137,7 @@ def identity(settings: Settings, directory: Directory) -> IdentityPart:
     credentials), and STS, whose sessions those temporary credentials are."""
     keys = Keyring(settings.credentials, settings.account_id, directory)
     sts = Sts(directory, keys.sessions, duration_scale=settings.session_duration_scale)
-    return IdentityPart(keys=keys, sts=sts, handlers={"sts": sts_handlers(sts)})
+    return IdentityPart(directory=directory, keys=keys, sts=sts, handlers={"sts": sts_handlers(sts)})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -192,10 +194,15 @@ class ExecutionPart(Part):
 
 
 def execution(
-    settings: Settings, sandboxes: SandboxBackend, images: ImageService, plane: ControlPlane
+    settings: Settings,
+    sandboxes: SandboxBackend,
+    images: ImageService,
+    plane: ControlPlane,
+    identity: IdentityPart,
 ) -> ExecutionPart:
     """Environment pools on the sandboxes, the Invoker, provisioned concurrency kept warm, and function logs
-    with the Logs API. Functions reach lambkin's own AWS API from their sandbox (environments/aws_endpoint.py)."""
+    with the Logs API. Functions reach lambkin's own AWS API from their sandbox (environments/aws_endpoint.py),
+    signing as a session of their execution role (identity/function_credentials.py)."""
     logs = LogStore(settings.data_dir / "logs", retention_s=settings.log_retention_days * 86400)
     pools = PoolSettings(
         region=settings.region,
@@ -204,9 +211,15 @@ def execution(
         max_parallel_starts=settings.max_parallel_starts,
         busy_poll_s=settings.busy_poll_us / 1e6,
     )
-    endpoint = own_endpoint(settings.host, settings.port, settings.credentials)
+    endpoint = own_endpoint(settings.host, settings.port)
+    credentials = FunctionCredentials(identity.directory, identity.sts, pools.max_age_s)
     core = build_execution(
-        EndpointBackend(sandboxes, endpoint), images, logs, pools, settings.account_concurrency
+        EndpointBackend(sandboxes, endpoint),
+        images,
+        logs,
+        pools,
+        settings.account_concurrency,
+        credentials,
     )
     targets = Targets(plane.functions)
     keeper = ProvisionedKeeper(plane.provisioned, targets.resolve, core.pools)

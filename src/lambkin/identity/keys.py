@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass
 from datetime import datetime
 
-from lambkin.credentials import FUNCTION_KEY_PREFIX, Credentials
+from lambkin.credentials import Credentials
 from lambkin.identity.directory import Directory
 from lambkin.identity.principals import Principal, root
 from lambkin.identity.sessions import KEY_PREFIX, SessionSeal
@@ -41,11 +42,11 @@ class Keyring:
             if session is None:
                 return None
             return Key(self.sessions.secret(access_key_id), session.principal(), session.expiration)
-        secret = self.server.secret_for(access_key_id)
-        if secret is not None:
-            if access_key_id.startswith(FUNCTION_KEY_PREFIX):
-                return Key(secret, self.root)  # functions act as the root until they hold their role's keys
-            return Key(secret, self.root)
+        server = self.server
+        if server.secret_access_key and hmac.compare_digest(
+            access_key_id.encode(), server.access_key_id.encode()
+        ):
+            return Key(server.secret_access_key, self.root)
         user_key = self.directory.access_key(access_key_id) if self.directory is not None else None
         if user_key is None or not user_key.active:
             return None

@@ -34,7 +34,7 @@ def caller_identity(caller: Principal) -> dict[str, str]:
 class Sts:
     """Issues sessions of roles from the directory, sealed by `seal`, to callers their trust policies let in.
 
-    `duration_scale` shortens every session by that factor (a test setting, like the async retry scale:
+    `duration_scale` shortens every AssumeRole session by that factor (a test setting, like the async retry scale:
     0 issues sessions that are already over), without changing what AssumeRole accepts.
     """
 
@@ -82,7 +82,7 @@ class Sts:
                 "role chaining.",
                 400,
             )
-        return self.session(role, session_name, duration)
+        return self.session(role, session_name, duration * self.duration_scale)
 
     def _trusts(self, caller: Principal, role: Role, source_ip: str) -> bool:
         """The role's trust policy allows the caller sts:AssumeRole (and, where it only names the account,
@@ -97,7 +97,7 @@ class Sts:
         question = Question(caller, "sts:AssumeRole", role.arn, context, now)
         return evaluate(question, identity, trust).allowed
 
-    def session(self, role: Role, session_name: str, duration_s: int) -> TemporaryCredentials:
+    def session(self, role: Role, session_name: str, duration_s: float) -> TemporaryCredentials:
         """Credentials for a session of the role that lasts `duration_s` (trust is the caller's concern)."""
-        expires = self.clock.now() + duration_s * self.duration_scale
+        expires = self.clock.now() + duration_s
         return self.seal.issue(role.arn, role.role_id, session_name, expires)
