@@ -5,11 +5,14 @@ from __future__ import annotations
 import hmac
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 from lambkin.credentials import Credentials
 from lambkin.identity.directory import Directory
 from lambkin.identity.principals import Principal, root
 from lambkin.identity.sessions import KEY_PREFIX, SessionSeal
+
+SESSIONS_CACHED = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,13 +38,13 @@ class Keyring:
         self.root: Principal = root(account_id)
         self.directory = directory
         self.sessions = SessionSeal(server.secret_access_key)
+        # A function's SDK signs every call with the same session: its key is opened once (the expiry is
+        # checked on every request by the verifier, so a cached key never outlives its session).
+        self._session_key = lru_cache(maxsize=SESSIONS_CACHED)(self._open_session)
 
     def __call__(self, access_key_id: str, session_token: str | None) -> Key | None:
         if access_key_id.startswith(KEY_PREFIX):
-            session = self.sessions.open(access_key_id, session_token)
-            if session is None:
-                return None
-            return Key(self.sessions.secret(access_key_id), session.principal(), session.expiration)
+            return self._session_key(access_key_id, session_token)
         server = self.server
         if server.secret_access_key and hmac.compare_digest(
             access_key_id.encode(), server.access_key_id.encode()
@@ -51,3 +54,9 @@ class Keyring:
         if user_key is None or not user_key.active:
             return None
         return Key(user_key.secret, user_key.user)
+
+    def _open_session(self, access_key_id: str, session_token: str | None) -> Key | None:
+        session = self.sessions.open(access_key_id, session_token)
+        if session is None:
+            return None
+        return Key(self.sessions.secret(access_key_id), session.principal(), session.expiration)
