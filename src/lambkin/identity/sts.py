@@ -34,8 +34,8 @@ def caller_identity(caller: Principal) -> dict[str, str]:
 class Sts:
     """Issues sessions of roles from the directory, sealed by `seal`, to callers their trust policies let in.
 
-    `duration_scale` shortens every AssumeRole session by that factor (a test setting, like the async retry scale:
-    0 issues sessions that are already over), without changing what AssumeRole accepts.
+    `duration_scale` shortens every AssumeRole session by that factor (a test setting, like the async
+    retry scale: 0 issues sessions that are already over), without changing what AssumeRole accepts.
     """
 
     def __init__(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from typing import Any
+from xml.etree import ElementTree
 
 import pytest
 from botocore.exceptions import ClientError
@@ -17,9 +18,10 @@ from lambkin.identity.sts import Sts
 from lambkin.protocol.gateway import AwsGateway
 from lambkin.testing.clock import ManualClock
 from lambkin.testing.identity import FakeDirectory, trust_policy
-from tests.unit.protocol.wire import KEY, client, echo
+from tests.unit.protocol.wire import KEY, build, client, echo, send
 
 ACCOUNT = "000000000000"
+NS = "{https://sts.amazonaws.com/doc/2011-06-15/}"
 ALICE = Credentials("AKIAALICE00000000000", "alice-secret")
 ALICE_ARN = f"arn:aws:iam::{ACCOUNT}:user/alice"
 
@@ -85,6 +87,7 @@ def test_an_assumed_roles_temporary_credentials_sign_as_its_session() -> None:
 def test_refusals_are_sts_errors_with_awss_codes_statuses_and_words() -> None:
     app, directory = served()
     role = directory.add_role("deployer", trust_policy(ALICE_ARN))
+    asked = {"RoleArn": role.arn, "RoleSessionName": "s1"}
 
     with pytest.raises(ClientError) as missing:
         assumed(app, f"arn:aws:iam::{ACCOUNT}:role/gone")
@@ -92,6 +95,7 @@ def test_refusals_are_sts_errors_with_awss_codes_statuses_and_words() -> None:
         client(app, "sts").assume_role(RoleArn=role.arn, RoleSessionName="s1")
     with pytest.raises(ClientError) as too_long:
         assumed(app, role.arn, duration=3601)
+    too_short = send(app, build("sts", "AssumeRole", {**asked, "DurationSeconds": 899}, credentials=ALICE))
 
     assert missing.value.response["Error"]["Code"] == "AccessDenied"
     assert missing.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
@@ -105,6 +109,11 @@ def test_refusals_are_sts_errors_with_awss_codes_statuses_and_words() -> None:
         "Code": "ValidationError",
         "Message": "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.",
     }
+    assert too_short.status == 400
+    assert ElementTree.fromstring(too_short.body).findtext(f"{NS}Error/{NS}Message") == (
+        "1 validation error detected: Value '899' at 'durationSeconds' failed to satisfy constraint: "
+        "Member must have value greater than or equal to 900"
+    )
 
 
 def test_expired_temporary_credentials_are_refused_as_aws_refuses_them() -> None:
