@@ -1,58 +1,23 @@
-"""FakeDirectory, a Directory held in dicts: for unit tests of STS, the keyring and function credentials
-without the IAM service and its database."""
+"""FakeDirectory, the fake IAM Directory: roles, user keys and identity policies a test puts in it."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 
 from lambkin.identity.directory import Role, UserKey
 from lambkin.identity.principals import Principal
 
-ACCOUNT = "000000000000"
-
 
 class FakeDirectory:
-    """Roles, user keys and identity policies put in by the test; every change bumps `generation`."""
+    """A Directory held in dicts. Every change bumps `generation`, as an IAM write does; `reads` counts
+    the identity-policy reads, so a test can see what the authorizer's caches spare."""
 
-    def __init__(self, account: str = ACCOUNT) -> None:
-        self.account = account
+    def __init__(self) -> None:
+        self.generation = 0
         self.roles: dict[str, Role] = {}
         self.keys: dict[str, UserKey] = {}
-        self.policies: dict[str, list[str]] = {}
-        self._generation = 0
-
-    @property
-    def generation(self) -> int:
-        return self._generation
-
-    def add_role(self, name: str, trust_policy: str = "{}", max_session_duration_s: int = 3600) -> Role:
-        role = Role(
-            arn=f"arn:aws:iam::{self.account}:role/{name}",
-            name=name,
-            role_id="AROA" + name.upper().ljust(17, "X")[:17],
-            trust_policy=trust_policy,
-            max_session_duration_s=max_session_duration_s,
-        )
-        self.roles[role.arn] = role
-        self._generation += 1
-        return role
-
-    def remove_role(self, arn: str) -> None:
-        del self.roles[arn]
-        self._generation += 1
-
-    def add_user(self, name: str, access_key_id: str, secret: str, active: bool = True) -> Principal:
-        user = Principal(
-            kind="user",
-            arn=f"arn:aws:iam::{self.account}:user/{name}",
-            account=self.account,
-            user_id="AIDA" + name.upper().ljust(17, "X")[:17],
-            name=name,
-        )
-        self.keys[access_key_id] = UserKey(secret, user, active)
-        self._generation += 1
-        return user
+        self.policies: dict[str, list[str]] = {}  # by user ARN, or by role ARN for its sessions
+        self.reads = 0
 
     def role(self, arn: str) -> Role | None:
         return self.roles.get(arn)
@@ -61,17 +26,14 @@ class FakeDirectory:
         return self.keys.get(access_key_id)
 
     def identity_policies(self, principal: Principal) -> Sequence[str]:
-        return self.policies.get(principal.role_arn or principal.arn, [])
+        self.reads += 1
+        return tuple(self.policies.get(principal.role_arn or principal.arn, ()))
 
+    def put_role(self, role: Role) -> None:
+        self.roles[role.arn] = role
+        self.generation += 1
 
-def trust_policy(*principals: str) -> str:
-    """A trust policy that lets these principals sts:AssumeRole: ARNs, or service names ("….amazonaws.com")."""
-    services = [p for p in principals if p.endswith(".amazonaws.com")]
-    arns = [p for p in principals if p not in services]
-    named: dict[str, list[str]] = {}
-    if arns:
-        named["AWS"] = arns
-    if services:
-        named["Service"] = services
-    statement = {"Effect": "Allow", "Principal": named, "Action": "sts:AssumeRole"}
-    return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+    def attach(self, arn: str, document: str) -> None:
+        """Adds an identity policy to the user or role `arn`."""
+        self.policies.setdefault(arn, []).append(document)
+        self.generation += 1

@@ -17,7 +17,8 @@ from lambkin.identity.keys import Keyring
 from lambkin.identity.sts import Sts
 from lambkin.protocol.gateway import AwsGateway
 from lambkin.testing.clock import ManualClock
-from lambkin.testing.identity import FakeDirectory, trust_policy
+from lambkin.testing.identity import FakeDirectory
+from tests.unit.identity.directories import add_role, add_user, trust_policy
 from tests.unit.protocol.wire import KEY, build, client, echo, send
 
 ACCOUNT = "000000000000"
@@ -30,8 +31,8 @@ def served(clock: ManualClock | None = None) -> tuple[AwsAsgi, FakeDirectory]:
     """STS (and one Lambda operation) over a keyring of the server key, alice's key, and sessions that
     alice may start of the roles that trust her; sessions start at the clock's time (the real time by
     default)."""
-    directory = FakeDirectory(ACCOUNT)
-    directory.add_user("alice", ALICE.access_key_id, ALICE.secret_access_key)
+    directory = FakeDirectory()
+    add_user(directory, "alice", ALICE.access_key_id, ALICE.secret_access_key)
     keys = Keyring(KEY, ACCOUNT, directory)
     sts = Sts(
         directory,
@@ -68,7 +69,7 @@ def test_get_caller_identity_of_the_root_and_of_a_user() -> None:
 
 def test_an_assumed_roles_temporary_credentials_sign_as_its_session() -> None:
     app, directory = served()
-    role = directory.add_role("deployer", trust_policy(ALICE_ARN))
+    role = add_role(directory, "deployer", trust_policy(ALICE_ARN))
 
     answer = assumed(app, role.arn)
     me = as_session(app, "sts", answer["Credentials"]).get_caller_identity()
@@ -86,7 +87,7 @@ def test_an_assumed_roles_temporary_credentials_sign_as_its_session() -> None:
 
 def test_refusals_are_sts_errors_with_awss_codes_statuses_and_words() -> None:
     app, directory = served()
-    role = directory.add_role("deployer", trust_policy(ALICE_ARN))
+    role = add_role(directory, "deployer", trust_policy(ALICE_ARN))
     asked = {"RoleArn": role.arn, "RoleSessionName": "s1"}
 
     with pytest.raises(ClientError) as missing:
@@ -118,7 +119,7 @@ def test_refusals_are_sts_errors_with_awss_codes_statuses_and_words() -> None:
 
 def test_expired_temporary_credentials_are_refused_as_aws_refuses_them() -> None:
     app, directory = served(ManualClock(time.time() - 1000))  # the session ended 100 s ago
-    role = directory.add_role("deployer", trust_policy(ALICE_ARN))
+    role = add_role(directory, "deployer", trust_policy(ALICE_ARN))
     credentials = assumed(app, role.arn)["Credentials"]
 
     with pytest.raises(ClientError) as by_sts:
@@ -137,7 +138,7 @@ def test_expired_temporary_credentials_are_refused_as_aws_refuses_them() -> None
 
 def test_a_temporary_key_with_a_forged_or_missing_token_is_unrecognized() -> None:
     app, directory = served()
-    role = directory.add_role("deployer", trust_policy(ALICE_ARN))
+    role = add_role(directory, "deployer", trust_policy(ALICE_ARN))
     credentials = assumed(app, role.arn)["Credentials"]
     key = Credentials(credentials["AccessKeyId"], credentials["SecretAccessKey"])
 

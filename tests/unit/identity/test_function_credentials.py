@@ -9,8 +9,9 @@ from lambkin.identity.function_credentials import FunctionCredentials, RoleNotAs
 from lambkin.identity.keys import Keyring
 from lambkin.identity.sts import Sts
 from lambkin.testing.clock import START, ManualClock
-from lambkin.testing.identity import FakeDirectory, trust_policy
+from lambkin.testing.identity import FakeDirectory
 from lambkin.testing.versions import FakeVersion
+from tests.unit.identity.directories import add_role, trust_policy
 
 SERVER = Credentials("LKIATESTKEY000000000", "server-secret")
 
@@ -23,7 +24,7 @@ def source(directory: FakeDirectory) -> tuple[FunctionCredentials, Keyring]:
 
 def test_an_environment_signs_as_its_functions_role_session_longer_than_it_may_live() -> None:
     directory = FakeDirectory()
-    role = directory.add_role("orders-role", trust_policy("lambda.amazonaws.com"))
+    role = add_role(directory, "orders-role", trust_policy("lambda.amazonaws.com"))
     credentials, keys = source(directory)
 
     env = credentials(FakeVersion(name="orders", role=role.arn))
@@ -37,7 +38,7 @@ def test_an_environment_signs_as_its_functions_role_session_longer_than_it_may_l
 
 def test_a_missing_role_or_one_that_does_not_trust_lambda_cannot_be_assumed() -> None:
     directory = FakeDirectory()
-    other = directory.add_role("ci-role", trust_policy("arn:aws:iam::000000000000:user/ci"))
+    other = add_role(directory, "ci-role", trust_policy("arn:aws:iam::000000000000:user/ci"))
     credentials, _ = source(directory)
 
     for role in ("arn:aws:iam::000000000000:role/deleted", other.arn):

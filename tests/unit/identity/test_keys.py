@@ -9,6 +9,7 @@ from lambkin.credentials import Credentials
 from lambkin.identity.keys import Keyring
 from lambkin.identity.sessions import SessionSeal
 from lambkin.testing.identity import FakeDirectory
+from tests.unit.identity.directories import add_role, add_user
 
 SERVER = Credentials("LKIATESTKEY000000000", "server-secret")
 
@@ -27,8 +28,8 @@ def test_the_server_key_is_the_account_root() -> None:
 
 def test_an_active_user_key_is_its_user_and_an_inactive_or_unknown_one_nobody() -> None:
     keys, directory = keyring()
-    alice = directory.add_user("alice", "AKIAALICE00000000000", "alice-secret")
-    directory.add_user("bob", "AKIABOB0000000000000", "bob-secret", active=False)
+    alice = add_user(directory, "alice", "AKIAALICE00000000000", "alice-secret")
+    add_user(directory, "bob", "AKIABOB0000000000000", "bob-secret", active=False)
 
     key = keys("AKIAALICE00000000000", None)
 
@@ -39,7 +40,7 @@ def test_an_active_user_key_is_its_user_and_an_inactive_or_unknown_one_nobody() 
 
 def test_a_temporary_key_with_its_token_is_the_session_until_its_expiry() -> None:
     keys, directory = keyring()
-    role = directory.add_role("app")
+    role = add_role(directory, "app")
     issued = SessionSeal("server-secret").issue(role.arn, role.role_id, "s1", 1_700_003_600)
 
     key = keys(issued.access_key_id, issued.session_token)
@@ -52,7 +53,7 @@ def test_a_temporary_key_with_its_token_is_the_session_until_its_expiry() -> Non
 
 def test_a_temporary_key_without_its_token_or_sealed_by_another_server_is_nobody() -> None:
     keys, directory = keyring()
-    role = directory.add_role("app")
+    role = add_role(directory, "app")
     ours = SessionSeal("server-secret").issue(role.arn, role.role_id, "s1", 1_700_003_600)
     theirs = SessionSeal("another-secret").issue(role.arn, role.role_id, "s1", 1_700_003_600)
 

@@ -8,7 +8,8 @@ from lambkin.identity.principals import Principal, root
 from lambkin.identity.sessions import SessionSeal
 from lambkin.identity.sts import Sts, StsError, caller_identity
 from lambkin.testing.clock import START, ManualClock
-from lambkin.testing.identity import FakeDirectory, trust_policy
+from lambkin.testing.identity import FakeDirectory
+from tests.unit.identity.directories import add_role, trust_policy
 
 USER = Principal("user", "arn:aws:iam::000000000000:user/alice", "000000000000", "AIDAALICE", "alice")
 ACCOUNT_ROOT = "arn:aws:iam::000000000000:root"
@@ -23,7 +24,7 @@ def sts(directory: FakeDirectory, scale: float = 1.0) -> Sts:
 
 def test_a_trusted_caller_gets_a_session_of_the_role_for_the_duration_it_asks() -> None:
     directory = FakeDirectory()
-    role = directory.add_role("app", trust_policy(USER.arn), max_session_duration_s=7200)
+    role = add_role(directory, "app", trust_policy(USER.arn), max_session_duration_s=7200)
 
     issued = sts(directory).assume_role(USER, role.arn, "build-42", 7200)
 
@@ -34,7 +35,7 @@ def test_a_trusted_caller_gets_a_session_of_the_role_for_the_duration_it_asks() 
 
 def test_the_default_duration_is_an_hour_and_the_scale_setting_shortens_it() -> None:
     directory = FakeDirectory()
-    role = directory.add_role("app", trust_policy(USER.arn))
+    role = add_role(directory, "app", trust_policy(USER.arn))
 
     assert sts(directory).assume_role(USER, role.arn, "s1").session.expires == START + 3600
     assert sts(directory, scale=0).assume_role(USER, role.arn, "s1").session.expires == START
@@ -42,7 +43,7 @@ def test_the_default_duration_is_an_hour_and_the_scale_setting_shortens_it() -> 
 
 def test_an_untrusted_caller_and_a_missing_role_are_both_access_denied() -> None:
     directory = FakeDirectory()
-    role = directory.add_role("app", trust_policy("arn:aws:iam::000000000000:user/bob"))
+    role = add_role(directory, "app", trust_policy("arn:aws:iam::000000000000:user/bob"))
     missing = "arn:aws:iam::000000000000:role/gone"
 
     with pytest.raises(StsError) as untrusted:
@@ -60,19 +61,19 @@ def test_an_untrusted_caller_and_a_missing_role_are_both_access_denied() -> None
 
 def test_a_trust_policy_naming_the_account_needs_the_callers_own_policy_too() -> None:
     directory = FakeDirectory()
-    role = directory.add_role("app", trust_policy(ACCOUNT_ROOT))
+    role = add_role(directory, "app", trust_policy(ACCOUNT_ROOT))
 
     with pytest.raises(StsError):
         sts(directory).assume_role(USER, role.arn, "s1")
-    directory.policies[USER.arn] = [ASSUME_ANY]
+    directory.attach(USER.arn, ASSUME_ANY)
 
     assert sts(directory).assume_role(USER, role.arn, "s1").session.name == "s1"
 
 
 def test_a_caller_whose_policy_denies_assume_role_is_refused_whatever_the_trust_says() -> None:
     directory = FakeDirectory()
-    role = directory.add_role("app", trust_policy(USER.arn))
-    directory.policies[USER.arn] = [ASSUME_ANY.replace("Allow", "Deny")]
+    role = add_role(directory, "app", trust_policy(USER.arn))
+    directory.attach(USER.arn, ASSUME_ANY.replace("Allow", "Deny"))
 
     with pytest.raises(StsError) as refused:
         sts(directory).assume_role(USER, role.arn, "s1")
@@ -82,7 +83,7 @@ def test_a_caller_whose_policy_denies_assume_role_is_refused_whatever_the_trust_
 
 def test_the_root_may_not_assume_roles() -> None:
     directory = FakeDirectory()
-    role = directory.add_role("app", trust_policy(ACCOUNT_ROOT))
+    role = add_role(directory, "app", trust_policy(ACCOUNT_ROOT))
     account_root = root("000000000000")
 
     with pytest.raises(StsError) as refused:
@@ -93,9 +94,9 @@ def test_the_root_may_not_assume_roles() -> None:
 
 def test_a_duration_beyond_the_roles_maximum_or_the_chaining_limit_is_a_validation_error() -> None:
     directory = FakeDirectory()
-    role = directory.add_role("app", max_session_duration_s=7200)
+    role = add_role(directory, "app", max_session_duration_s=7200)
     chained = SessionSeal("secret").issue(role.arn, role.role_id, "first", START + 60).session.principal()
-    directory.add_role("app", trust_policy(USER.arn, role.arn), max_session_duration_s=7200)
+    add_role(directory, "app", trust_policy(USER.arn, role.arn), max_session_duration_s=7200)
     service = sts(directory)
 
     with pytest.raises(StsError) as too_long:
