@@ -56,6 +56,8 @@ class Keyring:
         return Key(user_key.secret, user_key.user)
 
     def _open_session(self, access_key_id: str, session_token: str | None) -> Key | None:
+        if not self.server.secret_access_key:
+            return None  # without a secret, anyone could seal a token
         session = self.sessions.open(access_key_id, session_token)
         if session is None:
             return None

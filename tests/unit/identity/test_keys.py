@@ -59,3 +59,11 @@ def test_a_temporary_key_without_its_token_or_sealed_by_another_server_is_nobody
 
     assert keys(ours.access_key_id, None) is None
     assert keys(theirs.access_key_id, theirs.session_token) is None
+
+
+def test_a_server_without_a_secret_knows_no_key_at_all() -> None:
+    keys = Keyring(Credentials("LKIATESTKEY000000000", ""), "000000000000", FakeDirectory())
+    forged = SessionSeal("").issue("arn:aws:iam::000000000000:role/app", "AROAAPP", "s1", 2_000_000_000)
+
+    assert keys("LKIATESTKEY000000000", None) is None
+    assert keys(forged.access_key_id, forged.session_token) is None
