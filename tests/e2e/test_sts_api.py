@@ -103,6 +103,20 @@ def test_a_user_assumes_a_role_and_its_temporary_credentials_sign_as_the_session
     assert by_cli == {k: by_boto3[k] for k in ("UserId", "Account", "Arn")}
 
 
+def test_the_cli_assumes_a_role_and_signs_with_its_session(server: LambkinServer) -> None:
+    user_key, role_arn = user_with_role(server, "erin")
+
+    answer = aws(
+        server, "sts", "assume-role", "--role-arn", role_arn, "--role-session-name", "cli", key=user_key
+    )
+    key, token = session_of(answer["Credentials"])
+
+    assert answer["AssumedRoleUser"]["Arn"] == f"arn:aws:sts::{ACCOUNT}:assumed-role/erin-deployer/cli"
+    assert aws(server, "sts", "get-caller-identity", key=key, token=token)["Arn"] == (
+        f"arn:aws:sts::{ACCOUNT}:assumed-role/erin-deployer/cli"
+    )
+
+
 def test_assume_role_refusals_read_as_aws_words_them(server: LambkinServer) -> None:
     user_key, role_arn = user_with_role(server, "bob")
     sts = client(server, "sts", user_key)
