@@ -128,18 +128,19 @@ def build(settings: Settings) -> Lambkin:
     images = wiring.images(settings, store.db)
     sandboxes = wiring.sandboxes(settings)
     iam = wiring.iam(settings, store.db)
+    identity = wiring.identity(settings, iam.iam)
     functions = wiring.functions(settings, store.db, images.service, iam.role_check)
-    execution = wiring.execution(settings, sandboxes.backend, images.service, functions.plane)
+    execution = wiring.execution(settings, sandboxes.backend, images.service, functions.plane, identity)
     queues = wiring.queues(settings)
     invokes = wiring.invokes(
         settings, store.db, functions.plane, execution.core, execution.targets, queues.service
     )
-    http = wiring.http(settings, store.db, functions.plane, execution.core, execution.targets)
+    http = wiring.http(settings, store.db, functions.plane, execution.core, execution.targets, identity.keys)
     mappings = wiring.mappings(
         settings, store.db, functions.plane, execution.core, execution.targets, queues.service
     )
-    parts = (store, iam, images, sandboxes, functions, execution, queues, invokes, http, mappings)
-    aws = wiring.aws(settings, parts)
+    parts = (store, iam, identity, images, sandboxes, functions, execution, queues, invokes, http, mappings)
+    aws = wiring.aws(settings, parts, identity.keys)
     return Lambkin(
         settings=settings,
         db=store.db,

@@ -24,6 +24,7 @@ from lambkin.api.logs_api import logs_handlers
 from lambkin.api.registry import RegistryApp
 from lambkin.api.root import Mount, path_prefix
 from lambkin.api.sqs_api import handlers as sqs_handlers
+from lambkin.api.sts_api import sts_handlers
 from lambkin.config import Settings
 from lambkin.environments.aws_endpoint import EndpointBackend, own_endpoint
 from lambkin.environments.pool import PoolSettings
@@ -39,10 +40,13 @@ from lambkin.functions.control import ControlPlane, build_control_plane
 from lambkin.functions.event_invoke_config import EventInvokeConfigService
 from lambkin.functions.service import RoleCheck
 from lambkin.identity import iam_store
+from lambkin.identity.directory import Directory
 from lambkin.identity.execution_roles import lambda_can_assume
+from lambkin.identity.function_credentials import FunctionCredentials
 from lambkin.identity.iam import Iam
 from lambkin.identity.iam_documents import check_document
 from lambkin.identity.keys import Keyring
+from lambkin.identity.sts import Sts
 from lambkin.images import catalog as image_catalog
 from lambkin.images.blobs import BlobStore
 from lambkin.images.catalog import Catalog
@@ -65,7 +69,7 @@ from lambkin.store.db import Database, Migration
 BackgroundTask = Callable[[], Coroutine[Any, Any, None]]
 Closer = Callable[[], None]
 # The AWS APIs lambkin serves, in the order the gateway knows them (Lambda first: its fallback service).
-AWS_SERVICES = ("lambda", "sqs", "logs", "iam")
+AWS_SERVICES = ("lambda", "sqs", "logs", "iam", "sts")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -122,6 +126,21 @@ def iam(settings: Settings, db: Database) -> IamPart:
 
 
 @dataclass(frozen=True, kw_only=True)
+class IdentityPart(Part):
+    directory: Directory
+    keys: Keyring
+    sts: Sts
+
+
+def identity(settings: Settings, directory: Directory) -> IdentityPart:
+    """Who signs a request (the keyring: the server's key is the account root, IAM users' keys, temporary
+    credentials), and STS, whose sessions those temporary credentials are."""
+    keys = Keyring(settings.credentials, settings.account_id, directory)
+    sts = Sts(directory, keys.sessions, duration_scale=settings.session_duration_scale)
+    return IdentityPart(directory=directory, keys=keys, sts=sts, handlers={"sts": sts_handlers(sts)})
+
+
+@dataclass(frozen=True, kw_only=True)
 class ImagesPart(Part):
     service: ImageService
 
@@ -175,10 +194,15 @@ class ExecutionPart(Part):
 
 
 def execution(
-    settings: Settings, sandboxes: SandboxBackend, images: ImageService, plane: ControlPlane
+    settings: Settings,
+    sandboxes: SandboxBackend,
+    images: ImageService,
+    plane: ControlPlane,
+    identity: IdentityPart,
 ) -> ExecutionPart:
     """Environment pools on the sandboxes, the Invoker, provisioned concurrency kept warm, and function logs
-    with the Logs API. Functions reach lambkin's own AWS API from their sandbox (environments/aws_endpoint.py)."""
+    with the Logs API. Functions reach lambkin's own AWS API from their sandbox (environments/aws_endpoint.py),
+    signing as a session of their execution role (identity/function_credentials.py)."""
     logs = LogStore(settings.data_dir / "logs", retention_s=settings.log_retention_days * 86400)
     pools = PoolSettings(
         region=settings.region,
@@ -187,9 +211,15 @@ def execution(
         max_parallel_starts=settings.max_parallel_starts,
         busy_poll_s=settings.busy_poll_us / 1e6,
     )
-    endpoint = own_endpoint(settings.host, settings.port, settings.credentials)
+    endpoint = own_endpoint(settings.host, settings.port)
+    credentials = FunctionCredentials(identity.directory, identity.sts, pools.max_age_s)
     core = build_execution(
-        EndpointBackend(sandboxes, endpoint), images, logs, pools, settings.account_concurrency
+        EndpointBackend(sandboxes, endpoint),
+        images,
+        logs,
+        pools,
+        settings.account_concurrency,
+        credentials,
     )
     targets = Targets(plane.functions)
     keeper = ProvisionedKeeper(plane.provisioned, targets.resolve, core.pools)
@@ -243,7 +273,12 @@ def invokes(
 
 
 def http(
-    settings: Settings, db: Database, plane: ControlPlane, core: ExecutionCore, targets: Targets
+    settings: Settings,
+    db: Database,
+    plane: ControlPlane,
+    core: ExecutionCore,
+    targets: Targets,
+    keys: Keyring,
 ) -> Part:
     """The HTTP faces ahead of the AWS APIs: function URLs (by Host or /lambda-url/<id>/) with their Lambda
     operations, and the HTTP gateway's routes (at /gateway/ and *.gateway.localhost)."""
@@ -252,7 +287,7 @@ def http(
     url_app = FunctionUrls(
         settings.region,
         settings.account_id,
-        Keyring(settings.credentials, settings.account_id),
+        keys,
         urls,
         invoker,
     )
@@ -286,7 +321,7 @@ def mappings(
     return Part(handlers={"lambda": esm_handlers(service, plane.arns)}, background=(sources.run,))
 
 
-def aws(settings: Settings, parts: Sequence[Part]) -> AwsAsgi:
+def aws(settings: Settings, parts: Sequence[Part], keys: Keyring) -> AwsAsgi:
     """The AWS APIs (SigV4, botocore models) over every part's handlers. An operation two parts register is
     a wiring mistake, refused here rather than one silently replacing the other."""
     services: dict[str, dict[str, Handler]] = {name: {} for name in AWS_SERVICES}
@@ -297,6 +332,4 @@ def aws(settings: Settings, parts: Sequence[Part]) -> AwsAsgi:
             if twice:
                 raise ValueError(f"{service} operations wired twice: {', '.join(twice)}")
             known.update(handlers)
-    return AwsAsgi(
-        AwsGateway(services, settings.account_id, Keyring(settings.credentials, settings.account_id))
-    )
+    return AwsAsgi(AwsGateway(services, settings.account_id, keys))

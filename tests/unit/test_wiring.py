@@ -7,7 +7,11 @@ from typing import Any
 import pytest
 
 from lambkin.config import Settings
+from lambkin.credentials import Credentials
+from lambkin.identity.keys import Keyring
 from lambkin.wiring import Part, aws
+
+KEYS = Keyring(Credentials("LKIATESTKEY000000000", "secret"), "000000000000")
 
 
 async def _handler(params: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -18,9 +22,9 @@ def test_an_operation_two_parts_register_is_refused(tmp_path: Any) -> None:
     first = Part(handlers={"lambda": {"Invoke": _handler}})
     second = Part(handlers={"lambda": {"Invoke": _handler, "GetFunction": _handler}})
     with pytest.raises(ValueError, match="lambda operations wired twice: Invoke"):
-        aws(Settings(data_dir=tmp_path), (first, second))
+        aws(Settings(data_dir=tmp_path), (first, second), KEYS)
 
 
 def test_every_service_is_served_in_order_even_without_handlers(tmp_path: Any) -> None:
-    served = aws(Settings(data_dir=tmp_path), (Part(handlers={"sqs": {"ListQueues": _handler}}),))
-    assert list(served.gateway.services) == ["lambda", "sqs", "logs", "iam"]
+    served = aws(Settings(data_dir=tmp_path), (Part(handlers={"sqs": {"ListQueues": _handler}}),), KEYS)
+    assert list(served.gateway.services) == ["lambda", "sqs", "logs", "iam", "sts"]
