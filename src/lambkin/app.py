@@ -128,15 +128,22 @@ def build(settings: Settings) -> Lambkin:
     images = wiring.images(settings, store.db)
     sandboxes = wiring.sandboxes(settings)
     iam = wiring.iam(settings, store.db)
+    identity = wiring.identity(settings, iam.iam)
     functions = wiring.functions(settings, store.db, images.service, iam.role_check)
-    execution = wiring.execution(settings, sandboxes.backend, images.service, functions.plane)
+    execution = wiring.execution(settings, sandboxes.backend, images.service, functions.plane, identity)
     queues = wiring.queues(settings)
     invokes = wiring.invokes(
         settings, store.db, functions.plane, execution.core, execution.targets, queues.service
     )
     authorization = wiring.authorization(settings, iam.iam)
     http = wiring.http(
-        settings, store.db, functions.plane, execution.core, execution.targets, authorization.authorizer
+        settings,
+        store.db,
+        functions.plane,
+        execution.core,
+        execution.targets,
+        identity.keys,
+        authorization.authorizer,
     )
     mappings = wiring.mappings(
         settings,
@@ -150,6 +157,7 @@ def build(settings: Settings) -> Lambkin:
     parts = (
         store,
         iam,
+        identity,
         authorization,
         images,
         sandboxes,
@@ -161,7 +169,7 @@ def build(settings: Settings) -> Lambkin:
         mappings,
     )
     tables = wiring.action_tables(settings, functions.plane, queues.service, authorization.directory)
-    aws = wiring.aws(settings, parts, tables, authorization.authorizer)
+    aws = wiring.aws(settings, parts, identity.keys, tables, authorization.authorizer)
     return Lambkin(
         settings=settings,
         db=store.db,

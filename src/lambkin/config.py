@@ -47,6 +47,9 @@ class Settings:
     )
     # Async invokes in flight per function at most (LAMBKIN_ASYNC_CONCURRENCY; 0 holds every event back).
     async_concurrency: int = 16
+    # AssumeRole's sessions last their DurationSeconds times this (LAMBKIN_SESSION_DURATION_SCALE; a test
+    # setting: 0 issues sessions that are already over).
+    session_duration_scale: float = 1.0
     # The sandboxes' PID 1 (LAMBKIN_SANDBOX_INIT): None looks for the host's static tini, "" runs without one.
     sandbox_init: str | None = None
 
@@ -135,6 +138,7 @@ def settings_from_environment(
             log_retention_days=_number(env, "LAMBKIN_LOG_RETENTION_DAYS", 7),
             async_retry_scale=float(env.get("LAMBKIN_ASYNC_RETRY_SCALE") or 1.0),
             async_concurrency=int(env.get("LAMBKIN_ASYNC_CONCURRENCY") or 16),
+            session_duration_scale=_number(env, "LAMBKIN_SESSION_DURATION_SCALE", 1.0),
             sandbox_init=env.get("LAMBKIN_SANDBOX_INIT"),
         ),
         generated,

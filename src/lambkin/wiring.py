@@ -29,6 +29,7 @@ from lambkin.api.registry import RegistryApp
 from lambkin.api.root import Mount, path_prefix
 from lambkin.api.sqs_actions import sqs_actions
 from lambkin.api.sqs_api import handlers as sqs_handlers
+from lambkin.api.sts_api import sts_handlers
 from lambkin.config import Settings
 from lambkin.environments.aws_endpoint import EndpointBackend, own_endpoint
 from lambkin.environments.pool import PoolSettings
@@ -47,9 +48,11 @@ from lambkin.identity import iam_store
 from lambkin.identity.authorizer import Authorizer
 from lambkin.identity.directory import Directory
 from lambkin.identity.execution_roles import lambda_can_assume
+from lambkin.identity.function_credentials import FunctionCredentials
 from lambkin.identity.iam import Iam
 from lambkin.identity.iam_documents import check_document
 from lambkin.identity.keys import Keyring
+from lambkin.identity.sts import Sts
 from lambkin.images import catalog as image_catalog
 from lambkin.images.blobs import BlobStore
 from lambkin.images.catalog import Catalog
@@ -73,7 +76,7 @@ from lambkin.store.db import Database, Migration
 BackgroundTask = Callable[[], Coroutine[Any, Any, None]]
 Closer = Callable[[], None]
 # The AWS APIs lambkin serves, in the order the gateway knows them (Lambda first: its fallback service).
-AWS_SERVICES = ("lambda", "sqs", "logs", "iam")
+AWS_SERVICES = ("lambda", "sqs", "logs", "iam", "sts")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -131,6 +134,21 @@ def iam(settings: Settings, db: Database) -> IamPart:
 
 
 @dataclass(frozen=True, kw_only=True)
+class IdentityPart(Part):
+    directory: Directory
+    keys: Keyring
+    sts: Sts
+
+
+def identity(settings: Settings, directory: Directory) -> IdentityPart:
+    """Who signs a request (the keyring: the server's key is the account root, IAM users' keys, temporary
+    credentials), and STS, whose sessions those temporary credentials are."""
+    keys = Keyring(settings.credentials, settings.account_id, directory)
+    sts = Sts(directory, keys.sessions, duration_scale=settings.session_duration_scale)
+    return IdentityPart(directory=directory, keys=keys, sts=sts, handlers={"sts": sts_handlers(sts)})
+
+
+@dataclass(frozen=True, kw_only=True)
 class ImagesPart(Part):
     service: ImageService
 
@@ -184,10 +202,15 @@ class ExecutionPart(Part):
 
 
 def execution(
-    settings: Settings, sandboxes: SandboxBackend, images: ImageService, plane: ControlPlane
+    settings: Settings,
+    sandboxes: SandboxBackend,
+    images: ImageService,
+    plane: ControlPlane,
+    identity: IdentityPart,
 ) -> ExecutionPart:
     """Environment pools on the sandboxes, the Invoker, provisioned concurrency kept warm, and function logs
-    with the Logs API. Functions reach lambkin's own AWS API from their sandbox (environments/aws_endpoint.py)."""
+    with the Logs API. Functions reach lambkin's own AWS API from their sandbox (environments/aws_endpoint.py),
+    signing as a session of their execution role (identity/function_credentials.py)."""
     logs = LogStore(settings.data_dir / "logs", retention_s=settings.log_retention_days * 86400)
     pools = PoolSettings(
         region=settings.region,
@@ -196,9 +219,15 @@ def execution(
         max_parallel_starts=settings.max_parallel_starts,
         busy_poll_s=settings.busy_poll_us / 1e6,
     )
-    endpoint = own_endpoint(settings.host, settings.port, settings.credentials)
+    endpoint = own_endpoint(settings.host, settings.port)
+    credentials = FunctionCredentials(identity.directory, identity.sts, pools.max_age_s)
     core = build_execution(
-        EndpointBackend(sandboxes, endpoint), images, logs, pools, settings.account_concurrency
+        EndpointBackend(sandboxes, endpoint),
+        images,
+        logs,
+        pools,
+        settings.account_concurrency,
+        credentials,
     )
     targets = Targets(plane.functions)
     keeper = ProvisionedKeeper(plane.provisioned, targets.resolve, core.pools)
@@ -269,6 +298,7 @@ def http(
     plane: ControlPlane,
     core: ExecutionCore,
     targets: Targets,
+    keys: Keyring,
     authorizer: Decider,
 ) -> Part:
     """The HTTP faces ahead of the AWS APIs: function URLs (by Host or /lambda-url/<id>/, AWS_IAM ones
@@ -279,7 +309,7 @@ def http(
     url_app = FunctionUrls(
         settings.region,
         settings.account_id,
-        Keyring(settings.credentials, settings.account_id),
+        keys,
         urls,
         invoker,
         authorizer,
@@ -333,7 +363,11 @@ def action_tables(
 
 
 def aws(
-    settings: Settings, parts: Sequence[Part], tables: Mapping[str, ActionTable], authorizer: Decider
+    settings: Settings,
+    parts: Sequence[Part],
+    keys: Keyring,
+    tables: Mapping[str, ActionTable],
+    authorizer: Decider,
 ) -> AwsAsgi:
     """The AWS APIs (SigV4, botocore models) over every part's handlers, each operation authorized by its
     rule in `tables` (an operation without one is refused here, as is one two parts register: wiring
@@ -347,5 +381,4 @@ def aws(
                 raise ValueError(f"{service} operations wired twice: {', '.join(twice)}")
             known.update(handlers)
     authorize = build_authorize(authorizer, tables, services)
-    keys = Keyring(settings.credentials, settings.account_id)
     return AwsAsgi(AwsGateway(services, settings.account_id, keys, authorize=authorize))

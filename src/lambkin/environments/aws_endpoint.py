@@ -2,10 +2,10 @@
 
 A SandboxBackend decorator, so neither the pools nor `sandbox` change: each sandbox gets one more
 listening socket inside its network namespace (`SandboxSpec.extra_ports`), served from lambkin's loop by a
-byte relay to the server's own address, and the standard variables that point an AWS SDK at it
-(AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN). The keys are the
-function's own (`Credentials.for_function`), never the server's. A handler's boto3 then sends to lambkin's
-queues or invokes other functions with no configuration.
+byte relay to the server's own address, and AWS_ENDPOINT_URL pointing an AWS SDK at it. The credentials
+beside it are the environment's own, a session of its function's execution role (the pools put them in
+the spec: identity/function_credentials.py), never the server's. A handler's boto3 then sends to lambkin's
+queues or invokes other functions with no configuration, and may do what its role allows.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import logging
 import socket
 from dataclasses import dataclass, replace
 
-from lambkin.credentials import Credentials
 from lambkin.sandbox.spec import ExitStatus, OutputSink, Sandbox, SandboxBackend, SandboxSpec
 
 log = logging.getLogger("lambkin.environments.endpoint")
@@ -27,25 +26,15 @@ _CHUNK = 64 * 1024
 
 @dataclass(frozen=True)
 class Endpoint:
-    """Where the relay connects (the server's own listening address), and the keys functions' keys derive from."""
+    """Where the relay connects: the server's own listening address."""
 
     host: str
     port: int
-    server_keys: Credentials
 
 
-def endpoint_env(
-    spec: SandboxSpec, endpoint: Endpoint, port: int = AWS_API_PORT
-) -> tuple[tuple[str, str], ...]:
-    """The spec's variables with the AWS endpoint and credentials set (they replace any given before)."""
-    function = dict(spec.env).get("AWS_LAMBDA_FUNCTION_NAME", "")
-    keys = endpoint.server_keys.for_function(function)
-    ours = {
-        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
-        "AWS_ACCESS_KEY_ID": keys.access_key_id,
-        "AWS_SECRET_ACCESS_KEY": keys.secret_access_key,
-        "AWS_SESSION_TOKEN": f"lambkin-function-{function}",
-    }
+def endpoint_env(spec: SandboxSpec, port: int = AWS_API_PORT) -> tuple[tuple[str, str], ...]:
+    """The spec's variables with AWS_ENDPOINT_URL set to the relay (it replaces any given before)."""
+    ours = {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}"}
     return tuple((k, v) for k, v in spec.env if k not in ours) + tuple(ours.items())
 
 
@@ -137,10 +126,10 @@ class EndpointSandbox:
         await self.inner.destroy()
 
 
-def own_endpoint(host: str, port: int, server_keys: Credentials) -> Endpoint:
+def own_endpoint(host: str, port: int) -> Endpoint:
     """The gateway's address as seen from lambkin itself (a wildcard listen address means loopback)."""
     reachable = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(host, host)
-    return Endpoint(reachable, port, server_keys)
+    return Endpoint(reachable, port)
 
 
 class EndpointBackend:
@@ -152,9 +141,7 @@ class EndpointBackend:
         self.port = port
 
     async def create(self, spec: SandboxSpec, stdout: OutputSink, stderr: OutputSink) -> Sandbox:
-        ours = replace(
-            spec, extra_ports=(*spec.extra_ports, self.port), env=endpoint_env(spec, self.endpoint, self.port)
-        )
+        ours = replace(spec, extra_ports=(*spec.extra_ports, self.port), env=endpoint_env(spec, self.port))
         sandbox = await self.inner.create(ours, stdout, stderr)
         relay = Relay(self.endpoint)
         try:

@@ -50,13 +50,19 @@ class InitFailed(Exception):
     """Init ended in an error the triggering caller must see (init error, exit, timeout, sandbox failure)."""
 
     def __init__(
-        self, kind: InitFailure, detail: str, error: FunctionError | None = None, log_tail: bytes = b""
+        self,
+        kind: InitFailure,
+        detail: str,
+        error: FunctionError | None = None,
+        log_tail: bytes = b"",
+        refusal: Exception | None = None,
     ) -> None:
         super().__init__(f"{kind.value}: {detail}")
         self.kind = kind
         self.detail = detail
         self.error = error
         self.log_tail = log_tail
+        self.refusal = refusal  # lambkin refused the start (no credentials for the role): the caller's error
 
     def outcome(self, request_id: str, timeout_s: float) -> FunctionError:
         if self.error is not None:
@@ -123,6 +129,7 @@ class Environment:
         self.clock = clock
         self.state = EnvState.CREATED
         self.idle_since = clock.monotonic()
+        self.born = clock.monotonic()
         self.api: RuntimeApi | None = None
         self.sandbox: Sandbox | None = None
         self.task: asyncio.Task[None] | None = None

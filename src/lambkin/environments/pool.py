@@ -1,4 +1,5 @@
-"""Pools of execution environments per function version: warm reuse, parallel cold starts, freezing, reaping, draining."""
+"""Pools of execution environments per function version: warm reuse, parallel cold starts, freezing, reaping,
+retiring at a maximum age, draining."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import datetime
 import logging
 import secrets
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from lambkin.clock import SYSTEM_CLOCK, Clock
@@ -19,8 +21,8 @@ from lambkin.environments.environment import (
     InitTimedOut,
 )
 from lambkin.environments.lifecycle import InvalidStateTransition
-from lambkin.environments.ports import ImageSource, PreparedImage, VersionConfig
-from lambkin.environments.scaling import IdleView, housekeeping, starts_to_launch
+from lambkin.environments.ports import CredentialSource, ImageSource, PreparedImage, VersionConfig
+from lambkin.environments.scaling import IdleView, housekeeping, starts_to_launch, too_old
 from lambkin.environments.spec import Placement, sandbox_spec
 from lambkin.http11.busy_poll import BusyPoll
 from lambkin.logs import lines
@@ -63,6 +65,8 @@ class PoolSettings:
     freeze_after_s: float = 0.5
     max_parallel_starts: int = 64
     tick_s: float = 0.25
+    # An environment takes no invocation after this long (its credentials last a while longer).
+    max_age_s: float = 6 * 3600.0
     busy_poll_s: float = 0.001  # the loop polls instead of sleeping for invocations quicker than this
 
 
@@ -99,8 +103,10 @@ class Pools:
         logs: LogStore,
         settings: PoolSettings,
         clock: Clock = SYSTEM_CLOCK,
+        credentials: CredentialSource | None = None,
     ) -> None:
         self.backend = backend
+        self.credentials = credentials
         self.images = images
         self.logs = logs
         self.settings = settings
@@ -190,11 +196,14 @@ class Pools:
             return env
 
     def give_back(self, pool: VersionPool, env: Environment) -> None:
-        if env.healthy and not pool.draining:
+        if env.healthy and not pool.draining and not self._aged(env):
             env.release()
             self._offer(pool, env)
         else:
             env.kill()
+
+    def _aged(self, env: Environment) -> bool:
+        return too_old(env.born, self.clock.monotonic(), self.settings.max_age_s)
 
     def _offer(self, pool: VersionPool, env: Environment) -> None:
         """Gives an idle environment to the longest-waiting caller, else keeps it idle."""
@@ -257,8 +266,13 @@ class Pools:
         failure: InitFailed | None = None
         starting = True
         try:
+            try:
+                credentials = self.credentials(pool.version) if self.credentials is not None else {}
+            except Exception as refusal:
+                failure = InitFailed(InitFailure.SANDBOX, _describe(refusal), refusal=refusal)
+                return
             for limit in (INIT_LIMIT_S, float(max(pool.version.timeout, 1))):
-                env = await self._create(pool)
+                env = await self._create(pool, credentials)
                 try:
                     async with env.running(), asyncio.TaskGroup() as tasks:
                         await env.start()
@@ -302,7 +316,7 @@ class Pools:
                 self._plan(pool)
             self._discard_if_empty(pool)
 
-    async def _create(self, pool: VersionPool) -> Environment:
+    async def _create(self, pool: VersionPool, credentials: Mapping[str, str]) -> Environment:
         version = pool.version
         async with pool.image_lock:
             if pool.image is None:
@@ -311,7 +325,7 @@ class Pools:
         env_id = secrets.token_hex(16)
         stream = lines.stream_name(version.version, datetime.datetime.now(datetime.UTC), env_id)
         placement = Placement(env_id=env_id, log_stream=stream, region=self.settings.region)
-        spec = sandbox_spec(version, image.config, image.lower_dirs, placement)
+        spec = sandbox_spec(version, image.config, image.lower_dirs, placement, credentials)
         logs = LogStream(self.logs, version.log_group_name, stream)
         logs.begin()  # init output belongs to the first invocation's tail
         env = Environment(
@@ -334,10 +348,17 @@ class Pools:
                 await asyncio.to_thread(self.logs.expire)
 
     async def tidy(self, now: float) -> None:
-        """One housekeeping pass: reap environments idle too long, freeze those idle a little while."""
+        """One housekeeping pass: retire environments past their maximum age, reap those idle too long,
+        freeze those idle a little while."""
+        settings = self.settings
         for pool in list(self._pools):
-            views = [IdleView(e.id, e.state, e.idle_since) for e in pool.idle]
-            plan = housekeeping(views, now, self.settings.freeze_after_s, self.settings.idle_timeout_s)
+            views = [IdleView(e.id, e.state, e.idle_since, e.born) for e in pool.idle]
+            plan = housekeeping(
+                views, now, settings.freeze_after_s, settings.idle_timeout_s, settings.max_age_s
+            )
+            for env in [e for e in pool.idle if e.id in plan.retire]:  # provisioned ones are started anew
+                pool.idle.remove(env)
+                env.kill()
             reapable = max(0, len(pool.envs) - pool.provisioned)  # provisioned ones stay, however idle
             for env in [e for e in pool.idle if e.id in plan.reap][:reapable]:
                 pool.idle.remove(env)

@@ -40,6 +40,8 @@ class VersionConfig(Protocol):
     def ephemeral_storage(self) -> int: ...
     @property
     def log_group_name(self) -> str: ...
+    @property
+    def role(self) -> str: ...  # the execution role's ARN
 
 
 class ImageConfigView(Protocol):
@@ -68,3 +70,12 @@ class ImageSource(Protocol):
     """Turns a (digest-pinned) image URI into a PreparedImage; may pull and unpack on first use."""
 
     async def prepare(self, image_uri: str) -> PreparedImage: ...
+
+
+class CredentialSource(Protocol):
+    """The AWS credentials a new environment of a version gets (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+    AWS_SESSION_TOKEN), valid at least PoolSettings.max_age_s plus the longest invocation. Raising refuses
+    the start: the invocation that waited for it fails with that error (a DomainError: the role cannot be
+    assumed), not with a function error."""
+
+    def __call__(self, version: VersionConfig) -> Mapping[str, str]: ...

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,14 +76,21 @@ def process_args(version: VersionConfig, image: ImageConfigView) -> tuple[str, .
 
 
 def sandbox_spec(
-    version: VersionConfig, image: ImageConfigView, lower_dirs: Sequence[Path], placement: Placement
+    version: VersionConfig,
+    image: ImageConfigView,
+    lower_dirs: Sequence[Path],
+    placement: Placement,
+    credentials: Mapping[str, str],
 ) -> SandboxSpec:
+    """The spec of one environment; its AWS credentials (the execution role's session) are reserved too."""
     cwd = version.working_directory or image.working_dir or "/"
+    env = merged_env(version, image, placement)
+    env.update(credentials)
     return SandboxSpec(
         id=placement.env_id,
         lower_dirs=tuple(lower_dirs),
         args=process_args(version, image),
-        env=tuple(merged_env(version, image, placement).items()),
+        env=tuple(env.items()),
         cwd=cwd,
         memory_mb=version.memory_size,
         tmp_size_mb=version.ephemeral_storage,

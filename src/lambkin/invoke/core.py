@@ -7,6 +7,7 @@ from typing import Any
 
 from lambkin.environments.image_source import ResolvingImageSource
 from lambkin.environments.pool import Pools, PoolSettings
+from lambkin.environments.ports import CredentialSource
 from lambkin.invoke.concurrency import ConcurrencyLimiter
 from lambkin.invoke.invoker import Invoker
 from lambkin.logs.store import LogStore
@@ -22,9 +23,15 @@ class ExecutionCore:
 
 
 def build_execution(
-    sandboxes: SandboxBackend, images: Any, logs: LogStore, pools: PoolSettings, account_concurrency: int
+    sandboxes: SandboxBackend,
+    images: Any,
+    logs: LogStore,
+    pools: PoolSettings,
+    account_concurrency: int,
+    credentials: CredentialSource,
 ) -> ExecutionCore:
-    """Pools on `sandboxes` that write to `logs`, under the account's concurrency limit."""
-    pooled = Pools(sandboxes, ResolvingImageSource(images), logs, pools)
+    """Pools on `sandboxes` that write to `logs` and give each environment `credentials`, under the
+    account's concurrency limit."""
+    pooled = Pools(sandboxes, ResolvingImageSource(images), logs, pools, credentials=credentials)
     concurrency = ConcurrencyLimiter(account_concurrency)
     return ExecutionCore(pooled, concurrency, Invoker(concurrency, pooled), logs)

@@ -85,6 +85,8 @@ class Invoker:
                     "environment lost before request %s reached it (attempt %d)", request_id, attempt + 1
                 )
             except InitFailed as failure:
+                if failure.refusal is not None:
+                    raise failure.refusal from None
                 return InvokeResult(
                     request_id, failure.outcome(request_id, float(version.timeout)), failure.log_tail
                 )

@@ -18,16 +18,19 @@ _AUTH: dict[str, tuple[str, str, int]] = {
     "unknown_key": ("UnrecognizedClientException", "InvalidClientTokenId", 403),
     "mismatch": ("InvalidSignatureException", "SignatureDoesNotMatch", 403),
     "expired": ("InvalidSignatureException", "SignatureDoesNotMatch", 403),
+    "expired_token": ("ExpiredTokenException", "ExpiredToken", 403),
     "malformed": ("IncompleteSignatureException", "IncompleteSignature", 400),
 }
 
 
 def domain(service: str, failure: DomainError) -> AwsError:
     """A domain error as the service answers it: its code, message and fields; every one Lambda answers
-    is the caller's (`Type: User`). The status, and SQS's query code, come from the model."""
+    is the caller's (`Type: User`). The status comes from the model, unless the error has its own (an
+    unmodelled one: STS's AccessDenied, 403); SQS's query code from the model too."""
     fields: dict[str, Any] = {"Type": "User"} if service == "lambda" else {}
     fields.update(getattr(failure, "fields", None) or {})
-    return AwsError(failure.code, failure.message, **fields)
+    status = getattr(failure, "status", None)
+    return AwsError(failure.code, failure.message, status if isinstance(status, int) else None, **fields)
 
 
 def auth_error(failure: SignatureError) -> AwsError:

@@ -1,11 +1,12 @@
 """The errors an AWS API answers with: AwsError, and DomainError, the shape of the errors of the parts.
 
 Every error a client sees leaves the gateway as an AwsError. The parts below the API (functions, invoke,
-events, queues, logs) never import this module: their errors are domain errors, any exception with a `code`
-(the error shape's name in the service's model) and a `message`, and optionally `fields` (further members of
-that shape by model member name). The gateway turns them into AwsErrors in one place (`dialect.domain`),
-which adds what the service's dialect says (Lambda: `Type: User`); the model gives the HTTP status and, for
-SQS, the legacy query code and the sender fault (`serialize.error`).
+events, queues, logs, identity) never import this module: their errors are domain errors, any exception with
+a `code` (the error shape's name in the service's model) and a `message`, and optionally `fields` (further
+members of that shape by model member name) and `status` (for a code the model does not have). The gateway
+turns them into AwsErrors in one place (`dialect.domain`), which adds what the service's dialect says
+(Lambda: `Type: User`); the model gives the HTTP status and, for SQS, the legacy query code and the sender
+fault (`serialize.error`).
 
     Exception
     ├── AwsError(code, message, status=None, *, query_code=None, **fields)
@@ -24,6 +25,7 @@ SQS, the legacy query code and the sender fault (`serialize.error`).
         │                                                ResourceConflict-, ResourceInUseException
         ├── invoke.concurrency.Throttled        lambda   TooManyRequestsException, fields {"Reason": ...}
         ├── invoke.invoker.InvalidClientContext lambda   InvalidRequestContentException
+        ├── identity.sts.StsError               sts      AccessDenied (403), ValidationError
         ├── queues.errors.QueueError            sqs      QueueDoesNotExist, InvalidAttributeName, ... (the json
         │                                                protocol's names; query codes from `legacy.py`)
         └── logs.errors.LogsError               logs     ResourceNotFoundException, InvalidParameterException

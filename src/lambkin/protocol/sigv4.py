@@ -20,7 +20,7 @@ MAX_SKEW = timedelta(minutes=15)
 _AUTH_FIELD = re.compile(r"(Credential|SignedHeaders|Signature)=([^,\s]*)")
 _STAMP = "%Y%m%dT%H%M%SZ"
 
-Failure = Literal["missing", "unknown_key", "mismatch", "expired", "malformed"]
+Failure = Literal["missing", "unknown_key", "mismatch", "expired", "expired_token", "malformed"]
 
 
 class SigningKey(Protocol):
@@ -31,6 +31,11 @@ class SigningKey(Protocol):
 
     @property
     def caller(self) -> Any: ...
+
+    @property
+    def expires(self) -> datetime | None:
+        """When a temporary key's session ends (None: a long-term key)."""
+        ...
 
 
 KeyLookup = Callable[[str, str | None], SigningKey | None]
@@ -155,6 +160,8 @@ def verify(request: Incoming, keys: KeyLookup, now: datetime) -> Verified:
     for payload in payload_options:
         expected = _expected_signature(request, query, signer, fields["SignedHeaders"], stamp, payload)
         if hmac.compare_digest(expected.encode(), provided):
+            if signing_key.expires is not None and now >= signing_key.expires:
+                raise SignatureError("expired_token", "The security token included in the request is expired")
             return Verified(scope, signing_key.caller)
     raise SignatureError(
         "mismatch",

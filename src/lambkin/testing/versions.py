@@ -23,6 +23,7 @@ class FakeVersion:
     working_directory: str | None = None
     ephemeral_storage: int = 512
     reserved_concurrency: int | None = None
+    role: str = "arn:aws:iam::000000000000:role/lambda-role"
 
     @property
     def log_group_name(self) -> str:

@@ -1,4 +1,5 @@
-"""Pools with fake sandboxes and fake runtimes: warm reuse, bursts, failures, timeouts, draining, reaping."""
+"""Pools with fake sandboxes and fake runtimes: warm reuse, bursts, failures, timeouts, draining, reaping,
+credentials per environment and retirement at a maximum age."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from lambkin.environments.environment import (
 )
 from lambkin.environments.lifecycle import EnvState
 from lambkin.environments.pool import Pools, PoolSettings
+from lambkin.environments.ports import VersionConfig
 from lambkin.environments.results import FunctionError, Success
 from lambkin.logs.store import LogStore
 from lambkin.testing.clock import ManualClock
@@ -27,6 +29,28 @@ from lambkin.testing.images import FakeImageSource
 from lambkin.testing.runtime import FakeRuntimes
 from lambkin.testing.sandbox import FakeSandboxBackend
 from lambkin.testing.versions import FakeVersion
+
+
+class Sessions:
+    """A credential source: numbered keys per environment, or a refusal when one is set."""
+
+    def __init__(self) -> None:
+        self.issued = 0
+        self.refusal: Exception | None = None
+
+    def __call__(self, version: VersionConfig) -> dict[str, str]:
+        if self.refusal is not None:
+            raise self.refusal
+        self.issued += 1
+        return {
+            "AWS_ACCESS_KEY_ID": f"ASIA{self.issued}",
+            "AWS_SESSION_TOKEN": f"{version.name}-{self.issued}",
+        }
+
+
+class RoleGone(Exception):
+    code = "InvalidParameterValueException"
+    message = "The role defined for the function cannot be assumed by Lambda."
 
 
 @dataclass
@@ -37,6 +61,7 @@ class World:
     images: FakeImageSource
     store: LogStore
     clock: ManualClock
+    sessions: Sessions
 
     async def invoke(
         self, version: FakeVersion, event: dict[str, object], request_id: str = "req"
@@ -57,12 +82,12 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
     images = FakeImageSource()
     store = LogStore(tmp_path / "logs")
     clock = ManualClock(1000.0)
-    pools = Pools(
-        backend, images, store, PoolSettings(idle_timeout_s=60, freeze_after_s=1, tick_s=3600), clock
-    )
+    sessions = Sessions()
+    settings = PoolSettings(idle_timeout_s=60, freeze_after_s=1, tick_s=3600, max_age_s=600)
+    pools = Pools(backend, images, store, settings, clock, credentials=sessions)
     runner = asyncio.ensure_future(pools.run())
     await asyncio.sleep(0)
-    yield World(pools, backend, runtimes, images, store, clock)
+    yield World(pools, backend, runtimes, images, store, clock, sessions)
     runner.cancel()
     await asyncio.gather(runner, return_exceptions=True)
     await runtimes.stop()
@@ -263,3 +288,50 @@ async def test_event_is_not_swallowed_when_the_runtime_dies_with_next_pending(wo
         await world.invoke(version, {"again": True})
     result = await world.invoke(version, {"again": True})
     assert result.outcome == Success(b'{"again": true}')
+
+
+async def test_each_environment_gets_credentials_of_its_own_that_nothing_else_replaces(world: World) -> None:
+    version = FakeVersion(environment={"AWS_ACCESS_KEY_ID": "from-the-function"})
+    await asyncio.gather(*(world.invoke(version, {}, f"r{n}") for n in range(2)))
+    keys = {dict(sandbox.spec.env)["AWS_ACCESS_KEY_ID"] for sandbox in world.backend.sandboxes}
+    assert keys == {"ASIA1", "ASIA2"}
+    assert dict(world.backend.sandboxes[0].spec.env)["AWS_SESSION_TOKEN"].startswith("fn-")
+
+
+async def test_a_refused_start_fails_its_caller_with_the_refusal_and_creates_no_sandbox(world: World) -> None:
+    world.sessions.refusal = RoleGone()
+    with pytest.raises(InitFailed) as caught:
+        await world.invoke(FakeVersion(), {}, "r1")
+    assert caught.value.refusal is world.sessions.refusal
+    assert world.backend.sandboxes == []
+    world.sessions.refusal = None
+    assert (await world.invoke(FakeVersion(), {}, "r2")).outcome == Success(b"{}")
+
+
+async def test_an_environment_past_its_maximum_age_takes_no_more_invocations(world: World) -> None:
+    version = FakeVersion()
+    await world.invoke(version, {})
+    first = world.backend.sandboxes[0]
+    world.clock.advance(30)
+    await world.invoke(version, {})
+    assert len(world.backend.sandboxes) == 1  # warm, well within its age
+    world.clock.advance(571)
+    await world.invoke(version, {})  # given back past 600 s of age: retired, not kept
+    await first.wait_destroyed()
+    await world.invoke(version, {})
+    assert len(world.backend.sandboxes) == 2
+
+
+async def test_housekeeping_retires_idle_environments_past_their_age_even_provisioned_ones(
+    world: World,
+) -> None:
+    version = FakeVersion()
+    world.pools.provision([(version, 1)])
+    await world.invoke(version, {})
+    first = world.backend.sandboxes[0]
+    world.clock.advance(30)
+    await world.pools.tidy(world.clock.monotonic())
+    assert not first.destroyed  # provisioned: kept however idle
+    world.clock.advance(600)
+    await world.pools.tidy(world.clock.monotonic())
+    await first.wait_destroyed()

@@ -78,3 +78,27 @@ async def test_reserved_zero_throttles(world: tuple[Invoker, FakeSandboxBackend,
     with pytest.raises(Throttled):
         await invoker.invoke(FakeVersion(reserved_concurrency=0), request({}))
     assert backend.sandboxes == []
+
+
+class RoleGone(Exception):
+    code = "InvalidParameterValueException"
+    message = "The role defined for the function cannot be assumed by Lambda."
+
+
+async def test_a_start_lambkin_refuses_is_the_callers_error_not_a_function_result(tmp_path: Path) -> None:
+    def refuse(version: object) -> dict[str, str]:
+        raise RoleGone()
+
+    store = LogStore(tmp_path)
+    pools = Pools(
+        FakeSandboxBackend(), FakeImageSource(), store, PoolSettings(tick_s=3600), credentials=refuse
+    )
+    runner = asyncio.ensure_future(pools.run())
+    await asyncio.sleep(0)
+    try:
+        with pytest.raises(RoleGone):
+            await Invoker(ConcurrencyLimiter(10), pools).invoke(FakeVersion(), request({}))
+    finally:
+        runner.cancel()
+        await asyncio.gather(runner, return_exceptions=True)
+        store.close()

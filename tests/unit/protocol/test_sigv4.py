@@ -13,7 +13,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials as BotoCredentials
 
 from lambkin.credentials import Credentials
-from tests.unit.protocol.wire import KEY, Answer, build, client, echo, gateway, send, write_query_model
+from tests.unit.protocol.wire import Answer, build, client, echo, gateway, send, write_query_model
 
 
 def _lambda_app(now: datetime | None = None) -> Any:
@@ -37,31 +37,6 @@ def test_unknown_access_key_is_unrecognized_client() -> None:
         "UnrecognizedClientException",
         "The security token included in the request is invalid.",
     )
-
-
-def test_a_functions_own_key_passes_and_is_not_the_servers() -> None:
-    mine = KEY.for_function("orders")
-    assert mine.access_key_id.startswith("LKFN") and len(mine.access_key_id) == 20
-    assert mine.access_key_id != KEY.access_key_id and mine.secret_access_key != KEY.secret_access_key
-    assert mine == KEY.for_function("orders")  # derived: the same after a restart, nothing stored
-    assert mine != KEY.for_function("billing")
-    assert send(_lambda_app(), build("lambda", "GetAccountSettings", {}, credentials=mine)).status == 200
-
-
-def test_a_function_key_with_another_secret_is_invalid_signature() -> None:
-    forged = Credentials(KEY.for_function("orders").access_key_id, "guessed-secret")
-    status, code, _ = _rest_error(
-        send(_lambda_app(), build("lambda", "GetAccountSettings", {}, credentials=forged))
-    )
-    assert (status, code) == (403, "InvalidSignatureException")
-
-
-def test_function_keys_of_another_server_are_unknown() -> None:
-    theirs = Credentials("LKIAOTHERSERVER00000", "another-secret").for_function("orders")
-    status, code, _ = _rest_error(
-        send(_lambda_app(), build("lambda", "GetAccountSettings", {}, credentials=theirs))
-    )
-    assert (status, code) == (403, "InvalidSignatureException")
 
 
 def test_wrong_secret_is_invalid_signature() -> None:

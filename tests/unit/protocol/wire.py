@@ -156,8 +156,17 @@ class _RawBody(io.BytesIO):
         yield self.getvalue()
 
 
-def client(app: ASGIApp, service: str, *, model_dir: Path | None = None, secret: str | None = None) -> Any:
-    """A real botocore client whose HTTP requests go to `app` in-process (no sockets).
+def client(
+    app: ASGIApp,
+    service: str,
+    *,
+    model_dir: Path | None = None,
+    secret: str | None = None,
+    key: Credentials = KEY,
+    token: str | None = None,
+) -> Any:
+    """A real botocore client whose HTTP requests go to `app` in-process (no sockets), signing with `key`
+    (its secret replaced by `secret`, if given) and the session token `token`.
 
     With `model_dir`, the client loads its model from there first (an old, query-protocol SQS client).
     """
@@ -173,8 +182,9 @@ def client(app: ASGIApp, service: str, *, model_dir: Path | None = None, secret:
         service,
         endpoint_url=ENDPOINT,
         region_name="us-east-1",
-        aws_access_key_id=KEY.access_key_id,
-        aws_secret_access_key=secret or KEY.secret_access_key,
+        aws_access_key_id=key.access_key_id,
+        aws_secret_access_key=secret or key.secret_access_key,
+        aws_session_token=token,
         config=Config(retries={"total_max_attempts": 1}),
     )
 
