@@ -12,10 +12,15 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import httpx
 import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
-from tests.e2e.lambda_support import create, push
+from tests.e2e.lambda_support import create, create_active, push
+from tests.e2e.test_http_function_urls import to_local
 from tests.harness import REGION, LambkinServer
 
 AWS = str(Path(sys.executable).with_name("aws"))
@@ -63,7 +68,9 @@ def role_session(server: LambkinServer, name: str, inline: str | None = None) ->
     arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust)["Role"]["Arn"]
     if inline is not None:
         iam.put_role_policy(RoleName=name, PolicyName="inline", PolicyDocument=inline)
-    credentials = client(server, "sts", assumer).assume_role(RoleArn=arn, RoleSessionName="session")["Credentials"]
+    credentials = client(server, "sts", assumer).assume_role(RoleArn=arn, RoleSessionName="session")[
+        "Credentials"
+    ]
     return arn, (credentials["AccessKeyId"], credentials["SecretAccessKey"], credentials["SessionToken"])
 
 
@@ -203,3 +210,66 @@ def test_the_cli_is_refused_with_the_services_error(server: LambkinServer, image
     assert "is not authorized to perform: lambda:DeleteFunction" in denied.stderr
     purge = cli("sqs", "create-queue", "--queue-name", "cli-reader-queue")
     assert purge.returncode != 0 and "(AccessDenied)" in purge.stderr
+
+
+@pytest.mark.runc
+def test_a_functions_credentials_cannot_read_or_change_another_function(
+    server: LambkinServer, handlers_uri: str, image: str
+) -> None:
+    admin = server.client("lambda")
+    create_active(admin, "authz-env", handlers_uri, ImageConfig={"Command": ["app.env"]})
+    answer = admin.invoke(FunctionName="authz-env", Payload=b"{}")
+    env = json.loads(answer["Payload"].read())["environ"]
+    session = (env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"], env["AWS_SESSION_TOKEN"])
+    lam = client(server, "lambda", session)
+    me = f"arn:aws:sts::{ACCOUNT}:assumed-role/lambkin-test/authz-env"
+    assert refused(lam.get_function, FunctionName="guarded") == (
+        "AccessDeniedException",
+        403,
+        f"User: {me} is not authorized to perform: lambda:GetFunction on resource: {FUNCTION}guarded "
+        "because no identity-based policy allows the lambda:GetFunction action",
+    )
+    code, _, _ = refused(lam.update_function_configuration, FunctionName="guarded", Timeout=30)
+    assert code == "AccessDeniedException"
+    assert refused(lam.delete_function, FunctionName="authz-env")[0] == "AccessDeniedException"
+
+
+@pytest.mark.runc
+def test_add_permission_lets_another_role_invoke(server: LambkinServer, handlers_uri: str) -> None:
+    admin = server.client("lambda")
+    create_active(admin, "authz-echo", handlers_uri, ImageConfig={"Command": ["app.echo"]})
+    role, session = role_session(server, "invoker")
+    lam = client(server, "lambda", session)
+    assert refused(lam.invoke, FunctionName="authz-echo", Payload=b"{}")[0] == "AccessDeniedException"
+    admin.add_permission(
+        FunctionName="authz-echo", StatementId="invoker", Action="lambda:InvokeFunction", Principal=role
+    )
+    assert lam.invoke(FunctionName="authz-echo", Payload=b'{"a":1}')["StatusCode"] == 200
+    admin.remove_permission(FunctionName="authz-echo", StatementId="invoker")
+    assert refused(lam.invoke, FunctionName="authz-echo", Payload=b"{}")[0] == "AccessDeniedException"
+
+
+@pytest.mark.runc
+def test_an_aws_iam_function_url_needs_invoke_function_url(server: LambkinServer, handlers_uri: str) -> None:
+    admin = server.client("lambda")
+    create_active(admin, "authz-url", handlers_uri, ImageConfig={"Command": ["app.echo"]})
+    url = admin.create_function_url_config(FunctionName="authz-url", AuthType="AWS_IAM")["FunctionUrl"]
+    may = document(
+        {"Effect": "Allow", "Action": "lambda:InvokeFunctionUrl", "Resource": FUNCTION + "authz-url"}
+    )
+    outsider, caller = user(server, "url-outsider"), user(server, "url-caller", inline=may)
+
+    def call(key: Key) -> httpx.Response:
+        request = AWSRequest(method="GET", url=url + "private")
+        SigV4Auth(Credentials(key[0], key[1]), "lambda", REGION).add_auth(request)
+        with httpx.Client(timeout=120) as http:
+            return http.send(to_local(http, server, request))
+
+    refused_call = call(outsider)
+    assert (refused_call.status_code, refused_call.json()) == (403, {"Message": "Forbidden"})
+    allowed = call(caller)
+    assert allowed.status_code == 200, allowed.text
+    assert (
+        allowed.json()["requestContext"]["authorizer"]["iam"]["userArn"]
+        == f"arn:aws:iam::{ACCOUNT}:user/url-caller"
+    )
