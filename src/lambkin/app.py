@@ -168,7 +168,7 @@ def build(settings: Settings) -> Lambkin:
         http,
         mappings,
     )
-    tables = wiring.action_tables(settings, functions.plane, queues.service, authorization.directory)
+    tables = wiring.action_tables(settings, functions.plane, queues.service)
     aws = wiring.aws(settings, parts, identity.keys, tables, authorization.authorizer)
     return Lambkin(
         settings=settings,

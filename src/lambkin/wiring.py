@@ -258,14 +258,13 @@ def queues(settings: Settings) -> QueuesPart:
 
 @dataclass(frozen=True, kw_only=True)
 class AuthorizationPart(Part):
-    directory: Directory
     authorizer: Authorizer
 
 
 def authorization(settings: Settings, directory: Directory) -> AuthorizationPart:
     """Who may do what: the authorizer over IAM's directory (the account root, the server's key pair, is
     never asked about)."""
-    return AuthorizationPart(directory=directory, authorizer=Authorizer(directory, settings.account_id))
+    return AuthorizationPart(authorizer=Authorizer(directory, settings.account_id))
 
 
 def invokes(
@@ -348,9 +347,7 @@ def mappings(
     return Part(handlers={"lambda": esm_handlers(service, plane.arns)}, background=(sources.run,))
 
 
-def action_tables(
-    settings: Settings, plane: ControlPlane, queues: QueueService, directory: Directory
-) -> dict[str, ActionTable]:
+def action_tables(settings: Settings, plane: ControlPlane, queues: QueueService) -> dict[str, ActionTable]:
     """The IAM action of every operation of the services lambkin serves, by service (IAM's and STS's for
     every operation of their models, whichever of them are served)."""
     return {
@@ -358,7 +355,7 @@ def action_tables(
         "sqs": sqs_actions(queues.registry),
         "logs": logs_actions(),
         "iam": iam_actions(settings.account_id, service_index("iam").operations),
-        "sts": sts_actions(directory, service_index("sts").operations),
+        "sts": sts_actions(service_index("sts").operations),
     }
 
 

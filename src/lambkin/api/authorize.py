@@ -4,14 +4,13 @@ tables), asked of the authorizer with the request's context; a refusal is the se
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, Literal, NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from lambkin.identity.principals import Principal
 from lambkin.protocol import dialect
 from lambkin.protocol.service import Authorize, RequestContext, Services
 
 Keys = tuple[tuple[str, str], ...]
-PolicyKind = Literal["resource", "trust"]
 
 
 class Target(NamedTuple):
@@ -23,7 +22,6 @@ class Target(NamedTuple):
     resource: str
     policy: str | None = None
     keys: Keys = ()
-    policy_kind: PolicyKind = "resource"  # a role's trust policy is AssumeRole's resource policy
 
 
 Rule = Callable[[dict[str, Any], RequestContext], Target | None]
@@ -55,7 +53,6 @@ class Decider(Protocol):
         policy: str | None = None,
         keys: Keys = (),
         source_ip: str = "",
-        policy_kind: PolicyKind = "resource",
     ) -> str | None:
         """None if the principal may; else the AccessDenied message."""
         ...
@@ -97,7 +94,6 @@ def build_authorize(decider: Decider, tables: Mapping[str, ActionTable], service
             target.policy,
             target.keys,
             context.source_ip,
-            target.policy_kind,
         )
         if message is not None:
             raise dialect.access_denied(context.service, message)

@@ -4,9 +4,9 @@ AWS Security Token Service") gives them.
 
 Every IAM operation is the action of its own name (`iam:CreateRole`) on the entity its input names: a role,
 user, group or instance profile by name (at the Path given, else at "/"), a managed policy by ARN; the
-listings of roles and users act on `role/` and `user/`, what names nothing on "*". STS: AssumeRole acts on
-the role, whose trust policy is the resource policy that decides beside the caller's; GetCallerIdentity
-needs no permission.
+listings of roles and users act on `role/` and `user/`, what names nothing on "*". STS: GetCallerIdentity
+needs no permission, and AssumeRole is decided by STS itself (the role's trust policy must allow, and the
+caller's own policies, with STS's own wording: identity/sts.py); the rest act on "*".
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from collections.abc import Iterable
 from typing import Any
 
 from lambkin.api.authorize import ActionTable, Rule, Target, fixed, free
-from lambkin.identity.directory import Directory
 from lambkin.protocol.service import RequestContext
 
 # Input member naming the entity → the entity's kind in its ARN.
@@ -26,7 +25,7 @@ _ENTITIES = (
     ("InstanceProfileName", "instance-profile"),
 )
 _LISTINGS = {"ListRoles": "role/", "ListUsers": "user/"}
-_FREE_STS = ("GetCallerIdentity",)
+_DECIDED_BY_STS = ("GetCallerIdentity", "AssumeRole")  # free, or decided by STS itself
 
 
 def _path(arguments: dict[str, Any]) -> str:
@@ -60,20 +59,6 @@ def iam_actions(account_id: str, operations: Iterable[str]) -> ActionTable:
     return table
 
 
-def sts_actions(directory: Directory, operations: Iterable[str]) -> ActionTable:
+def sts_actions(operations: Iterable[str]) -> ActionTable:
     """The rules of the STS operations lambkin serves."""
-
-    def assume_role(arguments: dict[str, Any], context: RequestContext) -> Target:
-        arn = str(arguments["RoleArn"])
-        role = directory.role(arn)
-        return Target("sts:AssumeRole", arn, None if role is None else role.trust_policy, policy_kind="trust")
-
-    table: dict[str, Rule] = {}
-    for operation in operations:
-        if operation in _FREE_STS:
-            table[operation] = free
-        elif operation == "AssumeRole":
-            table[operation] = assume_role
-        else:
-            table[operation] = fixed(f"sts:{operation}")
-    return table
+    return {op: free if op in _DECIDED_BY_STS else fixed(f"sts:{op}") for op in operations}

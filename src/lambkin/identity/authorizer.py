@@ -23,7 +23,7 @@ from lambkin.identity.policy.document import MalformedPolicy, Policy, parse_poli
 from lambkin.identity.policy.evaluate import Question, denied_message, evaluate
 from lambkin.identity.principals import Principal
 
-Kind = Literal["identity", "resource", "trust"]
+Kind = Literal["identity", "resource"]
 Keys = tuple[tuple[str, str], ...]
 CACHE_LIMIT = 65_536  # entries per cache before it starts over
 _CLOCK_KEYS = ("aws:currenttime", "aws:epochtime")
@@ -76,7 +76,6 @@ class Authorizer:
         policy: str | None = None,
         keys: Keys = (),
         source_ip: str = "",
-        policy_kind: Literal["resource", "trust"] = "resource",
     ) -> str | None:
         """None if `principal` may do `action` on `resource` (whose own policy document is `policy`, if
         any, with the service's condition `keys`); else AWS's AccessDenied message."""
@@ -89,7 +88,7 @@ class Authorizer:
         except KeyError:
             pass
         identity = self._identity(principal, generation)
-        parsed = self._parse(policy, policy_kind) if policy is not None else None
+        parsed = self._parse(policy, "resource") if policy is not None else None
         question = Question(principal, action, resource, _context(keys, source_ip), self.now())
         decision = evaluate(question, identity.policies, parsed.policy if parsed else None)
         answer = None if decision.allowed else denied_message(question, decision)

@@ -18,14 +18,12 @@ from lambkin.functions.changes import ConfigChange
 from lambkin.functions.control import build_control_plane
 from lambkin.functions.names import FunctionRef
 from lambkin.functions.policies import Permission
-from lambkin.identity.directory import Role
 from lambkin.identity.principals import Principal, root
 from lambkin.protocol.errors import AwsError
 from lambkin.protocol.service import RequestContext
 from lambkin.queues import permissions
 from lambkin.queues.storage import QueueRow
 from lambkin.store.db import Database
-from lambkin.testing.identity import FakeDirectory
 from lambkin.testing.images import FakeImageResolver
 
 ACCOUNT = "000000000000"
@@ -43,7 +41,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[app.Lambkin]:
 
 @pytest.fixture(scope="module")
 def tables(server: app.Lambkin) -> dict[str, ActionTable]:
-    return wiring.action_tables(server.settings, server.control_plane, server.queues, FakeDirectory())
+    return wiring.action_tables(server.settings, server.control_plane, server.queues)
 
 
 def context(service: str, operation: str, caller: Principal = USER) -> RequestContext:
@@ -257,13 +255,12 @@ def test_iam_operations_are_the_action_of_their_name_on_the_entity_they_name() -
     )
 
 
-def test_sts_assume_role_is_decided_with_the_roles_trust_policy_and_get_caller_identity_is_free() -> None:
-    directory = FakeDirectory()
-    arn = f"arn:aws:iam::{ACCOUNT}:role/worker"
-    directory.put_role(Role(arn, "worker", "AROAEXAMPLE", '{"Version":"2012-10-17","Statement":[]}'))
-    sts = sts_actions(directory, ["AssumeRole", "GetCallerIdentity"])
+def test_sts_get_caller_identity_is_free_and_assume_role_is_left_to_sts() -> None:
+    sts = sts_actions(["AssumeRole", "GetCallerIdentity", "GetSessionToken"])
     ctx = context("sts", "AssumeRole")
-    assert sts["AssumeRole"]({"RoleArn": arn, "RoleSessionName": "s"}, ctx) == Target(
-        "sts:AssumeRole", arn, '{"Version":"2012-10-17","Statement":[]}', policy_kind="trust"
+    assert (
+        sts["AssumeRole"]({"RoleArn": f"arn:aws:iam::{ACCOUNT}:role/worker", "RoleSessionName": "s"}, ctx)
+        is None
     )
     assert sts["GetCallerIdentity"]({}, ctx) is None
+    assert sts["GetSessionToken"]({}, ctx) == Target("sts:GetSessionToken", "*")
