@@ -181,8 +181,11 @@ def create_function(server: LambkinServer, name: str, image_uri: str, **extra: A
     return lam
 
 
-def signed_invoke(server: LambkinServer, name: str, body: bytes) -> tuple[str, dict[str, str]]:
-    """The path and headers of a SigV4-signed Invoke request (valid for minutes; reused as is)."""
+def signed_invoke(
+    server: LambkinServer, name: str, body: bytes, key: tuple[str, str, str | None] | None = None
+) -> tuple[str, dict[str, str]]:
+    """The path and headers of a SigV4-signed Invoke request (valid for minutes; reused as is), signed with
+    the server's key pair (the account root) or `key` (access key ID, secret, session token)."""
     from botocore.auth import SigV4Auth
     from botocore.awsrequest import AWSRequest
     from botocore.credentials import Credentials
@@ -192,7 +195,8 @@ def signed_invoke(server: LambkinServer, name: str, body: bytes) -> tuple[str, d
     request = AWSRequest(
         "POST", server.endpoint + path, data=body, headers={"Content-Type": "application/json"}
     )
-    SigV4Auth(Credentials(ACCESS_KEY_ID, SECRET_ACCESS_KEY), "lambda", REGION).add_auth(request)
+    access_key_id, secret, token = key or (ACCESS_KEY_ID, SECRET_ACCESS_KEY, None)
+    SigV4Auth(Credentials(access_key_id, secret, token), "lambda", REGION).add_auth(request)
     headers = {k: v for k, v in request.headers.items()}
     headers["Host"] = f"127.0.0.1:{server.port}"
     return path, headers
