@@ -25,6 +25,7 @@ _ENTITIES = (
     ("InstanceProfileName", "instance-profile"),
 )
 _LISTINGS = {"ListRoles": "role/", "ListUsers": "user/"}
+_OWN = ("iam:CreateAccessKey", "iam:ListAccessKeys", "iam:GetUser")  # without UserName: the caller's own
 _DECIDED_BY_STS = ("GetCallerIdentity", "AssumeRole")  # free, or decided by STS itself
 
 
@@ -46,7 +47,7 @@ def iam_actions(account_id: str, operations: Iterable[str]) -> ActionTable:
                 return Target(action, str(arguments["PolicyArn"]))
             if arguments.get("PolicyName") and action == "iam:CreatePolicy":
                 return Target(action, f"{base}policy/{_path(arguments)}{arguments['PolicyName']}")
-            if "AccessKeyId" in arguments or action in ("iam:CreateAccessKey", "iam:ListAccessKeys"):
+            if "AccessKeyId" in arguments or action in _OWN:
                 return Target(action, context.caller.arn)  # no UserName: the caller's own keys
             return Target(action, "*")
 

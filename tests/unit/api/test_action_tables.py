@@ -264,3 +264,13 @@ def test_sts_get_caller_identity_is_free_and_assume_role_is_left_to_sts() -> Non
     )
     assert sts["GetCallerIdentity"]({}, ctx) is None
     assert sts["GetSessionToken"]({}, ctx) == Target("sts:GetSessionToken", "*")
+
+
+def test_iam_operations_without_a_user_name_act_on_the_caller() -> None:
+    iam = iam_actions(ACCOUNT, ["GetUser", "ListAccessKeys", "DeleteAccessKey"])
+    ctx = context("iam", "GetUser")
+    assert iam["GetUser"]({}, ctx) == Target("iam:GetUser", USER.arn)
+    assert iam["ListAccessKeys"]({}, ctx) == Target("iam:ListAccessKeys", USER.arn)
+    assert iam["DeleteAccessKey"]({"AccessKeyId": "AKIAEXAMPLE"}, ctx) == Target(
+        "iam:DeleteAccessKey", USER.arn
+    )
