@@ -125,17 +125,17 @@ class _Stopped(Exception):
 def build(settings: Settings) -> Lambkin:
     """Builds the whole server from its settings, one part after another. Nothing starts until `serve()`."""
     store = wiring.store(settings)
-    images = wiring.images(settings, store.db)
-    sandboxes = wiring.sandboxes(settings)
     iam = wiring.iam(settings, store.db)
     identity = wiring.identity(settings, iam.iam)
+    authorization = wiring.authorization(settings, iam.iam)
+    images = wiring.images(settings, store.db, identity.keys, authorization.authorizer)
+    sandboxes = wiring.sandboxes(settings)
     functions = wiring.functions(settings, store.db, images.service, iam.role_check)
     execution = wiring.execution(settings, sandboxes.backend, images.service, functions.plane, identity)
     queues = wiring.queues(settings)
     invokes = wiring.invokes(
         settings, store.db, functions.plane, execution.core, execution.targets, queues.service
     )
-    authorization = wiring.authorization(settings, iam.iam)
     http = wiring.http(
         settings,
         store.db,

@@ -26,6 +26,7 @@ from lambkin.api.lambda_urls import url_handlers
 from lambkin.api.logs_actions import logs_actions
 from lambkin.api.logs_api import logs_handlers
 from lambkin.api.registry import RegistryApp
+from lambkin.api.registry_access import RegistryAccess
 from lambkin.api.root import Mount, path_prefix
 from lambkin.api.sqs_actions import sqs_actions
 from lambkin.api.sqs_api import handlers as sqs_handlers
@@ -153,11 +154,13 @@ class ImagesPart(Part):
     service: ImageService
 
 
-def images(settings: Settings, db: Database) -> ImagesPart:
-    """Blobs and the catalog, the registry at /v2/ (first: nothing else claims its paths), blob collection."""
+def images(settings: Settings, db: Database, keys: Keyring, authorizer: Authorizer) -> ImagesPart:
+    """Blobs and the catalog, the registry at /v2/ (first: nothing else claims its paths; its requests are
+    authorized as ecr: actions), blob collection."""
     blobs = BlobStore(settings.data_dir / "blobs")
     catalog = Catalog(db, blobs)
-    registry = RegistryApp(catalog, Uploads(db, blobs, catalog), blobs, settings.credentials)
+    access = RegistryAccess(keys, authorizer, settings.region, settings.account_id)
+    registry = RegistryApp(catalog, Uploads(db, blobs, catalog), blobs, access)
     return ImagesPart(
         service=build_image_service(settings.data_dir, settings.host, settings.port, catalog),
         mounts=(Mount("registry", path_prefix("/v2"), registry),),

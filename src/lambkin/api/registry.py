@@ -2,25 +2,22 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hmac
 import json
 import logging
 import re
 from urllib.parse import parse_qsl, quote
 
 from lambkin.api.asgi import Message, Receive, Scope, Send, read_body, respond
+from lambkin.api.registry_access import ACTIONS, CATALOG_ACTION, MOUNT_SOURCE_ACTION, RegistryAccess
 from lambkin.api.registry_blobs import BlobHandlers
 from lambkin.api.registry_http import API_VERSION, Handler, Headers, Request, render_error, send_json
-from lambkin.credentials import Credentials
+from lambkin.identity.principals import Principal
 from lambkin.images.blobs import BlobStore
 from lambkin.images.catalog import Catalog, check_repository
 from lambkin.images.errors import (
     ManifestInvalid,
     PaginationNumberInvalid,
     RegistryError,
-    Unauthorized,
     UnknownEndpoint,
     Unsupported,
 )
@@ -38,21 +35,20 @@ _REFERRERS = re.compile(r"^/v2/(?P<name>.+)/referrers/(?P<digest>[^/]+)$")
 
 
 class RegistryApp:
-    """ASGI app for the OCI distribution spec. Every request needs the server's key pair (basic auth)."""
+    """ASGI app for the OCI distribution spec. Every request signs in with an access key (basic auth), and
+    its policies must allow the request's ecr: action on the repository (registry_access.py)."""
 
-    def __init__(
-        self, catalog: Catalog, uploads: Uploads, blobs: BlobStore, credentials: Credentials
-    ) -> None:
+    def __init__(self, catalog: Catalog, uploads: Uploads, blobs: BlobStore, access: RegistryAccess) -> None:
         self.catalog = catalog
-        self.credentials = credentials
+        self.access = access
         blob_handlers = BlobHandlers(catalog, uploads, blobs)
-        self._routes: list[tuple[re.Pattern[str], dict[str, Handler]]] = [
-            (_UPLOAD, blob_handlers.upload_routes()),
-            (_BLOB, blob_handlers.blob_routes()),
-            (_MANIFEST, {"GET": self.get_manifest, "HEAD": self.get_manifest, "PUT": self.put_manifest,
-                         "DELETE": self.delete_manifest}),
-            (_TAGS, {"GET": self.list_tags}),
-            (_REFERRERS, {"GET": self.list_referrers}),
+        self._routes: list[tuple[str, re.Pattern[str], dict[str, Handler]]] = [
+            ("upload", _UPLOAD, blob_handlers.upload_routes()),
+            ("blob", _BLOB, blob_handlers.blob_routes()),
+            ("manifest", _MANIFEST, {"GET": self.get_manifest, "HEAD": self.get_manifest,
+                                     "PUT": self.put_manifest, "DELETE": self.delete_manifest}),
+            ("tags", _TAGS, {"GET": self.list_tags}),
+            ("referrers", _REFERRERS, {"GET": self.list_referrers}),
         ]  # fmt: skip
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -70,8 +66,8 @@ class RegistryApp:
             await send(message)
 
         try:
-            self.authorize(request)
-            await self.dispatch(request, tracked)
+            caller = self.access.caller(request.header(b"authorization"))
+            await self.dispatch(request, tracked, caller)
         except RegistryError as exc:
             if started:
                 raise
@@ -84,24 +80,7 @@ class RegistryApp:
                 raise
             await render_error(tracked, RegistryError(f"internal error: {exc}"), head=method == "HEAD")
 
-    def authorize(self, request: Request) -> None:
-        value = request.header(b"authorization") or ""
-        scheme, _, token = value.partition(" ")
-        if not value:
-            raise Unauthorized("authentication required: use the server's access key ID and secret")
-        if scheme.lower() != "basic":
-            raise Unauthorized(f"unsupported authorization scheme {scheme!r}: use HTTP basic auth")
-        try:
-            user, _, password = base64.b64decode(token.strip(), validate=True).decode().partition(":")
-        except (binascii.Error, UnicodeDecodeError):
-            raise Unauthorized("malformed basic authorization header") from None
-        expected = self.credentials
-        same_user = hmac.compare_digest(user.encode(), expected.access_key_id.encode())
-        same_secret = hmac.compare_digest(password.encode(), expected.secret_access_key.encode())
-        if not (same_user and same_secret and expected.access_key_id):
-            raise Unauthorized("invalid credentials: use the server's access key ID and secret")
-
-    async def dispatch(self, request: Request, send: Send) -> None:
+    async def dispatch(self, request: Request, send: Send, caller: Principal) -> None:
         path = request.path
         if path in ("/v2", "/v2/"):
             if request.method not in ("GET", "HEAD"):
@@ -109,9 +88,10 @@ class RegistryApp:
             await send_json(send, 200, {}, head=request.method == "HEAD")
             return
         if path == "/v2/_catalog":
+            self.access.check(caller, CATALOG_ACTION, None)
             await self.list_repositories(request, send)
             return
-        for pattern, handlers in self._routes:
+        for route, pattern, handlers in self._routes:
             match = pattern.match(path)
             if match is None:
                 continue
@@ -120,6 +100,11 @@ class RegistryApp:
             handler = handlers.get(request.method)
             if handler is None:
                 raise Unsupported(f"{request.method} is not supported on {path}")
+            self.access.check(caller, ACTIONS[route, request.method], params["name"])
+            source = request.query.get("from")
+            if route == "upload" and request.method == "POST" and source:
+                check_repository(source)
+                self.access.check(caller, MOUNT_SOURCE_ACTION, source)
             await handler(request, send, params)
             return
         raise UnknownEndpoint(f"no registry endpoint at {path}")

@@ -103,6 +103,13 @@ class Unauthorized(RegistryError):
     status = 401
 
 
+class Denied(RegistryError):
+    """The caller is known but its policies do not allow this (the message is IAM's AccessDenied text)."""
+
+    code = "DENIED"
+    status = 403
+
+
 class Unsupported(RegistryError):
     code = "UNSUPPORTED"
     status = 405
