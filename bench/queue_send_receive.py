@@ -153,10 +153,15 @@ class LeanClient:
         return self.send(self.signed(action, params))
 
 
-def lean_worker(endpoint: str, name: str, count: int, ready: Any) -> None:
+def lean_worker(
+    endpoint: str, name: str, count: int, ready: Any, key: tuple[str, str, str | None] | None = None
+) -> None:
     """batch_worker's sequence through a LeanClient; sends and receives are signed before the clock starts,
-    deletes (which carry the receipts just received) as they go."""
+    deletes (which carry the receipts just received) as they go. `key`: the (access key ID, secret, session
+    token) to sign with instead of the server's own."""
     sqs = LeanClient(endpoint)
+    if key is not None:
+        sqs.signer = SigV4Auth(Credentials(*key), "sqs", "us-east-1")
     url = sqs.call("CreateQueue", {"QueueName": name})["QueueUrl"]
     sends = [
         sqs.signed(

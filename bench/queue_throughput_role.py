@@ -21,16 +21,13 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from botocore.auth import SigV4Auth
-from botocore.credentials import Credentials
-from tests.harness import ACCESS_KEY_ID, SECRET_ACCESS_KEY, LambkinServer
+from tests.harness import ACCESS_KEY_ID, SECRET_ACCESS_KEY
 
-from bench.queue_send_receive import LeanClient, cpu_seconds
-from bench.support import lambkin_server
+from bench.queue_send_receive import cpu_seconds
+from bench.support import lambkin_server, role_session
 
 TARGET_RATIO = 0.95
 ACCOUNT = "000000000000"
@@ -73,72 +70,18 @@ def _policies() -> list[str]:
     return [json.dumps({"Version": "2012-10-17", "Statement": [s]}) for s in statements]
 
 
-def role_credentials(server: LambkinServer) -> Key:
-    """A session of a role with ten inline policies, assumed by a user its trust policy names."""
-    import boto3
-
-    iam = server.client("iam")
-    iam.create_user(UserName="bench-assumer")
-    key = iam.create_access_key(UserName="bench-assumer")["AccessKey"]
-    assumer = iam.get_user(UserName="bench-assumer")["User"]["Arn"]
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Principal": {"AWS": assumer}, "Action": "sts:AssumeRole"}],
-    }
-    role = iam.create_role(RoleName="bench-queues", AssumeRolePolicyDocument=json.dumps(trust))["Role"]
-    for number, document in enumerate(_policies()):
-        iam.put_role_policy(RoleName="bench-queues", PolicyName=f"p{number}", PolicyDocument=document)
-    sts = boto3.client(
-        "sts",
-        endpoint_url=server.endpoint,
-        region_name="us-east-1",
-        aws_access_key_id=key["AccessKeyId"],
-        aws_secret_access_key=key["SecretAccessKey"],
-    )
-    session = sts.assume_role(RoleArn=role["Arn"], RoleSessionName="bench")["Credentials"]
-    return session["AccessKeyId"], session["SecretAccessKey"], session["SessionToken"]
-
-
-def worker(endpoint: str, name: str, count: int, ready: Any, key: Key) -> None:
-    """One client process: send `count` messages in batches of 10, then receive and delete them all."""
-    sqs = LeanClient(endpoint)
-    sqs.signer = SigV4Auth(Credentials(*key), "sqs", "us-east-1")
-    url = sqs.call("CreateQueue", {"QueueName": name})["QueueUrl"]
-    sends = [
-        sqs.signed(
-            "SendMessageBatch",
-            {
-                "QueueUrl": url,
-                "Entries": [{"Id": str(i), "MessageBody": f"{name} {s + i}"} for i in range(10)],
-            },
-        )
-        for s in range(0, count, 10)
-    ]
-    receive = sqs.signed("ReceiveMessage", {"QueueUrl": url, "MaxNumberOfMessages": 10})
-    ready.wait()
-    for request in sends:
-        assert not sqs.send(request).get("Failed")
-    received = 0
-    while received < count:
-        messages = sqs.send(receive).get("Messages", [])
-        received += len(messages)
-        if messages:
-            entries = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)]
-            assert not sqs.call("DeleteMessageBatch", {"QueueUrl": url, "Entries": entries}).get("Failed")
-
-
 def rate(
     endpoint: str, prefix: str, clients: int, per_client: int, key: Key, server_pid: int
 ) -> tuple[float, float]:
     """Messages per second through send, receive and delete with `clients` processes at once, and messages
     per second of the server's own CPU time (what the server can do when the clients do not share its cores)."""
-    from bench import queue_throughput_role  # by its module name: spawned processes must find the worker
+    from bench import queue_send_receive  # by its module name: spawned processes must find the worker
 
     context = multiprocessing.get_context("spawn")
     ready = context.Barrier(clients + 1)
     workers = [
         context.Process(
-            target=queue_throughput_role.worker, args=(endpoint, f"{prefix}-{i}", per_client, ready, key)
+            target=queue_send_receive.lean_worker, args=(endpoint, f"{prefix}-{i}", per_client, ready, key)
         )
         for i in range(clients)
     ]
@@ -164,7 +107,7 @@ def main(argv: list[str]) -> int:
     with lambkin_server({"LAMBKIN_LOG_LEVEL": "WARNING"}) as server:
         keys: dict[str, Key] = {
             "root": (ACCESS_KEY_ID, SECRET_ACCESS_KEY, None),
-            "role": role_credentials(server),
+            "role": role_session(server, "bench-queues", _policies()),
         }
         for round_number in range(args.rounds):
             order = (

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import http.client
+import json
 import shutil
 import socket
 import sys
@@ -222,3 +223,31 @@ def creds() -> tuple[str, str]:
     from tests.harness import ACCESS_KEY_ID, SECRET_ACCESS_KEY
 
     return ACCESS_KEY_ID, SECRET_ACCESS_KEY
+
+
+def role_session(server: LambkinServer, role_name: str, policies: list[str]) -> tuple[str, str, str]:
+    """Temporary credentials (key ID, secret, token) of a new role with these inline policies, assumed by a
+    new IAM user its trust policy names (the root may not assume roles)."""
+    import boto3
+
+    iam = server.client("iam")
+    assumer_name = f"{role_name}-assumer"
+    iam.create_user(UserName=assumer_name)
+    key = iam.create_access_key(UserName=assumer_name)["AccessKey"]
+    assumer = iam.get_user(UserName=assumer_name)["User"]["Arn"]
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"AWS": assumer}, "Action": "sts:AssumeRole"}],
+    }
+    role = iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]
+    for number, document in enumerate(policies):
+        iam.put_role_policy(RoleName=role_name, PolicyName=f"p{number}", PolicyDocument=document)
+    sts = boto3.client(
+        "sts",
+        endpoint_url=server.endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=key["AccessKeyId"],
+        aws_secret_access_key=key["SecretAccessKey"],
+    )
+    session = sts.assume_role(RoleArn=role["Arn"], RoleSessionName="bench")["Credentials"]
+    return session["AccessKeyId"], session["SecretAccessKey"], session["SessionToken"]

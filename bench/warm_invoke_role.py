@@ -18,7 +18,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.harness import LambkinServer
 
 from bench.support import (
     create_function,
@@ -27,6 +26,7 @@ from bench.support import (
     lambkin_server,
     percentile,
     post,
+    role_session,
     signed_invoke,
     timed,
 )
@@ -58,32 +58,6 @@ def _policies(function_arn: str) -> list[str]:
     return [json.dumps({"Version": "2012-10-17", "Statement": [s]}) for s in statements]
 
 
-def role_credentials(server: LambkinServer, function_arn: str) -> tuple[str, str, str]:
-    """A session of a role with ten inline policies, assumed by a user its trust policy names."""
-    import boto3
-
-    iam = server.client("iam")
-    iam.create_user(UserName="bench-assumer")
-    key = iam.create_access_key(UserName="bench-assumer")["AccessKey"]
-    assumer = iam.get_user(UserName="bench-assumer")["User"]["Arn"]
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Principal": {"AWS": assumer}, "Action": "sts:AssumeRole"}],
-    }
-    role = iam.create_role(RoleName="bench-invoker", AssumeRolePolicyDocument=json.dumps(trust))["Role"]
-    for number, document in enumerate(_policies(function_arn)):
-        iam.put_role_policy(RoleName="bench-invoker", PolicyName=f"p{number}", PolicyDocument=document)
-    sts = boto3.client(
-        "sts",
-        endpoint_url=server.endpoint,
-        region_name="us-east-1",
-        aws_access_key_id=key["AccessKeyId"],
-        aws_secret_access_key=key["SecretAccessKey"],
-    )
-    session = sts.assume_role(RoleArn=role["Arn"], RoleSessionName="bench")["Credentials"]
-    return session["AccessKeyId"], session["SecretAccessKey"], session["SessionToken"]
-
-
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="bench.warm_invoke_role")
     parser.add_argument("--requests", type=int, default=4000, help="timed requests per side")
@@ -101,7 +75,9 @@ def main(argv: list[str]) -> int:
         lam.invoke(FunctionName="warm", Payload=body)  # cold start, not timed
         signed = {
             "root": signed_invoke(server, "warm", body),
-            "role": signed_invoke(server, "warm", body, role_credentials(server, function_arn)),
+            "role": signed_invoke(
+                server, "warm", body, role_session(server, "bench-invoker", _policies(function_arn))
+            ),
         }
         connection = lambkin_connection(server)
 
