@@ -46,7 +46,9 @@ class Delivery:
     """Answers, for a function's role, whether Lambda may deliver to a target as a session of that role (named
     after the function, as Lambda assumes it); identity decides (`role_may`, passed in by the wiring)."""
 
-    def __init__(self, role_may: RoleMay, queue_policy: QueuePolicy, policies: FunctionPolicies, arns: Arns):
+    def __init__(
+        self, role_may: RoleMay, queue_policy: QueuePolicy, policies: FunctionPolicies, arns: Arns
+    ) -> None:
         self.role_may = role_may
         self.queue_policy = queue_policy
         self.policies = policies
