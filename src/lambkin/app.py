@@ -130,9 +130,16 @@ def build(settings: Settings) -> Lambkin:
     authorization = wiring.authorization(settings, iam.iam)
     images = wiring.images(settings, store.db, identity.keys, authorization.authorizer)
     sandboxes = wiring.sandboxes(settings)
-    functions = wiring.functions(settings, store.db, images.service, iam.role_check)
-    execution = wiring.execution(settings, sandboxes.backend, images.service, functions.plane, identity)
     queues = wiring.queues(settings)
+    functions = wiring.functions(
+        settings,
+        store.db,
+        images.service,
+        iam.role_check,
+        authorization.authorizer.role_may,
+        queues.service,
+    )
+    execution = wiring.execution(settings, sandboxes.backend, images.service, functions.plane, identity)
     invokes = wiring.invokes(
         settings, store.db, functions.plane, execution.core, execution.targets, queues.service
     )

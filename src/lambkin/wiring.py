@@ -184,9 +184,23 @@ class FunctionsPart(Part):
     plane: ControlPlane
 
 
-def functions(settings: Settings, db: Database, images: ImageService, role_check: RoleCheck) -> FunctionsPart:
+def functions(
+    settings: Settings,
+    db: Database,
+    images: ImageService,
+    role_check: RoleCheck,
+    role_may: RoleMay | None,
+    queues: QueueService,
+) -> FunctionsPart:
     """The control plane (functions, versions, aliases, account) and its Lambda operations; a function's
-    role must be one Lambda may assume (`role_check`)."""
+    role must be one Lambda may assume (`role_check`) and, with `role_may` (the authorizer's), be allowed to
+    send to its dead-letter queue and to reach its destinations (a queue's own policy counts too)."""
+    find_queue = queue_lookup(queues)
+
+    def queue_policy(arn: str) -> str | None:
+        queue = find_queue(arn)
+        return None if queue is None else queue.policy
+
     plane = build_control_plane(
         db,
         settings.region,
@@ -194,6 +208,8 @@ def functions(settings: Settings, db: Database, images: ImageService, role_check
         images,
         role_check=role_check,
         concurrency_limit=settings.account_concurrency,
+        role_may=role_may,
+        queue_policy=queue_policy,
     )
     return FunctionsPart(plane=plane, handlers={"lambda": lambda_handlers(plane)}, background=(plane.run,))
 
@@ -279,11 +295,20 @@ def invokes(
     queues: QueueService,
 ) -> Part:
     """Invoke, sync and async (its Event branch stored in <data>/events.db, then dispatched through the
-    Invoker with retries, destinations and the DLQ), InvokeAsync and the EventInvokeConfig operations."""
-    configs = EventInvokeConfigService(db, plane.arns, plane.functions)
+    Invoker with retries, destinations and the DLQ), InvokeAsync and the EventInvokeConfig operations. With
+    the control plane's `delivery`, destinations are checked against the function's role when configured,
+    and every record is delivered only where the role may at that time."""
+    delivery = plane.delivery
+    configs = EventInvokeConfigService(db, plane.arns, plane.functions, delivery=delivery)
     dispatch = DispatchSettings(scale=settings.async_retry_scale, per_function=settings.async_concurrency)
     dispatcher = build_dispatcher(
-        settings.data_dir, core.invoker, targets.resolve, configs.effective, queues, dispatch
+        settings.data_dir,
+        core.invoker,
+        targets.resolve,
+        configs.effective,
+        queues,
+        dispatch,
+        refused=None if delivery is None else delivery.refused,
     )
     accepted = AsyncInvokes(plane.arns, targets.resolve, dispatcher, configs)
     sync = invoke_handlers(targets.resolve, core.invoker, enqueue=accepted.enqueue)

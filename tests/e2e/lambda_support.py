@@ -41,16 +41,16 @@ def _iam(endpoint: str) -> Any:
     )
 
 
-def execution_role(endpoint: str) -> str:
-    """The ARN of the role lambkin-test (ROLE in the default account), created on the server at `endpoint`
-    unless it is there already, as a user creates a function's role: a trust policy for
+def execution_role(endpoint: str, name: str = ROLE_NAME) -> str:
+    """The ARN of the role `name` (lambkin-test: ROLE in the default account), created on the server at
+    `endpoint` unless it is there already, as a user creates a function's role: a trust policy for
     lambda.amazonaws.com and AWSLambdaBasicExecutionRole attached."""
     iam = _iam(endpoint)
     try:
-        created = iam.create_role(RoleName=ROLE_NAME, AssumeRolePolicyDocument=TRUST_POLICY)
+        created = iam.create_role(RoleName=name, AssumeRolePolicyDocument=TRUST_POLICY)
     except iam.exceptions.EntityAlreadyExistsException:
-        return str(iam.get_role(RoleName=ROLE_NAME)["Role"]["Arn"])
-    iam.attach_role_policy(RoleName=ROLE_NAME, PolicyArn=BASIC_EXECUTION)
+        return str(iam.get_role(RoleName=name)["Role"]["Arn"])
+    iam.attach_role_policy(RoleName=name, PolicyArn=BASIC_EXECUTION)
     return str(created["Role"]["Arn"])
 
 
@@ -59,6 +59,22 @@ def allow_queue_polling(endpoint: str) -> None:
     attached (Lambda polls the queue with the function's role)."""
     execution_role(endpoint)
     _iam(endpoint).attach_role_policy(RoleName=ROLE_NAME, PolicyArn=QUEUE_EXECUTION)
+
+
+def allow_destinations(endpoint: str, name: str = ROLE_NAME, resource: str = "*") -> None:
+    """Lets the role `name`'s functions deliver async results, as a user does: an inline policy allowing
+    sqs:SendMessage (queue destinations, dead-letter queues) and lambda:InvokeFunction (function
+    destinations) on `resource` (Lambda delivers with the function's role)."""
+    execution_role(endpoint, name)
+    document = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": ["sqs:SendMessage", "lambda:InvokeFunction"], "Resource": resource}
+        ],
+    }
+    _iam(endpoint).put_role_policy(
+        RoleName=name, PolicyName="async-destinations", PolicyDocument=json.dumps(document)
+    )
 
 
 def _blob(layout: Path, data: bytes) -> dict[str, Any]:
@@ -133,16 +149,19 @@ def push(server: LambkinServer, workdir: Path, repository: str, tag: str, conten
     return uri, str(digest)
 
 
-def create(client: Any, name: str, image_uri: str, **extra: Any) -> dict[str, Any]:
-    role = execution_role(client.meta.endpoint_url)
+def create(client: Any, name: str, image_uri: str, role: str | None = None, **extra: Any) -> dict[str, Any]:
+    """CreateFunction with `role` (an ARN), or else the role lambkin-test."""
+    role = role or execution_role(client.meta.endpoint_url)
     response: dict[str, Any] = client.create_function(
         FunctionName=name, Role=role, PackageType="Image", Code={"ImageUri": image_uri}, **extra
     )
     return response
 
 
-def create_active(client: Any, name: str, image_uri: str, **extra: Any) -> dict[str, Any]:
-    create(client, name, image_uri, **extra)
+def create_active(
+    client: Any, name: str, image_uri: str, role: str | None = None, **extra: Any
+) -> dict[str, Any]:
+    create(client, name, image_uri, role, **extra)
     client.get_waiter("function_active_v2").wait(
         FunctionName=name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 150}
     )

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from botocore.config import Config
 
-from tests.e2e.lambda_support import create_active
+from tests.e2e.lambda_support import allow_destinations, create_active
 from tests.harness import SERVER_KILLED_UNDER_CLIENTS, LambkinServer
 from tests.images import BuiltImages
 
@@ -40,6 +40,7 @@ def test_no_accepted_event_is_lost_when_the_server_is_killed(
     sqs = own_server.client("sqs")
     url = sqs.create_queue(QueueName="crash-records")["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    allow_destinations(own_server.endpoint)  # the role delivers the records to the queue
     create_active(lam, "crash-echo", uri, ImageConfig={"Command": ["app.echo"]})
     lam.put_function_event_invoke_config(
         FunctionName="crash-echo", DestinationConfig={"OnSuccess": {"Destination": arn}}

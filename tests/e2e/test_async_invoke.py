@@ -13,7 +13,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from tests.e2e.lambda_support import create_active
+from tests.e2e.lambda_support import allow_destinations, create_active
 from tests.harness import LambkinServer
 
 pytestmark = pytest.mark.runc
@@ -31,6 +31,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LambkinServer]:
         yield instance
     finally:
         instance.stop()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def destinations_allowed(server: LambkinServer) -> None:
+    """Lambda delivers records and dead letters with the function's role: the test role may send and invoke."""
+    allow_destinations(server.endpoint)
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from lambkin.functions.account import AccountService
 from lambkin.functions.aliases import AliasService
 from lambkin.functions.cache import ReadCache
+from lambkin.functions.delivery import Delivery, QueuePolicy, RoleMay
 from lambkin.functions.names import Arns
 from lambkin.functions.policies import FunctionPolicies
 from lambkin.functions.provisioned import ProvisionedConcurrency
@@ -27,6 +28,9 @@ class ControlPlane:
     provisioned: ProvisionedConcurrency
     policies: FunctionPolicies
     worker: ImageWorker
+    delivery: Delivery | None = (
+        None  # whether a function's role may deliver its async results (None: unchecked)
+    )
 
     async def run(self) -> None:
         """The part's one background loop (for `Lambkin.background`)."""
@@ -42,10 +46,16 @@ def build_control_plane(
     role_check: RoleCheck,
     concurrency_limit: int = 1000,
     architecture: str | None = None,
+    role_may: RoleMay | None = None,
+    queue_policy: QueuePolicy = lambda arn: None,
 ) -> ControlPlane:
+    """With `role_may` (identity's), a function's role must be allowed to send to its dead-letter queue and
+    to reach its destinations (`queue_policy`: a queue's own policy by ARN); without it, roles are not asked."""
     arns = Arns(region, account_id)
     cache = ReadCache()
     worker = ImageWorker(db, resolver, cache)
+    policies = FunctionPolicies(db, arns)
+    delivery = None if role_may is None else Delivery(role_may, queue_policy, policies, arns)
     functions = FunctionService(
         db,
         arns,
@@ -53,6 +63,7 @@ def build_control_plane(
         role_check=role_check,
         host_architecture=architecture or host_architecture(),
         cache=cache,
+        delivery=delivery,
     )
     worker.publish = functions.publish_in
     return ControlPlane(
@@ -61,6 +72,7 @@ def build_control_plane(
         aliases=AliasService(db, arns, cache),
         account=AccountService(db, arns, concurrency_limit, cache),
         provisioned=ProvisionedConcurrency(db, arns, concurrency_limit),
-        policies=FunctionPolicies(db, arns),
+        policies=policies,
         worker=worker,
+        delivery=delivery,
     )

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from lambkin.functions.delivery import Delivery
 from lambkin.functions.errors import FunctionNotFound, InvalidParameterValue
 from lambkin.functions.lookup import DEFAULT_PAGE
 from lambkin.functions.model import LATEST
@@ -102,7 +103,8 @@ def check_destination(arn: str | None, own_arn: str) -> None:
 
 
 class EventInvokeConfigService:
-    """Put, Update, Get, Delete and List; `effective()` is the dispatcher's cached read."""
+    """Put, Update, Get, Delete and List; `effective()` is the dispatcher's cached read. With `delivery`, the
+    function's role (that of the version the config applies to) must be allowed to reach each destination."""
 
     def __init__(
         self,
@@ -110,19 +112,21 @@ class EventInvokeConfigService:
         arns: Arns,
         functions: FunctionService,
         clock: Callable[[], float] = time.time,
+        delivery: Delivery | None = None,
     ) -> None:
         self.db = db
         self.arns = arns
         self.functions = functions
         self.clock = clock
+        self.delivery = delivery
         # The functions' ReadCache: any write of the function (its deletion too) drops what is kept here.
         self._cache = functions.cache
 
-    async def _target(self, raw_name: str, qualifier: str | None) -> FunctionRef:
-        """The function and qualifier (unqualified = $LATEST), which must exist."""
+    async def _target(self, raw_name: str, qualifier: str | None) -> tuple[FunctionRef, str]:
+        """The function and qualifier (unqualified = $LATEST), which must exist, and the role it runs with."""
         ref = self.arns.parse(raw_name, qualifier)
-        await self.functions.get(ref)
-        return FunctionRef(ref.name, ref.qualifier or LATEST)
+        version, _, _ = await self.functions.get(ref)
+        return FunctionRef(ref.name, ref.qualifier or LATEST), version.role
 
     async def put(
         self,
@@ -135,7 +139,7 @@ class EventInvokeConfigService:
         patch: bool = False,
     ) -> EventInvokeConfig:
         """Put replaces every field; Update (`patch`) changes only the fields given."""
-        ref = await self._target(raw_name, qualifier)
+        ref, role = await self._target(raw_name, qualifier)
         assert ref.qualifier is not None
         if max_retries is None and max_age_s is None and destinations is None:
             raise InvalidParameterValue(
@@ -145,6 +149,9 @@ class EventInvokeConfigService:
         dests = destinations or {}
         for arn in dests.values():
             check_destination(arn, own)
+        for arn in dests.values():
+            if arn is not None and self.delivery is not None:
+                self.delivery.check_destination(role, ref.name, arn)
         now = self.clock()
         if patch:
             base = await self.get(raw_name, qualifier)
@@ -176,7 +183,7 @@ class EventInvokeConfigService:
         return config
 
     async def get(self, raw_name: str, qualifier: str | None) -> EventInvokeConfig:
-        ref = await self._target(raw_name, qualifier)
+        ref, _ = await self._target(raw_name, qualifier)
         assert ref.qualifier is not None
         found = await self._read(ref.name, ref.qualifier)
         if found is None:

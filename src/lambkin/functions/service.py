@@ -10,6 +10,7 @@ from types import MappingProxyType
 
 from lambkin.functions import changes, validation
 from lambkin.functions.cache import ALL, ReadCache
+from lambkin.functions.delivery import Delivery
 from lambkin.functions.errors import (
     InvalidParameterValue,
     ResourceConflict,
@@ -45,6 +46,7 @@ class FunctionService:
         host_architecture: str,
         clock: Callable[[], float] = time.time,
         cache: ReadCache | None = None,
+        delivery: Delivery | None = None,
     ) -> None:
         self.db = db
         self.cache = cache or ReadCache()
@@ -53,6 +55,7 @@ class FunctionService:
         self.lookup = Lookup(arns, self.repo)
         self._submit = submit
         self._role_check = role_check
+        self._delivery = delivery
         self._host_architecture = host_architecture
         self._clock = clock
 
@@ -70,6 +73,7 @@ class FunctionService:
         validation.check_image_uri(image_uri)
         arch = validation.check_architectures(architectures or ("x86_64",), self._host_architecture)
         self._check_role(role)
+        self._check_dead_letter(role, name, change.dead_letter_target_arn)
         blank = FunctionVersion(
             name=name,
             function_arn=self.arns.function(name),
@@ -152,6 +156,15 @@ class FunctionService:
     ) -> FunctionVersion:
         if change.role is not None:
             self._check_role(change.role)
+        if self._delivery is not None and (change.role is not None or change.dead_letter_target_arn):
+            # The role and the queue as they will be: a new role must reach the function's queue too.
+            current, _, _ = await self.get(FunctionRef(ref.name, LATEST))
+            target = change.dead_letter_target_arn
+            self._check_dead_letter(
+                change.role or current.role,
+                ref.name,
+                current.dead_letter_target_arn if target is None else target,
+            )
 
         def write(conn: sqlite3.Connection) -> FunctionVersion:
             latest = self._settled_latest(conn, ref.name)
@@ -252,6 +265,11 @@ class FunctionService:
     def _check_role(self, role: str) -> None:
         if not self._role_check(role):
             raise InvalidParameterValue(ROLE_NOT_ASSUMABLE)
+
+    def _check_dead_letter(self, role: str, name: str, target: str | None) -> None:
+        """The role must be allowed to send to the dead-letter queue (without `delivery`: not checked)."""
+        if self._delivery is not None and target:
+            self._delivery.check_dead_letter(role, name, target)
 
     def _settled_latest(self, conn: sqlite3.Connection, name: str) -> FunctionVersion:
         latest = self.lookup.latest(conn, name)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lambkin.invoke.async_destinations import Destinations
+from lambkin.invoke.async_destinations import Destinations, Refused
 from lambkin.invoke.async_dispatcher import Configs, Dispatcher, DispatchSettings, Runner
 from lambkin.invoke.async_store import open_event_store
 from lambkin.invoke.targets import Resolve
@@ -18,10 +18,11 @@ def build_dispatcher(
     configs: Configs,
     queues: QueueService | None,
     settings: DispatchSettings,
+    refused: Refused | None = None,
 ) -> Dispatcher:
     """The dispatcher on <data>/events.db (its own file: accepts never queue behind control-plane writes),
-    with every stored event queued again."""
+    with every stored event queued again; with `refused`, records go only where the function's role may."""
     store = open_event_store(data_dir / "events.db")
-    dispatcher = Dispatcher(store, runner, resolve, configs, Destinations(queues), settings)
+    dispatcher = Dispatcher(store, runner, resolve, configs, Destinations(queues, refused), settings)
     dispatcher.restore()
     return dispatcher

@@ -1,4 +1,5 @@
-"""Where a finished async event goes: the destination record (§5's shape), SQS queues, functions, the DLQ."""
+"""Where a finished async event goes: the destination record (§5's shape), SQS queues, functions, the DLQ,
+each delivered only when the function's execution role may (as Lambda delivers with that role)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import datetime as dt
 import json
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +21,11 @@ from lambkin.queues.service import QueueService
 log = logging.getLogger("lambkin.invoke.async")
 
 ERROR_MESSAGE_LIMIT = 1024  # the DLQ's ErrorMessage attribute carries the first 1 KB
+
+Refused = Callable[[str, str, str], str | None]
+"""(role ARN, function name, target ARN) -> None if a session of the function's role may deliver to the
+target, else the action refused there ("sqs:SendMessage", "lambda:InvokeFunction"). The wiring passes the
+control plane's `Delivery.refused`."""
 
 
 @dataclass(frozen=True)
@@ -85,10 +92,29 @@ def function_of(arn: str) -> tuple[str, str | None]:
 
 
 class Destinations:
-    """Delivers records to lambkin's queues in process; a function destination becomes a new async event."""
+    """Delivers records to lambkin's queues in process; a function destination becomes a new async event.
+    With `refused`, each delivery first asks whether the function's role may make it."""
 
-    def __init__(self, queues: QueueService | None) -> None:
+    def __init__(self, queues: QueueService | None, refused: Refused | None = None) -> None:
         self.queues = queues
+        self.refused = refused
+
+    def allowed(self, role: str, function: str, arn: str, request_id: str) -> bool:
+        """Whether the function's role may deliver to `arn` now (its policies may have changed since the
+        target was configured). A refusal is logged and the record is not delivered, as Lambda drops it."""
+        action = None if self.refused is None else self.refused(role, function, arn)
+        if action is None:
+            return True
+        log.warning(
+            "async event %s: the execution role %s of function %s is not allowed %s on %s; "
+            "the record is not delivered",
+            request_id,
+            role,
+            function,
+            action,
+            arn,
+        )
+        return False
 
     def is_function(self, arn: str) -> bool:
         return arn.split(":")[2:3] == ["lambda"]

@@ -259,19 +259,25 @@ class Dispatcher:
     async def _finish(
         self, event: AsyncEvent, decision: Finish, attempt: Attempt | None, target: Target
     ) -> None:
-        """Delivers the record, then removes the event (with a function destination's event, in one commit)."""
+        """Delivers the record where the function's role may, then removes the event (with a function
+        destination's event, in one commit): a refused delivery settles the event all the same, as in Lambda."""
         config = await self.configs(event.function, event.qualifier)
         now = self.clock.now()
         event.moved(EventAction.SUCCEED if decision.succeeded else EventAction.FAIL)
         destination, dead_letter = route(decision, config, target.dead_letter_arn)
+        role = target.version.role
         successors: list[AsyncEvent] = []
-        if destination is not None:
+        if destination is not None and self.destinations.allowed(
+            role, event.function, destination, event.request_id
+        ):
             record = destination_record(event, decision.condition, attempt, now)
             if self.destinations.is_function(destination):
                 successors.append(self.destinations.event_for(destination, record, now))
             else:
                 await self.destinations.to_queue(destination, json.dumps(record))
-        if dead_letter is not None:
+        if dead_letter is not None and self.destinations.allowed(
+            role, event.function, dead_letter, event.request_id
+        ):
             await self.destinations.dead_letter(dead_letter, event, attempt, decision.condition)
         await self.store.remove(event.request_id, successors)
         for successor in successors:

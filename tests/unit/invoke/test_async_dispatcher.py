@@ -29,6 +29,7 @@ class Version:
     reserved_concurrency: int | None = None
     version: str = "$LATEST"
     dead_letter_target_arn: str | None = None
+    role: str = "arn:aws:iam::000000000000:role/fn-role"
 
 
 @dataclass(frozen=True)
