@@ -54,17 +54,20 @@ class Event:
     client_context: str = ""
     cognito_identity: str = ""
 
-    def headers(self) -> tuple[tuple[str, str], ...]:
+    def headers(self) -> list[tuple[str, str]]:
         pairs = [
             ("Content-Type", "application/json"),
             ("Lambda-Runtime-Aws-Request-Id", self.request_id),
             ("Lambda-Runtime-Deadline-Ms", str(self.deadline_ms)),
             ("Lambda-Runtime-Invoked-Function-Arn", self.invoked_function_arn),
-            ("Lambda-Runtime-Trace-Id", self.trace_id),
-            ("Lambda-Runtime-Client-Context", self.client_context),
-            ("Lambda-Runtime-Cognito-Identity", self.cognito_identity),
         ]
-        return tuple((k, v) for k, v in pairs if v)
+        if self.trace_id:
+            pairs.append(("Lambda-Runtime-Trace-Id", self.trace_id))
+        if self.client_context:
+            pairs.append(("Lambda-Runtime-Client-Context", self.client_context))
+        if self.cognito_identity:
+            pairs.append(("Lambda-Runtime-Cognito-Identity", self.cognito_identity))
+        return pairs
 
 
 class RuntimeApi:

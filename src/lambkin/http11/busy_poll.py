@@ -39,7 +39,7 @@ class Trial:
     than `margin` (polling costs a core, so a tie goes to sleeping). The verdict holds for `settle` holds,
     unmeasured; then a new trial starts."""
 
-    def __init__(self, block: int = 16, samples: int = 64, settle: int = 4096, margin: float = 0.05) -> None:
+    def __init__(self, block: int = 16, samples: int = 64, settle: int = 4096, margin: float = 0.1) -> None:
         self.block = block
         self.samples = samples
         self.settle = settle

@@ -40,7 +40,7 @@ class Connection(asyncio.Protocol):
         self._parser = httptools.HttpRequestParser(self)
         self._request: Request | None = None  # the one being read
         self._url: list[bytes] = []
-        self._fields: list[tuple[bytes, bytes]] = []  # the head's header lines, as read
+        self._headers: dict[str, str] = {}  # the head being read: names lowercased, repeats joined
         self._chunks: list[bytes] = []
         self._limit = 0
         self._owed: deque[Reply] = deque()  # answers owed, oldest first
@@ -121,22 +121,19 @@ class Connection(asyncio.Protocol):
     # httptools callbacks
     def on_message_begin(self) -> None:
         self._raw = None if self._ended_in_feed else [self._feed]
-        self._request = Request()
-        self._url, self._fields, self._chunks = [], [], []
+        self._request = request = Request()
+        self._url, self._headers, self._chunks = [], request.headers, []
 
     def on_url(self, url: bytes) -> None:
         self._url.append(url)
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._fields.append((name, value))  # decoded at the head's end, in one loop
+        key, text, headers = name.decode("latin-1").lower(), value.decode("latin-1"), self._headers
+        headers[key] = f"{headers[key]},{text}" if key in headers else text
 
     def on_headers_complete(self) -> None:
         request = self._request
         assert request is not None
-        headers = request.headers
-        for name, value in self._fields:
-            key, text = name.decode("latin-1").lower(), value.decode("latin-1")
-            headers[key] = f"{headers[key]},{text}" if key in headers else text
         request.method = self._parser.get_method().decode("latin-1")
         request.target = b"".join(self._url).decode("latin-1")
         self._limit = self.head_received(request)
