@@ -92,7 +92,8 @@ class Connection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self._answered_at is not None:
             self._request_arrived()
-        self._active_at = self._loop.time()
+        if self._keep_alive_s is not None:
+            self._active_at = self._loop.time()
         if self.phase is Phase.HANDING_OVER:  # waiting for earlier answers before handing over
             self._hand_over_bytes += data
             return
@@ -216,7 +217,9 @@ class Connection(asyncio.Protocol):
 
     # polling for the next request of a quick client
     def _await_next_request(self, poll: bool) -> None:
-        self._answered_at = self._active_at  # _arm_idle has just set it
+        if self._poll is None:
+            return  # nobody polls: the gap to the next request is nobody's business
+        self._answered_at = self._loop.time()
         if poll and self._poll is not None and self._gap_s is not None:
             self._next_request = self._loop.create_future()
             self._poll.hold(self._next_request, self._gap_s)
@@ -278,8 +281,10 @@ class Connection(asyncio.Protocol):
         return not (self._owed or self._request is not None)
 
     def _arm_idle(self) -> None:
+        if self._keep_alive_s is None:
+            return  # no idle timeout (a runtime's connection): nothing to keep the time of
         self._active_at = self._loop.time()
-        if self._idle is None and self._keep_alive_s is not None:
+        if self._idle is None:
             self._idle = self._loop.call_later(self._keep_alive_s, self._close_idle)
 
     def _disarm_idle(self) -> None:
