@@ -8,12 +8,14 @@ checkout), each with the python-echo function warm; the same signed Invoke is re
 connection, alternating rounds between the builds. For each round it reads the CPU time the server's event
 loop thread spent (/proc/PID/task/PID/schedstat, in ns) and divides it by the requests: no sampling, no
 profiler. Busy polling is off (it spends CPU on purpose). The least of the rounds is the figure least
-disturbed by other processes; the median is printed beside it.
+disturbed by other processes; the median is printed beside it, and the p50 latency the client saw (an A/B of
+two builds under the same load, where `bench.warm_invoke`'s ratio to the emulator is too noisy to compare).
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 from contextlib import ExitStack
@@ -27,8 +29,10 @@ from bench.support import (
     creds,
     lambkin_connection,
     lambkin_server,
+    percentile,
     post,
     signed_invoke,
+    timed,
 )
 
 MEMORY_MB = 1769
@@ -50,6 +54,7 @@ def main(argv: list[str]) -> int:
     builds = args.build or [str(ROOT / "src")]
     body = b'{"bench": "warm"}'
     figures: dict[str, list[float]] = {}
+    latencies: dict[str, list[float]] = {}
     with ExitStack() as stack:
         sides = []
         for index, build in enumerate(builds):
@@ -66,8 +71,8 @@ def main(argv: list[str]) -> int:
                     post(conn, path, body, headers)
                 pid = server.process.pid
                 before = loop_cpu_ns(pid)
-                for _ in range(args.requests):
-                    post(conn, path, body, headers)
+                call = functools.partial(post, conn, path, body, headers)
+                latencies.setdefault(build, []).extend(timed(call, args.requests))
                 figures.setdefault(build, []).append((loop_cpu_ns(pid) - before) / args.requests / 1000)
                 conn.close()
     load = Path("/proc/loadavg").read_text().split()[0]
@@ -76,11 +81,13 @@ def main(argv: list[str]) -> int:
     )
     for build, rounds in figures.items():
         ordered = sorted(rounds)
+        p50 = percentile(latencies[build], 0.5)
         print(
             f"{build}: least {ordered[0]:.0f} us, median {ordered[len(ordered) // 2]:.0f} us"
-            f"  (rounds: {', '.join(f'{r:.0f}' for r in rounds)})"
+            f"  (rounds: {', '.join(f'{r:.0f}' for r in rounds)}); client p50 {p50:.3f} ms"
         )
-    print(json.dumps({"bench": "warm_cpu", "load": float(load), "us_per_invoke": figures}))
+    p50s = {build: percentile(samples, 0.5) for build, samples in latencies.items()}
+    print(json.dumps({"bench": "warm_cpu", "load": float(load), "us_per_invoke": figures, "p50_ms": p50s}))
     return 0
 
 
