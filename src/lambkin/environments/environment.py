@@ -236,7 +236,8 @@ class Environment:
             self.poll.hold(outcome_future, self._recent_s)
         # START after the event is on its way (off the critical path): the loop reads the runtime's
         # output only after this returns, so START still comes first in the log.
-        self.logs.begin()
+        if invocation.tail:
+            self.logs.begin()
         self.logs.platform(lines.start_line(invocation.request_id, self.version))
 
         # The runtime's answer wakes this task directly; the sandbox's exit or the timeout settle the same
@@ -292,16 +293,11 @@ class Environment:
         self, request_id: str, duration_ms: float, init_ms: float | None, status: str | None
     ) -> bytes:
         """Writes END and REPORT, ends the invocation's capture and returns its tail."""
-        report = lines.Report(
-            request_id=request_id,
-            duration_ms=duration_ms,
-            memory_size_mb=self.memory_mb,
-            max_memory_used_mb=self._max_memory_mb(),
-            init_duration_ms=init_ms,
-            status=status,
+        report = lines.report_line(
+            request_id, duration_ms, self.memory_mb, self._max_memory_mb(), init_ms, status
         )
         self.logs.platform(lines.end_line(request_id))
-        self.logs.platform(report.line())
+        self.logs.platform(report)
         return self.logs.end()
 
     def _max_memory_mb(self) -> int:
@@ -335,6 +331,9 @@ class Environment:
 
     async def acquire(self) -> None:
         """Thaws it if frozen, then marks it busy."""
+        if self.state is EnvState.IDLE and not self._lock.locked():
+            self.move(EnvState.BUSY)  # warm, and no freeze under way: nothing to wait for
+            return
         async with self._lock:
             if self.state is EnvState.FROZEN:
                 assert self.sandbox is not None

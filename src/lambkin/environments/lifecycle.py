@@ -29,6 +29,8 @@ class EnvState(enum.Enum):
     BUSY = "busy"  # leased to exactly one caller (thawed)
     DEAD = "dead"  # sandbox gone or going; never used again
 
+    __hash__ = object.__hash__  # members are singletons: hashed in C (Enum hashes its name in Python)
+
 
 _ENV_MOVES: dict[EnvState, frozenset[EnvState]] = {
     EnvState.CREATED: frozenset({EnvState.INITIALIZING, EnvState.DEAD}),
@@ -57,6 +59,8 @@ class RuntimeState(enum.Enum):
     INVOCATION_RESPONSE = "InvocationResponse"
     INVOCATION_ERROR_RESPONSE = "InvocationErrorResponse"
     RESPONSE_SENT = "RuntimeResponseSentState"
+
+    __hash__ = object.__hash__  # as EnvState's: a transition looks two members up, every invocation
 
 
 _RUNTIME_MOVES: dict[RuntimeState, frozenset[RuntimeState]] = {

@@ -54,17 +54,20 @@ class Event:
     client_context: str = ""
     cognito_identity: str = ""
 
-    def headers(self) -> tuple[tuple[str, str], ...]:
+    def headers(self) -> list[tuple[str, str]]:
         pairs = [
             ("Content-Type", "application/json"),
             ("Lambda-Runtime-Aws-Request-Id", self.request_id),
             ("Lambda-Runtime-Deadline-Ms", str(self.deadline_ms)),
             ("Lambda-Runtime-Invoked-Function-Arn", self.invoked_function_arn),
-            ("Lambda-Runtime-Trace-Id", self.trace_id),
-            ("Lambda-Runtime-Client-Context", self.client_context),
-            ("Lambda-Runtime-Cognito-Identity", self.cognito_identity),
         ]
-        return tuple((k, v) for k, v in pairs if v)
+        if self.trace_id:
+            pairs.append(("Lambda-Runtime-Trace-Id", self.trace_id))
+        if self.client_context:
+            pairs.append(("Lambda-Runtime-Client-Context", self.client_context))
+        if self.cognito_identity:
+            pairs.append(("Lambda-Runtime-Cognito-Identity", self.cognito_identity))
+        return pairs
 
 
 class RuntimeApi:
@@ -197,9 +200,10 @@ class RuntimeApi:
             return
         content_type = request.headers.get("content-type") or "application/json"
         self._finish(Success(request.body, content_type))
-        # The 202 goes out on the loop's next turn: the task awaiting the outcome was woken first, and its
-        # caller's answer is written before the runtime can come back with its next /next.
-        self._loop.call_soon(reply.send, 202, _ACCEPTED, _JSON)
+        # The 202 goes out at once, before the caller's answer: the runtime turns around (its next /next)
+        # while the loop renders that answer, instead of after it. The answer is not delayed beyond this one
+        # write: the task it waits on was woken first, and runs before the loop reads the runtime again.
+        reply.send(202, _ACCEPTED, _JSON)
 
     def _error(self, request_id: str, request: Request, reply: Reply) -> None:
         if not self._check_id(request_id, reply):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from lambkin.functions.errors import InvalidParameterValue, not_found
 from lambkin.functions.model import LATEST
@@ -48,8 +49,12 @@ class Arns:
     def parse(self, raw: str, qualifier: str | None = None, *, qualified: bool = True) -> FunctionRef:
         """The function a `FunctionName` member names, merged with a separate `Qualifier` member.
 
-        `qualified=False` is for operations that act on the unqualified function only.
+        `qualified=False` is for operations that act on the unqualified function only. (Kept per arguments:
+        every invoke names its function again.)
         """
+        return _parsed(self, raw, qualifier, qualified)
+
+    def _parse(self, raw: str, qualifier: str | None, qualified: bool) -> FunctionRef:
         ref = self._split(raw)
         given = qualifier or None
         if given is not None:
@@ -104,3 +109,9 @@ class Arns:
                 f"Invalid function name: {name}. A function name has 1 to 64 letters, digits, '-' or '_'."
             )
         return FunctionRef(name, parts[1] if len(parts) == 2 else None)
+
+
+@lru_cache(maxsize=1024)
+def _parsed(arns: Arns, raw: str, qualifier: str | None, qualified: bool) -> FunctionRef:
+    """`Arns.parse`, kept for names that parse (a name that does not raises again each time)."""
+    return arns._parse(raw, qualifier, qualified)

@@ -40,7 +40,7 @@ class Connection(asyncio.Protocol):
         self._parser = httptools.HttpRequestParser(self)
         self._request: Request | None = None  # the one being read
         self._url: list[bytes] = []
-        self._fields: list[tuple[bytes, bytes]] = []  # the head's header lines, as read
+        self._headers: dict[str, str] = {}  # the head being read: names lowercased, repeats joined
         self._chunks: list[bytes] = []
         self._limit = 0
         self._owed: deque[Reply] = deque()  # answers owed, oldest first
@@ -92,7 +92,8 @@ class Connection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self._answered_at is not None:
             self._request_arrived()
-        self._active_at = self._loop.time()
+        if self._keep_alive_s is not None:
+            self._active_at = self._loop.time()
         if self.phase is Phase.HANDING_OVER:  # waiting for earlier answers before handing over
             self._hand_over_bytes += data
             return
@@ -121,22 +122,19 @@ class Connection(asyncio.Protocol):
     # httptools callbacks
     def on_message_begin(self) -> None:
         self._raw = None if self._ended_in_feed else [self._feed]
-        self._request = Request()
-        self._url, self._fields, self._chunks = [], [], []
+        self._request = request = Request()
+        self._url, self._headers, self._chunks = [], request.headers, []
 
     def on_url(self, url: bytes) -> None:
         self._url.append(url)
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._fields.append((name, value))  # decoded at the head's end, in one loop
+        key, text, headers = name.decode("latin-1").lower(), value.decode("latin-1"), self._headers
+        headers[key] = f"{headers[key]},{text}" if key in headers else text
 
     def on_headers_complete(self) -> None:
         request = self._request
         assert request is not None
-        headers = request.headers
-        for name, value in self._fields:
-            key, text = name.decode("latin-1").lower(), value.decode("latin-1")
-            headers[key] = f"{headers[key]},{text}" if key in headers else text
         request.method = self._parser.get_method().decode("latin-1")
         request.target = b"".join(self._url).decode("latin-1")
         self._limit = self.head_received(request)
@@ -219,7 +217,9 @@ class Connection(asyncio.Protocol):
 
     # polling for the next request of a quick client
     def _await_next_request(self, poll: bool) -> None:
-        self._answered_at = self._active_at  # _arm_idle has just set it
+        if self._poll is None:
+            return  # nobody polls: the gap to the next request is nobody's business
+        self._answered_at = self._loop.time()
         if poll and self._poll is not None and self._gap_s is not None:
             self._next_request = self._loop.create_future()
             self._poll.hold(self._next_request, self._gap_s)
@@ -281,8 +281,10 @@ class Connection(asyncio.Protocol):
         return not (self._owed or self._request is not None)
 
     def _arm_idle(self) -> None:
+        if self._keep_alive_s is None:
+            return  # no idle timeout (a runtime's connection): nothing to keep the time of
         self._active_at = self._loop.time()
-        if self._idle is None and self._keep_alive_s is not None:
+        if self._idle is None:
             self._idle = self._loop.call_later(self._keep_alive_s, self._close_idle)
 
     def _disarm_idle(self) -> None:

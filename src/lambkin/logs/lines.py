@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime
 import math
 import secrets
-from dataclasses import dataclass
 
 
 def stream_name(version: str, now: datetime.datetime, env_hex: str | None = None) -> str:
@@ -27,33 +26,28 @@ def timeout_line(now: datetime.datetime, request_id: str, timeout_s: float) -> s
     return f"{stamp} {request_id} Task timed out after {timeout_s:.2f} seconds"
 
 
-@dataclass(frozen=True)
-class Report:
-    """The figures of one invocation's REPORT line."""
-
-    request_id: str
-    duration_ms: float
-    memory_size_mb: int
-    max_memory_used_mb: int
-    init_duration_ms: float | None = None
-    status: str | None = None  # "timeout" / "error" for failed invocations
-    error_type: str | None = None
-
-    def line(self) -> str:
-        parts = [
-            f"REPORT RequestId: {self.request_id}",
-            f"Duration: {self.duration_ms:.2f} ms",
-            f"Billed Duration: {billed_ms(self.duration_ms, self.init_duration_ms)} ms",
-            f"Memory Size: {self.memory_size_mb} MB",
-            f"Max Memory Used: {self.max_memory_used_mb} MB",
-        ]
-        if self.init_duration_ms is not None:
-            parts.append(f"Init Duration: {self.init_duration_ms:.2f} ms")
-        if self.status is not None:
-            parts.append(f"Status: {self.status}")
-        if self.error_type is not None:
-            parts.append(f"Error Type: {self.error_type}")
-        return "\t".join(parts) + "\t"
+def report_line(
+    request_id: str,
+    duration_ms: float,
+    memory_size_mb: int,
+    max_memory_used_mb: int,
+    init_duration_ms: float | None = None,
+    status: str | None = None,  # "timeout" / "error" for failed invocations
+    error_type: str | None = None,
+) -> str:
+    """One invocation's REPORT line (every field ends in a tab)."""
+    line = (
+        f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
+        f"Billed Duration: {billed_ms(duration_ms, init_duration_ms)} ms\tMemory Size: {memory_size_mb} MB\t"
+        f"Max Memory Used: {max_memory_used_mb} MB\t"
+    )
+    if init_duration_ms is not None:
+        line += f"Init Duration: {init_duration_ms:.2f} ms\t"
+    if status is not None:
+        line += f"Status: {status}\t"
+    if error_type is not None:
+        line += f"Error Type: {error_type}\t"
+    return line
 
 
 def billed_ms(duration_ms: float, init_duration_ms: float | None) -> int:

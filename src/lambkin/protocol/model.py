@@ -65,6 +65,9 @@ def _first_segment(path: str) -> str:
     return path.lstrip("/").split("/", 1)[0]
 
 
+_KNOWN_PATHS = 4096
+
+
 class ServiceIndex:
     """One service's model with lookups precomputed for the hot path."""
 
@@ -94,9 +97,22 @@ class ServiceIndex:
         for routes in buckets.values():
             routes.sort(key=lambda r: r.specificity, reverse=True)
         self._routes = buckets
+        self._known: dict[tuple[str, str], Match | None] = {}  # routes of paths without a query string
 
     def route(self, method: str, raw_path: str, query: Mapping[str, list[str]]) -> Match | None:
-        """The rest-json operation for a request, or None."""
+        """The rest-json operation for a request, or None. Without a query string the answer depends on the
+        method and path alone, and is kept (the same function is invoked at the same path again and again)."""
+        if query:
+            return self._match(method, raw_path, query)
+        key = (method, raw_path)
+        if key in self._known:
+            return self._known[key]
+        if len(self._known) >= _KNOWN_PATHS:
+            self._known.clear()
+        found = self._known[key] = self._match(method, raw_path, query)
+        return found
+
+    def _match(self, method: str, raw_path: str, query: Mapping[str, list[str]]) -> Match | None:
         for key in ((method, _first_segment(raw_path)), (method, "")):
             for route in self._routes.get(key, ()):
                 found = route.pattern.match(raw_path)

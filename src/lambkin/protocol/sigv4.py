@@ -289,7 +289,32 @@ class _Chosen(dict[str, list[str]]):
 
 class _Verifier(SigV4Auth):  # type: ignore[misc]
     """botocore's signer over exactly the headers the client signed, the payload hash computed once,
-    and the signing key derived once a day per region and service instead of on every request."""
+    and the signing key derived once a day per region and service instead of on every request. The parts
+    of the canonical request that depend only on the path or on the signed header names (botocore's
+    normalized path, its signed-headers line) are kept per path and per names: the same function is called
+    at the same path, with the same headers signed, request after request."""
+
+    def __init__(self, credentials: BotoCredentials, service: str, region: str) -> None:
+        super().__init__(credentials, service, region)
+        self._paths: dict[str, str] = {}
+        self._names: dict[tuple[str, ...], str] = {}
+
+    def _normalize_url_path(self, path: str) -> str:
+        normalized = self._paths.get(path)
+        if normalized is None:
+            if len(self._paths) >= _KEPT:
+                self._paths.clear()
+            normalized = self._paths[path] = super()._normalize_url_path(path)
+        return normalized
+
+    def signed_headers(self, headers_to_sign: _Chosen) -> str:
+        names = tuple(headers_to_sign)
+        line = self._names.get(names)
+        if line is None:
+            if len(self._names) >= _KEPT:
+                self._names.clear()
+            line = self._names[names] = super().signed_headers(headers_to_sign)
+        return line
 
     def headers_to_sign(self, request: _Signing) -> _Chosen:
         chosen = _Chosen()
@@ -308,6 +333,9 @@ class _Verifier(SigV4Auth):  # type: ignore[misc]
             self._service_name,
         )
         return hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
+
+
+_KEPT = 256  # paths and signed-header lists a signer remembers
 
 
 @lru_cache(maxsize=64)

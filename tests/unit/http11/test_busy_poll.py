@@ -1,11 +1,11 @@
 """BusyPoll keeps the loop polling (never sleeping) while a quick invocation is in flight, and only then,
-and gives up as soon as another thread wants the core."""
+and gives up as soon as another thread wants the core; its Trial keeps polling only where it shortens waits."""
 
 from __future__ import annotations
 
 import asyncio
 
-from lambkin.http11.busy_poll import BusyPoll
+from lambkin.http11.busy_poll import BusyPoll, Trial
 
 
 def _idle_core() -> None:
@@ -70,3 +70,88 @@ async def test_polling_stops_when_another_thread_wants_the_core() -> None:
     await asyncio.sleep(0)  # one turn of the loop: the spin yields, and finds the core was wanted
     await asyncio.sleep(0)
     assert not poll.polling and not answer.done()  # the loop sleeps now; the answer will wake it
+
+
+# --- the trial: polling only where it pays ----------------------------------------------------------------
+
+
+def _run_trial(trial: Trial, polled_wait: float, slept_wait: float) -> None:
+    """Gives out holds until the trial settles, each one waiting as long as its way does."""
+    while True:
+        poll, measure = trial.next_hold()
+        assert measure
+        if trial.record(poll, polled_wait if poll else slept_wait):
+            return
+
+
+def test_a_trial_alternates_blocks_of_polling_and_sleeping_holds_and_measures_each() -> None:
+    trial = Trial(block=2, samples=3)
+    ways = [trial.next_hold() for _ in range(6)]
+    assert ways == [(True, True), (True, True), (False, True), (False, True), (True, True), (True, True)]
+    assert trial.polling_pays is None  # nothing recorded: no verdict
+
+
+def test_polling_is_kept_where_it_shortens_the_wait() -> None:
+    trial = Trial(block=4, samples=8, settle=100)
+    _run_trial(trial, polled_wait=0.6, slept_wait=1.0)
+    assert trial.polling_pays is True and trial.medians == (0.6, 1.0)
+    assert {trial.next_hold() for _ in range(50)} == {(True, False)}  # settled: every hold polls, unmeasured
+
+
+def test_sleeping_is_kept_where_polling_does_not_pay() -> None:
+    trial = Trial(block=4, samples=8, settle=100)
+    _run_trial(trial, polled_wait=1.2, slept_wait=1.0)  # the spin took the core the answer needed
+    assert trial.polling_pays is False
+    assert {trial.next_hold() for _ in range(50)} == {(False, False)}
+
+
+def test_a_tie_goes_to_sleeping_since_polling_costs_a_core() -> None:
+    trial = Trial(block=4, samples=8, margin=0.05)
+    _run_trial(trial, polled_wait=0.97, slept_wait=1.0)
+    assert trial.polling_pays is False
+
+
+def test_the_verdict_is_tried_again_after_it_settled_so_many_holds() -> None:
+    trial = Trial(block=2, samples=4, settle=10)
+    _run_trial(trial, polled_wait=0.5, slept_wait=1.0)
+    for _ in range(10):
+        assert trial.next_hold() == (True, False)
+    assert trial.next_hold() == (True, True)  # a new trial, measured again
+    assert not trial.record(False, 9.0)
+    _run_trial(trial, polled_wait=2.0, slept_wait=1.0)  # the machine got busy: now sleeping wins
+    assert trial.polling_pays is False
+
+
+def test_a_late_answer_after_the_verdict_is_not_counted() -> None:
+    trial = Trial(block=2, samples=2, settle=10)
+    _run_trial(trial, polled_wait=0.5, slept_wait=1.0)
+    assert not trial.record(False, 0.01)
+    assert trial.polling_pays is True
+
+
+async def test_each_hold_of_a_trial_records_its_wait_as_a_multiple_of_the_expected_one() -> None:
+    now = [0.0]
+    trial = Trial(block=1, samples=1)
+    poll = BusyPoll(cap_s=0.5, clock=lambda: now[0], yield_core=_idle_core, trial=trial)
+    loop = asyncio.get_running_loop()
+    polled, slept = loop.create_future(), loop.create_future()
+    poll.hold(polled, 0.002)  # the first block polls
+    assert poll.polling
+    now[0] = 0.001
+    polled.set_result(None)
+    await asyncio.sleep(0)
+    poll.hold(slept, 0.002)  # the second sleeps
+    now[0] = 0.005
+    slept.set_result(None)
+    await asyncio.sleep(0)
+    assert trial.medians == (0.5, 2.0) and trial.polling_pays is True
+
+
+async def test_where_polling_does_not_pay_the_loop_sleeps_through_every_hold() -> None:
+    trial = Trial(block=4, samples=8)
+    _run_trial(trial, polled_wait=1.5, slept_wait=1.0)
+    poll = BusyPoll(cap_s=0.5, yield_core=_idle_core, trial=trial)
+    answer = asyncio.get_running_loop().create_future()
+    poll.hold(answer, 0.2)
+    assert not poll.polling
+    answer.set_result(None)

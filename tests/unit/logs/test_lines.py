@@ -12,13 +12,11 @@ from lambkin.logs.stream import TAIL_BYTES, LogStream
 
 
 def test_report_line_exactly_as_lambda_writes_it() -> None:
-    report = lines.Report("abc", 12.344, 128, 18, init_duration_ms=120.551)
-    assert report.line() == (
+    assert lines.report_line("abc", 12.344, 128, 18, init_duration_ms=120.551) == (
         "REPORT RequestId: abc\tDuration: 12.34 ms\tBilled Duration: 133 ms\tMemory Size: 128 MB\t"
         "Max Memory Used: 18 MB\tInit Duration: 120.55 ms\t"
     )
-    warm = lines.Report("abc", 1.001, 256, 40)
-    assert warm.line() == (
+    assert lines.report_line("abc", 1.001, 256, 40) == (
         "REPORT RequestId: abc\tDuration: 1.00 ms\tBilled Duration: 2 ms\tMemory Size: 256 MB\t"
         "Max Memory Used: 40 MB\t"
     )
