@@ -41,7 +41,8 @@ async def test_invocations_slower_than_the_cap_never_poll() -> None:
 
 
 async def test_several_holds_share_one_polling_callback() -> None:
-    poll = BusyPoll(cap_s=0.5, yield_core=_idle_core)
+    now = [0.0]  # the poll's clock stands still: no hold expires, no yield looks contended, however loaded
+    poll = BusyPoll(cap_s=0.5, clock=lambda: now[0], yield_core=_idle_core)
     loop = asyncio.get_running_loop()
     first, second = loop.create_future(), loop.create_future()
     poll.hold(first, 0.2)
