@@ -22,6 +22,21 @@ class Migration:
     sql: str
 
 
+class DamagedDatabase(Exception):
+    """A database file SQLite cannot read as the database it should be: which file, and how to recover."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(
+            f"{path} is damaged ({reason}), so lambkin cannot start on it. To recover, stop lambkin and either "
+            f"restore the file from a backup, or move it aside (with its -wal and -shm files, if any) so that "
+            f"lambkin starts on a new, empty one; `sqlite3 {path} .recover` may save what is still readable."
+        )
+        self.path = path
+
+
+_DAMAGED = frozenset({"SQLITE_CORRUPT", "SQLITE_NOTADB"})
+
+
 class Database:
     """All access goes through one thread, so the event loop never blocks and writes never contend.
 
@@ -76,7 +91,7 @@ class Database:
             )
             return {(r[0], r[1]) for r in conn.execute("SELECT namespace, version FROM schema_migrations")}
 
-        done = self.run_sync(applied)
+        done = self._opening(applied)
         for step in sorted(migrations, key=lambda m: (m.namespace, m.version)):
             if (step.namespace, step.version) in done:
                 continue
@@ -90,7 +105,20 @@ class Database:
                     (step.namespace, step.version),
                 )
 
-            self.run_sync(apply)
+            self._opening(apply)
+
+    def _opening(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """`run_sync` at start-up, where a file that is not the database it should be is DamagedDatabase."""
+        try:
+            return self.run_sync(fn)
+        except sqlite3.DatabaseError as exc:
+            if getattr(exc, "sqlite_errorname", None) in _DAMAGED:
+                raise DamagedDatabase(self.path, str(exc)) from exc
+            if "already exists" in str(exc):  # a table its recorded migrations say was never made
+                raise DamagedDatabase(
+                    self.path, f"its tables do not match its recorded migrations: {exc}"
+                ) from exc
+            raise
 
     def close(self) -> None:
         def _close() -> None:
