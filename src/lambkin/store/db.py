@@ -37,6 +37,30 @@ class DamagedDatabase(Exception):
 _DAMAGED = frozenset({"SQLITE_CORRUPT", "SQLITE_NOTADB"})
 
 
+class StorageFull(Exception):
+    """A write the disk had no room for: the transaction was rolled back, nothing changed, a retry may pass.
+    A domain error (protocol/errors.py) every service answers as its own retryable server fault."""
+
+    code = "ServiceUnavailable"
+    status = 503
+
+    def __init__(self, path: Path) -> None:
+        self.message = (
+            f"The disk holding {path.parent} is full: {path.name} could not be written, and nothing was "
+            "changed. Retry once space is freed on that disk."
+        )
+        super().__init__(self.message)
+
+
+def disk_full(exc: BaseException | None) -> bool:
+    """Whether `exc`, or an error it was raised while handling, is SQLite's SQLITE_FULL."""
+    while exc is not None:
+        if getattr(exc, "sqlite_errorname", None) == "SQLITE_FULL":
+            return True
+        exc = exc.__context__
+    return False
+
+
 class Database:
     """All access goes through one thread, so the event loop never blocks and writes never contend.
 
@@ -67,10 +91,13 @@ class Database:
         conn.execute("BEGIN IMMEDIATE")
         try:
             result = fn(conn)
-        except BaseException:
-            conn.execute("ROLLBACK")
+            conn.execute("COMMIT")
+        except BaseException as exc:
+            if conn.in_transaction:  # SQLite may have rolled it back itself (a full disk does)
+                conn.execute("ROLLBACK")
+            if disk_full(exc):
+                raise StorageFull(self.path) from exc
             raise
-        conn.execute("COMMIT")
         return result
 
     async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
