@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 DATA ?= $(CURDIR)/.cache/demo-data
 PORT ?= 9000
 
-.PHONY: setup system venv run test lint unit integration images bench clean
+.PHONY: setup system venv run test fuzz lint unit integration images bench clean
 
 setup: system venv
 
@@ -33,6 +33,11 @@ lint: venv
 
 test: setup images lint
 	$(BIN)/pytest tests
+
+# The property tests with new random examples, the end-to-end ones ten times as many (`make test` replays a
+# fixed set).
+fuzz: setup images
+	$(BIN)/pytest --hypothesis-profile=fuzz tests/e2e/test_lambda_properties.py tests/unit/protocol/test_properties.py tests/unit/protocol/test_properties_json.py
 
 bench: setup images
 	$(BIN)/python -m bench.all

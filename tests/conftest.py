@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from lambkin.sandbox import overlay
 from tests.harness import LambkinServer
@@ -59,3 +60,10 @@ def test_images() -> BuiltImages:
     """
     build_all()
     return BuiltImages()
+
+
+# Property tests: `make test` draws the same examples on every run and every clone (a failure there is a
+# failure of the change, never of the draw); `make fuzz` (--hypothesis-profile=fuzz) draws new ones, more.
+settings.register_profile("ci", derandomize=True, max_examples=200, print_blob=True)
+settings.register_profile("fuzz", derandomize=False, max_examples=2000, print_blob=True)
+settings.load_profile("ci")  # the pytest option --hypothesis-profile, if given, loads its profile after this

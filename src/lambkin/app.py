@@ -19,6 +19,7 @@ from lambkin.api.front_door import front_door
 from lambkin.api.root import Mount, RootApp, always
 from lambkin.config import Settings
 from lambkin.functions.control import ControlPlane
+from lambkin.http11.limits import HeadLimits
 from lambkin.images.service import ImageService
 from lambkin.invoke.core import ExecutionCore
 from lambkin.queues.service import QueueService
@@ -56,7 +57,10 @@ class Lambkin:
         root = self.asgi
         # uvicorn only calls its `http` class with keyword arguments: a factory function serves as well;
         # AWS API requests are answered by the front door itself, other surfaces by uvicorn's protocol.
-        protocol = cast(type[asyncio.Protocol], front_door(root, self.aws, self.execution.pools.poll))
+        limits = HeadLimits(
+            self.settings.header_line_limit, self.settings.head_limit, self.settings.head_deadline_s
+        )
+        protocol = cast(type[asyncio.Protocol], front_door(root, self.aws, self.execution.pools.poll, limits))
         config = uvicorn.Config(
             root,
             host=self.settings.host,

@@ -52,6 +52,12 @@ class Settings:
     session_duration_scale: float = 1.0
     # The sandboxes' PID 1 (LAMBKIN_SANDBOX_INIT): None looks for the host's static tini, "" runs without one.
     sandbox_init: str | None = None
+    # A request's head: each line at most this many bytes (LAMBKIN_HEADER_LINE_LIMIT), the whole head at
+    # most (LAMBKIN_HEAD_LIMIT) — ALB's 16 KiB and 64 KiB — and its last byte at most this long after its
+    # first (LAMBKIN_HEAD_DEADLINE). Past them: 431, or 408 for a slow sender.
+    header_line_limit: int = 16 * 1024
+    head_limit: int = 64 * 1024
+    head_deadline_s: float = 30.0
 
     @property
     def endpoint(self) -> str:
@@ -140,6 +146,9 @@ def settings_from_environment(
             async_concurrency=int(env.get("LAMBKIN_ASYNC_CONCURRENCY") or 16),
             session_duration_scale=_number(env, "LAMBKIN_SESSION_DURATION_SCALE", 1.0),
             sandbox_init=env.get("LAMBKIN_SANDBOX_INIT"),
+            header_line_limit=int(_number(env, "LAMBKIN_HEADER_LINE_LIMIT", 16 * 1024)),
+            head_limit=int(_number(env, "LAMBKIN_HEAD_LIMIT", 64 * 1024)),
+            head_deadline_s=_number(env, "LAMBKIN_HEAD_DEADLINE", 30.0),
         ),
         generated,
     )

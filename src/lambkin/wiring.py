@@ -406,4 +406,6 @@ def aws(
                 raise ValueError(f"{service} operations wired twice: {', '.join(twice)}")
             known.update(handlers)
     authorize = build_authorize(authorizer, tables, services)
-    return AwsAsgi(AwsGateway(services, settings.account_id, keys, authorize=authorize))
+    return AwsAsgi(
+        AwsGateway(services, settings.account_id, keys, authorize=authorize, region=settings.region)
+    )

@@ -111,6 +111,18 @@ def test_deleting_a_config_and_getting_it_again(lam: Any, published: str) -> Non
         lam.get_provisioned_concurrency_config(FunctionName=published, Qualifier="live")
 
 
+def test_deleting_a_config_that_is_not_there_is_resource_not_found(lam: Any, published: str) -> None:
+    """Delete's model lists ResourceNotFoundException, not Get's ProvisionedConcurrencyConfigNotFoundException."""
+    lam.put_provisioned_concurrency_config(
+        FunctionName=published, Qualifier="live", ProvisionedConcurrentExecutions=1
+    )
+    lam.delete_provisioned_concurrency_config(FunctionName=published, Qualifier="live")
+    with pytest.raises(lam.exceptions.ResourceNotFoundException) as missing:
+        lam.delete_provisioned_concurrency_config(FunctionName=published, Qualifier="live")
+    assert missing.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+    assert "No Provisioned Concurrency Config found for this function" in str(missing.value)
+
+
 def test_what_cannot_be_provisioned_gets_lambdas_errors(lam: Any, published: str) -> None:
     with pytest.raises(lam.exceptions.InvalidParameterValueException) as unpublished:
         lam.put_provisioned_concurrency_config(

@@ -25,6 +25,7 @@ from lambkin.http11 import wire
 from lambkin.http11.busy_poll import BusyPoll
 from lambkin.http11.connection import Connection
 from lambkin.http11.exchange import HandOver, Reply, Request
+from lambkin.http11.limits import DEFAULT_LIMITS, HeadLimits
 from lambkin.protocol.gateway import Routed, api_request
 
 log = logging.getLogger("lambkin.http")
@@ -44,8 +45,9 @@ class FrontDoor(Connection):
         tasks: set[asyncio.Task[None]],
         keep_alive_s: float,
         poll: BusyPoll | None = None,
+        limits: HeadLimits = DEFAULT_LIMITS,
     ) -> None:
-        super().__init__(connections, keep_alive_s, poll)
+        super().__init__(connections, keep_alive_s, poll, limits)
         self._root = root
         self._aws = aws  # the mount whose requests are answered here, by its gateway
         self._gateway = aws.gateway
@@ -128,7 +130,9 @@ class FrontDoor(Connection):
             self._answer_first()
 
 
-def front_door(root: RootApp, aws: AwsAsgi, poll: BusyPoll | None = None) -> Callable[..., asyncio.Protocol]:
+def front_door(
+    root: RootApp, aws: AwsAsgi, poll: BusyPoll | None = None, limits: HeadLimits = DEFAULT_LIMITS
+) -> Callable[..., asyncio.Protocol]:
     """The protocol factory uvicorn calls (as its `http` class) for each accepted connection."""
 
     def create(
@@ -147,6 +151,7 @@ def front_door(root: RootApp, aws: AwsAsgi, poll: BusyPoll | None = None) -> Cal
             server_state.tasks,
             config.timeout_keep_alive,
             poll,
+            limits,
         )
 
     return create

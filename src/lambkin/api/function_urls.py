@@ -28,7 +28,7 @@ from lambkin.identity.principals import Principal
 from lambkin.invoke.concurrency import Throttled
 from lambkin.invoke.invoker import Invoker, InvokeRequest
 from lambkin.invoke.targets import Resolve
-from lambkin.protocol.sigv4 import Incoming, KeyLookup, SignatureError, verify
+from lambkin.protocol.sigv4 import Incoming, KeyLookup, SignatureError, check_scope, verify
 
 log = logging.getLogger("lambkin.urls")
 
@@ -259,8 +259,7 @@ class FunctionUrls:
             request.body,
         )
         verified = verify(incoming, self.keys, datetime.now(UTC))
-        if verified.scope.service != "lambda":
-            raise SignatureError("mismatch", "Credential should be scoped to correct service: 'lambda'.")
+        check_scope(verified.scope, "lambda", (self.region,))
         caller = verified.caller
         if not isinstance(caller, Principal):
             raise TypeError(f"the caller of a request is a Principal, not {type(caller).__name__}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from lambkin.protocol.errors import AwsError
+from lambkin.protocol.parse import TOO_DEEP
 
 _JSON = json.JSONDecoder()
 
@@ -15,10 +16,16 @@ def check_json(payload: bytes) -> None:
         return
     try:  # what json.loads does with bytes, without its keyword checks (this is every Invoke)
         _JSON.decode(payload.decode(json.detect_encoding(payload), "surrogatepass"))
+    except RecursionError:
+        raise _unparsable(f"Could not parse payload into json: {TOO_DEEP}") from None
     except (ValueError, UnicodeDecodeError) as exc:
-        raise AwsError(
-            "InvalidRequestContentException", f"Could not parse request body into json: {exc}", Type="User"
-        ) from exc
+        raise _unparsable(str(exc)) from exc
+
+
+def _unparsable(reason: str) -> AwsError:
+    return AwsError(
+        "InvalidRequestContentException", f"Could not parse request body into json: {reason}", Type="User"
+    )
 
 
 def too_large(limit: int) -> AwsError:

@@ -12,6 +12,7 @@ from typing import Any
 
 from lambkin import app as composition
 from lambkin.config import command_defaults, settings_from_environment
+from lambkin.store.db import DamagedDatabase
 
 
 def register(commands: Any) -> None:
@@ -64,7 +65,7 @@ def serve(args: argparse.Namespace, after_ready: AfterReady | None = None) -> in
         uvloop.run(main())
     except KeyboardInterrupt:
         pass
-    except OSError as exc:
+    except (OSError, DamagedDatabase) as exc:
         print(f"lambkin: {exc}", file=sys.stderr)
         return 1
     return 0

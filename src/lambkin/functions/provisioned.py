@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from lambkin.functions.account import check_reservation
 from lambkin.functions.changes import timestamp
-from lambkin.functions.errors import FunctionsError, InvalidParameterValue
+from lambkin.functions.errors import FunctionNotFound, FunctionsError, InvalidParameterValue
 from lambkin.functions.lookup import DEFAULT_PAGE, Lookup, decode_marker, encode_marker
 from lambkin.functions.model import LATEST, Page
 from lambkin.functions.names import Arns, FunctionRef
@@ -141,8 +141,8 @@ class ProvisionedConcurrency:
                 (ref.name, qualifier),
             ).rowcount
 
-        if not await self.db.run(write):
-            raise self._not_found(ref)
+        if not await self.db.run(write):  # the one error of Get's that Delete's model does not list
+            raise FunctionNotFound(self._none_for(ref))
 
     async def listing(
         self, ref: FunctionRef, marker: str | None, max_items: int | None
@@ -192,9 +192,10 @@ class ProvisionedConcurrency:
         )
 
     def _not_found(self, ref: FunctionRef) -> ConfigNotFound:
-        return ConfigNotFound(
-            f"No Provisioned Concurrency Config found for this function: {self.arns.of(ref)}"
-        )
+        return ConfigNotFound(self._none_for(ref))
+
+    def _none_for(self, ref: FunctionRef) -> str:
+        return f"No Provisioned Concurrency Config found for this function: {self.arns.of(ref)}"
 
     @staticmethod
     def _published(ref: FunctionRef) -> str:

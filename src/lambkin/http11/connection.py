@@ -4,7 +4,8 @@ A subclass says what a request's head allows (`head_received`: its body limit, o
 connection to another protocol from this request on) and answers each whole request (`received`), now or
 later, through the Reply it is given. The connection writes the answers in request order, pauses reading
 while too many are owed, closes on `Connection: close`, after an idle keep-alive timeout, or once drained
-at shutdown, and answers 100-continue and malformed requests itself.
+at shutdown, and answers 100-continue, malformed requests, heads past their limits (431) and heads too slow
+to arrive (408) itself.
 """
 
 from __future__ import annotations
@@ -19,11 +20,15 @@ import httptools
 from lambkin.http11 import wire
 from lambkin.http11.busy_poll import BusyPoll
 from lambkin.http11.exchange import HandOver, Reply, Request
+from lambkin.http11.limits import DEFAULT_LIMITS, HEAD_TOO_LARGE, HEAD_TOO_SLOW, HeadLimits, HeadTooLarge
 from lambkin.http11.phases import Phase, transition
 
 log = logging.getLogger("lambkin.http")
 
 MAX_QUEUED = 16  # pipelined requests read ahead of their answers before reading pauses
+# After a refusal, what the client still sends is read and dropped this long before the connection closes:
+# closed with unread bytes, a connection is reset, and the client would never read the refusal.
+LINGER_S = 2.0
 
 
 class Connection(asyncio.Protocol):
@@ -31,7 +36,11 @@ class Connection(asyncio.Protocol):
     over); `connections` tracks the open ones (uvicorn's shutdown calls each one's `shutdown`)."""
 
     def __init__(
-        self, connections: set[Any], keep_alive_s: float | None = None, poll: BusyPoll | None = None
+        self,
+        connections: set[Any],
+        keep_alive_s: float | None = None,
+        poll: BusyPoll | None = None,
+        limits: HeadLimits = DEFAULT_LIMITS,
     ) -> None:
         self.phase = Phase.OPEN
         self.transport: asyncio.Transport | None = None
@@ -43,6 +52,13 @@ class Connection(asyncio.Protocol):
         self._headers: dict[str, str] = {}  # the head being read: names lowercased, repeats joined
         self._chunks: list[bytes] = []
         self._limit = 0
+        # the head being read: its size so far (whole lines, and every byte of reads it spans), its deadline
+        self._limits = limits
+        self._in_head = False
+        self._head_lines = 0
+        self._head_raw = 0
+        self._head_overdue: asyncio.TimerHandle | None = None
+        self._linger: asyncio.TimerHandle | None = None
         self._owed: deque[Reply] = deque()  # answers owed, oldest first
         self._paused = False
         # a request's bytes while it began at the start of a read (a hand-over replays them)
@@ -87,9 +103,14 @@ class Connection(asyncio.Protocol):
             self.phase = transition(self.phase, Phase.CLOSED)
         self._connections.discard(self)
         self._disarm_idle()
+        self._end_head()
+        if self._linger is not None:
+            self._linger.cancel()
         self._request_arrived()
 
     def data_received(self, data: bytes) -> None:
+        if self.phase is Phase.CLOSED:  # refused, lingering: dropped
+            return
         if self._answered_at is not None:
             self._request_arrived()
         if self._keep_alive_s is not None:
@@ -100,16 +121,25 @@ class Connection(asyncio.Protocol):
         self._feed, self._ended_in_feed = data, False
         if self._raw is not None:
             self._raw.append(data)  # more of a head that began at the start of an earlier read
+        if self._in_head:  # a read that begins within a head and ends within it is all head
+            self._head_raw += len(data)
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserCallbackError as failure:
             if isinstance(failure.__context__, HandOver):
                 self._begin_hand_over()
                 return
+            if isinstance(failure.__context__, HeadTooLarge):
+                self.abort(HEAD_TOO_LARGE)
+                return
             log.error("reading a request failed", exc_info=failure.__context__)
             self.abort(wire.SERVER_ERROR)
+            return
         except (httptools.HttpParserUpgrade, httptools.HttpParserError):
             self.abort(wire.BAD_REQUEST)
+            return
+        if self._in_head and self._head_raw > self._limits.head_bytes:  # one line, dribbled without end
+            self.abort(HEAD_TOO_LARGE)
 
     def shutdown(self) -> None:
         """uvicorn's graceful shutdown: close now if idle, else once the answers owed are written."""
@@ -124,17 +154,22 @@ class Connection(asyncio.Protocol):
         self._raw = None if self._ended_in_feed else [self._feed]
         self._request = request = Request()
         self._url, self._headers, self._chunks = [], request.headers, []
+        self._in_head, self._head_lines, self._head_raw = True, 0, 0
+        self._head_overdue = self._loop.call_later(self._limits.deadline_s, self._head_too_slow)
 
     def on_url(self, url: bytes) -> None:
         self._url.append(url)
+        self._head_grew(len(url), sum(map(len, self._url)))
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        self._head_grew(len(name) + len(value) + 4, len(name) + len(value) + 2)  # ": " and CRLF
         key, text, headers = name.decode("latin-1").lower(), value.decode("latin-1"), self._headers
         headers[key] = f"{headers[key]},{text}" if key in headers else text
 
     def on_headers_complete(self) -> None:
         request = self._request
         assert request is not None
+        self._end_head()
         request.method = self._parser.get_method().decode("latin-1")
         request.target = b"".join(self._url).decode("latin-1")
         self._limit = self.head_received(request)
@@ -166,6 +201,24 @@ class Connection(asyncio.Protocol):
             self._paused = True
             self.transport.pause_reading()
         self.received(request, reply)
+
+    # the head's limits
+    def _head_grew(self, added: int, line: int) -> None:
+        self._head_lines += added
+        if line > self._limits.line_bytes or self._head_lines > self._limits.head_bytes:
+            raise HeadTooLarge
+
+    def _end_head(self) -> None:
+        self._in_head = False
+        if self._head_overdue is not None:
+            self._head_overdue.cancel()
+            self._head_overdue = None
+
+    def _head_too_slow(self) -> None:
+        self._head_overdue = None
+        if self._in_head:
+            self._in_head = False
+            self.abort(HEAD_TOO_SLOW)
 
     # answers
     def owes_first(self, reply: Reply) -> bool:
@@ -205,13 +258,19 @@ class Connection(asyncio.Protocol):
                 self._await_next_request(poll_next)
 
     def abort(self, answer: bytes = b"") -> None:
-        """Writes `answer` (if any) and closes now, whatever else is owed or unread."""
-        if self.transport is not None and self.phase is not Phase.CLOSED:
+        """Writes `answer` (if any) and closes, whatever else is owed or unread: at once without an answer,
+        else after it and a linger (LINGER_S) for the bytes the client sends meanwhile."""
+        transport = self.transport
+        if transport is not None and self.phase is not Phase.CLOSED:
             if answer:
-                self.transport.write(answer)
-                self.transport.close()
+                transport.write(answer)
+                if transport.can_write_eof():
+                    transport.write_eof()
+                    self._linger = self._loop.call_later(LINGER_S, transport.close)
+                else:
+                    transport.close()
             else:
-                self.transport.abort()
+                transport.abort()
         if self.phase is not Phase.CLOSED:
             self.phase = transition(self.phase, Phase.CLOSED)
 

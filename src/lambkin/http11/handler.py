@@ -7,6 +7,7 @@ from typing import Any
 
 from lambkin.http11.connection import Connection
 from lambkin.http11.exchange import Reply, Request
+from lambkin.http11.limits import DEFAULT_LIMITS, HeadLimits
 
 Handler = Callable[[Request, Reply], None]
 BodyLimit = Callable[[str, str], int]
@@ -16,8 +17,14 @@ class HandlerConnection(Connection):
     """Requests are handed to `handler` as they complete (in order); its replies may come later, in any
     order, and are written in request order. No idle timeout: the client (a runtime) holds it open."""
 
-    def __init__(self, handler: Handler, body_limit: BodyLimit, connections: set[Any] | None = None) -> None:
-        super().__init__(set() if connections is None else connections)
+    def __init__(
+        self,
+        handler: Handler,
+        body_limit: BodyLimit,
+        connections: set[Any] | None = None,
+        limits: HeadLimits = DEFAULT_LIMITS,
+    ) -> None:
+        super().__init__(set() if connections is None else connections, limits=limits)
         self._handler = handler
         self._body_limit = body_limit
 

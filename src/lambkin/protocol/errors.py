@@ -28,7 +28,9 @@ fault (`serialize.error`).
         ├── identity.sts.StsError               sts      AccessDenied (403), ValidationError
         ├── queues.errors.QueueError            sqs      QueueDoesNotExist, InvalidAttributeName, ... (the json
         │                                                protocol's names; query codes from `legacy.py`)
-        └── logs.errors.LogsError               logs     ResourceNotFoundException, InvalidParameterException
+        ├── logs.errors.LogsError               logs     ResourceNotFoundException, InvalidParameterException
+        └── store.db.StorageFull                every    ServiceUnavailable: each service's retryable server
+                                                         fault (`dialect.unavailable`), for a full disk
 
 `images.errors.RegistryError` has the same shape, but it is the OCI registry's (`api/registry.py` renders it
 as the distribution spec's JSON); it never reaches an AWS API.

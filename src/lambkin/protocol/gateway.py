@@ -25,7 +25,7 @@ from lambkin.protocol.model import ServiceIndex, service_index
 from lambkin.protocol.parse import ParseError, parse_json, parse_rest_json
 from lambkin.protocol.query import parse_query
 from lambkin.protocol.service import Authorize, RequestContext, Services
-from lambkin.protocol.sigv4 import Incoming, KeyLookup, SignatureError, claimed_scope, verify
+from lambkin.protocol.sigv4 import Incoming, KeyLookup, SignatureError, check_scope, claimed_scope, verify
 from lambkin.protocol.validate import validate
 
 log = logging.getLogger("lambkin.protocol")
@@ -78,7 +78,8 @@ def _utcnow() -> datetime:
 
 class AwsGateway:
     """Serves the AWS APIs of the services it is given, each driven by its botocore model, for one account
-    whose keys `keys` knows; `authorize` (if given) decides whether the caller may do what it asks."""
+    whose keys `keys` knows, in one region; `authorize` (if given) decides whether the caller may do what
+    it asks."""
 
     def __init__(
         self,
@@ -87,8 +88,10 @@ class AwsGateway:
         keys: KeyLookup,
         authorize: Authorize | None = None,
         now: Callable[[], datetime] = _utcnow,
+        region: str = "us-east-1",
     ) -> None:
         self.services = services
+        self.region = region
         self.account_id = account_id
         self.keys = keys
         self.authorize = authorize
@@ -170,6 +173,9 @@ class AwsGateway:
                 verified = await asyncio.to_thread(verify, incoming, self.keys, self.now())
             else:
                 verified = verify(incoming, self.keys, self.now())
+            # IAM's and STS's global endpoints take requests signed for us-east-1 as well
+            regions = (self.region, "us-east-1") if name in dialect.QUERY_SERVICES else (self.region,)
+            check_scope(verified.scope, name, regions)
         except SignatureError as failure:
             raise dialect.auth_error(failure) from None
         try:

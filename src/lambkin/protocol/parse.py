@@ -105,10 +105,17 @@ def parse_json(operation: OperationModel, body: bytes) -> dict[str, Any]:
     return parsed
 
 
+TOO_DEEP = "nesting depth exceeds the maximum allowed"
+"""Why a JSON document nested deeper than the decoder recurses cannot be read (the decoder's own words
+name Python's recursion limit, which is nothing a caller can act on)."""
+
+
 def _load(body: bytes) -> Any:
     try:
         return json.loads(body)
-    except (ValueError, RecursionError) as exc:
+    except RecursionError:
+        raise ParseError(f"Could not parse request body into json: {TOO_DEEP}") from None
+    except ValueError as exc:
         raise ParseError(f"Could not parse request body into json: {exc}") from None
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -107,6 +107,17 @@ def _scope_of(credential: str | None) -> Scope | None:
     if len(parts) != 5 or parts[4] != "aws4_request":
         return None
     return Scope(*parts[:4])
+
+
+def check_scope(scope: Scope, service: str, regions: Collection[str]) -> None:
+    """Refuses, in AWS's words, a signature scoped to a region this endpoint does not serve or to another
+    service than the one the request is for."""
+    if scope.region not in regions:
+        raise SignatureError(
+            "mismatch", f"Credential should be scoped to a valid region, not '{scope.region}'. "
+        )
+    if scope.service != service:
+        raise SignatureError("mismatch", f"Credential should be scoped to correct service: '{service}'. ")
 
 
 def verify(request: Incoming, keys: KeyLookup, now: datetime) -> Verified:

@@ -172,7 +172,7 @@ def parse_redrive_policy(value: str) -> RedrivePolicy | None:
         raw = json.loads(value)
         arn = raw["deadLetterTargetArn"]
         count = int(raw.get("maxReceiveCount", 10))
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, RecursionError) as exc:
         raise InvalidParameterValue(
             f"Value {value} for parameter RedrivePolicy is invalid. Reason: Redrive policy is not a valid "
             "JSON map with deadLetterTargetArn and maxReceiveCount."
@@ -192,7 +192,7 @@ def parse_redrive_allow_policy(value: str) -> RedriveAllowPolicy | None:
         raw = json.loads(value)
         permission = raw["redrivePermission"]
         sources = tuple(raw.get("sourceQueueArns", ()))
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, RecursionError) as exc:
         raise InvalidParameterValue(
             f"Value {value} for parameter RedriveAllowPolicy is invalid. Reason: not a valid JSON map."
         ) from exc

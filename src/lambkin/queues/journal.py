@@ -7,7 +7,7 @@ import sqlite3
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from lambkin.store.db import Database
+from lambkin.store.db import Database, disk_full
 
 T = TypeVar("T")
 Write = Callable[[sqlite3.Connection], Any]
@@ -84,6 +84,8 @@ def _apply(conn: sqlite3.Connection, writes: list[Write]) -> list[tuple[bool, An
         try:
             value = fn(conn)
         except Exception as exc:
+            if disk_full(exc):  # no write of this batch can be kept: the whole transaction is rolled back
+                raise
             conn.execute("ROLLBACK TO w")
             conn.execute("RELEASE w")
             outcomes.append((False, exc))

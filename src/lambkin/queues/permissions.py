@@ -39,7 +39,7 @@ def _document(policy: str | None, queue_arn: str) -> dict[str, Any]:
     if policy:
         try:
             document = json.loads(policy)
-        except ValueError:
+        except (ValueError, RecursionError):
             document = None
         if isinstance(document, dict):
             statements = document.get("Statement", [])

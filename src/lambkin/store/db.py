@@ -22,6 +22,45 @@ class Migration:
     sql: str
 
 
+class DamagedDatabase(Exception):
+    """A database file SQLite cannot read as the database it should be: which file, and how to recover."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(
+            f"{path} is damaged ({reason}), so lambkin cannot start on it. To recover, stop lambkin and either "
+            f"restore the file from a backup, or move it aside (with its -wal and -shm files, if any) so that "
+            f"lambkin starts on a new, empty one; `sqlite3 {path} .recover` may save what is still readable."
+        )
+        self.path = path
+
+
+_DAMAGED = frozenset({"SQLITE_CORRUPT", "SQLITE_NOTADB"})
+
+
+class StorageFull(Exception):
+    """A write the disk had no room for: the transaction was rolled back, nothing changed, a retry may pass.
+    A domain error (protocol/errors.py) every service answers as its own retryable server fault."""
+
+    code = "ServiceUnavailable"
+    status = 503
+
+    def __init__(self, path: Path) -> None:
+        self.message = (
+            f"The disk holding {path.parent} is full: {path.name} could not be written, and nothing was "
+            "changed. Retry once space is freed on that disk."
+        )
+        super().__init__(self.message)
+
+
+def disk_full(exc: BaseException | None) -> bool:
+    """Whether `exc`, or an error it was raised while handling, is SQLite's SQLITE_FULL."""
+    while exc is not None:
+        if getattr(exc, "sqlite_errorname", None) == "SQLITE_FULL":
+            return True
+        exc = exc.__context__
+    return False
+
+
 class Database:
     """All access goes through one thread, so the event loop never blocks and writes never contend.
 
@@ -52,10 +91,13 @@ class Database:
         conn.execute("BEGIN IMMEDIATE")
         try:
             result = fn(conn)
-        except BaseException:
-            conn.execute("ROLLBACK")
+            conn.execute("COMMIT")
+        except BaseException as exc:
+            if conn.in_transaction:  # SQLite may have rolled it back itself (a full disk does)
+                conn.execute("ROLLBACK")
+            if disk_full(exc):
+                raise StorageFull(self.path) from exc
             raise
-        conn.execute("COMMIT")
         return result
 
     async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
@@ -76,7 +118,7 @@ class Database:
             )
             return {(r[0], r[1]) for r in conn.execute("SELECT namespace, version FROM schema_migrations")}
 
-        done = self.run_sync(applied)
+        done = self._opening(applied)
         for step in sorted(migrations, key=lambda m: (m.namespace, m.version)):
             if (step.namespace, step.version) in done:
                 continue
@@ -90,7 +132,20 @@ class Database:
                     (step.namespace, step.version),
                 )
 
-            self.run_sync(apply)
+            self._opening(apply)
+
+    def _opening(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """`run_sync` at start-up, where a file that is not the database it should be is DamagedDatabase."""
+        try:
+            return self.run_sync(fn)
+        except sqlite3.DatabaseError as exc:
+            if getattr(exc, "sqlite_errorname", None) in _DAMAGED:
+                raise DamagedDatabase(self.path, str(exc)) from exc
+            if "already exists" in str(exc):  # a table its recorded migrations say was never made
+                raise DamagedDatabase(
+                    self.path, f"its tables do not match its recorded migrations: {exc}"
+                ) from exc
+            raise
 
     def close(self) -> None:
         def _close() -> None:

@@ -20,6 +20,9 @@ class _Transport:
     def close(self) -> None:
         self.closed = True
 
+    def can_write_eof(self) -> bool:
+        return False  # a refusal closes at once
+
     def get_extra_info(self, name: str) -> Any:
         return None
 
