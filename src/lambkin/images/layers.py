@@ -85,7 +85,13 @@ class LayerStore:
         if final.is_dir():
             return final
         stats = self.unpack_to_staging(blob_digest, diff_id, final)
-        log.info("unpacked layer %s: %d entries, %d bytes", diff_id, stats.entries, stats.size)
+        log.info(
+            "unpacked layer %s: %d entries, %d bytes, %d device nodes skipped",
+            diff_id,
+            stats.entries,
+            stats.size,
+            stats.skipped_devices,
+        )
         return final
 
     def unpack_to_staging(self, blob_digest: str, diff_id: str, final: Path) -> UnpackStats:

@@ -24,14 +24,18 @@ TAR_BUFFER = 1 << 16
 WHITEOUT = ".wh."
 OPAQUE = ".wh..wh..opq"
 OPAQUE_XATTR = "trusted.overlay.opaque"
-# Extended attributes worth keeping from an archive; trusted.* (overlayfs' own) never comes from a layer.
-KEPT_XATTR_PREFIXES = ("user.", "security.capability")
+# Extended attributes worth keeping from an archive; trusted.* (overlayfs' own) never comes from a layer, nor
+# security.capability: file capabilities would make a host copy privileged, as a setuid bit would.
+KEPT_XATTR_PREFIXES = ("user.",)
+# Setuid and setgid are stripped from every file: a layer's files lie on the host, and the sandbox ignores
+# them anyway (its root is mounted nosuid and it runs with no new privileges).
+PRIVILEGE_BITS = stat.S_ISUID | stat.S_ISGID
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
 
 class LayerRejected(ValueError):
-    """A layer that is hostile or malformed: a path escaping the layer, a device node, a broken stream."""
+    """A layer that is hostile or malformed: a path escaping the layer, a broken stream."""
 
 
 class DiffIdMismatch(LayerRejected):
@@ -40,11 +44,13 @@ class DiffIdMismatch(LayerRejected):
 
 @dataclass(frozen=True)
 class UnpackStats:
-    """What one unpack produced: the uncompressed digest, the bytes of file content, the entry count."""
+    """What one unpack produced: the uncompressed digest, the bytes of file content, the entry count, and
+    how many device nodes it skipped."""
 
     diff_id: str
     size: int
     entries: int
+    skipped_devices: int = 0
 
 
 @contextmanager
@@ -90,7 +96,9 @@ def unpack_stream(stream: Readable, dest: Path, expected_diff_id: str | None = N
         raise DiffIdMismatch(
             f"layer content hashes to {diff_id}, but the image config names {expected_diff_id}"
         )
-    return UnpackStats(diff_id=diff_id, size=unpacker.size, entries=unpacker.entries)
+    return UnpackStats(
+        diff_id=diff_id, size=unpacker.size, entries=unpacker.entries, skipped_devices=unpacker.skipped_devices
+    )
 
 
 def clean_parts(name: str) -> tuple[str, ...]:
@@ -112,6 +120,7 @@ class _Unpacker:
         self.root = str(root)
         self.size = 0
         self.entries = 0
+        self.skipped_devices = 0
         self._dirs: set[str] = {self.root}  # real directories this unpack made or checked
         self._dir_meta: dict[str, tarfile.TarInfo] = {}
 
@@ -145,8 +154,14 @@ class _Unpacker:
             if target != path:  # a link to itself changes nothing
                 self._replace(path)
                 os.link(target, path, follow_symlinks=False)
-        elif member.ischr() or member.isblk() or member.isfifo():
-            raise LayerRejected(f"{member.name!r}: device nodes and fifos are not allowed in a layer")
+        elif member.ischr() or member.isblk():
+            self._replace(path)  # skipped, as rootless engines do: the sandbox's /dev is its own tmpfs
+            self.skipped_devices += 1
+        elif member.isfifo():
+            self._replace(path)
+            os.mkfifo(path, 0o600)
+            os.lchown(path, member.uid, member.gid)
+            os.chmod(path, _safe_mode(member))
         else:
             raise LayerRejected(f"{member.name!r}: unsupported tar entry type {member.type!r}")
 
@@ -162,7 +177,8 @@ class _Unpacker:
             except FileNotFoundError:
                 if not create:
                     raise LayerRejected(f"{name!r}: {'/'.join(parts[: index + 1])} does not exist") from None
-                os.mkdir(path, 0o755)
+                os.mkdir(path)
+                os.chmod(path, 0o755)  # whatever the server's umask: the sandbox's user must traverse it
                 self._dirs.add(path)
                 continue
             if stat.S_ISDIR(mode):
@@ -212,7 +228,7 @@ class _Unpacker:
                 while chunk := source.read(CHUNK):
                     out.write(chunk)
             os.fchown(fd, member.uid, member.gid)
-            os.fchmod(fd, stat.S_IMODE(member.mode))
+            os.fchmod(fd, _safe_mode(member))
             _set_xattrs(fd, member)
             os.utime(fd, (member.mtime, member.mtime))
         self.size += member.size
@@ -253,6 +269,10 @@ class _Unpacker:
         for path, member in reversed(self._dir_meta.items()):
             os.chmod(path, stat.S_IMODE(member.mode), follow_symlinks=False)
             os.utime(path, (member.mtime, member.mtime), follow_symlinks=False)
+
+
+def _safe_mode(member: tarfile.TarInfo) -> int:
+    return stat.S_IMODE(member.mode) & ~PRIVILEGE_BITS
 
 
 def _set_xattrs(target: str | int, member: tarfile.TarInfo) -> None:
