@@ -97,7 +97,10 @@ def unpack_stream(stream: Readable, dest: Path, expected_diff_id: str | None = N
             f"layer content hashes to {diff_id}, but the image config names {expected_diff_id}"
         )
     return UnpackStats(
-        diff_id=diff_id, size=unpacker.size, entries=unpacker.entries, skipped_devices=unpacker.skipped_devices
+        diff_id=diff_id,
+        size=unpacker.size,
+        entries=unpacker.entries,
+        skipped_devices=unpacker.skipped_devices,
     )
 
 
