@@ -8,6 +8,7 @@ import os
 import shutil
 import stat
 import tarfile
+import threading
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -42,6 +43,40 @@ class DiffIdMismatch(LayerRejected):
     """The uncompressed layer does not hash to the diff ID the image config names."""
 
 
+class ImageTooLarge(LayerRejected):
+    """An image whose layers unpack to more bytes or files than the server allows."""
+
+
+@dataclass(frozen=True)
+class ImageLimits:
+    """How much one image may unpack to: bytes of file content and entries (files, directories, links)."""
+
+    max_bytes: int
+    max_files: int
+
+
+class ImageBudget:
+    """What is left of one image's limits, charged by each of its layers as they unpack (in parallel)."""
+
+    def __init__(self, limits: ImageLimits) -> None:
+        self.limits = limits
+        self._bytes = 0
+        self._files = 0
+        self._lock = threading.Lock()
+
+    def charge(self, size: int) -> None:
+        """Counts one entry of `size` bytes, before it is written; raises ImageTooLarge past a limit."""
+        with self._lock:
+            self._bytes += size
+            self._files += 1
+            if self._bytes > self.limits.max_bytes:
+                raise ImageTooLarge(
+                    f"Uncompressed image size must be smaller than {self.limits.max_bytes} bytes"
+                )
+            if self._files > self.limits.max_files:
+                raise ImageTooLarge(f"An image may hold at most {self.limits.max_files} files")
+
+
 @dataclass(frozen=True)
 class UnpackStats:
     """What one unpack produced: the uncompressed digest, the bytes of file content, the entry count, and
@@ -68,19 +103,23 @@ def decompressed(buffered: io.BufferedReader) -> Iterator[Readable]:
         yield buffered
 
 
-def unpack_file(blob: Path, dest: Path, expected_diff_id: str | None = None) -> UnpackStats:
+def unpack_file(
+    blob: Path, dest: Path, expected_diff_id: str | None = None, budget: ImageBudget | None = None
+) -> UnpackStats:
     """Unpacks the layer blob at `blob` into the empty directory `dest` (blocking: run it in a thread).
 
     Raises LayerRejected for a hostile or malformed layer, DiffIdMismatch if the content is not
-    `expected_diff_id`. On error `dest` is left partly written: the caller unpacks into a staging
+    `expected_diff_id`, ImageTooLarge as soon as an entry would take the image past its `budget`. On error `dest` is left partly written: the caller unpacks into a staging
     directory and discards it.
     """
     with blob.open("rb") as raw, decompressed(raw) as stream:
-        return unpack_stream(stream, dest, expected_diff_id)
+        return unpack_stream(stream, dest, expected_diff_id, budget)
 
 
-def unpack_stream(stream: Readable, dest: Path, expected_diff_id: str | None = None) -> UnpackStats:
-    unpacker = _Unpacker(dest)
+def unpack_stream(
+    stream: Readable, dest: Path, expected_diff_id: str | None = None, budget: ImageBudget | None = None
+) -> UnpackStats:
+    unpacker = _Unpacker(dest, budget)
     try:
         with ReadAhead(stream) as reader:
             with tarfile.open(fileobj=reader, mode="r|", bufsize=TAR_BUFFER) as tar:  # type: ignore[call-overload]
@@ -119,8 +158,9 @@ def clean_parts(name: str) -> tuple[str, ...]:
 class _Unpacker:
     """Writes tar members under `root`, never following a symlink, never leaving `root`."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, budget: ImageBudget | None) -> None:
         self.root = str(root)
+        self.budget = budget
         self.size = 0
         self.entries = 0
         self.skipped_devices = 0
@@ -129,6 +169,8 @@ class _Unpacker:
 
     def add(self, tar: tarfile.TarFile, member: tarfile.TarInfo) -> None:
         self.entries += 1
+        if self.budget is not None:
+            self.budget.charge(member.size if member.isreg() else 0)
         parts = clean_parts(member.name)
         if not parts:
             if not member.isdir():
