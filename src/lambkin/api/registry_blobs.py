@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import os
@@ -91,7 +92,7 @@ class BlobHandlers:
                 try:
                     data = await asyncio.to_thread(_read_checked, fd, size, expected)
                 except _Corrupt:
-                    await self._discard_corrupt(digest)
+                    await self._discard_corrupt(digest, st.st_ino)
                     raise BlobUnknown(f"blob {digest} is not in {name}", {"digest": digest}) from None
                 self._remember(digest, identity)
                 await respond(send, status, data, headers)
@@ -102,7 +103,7 @@ class BlobHandlers:
                 self._remember(digest, identity)
             elif verdict is False:
                 # Too late for an error: the answer ends short of its Content-Length, the connection closes.
-                await self._discard_corrupt(digest)
+                await self._discard_corrupt(digest, st.st_ino)
         finally:
             os.close(fd)
 
@@ -111,10 +112,16 @@ class BlobHandlers:
             self._verified.clear()
         self._verified[digest] = identity
 
-    async def _discard_corrupt(self, digest: str) -> None:
-        """Deletes a blob whose bytes no longer match its digest: from now on it is unknown, and the next
-        push of it stores it again."""
-        await asyncio.to_thread(self.blobs.delete, digest)
+    async def _discard_corrupt(self, digest: str, inode: int) -> None:
+        """Deletes a blob whose bytes no longer match its digest (unless a push replaced that file since):
+        from now on it is unknown, and the next push of it stores it again."""
+
+        def delete() -> None:
+            with contextlib.suppress(FileNotFoundError):
+                if self.blobs.path(digest).stat().st_ino == inode:
+                    self.blobs.delete(digest)
+
+        await asyncio.to_thread(delete)
         log.error("blob %s no longer matches its digest: deleted, push it again", digest)
 
     async def delete_blob(self, request: Request, send: Send, params: dict[str, str]) -> None:

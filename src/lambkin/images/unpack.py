@@ -109,8 +109,8 @@ def unpack_file(
     """Unpacks the layer blob at `blob` into the empty directory `dest` (blocking: run it in a thread).
 
     Raises LayerRejected for a hostile or malformed layer, DiffIdMismatch if the content is not
-    `expected_diff_id`, ImageTooLarge as soon as an entry would take the image past its `budget`. On error `dest` is left partly written: the caller unpacks into a staging
-    directory and discards it.
+    `expected_diff_id`, ImageTooLarge as soon as an entry would take the image past its `budget`. On
+    error `dest` is left partly written: the caller unpacks into a staging directory and discards it.
     """
     with blob.open("rb") as raw, decompressed(raw) as stream:
         return unpack_stream(stream, dest, expected_diff_id, budget)
