@@ -13,6 +13,7 @@ from botocore.config import Config
 from tests.e2e.lambda_support import create_active
 from tests.harness import LambkinServer
 from tests.images import BuiltImages
+from tests.integration.image_tools import lambkin
 
 # What the sandbox's user reads keeps the image's own modes, behind the private directory: the layers'
 # contents, the skeleton layer over them, and each sandbox's mounted root.
@@ -55,3 +56,17 @@ def test_the_data_directory_and_everything_written_in_it_are_private(
     # The harness made the data directory 0755 before the server started.
     assert stat.S_IMODE(server.data_dir.stat().st_mode) == 0o700
     assert exposed(server.data_dir) == []
+
+
+def test_lambkin_image_import_writes_privately_too(tmp_path: Path, test_images: BuiltImages) -> None:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    os.chmod(data_dir, 0o755)
+
+    done = lambkin(
+        "image", "import", test_images.path("busybox"), "--tag", "busybox:v1", "--data-dir", data_dir
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
+    assert exposed(data_dir) == []
