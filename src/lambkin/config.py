@@ -17,6 +17,7 @@ from pathlib import Path
 from lambkin.credentials import Credentials
 
 CREDENTIALS_FILE = "credentials.json"
+GIB = 1 << 30
 
 
 def _cores() -> int:
@@ -36,6 +37,11 @@ class Settings:
     account_concurrency: int = 1000  # ConcurrentExecutions (LAMBKIN_ACCOUNT_CONCURRENCY), Lambda's default
     # Unreferenced blobs are collected this often (LAMBKIN_IMAGE_GC_INTERVAL).
     image_gc_interval_s: float = 3600.0
+    # What one image may unpack to: Lambda's 10 GiB uncompressed image limit (LAMBKIN_IMAGE_MAX_SIZE, bytes),
+    # and a million entries (LAMBKIN_IMAGE_MAX_FILES): several times the largest real images (a CUDA and
+    # PyTorch image holds a few hundred thousand), yet a bound on inodes and on the minutes an unpack takes.
+    image_max_bytes: int = 10 * GIB
+    image_max_files: int = 1_000_000
     routes_file: Path | None = None  # the HTTP gateway's routes (LAMBKIN_ROUTES); None: <data>/routes.json
     idle_timeout_s: float = 300.0  # an idle environment is reaped after this (LAMBKIN_IDLE_TIMEOUT)
     freeze_after_s: float = 0.5  # an idle environment is frozen after this (LAMBKIN_FREEZE_AFTER)
@@ -133,6 +139,8 @@ def settings_from_environment(
             account_id=env.get("LAMBKIN_ACCOUNT_ID", "000000000000"),
             credentials=creds,
             image_gc_interval_s=float(env.get("LAMBKIN_IMAGE_GC_INTERVAL") or 3600),
+            image_max_bytes=int(env.get("LAMBKIN_IMAGE_MAX_SIZE") or 10 * GIB),
+            image_max_files=int(env.get("LAMBKIN_IMAGE_MAX_FILES") or 1_000_000),
             account_concurrency=int(
                 env.get("LAMBKIN_ACCOUNT_CONCURRENCY") or env.get("LAMBKIN_CONCURRENCY_LIMIT") or 1000
             ),

@@ -59,6 +59,7 @@ from lambkin.images.blobs import BlobStore
 from lambkin.images.catalog import Catalog
 from lambkin.images.gc import collect_periodically
 from lambkin.images.service import ImageService, build_image_service
+from lambkin.images.unpack import ImageLimits
 from lambkin.images.uploads import Uploads
 from lambkin.invoke.async_core import build_dispatcher
 from lambkin.invoke.async_dispatcher import DispatchSettings
@@ -162,7 +163,13 @@ def images(settings: Settings, db: Database, keys: Keyring, authorizer: Authoriz
     access = RegistryAccess(keys, authorizer, settings.region, settings.account_id)
     registry = RegistryApp(catalog, Uploads(db, blobs, catalog), blobs, access)
     return ImagesPart(
-        service=build_image_service(settings.data_dir, settings.host, settings.port, catalog),
+        service=build_image_service(
+            settings.data_dir,
+            settings.host,
+            settings.port,
+            catalog,
+            ImageLimits(settings.image_max_bytes, settings.image_max_files),
+        ),
         mounts=(Mount("registry", path_prefix("/v2"), registry),),
         background=(lambda: collect_periodically(db, blobs, settings.image_gc_interval_s),),
     )

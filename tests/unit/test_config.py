@@ -21,6 +21,8 @@ def test_the_servers_variables_become_settings(tmp_path: Path) -> None:
         "LAMBKIN_HEADER_LINE_LIMIT": "1024",
         "LAMBKIN_HEAD_LIMIT": "4096",
         "LAMBKIN_HEAD_DEADLINE": "5",
+        "LAMBKIN_IMAGE_MAX_SIZE": "1000000",
+        "LAMBKIN_IMAGE_MAX_FILES": "50",
     }
     settings, generated = settings_from_environment(tmp_path, "0.0.0.0", 9100, env)
     assert not generated and settings.credentials == Credentials("AKIDENV", "env-secret")
@@ -30,6 +32,7 @@ def test_the_servers_variables_become_settings(tmp_path: Path) -> None:
     assert (settings.async_concurrency, settings.async_retry_scale) == (0, 1.0)
     assert settings.sandbox_init == ""  # no init at all, as opposed to None: look for the host's tini
     assert (settings.header_line_limit, settings.head_limit, settings.head_deadline_s) == (1024, 4096, 5.0)
+    assert (settings.image_max_bytes, settings.image_max_files) == (1_000_000, 50)
 
 
 def test_unset_variables_leave_the_defaults(tmp_path: Path) -> None:
@@ -39,6 +42,7 @@ def test_unset_variables_leave_the_defaults(tmp_path: Path) -> None:
     assert (settings.idle_timeout_s, settings.freeze_after_s, settings.busy_poll_us) == (300, 0.5, 1000)
     assert settings.sandbox_init is None
     assert (settings.header_line_limit, settings.head_limit, settings.head_deadline_s) == (16384, 65536, 30.0)
+    assert (settings.image_max_bytes, settings.image_max_files) == (10 << 30, 1_000_000)  # Lambda's 10 GiB
 
 
 def test_the_commands_defaults() -> None:

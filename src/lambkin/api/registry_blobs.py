@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import hashlib
+import logging
 import os
 import re
 
@@ -19,7 +22,12 @@ from lambkin.images.errors import (
 )
 from lambkin.images.uploads import Uploads, UploadStatus
 
+log = logging.getLogger("lambkin.registry")
+
 READ_CHUNK = 1 << 20
+# Blobs whose bytes were seen to match their digest, by the file's identity and change times; forgotten
+# whole when this many are remembered.
+VERIFIED_KEPT = 65_536
 _CONTENT_RANGE = re.compile(r"^(?:bytes[ =])?(\d+)-(\d+)(?:/(?:\d+|\*))?$")
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
@@ -31,6 +39,7 @@ class BlobHandlers:
         self.catalog = catalog
         self.uploads = uploads
         self.blobs = blobs
+        self._verified: dict[str, tuple[int, ...]] = {}
 
     def blob_routes(self) -> dict[str, Handler]:
         return {"GET": self.get_blob, "HEAD": self.get_blob, "DELETE": self.delete_blob}
@@ -53,7 +62,8 @@ class BlobHandlers:
         except FileNotFoundError:
             raise BlobUnknown(f"blob {digest} is not in {name}", {"digest": digest}) from None
         try:
-            size = os.fstat(fd).st_size
+            st = os.fstat(fd)
+            size, identity = st.st_size, (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
             try:
                 start, end = _byte_range(request.header(b"range"), size)
             except RangeInvalid as exc:
@@ -74,10 +84,45 @@ class BlobHandlers:
             if request.method == "HEAD":
                 await respond(send, status, b"", headers)
                 return
+            # A whole blob not yet verified in this file's present form is hashed as it streams; its last
+            # chunk goes out only if the digest holds. A small one is read and checked before the answer
+            # starts, so a corrupt one is the spec's BLOB_UNKNOWN.
+            expected = digest if not partial and self._verified.get(digest) != identity else None
+            if expected is not None and size <= READ_CHUNK:
+                try:
+                    data = await asyncio.to_thread(_read_checked, fd, size, expected)
+                except _Corrupt:
+                    await self._discard_corrupt(digest, st.st_ino)
+                    raise BlobUnknown(f"blob {digest} is not in {name}", {"digest": digest}) from None
+                self._remember(digest, identity)
+                await respond(send, status, data, headers)
+                return
             await send({"type": "http.response.start", "status": status, "headers": headers})
-            await _stream_while_connected(fd, start, end, request.receive, send)
+            verdict = await _stream_while_connected(fd, start, end, request.receive, send, expected)
+            if verdict is True:
+                self._remember(digest, identity)
+            elif verdict is False:
+                # Too late for an error: the answer ends short of its Content-Length, the connection closes.
+                await self._discard_corrupt(digest, st.st_ino)
         finally:
             os.close(fd)
+
+    def _remember(self, digest: str, identity: tuple[int, ...]) -> None:
+        if len(self._verified) >= VERIFIED_KEPT:
+            self._verified.clear()
+        self._verified[digest] = identity
+
+    async def _discard_corrupt(self, digest: str, inode: int) -> None:
+        """Deletes a blob whose bytes no longer match its digest (unless a push replaced that file since):
+        from now on it is unknown, and the next push of it stores it again."""
+
+        def delete() -> None:
+            with contextlib.suppress(FileNotFoundError):
+                if self.blobs.path(digest).stat().st_ino == inode:
+                    self.blobs.delete(digest)
+
+        await asyncio.to_thread(delete)
+        log.error("blob %s no longer matches its digest: deleted, push it again", digest)
 
     async def delete_blob(self, request: Request, send: Send, params: dict[str, str]) -> None:
         await self.catalog.unlink_blob(params["name"], check_digest(params["digest"]))
@@ -199,8 +244,24 @@ class _ClientGone(Exception):
     """The client hung up while a blob was on its way."""
 
 
-async def _stream_while_connected(fd: int, start: int, end: int, receive: Receive, send: Send) -> None:
-    """Streams a blob, and stops reading the disk as soon as the client hangs up."""
+class _Corrupt(Exception):
+    """The bytes on disk do not hash to the blob's digest."""
+
+
+def _read_checked(fd: int, size: int, expected: str) -> bytes:
+    data = os.pread(fd, size, 0)
+    if "sha256:" + hashlib.sha256(data).hexdigest() != expected:
+        raise _Corrupt
+    return data
+
+
+async def _stream_while_connected(
+    fd: int, start: int, end: int, receive: Receive, send: Send, expected: str | None
+) -> bool | None:
+    """Streams a blob, and stops reading the disk as soon as the client hangs up. With `expected` (a whole
+    blob), sends no last chunk if the bytes do not hash to it. Answers whether they did (True, False), or
+    None if nothing was checked (no `expected`, or the client left before the end)."""
+    verdict: bool | None = None
 
     async def watch() -> None:
         while (await receive())["type"] != "http.disconnect":
@@ -211,28 +272,43 @@ async def _stream_while_connected(fd: int, start: int, end: int, receive: Receiv
         async with asyncio.TaskGroup() as group:
             watcher = group.create_task(watch())
             try:
-                await _stream(fd, start, end, send)
+                if await _stream(fd, start, end, send, expected) and expected is not None:
+                    verdict = True
             finally:
                 watcher.cancel()
     except* _ClientGone:
         pass
+    except* _Corrupt:
+        verdict = False
+    return verdict
 
 
-async def _stream(fd: int, start: int, end: int, send: Send) -> None:
-    """Sends bytes [start, end) of a file, reading the next chunk off the loop while this one goes out."""
+async def _stream(fd: int, start: int, end: int, send: Send, expected: str | None) -> bool:
+    """Sends bytes [start, end) of a file, reading (and hashing) the next chunk off the loop while this one
+    goes out; True once all is sent."""
     loop = asyncio.get_running_loop()
+    hasher = hashlib.sha256() if expected is not None else None
+
+    def read(position: int) -> bytes:
+        data = os.pread(fd, min(READ_CHUNK, end - position), position)
+        if hasher is not None:
+            hasher.update(data)
+        return data
+
     position = start
-    pending = loop.run_in_executor(None, os.pread, fd, min(READ_CHUNK, end - position), position)
+    pending = loop.run_in_executor(None, read, position)
     try:
         while True:
             data = await pending
             position += len(data)
             more = position < end and bool(data)
             if more:
-                pending = loop.run_in_executor(None, os.pread, fd, min(READ_CHUNK, end - position), position)
+                pending = loop.run_in_executor(None, read, position)
+            elif hasher is not None and "sha256:" + hasher.hexdigest() != expected:
+                raise _Corrupt
             await send({"type": "http.response.body", "body": data, "more_body": more})
             if not more:
-                return
+                return True
     finally:
         if not pending.done():
             await asyncio.wait([pending])

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from lambkin import app as composition
+from lambkin.cli.server import keep_private
 from lambkin.config import Settings, command_defaults
 from lambkin.images.archive import import_archive
 from lambkin.images.errors import RegistryError
@@ -73,6 +74,7 @@ def _boolean(text: str) -> bool:
 def _runner(command: Command) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
         logging.basicConfig(level=command_defaults().log_level or "WARNING", format="lambkin: %(message)s")
+        keep_private(args.data_dir)  # it writes blobs and the database as the server would
         app = composition.build(Settings(data_dir=args.data_dir.resolve()))
         try:
             return asyncio.run(command(app.images, args))

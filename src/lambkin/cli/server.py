@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Callable, Coroutine
 from pathlib import Path
@@ -35,9 +36,18 @@ def run_server(args: argparse.Namespace) -> int:
 AfterReady = Callable[[composition.Lambkin], Coroutine[Any, Any, None]]
 
 
+def keep_private(data_dir: Path) -> None:
+    """Everything the server writes from now on is its own: umask 077 (databases, logs, blobs, keys: 0600;
+    directories 0700), and the data directory 0700, one made earlier with wider modes too."""
+    os.umask(0o077)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(data_dir, 0o700)
+
+
 def serve(args: argparse.Namespace, after_ready: AfterReady | None = None) -> int:
     """Runs the server until interrupted; `after_ready` runs beside it once it accepts requests."""
     logging.basicConfig(level=command_defaults().log_level or "INFO", format="%(asctime)s %(message)s")
+    keep_private(args.data_dir)
     settings, generated = settings_from_environment(args.data_dir.resolve(), args.host, args.port)
     if generated:
         print("lambkin generated an access key pair (kept in the data directory):", flush=True)

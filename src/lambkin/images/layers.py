@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 from lambkin.images.blobs import BlobStore, check_digest
-from lambkin.images.unpack import UnpackStats, unpack_file
+from lambkin.images.unpack import ImageBudget, UnpackStats, unpack_file
 
 log = logging.getLogger("lambkin.images")
 
@@ -69,30 +69,39 @@ class LayerStore:
             if not entry.name.startswith("."):
                 yield "sha256:" + entry.name
 
-    async def ensure(self, blob_digest: str, diff_id: str) -> Path:
+    async def ensure(self, blob_digest: str, diff_id: str, budget: ImageBudget | None = None) -> Path:
         """The unpacked directory of a layer, unpacking the blob first if no image has needed it yet.
 
-        Concurrent calls for the same diff ID unpack it once; the others wait and share the result.
+        Concurrent calls for the same diff ID unpack it once; the others wait and share the result. Only an
+        unpack charges `budget`: a layer already in the store passed its first image's limits.
         """
         async with self._locks.hold(diff_id):
             if self.exists(diff_id):
                 return self.path(diff_id)
-            return await asyncio.to_thread(self.unpack, blob_digest, diff_id)
+            return await asyncio.to_thread(self.unpack, blob_digest, diff_id, budget)
 
-    def unpack(self, blob_digest: str, diff_id: str) -> Path:
+    def unpack(self, blob_digest: str, diff_id: str, budget: ImageBudget | None = None) -> Path:
         """Blocking: unpacks one layer blob into place (no-op if present). Raises LayerRejected."""
         final = self.path(diff_id)
         if final.is_dir():
             return final
-        stats = self.unpack_to_staging(blob_digest, diff_id, final)
-        log.info("unpacked layer %s: %d entries, %d bytes", diff_id, stats.entries, stats.size)
+        stats = self.unpack_to_staging(blob_digest, diff_id, final, budget)
+        log.info(
+            "unpacked layer %s: %d entries, %d bytes, %d device nodes skipped",
+            diff_id,
+            stats.entries,
+            stats.size,
+            stats.skipped_devices,
+        )
         return final
 
-    def unpack_to_staging(self, blob_digest: str, diff_id: str, final: Path) -> UnpackStats:
+    def unpack_to_staging(
+        self, blob_digest: str, diff_id: str, final: Path, budget: ImageBudget | None = None
+    ) -> UnpackStats:
         staged = self.staging / f"{os.getpid()}-{uuid.uuid4().hex}"
         staged.mkdir()
         try:
-            stats = unpack_file(self.blobs.path(blob_digest), staged, expected_diff_id=diff_id)
+            stats = unpack_file(self.blobs.path(blob_digest), staged, expected_diff_id=diff_id, budget=budget)
             _syncfs(staged)
             try:
                 os.rename(staged, final)

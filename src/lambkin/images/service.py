@@ -31,7 +31,7 @@ from lambkin.images.pull import (
 )
 from lambkin.images.reference import LOCAL_HOSTS, ImageReference, parse_reference
 from lambkin.images.registry_auth import load_auth_files
-from lambkin.images.unpack import LayerRejected
+from lambkin.images.unpack import ImageBudget, ImageLimits, LayerRejected
 
 PARALLEL_UNPACKS = 2
 
@@ -59,7 +59,13 @@ class ImageService:
     """
 
     def __init__(
-        self, host: str, port: int, catalog: Catalog, layers: LayerStore, client: RegistryClient
+        self,
+        host: str,
+        port: int,
+        catalog: Catalog,
+        layers: LayerStore,
+        client: RegistryClient,
+        limits: ImageLimits | None = None,
     ) -> None:
         self.host = host  # lambkin's own address: its registry's
         self.port = port
@@ -67,6 +73,7 @@ class ImageService:
         self.blobs: BlobStore = catalog.blobs
         self.layers = layers
         self.client = client
+        self.limits = limits  # None: unbounded
         self._pulls = KeyedLock()
 
     def is_own_registry(self, ref: ImageReference) -> bool:
@@ -142,15 +149,16 @@ class ImageService:
         """Unpacks every layer not yet unpacked (each once, shared); returns the lower dirs, top-most first.
 
         A layer that appears twice is kept only at its top-most place (the same root either way, and
-        overlayfs refuses a directory twice).
+        overlayfs refuses a directory twice). The layers unpacked now share one budget of the service's limits.
         """
         pairs = list(zip(image.layers, image.config.diff_ids, strict=True))
+        budget = ImageBudget(self.limits) if self.limits is not None else None
         limit = asyncio.Semaphore(PARALLEL_UNPACKS)
         paths: dict[str, Path] = {}
 
         async def one(layer: Descriptor, diff_id: str) -> None:
             async with limit:
-                paths[diff_id] = await self.layers.ensure(layer.digest, diff_id)
+                paths[diff_id] = await self.layers.ensure(layer.digest, diff_id, budget)
 
         try:
             async with asyncio.TaskGroup() as group:
@@ -165,12 +173,14 @@ class ImageService:
         return tuple(_top_most_first([paths[d] for _, d in pairs]))
 
 
-def build_image_service(data_dir: Path, host: str, port: int, catalog: Catalog) -> ImageService:
+def build_image_service(
+    data_dir: Path, host: str, port: int, catalog: Catalog, limits: ImageLimits | None = None
+) -> ImageService:
     """The service over a data directory's stores, with the logins skopeo/docker keep for pulls, for the
-    server listening on `host`:`port`."""
+    server listening on `host`:`port`, unpacking images within `limits`."""
     layers = LayerStore(data_dir / "layers", catalog.blobs)
     client = RegistryClient(catalog.blobs, catalog, credentials=load_auth_files())
-    return ImageService(host, port, catalog, layers, client)
+    return ImageService(host, port, catalog, layers, client, limits)
 
 
 def _top_most_first(bottom_first: Sequence[Path]) -> list[Path]:

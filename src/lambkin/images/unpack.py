@@ -8,6 +8,7 @@ import os
 import shutil
 import stat
 import tarfile
+import threading
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,27 +25,67 @@ TAR_BUFFER = 1 << 16
 WHITEOUT = ".wh."
 OPAQUE = ".wh..wh..opq"
 OPAQUE_XATTR = "trusted.overlay.opaque"
-# Extended attributes worth keeping from an archive; trusted.* (overlayfs' own) never comes from a layer.
-KEPT_XATTR_PREFIXES = ("user.", "security.capability")
+# Extended attributes worth keeping from an archive; trusted.* (overlayfs' own) never comes from a layer, nor
+# security.capability: file capabilities would make a host copy privileged, as a setuid bit would.
+KEPT_XATTR_PREFIXES = ("user.",)
+# Setuid and setgid are stripped from every file: a layer's files lie on the host, and the sandbox ignores
+# them anyway (its root is mounted nosuid and it runs with no new privileges).
+PRIVILEGE_BITS = stat.S_ISUID | stat.S_ISGID
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
 
 class LayerRejected(ValueError):
-    """A layer that is hostile or malformed: a path escaping the layer, a device node, a broken stream."""
+    """A layer that is hostile or malformed: a path escaping the layer, a broken stream."""
 
 
 class DiffIdMismatch(LayerRejected):
     """The uncompressed layer does not hash to the diff ID the image config names."""
 
 
+class ImageTooLarge(LayerRejected):
+    """An image whose layers unpack to more bytes or files than the server allows."""
+
+
+@dataclass(frozen=True)
+class ImageLimits:
+    """How much one image may unpack to: bytes of file content and entries (files, directories, links)."""
+
+    max_bytes: int
+    max_files: int
+
+
+class ImageBudget:
+    """What is left of one image's limits, charged by each of its layers as they unpack (in parallel)."""
+
+    def __init__(self, limits: ImageLimits) -> None:
+        self.limits = limits
+        self._bytes = 0
+        self._files = 0
+        self._lock = threading.Lock()
+
+    def charge(self, size: int) -> None:
+        """Counts one entry of `size` bytes, before it is written; raises ImageTooLarge past a limit."""
+        with self._lock:
+            self._bytes += size
+            self._files += 1
+            if self._bytes > self.limits.max_bytes:
+                raise ImageTooLarge(
+                    f"Uncompressed image size must be smaller than {self.limits.max_bytes} bytes"
+                )
+            if self._files > self.limits.max_files:
+                raise ImageTooLarge(f"An image may hold at most {self.limits.max_files} files")
+
+
 @dataclass(frozen=True)
 class UnpackStats:
-    """What one unpack produced: the uncompressed digest, the bytes of file content, the entry count."""
+    """What one unpack produced: the uncompressed digest, the bytes of file content, the entry count, and
+    how many device nodes it skipped."""
 
     diff_id: str
     size: int
     entries: int
+    skipped_devices: int = 0
 
 
 @contextmanager
@@ -62,19 +103,23 @@ def decompressed(buffered: io.BufferedReader) -> Iterator[Readable]:
         yield buffered
 
 
-def unpack_file(blob: Path, dest: Path, expected_diff_id: str | None = None) -> UnpackStats:
+def unpack_file(
+    blob: Path, dest: Path, expected_diff_id: str | None = None, budget: ImageBudget | None = None
+) -> UnpackStats:
     """Unpacks the layer blob at `blob` into the empty directory `dest` (blocking: run it in a thread).
 
     Raises LayerRejected for a hostile or malformed layer, DiffIdMismatch if the content is not
-    `expected_diff_id`. On error `dest` is left partly written: the caller unpacks into a staging
-    directory and discards it.
+    `expected_diff_id`, ImageTooLarge as soon as an entry would take the image past its `budget`. On
+    error `dest` is left partly written: the caller unpacks into a staging directory and discards it.
     """
     with blob.open("rb") as raw, decompressed(raw) as stream:
-        return unpack_stream(stream, dest, expected_diff_id)
+        return unpack_stream(stream, dest, expected_diff_id, budget)
 
 
-def unpack_stream(stream: Readable, dest: Path, expected_diff_id: str | None = None) -> UnpackStats:
-    unpacker = _Unpacker(dest)
+def unpack_stream(
+    stream: Readable, dest: Path, expected_diff_id: str | None = None, budget: ImageBudget | None = None
+) -> UnpackStats:
+    unpacker = _Unpacker(dest, budget)
     try:
         with ReadAhead(stream) as reader:
             with tarfile.open(fileobj=reader, mode="r|", bufsize=TAR_BUFFER) as tar:  # type: ignore[call-overload]
@@ -90,7 +135,12 @@ def unpack_stream(stream: Readable, dest: Path, expected_diff_id: str | None = N
         raise DiffIdMismatch(
             f"layer content hashes to {diff_id}, but the image config names {expected_diff_id}"
         )
-    return UnpackStats(diff_id=diff_id, size=unpacker.size, entries=unpacker.entries)
+    return UnpackStats(
+        diff_id=diff_id,
+        size=unpacker.size,
+        entries=unpacker.entries,
+        skipped_devices=unpacker.skipped_devices,
+    )
 
 
 def clean_parts(name: str) -> tuple[str, ...]:
@@ -108,15 +158,19 @@ def clean_parts(name: str) -> tuple[str, ...]:
 class _Unpacker:
     """Writes tar members under `root`, never following a symlink, never leaving `root`."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, budget: ImageBudget | None) -> None:
         self.root = str(root)
+        self.budget = budget
         self.size = 0
         self.entries = 0
+        self.skipped_devices = 0
         self._dirs: set[str] = {self.root}  # real directories this unpack made or checked
         self._dir_meta: dict[str, tarfile.TarInfo] = {}
 
     def add(self, tar: tarfile.TarFile, member: tarfile.TarInfo) -> None:
         self.entries += 1
+        if self.budget is not None:
+            self.budget.charge(member.size if member.isreg() else 0)
         parts = clean_parts(member.name)
         if not parts:
             if not member.isdir():
@@ -145,8 +199,14 @@ class _Unpacker:
             if target != path:  # a link to itself changes nothing
                 self._replace(path)
                 os.link(target, path, follow_symlinks=False)
-        elif member.ischr() or member.isblk() or member.isfifo():
-            raise LayerRejected(f"{member.name!r}: device nodes and fifos are not allowed in a layer")
+        elif member.ischr() or member.isblk():
+            self._replace(path)  # skipped, as rootless engines do: the sandbox's /dev is its own tmpfs
+            self.skipped_devices += 1
+        elif member.isfifo():
+            self._replace(path)
+            os.mkfifo(path, 0o600)
+            os.lchown(path, member.uid, member.gid)
+            os.chmod(path, _safe_mode(member))
         else:
             raise LayerRejected(f"{member.name!r}: unsupported tar entry type {member.type!r}")
 
@@ -162,7 +222,8 @@ class _Unpacker:
             except FileNotFoundError:
                 if not create:
                     raise LayerRejected(f"{name!r}: {'/'.join(parts[: index + 1])} does not exist") from None
-                os.mkdir(path, 0o755)
+                os.mkdir(path)
+                os.chmod(path, 0o755)  # whatever the server's umask: the sandbox's user must traverse it
                 self._dirs.add(path)
                 continue
             if stat.S_ISDIR(mode):
@@ -212,7 +273,7 @@ class _Unpacker:
                 while chunk := source.read(CHUNK):
                     out.write(chunk)
             os.fchown(fd, member.uid, member.gid)
-            os.fchmod(fd, stat.S_IMODE(member.mode))
+            os.fchmod(fd, _safe_mode(member))
             _set_xattrs(fd, member)
             os.utime(fd, (member.mtime, member.mtime))
         self.size += member.size
@@ -253,6 +314,10 @@ class _Unpacker:
         for path, member in reversed(self._dir_meta.items()):
             os.chmod(path, stat.S_IMODE(member.mode), follow_symlinks=False)
             os.utime(path, (member.mtime, member.mtime), follow_symlinks=False)
+
+
+def _safe_mode(member: tarfile.TarInfo) -> int:
+    return stat.S_IMODE(member.mode) & ~PRIVILEGE_BITS
 
 
 def _set_xattrs(target: str | int, member: tarfile.TarInfo) -> None:

@@ -32,6 +32,7 @@ def ensure_skeleton(path: Path, init: Path | None = None) -> Path:
         (staging / name).mkdir(parents=True, exist_ok=True)
         os.chmod(staging / name, mode)
     (staging / "etc" / "hosts").write_text(_HOSTS)
+    os.chmod(staging / "etc" / "hosts", 0o644)  # the server's umask is 077; the sandbox's user reads it
     if init is not None:
         _install_init(staging, init)
     os.chmod(staging, 0o755)
@@ -48,7 +49,8 @@ def _install_init(skeleton: Path, init: Path) -> None:
     target = skeleton / INIT_PATH.lstrip("/")
     if target.exists():
         return
-    target.parent.mkdir(mode=0o755, exist_ok=True)
+    target.parent.mkdir(exist_ok=True)
+    os.chmod(target.parent, 0o755)  # whatever the server's umask: the sandbox's user runs the init
     staged = target.with_name(f".init.{uuid.uuid4().hex}.tmp")
     shutil.copyfile(init, staged)
     os.chmod(staged, 0o755)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tarfile
 from pathlib import Path
 
 import pytest
@@ -54,9 +53,6 @@ ATTACKS = {
     ),
     "hardlink-to-missing": ([hardlink("h", "nothing")], "not in this layer"),
     "hardlink-to-directory": ([directory("d/"), hardlink("h", "d")], "hard link to the directory"),
-    "char-device": ([Entry("dev/mem", tarfile.CHRTYPE, devmajor=1, devminor=1)], "device nodes"),
-    "block-device": ([Entry("dev/sda", tarfile.BLKTYPE, devmajor=8, devminor=0)], "device nodes"),
-    "fifo": ([Entry("pipe", tarfile.FIFOTYPE)], "device nodes and fifos"),
     "whiteout-dot-dot": ([file("a/.wh...")], "malformed whiteout"),
     "whiteout-through-symlink": ([symlink("l", "../../outside"), file("l/.wh.victim")], "symbolic link l"),
     "opaque-through-symlink": ([symlink("l", "../../outside"), file("l/.wh..wh..opq")], "symbolic link l"),
