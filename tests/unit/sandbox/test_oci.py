@@ -62,7 +62,14 @@ def test_root_is_read_only_and_tmp_is_sized() -> None:
 def test_joins_lambkins_network_namespace_and_makes_the_others() -> None:
     linux = config()["linux"]
     namespaces = {ns["type"]: ns.get("path") for ns in linux["namespaces"]}
-    assert namespaces == {"pid": None, "network": "/proc/1/fd/7", "ipc": None, "uts": None, "mount": None}
+    assert namespaces == {
+        "pid": None,
+        "network": "/proc/1/fd/7",
+        "ipc": None,
+        "uts": None,
+        "mount": None,
+        "cgroup": None,
+    }
     assert linux["cgroupsPath"] == "/lambkin/x/s"
 
 

@@ -1,0 +1,1 @@
+"""Security probes: hostile images, sandbox escapes, server-side requests, limits."""
