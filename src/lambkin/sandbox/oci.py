@@ -127,7 +127,7 @@ def seccomp_profile() -> dict[str, Any]:
     }
 
 
-def _mounts(spec: SandboxSpec) -> list[dict[str, Any]]:
+def _mounts(tmp: str) -> list[dict[str, Any]]:
     return [
         {"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"]},
         {
@@ -148,12 +148,7 @@ def _mounts(spec: SandboxSpec) -> list[dict[str, Any]]:
             "source": "shm",
             "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"],
         },
-        {
-            "destination": "/tmp",
-            "type": "tmpfs",
-            "source": "tmpfs",
-            "options": ["nosuid", "nodev", "mode=1777", f"size={spec.tmp_size_mb}m"],
-        },
+        {"destination": "/tmp", "type": "bind", "source": tmp, "options": ["rbind", "nosuid", "nodev", "rw"]},
         {
             "destination": "/sys",
             "type": "sysfs",
@@ -176,12 +171,14 @@ def _resources(spec: SandboxSpec, host_cores: int) -> dict[str, Any]:
 def config(
     spec: SandboxSpec,
     rootfs: str,
+    tmp: str,
     netns_path: str,
     cgroups_path: str,
     host_cores: int,
     init: str | None = None,
 ) -> dict[str, Any]:
-    """The OCI runtime config for `spec`, its root at `rootfs`, joining the network namespace at `netns_path`.
+    """The OCI runtime config for `spec`, its root at `rootfs`, its /tmp the mounted directory `tmp`,
+    joining the network namespace at `netns_path`.
 
     With `init` (a path inside the root), that init runs as PID 1 and starts the spec's process.
     """
@@ -203,7 +200,7 @@ def config(
         },
         "root": {"path": rootfs, "readonly": True},
         "hostname": "localhost",
-        "mounts": _mounts(spec),
+        "mounts": _mounts(tmp),
         "linux": {
             "cgroupsPath": cgroups_path,
             "resources": _resources(spec, host_cores),
