@@ -26,8 +26,8 @@ _LOOP_CTL_GET_FREE = 0x4C82
 _LOOP_CONFIGURE = 0x4C0A
 _LO_FLAGS_AUTOCLEAR = 4  # the loop device goes away with its last mount
 _LO_FLAGS_DIRECT_IO = 16  # the backing file is not cached a second time
-# struct loop_config: fd, block_size, struct loop_info64 (5 u64, 4 u32, 64+64+32 bytes, 2 u64), 8 u64.
-_LOOP_CONFIG = struct.Struct("=II5Q4I64s64s32s2Q8Q")
+# struct loop_config: u32 fd, u32 block_size, struct loop_info64 (232 bytes, u32 lo_flags at 52), u64[8].
+_LOOP_CONFIG = struct.Struct("=II52xI176x64x")
 _ATTACH_ATTEMPTS = 20  # another thread may take the free device between GET_FREE and CONFIGURE
 # No journal (nothing in /tmp outlives its sandbox), inode tables left unwritten (the file is sparse:
 # they read as zeros) and never zeroed later (mount option `noinit_itable`), no reserved blocks.
@@ -125,25 +125,7 @@ def _mount_image(image: Path, target: Path) -> None:
 
 def _attach(backing: int) -> tuple[str, int]:
     """A loop device configured on the file `backing`: its path and an open descriptor of it."""
-    config = _LOOP_CONFIG.pack(
-        backing,
-        0,
-        0,
-        0,
-        0,
-        0,
-        0,
-        0,
-        0,
-        0,
-        _LO_FLAGS_AUTOCLEAR | _LO_FLAGS_DIRECT_IO,
-        b"",
-        b"",
-        b"",
-        0,
-        0,
-        *([0] * 8),
-    )
+    config = _LOOP_CONFIG.pack(backing, 0, _LO_FLAGS_AUTOCLEAR | _LO_FLAGS_DIRECT_IO)
     control = os.open(_LOOP_CONTROL, os.O_RDWR | os.O_CLOEXEC)
     try:
         for _ in range(_ATTACH_ATTEMPTS):
