@@ -25,7 +25,6 @@ _LOOP_CONTROL = "/dev/loop-control"
 _LOOP_CTL_GET_FREE = 0x4C82
 _LOOP_CONFIGURE = 0x4C0A
 _LO_FLAGS_AUTOCLEAR = 4  # the loop device goes away with its last mount
-_LO_FLAGS_DIRECT_IO = 16  # the backing file is not cached a second time
 # struct loop_config: u32 fd, u32 block_size, struct loop_info64 (232 bytes, u32 lo_flags at 52), u64[8].
 _LOOP_CONFIG = struct.Struct("=II52xI176x64x")
 _ATTACH_ATTEMPTS = 20  # another thread may take the free device between GET_FREE and CONFIGURE
@@ -125,7 +124,7 @@ def _mount_image(image: Path, target: Path) -> None:
 
 def _attach(backing: int) -> tuple[str, int]:
     """A loop device configured on the file `backing`: its path and an open descriptor of it."""
-    config = _LOOP_CONFIG.pack(backing, 0, _LO_FLAGS_AUTOCLEAR | _LO_FLAGS_DIRECT_IO)
+    config = _LOOP_CONFIG.pack(backing, 0, _LO_FLAGS_AUTOCLEAR)
     control = os.open(_LOOP_CONTROL, os.O_RDWR | os.O_CLOEXEC)
     try:
         for _ in range(_ATTACH_ATTEMPTS):
