@@ -2,7 +2,8 @@
 # Installs the system packages lambkin needs on Debian, as root. Idempotent: quick when all are present.
 set -euo pipefail
 
-packages=(runc tini buildah skopeo debootstrap docker-registry iproute2 curl busybox-static zstd uidmap apache2-utils)
+packages=(runc tini buildah skopeo debootstrap docker-registry iproute2 curl busybox-static zstd uidmap apache2-utils
+          e2fsprogs mount)  # mkfs.ext4 and losetup: a sandbox's /tmp is an ext4 file on a loop device
 missing=()
 for pkg in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

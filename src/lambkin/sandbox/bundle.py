@@ -2,6 +2,8 @@
 
 <data>/sandboxes/<id>/config.json   the OCI config (oci.py)
 <data>/sandboxes/<id>/rootfs/       the read-only overlay (overlay.py, rootfs.py)
+<data>/sandboxes/<id>/tmp/          the sandbox's /tmp: tmp.ext4 loop-mounted (scratch.py)
+<data>/sandboxes/<id>/tmp.ext4      the sparse file holding /tmp's blocks
 <data>/sandboxes/<id>/pid           the container's init, written by `runc run --pid-file`
 <data>/sandboxes/<id>/runc.log      runc's own log, read when runc fails
 """
@@ -14,7 +16,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from lambkin.sandbox import netns, oci, overlay, rootfs
+from lambkin.sandbox import netns, oci, overlay, rootfs, scratch
 from lambkin.sandbox.cgroups import Cgroup
 from lambkin.sandbox.spec import SandboxSpec
 
@@ -25,6 +27,7 @@ class Layout:
 
     bundles: Path
     skeleton: Path
+    tmp_templates: Path  # one empty /tmp file system per size (scratch.py)
     runc_root: Path
     cgroup_parent: str
     host_cores: int
@@ -51,10 +54,14 @@ def prepare(layout: Layout, spec: SandboxSpec) -> netns.NetworkNamespace:
         root.mkdir()
         rootfs.ensure_skeleton(layout.skeleton, layout.init)
         overlay.mount_overlay([layout.skeleton, *spec.lower_dirs], root)
+        tmp = bundle / "tmp"
+        tmp.mkdir()
+        scratch.mount_tmp(layout.tmp_templates, spec.tmp_size_mb, bundle / "tmp.ext4", tmp)
         namespace = netns.create([spec.runtime_api_port, *spec.extra_ports])
         config = oci.config(
             spec,
             rootfs=str(root),
+            tmp=str(tmp),
             netns_path=namespace.path,
             cgroups_path=f"{layout.cgroup_parent}/{spec.id}",
             host_cores=layout.host_cores,
@@ -73,6 +80,7 @@ def remove(layout: Layout, sandbox_id: str) -> None:
     """Blocking. Unmounts and deletes the bundle and removes the cgroup; quiet about what is already gone."""
     bundle = layout.bundle(sandbox_id)
     overlay.detach(bundle / "rootfs")
+    overlay.detach(bundle / "tmp")
     layout.cgroup(sandbox_id).remove()
     shutil.rmtree(bundle, ignore_errors=True)
 

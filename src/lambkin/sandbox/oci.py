@@ -25,22 +25,31 @@ MASKED_PATHS = (
 READONLY_PATHS = ("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger")
 ROOT_CAPABILITIES = ("CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE")
 
-# Allowed by default; these fail with EPERM: kernel modules and kexec, mounts and namespaces, clocks,
-# swap, reboot, BPF, perf, keyrings, handles that escape a mount, userfaultfd, accounting, raw I/O ports.
+# Allowed by default; these fail with EPERM, as in the container engines' default profile for a process
+# without CAP_SYS_ADMIN: kernel modules and kexec, mounts and namespaces, clocks, swap, reboot, BPF, perf,
+# keyrings, handles that escape a mount, userfaultfd, accounting, raw I/O ports, io_uring (whose rings
+# bypass seccomp), the hostname, obsolete calls.
 DENIED_SYSCALLS = (
+    "_sysctl",
     "acct",
     "add_key",
     "adjtimex",
     "bpf",
     "clock_adjtime",
     "clock_settime",
+    "create_module",
     "delete_module",
+    "fanotify_init",
     "finit_module",
     "fsconfig",
     "fsmount",
     "fsopen",
     "fspick",
+    "get_kernel_syms",
     "init_module",
+    "io_uring_enter",
+    "io_uring_register",
+    "io_uring_setup",
     "ioperm",
     "iopl",
     "kexec_file_load",
@@ -51,23 +60,40 @@ DENIED_SYSCALLS = (
     "mount_setattr",
     "move_mount",
     "name_to_handle_at",
+    "nfsservctl",
     "open_by_handle_at",
     "open_tree",
     "perf_event_open",
     "pivot_root",
+    "query_module",
     "quotactl",
+    "quotactl_fd",
     "reboot",
     "request_key",
+    "setdomainname",
+    "sethostname",
     "setns",
     "settimeofday",
+    "stime",
     "swapoff",
     "swapon",
     "syslog",
+    "sysfs",
     "umount2",
     "unshare",
+    "uselib",
     "userfaultfd",
+    "ustat",
+    "vhangup",
+    "vm86",
+    "vm86old",
 )
+# clone(2) with any of these flags (a new mount, cgroup, UTS, IPC, user, PID or network namespace) fails
+# with EPERM; threads and fork pass. clone3(2) passes its flags in memory seccomp cannot read, so it
+# answers ENOSYS and libcs fall back to clone (as the container engines do).
+CLONE_NAMESPACE_FLAGS = (0x00020000, 0x02000000, 0x04000000, 0x08000000, 0x10000000, 0x20000000, 0x40000000)
 _EPERM = 1
+_ENOSYS = 38
 
 
 def cpu_quota_us(memory_mb: int, host_cores: int) -> int:
@@ -85,11 +111,23 @@ def seccomp_profile() -> dict[str, Any]:
     return {
         "defaultAction": "SCMP_ACT_ALLOW",
         "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32", "SCMP_ARCH_AARCH64"],
-        "syscalls": [{"names": list(DENIED_SYSCALLS), "action": "SCMP_ACT_ERRNO", "errnoRet": _EPERM}],
+        "syscalls": [
+            {"names": list(DENIED_SYSCALLS), "action": "SCMP_ACT_ERRNO", "errnoRet": _EPERM},
+            {"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": _ENOSYS},
+            *(
+                {
+                    "names": ["clone"],
+                    "action": "SCMP_ACT_ERRNO",
+                    "errnoRet": _EPERM,
+                    "args": [{"index": 0, "value": flag, "valueTwo": flag, "op": "SCMP_CMP_MASKED_EQ"}],
+                }
+                for flag in CLONE_NAMESPACE_FLAGS
+            ),
+        ],
     }
 
 
-def _mounts(spec: SandboxSpec) -> list[dict[str, Any]]:
+def _mounts(tmp: str) -> list[dict[str, Any]]:
     return [
         {"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"]},
         {
@@ -110,12 +148,7 @@ def _mounts(spec: SandboxSpec) -> list[dict[str, Any]]:
             "source": "shm",
             "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"],
         },
-        {
-            "destination": "/tmp",
-            "type": "tmpfs",
-            "source": "tmpfs",
-            "options": ["nosuid", "nodev", "mode=1777", f"size={spec.tmp_size_mb}m"],
-        },
+        {"destination": "/tmp", "type": "bind", "source": tmp, "options": ["rbind", "nosuid", "nodev", "rw"]},
         {
             "destination": "/sys",
             "type": "sysfs",
@@ -138,12 +171,14 @@ def _resources(spec: SandboxSpec, host_cores: int) -> dict[str, Any]:
 def config(
     spec: SandboxSpec,
     rootfs: str,
+    tmp: str,
     netns_path: str,
     cgroups_path: str,
     host_cores: int,
     init: str | None = None,
 ) -> dict[str, Any]:
-    """The OCI runtime config for `spec`, its root at `rootfs`, joining the network namespace at `netns_path`.
+    """The OCI runtime config for `spec`, its root at `rootfs`, its /tmp the mounted directory `tmp`,
+    joining the network namespace at `netns_path`.
 
     With `init` (a path inside the root), that init runs as PID 1 and starts the spec's process.
     """
@@ -165,7 +200,7 @@ def config(
         },
         "root": {"path": rootfs, "readonly": True},
         "hostname": "localhost",
-        "mounts": _mounts(spec),
+        "mounts": _mounts(tmp),
         "linux": {
             "cgroupsPath": cgroups_path,
             "resources": _resources(spec, host_cores),
@@ -175,6 +210,7 @@ def config(
                 {"type": "ipc"},
                 {"type": "uts"},
                 {"type": "mount"},
+                {"type": "cgroup"},
             ],
             "maskedPaths": list(MASKED_PATHS),
             "readonlyPaths": list(READONLY_PATHS),

@@ -51,6 +51,7 @@ class RuncBackend:
         self.layout = bundle.Layout(
             bundles=data_dir / "sandboxes",
             skeleton=data_dir / "sandbox-skeleton",
+            tmp_templates=data_dir / "tmp-templates",
             runc_root=Path("/run/lambkin") / instance,
             cgroup_parent=f"/lambkin/{instance}",
             host_cores=host_cores or os.cpu_count() or 1,

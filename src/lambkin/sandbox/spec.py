@@ -14,7 +14,7 @@ class SandboxSpec:
     """One execution environment's container: root filesystem, process, limits.
 
     `lower_dirs` are unpacked image layers, top-most first (overlayfs `lowerdir` order); the root is a
-    read-only overlay of them. `/tmp` is a tmpfs of `tmp_size_mb`. CPU is proportional to memory
+    read-only overlay of them. `/tmp` is a disk file system of `tmp_size_mb` (Lambda's ephemeral storage). CPU is proportional to memory
     (1,769 MB = 1 vCPU, capped at the host's cores). With `init_cpu_boost` the process starts with all the
     host's cores, as Lambda boosts init, until `Sandbox.end_init()` applies the proportional quota.
     """

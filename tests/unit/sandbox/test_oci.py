@@ -16,7 +16,12 @@ def config(**fields: Any) -> dict[str, Any]:
         id="s", lower_dirs=(Path("/l"),), args=("/bootstrap", "h"), env=(("A", "1"),), **fields
     )
     return oci.config(
-        spec, rootfs="/b/rootfs", netns_path="/proc/1/fd/7", cgroups_path="/lambkin/x/s", host_cores=2
+        spec,
+        rootfs="/b/rootfs",
+        tmp="/b/tmp",
+        netns_path="/proc/1/fd/7",
+        cgroups_path="/lambkin/x/s",
+        host_cores=2,
     )
 
 
@@ -52,17 +57,25 @@ def test_process_is_unprivileged() -> None:
     assert (process["args"], process["env"]) == (["/bootstrap", "h"], ["A=1"])
 
 
-def test_root_is_read_only_and_tmp_is_sized() -> None:
+def test_root_is_read_only_and_tmp_is_the_bundles_disk_file_system() -> None:
     c = config(tmp_size_mb=512)
     assert c["root"] == {"path": "/b/rootfs", "readonly": True}
     tmp = next(m for m in c["mounts"] if m["destination"] == "/tmp")
-    assert (tmp["type"], "size=512m") == ("tmpfs", tmp["options"][-1])
+    assert (tmp["type"], tmp["source"]) == ("bind", "/b/tmp")
+    assert {"nosuid", "nodev"} <= set(tmp["options"])
 
 
 def test_joins_lambkins_network_namespace_and_makes_the_others() -> None:
     linux = config()["linux"]
     namespaces = {ns["type"]: ns.get("path") for ns in linux["namespaces"]}
-    assert namespaces == {"pid": None, "network": "/proc/1/fd/7", "ipc": None, "uts": None, "mount": None}
+    assert namespaces == {
+        "pid": None,
+        "network": "/proc/1/fd/7",
+        "ipc": None,
+        "uts": None,
+        "mount": None,
+        "cgroup": None,
+    }
     assert linux["cgroupsPath"] == "/lambkin/x/s"
 
 
