@@ -16,8 +16,10 @@ from tests.images import BuiltImages
 from tests.integration.image_tools import lambkin
 
 # What the sandbox's user reads keeps the image's own modes, behind the private directory: the layers'
-# contents, the skeleton layer over them, and each sandbox's mounted root.
+# contents, the skeleton layer over them, each sandbox's mounted root, and each sandbox's /tmp (a file
+# system of its own, 1777 as Lambda's /tmp is, mounted in the sandbox's bundle).
 SANDBOX_VIEW = ("sandbox-skeleton", "rootfs")
+SANDBOX_TMP = "tmp"
 
 
 def exposed(data_dir: Path) -> list[str]:
@@ -28,6 +30,8 @@ def exposed(data_dir: Path) -> list[str]:
         if here.parent == data_dir and here.name == "layers":
             dirs[:] = []
         dirs[:] = [d for d in dirs if d not in SANDBOX_VIEW]
+        if here.parent.name == "sandboxes":  # a sandbox's bundle
+            dirs[:] = [d for d in dirs if d != SANDBOX_TMP]
         for name in [*dirs, *files]:
             mode = os.lstat(here / name).st_mode
             if not stat.S_ISLNK(mode) and stat.S_IMODE(mode) & 0o077:
