@@ -5,10 +5,7 @@ beats an allow; resource-based policies (a function's, a queue's) let another pr
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -19,11 +16,11 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
+from tests.e2e.cli import run_aws
 from tests.e2e.lambda_support import create, create_active, push
 from tests.e2e.test_http_function_urls import to_local
 from tests.harness import REGION, LambkinServer
 
-AWS = str(Path(sys.executable).with_name("aws"))
 ACCOUNT = "000000000000"
 FUNCTION = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:"
 QUEUE = f"arn:aws:sqs:{REGION}:{ACCOUNT}:"
@@ -184,23 +181,9 @@ def test_add_permission_lets_another_role_in_and_remove_permission_takes_it_back
 
 def test_the_cli_is_refused_with_the_services_error(server: LambkinServer, image: str) -> None:
     key = user(server, "cli-reader", READ_ONLY)
-    env = {
-        **os.environ,
-        "AWS_ACCESS_KEY_ID": key[0],
-        "AWS_SECRET_ACCESS_KEY": key[1],
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_CONFIG_FILE": os.devnull,
-        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-    }
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [AWS, *args, "--endpoint-url", server.endpoint, "--output", "json"],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=60,
-        )
+        return run_aws(server, *args, key=key)
 
     listed = cli("lambda", "list-functions")
     assert listed.returncode == 0, listed.stderr

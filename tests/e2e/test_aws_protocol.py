@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import datetime
 import json
-import os
 import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -17,6 +14,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from tests.e2e.cli import run_aws
 from tests.harness import ACCESS_KEY_ID, SECRET_ACCESS_KEY, LambkinServer
 
 ONE_TRY = Config(retries={"total_max_attempts": 1})
@@ -25,25 +23,7 @@ ONE_TRY = Config(retries={"total_max_attempts": 1})
 def _aws(
     server: LambkinServer, *args: str, secret: str = SECRET_ACCESS_KEY
 ) -> subprocess.CompletedProcess[str]:
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": os.environ.get("HOME", "/tmp"),
-        "AWS_ACCESS_KEY_ID": ACCESS_KEY_ID,
-        "AWS_SECRET_ACCESS_KEY": secret,
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_CONFIG_FILE": "/dev/null",
-        "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
-        "AWS_MAX_ATTEMPTS": "1",
-    }
-    cli = Path(sys.executable).with_name("aws")
-    return subprocess.run(
-        [str(cli), *args, "--endpoint-url", server.endpoint, "--output", "json"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=False,
-    )
+    return run_aws(server, *args, key=(ACCESS_KEY_ID, secret))
 
 
 def _client(

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
+from tests.e2e.cli import run_aws
 from tests.e2e.lambda_support import (
     BASIC_EXECUTION,
     QUEUE_EXECUTION,
@@ -21,23 +19,13 @@ from tests.e2e.lambda_support import (
     create_active,
     push,
 )
-from tests.harness import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY, LambkinServer
+from tests.harness import REGION, LambkinServer
 
-AWS = str(Path(sys.executable).with_name("aws"))
 ACCOUNT = "000000000000"
 
 
 def aws(server: LambkinServer, *args: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ)
-    env.update(
-        AWS_ACCESS_KEY_ID=ACCESS_KEY_ID,
-        AWS_SECRET_ACCESS_KEY=SECRET_ACCESS_KEY,
-        AWS_DEFAULT_REGION=REGION,
-        AWS_CONFIG_FILE="/dev/null",
-        AWS_SHARED_CREDENTIALS_FILE="/dev/null",
-    )
-    command = [AWS, "lambda", *args, "--endpoint-url", server.endpoint, "--output", "json"]
-    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
+    return run_aws(server, "lambda", *args)
 
 
 def settled(lam: Any, uuid: str, state: str) -> dict[str, Any]:

@@ -4,19 +4,16 @@ and managed policies (AWS's own among them), users and access keys, IAM's errors
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.harness import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY, LambkinServer
+from tests.e2e.cli import parsed, run_aws
+from tests.harness import LambkinServer
 
-AWS = str(Path(sys.executable).with_name("aws"))
 ACCOUNT = "000000000000"
 BASIC = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
 TRUST = {
@@ -37,26 +34,11 @@ def iam(server: LambkinServer) -> Any:
 
 
 def cli(server: LambkinServer, *args: str, ok: bool = True) -> Any:
-    env = {
-        **os.environ,
-        "AWS_ACCESS_KEY_ID": ACCESS_KEY_ID,
-        "AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_CONFIG_FILE": os.devnull,
-        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-    }
-    done = subprocess.run(
-        [AWS, "iam", *args, "--endpoint-url", server.endpoint, "--output", "json"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-    )
+    done = run_aws(server, "iam", *args)
     if not ok:
         assert done.returncode != 0
         return done.stderr
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout) if done.stdout.strip() else None
+    return parsed(done)
 
 
 def code(error: pytest.ExceptionInfo[ClientError]) -> tuple[str, int, str]:

@@ -12,28 +12,21 @@ from typing import Any
 
 import pytest
 
+from tests.e2e.cli import cli_environment, run_aws
 from tests.e2e.lambda_support import ROLE, execution_role, push
-from tests.harness import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY, LambkinServer
+from tests.harness import ACCESS_KEY_ID, SECRET_ACCESS_KEY, LambkinServer
 from tests.images import BuiltImages
-
-AWS = str(Path(sys.executable).with_name("aws"))
 
 
 def run(server: LambkinServer, *args: str, tool: str = "aws") -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ)
-    env.update(
-        AWS_ACCESS_KEY_ID=ACCESS_KEY_ID,
-        AWS_SECRET_ACCESS_KEY=SECRET_ACCESS_KEY,
-        AWS_DEFAULT_REGION=REGION,
-        AWS_CONFIG_FILE="/dev/null",
-        AWS_SHARED_CREDENTIALS_FILE="/dev/null",
-        LAMBKIN_ACCESS_KEY_ID=ACCESS_KEY_ID,
-        LAMBKIN_SECRET_ACCESS_KEY=SECRET_ACCESS_KEY,
-    )
     if tool == "aws":
-        command = [AWS, "lambda", *args, "--endpoint-url", server.endpoint, "--output", "json"]
-    else:
-        command = [sys.executable, "-m", "lambkin", *args, "--endpoint-url", server.endpoint]
+        return run_aws(server, "lambda", *args)
+    env = {
+        **cli_environment(),
+        "LAMBKIN_ACCESS_KEY_ID": ACCESS_KEY_ID,
+        "LAMBKIN_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
+    }
+    command = [sys.executable, "-m", "lambkin", *args, "--endpoint-url", server.endpoint]
     return subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
 
 

@@ -4,9 +4,6 @@ and an SQS queue's Policy with SQS AddPermission / RemovePermission (both SQS pr
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,33 +11,13 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from tests.e2e.cli import aws
 from tests.e2e.lambda_support import create, create_active, push
 from tests.e2e.test_sqs_api import PROTOCOLS, make_client
-from tests.harness import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY, LambkinServer
+from tests.harness import LambkinServer
 
-AWS = str(Path(sys.executable).with_name("aws"))
 FUNCTION_ARN = "arn:aws:lambda:us-east-1:000000000000:function:"
 QUEUE_ARN = "arn:aws:sqs:us-east-1:000000000000:"
-
-
-def aws(server: LambkinServer, service: str, *args: str) -> Any:
-    env = {
-        **os.environ,
-        "AWS_ACCESS_KEY_ID": ACCESS_KEY_ID,
-        "AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_CONFIG_FILE": os.devnull,
-        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-    }
-    done = subprocess.run(
-        [AWS, service, *args, "--endpoint-url", server.endpoint, "--output", "json"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-    )
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout) if done.stdout.strip() else None
 
 
 def error_of(call: Any, **kwargs: Any) -> tuple[str, int, str]:

@@ -4,9 +4,6 @@ temporary credentials in use, refused once expired, and still good after a resta
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,37 +12,10 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from tests.e2e.cli import aws
 from tests.harness import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY, LambkinServer
 
-AWS = str(Path(sys.executable).with_name("aws"))
 ACCOUNT = "000000000000"
-
-
-def aws(
-    server: LambkinServer,
-    *args: str,
-    key: tuple[str, str] = (ACCESS_KEY_ID, SECRET_ACCESS_KEY),
-    token: str = "",
-) -> Any:
-    env = {
-        **os.environ,
-        "AWS_ACCESS_KEY_ID": key[0],
-        "AWS_SECRET_ACCESS_KEY": key[1],
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_CONFIG_FILE": os.devnull,
-        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-    }
-    if token:
-        env["AWS_SESSION_TOKEN"] = token
-    done = subprocess.run(
-        [AWS, *args, "--endpoint-url", server.endpoint, "--output", "json"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-    )
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
 
 
 def client(server: LambkinServer, service: str, key: tuple[str, str], token: str | None = None) -> Any:
