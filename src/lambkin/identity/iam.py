@@ -182,8 +182,12 @@ class Iam:
         if principal.kind == "user":
             holder = self.users.get(principal.name.lower())
         elif principal.kind == "assumed-role":
+            # A session belongs to the role it was issued for, not to a later role of the same name:
+            # IAM keys a role's sessions by its unique ID (AROA...), which a re-created role does not share.
             holder = self.roles.get(principal.role_arn.rsplit("/", 1)[-1].lower())
-            if holder is not None and holder.arn != principal.role_arn:
+            if holder is not None and (
+                holder.arn != principal.role_arn or principal.user_id.split(":", 1)[0] != holder.role_id
+            ):
                 holder = None
         if holder is None:
             return ()

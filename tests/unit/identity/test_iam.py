@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -252,6 +253,24 @@ async def test_the_directory_gives_roles_by_arn_and_an_assumed_roles_policies(ia
         role_arn=role.arn,
     )
     assert iam.identity_policies(session) == [LOGS]
+
+
+async def test_a_session_of_a_deleted_role_gets_nothing_from_a_new_role_of_the_same_name(iam: Iam) -> None:
+    old = await Roles(iam).create("app", TRUST)
+    session = Principal(
+        kind="assumed-role",
+        arn=f"arn:aws:sts::{ACCOUNT}:assumed-role/app/s",
+        account=ACCOUNT,
+        user_id=f"{old.role_id}:s",
+        name="s",
+        role_arn=old.arn,
+    )
+    await Roles(iam).delete("app")
+    new = await Roles(iam).create("app", TRUST)
+    await Attachments(iam).put_inline("role", "app", "logs", LOGS)
+    assert new.arn == old.arn and new.role_id != old.role_id
+    assert not iam.identity_policies(session)
+    assert iam.identity_policies(replace(session, user_id=f"{new.role_id}:s")) == [LOGS]
 
 
 async def test_listings_page_with_markers(iam: Iam) -> None:
