@@ -34,6 +34,12 @@ def _path(arguments: dict[str, Any]) -> str:
     return path.lstrip("/")
 
 
+def _boundary_key(arguments: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    """iam:PermissionsBoundary, the boundary a request sets: what lets an administrator delegate creating
+    users and roles only with a given boundary."""
+    return (("iam:PermissionsBoundary", str(arguments["PermissionsBoundary"])),)
+
+
 def iam_actions(account_id: str, operations: Iterable[str]) -> ActionTable:
     """The rules of the IAM operations lambkin serves (every one follows the same convention)."""
     base = f"arn:aws:iam::{account_id}:"
@@ -42,7 +48,10 @@ def iam_actions(account_id: str, operations: Iterable[str]) -> ActionTable:
         def resolve(arguments: dict[str, Any], context: RequestContext) -> Target:
             for member, kind in _ENTITIES:
                 if arguments.get(member):
-                    return Target(action, f"{base}{kind}/{_path(arguments)}{arguments[member]}")
+                    resource = f"{base}{kind}/{_path(arguments)}{arguments[member]}"
+                    if arguments.get("PermissionsBoundary"):
+                        return Target(action, resource, None, _boundary_key(arguments))
+                    return Target(action, resource)
             if arguments.get("PolicyArn"):
                 return Target(action, str(arguments["PolicyArn"]))
             if arguments.get("PolicyName") and action == "iam:CreatePolicy":

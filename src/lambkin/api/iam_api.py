@@ -29,7 +29,7 @@ def handlers(iam: Iam) -> dict[str, Handler]:
     roles, users, policies, attachments = Roles(iam), Users(iam), Policies(iam), Attachments(iam)
 
     def policy_out(p: ManagedPolicy) -> Output:
-        return render.policy(p, iam.attachment_count(p.arn))
+        return render.policy(p, iam.attachment_count(p.arn), iam.boundary_count(p.arn))
 
     # roles
 
@@ -41,6 +41,7 @@ def handlers(iam: Iam) -> dict[str, Handler]:
             description=a.get("Description") or "",
             max_session_duration=a.get("MaxSessionDuration") or 3600,
             tags=_tag_pairs(a.get("Tags")),
+            boundary=a.get("PermissionsBoundary") or "",
         )
         return {"Role": render.role(role, tags=True)}
 
@@ -110,8 +111,18 @@ def handlers(iam: Iam) -> dict[str, Handler]:
             attached = [{"PolicyName": p.name, "PolicyArn": p.arn} for p in found]
             return render.listing("AttachedPolicies", attached, marker)
 
+        async def put_boundary(a: Input, c: RequestContext) -> Output:
+            await attachments.set_boundary(kind, a[key], a["PermissionsBoundary"])
+            return {}
+
+        async def delete_boundary(a: Input, c: RequestContext) -> Output:
+            await attachments.set_boundary(kind, a[key], "")
+            return {}
+
         noun = kind.capitalize()
         return {
+            f"Put{noun}PermissionsBoundary": put_boundary,
+            f"Delete{noun}PermissionsBoundary": delete_boundary,
             f"Put{noun}Policy": put,
             f"Get{noun}Policy": get,
             f"Delete{noun}Policy": delete,
@@ -185,7 +196,12 @@ def handlers(iam: Iam) -> dict[str, Handler]:
         raise errors.ValidationError("Must specify userName when calling with non-User credentials")
 
     async def create_user(a: Input, c: RequestContext) -> Output:
-        user = await users.create(a["UserName"], path=a.get("Path") or "/", tags=_tag_pairs(a.get("Tags")))
+        user = await users.create(
+            a["UserName"],
+            path=a.get("Path") or "/",
+            tags=_tag_pairs(a.get("Tags")),
+            boundary=a.get("PermissionsBoundary") or "",
+        )
         return {"User": render.user(user)}
 
     async def get_user(a: Input, c: RequestContext) -> Output:

@@ -40,6 +40,8 @@ def role(role: RoleRecord, *, tags: bool) -> Output:
     }
     if role.description:
         out["Description"] = role.description
+    if role.boundary:
+        out["PermissionsBoundary"] = boundary(role.boundary)
     if tags and role.tags:
         out["Tags"] = tag_list(role.tags)
     return out
@@ -53,9 +55,15 @@ def user(user: UserRecord, *, tags: bool = True) -> Output:
         "Arn": user.arn,
         "CreateDate": timestamp(user.created),
     }
+    if user.boundary:
+        out["PermissionsBoundary"] = boundary(user.boundary)
     if tags and user.tags:
         out["Tags"] = tag_list(user.tags)
     return out
+
+
+def boundary(policy_arn: str) -> Output:
+    return {"PermissionsBoundaryType": "PermissionsBoundaryPolicy", "PermissionsBoundaryArn": policy_arn}
 
 
 def key(key: AccessKeyRecord) -> Output:
@@ -67,7 +75,7 @@ def key(key: AccessKeyRecord) -> Output:
     }
 
 
-def policy(policy: ManagedPolicy, attachments: int) -> Output:
+def policy(policy: ManagedPolicy, attachments: int, boundaries: int) -> Output:
     out: Output = {
         "PolicyName": policy.name,
         "PolicyId": policy.policy_id,
@@ -75,7 +83,7 @@ def policy(policy: ManagedPolicy, attachments: int) -> Output:
         "Path": policy.path,
         "DefaultVersionId": policy.default_version,
         "AttachmentCount": attachments,
-        "PermissionsBoundaryUsageCount": 0,
+        "PermissionsBoundaryUsageCount": boundaries,
         "IsAttachable": True,
         "CreateDate": timestamp(policy.created),
         "UpdateDate": timestamp(policy.updated),

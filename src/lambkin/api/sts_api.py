@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from lambkin.identity.principals import Principal
-from lambkin.identity.sts import Sts, caller_identity
+from lambkin.identity.sts import Sts, caller_identity, packed_size
 from lambkin.protocol.service import Handler, RequestContext
 
 
@@ -26,10 +26,12 @@ def sts_handlers(sts: Sts) -> dict[str, Handler]:
             params["RoleSessionName"],
             params.get("DurationSeconds"),
             ctx.source_ip,
+            params.get("Policy") or "",
+            [descriptor["arn"] for descriptor in params.get("PolicyArns") or () if descriptor.get("arn")],
         )
         session = issued.session
         assumed = session.principal()
-        return {
+        answer: dict[str, Any] = {
             "Credentials": {
                 "AccessKeyId": issued.access_key_id,
                 "SecretAccessKey": issued.secret_access_key,
@@ -38,5 +40,8 @@ def sts_handlers(sts: Sts) -> dict[str, Handler]:
             },
             "AssumedRoleUser": {"AssumedRoleId": assumed.user_id, "Arn": assumed.arn},
         }
+        if assumed.has_session_policies:
+            answer["PackedPolicySize"] = packed_size(session.policy, session.policy_arns)
+        return answer
 
     return {"GetCallerIdentity": get_caller_identity, "AssumeRole": assume_role}

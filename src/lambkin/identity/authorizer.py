@@ -3,9 +3,11 @@ from caches, so that a request on the hot path costs a few dict lookups.
 
 Caches, each keyed by what decides its content:
 - parsed policies by (document text, kind): a document is parsed once, whoever it applies to;
-- a principal's identity policies by (principal ARN, directory generation): any IAM write changes the
-  generation, so the next request reads the directory again;
-- decisions by (principal ARN, generation, action, resource, resource policy text, condition keys, source
+- a principal's policies (identity-based, its permissions boundary, its session policies) by (principal,
+  directory generation): any IAM write changes the generation, so the next request reads the directory
+  again; the principal is its whole value (its ID and session policies too, not only its ARN, which a
+  session of a re-created role, or one with other session policies, shares);
+- decisions by (principal, generation, action, resource, resource policy text, condition keys, source
   IP), kept only when no policy in play reads the clock (aws:CurrentTime, aws:EpochTime), whose answer
   could change from one request to the next. A resource policy's text is its version.
 The account root is allowed everything without any of this.
@@ -21,6 +23,7 @@ from typing import Literal
 from lambkin.identity.directory import Directory
 from lambkin.identity.policy.document import MalformedPolicy, Policy, parse_policy
 from lambkin.identity.policy.evaluate import Question, denied_message, evaluate
+from lambkin.identity.principal_policies import documents_of
 from lambkin.identity.principals import Principal
 
 Kind = Literal["identity", "resource"]
@@ -41,6 +44,8 @@ class _Parsed:
 class _Identity:
     generation: int
     policies: tuple[Policy, ...]
+    boundary: tuple[Policy, ...] | None  # one policy, or none when IAM's document cannot be read
+    session: tuple[Policy, ...] | None
     timed: bool
 
 
@@ -65,7 +70,7 @@ class Authorizer:
         self.account_id = account_id
         self.now = now
         self._parsed: dict[tuple[str, Kind], _Parsed] = {}
-        self._identities: dict[str, _Identity] = {}
+        self._identities: dict[Principal, _Identity] = {}
         self._decisions: dict[tuple[object, ...], str | None] = {}
 
     def refusal(
@@ -82,7 +87,7 @@ class Authorizer:
         if principal.is_root:
             return None
         generation = self.directory.generation
-        key = (principal.arn, generation, action, resource, policy, keys, source_ip)
+        key = (principal, generation, action, resource, policy, keys, source_ip)
         try:
             return self._decisions[key]
         except KeyError:
@@ -90,7 +95,13 @@ class Authorizer:
         identity = self._identity(principal, generation)
         parsed = self._parse(policy, "resource") if policy is not None else None
         question = Question(principal, action, resource, _context(keys, source_ip), self.now())
-        decision = evaluate(question, identity.policies, parsed.policy if parsed else None)
+        decision = evaluate(
+            question,
+            identity.policies,
+            parsed.policy if parsed else None,
+            boundary=identity.boundary,
+            session=identity.session,
+        )
         answer = None if decision.allowed else denied_message(question, decision)
         if not identity.timed and not (parsed and parsed.timed):
             if len(self._decisions) >= CACHE_LIMIT:
@@ -119,21 +130,26 @@ class Authorizer:
         return self.refusal(session, action, resource, policy) is None
 
     def _identity(self, principal: Principal, generation: int) -> _Identity:
-        cached = self._identities.get(principal.arn)
+        cached = self._identities.get(principal)
         if cached is not None and cached.generation == generation:
             return cached
-        documents: Sequence[str] = (
-            () if principal.kind == "service" else self.directory.identity_policies(principal)
+        documents = documents_of(self.directory, principal)
+        parsed = [self._parse(text, "identity") for text in documents.identity]
+        boundary = self._parse(documents.boundary, "identity") if documents.boundary is not None else None
+        session = (
+            None if documents.session is None else [self._parse(t, "identity") for t in documents.session]
         )
-        parsed = [self._parse(text, "identity") for text in documents]
+        every = [*parsed, *([boundary] if boundary else []), *(session or [])]
         identity = _Identity(
             generation,
-            tuple(p.policy for p in parsed if p.policy is not None),
-            any(p.timed for p in parsed),
+            _policies(parsed),
+            None if boundary is None else _policies([boundary]),
+            None if session is None else _policies(session),
+            any(p.timed for p in every),
         )
         if len(self._identities) >= CACHE_LIMIT:
             self._identities.clear()
-        self._identities[principal.arn] = identity
+        self._identities[principal] = identity
         return identity
 
     def _parse(self, text: str, kind: Kind) -> _Parsed:
@@ -150,3 +166,7 @@ class Authorizer:
             self._parsed.clear()
         self._parsed[text, kind] = parsed
         return parsed
+
+
+def _policies(parsed: Sequence[_Parsed]) -> tuple[Policy, ...]:
+    return tuple(p.policy for p in parsed if p.policy is not None)

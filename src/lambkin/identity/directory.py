@@ -50,3 +50,11 @@ class Directory(Protocol):
         """The JSON documents of every identity-based policy that applies to the principal: a user's inline
         and attached policies, an assumed role's role's inline and attached policies (default versions)."""
         ...
+
+    def permissions_boundary(self, principal: Principal) -> str | None:
+        """The JSON document of the permissions boundary set on the user or the session's role, if any."""
+        ...
+
+    def managed_policy(self, arn: str) -> str | None:
+        """The default version's JSON document of a managed policy (the account's or AWS's), or None."""
+        ...

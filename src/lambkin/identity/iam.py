@@ -148,6 +148,18 @@ class Iam:
         holders: list[RoleRecord | UserRecord] = [*self.roles.values(), *self.users.values()]
         return sum(policy_arn in h.attached for h in holders)
 
+    def boundary_count(self, policy_arn: str) -> int:
+        """How many users and roles have the policy as their permissions boundary."""
+        holders: list[RoleRecord | UserRecord] = [*self.roles.values(), *self.users.values()]
+        return sum(h.boundary == policy_arn for h in holders)
+
+    def check_boundary(self, policy_arn: str) -> None:
+        """A permissions boundary must be a managed policy that exists (NoSuchEntity, InvalidInput)."""
+        if not errors.is_policy_arn(policy_arn):
+            raise errors.invalid_arn(policy_arn)
+        if self.policy(policy_arn) is None:
+            raise errors.not_attachable(policy_arn)
+
     def now(self) -> float:
         return self.clock()
 
@@ -178,9 +190,19 @@ class Iam:
         return UserKey(secret=key.secret, user=self.user_principal(user), active=key.active)
 
     def identity_policies(self, principal: Principal) -> Sequence[str]:
+        holder = self._holder_of(principal)
+        if holder is None:
+            return ()
+        attached = [self.policy(arn) for arn in holder.attached]
+        return [*holder.inline.values(), *(p.document for p in attached if p is not None)]
+
+    def _holder_of(self, principal: Principal) -> RoleRecord | UserRecord | None:
+        """The user, or the role of the session (only the role it was issued for), the principal is."""
         holder: RoleRecord | UserRecord | None = None
         if principal.kind == "user":
             holder = self.users.get(principal.name.lower())
+            if holder is not None and holder.user_id != principal.user_id:
+                holder = None
         elif principal.kind == "assumed-role":
             # A session belongs to the role it was issued for, not to a later role of the same name:
             # IAM keys a role's sessions by its unique ID (AROA...), which a re-created role does not share.
@@ -189,10 +211,20 @@ class Iam:
                 holder.arn != principal.role_arn or principal.user_id.split(":", 1)[0] != holder.role_id
             ):
                 holder = None
-        if holder is None:
-            return ()
-        attached = [self.policy(arn) for arn in holder.attached]
-        return [*holder.inline.values(), *(p.document for p in attached if p is not None)]
+        return holder
+
+    def permissions_boundary(self, principal: Principal) -> str | None:
+        """The boundary's document; "" (which allows nothing) if its policy is gone (IAM refuses to delete a
+        policy in use as a boundary: this is only ever a fault, and it must not lift the cap)."""
+        holder = self._holder_of(principal)
+        if holder is None or not holder.boundary:
+            return None
+        found = self.policy(holder.boundary)
+        return found.document if found is not None else ""
+
+    def managed_policy(self, arn: str) -> str | None:
+        found = self.policy(arn)
+        return found.document if found is not None else None
 
     def user_principal(self, user: UserRecord) -> Principal:
         return Principal(

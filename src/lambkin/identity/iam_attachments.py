@@ -1,5 +1,6 @@
-"""The policies of a role or a user: inline ones (Put/Get/Delete/List RolePolicy and UserPolicy) and
-attached managed ones (Attach/Detach/ListAttached RolePolicies and UserPolicies)."""
+"""The policies of a role or a user: inline ones (Put/Get/Delete/List RolePolicy and UserPolicy), attached
+managed ones (Attach/Detach/ListAttached RolePolicies and UserPolicies), and the managed policy set as its
+permissions boundary (Put/Delete RolePermissionsBoundary and UserPermissionsBoundary)."""
 
 from __future__ import annotations
 
@@ -73,6 +74,14 @@ class Attachments:
             attached = tuple(a for a in holder.attached if a != policy_arn)
             await self.iam.commit(_changed(dataclasses.replace(holder, attached=attached)))
 
+    async def set_boundary(self, kind: Kind, name: str, policy_arn: str) -> None:
+        """Sets (or, with "", removes) the user's or role's permissions boundary."""
+        if policy_arn:
+            self.iam.check_boundary(policy_arn)
+        async with self.iam.lock:
+            holder = self.iam.holder(kind, name)
+            await self.iam.commit(_changed(dataclasses.replace(holder, boundary=policy_arn)))
+
     def list_attached(
         self, kind: Kind, name: str, path_prefix: str | None, marker: str | None, max_items: int | None
     ) -> tuple[list[ManagedPolicy], str | None]:
@@ -83,8 +92,7 @@ class Attachments:
 
 
 def check_policy_arn(policy_arn: str) -> None:
-    parts = policy_arn.split(":", 5)
-    if len(parts) != 6 or parts[:3] != ["arn", "aws", "iam"] or not parts[5].startswith("policy/"):
+    if not errors.is_policy_arn(policy_arn):
         raise errors.invalid_arn(policy_arn)
 
 

@@ -80,6 +80,12 @@ def no_access_key(access_key_id: str) -> NoSuchEntity:
     return NoSuchEntity(f"The Access Key with id {access_key_id} cannot be found.")
 
 
+def is_policy_arn(arn: str) -> bool:
+    """arn:aws:iam::ACCOUNT:policy/..., an account's or AWS's managed policy."""
+    parts = arn.split(":", 5)
+    return len(parts) == 6 and parts[:3] == ["arn", "aws", "iam"] and parts[5].startswith("policy/")
+
+
 def invalid_arn(arn: str) -> InvalidInput:
     return InvalidInput(f"ARN {arn} is not valid.")
 

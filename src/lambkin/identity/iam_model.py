@@ -39,6 +39,7 @@ class RoleRecord:
     tags: Tags = ()
     inline: Mapping[str, str] = field(default_factory=_empty)
     attached: tuple[str, ...] = ()
+    boundary: str = ""  # the ARN of the managed policy set as its permissions boundary
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +54,7 @@ class UserRecord:
     tags: Tags = ()
     inline: Mapping[str, str] = field(default_factory=_empty)
     attached: tuple[str, ...] = ()
+    boundary: str = ""  # the ARN of the managed policy set as its permissions boundary
 
 
 @dataclass(frozen=True, slots=True)

@@ -82,7 +82,7 @@ class Policies:
     async def delete(self, policy_arn: str) -> None:
         async with self.iam.lock:
             policy = self._own(policy_arn)
-            if self.iam.attachment_count(policy.arn):
+            if self.iam.attachment_count(policy.arn) or self.iam.boundary_count(policy.arn):
                 raise errors.DeleteConflict("Cannot delete a policy attached to entities.")
             if len(policy.versions) > 1:
                 raise errors.DeleteConflict(

@@ -25,9 +25,12 @@ class Roles:
         description: str = "",
         max_session_duration: int = 3600,
         tags: Sequence[tuple[str, str]] = (),
+        boundary: str = "",
     ) -> RoleRecord:
         self.iam.check_document(trust_policy, "trust")
         check_tags(tags)
+        if boundary:
+            self.iam.check_boundary(boundary)
         async with self.iam.lock:
             if name.lower() in self.iam.roles:
                 raise errors.EntityAlreadyExists(f"Role with name {name} already exists.")
@@ -41,6 +44,7 @@ class Roles:
                 description=description,
                 max_session_duration=max_session_duration,
                 tags=tuple(tags),
+                boundary=boundary,
             )
             await self.iam.commit(Change(roles=[role]))
         return role

@@ -24,8 +24,12 @@ class Users:
     def __init__(self, iam: Iam) -> None:
         self.iam = iam
 
-    async def create(self, name: str, *, path: str = "/", tags: Sequence[tuple[str, str]] = ()) -> UserRecord:
+    async def create(
+        self, name: str, *, path: str = "/", tags: Sequence[tuple[str, str]] = (), boundary: str = ""
+    ) -> UserRecord:
         check_tags(tags)
+        if boundary:
+            self.iam.check_boundary(boundary)
         async with self.iam.lock:
             if name.lower() in self.iam.users:
                 raise errors.EntityAlreadyExists(f"User with name {name} already exists.")
@@ -36,6 +40,7 @@ class Users:
                 arn=arn(self.iam.account_id, "user", path, name),
                 created=self.iam.now(),
                 tags=tuple(tags),
+                boundary=boundary,
             )
             await self.iam.commit(Change(users=[user]))
         return user

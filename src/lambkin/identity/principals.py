@@ -13,7 +13,8 @@ class Principal:
     """Who signed a request (or, kind "service", the AWS service acting: `arn` is its principal name,
     "events.amazonaws.com"). `arn` is what AWS shows (GetCallerIdentity's Arn, AccessDenied messages);
     `user_id` GetCallerIdentity's UserId (the account ID for root, AIDA... for a user, AROA...:session for an
-    assumed role); `role_arn` the role an assumed-role session acts for (its policies decide)."""
+    assumed role); `role_arn` the role an assumed-role session acts for (its policies decide);
+    `session_policy` and `session_policy_arns` the session policies AssumeRole was given (they cap it)."""
 
     kind: Kind
     arn: str
@@ -21,6 +22,12 @@ class Principal:
     user_id: str
     name: str = ""  # the user's name, or the assumed role's session name
     role_arn: str = ""  # for an assumed role: arn:aws:iam::ACCOUNT:role/PATH/NAME
+    session_policy: str = ""  # an inline session policy (JSON), if one was passed
+    session_policy_arns: tuple[str, ...] = ()  # managed session policies
+
+    @property
+    def has_session_policies(self) -> bool:
+        return bool(self.session_policy or self.session_policy_arns)
 
     @property
     def is_root(self) -> bool:

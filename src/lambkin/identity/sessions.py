@@ -33,6 +33,8 @@ class Session:
     role_id: str  # AROA...
     name: str  # the RoleSessionName (a function's name, for its execution role)
     expires: float  # epoch seconds
+    policy: str = ""  # the inline session policy AssumeRole was given
+    policy_arns: tuple[str, ...] = ()  # its managed session policies
 
     @property
     def expiration(self) -> datetime:
@@ -49,6 +51,8 @@ class Session:
             user_id=f"{self.role_id}:{self.name}",
             name=self.name,
             role_arn=self.role_arn,
+            session_policy=self.policy,
+            session_policy_arns=self.policy_arns,
         )
 
 
@@ -69,11 +73,24 @@ class SessionSeal:
         self._seal_key = _derive(server_secret, "session-token-seal")
         self._secret_key = _derive(server_secret, "session-key-secret")
 
-    def issue(self, role_arn: str, role_id: str, name: str, expires: float) -> TemporaryCredentials:
-        """New credentials for a session of the role that end at `expires` (epoch seconds)."""
+    def issue(
+        self,
+        role_arn: str,
+        role_id: str,
+        name: str,
+        expires: float,
+        policy: str = "",
+        policy_arns: tuple[str, ...] = (),
+    ) -> TemporaryCredentials:
+        """New credentials for a session of the role that end at `expires` (epoch seconds), capped by the
+        session policies given (the token carries them)."""
         key_id = KEY_PREFIX + base64.b32encode(secrets.token_bytes(10)).decode()
-        session = Session(key_id, role_arn, role_id, name, float(int(expires)))
-        claims = {"k": key_id, "r": role_arn, "i": role_id, "s": name, "e": int(expires)}
+        session = Session(key_id, role_arn, role_id, name, float(int(expires)), policy, policy_arns)
+        claims: dict[str, object] = {"k": key_id, "r": role_arn, "i": role_id, "s": name, "e": int(expires)}
+        if policy:
+            claims["p"] = policy
+        if policy_arns:
+            claims["a"] = list(policy_arns)
         payload = json.dumps(claims, separators=(",", ":"), sort_keys=True).encode()
         seal = hmac.new(self._seal_key, payload, hashlib.sha256).digest()
         token = _TOKEN_PREFIX + base64.urlsafe_b64encode(seal + payload).decode()
@@ -93,7 +110,15 @@ class SessionSeal:
         claims = json.loads(payload)
         if claims["k"] != access_key_id:
             return None
-        return Session(access_key_id, claims["r"], claims["i"], claims["s"], float(claims["e"]))
+        return Session(
+            access_key_id,
+            claims["r"],
+            claims["i"],
+            claims["s"],
+            float(claims["e"]),
+            claims.get("p", ""),
+            tuple(claims.get("a", ())),
+        )
 
     def secret(self, access_key_id: str) -> str:
         """The secret access key of a temporary key this server issued."""

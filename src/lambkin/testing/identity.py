@@ -17,6 +17,8 @@ class FakeDirectory:
         self.roles: dict[str, Role] = {}
         self.keys: dict[str, UserKey] = {}
         self.policies: dict[str, list[str]] = {}  # by user ARN, or by role ARN for its sessions
+        self.boundaries: dict[str, str] = {}  # likewise
+        self.managed: dict[str, str] = {}  # managed policy documents by ARN
         self.reads = 0
 
     def role(self, arn: str) -> Role | None:
@@ -28,6 +30,12 @@ class FakeDirectory:
     def identity_policies(self, principal: Principal) -> Sequence[str]:
         self.reads += 1
         return tuple(self.policies.get(principal.role_arn or principal.arn, ()))
+
+    def permissions_boundary(self, principal: Principal) -> str | None:
+        return self.boundaries.get(principal.role_arn or principal.arn)
+
+    def managed_policy(self, arn: str) -> str | None:
+        return self.managed.get(arn)
 
     def put_role(self, role: Role) -> None:
         self.roles[role.arn] = role

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -172,3 +173,33 @@ def test_a_resource_policy_the_engine_refuses_counts_as_none() -> None:
     queue = f"arn:aws:sqs:us-east-1:{ACCOUNT}:jobs"
     assert authorizer.refusal(USER, "sqs:SendMessage", queue, '{"Statement": "nonsense"}') is None
     assert authorizer.refusal(USER, "sqs:ReceiveMessage", queue, '{"Statement": "nonsense"}') is not None
+
+
+def test_sessions_that_share_an_arn_are_decided_each_by_its_own_caps() -> None:
+    directory = FakeDirectory()
+    directory.attach(ROLE, document(allow("lambda:*", "*")))
+    directory.managed["arn:aws:iam::aws:policy/ReadFunctions"] = document(allow("lambda:Get*", "*"))
+    authorizer = Authorizer(directory, ACCOUNT)
+    narrowed = replace(SESSION, session_policy=document(allow("sqs:*", "*")))
+    by_arn = replace(SESSION, session_policy_arns=("arn:aws:iam::aws:policy/ReadFunctions",))
+
+    assert authorizer.refusal(SESSION, "lambda:DeleteFunction", FUNCTION + "f") is None
+    assert authorizer.refusal(narrowed, "lambda:DeleteFunction", FUNCTION + "f") == (
+        f"User: {SESSION.arn} is not authorized to perform: lambda:DeleteFunction on resource: {FUNCTION}f "
+        "because no session policy allows the lambda:DeleteFunction action"
+    )
+    assert authorizer.refusal(by_arn, "lambda:GetFunction", FUNCTION + "f") is None
+    assert authorizer.refusal(by_arn, "lambda:DeleteFunction", FUNCTION + "f") is not None
+    assert authorizer.refusal(SESSION, "lambda:DeleteFunction", FUNCTION + "f") is None  # still its own
+
+
+def test_a_boundary_caps_and_one_whose_policy_is_unreadable_allows_nothing() -> None:
+    directory = FakeDirectory()
+    directory.attach(USER.arn, document(allow("lambda:*", "*")))
+    directory.boundaries[USER.arn] = document(allow("lambda:Get*", "*"))
+    authorizer = Authorizer(directory, ACCOUNT)
+    assert authorizer.refusal(USER, "lambda:GetFunction", FUNCTION + "f") is None
+    assert authorizer.refusal(USER, "lambda:DeleteFunction", FUNCTION + "f") is not None
+    directory.boundaries[USER.arn] = ""
+    directory.generation += 1
+    assert authorizer.refusal(USER, "lambda:GetFunction", FUNCTION + "f") is not None

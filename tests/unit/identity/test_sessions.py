@@ -48,3 +48,17 @@ def test_a_token_does_not_open_with_another_key_another_server_or_a_changed_clai
     assert seal.open(issued.access_key_id, None) is None
     assert seal.open(issued.access_key_id, "not-a-token") is None
     assert seal.open(issued.access_key_id, "LKST!!!") is None
+
+
+def test_a_token_carries_the_session_policies_it_was_issued_with() -> None:
+    policy = '{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"sqs:*","Resource":"*"}}'
+    arns = ("arn:aws:iam::aws:policy/AmazonSQSFullAccess",)
+    issued = SessionSeal("s").issue(ROLE, "AROAAPPROLE", "orders", 1_700_003_600, policy, arns)
+
+    session = SessionSeal("s").open(issued.access_key_id, issued.session_token)
+
+    assert session is not None and (session.policy, session.policy_arns) == (policy, arns)
+    principal = session.principal()
+    assert principal.has_session_policies
+    assert (principal.session_policy, principal.session_policy_arns) == (policy, arns)
+    assert not SessionSeal("s").issue(ROLE, "AROAAPPROLE", "o", 1).session.principal().has_session_policies

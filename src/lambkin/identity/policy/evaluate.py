@@ -7,6 +7,11 @@ delegates, so the caller's identity-based policies must allow as well. Across ac
 trust policy is the exception AWS documents: it must allow AssumeRole even within the account. The account root
 is allowed everything its account owns unless a policy denies it explicitly; a service principal only by a
 resource-based policy that names it. Nothing else allows: the default is an implicit deny.
+
+Two more kinds of policy only cap: a user's or role's permissions boundary, and the session policies passed to
+AssumeRole. Each must allow too (an intersection), whether the identity-based or the resource-based policy
+granted, except where a resource-based policy names the caller's very own ARN (the user, or the role session):
+that grant is not limited by them. One naming the role (every session of it), or everyone, is.
 """
 
 from __future__ import annotations
@@ -23,7 +28,13 @@ from lambkin.identity.policy.matching import Context
 from lambkin.identity.policy.principal_element import Reach
 from lambkin.identity.principals import Principal
 
-PolicyType = Literal["identity-based", "resource-based"]
+PolicyType = Literal["identity-based", "resource-based", "permissions boundary", "session"]
+_NOUNS: dict[PolicyType, str] = {
+    "identity-based": "an identity-based policy",
+    "resource-based": "a resource-based policy",
+    "permissions boundary": "a permissions boundary",
+    "session": "a session policy",
+}
 
 
 class Effect(Enum):
@@ -60,19 +71,40 @@ class Decision:
         return self.effect is Effect.ALLOW
 
 
-def evaluate(question: Question, identity: Sequence[Policy], resource: Policy | None = None) -> Decision:
-    """Decide the question against the principal's identity-based policies and the resource's policy."""
+def evaluate(
+    question: Question,
+    identity: Sequence[Policy],
+    resource: Policy | None = None,
+    *,
+    boundary: Sequence[Policy] | None = None,
+    session: Sequence[Policy] | None = None,
+) -> Decision:
+    """Decide the question against the principal's identity-based policies, the resource's policy, and the
+    caps on the principal: its permissions `boundary` (one policy, or none readable) and its `session`
+    policies; None: the principal has no such cap."""
     principal = question.principal
     request = _Request(question)
     identity_allows = principal.is_root
+    cap: PolicyType | None = None  # the first cap that does not allow
     if principal.kind != "service":
-        for policy in identity:
-            for statement in policy.statements_for(question.action):
-                if _applies(statement, request, None) is Reach.NONE:
-                    continue
-                if not statement.allow:
-                    return Decision(Effect.EXPLICIT_DENY, "identity-based", statement.sid)
-                identity_allows = True
+        kinds: list[tuple[PolicyType, Sequence[Policy]]] = [("identity-based", identity)]
+        if boundary is not None:
+            kinds.append(("permissions boundary", boundary))
+        if session is not None:
+            kinds.append(("session", session))
+        for kind, policies in kinds:
+            allows = False
+            for policy in policies:
+                for statement in policy.statements_for(question.action):
+                    if _applies(statement, request, None) is Reach.NONE:
+                        continue
+                    if not statement.allow:
+                        return Decision(Effect.EXPLICIT_DENY, kind, statement.sid)
+                    allows = True
+            if kind == "identity-based":
+                identity_allows = identity_allows or allows
+            elif not allows and cap is None:
+                cap = kind
     reach, allow_sid = Reach.NONE, ""
     if resource is not None:
         for statement in resource.statements_for(question.action):
@@ -83,14 +115,23 @@ def evaluate(question: Question, identity: Sequence[Policy], resource: Policy | 
                 return Decision(Effect.EXPLICIT_DENY, "resource-based", statement.sid)
             if found > reach:
                 reach, allow_sid = found, statement.sid
-    return _combine(question, identity_allows, reach, allow_sid, resource)
+    return _combine(question, identity_allows, cap, reach, allow_sid, resource)
 
 
 def _combine(
-    question: Question, identity_allows: bool, reach: Reach, sid: str, resource: Policy | None
+    question: Question,
+    identity_allows: bool,
+    cap: PolicyType | None,
+    reach: Reach,
+    sid: str,
+    resource: Policy | None,
 ) -> Decision:
     principal = question.principal
-    resource_allows = reach is Reach.DIRECT or (reach is Reach.ACCOUNT and identity_allows)
+    if reach is Reach.EXACT and not _foreign(question):
+        return Decision(Effect.ALLOW, "resource-based", sid)  # names the caller itself: no cap applies
+    if cap is not None and (identity_allows or reach is not Reach.NONE):
+        return Decision(Effect.IMPLICIT_DENY, cap)
+    resource_allows = reach >= Reach.DIRECT or (reach is Reach.ACCOUNT and identity_allows)
     if principal.kind == "service":
         needs_both = False
     elif resource is not None and resource.kind == "trust":
@@ -98,8 +139,7 @@ def _combine(
         if reach is Reach.NONE:
             return Decision(Effect.IMPLICIT_DENY, "resource-based")
     else:
-        owner = _account_of(question.resource)
-        needs_both = bool(owner) and owner != principal.account
+        needs_both = _foreign(question)
     if needs_both:
         if not identity_allows:
             return Decision(Effect.IMPLICIT_DENY, "identity-based")
@@ -113,6 +153,12 @@ def _combine(
     if principal.kind == "service":
         return Decision(Effect.IMPLICIT_DENY, "resource-based")
     return Decision(Effect.IMPLICIT_DENY, "identity-based")
+
+
+def _foreign(question: Question) -> bool:
+    """Whether the resource belongs to another account than the caller's (both kinds of policy must allow)."""
+    owner = _account_of(question.resource)
+    return bool(owner) and owner != question.principal.account
 
 
 def _account_of(arn: str) -> str:
@@ -202,8 +248,7 @@ def denied_message(question: Question, decision: Decision) -> str:
     """AWS's AccessDenied wording for a denied decision."""
     action = question.action
     start = f"User: {question.principal.arn} is not authorized to perform: {action} on resource: {question.resource}"
-    policy_type = decision.policy_type or "identity-based"
+    noun = _NOUNS[decision.policy_type or "identity-based"]
     if decision.effect is Effect.EXPLICIT_DENY:
-        article = "an" if policy_type == "identity-based" else "a"
-        return f"{start} with an explicit deny in {article} {policy_type} policy"
-    return f"{start} because no {policy_type} policy allows the {action} action"
+        return f"{start} with an explicit deny in {noun}"
+    return f"{start} because no {noun.split(' ', 1)[1]} allows the {action} action"

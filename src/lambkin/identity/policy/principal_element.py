@@ -26,7 +26,8 @@ class Reach(IntEnum):
 
     NONE = 0
     ACCOUNT = 1  # through the caller's account: delegated, the caller's own policies must allow too
-    DIRECT = 2  # the caller itself (its ARN, its role, its service, or everyone)
+    DIRECT = 2  # the caller (its role, its service, or everyone): still capped by boundaries and sessions
+    EXACT = 3  # the caller's very own ARN (a user, a role session): not capped
 
 
 class InvalidPrincipal(ValueError):
@@ -59,12 +60,15 @@ class PrincipalSet:
             return Reach.DIRECT
         if caller.kind == "service":
             return Reach.DIRECT if caller.arn.lower() in self.services else Reach.NONE
-        if caller.arn in self.arns or (caller.role_arn and caller.role_arn in self.arns):
+        if caller.arn in self.arns:
+            return Reach.DIRECT if caller.is_root else Reach.EXACT
+        if caller.role_arn and caller.role_arn in self.arns:
             return Reach.DIRECT
-        if self.unique_ids and any(
-            caller.user_id == uid or caller.user_id.startswith(uid + ":") for uid in self.unique_ids
-        ):
-            return Reach.DIRECT
+        if self.unique_ids:
+            if caller.user_id in self.unique_ids and not caller.is_root:
+                return Reach.EXACT
+            if any(caller.user_id.startswith(uid + ":") for uid in self.unique_ids):
+                return Reach.DIRECT
         if caller.account in self.accounts:
             return Reach.DIRECT if caller.is_root else Reach.ACCOUNT
         return Reach.NONE
