@@ -68,6 +68,7 @@ def main(argv: list[str]) -> int:
     )
     parser.add_argument("--path", default="/api/echo/?x=1", help="the Django view to request")
     args = parser.parse_args(argv)
+    from tests.e2e.lambda_support import public_url
     from tests.harness import ACCESS_KEY_ID, SECRET_ACCESS_KEY
     from tests.images import push
 
@@ -79,7 +80,7 @@ def main(argv: list[str]) -> int:
         lam = create_function(
             server, "django", uri, MemorySize=MEMORY_MB, Timeout=30, ImageConfig={"Command": ["app.handler"]}
         )
-        url = lam.create_function_url_config(FunctionName="django", AuthType="NONE")["FunctionUrl"]
+        url = public_url(lam, "django")
         url_headers = {"Host": url.split("//", 1)[1].rstrip("/")}
         lambkin_conn = lambkin_connection(server)
 

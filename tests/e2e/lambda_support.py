@@ -167,3 +167,29 @@ def create_active(
     )
     configuration: dict[str, Any] = client.get_function_configuration(FunctionName=name)
     return configuration
+
+
+def public_url(client: Any, name: str, qualifier: str | None = None, **config: Any) -> str:
+    """A function URL with AuthType NONE, made public as the Lambda console makes it: the function's policy
+    grants everyone lambda:InvokeFunctionUrl (for NONE URLs) and lambda:InvokeFunction (via function URLs)."""
+    qualified = {"Qualifier": qualifier} if qualifier else {}
+    url: str = client.create_function_url_config(FunctionName=name, AuthType="NONE", **qualified, **config)[
+        "FunctionUrl"
+    ]
+    client.add_permission(
+        FunctionName=name,
+        StatementId="FunctionURLAllowPublicAccess",
+        Action="lambda:InvokeFunctionUrl",
+        Principal="*",
+        FunctionUrlAuthType="NONE",
+        **qualified,
+    )
+    client.add_permission(
+        FunctionName=name,
+        StatementId="FunctionURLAllowInvokeAction",
+        Action="lambda:InvokeFunction",
+        Principal="*",
+        InvokedViaFunctionUrl=True,
+        **qualified,
+    )
+    return url

@@ -12,6 +12,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
+from tests.e2e.lambda_support import public_url
 from tests.e2e.test_http_support import by_host, by_path, function, url_id
 from tests.harness import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY, LambkinServer
 from tests.images import BuiltImages
@@ -27,15 +28,13 @@ def django_uri(server: LambkinServer, test_images: BuiltImages) -> str:
 @pytest.fixture(scope="module")
 def echo_url(server: LambkinServer, lam: Any, handlers_uri: str) -> str:
     name = function(server, lam, handlers_uri, "url-echo", "app.echo")
-    url: str = lam.create_function_url_config(FunctionName=name, AuthType="NONE")["FunctionUrl"]
-    return url
+    return public_url(lam, name)
 
 
 @pytest.fixture(scope="module")
 def respond_url(server: LambkinServer, lam: Any, django_uri: str) -> str:
     name = function(server, lam, django_uri, "url-respond", "respond.handler", Timeout=2)
-    url: str = lam.create_function_url_config(FunctionName=name, AuthType="NONE")["FunctionUrl"]
-    return url
+    return public_url(lam, name)
 
 
 def test_url_config_operations(server: LambkinServer, lam: Any, handlers_uri: str) -> None:
@@ -322,7 +321,7 @@ def test_alias_url_invokes_the_alias(server: LambkinServer, lam: Any, handlers_u
     name = function(server, lam, handlers_uri, "url-alias", "app.echo")
     version = lam.publish_version(FunctionName=name)["Version"]
     lam.create_alias(FunctionName=name, Name="prod", FunctionVersion=version)
-    url = lam.create_function_url_config(FunctionName=name, Qualifier="prod", AuthType="NONE")["FunctionUrl"]
+    url = public_url(lam, name, "prod")
     with by_host(server, url) as client:
         first = client.get("/")
         assert first.status_code == 200, (first.status_code, first.text, server.log()[-2000:])
@@ -333,3 +332,31 @@ def test_alias_url_invokes_the_alias(server: LambkinServer, lam: Any, handlers_u
     with by_host(server, url) as client:
         after = client.get("/")
         assert after.status_code in (403, 502), (after.status_code, after.text)
+
+
+def test_a_none_url_serves_only_once_the_functions_policy_makes_it_public(
+    server: LambkinServer, lam: Any, handlers_uri: str
+) -> None:
+    name = function(server, lam, handlers_uri, "url-private", "app.echo")
+    url = lam.create_function_url_config(FunctionName=name, AuthType="NONE")["FunctionUrl"]
+    with by_host(server, url) as client:
+        assert client.get("/").status_code == 403
+        lam.add_permission(
+            FunctionName=name,
+            StatementId="url",
+            Action="lambda:InvokeFunctionUrl",
+            Principal="*",
+            FunctionUrlAuthType="NONE",
+        )
+        only_url = client.get("/")  # new URLs need lambda:InvokeFunction too
+        assert only_url.status_code == 403 and only_url.json() == {"Message": "Forbidden"}
+        lam.add_permission(
+            FunctionName=name,
+            StatementId="invoke",
+            Action="lambda:InvokeFunction",
+            Principal="*",
+            InvokedViaFunctionUrl=True,
+        )
+        assert client.get("/").status_code == 200
+        lam.remove_permission(FunctionName=name, StatementId="url")
+        assert client.get("/").status_code == 403

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.e2e.lambda_support import public_url
 from tests.e2e.test_http_support import by_host, function
 from tests.harness import LambkinServer
 from tests.images import BuiltImages
@@ -46,8 +47,7 @@ def gateway(server: LambkinServer) -> httpx.Client:
 
 @pytest.fixture(scope="module")
 def django_url(lam: Any, django: str) -> str:
-    url: str = lam.create_function_url_config(FunctionName=django, AuthType="NONE")["FunctionUrl"]
-    return url
+    return public_url(lam, django)
 
 
 @pytest.fixture()
@@ -133,7 +133,7 @@ def exercise_fastapi(client: httpx.Client) -> None:
 
 
 def test_fastapi_through_a_function_url(server: LambkinServer, lam: Any, fastapi: str) -> None:
-    url = lam.create_function_url_config(FunctionName=fastapi, AuthType="NONE")["FunctionUrl"]
+    url = public_url(lam, fastapi)
     with by_host(server, url) as client:
         exercise_fastapi(client)
 

@@ -24,7 +24,7 @@ from lambkin.events.http.v2 import V2Context, build_v2, map_v2
 from lambkin.functions.errors import FunctionsError
 from lambkin.functions.policies import FunctionPolicies
 from lambkin.functions.urls import UrlConfig, UrlService
-from lambkin.identity.principals import Principal
+from lambkin.identity.principals import Principal, anonymous
 from lambkin.invoke.concurrency import Throttled
 from lambkin.invoke.invoker import Invoker, InvokeRequest
 from lambkin.invoke.targets import Resolve
@@ -227,6 +227,8 @@ class FunctionUrls:
                 return _message(403, "Forbidden" if failure.kind == "missing" else failure.message)
             if authorizer is None:
                 return _message(403, "Forbidden")
+        elif not self._may_invoke(anonymous(), config, request.source_ip):
+            return _message(403, "Forbidden")
         context = V2Context(
             account_id=self.account_id,
             api_id=config.url_id,
@@ -248,6 +250,24 @@ class FunctionUrls:
             response = cors.with_cors(response, config.cors, headers.get("origin"))
         return response
 
+    def _may_invoke(self, caller: Principal, config: UrlConfig, source_ip: str) -> bool:
+        """Whether the caller (anonymous for AuthType NONE) may invoke the function through its URL: as
+        Lambda asks of new URLs, both lambda:InvokeFunctionUrl (with lambda:FunctionUrlAuthType) and
+        lambda:InvokeFunction (with lambda:InvokedViaFunctionUrl), by its own policies or the function's.
+        A NONE URL is public only once the function's policy grants everyone both."""
+        name, alias = config.function_name, config.alias
+        arn = f"arn:aws:lambda:{self.region}:{self.account_id}:function:{name}" + (
+            f":{alias}" if alias else ""
+        )
+        policy = self.policies.text(name, alias)
+        url_keys = (("lambda:FunctionUrlAuthType", config.auth_type),)
+        if self.authorizer.refusal(caller, "lambda:InvokeFunctionUrl", arn, policy, url_keys, source_ip):
+            return False
+        via_url = (("lambda:InvokedViaFunctionUrl", "true"),)
+        return (
+            self.authorizer.refusal(caller, "lambda:InvokeFunction", arn, policy, via_url, source_ip) is None
+        )
+
     def _authorize(self, config: UrlConfig, request: HttpRequest, scope: Scope) -> dict[str, Any] | None:
         """Verifies the request's SigV4 signature (service `lambda`) and that its caller may invoke the
         URL; the IAM authorizer block of the event, or None if the caller may not."""
@@ -263,19 +283,7 @@ class FunctionUrls:
         caller = verified.caller
         if not isinstance(caller, Principal):
             raise TypeError(f"the caller of a request is a Principal, not {type(caller).__name__}")
-        name, alias = config.function_name, config.alias
-        arn = f"arn:aws:lambda:{self.region}:{self.account_id}:function:{name}" + (
-            f":{alias}" if alias else ""
-        )
-        refusal = self.authorizer.refusal(
-            caller,
-            "lambda:InvokeFunctionUrl",
-            arn,
-            self.policies.text(name, alias),
-            (("lambda:FunctionUrlAuthType", "AWS_IAM"),),
-            request.source_ip,
-        )
-        if refusal is not None:
+        if not self._may_invoke(caller, config, request.source_ip):
             return None
         account = self.account_id
         return {

@@ -23,7 +23,7 @@ NONE = PrincipalDocuments((), None, None)
 def documents_of(directory: Directory, principal: Principal) -> PrincipalDocuments:
     """The principal's policies (a service's are none: only resource-based policies name services). A managed
     session policy deleted since the session began caps it to nothing, as a missing policy allows nothing."""
-    if principal.kind == "service" or principal.is_root:
+    if not principal.has_identity or principal.is_root:
         return NONE
     session: list[str] | None = None
     if principal.has_session_policies:

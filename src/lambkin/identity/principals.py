@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-Kind = Literal["root", "user", "assumed-role", "service"]
+Kind = Literal["root", "user", "assumed-role", "service", "anonymous"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +33,11 @@ class Principal:
     def is_root(self) -> bool:
         return self.kind == "root"
 
+    @property
+    def has_identity(self) -> bool:
+        """Whether identity-based policies can apply (not to a service, nor to an unsigned caller)."""
+        return self.kind not in ("service", "anonymous")
+
 
 def root(account: str) -> Principal:
     """The account root: the server's own key pair signs as this, and may do everything."""
@@ -42,3 +47,9 @@ def root(account: str) -> Principal:
 def service(name: str) -> Principal:
     """An AWS service acting on its own behalf (resource policies name it: {"Service": name})."""
     return Principal(kind="service", arn=name, account="", user_id=name)
+
+
+def anonymous() -> Principal:
+    """An unsigned caller (a function URL with AuthType NONE): only a resource-based policy granting
+    everyone ("*") allows it anything."""
+    return Principal(kind="anonymous", arn="anonymous", account="", user_id="anonymous")

@@ -86,7 +86,7 @@ def evaluate(
     request = _Request(question)
     identity_allows = principal.is_root
     cap: PolicyType | None = None  # the first cap that does not allow
-    if principal.kind != "service":
+    if principal.has_identity:
         kinds: list[tuple[PolicyType, Sequence[Policy]]] = [("identity-based", identity)]
         if boundary is not None:
             kinds.append(("permissions boundary", boundary))
@@ -132,7 +132,7 @@ def _combine(
     if cap is not None and (identity_allows or reach is not Reach.NONE):
         return Decision(Effect.IMPLICIT_DENY, cap)
     resource_allows = reach >= Reach.DIRECT or (reach is Reach.ACCOUNT and identity_allows)
-    if principal.kind == "service":
+    if not principal.has_identity:
         needs_both = False
     elif resource is not None and resource.kind == "trust":
         needs_both = False
@@ -150,7 +150,7 @@ def _combine(
         return Decision(Effect.ALLOW, "resource-based", sid)
     if identity_allows:
         return Decision(Effect.ALLOW, "identity-based")
-    if principal.kind == "service":
+    if not principal.has_identity:
         return Decision(Effect.IMPLICIT_DENY, "resource-based")
     return Decision(Effect.IMPLICIT_DENY, "identity-based")
 
@@ -223,6 +223,8 @@ def request_context(question: Question) -> dict[str, tuple[str, ...]]:
 def _principal_keys(principal: Principal) -> dict[str, tuple[str, ...]]:
     if principal.kind == "service":
         return {"aws:principalservicename": (principal.arn,), "aws:principalisawsservice": ("true",)}
+    if principal.kind == "anonymous":
+        return {"aws:principalisawsservice": ("false",)}
     keys: dict[str, tuple[str, ...]] = {
         "aws:principalaccount": (principal.account,),
         "aws:userid": (principal.user_id,),
