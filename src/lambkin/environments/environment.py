@@ -182,8 +182,9 @@ class Environment:
         self._started = self.clock.monotonic()
         await self.sandbox.start()
 
-    async def initialize(self, limit_s: float) -> None:
-        """Waits for the runtime's first /next. Raises InitFailed or InitTimedOut."""
+    async def initialize(self, limit_s: float, phase: str = "init") -> None:
+        """Waits for the runtime's first /next. Raises InitFailed or InitTimedOut. `phase` names it in the
+        INIT_REPORT line: "init", or "invoke" for an init Lambda retries within an invocation."""
         assert self.api is not None and self._exit is not None
         started = self._started
         api = self.api
@@ -192,13 +193,13 @@ class Environment:
         elapsed_ms = (self.clock.monotonic() - started) * 1000
         if api.init_failed.done():
             error = api.init_failed.result()
-            self.logs.platform(lines.init_report_line(elapsed_ms, "init", "error", error.error_type))
+            self.logs.platform(lines.init_report_line(elapsed_ms, phase, "error", error.error_type))
             raise InitFailed(InitFailure.ERROR, "init error", error)
         if self._exit.done():
-            self.logs.platform(lines.init_report_line(elapsed_ms, "init", "error", "Runtime.ExitError"))
+            self.logs.platform(lines.init_report_line(elapsed_ms, phase, "error", "Runtime.ExitError"))
             raise InitFailed(InitFailure.EXIT, self._exit.result().describe())
         if not done:
-            self.logs.platform(lines.init_report_line(elapsed_ms, "init", "timeout", None))
+            self.logs.platform(lines.init_report_line(elapsed_ms, phase, "timeout", None))
             raise InitTimedOut
         self._init_ms = elapsed_ms
         assert self.sandbox is not None

@@ -27,7 +27,7 @@ from lambkin.environments.spec import Placement, sandbox_spec
 from lambkin.http11.busy_poll import BusyPoll
 from lambkin.logs import lines
 from lambkin.logs.store import LogStore
-from lambkin.logs.stream import LogStream
+from lambkin.logs.stream import TAIL_BYTES, LogStream
 from lambkin.sandbox.spec import SandboxBackend
 
 log = logging.getLogger("lambkin.environments")
@@ -271,19 +271,25 @@ class Pools:
             except Exception as refusal:
                 failure = InitFailed(InitFailure.SANDBOX, _describe(refusal), refusal=refusal)
                 return
-            for limit in (INIT_LIMIT_S, float(max(pool.version.timeout, 1))):
+            # Lambda's init limit, then its retry within the invocation, bounded by the function's timeout;
+            # what the first attempt printed stays in the caller's log tail.
+            retry = "init" if ahead else "invoke"
+            attempts = (("init", INIT_LIMIT_S), (retry, float(max(pool.version.timeout, 1))))
+            earlier = b""
+            for phase, limit in attempts:
                 env = await self._create(pool, credentials)
                 try:
                     async with env.running(), asyncio.TaskGroup() as tasks:
                         await env.start()
                         watcher = tasks.create_task(env.watch_exit())
                         try:
-                            await env.initialize(limit)
+                            await env.initialize(limit, phase)
                         except InitTimedOut:
+                            earlier += env.logs.end()
                             watcher.cancel()
                             continue
                         except InitFailed as exc:
-                            exc.log_tail = env.logs.end()
+                            exc.log_tail = (earlier + env.logs.end())[-TAIL_BYTES:]
                             failure = exc
                             watcher.cancel()
                             return
@@ -300,7 +306,7 @@ class Pools:
                     pool.envs.discard(env)
                     if env in pool.idle:
                         pool.idle.remove(env)
-            failure = InitFailed(InitFailure.TIMEOUT, "init timed out")
+            failure = InitFailed(InitFailure.TIMEOUT, "init timed out", log_tail=earlier[-TAIL_BYTES:])
         except Exception as exc:
             log.exception("environment of %s failed", pool.key.function_arn)
             failure = InitFailed(InitFailure.SANDBOX, _describe(exc))
