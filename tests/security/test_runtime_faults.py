@@ -1,6 +1,7 @@
 """Runtimes that misbehave fail as Lambda fails them: one that never asks for work times out its init (and
-its retry) with what it printed in the log tail; one that hangs up within its response fails the invoke at
-once with Runtime.TruncatedResponse, not at the function's timeout."""
+its retry, which shares the function's timeout with the invocation) with what it printed in the log tail;
+one that hangs up within its response fails the invoke at once with Runtime.TruncatedResponse, not at the
+function's timeout."""
 
 from __future__ import annotations
 
@@ -29,6 +30,11 @@ def next_event():
     answer.read()
     return answer.getheader("Lambda-Runtime-Aws-Request-Id")
 
+def respond(request_id, body):
+    conn = http.client.HTTPConnection(host, int(port))
+    conn.request("POST", f"/2018-06-01/runtime/invocation/{request_id}/response", body=body)
+    conn.getresponse().read()
+
 def begin_response(request_id):
     # announces 1000 bytes and sends a few of them
     runtime = socket.create_connection((host, int(port)))
@@ -40,6 +46,15 @@ def begin_response(request_id):
 NEVER_ASKS = """
 print("loading a model that never finishes loading", flush=True)
 time.sleep(3600)
+"""
+
+# Past the 10 s init limit, and again in the retry: that retry leaves the invocation too little time.
+SLOW_TO_ASK = """
+time.sleep(11)
+while True:
+    request_id = next_event()
+    time.sleep(6)
+    respond(request_id, b'"done"')
 """
 
 HANGS_UP = """
@@ -96,6 +111,17 @@ def test_a_runtime_that_never_asks_for_work_times_out_its_init_with_its_output_i
     assert tail.count("loading a model that never finishes loading") == 2, tail
     assert "Phase: init\tStatus: timeout" in tail, tail
     assert "Phase: invoke\tStatus: timeout" in tail, tail
+
+
+def test_a_suppressed_init_and_its_invocation_share_the_functions_timeout(lam: Any, image: str) -> None:
+    """Lambda's words: "the suppressed init completes but does not leave enough time for the Invoke phase
+    to complete, causing the Invoke phase to time out" (11 s of init, then 6 of work, in 15 s)."""
+    name = runtime(lam, image, "slow-to-ask", SLOW_TO_ASK, timeout=15)
+    answer = lam.invoke(FunctionName=name, Payload=b"{}", LogType="Tail")
+    error = unhandled(answer)
+    assert error["errorType"] == "Sandbox.Timedout"
+    assert error["errorMessage"].endswith("Error: Task timed out after 15.00 seconds")
+    assert "Phase: init\tStatus: timeout" in base64.b64decode(answer["LogResult"]).decode()
 
 
 @pytest.mark.parametrize(

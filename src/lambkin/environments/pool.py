@@ -27,7 +27,7 @@ from lambkin.environments.spec import Placement, sandbox_spec
 from lambkin.http11.busy_poll import BusyPoll
 from lambkin.logs import lines
 from lambkin.logs.store import LogStore
-from lambkin.logs.stream import TAIL_BYTES, LogStream
+from lambkin.logs.stream import LogStream
 from lambkin.sandbox.spec import SandboxBackend
 
 log = logging.getLogger("lambkin.environments")
@@ -278,6 +278,7 @@ class Pools:
             earlier = b""
             for phase, limit in attempts:
                 env = await self._create(pool, credentials)
+                env.logs.carry(earlier)
                 try:
                     async with env.running(), asyncio.TaskGroup() as tasks:
                         await env.start()
@@ -285,11 +286,11 @@ class Pools:
                         try:
                             await env.initialize(limit, phase)
                         except InitTimedOut:
-                            earlier += env.logs.end()
+                            earlier = env.logs.end()
                             watcher.cancel()
                             continue
                         except InitFailed as exc:
-                            exc.log_tail = (earlier + env.logs.end())[-TAIL_BYTES:]
+                            exc.log_tail = env.logs.end()
                             failure = exc
                             watcher.cancel()
                             return
@@ -306,7 +307,7 @@ class Pools:
                     pool.envs.discard(env)
                     if env in pool.idle:
                         pool.idle.remove(env)
-            failure = InitFailed(InitFailure.TIMEOUT, "init timed out", log_tail=earlier[-TAIL_BYTES:])
+            failure = InitFailed(InitFailure.TIMEOUT, "init timed out", log_tail=earlier)
         except Exception as exc:
             log.exception("environment of %s failed", pool.key.function_arn)
             failure = InitFailed(InitFailure.SANDBOX, _describe(exc))
