@@ -15,6 +15,7 @@ import contextlib
 import logging
 import socket
 from dataclasses import dataclass, replace
+from typing import Any
 
 from lambkin.sandbox.spec import ExitStatus, OutputSink, Sandbox, SandboxBackend, SandboxSpec
 
@@ -52,11 +53,17 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
 
 
 class Relay:
-    """Serves one listening socket: each connection is piped both ways to the gateway until either side ends."""
+    """Serves one listening socket: each connection is piped both ways to the gateway until either side ends.
+
+    The relay owns every connection's task: `close()` cancels and awaits those still running (a call in
+    flight when the sandbox goes), so that none outlives the sandbox.
+    """
 
     def __init__(self, endpoint: Endpoint) -> None:
         self.endpoint = endpoint
         self.server: asyncio.Server | None = None
+        self._calls: set[asyncio.Task[Any]] = set()
+        self._closed = False
 
     async def serve(self, listener: socket.socket) -> None:
         self.server = await asyncio.start_server(self._connection, sock=listener)
@@ -64,24 +71,42 @@ class Relay:
     async def _connection(
         self, inner_reader: asyncio.StreamReader, inner_writer: asyncio.StreamWriter
     ) -> None:
+        call = asyncio.current_task()
+        assert call is not None
+        if self._closed:  # accepted as the relay closed
+            inner_writer.close()
+            return
+        self._calls.add(call)
+        try:
+            await self._relay(inner_reader, inner_writer)
+        finally:
+            self._calls.discard(call)
+            inner_writer.close()
+
+    async def _relay(self, inner_reader: asyncio.StreamReader, inner_writer: asyncio.StreamWriter) -> None:
         try:
             outer_reader, outer_writer = await asyncio.open_connection(self.endpoint.host, self.endpoint.port)
         except OSError as exc:
             log.warning("the sandbox's AWS endpoint cannot reach the gateway: %s", exc)
-            inner_writer.close()
             return
         try:
             async with asyncio.TaskGroup() as group:
                 group.create_task(_pipe(inner_reader, outer_writer))
                 group.create_task(_pipe(outer_reader, inner_writer))
         finally:
-            for writer in (inner_writer, outer_writer):
-                writer.close()
+            outer_writer.close()
 
-    def close(self) -> None:
+    async def close(self) -> None:
+        """Stops accepting, then cancels the connections still open and waits until they have ended."""
+        self._closed = True
         if self.server is not None:
             self.server.close()
             self.server = None
+        calls, self._calls = set(self._calls), set()
+        for call in calls:
+            call.cancel()
+        if calls:
+            await asyncio.wait(calls)
 
 
 class EndpointSandbox:
@@ -122,8 +147,10 @@ class EndpointSandbox:
         return self.inner.max_memory_bytes()
 
     async def destroy(self) -> None:
-        self.relay.close()
-        await self.inner.destroy()
+        try:
+            await self.relay.close()
+        finally:
+            await self.inner.destroy()
 
 
 def own_endpoint(host: str, port: int) -> Endpoint:

@@ -141,6 +141,7 @@ class Environment:
         self._peak = (-PEAK_REFRESH_S, 0)  # (when read, Max Memory Used in MB)
         self.poll = poll
         self._recent_s: float | None = None  # how long its invocations take (moving average)
+        self._owed_s = 0.0  # a suppressed init's time, taken from its first invocation's timeout
 
     def move(self, target: EnvState) -> None:
         self.state = env_transition(self.state, target)
@@ -182,8 +183,9 @@ class Environment:
         self._started = self.clock.monotonic()
         await self.sandbox.start()
 
-    async def initialize(self, limit_s: float) -> None:
-        """Waits for the runtime's first /next. Raises InitFailed or InitTimedOut."""
+    async def initialize(self, limit_s: float, phase: str = "init") -> None:
+        """Waits for the runtime's first /next. Raises InitFailed or InitTimedOut. `phase` names it in the
+        INIT_REPORT line: "init", or "invoke" for an init Lambda retries within an invocation."""
         assert self.api is not None and self._exit is not None
         started = self._started
         api = self.api
@@ -192,15 +194,17 @@ class Environment:
         elapsed_ms = (self.clock.monotonic() - started) * 1000
         if api.init_failed.done():
             error = api.init_failed.result()
-            self.logs.platform(lines.init_report_line(elapsed_ms, "init", "error", error.error_type))
+            self.logs.platform(lines.init_report_line(elapsed_ms, phase, "error", error.error_type))
             raise InitFailed(InitFailure.ERROR, "init error", error)
         if self._exit.done():
-            self.logs.platform(lines.init_report_line(elapsed_ms, "init", "error", "Runtime.ExitError"))
+            self.logs.platform(lines.init_report_line(elapsed_ms, phase, "error", "Runtime.ExitError"))
             raise InitFailed(InitFailure.EXIT, self._exit.result().describe())
         if not done:
-            self.logs.platform(lines.init_report_line(elapsed_ms, "init", "timeout", None))
+            self.logs.platform(lines.init_report_line(elapsed_ms, phase, "timeout", None))
             raise InitTimedOut
         self._init_ms = elapsed_ms
+        if phase == "invoke":  # a suppressed init: it and the invocation share the function's timeout
+            self._owed_s = elapsed_ms / 1000
         assert self.sandbox is not None
         await self.sandbox.end_init()  # init ran with every host core; invocations get their share
         self.move(EnvState.IDLE)
@@ -221,7 +225,8 @@ class Environment:
         if exited.done():
             raise EnvironmentLost(self.id)
         started = self.clock.monotonic()
-        deadline_ms = int((self.clock.now() + timeout_s) * 1000)
+        budget_s, self._owed_s = timeout_s - self._owed_s, 0.0
+        deadline_ms = int((self.clock.now() + budget_s) * 1000)
         event = Event(
             request_id=invocation.request_id,
             payload=invocation.payload,
@@ -248,7 +253,7 @@ class Environment:
 
         exited.add_done_callback(interrupt)
         loop = outcome_future.get_loop()  # (asyncio.get_running_loop() costs a getpid() on Python 3.11)
-        timer = loop.call_later(timeout_s, interrupt)
+        timer = loop.call_later(budget_s, interrupt)
         try:
             answer = await outcome_future
         except BaseException:

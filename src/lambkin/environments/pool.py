@@ -271,15 +271,22 @@ class Pools:
             except Exception as refusal:
                 failure = InitFailed(InitFailure.SANDBOX, _describe(refusal), refusal=refusal)
                 return
-            for limit in (INIT_LIMIT_S, float(max(pool.version.timeout, 1))):
+            # Lambda's init limit, then its retry within the invocation, bounded by the function's timeout;
+            # what the first attempt printed stays in the caller's log tail.
+            retry = "init" if ahead else "invoke"
+            attempts = (("init", INIT_LIMIT_S), (retry, float(max(pool.version.timeout, 1))))
+            earlier = b""
+            for phase, limit in attempts:
                 env = await self._create(pool, credentials)
+                env.logs.carry(earlier)
                 try:
                     async with env.running(), asyncio.TaskGroup() as tasks:
                         await env.start()
                         watcher = tasks.create_task(env.watch_exit())
                         try:
-                            await env.initialize(limit)
+                            await env.initialize(limit, phase)
                         except InitTimedOut:
+                            earlier = env.logs.end()
                             watcher.cancel()
                             continue
                         except InitFailed as exc:
@@ -300,7 +307,7 @@ class Pools:
                     pool.envs.discard(env)
                     if env in pool.idle:
                         pool.idle.remove(env)
-            failure = InitFailed(InitFailure.TIMEOUT, "init timed out")
+            failure = InitFailed(InitFailure.TIMEOUT, "init timed out", log_tail=earlier)
         except Exception as exc:
             log.exception("environment of %s failed", pool.key.function_arn)
             failure = InitFailed(InitFailure.SANDBOX, _describe(exc))

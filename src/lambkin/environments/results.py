@@ -14,6 +14,7 @@ RUNTIME_UNKNOWN = "Runtime.Unknown"
 FUNCTION_UNKNOWN = "Function.Unknown"
 RESPONSE_TOO_LARGE = "Function.ResponseSizeTooLarge"
 INVALID_RESPONSE_MODE = "Runtime.InvalidResponseModeHeader"
+TRUNCATED_RESPONSE = "Runtime.TruncatedResponse"
 SANDBOX_TIMEDOUT = "Sandbox.Timedout"
 SANDBOX_FAILURE = "Sandbox.Failure"
 
@@ -75,4 +76,11 @@ def response_too_large(size: int) -> FunctionError:
         RESPONSE_TOO_LARGE,
         f"Response payload size ({size} bytes) exceeded maximum allowed payload size "
         f"({MAX_RESPONSE_BYTES} bytes).",
+    )
+
+
+def truncated_response(request_id: str) -> FunctionError:
+    """The runtime hung up in the middle of its /response body (RAPID's ErrTruncatedResponse, in its words)."""
+    return platform_error(
+        TRUNCATED_RESPONSE, f"RequestId: {request_id} Error: HTTP request detected as truncated"
     )

@@ -1,7 +1,8 @@
 """The Runtime API (2018-06-01) one environment serves to its runtime: /next, /response, /error, /init/error.
 
 The request ID is checked before any state changes; every state change goes through the runtime's state
-machine, and a refused one is answered 403 InvalidStateTransition with RAPID's wording. The Extensions,
+machine, and a refused one is answered 403 InvalidStateTransition with RAPID's wording. A /response whose
+body the runtime's hang-up cut short ends its invocation at once (Runtime.TruncatedResponse). The Extensions,
 Logs and Telemetry APIs answer as the emulator does while extensions are not supported.
 """
 
@@ -20,6 +21,7 @@ from lambkin.environments.results import (
     Success,
     platform_error,
     response_too_large,
+    truncated_response,
     valid_error_type,
 )
 from lambkin.http11.exchange import Reply, Request
@@ -110,7 +112,7 @@ class RuntimeApi:
 
     def protocol(self) -> HandlerConnection:
         """A protocol factory for the sandbox's listening socket."""
-        conn = HandlerConnection(self.handle, _body_limit, self.connections)
+        conn = HandlerConnection(self.handle, _body_limit, self.connections, cut=self._cut)
         self.connections.add(conn)  # from now on, so that close() reaches it even before its accept
         return conn
 
@@ -205,6 +207,17 @@ class RuntimeApi:
         # write: the task it waits on was woken first, and runs before the loop reads the runtime again.
         reply.send(202, _ACCEPTED, _JSON)
 
+    def _cut(self, request: Request) -> None:
+        """The runtime hung up within its /response body (closed, or its process died): the invocation
+        fails now with Runtime.TruncatedResponse, as RAPID's does, not at its timeout."""
+        if request.method != "POST" or not request.path.startswith(INVOCATION):
+            return
+        request_id, _, action = request.path[len(INVOCATION) :].partition("/")
+        if action != "response" or request_id != self._current_id or self.state is not RuntimeState.RUNNING:
+            return
+        self.state = runtime_transition(self.state, RuntimeState.INVOCATION_RESPONSE)
+        self._finish(truncated_response(request_id))
+
     def _error(self, request_id: str, request: Request, reply: Reply) -> None:
         if not self._check_id(request_id, reply):
             return
@@ -228,7 +241,7 @@ def _function_error(request: Request) -> FunctionError:
     if request.headers.get("content-type", "").startswith(ERROR_CAUSE_TYPE):
         try:
             parsed = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):
             parsed = None
         if isinstance(parsed, dict):
             parsed.pop("errorCause", None)

@@ -78,14 +78,15 @@ def split_by_payload(
 def failed_items(payload: bytes, batch_ids: list[str], fifo: bool) -> set[str] | None:
     """The message ids to keep from a ReportBatchItemFailures response; None means the whole batch failed.
 
-    Complete success: an empty or null response or list. Complete failure: invalid JSON, an empty or
-    missing itemIdentifier, or an id not in the batch. FIFO keeps everything from the first failure on.
+    Complete success: an empty or null response or list. Complete failure: invalid JSON (or JSON nested
+    deeper than can be read), an empty or missing itemIdentifier, or an id not in the batch. FIFO keeps
+    everything from the first failure on.
     """
     if not payload.strip():
         return set()
     try:
         response = json.loads(payload)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return None
     if response is None:
         return set()

@@ -89,6 +89,9 @@ class Connection(asyncio.Protocol):
         """The protocol that takes the connection over after a HandOver."""
         raise NotImplementedError
 
+    def cut_short(self, request: Request) -> None:
+        """The connection ended within `request`'s body: its head came whole, its body never will."""
+
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's transports do not subclass it
@@ -101,6 +104,9 @@ class Connection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         if self.phase is not Phase.CLOSED:
             self.phase = transition(self.phase, Phase.CLOSED)
+        request, self._request = self._request, None
+        if request is not None and request.method:  # its head was read: it ended within its body
+            self.cut_short(request)
         self._connections.discard(self)
         self._disarm_idle()
         self._end_head()

@@ -41,7 +41,7 @@ def _json_or_text(raw: bytes) -> Any:
         return None
     try:
         return json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # carried as text, however deep
         return raw.decode("utf-8", "replace")
 
 

@@ -53,6 +53,13 @@ class LogStream:
             self._capture = []
             self._captured = 0
 
+    def carry(self, earlier: bytes) -> None:
+        """Starts capturing with `earlier` (another stream's tail, such as an init that timed out) first."""
+        self.begin()
+        if earlier and self._capture is not None:
+            self._capture.insert(0, earlier)
+            self._captured += len(earlier)
+
     def end(self) -> bytes:
         """Stops capturing; returns the invocation's last 4 KB of log. (The pools' housekeeping flushes the
         store every tick, and readers flush before reading.)"""

@@ -259,3 +259,53 @@ async def test_many_invocations_on_one_keep_alive_connection(
         assert reply.headers["lambda-runtime-aws-request-id"] == f"req-{i}"
         assert (await client.respond(f"req-{i}", str(i).encode())).status == 202
         assert await outcome == Success(str(i).encode())
+
+
+async def cut_response(client: RuntimeClient, request_id: str) -> None:
+    """Announces a 100-byte /response, sends 12 bytes of it, and hangs up."""
+    host, port = client.address.rsplit(":", 1)
+    _, writer = await asyncio.open_connection(host, int(port))
+    head = (
+        f"POST /2018-06-01/runtime/invocation/{request_id}/response HTTP/1.1\r\nContent-Length: 100\r\n\r\n"
+    )
+    writer.write(head.encode() + b'{"partial": ')
+    await writer.drain()
+    writer.close()
+    await writer.wait_closed()
+
+
+async def test_a_response_cut_short_is_a_truncated_response_at_once(
+    served: tuple[RuntimeApi, RuntimeClient],
+) -> None:
+    api, client = served
+    pending = asyncio.ensure_future(client.next())
+    await api.ready
+    outcome = api.submit(event())
+    await pending
+    await cut_response(client, "req-1")
+    failed = await outcome
+    assert isinstance(failed, FunctionError)
+    assert failed.error_type == "Runtime.TruncatedResponse"
+    assert json.loads(failed.payload) == {
+        "errorType": "Runtime.TruncatedResponse",
+        "errorMessage": "RequestId: req-1 Error: HTTP request detected as truncated",
+    }
+    # the runtime goes on: its next /next takes the next event
+    pending = asyncio.ensure_future(client.next())
+    outcome = api.submit(event("req-2"))
+    assert (await pending).headers["lambda-runtime-aws-request-id"] == "req-2"
+    assert (await client.respond("req-2", b"{}")).status == 202
+    assert await outcome == Success(b"{}")
+
+
+async def test_a_cut_response_of_another_request_changes_nothing(
+    served: tuple[RuntimeApi, RuntimeClient],
+) -> None:
+    api, client = served
+    pending = asyncio.ensure_future(client.next())
+    await api.ready
+    outcome = api.submit(event())
+    await pending
+    await cut_response(client, "req-other")
+    assert (await client.respond("req-1", b"{}")).status == 202
+    assert await outcome == Success(b"{}")

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lambkin.events.http.request import (
+    TOO_DEEP,
     HttpRequest,
     HttpResponse,
     MalformedResponse,
@@ -60,6 +61,8 @@ def map_alb(payload: bytes, multi_value: bool) -> HttpResponse:
         result = json.loads(payload)
     except (ValueError, UnicodeDecodeError) as exc:
         raise MalformedResponse("the result is not JSON") from exc
+    except RecursionError:
+        raise MalformedResponse(TOO_DEEP) from None
     if not isinstance(result, dict) or "statusCode" not in result:
         raise MalformedResponse("the result has no statusCode")
     status = status_of(result["statusCode"])

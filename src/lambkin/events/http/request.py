@@ -62,6 +62,9 @@ class MalformedResponse(ValueError):
     """The function's result does not fit the format's response shape (the services answer 502)."""
 
 
+TOO_DEEP = "the result is JSON nested deeper than can be read"
+
+
 def is_text(content_type: str | None) -> bool:
     if not content_type:
         return True

@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from lambkin.events.http.request import (
+    TOO_DEEP,
     HttpRequest,
     HttpResponse,
     MalformedResponse,
@@ -100,6 +101,8 @@ def map_v1(payload: bytes) -> HttpResponse:
         result = json.loads(payload)
     except (ValueError, UnicodeDecodeError) as exc:
         raise MalformedResponse("the result is not JSON") from exc
+    except RecursionError:
+        raise MalformedResponse(TOO_DEEP) from None
     if not isinstance(result, dict) or "statusCode" not in result:
         raise MalformedResponse("the result has no statusCode")
     status = status_of(result["statusCode"])

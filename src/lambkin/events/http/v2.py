@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lambkin.events.http.request import (
+    TOO_DEEP,
     HttpRequest,
     HttpResponse,
     MalformedResponse,
@@ -100,6 +101,8 @@ def map_v2(payload: bytes) -> HttpResponse:
         result = json.loads(payload) if payload else None
     except (ValueError, UnicodeDecodeError):
         return HttpResponse(200, (("content-type", "application/json"),), payload)
+    except RecursionError:  # JSON, but whether it is a response object cannot be known
+        raise MalformedResponse(TOO_DEEP) from None
     if not isinstance(result, dict) or "statusCode" not in result:
         body = payload if payload else b""
         return HttpResponse(200, (("content-type", "application/json"),), body)
