@@ -270,7 +270,8 @@ class Pools:
         starting = True
         initializing = False
         try:
-            if not await self.gate.enter(None if ahead else lambda: pool.live_waiters() - pool.initializing):
+            unserved = None if ahead else lambda: pool.live_waiters() - pool.initializing
+            if not await self.gate.enter(pool, unserved):
                 return  # its callers were served meanwhile, by environments that finished an event or init
             initializing = True
             pool.initializing += 1
@@ -329,9 +330,9 @@ class Pools:
             self._discard_if_empty(pool)
 
     def _init_over(self, pool: VersionPool) -> None:
-        """Gives the init slot back: the longest-queued start takes it."""
+        """Gives the init slot back: a queued start takes it (`scaling.next_start`)."""
         pool.initializing -= 1
-        self.gate.leave()
+        self.gate.leave(pool)
 
     async def _create(self, pool: VersionPool, credentials: Mapping[str, str]) -> Environment:
         version = pool.version

@@ -4,7 +4,7 @@ freeze, reap or retire."""
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 
 from lambkin.environments.lifecycle import EnvState
@@ -45,14 +45,25 @@ class InitLoad:
 
 
 def admit_start(load: InitLoad) -> StartVerdict:
-    """A start begins its init only in a free slot, in the order starts asked; one whose callers were all
-    served meanwhile is dropped, so that inits never outnumber the cores and slow each other past the init
-    limit (the time a start waits for its slot is not init time)."""
+    """A start begins its init only in a free slot, never ahead of a start already queued; one whose callers
+    were all served meanwhile is dropped, so that inits never outnumber the cores and slow each other past
+    the init limit (the time a start waits for its slot is not init time)."""
     if load.unserved is not None and load.unserved <= 0:
         return StartVerdict.DROP
     if load.initializing >= load.slots or load.queued_before > 0:
         return StartVerdict.WAIT
     return StartVerdict.BEGIN
+
+
+def next_start(queued: Sequence[Hashable], initializing: Mapping[Hashable, int]) -> int | None:
+    """Which queued start takes a freed init slot (its index in arrival order): the longest-queued of the
+    function with the fewest inits under way, so that a burst of one function cannot hold every other
+    function's cold starts behind its own. None when nothing is queued."""
+    best: int | None = None
+    for index, key in enumerate(queued):
+        if best is None or initializing.get(key, 0) < initializing.get(queued[best], 0):
+            best = index
+    return best
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Cold starts admitted by the host's init slots: the gate's order and hand-overs, and pools under a burst."""
+"""Cold starts admitted by the host's init slots: the gate's order, fairness and hand-overs, and pools under
+a burst."""
 
 from __future__ import annotations
 
@@ -40,17 +41,17 @@ async def test_starts_beyond_the_slots_wait_and_take_freed_slots_in_arrival_orde
     admitted: list[str] = []
 
     async def start(name: str) -> None:
-        if await gate.enter(None):
+        if await gate.enter("fn", None):
             admitted.append(name)
 
     tasks = [asyncio.ensure_future(start(name)) for name in "abcde"]
     await settle()
     assert admitted == ["a", "b"] and gate.initializing == 2 and gate.queued() == 3
-    gate.leave()
+    gate.leave("fn")
     await settle()
     assert admitted == ["a", "b", "c"]
-    gate.leave()
-    gate.leave()
+    gate.leave("fn")
+    gate.leave("fn")
     await settle()
     assert admitted == ["a", "b", "c", "d", "e"] and gate.queued() == 0
     await asyncio.gather(*tasks)
@@ -62,14 +63,14 @@ async def test_a_queued_start_whose_callers_were_served_gives_its_slot_to_the_ne
     outcomes: dict[str, bool] = {}
 
     async def start(name: str) -> None:
-        outcomes[name] = await gate.enter(lambda: unserved[name])
+        outcomes[name] = await gate.enter("fn", lambda: unserved[name])
 
     first = asyncio.ensure_future(start("waiting"))
     await settle()
     queued = [asyncio.ensure_future(start(name)) for name in ("served", "waiting")]
     await settle()
     unserved["served"] = 0  # a warm environment took its caller meanwhile
-    gate.leave()
+    gate.leave("fn")
     await asyncio.gather(first, *queued)
     assert outcomes == {"waiting": True, "served": False}
     assert gate.initializing == 1
@@ -77,11 +78,11 @@ async def test_a_queued_start_whose_callers_were_served_gives_its_slot_to_the_ne
 
 async def test_a_start_cancelled_after_it_was_woken_passes_its_slot_on() -> None:
     gate = InitGate(slots=1)
-    assert await gate.enter(None)
-    woken = asyncio.ensure_future(gate.enter(None))
-    later = asyncio.ensure_future(gate.enter(None))
+    assert await gate.enter("fn", None)
+    woken = asyncio.ensure_future(gate.enter("fn", None))
+    later = asyncio.ensure_future(gate.enter("fn", None))
     await settle()
-    gate.leave()  # wakes `woken`, which is cancelled before it resumes
+    gate.leave("fn")  # wakes `woken`, which is cancelled before it resumes
     woken.cancel()
     assert await later is True
     assert gate.initializing == 1 and gate.queued() == 0
@@ -89,16 +90,40 @@ async def test_a_start_cancelled_after_it_was_woken_passes_its_slot_on() -> None
 
 async def test_a_newcomer_never_takes_the_slot_of_a_woken_start() -> None:
     gate = InitGate(slots=1)
-    assert await gate.enter(None)
-    woken = asyncio.ensure_future(gate.enter(None))
+    assert await gate.enter("fn", None)
+    woken = asyncio.ensure_future(gate.enter("fn", None))
     await settle()
-    gate.leave()
-    newcomer = asyncio.ensure_future(gate.enter(None))
+    gate.leave("fn")
+    newcomer = asyncio.ensure_future(gate.enter("fn", None))
     assert await woken is True
     await settle()
     assert not newcomer.done()
-    gate.leave()
+    gate.leave("fn")
     assert await newcomer is True
+
+
+async def test_a_freed_slot_goes_to_the_function_with_the_fewest_inits_under_way() -> None:
+    gate = InitGate(slots=2)
+    admitted: list[str] = []
+
+    async def start(function: str) -> None:
+        assert await gate.enter(function, None)
+        admitted.append(function)
+
+    tasks = [asyncio.ensure_future(start(function)) for function in ["burst"] * 6 + ["quiet"]]
+    await settle()
+    assert admitted == ["burst", "burst"]
+    gate.leave("burst")  # the quiet function's start passes the burst's four queued before it
+    await settle()
+    assert admitted == ["burst", "burst", "quiet"]
+    gate.leave("burst")
+    gate.leave("quiet")
+    await settle()
+    assert admitted == ["burst", "burst", "quiet", "burst", "burst"]
+    gate.leave("burst")
+    gate.leave("burst")
+    await asyncio.gather(*tasks)
+    assert admitted == ["burst", "burst", "quiet"] + ["burst"] * 4 and gate.initializing == 2
 
 
 @dataclass

@@ -9,6 +9,7 @@ from lambkin.environments.scaling import (
     StartVerdict,
     admit_start,
     housekeeping,
+    next_start,
     starts_to_launch,
 )
 
@@ -51,6 +52,14 @@ def test_a_start_whose_callers_were_all_served_is_dropped() -> None:
 def test_a_provisioned_start_serves_no_caller_and_is_never_dropped() -> None:
     assert admit_start(load(unserved=None)) is StartVerdict.BEGIN
     assert admit_start(load(unserved=None, initializing=2)) is StartVerdict.WAIT
+
+
+def test_a_freed_slot_goes_to_the_longest_queued_start_of_the_least_busy_function() -> None:
+    assert next_start([], {}) is None
+    assert next_start(["a", "a", "b"], {}) == 0
+    assert next_start(["a", "a", "b"], {"a": 1}) == 2
+    assert next_start(["a", "b", "c", "b"], {"a": 2, "b": 1}) == 2
+    assert next_start(["a", "b"], {"a": 1, "b": 1}) == 0
 
 
 def test_housekeeping_freezes_after_a_while_and_reaps_after_the_idle_timeout() -> None:
