@@ -87,6 +87,7 @@ def main(argv: list[str]) -> int:
             assert answered, "a single cold start failed"
             singles.append(ended - started)
         single = statistics.median(singles)
+        alone_timeouts = init_timeouts(server, [f"single-{i}" for i in range(3)], 3)
         names = ["burst"] * args.starts if args.one_function else [f"burst-{i}" for i in range(args.starts)]
         for name in sorted(set(names)):
             configure(server, name, uri, args.init_cpu)
@@ -113,6 +114,10 @@ def main(argv: list[str]) -> int:
     print(
         f"anchor  one cold start alone               : median {single:.2f} s  ({', '.join(f'{s:.2f}' for s in singles)})"
     )
+    if alone_timeouts:
+        print(
+            f"  ({alone_timeouts} init timeouts with one start alone: others load this host, figures are not meaningful)"
+        )
     print(f"anchor  ideal for {args.starts} = ceil({args.starts}/{cores}) x one     : {ideal:.2f} s")
     print(
         f"lambkin {args.starts} callers at once ({shape}): {answered}/{args.starts} answered, {timeouts} init timeouts, last answer after {last:.2f} s"
@@ -131,6 +136,7 @@ def main(argv: list[str]) -> int:
                 "ratio": ratio,
                 "answered": answered,
                 "init_timeouts": timeouts,
+                "alone_init_timeouts": alone_timeouts,
             }
         )
     )
