@@ -45,7 +45,10 @@ class Settings:
     routes_file: Path | None = None  # the HTTP gateway's routes (LAMBKIN_ROUTES); None: <data>/routes.json
     idle_timeout_s: float = 300.0  # an idle environment is reaped after this (LAMBKIN_IDLE_TIMEOUT)
     freeze_after_s: float = 0.5  # an idle environment is frozen after this (LAMBKIN_FREEZE_AFTER)
-    max_parallel_starts: int = field(default_factory=lambda: 4 * _cores())  # LAMBKIN_MAX_PARALLEL_STARTS
+    # Cold starts initializing at once on this host, every function's (LAMBKIN_MAX_PARALLEL_STARTS): one a
+    # core, as an init is mostly CPU-bound; the others wait for a slot (their init limit not yet running), or
+    # their callers take an environment that finishes its event first.
+    max_parallel_starts: int = field(default_factory=_cores)
     busy_poll_us: float = 1000.0  # polling for invocations quicker than this (LAMBKIN_BUSY_POLL_US; 0: off)
     log_retention_days: float = 7.0  # LAMBKIN_LOG_RETENTION_DAYS
     async_retry_scale: float = (
@@ -147,7 +150,7 @@ def settings_from_environment(
             routes_file=routes_file(data_dir, env),
             idle_timeout_s=_number(env, "LAMBKIN_IDLE_TIMEOUT", 300),
             freeze_after_s=_number(env, "LAMBKIN_FREEZE_AFTER", 0.5),
-            max_parallel_starts=int(_number(env, "LAMBKIN_MAX_PARALLEL_STARTS", 4 * _cores())),
+            max_parallel_starts=int(_number(env, "LAMBKIN_MAX_PARALLEL_STARTS", _cores())),
             busy_poll_us=_number(env, "LAMBKIN_BUSY_POLL_US", 1000),
             log_retention_days=_number(env, "LAMBKIN_LOG_RETENTION_DAYS", 7),
             async_retry_scale=float(env.get("LAMBKIN_ASYNC_RETRY_SCALE") or 1.0),

@@ -46,6 +46,7 @@ PYTHON_HANDLERS = {
     "crash": "app.crash",  # os._exit(event["code"]) or, with {"signal": "KILL"}, kills itself
     "oom": "app.oom",  # allocates and touches memory until killed
     "slow_init": "slow_init.handler",  # sleeps $SLOW_INIT_SECONDS (default 5) at import, then echoes
+    "busy_init": "busy_init.handler",  # burns $BUSY_INIT_SECONDS (default 2) of CPU at import, then echoes
     "import_error": "import_error.handler",  # its module raises at import: Runtime.ImportModuleError
     "missing_module": "missing.handler",  # no such module
     "large_response": "app.large_response",  # a JSON string response of exactly event["size"] bytes

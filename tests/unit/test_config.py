@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from lambkin.config import command_defaults, settings_from_environment
@@ -43,6 +44,7 @@ def test_unset_variables_leave_the_defaults(tmp_path: Path) -> None:
     assert settings.sandbox_init is None
     assert (settings.header_line_limit, settings.head_limit, settings.head_deadline_s) == (16384, 65536, 30.0)
     assert (settings.image_max_bytes, settings.image_max_files) == (10 << 30, 1_000_000)  # Lambda's 10 GiB
+    assert settings.max_parallel_starts == (os.cpu_count() or 1)  # one init at a time per core
 
 
 def test_the_commands_defaults() -> None:

@@ -1,5 +1,5 @@
-"""Pools of execution environments per function version: warm reuse, parallel cold starts, freezing, reaping,
-retiring at a maximum age, draining."""
+"""Pools of execution environments per function version: warm reuse, cold starts admitted by the host's
+init slots, freezing, reaping, retiring at a maximum age, draining."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from lambkin.clock import SYSTEM_CLOCK, Clock
+from lambkin.environments.admission import InitGate
 from lambkin.environments.environment import (
     INIT_LIMIT_S,
     Environment,
@@ -63,7 +64,7 @@ class PoolSettings:
     region: str = "us-east-1"
     idle_timeout_s: float = 300.0
     freeze_after_s: float = 0.5
-    max_parallel_starts: int = 64
+    max_parallel_starts: int = 4  # inits under way at once on this host, every function's (its cores)
     tick_s: float = 0.25
     # An environment takes no invocation after this long (its credentials last a while longer).
     max_age_s: float = 6 * 3600.0
@@ -77,7 +78,8 @@ class VersionPool:
     idle: list[Environment] = field(default_factory=list)
     envs: set[Environment] = field(default_factory=set)
     waiters: deque[asyncio.Future[Environment]] = field(default_factory=deque)
-    starting: int = 0
+    starting: int = 0  # starts launched: queued for an init slot or initializing
+    initializing: int = 0  # starts past the host's admission, their sandbox created or init under way
     provisioned: int = 0  # environments kept initialized however idle (provisioned concurrency)
     ahead_failure: str | None = None  # why the last start for provisioned concurrency failed
     ahead_retry_at: float = 0.0  # no such start before this (clock) time after a failure
@@ -89,8 +91,8 @@ class VersionPool:
         return sum(1 for w in self.waiters if not w.done())
 
     def initialized(self) -> int:
-        """Environments past init (a start counted in `starting` is in `envs` once its sandbox exists)."""
-        return max(0, len(self.envs) - self.starting)
+        """Environments past init (an admitted start is in `envs` once its sandbox exists)."""
+        return max(0, len(self.envs) - self.initializing)
 
 
 class Pools:
@@ -115,6 +117,7 @@ class Pools:
         self._pools: set[VersionPool] = set()
         self._group: asyncio.TaskGroup | None = None
         self.poll = BusyPoll(settings.busy_poll_s) if settings.busy_poll_s > 0 else None
+        self.gate = InitGate(settings.max_parallel_starts)
 
     async def run(self) -> None:
         """Runs until cancelled; cancelling it destroys every environment."""
@@ -252,7 +255,7 @@ class Pools:
 
     # cold starts
     def _plan(self, pool: VersionPool) -> None:
-        count = starts_to_launch(pool.live_waiters(), pool.starting, self.settings.max_parallel_starts)
+        count = starts_to_launch(pool.live_waiters(), pool.starting)
         if count and self._group is None:
             raise RuntimeError("environment pools are not running")
         for _ in range(count):
@@ -261,11 +264,17 @@ class Pools:
             self._group.create_task(self._environment(pool))
 
     async def _environment(self, pool: VersionPool, ahead: bool = False) -> None:
-        """One environment's whole life, in its own task: init (retried once), serve, until it ends.
-        `ahead`: started for provisioned concurrency, not for a caller."""
+        """One environment's whole life, in its own task: an init slot of the host, init (retried once),
+        serve, until it ends. `ahead`: started for provisioned concurrency, not for a caller."""
         failure: InitFailed | None = None
         starting = True
+        initializing = False
         try:
+            unserved = None if ahead else lambda: pool.live_waiters() - pool.initializing
+            if not await self.gate.enter(pool, unserved):
+                return  # its callers were served meanwhile, by environments that finished an event or init
+            initializing = True
+            pool.initializing += 1
             try:
                 credentials = self.credentials(pool.version) if self.credentials is not None else {}
             except Exception as refusal:
@@ -300,6 +309,8 @@ class Pools:
                         pool.starting -= 1
                         starting = False
                         self._offer(pool, env)
+                        self._init_over(pool)
+                        initializing = False
                         self._plan(pool)  # callers still waiting beyond the starts under way
                         await watcher
                         return
@@ -312,6 +323,8 @@ class Pools:
             log.exception("environment of %s failed", pool.key.function_arn)
             failure = InitFailed(InitFailure.SANDBOX, _describe(exc))
         finally:
+            if initializing:
+                self._init_over(pool)
             if starting:
                 pool.starting -= 1
             if ahead and failure is not None:
@@ -322,6 +335,11 @@ class Pools:
             if pool.live_waiters() and self._group is not None:
                 self._plan(pool)
             self._discard_if_empty(pool)
+
+    def _init_over(self, pool: VersionPool) -> None:
+        """Gives the init slot back: a queued start takes it (`scaling.next_start`)."""
+        pool.initializing -= 1
+        self.gate.leave(pool)
 
     async def _create(self, pool: VersionPool, credentials: Mapping[str, str]) -> Environment:
         version = pool.version

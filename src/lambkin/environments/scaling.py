@@ -1,8 +1,10 @@
-"""Pure decisions about a pool's environments: how many to start, which to freeze, reap or retire."""
+"""Pure decisions about a pool's environments: how many to start, which start may init now, which to
+freeze, reap or retire."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import enum
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 
 from lambkin.environments.lifecycle import EnvState
@@ -18,9 +20,50 @@ class IdleView:
     born: float  # when its environment was created (the clock's monotonic time)
 
 
-def starts_to_launch(waiting: int, starting: int, max_parallel_starts: int) -> int:
-    """One cold start per caller nobody is starting an environment for, within the parallel-start cap."""
-    return max(0, min(waiting - starting, max_parallel_starts - starting))
+def starts_to_launch(waiting: int, starting: int) -> int:
+    """One cold start per caller nobody is starting an environment for (each then waits for an init slot)."""
+    return max(0, waiting - starting)
+
+
+class StartVerdict(enum.Enum):
+    """What a cold start waiting for an init slot does now."""
+
+    BEGIN = "begin"  # a slot is free and nobody queued before it: its sandbox is created and init runs
+    WAIT = "wait"  # the host runs as many inits as it has slots (or others queued first): wait for one to end
+    DROP = "drop"  # every caller it was for has an environment already (one that finished an event or init)
+
+
+@dataclass(frozen=True)
+class InitLoad:
+    """The host's inits and one queued start's place among them."""
+
+    initializing: int  # inits under way on this host, every function's
+    slots: int  # inits the host runs at once (max_parallel_starts: its cores)
+    queued_before: int  # starts that asked for a slot before this one and still wait
+    unserved: int | None  # callers of its version with neither an environment nor an init under way for
+    # them; None for a start that serves no caller (provisioned concurrency), needed whatever happens
+
+
+def admit_start(load: InitLoad) -> StartVerdict:
+    """A start begins its init only in a free slot, never ahead of a start already queued; one whose callers
+    were all served meanwhile is dropped, so that inits never outnumber the cores and slow each other past
+    the init limit (the time a start waits for its slot is not init time)."""
+    if load.unserved is not None and load.unserved <= 0:
+        return StartVerdict.DROP
+    if load.initializing >= load.slots or load.queued_before > 0:
+        return StartVerdict.WAIT
+    return StartVerdict.BEGIN
+
+
+def next_start(queued: Sequence[Hashable], initializing: Mapping[Hashable, int]) -> int | None:
+    """Which queued start takes a freed init slot (its index in arrival order): the longest-queued of the
+    function with the fewest inits under way, so that a burst of one function cannot hold every other
+    function's cold starts behind its own. None when nothing is queued."""
+    best: int | None = None
+    for index, key in enumerate(queued):
+        if best is None or initializing.get(key, 0) < initializing.get(queued[best], 0):
+            best = index
+    return best
 
 
 @dataclass(frozen=True)

@@ -113,8 +113,9 @@ class Gate:
 
 class FakeRuntimes:
     """Starts a fake runtime in every sandbox the backend starts; `init` decides how init goes ("ok",
-    "error", "exit", "hang"). Each event says what to do with `"do"`: echo (the default), print, error,
-    hang, crash, or gate (wait at `gate(name)` until the test opens it)."""
+    "error", "exit", "hang", "gate": held at `gate("init")` until the test opens it). Each event says what to
+    do with `"do"`: echo (the default), print, error, hang, crash, or gate (wait at `gate(name)` until the
+    test opens it)."""
 
     def __init__(self, backend: FakeSandboxBackend, init: str = "ok") -> None:
         self.backend = backend
@@ -159,6 +160,8 @@ class FakeRuntimes:
                 return
             if self.init == "hang":
                 return
+            if self.init == "gate":
+                await self.gate("init").pass_through()
             while True:
                 reply = await client.next()
                 if reply.status != 200:
