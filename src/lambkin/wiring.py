@@ -169,6 +169,8 @@ def images(settings: Settings, db: Database, keys: Keyring, authorizer: Authoriz
             settings.port,
             catalog,
             ImageLimits(settings.image_max_bytes, settings.image_max_files),
+            settings.private_registries,
+            settings.insecure_registries,
         ),
         mounts=(Mount("registry", path_prefix("/v2"), registry),),
         background=(lambda: collect_periodically(db, blobs, settings.image_gc_interval_s),),
