@@ -20,6 +20,10 @@ CREDENTIALS_FILE = "credentials.json"
 GIB = 1 << 30
 
 
+class SettingInvalid(ValueError):
+    """A LAMBKIN_* setting's value cannot be used; the message names the variable and the value."""
+
+
 def _cores() -> int:
     return os.cpu_count() or 1
 

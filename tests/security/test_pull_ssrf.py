@@ -11,12 +11,15 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 from botocore.exceptions import WaiterError
 
+from lambkin import app as composition
+from lambkin.config import SettingInvalid, settings_from_environment
 from lambkin.images.addresses import IPAddress, RegistryAllowList, is_public
 from lambkin.images.blobs import BlobStore
 from lambkin.images.catalog import MIGRATIONS, Catalog
@@ -143,6 +146,23 @@ def test_entries_of_the_setting() -> None:
     assert not allowed.allows("anything.lan", 80, ipaddress.ip_address("192.168.0.1"))
     with pytest.raises(ValueError, match=r"'http://registry\.lan' is not a registry"):
         RegistryAllowList.parse(["http://registry.lan"])
+
+
+def test_the_settings_list_registries_and_refuse_what_is_not_one(tmp_path: Path) -> None:
+    env = {
+        "LAMBKIN_PRIVATE_REGISTRIES": "registry.lan, 10.0.0.0/8",
+        "LAMBKIN_INSECURE_REGISTRIES": "lab:5000",
+    }
+    settings, _ = settings_from_environment(tmp_path, "127.0.0.1", 9000, env)
+    assert settings.private_registries == ("registry.lan", "10.0.0.0/8")
+    assert settings.insecure_registries == ("lab:5000",)
+    assert settings_from_environment(tmp_path, "127.0.0.1", 9000, {})[0].private_registries == ()
+
+    bad = replace(settings, insecure_registries=("https://lab:5000",))
+    with pytest.raises(
+        SettingInvalid, match="LAMBKIN_INSECURE_REGISTRIES: 'https://lab:5000' is not a registry"
+    ):
+        composition.build(bad)
 
 
 # One level down: 127.0.0.1 plays a public address, 127.0.0.2 a private one.
