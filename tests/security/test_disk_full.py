@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
+import json
 import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from tests.harness import LambkinServer
+from tests.harness import ACCESS_KEY_ID, SECRET_ACCESS_KEY, LambkinServer
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small tmpfs needs root")
 
@@ -38,6 +41,10 @@ def server(disk: Path) -> Iterator[LambkinServer]:
         yield instance
     finally:
         instance.stop()
+
+
+MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+CONFIG = "application/vnd.oci.image.config.v1+json"
 
 
 def fill(disk: Path) -> Path:
@@ -92,3 +99,58 @@ def test_a_full_disk_is_a_retryable_error_and_loses_nothing(server: LambkinServe
     assert sorted(bodies) == ["after", "before"]
     users = server.client("iam", config=config).list_users()["Users"]
     assert sorted(u["UserName"] for u in users) == ["after", "before"]
+
+
+def registry_error(response: httpx.Response) -> tuple[int, str, str]:
+    [error] = response.json()["errors"]
+    return response.status_code, error["code"], error["message"]
+
+
+def test_a_push_to_the_full_disk_is_the_registrys_unavailable_and_keeps_no_partial_blob(
+    server: LambkinServer, disk: Path
+) -> None:
+    blob = os.urandom(3 << 20)
+    digest = "sha256:" + hashlib.sha256(blob).hexdigest()
+    with httpx.Client(base_url=server.endpoint, auth=(ACCESS_KEY_ID, SECRET_ACCESS_KEY), timeout=60) as http:
+        config = b'{"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": []}}'
+        config_digest = "sha256:" + hashlib.sha256(config).hexdigest()
+        assert http.post(f"/v2/app/blobs/uploads/?digest={config_digest}", content=config).status_code == 201
+        image = {
+            "schemaVersion": 2,
+            "mediaType": MANIFEST,
+            "config": {"mediaType": CONFIG, "digest": config_digest, "size": len(config)},
+            "layers": [],
+        }
+        started = http.post("/v2/app/blobs/uploads/")
+        assert started.status_code == 202, started.text
+        upload = started.headers["Location"]
+        filler = fill(disk)
+
+        chunk = http.patch(upload, content=blob, headers={"Content-Type": "application/octet-stream"})
+        whole = http.post(f"/v2/app/blobs/uploads/?digest={digest}", content=blob)
+        manifest = http.put(
+            "/v2/app/manifests/v1",
+            content=json.dumps(image),
+            headers={"Content-Type": MANIFEST},
+        )
+
+        for refused in (chunk, whole, manifest):
+            status, code, message = registry_error(refused)
+            assert (status, code) == (503, "UNAVAILABLE"), refused.text
+            assert f"The disk holding {disk}" in message and "is full" in message
+        assert http.head(f"/v2/app/blobs/{digest}").status_code == 404  # no partial blob under its name
+        assert http.get(upload).headers["Range"] == "0-0"  # the chunk was cut back off: resume from 0
+
+        filler.unlink()
+        (disk / "probe").unlink(missing_ok=True)
+        resumed = http.patch(upload, content=blob, headers={"Content-Type": "application/octet-stream"})
+        assert resumed.status_code == 202, resumed.text
+        assert http.put(upload, params={"digest": digest}).status_code == 201
+        assert http.get(f"/v2/app/blobs/{digest}").content == blob
+        assert (
+            http.put(
+                "/v2/app/manifests/v1", content=json.dumps(image), headers={"Content-Type": MANIFEST}
+            ).status_code
+            == 201
+        )
+    assert list((disk / "blobs" / "staging").iterdir()) == []  # nothing the refused requests wrote is left
