@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import errno
 import hashlib
@@ -17,7 +18,9 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from tests.e2e.lambda_support import create_active
 from tests.harness import ACCESS_KEY_ID, SECRET_ACCESS_KEY, LambkinServer
+from tests.images import BuiltImages
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small tmpfs needs root")
 
@@ -154,3 +157,59 @@ def test_a_push_to_the_full_disk_is_the_registrys_unavailable_and_keeps_no_parti
             == 201
         )
     assert list((disk / "blobs" / "staging").iterdir()) == []  # nothing the refused requests wrote is left
+
+
+@pytest.fixture
+def roomy_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 512 MB tmpfs: room for the python-handlers image and a cold start, then filled."""
+    mount = tmp_path / "roomy"
+    mount.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512m", "tmpfs", str(mount)], check=True)
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def log_messages(server: LambkinServer, group: str) -> list[str]:
+    logs = server.client("logs", config=Config(retries={"max_attempts": 0}))
+    pages = logs.get_paginator("filter_log_events").paginate(logGroupName=group)
+    return [event["message"] for page in pages for event in page["events"]]
+
+
+@pytest.mark.runc
+def test_log_writes_on_a_full_disk_neither_crash_the_server_nor_lose_the_result(
+    roomy_disk: Path, test_images: BuiltImages
+) -> None:
+    server = LambkinServer(roomy_disk).start()
+    try:
+        lam = server.client("lambda", config=Config(read_timeout=120, retries={"max_attempts": 0}))
+        uri = test_images.push("python-handlers", server.registry, tag="v1")
+        create_active(lam, "chatty", uri, ImageConfig={"Command": ["app.log"]})
+        lines = [f"line {i} " + "x" * 1000 for i in range(300)]  # 300 kB of output an invoke
+        assert lam.invoke(FunctionName="chatty", Payload=json.dumps({"lines": lines}))["StatusCode"] == 200
+        filler = fill(roomy_disk)
+
+        for _ in range(3):  # warm invokes, whose output finds no room
+            answer = lam.invoke(FunctionName="chatty", Payload=json.dumps({"lines": lines}), LogType="Tail")
+            assert (answer["StatusCode"], answer.get("FunctionError")) == (200, None)
+            assert json.loads(answer["Payload"].read()) == {"stdout": 300, "stderr": 0}
+            assert "line 299" in base64.b64decode(answer["LogResult"]).decode()  # the tail is kept in memory
+        log_messages(server, "/aws/lambda/chatty")  # reading flushes: it answers
+        assert httpx.get(f"{server.endpoint}/health").status_code == 200
+
+        filler.unlink()
+        (roomy_disk / "probe").unlink(missing_ok=True)
+        after = lam.invoke(
+            FunctionName="chatty", Payload=json.dumps({"lines": ["written once there is room"]})
+        )
+        assert json.loads(after["Payload"].read()) == {"stdout": 1, "stderr": 0}
+        messages = log_messages(server, "/aws/lambda/chatty")
+        assert "written once there is room" in messages
+        assert any(m.startswith("lambkin: up to") and "log lines were lost" in m for m in messages)
+        assert all(
+            m.startswith(("line ", "START", "END", "REPORT", "INIT", "lambkin:", "written")) for m in messages
+        )
+        assert server.process is not None and server.process.poll() is None
+    finally:
+        server.stop()
