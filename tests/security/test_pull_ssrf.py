@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import socket
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -23,7 +24,7 @@ from lambkin.config import SettingInvalid, settings_from_environment
 from lambkin.images.addresses import IPAddress, RegistryAllowList, is_public
 from lambkin.images.blobs import BlobStore
 from lambkin.images.catalog import MIGRATIONS, Catalog
-from lambkin.images.pull import RegistryClient, RegistryNotAllowed
+from lambkin.images.pull import RegistryClient, RegistryNotAllowed, RegistryUnavailable
 from lambkin.images.reference import parse_reference
 from lambkin.store.db import Database
 from tests.e2e.lambda_support import create
@@ -257,3 +258,35 @@ async def test_a_name_with_a_public_and_a_private_address_connects_to_the_public
     finally:
         registry.close()
     assert any("/blobs/" in path for path in registry.requests)
+
+
+async def test_a_name_that_does_not_resolve_stays_a_connection_error(catalog: Catalog) -> None:
+    async def nowhere(host: str, port: int) -> list[IPAddress]:
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    async def no_wait(seconds: float) -> None:
+        pass
+
+    client = RegistryClient(catalog.blobs, catalog, resolver=nowhere, sleep=no_wait)
+
+    with pytest.raises(RegistryUnavailable, match=r"nowhere\.example could not be resolved"):
+        await client.pull(parse_reference("nowhere.example/team/app:v1"))
+
+
+async def test_a_registry_listed_as_insecure_may_be_private_and_speak_plain_http(catalog: Catalog) -> None:
+    registry = Server(IMAGE)
+    ref = parse_reference(f"lab.example:{registry.address.split(':')[1]}/team/app:v1")
+
+    async def lab(host: str, port: int) -> list[IPAddress]:
+        return [ipaddress.ip_address("127.0.0.1")]
+
+    insecure = RegistryAllowList.parse(["lab.example"])
+    try:
+        with pytest.raises(RegistryNotAllowed):
+            await RegistryClient(catalog.blobs, catalog, insecure=insecure, resolver=lab).pull(ref)
+        pulled = await RegistryClient(
+            catalog.blobs, catalog, allowed=insecure, insecure=insecure, resolver=lab
+        ).pull(ref)
+    finally:
+        registry.close()
+    assert pulled.manifest.layers[0].digest == IMAGE.layer_digest

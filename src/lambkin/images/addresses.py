@@ -23,6 +23,8 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 Resolver = Callable[[str, int], Awaitable[list[IPAddress]]]
 Classifier = Callable[[IPAddress], bool]
 
+RESOLVE_TIMEOUT_S = 10.0  # as long as a connection may take to open
+
 # IPv6 prefixes that carry an IPv4 address in their last 32 bits (NAT64, RFC 6052 and 8215).
 _NAT64 = (ipaddress.IPv6Network("64:ff9b::/96"), ipaddress.IPv6Network("64:ff9b:1::/48"))
 
@@ -145,7 +147,7 @@ class CheckedTransport(httpx.AsyncBaseTransport):
         host = request.url.host
         port = request.url.port or (443 if request.url.scheme == "https" else 80)
         try:
-            address = await self._address(host, port)
+            address = await self._address(host, port, request)
         except AddressRefused as exc:
             raise AddressRefused(f"{request.method} {request.url}: {exc}") from None
         pinned = httpx.Request(
@@ -157,15 +159,21 @@ class CheckedTransport(httpx.AsyncBaseTransport):
         )
         return await self.inner.handle_async_request(pinned)
 
-    async def _address(self, host: str, port: int) -> IPAddress:
-        """One checked address per host and port for the whole pull (a name is resolved once)."""
+    async def _address(self, host: str, port: int, request: httpx.Request) -> IPAddress:
+        """One checked address per host and port for the whole pull (a name is resolved once). A name
+        that does not resolve is a connection error, as it was before the check (the pull retries it)."""
         if (host, port) in self._pinned:
             return self._pinned[(host, port)]
         literal = _literal(host)
         try:
-            candidates = [literal] if literal is not None else await self.resolver(host, port)
+            async with asyncio.timeout(RESOLVE_TIMEOUT_S):
+                candidates = [literal] if literal is not None else await self.resolver(host, port)
+        except TimeoutError:
+            raise httpx.ConnectTimeout(
+                f"resolving {host} took over {RESOLVE_TIMEOUT_S} s", request=request
+            ) from None
         except OSError as exc:
-            raise AddressRefused(f"{host} could not be resolved ({exc})") from exc
+            raise httpx.ConnectError(f"{host} could not be resolved: {exc}", request=request) from exc
         for address in candidates:
             if self.allowed.allows(host, port, address):
                 self._pinned[(host, port)] = address
