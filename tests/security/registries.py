@@ -58,7 +58,8 @@ class Server:
     """An HTTP server on `host`:`port` (a loopback address; port 0: any free one), in a thread, that records the paths asked of it.
 
     As a registry it serves `image` under any repository and tag; with `redirect_to` (a base URL) it
-    answers each layer blob with a 307 there, as registries backed by S3 or a CDN do. As a blob store
+    answers each layer blob with a 307 there, as registries backed by S3 or a CDN do; with `realm` it
+    answers every request with a bearer challenge naming that token service. As a blob store
     (no image) it serves `/blobs/<digest>` of the image it is given as `store`.
     """
 
@@ -69,9 +70,11 @@ class Server:
         port: int = 0,
         redirect_to: str | None = None,
         store: bool = False,
+        realm: str | None = None,
     ) -> None:
         self.image = image
         self.redirect_to = redirect_to
+        self.realm = realm
         self.store = store
         self.requests: list[str] = []
         owner = self
@@ -104,6 +107,8 @@ class Server:
         if self.store:
             found = self.image.blobs.get(digest) if path.startswith("/blobs/") else None
             return (200, {}, found) if found is not None else (404, {}, b"")
+        if self.realm is not None:
+            return 401, {"WWW-Authenticate": f'Bearer realm="{self.realm}",service="registry"'}, b""
         if path == "/v2/":
             return 200, {"Content-Type": "application/json"}, b"{}"
         if "/manifests/" in path:

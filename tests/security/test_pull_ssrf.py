@@ -216,6 +216,21 @@ async def test_a_public_registry_redirecting_a_blob_to_a_private_address_is_refu
     assert storage.requests == []
 
 
+async def test_a_public_registry_whose_token_service_is_private_is_refused(catalog: Catalog) -> None:
+    tokens = Server(IMAGE, host="127.0.0.2", store=True)
+    registry = Server(IMAGE, realm=f"http://{tokens.address}/token")
+    try:
+        pull = client(catalog, {"registry.example": ["127.0.0.1"]}).pull(
+            parse_reference(f"registry.example:{registry.address.split(':')[1]}/team/app:v1")
+        )
+        with pytest.raises(RegistryNotAllowed, match=r"refused GET http://127\.0\.0\.2:\d+/token"):
+            await pull
+    finally:
+        registry.close()
+        tokens.close()
+    assert tokens.requests == []
+
+
 async def test_a_public_registry_redirecting_to_another_public_host_works(catalog: Catalog) -> None:
     storage = Server(IMAGE, store=True)
     registry = Server(IMAGE, redirect_to=f"http://cdn.example:{storage.address.split(':')[1]}")
