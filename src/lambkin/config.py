@@ -20,6 +20,10 @@ CREDENTIALS_FILE = "credentials.json"
 GIB = 1 << 30
 
 
+class SettingInvalid(ValueError):
+    """A LAMBKIN_* setting's value cannot be used; the message names the variable and the value."""
+
+
 def _cores() -> int:
     return os.cpu_count() or 1
 
@@ -67,6 +71,11 @@ class Settings:
     header_line_limit: int = 16 * 1024
     head_limit: int = 64 * 1024
     head_deadline_s: float = 30.0
+    # Pulls connect only to public addresses (every redirect too), except to the registries listed here:
+    # LAMBKIN_PRIVATE_REGISTRIES may be at private addresses, LAMBKIN_INSECURE_REGISTRIES also skip TLS
+    # checks (or speak plain http). Each a comma-separated list of host, host:port or address/prefix.
+    private_registries: tuple[str, ...] = ()
+    insecure_registries: tuple[str, ...] = ()
 
     @property
     def endpoint(self) -> str:
@@ -127,6 +136,10 @@ def _number(env: Mapping[str, str], name: str, default: float) -> float:
     return float(raw) if raw else default
 
 
+def _entries(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    return tuple(entry for entry in env.get(name, "").replace(",", " ").split() if entry)
+
+
 def settings_from_environment(
     data_dir: Path, host: str, port: int, environ: Mapping[str, str] | None = None
 ) -> tuple[Settings, bool]:
@@ -160,6 +173,8 @@ def settings_from_environment(
             header_line_limit=int(_number(env, "LAMBKIN_HEADER_LINE_LIMIT", 16 * 1024)),
             head_limit=int(_number(env, "LAMBKIN_HEAD_LIMIT", 64 * 1024)),
             head_deadline_s=_number(env, "LAMBKIN_HEAD_DEADLINE", 30.0),
+            private_registries=_entries(env, "LAMBKIN_PRIVATE_REGISTRIES"),
+            insecure_registries=_entries(env, "LAMBKIN_INSECURE_REGISTRIES"),
         ),
         generated,
     )

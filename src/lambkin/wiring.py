@@ -31,7 +31,7 @@ from lambkin.api.root import Mount, path_prefix
 from lambkin.api.sqs_actions import sqs_actions
 from lambkin.api.sqs_api import handlers as sqs_handlers
 from lambkin.api.sts_api import sts_handlers
-from lambkin.config import Settings
+from lambkin.config import SettingInvalid, Settings
 from lambkin.environments.aws_endpoint import EndpointBackend, own_endpoint
 from lambkin.environments.pool import PoolSettings
 from lambkin.events import mapping_store
@@ -162,14 +162,20 @@ def images(settings: Settings, db: Database, keys: Keyring, authorizer: Authoriz
     catalog = Catalog(db, blobs)
     access = RegistryAccess(keys, authorizer, settings.region, settings.account_id)
     registry = RegistryApp(catalog, Uploads(db, blobs, catalog), blobs, access)
-    return ImagesPart(
-        service=build_image_service(
+    try:
+        service = build_image_service(
             settings.data_dir,
             settings.host,
             settings.port,
             catalog,
             ImageLimits(settings.image_max_bytes, settings.image_max_files),
-        ),
+            settings.private_registries,
+            settings.insecure_registries,
+        )
+    except ValueError as exc:
+        raise SettingInvalid(f"LAMBKIN_PRIVATE_REGISTRIES or LAMBKIN_INSECURE_REGISTRIES: {exc}") from None
+    return ImagesPart(
+        service=service,
         mounts=(Mount("registry", path_prefix("/v2"), registry),),
         background=(lambda: collect_periodically(db, blobs, settings.image_gc_interval_s),),
     )

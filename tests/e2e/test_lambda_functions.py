@@ -17,6 +17,17 @@ from tests.harness import ACCESS_KEY_ID, SECRET_ACCESS_KEY, SERVER_KILLED_UNDER_
 
 
 @pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LambkinServer]:
+    """A server that may pull from registries on loopback: this module's stuck registry is one."""
+    env = {"LAMBKIN_PRIVATE_REGISTRIES": "127.0.0.1"}
+    instance = LambkinServer(Path(tmp_path_factory.mktemp("lambkin")) / "data", env=env).start()
+    try:
+        yield instance
+    finally:
+        instance.stop()
+
+
+@pytest.fixture(scope="module")
 def images(server: LambkinServer, tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[str, str]]:
     work = tmp_path_factory.mktemp("images")
     return {
@@ -263,11 +274,14 @@ def test_everything_survives_kill_9(
 
 
 def test_arns_follow_the_configured_region_and_account(
-    tmp_path: Path, images: dict[str, tuple[str, str]]
+    tmp_path: Path, server: LambkinServer, images: dict[str, tuple[str, str]]
 ) -> None:
-    other = LambkinServer(
-        tmp_path / "data", env={"LAMBKIN_REGION": "eu-west-1", "LAMBKIN_ACCOUNT_ID": "123456789012"}
-    ).start()
+    env = {
+        "LAMBKIN_REGION": "eu-west-1",
+        "LAMBKIN_ACCOUNT_ID": "123456789012",
+        "LAMBKIN_PRIVATE_REGISTRIES": server.registry,  # it pulls the image from the module's server
+    }
+    other = LambkinServer(tmp_path / "data", env=env).start()
     try:
         lam = boto3.client(
             "lambda",

@@ -35,8 +35,10 @@ def pushed(server: LambkinServer, layout: Path) -> LambkinServer:
 
 @pytest.fixture
 async def images(pushed: LambkinServer) -> AsyncIterator[ImageService]:
-    """An ImageService in this process over the running server's data directory."""
-    app = composition.build(Settings(data_dir=pushed.data_dir, port=pushed.port))
+    """An ImageService in this process over the running server's data directory, allowed to pull from the
+    test's registries on loopback."""
+    settings = Settings(data_dir=pushed.data_dir, port=pushed.port, private_registries=("127.0.0.1",))
+    app = composition.build(settings)
     try:
         yield app.images
     finally:

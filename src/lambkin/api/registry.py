@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import re
@@ -18,11 +19,13 @@ from lambkin.images.errors import (
     ManifestInvalid,
     PaginationNumberInvalid,
     RegistryError,
+    Unavailable,
     UnknownEndpoint,
     Unsupported,
 )
 from lambkin.images.manifests import MAX_MANIFEST_BYTES, OCI_INDEX
 from lambkin.images.uploads import Uploads
+from lambkin.store.db import StorageFull
 
 MAX_PAGE = 10_000
 log = logging.getLogger("lambkin.registry")
@@ -40,6 +43,7 @@ class RegistryApp:
 
     def __init__(self, catalog: Catalog, uploads: Uploads, blobs: BlobStore, access: RegistryAccess) -> None:
         self.catalog = catalog
+        self.blobs = blobs
         self.access = access
         blob_handlers = BlobHandlers(catalog, uploads, blobs)
         self._routes: list[tuple[str, re.Pattern[str], dict[str, Handler]]] = [
@@ -75,10 +79,27 @@ class RegistryApp:
         except ConnectionError:
             return  # the client went away mid-request; what it sent is already cut back off
         except Exception as exc:
-            log.exception("registry: %s %s failed", method, request.path)
+            full = self._disk_full(exc)
+            if full is not None:
+                log.warning("registry: %s %s: %s", method, request.path, full.message)
+            else:
+                log.exception("registry: %s %s failed", method, request.path)
             if started:
                 raise
-            await render_error(tracked, RegistryError(f"internal error: {exc}"), head=method == "HEAD")
+            problem = full or RegistryError(f"internal error: {exc}")
+            await render_error(tracked, problem, head=method == "HEAD")
+
+    def _disk_full(self, exc: Exception) -> Unavailable | None:
+        """A full disk as the registry's retryable 503: whatever the request wrote was cut back or removed
+        (uploads.py, blobs.py), and a database write was rolled back (StorageFull)."""
+        if isinstance(exc, StorageFull):
+            return Unavailable(exc.message)
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return Unavailable(
+                f"The disk holding {self.blobs.root} is full: this request's data could not be stored, and "
+                "none of it was kept. Retry once space is freed on that disk."
+            )
+        return None
 
     async def dispatch(self, request: Request, send: Send, caller: Principal) -> None:
         path = request.path

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from lambkin import app as composition
-from lambkin.config import command_defaults, settings_from_environment
+from lambkin.config import SettingInvalid, command_defaults, settings_from_environment
 from lambkin.store.db import DamagedDatabase
 
 
@@ -75,7 +75,7 @@ def serve(args: argparse.Namespace, after_ready: AfterReady | None = None) -> in
         uvloop.run(main())
     except KeyboardInterrupt:
         pass
-    except (OSError, DamagedDatabase) as exc:
+    except (OSError, DamagedDatabase, SettingInvalid) as exc:
         print(f"lambkin: {exc}", file=sys.stderr)
         return 1
     return 0

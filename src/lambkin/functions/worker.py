@@ -21,7 +21,7 @@ log = logging.getLogger("lambkin.functions")
 _NOT_FOUND = {"MANIFEST_UNKNOWN", "NAME_UNKNOWN", "BLOB_UNKNOWN", "NAME_INVALID", "TAG_INVALID"}
 _DENIED = {"UNAUTHORIZED", "DENIED"}
 _NOT_FOUND_TYPES = {"ImageNotFound", "ManifestUnknown", "NameUnknown"}
-_DENIED_TYPES = {"RegistryAuthFailed", "RegistryUnavailable", "Unauthorized"}
+_DENIED_TYPES = {"RegistryAuthFailed", "RegistryUnavailable", "RegistryNotAllowed", "Unauthorized"}
 PARALLEL = 4
 
 Publish = Callable[[sqlite3.Connection, FunctionVersion, str | None], FunctionVersion]

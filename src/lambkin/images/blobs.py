@@ -72,11 +72,15 @@ class BlobStore:
             raise DigestMismatch(expected, digest)
         if not self.exists(digest):
             staged = self.new_staging_path()
-            with staged.open("wb") as out:
-                out.write(data)
-                out.flush()
-                os.fsync(out.fileno())
-            self._commit(staged, digest)
+            try:
+                with staged.open("wb") as out:
+                    out.write(data)
+                    out.flush()
+                    os.fsync(out.fileno())
+                self._commit(staged, digest)
+            except BaseException:
+                staged.unlink(missing_ok=True)  # a full disk leaves no partial staging file behind
+                raise
         return digest
 
     def new_staging_path(self) -> Path:

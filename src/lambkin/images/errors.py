@@ -18,7 +18,8 @@
     │   └── UnknownEndpoint       UNSUPPORTED            404
     ├── TagInvalid                TAG_INVALID            400
     ├── RangeInvalid              RANGE_INVALID          416
-    └── PaginationNumberInvalid   PAGINATION_NUMBER_INVALID 400
+    ├── PaginationNumberInvalid   PAGINATION_NUMBER_INVALID 400
+    └── Unavailable               UNAVAILABLE            503 (distribution's errcode, not in the OCI table)
 
 They are domain errors: nothing here knows HTTP beyond the status number. `api/registry.py` renders them
 as the spec's `{"errors": [{"code", "message", "detail"}]}` body.
@@ -134,6 +135,13 @@ class RangeInvalid(RegistryError):
 class PaginationNumberInvalid(RegistryError):
     code = "PAGINATION_NUMBER_INVALID"
     status = 400
+
+
+class Unavailable(RegistryError):
+    """The registry cannot serve this now and a retry may pass: a full disk, for lambkin."""
+
+    code = "UNAVAILABLE"
+    status = 503
 
 
 class UnknownEndpoint(Unsupported):

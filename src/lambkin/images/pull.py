@@ -6,6 +6,7 @@ ImageUnavailable          an image could not be resolved or pulled; the message 
 ├── PlatformMismatch      the image is built for another architecture or OS
 ├── RegistryAuthFailed    credentials missing or refused (401/403)
 ├── RegistryUnavailable   connection errors, 429 or 5xx after every retry
+├── RegistryNotAllowed    the registry, or a redirect's host, is at an address pulls may not reach
 └── ContentInvalid        a manifest, config, blob or layer that is malformed, hostile, or not
                           what its digest says
 """
@@ -24,6 +25,7 @@ from typing import BinaryIO, NoReturn
 
 import httpx
 
+from lambkin.images.addresses import AddressRefused, CheckedTransport, RegistryAllowList, Resolver, resolve
 from lambkin.images.blobs import BlobStore, sha256_digest
 from lambkin.images.catalog import Catalog
 from lambkin.images.errors import RegistryError
@@ -76,6 +78,10 @@ class ContentInvalid(ImageUnavailable):
     pass
 
 
+class RegistryNotAllowed(ImageUnavailable):
+    pass
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     """Exponential backoff for connection errors, 429 and 5xx: `attempts` tries in all."""
@@ -118,9 +124,11 @@ class PulledImage:
 class RegistryClient:
     """Pulls images from OCI/Docker registries into the BlobStore and the Catalog.
 
-    https with verified certificates, except for insecure registries (`tls_verify=False`, and loopback
-    ones as docker treats them): https with any certificate if they speak TLS, else plain http.
-    `transport` lets unit tests stand in for the network.
+    https with verified certificates, except for insecure registries (`tls_verify=False`, those `insecure`
+    lists, and loopback ones as docker treats them): https with any certificate if they speak TLS, else
+    plain http. Every connection, redirects' and the token service's included, goes to a public address or
+    to a registry `allowed` lists (`addresses.CheckedTransport`). `transport` lets unit tests stand in for
+    the network, `resolver` for DNS.
     """
 
     blobs: BlobStore
@@ -128,7 +136,10 @@ class RegistryClient:
     credentials: Mapping[str, Credentials] = field(default_factory=dict)
     tls_verify: bool = True
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    allowed: RegistryAllowList = field(default_factory=RegistryAllowList)
+    insecure: RegistryAllowList = field(default_factory=RegistryAllowList)
     transport: httpx.AsyncBaseTransport | None = None
+    resolver: Resolver = resolve
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
 
     async def pull(
@@ -200,12 +211,13 @@ class _Session:
     @property
     def insecure(self) -> bool:
         """No certificate checks, http allowed: asked for, or a loopback registry (as docker does)."""
-        return not self.client.tls_verify or self.ref.is_local_host
+        listed = self.client.insecure.lists(self.ref.host, self.ref.port)
+        return not self.client.tls_verify or self.ref.is_local_host or listed
 
     async def __aenter__(self) -> _Session:
+        network = self.client.transport or httpx.AsyncHTTPTransport(verify=not self.insecure)
         http = httpx.AsyncClient(
-            verify=not self.insecure,
-            transport=self.client.transport,
+            transport=CheckedTransport(self.client.allowed, network, self.client.resolver),
             follow_redirects=True,
             timeout=httpx.Timeout(60.0, connect=10.0),
         )
@@ -226,7 +238,15 @@ class _Session:
             await self._http.get(f"{https}/v2/", timeout=5.0)
         except httpx.TransportError:
             return f"http://{self.ref.registry}"
+        except AddressRefused as exc:
+            raise self._not_allowed(exc) from None
         return https
+
+    def _not_allowed(self, exc: AddressRefused) -> RegistryNotAllowed:
+        return RegistryNotAllowed(
+            f"{self.ref}: refused {exc}; lambkin pulls only from public addresses, unless the server's"
+            " private registries setting (LAMBKIN_PRIVATE_REGISTRIES) lists the registry"
+        )
 
     async def _send(self, method: str, path: str, headers: dict[str, str]) -> httpx.Response:
         """Sends with auth (answering one challenge) and retries; returns an open streaming response."""
@@ -247,6 +267,8 @@ class _Session:
                     response = await self._http.send(request, stream=True)
             except RegistryAuthError as exc:
                 raise RegistryAuthFailed(f"{self.ref}: {exc}") from exc
+            except AddressRefused as exc:
+                raise self._not_allowed(exc) from None
             except httpx.TransportError as exc:
                 if _is_tls_failure(exc):  # no retry makes a certificate valid
                     raise RegistryUnavailable(

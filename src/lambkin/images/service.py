@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from lambkin.images.addresses import RegistryAllowList
 from lambkin.images.blobs import BlobStore
 from lambkin.images.catalog import Catalog
 from lambkin.images.errors import ManifestUnknown, RegistryError
@@ -174,12 +175,24 @@ class ImageService:
 
 
 def build_image_service(
-    data_dir: Path, host: str, port: int, catalog: Catalog, limits: ImageLimits | None = None
+    data_dir: Path,
+    host: str,
+    port: int,
+    catalog: Catalog,
+    limits: ImageLimits | None = None,
+    private_registries: Sequence[str] = (),
+    insecure_registries: Sequence[str] = (),
 ) -> ImageService:
     """The service over a data directory's stores, with the logins skopeo/docker keep for pulls, for the
-    server listening on `host`:`port`, unpacking images within `limits`."""
+    server listening on `host`:`port`, unpacking images within `limits`. Pulls reach public addresses and
+    the registries listed as private or insecure (those also without TLS checks, or over plain http);
+    an entry is `host`, `host:port` or a network. Raises ValueError for an entry that is none of these."""
     layers = LayerStore(data_dir / "layers", catalog.blobs)
-    client = RegistryClient(catalog.blobs, catalog, credentials=load_auth_files())
+    insecure = RegistryAllowList.parse(insecure_registries)
+    allowed = RegistryAllowList.parse(private_registries) | insecure
+    client = RegistryClient(
+        catalog.blobs, catalog, credentials=load_auth_files(), allowed=allowed, insecure=insecure
+    )
     return ImageService(host, port, catalog, layers, client, limits)
 
 

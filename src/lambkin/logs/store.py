@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
 import time
 import urllib.parse
@@ -14,6 +16,9 @@ from pathlib import Path
 from typing import IO
 
 MAX_OPEN_FILES = 512
+_TAIL_SCAN = 1 << 20  # a torn last line is looked for this far back
+
+log = logging.getLogger("lambkin.logs")
 
 
 @dataclass(frozen=True)
@@ -39,7 +44,13 @@ def _unquote(name: str) -> str:
 
 
 class LogStore:
-    """Writes are appends to a buffered file (flushed at each invocation's end), so they never block long."""
+    """Writes are appends to a buffered file (flushed at each invocation's end), so they never block long.
+
+    A write the disk cannot take (full, or failing) never reaches the caller: a function's output and its
+    invoke go on, the stream's buffered lines are dropped, and once a write succeeds again the stream says
+    how many lines it lost. A line torn by such a failure (or a crash) is cut off when the file is opened
+    again, so every line a reader sees is whole.
+    """
 
     def __init__(self, root: Path, retention_s: float = 7 * 86400, max_stream_bytes: int = 64 << 20) -> None:
         self.root = root
@@ -47,6 +58,8 @@ class LogStore:
         self.max_stream_bytes = max_stream_bytes
         self._files: OrderedDict[tuple[str, str], IO[str]] = OrderedDict()
         self._sizes: dict[tuple[str, str], int] = {}
+        self._unflushed: dict[tuple[str, str], int] = {}  # lines given to the buffer since its last flush
+        self._lost: dict[tuple[str, str], tuple[int, str]] = {}  # lines dropped, and why
 
     def _path(self, group: str, stream: str) -> Path:
         return self.root / _quote(group) / (_quote(stream) + ".jsonl")
@@ -59,38 +72,82 @@ class LogStore:
             return handle
         path = self._path(group, stream)
         path.parent.mkdir(parents=True, exist_ok=True)
+        _cut_torn_line(path)
         handle = path.open("a", encoding="utf-8")
         self._sizes[key] = path.stat().st_size
         self._files[key] = handle
+        self._unflushed[key] = 0
         while len(self._files) > MAX_OPEN_FILES:
-            old_key, old = self._files.popitem(last=False)
-            old.close()
+            old_key = next(iter(self._files))
+            self._flush(old_key)
+            old = self._files.pop(old_key, None)
+            if old is not None:
+                old.close()
             self._sizes.pop(old_key, None)
+        if key in self._lost:
+            lost, reason = self._lost[key]
+            notice = _record(f"lambkin: up to {lost} log lines were lost here ({reason})")
+            self._write(key, handle, notice, counted=False)
         return handle
 
     def append(self, group: str, stream: str, message: str, timestamp_ms: int | None = None) -> None:
-        now = int(time.time() * 1000)
         key = (group, stream)
-        handle = self._file(group, stream)
-        size = self._sizes.get(key, 0)
-        if size > self.max_stream_bytes:
+        try:
+            handle = self._file(group, stream)
+        except OSError as exc:
+            self._drop(key, exc, 1)
+            return
+        if key not in self._files:  # dropped again while its loss was being noted
+            return
+        if self._sizes[key] > self.max_stream_bytes:
             return  # bounded: a runaway stream stops growing
-        # what json.dumps({"t": ..., "m": ..., "i": ...}, ensure_ascii=False) writes, without its encoder
-        record = f'{{"t": {timestamp_ms or now}, "m": {encode_basestring(message)}, "i": {now}}}\n'
-        handle.write(record)
-        self._sizes[key] = size + len(record)
+        self._write(key, handle, _record(message, timestamp_ms))
+
+    def _write(self, key: tuple[str, str], handle: IO[str], record: str, counted: bool = True) -> None:
+        """Buffers one record; `counted`: a function's line, lost if the buffer is (a notice is not)."""
+        try:
+            handle.write(record)
+        except OSError as exc:
+            self._drop(key, exc, int(counted))
+            return
+        self._sizes[key] = self._sizes.get(key, 0) + len(record)
+        self._unflushed[key] = self._unflushed.get(key, 0) + int(counted)
 
     def flush(self, group: str | None = None, stream: str | None = None) -> None:
+        """Writes buffered lines out; a stream whose write fails loses them (see the class)."""
         if group is not None and stream is not None:
-            handle = self._files.get((group, stream))
-            if handle is not None:
-                handle.flush()
+            self._flush((group, stream))
             return
-        for (g, _), handle in self._files.items():
-            if group is None or g == group:
-                handle.flush()
+        for key in [k for k in self._files if group is None or k[0] == group]:
+            self._flush(key)
+
+    def _flush(self, key: tuple[str, str]) -> None:
+        handle = self._files.get(key)
+        if handle is None:
+            return
+        try:
+            handle.flush()
+        except OSError as exc:
+            self._drop(key, exc, 0)
+            return
+        self._unflushed[key] = 0
+        self._lost.pop(key, None)
+
+    def _drop(self, key: tuple[str, str], exc: OSError, more: int) -> None:
+        """Closes a stream whose write failed, counting the lines its buffer held as lost."""
+        handle = self._files.pop(key, None)
+        if handle is not None:
+            with contextlib.suppress(OSError):  # the buffer cannot be written: closing discards it
+                handle.close()
+        self._sizes.pop(key, None)
+        lost = self._unflushed.pop(key, 0) + more
+        before, _ = self._lost.get(key, (0, ""))
+        if before == 0:
+            log.warning("log stream %s %s: %s; its lines are dropped until a write succeeds", *key, exc)
+        self._lost[key] = (before + lost, exc.strerror or str(exc))
 
     def close(self) -> None:
+        self.flush()
         for handle in self._files.values():
             handle.close()
         self._files.clear()
@@ -156,3 +213,27 @@ class LogStore:
                     os.unlink(self._path(group, name))
                     removed += 1
         return removed
+
+
+def _record(message: str, timestamp_ms: int | None = None) -> str:
+    """One stream line: what json.dumps({"t": ..., "m": ..., "i": ...}, ensure_ascii=False) writes, faster."""
+    now = int(time.time() * 1000)
+    return f'{{"t": {timestamp_ms or now}, "m": {encode_basestring(message)}, "i": {now}}}\n'
+
+
+def _cut_torn_line(path: Path) -> None:
+    """Cuts a last line without its newline (a write the disk stopped halfway) off the stream's file."""
+    try:
+        out = path.open("rb+")
+    except FileNotFoundError:
+        return
+    with out:
+        size = out.seek(0, os.SEEK_END)
+        if size == 0:
+            return
+        start = max(0, size - _TAIL_SCAN)
+        out.seek(start)
+        tail = out.read()
+        if tail.endswith(b"\n"):
+            return
+        out.truncate(start + tail.rfind(b"\n") + 1)

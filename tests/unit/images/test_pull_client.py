@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from lambkin.images.addresses import RegistryAllowList
 from lambkin.images.blobs import BlobStore
 from lambkin.images.catalog import MIGRATIONS, Catalog
 from lambkin.images.pull import (
@@ -117,6 +118,7 @@ def client(
         catalog,
         credentials={"registry.example": Credentials.parse(creds)},
         retry=RetryPolicy(attempts=4),
+        allowed=RegistryAllowList(any_address=True),  # names stay names: addresses are test_pull_ssrf's
         transport=httpx.MockTransport(registry),
         sleep=sleep,
     )
