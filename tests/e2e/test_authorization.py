@@ -237,10 +237,18 @@ def test_an_aws_iam_function_url_needs_invoke_function_url(server: LambkinServer
     admin = server.client("lambda")
     create_active(admin, "authz-url", handlers_uri, ImageConfig={"Command": ["app.echo"]})
     url = admin.create_function_url_config(FunctionName="authz-url", AuthType="AWS_IAM")["FunctionUrl"]
-    may = document(
+    url_only = document(
         {"Effect": "Allow", "Action": "lambda:InvokeFunctionUrl", "Resource": FUNCTION + "authz-url"}
     )
+    may = document(
+        {
+            "Effect": "Allow",
+            "Action": ["lambda:InvokeFunctionUrl", "lambda:InvokeFunction"],
+            "Resource": FUNCTION + "authz-url",
+        }
+    )
     outsider, caller = user(server, "url-outsider"), user(server, "url-caller", inline=may)
+    half = user(server, "url-half", inline=url_only)  # new URLs need lambda:InvokeFunction too
 
     def call(key: Key) -> httpx.Response:
         request = AWSRequest(method="GET", url=url + "private")
@@ -250,6 +258,7 @@ def test_an_aws_iam_function_url_needs_invoke_function_url(server: LambkinServer
 
     refused_call = call(outsider)
     assert (refused_call.status_code, refused_call.json()) == (403, {"Message": "Forbidden"})
+    assert call(half).status_code == 403
     allowed = call(caller)
     assert allowed.status_code == 200, allowed.text
     assert (

@@ -17,7 +17,7 @@ from lambkin.events.http.request import MalformedResponse
 from lambkin.events.http.v1 import map_v1
 from lambkin.events.http.v2 import map_v2
 from lambkin.events.sqs_records import failed_items
-from tests.e2e.lambda_support import allow_destinations, allow_queue_polling, create_active
+from tests.e2e.lambda_support import allow_destinations, allow_queue_polling, create_active, public_url
 from tests.harness import LambkinServer
 from tests.images import BuiltImages
 
@@ -106,8 +106,7 @@ def receive(sqs: Any, url: str, what: str) -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def deep_url(lam: Any, deep: str) -> str:
-    url: str = lam.create_function_url_config(FunctionName=deep, AuthType="NONE")["FunctionUrl"]
-    return url
+    return public_url(lam, deep)
 
 
 @pytest.mark.runc
