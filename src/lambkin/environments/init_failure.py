@@ -19,13 +19,18 @@ from lambkin.logs import lines
 from lambkin.logs.stream import LogStream
 
 INIT_LIMIT_S = 10.0
+# Provisioned concurrency (and SnapStart): "130 seconds or the configured function timeout (maximum 900
+# seconds), whichever is higher" (Understanding the Lambda execution environment lifecycle, Init phase).
+PROVISIONED_INIT_LIMIT_S = 130.0
 
 
 def init_attempts(provisioned: bool, timeout_s: float) -> tuple[tuple[str, float], ...]:
-    """The (INIT_REPORT phase, limit in seconds) of each attempt at one start: Lambda's 10 s, then one retry
-    bounded by the function's timeout (within the invocation on demand: a suppressed init)."""
-    retry = "init" if provisioned else "invoke"
-    return (("init", INIT_LIMIT_S), (retry, max(timeout_s, 1.0)))
+    """The (INIT_REPORT phase, limit in seconds) of each attempt at one start. On demand: Lambda's 10 s,
+    then one retry within the invocation bounded by the function's timeout (a suppressed init). Provisioned
+    concurrency: one init with the longer limit (a failure is retried later, not by a caller)."""
+    if provisioned:
+        return (("init", max(PROVISIONED_INIT_LIMIT_S, timeout_s)),)
+    return (("init", INIT_LIMIT_S), ("invoke", max(timeout_s, 1.0)))
 
 
 class InitFailure(enum.Enum):

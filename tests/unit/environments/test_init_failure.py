@@ -23,6 +23,15 @@ def test_on_demand_init_has_ten_seconds_then_a_retry_within_the_functions_timeou
     assert init_attempts(False, 900.0) == (("init", 10.0), ("invoke", 900.0))
 
 
+@pytest.mark.parametrize(
+    ("timeout_s", "limit_s"), [(3.0, 130.0), (130.0, 130.0), (600.0, 600.0), (900.0, 900.0)]
+)
+def test_provisioned_init_has_130_seconds_or_the_functions_timeout_whichever_is_higher(
+    timeout_s: float, limit_s: float
+) -> None:
+    assert init_attempts(True, timeout_s) == (("init", limit_s),)
+
+
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[LogStore]:
     store = LogStore(tmp_path / "logs")
