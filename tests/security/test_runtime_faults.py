@@ -1,7 +1,8 @@
 """Runtimes that misbehave fail as Lambda fails them: one that never asks for work times out its init (and
 its retry, which shares the function's timeout with the invocation) with what it printed in the log tail;
 one that hangs up within its response fails the invoke at once with Runtime.TruncatedResponse, not at the
-function's timeout."""
+function's timeout. A start that fails writes Lambda's START, END and REPORT lines for the caller's request,
+in the function's log stream and the caller's tail."""
 
 from __future__ import annotations
 
@@ -57,6 +58,11 @@ while True:
     respond(request_id, b'"done"')
 """
 
+EXITS_IN_INIT = """
+print("cannot find my configuration", flush=True)
+os._exit(3)
+"""
+
 HANGS_UP = """
 while True:
     begin_response(next_event()).close()
@@ -91,6 +97,17 @@ def runtime(lam: Any, image: str, name: str, body: str, timeout: int) -> str:
     return name
 
 
+def logged(server: LambkinServer, name: str, request_id: str) -> list[str]:
+    """The request's lines in the function's log group, from START on, read through CloudWatch Logs."""
+    events = server.client("logs").filter_log_events(logGroupName=f"/aws/lambda/{name}")["events"]
+    messages = [e["message"] for e in events]
+    return messages[messages.index(f"START RequestId: {request_id} Version: $LATEST") :]
+
+
+def report(messages: list[str], request_id: str) -> str:
+    return next(m for m in messages if m.startswith(f"REPORT RequestId: {request_id}\tDuration: "))
+
+
 def unhandled(answer: dict[str, Any]) -> dict[str, Any]:
     assert answer.get("FunctionError") == "Unhandled", answer
     error: dict[str, Any] = json.loads(answer["Payload"].read())
@@ -111,6 +128,41 @@ def test_a_runtime_that_never_asks_for_work_times_out_its_init_with_its_output_i
     assert tail.count("loading a model that never finishes loading") == 2, tail
     assert "Phase: init\tStatus: timeout" in tail, tail
     assert "Phase: invoke\tStatus: timeout" in tail, tail
+    # and then the caller's request, as Lambda closes an invocation that timed out
+    request_id = answer["ResponseMetadata"]["RequestId"]
+    lines = tail.splitlines()
+    start = lines.index(f"START RequestId: {request_id} Version: $LATEST")
+    assert lines.index(f"END RequestId: {request_id}") > start
+    assert report(lines, request_id).endswith("\tStatus: timeout\t"), tail
+
+
+def test_a_runtime_that_exits_in_init_logs_the_callers_request(
+    server: LambkinServer, lam: Any, image: str
+) -> None:
+    name = runtime(lam, image, "exits-in-init", EXITS_IN_INIT, timeout=30)
+    answer = lam.invoke(FunctionName=name, Payload=b"{}", LogType="Tail")
+    request_id = answer["ResponseMetadata"]["RequestId"]
+    assert unhandled(answer) == {
+        "errorType": "Runtime.ExitError",
+        "errorMessage": f"RequestId: {request_id} Error: Runtime exited with error: exit status 3",
+    }
+    tail = base64.b64decode(answer["LogResult"]).decode().splitlines()
+    assert "cannot find my configuration" in tail
+    start = tail.index(f"START RequestId: {request_id} Version: $LATEST")
+    assert tail[start - 1].startswith("INIT_REPORT Init Duration: ")  # the failed init comes first
+    assert tail[start:-1] == [
+        f"START RequestId: {request_id} Version: $LATEST",
+        f"RequestId: {request_id} Error: Runtime exited with error: exit status 3",
+        "Runtime.ExitError",
+        f"END RequestId: {request_id}",
+    ]
+    line = report(tail, request_id)
+    assert line == tail[-1]
+    assert "\tBilled Duration: " in line and "\tMemory Size: 128 MB\tMax Memory Used: " in line
+    assert line.endswith("\tStatus: error\tError Type: Runtime.ExitError\t")
+    # the same lines in the function's log stream
+    stored = logged(server, name, request_id)
+    assert "\n".join(stored[: stored.index(line) + 1]) == "\n".join(tail[start:])
 
 
 def test_a_suppressed_init_and_its_invocation_share_the_functions_timeout(lam: Any, image: str) -> None:

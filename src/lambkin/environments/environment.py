@@ -5,22 +5,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime
-import enum
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any, assert_never
+from typing import Any
 
 from lambkin.clock import SYSTEM_CLOCK, Clock
+from lambkin.environments.init_failure import FailedStart, InitFailed, InitFailure, InitTimedOut
 from lambkin.environments.lifecycle import EnvState, env_transition
-from lambkin.environments.results import (
-    SANDBOX_FAILURE,
-    FunctionError,
-    Outcome,
-    exit_error,
-    platform_error,
-    timeout_error,
-)
+from lambkin.environments.results import Outcome, exit_error, timeout_error
 from lambkin.environments.runtime_api import Event, RuntimeApi
 from lambkin.http11.busy_poll import BusyPoll
 from lambkin.logs import lines
@@ -29,57 +22,11 @@ from lambkin.sandbox.spec import ExitStatus, Sandbox, SandboxBackend, SandboxSpe
 
 log = logging.getLogger("lambkin.environments")
 
-INIT_LIMIT_S = 10.0
 PEAK_REFRESH_S = 0.2
 
 
 class EnvironmentLost(Exception):
     """The sandbox ended before the event reached the runtime: the event may safely go to another one."""
-
-
-class InitFailure(enum.Enum):
-    """How an init ended badly: the runtime reported an error, exited, ran out of time, or the sandbox failed."""
-
-    ERROR = "error"
-    EXIT = "exit"
-    TIMEOUT = "timeout"
-    SANDBOX = "sandbox"
-
-
-class InitFailed(Exception):
-    """Init ended in an error the triggering caller must see (init error, exit, timeout, sandbox failure)."""
-
-    def __init__(
-        self,
-        kind: InitFailure,
-        detail: str,
-        error: FunctionError | None = None,
-        log_tail: bytes = b"",
-        refusal: Exception | None = None,
-    ) -> None:
-        super().__init__(f"{kind.value}: {detail}")
-        self.kind = kind
-        self.detail = detail
-        self.error = error
-        self.log_tail = log_tail
-        self.refusal = refusal  # lambkin refused the start (no credentials for the role): the caller's error
-
-    def outcome(self, request_id: str, timeout_s: float) -> FunctionError:
-        if self.error is not None:
-            return self.error
-        match self.kind:
-            case InitFailure.EXIT:
-                return exit_error(request_id, self.detail)
-            case InitFailure.TIMEOUT:
-                return timeout_error(request_id, timeout_s)
-            case InitFailure.ERROR | InitFailure.SANDBOX:
-                return platform_error(SANDBOX_FAILURE, f"RequestId: {request_id} Error: {self.detail}")
-            case _:
-                assert_never(self.kind)
-
-
-class InitTimedOut(Exception):
-    """The runtime did not ask for its first event within the init limit."""
 
 
 @dataclass(slots=True)
@@ -195,13 +142,14 @@ class Environment:
         if api.init_failed.done():
             error = api.init_failed.result()
             self.logs.platform(lines.init_report_line(elapsed_ms, phase, "error", error.error_type))
-            raise InitFailed(InitFailure.ERROR, "init error", error)
+            raise InitFailed(InitFailure.ERROR, "init error", error, start=self._failed_start(elapsed_ms))
         if self._exit.done():
             self.logs.platform(lines.init_report_line(elapsed_ms, phase, "error", "Runtime.ExitError"))
-            raise InitFailed(InitFailure.EXIT, self._exit.result().describe())
+            describe = self._exit.result().describe()
+            raise InitFailed(InitFailure.EXIT, describe, start=self._failed_start(elapsed_ms))
         if not done:
             self.logs.platform(lines.init_report_line(elapsed_ms, phase, "timeout", None))
-            raise InitTimedOut
+            raise InitTimedOut(self._failed_start(elapsed_ms))
         self._init_ms = elapsed_ms
         if phase == "invoke":  # a suppressed init: it and the invocation share the function's timeout
             self._owed_s = elapsed_ms / 1000
@@ -209,6 +157,9 @@ class Environment:
         await self.sandbox.end_init()  # init ran with every host core; invocations get their share
         self.move(EnvState.IDLE)
         self.idle_since = self.clock.monotonic()
+
+    def _failed_start(self, elapsed_ms: float) -> FailedStart:
+        return FailedStart(self.logs, self.version, self.memory_mb, self._max_memory_mb(), elapsed_ms)
 
     def initialized_ahead(self) -> None:
         """Init ran ahead of demand (provisioned concurrency): no invocation reports its duration or output."""
@@ -282,7 +233,7 @@ class Environment:
                 raise EnvironmentLost(self.id)
             outcome = exit_error(invocation.request_id, exited.result().describe())
             status = "error"
-            self.logs.platform(f"RequestId: {invocation.request_id} {_exit_text(exited.result())}")
+            self.logs.platform(lines.exit_line(invocation.request_id, exited.result().describe()))
         else:
             now = datetime.datetime.now(datetime.UTC)
             self.logs.platform(lines.timeout_line(now, invocation.request_id, timeout_s))
@@ -349,7 +300,3 @@ class Environment:
     def release(self) -> None:
         self.move(EnvState.IDLE)
         self.idle_since = self.clock.monotonic()
-
-
-def _exit_text(status: ExitStatus) -> str:
-    return f"Error: Runtime exited with error: {status.describe()}\nRuntime.ExitError"

@@ -14,13 +14,8 @@ from dataclasses import dataclass, field
 
 from lambkin.clock import SYSTEM_CLOCK, Clock
 from lambkin.environments.admission import InitGate
-from lambkin.environments.environment import (
-    INIT_LIMIT_S,
-    Environment,
-    InitFailed,
-    InitFailure,
-    InitTimedOut,
-)
+from lambkin.environments.environment import Environment
+from lambkin.environments.init_failure import InitFailed, InitFailure, InitTimedOut, init_attempts
 from lambkin.environments.lifecycle import InvalidStateTransition
 from lambkin.environments.ports import CredentialSource, ImageSource, PreparedImage, VersionConfig
 from lambkin.environments.scaling import IdleView, housekeeping, starts_to_launch, too_old
@@ -280,12 +275,10 @@ class Pools:
             except Exception as refusal:
                 failure = InitFailed(InitFailure.SANDBOX, _describe(refusal), refusal=refusal)
                 return
-            # Lambda's init limit, then its retry within the invocation, bounded by the function's timeout;
-            # what the first attempt printed stays in the caller's log tail.
-            retry = "init" if ahead else "invoke"
-            attempts = (("init", INIT_LIMIT_S), (retry, float(max(pool.version.timeout, 1))))
+            # What a timed-out attempt printed stays in the caller's log tail.
             earlier = b""
-            for phase, limit in attempts:
+            timed_out: InitTimedOut | None = None
+            for phase, limit in init_attempts(ahead, float(pool.version.timeout)):
                 env = await self._create(pool, credentials)
                 env.logs.carry(earlier)
                 try:
@@ -294,8 +287,8 @@ class Pools:
                         watcher = tasks.create_task(env.watch_exit())
                         try:
                             await env.initialize(limit, phase)
-                        except InitTimedOut:
-                            earlier = env.logs.end()
+                        except InitTimedOut as exc:
+                            earlier, timed_out = env.logs.end(), exc
                             watcher.cancel()
                             continue
                         except InitFailed as exc:
@@ -318,7 +311,8 @@ class Pools:
                     pool.envs.discard(env)
                     if env in pool.idle:
                         pool.idle.remove(env)
-            failure = InitFailed(InitFailure.TIMEOUT, "init timed out", log_tail=earlier)
+            start = timed_out.start if timed_out is not None else None
+            failure = InitFailed(InitFailure.TIMEOUT, "init timed out", log_tail=earlier, start=start)
         except Exception as exc:
             log.exception("environment of %s failed", pool.key.function_arn)
             failure = InitFailed(InitFailure.SANDBOX, _describe(exc))

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from lambkin import ids
-from lambkin.environments.environment import EnvironmentLost, InitFailed, InitFailure, Invocation
+from lambkin.environments.environment import EnvironmentLost, Invocation
+from lambkin.environments.init_failure import InitFailed, InitFailure
 from lambkin.environments.pool import Pools
 from lambkin.environments.ports import VersionConfig
 from lambkin.environments.results import Outcome
@@ -87,9 +88,9 @@ class Invoker:
             except InitFailed as failure:
                 if failure.refusal is not None:
                     raise failure.refusal from None
-                return InvokeResult(
-                    request_id, failure.outcome(request_id, float(version.timeout)), failure.log_tail
-                )
+                timeout_s = float(version.timeout)
+                tail = failure.report(request_id, timeout_s)  # START, END, REPORT for this request
+                return InvokeResult(request_id, failure.outcome(request_id, timeout_s), tail)
         lost = InitFailed(InitFailure.SANDBOX, "no environment could take the event")
         return InvokeResult(request_id, lost.outcome(request_id, float(version.timeout)), b"")
 

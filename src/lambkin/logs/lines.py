@@ -26,6 +26,11 @@ def timeout_line(now: datetime.datetime, request_id: str, timeout_s: float) -> s
     return f"{stamp} {request_id} Task timed out after {timeout_s:.2f} seconds"
 
 
+def exit_line(request_id: str, describe: str) -> str:
+    """The runtime exited while Lambda waited on it (two lines, as Lambda writes them)."""
+    return f"RequestId: {request_id} Error: Runtime exited with error: {describe}\nRuntime.ExitError"
+
+
 def report_line(
     request_id: str,
     duration_ms: float,

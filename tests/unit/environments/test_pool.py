@@ -15,10 +15,10 @@ import pytest
 from lambkin.environments.environment import (
     Environment,
     EnvironmentLost,
-    InitFailed,
     Invocation,
     InvocationResult,
 )
+from lambkin.environments.init_failure import InitFailed
 from lambkin.environments.lifecycle import EnvState
 from lambkin.environments.pool import Pools, PoolSettings
 from lambkin.environments.ports import VersionConfig
