@@ -64,6 +64,14 @@ class Settings:
     header_line_limit: int = 16 * 1024
     head_limit: int = 64 * 1024
     head_deadline_s: float = 30.0
+    # The sandboxes' network (docs/design/networking.md): "internet" or "none" (LAMBKIN_NETWORK); the range
+    # their addresses come from ("" is 100.127.0.0/16; LAMBKIN_NETWORK_RANGE); ranges they may not reach,
+    # comma-separated (LAMBKIN_NETWORK_DENY); the resolvers their DNS queries go to, comma-separated ("" is
+    # the host's /etc/resolv.conf; LAMBKIN_NETWORK_DNS).
+    network: str = "internet"
+    network_range: str = ""
+    network_deny: str = ""
+    network_dns: str = ""
 
     @property
     def endpoint(self) -> str:
@@ -157,6 +165,10 @@ def settings_from_environment(
             header_line_limit=int(_number(env, "LAMBKIN_HEADER_LINE_LIMIT", 16 * 1024)),
             head_limit=int(_number(env, "LAMBKIN_HEAD_LIMIT", 64 * 1024)),
             head_deadline_s=_number(env, "LAMBKIN_HEAD_DEADLINE", 30.0),
+            network=env.get("LAMBKIN_NETWORK") or "internet",
+            network_range=env.get("LAMBKIN_NETWORK_RANGE", ""),
+            network_deny=env.get("LAMBKIN_NETWORK_DENY", ""),
+            network_dns=env.get("LAMBKIN_NETWORK_DNS", ""),
         ),
         generated,
     )
