@@ -12,6 +12,7 @@ import contextlib
 import socket
 import struct
 from ipaddress import IPv4Address
+from typing import cast
 
 PORT = 53
 _TIMEOUT_S = 2.0
@@ -50,8 +51,7 @@ class _UdpService(asyncio.DatagramProtocol):
         self.tasks: set[asyncio.Task[None]] = set()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.DatagramTransport)
-        self.transport = transport
+        self.transport = cast(asyncio.DatagramTransport, transport)  # uvloop's is not a subclass
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         if len(data) < 12 or len(self.tasks) >= _IN_FLIGHT:

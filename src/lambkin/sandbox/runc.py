@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import logging
 import os
+import threading
 from pathlib import Path
 
 from lambkin.network.outward import Outward
@@ -120,10 +121,17 @@ class RuncBackend:
         """Blocking. Closes the prepared namespaces and removes the network's rules and links."""
         self.namespaces.close()
         if self.outward is not None and self._network is not None:
-            try:
-                self.outward.stop()
-            except OSError as exc:
-                log.warning("removing the sandboxes' network failed: %s", exc)
+            # pyroute2 runs an event loop of its own: not in a thread whose loop is running, as this one's may be.
+            worker = threading.Thread(target=self._stop_network, name="lambkin-network-stop")
+            worker.start()
+            worker.join()
+
+    def _stop_network(self) -> None:
+        assert self.outward is not None
+        try:
+            self.outward.stop()
+        except OSError as exc:
+            log.warning("removing the sandboxes' network failed: %s", exc)
 
     async def cleanup_leftovers(self) -> None:
         """Call once at startup: removes every sandbox of this instance's data directory, and every
