@@ -182,13 +182,13 @@ class SandboxesPart(Part):
 
 
 def sandboxes(settings: Settings) -> SandboxesPart:
-    """The runc backend; its leftovers from an earlier run are removed first (create() waits for that), its
-    network's rules set up then and removed at the end."""
+    """The runc backend; at start its leftovers from an earlier run are removed (create() waits for that)
+    and its network's rules set up; at the end they are removed."""
     network = network_policy.parse(
         settings.network, settings.network_range, settings.network_deny, settings.network_dns
     )
     backend = RuncBackend(settings.data_dir, init=settings.sandbox_init, network=network)
-    return SandboxesPart(backend=backend, background=(backend.cleanup_leftovers,), closers=(backend.close,))
+    return SandboxesPart(backend=backend, background=(backend.start,), closers=(backend.close,))
 
 
 @dataclass(frozen=True, kw_only=True)

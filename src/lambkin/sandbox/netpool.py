@@ -46,24 +46,26 @@ class NamespacePool:
     async def _fill(self) -> None:
         try:
             while len(self._ready) < self._size and not self._closed:
-                namespace = await self._make()
-                if self._closed:
-                    namespace.close()
-                    return
-                self._ready.append(namespace)
+                self._ready.append(await self._make())
         except OSError as exc:
             log.warning("preparing a network namespace failed (cold starts will make their own): %s", exc)
         finally:
-            self._filling = None
+            if self._filling is asyncio.current_task():
+                self._filling = None
 
     async def _make(self) -> NetworkNamespace:
         outward = self.outward
         return await in_own_thread(lambda: netns.create(outward), lambda namespace: namespace.close())
 
-    def close(self) -> None:
-        """Closes every namespace not handed out (their links go with them); the pool makes no more."""
-        self._closed = True
+    def drain(self) -> None:
+        """Closes every namespace not handed out (their links go with them) and stops refilling for now."""
         if self._filling is not None:
             self._filling.cancel()
+            self._filling = None
         while self._ready:
             self._ready.pop().close()
+
+    def close(self) -> None:
+        """Drains the pool for good: it makes no more."""
+        self._closed = True
+        self.drain()

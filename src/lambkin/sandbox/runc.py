@@ -135,9 +135,10 @@ class RuncBackend:
 
     async def cleanup_leftovers(self) -> None:
         """Call once at startup: removes every sandbox of this instance's data directory, and every
-        create() meanwhile waits for it to finish."""
+        create() meanwhile waits for it to finish; also closes the namespaces prepared but not used."""
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._cleaning = done
+        self.namespaces.drain()
         try:
             await asyncio.to_thread(Cgroup(self.layout.cgroup_parent).thaw_all)
             results = await asyncio.gather(
@@ -154,6 +155,11 @@ class RuncBackend:
             self._cleaning = None
             done.set_result(None)
         await self._sweep_orphans()
+
+    async def start(self) -> None:
+        """The server's start: removes what an earlier run left (`cleanup_leftovers`), sets up the network's
+        rules, and fills the pool of prepared namespaces."""
+        await self.cleanup_leftovers()
         await self._network_ready()
         self.namespaces.fill()
 
