@@ -29,6 +29,10 @@ class _Answer(asyncio.DatagramProtocol):
         if data[:2] == self.query_id and not self.reply.done():
             self.reply.set_result(data)
 
+    def error_received(self, exc: Exception) -> None:  # e.g. port unreachable: try the next upstream now
+        if not self.reply.done():
+            self.reply.set_exception(exc)
+
 
 async def _ask_udp(upstream: IPv4Address, query: bytes) -> bytes | None:
     loop = asyncio.get_running_loop()
