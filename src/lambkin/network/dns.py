@@ -98,12 +98,24 @@ class Serving:
         tcp: asyncio.Server,
         clients: set[asyncio.Task[None]],
     ) -> None:
+        self._loop = asyncio.get_running_loop()
         self._udp = udp
         self._service = service
         self._tcp = tcp
         self._clients = clients
 
     def close(self) -> None:
+        """Stops serving and closes both sockets; from any thread (the loop does it)."""
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is self._loop:
+            self._close()
+        elif not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._close)
+
+    def _close(self) -> None:
         self._udp.close()
         self._tcp.close()
         for task in (*self._service.tasks, *self._clients):

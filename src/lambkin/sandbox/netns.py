@@ -53,9 +53,11 @@ class NetworkNamespace:
         return f"/proc/{os.getpid()}/fd/{self.fd}"
 
     def close(self) -> None:
+        """From any thread: the forwarder, once serving, closes the DNS sockets itself, on its loop."""
         if self.serving is not None:
             self.serving.close()
             self.serving = None
+            self.dns = None
         for listener in (*self.listeners.values(), *(self.dns or ())):
             listener.close()
         self.listeners.clear()

@@ -1,4 +1,4 @@
-"""A few network namespaces prepared ahead of demand, so that making one (and its link) is off cold starts."""
+"""A few network namespaces prepared ahead of demand, so that making one (its link, its DNS) is off cold starts."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("lambkin.sandbox")
 
 POOL_SIZE = 4
+# A take refills the pool this much later, not beside the cold start that took (they would share the GIL).
+REFILL_DELAY_S = 0.3
 
 
 class NamespacePool:
@@ -26,6 +28,7 @@ class NamespacePool:
         self._size = size
         self._ready: list[NetworkNamespace] = []
         self._filling: asyncio.Task[None] | None = None
+        self._later: asyncio.TimerHandle | None = None
         self._closed = False
 
     async def take(self) -> NetworkNamespace:
@@ -34,8 +37,13 @@ class NamespacePool:
             namespace = self._ready.pop()
         else:
             namespace = await self._make()
-        self.fill()
+        if self._later is None:
+            self._later = asyncio.get_running_loop().call_later(REFILL_DELAY_S, self._fill_later)
         return namespace
+
+    def _fill_later(self) -> None:
+        self._later = None
+        self.fill()
 
     def fill(self) -> None:
         """Starts refilling the pool in the background, unless it is full or filling already."""
@@ -54,11 +62,22 @@ class NamespacePool:
                 self._filling = None
 
     async def _make(self) -> NetworkNamespace:
+        """A new namespace; with an outward network, linked, its DNS sockets served by the forwarder."""
         outward = self.outward
-        return await in_own_thread(lambda: netns.create(outward), lambda namespace: namespace.close())
+        namespace = await in_own_thread(lambda: netns.create(outward), lambda namespace: namespace.close())
+        if outward is not None and namespace.dns is not None:
+            try:
+                namespace.serving = await outward.forwarder.serve(*namespace.dns)
+            except BaseException:
+                namespace.close()
+                raise
+        return namespace
 
     def drain(self) -> None:
         """Closes every namespace not handed out (their links go with them) and stops refilling for now."""
+        if self._later is not None:
+            self._later.cancel()
+            self._later = None
         if self._filling is not None:
             self._filling.cancel()
             self._filling = None

@@ -94,12 +94,6 @@ class RuncBackend:
             )
         except OSError as exc:
             raise SandboxError(f"sandbox {spec.id}: preparing failed: {exc}") from exc
-        if self.outward is not None and namespace.dns is not None:
-            try:
-                namespace.serving = await self.outward.forwarder.serve(*namespace.dns)
-            except OSError as exc:
-                await asyncio.to_thread(self._undo, spec.id, namespace)
-                raise SandboxError(f"sandbox {spec.id}: serving its DNS failed: {exc}") from exc
         steady = oci.cpu_quota_us(spec.memory_mb, self.layout.host_cores) if spec.init_cpu_boost else 0
         return RuncSandbox(
             self.layout, self.runc, spec.id, namespace, spec.runtime_api_port, stdout, stderr, steady
