@@ -20,6 +20,7 @@ WORLD_NAME = "world.lambkin.test"
 PAGE = "/lambkin-test-world.txt"  # the world's HTTP server answers 200 for this path, 404 for others
 _NETWORK = "198.51.100.0/24"
 _PREFIX = "lkw"  # its links: never lambkin's own (lkn*)
+_NAMESPACE = "lambkin-test-world-"  # then the test run's pid
 
 
 @dataclass(frozen=True)
@@ -75,11 +76,32 @@ def _dns_up(address: str) -> bool:
         return sock.recv(512)[:2] == b"\x4c\x4b"
 
 
+def _remove_abandoned() -> None:
+    """Removes the worlds of test runs that died without cleaning up (killed): their processes, namespace
+    and link. A world whose run is alive is left alone."""
+    listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=False).stdout
+    for line in listed.splitlines():
+        name = line.split()[0] if line.split() else ""
+        if not name.startswith(_NAMESPACE):
+            continue
+        owner = name.removeprefix(_NAMESPACE).split("-")[0]
+        if owner.isdigit() and Path(f"/proc/{owner}").exists():
+            continue
+        pids = subprocess.run(
+            ["ip", "netns", "pids", name], capture_output=True, text=True, check=False
+        ).stdout
+        for pid in pids.split():
+            with contextlib.suppress(ProcessLookupError, ValueError):
+                os.kill(int(pid), 9)
+        subprocess.run(["ip", "netns", "del", name], check=False, capture_output=True)
+
+
 @contextlib.contextmanager
 def world(directory: Path) -> Iterator[World]:
     """Makes the world, serves in it, and removes all of it (processes, namespace, link) at the end."""
+    _remove_abandoned()
     tag = f"{os.getpid() % 10000}{random.randrange(1000)}"
-    namespace, host_link = f"lambkin-test-world-{tag}", f"{_PREFIX}{tag}"
+    namespace, host_link = f"{_NAMESPACE}{os.getpid()}-{tag}", f"{_PREFIX}{tag}"
     base = 4 * random.randrange(1, 63)  # one /30 of the documentation range, so parallel runs rarely meet
     host_address, address = f"198.51.100.{base + 1}", f"198.51.100.{base + 2}"
     processes: list[subprocess.Popen[bytes]] = []
