@@ -91,6 +91,21 @@ def test_under_none_a_function_reaches_nothing(
         server.stop()
 
 
+def test_a_denied_range_is_not_reached(
+    tmp_path_factory: pytest.TempPathFactory, outside: World, test_images: BuiltImages
+) -> None:
+    server = _server(tmp_path_factory, outside, LAMBKIN_NETWORK_DENY=f"10.255.0.0/16,{outside.address}/32")
+    try:
+        lam = _network_function(server, test_images, "denied")
+        assert _fetch(lam, "denied", outside.address)["connected"] is False
+        # The name still resolves (the forwarder asks from lambkin's own namespace); the address is denied.
+        by_name = _fetch(lam, "denied", WORLD_NAME)
+        assert by_name["connected"] is False
+        assert by_name["error"] != "gaierror", by_name
+    finally:
+        server.stop()
+
+
 def test_a_restart_after_kill_leaves_no_link_or_rule_of_the_old_run(
     tmp_path_factory: pytest.TempPathFactory, outside: World, test_images: BuiltImages
 ) -> None:
