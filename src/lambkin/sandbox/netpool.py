@@ -16,8 +16,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("lambkin.sandbox")
 
 POOL_SIZE = 4
-# A take refills the pool this much later, not beside the cold start that took (they would share the GIL).
-REFILL_DELAY_S = 0.3
+# The pool refills once no cold start has been in flight (taken, init not over) for this long: never beside
+# a cold start, with which it would share the GIL (its netlink work is Python's).
+REFILL_DELAY_S = 0.1
 
 
 class NamespacePool:
@@ -29,21 +30,35 @@ class NamespacePool:
         self._ready: list[NetworkNamespace] = []
         self._filling: asyncio.Task[None] | None = None
         self._later: asyncio.TimerHandle | None = None
+        self._in_flight = 0
         self._closed = False
 
     async def take(self) -> NetworkNamespace:
-        """A prepared namespace, or one made now when none is ready; the pool refills behind."""
+        """A prepared namespace, or one made now when none is ready; call `settled()` once its cold start
+        is over."""
+        self._in_flight += 1
+        if self._later is not None:
+            self._later.cancel()
+            self._later = None
         if self._ready:
-            namespace = self._ready.pop()
-        else:
-            namespace = await self._make()
-        if self._later is None:
+            return self._ready.pop()
+        try:
+            return await self._make()
+        except BaseException:
+            self.settled()
+            raise
+
+    def settled(self) -> None:
+        """A taken namespace's cold start is over (init ended, or the sandbox is gone): once none is in
+        flight, the pool refills a moment later."""
+        self._in_flight -= 1
+        if self._in_flight == 0 and self._later is None and not self._closed:
             self._later = asyncio.get_running_loop().call_later(REFILL_DELAY_S, self._fill_later)
-        return namespace
 
     def _fill_later(self) -> None:
         self._later = None
-        self.fill()
+        if self._in_flight == 0:
+            self.fill()
 
     def fill(self) -> None:
         """Starts refilling the pool in the background, unless it is full or filling already."""
@@ -53,7 +68,7 @@ class NamespacePool:
 
     async def _fill(self) -> None:
         try:
-            while len(self._ready) < self._size and not self._closed:
+            while len(self._ready) < self._size and not self._closed and self._in_flight == 0:
                 self._ready.append(await self._make())
         except OSError as exc:
             log.warning("preparing a network namespace failed (cold starts will make their own): %s", exc)

@@ -88,15 +88,27 @@ class RuncBackend:
         try:
             await self._network_ready()
             namespace = await self.namespaces.take()
-            await in_own_thread(
-                lambda: bundle.prepare(self.layout, spec, namespace),
-                lambda _: self._undo(spec.id, namespace),
-            )
+            try:
+                await in_own_thread(
+                    lambda: bundle.prepare(self.layout, spec, namespace),
+                    lambda _: self._undo(spec.id, namespace),
+                )
+            except BaseException:
+                self.namespaces.settled()
+                raise
         except OSError as exc:
             raise SandboxError(f"sandbox {spec.id}: preparing failed: {exc}") from exc
         steady = oci.cpu_quota_us(spec.memory_mb, self.layout.host_cores) if spec.init_cpu_boost else 0
         return RuncSandbox(
-            self.layout, self.runc, spec.id, namespace, spec.runtime_api_port, stdout, stderr, steady
+            self.layout,
+            self.runc,
+            spec.id,
+            namespace,
+            spec.runtime_api_port,
+            stdout,
+            stderr,
+            steady,
+            settled=self.namespaces.settled,
         )
 
     def _undo(self, sandbox_id: str, namespace: NetworkNamespace) -> None:
