@@ -3,7 +3,9 @@
 set -euo pipefail
 
 packages=(runc tini buildah skopeo debootstrap docker-registry iproute2 curl busybox-static zstd uidmap apache2-utils
-          e2fsprogs mount)  # mkfs.ext4 and losetup: a sandbox's /tmp is an ext4 file on a loop device
+          e2fsprogs mount  # mkfs.ext4 and losetup: a sandbox's /tmp is an ext4 file on a loop device
+          nftables         # the sandboxes' network rules (nft -j)
+          dnsmasq-base iperf3)  # the network tests' own DNS server, the network bench's throughput
 missing=()
 for pkg in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

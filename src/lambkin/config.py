@@ -76,6 +76,14 @@ class Settings:
     # checks (or speak plain http). Each a comma-separated list of host, host:port or address/prefix.
     private_registries: tuple[str, ...] = ()
     insecure_registries: tuple[str, ...] = ()
+    # The sandboxes' network (docs/design/networking.md): "internet" or "none" (LAMBKIN_NETWORK); the range
+    # their addresses come from ("" is 100.127.0.0/16; LAMBKIN_NETWORK_RANGE); ranges they may not reach,
+    # comma-separated (LAMBKIN_NETWORK_DENY); the resolvers their DNS queries go to, comma-separated ("" is
+    # the host's /etc/resolv.conf; LAMBKIN_NETWORK_DNS).
+    network: str = "internet"
+    network_range: str = ""
+    network_deny: str = ""
+    network_dns: str = ""
 
     @property
     def endpoint(self) -> str:
@@ -175,6 +183,10 @@ def settings_from_environment(
             head_deadline_s=_number(env, "LAMBKIN_HEAD_DEADLINE", 30.0),
             private_registries=_entries(env, "LAMBKIN_PRIVATE_REGISTRIES"),
             insecure_registries=_entries(env, "LAMBKIN_INSECURE_REGISTRIES"),
+            network=env.get("LAMBKIN_NETWORK") or "internet",
+            network_range=env.get("LAMBKIN_NETWORK_RANGE", ""),
+            network_deny=env.get("LAMBKIN_NETWORK_DENY", ""),
+            network_dns=env.get("LAMBKIN_NETWORK_DNS", ""),
         ),
         generated,
     )

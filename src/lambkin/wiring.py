@@ -67,6 +67,7 @@ from lambkin.invoke.core import ExecutionCore, build_execution
 from lambkin.invoke.provisioning import ProvisionedKeeper
 from lambkin.invoke.targets import Targets
 from lambkin.logs.store import LogStore
+from lambkin.network import policy as network_policy
 from lambkin.protocol.gateway import AwsGateway
 from lambkin.protocol.model import service_index
 from lambkin.protocol.service import Handler
@@ -187,9 +188,13 @@ class SandboxesPart(Part):
 
 
 def sandboxes(settings: Settings) -> SandboxesPart:
-    """The runc backend; its leftovers from an earlier run are removed first (create() waits for that)."""
-    backend = RuncBackend(settings.data_dir, init=settings.sandbox_init)
-    return SandboxesPart(backend=backend, background=(backend.cleanup_leftovers,))
+    """The runc backend; at start its leftovers from an earlier run are removed (create() waits for that)
+    and its network's rules set up; at the end they are removed."""
+    network = network_policy.parse(
+        settings.network, settings.network_range, settings.network_deny, settings.network_dns
+    )
+    backend = RuncBackend(settings.data_dir, init=settings.sandbox_init, network=network)
+    return SandboxesPart(backend=backend, background=(backend.start,), closers=(backend.close,))
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -40,15 +40,18 @@ class Layout:
         return Cgroup(f"{self.cgroup_parent}/{sandbox_id}")
 
 
-def prepare(layout: Layout, spec: SandboxSpec) -> netns.NetworkNamespace:
+def prepare(layout: Layout, spec: SandboxSpec, namespace: netns.NetworkNamespace) -> None:
     """Blocking; moves the calling thread between network namespaces, so run it in a thread of its own.
 
-    Makes the bundle (overlay root mounted, config.json written) and the network namespace with its
-    listening sockets; on failure leaves nothing behind.
+    Makes the bundle (overlay root mounted, config.json written) and opens the spec's listening sockets
+    in `namespace` (a fresh one); on failure closes the namespace and leaves nothing behind.
     """
     bundle = layout.bundle(spec.id)
-    bundle.mkdir(parents=True)  # raises if a sandbox of this id exists
-    namespace: netns.NetworkNamespace | None = None
+    try:
+        bundle.mkdir(parents=True)  # raises if a sandbox of this id exists
+    except BaseException:
+        namespace.close()
+        raise
     try:
         root = bundle / "rootfs"
         root.mkdir()
@@ -57,7 +60,7 @@ def prepare(layout: Layout, spec: SandboxSpec) -> netns.NetworkNamespace:
         tmp = bundle / "tmp"
         tmp.mkdir()
         scratch.mount_tmp(layout.tmp_templates, spec.tmp_size_mb, bundle / "tmp.ext4", tmp)
-        namespace = netns.create([spec.runtime_api_port, *spec.extra_ports])
+        netns.listen(namespace, [spec.runtime_api_port, *spec.extra_ports])
         config = oci.config(
             spec,
             rootfs=str(root),
@@ -69,11 +72,9 @@ def prepare(layout: Layout, spec: SandboxSpec) -> netns.NetworkNamespace:
         )
         (bundle / "config.json").write_text(json.dumps(config))
     except BaseException:
-        if namespace is not None:
-            namespace.close()
+        namespace.close()
         remove(layout, spec.id)
         raise
-    return namespace
 
 
 def remove(layout: Layout, sandbox_id: str) -> None:

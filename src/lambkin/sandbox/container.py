@@ -8,6 +8,7 @@ import enum
 import os
 import signal
 import socket
+from collections.abc import Callable
 
 from lambkin.sandbox import bundle, netns, oci
 from lambkin.sandbox.bundle import Layout
@@ -57,6 +58,7 @@ class RuncSandbox:
         "_outputs",
         "_pidfd",
         "_runc",
+        "_settled",
         "_sinks",
         "_state",
         "_steady_cpu_quota",
@@ -73,8 +75,10 @@ class RuncSandbox:
         stdout: OutputSink,
         stderr: OutputSink,
         steady_cpu_quota: int = 0,
+        settled: Callable[[], None] | None = None,
     ) -> None:
         self.id = sandbox_id
+        self._settled = settled  # called once, when init is over or the sandbox goes (its cold start is over)
         self._layout = layout
         self._runc = runc
         self._namespace = namespace
@@ -180,7 +184,13 @@ class RuncSandbox:
             raise InvalidSandboxTransition(f"sandbox {self.id}: wait() before start()")
         return await asyncio.shield(self._exit)
 
+    def _settle(self) -> None:
+        settled, self._settled = self._settled, None
+        if settled is not None:
+            settled()
+
     async def end_init(self) -> None:
+        self._settle()
         if not self._steady_cpu_quota or self._state is State.DESTROYED:
             return
         quota, self._steady_cpu_quota = self._steady_cpu_quota, 0
@@ -236,6 +246,7 @@ class RuncSandbox:
         self._destroyed = True
 
     async def _teardown(self) -> None:
+        self._settle()
         started = self._state is not State.CREATED
         self._state = State.DESTROYED
         if started:

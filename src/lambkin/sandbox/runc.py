@@ -6,13 +6,17 @@ import asyncio
 import hashlib
 import logging
 import os
+import threading
 from pathlib import Path
 
+from lambkin.network.outward import Outward
+from lambkin.network.policy import Mode, NetworkPolicy
 from lambkin.sandbox import bundle, oci, orphans, syscalls
 from lambkin.sandbox.cgroups import Cgroup
 from lambkin.sandbox.container import InvalidSandboxTransition, RuncSandbox, State
 from lambkin.sandbox.errors import SandboxError
 from lambkin.sandbox.netns import NetworkNamespace
+from lambkin.sandbox.netpool import NamespacePool
 from lambkin.sandbox.runc_cli import Runc, check_id
 from lambkin.sandbox.spec import OutputSink, SandboxSpec
 from lambkin.sandbox.threads import in_own_thread
@@ -42,12 +46,25 @@ class RuncBackend:
     """Creates runc sandboxes under `<data>/sandboxes`, with runc state in `/run/lambkin/<instance>` and
     cgroups under `/lambkin/<instance>`, where <instance> is derived from the data directory (so parallel
     lambkin instances never touch each other's sandboxes). `init` overrides the host's static tini (see
-    `find_init`)."""
+    `find_init`). With a `network` policy whose mode is internet, every sandbox is linked to the outside
+    (network/); else it has its loopback only. Call `close()` once done: it removes the network's rules."""
 
     def __init__(
-        self, data_dir: Path, runc: str = "runc", host_cores: int | None = None, init: str | None = None
+        self,
+        data_dir: Path,
+        runc: str = "runc",
+        host_cores: int | None = None,
+        init: str | None = None,
+        network: NetworkPolicy | None = None,
     ) -> None:
         instance = hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:12]
+        self.outward = (
+            Outward(network, instance, data_dir)
+            if network is not None and network.mode is Mode.INTERNET
+            else None
+        )
+        self.namespaces = NamespacePool(self.outward)
+        self._network: asyncio.Future[None] | None = None
         self.layout = bundle.Layout(
             bundles=data_dir / "sandboxes",
             skeleton=data_dir / "sandbox-skeleton",
@@ -69,26 +86,69 @@ class RuncBackend:
             syscalls.set_child_subreaper()
             self._subreaper = True
         try:
-            namespace = await in_own_thread(
-                lambda: bundle.prepare(self.layout, spec),
-                lambda namespace: self._undo(spec.id, namespace),
-            )
+            await self._network_ready()
+            namespace = await self.namespaces.take()
+            try:
+                await in_own_thread(
+                    lambda: bundle.prepare(self.layout, spec, namespace),
+                    lambda _: self._undo(spec.id, namespace),
+                )
+            except BaseException:
+                self.namespaces.settled()
+                raise
         except OSError as exc:
             raise SandboxError(f"sandbox {spec.id}: preparing failed: {exc}") from exc
         steady = oci.cpu_quota_us(spec.memory_mb, self.layout.host_cores) if spec.init_cpu_boost else 0
         return RuncSandbox(
-            self.layout, self.runc, spec.id, namespace, spec.runtime_api_port, stdout, stderr, steady
+            self.layout,
+            self.runc,
+            spec.id,
+            namespace,
+            spec.runtime_api_port,
+            stdout,
+            stderr,
+            steady,
+            settled=self.namespaces.settled,
         )
 
     def _undo(self, sandbox_id: str, namespace: NetworkNamespace) -> None:
         namespace.close()
         bundle.remove(self.layout, sandbox_id)
 
+    async def _network_ready(self) -> None:
+        """The first call sets up the outward network's rules (in a worker thread); every call waits for it."""
+        if self.outward is None:
+            return
+        if self._network is None:
+            self._network = asyncio.ensure_future(asyncio.to_thread(self.outward.start))
+        try:
+            await asyncio.shield(self._network)
+        except OSError as exc:
+            self._network = None  # the next cold start tries again
+            raise SandboxError(f"setting up the sandboxes' network failed: {exc}") from exc
+
+    def close(self) -> None:
+        """Blocking. Closes the prepared namespaces and removes the network's rules and links."""
+        self.namespaces.close()
+        if self.outward is not None and self._network is not None:
+            # pyroute2 runs an event loop of its own: not in a thread whose loop is running, as this one's may be.
+            worker = threading.Thread(target=self._stop_network, name="lambkin-network-stop")
+            worker.start()
+            worker.join()
+
+    def _stop_network(self) -> None:
+        assert self.outward is not None
+        try:
+            self.outward.stop()
+        except OSError as exc:
+            log.warning("removing the sandboxes' network failed: %s", exc)
+
     async def cleanup_leftovers(self) -> None:
         """Call once at startup: removes every sandbox of this instance's data directory, and every
-        create() meanwhile waits for it to finish."""
+        create() meanwhile waits for it to finish; also closes the namespaces prepared but not used."""
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._cleaning = done
+        self.namespaces.drain()
         try:
             await asyncio.to_thread(Cgroup(self.layout.cgroup_parent).thaw_all)
             results = await asyncio.gather(
@@ -105,6 +165,13 @@ class RuncBackend:
             self._cleaning = None
             done.set_result(None)
         await self._sweep_orphans()
+
+    async def start(self) -> None:
+        """The server's start: removes what an earlier run left (`cleanup_leftovers`), sets up the network's
+        rules, and fills the pool of prepared namespaces."""
+        await self.cleanup_leftovers()
+        await self._network_ready()
+        self.namespaces.fill()
 
     async def _sweep_orphans(self) -> None:
         """Best effort: other instances' sandboxes whose data directory is gone (see orphans.py)."""

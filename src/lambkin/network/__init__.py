@@ -1,0 +1,1 @@
+"""A sandbox's outward network: addresses, interfaces, NAT and isolation rules, DNS (docs/design/networking.md)."""

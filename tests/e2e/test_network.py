@@ -1,0 +1,129 @@
+"""Functions reach the outside world by name and by address (the tests' own world: tests/world.py); under
+LAMBKIN_NETWORK=none they reach nothing; a restart after kill -9 leaves none of the old run's links or rules."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.config import Config
+
+from tests.e2e.lambda_support import create_active
+from tests.harness import LambkinServer
+from tests.images import BuiltImages
+from tests.world import PAGE, WORLD_NAME, World, links_of, table_of, world
+
+pytestmark = [
+    pytest.mark.runc,
+    pytest.mark.skipif(
+        shutil.which("nft") is None or shutil.which("dnsmasq") is None, reason="needs nft, dnsmasq"
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def outside(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    with world(tmp_path_factory.mktemp("world")) as made:
+        yield made
+
+
+def _server(tmp_path_factory: pytest.TempPathFactory, outside: World, **env: str) -> LambkinServer:
+    data_dir = Path(tmp_path_factory.mktemp("lambkin")) / "data"
+    return LambkinServer(data_dir, env={"LAMBKIN_NETWORK_DNS": outside.address, **env}).start()
+
+
+@pytest.fixture(scope="module")
+def online(tmp_path_factory: pytest.TempPathFactory, outside: World) -> Iterator[LambkinServer]:
+    server = _server(tmp_path_factory, outside)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _lam(server: LambkinServer) -> Any:
+    return server.client("lambda", config=Config(read_timeout=120, retries={"max_attempts": 0}))
+
+
+def _fetch(lam: Any, name: str, host: str, port: int = 80) -> dict[str, Any]:
+    event = {"host": host, "port": port, "timeout": 2, "send": f"GET {PAGE} HTTP/1.0\r\nHost: {host}\r\n\r\n"}
+    response = lam.invoke(FunctionName=name, Payload=json.dumps(event).encode())
+    body: dict[str, Any] = json.loads(response["Payload"].read())
+    return body
+
+
+def _network_function(server: LambkinServer, test_images: BuiltImages, name: str) -> Any:
+    lam = _lam(server)
+    uri = test_images.push("python-handlers", server.registry, tag="v1")
+    create_active(lam, name, uri, ImageConfig={"Command": ["app.network"]}, Timeout=15)
+    return lam
+
+
+def test_a_function_fetches_the_world_by_address_and_by_name(
+    online: LambkinServer, outside: World, test_images: BuiltImages
+) -> None:
+    lam = _network_function(online, test_images, "fetch")
+    by_address = _fetch(lam, "fetch", outside.address)
+    assert by_address["connected"] is True, by_address
+    assert by_address["received"].startswith("HTTP/1.0 200 OK"), by_address
+    by_name = _fetch(lam, "fetch", WORLD_NAME)
+    assert by_name["connected"] is True, by_name
+    assert by_name["received"].startswith("HTTP/1.0 200 OK"), by_name
+
+
+def test_under_none_a_function_reaches_nothing(
+    tmp_path_factory: pytest.TempPathFactory, outside: World, test_images: BuiltImages
+) -> None:
+    server = _server(tmp_path_factory, outside, LAMBKIN_NETWORK="none")
+    try:
+        lam = _network_function(server, test_images, "offline")
+        assert _fetch(lam, "offline", outside.address)["connected"] is False
+        by_name = _fetch(lam, "offline", WORLD_NAME)
+        assert by_name["connected"] is False
+        assert by_name["error"] == "gaierror"
+        assert links_of(server.data_dir) == {}
+        assert table_of(server.data_dir) is None
+    finally:
+        server.stop()
+
+
+def test_a_denied_range_is_not_reached(
+    tmp_path_factory: pytest.TempPathFactory, outside: World, test_images: BuiltImages
+) -> None:
+    server = _server(tmp_path_factory, outside, LAMBKIN_NETWORK_DENY=f"10.255.0.0/16,{outside.address}/32")
+    try:
+        lam = _network_function(server, test_images, "denied")
+        assert _fetch(lam, "denied", outside.address)["connected"] is False
+        # The name still resolves (the forwarder asks from lambkin's own namespace); the address is denied.
+        by_name = _fetch(lam, "denied", WORLD_NAME)
+        assert by_name["connected"] is False
+        assert by_name["error"] != "gaierror", by_name
+    finally:
+        server.stop()
+
+
+def test_a_restart_after_kill_leaves_no_link_or_rule_of_the_old_run(
+    tmp_path_factory: pytest.TempPathFactory, outside: World, test_images: BuiltImages
+) -> None:
+    server = _server(tmp_path_factory, outside)
+    try:
+        lam = _network_function(server, test_images, "before")
+        assert _fetch(lam, "before", outside.address)["connected"] is True
+        old_links = links_of(server.data_dir)
+        old_rules = table_of(server.data_dir)
+        assert old_links and old_rules
+        server.restart(kill=True)
+        assert _fetch(lam, "before", outside.address)["connected"] is True
+        assert not set(old_links) & set(links_of(server.data_dir))
+        new_rules = table_of(server.data_dir)
+        assert new_rules is not None
+        assert new_rules.rules == old_rules.rules  # replaced, not added to
+        assert new_rules.handle != old_rules.handle
+    finally:
+        server.stop()
+    assert links_of(server.data_dir) == {}
+    assert table_of(server.data_dir) is None

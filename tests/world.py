@@ -1,0 +1,205 @@
+"""The tests' own outside world: a network namespace with an address from 198.51.100.0/24 (a documentation
+range), linked to the host and reached through the host's routing, running an HTTP server and dnsmasq that
+answers WORLD_NAME. Nothing outside the namespaces the tests make is ever contacted."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import socket
+import struct
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+WORLD_NAME = "world.lambkin.test"
+PAGE = "/lambkin-test-world.txt"  # the world's HTTP server answers 200 for this path, 404 for others
+_NETWORK = "198.51.100.0/24"
+_PREFIX = "lkw"  # its links: never lambkin's own (lkn*)
+_NAMESPACE = "lambkin-test-world-"  # then the test run's pid
+
+
+@dataclass(frozen=True)
+class World:
+    namespace: str
+    host_address: str  # the host's end of the link: an address of the host
+    address: str  # the world's own address: its HTTP server on :80, dnsmasq on :53
+
+    def run(self, *args: str, **kwargs: object) -> subprocess.Popen[bytes]:
+        """Starts a process inside the world's namespace."""
+        return subprocess.Popen(["ip", "netns", "exec", self.namespace, *args], **kwargs)  # type: ignore[call-overload]
+
+    def can_connect(self, address: str, port: int) -> bool:
+        """Whether a TCP connection from inside the world to `address`:`port` succeeds (within 2 s)."""
+        probe = f"import socket; socket.create_connection(({address!r}, {port}), timeout=2).close()"
+        done = subprocess.run(
+            ["ip", "netns", "exec", self.namespace, sys.executable, "-c", probe],
+            capture_output=True,
+            check=False,
+        )
+        return done.returncode == 0
+
+
+def _ip(*args: str) -> None:
+    subprocess.run(["ip", *args], check=True, capture_output=True)
+
+
+def _wait(check: object, what: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError):
+            if check():  # type: ignore[operator]
+                return
+        time.sleep(0.05)
+    raise TimeoutError(f"the test world's {what} did not come up")
+
+
+def _http_up(address: str) -> bool:
+    socket.create_connection((address, 80), timeout=1).close()
+    return True
+
+
+def dns_query(name: str) -> bytes:
+    """A DNS query for `name`'s A record, as a stub resolver sends it."""
+    labels = b"".join(bytes([len(part)]) + part.encode() for part in name.split("."))
+    return struct.pack("!HHHHHH", 0x4C4B, 0x0100, 1, 0, 0, 0) + labels + b"\x00" + struct.pack("!HH", 1, 1)
+
+
+def _dns_up(address: str) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(0.5)
+        sock.sendto(dns_query(WORLD_NAME), (address, 53))
+        return sock.recv(512)[:2] == b"\x4c\x4b"
+
+
+def _remove_abandoned() -> None:
+    """Removes the worlds of test runs that died without cleaning up (killed): their processes, namespace
+    and link. A world whose run is alive is left alone."""
+    listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=False).stdout
+    for line in listed.splitlines():
+        name = line.split()[0] if line.split() else ""
+        if not name.startswith(_NAMESPACE):
+            continue
+        owner = name.removeprefix(_NAMESPACE).split("-")[0]
+        if owner.isdigit() and Path(f"/proc/{owner}").exists():
+            continue
+        pids = subprocess.run(
+            ["ip", "netns", "pids", name], capture_output=True, text=True, check=False
+        ).stdout
+        for pid in pids.split():
+            with contextlib.suppress(ProcessLookupError, ValueError):
+                os.kill(int(pid), 9)
+        subprocess.run(["ip", "netns", "del", name], check=False, capture_output=True)
+
+
+@contextlib.contextmanager
+def world(directory: Path) -> Iterator[World]:
+    """Makes the world, serves in it, and removes all of it (processes, namespace, link) at the end."""
+    _remove_abandoned()
+    tag = f"{os.getpid() % 10000}{random.randrange(1000)}"
+    namespace, host_link = f"{_NAMESPACE}{os.getpid()}-{tag}", f"{_PREFIX}{tag}"
+    base = 4 * random.randrange(1, 63)  # one /30 of the documentation range, so parallel runs rarely meet
+    host_address, address = f"198.51.100.{base + 1}", f"198.51.100.{base + 2}"
+    processes: list[subprocess.Popen[bytes]] = []
+    _ip("netns", "add", namespace)
+    try:
+        _ip("link", "add", host_link, "type", "veth", "peer", "name", "eth0", "netns", namespace)
+        _ip("addr", "add", f"{host_address}/30", "dev", host_link)
+        _ip("link", "set", host_link, "up")
+        inside = ("-n", namespace)
+        _ip(*inside, "link", "set", "lo", "up")
+        _ip(*inside, "addr", "add", f"{address}/30", "dev", "eth0")
+        _ip(*inside, "link", "set", "eth0", "up")
+        _ip(*inside, "route", "add", "default", "via", host_address)
+        made = World(namespace, host_address, address)
+        site = directory / "site"
+        site.mkdir(parents=True, exist_ok=True)
+        (site / PAGE.lstrip("/")).write_text("hello from the test world")
+        quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+        processes.append(
+            made.run(
+                sys.executable,
+                "-m",
+                "http.server",
+                "80",
+                "--bind",
+                address,
+                "--directory",
+                str(site),
+                **quiet,
+            )
+        )
+        processes.append(
+            made.run(
+                "dnsmasq",
+                "--keep-in-foreground",
+                "--conf-file=/dev/null",
+                "--no-resolv",
+                "--no-hosts",
+                "--bind-interfaces",
+                f"--listen-address={address}",
+                f"--address=/{WORLD_NAME}/{address}",
+                "--pid-file=",
+                **quiet,
+            )
+        )
+        _wait(lambda: _http_up(address), "HTTP server")
+        _wait(lambda: _dns_up(address), "DNS server")
+        yield made
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        subprocess.run(["ip", "netns", "del", namespace], check=False, capture_output=True)
+        subprocess.run(["ip", "link", "del", host_link], check=False, capture_output=True)
+
+
+def instance_of(data_dir: Path) -> str:
+    """The instance name lambkin derives from its data directory (its table, its links' alias)."""
+    import hashlib
+
+    return hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:12]
+
+
+def links_of(data_dir: Path) -> dict[int, str]:
+    """The host ends of the links of the lambkin instance at `data_dir`, by interface index: their address."""
+    import json
+
+    alias = f"lambkin {instance_of(data_dir)}"
+    shown = json.loads(subprocess.run(["ip", "-d", "-j", "addr"], capture_output=True, check=True).stdout)
+    return {
+        link["ifindex"]: next((a["local"] for a in link.get("addr_info", []) if a["family"] == "inet"), "")
+        for link in shown
+        if link.get("ifalias") == alias
+    }
+
+
+@dataclass(frozen=True)
+class Table:
+    handle: int  # the kernel numbers every new table anew
+    rules: int
+
+
+def table_of(data_dir: Path) -> Table | None:
+    """The instance's nftables table, or None when it has none."""
+    import json
+
+    done = subprocess.run(
+        ["nft", "-j", "list", "table", "inet", f"lambkin_{instance_of(data_dir)}"],
+        capture_output=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        return None
+    items = json.loads(done.stdout)["nftables"]
+    handle = next(item["table"]["handle"] for item in items if "table" in item)
+    return Table(handle, sum(1 for item in items if "rule" in item))
