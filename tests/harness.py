@@ -116,14 +116,19 @@ class LambkinServer:
         self.stop(kill=kill)
         return self.start()
 
-    def client(self, service: str, **kwargs: Any) -> Any:
+    def client(
+        self, service: str, key: tuple[str, str] | None = None, token: str | None = None, **kwargs: Any
+    ) -> Any:
+        """A boto3 client of this server, signed with `key` (and a session `token`), else the server's own."""
         import boto3
 
+        key_id, secret = key or (ACCESS_KEY_ID, SECRET_ACCESS_KEY)
         return boto3.client(
             service,
             endpoint_url=self.endpoint,
             region_name=REGION,
-            aws_access_key_id=ACCESS_KEY_ID,
-            aws_secret_access_key=SECRET_ACCESS_KEY,
+            aws_access_key_id=key_id,
+            aws_secret_access_key=secret,
+            aws_session_token=token,
             **kwargs,
         )

@@ -8,7 +8,6 @@ import json
 import subprocess
 from typing import Any
 
-import boto3
 import httpx
 import pytest
 from botocore.auth import SigV4Auth
@@ -34,14 +33,7 @@ def document(*statements: dict[str, Any]) -> str:
 
 
 def client(server: LambkinServer, service: str, key: Key) -> Any:
-    return boto3.client(
-        service,
-        endpoint_url=server.endpoint,
-        region_name=REGION,
-        aws_access_key_id=key[0],
-        aws_secret_access_key=key[1],
-        aws_session_token=key[2],
-    )
+    return server.client(service, key[:2], key[2])
 
 
 def user(server: LambkinServer, name: str, *managed: str, inline: str | None = None) -> Key:

@@ -6,11 +6,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.harness import REGION, LambkinServer
+from tests.harness import LambkinServer
 
 ACCOUNT = "000000000000"
 
@@ -21,17 +20,6 @@ def document(*statements: dict[str, Any]) -> str:
 
 def allow(action: str | list[str], **more: Any) -> dict[str, Any]:
     return {"Effect": "Allow", "Action": action, "Resource": "*", **more}
-
-
-def client(server: LambkinServer, service: str, key: tuple[str, str], token: str | None = None) -> Any:
-    return boto3.client(
-        service,
-        endpoint_url=server.endpoint,
-        region_name=REGION,
-        aws_access_key_id=key[0],
-        aws_secret_access_key=key[1],
-        aws_session_token=token,
-    )
 
 
 def user_with(server: LambkinServer, name: str, policy: str, **create: Any) -> tuple[str, str]:
@@ -56,7 +44,7 @@ def test_a_boundary_caps_a_user_and_iam_shows_and_guards_it(server: LambkinServe
     key = user_with(
         server, "capped", document(allow(["lambda:*", "sqs:*"])), PermissionsBoundary=queues_only["Arn"]
     )
-    lam, sqs = client(server, "lambda", key), client(server, "sqs", key)
+    lam, sqs = server.client("lambda", key), server.client("sqs", key)
 
     sqs.list_queues()
     code, message = refusal(lam.list_functions)
@@ -94,12 +82,12 @@ def test_a_role_boundary_caps_its_sessions_and_must_name_a_managed_policy(server
     iam.put_role_permissions_boundary(RoleName="bounded", PermissionsBoundary=sqs_full)
     role = iam.get_role(RoleName="bounded")["Role"]
     assert role["PermissionsBoundary"]["PermissionsBoundaryArn"] == sqs_full
-    credentials = client(server, "sts", key).assume_role(
+    credentials = server.client("sts", key).assume_role(
         RoleArn=f"arn:aws:iam::{ACCOUNT}:role/bounded", RoleSessionName="s1"
     )["Credentials"]
     session = (credentials["AccessKeyId"], credentials["SecretAccessKey"])
-    client(server, "sqs", session, credentials["SessionToken"]).list_queues()
-    code, _ = refusal(client(server, "lambda", session, credentials["SessionToken"]).list_functions)
+    server.client("sqs", session, credentials["SessionToken"]).list_queues()
+    code, _ = refusal(server.client("lambda", session, credentials["SessionToken"]).list_functions)
     assert code == "AccessDeniedException"
 
 
@@ -111,7 +99,7 @@ def test_a_delegated_administrator_creates_roles_only_with_the_boundary(server: 
         ["iam:CreateRole", "iam:CreateUser"],
         Condition={"StringEquals": {"iam:PermissionsBoundary": boundary_arn}},
     )
-    admin = client(server, "iam", user_with(server, "team-admin", document(held)))
+    admin = server.client("iam", user_with(server, "team-admin", document(held)))
     trust = document(
         {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
     )
@@ -139,15 +127,15 @@ def test_session_policies_cap_an_assumed_roles_session(server: LambkinServer) ->
     iam.put_role_policy(
         RoleName="broad", PolicyName="all", PolicyDocument=document(allow(["lambda:*", "sqs:*"]))
     )
-    sts = client(server, "sts", key)
+    sts = server.client("sts", key)
 
     answer = sts.assume_role(
         RoleArn=role_arn, RoleSessionName="narrow", Policy=document(allow("sqs:ListQueues"))
     )
     credentials = answer["Credentials"]
     session = (credentials["AccessKeyId"], credentials["SecretAccessKey"])
-    client(server, "sqs", session, credentials["SessionToken"]).list_queues()
-    code, message = refusal(client(server, "lambda", session, credentials["SessionToken"]).list_functions)
+    server.client("sqs", session, credentials["SessionToken"]).list_queues()
+    code, message = refusal(server.client("lambda", session, credentials["SessionToken"]).list_functions)
     assert code == "AccessDeniedException"
     assert message == (
         f"User: arn:aws:sts::{ACCOUNT}:assumed-role/broad/narrow is not authorized to perform: "
@@ -162,8 +150,8 @@ def test_session_policies_cap_an_assumed_roles_session(server: LambkinServer) ->
         PolicyArns=[{"arn": "arn:aws:iam::aws:policy/AmazonSQSFullAccess"}],
     )["Credentials"]
     by_managed = (managed["AccessKeyId"], managed["SecretAccessKey"])
-    client(server, "sqs", by_managed, managed["SessionToken"]).list_queues()
-    denied = refusal(client(server, "lambda", by_managed, managed["SessionToken"]).list_functions)
+    server.client("sqs", by_managed, managed["SessionToken"]).list_queues()
+    denied = refusal(server.client("lambda", by_managed, managed["SessionToken"]).list_functions)
     assert denied[0] == "AccessDeniedException"
     plain = sts.assume_role(RoleArn=role_arn, RoleSessionName="plain")
     assert "PackedPolicySize" not in plain
@@ -181,7 +169,7 @@ def test_bad_session_policies_are_refused_as_sts_refuses_them(server: LambkinSer
     role_arn = server.client("iam").create_role(RoleName="sloppy-role", AssumeRolePolicyDocument=trust)[
         "Role"
     ]["Arn"]
-    sts = client(server, "sts", key)
+    sts = server.client("sts", key)
 
     assert refusal(sts.assume_role, RoleArn=role_arn, RoleSessionName="s1", Policy="{not json")[0] == (
         "MalformedPolicyDocument"

@@ -8,25 +8,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 
 from tests.e2e.cli import aws
-from tests.harness import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY, LambkinServer
+from tests.harness import ACCESS_KEY_ID, SECRET_ACCESS_KEY, LambkinServer
 
 ACCOUNT = "000000000000"
-
-
-def client(server: LambkinServer, service: str, key: tuple[str, str], token: str | None = None) -> Any:
-    return boto3.client(
-        service,
-        endpoint_url=server.endpoint,
-        region_name=REGION,
-        aws_access_key_id=key[0],
-        aws_secret_access_key=key[1],
-        aws_session_token=token,
-    )
 
 
 def user_with_role(server: LambkinServer, name: str) -> tuple[tuple[str, str], str]:
@@ -59,10 +47,10 @@ def test_a_user_assumes_a_role_and_its_temporary_credentials_sign_as_the_session
 ) -> None:
     user_key, role_arn = user_with_role(server, "alice")
 
-    me = client(server, "sts", user_key).get_caller_identity()
-    answer = client(server, "sts", user_key).assume_role(RoleArn=role_arn, RoleSessionName="build-42")
+    me = server.client("sts", user_key).get_caller_identity()
+    answer = server.client("sts", user_key).assume_role(RoleArn=role_arn, RoleSessionName="build-42")
     key, token = session_of(answer["Credentials"])
-    by_boto3 = client(server, "sts", key, token).get_caller_identity()
+    by_boto3 = server.client("sts", key, token).get_caller_identity()
     by_cli = aws(server, "sts", "get-caller-identity", key=key, token=token)
 
     assert me["Arn"] == f"arn:aws:iam::{ACCOUNT}:user/alice" and me["UserId"].startswith("AIDA")
@@ -89,10 +77,10 @@ def test_the_cli_assumes_a_role_and_signs_with_its_session(server: LambkinServer
 
 def test_assume_role_refusals_read_as_aws_words_them(server: LambkinServer) -> None:
     user_key, role_arn = user_with_role(server, "bob")
-    sts = client(server, "sts", user_key)
+    sts = server.client("sts", user_key)
 
     with pytest.raises(ClientError) as untrusted:
-        client(server, "sts", (ACCESS_KEY_ID, SECRET_ACCESS_KEY)).assume_role(
+        server.client("sts", (ACCESS_KEY_ID, SECRET_ACCESS_KEY)).assume_role(
             RoleArn=role_arn, RoleSessionName="s1"
         )
     with pytest.raises(ClientError) as missing:
@@ -118,15 +106,15 @@ def test_assume_role_refusals_read_as_aws_words_them(server: LambkinServer) -> N
 
 def test_temporary_credentials_outlive_a_restart_and_forged_tokens_are_refused(server: LambkinServer) -> None:
     user_key, role_arn = user_with_role(server, "carol")
-    credentials = client(server, "sts", user_key).assume_role(RoleArn=role_arn, RoleSessionName="s1")[
+    credentials = server.client("sts", user_key).assume_role(RoleArn=role_arn, RoleSessionName="s1")[
         "Credentials"
     ]
     key, token = session_of(credentials)
 
     server.restart()
-    after = client(server, "sts", key, token).get_caller_identity()
+    after = server.client("sts", key, token).get_caller_identity()
     with pytest.raises(ClientError) as forged:
-        client(server, "sts", key, token.replace(token[-8:], "AAAAAAAA")).get_caller_identity()
+        server.client("sts", key, token.replace(token[-8:], "AAAAAAAA")).get_caller_identity()
 
     assert after["Arn"] == f"arn:aws:sts::{ACCOUNT}:assumed-role/carol-deployer/s1"
     assert forged.value.response["Error"]["Code"] == "InvalidClientTokenId"
@@ -146,17 +134,17 @@ def hasty(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LambkinServer]:
 
 def test_expired_session_credentials_are_refused_by_every_service(hasty: LambkinServer) -> None:
     user_key, role_arn = user_with_role(hasty, "dave")
-    credentials = client(hasty, "sts", user_key).assume_role(RoleArn=role_arn, RoleSessionName="s1")[
+    credentials = hasty.client("sts", user_key).assume_role(RoleArn=role_arn, RoleSessionName="s1")[
         "Credentials"
     ]
     key, token = session_of(credentials)
 
     with pytest.raises(ClientError) as by_sts:
-        client(hasty, "sts", key, token).get_caller_identity()
+        hasty.client("sts", key, token).get_caller_identity()
     with pytest.raises(ClientError) as by_lambda:
-        client(hasty, "lambda", key, token).list_functions()
+        hasty.client("lambda", key, token).list_functions()
     with pytest.raises(ClientError) as by_sqs:
-        client(hasty, "sqs", key, token).list_queues()
+        hasty.client("sqs", key, token).list_queues()
 
     expired = "The security token included in the request is expired"
     assert by_sts.value.response["Error"] == {"Type": "Sender", "Code": "ExpiredToken", "Message": expired}
