@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lambkin.credentials import Credentials
+from lambkin.http11.limits import DEFAULT_LIMITS
 
 CREDENTIALS_FILE = "credentials.json"
 GIB = 1 << 30
@@ -60,10 +61,10 @@ class Settings:
     sandbox_init: str | None = None
     # A request's head: each line at most this many bytes (LAMBKIN_HEADER_LINE_LIMIT), the whole head at
     # most (LAMBKIN_HEAD_LIMIT) — ALB's 16 KiB and 64 KiB — and its last byte at most this long after its
-    # first (LAMBKIN_HEAD_DEADLINE). Past them: 431, or 408 for a slow sender.
-    header_line_limit: int = 16 * 1024
-    head_limit: int = 64 * 1024
-    head_deadline_s: float = 30.0
+    # first (LAMBKIN_HEAD_DEADLINE). Past them: 431, or 408 for a slow sender. Defaults: http11/limits.py.
+    header_line_limit: int = DEFAULT_LIMITS.line_bytes
+    head_limit: int = DEFAULT_LIMITS.head_bytes
+    head_deadline_s: float = DEFAULT_LIMITS.deadline_s
 
     @property
     def endpoint(self) -> str:
@@ -154,9 +155,9 @@ def settings_from_environment(
             async_concurrency=int(env.get("LAMBKIN_ASYNC_CONCURRENCY") or 16),
             session_duration_scale=_number(env, "LAMBKIN_SESSION_DURATION_SCALE", 1.0),
             sandbox_init=env.get("LAMBKIN_SANDBOX_INIT"),
-            header_line_limit=int(_number(env, "LAMBKIN_HEADER_LINE_LIMIT", 16 * 1024)),
-            head_limit=int(_number(env, "LAMBKIN_HEAD_LIMIT", 64 * 1024)),
-            head_deadline_s=_number(env, "LAMBKIN_HEAD_DEADLINE", 30.0),
+            header_line_limit=int(_number(env, "LAMBKIN_HEADER_LINE_LIMIT", DEFAULT_LIMITS.line_bytes)),
+            head_limit=int(_number(env, "LAMBKIN_HEAD_LIMIT", DEFAULT_LIMITS.head_bytes)),
+            head_deadline_s=_number(env, "LAMBKIN_HEAD_DEADLINE", DEFAULT_LIMITS.deadline_s),
         ),
         generated,
     )
