@@ -6,6 +6,7 @@ them into Settings for `lambkin server`, `command_defaults` into the `lambkin` c
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lambkin.credentials import Credentials
+from lambkin.environments.aws_endpoint import MAX_CONNECTIONS
 from lambkin.http11.limits import DEFAULT_LIMITS
 
 CREDENTIALS_FILE = "credentials.json"
@@ -23,6 +25,15 @@ GIB = 1 << 30
 
 def _cores() -> int:
     return os.cpu_count() or 1
+
+
+def _host_pids_share() -> int:
+    """Half the host's pid space (the lesser of its pid_max and threads-max): the rest stays the host's."""
+    limits = []
+    for name in ("pid_max", "threads-max"):
+        with contextlib.suppress(OSError, ValueError):
+            limits.append(int(Path("/proc/sys/kernel", name).read_text()))
+    return min(limits, default=32768) // 2
 
 
 @dataclass(frozen=True)
@@ -65,6 +76,11 @@ class Settings:
     header_line_limit: int = DEFAULT_LIMITS.line_bytes
     head_limit: int = DEFAULT_LIMITS.head_bytes
     head_deadline_s: float = DEFAULT_LIMITS.deadline_s
+    # What sandboxes may take of the server: connections one sandbox holds open at once to its in-sandbox AWS
+    # endpoint (LAMBKIN_SANDBOX_ENDPOINT_CONNECTIONS; past them a new one is closed), and processes of all
+    # sandboxes together (LAMBKIN_SANDBOX_PIDS_MAX; by default half the host's pid space).
+    sandbox_endpoint_connections: int = MAX_CONNECTIONS
+    sandbox_pids_max: int = field(default_factory=_host_pids_share)
 
     @property
     def endpoint(self) -> str:
@@ -158,6 +174,10 @@ def settings_from_environment(
             header_line_limit=int(_number(env, "LAMBKIN_HEADER_LINE_LIMIT", DEFAULT_LIMITS.line_bytes)),
             head_limit=int(_number(env, "LAMBKIN_HEAD_LIMIT", DEFAULT_LIMITS.head_bytes)),
             head_deadline_s=_number(env, "LAMBKIN_HEAD_DEADLINE", DEFAULT_LIMITS.deadline_s),
+            sandbox_endpoint_connections=int(
+                _number(env, "LAMBKIN_SANDBOX_ENDPOINT_CONNECTIONS", MAX_CONNECTIONS)
+            ),
+            sandbox_pids_max=int(_number(env, "LAMBKIN_SANDBOX_PIDS_MAX", _host_pids_share())),
         ),
         generated,
     )

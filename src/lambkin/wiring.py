@@ -182,7 +182,7 @@ class SandboxesPart(Part):
 
 def sandboxes(settings: Settings) -> SandboxesPart:
     """The runc backend; its leftovers from an earlier run are removed first (create() waits for that)."""
-    backend = RuncBackend(settings.data_dir, init=settings.sandbox_init)
+    backend = RuncBackend(settings.data_dir, init=settings.sandbox_init, pids_max=settings.sandbox_pids_max)
     return SandboxesPart(backend=backend, background=(backend.cleanup_leftovers,))
 
 
@@ -248,7 +248,7 @@ def execution(
     endpoint = own_endpoint(settings.host, settings.port)
     credentials = FunctionCredentials(identity.directory, identity.sts, pools.max_age_s)
     core = build_execution(
-        EndpointBackend(sandboxes, endpoint),
+        EndpointBackend(sandboxes, endpoint, max_connections=settings.sandbox_endpoint_connections),
         images,
         logs,
         pools,
