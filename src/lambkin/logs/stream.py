@@ -5,7 +5,9 @@ from __future__ import annotations
 from lambkin.logs.store import LogStore
 
 TAIL_BYTES = 4096
-_MAX_PARTIAL = 256 * 1024
+# A log event's most bytes: CloudWatch Logs' 256 KB an event, less its 26 bytes of overhead. A longer line is
+# split into events of this size.
+EVENT_BYTES = 256 * 1024 - 26
 
 
 class LogStream:
@@ -29,11 +31,17 @@ class LogStream:
         data = self._partial.pop(fd, b"") + chunk
         *lines, rest = data.split(b"\n")
         for line in lines:
-            self._line(line.rstrip(b"\r").decode("utf-8", errors="replace"))
-        if len(rest) > _MAX_PARTIAL:
-            self._line(rest.decode("utf-8", errors="replace"))
-        elif rest:
+            self._event(line.rstrip(b"\r"))
+        while len(rest) >= EVENT_BYTES:  # a line still without its end: what fills an event goes now
+            self._line(rest[:EVENT_BYTES].decode("utf-8", errors="replace"))
+            rest = rest[EVENT_BYTES:]
+        if rest:
             self._partial[fd] = rest
+
+    def _event(self, line: bytes) -> None:
+        """One line of output, as one event or, past EVENT_BYTES, as several."""
+        for start in range(0, max(len(line), 1), EVENT_BYTES):
+            self._line(line[start : start + EVENT_BYTES].decode("utf-8", errors="replace"))
 
     def platform(self, line: str) -> None:
         self._line(line)
@@ -57,7 +65,7 @@ class LogStream:
         """Stops capturing; returns the invocation's last 4 KB of log. (The pools' housekeeping flushes the
         store every tick, and readers flush before reading.)"""
         for fd in list(self._partial):
-            self._line(self._partial.pop(fd).decode("utf-8", errors="replace"))
+            self._event(self._partial.pop(fd))
         captured = b"".join(self._capture or [])
         self._capture = None
         return captured[-TAIL_BYTES:]
