@@ -7,7 +7,7 @@ import os
 import time
 import urllib.parse
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from json.encoder import encode_basestring
 from pathlib import Path
@@ -69,6 +69,12 @@ class LogStore:
         return handle
 
     def append(self, group: str, stream: str, message: str, timestamp_ms: int | None = None) -> None:
+        self.extend(group, stream, (message,), timestamp_ms)
+
+    def extend(
+        self, group: str, stream: str, messages: Sequence[str], timestamp_ms: int | None = None
+    ) -> None:
+        """Appends `messages` in order, in one write, each stamped now (or at `timestamp_ms`)."""
         now = int(time.time() * 1000)
         key = (group, stream)
         handle = self._file(group, stream)
@@ -76,9 +82,10 @@ class LogStore:
         if size > self.max_stream_bytes:
             return  # bounded: a runaway stream stops growing
         # what json.dumps({"t": ..., "m": ..., "i": ...}, ensure_ascii=False) writes, without its encoder
-        record = f'{{"t": {timestamp_ms or now}, "m": {encode_basestring(message)}, "i": {now}}}\n'
-        handle.write(record)
-        self._sizes[key] = size + len(record)
+        before, after = f'{{"t": {timestamp_ms or now}, "m": ', f', "i": {now}}}\n'
+        records = "".join([before + encode_basestring(message) + after for message in messages])
+        handle.write(records)
+        self._sizes[key] = size + len(records)
 
     def flush(self, group: str | None = None, stream: str | None = None) -> None:
         if group is not None and stream is not None:
