@@ -6,6 +6,7 @@ them into Settings for `lambkin server`, `command_defaults` into the `lambkin` c
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -15,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lambkin.credentials import Credentials
+from lambkin.environments.aws_endpoint import MAX_CONNECTIONS
+from lambkin.http11.limits import DEFAULT_LIMITS
 
 CREDENTIALS_FILE = "credentials.json"
 GIB = 1 << 30
@@ -26,6 +29,15 @@ class SettingInvalid(ValueError):
 
 def _cores() -> int:
     return os.cpu_count() or 1
+
+
+def _host_pids_share() -> int:
+    """Half the host's pid space (the lesser of its pid_max and threads-max): the rest stays the host's."""
+    limits = []
+    for name in ("pid_max", "threads-max"):
+        with contextlib.suppress(OSError, ValueError):
+            limits.append(int(Path("/proc/sys/kernel", name).read_text()))
+    return min(limits, default=32768) // 2
 
 
 @dataclass(frozen=True)
@@ -67,10 +79,10 @@ class Settings:
     sandbox_init: str | None = None
     # A request's head: each line at most this many bytes (LAMBKIN_HEADER_LINE_LIMIT), the whole head at
     # most (LAMBKIN_HEAD_LIMIT) — ALB's 16 KiB and 64 KiB — and its last byte at most this long after its
-    # first (LAMBKIN_HEAD_DEADLINE). Past them: 431, or 408 for a slow sender.
-    header_line_limit: int = 16 * 1024
-    head_limit: int = 64 * 1024
-    head_deadline_s: float = 30.0
+    # first (LAMBKIN_HEAD_DEADLINE). Past them: 431, or 408 for a slow sender. Defaults: http11/limits.py.
+    header_line_limit: int = DEFAULT_LIMITS.line_bytes
+    head_limit: int = DEFAULT_LIMITS.head_bytes
+    head_deadline_s: float = DEFAULT_LIMITS.deadline_s
     # Pulls connect only to public addresses (every redirect too), except to the registries listed here:
     # LAMBKIN_PRIVATE_REGISTRIES may be at private addresses, LAMBKIN_INSECURE_REGISTRIES also skip TLS
     # checks (or speak plain http). Each a comma-separated list of host, host:port or address/prefix.
@@ -84,6 +96,11 @@ class Settings:
     network_range: str = ""
     network_deny: str = ""
     network_dns: str = ""
+    # What sandboxes may take of the server: connections one sandbox holds open at once to its in-sandbox AWS
+    # endpoint (LAMBKIN_SANDBOX_ENDPOINT_CONNECTIONS; past them a new one is closed), and processes of all
+    # sandboxes together (LAMBKIN_SANDBOX_PIDS_MAX; by default half the host's pid space).
+    sandbox_endpoint_connections: int = MAX_CONNECTIONS
+    sandbox_pids_max: int = field(default_factory=_host_pids_share)
 
     @property
     def endpoint(self) -> str:
@@ -178,15 +195,19 @@ def settings_from_environment(
             async_concurrency=int(env.get("LAMBKIN_ASYNC_CONCURRENCY") or 16),
             session_duration_scale=_number(env, "LAMBKIN_SESSION_DURATION_SCALE", 1.0),
             sandbox_init=env.get("LAMBKIN_SANDBOX_INIT"),
-            header_line_limit=int(_number(env, "LAMBKIN_HEADER_LINE_LIMIT", 16 * 1024)),
-            head_limit=int(_number(env, "LAMBKIN_HEAD_LIMIT", 64 * 1024)),
-            head_deadline_s=_number(env, "LAMBKIN_HEAD_DEADLINE", 30.0),
+            header_line_limit=int(_number(env, "LAMBKIN_HEADER_LINE_LIMIT", DEFAULT_LIMITS.line_bytes)),
+            head_limit=int(_number(env, "LAMBKIN_HEAD_LIMIT", DEFAULT_LIMITS.head_bytes)),
+            head_deadline_s=_number(env, "LAMBKIN_HEAD_DEADLINE", DEFAULT_LIMITS.deadline_s),
             private_registries=_entries(env, "LAMBKIN_PRIVATE_REGISTRIES"),
             insecure_registries=_entries(env, "LAMBKIN_INSECURE_REGISTRIES"),
             network=env.get("LAMBKIN_NETWORK") or "internet",
             network_range=env.get("LAMBKIN_NETWORK_RANGE", ""),
             network_deny=env.get("LAMBKIN_NETWORK_DENY", ""),
             network_dns=env.get("LAMBKIN_NETWORK_DNS", ""),
+            sandbox_endpoint_connections=int(
+                _number(env, "LAMBKIN_SANDBOX_ENDPOINT_CONNECTIONS", MAX_CONNECTIONS)
+            ),
+            sandbox_pids_max=int(_number(env, "LAMBKIN_SANDBOX_PIDS_MAX", _host_pids_share())),
         ),
         generated,
     )

@@ -193,7 +193,9 @@ def sandboxes(settings: Settings) -> SandboxesPart:
     network = network_policy.parse(
         settings.network, settings.network_range, settings.network_deny, settings.network_dns
     )
-    backend = RuncBackend(settings.data_dir, init=settings.sandbox_init, network=network)
+    backend = RuncBackend(
+        settings.data_dir, init=settings.sandbox_init, network=network, pids_max=settings.sandbox_pids_max
+    )
     return SandboxesPart(backend=backend, background=(backend.start,), closers=(backend.close,))
 
 
@@ -259,7 +261,7 @@ def execution(
     endpoint = own_endpoint(settings.host, settings.port)
     credentials = FunctionCredentials(identity.directory, identity.sts, pools.max_age_s)
     core = build_execution(
-        EndpointBackend(sandboxes, endpoint),
+        EndpointBackend(sandboxes, endpoint, max_connections=settings.sandbox_endpoint_connections),
         images,
         logs,
         pools,

@@ -56,6 +56,7 @@ PYTHON_HANDLERS = {
     "network": "app.network",  # tries to connect to event["host"]:event["port"] and reports how it went
     "context": "app.context",  # the LambdaContext's fields
     "log": "app.log",  # prints event["lines"] to stdout and event["stderr"] to stderr, returns counts
+    "flood": "app.flood",  # writes event["megabytes"] MB to stdout at once, numbered lines of event["width"]
     "state": "app.state",  # per-environment state: invocation count, pid, init time (warm reuse)
     "batch_report": "batch.report",  # SQS batch: records whose body contains "fail" in batchItemFailures
     "batch_strict": "batch.strict",  # SQS batch: raises when any body contains "fail"

@@ -24,6 +24,8 @@ def test_the_servers_variables_become_settings(tmp_path: Path) -> None:
         "LAMBKIN_HEAD_DEADLINE": "5",
         "LAMBKIN_IMAGE_MAX_SIZE": "1000000",
         "LAMBKIN_IMAGE_MAX_FILES": "50",
+        "LAMBKIN_SANDBOX_ENDPOINT_CONNECTIONS": "8",
+        "LAMBKIN_SANDBOX_PIDS_MAX": "500",
     }
     settings, generated = settings_from_environment(tmp_path, "0.0.0.0", 9100, env)
     assert not generated and settings.credentials == Credentials("AKIDENV", "env-secret")
@@ -34,6 +36,7 @@ def test_the_servers_variables_become_settings(tmp_path: Path) -> None:
     assert settings.sandbox_init == ""  # no init at all, as opposed to None: look for the host's tini
     assert (settings.header_line_limit, settings.head_limit, settings.head_deadline_s) == (1024, 4096, 5.0)
     assert (settings.image_max_bytes, settings.image_max_files) == (1_000_000, 50)
+    assert (settings.sandbox_endpoint_connections, settings.sandbox_pids_max) == (8, 500)
 
 
 def test_unset_variables_leave_the_defaults(tmp_path: Path) -> None:
@@ -45,6 +48,9 @@ def test_unset_variables_leave_the_defaults(tmp_path: Path) -> None:
     assert (settings.header_line_limit, settings.head_limit, settings.head_deadline_s) == (16384, 65536, 30.0)
     assert (settings.image_max_bytes, settings.image_max_files) == (10 << 30, 1_000_000)  # Lambda's 10 GiB
     assert settings.max_parallel_starts == (os.cpu_count() or 1)  # one init at a time per core
+    assert settings.sandbox_endpoint_connections == 64
+    pid_space = min(int(Path("/proc/sys/kernel", name).read_text()) for name in ("pid_max", "threads-max"))
+    assert settings.sandbox_pids_max == pid_space // 2  # the other half stays the host's
 
 
 def test_the_commands_defaults() -> None:

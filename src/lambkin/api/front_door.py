@@ -5,7 +5,8 @@ core (http11/connection.py): the gateway routes the request's head, the body is 
 operation's limit, and the gateway's reply is written back, with no ASGI messages in between, one request
 at a time in the order they came. A request for any other surface
 (registry, function URLs, HTTP gateway, /health) hands its connection over to uvicorn's own protocol, which
-serves the ASGI app from then on; the hand-over replays the request's bytes, so nothing is lost.
+serves the ASGI app from then on; the hand-over replays the request's bytes, so nothing is lost, and a
+HeadGuard (http11/head_guard.py) holds the heads of the requests that follow to the same limits.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from lambkin.http11 import wire
 from lambkin.http11.busy_poll import BusyPoll
 from lambkin.http11.connection import Connection
 from lambkin.http11.exchange import HandOver, Reply, Request
+from lambkin.http11.head_guard import HeadGuard
 from lambkin.http11.limits import DEFAULT_LIMITS, HeadLimits
 from lambkin.protocol.gateway import Routed, api_request
 
@@ -139,9 +141,10 @@ def front_door(
         config: Any, server_state: Any, app_state: dict[str, Any], _loop: Any = None
     ) -> asyncio.Protocol:
         def fallback() -> asyncio.Protocol:
-            return HttpToolsProtocol(
+            served = HttpToolsProtocol(
                 config=config, server_state=server_state, app_state=app_state, _loop=_loop
             )
+            return HeadGuard(served, limits)  # its later requests' heads are bounded too
 
         return FrontDoor(
             root,

@@ -72,8 +72,16 @@ def logs_handlers(store: LogStore) -> dict[str, Handler]:
         events = await asyncio.to_thread(
             lambda: list(store.events(group, stream, params.get("startTime") or 0, params.get("endTime")))
         )
-        offset = _offset(params.get("nextToken"))
         limit = params.get("limit") or DEFAULT_LIMIT
+        given = params.get("nextToken") or ""
+        direction, _, token = given.rpartition(
+            "/"
+        )  # a page's nextForwardToken ("f/...") or backward ("b/...")
+        offset = _offset(token)
+        if direction == "b":
+            offset = max(offset - limit, 0)
+        elif direction not in ("f", ""):
+            raise InvalidParameter("The specified nextToken is not valid.")
         page = events[offset : offset + limit]
         token = _token(offset + len(page))
         return {

@@ -6,6 +6,9 @@ byte relay to the server's own address, and AWS_ENDPOINT_URL pointing an AWS SDK
 beside it are the environment's own, a session of its function's execution role (the pools put them in
 the spec: identity/function_credentials.py), never the server's. A handler's boto3 then sends to lambkin's
 queues or invokes other functions with no configuration, and may do what its role allows.
+
+A sandbox holds at most `max_connections` relayed connections at once (each costs lambkin two sockets):
+past them a new one is closed as soon as it is accepted, and other sandboxes keep their own share.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from lambkin.sandbox.spec import ExitStatus, OutputSink, Sandbox, SandboxBackend
 log = logging.getLogger("lambkin.environments.endpoint")
 
 AWS_API_PORT = 9002  # 9001 is the Runtime API's
+MAX_CONNECTIONS = 64  # a sandbox's relayed connections at once (LAMBKIN_SANDBOX_ENDPOINT_CONNECTIONS)
 _CHUNK = 64 * 1024
 
 
@@ -53,14 +57,16 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
 
 
 class Relay:
-    """Serves one listening socket: each connection is piped both ways to the gateway until either side ends.
+    """Serves one listening socket: each connection is piped both ways to the gateway until either side ends;
+    past `max_connections` open at once, a new connection is closed unserved.
 
     The relay owns every connection's task: `close()` cancels and awaits those still running (a call in
     flight when the sandbox goes), so that none outlives the sandbox.
     """
 
-    def __init__(self, endpoint: Endpoint) -> None:
+    def __init__(self, endpoint: Endpoint, max_connections: int = MAX_CONNECTIONS) -> None:
         self.endpoint = endpoint
+        self.max_connections = max_connections
         self.server: asyncio.Server | None = None
         self._calls: set[asyncio.Task[Any]] = set()
         self._closed = False
@@ -75,6 +81,9 @@ class Relay:
         assert call is not None
         if self._closed:  # accepted as the relay closed
             inner_writer.close()
+            return
+        if len(self._calls) >= self.max_connections:
+            inner_writer.transport.abort()
             return
         self._calls.add(call)
         try:
@@ -162,15 +171,22 @@ def own_endpoint(host: str, port: int) -> Endpoint:
 class EndpointBackend:
     """Wraps a SandboxBackend: every sandbox it creates can reach lambkin's AWS API at AWS_ENDPOINT_URL."""
 
-    def __init__(self, inner: SandboxBackend, endpoint: Endpoint, port: int = AWS_API_PORT) -> None:
+    def __init__(
+        self,
+        inner: SandboxBackend,
+        endpoint: Endpoint,
+        port: int = AWS_API_PORT,
+        max_connections: int = MAX_CONNECTIONS,
+    ) -> None:
         self.inner = inner
         self.endpoint = endpoint
         self.port = port
+        self.max_connections = max_connections
 
     async def create(self, spec: SandboxSpec, stdout: OutputSink, stderr: OutputSink) -> Sandbox:
         ours = replace(spec, extra_ports=(*spec.extra_ports, self.port), env=endpoint_env(spec, self.port))
         sandbox = await self.inner.create(ours, stdout, stderr)
-        relay = Relay(self.endpoint)
+        relay = Relay(self.endpoint, self.max_connections)
         try:
             await relay.serve(sandbox.listeners[self.port])
         except BaseException:

@@ -211,7 +211,7 @@ class Connection(asyncio.Protocol):
     # the head's limits
     def _head_grew(self, added: int, line: int) -> None:
         self._head_lines += added
-        if line > self._limits.line_bytes or self._head_lines > self._limits.head_bytes:
+        if self._limits.exceeded(line, self._head_lines):
             raise HeadTooLarge
 
     def _end_head(self) -> None:

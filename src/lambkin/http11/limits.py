@@ -19,6 +19,10 @@ class HeadLimits:
     head_bytes: int = 64 * 1024
     deadline_s: float = 30.0
 
+    def exceeded(self, line: int, head: int) -> bool:
+        """Whether a line of `line` bytes, in a head of `head` bytes so far, is past the limits."""
+        return line > self.line_bytes or head > self.head_bytes
+
 
 class HeadTooLarge(Exception):
     """Raised from a parser callback: the head being read is past a HeadLimits size."""

@@ -9,7 +9,7 @@ import os
 import time
 import urllib.parse
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from json.encoder import encode_basestring
 from pathlib import Path
@@ -86,32 +86,39 @@ class LogStore:
             self._sizes.pop(old_key, None)
         if key in self._lost:
             lost, reason = self._lost[key]
-            notice = _record(f"lambkin: up to {lost} log lines were lost here ({reason})")
-            self._write(key, handle, notice, counted=False)
+            notice = _records([f"lambkin: up to {lost} log lines were lost here ({reason})"])
+            self._write(key, handle, notice, 0)
         return handle
 
     def append(self, group: str, stream: str, message: str, timestamp_ms: int | None = None) -> None:
+        self.extend(group, stream, (message,), timestamp_ms)
+
+    def extend(
+        self, group: str, stream: str, messages: Sequence[str], timestamp_ms: int | None = None
+    ) -> None:
+        """Appends `messages` in order, in one write, each stamped now (or at `timestamp_ms`)."""
         key = (group, stream)
         try:
             handle = self._file(group, stream)
         except OSError as exc:
-            self._drop(key, exc, 1)
+            self._drop(key, exc, len(messages))
             return
         if key not in self._files:  # dropped again while its loss was being noted
             return
         if self._sizes[key] > self.max_stream_bytes:
             return  # bounded: a runaway stream stops growing
-        self._write(key, handle, _record(message, timestamp_ms))
+        self._write(key, handle, _records(messages, timestamp_ms), len(messages))
 
-    def _write(self, key: tuple[str, str], handle: IO[str], record: str, counted: bool = True) -> None:
-        """Buffers one record; `counted`: a function's line, lost if the buffer is (a notice is not)."""
+    def _write(self, key: tuple[str, str], handle: IO[str], records: str, lines: int = 1) -> None:
+        """Buffers records; `lines`: how many of a function's lines they hold, lost if the buffer is (0 for a
+        notice of lambkin's own)."""
         try:
-            handle.write(record)
+            handle.write(records)
         except OSError as exc:
-            self._drop(key, exc, int(counted))
+            self._drop(key, exc, lines)
             return
-        self._sizes[key] = self._sizes.get(key, 0) + len(record)
-        self._unflushed[key] = self._unflushed.get(key, 0) + int(counted)
+        self._sizes[key] = self._sizes.get(key, 0) + len(records)
+        self._unflushed[key] = self._unflushed.get(key, 0) + lines
 
     def flush(self, group: str | None = None, stream: str | None = None) -> None:
         """Writes buffered lines out; a stream whose write fails loses them (see the class)."""
@@ -215,10 +222,12 @@ class LogStore:
         return removed
 
 
-def _record(message: str, timestamp_ms: int | None = None) -> str:
-    """One stream line: what json.dumps({"t": ..., "m": ..., "i": ...}, ensure_ascii=False) writes, faster."""
+def _records(messages: Sequence[str], timestamp_ms: int | None = None) -> str:
+    """Stream lines, one per message: what json.dumps({"t": ..., "m": ..., "i": ...}, ensure_ascii=False)
+    writes for each, without its encoder."""
     now = int(time.time() * 1000)
-    return f'{{"t": {timestamp_ms or now}, "m": {encode_basestring(message)}, "i": {now}}}\n'
+    before, after = f'{{"t": {timestamp_ms or now}, "m": ', f', "i": {now}}}\n'
+    return "".join([before + encode_basestring(message) + after for message in messages])
 
 
 def _cut_torn_line(path: Path) -> None:

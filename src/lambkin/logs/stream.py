@@ -5,7 +5,9 @@ from __future__ import annotations
 from lambkin.logs.store import LogStore
 
 TAIL_BYTES = 4096
-_MAX_PARTIAL = 256 * 1024
+# A log event's most bytes: CloudWatch Logs' 256 KB an event, less its 26 bytes of overhead. A longer line is
+# split into events of this size.
+EVENT_BYTES = 256 * 1024 - 26
 
 
 class LogStream:
@@ -26,26 +28,44 @@ class LogStream:
         return _Sink(self, fd)
 
     def output(self, fd: int, chunk: bytes) -> None:
+        """A chunk of output: its whole lines go to the store together, as one write."""
         data = self._partial.pop(fd, b"") + chunk
         *lines, rest = data.split(b"\n")
+        events: list[str] = []
         for line in lines:
-            self._line(line.rstrip(b"\r").decode("utf-8", errors="replace"))
-        if len(rest) > _MAX_PARTIAL:
-            self._line(rest.decode("utf-8", errors="replace"))
-        elif rest:
+            if len(line) <= EVENT_BYTES:
+                events.append(line.rstrip(b"\r").decode("utf-8", errors="replace"))
+            else:
+                events += _pieces(line.rstrip(b"\r"))
+        while len(rest) >= EVENT_BYTES:  # a line still without its end: what fills an event goes now
+            events.append(rest[:EVENT_BYTES].decode("utf-8", errors="replace"))
+            rest = rest[EVENT_BYTES:]
+        if rest:
             self._partial[fd] = rest
+        self._lines(events)
 
     def platform(self, line: str) -> None:
-        self._line(line)
+        self._lines([line])
 
-    def _line(self, text: str) -> None:
-        self.store.append(self.group, self.stream, text)
-        if self._capture is not None:
-            raw = (text + "\n").encode()
-            self._capture.append(raw)
+    def _lines(self, texts: list[str]) -> None:
+        if not texts:
+            return
+        self.store.extend(self.group, self.stream, texts)
+        capture = self._capture
+        if capture is None:
+            return
+        last: list[bytes] = []  # only the last lines of many can be in the tail
+        size = 0
+        for text in reversed(texts):
+            last.append((text + "\n").encode())
+            size += len(last[-1])
+            if size >= TAIL_BYTES:
+                break
+        for raw in reversed(last):
+            capture.append(raw)
             self._captured += len(raw)
-            while self._captured - len(self._capture[0]) >= TAIL_BYTES and len(self._capture) > 1:
-                self._captured -= len(self._capture.pop(0))
+            while self._captured - len(capture[0]) >= TAIL_BYTES and len(capture) > 1:
+                self._captured -= len(capture.pop(0))
 
     def begin(self) -> None:
         """Starts capturing (a capture already under way, such as init's output, carries on)."""
@@ -64,10 +84,18 @@ class LogStream:
         """Stops capturing; returns the invocation's last 4 KB of log. (The pools' housekeeping flushes the
         store every tick, and readers flush before reading.)"""
         for fd in list(self._partial):
-            self._line(self._partial.pop(fd).decode("utf-8", errors="replace"))
+            self._lines(_pieces(self._partial.pop(fd)))
         captured = b"".join(self._capture or [])
         self._capture = None
         return captured[-TAIL_BYTES:]
+
+
+def _pieces(line: bytes) -> list[str]:
+    """One line of output as events of at most EVENT_BYTES (an empty line is one empty event)."""
+    return [
+        line[start : start + EVENT_BYTES].decode("utf-8", errors="replace")
+        for start in range(0, max(len(line), 1), EVENT_BYTES)
+    ]
 
 
 class _Sink:

@@ -32,6 +32,9 @@ class Layout:
     cgroup_parent: str
     host_cores: int
     init: Path | None = None  # a static init run as PID 1 inside every sandbox (tini), if the host has one
+    pids_max: int | None = (
+        None  # processes of all the instance's sandboxes together at most (None: unbounded)
+    )
 
     def bundle(self, sandbox_id: str) -> Path:
         return self.bundles / sandbox_id
@@ -61,6 +64,8 @@ def prepare(layout: Layout, spec: SandboxSpec, namespace: netns.NetworkNamespace
         tmp.mkdir()
         scratch.mount_tmp(layout.tmp_templates, spec.tmp_size_mb, bundle / "tmp.ext4", tmp)
         netns.listen(namespace, [spec.runtime_api_port, *spec.extra_ports])
+        if layout.pids_max is not None:  # every sandbox's cgroup is below it (runc keeps what it finds)
+            Cgroup(layout.cgroup_parent).limit_pids(layout.pids_max)
         config = oci.config(
             spec,
             rootfs=str(root),

@@ -1,4 +1,5 @@
-"""A sandbox's cgroup, read and written directly: freezer state, peak memory, OOM kills, removal.
+"""A sandbox's cgroup, read and written directly: freezer state, peak memory, OOM kills, removal; and the
+pids limit of the cgroup above all of an instance's sandboxes.
 
 runc creates the cgroup (`linux.cgroupsPath`) in every v1 hierarchy, or in the unified one on a pure v2
 host; lambkin reads it here because a file write is much faster than spawning `runc pause`.
@@ -58,6 +59,16 @@ class Cgroup:
             (self._dir("") / "cpu.max").write_text(f"{quota_us} {period_us}")
         else:
             (self._dir("cpu") / "cpu.cfs_quota_us").write_text(str(quota_us))
+
+    def limit_pids(self, count: int) -> None:
+        """Bounds the processes of this cgroup and all below it together (creating it if need be)."""
+        directory = self._dir("pids")
+        directory.mkdir(parents=True, exist_ok=True)
+        if self.v2:  # the pids controller, enabled from the root down to this cgroup's parent
+            for parent in reversed(directory.relative_to(self.root).parents):
+                with contextlib.suppress(OSError):  # already enabled, or not this host's to enable
+                    (self.root / parent / "cgroup.subtree_control").write_text("+pids")
+        (directory / "pids.max").write_text(str(count))
 
     def max_memory_bytes(self) -> int:
         name = "memory.peak" if self.v2 else "memory.max_usage_in_bytes"

@@ -1,4 +1,8 @@
-"""Output capture: a pipe's read end drained by the event loop into an OutputSink, chunk by chunk."""
+"""Output capture: a pipe's read end drained by the event loop into an OutputSink, chunk by chunk.
+
+One chunk a turn of the loop: a sandbox writing as fast as it can (100 MB a second) gets the loop's time in
+bounded steps, between everything else the loop does, and waits on its full pipe meanwhile.
+"""
 
 from __future__ import annotations
 
@@ -24,23 +28,26 @@ class PipeReader:
         loop.add_reader(fd, self._readable)
 
     def _readable(self) -> None:
-        self.drain()
+        self._read()
+
+    def _read(self) -> bool:
+        """Passes on one chunk; whether the pipe may hold more (closed at end of file)."""
+        try:
+            data = os.read(self._fd, _CHUNK)
+        except BlockingIOError:
+            return False
+        except OSError:
+            data = b""
+        if not data:
+            self.close()
+            return False
+        self._sink(data)
+        return len(data) == _CHUNK
 
     def drain(self) -> None:
-        """Passes on everything the pipe holds right now; closes it at end of file."""
-        while not self._closed:
-            try:
-                data = os.read(self._fd, _CHUNK)
-            except BlockingIOError:
-                return
-            except OSError:
-                data = b""
-            if not data:
-                self.close()
-                return
-            self._sink(data)
-            if len(data) < _CHUNK:
-                return
+        """Passes on everything the pipe holds right now (its writers are gone); closes it at end of file."""
+        while not self._closed and self._read():
+            pass
 
     def close(self) -> None:
         if self._closed:

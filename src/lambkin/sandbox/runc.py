@@ -46,8 +46,10 @@ class RuncBackend:
     """Creates runc sandboxes under `<data>/sandboxes`, with runc state in `/run/lambkin/<instance>` and
     cgroups under `/lambkin/<instance>`, where <instance> is derived from the data directory (so parallel
     lambkin instances never touch each other's sandboxes). `init` overrides the host's static tini (see
-    `find_init`). With a `network` policy whose mode is internet, every sandbox is linked to the outside
-    (network/); else it has its loopback only. Call `close()` once done: it removes the network's rules."""
+    `find_init`); `pids_max` bounds the processes of all the instance's sandboxes together (the pids limit of
+    their parent cgroup), beside each one's own. With a `network` policy whose mode is internet, every sandbox
+    is linked to the outside (network/); else it has its loopback only. Call `close()` once done: it removes
+    the network's rules."""
 
     def __init__(
         self,
@@ -56,6 +58,7 @@ class RuncBackend:
         host_cores: int | None = None,
         init: str | None = None,
         network: NetworkPolicy | None = None,
+        pids_max: int | None = None,
     ) -> None:
         instance = hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:12]
         self.outward = (
@@ -73,6 +76,7 @@ class RuncBackend:
             cgroup_parent=f"/lambkin/{instance}",
             host_cores=host_cores or os.cpu_count() or 1,
             init=find_init(init),
+            pids_max=pids_max,
         )
         self.runc = Runc(self.layout.runc_root, runc)
         self._subreaper = False

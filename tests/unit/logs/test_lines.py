@@ -8,7 +8,7 @@ from pathlib import Path
 
 from lambkin.logs import lines
 from lambkin.logs.store import LogStore
-from lambkin.logs.stream import TAIL_BYTES, LogStream
+from lambkin.logs.stream import EVENT_BYTES, TAIL_BYTES, LogStream
 
 
 def test_report_line_exactly_as_lambda_writes_it() -> None:
@@ -88,3 +88,27 @@ def test_store_lines_are_the_json_of_their_event(tmp_path: Path) -> None:
         json.dumps({"t": at, "m": message, "i": json.loads(line)["i"]}, ensure_ascii=False)
         for at, (message, line) in enumerate(zip(messages, written, strict=True), 1)
     ]
+
+
+def test_a_line_longer_than_an_event_is_split_into_events(tmp_path: Path) -> None:
+    store = LogStore(tmp_path)
+    stream = LogStream(store, "/aws/lambda/fn", "s1")
+    sink = stream.sink(1)
+    line = b"".join(b"%09d" % i for i in range(70_000))  # 630,000 bytes: three events, the last shorter
+    for start in range(0, len(line), 65536):
+        sink(line[start : start + 65536])
+    sink(b"\nshort\n")
+    sink(b"y" * (EVENT_BYTES + 5))  # no end of line yet: a full event goes at once
+    stream.end()
+    store.flush()
+    messages = [e.message for e in store.events("/aws/lambda/fn", "s1")]
+    assert [len(m) for m in messages] == [
+        EVENT_BYTES,
+        EVENT_BYTES,
+        len(line) - 2 * EVENT_BYTES,
+        5,
+        EVENT_BYTES,
+        5,
+    ]
+    assert "".join(messages[:3]).encode() == line and messages[3] == "short"
+    store.close()

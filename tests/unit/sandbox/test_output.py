@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import os
 
 from lambkin.sandbox.output import PipeReader
@@ -29,3 +31,23 @@ async def test_chunks_reach_the_sink_and_eof_closes_the_pipe() -> None:
     assert b"".join(chunks) == b"first line\n" + b"x" * 200_000
     reader.drain()
     reader.close()  # idempotent after EOF closed it
+
+
+async def test_a_full_pipe_is_read_one_chunk_a_turn_of_the_loop() -> None:
+    read_end, write_end = os.pipe()
+    fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, 1 << 20)  # room for many chunks
+    os.set_blocking(write_end, False)
+    written = 0
+    with contextlib.suppress(BlockingIOError):
+        while True:  # fills the pipe: a sandbox writing faster than the loop reads
+            written += os.write(write_end, b"x" * 65536)
+    chunks: list[bytes] = []
+    reader = PipeReader(asyncio.get_running_loop(), read_end, chunks.append)
+    turns = 0
+    while sum(map(len, chunks)) < written:
+        await asyncio.sleep(0)
+        turns += 1
+        assert len(chunks) <= turns  # never more than one chunk a turn: other callbacks go between
+    os.close(write_end)
+    reader.drain()  # the writer is gone: the rest, then end of file
+    assert sum(map(len, chunks)) == written

@@ -169,3 +169,17 @@ def state(event: Any, context: Any) -> Any:
     global INVOCATIONS
     INVOCATIONS += 1
     return {"invocations": INVOCATIONS, "pid": os.getpid(), "init_time": INIT_TIME}
+
+
+def flood(event: Any, context: Any) -> Any:
+    """Writes event["megabytes"] MB to stdout at once: lines of event["width"] bytes (100), numbered from 0."""
+    width = _arg(event, "width", 100)
+    lines = _arg(event, "megabytes", 100) * 1024 * 1024 // width
+    filler = b"x" * (width - 11)
+    step = max(1, (1 << 20) // width)  # lines a write
+    for first in range(0, lines, step):
+        block = b"".join(b"%09d %s\n" % (n, filler) for n in range(first, min(first + step, lines)))
+        view = memoryview(block)
+        while view:
+            view = view[os.write(1, view) :]
+    return {"lines": lines}
