@@ -334,8 +334,11 @@ class _Verifier(SigV4Auth):  # type: ignore[misc]
         canonical_headers = "\n".join(
             [f"{name}:{' '.join(headers.get(name, '').split())}" for name in ordered]
         )
-        path = self._normalize_url_path(urlsplit(request.url).path)
-        query = self.canonical_query_string(request)
+        parts = urlsplit(request.url)
+        path, query = self._normalize_url_path(parts.path), parts.query
+        if query:  # sorted by key, then value
+            pairs = sorted(pair.partition("=") for pair in query.split("&"))
+            query = "&".join([f"{key}={value}" for key, _, value in pairs])
         return f"{request.method.upper()}\n{path}\n{query}\n{canonical_headers}\n\n{line}\n{request.payload_hash}"
 
     def string_to_sign(self, request: _Signing, canonical_request: str) -> str:

@@ -29,7 +29,13 @@ PATHS = [
     "/with%20space/and~tilde/%7E",
     "/",
 ]
-QUERIES = ["", "Qualifier=%24LATEST", "b=2&a=1&a=0", "Action=ListQueues&Version=2012-11-05&empty="]
+QUERIES = [
+    "",
+    "Qualifier=%24LATEST",
+    "b=2&a=1&a=0",
+    "a-b=1&a=2&flag&a=",
+    "Action=ListQueues&Version=2012-11-05&empty=",
+]
 
 
 def signings(count: int) -> list[_Signing]:
