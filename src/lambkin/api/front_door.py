@@ -4,9 +4,10 @@ AWS API requests (the hot path: Invoke, SQS batches, GetFunction) are answered d
 core (http11/connection.py): the gateway routes the request's head, the body is buffered up to the
 operation's limit, and the gateway's reply is written back, with no ASGI messages in between, one request
 at a time in the order they came. A plain synchronous Invoke skips the gateway's generic engine: its
-compiled plan (invoke_plan.py) answers it, or hands it back to the gateway when it is not plain after all. A request for any other surface
-(registry, function URLs, HTTP gateway, /health) hands its connection over to uvicorn's own protocol, which
-serves the ASGI app from then on; the hand-over replays the request's bytes, so nothing is lost.
+compiled plan (invoke_plan.py) answers it, or hands it back to the gateway when it is not plain after all.
+A request for any other surface (registry, function URLs, HTTP gateway, /health) hands its connection over
+to uvicorn's own protocol, which serves the ASGI app from then on; the hand-over replays the request's
+bytes, so nothing is lost.
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ from lambkin.protocol.sigv4 import Incoming, SignatureError
 from lambkin.protocol.validate import constraints
 
 SERVICE, OPERATION = "lambda", "Invoke"
-# The invocation type the plan answers (Event and DryRun go the generic way), and the member it is read as.
+# The one invocation type the plan answers (Event and DryRun go the generic way).
 _SYNC = "RequestResponse"
 _KEPT = 256  # (name, qualifier) pairs remembered as valid
 
