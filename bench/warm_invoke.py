@@ -134,7 +134,6 @@ def main(argv: list[str]) -> int:
         lam = create_function(server, "warm", uri, MemorySize=MEMORY_MB)
         lam.invoke(FunctionName="warm", Payload=body)  # cold start, not timed
         path, headers = signed_invoke(server, "warm", body)
-        lambkin_conn = lambkin_connection(server)
 
         async def anchor() -> None:
             backend = RuncBackend(WORK / "runc-data")
@@ -148,6 +147,9 @@ def main(argv: list[str]) -> int:
                 rie_conn = http_over(await asyncio.to_thread(rie.connect))
                 floor_conn = http_over(socket.create_connection(("127.0.0.1", floor.port)))
                 floor_conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                # opened last: made earlier, it may sit idle past the server's keep-alive timeout while the
+                # sandboxes start on a busy machine, and the server closes it
+                lambkin_conn = lambkin_connection(server)
                 plain = {"Content-Type": "application/json"}
                 rie_call = lambda: post(rie_conn, RIE_INVOKE, body, plain)  # noqa: E731
                 floor_call = lambda: post(floor_conn, "/invoke", body, plain)  # noqa: E731

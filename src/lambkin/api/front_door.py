@@ -3,10 +3,12 @@
 AWS API requests (the hot path: Invoke, SQS batches, GetFunction) are answered directly, on the HTTP/1.1
 core (http11/connection.py): the gateway routes the request's head, the body is buffered up to the
 operation's limit, and the gateway's reply is written back, with no ASGI messages in between, one request
-at a time in the order they came. A request for any other surface
-(registry, function URLs, HTTP gateway, /health) hands its connection over to uvicorn's own protocol, which
-serves the ASGI app from then on; the hand-over replays the request's bytes, so nothing is lost, and a
-HeadGuard (http11/head_guard.py) holds the heads of the requests that follow to the same limits.
+at a time in the order they came. A plain synchronous Invoke skips the gateway's generic engine: its
+compiled plan (invoke_plan.py) answers it, or hands it back to the gateway when it is not plain after all.
+A request for any other surface (registry, function URLs, HTTP gateway, /health) hands its connection over
+to uvicorn's own protocol, which serves the ASGI app from then on; the hand-over replays the request's
+bytes, so nothing is lost, and a HeadGuard (http11/head_guard.py) holds the heads of the requests that
+follow to the same limits.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from urllib.parse import unquote
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from lambkin.api.aws_asgi import AwsAsgi
+from lambkin.api.invoke_plan import InvokePlan
 from lambkin.api.root import RootApp
 from lambkin.http11 import wire
 from lambkin.http11.busy_poll import BusyPoll
@@ -48,17 +51,20 @@ class FrontDoor(Connection):
         keep_alive_s: float,
         poll: BusyPoll | None = None,
         limits: HeadLimits = DEFAULT_LIMITS,
+        plan: InvokePlan | None = None,
     ) -> None:
         super().__init__(connections, keep_alive_s, poll, limits)
         self._root = root
         self._aws = aws  # the mount whose requests are answered here, by its gateway
         self._gateway = aws.gateway
+        self._plan = plan
         self._fallback = fallback
         self._tasks = tasks
         self._peer = ""
-        self._routed: Routed | None = None  # the request whose body is being read
+        # the request whose body is being read: routed by the gateway, or the input of a planned Invoke
+        self._routed: Routed | dict[str, Any] | None = None
         # requests read and owed an answer, oldest first: the first is being answered
-        self._jobs: deque[tuple[Routed, bytes | None, Reply]] = deque()
+        self._jobs: deque[tuple[Request, Routed | dict[str, Any], Reply]] = deque()
         self._aws_heads: dict[tuple[str, str, str | None], bool] = {}  # see _for_aws
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -70,14 +76,19 @@ class FrontDoor(Connection):
     def head_received(self, request: Request) -> int:
         if not self._for_aws(request) or self._parser.should_upgrade():
             raise HandOver
-        routed = self._gateway.route(api_request(request.method, request.target, request.headers, self._peer))
+        if self._plan is not None:
+            planned = self._plan.admit(request.method, request.target, request.headers)
+            if planned is not None:
+                self._routed = planned
+                return self._plan.body_limit
+        routed = self._route(request)
         self._routed = routed
         return routed.body_limit
 
     def received(self, request: Request, reply: Reply) -> None:
         routed, self._routed = self._routed, None
         assert routed is not None
-        self._jobs.append((routed, None if request.truncated else request.body, reply))
+        self._jobs.append((request, routed, reply))
         if len(self._jobs) == 1:
             self._answer_first()
 
@@ -109,11 +120,24 @@ class FrontDoor(Connection):
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _answer(self, routed: Routed, body: bytes | None, reply: Reply) -> None:
-        head_only = routed.request.method == "HEAD"
-        reply.poll_next = _latency_bound(routed)
+    def _route(self, request: Request) -> Routed:
+        return self._gateway.route(api_request(request.method, request.target, request.headers, self._peer))
+
+    async def _answer(self, request: Request, routed: Routed | dict[str, Any], reply: Reply) -> None:
+        head_only = request.method == "HEAD"
+        body = None if request.truncated else request.body
         try:
-            answer = await self._gateway.answer(routed, body)
+            answer = None
+            if not isinstance(routed, Routed):
+                assert self._plan is not None
+                reply.poll_next = True  # a synchronous Invoke: see _POLLED_AFTER
+                answer = await self._plan.answer(routed, request.target, request.headers, body, self._peer)
+                if answer is None:  # not a plain one after all: the gateway answers it
+                    routed = self._route(request)
+            if answer is None:
+                assert isinstance(routed, Routed)
+                reply.poll_next = _latency_bound(routed)
+                answer = await self._gateway.answer(routed, body)
             if answer.stream is None:
                 reply.send(answer.status, answer.body, answer.headers, head_only)
             else:
@@ -125,7 +149,7 @@ class FrontDoor(Connection):
                         reply.write(wire.chunk(chunk))
                 reply.finish(b"" if head_only else wire.LAST_CHUNK)
         except Exception:  # the gateway answers every failure itself; this is writing the answer failing
-            log.exception("answering %s %s failed", routed.request.method, routed.request.raw_path)
+            log.exception("answering %s %s failed", request.method, request.path)
             reply.fail()
         self._jobs.popleft()
         if self._jobs and self.transport is not None and reply.keep_alive and reply.open:
@@ -136,6 +160,7 @@ def front_door(
     root: RootApp, aws: AwsAsgi, poll: BusyPoll | None = None, limits: HeadLimits = DEFAULT_LIMITS
 ) -> Callable[..., asyncio.Protocol]:
     """The protocol factory uvicorn calls (as its `http` class) for each accepted connection."""
+    plan = InvokePlan(aws.gateway) if "lambda" in aws.gateway.indexes else None
 
     def create(
         config: Any, server_state: Any, app_state: dict[str, Any], _loop: Any = None
@@ -155,6 +180,7 @@ def front_door(
             config.timeout_keep_alive,
             poll,
             limits,
+            plan,
         )
 
     return create

@@ -144,8 +144,11 @@ class Connection(asyncio.Protocol):
         except (httptools.HttpParserUpgrade, httptools.HttpParserError):
             self.abort(wire.BAD_REQUEST)
             return
-        if self._in_head and self._head_raw > self._limits.head_bytes:  # one line, dribbled without end
-            self.abort(HEAD_TOO_LARGE)
+        if self._in_head:  # a head still arriving: its deadline runs (a head read whole in one read has none)
+            if self._head_raw > self._limits.head_bytes:  # one line, dribbled without end
+                self.abort(HEAD_TOO_LARGE)
+            elif self._head_overdue is None:
+                self._head_overdue = self._loop.call_later(self._limits.deadline_s, self._head_too_slow)
 
     def shutdown(self) -> None:
         """uvicorn's graceful shutdown: close now if idle, else once the answers owed are written."""
@@ -161,14 +164,17 @@ class Connection(asyncio.Protocol):
         self._request = request = Request()
         self._url, self._headers, self._chunks = [], request.headers, []
         self._in_head, self._head_lines, self._head_raw = True, 0, 0
-        self._head_overdue = self._loop.call_later(self._limits.deadline_s, self._head_too_slow)
 
     def on_url(self, url: bytes) -> None:
         self._url.append(url)
         self._head_grew(len(url), sum(map(len, self._url)))
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._head_grew(len(name) + len(value) + 4, len(name) + len(value) + 2)  # ": " and CRLF
+        # _head_grew, inline (a call per header): the line with ": ", the head with CRLF too
+        size = len(name) + len(value)
+        self._head_lines += size + 4
+        if size + 2 > self._limits.line_bytes or self._head_lines > self._limits.head_bytes:
+            raise HeadTooLarge
         key, text, headers = name.decode("latin-1").lower(), value.decode("latin-1"), self._headers
         headers[key] = f"{headers[key]},{text}" if key in headers else text
 

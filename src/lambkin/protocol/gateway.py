@@ -24,8 +24,16 @@ from lambkin.protocol.legacy import query_model
 from lambkin.protocol.model import ServiceIndex, service_index
 from lambkin.protocol.parse import ParseError, parse_json, parse_rest_json
 from lambkin.protocol.query import parse_query
-from lambkin.protocol.service import Authorize, RequestContext, Services
-from lambkin.protocol.sigv4 import Incoming, KeyLookup, SignatureError, check_scope, claimed_scope, verify
+from lambkin.protocol.service import Authorize, Handler, RequestContext, Services
+from lambkin.protocol.sigv4 import (
+    Incoming,
+    KeyLookup,
+    SignatureError,
+    Verified,
+    check_scope,
+    claimed_scope,
+    verify,
+)
 from lambkin.protocol.validate import validate
 
 log = logging.getLogger("lambkin.protocol")
@@ -169,13 +177,7 @@ class AwsGateway:
         name, operation, labels = index.name, routed.operation, routed.labels
         incoming = Incoming(request.method, request.raw_path, request.query_string, request.headers, body)
         try:
-            if len(body) > _OFFLOAD_BYTES:
-                verified = await asyncio.to_thread(verify, incoming, self.keys, self.now())
-            else:
-                verified = verify(incoming, self.keys, self.now())
-            # IAM's and STS's global endpoints take requests signed for us-east-1 as well
-            regions = (self.region, "us-east-1") if name in dialect.QUERY_SERVICES else (self.region,)
-            check_scope(verified.scope, name, regions)
+            verified = await self.verify(incoming, name)
         except SignatureError as failure:
             raise dialect.auth_error(failure) from None
         try:
@@ -213,18 +215,37 @@ class AwsGateway:
             headers=request.headers,
             source_ip=request.source_ip,
         )
+        output = await self.call(handler, arguments, context)
+        return _render(index, protocol, operation, output, request_id)
+
+    async def verify(self, incoming: Incoming, service: str) -> Verified:
+        """Who signed `incoming`, for `service` in this gateway's region; raises SignatureError."""
+        if len(incoming.body) > _OFFLOAD_BYTES:
+            verified = await asyncio.to_thread(verify, incoming, self.keys, self.now())
+        else:
+            verified = verify(incoming, self.keys, self.now())
+        # IAM's and STS's global endpoints take requests signed for us-east-1 as well
+        regions = (self.region, "us-east-1") if service in dialect.QUERY_SERVICES else (self.region,)
+        check_scope(verified.scope, service, regions)
+        return verified
+
+    async def call(
+        self, handler: Handler, arguments: dict[str, Any], context: RequestContext
+    ) -> dict[str, Any]:
+        """The handler's output for valid `arguments`, once `authorize` lets the caller: a refusal or a
+        domain error is raised as the service's AwsError, any other failure as its internal error."""
         try:
             if self.authorize is not None:
                 self.authorize(context, arguments)
-            output = await handler(arguments, context)
-            return _render(index, protocol, operation, output, request_id)
+            return await handler(arguments, context)
         except AwsError:
             raise
         except Exception as failure:
+            service = context.service
             if isinstance(failure, DomainError):  # domain errors become AWS errors here, and only here
-                raise dialect.domain(name, failure) from failure
-            log.exception("%s.%s failed (request %s)", name, operation.name, request_id)
-            raise dialect.internal(name, request_id) from None
+                raise dialect.domain(service, failure) from failure
+            log.exception("%s.%s failed (request %s)", service, context.operation, context.request_id)
+            raise dialect.internal(service, context.request_id) from None
 
 
 def _render(

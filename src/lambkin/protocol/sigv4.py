@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any, Literal, Protocol
-from urllib.parse import parse_qsl, quote
+from urllib.parse import parse_qsl, quote, urlsplit
 
 from botocore.auth import UNSIGNED_PAYLOAD, SigV4Auth
 from botocore.credentials import Credentials as BotoCredentials
@@ -303,12 +303,48 @@ class _Verifier(SigV4Auth):  # type: ignore[misc]
     and the signing key derived once a day per region and service instead of on every request. The parts
     of the canonical request that depend only on the path or on the signed header names (botocore's
     normalized path, its signed-headers line) are kept per path and per names: the same function is called
-    at the same path, with the same headers signed, request after request."""
+    at the same path, with the same headers signed, request after request.
+
+    The canonical request and the string to sign are botocore's, built in one pass over the signed names
+    (sorted once per list of names) instead of through its per-header helpers; a list that names a header
+    twice takes botocore's own way. tests/unit/protocol/test_sigv4_canonical.py holds them equal."""
 
     def __init__(self, credentials: BotoCredentials, service: str, region: str) -> None:
         super().__init__(credentials, service, region)
         self._paths: dict[str, str] = {}
         self._names: dict[tuple[str, ...], str] = {}
+        self._sorted: dict[tuple[str, ...], tuple[tuple[str, ...], str]] = {}
+        self._scope_tail = f"/{region}/{service}/aws4_request\n"
+
+    def canonical_request(self, request: _Signing) -> str:
+        names = request.names
+        found = self._sorted.get(names)
+        if found is None:
+            if len(self._sorted) >= _KEPT:
+                self._sorted.clear()
+            unique = tuple(sorted(set(names)))
+            # a header named twice: botocore's way (an empty tuple says so)
+            found = self._sorted[names] = (
+                (unique, ";".join(unique)) if len(unique) == len(names) else ((), "")
+            )
+        ordered, line = found
+        if not ordered:
+            return str(super().canonical_request(request))
+        headers = request.headers
+        canonical_headers = "\n".join(
+            [f"{name}:{' '.join(headers.get(name, '').split())}" for name in ordered]
+        )
+        parts = urlsplit(request.url)
+        path, query = self._normalize_url_path(parts.path), parts.query
+        if query:  # sorted by key, then value
+            pairs = sorted(pair.partition("=") for pair in query.split("&"))
+            query = "&".join([f"{key}={value}" for key, _, value in pairs])
+        return f"{request.method.upper()}\n{path}\n{query}\n{canonical_headers}\n\n{line}\n{request.payload_hash}"
+
+    def string_to_sign(self, request: _Signing, canonical_request: str) -> str:
+        stamp = request.context["timestamp"]
+        digest = hashlib.sha256(canonical_request.encode()).hexdigest()
+        return f"{ALGORITHM}\n{stamp}\n{stamp[0:8]}{self._scope_tail}{digest}"
 
     def _normalize_url_path(self, path: str) -> str:
         normalized = self._paths.get(path)
@@ -343,7 +379,7 @@ class _Verifier(SigV4Auth):  # type: ignore[misc]
             self._region_name,
             self._service_name,
         )
-        return hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
+        return hmac.digest(key, string_to_sign.encode(), "sha256").hex()
 
 
 _KEPT = 256  # paths and signed-header lists a signer remembers

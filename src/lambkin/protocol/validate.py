@@ -70,7 +70,7 @@ def _structure(shape: StructureShape, value: dict[str, Any], path: str, problems
 def _check(shape: Shape, value: Any, path: str, problems: list[Problem]) -> None:
     if len(problems) >= _MAX_PROBLEMS:
         return
-    broken = _constraints(shape, value)
+    broken = constraints(shape, value)
     if broken:
         problems.extend(Problem(path, value, constraint) for constraint in broken)
     kind = shape.type_name
@@ -85,20 +85,20 @@ def _check(shape: Shape, value: Any, path: str, problems: list[Problem]) -> None
             if shape.member.type_name in _CONTAINERS:
                 _check(shape.member, item, f"{path}.{index}.member", problems)
             else:
-                inner.extend(_constraints(shape.member, item))
+                inner.extend(constraints(shape.member, item))
         if inner:
             problems.append(Problem(path, value, f"Member must satisfy constraint: [{inner[0]}]"))
     elif kind == "map":
         keys: list[str] = []
         values: list[str] = []
         for key, item in value.items():
-            keys.extend(_constraints(shape.key, key))
+            keys.extend(constraints(shape.key, key))
             if item is None:
                 continue
             if shape.value.type_name in _CONTAINERS:
                 _check(shape.value, item, f"{path}.{key}", problems)
             else:
-                values.extend(_constraints(shape.value, item))
+                values.extend(constraints(shape.value, item))
         if keys:
             problems.append(Problem(path, value, f"Map keys must satisfy constraint: [{keys[0]}]"))
         if values:
@@ -173,7 +173,7 @@ def _checked(shape: Shape) -> bool:
     return found
 
 
-def _constraints(shape: Shape, value: Any) -> list[str]:
+def constraints(shape: Shape, value: Any) -> list[str]:
     """The value's own broken constraints: length, range, enum, pattern (not its members')."""
     rules = _rules(shape)
     if rules is None:
