@@ -31,6 +31,20 @@ MAX_QUEUED = 16  # pipelined requests read ahead of their answers before reading
 LINGER_S = 2.0
 
 
+def answer_and_close(
+    transport: asyncio.Transport, answer: bytes, loop: asyncio.AbstractEventLoop
+) -> asyncio.TimerHandle | None:
+    """Writes a refusal and closes: after a linger (LINGER_S) that reads and drops what the client still
+    sends, so that it sees the answer rather than a reset; at once where the transport cannot half-close.
+    Returns the linger's timer, if any."""
+    transport.write(answer)
+    if not transport.can_write_eof():
+        transport.close()
+        return None
+    transport.write_eof()
+    return loop.call_later(LINGER_S, transport.close)
+
+
 class Connection(asyncio.Protocol):
     """One client connection. Subclasses implement `head_received` and `received` (and `successor` to hand
     over); `connections` tracks the open ones (uvicorn's shutdown calls each one's `shutdown`)."""
@@ -275,12 +289,7 @@ class Connection(asyncio.Protocol):
         transport = self.transport
         if transport is not None and self.phase is not Phase.CLOSED:
             if answer:
-                transport.write(answer)
-                if transport.can_write_eof():
-                    transport.write_eof()
-                    self._linger = self._loop.call_later(LINGER_S, transport.close)
-                else:
-                    transport.close()
+                self._linger = answer_and_close(transport, answer, self._loop)
             else:
                 transport.abort()
         if self.phase is not Phase.CLOSED:

@@ -13,7 +13,7 @@ from typing import cast
 
 import httptools
 
-from lambkin.http11.connection import LINGER_S
+from lambkin.http11.connection import answer_and_close
 from lambkin.http11.limits import HEAD_TOO_LARGE, HEAD_TOO_SLOW, HeadLimits, HeadTooLarge
 
 
@@ -102,15 +102,10 @@ class HeadGuard(asyncio.Protocol):
             self._refuse(HEAD_TOO_SLOW)
 
     def _refuse(self, answer: bytes) -> None:
-        """Writes the refusal and closes after a linger (see connection.LINGER_S)."""
+        """Writes the refusal and closes after a linger, as the front door does (`answer_and_close`)."""
         self._refused = True
         self._end_head()
         transport = self._transport
         if transport is None or transport.is_closing():
             return
-        transport.write(answer)
-        if transport.can_write_eof():
-            transport.write_eof()
-            self._loop.call_later(LINGER_S, transport.close)
-        else:
-            transport.close()
+        answer_and_close(transport, answer, self._loop)
