@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import os
 import random
+import shutil
 import socket
 import struct
 import subprocess
@@ -16,11 +17,19 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
+from tests.harness import LambkinServer
+
 WORLD_NAME = "world.lambkin.test"
 PAGE = "/lambkin-test-world.txt"  # the world's HTTP server answers 200 for this path, 404 for others
 _NETWORK = "198.51.100.0/24"
 _PREFIX = "lkw"  # its links: never lambkin's own (lkn*)
 _NAMESPACE = "lambkin-test-world-"  # then the test run's pid
+
+NEEDS_TOOLS = pytest.mark.skipif(
+    shutil.which("nft") is None or shutil.which("dnsmasq") is None, reason="needs nft, dnsmasq"
+)
 
 
 @dataclass(frozen=True)
@@ -203,3 +212,8 @@ def table_of(data_dir: Path) -> Table | None:
     items = json.loads(done.stdout)["nftables"]
     handle = next(item["table"]["handle"] for item in items if "table" in item)
     return Table(handle, sum(1 for item in items if "rule" in item))
+
+
+def world_server(directory: Path, outside: World, **env: str) -> LambkinServer:
+    """A started lambkin server under `directory` whose sandboxes resolve names with the world's dnsmasq."""
+    return LambkinServer(directory / "data", env={"LAMBKIN_NETWORK_DNS": outside.address, **env}).start()

@@ -4,9 +4,7 @@ LAMBKIN_NETWORK=none they reach nothing; a restart after kill -9 leaves none of 
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,14 +13,9 @@ from botocore.config import Config
 from tests.e2e.lambda_support import create_active
 from tests.harness import LambkinServer
 from tests.images import BuiltImages
-from tests.world import PAGE, WORLD_NAME, World, links_of, table_of, world
+from tests.world import NEEDS_TOOLS, PAGE, WORLD_NAME, World, links_of, table_of, world, world_server
 
-pytestmark = [
-    pytest.mark.runc,
-    pytest.mark.skipif(
-        shutil.which("nft") is None or shutil.which("dnsmasq") is None, reason="needs nft, dnsmasq"
-    ),
-]
+pytestmark = [pytest.mark.runc, NEEDS_TOOLS]
 
 
 @pytest.fixture(scope="module")
@@ -32,8 +25,7 @@ def outside(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 
 
 def _server(tmp_path_factory: pytest.TempPathFactory, outside: World, **env: str) -> LambkinServer:
-    data_dir = Path(tmp_path_factory.mktemp("lambkin")) / "data"
-    return LambkinServer(data_dir, env={"LAMBKIN_NETWORK_DNS": outside.address, **env}).start()
+    return world_server(tmp_path_factory.mktemp("lambkin"), outside, **env)
 
 
 @pytest.fixture(scope="module")

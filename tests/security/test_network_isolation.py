@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,14 +18,9 @@ from lambkin.sandbox import syscalls
 from tests.e2e.lambda_support import create_active
 from tests.harness import LambkinServer
 from tests.images import BuiltImages
-from tests.world import World, links_of, world
+from tests.world import NEEDS_TOOLS, World, links_of, world, world_server
 
-pytestmark = [
-    pytest.mark.runc,
-    pytest.mark.skipif(
-        shutil.which("nft") is None or shutil.which("dnsmasq") is None, reason="needs nft, dnsmasq"
-    ),
-]
+pytestmark = [pytest.mark.runc, NEEDS_TOOLS]
 
 
 @pytest.fixture(scope="module")
@@ -38,8 +31,7 @@ def outside(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 
 @pytest.fixture(scope="module")
 def online(tmp_path_factory: pytest.TempPathFactory, outside: World) -> Iterator[LambkinServer]:
-    data_dir = Path(tmp_path_factory.mktemp("lambkin")) / "data"
-    server = LambkinServer(data_dir, env={"LAMBKIN_NETWORK_DNS": outside.address}).start()
+    server = world_server(tmp_path_factory.mktemp("lambkin"), outside)
     try:
         yield server
     finally:
