@@ -25,16 +25,22 @@ from tests.images import BuiltImages
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small tmpfs needs root")
 
 
-@pytest.fixture
-def disk(tmp_path: Path) -> Iterator[Path]:
-    """A 16 MB tmpfs: the data directory's own disk, small enough to fill."""
-    mount = tmp_path / "disk"
+@contextlib.contextmanager
+def tmpfs(mount: Path, size: str) -> Iterator[Path]:
+    """A tmpfs of `size` mounted at `mount` (made here), unmounted after."""
     mount.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mount)], check=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount)], check=True)
     try:
         yield mount
     finally:
         subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+@pytest.fixture
+def disk(tmp_path: Path) -> Iterator[Path]:
+    """A 16 MB tmpfs: the data directory's own disk, small enough to fill."""
+    with tmpfs(tmp_path / "disk", "16m") as mount:
+        yield mount
 
 
 @pytest.fixture
@@ -162,13 +168,8 @@ def test_a_push_to_the_full_disk_is_the_registrys_unavailable_and_keeps_no_parti
 @pytest.fixture
 def roomy_disk(tmp_path: Path) -> Iterator[Path]:
     """A 512 MB tmpfs: room for the python-handlers image and a cold start, then filled."""
-    mount = tmp_path / "roomy"
-    mount.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512m", "tmpfs", str(mount)], check=True)
-    try:
+    with tmpfs(tmp_path / "roomy", "512m") as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 def log_messages(server: LambkinServer, group: str) -> list[str]:
