@@ -46,14 +46,18 @@ class StorageFull(StoreError):
 
 
 class StoreUnavailable(StoreError):
-    """The database could not be reached (down, restarting, connection lost): nothing of this request was
-    committed, and a retry once it is back may pass."""
+    """The database could not be reached (down, restarting, connection lost): the unit of work was rolled
+    back or never began (a connection lost during COMMIT leaves it unknown: the client's retry may repeat it,
+    at least once), and a retry once the database is back may pass."""
 
     code = "ServiceUnavailable"
     status = 503
 
     def __init__(self, reason: str) -> None:
-        self.message = f"lambkin's database is unreachable ({reason}), so nothing of this request was done. Retry shortly."
+        self.reason = reason
+        self.message = (
+            f"lambkin's database is unreachable ({reason}), so this request was not completed. Retry shortly."
+        )
         super().__init__(self.message)
 
 

@@ -16,9 +16,10 @@ import asyncio
 import functools
 import re
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, NoReturn, TypeVar
 
 import psycopg
 from psycopg import errors as pg_errors
@@ -28,13 +29,19 @@ from psycopg.rows import RowMaker
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from lambkin.store.contract import Connection, Row
-from lambkin.store.errors import Conflict, DatabaseUnreachable, StorageFull, StoreUnavailable
+from lambkin.store.errors import Conflict, DatabaseUnreachable, StorageFull, StoreError, StoreUnavailable
 from lambkin.store.migrations import LEDGER, RECORD, Migration, pending
 
 T = TypeVar("T")
 
 CONNECT_TIMEOUT_S = 5  # a connection attempt gives up after this (libpq's connect_timeout)
-ACQUIRE_TIMEOUT_S = 3.0  # a unit of work waits this long for a connection before StoreUnavailable
+ACQUIRE_TIMEOUT_S = 2.0  # a unit of work waits this long for a connection before StoreUnavailable
+AWAY_S = (
+    1.0  # after a StoreUnavailable, units of work fail at once for this long (no wait each behind the other)
+)
+RECONNECT_S = (
+    10.0  # the pool's reconnection back-off starts again from 1 s after this (so recovery is prompt)
+)
 POOL_SIZE = 4  # one connection a store name's worker, and one spare
 _MIGRATION_LOCK = 0x6C616D626B696E  # pg_advisory_xact_lock key: "lambkin", so nodes migrate one at a time
 
@@ -103,19 +110,26 @@ class PgConnection:
                 return self._conn.execute(placeholders(sql), parameters)
             return self._conn.execute(sql)
         except psycopg.Error as exc:
-            raise translate(exc) from exc
+            reraise(exc)
 
     def executemany(self, sql: str, parameters: Iterable[Sequence[Any]], /) -> psycopg.Cursor[Row]:
         cursor = self._conn.cursor()
         try:
             cursor.executemany(placeholders(sql), parameters)
         except psycopg.Error as exc:
-            raise translate(exc) from exc
+            reraise(exc)
         return cursor
 
 
-def translate(exc: psycopg.Error) -> Exception:
-    """psycopg's error as the store's, or itself when it is a fault of the SQL (a bug, not the store's)."""
+def reraise(exc: psycopg.Error) -> NoReturn:
+    """psycopg's error raised as the store's (`exc` its cause), or as it is for a fault of the SQL (a bug)."""
+    error = _store_error(exc)
+    if error is None:
+        raise exc
+    raise error from exc
+
+
+def _store_error(exc: psycopg.Error) -> StoreError | None:
     if isinstance(exc, pg_errors.UniqueViolation):
         return Conflict(exc.diag.message_primary or str(exc))
     if isinstance(exc, pg_errors.DiskFull):
@@ -129,7 +143,7 @@ def translate(exc: psycopg.Error) -> Exception:
         return StoreUnavailable("it is shutting down or starting up")
     if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
         return StoreUnavailable("the connection to it was lost")
-    return exc
+    return None
 
 
 def where(url: str) -> str:
@@ -168,7 +182,7 @@ class _SharedPool:
             min_size=1,
             max_size=POOL_SIZE,
             timeout=ACQUIRE_TIMEOUT_S,
-            reconnect_timeout=float("inf"),  # keep trying while the database is away: it may come back
+            reconnect_timeout=RECONNECT_S,  # then a unit of work's wait starts a fresh attempt
             open=True,
         )
 
@@ -200,8 +214,21 @@ class PostgresStore:
         self.name = name
         self._shared = _SharedPool.acquire(url)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"lambkin-pg-{name}")
+        self._away: StoreUnavailable | None = None
+        self._away_until = 0.0
 
     def _transaction(self, fn: Callable[[Connection], T]) -> T:
+        if self._away is not None and time.monotonic() < self._away_until:
+            raise StoreUnavailable(self._away.reason)
+        try:
+            result = self._attempts(fn)
+        except StoreUnavailable as exc:
+            self._away, self._away_until = exc, time.monotonic() + AWAY_S
+            raise
+        self._away = None
+        return result
+
+    def _attempts(self, fn: Callable[[Connection], T]) -> T:
         # A connection left idle may have died with a server restart; it fails at BEGIN, before anything
         # was done, so the unit of work is tried again on another, as many times as the pool has them.
         for attempt in range(POOL_SIZE + 1):
@@ -215,7 +242,7 @@ class PostgresStore:
                         continue
                     return self._unit(conn, fn)
             except psycopg.Error as exc:
-                raise translate(exc) from exc
+                reraise(exc)
         raise AssertionError("unreachable: the last attempt returns or raises")
 
     @staticmethod
