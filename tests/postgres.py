@@ -23,7 +23,17 @@ from pathlib import Path
 
 from tests.harness import free_port
 
-BIN = Path(os.environ.get("LAMBKIN_TEST_PG_BIN", "/usr/lib/postgresql/15/bin"))
+
+def _binaries() -> Path:
+    """$LAMBKIN_TEST_PG_BIN, else the newest of Debian's /usr/lib/postgresql/<version>/bin."""
+    if os.environ.get("LAMBKIN_TEST_PG_BIN"):
+        return Path(os.environ["LAMBKIN_TEST_PG_BIN"])
+    found = [p for p in Path("/usr/lib/postgresql").glob("*/bin") if p.parent.name.isdigit()]
+    versions = sorted(found, key=lambda p: int(p.parent.name), reverse=True)
+    return versions[0] if versions else Path("/usr/lib/postgresql/15/bin")
+
+
+BIN = _binaries()
 USER = "postgres"
 PASSWORD = "lambkin-test-password"
 
