@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import re
+import select
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -146,6 +147,18 @@ def _store_error(exc: psycopg.Error) -> StoreError | None:
     return None
 
 
+def _stale(conn: psycopg.Connection[Row]) -> bool:
+    """Whether the server ended this idle connection (a shutdown or restart leaves its farewell waiting on the
+    socket): found without a round trip, so that no unit of work fails on a connection known to be gone."""
+    if conn.closed:
+        return True
+    try:
+        readable, _, _ = select.select([conn.fileno()], [], [], 0)
+    except (OSError, ValueError, psycopg.Error):
+        return True
+    return bool(readable)
+
+
 def where(url: str) -> str:
     """The database a URL names, without its password: `user@host:port/dbname`."""
     try:
@@ -178,7 +191,7 @@ class _SharedPool:
         self.users = 0
         self.pool: ConnectionPool[psycopg.Connection[Row]] = ConnectionPool(
             url,
-            kwargs={"autocommit": True, "row_factory": _rows, "connect_timeout": CONNECT_TIMEOUT_S},
+            kwargs={"row_factory": _rows, "connect_timeout": CONNECT_TIMEOUT_S},
             min_size=1,
             max_size=POOL_SIZE,
             timeout=ACQUIRE_TIMEOUT_S,
@@ -229,33 +242,30 @@ class PostgresStore:
         return result
 
     def _attempts(self, fn: Callable[[Connection], T]) -> T:
-        # A connection left idle may have died with a server restart; it fails at BEGIN, before anything
-        # was done, so the unit of work is tried again on another, as many times as the pool has them.
-        for attempt in range(POOL_SIZE + 1):
-            try:
+        try:
+            for _ in range(POOL_SIZE + 1):  # each stale connection is dropped; then a new one is made
                 with self._shared.pool.connection() as conn:
-                    try:
-                        conn.execute("BEGIN")
-                    except psycopg.OperationalError:
-                        if attempt == POOL_SIZE:
-                            raise
+                    if _stale(conn):
+                        conn.close()
                         continue
                     return self._unit(conn, fn)
-            except psycopg.Error as exc:
-                reraise(exc)
-        raise AssertionError("unreachable: the last attempt returns or raises")
+        except psycopg.Error as exc:
+            reraise(exc)
+        raise StoreUnavailable("every connection to it was ended")
 
     @staticmethod
     def _unit(conn: psycopg.Connection[Row], fn: Callable[[Connection], T]) -> T:
+        # psycopg begins the transaction with the unit's first statement (one round trip fewer than our own
+        # BEGIN) and ends it here.
         try:
             result = fn(PgConnection(conn))
             if conn.info.transaction_status == TransactionStatus.INERROR:
                 # A statement failed and `fn` went on: COMMIT would quietly roll back what it was told is done.
                 raise RuntimeError("a statement of this unit of work failed, so it was rolled back")
-            conn.execute("COMMIT")
+            conn.commit()
         except BaseException:
-            if not conn.broken and conn.info.transaction_status != TransactionStatus.IDLE:
-                conn.execute("ROLLBACK")
+            if not conn.broken:
+                conn.rollback()
             raise
         return result
 
