@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import re
 import select
 import threading
@@ -189,6 +190,8 @@ class _SharedPool:
     def __init__(self, url: str) -> None:
         self.url = url
         self.users = 0
+        # The pool logs three INFO lines per unit of work; its warnings (reconnecting, giving up) are kept.
+        logging.getLogger("psycopg.pool").setLevel(logging.WARNING)
         self.pool: ConnectionPool[psycopg.Connection[Row]] = ConnectionPool(
             url,
             kwargs={"row_factory": _rows, "connect_timeout": CONNECT_TIMEOUT_S},

@@ -4,6 +4,7 @@ recovery by itself when it is back, and one database for every store name."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from pathlib import Path
 
@@ -44,6 +45,15 @@ def test_nothing_listening_stops_the_start_with_one_line() -> None:
 def test_a_url_that_is_not_one_stops_the_start_with_one_line() -> None:
     with pytest.raises(DatabaseUnreachable, match="not a PostgreSQL connection string"):
         PostgresStore("postgres//nowhere", "lambkin")
+
+
+def test_the_pool_keeps_its_chatter_out_of_the_servers_log() -> None:
+    store = PostgresStore(postgres.shared().create_database(), "lambkin")
+    try:
+        assert not logging.getLogger("psycopg.pool").isEnabledFor(logging.INFO)
+        assert logging.getLogger("psycopg.pool").isEnabledFor(logging.WARNING)
+    finally:
+        store.close()
 
 
 def test_every_store_name_is_the_same_database(tmp_path: Path) -> None:
