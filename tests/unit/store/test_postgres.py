@@ -47,7 +47,9 @@ def test_a_url_that_is_not_one_stops_the_start_with_one_line() -> None:
         PostgresStore("postgres//nowhere", "lambkin")
 
 
-def test_the_pool_keeps_its_chatter_out_of_the_servers_log() -> None:
+def test_the_pool_keeps_its_chatter_out_of_the_servers_log(caplog: pytest.LogCaptureFixture) -> None:
+    logging.getLogger("psycopg.pool").setLevel(logging.NOTSET)
+    caplog.set_level(logging.INFO)  # as `lambkin server` logs
     store = PostgresStore(postgres.shared().create_database(), "lambkin")
     try:
         assert not logging.getLogger("psycopg.pool").isEnabledFor(logging.INFO)
