@@ -4,6 +4,7 @@ recovery by itself when it is back, and one database for every store name."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from pathlib import Path
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from lambkin.config import Settings
-from lambkin.store import Connection, DatabaseUnreachable, StoreUnavailable, open_store
+from lambkin.store import Conflict, Connection, DatabaseUnreachable, StoreUnavailable, open_store
 from lambkin.store.postgres import PostgresStore, placeholders
 from lambkin.store.sqlite import SqliteStore
 from tests import postgres
@@ -109,5 +110,25 @@ async def test_the_database_away_is_retryable_and_lambkin_recovers_when_it_is_ba
                     raise
                 await asyncio.sleep(0.1)
         assert await store.run(lambda conn: conn.execute("SELECT COUNT(*) FROM t").fetchall()[0][0]) == 1
+    finally:
+        store.close()
+
+
+def test_a_unit_that_swallows_a_failed_statement_is_not_reported_committed() -> None:
+    """PostgreSQL aborts the transaction at a failed statement, and its COMMIT would then quietly roll back:
+    the unit fails instead of saying it is done (a unit that goes on after an error takes a savepoint)."""
+    store = PostgresStore(postgres.shared().create_database(), "lambkin")
+    try:
+        store.run_sync(lambda conn: conn.execute("CREATE TABLE t (v INTEGER PRIMARY KEY)"))
+        store.run_sync(lambda conn: conn.execute("INSERT INTO t (v) VALUES (?)", (1,)))
+
+        def swallow(conn: Connection) -> None:
+            conn.execute("INSERT INTO t (v) VALUES (?)", (2,))
+            with contextlib.suppress(Conflict):
+                conn.execute("INSERT INTO t (v) VALUES (?)", (1,))
+
+        with pytest.raises(RuntimeError, match="rolled back"):
+            store.run_sync(swallow)
+        assert store.run_sync(lambda conn: [r[0] for r in conn.execute("SELECT v FROM t")]) == [1]
     finally:
         store.close()
