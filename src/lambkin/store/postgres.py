@@ -293,7 +293,11 @@ class PostgresStore:
                     conn.execute(statement)
                 conn.execute(RECORD, (step.namespace, step.version))
 
-        self.run_sync(apply)
+        try:
+            self.run_sync(apply)
+        except pg_errors.InsufficientPrivilege as exc:  # a role that may connect but not create its tables
+            reason = f"{exc.diag.message_primary}; lambkin's role must own the database (createdb --owner)"
+            raise DatabaseUnreachable(where(self._shared.url), reason) from exc
 
     def close(self) -> None:
         self._executor.shutdown(wait=True)

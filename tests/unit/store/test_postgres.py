@@ -9,10 +9,11 @@ import logging
 import time
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from lambkin.config import Settings
-from lambkin.store import Conflict, Connection, DatabaseUnreachable, StoreUnavailable, open_store
+from lambkin.store import Conflict, Connection, DatabaseUnreachable, Migration, StoreUnavailable, open_store
 from lambkin.store.postgres import PostgresStore, placeholders
 from lambkin.store.sqlite import SqliteStore
 from tests import postgres
@@ -130,5 +131,24 @@ def test_a_unit_that_swallows_a_failed_statement_is_not_reported_committed() -> 
         with pytest.raises(RuntimeError, match="rolled back"):
             store.run_sync(swallow)
         assert store.run_sync(lambda conn: [r[0] for r in conn.execute("SELECT v FROM t")]) == [1]
+    finally:
+        store.close()
+
+
+def test_a_role_that_may_not_create_tables_stops_the_start_with_one_line() -> None:
+    server = postgres.shared()
+    url = server.create_database()
+    database = url.split("?")[0].rsplit("/", 1)[1]
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute("CREATE ROLE visitor LOGIN PASSWORD 'visitor-pw'")
+        admin.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+    store = PostgresStore(f"postgresql://visitor:visitor-pw@127.0.0.1:{server.port}/{database}", "lambkin")
+    try:
+        with pytest.raises(DatabaseUnreachable) as refused:
+            store.migrate([Migration("t", 1, "CREATE TABLE t (v INTEGER)")])
+        assert str(refused.value) == (
+            f"Cannot use the database visitor@127.0.0.1:{server.port}/{database}: permission denied for schema "
+            "public; lambkin's role must own the database (createdb --owner)"
+        )
     finally:
         store.close()
