@@ -38,12 +38,8 @@ T = TypeVar("T")
 
 CONNECT_TIMEOUT_S = 5  # a connection attempt gives up after this (libpq's connect_timeout)
 ACQUIRE_TIMEOUT_S = 2.0  # a unit of work waits this long for a connection before StoreUnavailable
-AWAY_S = (
-    1.0  # after a StoreUnavailable, units of work fail at once for this long (no wait each behind the other)
-)
-RECONNECT_S = (
-    10.0  # the pool's reconnection back-off starts again from 1 s after this (so recovery is prompt)
-)
+AWAY_S = 1.0  # after a StoreUnavailable, units of work fail at once for this long, none waiting in turn
+RECONNECT_S = 10.0  # the pool's reconnection back-off starts again from 1 s after this: a prompt recovery
 POOL_SIZE = 4  # one connection a store name's worker, and one spare
 _MIGRATION_LOCK = 0x6C616D626B696E  # pg_advisory_xact_lock key: "lambkin", so nodes migrate one at a time
 
