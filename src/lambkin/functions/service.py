@@ -135,7 +135,9 @@ class FunctionService:
 
         rows = await self.db.run(read)
         page = Page.of(rows, limit, lambda last: encode_marker(last.name, _number(last.version)))
-        self.cache.put(ALL, key, page, generation)
+        # The page reads the functions from the marker's to the one past its end (whether a next page follows)
+        span = (after[0] if after else "", rows[limit].name if len(rows) > limit else None)
+        self.cache.put(ALL, key, page, generation, span)
         return page
 
     async def list_versions(
