@@ -97,6 +97,7 @@ class RuncBackend:
         try:
             await self._network_ready()
             namespace = await self.namespaces.take()
+            allowing = self._allow(spec, namespace)  # beside the bundle's preparation: nft is a process
             try:
                 await in_own_thread(
                     lambda: bundle.prepare(self.layout, spec, namespace),
@@ -104,8 +105,10 @@ class RuncBackend:
                 )
             except BaseException:
                 self.namespaces.settled()
+                if allowing is not None:
+                    allowing.cancel()  # an element it still writes is keyed by a link about to go
                 raise
-            release = await self._egress(spec, namespace)
+            release = await self._allowed(spec, namespace, allowing)
         except OSError as exc:
             raise SandboxError(f"sandbox {spec.id}: preparing failed: {exc}") from exc
         steady = oci.cpu_quota_us(spec.memory_mb, self.layout.host_cores) if spec.init_cpu_boost else 0
@@ -122,14 +125,27 @@ class RuncBackend:
             release=release,
         )
 
-    async def _egress(self, spec: SandboxSpec, namespace: NetworkNamespace) -> Callable[[], None] | None:
-        """A VPC function's sandbox: its security groups' egress rules set (the sandbox is prepared, not yet
-        started); returns what removes them. On failure the prepared sandbox is undone."""
+    def _allow(self, spec: SandboxSpec, namespace: NetworkNamespace) -> asyncio.Future[int] | None:
+        """A VPC function's sandbox: starts writing its security groups' egress rules (in a worker thread);
+        None for any other sandbox."""
         outward, slot = self.outward, namespace.slot
         if not spec.security_groups or outward is None or slot is None:
             return None
+        rules = self.vpcs.egress(spec.security_groups)
+        allowing = asyncio.ensure_future(asyncio.to_thread(outward.allow, slot, rules))
+        allowing.add_done_callback(lambda done: done.cancelled() or done.exception())  # seen, if abandoned
+        return allowing
+
+    async def _allowed(
+        self, spec: SandboxSpec, namespace: NetworkNamespace, allowing: asyncio.Future[int] | None
+    ) -> Callable[[], None] | None:
+        """Waits for `_allow`'s rules (the sandbox is prepared, not yet started); returns what removes them.
+        On failure the prepared sandbox is undone."""
+        outward = self.outward
+        if allowing is None or outward is None:
+            return None
         try:
-            index = await asyncio.to_thread(outward.allow, slot, self.vpcs.egress(spec.security_groups))
+            index = await allowing
         except BaseException:
             self.namespaces.settled()
             await asyncio.to_thread(self._undo, spec.id, namespace)
