@@ -17,7 +17,7 @@ from botocore.config import Config
 from tests.e2e.lambda_support import create_active
 from tests.harness import LambkinServer
 from tests.images import BuiltImages
-from tests.world import NEEDS_TOOLS, PAGE, WORLD_NAME, World, world, world_server
+from tests.world import NEEDS_TOOLS, PAGE, WORLD_NAME, World, instance_of, world, world_server
 
 pytestmark = [pytest.mark.runc, NEEDS_TOOLS]
 
@@ -115,13 +115,36 @@ def test_a_function_outside_a_vpc_reaches_both_ports(lam: Any, outside: World) -
     assert _fetch(lam, "outside-vpc", outside.address, OTHER_PORT)["connected"] is True
 
 
-def test_a_detached_function_gets_the_default_egress_back(lam: Any, outside: World) -> None:
+def _egress_entries(server: LambkinServer) -> int:
+    """How many sandboxes the instance's table holds VPC egress rules for."""
+    table = f"lambkin_{instance_of(server.data_dir)}"
+    done = subprocess.run(
+        ["nft", "-j", "list", "map", "inet", table, "egress"], capture_output=True, text=True, check=True
+    )
+    (found,) = [item["map"] for item in json.loads(done.stdout)["nftables"] if "map" in item]
+    return len(found.get("elem", []))
+
+
+def _until(check: Any, what: str) -> None:
+    deadline = time.monotonic() + 30
+    while not check():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.1)
+
+
+def test_a_detached_function_gets_the_default_egress_back(
+    lam: Any, outside: World, online: LambkinServer
+) -> None:
     assert _fetch(lam, "leaving-vpc", outside.address, OTHER_PORT)["connected"] is False
+    with_it = _egress_entries(online)
+    assert with_it >= 1
     lam.update_function_configuration(
         FunctionName="leaving-vpc", VpcConfig={"SubnetIds": [], "SecurityGroupIds": []}
     )
     lam.get_waiter("function_updated_v2").wait(FunctionName="leaving-vpc", WaiterConfig={"Delay": 0.2})
     assert _fetch(lam, "leaving-vpc", outside.address, OTHER_PORT)["connected"] is True
+    # Its VPC sandbox is gone with the old configuration, and its entry with it.
+    _until(lambda: _egress_entries(online) == with_it - 1, "the old sandbox's egress entry was not removed")
     lam.update_function_configuration(FunctionName="leaving-vpc", VpcConfig=WEB_ONLY)
     lam.get_waiter("function_updated_v2").wait(FunctionName="leaving-vpc", WaiterConfig={"Delay": 0.2})
     assert _fetch(lam, "leaving-vpc", outside.address, OTHER_PORT)["connected"] is False
