@@ -23,6 +23,7 @@ from lambkin.functions.model import LATEST, Alias, FunctionRecord, FunctionVersi
 from lambkin.functions.names import Arns, FunctionRef
 from lambkin.functions.repository import FunctionRepository
 from lambkin.functions.states import State, is_settled
+from lambkin.network.vpc import EMPTY, Catalog
 from lambkin.store.db import Database
 
 Submit = Callable[[str, str], None]
@@ -47,6 +48,7 @@ class FunctionService:
         clock: Callable[[], float] = time.time,
         cache: ReadCache | None = None,
         delivery: Delivery | None = None,
+        vpcs: Catalog = EMPTY,
     ) -> None:
         self.db = db
         self.cache = cache or ReadCache()
@@ -58,6 +60,7 @@ class FunctionService:
         self._delivery = delivery
         self._host_architecture = host_architecture
         self._clock = clock
+        self._vpcs = vpcs
 
     async def create(
         self,
@@ -74,6 +77,7 @@ class FunctionService:
         arch = validation.check_architectures(architectures or ("x86_64",), self._host_architecture)
         self._check_role(role)
         self._check_dead_letter(role, name, change.dead_letter_target_arn)
+        change = self._check_vpc(change)
         blank = FunctionVersion(
             name=name,
             function_arn=self.arns.function(name),
@@ -158,6 +162,7 @@ class FunctionService:
     ) -> FunctionVersion:
         if change.role is not None:
             self._check_role(change.role)
+        change = self._check_vpc(change)
         if self._delivery is not None and (change.role is not None or change.dead_letter_target_arn):
             # The role and the queue as they will be: a new role must reach the function's queue too.
             current, _, _ = await self.get(FunctionRef(ref.name, LATEST))
@@ -267,6 +272,12 @@ class FunctionService:
     def _check_role(self, role: str) -> None:
         if not self._role_check(role):
             raise InvalidParameterValue(ROLE_NOT_ASSUMABLE)
+
+    def _check_vpc(self, change: changes.ConfigChange) -> changes.ConfigChange:
+        """The change with its VpcConfig checked against the operator's VPCs (and its VpcId found)."""
+        if change.vpc is None:
+            return change
+        return dataclasses.replace(change, vpc=validation.check_vpc(change.vpc, self._vpcs))
 
     def _check_dead_letter(self, role: str, name: str, target: str | None) -> None:
         """The role must be allowed to send to the dead-letter queue (without `delivery`: not checked)."""
