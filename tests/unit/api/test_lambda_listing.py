@@ -17,8 +17,10 @@ from lambkin.api import lambda_render as render
 from lambkin.functions import policies
 from lambkin.functions.changes import ConfigChange, ImageConfig
 from lambkin.functions.control import ControlPlane, build_control_plane
+from lambkin.functions.model import VpcChange
 from lambkin.functions.names import FunctionRef
 from lambkin.functions.repository import MIGRATIONS
+from lambkin.network import vpc
 from lambkin.protocol import serialize
 from lambkin.protocol.model import service_index
 from lambkin.store.db import Database
@@ -26,6 +28,17 @@ from lambkin.testing.images import FakeImageResolver
 
 ROLE = "arn:aws:iam::000000000000:role/r"
 LAMBDA = service_index("lambda").model
+VPCS = vpc.parse(
+    {
+        "Vpcs": [
+            {
+                "VpcId": "vpc-a",
+                "Subnets": [{"SubnetId": "subnet-a", "CidrBlock": "10.0.1.0/24"}],
+                "SecurityGroups": [{"GroupId": "sg-a"}],
+            }
+        ]
+    }
+)
 
 
 @pytest.fixture
@@ -36,7 +49,13 @@ def cp(tmp_path: Path) -> Iterator[ControlPlane]:
     resolver.tags["reg/app:v1"] = "sha256:" + "1" * 64
     resolver.tags["reg/app:v2"] = "sha256:" + "2" * 64
     yield build_control_plane(
-        db, "us-east-1", "000000000000", resolver, role_check=lambda role: role == ROLE, architecture="x86_64"
+        db,
+        "us-east-1",
+        "000000000000",
+        resolver,
+        role_check=lambda role: role == ROLE,
+        architecture="x86_64",
+        vpcs=VPCS,
     )
     db.close()
 
@@ -66,6 +85,10 @@ async def varied(cp: ControlPlane) -> None:
     )
     await settle("b-full", "$LATEST")
     await cp.account.put_concurrency(FunctionRef("b-full"), 5)
+    await functions.create(
+        "b-vpc", ROLE, "reg/app:v1", ConfigChange(vpc=VpcChange(("subnet-a",), ("sg-a",), True))
+    )
+    await settle("b-vpc", "$LATEST")
     await functions.create("c-failed", ROLE, "reg/missing:v1", ConfigChange())
     await settle("c-failed", "$LATEST")
     await functions.create("d-published", ROLE, "reg/app:v1", ConfigChange(), publish=True)
@@ -122,16 +145,24 @@ async def test_list_functions_answers_what_the_model_encoder_writes(cp: ControlP
     assert {name: (f["State"], f["LastUpdateStatus"]) for name, f in latest.items()} == {
         "a-pending": ("Pending", "InProgress"),
         "b-full": ("Active", "Successful"),
+        "b-vpc": ("Active", "Successful"),
         "c-failed": ("Failed", "Failed"),
         "d-published": ("Active", "InProgress"),
         "e-update-failed": ("Active", "Failed"),
     }
     assert latest["b-full"]["Environment"]["Variables"]["GREETING"] == "héllo"
+    assert latest["b-vpc"]["VpcConfig"] == {
+        "SubnetIds": ["subnet-a"],
+        "SecurityGroupIds": ["sg-a"],
+        "VpcId": "vpc-a",
+        "Ipv6AllowedForDualStack": True,
+    }
     assert all("Tags" not in f and "Concurrency" not in f for f in latest.values())
     every = [(f["FunctionName"], f["Version"]) for f in await listed(cp, True, 2)]
     assert every == [
         ("a-pending", "$LATEST"),
         ("b-full", "$LATEST"),
+        ("b-vpc", "$LATEST"),
         ("c-failed", "$LATEST"),
         ("d-published", "$LATEST"),
         ("d-published", "1"),
