@@ -23,7 +23,7 @@ from lambkin.functions.repository import MIGRATIONS
 from lambkin.network import vpc
 from lambkin.protocol import serialize
 from lambkin.protocol.model import service_index
-from lambkin.store.db import Database
+from lambkin.store.sqlite import SqliteStore
 from lambkin.testing.images import FakeImageResolver
 
 ROLE = "arn:aws:iam::000000000000:role/r"
@@ -43,7 +43,7 @@ VPCS = vpc.parse(
 
 @pytest.fixture
 def cp(tmp_path: Path) -> Iterator[ControlPlane]:
-    db = Database(tmp_path / "test.db")
+    db = SqliteStore(tmp_path / "test.db")
     db.migrate(MIGRATIONS + policies.MIGRATIONS)
     resolver = FakeImageResolver()
     resolver.tags["reg/app:v1"] = "sha256:" + "1" * 64
