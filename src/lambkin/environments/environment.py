@@ -286,8 +286,7 @@ class Environment:
         report = lines.report_line(
             request_id, duration_ms, self.memory_mb, self._max_memory_mb(), init_ms, status
         )
-        self.logs.platform(lines.end_line(request_id))
-        self.logs.platform(report)
+        self.logs.platform(lines.end_line(request_id), report)
         return self.logs.end()
 
     def _max_memory_mb(self) -> int:
