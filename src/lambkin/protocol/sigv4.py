@@ -384,7 +384,8 @@ class _Verifier(SigV4Auth):  # type: ignore[misc]
         digest.update(string_to_sign.encode())
         mac = outer.copy()
         mac.update(digest.digest())
-        return mac.hexdigest()
+        signature: str = mac.hexdigest()
+        return signature
 
 
 _KEPT = 256  # paths and signed-header lists a signer remembers
