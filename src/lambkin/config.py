@@ -96,6 +96,9 @@ class Settings:
     network_range: str = ""
     network_deny: str = ""
     network_dns: str = ""
+    # Where the host has IPv6, the unique local range the sandboxes' IPv6 addresses come from, a /64 per link
+    # ("" is fd6c:616d:626b::/48; "off" keeps them IPv4-only; LAMBKIN_NETWORK_RANGE6).
+    network_range6: str = ""
     # What sandboxes may take of the server: connections one sandbox holds open at once to its in-sandbox AWS
     # endpoint (LAMBKIN_SANDBOX_ENDPOINT_CONNECTIONS; past them a new one is closed), and processes of all
     # sandboxes together (LAMBKIN_SANDBOX_PIDS_MAX; by default half the host's pid space).
@@ -204,6 +207,7 @@ def settings_from_environment(
             network_range=env.get("LAMBKIN_NETWORK_RANGE", ""),
             network_deny=env.get("LAMBKIN_NETWORK_DENY", ""),
             network_dns=env.get("LAMBKIN_NETWORK_DNS", ""),
+            network_range6=env.get("LAMBKIN_NETWORK_RANGE6", ""),
             sandbox_endpoint_connections=int(
                 _number(env, "LAMBKIN_SANDBOX_ENDPOINT_CONNECTIONS", MAX_CONNECTIONS)
             ),

@@ -191,7 +191,11 @@ def sandboxes(settings: Settings) -> SandboxesPart:
     """The runc backend; at start its leftovers from an earlier run are removed (create() waits for that)
     and its network's rules set up; at the end they are removed."""
     network = network_policy.parse(
-        settings.network, settings.network_range, settings.network_deny, settings.network_dns
+        settings.network,
+        settings.network_range,
+        settings.network_deny,
+        settings.network_dns,
+        range6=settings.network_range6,
     )
     backend = RuncBackend(
         settings.data_dir, init=settings.sandbox_init, network=network, pids_max=settings.sandbox_pids_max
