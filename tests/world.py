@@ -239,6 +239,36 @@ def links_of(data_dir: Path) -> dict[int, str]:
     }
 
 
+def addresses6_of(data_dir: Path) -> dict[int, list[str]]:
+    """The IPv6 addresses (unique local and link-local) of the host ends of the instance's links, by index."""
+    import json
+
+    alias = f"lambkin {instance_of(data_dir)}"
+    shown = json.loads(subprocess.run(["ip", "-d", "-j", "addr"], capture_output=True, check=True).stdout)
+    return {
+        link["ifindex"]: [a["local"] for a in link.get("addr_info", []) if a["family"] == "inet6"]
+        for link in shown
+        if link.get("ifalias") == alias
+    }
+
+
+def link_names_of(data_dir: Path) -> set[str]:
+    """The names of the host ends of the links of the lambkin instance at `data_dir`."""
+    import json
+
+    alias = f"lambkin {instance_of(data_dir)}"
+    shown = json.loads(subprocess.run(["ip", "-d", "-j", "link"], capture_output=True, check=True).stdout)
+    return {link["ifname"] for link in shown if link.get("ifalias") == alias}
+
+
+def routes6() -> list[tuple[str, str]]:
+    """Every IPv6 route of the host's main table: its destination and device."""
+    import json
+
+    routes = json.loads(subprocess.run(["ip", "-6", "-j", "route"], capture_output=True, check=True).stdout)
+    return [(route["dst"], route.get("dev", "")) for route in routes]
+
+
 @dataclass(frozen=True)
 class Table:
     handle: int  # the kernel numbers every new table anew
