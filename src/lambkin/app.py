@@ -24,7 +24,7 @@ from lambkin.images.service import ImageService
 from lambkin.invoke.core import ExecutionCore
 from lambkin.queues.service import QueueService
 from lambkin.sandbox.spec import SandboxBackend
-from lambkin.store.db import Database
+from lambkin.store import Store
 from lambkin.wiring import BackgroundTask, Closer
 
 log = logging.getLogger("lambkin")
@@ -35,7 +35,7 @@ class Lambkin:
     """Everything one lambkin process runs: its parts, its HTTP surfaces, its background loops."""
 
     settings: Settings
-    db: Database
+    db: Store
     images: ImageService
     sandboxes: SandboxBackend
     control_plane: ControlPlane
@@ -133,7 +133,8 @@ def build(settings: Settings) -> Lambkin:
     identity = wiring.identity(settings, iam.iam)
     authorization = wiring.authorization(settings, iam.iam)
     images = wiring.images(settings, store.db, identity.keys, authorization.authorizer)
-    sandboxes = wiring.sandboxes(settings)
+    vpcs = wiring.vpcs(settings)
+    sandboxes = wiring.sandboxes(settings, vpcs)
     queues = wiring.queues(settings)
     functions = wiring.functions(
         settings,
@@ -142,6 +143,7 @@ def build(settings: Settings) -> Lambkin:
         iam.role_check,
         authorization.authorizer.role_may,
         queues.service,
+        vpcs,
     )
     execution = wiring.execution(settings, sandboxes.backend, images.service, functions.plane, identity)
     invokes = wiring.invokes(

@@ -99,11 +99,18 @@ class Settings:
     # Where the host has IPv6, the unique local range the sandboxes' IPv6 addresses come from, a /64 per link
     # ("" is fd6c:616d:626b::/48; "off" keeps them IPv4-only; LAMBKIN_NETWORK_RANGE6).
     network_range6: str = ""
+    # The operator's VPCs for functions' VpcConfig (docs/design/networking.md): a JSON or TOML file of
+    # subnets and security groups with egress rules ("": none defined; LAMBKIN_VPC_CONFIG).
+    vpc_config: str = ""
     # What sandboxes may take of the server: connections one sandbox holds open at once to its in-sandbox AWS
     # endpoint (LAMBKIN_SANDBOX_ENDPOINT_CONNECTIONS; past them a new one is closed), and processes of all
     # sandboxes together (LAMBKIN_SANDBOX_PIDS_MAX; by default half the host's pid space).
     sandbox_endpoint_connections: int = MAX_CONNECTIONS
     sandbox_pids_max: int = field(default_factory=_host_pids_share)
+    # Where the durable state lives (LAMBKIN_DATABASE_URL, or `lambkin server --database`): None keeps it in
+    # SQLite files in the data directory; a postgresql://user:password@host:port/dbname URL (or libpq's
+    # key=value form) keeps it all in that PostgreSQL database. Blobs and unpacked layers stay in data_dir.
+    database_url: str | None = None
 
     @property
     def endpoint(self) -> str:
@@ -208,10 +215,12 @@ def settings_from_environment(
             network_deny=env.get("LAMBKIN_NETWORK_DENY", ""),
             network_dns=env.get("LAMBKIN_NETWORK_DNS", ""),
             network_range6=env.get("LAMBKIN_NETWORK_RANGE6", ""),
+            vpc_config=env.get("LAMBKIN_VPC_CONFIG", ""),
             sandbox_endpoint_connections=int(
                 _number(env, "LAMBKIN_SANDBOX_ENDPOINT_CONNECTIONS", MAX_CONNECTIONS)
             ),
             sandbox_pids_max=int(_number(env, "LAMBKIN_SANDBOX_PIDS_MAX", _host_pids_share())),
+            database_url=env.get("LAMBKIN_DATABASE_URL") or None,
         ),
         generated,
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import sqlite3
 import time
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
@@ -23,7 +22,8 @@ from lambkin.functions.model import LATEST, Alias, FunctionRecord, FunctionVersi
 from lambkin.functions.names import Arns, FunctionRef
 from lambkin.functions.repository import FunctionRepository
 from lambkin.functions.states import State, is_settled
-from lambkin.store.db import Database
+from lambkin.network.vpc import EMPTY, Catalog
+from lambkin.store import Connection, Store
 
 Submit = Callable[[str, str], None]
 RoleCheck = Callable[[str], bool]
@@ -38,7 +38,7 @@ class FunctionService:
 
     def __init__(
         self,
-        db: Database,
+        db: Store,
         arns: Arns,
         submit: Submit,
         *,
@@ -47,6 +47,7 @@ class FunctionService:
         clock: Callable[[], float] = time.time,
         cache: ReadCache | None = None,
         delivery: Delivery | None = None,
+        vpcs: Catalog = EMPTY,
     ) -> None:
         self.db = db
         self.cache = cache or ReadCache()
@@ -58,6 +59,7 @@ class FunctionService:
         self._delivery = delivery
         self._host_architecture = host_architecture
         self._clock = clock
+        self._vpcs = vpcs
 
     async def create(
         self,
@@ -74,6 +76,7 @@ class FunctionService:
         arch = validation.check_architectures(architectures or ("x86_64",), self._host_architecture)
         self._check_role(role)
         self._check_dead_letter(role, name, change.dead_letter_target_arn)
+        change = self._check_vpc(change)
         blank = FunctionVersion(
             name=name,
             function_arn=self.arns.function(name),
@@ -87,7 +90,7 @@ class FunctionService:
         )
         latest = changes.apply_change(blank, change, self._clock())
 
-        def write(conn: sqlite3.Connection) -> FunctionVersion:
+        def write(conn: Connection) -> FunctionVersion:
             if self.repo.record(conn, name) is not None:
                 raise ResourceConflict(f"Function already exist: {name}")
             record = FunctionRecord(name=name, tags=MappingProxyType(dict(tags or {})))
@@ -111,7 +114,7 @@ class FunctionService:
             return cached
         generation = self.cache.generation(ref.name)
 
-        def read(conn: sqlite3.Connection) -> tuple[FunctionVersion, Alias | None, FunctionRecord]:
+        def read(conn: Connection) -> tuple[FunctionVersion, Alias | None, FunctionRecord]:
             version, alias = self.lookup.qualified(conn, ref)
             return version, alias, self.lookup.record(conn, ref.name)
 
@@ -130,12 +133,14 @@ class FunctionService:
             return cached
         generation = self.cache.generation(ALL)
 
-        def read(conn: sqlite3.Connection) -> list[FunctionVersion]:
+        def read(conn: Connection) -> list[FunctionVersion]:
             return self.repo.listing(conn, after, limit + 1, all_versions)
 
         rows = await self.db.run(read)
         page = Page.of(rows, limit, lambda last: encode_marker(last.name, _number(last.version)))
-        self.cache.put(ALL, key, page, generation)
+        # The page reads the functions from the marker's to the one past its end (whether a next page follows)
+        span = (after[0] if after else "", rows[limit].name if len(rows) > limit else None)
+        self.cache.put(ALL, key, page, generation, span)
         return page
 
     async def list_versions(
@@ -144,7 +149,7 @@ class FunctionService:
         after = decode_marker(marker)
         limit = max_items or DEFAULT_PAGE
 
-        def read(conn: sqlite3.Connection) -> list[FunctionVersion]:
+        def read(conn: Connection) -> list[FunctionVersion]:
             self.lookup.record(conn, ref.name)
             return self.repo.versions_of(conn, ref.name, after[1] if after else -1, limit + 1)
 
@@ -156,6 +161,7 @@ class FunctionService:
     ) -> FunctionVersion:
         if change.role is not None:
             self._check_role(change.role)
+        change = self._check_vpc(change)
         if self._delivery is not None and (change.role is not None or change.dead_letter_target_arn):
             # The role and the queue as they will be: a new role must reach the function's queue too.
             current, _, _ = await self.get(FunctionRef(ref.name, LATEST))
@@ -166,7 +172,7 @@ class FunctionService:
                 current.dead_letter_target_arn if target is None else target,
             )
 
-        def write(conn: sqlite3.Connection) -> FunctionVersion:
+        def write(conn: Connection) -> FunctionVersion:
             latest = self._settled_latest(conn, ref.name)
             check_revision(revision_id, latest.revision_id)
             updated = changes.apply_change(latest, change, self._clock())
@@ -189,7 +195,7 @@ class FunctionService:
         if architectures is not None:
             validation.check_architectures(architectures, self._host_architecture)
 
-        def write(conn: sqlite3.Connection) -> FunctionVersion:
+        def write(conn: Connection) -> FunctionVersion:
             latest = self._settled_latest(conn, ref.name)
             check_revision(revision_id, latest.revision_id)
             updated = changes.start_code_update(latest, image_uri, self._clock())
@@ -209,7 +215,7 @@ class FunctionService:
     async def publish(
         self, ref: FunctionRef, code_sha256: str | None, description: str | None, revision_id: str | None
     ) -> FunctionVersion:
-        def write(conn: sqlite3.Connection) -> FunctionVersion:
+        def write(conn: Connection) -> FunctionVersion:
             latest = self._settled_latest(conn, ref.name)
             if latest.state is State.FAILED:
                 raise not_invocable(latest.state.value)
@@ -224,7 +230,7 @@ class FunctionService:
         return await self.cache.written(ref.name, self.db.run(write))
 
     def publish_in(
-        self, conn: sqlite3.Connection, latest: FunctionVersion, description: str | None
+        self, conn: Connection, latest: FunctionVersion, description: str | None
     ) -> FunctionVersion:
         """Publishes $LATEST inside a transaction, unless the newest version already has its code and config."""
         record = self.lookup.record(conn, latest.name)
@@ -238,7 +244,7 @@ class FunctionService:
         return version
 
     async def delete(self, ref: FunctionRef) -> None:
-        def write(conn: sqlite3.Connection) -> None:
+        def write(conn: Connection) -> None:
             self.lookup.record(conn, ref.name)
             if ref.qualifier is None:
                 self.repo.delete_function(conn, ref.name)
@@ -266,12 +272,18 @@ class FunctionService:
         if not self._role_check(role):
             raise InvalidParameterValue(ROLE_NOT_ASSUMABLE)
 
+    def _check_vpc(self, change: changes.ConfigChange) -> changes.ConfigChange:
+        """The change with its VpcConfig checked against the operator's VPCs (and its VpcId found)."""
+        if change.vpc is None:
+            return change
+        return dataclasses.replace(change, vpc=validation.check_vpc(change.vpc, self._vpcs))
+
     def _check_dead_letter(self, role: str, name: str, target: str | None) -> None:
         """The role must be allowed to send to the dead-letter queue (without `delivery`: not checked)."""
         if self._delivery is not None and target:
             self._delivery.check_dead_letter(role, name, target)
 
-    def _settled_latest(self, conn: sqlite3.Connection, name: str) -> FunctionVersion:
+    def _settled_latest(self, conn: Connection, name: str) -> FunctionVersion:
         latest = self.lookup.latest(conn, name)
         if not is_settled(latest.state, latest.last_update_status):
             raise update_in_progress(latest.function_arn)

@@ -25,7 +25,8 @@ from lambkin.functions.names import FunctionRef
 from lambkin.functions.repository import MIGRATIONS
 from lambkin.functions.states import State, UpdateStatus
 from lambkin.invoke.targets import Target, Targets
-from lambkin.store.db import Database
+from lambkin.store import Store
+from lambkin.store.sqlite import SqliteStore
 from lambkin.testing.images import FakeImageResolver, ResolvedImage
 
 ROLE = "arn:aws:iam::000000000000:role/r"
@@ -38,8 +39,8 @@ def assumable(role: str) -> bool:
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(tmp_path / "test.db")
+def db(tmp_path: Path) -> Iterator[Store]:
+    database = SqliteStore(tmp_path / "test.db")
     database.migrate(MIGRATIONS + policies.MIGRATIONS)
     yield database
     database.close()
@@ -54,7 +55,7 @@ def resolver() -> FakeImageResolver:
 
 
 @pytest.fixture
-def cp(db: Database, resolver: FakeImageResolver) -> ControlPlane:
+def cp(db: Store, resolver: FakeImageResolver) -> ControlPlane:
     return build_control_plane(
         db, "us-east-1", "000000000000", resolver, role_check=assumable, architecture="x86_64"
     )
@@ -175,7 +176,7 @@ async def test_publish_with_code_update(cp: ControlPlane) -> None:
     assert [(v.version, v.code_sha256[:1]) for v in page.items] == [("$LATEST", "2"), ("1", "2")]
 
 
-async def test_aliases_route_and_protect_their_versions(cp: ControlPlane, db: Database) -> None:
+async def test_aliases_route_and_protect_their_versions(cp: ControlPlane, db: Store) -> None:
     await active(cp, "fn")
     await cp.functions.publish(FunctionRef("fn"), None, None, None)
     await cp.functions.update_configuration(FunctionRef("fn"), ConfigChange(timeout=7), None)
@@ -229,7 +230,39 @@ async def test_a_listing_read_again_shows_every_write_since(cp: ControlPlane) ->
     assert [v.name for v in (await cp.functions.list(None, None, False)).items] == ["other"]
 
 
-async def test_pending_work_resumes_after_restart(db: Database, resolver: FakeImageResolver) -> None:
+async def test_a_write_drops_only_the_listing_pages_that_hold_that_function(cp: ControlPlane) -> None:
+    for name in ("a", "b", "c", "d", "e"):
+        await active(cp, name)
+    first = await cp.functions.list(None, 2, False)
+    second = await cp.functions.list(first.next_marker, 2, False)
+    assert [v.name for v in first.items + second.items] == ["a", "b", "c", "d"]
+    await cp.functions.update_configuration(FunctionRef("e"), ConfigChange(memory_size=256), None)
+    assert await cp.functions.list(None, 2, False) is first  # a, b and the c past it: e is not read
+    assert [v.memory_size for v in (await cp.functions.list(second.next_marker, 2, False)).items] == [256]
+    await cp.functions.create("bb", ROLE, "reg/app:v1", ConfigChange())  # where the first page ends
+    assert [v.name for v in (await cp.functions.list(None, 2, False)).items] == ["a", "b"]
+    again = await cp.functions.list(first.next_marker, 2, False)
+    assert [v.name for v in again.items] == ["bb", "c"]
+    await cp.functions.delete(FunctionRef("e"))
+    await cp.functions.delete(FunctionRef("d"))  # the last page after "c" is gone: no marker leads to it
+    assert (await cp.functions.list(first.next_marker, 2, False)).next_marker is None
+
+
+async def test_a_version_published_after_the_marker_shows_on_the_next_page(cp: ControlPlane) -> None:
+    await active(cp, "a")
+    await active(cp, "b")
+    first = await cp.functions.list(None, 1, True)
+    following = await cp.functions.list(first.next_marker, 1, True)
+    assert [(v.name, v.version) for v in first.items + following.items] == [
+        ("a", "$LATEST"),
+        ("b", "$LATEST"),
+    ]
+    await cp.functions.publish(FunctionRef("a"), None, None, None)
+    following = await cp.functions.list(first.next_marker, 1, True)
+    assert [(v.name, v.version) for v in following.items] == [("a", "1")]
+
+
+async def test_pending_work_resumes_after_restart(db: Store, resolver: FakeImageResolver) -> None:
     before = build_control_plane(
         db, "us-east-1", "000000000000", resolver, role_check=assumable, architecture="x86_64"
     )
@@ -271,7 +304,7 @@ async def test_create_with_publish_resolves_version_1_with_latest(cp: ControlPla
     assert await cp.worker.settle("fn", "1") is None  # nothing left to do
 
 
-async def test_resumed_worker_settles_what_was_pending(db: Database, resolver: FakeImageResolver) -> None:
+async def test_resumed_worker_settles_what_was_pending(db: Store, resolver: FakeImageResolver) -> None:
     before = build_control_plane(
         db, "us-east-1", "000000000000", resolver, role_check=assumable, architecture="x86_64"
     )
@@ -299,7 +332,7 @@ class GatedResolver(FakeImageResolver):
         return await super().resolve(image_uri, architecture)
 
 
-async def test_run_settles_a_function_recreated_while_its_old_image_resolves(db: Database) -> None:
+async def test_run_settles_a_function_recreated_while_its_old_image_resolves(db: Store) -> None:
     resolver = GatedResolver()
     resolver.tags["reg/app:v1"] = "sha256:" + "1" * 64
     resolver.tags["reg/app:v2"] = "sha256:" + "2" * 64

@@ -1,0 +1,154 @@
+"""The PostgreSQL backend's own promises: a clear line at start, retryable errors while the database is away,
+recovery by itself when it is back, and one database for every store name."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from lambkin.config import Settings
+from lambkin.store import Conflict, Connection, DatabaseUnreachable, Migration, StoreUnavailable, open_store
+from lambkin.store.postgres import PostgresStore, placeholders
+from lambkin.store.sqlite import SqliteStore
+from tests import postgres
+from tests.harness import free_port
+
+
+def test_placeholders_become_psycopgs_outside_quotes() -> None:
+    assert placeholders("SELECT '?%', \"a?\" FROM t WHERE a = ? AND b LIKE '5%'") == (
+        "SELECT '?%%', \"a?\" FROM t WHERE a = %s AND b LIKE '5%%'"
+    )
+
+
+def test_a_wrong_password_stops_the_start_with_one_line() -> None:
+    server = postgres.shared()
+    with pytest.raises(DatabaseUnreachable) as refused:
+        PostgresStore(server.tcp_url(password="not-the-password"), "lambkin")
+    line = str(refused.value)
+    assert "\n" not in line
+    assert line.startswith(f"Cannot use the database postgres@127.0.0.1:{server.port}/postgres: ")
+    assert "password authentication failed" in line
+    assert "not-the-password" not in line
+
+
+def test_nothing_listening_stops_the_start_with_one_line() -> None:
+    with pytest.raises(
+        DatabaseUnreachable, match=r"^Cannot use the database u@127\.0\.0\.1:\d+/db: .*refused"
+    ):
+        PostgresStore(f"postgresql://u:secret@127.0.0.1:{free_port()}/db", "lambkin")
+
+
+def test_a_url_that_is_not_one_stops_the_start_with_one_line() -> None:
+    with pytest.raises(DatabaseUnreachable, match="not a PostgreSQL connection string"):
+        PostgresStore("postgres//nowhere", "lambkin")
+
+
+def test_the_pool_keeps_its_chatter_out_of_the_servers_log(caplog: pytest.LogCaptureFixture) -> None:
+    logging.getLogger("psycopg.pool").setLevel(logging.NOTSET)
+    caplog.set_level(logging.INFO)  # as `lambkin server` logs
+    store = PostgresStore(postgres.shared().create_database(), "lambkin")
+    try:
+        assert not logging.getLogger("psycopg.pool").isEnabledFor(logging.INFO)
+        assert logging.getLogger("psycopg.pool").isEnabledFor(logging.WARNING)
+    finally:
+        store.close()
+
+
+def test_every_store_name_is_the_same_database(tmp_path: Path) -> None:
+    url = postgres.shared().create_database()
+    settings = Settings(data_dir=tmp_path, database_url=url)
+    first, second = open_store(settings, "lambkin"), open_store(settings, "queues")
+    try:
+        first.run_sync(lambda conn: conn.execute("CREATE TABLE shared (v INTEGER)"))
+        second.run_sync(lambda conn: conn.execute("INSERT INTO shared (v) VALUES (?)", (1,)))
+        assert first.run_sync(lambda conn: conn.execute("SELECT v FROM shared").fetchall()[0][0]) == 1
+        assert first.dialect == second.dialect == "postgresql"
+    finally:
+        first.close()
+        second.close()
+    assert list(tmp_path.iterdir()) == []  # no SQLite file made beside it
+
+
+def test_without_a_url_each_name_is_its_own_sqlite_file(tmp_path: Path) -> None:
+    store = open_store(Settings(data_dir=tmp_path), "queues")
+    try:
+        assert isinstance(store, SqliteStore) and store.path == tmp_path / "queues.db"
+        assert store.dialect == "sqlite"
+    finally:
+        store.close()
+
+
+async def test_the_database_away_is_retryable_and_lambkin_recovers_when_it_is_back(
+    private_postgres: postgres.PostgresServer,
+) -> None:
+    store = PostgresStore(private_postgres.create_database(), "lambkin")
+    try:
+        await store.run(lambda conn: conn.execute("CREATE TABLE t (v INTEGER)"))
+
+        def insert(conn: Connection) -> None:
+            conn.execute("INSERT INTO t (v) VALUES (?)", (1,))
+
+        private_postgres.stop()
+        with pytest.raises(StoreUnavailable) as away:
+            await store.run(insert)
+        assert (away.value.code, away.value.status) == ("ServiceUnavailable", 503)
+        assert "database is unreachable" in away.value.message and "Retry" in away.value.message
+
+        private_postgres.start()
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                await store.run(insert)
+                break
+            except StoreUnavailable:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.1)
+        assert await store.run(lambda conn: conn.execute("SELECT COUNT(*) FROM t").fetchall()[0][0]) == 1
+    finally:
+        store.close()
+
+
+def test_a_unit_that_swallows_a_failed_statement_is_not_reported_committed() -> None:
+    """PostgreSQL aborts the transaction at a failed statement, and its COMMIT would then quietly roll back:
+    the unit fails instead of saying it is done (a unit that goes on after an error takes a savepoint)."""
+    store = PostgresStore(postgres.shared().create_database(), "lambkin")
+    try:
+        store.run_sync(lambda conn: conn.execute("CREATE TABLE t (v INTEGER PRIMARY KEY)"))
+        store.run_sync(lambda conn: conn.execute("INSERT INTO t (v) VALUES (?)", (1,)))
+
+        def swallow(conn: Connection) -> None:
+            conn.execute("INSERT INTO t (v) VALUES (?)", (2,))
+            with contextlib.suppress(Conflict):
+                conn.execute("INSERT INTO t (v) VALUES (?)", (1,))
+
+        with pytest.raises(RuntimeError, match="rolled back"):
+            store.run_sync(swallow)
+        assert store.run_sync(lambda conn: [r[0] for r in conn.execute("SELECT v FROM t")]) == [1]
+    finally:
+        store.close()
+
+
+def test_a_role_that_may_not_create_tables_stops_the_start_with_one_line() -> None:
+    server = postgres.shared()
+    url = server.create_database()
+    database = url.split("?")[0].rsplit("/", 1)[1]
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute("CREATE ROLE visitor LOGIN PASSWORD 'visitor-pw'")
+        admin.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+    store = PostgresStore(f"postgresql://visitor:visitor-pw@127.0.0.1:{server.port}/{database}", "lambkin")
+    try:
+        with pytest.raises(DatabaseUnreachable) as refused:
+            store.migrate([Migration("t", 1, "CREATE TABLE t (v INTEGER)")])
+        assert str(refused.value) == (
+            f"Cannot use the database visitor@127.0.0.1:{server.port}/{database}: permission denied for schema "
+            "public; lambkin's role must own the database (createdb --owner)"
+        )
+    finally:
+        store.close()
