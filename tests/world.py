@@ -1,6 +1,7 @@
 """The tests' own outside world: a network namespace with an address from 198.51.100.0/24 (a documentation
-range), linked to the host and reached through the host's routing, running an HTTP server and dnsmasq that
-answers WORLD_NAME. Nothing outside the namespaces the tests make is ever contacted."""
+range) and, where the host has IPv6, one from 2001:db8::/32 (IPv6's), linked to the host and reached through
+the host's routing, running an HTTP server on each and dnsmasq that answers WORLD_NAME (A) and WORLD6_NAME
+(AAAA only). Nothing outside the namespaces the tests make is ever contacted."""
 
 from __future__ import annotations
 
@@ -19,9 +20,12 @@ from pathlib import Path
 
 import pytest
 
+from lambkin.network import ipv6
+from lambkin.network.policy import DEFAULT_RANGE6
 from tests.harness import LambkinServer
 
 WORLD_NAME = "world.lambkin.test"
+WORLD6_NAME = "world6.lambkin.test"  # an AAAA record only: reached over IPv6 or not at all
 PAGE = "/lambkin-test-world.txt"  # the world's HTTP server answers 200 for this path, 404 for others
 _NETWORK = "198.51.100.0/24"
 _PREFIX = "lkw"  # its links: never lambkin's own (lkn*)
@@ -37,6 +41,16 @@ class World:
     namespace: str
     host_address: str  # the host's end of the link: an address of the host
     address: str  # the world's own address: its HTTP server on :80, dnsmasq on :53
+    # Where the host has IPv6, the IPv6 ends of the link (the world's with an HTTP server on :80); else why not.
+    host_address6: str | None = None
+    address6: str | None = None
+    no_ipv6: str = ""
+
+    def ipv6(self) -> tuple[str, str]:
+        """The host's and the world's IPv6 addresses; skips the test on a host without IPv6."""
+        if self.host_address6 is None or self.address6 is None:
+            pytest.skip(f"the host has no IPv6 for sandboxes: {self.no_ipv6}")
+        return self.host_address6, self.address6
 
     def run(self, *args: str, **kwargs: object) -> subprocess.Popen[bytes]:
         """Starts a process inside the world's namespace."""
@@ -65,6 +79,14 @@ def _wait(check: object, what: str, timeout: float = 30.0) -> None:
                 return
         time.sleep(0.05)
     raise TimeoutError(f"the test world's {what} did not come up")
+
+
+def no_ipv6() -> str:
+    """Why lambkin would give sandboxes no IPv6 on this host (as lambkin decides it), or ""."""
+    reason = ipv6.missing()
+    if reason is None and not ipv6.host_addresses(DEFAULT_RANGE6):
+        reason = "the host has no global or unique local IPv6 address"
+    return reason or ""
 
 
 def _http_up(address: str) -> bool:
@@ -113,6 +135,9 @@ def world(directory: Path) -> Iterator[World]:
     namespace, host_link = f"{_NAMESPACE}{os.getpid()}-{tag}", f"{_PREFIX}{tag}"
     base = 4 * random.randrange(1, 63)  # one /30 of the documentation range, so parallel runs rarely meet
     host_address, address = f"198.51.100.{base + 1}", f"198.51.100.{base + 2}"
+    missing6 = no_ipv6()
+    net6 = f"2001:db8:{random.randrange(1, 0xFFFF):x}:{random.randrange(0xFFFF):x}"  # a /64 of IPv6's
+    host_address6, address6 = (None, None) if missing6 else (f"{net6}::1", f"{net6}::2")
     processes: list[subprocess.Popen[bytes]] = []
     _ip("netns", "add", namespace)
     try:
@@ -124,7 +149,11 @@ def world(directory: Path) -> Iterator[World]:
         _ip(*inside, "addr", "add", f"{address}/30", "dev", "eth0")
         _ip(*inside, "link", "set", "eth0", "up")
         _ip(*inside, "route", "add", "default", "via", host_address)
-        made = World(namespace, host_address, address)
+        if host_address6 is not None and address6 is not None:
+            _ip("addr", "add", f"{host_address6}/64", "dev", host_link, "nodad")
+            _ip(*inside, "addr", "add", f"{address6}/64", "dev", "eth0", "nodad")
+            _ip(*inside, "route", "add", "default", "via", host_address6)
+        made = World(namespace, host_address, address, host_address6, address6, missing6)
         site = directory / "site"
         site.mkdir(parents=True, exist_ok=True)
         (site / PAGE.lstrip("/")).write_text("hello from the test world")
@@ -142,6 +171,21 @@ def world(directory: Path) -> Iterator[World]:
                 **quiet,
             )
         )
+        if address6 is not None:
+            processes.append(
+                made.run(
+                    sys.executable,
+                    "-m",
+                    "http.server",
+                    "80",
+                    "--bind",
+                    address6,
+                    "--directory",
+                    str(site),
+                    **quiet,
+                )
+            )
+        named6 = [f"--address=/{WORLD6_NAME}/{address6}", f"--local=/{WORLD6_NAME}/"] if address6 else []
         processes.append(
             made.run(
                 "dnsmasq",
@@ -152,12 +196,15 @@ def world(directory: Path) -> Iterator[World]:
                 "--bind-interfaces",
                 f"--listen-address={address}",
                 f"--address=/{WORLD_NAME}/{address}",
+                *named6,
                 "--pid-file=",
                 **quiet,
             )
         )
         _wait(lambda: _http_up(address), "HTTP server")
         _wait(lambda: _dns_up(address), "DNS server")
+        if address6 is not None:
+            _wait(lambda: _http_up(address6), "HTTP server on IPv6")
         yield made
     finally:
         for process in processes:
@@ -190,6 +237,36 @@ def links_of(data_dir: Path) -> dict[int, str]:
         for link in shown
         if link.get("ifalias") == alias
     }
+
+
+def addresses6_of(data_dir: Path) -> dict[int, list[str]]:
+    """The IPv6 addresses (unique local and link-local) of the host ends of the instance's links, by index."""
+    import json
+
+    alias = f"lambkin {instance_of(data_dir)}"
+    shown = json.loads(subprocess.run(["ip", "-d", "-j", "addr"], capture_output=True, check=True).stdout)
+    return {
+        link["ifindex"]: [a["local"] for a in link.get("addr_info", []) if a["family"] == "inet6"]
+        for link in shown
+        if link.get("ifalias") == alias
+    }
+
+
+def link_names_of(data_dir: Path) -> set[str]:
+    """The names of the host ends of the links of the lambkin instance at `data_dir`."""
+    import json
+
+    alias = f"lambkin {instance_of(data_dir)}"
+    shown = json.loads(subprocess.run(["ip", "-d", "-j", "link"], capture_output=True, check=True).stdout)
+    return {link["ifname"] for link in shown if link.get("ifalias") == alias}
+
+
+def routes6() -> list[tuple[str, str]]:
+    """Every IPv6 route of the host's main table: its destination and device."""
+    import json
+
+    routes = json.loads(subprocess.run(["ip", "-6", "-j", "route"], capture_output=True, check=True).stdout)
+    return [(route["dst"], route.get("dev", "")) for route in routes]
 
 
 @dataclass(frozen=True)

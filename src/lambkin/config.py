@@ -96,6 +96,9 @@ class Settings:
     network_range: str = ""
     network_deny: str = ""
     network_dns: str = ""
+    # Where the host has IPv6, the unique local range the sandboxes' IPv6 addresses come from, a /64 per link
+    # ("" is fd6c:616d:626b::/48; "off" keeps them IPv4-only; LAMBKIN_NETWORK_RANGE6).
+    network_range6: str = ""
     # The operator's VPCs for functions' VpcConfig (docs/design/networking.md): a JSON or TOML file of
     # subnets and security groups with egress rules ("": none defined; LAMBKIN_VPC_CONFIG).
     vpc_config: str = ""
@@ -211,6 +214,7 @@ def settings_from_environment(
             network_range=env.get("LAMBKIN_NETWORK_RANGE", ""),
             network_deny=env.get("LAMBKIN_NETWORK_DENY", ""),
             network_dns=env.get("LAMBKIN_NETWORK_DNS", ""),
+            network_range6=env.get("LAMBKIN_NETWORK_RANGE6", ""),
             vpc_config=env.get("LAMBKIN_VPC_CONFIG", ""),
             sandbox_endpoint_connections=int(
                 _number(env, "LAMBKIN_SANDBOX_ENDPOINT_CONNECTIONS", MAX_CONNECTIONS)

@@ -201,7 +201,11 @@ def sandboxes(settings: Settings, vpcs: vpc.Catalog = vpc.EMPTY) -> SandboxesPar
     and its network's rules set up; at the end they are removed. A VPC function's sandbox gets the egress
     rules of its security groups in `vpcs`."""
     network = network_policy.parse(
-        settings.network, settings.network_range, settings.network_deny, settings.network_dns
+        settings.network,
+        settings.network_range,
+        settings.network_deny,
+        settings.network_dns,
+        range6=settings.network_range6,
     )
     backend = RuncBackend(
         settings.data_dir,

@@ -1,5 +1,6 @@
-"""Functions reach the outside world by name and by address (the tests' own world: tests/world.py); under
-LAMBKIN_NETWORK=none they reach nothing; a restart after kill -9 leaves none of the old run's links or rules."""
+"""Functions reach the outside world by name and by address (the tests' own world: tests/world.py), over
+IPv6 too where the host has it; under LAMBKIN_NETWORK=none they reach nothing; a restart after kill -9 leaves
+none of the old run's links, routes or rules."""
 
 from __future__ import annotations
 
@@ -13,7 +14,19 @@ from botocore.config import Config
 from tests.e2e.lambda_support import create_active
 from tests.harness import LambkinServer
 from tests.images import BuiltImages
-from tests.world import NEEDS_TOOLS, PAGE, WORLD_NAME, World, links_of, table_of, world, world_server
+from tests.world import (
+    NEEDS_TOOLS,
+    PAGE,
+    WORLD6_NAME,
+    WORLD_NAME,
+    World,
+    link_names_of,
+    links_of,
+    routes6,
+    table_of,
+    world,
+    world_server,
+)
 
 pytestmark = [pytest.mark.runc, NEEDS_TOOLS]
 
@@ -67,6 +80,20 @@ def test_a_function_fetches_the_world_by_address_and_by_name(
     assert by_name["received"].startswith("HTTP/1.0 200 OK"), by_name
 
 
+def test_a_function_fetches_the_world_over_ipv6_by_address_and_by_name(
+    online: LambkinServer, outside: World, test_images: BuiltImages
+) -> None:
+    _, address6 = outside.ipv6()
+    lam = _network_function(online, test_images, "fetch6")
+    by_address = _fetch(lam, "fetch6", address6)
+    assert by_address["connected"] is True, by_address
+    assert by_address["received"].startswith("HTTP/1.0 200 OK"), by_address
+    # The name has an AAAA record only: the forwarder passes the query and its answer as they are.
+    by_name = _fetch(lam, "fetch6", WORLD6_NAME)
+    assert by_name["connected"] is True, by_name
+    assert by_name["received"].startswith("HTTP/1.0 200 OK"), by_name
+
+
 def test_under_none_a_function_reaches_nothing(
     tmp_path_factory: pytest.TempPathFactory, outside: World, test_images: BuiltImages
 ) -> None:
@@ -74,6 +101,8 @@ def test_under_none_a_function_reaches_nothing(
     try:
         lam = _network_function(server, test_images, "offline")
         assert _fetch(lam, "offline", outside.address)["connected"] is False
+        if outside.address6 is not None:
+            assert _fetch(lam, "offline", outside.address6)["connected"] is False
         by_name = _fetch(lam, "offline", WORLD_NAME)
         assert by_name["connected"] is False
         assert by_name["error"] == "gaierror"
@@ -86,10 +115,19 @@ def test_under_none_a_function_reaches_nothing(
 def test_a_denied_range_is_not_reached(
     tmp_path_factory: pytest.TempPathFactory, outside: World, test_images: BuiltImages
 ) -> None:
-    server = _server(tmp_path_factory, outside, LAMBKIN_NETWORK_DENY=f"10.255.0.0/16,{outside.address}/32")
+    denied6 = [f"{outside.address6}/128"] if outside.address6 is not None else []
+    server = _server(
+        tmp_path_factory,
+        outside,
+        LAMBKIN_NETWORK_DENY=",".join(
+            ["10.255.0.0/16", f"{outside.address}/32", "2001:db8:ffff::/48", *denied6]
+        ),
+    )
     try:
         lam = _network_function(server, test_images, "denied")
         assert _fetch(lam, "denied", outside.address)["connected"] is False
+        if outside.address6 is not None:
+            assert _fetch(lam, "denied", outside.address6)["connected"] is False
         # The name still resolves (the forwarder asks from lambkin's own namespace); the address is denied.
         by_name = _fetch(lam, "denied", WORLD_NAME)
         assert by_name["connected"] is False
@@ -107,10 +145,20 @@ def test_a_restart_after_kill_leaves_no_link_or_rule_of_the_old_run(
         assert _fetch(lam, "before", outside.address)["connected"] is True
         old_links = links_of(server.data_dir)
         old_rules = table_of(server.data_dir)
+        old_routes6 = {
+            dst
+            for dst, dev in routes6()
+            if dev in link_names_of(server.data_dir) and not dst.startswith("fe80:")
+        }
         assert old_links and old_rules
+        assert bool(old_routes6) is (outside.address6 is not None)
         server.restart(kill=True)
         assert _fetch(lam, "before", outside.address)["connected"] is True
+        if outside.address6 is not None:
+            assert _fetch(lam, "before", outside.address6)["connected"] is True
         assert not set(old_links) & set(links_of(server.data_dir))
+        current = link_names_of(server.data_dir)
+        assert not [(dst, dev) for dst, dev in routes6() if dst in old_routes6 and dev not in current]
         new_rules = table_of(server.data_dir)
         assert new_rules is not None
         assert new_rules.rules == old_rules.rules  # replaced, not added to

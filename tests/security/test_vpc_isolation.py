@@ -1,5 +1,6 @@
 """A security group allowing everything (-1 to 0.0.0.0/0) widens nothing: a VPC function's sandbox still reaches
-neither the host's addresses, nor another sandbox, nor 169.254.169.254, while it does reach the outside world."""
+neither the host's addresses, nor another sandbox, nor 169.254.169.254, while it does reach the outside world;
+it has no IPv6 egress (the groups' rules are IPv4)."""
 
 from __future__ import annotations
 
@@ -111,3 +112,12 @@ def test_another_sandbox_is_not_reachable(lam: Any, online: LambkinServer, outsi
         assert _connect_inside(pid, address, port)
         outcome = _connects(lam, "open-vpc", address, port)
         assert outcome["connected"] is False, outcome
+
+
+def test_a_vpc_sandbox_has_no_ipv6_egress(lam: Any, outside: World) -> None:
+    """Its groups' rules are IPv4 ranges: its IPv6 meets its chain's final drop (last in this file: it warms
+    "target", whose first sandbox the test above finds as the new one)."""
+    _, address6 = outside.ipv6()
+    assert _connects(lam, "target", address6, 80)["connected"] is True  # outside a VPC, IPv6 goes out
+    outcome = _connects(lam, "open-vpc", address6, 80)
+    assert outcome["connected"] is False, outcome

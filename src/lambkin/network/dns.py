@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import socket
 import struct
-from ipaddress import IPv4Address
+from ipaddress import IPv4Address, IPv6Address
 from typing import cast
 
 PORT = 53
@@ -34,7 +34,7 @@ class _Answer(asyncio.DatagramProtocol):
             self.reply.set_exception(exc)
 
 
-async def _ask_udp(upstream: IPv4Address, query: bytes) -> bytes | None:
+async def _ask_udp(upstream: IPv4Address | IPv6Address, query: bytes) -> bytes | None:
     loop = asyncio.get_running_loop()
     transport, answer = await loop.create_datagram_endpoint(
         lambda: _Answer(query[:2]), remote_addr=(str(upstream), PORT)
@@ -49,7 +49,7 @@ async def _ask_udp(upstream: IPv4Address, query: bytes) -> bytes | None:
 
 
 class _UdpService(asyncio.DatagramProtocol):
-    def __init__(self, upstreams: tuple[IPv4Address, ...]) -> None:
+    def __init__(self, upstreams: tuple[IPv4Address | IPv6Address, ...]) -> None:
         self.upstreams = upstreams
         self.transport: asyncio.DatagramTransport | None = None
         self.tasks: set[asyncio.Task[None]] = set()
@@ -79,7 +79,7 @@ async def _read_message(reader: asyncio.StreamReader) -> bytes:
     return await reader.readexactly(length)
 
 
-async def _ask_tcp(upstream: IPv4Address, query: bytes) -> bytes:
+async def _ask_tcp(upstream: IPv4Address | IPv6Address, query: bytes) -> bytes:
     reader, writer = await asyncio.wait_for(asyncio.open_connection(str(upstream), PORT), _TIMEOUT_S)
     try:
         writer.write(struct.pack("!H", len(query)) + query)
@@ -125,7 +125,7 @@ class Serving:
 class Forwarder:
     """Forwards every sandbox's queries to `upstreams` (tried in order), over UDP and over TCP."""
 
-    def __init__(self, upstreams: tuple[IPv4Address, ...]) -> None:
+    def __init__(self, upstreams: tuple[IPv4Address | IPv6Address, ...]) -> None:
         self.upstreams = upstreams
 
     async def serve(self, udp: socket.socket, tcp: socket.socket) -> Serving:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from pyroute2 import IPRoute
 
-from lambkin.network import egress, links, rules
+from lambkin.network import egress, ipv6, links, rules
 from lambkin.network.dns import Forwarder
 from lambkin.network.policy import NetworkPolicy, Slot, host_resolvers
 from lambkin.network.vpc import EgressRule
@@ -32,6 +32,7 @@ class Outward:
         self.alias = f"lambkin {instance}"
         self.forwarder = Forwarder(policy.dns or host_resolvers())
         self._slots = itertools.count(random.randrange(policy.slots))  # spread instances over the range
+        self.ipv6 = False  # whether sandboxes get IPv6 too: decided by start()
 
     def start(self) -> None:
         """Removes what an earlier run of this instance left (links, its table) and writes the rules anew;
@@ -40,11 +41,20 @@ class Outward:
         if IP_FORWARD.read_text().strip() != "1":
             IP_FORWARD.write_text("1")  # routing for the sandboxes, as every container engine enables it
         rules.install(self.instance, self.policy, self.data_dir)
+        self.ipv6 = self._enable_ipv6()
         for instance, data_dir in rules.tables().items():
             if instance != self.instance and data_dir and not Path(data_dir).exists():
                 log.info("removing the network rules of instance %s (%s is gone)", instance, data_dir)
                 rules.remove(instance)
                 links.remove(list(links.owned(f"lambkin {instance}")))
+
+    def _enable_ipv6(self) -> bool:
+        if self.policy.range6 is None:
+            return False
+        reason = ipv6.enable(self.policy.range6)
+        if reason is not None:
+            log.info("sandboxes get IPv4 only: %s", reason)
+        return reason is None
 
     def stop(self) -> None:
         """Removes this instance's table and every link it still has."""
@@ -53,7 +63,11 @@ class Outward:
 
     def attach(self, inside: IPRoute, host: IPRoute, host_ns: int) -> Slot:
         """Links the namespace the calling thread is in (`inside`'s) to the host (`host`'s, fd `host_ns`)."""
-        return links.attach(self.policy, inside, host, host_ns, self.alias, next(self._slots))
+        slot = links.attach(self.policy, inside, host, host_ns, self.alias, next(self._slots))
+        addresses = self.policy.slot6(slot.index) if self.ipv6 else None
+        if addresses is not None:
+            ipv6.attach(slot, addresses, inside, host)
+        return slot
 
     def allow(self, slot: Slot, allowed: Sequence[EgressRule]) -> int:
         """Limits the sandbox on `slot` to `allowed` (a VPC function's security groups' rules), besides what

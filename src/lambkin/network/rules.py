@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import subprocess
-from ipaddress import IPv4Network
+from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +39,7 @@ def _oif(op: str = "==") -> dict[str, Any]:
     return {"match": {"op": op, "left": {"meta": {"key": "oifname"}}, "right": _SANDBOX_LINKS}}
 
 
-def _prefixes(networks: tuple[IPv4Network, ...]) -> dict[str, Any]:
+def _prefixes(networks: tuple[IPv4Network, ...] | tuple[IPv6Network, ...]) -> dict[str, Any]:
     return {"set": [{"prefix": {"addr": str(net.network_address), "len": net.prefixlen}} for net in networks]}
 
 
@@ -75,8 +75,10 @@ def ruleset(instance: str, policy: NetworkPolicy, data_dir: Path) -> list[dict[s
         # Nothing from a sandbox reaches the host itself: none of its addresses, on any interface. The rule's
         # comment names the data directory (nft 1.0.6 keeps no table comments).
         chain("input", "filter", "input", -10),
-        rule("input", _iif(), drop, comment=str(data_dir)),
-        # Forwarded: never between sandboxes, never inbound unless a reply, only IPv4, never to a blocked range.
+        rule("input", _iif(), *_neighbour_discovery(), {"accept": None}, comment=str(data_dir)),
+        rule("input", _iif(), drop),
+        # Forwarded: never between sandboxes, never inbound unless a reply, never from an address that is not
+        # the sandbox's own, never to a blocked range.
         chain("forward", "filter", "forward", -10),
         rule("forward", _iif(), _oif(), drop),
         rule(
@@ -86,12 +88,8 @@ def ruleset(instance: str, policy: NetworkPolicy, data_dir: Path) -> list[dict[s
             {"accept": None},
         ),
         rule("forward", _oif(), drop),
-        rule(
-            "forward",
-            _iif(),
-            {"match": {"op": "!=", "left": {"meta": {"key": "nfproto"}}, "right": "ipv4"}},
-            drop,
-        ),
+        rule("forward", _iif(), _not_from_its_link(), drop),
+        rule("forward", _iif(), _ipv6_destination_in(policy.blocked6), drop),
         rule(
             "forward",
             _iif(),
@@ -111,6 +109,46 @@ def ruleset(instance: str, policy: NetworkPolicy, data_dir: Path) -> list[dict[s
         chain("postrouting", "nat", "postrouting", 100),
         rule("postrouting", _iif(), _oif("!="), {"masquerade": None}),
     ]
+
+
+def _neighbour_discovery() -> list[dict[str, Any]]:
+    """Neighbour solicitations and advertisements sent on the link itself (hop limit 255): what an IPv6
+    sandbox needs to find its link's other end, the one thing from it the host takes in. ARP, IPv4's, is
+    not in the inet family's hooks at all."""
+    return [
+        {
+            "match": {
+                "op": "==",
+                "left": {"payload": {"protocol": "icmpv6", "field": "type"}},
+                "right": {"set": ["nd-neighbor-solicit", "nd-neighbor-advert"]},
+            }
+        },
+        {"match": {"op": "==", "left": {"payload": {"protocol": "ip6", "field": "hoplimit"}}, "right": 255}},
+    ]
+
+
+def _not_from_its_link() -> dict[str, Any]:
+    """A source address the host would not route back out of the interface the packet came in by: another
+    sandbox's address (or any other) forged as the source, whose replies would reach that sandbox."""
+    return {
+        "match": {
+            "op": "==",
+            "left": {"fib": {"result": "oif", "flags": ["saddr", "iif"]}},
+            "right": False,
+        }
+    }
+
+
+def _ipv6_destination_in(networks: tuple[IPv6Network, ...]) -> dict[str, Any]:
+    """IPv6 destinations in `networks` (rules in the inet family match IPv6 as IPv4; a sandbox without
+    IPv6 sends none)."""
+    return {
+        "match": {
+            "op": "==",
+            "left": {"payload": {"protocol": "ip6", "field": "daddr"}},
+            "right": _prefixes(networks),
+        }
+    }
 
 
 def _run(commands: list[dict[str, Any]]) -> None:

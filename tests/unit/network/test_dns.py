@@ -9,7 +9,7 @@ import os
 import socket
 import struct
 from collections.abc import AsyncIterator
-from ipaddress import IPv4Address
+from ipaddress import IPv4Address, IPv6Address
 
 import pytest
 
@@ -80,3 +80,35 @@ async def test_udp_and_tcp_queries_get_the_upstreams_answer(upstream: None) -> N
         writer.close()
     finally:
         serving.close()
+
+
+def _has_ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _has_ipv6_loopback(), reason="no IPv6 loopback on this host")
+async def test_an_ipv6_upstream_answers_over_udp_and_tcp() -> None:
+    loop = asyncio.get_running_loop()
+    fake_udp, _ = await loop.create_datagram_endpoint(_FakeUdp, local_addr=("::1", 53))
+    fake_tcp = await asyncio.start_server(_fake_tcp, "::1", 53)
+    udp, tcp = _sandbox_sockets()
+    serving = await Forwarder((IPv6Address("::1"),)).serve(udp, tcp)
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
+            client.setblocking(False)
+            await loop.sock_sendto(client, QUERY, udp.getsockname())
+            assert await asyncio.wait_for(loop.sock_recv(client, 512), 10) == _answer(QUERY)
+        reader, writer = await asyncio.open_connection(*tcp.getsockname())
+        writer.write(struct.pack("!H", len(QUERY)) + QUERY)
+        (length,) = struct.unpack("!H", await reader.readexactly(2))
+        assert await reader.readexactly(length) == _answer(QUERY)
+        writer.close()
+    finally:
+        serving.close()
+        fake_udp.close()
+        fake_tcp.close()

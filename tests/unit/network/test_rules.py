@@ -15,7 +15,17 @@ from lambkin.network.policy import parse
 
 
 def _commands() -> list[dict[str, Any]]:
-    return rules.ruleset("abc123", parse("", "", "192.168.1.0/24", ""), Path("/srv/lambkin-data"))
+    return rules.ruleset(
+        "abc123", parse("", "", "192.168.1.0/24,2001:db8:7::/48", ""), Path("/srv/lambkin-data")
+    )
+
+
+def _rules(chain: str) -> list[list[dict[str, Any]]]:
+    return [
+        command["add"]["rule"]["expr"]
+        for command in _commands()
+        if command.get("add", {}).get("rule", {}).get("chain") == chain
+    ]
 
 
 def test_the_table_is_replaced_in_one_transaction() -> None:
@@ -38,6 +48,34 @@ def test_the_denied_ranges_are_dropped_when_forwarded() -> None:
     assert '"addr": "192.168.1.0", "len": 24' in text
     assert '"addr": "169.254.0.0", "len": 16' in text
     assert '{"masquerade": null}' in text
+
+
+def test_ipv6_destinations_blocked_when_forwarded_are_link_local_loopback_multicast_the_range_and_the_denied() -> (
+    None
+):
+    (ipv6,) = [rule for rule in _rules("forward") if '"ip6", "field": "daddr"' in json.dumps(rule)]
+    text = json.dumps(ipv6)
+    for prefix in ("::", 127), ("fe80::", 10), ("ff00::", 8), ("fd6c:616d:626b::", 48), ("2001:db8:7::", 48):
+        assert json.dumps({"prefix": {"addr": prefix[0], "len": prefix[1]}}) in text, prefix
+    assert ipv6[-1] == {"drop": None}
+    assert not any('"nfproto"' in json.dumps(rule) for rule in _rules("forward"))
+
+
+def test_the_host_takes_in_only_neighbour_discovery_from_a_sandbox() -> None:
+    accept, drop = _rules("input")
+    assert accept[-1] == {"accept": None}
+    text = json.dumps(accept)
+    assert '"nd-neighbor-solicit", "nd-neighbor-advert"' in text
+    assert '"field": "hoplimit"}}, "right": 255' in text
+    assert drop[-1] == {"drop": None} and len(drop) == 2
+
+
+def test_a_forged_source_address_is_dropped() -> None:
+    (forged,) = [rule for rule in _rules("forward") if '"fib"' in json.dumps(rule)]
+    assert forged[1] == {
+        "match": {"op": "==", "left": {"fib": {"result": "oif", "flags": ["saddr", "iif"]}}, "right": False}
+    }
+    assert forged[-1] == {"drop": None}
 
 
 @pytest.mark.skipif(shutil.which("nft") is None, reason="needs nft")
