@@ -170,7 +170,9 @@ def insert_messages(conn: sqlite3.Connection, queue: str, messages: list[NewMess
     dedup = [m.dedup for m in messages if m.dedup is not None]
     if dedup:
         conn.executemany(
-            "INSERT OR REPLACE INTO dedup (queue, key, message_id, seq, expires_at) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO dedup (queue, key, message_id, seq, expires_at) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT (queue, key) DO UPDATE SET message_id = excluded.message_id, seq = excluded.seq,"
+            " expires_at = excluded.expires_at",
             [(d.queue, d.key, d.message_id, d.seq, d.expires_at) for d in dedup],
         )
     conn.execute("UPDATE queues SET next_seq = ? WHERE name = ?", (next_seq, queue))
@@ -211,9 +213,7 @@ def read_contents(conn: sqlite3.Connection, ids: list[str]) -> dict[str, Message
     if not ids:
         return {}
     marks = ",".join("?" * len(ids))
-    cursor = conn.cursor()
-    cursor.row_factory = None  # plain tuples: read by position, faster than sqlite3.Row
-    rows = cursor.execute(
+    rows = conn.execute(
         "SELECT id, body, attributes, system_attributes, md5_body, md5_attributes, dedup_id, sender_id,"
         f" dlq_source FROM messages WHERE id IN ({marks})",
         ids,
