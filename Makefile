@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 DATA ?= $(CURDIR)/.cache/demo-data
 PORT ?= 9000
 
-.PHONY: setup system venv run test fuzz lint unit integration images bench clean
+.PHONY: setup system venv run test test-postgresql fuzz lint unit integration images bench clean
 
 setup: system venv
 
@@ -31,8 +31,14 @@ lint: venv
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
 
+# Every test on the embedded default (SQLite), then the end-to-end suite again with every server's state in
+# PostgreSQL (a cluster of the test run's own, see tests/postgres.py).
 test: setup images lint
 	$(BIN)/pytest tests
+	$(MAKE) test-postgresql
+
+test-postgresql: setup images
+	LAMBKIN_TEST_DATABASE=postgresql $(BIN)/pytest tests/e2e
 
 # The property tests with new random examples, the end-to-end ones ten times as many (`make test` replays a
 # fixed set).

@@ -38,7 +38,7 @@ from lambkin.protocol.model import service_index
 from lambkin.protocol.service import RequestContext
 from lambkin.queues.service import open_queue_service
 from lambkin.queues.storage import QueueRow
-from lambkin.store.db import Database
+from lambkin.store.sqlite import SqliteStore
 from lambkin.testing.identity import FakeDirectory
 
 ACCOUNT = "000000000000"
@@ -131,9 +131,9 @@ def _hook(
 
 def main(count: int = 8000) -> None:
     with tempfile.TemporaryDirectory() as work:
-        db = Database(Path(work) / "lambkin.db")
+        db = SqliteStore(Path(work) / "lambkin.db")
         db.migrate(MIGRATIONS + function_policies.MIGRATIONS)
-        queues = open_queue_service(Path(work) / "queues.db", "us-east-1", ACCOUNT)
+        queues = open_queue_service(SqliteStore(Path(work) / "queues.db"), "us-east-1", ACCOUNT)
         queues.registry.restore(QueueRow("jobs", False, {}, {}, 0, 0, 0))
         arns = Arns("us-east-1", ACCOUNT)
         tables = {

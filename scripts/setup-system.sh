@@ -5,7 +5,8 @@ set -euo pipefail
 packages=(runc tini buildah skopeo debootstrap docker-registry iproute2 curl busybox-static zstd uidmap apache2-utils
           e2fsprogs mount  # mkfs.ext4 and losetup: a sandbox's /tmp is an ext4 file on a loop device
           nftables         # the sandboxes' network rules (nft -j)
-          dnsmasq-base iperf3)  # the network tests' own DNS server, the network bench's throughput
+          dnsmasq-base iperf3  # the network tests' own DNS server, the network bench's throughput
+          postgresql)  # the state on PostgreSQL: its binaries in /usr/lib/postgresql/15/bin (tests/postgres.py)
 missing=()
 for pkg in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -19,4 +20,10 @@ fi
 # docker-registry's packaged service is not wanted: tests and benches start their own on loopback.
 if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet docker-registry 2>/dev/null; then
     systemctl stop docker-registry || true
+fi
+# Nor is the cluster Debian's postgresql makes and starts: tests start their own (initdb in a temp directory).
+if command -v pg_lsclusters >/dev/null 2>&1 && pg_lsclusters -h 2>/dev/null | awk '$4 == "online"' | grep -q .; then
+    pg_lsclusters -h | awk '$4 == "online" {print $1, $2}' | while read -r version cluster; do
+        pg_ctlcluster "$version" "$cluster" stop || true
+    done
 fi

@@ -32,12 +32,21 @@ def free_port() -> int:
 
 
 class LambkinServer:
-    """One running `lambkin server` on a free port with its own data directory."""
+    """One running `lambkin server` on a free port with its own data directory; with
+    LAMBKIN_TEST_DATABASE=postgresql, its state in a fresh database of the tests' PostgreSQL (kept across
+    restarts, as its data directory is)."""
 
     def __init__(self, data_dir: Path, port: int | None = None, env: dict[str, str] | None = None) -> None:
         self.data_dir = data_dir
         self.port = port or free_port()
-        self.extra_env = env or {}
+        self.extra_env = dict(env or {})
+        if (
+            os.environ.get("LAMBKIN_TEST_DATABASE") == "postgresql"
+            and "LAMBKIN_DATABASE_URL" not in self.extra_env
+        ):
+            from tests import postgres  # imports this module: only when asked for
+
+            self.extra_env["LAMBKIN_DATABASE_URL"] = postgres.shared().create_database()
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = data_dir.parent / f"server-{self.port}.log"
 

@@ -24,7 +24,7 @@ from lambkin.images.service import ImageService
 from lambkin.invoke.core import ExecutionCore
 from lambkin.queues.service import QueueService
 from lambkin.sandbox.spec import SandboxBackend
-from lambkin.store.db import Database
+from lambkin.store import Store
 from lambkin.wiring import BackgroundTask, Closer
 
 log = logging.getLogger("lambkin")
@@ -35,7 +35,7 @@ class Lambkin:
     """Everything one lambkin process runs: its parts, its HTTP surfaces, its background loops."""
 
     settings: Settings
-    db: Database
+    db: Store
     images: ImageService
     sandboxes: SandboxBackend
     control_plane: ControlPlane

@@ -101,6 +101,10 @@ class Settings:
     # sandboxes together (LAMBKIN_SANDBOX_PIDS_MAX; by default half the host's pid space).
     sandbox_endpoint_connections: int = MAX_CONNECTIONS
     sandbox_pids_max: int = field(default_factory=_host_pids_share)
+    # Where the durable state lives (LAMBKIN_DATABASE_URL, or `lambkin server --database`): None keeps it in
+    # SQLite files in the data directory; a postgresql://user:password@host:port/dbname URL (or libpq's
+    # key=value form) keeps it all in that PostgreSQL database. Blobs and unpacked layers stay in data_dir.
+    database_url: str | None = None
 
     @property
     def endpoint(self) -> str:
@@ -208,6 +212,7 @@ def settings_from_environment(
                 _number(env, "LAMBKIN_SANDBOX_ENDPOINT_CONNECTIONS", MAX_CONNECTIONS)
             ),
             sandbox_pids_max=int(_number(env, "LAMBKIN_SANDBOX_PIDS_MAX", _host_pids_share())),
+            database_url=env.get("LAMBKIN_DATABASE_URL") or None,
         ),
         generated,
     )

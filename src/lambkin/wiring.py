@@ -74,7 +74,7 @@ from lambkin.protocol.service import Handler
 from lambkin.queues.service import QueueService, open_queue_service
 from lambkin.sandbox.runc import RuncBackend
 from lambkin.sandbox.spec import SandboxBackend
-from lambkin.store.db import Database, Migration
+from lambkin.store import Migration, Store, open_store
 
 BackgroundTask = Callable[[], Coroutine[Any, Any, None]]
 Closer = Callable[[], None]
@@ -109,13 +109,13 @@ def migrations() -> list[Migration]:
 
 @dataclass(frozen=True, kw_only=True)
 class StorePart(Part):
-    db: Database
+    db: Store
 
 
 def store(settings: Settings) -> StorePart:
-    """The data directory and its database, migrated."""
+    """The data directory and the control plane's store, migrated."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    db = Database(settings.data_dir / "lambkin.db")
+    db = open_store(settings, "lambkin")
     db.migrate(migrations())
     return StorePart(db=db, closers=(db.close,))
 
@@ -126,7 +126,7 @@ class IamPart(Part):
     role_check: RoleCheck
 
 
-def iam(settings: Settings, db: Database) -> IamPart:
+def iam(settings: Settings, db: Store) -> IamPart:
     """IAM's roles, users, keys and policies (loaded from the database), the IAM API, and the check that
     Lambda may assume a function's role."""
     service = Iam(db, settings.account_id, check_document)
@@ -156,7 +156,7 @@ class ImagesPart(Part):
     service: ImageService
 
 
-def images(settings: Settings, db: Database, keys: Keyring, authorizer: Authorizer) -> ImagesPart:
+def images(settings: Settings, db: Store, keys: Keyring, authorizer: Authorizer) -> ImagesPart:
     """Blobs and the catalog, the registry at /v2/ (first: nothing else claims its paths; its requests are
     authorized as ecr: actions), blob collection."""
     blobs = BlobStore(settings.data_dir / "blobs")
@@ -206,7 +206,7 @@ class FunctionsPart(Part):
 
 def functions(
     settings: Settings,
-    db: Database,
+    db: Store,
     images: ImageService,
     role_check: RoleCheck,
     role_may: RoleMay | None,
@@ -285,8 +285,8 @@ class QueuesPart(Part):
 
 
 def queues(settings: Settings) -> QueuesPart:
-    """The SQS-compatible queues, on their own SQLite file (<data>/queues.db), and the SQS API."""
-    service = open_queue_service(settings.data_dir / "queues.db", settings.region, settings.account_id)
+    """The SQS-compatible queues, on their own store ("queues": <data>/queues.db on SQLite), and the SQS API."""
+    service = open_queue_service(open_store(settings, "queues"), settings.region, settings.account_id)
     return QueuesPart(
         service=service,
         handlers={"sqs": sqs_handlers(service, settings.endpoint)},
@@ -308,13 +308,13 @@ def authorization(settings: Settings, directory: Directory) -> AuthorizationPart
 
 def invokes(
     settings: Settings,
-    db: Database,
+    db: Store,
     plane: ControlPlane,
     core: ExecutionCore,
     targets: Targets,
     queues: QueueService,
 ) -> Part:
-    """Invoke, sync and async (its Event branch stored in <data>/events.db, then dispatched through the
+    """Invoke, sync and async (its Event branch stored in the store "events", then dispatched through the
     Invoker with retries, destinations and the DLQ), InvokeAsync and the EventInvokeConfig operations. With
     the control plane's `delivery`, destinations are checked against the function's role when configured,
     and every record is delivered only where the role may at that time."""
@@ -322,7 +322,7 @@ def invokes(
     configs = EventInvokeConfigService(db, plane.arns, plane.functions, delivery=delivery)
     dispatch = DispatchSettings(scale=settings.async_retry_scale, per_function=settings.async_concurrency)
     dispatcher = build_dispatcher(
-        settings.data_dir,
+        open_store(settings, "events"),
         core.invoker,
         targets.resolve,
         configs.effective,
@@ -341,7 +341,7 @@ def invokes(
 
 def http(
     settings: Settings,
-    db: Database,
+    db: Store,
     plane: ControlPlane,
     core: ExecutionCore,
     targets: Targets,
@@ -374,7 +374,7 @@ def http(
 
 def mappings(
     settings: Settings,
-    db: Database,
+    db: Store,
     plane: ControlPlane,
     core: ExecutionCore,
     targets: Targets,

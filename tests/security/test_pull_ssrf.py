@@ -26,7 +26,7 @@ from lambkin.images.blobs import BlobStore
 from lambkin.images.catalog import MIGRATIONS, Catalog
 from lambkin.images.pull import RegistryClient, RegistryNotAllowed, RegistryUnavailable
 from lambkin.images.reference import parse_reference
-from lambkin.store.db import Database
+from lambkin.store.sqlite import SqliteStore
 from tests.e2e.lambda_support import create
 from tests.harness import LambkinServer
 from tests.security.registries import Image, Server
@@ -175,7 +175,7 @@ def pretend_public(address: IPAddress) -> bool:
 
 @pytest.fixture
 def catalog(tmp_path: Path) -> Iterator[Catalog]:
-    db = Database(tmp_path / "lambkin.db")
+    db = SqliteStore(tmp_path / "lambkin.db")
     db.migrate(MIGRATIONS)
     try:
         yield Catalog(db, BlobStore(tmp_path / "blobs"))

@@ -25,7 +25,7 @@ from lambkin.images.errors import (
 )
 from lambkin.images.manifests import MAX_MANIFEST_BYTES, OCI_INDEX
 from lambkin.images.uploads import Uploads
-from lambkin.store.db import StorageFull
+from lambkin.store import StorageFull
 
 MAX_PAGE = 10_000
 log = logging.getLogger("lambkin.registry")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import logging
 import os
 import sys
@@ -13,7 +14,7 @@ from typing import Any
 
 from lambkin import app as composition
 from lambkin.config import SettingInvalid, command_defaults, settings_from_environment
-from lambkin.store.db import DamagedDatabase
+from lambkin.store import StoreError
 
 
 def register(commands: Any) -> None:
@@ -27,6 +28,12 @@ def add_server_arguments(cmd: argparse.ArgumentParser) -> None:
     cmd.add_argument("--data-dir", type=Path, default=defaults.data_dir)
     cmd.add_argument("--host", default=defaults.host)
     cmd.add_argument("--port", type=int, default=int(defaults.port))
+    cmd.add_argument(
+        "--database",
+        metavar="URL",
+        help="keep the state in this PostgreSQL database (postgresql://user:password@host:port/name) "
+        "instead of SQLite files in the data directory; default: $LAMBKIN_DATABASE_URL",
+    )
 
 
 def run_server(args: argparse.Namespace) -> int:
@@ -49,6 +56,8 @@ def serve(args: argparse.Namespace, after_ready: AfterReady | None = None) -> in
     logging.basicConfig(level=command_defaults().log_level or "INFO", format="%(asctime)s %(message)s")
     keep_private(args.data_dir)
     settings, generated = settings_from_environment(args.data_dir.resolve(), args.host, args.port)
+    if args.database:
+        settings = dataclasses.replace(settings, database_url=args.database)
     if generated:
         print("lambkin generated an access key pair (kept in the data directory):", flush=True)
         print(f"  LAMBKIN_ACCESS_KEY_ID={settings.credentials.access_key_id}", flush=True)
@@ -75,7 +84,7 @@ def serve(args: argparse.Namespace, after_ready: AfterReady | None = None) -> in
         uvloop.run(main())
     except KeyboardInterrupt:
         pass
-    except (OSError, DamagedDatabase, SettingInvalid) as exc:
+    except (OSError, StoreError, SettingInvalid) as exc:
         print(f"lambkin: {exc}", file=sys.stderr)
         return 1
     return 0

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 from lambkin.events.mappings import Mapping
-from lambkin.store.db import Database, Migration
+from lambkin.store import Connection, Migration, Store
 
 MIGRATIONS = [
     Migration(
@@ -24,11 +22,11 @@ MIGRATIONS = [
 class MappingStore:
     """Every write commits before the caller answers, so a mapping survives `kill -9`."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Store) -> None:
         self.db = db
 
     def load(self) -> list[Mapping]:
-        def read(conn: sqlite3.Connection) -> list[Mapping]:
+        def read(conn: Connection) -> list[Mapping]:
             rows = conn.execute("SELECT uuid, mapping FROM event_source_mappings ORDER BY uuid").fetchall()
             return [Mapping.decode(r[0], r[1]) for r in rows]
 

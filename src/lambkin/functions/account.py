@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import sqlite3
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -13,7 +12,7 @@ from lambkin.functions.errors import InvalidParameterValue
 from lambkin.functions.lookup import Lookup
 from lambkin.functions.names import Arns, FunctionRef
 from lambkin.functions.repository import FunctionRepository
-from lambkin.store.db import Database
+from lambkin.store import Connection, Store
 
 UNRESERVED_MINIMUM = 100
 TOTAL_CODE_SIZE = 80_530_636_800
@@ -48,7 +47,7 @@ class AccountService:
     """Function-wide settings that are not configuration: reserved concurrency and tags."""
 
     def __init__(
-        self, db: Database, arns: Arns, concurrency_limit: int = 1000, cache: ReadCache | None = None
+        self, db: Store, arns: Arns, concurrency_limit: int = 1000, cache: ReadCache | None = None
     ) -> None:
         self.db = db
         self.cache = cache or ReadCache()
@@ -58,7 +57,7 @@ class AccountService:
         self.lookup = Lookup(arns, self.repo)
 
     async def put_concurrency(self, ref: FunctionRef, reserved: int) -> int:
-        def write(conn: sqlite3.Connection) -> int:
+        def write(conn: Connection) -> int:
             record = self.lookup.record(conn, ref.name)
             others = self.repo.reserved_total(conn, excluding=ref.name)
             check_reservation(reserved, self.concurrency_limit, others)
@@ -68,20 +67,20 @@ class AccountService:
         return await self.cache.written(ref.name, self.db.run(write))
 
     async def get_concurrency(self, ref: FunctionRef) -> int | None:
-        def read(conn: sqlite3.Connection) -> int | None:
+        def read(conn: Connection) -> int | None:
             return self.lookup.record(conn, ref.name).reserved_concurrency
 
         return await self.db.run(read)
 
     async def delete_concurrency(self, ref: FunctionRef) -> None:
-        def write(conn: sqlite3.Connection) -> None:
+        def write(conn: Connection) -> None:
             record = self.lookup.record(conn, ref.name)
             self.repo.put_record(conn, dataclasses.replace(record, reserved_concurrency=None))
 
         await self.cache.written(ref.name, self.db.run(write))
 
     async def settings(self) -> AccountSettings:
-        def read(conn: sqlite3.Connection) -> AccountSettings:
+        def read(conn: Connection) -> AccountSettings:
             count, size = self.repo.usage(conn)
             reserved = self.repo.reserved_total(conn)
             return AccountSettings(self.concurrency_limit, self.concurrency_limit - reserved, count, size)
@@ -91,7 +90,7 @@ class AccountService:
     async def tag(self, resource: str, tags: Mapping[str, str]) -> None:
         name = self.arns.parse_resource(resource)
 
-        def write(conn: sqlite3.Connection) -> None:
+        def write(conn: Connection) -> None:
             record = self.lookup.record(conn, name)
             merged = MappingProxyType({**record.tags, **tags})
             self.repo.put_record(conn, dataclasses.replace(record, tags=merged))
@@ -102,7 +101,7 @@ class AccountService:
         name = self.arns.parse_resource(resource)
         drop = set(keys)
 
-        def write(conn: sqlite3.Connection) -> None:
+        def write(conn: Connection) -> None:
             record = self.lookup.record(conn, name)
             kept = MappingProxyType({k: v for k, v in record.tags.items() if k not in drop})
             self.repo.put_record(conn, dataclasses.replace(record, tags=kept))
@@ -112,7 +111,7 @@ class AccountService:
     async def tags(self, resource: str) -> Mapping[str, str]:
         name = self.arns.parse_resource(resource)
 
-        def read(conn: sqlite3.Connection) -> Mapping[str, str]:
+        def read(conn: Connection) -> Mapping[str, str]:
             return self.lookup.record(conn, name).tags
 
         return await self.db.run(read)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import sqlite3
 from collections.abc import Mapping
 from types import MappingProxyType
 
@@ -15,13 +14,13 @@ from lambkin.functions.lookup import DEFAULT_PAGE, Lookup, check_revision
 from lambkin.functions.model import Alias, Page
 from lambkin.functions.names import Arns, FunctionRef
 from lambkin.functions.repository import FunctionRepository
-from lambkin.store.db import Database
+from lambkin.store import Connection, Store
 
 
 class AliasService:
     """Aliases point at one version and optionally route a weighted share to one more."""
 
-    def __init__(self, db: Database, arns: Arns, cache: ReadCache | None = None) -> None:
+    def __init__(self, db: Store, arns: Arns, cache: ReadCache | None = None) -> None:
         self.db = db
         self.cache = cache or ReadCache()
         self.arns = arns
@@ -29,7 +28,7 @@ class AliasService:
         self.lookup = Lookup(arns, self.repo)
 
     def _check_versions(
-        self, conn: sqlite3.Connection, name: str, version: str, weights: Mapping[str, float]
+        self, conn: Connection, name: str, version: str, weights: Mapping[str, float]
     ) -> None:
         for each in (version, *weights):
             if self.repo.version(conn, name, each) is None:
@@ -40,7 +39,7 @@ class AliasService:
     ) -> Alias:
         checked = validation.check_weights(version, weights)
 
-        def write(conn: sqlite3.Connection) -> Alias:
+        def write(conn: Connection) -> Alias:
             self.lookup.record(conn, ref.name)
             self._check_versions(conn, ref.name, version, checked)
             arn = self.arns.qualified(ref.name, alias)
@@ -61,7 +60,7 @@ class AliasService:
         return await self.cache.written(ref.name, self.db.run(write))
 
     async def get(self, ref: FunctionRef, alias: str) -> Alias:
-        def read(conn: sqlite3.Connection) -> Alias:
+        def read(conn: Connection) -> Alias:
             self.lookup.record(conn, ref.name)
             found = self.repo.alias(conn, ref.name, alias)
             if found is None:
@@ -79,7 +78,7 @@ class AliasService:
         weights: Mapping[str, float] | None,
         revision_id: str | None,
     ) -> Alias:
-        def write(conn: sqlite3.Connection) -> Alias:
+        def write(conn: Connection) -> Alias:
             self.lookup.record(conn, ref.name)
             current = self.repo.alias(conn, ref.name, alias)
             if current is None:
@@ -102,7 +101,7 @@ class AliasService:
         return await self.cache.written(ref.name, self.db.run(write))
 
     async def delete(self, ref: FunctionRef, alias: str) -> None:
-        def write(conn: sqlite3.Connection) -> None:
+        def write(conn: Connection) -> None:
             self.lookup.record(conn, ref.name)
             self.repo.delete_alias(conn, ref.name, alias)
 
@@ -113,7 +112,7 @@ class AliasService:
     ) -> Page[Alias]:
         limit = max_items or DEFAULT_PAGE
 
-        def read(conn: sqlite3.Connection) -> list[Alias]:
+        def read(conn: Connection) -> list[Alias]:
             self.lookup.record(conn, ref.name)
             return self.repo.aliases_of(conn, ref.name)
 

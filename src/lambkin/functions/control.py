@@ -14,7 +14,7 @@ from lambkin.functions.provisioned import ProvisionedConcurrency
 from lambkin.functions.service import FunctionService, RoleCheck
 from lambkin.functions.validation import host_architecture
 from lambkin.functions.worker import ImageResolver, ImageWorker
-from lambkin.store.db import Database
+from lambkin.store import Store
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ class ControlPlane:
 
 
 def build_control_plane(
-    db: Database,
+    db: Store,
     region: str,
     account_id: str,
     resolver: ImageResolver,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -14,7 +13,7 @@ from lambkin.functions.lookup import DEFAULT_PAGE
 from lambkin.functions.model import LATEST
 from lambkin.functions.names import Arns, FunctionRef
 from lambkin.functions.service import FunctionService
-from lambkin.store.db import Database, Migration
+from lambkin.store import Connection, Migration, Store
 
 MIGRATIONS = [
     Migration(
@@ -108,7 +107,7 @@ class EventInvokeConfigService:
 
     def __init__(
         self,
-        db: Database,
+        db: Store,
         arns: Arns,
         functions: FunctionService,
         clock: Callable[[], float] = time.time,
@@ -210,7 +209,7 @@ class EventInvokeConfigService:
         await self.functions.get(ref)
         limit = max_items or DEFAULT_PAGE
 
-        def read(conn: sqlite3.Connection) -> list[EventInvokeConfig]:
+        def read(conn: Connection) -> list[EventInvokeConfig]:
             rows = conn.execute(
                 "SELECT qualifier, config FROM function_event_invoke_configs WHERE function = ? AND qualifier > ?"
                 f" ORDER BY qualifier LIMIT {int(limit) + 1}",
@@ -234,7 +233,7 @@ class EventInvokeConfigService:
             return cached[0]
         generation = self._cache.generation(function)
 
-        def read(conn: sqlite3.Connection) -> EventInvokeConfig | None:
+        def read(conn: Connection) -> EventInvokeConfig | None:
             row = conn.execute(
                 "SELECT config FROM function_event_invoke_configs WHERE function = ? AND qualifier = ?",
                 (function, qualifier),

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import base64
-import sqlite3
 
 from lambkin.functions.errors import REVISION_MISMATCH, InvalidParameterValue, PreconditionFailed, not_found
 from lambkin.functions.model import LATEST, Alias, FunctionRecord, FunctionVersion
 from lambkin.functions.names import Arns, FunctionRef
 from lambkin.functions.repository import FunctionRepository
+from lambkin.store import Connection
 
 DEFAULT_PAGE = 50
 
@@ -34,19 +34,19 @@ class Lookup:
         self.arns = arns
         self.repo = repo
 
-    def record(self, conn: sqlite3.Connection, name: str) -> FunctionRecord:
+    def record(self, conn: Connection, name: str) -> FunctionRecord:
         record = self.repo.record(conn, name)
         if record is None:
             raise not_found(self.arns.function(name))
         return record
 
-    def latest(self, conn: sqlite3.Connection, name: str) -> FunctionVersion:
+    def latest(self, conn: Connection, name: str) -> FunctionVersion:
         version = self.repo.version(conn, name, LATEST)
         if version is None:
             raise not_found(self.arns.function(name))
         return version
 
-    def qualified(self, conn: sqlite3.Connection, ref: FunctionRef) -> tuple[FunctionVersion, Alias | None]:
+    def qualified(self, conn: Connection, ref: FunctionRef) -> tuple[FunctionVersion, Alias | None]:
         """The version `ref` names, and the alias it went through if any."""
         if ref.qualifier is None or ref.qualifier == LATEST:
             return self.latest(conn, ref.name), None

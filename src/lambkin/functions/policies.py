@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,7 +13,7 @@ from lambkin.functions.lookup import Lookup, check_revision
 from lambkin.functions.model import LATEST
 from lambkin.functions.names import Arns, FunctionRef
 from lambkin.functions.repository import FunctionRepository
-from lambkin.store.db import Database, Migration
+from lambkin.store import Connection, Migration, Store
 
 # Namespace "policies" sorts after "functions", so the table its foreign key names exists first.
 MIGRATIONS = [
@@ -109,7 +108,7 @@ def _dumps(value: Any) -> str:
 class FunctionPolicies:
     """Each function's, version's and alias's policy document; `text()` answers from memory, without I/O."""
 
-    def __init__(self, db: Database, arns: Arns) -> None:
+    def __init__(self, db: Store, arns: Arns) -> None:
         self.db = db
         self.arns = arns
         self.lookup = Lookup(arns, FunctionRepository())
@@ -122,21 +121,19 @@ class FunctionPolicies:
         """The policy document of the function (qualifier None), version or alias, if it has one."""
         return self._texts.get((name, qualifier or ""))
 
-    def _revision(self, conn: sqlite3.Connection, ref: FunctionRef) -> str:
+    def _revision(self, conn: Connection, ref: FunctionRef) -> str:
         """The RevisionId of what `ref` names (it must exist): the version's, or the alias's."""
         version, alias = self.lookup.qualified(conn, ref)
         return alias.revision_id if alias is not None else version.revision_id
 
-    def _stored(self, conn: sqlite3.Connection, ref: FunctionRef) -> dict[str, Any] | None:
+    def _stored(self, conn: Connection, ref: FunctionRef) -> dict[str, Any] | None:
         row = conn.execute(
             "SELECT policy FROM function_policies WHERE function_name = ? AND qualifier = ?",
             (ref.name, ref.qualifier or ""),
         ).fetchone()
         return None if row is None else dict(json.loads(row["policy"]))
 
-    def _store(
-        self, conn: sqlite3.Connection, ref: FunctionRef, document: dict[str, Any] | None
-    ) -> str | None:
+    def _store(self, conn: Connection, ref: FunctionRef, document: dict[str, Any] | None) -> str | None:
         key = (ref.name, ref.qualifier or "")
         if document is None or not document["Statement"]:
             conn.execute("DELETE FROM function_policies WHERE function_name = ? AND qualifier = ?", key)
@@ -167,7 +164,7 @@ class FunctionPolicies:
             raise InvalidParameterValue("We currently do not support adding policies for $LATEST.")
         added = statement(permission, self.arns.of(ref))
 
-        def write(conn: sqlite3.Connection) -> str | None:
+        def write(conn: Connection) -> str | None:
             check_revision(revision_id, self._revision(conn, ref))
             document = self._stored(conn, ref) or {"Version": "2012-10-17", "Id": "default", "Statement": []}
             if any(s.get("Sid") == permission.statement_id for s in document["Statement"]):
@@ -184,7 +181,7 @@ class FunctionPolicies:
     async def remove(self, ref: FunctionRef, statement_id: str, revision_id: str | None) -> None:
         """Removes statement `statement_id` from the policy of `ref` (the policy goes with its last one)."""
 
-        def write(conn: sqlite3.Connection) -> str | None:
+        def write(conn: Connection) -> str | None:
             check_revision(revision_id, self._revision(conn, ref))
             document = self._stored(conn, ref)
             if document is None:
@@ -200,7 +197,7 @@ class FunctionPolicies:
     async def get(self, ref: FunctionRef) -> tuple[str, str]:
         """The policy document of `ref` and its RevisionId."""
 
-        def read(conn: sqlite3.Connection) -> tuple[str, str]:
+        def read(conn: Connection) -> tuple[str, str]:
             revision = self._revision(conn, ref)
             document = self._stored(conn, ref)
             if document is None:
@@ -212,7 +209,7 @@ class FunctionPolicies:
     async def forget(self, ref: FunctionRef) -> None:
         """Drops the policies of a deleted function (every qualifier), version or alias."""
 
-        def write(conn: sqlite3.Connection) -> None:
+        def write(conn: Connection) -> None:
             if ref.qualifier is None:
                 conn.execute("DELETE FROM function_policies WHERE function_name = ?", (ref.name,))
             else:

@@ -6,7 +6,6 @@ how many are ready through `report_allocated`, which is what Get/List answer as 
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ from lambkin.functions.lookup import DEFAULT_PAGE, Lookup, decode_marker, encode
 from lambkin.functions.model import LATEST, Page
 from lambkin.functions.names import Arns, FunctionRef
 from lambkin.functions.repository import FunctionRepository
-from lambkin.store.db import Database, Migration
+from lambkin.store import Connection, Migration, Store
 
 # Namespace "provisioned" sorts after "functions", so the table its foreign key names exists first.
 MIGRATIONS = [
@@ -66,7 +65,7 @@ class ProvisionedConfig:
 class ProvisionedConcurrency:
     """Put/Get/Delete/List of the configs; `targets()` is what the execution core keeps warm."""
 
-    def __init__(self, db: Database, arns: Arns, concurrency_limit: int = 1000) -> None:
+    def __init__(self, db: Store, arns: Arns, concurrency_limit: int = 1000) -> None:
         self.db = db
         self.arns = arns
         self.concurrency_limit = concurrency_limit
@@ -78,7 +77,7 @@ class ProvisionedConcurrency:
         qualifier = self._published(ref)
         now = timestamp(time.time())
 
-        def write(conn: sqlite3.Connection) -> None:
+        def write(conn: Connection) -> None:
             record = self.lookup.record(conn, ref.name)
             _, alias = self.lookup.qualified(conn, ref)  # ResourceNotFoundException for a missing one
             if alias is not None and alias.additional_weights:
@@ -88,7 +87,7 @@ class ProvisionedConcurrency:
                     "SELECT COALESCE(SUM(requested), 0) FROM provisioned_concurrency"
                     " WHERE function_name = ? AND qualifier <> ?",
                     (ref.name, qualifier),
-                ).fetchone()[0]
+                ).fetchall()[0][0]
                 others = int(others)  # PostgreSQL's SUM of BIGINT is a NUMERIC (a Decimal)
                 if others + requested > record.reserved_concurrency:
                     raise InvalidParameterValue(
@@ -102,7 +101,7 @@ class ProvisionedConcurrency:
                     " JOIN functions f ON f.name = p.function_name"
                     " WHERE f.reserved_concurrency IS NULL AND NOT (p.function_name = ? AND p.qualifier = ?)",
                     (ref.name, qualifier),
-                ).fetchone()[0]
+                ).fetchall()[0][0]
                 taken = self.repo.reserved_total(conn) + int(others)
                 check_reservation(requested, self.concurrency_limit, taken, "ConcurrentExecutions")
             conn.execute(
@@ -118,7 +117,7 @@ class ProvisionedConcurrency:
     async def get(self, ref: FunctionRef) -> ProvisionedConfig:
         qualifier = self._published(ref)
 
-        def read(conn: sqlite3.Connection) -> ProvisionedConfig | None:
+        def read(conn: Connection) -> ProvisionedConfig | None:
             self.lookup.record(conn, ref.name)
             row = conn.execute(
                 "SELECT requested, last_modified FROM provisioned_concurrency"
@@ -135,7 +134,7 @@ class ProvisionedConcurrency:
     async def delete(self, ref: FunctionRef) -> None:
         qualifier = self._published(ref)
 
-        def write(conn: sqlite3.Connection) -> int:
+        def write(conn: Connection) -> int:
             self.lookup.record(conn, ref.name)
             return conn.execute(
                 "DELETE FROM provisioned_concurrency WHERE function_name = ? AND qualifier = ?",
@@ -153,7 +152,7 @@ class ProvisionedConcurrency:
         after_qualifier = None if after is None else after[0]
         limit = max_items or DEFAULT_PAGE
 
-        def read(conn: sqlite3.Connection) -> list[ProvisionedConfig]:
+        def read(conn: Connection) -> list[ProvisionedConfig]:
             self.lookup.record(conn, ref.name)
             rows = conn.execute(
                 "SELECT qualifier, requested, last_modified FROM provisioned_concurrency"
@@ -168,7 +167,7 @@ class ProvisionedConcurrency:
     async def targets(self) -> list[ProvisionedConfig]:
         """Every config of every function (the execution core's work list)."""
 
-        def read(conn: sqlite3.Connection) -> list[ProvisionedConfig]:
+        def read(conn: Connection) -> list[ProvisionedConfig]:
             rows = conn.execute(
                 "SELECT function_name, qualifier, requested, last_modified FROM provisioned_concurrency"
             ).fetchall()

@@ -1,6 +1,6 @@
 """Functions, versions and aliases in SQLite: the schema's migrations and row ↔ domain object mapping.
 
-Every method takes the open connection of a `Database.run` transaction, so the service can read, decide
+Every method takes the open connection of a `Store.run` transaction, so the service can read, decide
 and write in one unit of work.
 """
 
@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import sqlite3
 from types import MappingProxyType
 from typing import Any
 
 from lambkin.functions.model import LATEST, Alias, FunctionRecord, FunctionVersion
 from lambkin.functions.states import State, UpdateStatus
-from lambkin.store.db import Migration
+from lambkin.store import Connection, Migration
 
 MIGRATIONS = [
     Migration(
@@ -117,7 +116,7 @@ class FunctionRepository:
 
     # functions
 
-    def record(self, conn: sqlite3.Connection, name: str) -> FunctionRecord | None:
+    def record(self, conn: Connection, name: str) -> FunctionRecord | None:
         row = conn.execute("SELECT * FROM functions WHERE name = ?", (name,)).fetchone()
         if row is None:
             return None
@@ -130,7 +129,7 @@ class FunctionRepository:
             publish_description=row["publish_description"],
         )
 
-    def put_record(self, conn: sqlite3.Connection, record: FunctionRecord) -> None:
+    def put_record(self, conn: Connection, record: FunctionRecord) -> None:
         conn.execute(
             "INSERT INTO functions (name, tags, reserved_concurrency, last_version, publish_after_update,"
             " publish_description) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET"
@@ -147,47 +146,46 @@ class FunctionRepository:
             ),
         )
 
-    def delete_function(self, conn: sqlite3.Connection, name: str) -> None:
+    def delete_function(self, conn: Connection, name: str) -> None:
         conn.execute("DELETE FROM functions WHERE name = ?", (name,))
 
-    def reserved_total(self, conn: sqlite3.Connection, excluding: str | None = None) -> int:
-        row = conn.execute(
+    def reserved_total(self, conn: Connection, excluding: str | None = None) -> int:
+        (row,) = conn.execute(  # an aggregate's one row
             "SELECT COALESCE(SUM(reserved_concurrency), 0) FROM functions WHERE name <> ?", (excluding or "",)
-        ).fetchone()
+        ).fetchall()
         return int(row[0])  # PostgreSQL's SUM of BIGINT is a NUMERIC (a Decimal)
 
-    def usage(self, conn: sqlite3.Connection) -> tuple[int, int]:
+    def usage(self, conn: Connection) -> tuple[int, int]:
         """(function count, total code size of every version)."""
-        count = conn.execute("SELECT COUNT(*) FROM functions").fetchone()[0]
+        (row,) = conn.execute("SELECT COUNT(*) FROM functions").fetchall()
+        # Summed here rather than with an engine's JSON functions (SQLite's and PostgreSQL's differ).
         rows = conn.execute("SELECT config FROM function_versions")
-        size = sum(
-            json.loads(r[0]).get("code_size") or 0 for r in rows
-        )  # in Python: no engine's JSON functions
-        return int(count), size
+        size = sum(json.loads(r[0]).get("code_size") or 0 for r in rows)
+        return int(row[0]), size
 
     # versions
 
-    def version(self, conn: sqlite3.Connection, name: str, version: str) -> FunctionVersion | None:
+    def version(self, conn: Connection, name: str, version: str) -> FunctionVersion | None:
         row = conn.execute(
             f"{_VERSION_SELECT} WHERE v.function_name = ? AND v.number = ?", (name, version_number(version))
         ).fetchone()
         return None if row is None else _decode_version(row[0], row[1])
 
-    def put_version(self, conn: sqlite3.Connection, version: FunctionVersion) -> None:
+    def put_version(self, conn: Connection, version: FunctionVersion) -> None:
         conn.execute(
             "INSERT INTO function_versions (function_name, number, config, busy) VALUES (?, ?, ?, ?)"
             " ON CONFLICT (function_name, number) DO UPDATE SET config = excluded.config, busy = excluded.busy",
             (version.name, version_number(version.version), _encode_version(version), _busy(version)),
         )
 
-    def delete_version(self, conn: sqlite3.Connection, name: str, version: str) -> None:
+    def delete_version(self, conn: Connection, name: str, version: str) -> None:
         conn.execute(
             "DELETE FROM function_versions WHERE function_name = ? AND number = ?",
             (name, version_number(version)),
         )
 
     def versions_of(
-        self, conn: sqlite3.Connection, name: str, after: int = -1, limit: int | None = None
+        self, conn: Connection, name: str, after: int = -1, limit: int | None = None
     ) -> list[FunctionVersion]:
         bound = "" if limit is None else f" LIMIT {int(limit)}"
         rows = conn.execute(
@@ -197,7 +195,7 @@ class FunctionRepository:
         return [_decode_version(r[0], r[1]) for r in rows]
 
     def listing(
-        self, conn: sqlite3.Connection, after: tuple[str, int] | None, limit: int, all_versions: bool
+        self, conn: Connection, after: tuple[str, int] | None, limit: int, all_versions: bool
     ) -> list[FunctionVersion]:
         """Functions by name ($LATEST only, or every version), after the (name, number) marker."""
         name, number = after if after is not None else ("", -1)
@@ -209,20 +207,20 @@ class FunctionRepository:
         )
         return [_decode_version(r[0], r[1]) for r in rows]
 
-    def busy(self, conn: sqlite3.Connection) -> list[FunctionVersion]:
+    def busy(self, conn: Connection) -> list[FunctionVersion]:
         """Versions with background work due: Pending, or a code update InProgress."""
         rows = conn.execute(f"{_VERSION_SELECT} WHERE v.busy = 1 ORDER BY v.function_name, v.number")
         return [_decode_version(r[0], r[1]) for r in rows]
 
     # aliases
 
-    def alias(self, conn: sqlite3.Connection, name: str, alias: str) -> Alias | None:
+    def alias(self, conn: Connection, name: str, alias: str) -> Alias | None:
         row = conn.execute(
             "SELECT config FROM function_aliases WHERE function_name = ? AND name = ?", (name, alias)
         ).fetchone()
         return None if row is None else _decode_alias(row[0])
 
-    def put_alias(self, conn: sqlite3.Connection, alias: Alias) -> None:
+    def put_alias(self, conn: Connection, alias: Alias) -> None:
         data = _shallow(alias)
         data["additional_weights"] = dict(alias.additional_weights)
         conn.execute(
@@ -231,10 +229,10 @@ class FunctionRepository:
             (alias.function_name, alias.name, json.dumps(data)),
         )
 
-    def delete_alias(self, conn: sqlite3.Connection, name: str, alias: str) -> None:
+    def delete_alias(self, conn: Connection, name: str, alias: str) -> None:
         conn.execute("DELETE FROM function_aliases WHERE function_name = ? AND name = ?", (name, alias))
 
-    def aliases_of(self, conn: sqlite3.Connection, name: str) -> list[Alias]:
+    def aliases_of(self, conn: Connection, name: str) -> list[Alias]:
         rows = conn.execute(
             "SELECT config FROM function_aliases WHERE function_name = ? ORDER BY name", (name,)
         )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import sqlite3
 import time
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
@@ -23,7 +22,7 @@ from lambkin.functions.model import LATEST, Alias, FunctionRecord, FunctionVersi
 from lambkin.functions.names import Arns, FunctionRef
 from lambkin.functions.repository import FunctionRepository
 from lambkin.functions.states import State, is_settled
-from lambkin.store.db import Database
+from lambkin.store import Connection, Store
 
 Submit = Callable[[str, str], None]
 RoleCheck = Callable[[str], bool]
@@ -38,7 +37,7 @@ class FunctionService:
 
     def __init__(
         self,
-        db: Database,
+        db: Store,
         arns: Arns,
         submit: Submit,
         *,
@@ -87,7 +86,7 @@ class FunctionService:
         )
         latest = changes.apply_change(blank, change, self._clock())
 
-        def write(conn: sqlite3.Connection) -> FunctionVersion:
+        def write(conn: Connection) -> FunctionVersion:
             if self.repo.record(conn, name) is not None:
                 raise ResourceConflict(f"Function already exist: {name}")
             record = FunctionRecord(name=name, tags=MappingProxyType(dict(tags or {})))
@@ -111,7 +110,7 @@ class FunctionService:
             return cached
         generation = self.cache.generation(ref.name)
 
-        def read(conn: sqlite3.Connection) -> tuple[FunctionVersion, Alias | None, FunctionRecord]:
+        def read(conn: Connection) -> tuple[FunctionVersion, Alias | None, FunctionRecord]:
             version, alias = self.lookup.qualified(conn, ref)
             return version, alias, self.lookup.record(conn, ref.name)
 
@@ -130,7 +129,7 @@ class FunctionService:
             return cached
         generation = self.cache.generation(ALL)
 
-        def read(conn: sqlite3.Connection) -> list[FunctionVersion]:
+        def read(conn: Connection) -> list[FunctionVersion]:
             return self.repo.listing(conn, after, limit + 1, all_versions)
 
         rows = await self.db.run(read)
@@ -144,7 +143,7 @@ class FunctionService:
         after = decode_marker(marker)
         limit = max_items or DEFAULT_PAGE
 
-        def read(conn: sqlite3.Connection) -> list[FunctionVersion]:
+        def read(conn: Connection) -> list[FunctionVersion]:
             self.lookup.record(conn, ref.name)
             return self.repo.versions_of(conn, ref.name, after[1] if after else -1, limit + 1)
 
@@ -166,7 +165,7 @@ class FunctionService:
                 current.dead_letter_target_arn if target is None else target,
             )
 
-        def write(conn: sqlite3.Connection) -> FunctionVersion:
+        def write(conn: Connection) -> FunctionVersion:
             latest = self._settled_latest(conn, ref.name)
             check_revision(revision_id, latest.revision_id)
             updated = changes.apply_change(latest, change, self._clock())
@@ -189,7 +188,7 @@ class FunctionService:
         if architectures is not None:
             validation.check_architectures(architectures, self._host_architecture)
 
-        def write(conn: sqlite3.Connection) -> FunctionVersion:
+        def write(conn: Connection) -> FunctionVersion:
             latest = self._settled_latest(conn, ref.name)
             check_revision(revision_id, latest.revision_id)
             updated = changes.start_code_update(latest, image_uri, self._clock())
@@ -209,7 +208,7 @@ class FunctionService:
     async def publish(
         self, ref: FunctionRef, code_sha256: str | None, description: str | None, revision_id: str | None
     ) -> FunctionVersion:
-        def write(conn: sqlite3.Connection) -> FunctionVersion:
+        def write(conn: Connection) -> FunctionVersion:
             latest = self._settled_latest(conn, ref.name)
             if latest.state is State.FAILED:
                 raise not_invocable(latest.state.value)
@@ -224,7 +223,7 @@ class FunctionService:
         return await self.cache.written(ref.name, self.db.run(write))
 
     def publish_in(
-        self, conn: sqlite3.Connection, latest: FunctionVersion, description: str | None
+        self, conn: Connection, latest: FunctionVersion, description: str | None
     ) -> FunctionVersion:
         """Publishes $LATEST inside a transaction, unless the newest version already has its code and config."""
         record = self.lookup.record(conn, latest.name)
@@ -238,7 +237,7 @@ class FunctionService:
         return version
 
     async def delete(self, ref: FunctionRef) -> None:
-        def write(conn: sqlite3.Connection) -> None:
+        def write(conn: Connection) -> None:
             self.lookup.record(conn, ref.name)
             if ref.qualifier is None:
                 self.repo.delete_function(conn, ref.name)
@@ -271,7 +270,7 @@ class FunctionService:
         if self._delivery is not None and target:
             self._delivery.check_dead_letter(role, name, target)
 
-    def _settled_latest(self, conn: sqlite3.Connection, name: str) -> FunctionVersion:
+    def _settled_latest(self, conn: Connection, name: str) -> FunctionVersion:
         latest = self.lookup.latest(conn, name)
         if not is_settled(latest.state, latest.last_update_status):
             raise update_in_progress(latest.function_arn)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import sqlite3
 import string
 import time
 from collections.abc import Callable, Mapping
@@ -18,7 +17,7 @@ from lambkin.functions.lookup import DEFAULT_PAGE, Lookup, decode_marker, encode
 from lambkin.functions.model import LATEST, Page
 from lambkin.functions.names import Arns, FunctionRef
 from lambkin.functions.repository import FunctionRepository
-from lambkin.store.db import Database, Migration
+from lambkin.store import Connection, Migration, Row, Store
 
 # Namespace "urls" sorts after "functions", so the tables its foreign keys name exist first.
 MIGRATIONS = [
@@ -92,7 +91,7 @@ def _encode(config: UrlConfig) -> str:
     )
 
 
-def _decode(row: sqlite3.Row) -> UrlConfig:
+def _decode(row: Row) -> UrlConfig:
     data = json.loads(row["config"])
     cors = data["cors"]
     return UrlConfig(
@@ -110,7 +109,7 @@ def _decode(row: sqlite3.Row) -> UrlConfig:
 class UrlService:
     """Create, read, update, delete and list URL configs; find one by its url-id for the front door."""
 
-    def __init__(self, db: Database, arns: Arns, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, db: Store, arns: Arns, clock: Callable[[], float] = time.time) -> None:
         self.db = db
         self.arns = arns
         self.clock = clock
@@ -121,7 +120,7 @@ class UrlService:
         name = config.function_name
         return self.arns.function(name) if config.alias is None else self.arns.qualified(name, config.alias)
 
-    def _target(self, conn: sqlite3.Connection, ref: FunctionRef) -> str | None:
+    def _target(self, conn: Connection, ref: FunctionRef) -> str | None:
         """The alias a URL config of `ref` belongs to (None: the unqualified function); checks both exist."""
         self.lookup.record(conn, ref.name)
         if ref.qualifier is None:
@@ -131,7 +130,7 @@ class UrlService:
         self.lookup.qualified(conn, ref)
         return ref.qualifier
 
-    def _row(self, conn: sqlite3.Connection, ref: FunctionRef) -> UrlConfig:
+    def _row(self, conn: Connection, ref: FunctionRef) -> UrlConfig:
         alias = self._target(conn, ref)
         row = conn.execute(
             "SELECT * FROM function_urls WHERE function_name = ? AND COALESCE(alias, '') = ?",
@@ -147,7 +146,7 @@ class UrlService:
         _check(auth_type, invoke_mode)
         now = _stamp(self.clock())
 
-        def write(conn: sqlite3.Connection) -> UrlConfig:
+        def write(conn: Connection) -> UrlConfig:
             alias = self._target(conn, ref)
             taken = conn.execute(
                 "SELECT 1 FROM function_urls WHERE function_name = ? AND COALESCE(alias, '') = ?",
@@ -185,7 +184,7 @@ class UrlService:
         _check(auth_type, invoke_mode)
         now = _stamp(self.clock())
 
-        def write(conn: sqlite3.Connection) -> UrlConfig:
+        def write(conn: Connection) -> UrlConfig:
             current = self._row(conn, ref)
             updated = replace(
                 current,
@@ -204,7 +203,7 @@ class UrlService:
         return updated
 
     async def delete(self, ref: FunctionRef) -> None:
-        def write(conn: sqlite3.Connection) -> str:
+        def write(conn: Connection) -> str:
             current = self._row(conn, ref)
             conn.execute("DELETE FROM function_urls WHERE url_id = ?", (current.url_id,))
             return current.url_id
@@ -216,7 +215,7 @@ class UrlService:
         after_alias = None if after is None else after[0]
         limit = max_items or DEFAULT_PAGE
 
-        def read(conn: sqlite3.Connection) -> list[UrlConfig]:
+        def read(conn: Connection) -> list[UrlConfig]:
             self.lookup.record(conn, ref.name)
             later = "" if after_alias is None else " AND COALESCE(alias, '') > ?"
             rows = conn.execute(
@@ -236,7 +235,7 @@ class UrlService:
         if cached is not None and now - cached[0] < LOOKUP_CACHE_S:
             return cached[1]
 
-        def read(conn: sqlite3.Connection) -> UrlConfig | None:
+        def read(conn: Connection) -> UrlConfig | None:
             row = conn.execute("SELECT * FROM function_urls WHERE url_id = ?", (url_id,)).fetchone()
             return None if row is None else _decode(row)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import sqlite3
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -14,7 +13,7 @@ from lambkin.functions.cache import ReadCache
 from lambkin.functions.model import LATEST, FunctionVersion, ResolvedCode
 from lambkin.functions.repository import FunctionRepository
 from lambkin.functions.states import is_settled
-from lambkin.store.db import Database
+from lambkin.store import Connection, Store
 
 log = logging.getLogger("lambkin.functions")
 
@@ -24,7 +23,7 @@ _NOT_FOUND_TYPES = {"ImageNotFound", "ManifestUnknown", "NameUnknown"}
 _DENIED_TYPES = {"RegistryAuthFailed", "RegistryUnavailable", "RegistryNotAllowed", "Unauthorized"}
 PARALLEL = 4
 
-Publish = Callable[[sqlite3.Connection, FunctionVersion, str | None], FunctionVersion]
+Publish = Callable[[Connection, FunctionVersion, str | None], FunctionVersion]
 
 
 class ImageResolver(Protocol):
@@ -69,7 +68,7 @@ def resolved_code(image_uri: str, resolved: Any) -> ResolvedCode:
 class ImageWorker:
     """Owns the queue of versions awaiting their image; `run()` drains it under a TaskGroup."""
 
-    def __init__(self, db: Database, resolver: ImageResolver, cache: ReadCache | None = None) -> None:
+    def __init__(self, db: Store, resolver: ImageResolver, cache: ReadCache | None = None) -> None:
         self.db = db
         self.cache = cache or ReadCache()
         self.resolver = resolver
@@ -127,7 +126,7 @@ class ImageWorker:
         return await self.cache.written(name, done)
 
     def _record_success(
-        self, conn: sqlite3.Connection, seen: FunctionVersion, image_uri: str, code: ResolvedCode
+        self, conn: Connection, seen: FunctionVersion, image_uri: str, code: ResolvedCode
     ) -> FunctionVersion | None:
         current = self.repo.version(conn, seen.name, seen.version)
         if current is None or not _due(current) or changes.work_image(current) != image_uri:
@@ -146,7 +145,7 @@ class ImageWorker:
         return done
 
     def _record_failure(
-        self, conn: sqlite3.Connection, seen: FunctionVersion, reason_code: str, reason: str
+        self, conn: Connection, seen: FunctionVersion, reason_code: str, reason: str
     ) -> FunctionVersion | None:
         current = self.repo.version(conn, seen.name, seen.version)
         if current is None or not _due(current) or changes.work_image(current) != changes.work_image(seen):

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -30,7 +29,7 @@ from lambkin.identity.iam_model import (
 )
 from lambkin.identity.managed import aws_managed_policies
 from lambkin.identity.principals import Principal
-from lambkin.store.db import Database
+from lambkin.store import Connection, Store
 
 T = TypeVar("T")
 DocumentKind = Literal["identity", "managed", "trust"]  # managed: a managed policy's (2012-10-17 only)
@@ -59,7 +58,7 @@ class Iam:
 
     def __init__(
         self,
-        db: Database,
+        db: Store,
         account_id: str,
         check_document: DocumentCheck,
         clock: Callable[[], float] = time.time,
@@ -90,7 +89,7 @@ class Iam:
     async def commit(self, change: Change) -> None:
         """Stores `change`, then applies it to memory. Callers hold `lock` from their checks to here."""
 
-        def persist(conn: sqlite3.Connection) -> None:
+        def persist(conn: Connection) -> None:
             for name in change.drop_keys:
                 store.delete_key(conn, name)
             for name in change.drop_roles:

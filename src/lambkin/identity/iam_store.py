@@ -1,18 +1,17 @@
 """IAM's state in SQLite: the schema's migrations, and each entity stored as one JSON row.
 
 Names are unique regardless of case (IAM's rule), so name keys compare with NOCASE. Every method takes the
-open connection of a `Database.run` transaction; the IAM service (identity/iam.py) holds the whole state
+open connection of a `Store.run` transaction; the IAM service (identity/iam.py) holds the whole state
 in memory, loaded once with `load`, and writes each change through here before it applies it.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass, field
 
 from lambkin.identity import iam_model as model
 from lambkin.identity.iam_model import AccessKeyRecord, ManagedPolicy, RoleRecord, UserRecord
-from lambkin.store.db import Migration
+from lambkin.store import Connection, Migration
 
 MIGRATIONS = [
     Migration(
@@ -43,7 +42,7 @@ class Loaded:
     policies: dict[str, ManagedPolicy] = field(default_factory=dict)
 
 
-def load(conn: sqlite3.Connection) -> Loaded:
+def load(conn: Connection) -> Loaded:
     loaded = Loaded()
     for (text,) in conn.execute("SELECT record FROM iam_roles"):
         role = model.decode_role(text)
@@ -60,7 +59,7 @@ def load(conn: sqlite3.Connection) -> Loaded:
     return loaded
 
 
-def put_role(conn: sqlite3.Connection, role: RoleRecord) -> None:
+def put_role(conn: Connection, role: RoleRecord) -> None:
     conn.execute(
         "INSERT INTO iam_roles (name, record) VALUES (?, ?)"
         " ON CONFLICT (name) DO UPDATE SET record = excluded.record",
@@ -68,11 +67,11 @@ def put_role(conn: sqlite3.Connection, role: RoleRecord) -> None:
     )
 
 
-def delete_role(conn: sqlite3.Connection, name: str) -> None:
+def delete_role(conn: Connection, name: str) -> None:
     conn.execute("DELETE FROM iam_roles WHERE name = ?", (name,))
 
 
-def put_user(conn: sqlite3.Connection, user: UserRecord) -> None:
+def put_user(conn: Connection, user: UserRecord) -> None:
     conn.execute(
         "INSERT INTO iam_users (name, record) VALUES (?, ?)"
         " ON CONFLICT (name) DO UPDATE SET record = excluded.record",
@@ -80,11 +79,11 @@ def put_user(conn: sqlite3.Connection, user: UserRecord) -> None:
     )
 
 
-def delete_user(conn: sqlite3.Connection, name: str) -> None:
+def delete_user(conn: Connection, name: str) -> None:
     conn.execute("DELETE FROM iam_users WHERE name = ?", (name,))
 
 
-def put_key(conn: sqlite3.Connection, key: AccessKeyRecord) -> None:
+def put_key(conn: Connection, key: AccessKeyRecord) -> None:
     conn.execute(
         "INSERT INTO iam_access_keys (access_key_id, user_name, record) VALUES (?, ?, ?)"
         " ON CONFLICT (access_key_id) DO UPDATE SET record = excluded.record",
@@ -92,11 +91,11 @@ def put_key(conn: sqlite3.Connection, key: AccessKeyRecord) -> None:
     )
 
 
-def delete_key(conn: sqlite3.Connection, access_key_id: str) -> None:
+def delete_key(conn: Connection, access_key_id: str) -> None:
     conn.execute("DELETE FROM iam_access_keys WHERE access_key_id = ?", (access_key_id,))
 
 
-def put_policy(conn: sqlite3.Connection, policy: ManagedPolicy) -> None:
+def put_policy(conn: Connection, policy: ManagedPolicy) -> None:
     conn.execute(
         "INSERT INTO iam_policies (arn, record) VALUES (?, ?)"
         " ON CONFLICT (arn) DO UPDATE SET record = excluded.record",
@@ -104,5 +103,5 @@ def put_policy(conn: sqlite3.Connection, policy: ManagedPolicy) -> None:
     )
 
 
-def delete_policy(conn: sqlite3.Connection, arn: str) -> None:
+def delete_policy(conn: Connection, arn: str) -> None:
     conn.execute("DELETE FROM iam_policies WHERE arn = ?", (arn,))

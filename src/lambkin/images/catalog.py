@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import sqlite3
 import time
 from dataclasses import dataclass
 
@@ -29,7 +28,7 @@ from lambkin.images.manifests import (
     ImageIndex,
     parse_manifest,
 )
-from lambkin.store.db import Database, Migration
+from lambkin.store import Connection, Migration, Row, Store
 
 MIGRATIONS: list[Migration] = [
     Migration(
@@ -173,7 +172,7 @@ class Catalog:
     pushed there references it. Every method checks its input and raises an `images.errors` error.
     """
 
-    def __init__(self, db: Database, blobs: BlobStore) -> None:
+    def __init__(self, db: Store, blobs: BlobStore) -> None:
         self.db = db
         self.blobs = blobs
 
@@ -191,7 +190,7 @@ class Catalog:
             raise DigestInvalid(f"manifest content hashes to {digest}, not {reference}", reference)
         tag = None if is_digest(reference) else reference
 
-        def store(conn: sqlite3.Connection) -> None:
+        def store(conn: Connection) -> None:
             now = time.time()
             refs: list[tuple[str, str]] = []
             size = len(raw)
@@ -280,7 +279,7 @@ class Catalog:
         check_repository(repository)
         check_reference(reference)
 
-        def load(conn: sqlite3.Connection) -> sqlite3.Row | None:
+        def load(conn: Connection) -> Row | None:
             if is_digest(reference):
                 sql = (
                     "SELECT m.digest, m.media_type, m.raw FROM repository_manifests r"
@@ -291,7 +290,7 @@ class Catalog:
                     "SELECT m.digest, m.media_type, m.raw FROM tags t"
                     " JOIN manifests m USING (digest) WHERE t.repository = ? AND t.tag = ?"
                 )
-            row: sqlite3.Row | None = conn.execute(sql, (repository, reference)).fetchone()
+            row: Row | None = conn.execute(sql, (repository, reference)).fetchone()
             return row
 
         row = await self.db.run(load)
@@ -317,7 +316,7 @@ class Catalog:
         check_repository(repository)
         check_reference(reference)
 
-        def delete(conn: sqlite3.Connection) -> bool:
+        def delete(conn: Connection) -> bool:
             if not is_digest(reference):
                 return (
                     conn.execute(
@@ -351,7 +350,7 @@ class Catalog:
         check_repository(repository)
         check_digest(subject)
 
-        def load(conn: sqlite3.Connection) -> list[Descriptor]:
+        def load(conn: Connection) -> list[Descriptor]:
             of_type = "" if artifact_type is None else " AND artifact_type = ?"
             rows = conn.execute(
                 "SELECT digest, media_type, size, artifact_type, annotations FROM referrers"
@@ -368,7 +367,7 @@ class Catalog:
         """The repository's tags in lexical order, after `last`, at most `limit`; raises NameUnknown."""
         check_repository(repository)
 
-        def load(conn: sqlite3.Connection) -> list[str] | None:
+        def load(conn: Connection) -> list[str] | None:
             known = conn.execute(
                 "SELECT 1 FROM repository_manifests WHERE repository = ? LIMIT 1", (repository,)
             ).fetchone()
@@ -388,7 +387,7 @@ class Catalog:
     async def repositories(self, last: str | None = None, limit: int | None = None) -> list[str]:
         """Every repository holding a manifest, in lexical order, after `last`, at most `limit`."""
 
-        def load(conn: sqlite3.Connection) -> list[str]:
+        def load(conn: Connection) -> list[str]:
             rows = conn.execute(
                 "SELECT DISTINCT repository FROM repository_manifests WHERE repository > ?"
                 f" ORDER BY repository{_limit(limit)}",
@@ -402,7 +401,7 @@ class Catalog:
         """Every tagged image, and every untagged one that is neither in an index nor about another
         manifest (a signature or other artifact with a subject)."""
 
-        def load(conn: sqlite3.Connection) -> list[ImageSummary]:
+        def load(conn: Connection) -> list[ImageSummary]:
             tagged: dict[tuple[str, str], list[str]] = {}
             for row in conn.execute("SELECT repository, digest, tag FROM tags ORDER BY tag"):
                 tagged.setdefault((row[0], row[1]), []).append(row[2])
@@ -439,7 +438,7 @@ class Catalog:
         check_repository(repository)
         check_digest(digest)
 
-        def link(conn: sqlite3.Connection) -> None:
+        def link(conn: Connection) -> None:
             path = self.blobs.path(digest)
             try:
                 os.utime(path)
@@ -457,7 +456,7 @@ class Catalog:
         check_repository(repository)
         check_digest(digest)
 
-        def has(conn: sqlite3.Connection) -> bool:
+        def has(conn: Connection) -> bool:
             row = conn.execute(
                 "SELECT 1 FROM repository_blobs WHERE repository = ? AND digest = ?", (repository, digest)
             ).fetchone()
@@ -470,7 +469,7 @@ class Catalog:
         check_repository(repository)
         check_digest(digest)
 
-        def unlink(conn: sqlite3.Connection) -> int:
+        def unlink(conn: Connection) -> int:
             return conn.execute(
                 "DELETE FROM repository_blobs WHERE repository = ? AND digest = ?", (repository, digest)
             ).rowcount

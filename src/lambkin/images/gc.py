@@ -5,14 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
 from lambkin.clock import SYSTEM_CLOCK, Clock
 from lambkin.images.blobs import BlobStore
 from lambkin.images.uploads import UPLOAD_PREFIX
-from lambkin.store.db import Database
+from lambkin.store import Connection, Store
 
 log = logging.getLogger("lambkin.images.gc")
 
@@ -29,7 +28,7 @@ class GarbageReport:
 
 
 async def collect_garbage(
-    db: Database,
+    db: Store,
     blobs: BlobStore,
     now: float,
     blob_grace: float = BLOB_GRACE,
@@ -46,7 +45,7 @@ async def collect_garbage(
     """
     candidates = await asyncio.to_thread(_old_files, blobs, now - blob_grace)
 
-    def sweep_blobs(conn: sqlite3.Connection) -> tuple[list[str], int]:
+    def sweep_blobs(conn: Connection) -> tuple[list[str], int]:
         conn.execute("DELETE FROM manifests WHERE digest NOT IN (SELECT digest FROM repository_manifests)")
         referenced = {
             row[0] for row in conn.execute("SELECT DISTINCT child FROM manifest_refs WHERE kind = 'blob'")
@@ -72,7 +71,7 @@ async def collect_garbage(
 
     deleted, freed = await db.run(sweep_blobs)
 
-    def sweep_uploads(conn: sqlite3.Connection) -> int:
+    def sweep_uploads(conn: Connection) -> int:
         count = 0
         for row in conn.execute("SELECT uuid FROM uploads").fetchall():
             path = blobs.staging / f"{UPLOAD_PREFIX}{row[0]}"
@@ -89,7 +88,7 @@ async def collect_garbage(
 
 
 async def collect_periodically(
-    db: Database, blobs: BlobStore, interval: float, clock: Clock = SYSTEM_CLOCK
+    db: Store, blobs: BlobStore, interval: float, clock: Clock = SYSTEM_CLOCK
 ) -> None:
     """The server's background collection: one `collect_garbage` every `interval` seconds, until cancelled."""
     while True:

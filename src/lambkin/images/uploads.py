@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import hashlib
 import os
-import sqlite3
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -23,7 +22,7 @@ from lambkin.images.errors import (
     RangeInvalid,
     SizeInvalid,
 )
-from lambkin.store.db import Database
+from lambkin.store import Connection, Store
 
 BATCH = 4 << 20  # bytes gathered from the socket before one write+hash step off the loop
 UPLOAD_PREFIX = "upload-"
@@ -60,7 +59,7 @@ class Uploads:
     verified and it is durable (BlobStore.adopt).
     """
 
-    def __init__(self, db: Database, blobs: BlobStore, catalog: Catalog) -> None:
+    def __init__(self, db: Store, blobs: BlobStore, catalog: Catalog) -> None:
         self.db = db
         self.blobs = blobs
         self.catalog = catalog
@@ -75,7 +74,7 @@ class Uploads:
         path = self._path(upload_id)
         await asyncio.to_thread(path.touch)
 
-        def record(conn: sqlite3.Connection) -> None:
+        def record(conn: Connection) -> None:
             conn.execute(
                 "INSERT INTO uploads (uuid, repository, started_at) VALUES (?, ?, ?)",
                 (upload_id, repository, time.time()),
@@ -207,7 +206,7 @@ class Uploads:
         if session is not None:
             raise BlobUploadUnknown(f"upload {upload_id} is not in {repository}", {"uuid": upload_id})
 
-        def find(conn: sqlite3.Connection) -> str | None:
+        def find(conn: Connection) -> str | None:
             row = conn.execute("SELECT repository FROM uploads WHERE uuid = ?", (upload_id,)).fetchone()
             return None if row is None else str(row[0])
 
@@ -223,7 +222,7 @@ class Uploads:
     async def _forget(self, upload_id: str) -> None:
         session = self._sessions.pop(upload_id, None)
 
-        def delete(conn: sqlite3.Connection) -> None:
+        def delete(conn: Connection) -> None:
             conn.execute("DELETE FROM uploads WHERE uuid = ?", (upload_id,))
 
         await self.db.run(delete)

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from lambkin.invoke.async_destinations import Destinations, Refused
 from lambkin.invoke.async_dispatcher import Configs, Dispatcher, DispatchSettings, Runner
 from lambkin.invoke.async_store import open_event_store
 from lambkin.invoke.targets import Resolve
 from lambkin.queues.service import QueueService
+from lambkin.store import Store
 
 
 def build_dispatcher(
-    data_dir: Path,
+    events: Store,
     runner: Runner,
     resolve: Resolve,
     configs: Configs,
@@ -20,9 +19,10 @@ def build_dispatcher(
     settings: DispatchSettings,
     refused: Refused | None = None,
 ) -> Dispatcher:
-    """The dispatcher on <data>/events.db (its own file: accepts never queue behind control-plane writes),
-    with every stored event queued again; with `refused`, records go only where the function's role may."""
-    store = open_event_store(data_dir / "events.db")
+    """The dispatcher on the store `events` (on SQLite a file of its own: accepts never queue behind
+    control-plane writes), with every stored event queued again; with `refused`, records go only where the
+    function's role may."""
+    store = open_event_store(events)
     dispatcher = Dispatcher(store, runner, resolve, configs, Destinations(queues, refused), settings)
     dispatcher.restore()
     return dispatcher

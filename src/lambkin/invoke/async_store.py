@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable
-from pathlib import Path
 
 from lambkin.invoke.async_lifecycle import AsyncEvent
 from lambkin.queues.journal import Journal
-from lambkin.store.db import Database, Migration
+from lambkin.store import Connection, Migration, Store
 
 MIGRATIONS = [
     Migration(
@@ -46,7 +44,7 @@ def _row(event: AsyncEvent) -> tuple[object, ...]:
     )
 
 
-def _insert(conn: sqlite3.Connection, events: Iterable[AsyncEvent]) -> None:
+def _insert(conn: Connection, events: Iterable[AsyncEvent]) -> None:
     # DO NOTHING: an event re-sent under the same request ID (a retried HTTP request) is stored once.
     conn.executemany(
         f"INSERT INTO async_events ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (request_id) DO NOTHING",
@@ -60,7 +58,7 @@ class EventStore:
     `journal.run()` must be running (the dispatcher's task group owns it).
     """
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Store) -> None:
         self.db = db
         self.journal = Journal(db)
 
@@ -80,7 +78,7 @@ class EventStore:
     async def remove(self, request_id: str, successors: list[AsyncEvent] | None = None) -> None:
         """Removes a finished event; `successors` (events for a destination function) are added with it."""
 
-        def write(conn: sqlite3.Connection) -> None:
+        def write(conn: Connection) -> None:
             if successors:
                 _insert(conn, successors)
             conn.execute("DELETE FROM async_events WHERE request_id = ?", (request_id,))
@@ -90,7 +88,7 @@ class EventStore:
     async def payload(self, request_id: str) -> bytes | None:
         """A waiting event's payload (None once the event is gone)."""
 
-        def read(conn: sqlite3.Connection) -> bytes | None:
+        def read(conn: Connection) -> bytes | None:
             row = conn.execute(
                 "SELECT payload FROM async_events WHERE request_id = ?", (request_id,)
             ).fetchone()
@@ -101,7 +99,7 @@ class EventStore:
     def load(self) -> list[AsyncEvent]:
         """Every stored event (start-up): whatever was in flight at a crash is simply due again."""
 
-        def read(conn: sqlite3.Connection) -> list[AsyncEvent]:
+        def read(conn: Connection) -> list[AsyncEvent]:
             columns = _COLUMNS.replace("payload", "CASE WHEN length(payload) <= ? THEN payload END")
             query = f"SELECT {columns} FROM async_events ORDER BY accepted_at"
             rows = conn.execute(query, (INLINE_LIMIT,)).fetchall()
@@ -122,7 +120,7 @@ class EventStore:
         return self.db.run_sync(read)
 
 
-def open_event_store(path: Path) -> EventStore:
-    db = Database(path)
+def open_event_store(db: Store) -> EventStore:
+    """The event store on `db`, migrated."""
     db.migrate(MIGRATIONS)
     return EventStore(db)

@@ -11,7 +11,7 @@ from lambkin.protocol.validate import Problem
 INVOKE_LIMIT = 6_291_456
 BODY_LIMIT = 10 * 1024 * 1024
 QUERY_SERVICES = frozenset({"iam", "sts"})  # query-protocol services: input faults are ValidationError
-UNAVAILABLE = "ServiceUnavailable"  # a domain error's code for a retryable fault of the server (a full disk)
+UNAVAILABLE = "ServiceUnavailable"  # a domain error's code for a retryable fault of the server (a full disk, the database away)
 
 # SignatureError.kind → (json/rest-json code, query code, status)
 _AUTH: dict[str, tuple[str, str, int]] = {
@@ -28,7 +28,7 @@ def domain(service: str, failure: DomainError) -> AwsError:
     """A domain error as the service answers it: its code, message and fields; every one Lambda answers
     is the caller's (`Type: User`). The status comes from the model, unless the error has its own (an
     unmodelled one: STS's AccessDenied, 403); SQS's query code from the model too. A retryable fault of the
-    server (code UNAVAILABLE: a full disk) is each service's own (`unavailable`)."""
+    server (code UNAVAILABLE: a full disk, the database away) is each service's own (`unavailable`)."""
     if failure.code == UNAVAILABLE:
         return unavailable(service, failure.message)
     fields: dict[str, Any] = {"Type": "User"} if service == "lambda" else {}
@@ -128,7 +128,7 @@ def too_large(service: str, operation: str | None, limit: int) -> AwsError:
 
 
 def unavailable(service: str, message: str) -> AwsError:
-    """A fault of the server that a retry may get past (a full disk): each service's retryable server error."""
+    """A fault of the server that a retry may get past (a full disk, the database away): each service's retryable server error."""
     if service == "lambda":
         return AwsError("ServiceException", message, 500)
     if service == "sqs":

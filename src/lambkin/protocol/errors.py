@@ -29,8 +29,9 @@ fault (`serialize.error`).
         ├── queues.errors.QueueError            sqs      QueueDoesNotExist, InvalidAttributeName, ... (the json
         │                                                protocol's names; query codes from `legacy.py`)
         ├── logs.errors.LogsError               logs     ResourceNotFoundException, InvalidParameterException
-        └── store.db.StorageFull                every    ServiceUnavailable: each service's retryable server
-                                                         fault (`dialect.unavailable`), for a full disk
+        ├── store.errors.StorageFull            every    ServiceUnavailable: each service's retryable server
+        │                                                fault (`dialect.unavailable`), for a full disk
+        └── store.errors.StoreUnavailable       every    the same, for a database that cannot be reached
 
 `images.errors.RegistryError` has the same shape, but it is the OCI registry's (`api/registry.py` renders it
 as the distribution spec's JSON); it never reaches an AWS API.

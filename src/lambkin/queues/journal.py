@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from lambkin.store.db import Database, disk_full
+from lambkin.store import Connection, Store, fatal
 
 T = TypeVar("T")
-Write = Callable[[sqlite3.Connection], Any]
+Write = Callable[[Connection], Any]
 
 
 class JournalClosed(Exception):
@@ -25,14 +24,14 @@ class Journal:
     queue service's task group.
     """
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Store) -> None:
         self._db = db
         self._pending: list[tuple[Write, asyncio.Future[Any]]] = []
         self._wake = asyncio.Event()
         self._closed = False
         self._committing: list[tuple[Write, asyncio.Future[Any]]] = []
 
-    async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+    async def write(self, fn: Callable[[Connection], T]) -> T:
         if self._closed:
             raise JournalClosed("the queue journal is closed")
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
@@ -74,7 +73,7 @@ class Journal:
                 future.set_exception(value)
 
 
-def _apply(conn: sqlite3.Connection, writes: list[Write]) -> list[tuple[bool, Any]]:
+def _apply(conn: Connection, writes: list[Write]) -> list[tuple[bool, Any]]:
     if len(writes) == 1:
         # Alone in its transaction: a failure rolls the whole transaction back, no savepoint needed.
         return [(True, writes[0](conn))]
@@ -84,7 +83,7 @@ def _apply(conn: sqlite3.Connection, writes: list[Write]) -> list[tuple[bool, An
         try:
             value = fn(conn)
         except Exception as exc:
-            if disk_full(exc):  # no write of this batch can be kept: the whole transaction is rolled back
+            if fatal(exc):  # no write of this batch can be kept: the whole transaction is rolled back
                 raise
             conn.execute("ROLLBACK TO w")
             conn.execute("RELEASE w")

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import assert_never
 
 from lambkin.clock import SYSTEM_CLOCK, Clock
@@ -31,7 +29,7 @@ from lambkin.queues.receipts import decode, new_token
 from lambkin.queues.receiving import ReceivedMessage, render
 from lambkin.queues.registry import QueueRegistry
 from lambkin.queues.sending import SendRequest, SendResult, prepare
-from lambkin.store.db import Database
+from lambkin.store import Connection, Store
 
 SWEEP_INTERVAL = 30.0
 MAX_VISIBILITY = 43_200
@@ -52,7 +50,7 @@ class QueueService:
     their queue's signal, which sends and visibility changes raise.
     """
 
-    def __init__(self, db: Database, region: str, account_id: str, clock: Clock = SYSTEM_CLOCK) -> None:
+    def __init__(self, db: Store, region: str, account_id: str, clock: Clock = SYSTEM_CLOCK) -> None:
         self.db = db
         self.clock = clock
         self.journal = Journal(db)
@@ -99,7 +97,7 @@ class QueueService:
                 queue.index.remove(meta.message_id)
                 gone.append(meta.message_id)
 
-        def write(conn: sqlite3.Connection) -> None:
+        def write(conn: Connection) -> None:
             storage.delete_messages(conn, gone)
             storage.prune_dedup(conn, now)
 
@@ -238,7 +236,7 @@ class QueueService:
         dlq_seq = dlq.next_seq if dlq is not None else 0
         ids = [m.message_id for m in delivered]
 
-        def write(conn: sqlite3.Connection) -> dict[str, storage.MessageContent]:
+        def write(conn: Connection) -> dict[str, storage.MessageContent]:
             storage.update_deliveries(conn, delivered)
             storage.move_messages(conn, moved, dlq_seq)
             storage.delete_messages(conn, expired)
@@ -330,13 +328,12 @@ def _check_range(name: str, value: int, low: int, high: int) -> None:
         )
 
 
-def open_queue_service(path: Path, region: str, account_id: str, clock: Clock = SYSTEM_CLOCK) -> QueueService:
-    """The queue engine on its own SQLite file, loaded and ready for `run()`.
+def open_queue_service(db: Store, region: str, account_id: str, clock: Clock = SYSTEM_CLOCK) -> QueueService:
+    """The queue engine on its own store (`open_store(settings, "queues")`), loaded and ready for `run()`.
 
-    A file of its own gives queue traffic its own write lock, WAL and SQLite thread, so sends never wait
-    behind the control plane's transactions (nor it behind theirs).
+    A store of its own gives queue traffic its own worker thread (and on SQLite its own file, write lock and
+    WAL), so sends never wait behind the control plane's transactions (nor it behind theirs).
     """
-    db = Database(path)
     db.migrate(storage.migrations())
     service = QueueService(db, region, account_id, clock)
     service.load()

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from lambkin.queues.lifecycle import MessageMeta
 from lambkin.queues.messages import AttributeValue
-from lambkin.store.db import Migration
+from lambkin.store import Connection, Migration
 
 SCHEMA = """
 CREATE TABLE queues (
@@ -91,12 +90,12 @@ class DedupEntry:
     expires_at: float
 
 
-def load_queues(conn: sqlite3.Connection) -> list[QueueRow]:
+def load_queues(conn: Connection) -> list[QueueRow]:
     rows = conn.execute("SELECT name, fifo, attributes, tags, created_at, modified_at, next_seq FROM queues")
     return [QueueRow(r[0], bool(r[1]), json.loads(r[2]), json.loads(r[3]), r[4], r[5], r[6]) for r in rows]
 
 
-def load_messages(conn: sqlite3.Connection) -> Iterator[MessageMeta]:
+def load_messages(conn: Connection) -> Iterator[MessageMeta]:
     rows = conn.execute(
         "SELECT id, queue, seq, sent_at, visible_at, receive_count, first_receive_at, receipt, group_id, size"
         " FROM messages ORDER BY queue, seq"
@@ -105,13 +104,13 @@ def load_messages(conn: sqlite3.Connection) -> Iterator[MessageMeta]:
         yield MessageMeta(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9])
 
 
-def load_dedup(conn: sqlite3.Connection, now: float) -> list[DedupEntry]:
+def load_dedup(conn: Connection, now: float) -> list[DedupEntry]:
     conn.execute("DELETE FROM dedup WHERE expires_at <= ?", (now,))
     rows = conn.execute("SELECT queue, key, message_id, seq, expires_at FROM dedup")
     return [DedupEntry(*r) for r in rows]
 
 
-def save_queue(conn: sqlite3.Connection, row: QueueRow) -> None:
+def save_queue(conn: Connection, row: QueueRow) -> None:
     conn.execute(
         "INSERT INTO queues (name, fifo, attributes, tags, created_at, modified_at, next_seq)"
         " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET attributes = excluded.attributes,"
@@ -128,7 +127,7 @@ def save_queue(conn: sqlite3.Connection, row: QueueRow) -> None:
     )
 
 
-def delete_queue(conn: sqlite3.Connection, name: str) -> None:
+def delete_queue(conn: Connection, name: str) -> None:
     conn.execute("DELETE FROM messages WHERE queue = ?", (name,))
     conn.execute("DELETE FROM dedup WHERE queue = ?", (name,))
     conn.execute("DELETE FROM queues WHERE name = ?", (name,))
@@ -141,7 +140,7 @@ class NewMessage:
     dedup: DedupEntry | None = None
 
 
-def insert_messages(conn: sqlite3.Connection, queue: str, messages: list[NewMessage], next_seq: int) -> None:
+def insert_messages(conn: Connection, queue: str, messages: list[NewMessage], next_seq: int) -> None:
     conn.executemany(
         "INSERT INTO messages (id, queue, seq, body, attributes, system_attributes, md5_body, md5_attributes,"
         " sent_at, visible_at, group_id, dedup_id, sender_id, dlq_source, size)"
@@ -178,7 +177,7 @@ def insert_messages(conn: sqlite3.Connection, queue: str, messages: list[NewMess
     conn.execute("UPDATE queues SET next_seq = ? WHERE name = ?", (next_seq, queue))
 
 
-def update_deliveries(conn: sqlite3.Connection, metas: Iterable[MessageMeta]) -> None:
+def update_deliveries(conn: Connection, metas: Iterable[MessageMeta]) -> None:
     """Saves visibility, receive counts and receipts (after a receive or a visibility change)."""
     conn.executemany(
         "UPDATE messages SET visible_at = ?, receive_count = ?, first_receive_at = ?, receipt = ? WHERE id = ?",
@@ -186,7 +185,7 @@ def update_deliveries(conn: sqlite3.Connection, metas: Iterable[MessageMeta]) ->
     )
 
 
-def move_messages(conn: sqlite3.Connection, moves: list[tuple[MessageMeta, str]], next_seq: int) -> None:
+def move_messages(conn: Connection, moves: list[tuple[MessageMeta, str]], next_seq: int) -> None:
     """Moves messages to a dead-letter queue (each meta already carries its new queue and sequence)."""
     conn.executemany(
         "UPDATE messages SET queue = ?, seq = ?, visible_at = ?, receive_count = 0, first_receive_at = NULL,"
@@ -197,19 +196,19 @@ def move_messages(conn: sqlite3.Connection, moves: list[tuple[MessageMeta, str]]
         conn.execute("UPDATE queues SET next_seq = ? WHERE name = ?", (next_seq, moves[0][0].queue))
 
 
-def delete_messages(conn: sqlite3.Connection, ids: Iterable[str]) -> None:
+def delete_messages(conn: Connection, ids: Iterable[str]) -> None:
     conn.executemany("DELETE FROM messages WHERE id = ?", [(i,) for i in ids])
 
 
-def prune_dedup(conn: sqlite3.Connection, now: float) -> None:
+def prune_dedup(conn: Connection, now: float) -> None:
     conn.execute("DELETE FROM dedup WHERE expires_at <= ?", (now,))
 
 
-def purge(conn: sqlite3.Connection, queue: str) -> None:
+def purge(conn: Connection, queue: str) -> None:
     conn.execute("DELETE FROM messages WHERE queue = ?", (queue,))
 
 
-def read_contents(conn: sqlite3.Connection, ids: list[str]) -> dict[str, MessageContent]:
+def read_contents(conn: Connection, ids: list[str]) -> dict[str, MessageContent]:
     if not ids:
         return {}
     marks = ",".join("?" * len(ids))

@@ -23,7 +23,7 @@ from lambkin.protocol.errors import AwsError
 from lambkin.protocol.service import RequestContext
 from lambkin.queues import permissions
 from lambkin.queues.storage import QueueRow
-from lambkin.store.db import Database
+from lambkin.store.sqlite import SqliteStore
 from lambkin.testing.images import FakeImageResolver
 
 ACCOUNT = "000000000000"
@@ -121,7 +121,7 @@ def test_lambda_operations_name_their_actions_and_resources(tables: dict[str, Ac
 
 
 async def test_a_function_policy_is_the_resource_policy_of_its_target(tmp_path: Path) -> None:
-    db = Database(tmp_path / "lambkin.db")
+    db = SqliteStore(tmp_path / "lambkin.db")
     db.migrate(wiring.migrations())
     plane = build_control_plane(db, "us-east-1", ACCOUNT, FakeImageResolver(), role_check=lambda role: True)
     await plane.functions.create(

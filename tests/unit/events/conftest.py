@@ -9,19 +9,20 @@ import pytest
 
 from lambkin.events.mapping_service import MappingService
 from lambkin.events.mapping_store import MIGRATIONS, MappingStore
-from lambkin.store.db import Database
+from lambkin.store import Store
+from lambkin.store.sqlite import SqliteStore
 from lambkin.testing.clock import ManualClock
 from tests.unit.events.fakes import QUEUES, Functions
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(tmp_path / "lambkin.db")
+def db(tmp_path: Path) -> Iterator[Store]:
+    database = SqliteStore(tmp_path / "lambkin.db")
     database.migrate(MIGRATIONS)
     yield database
     database.close()
 
 
 @pytest.fixture
-def service(db: Database) -> MappingService:
+def service(db: Store) -> MappingService:
     return MappingService(MappingStore(db), Functions(), QUEUES.get, "arn:esm:", ManualClock(100.0))

@@ -14,7 +14,7 @@ from lambkin.events.mapping_service import FunctionInfo, MappingService, QueueIn
 from lambkin.events.mapping_store import MappingStore
 from lambkin.identity.authorizer import Authorizer
 from lambkin.identity.directory import Role
-from lambkin.store.db import Database
+from lambkin.store import Store
 from lambkin.testing.clock import ManualClock
 from lambkin.testing.identity import FakeDirectory
 from tests.unit.events.fakes import FN, Q
@@ -48,7 +48,7 @@ class Functions:
         return FunctionInfo(raw_name, None, FN + raw_name, 3, self.role)
 
 
-def service(db: Database, directory: FakeDirectory, queue_policy: str | None = None, role: str = ROLE) -> Any:
+def service(db: Store, directory: FakeDirectory, queue_policy: str | None = None, role: str = ROLE) -> Any:
     queues = {Q + "q": QueueInfo("q", False, 30, queue_policy)}
     authorizer = Authorizer(directory, ACCOUNT)
     return MappingService(
@@ -68,9 +68,7 @@ def directory() -> FakeDirectory:
     return found
 
 
-async def test_a_role_allowed_the_pollers_actions_may_be_mapped(
-    db: Database, directory: FakeDirectory
-) -> None:
+async def test_a_role_allowed_the_pollers_actions_may_be_mapped(db: Store, directory: FakeDirectory) -> None:
     directory.attach(ROLE, allowing("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"))
     made = await service(db, directory).create({"EventSourceArn": Q + "q", "FunctionName": "f"})
     assert made.function == "f"
@@ -85,7 +83,7 @@ async def test_a_role_allowed_the_pollers_actions_may_be_mapped(
     ],
 )
 async def test_the_first_action_the_role_lacks_is_named(
-    db: Database, directory: FakeDirectory, allowed: tuple[str, ...], missing: str
+    db: Store, directory: FakeDirectory, allowed: tuple[str, ...], missing: str
 ) -> None:
     if allowed:
         directory.attach(ROLE, allowing(*allowed))
@@ -97,7 +95,7 @@ async def test_the_first_action_the_role_lacks_is_named(
     )
 
 
-async def test_the_queues_own_policy_may_grant_the_role(db: Database, directory: FakeDirectory) -> None:
+async def test_the_queues_own_policy_may_grant_the_role(db: Store, directory: FakeDirectory) -> None:
     policy = json.dumps(
         {
             "Version": "2012-10-17",
@@ -115,14 +113,14 @@ async def test_the_queues_own_policy_may_grant_the_role(db: Database, directory:
     assert made.queue == "q"
 
 
-async def test_a_role_iam_does_not_know_may_not(db: Database, directory: FakeDirectory) -> None:
+async def test_a_role_iam_does_not_know_may_not(db: Store, directory: FakeDirectory) -> None:
     with pytest.raises(InvalidParameterValue, match="to call ReceiveMessage on SQS"):
         await service(db, directory, role=f"arn:aws:iam::{ACCOUNT}:role/gone").create(
             {"EventSourceArn": Q + "q", "FunctionName": "f"}
         )
 
 
-async def test_an_update_to_another_function_checks_its_role(db: Database, directory: FakeDirectory) -> None:
+async def test_an_update_to_another_function_checks_its_role(db: Store, directory: FakeDirectory) -> None:
     directory.attach(ROLE, allowing("sqs:*", resource=Q + "*"))
     mappings = service(db, directory)
     made = await mappings.create({"EventSourceArn": Q + "q", "FunctionName": "f"})

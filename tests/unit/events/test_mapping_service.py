@@ -8,7 +8,7 @@ from lambkin.events.errors import InvalidParameterValue, MappingConflict, Mappin
 from lambkin.events.mapping_service import FunctionInfo, MappingService
 from lambkin.events.mapping_store import MappingStore
 from lambkin.events.mappings import MappingState
-from lambkin.store.db import Database
+from lambkin.store import Store
 from tests.unit.events.fakes import FN, QUEUES, Functions, Q
 
 
@@ -65,9 +65,7 @@ async def test_updates_walk_the_state_table(service: MappingService) -> None:
         await service.update(uuid, {"FunctionName": "g"})
 
 
-async def test_delete_then_settle_removes_it_from_memory_and_disk(
-    service: MappingService, db: Database
-) -> None:
+async def test_delete_then_settle_removes_it_from_memory_and_disk(service: MappingService, db: Store) -> None:
     uuid = (await service.create({"EventSourceArn": Q + "q", "FunctionName": "f"})).uuid
     assert (await service.delete(uuid)).state is MappingState.DELETING
     assert (await service.delete(uuid)).state is MappingState.DELETING
@@ -77,7 +75,7 @@ async def test_delete_then_settle_removes_it_from_memory_and_disk(
     assert MappingStore(db).load() == []
 
 
-async def test_mappings_are_reloaded_from_disk(service: MappingService, db: Database) -> None:
+async def test_mappings_are_reloaded_from_disk(service: MappingService, db: Store) -> None:
     made = await service.create({"EventSourceArn": Q + "q", "FunctionName": "f", "BatchSize": 3})
     again = MappingService(MappingStore(db), Functions(), QUEUES.get, "arn:esm:")
     again.load()

@@ -22,7 +22,8 @@ from lambkin.functions.policies import Permission
 from lambkin.functions.repository import MIGRATIONS
 from lambkin.identity.authorizer import Authorizer
 from lambkin.identity.directory import Role
-from lambkin.store.db import Database
+from lambkin.store import Store
+from lambkin.store.sqlite import SqliteStore
 from lambkin.testing.identity import FakeDirectory
 from lambkin.testing.images import FakeImageResolver
 
@@ -50,8 +51,8 @@ def revoke(directory: FakeDirectory, role: str) -> None:
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(tmp_path / "test.db")
+def db(tmp_path: Path) -> Iterator[Store]:
+    database = SqliteStore(tmp_path / "test.db")
     database.migrate(MIGRATIONS + policies.MIGRATIONS + event_invoke_config.MIGRATIONS)
     yield database
     database.close()
@@ -71,7 +72,7 @@ def queue_policies() -> dict[str, str]:
 
 
 @pytest.fixture
-def cp(db: Database, directory: FakeDirectory, queue_policies: dict[str, str]) -> ControlPlane:
+def cp(db: Store, directory: FakeDirectory, queue_policies: dict[str, str]) -> ControlPlane:
     resolver = FakeImageResolver()
     resolver.tags["reg/app:v1"] = "sha256:" + "1" * 64
     return build_control_plane(
@@ -87,7 +88,7 @@ def cp(db: Database, directory: FakeDirectory, queue_policies: dict[str, str]) -
 
 
 @pytest.fixture
-def configs(db: Database, cp: ControlPlane) -> EventInvokeConfigService:
+def configs(db: Store, cp: ControlPlane) -> EventInvokeConfigService:
     return EventInvokeConfigService(db, cp.arns, cp.functions, delivery=cp.delivery)
 
 
@@ -213,7 +214,7 @@ async def test_a_version_is_checked_with_the_role_it_was_published_with(
         await configs.put("fn", "1", None, None, {"OnFailure": QUEUE})
 
 
-async def test_without_role_may_roles_are_not_asked(db: Database) -> None:
+async def test_without_role_may_roles_are_not_asked(db: Store) -> None:
     resolver = FakeImageResolver()
     resolver.tags["reg/app:v1"] = "sha256:" + "1" * 64
     cp = build_control_plane(

@@ -25,7 +25,8 @@ from lambkin.functions.names import FunctionRef
 from lambkin.functions.repository import MIGRATIONS
 from lambkin.functions.states import State, UpdateStatus
 from lambkin.invoke.targets import Target, Targets
-from lambkin.store.db import Database
+from lambkin.store import Store
+from lambkin.store.sqlite import SqliteStore
 from lambkin.testing.images import FakeImageResolver, ResolvedImage
 
 ROLE = "arn:aws:iam::000000000000:role/r"
@@ -38,8 +39,8 @@ def assumable(role: str) -> bool:
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(tmp_path / "test.db")
+def db(tmp_path: Path) -> Iterator[Store]:
+    database = SqliteStore(tmp_path / "test.db")
     database.migrate(MIGRATIONS + policies.MIGRATIONS)
     yield database
     database.close()
@@ -54,7 +55,7 @@ def resolver() -> FakeImageResolver:
 
 
 @pytest.fixture
-def cp(db: Database, resolver: FakeImageResolver) -> ControlPlane:
+def cp(db: Store, resolver: FakeImageResolver) -> ControlPlane:
     return build_control_plane(
         db, "us-east-1", "000000000000", resolver, role_check=assumable, architecture="x86_64"
     )
@@ -175,7 +176,7 @@ async def test_publish_with_code_update(cp: ControlPlane) -> None:
     assert [(v.version, v.code_sha256[:1]) for v in page.items] == [("$LATEST", "2"), ("1", "2")]
 
 
-async def test_aliases_route_and_protect_their_versions(cp: ControlPlane, db: Database) -> None:
+async def test_aliases_route_and_protect_their_versions(cp: ControlPlane, db: Store) -> None:
     await active(cp, "fn")
     await cp.functions.publish(FunctionRef("fn"), None, None, None)
     await cp.functions.update_configuration(FunctionRef("fn"), ConfigChange(timeout=7), None)
@@ -229,7 +230,7 @@ async def test_a_listing_read_again_shows_every_write_since(cp: ControlPlane) ->
     assert [v.name for v in (await cp.functions.list(None, None, False)).items] == ["other"]
 
 
-async def test_pending_work_resumes_after_restart(db: Database, resolver: FakeImageResolver) -> None:
+async def test_pending_work_resumes_after_restart(db: Store, resolver: FakeImageResolver) -> None:
     before = build_control_plane(
         db, "us-east-1", "000000000000", resolver, role_check=assumable, architecture="x86_64"
     )
@@ -271,7 +272,7 @@ async def test_create_with_publish_resolves_version_1_with_latest(cp: ControlPla
     assert await cp.worker.settle("fn", "1") is None  # nothing left to do
 
 
-async def test_resumed_worker_settles_what_was_pending(db: Database, resolver: FakeImageResolver) -> None:
+async def test_resumed_worker_settles_what_was_pending(db: Store, resolver: FakeImageResolver) -> None:
     before = build_control_plane(
         db, "us-east-1", "000000000000", resolver, role_check=assumable, architecture="x86_64"
     )
@@ -299,7 +300,7 @@ class GatedResolver(FakeImageResolver):
         return await super().resolve(image_uri, architecture)
 
 
-async def test_run_settles_a_function_recreated_while_its_old_image_resolves(db: Database) -> None:
+async def test_run_settles_a_function_recreated_while_its_old_image_resolves(db: Store) -> None:
     resolver = GatedResolver()
     resolver.tags["reg/app:v1"] = "sha256:" + "1" * 64
     resolver.tags["reg/app:v2"] = "sha256:" + "2" * 64

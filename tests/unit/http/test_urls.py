@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -14,17 +13,18 @@ from lambkin.functions.names import Arns, FunctionRef
 from lambkin.functions.repository import FunctionRepository
 from lambkin.functions.states import State
 from lambkin.functions.urls import UrlService
-from lambkin.store.db import Database
+from lambkin.store import Connection
+from lambkin.store.sqlite import SqliteStore
 from lambkin.wiring import migrations
 
 
 @pytest.fixture()
 def service(tmp_path: Path) -> UrlService:
-    db = Database(tmp_path / "lambkin.db")
+    db = SqliteStore(tmp_path / "lambkin.db")
     db.migrate(migrations())
     repo = FunctionRepository()
 
-    def seed(conn: sqlite3.Connection) -> None:
+    def seed(conn: Connection) -> None:
         repo.put_record(conn, FunctionRecord(name="fn"))
         version = FunctionVersion(
             name="fn",

@@ -15,7 +15,7 @@ from lambkin.identity.execution_roles import lambda_can_assume
 from lambkin.identity.iam import Iam
 from lambkin.identity.iam_documents import check_document
 from lambkin.identity.iam_roles import Roles
-from lambkin.store.db import Database
+from lambkin.store.sqlite import SqliteStore
 
 ACCOUNT = "000000000000"
 
@@ -27,7 +27,7 @@ def trust(service: str, effect: str = "Allow") -> str:
 
 @pytest.fixture
 def iam(tmp_path: Path) -> Iterator[Iam]:
-    db = Database(tmp_path / "iam.db")
+    db = SqliteStore(tmp_path / "iam.db")
     db.migrate(iam_store.MIGRATIONS)
     service = Iam(db, ACCOUNT, check_document)
     service.load()

@@ -18,7 +18,8 @@ from lambkin.identity.iam_policies import Policies
 from lambkin.identity.iam_roles import Roles
 from lambkin.identity.iam_users import Users
 from lambkin.identity.principals import Principal, root
-from lambkin.store.db import Database
+from lambkin.store import Store
+from lambkin.store.sqlite import SqliteStore
 
 ACCOUNT = "000000000000"
 TRUST = json.dumps(
@@ -46,15 +47,15 @@ def json_only(text: str, kind: DocumentKind) -> None:
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(tmp_path / "iam.db")
+def db(tmp_path: Path) -> Iterator[Store]:
+    database = SqliteStore(tmp_path / "iam.db")
     database.migrate(iam_store.MIGRATIONS)
     yield database
     database.close()
 
 
 @pytest.fixture
-def iam(db: Database) -> Iam:
+def iam(db: Store) -> Iam:
     service = Iam(db, ACCOUNT, json_only, clock=lambda: 1_700_000_000.0)
     service.load()
     return service
@@ -110,7 +111,7 @@ async def test_attaching_an_unknown_policy_names_it(iam: Iam) -> None:
         await Attachments(iam).attach("role", "app", "nonsense")
 
 
-async def test_state_survives_a_restart(db: Database, iam: Iam) -> None:
+async def test_state_survives_a_restart(db: Store, iam: Iam) -> None:
     await Roles(iam).create("app", TRUST, tags=[("team", "a")])
     await Attachments(iam).attach("role", "app", BASIC)
     policy = await Policies(iam).create("mine", LOGS)

@@ -12,19 +12,20 @@ import pytest
 from lambkin.images.blobs import BlobStore
 from lambkin.images.catalog import MIGRATIONS, Catalog
 from lambkin.images.manifests import OCI_CONFIG, OCI_INDEX, OCI_LAYER_GZIP, OCI_MANIFEST
-from lambkin.store.db import Database
+from lambkin.store import Store
+from lambkin.store.sqlite import SqliteStore
 
 
 @dataclass(frozen=True)
 class Parts:
-    db: Database
+    db: Store
     blobs: BlobStore
     catalog: Catalog
 
 
 @pytest.fixture
 def parts(tmp_path: Path) -> Iterator[Parts]:
-    db = Database(tmp_path / "lambkin.db")
+    db = SqliteStore(tmp_path / "lambkin.db")
     db.migrate(MIGRATIONS)
     blobs = BlobStore(tmp_path / "blobs")
     try:

@@ -24,7 +24,7 @@ from lambkin.images.pull import (
 )
 from lambkin.images.reference import parse_reference
 from lambkin.images.registry_auth import Credentials
-from lambkin.store.db import Database
+from lambkin.store.sqlite import SqliteStore
 from tests.unit.images.layer_tars import file, tar_bytes
 
 LAYER_TAR = tar_bytes([file("hello.txt", b"hello\n")])
@@ -99,7 +99,7 @@ class ScriptedRegistry:
 
 @pytest.fixture
 def catalog(tmp_path: Path) -> Iterator[Catalog]:
-    db = Database(tmp_path / "lambkin.db")
+    db = SqliteStore(tmp_path / "lambkin.db")
     db.migrate(MIGRATIONS)
     try:
         yield Catalog(db, BlobStore(tmp_path / "blobs"))

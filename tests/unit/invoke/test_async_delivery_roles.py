@@ -21,6 +21,7 @@ from lambkin.invoke.async_lifecycle import AsyncEvent
 from lambkin.invoke.async_store import open_event_store
 from lambkin.invoke.invoker import InvokeRequest, InvokeResult, InvokeTarget
 from lambkin.invoke.targets import Target
+from lambkin.store.sqlite import SqliteStore
 from lambkin.testing.clock import ManualClock
 
 ARN = "arn:aws:lambda:us-east-1:000000000000:function:"
@@ -113,7 +114,7 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
     clock = ManualClock(1000.0)
     queues = Queues()
     runner = Runner()
-    store = open_event_store(tmp_path / "events.db")
+    store = open_event_store(SqliteStore(tmp_path / "events.db"))
     destinations = Destinations(queues, refused)  # type: ignore[arg-type]
     dispatcher = Dispatcher(store, runner, resolve, config, destinations, DispatchSettings(), clock)
     journal = asyncio.create_task(store.journal.run())

@@ -18,6 +18,7 @@ from lambkin.invoke.async_store import open_event_store
 from lambkin.invoke.concurrency import Throttled
 from lambkin.invoke.invoker import InvokeRequest, InvokeResult, InvokeTarget
 from lambkin.invoke.targets import FunctionGone, Target
+from lambkin.store.sqlite import SqliteStore
 from lambkin.testing.clock import ManualClock
 
 ARN = "arn:aws:lambda:us-east-1:000000000000:function:"
@@ -90,7 +91,7 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
     async def config(name: str, qualifier: str | None) -> AsyncConfig | None:
         return configs.get(name)
 
-    store = open_event_store(tmp_path / "events.db")
+    store = open_event_store(SqliteStore(tmp_path / "events.db"))
     dispatcher = Dispatcher(store, runner, resolve, config, Destinations(None), DispatchSettings(), clock)
     journal = asyncio.create_task(store.journal.run())
     yield World(dispatcher, runner, clock, configs, gone)

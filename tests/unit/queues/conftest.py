@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from lambkin.queues.service import QueueService, open_queue_service
+from lambkin.store.sqlite import SqliteStore
 from lambkin.testing.clock import ManualClock
 
 
@@ -20,7 +21,7 @@ def clock() -> ManualClock:
 
 @contextlib.asynccontextmanager
 async def running(path: Path, clock: ManualClock) -> AsyncIterator[QueueService]:
-    service = open_queue_service(path, "us-east-1", "123456789012", clock)
+    service = open_queue_service(SqliteStore(path), "us-east-1", "123456789012", clock)
     task = asyncio.create_task(service.run())
     try:
         yield service

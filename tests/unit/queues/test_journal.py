@@ -11,17 +11,18 @@ from pathlib import Path
 import pytest
 
 from lambkin.queues.journal import Journal, JournalClosed
-from lambkin.store.db import Database
+from lambkin.store import Connection
+from lambkin.store.sqlite import SqliteStore
 
 
 async def test_writes_commit_together_and_fail_alone(tmp_path: Path) -> None:
-    db = Database(tmp_path / "j.db")
+    db = SqliteStore(tmp_path / "j.db")
     db.run_sync(lambda conn: conn.execute("CREATE TABLE t (v INTEGER UNIQUE)"))
     journal = Journal(db)
     runner = asyncio.create_task(journal.run())
 
-    def insert(value: int) -> Callable[[sqlite3.Connection], int]:
-        def write(conn: sqlite3.Connection) -> int:
+    def insert(value: int) -> Callable[[Connection], int]:
+        def write(conn: Connection) -> int:
             conn.execute("INSERT INTO t (v) VALUES (?)", (value,))
             return value
 
@@ -46,12 +47,12 @@ async def test_writes_commit_together_and_fail_alone(tmp_path: Path) -> None:
 
 
 async def test_a_lone_failing_write_leaves_nothing_behind(tmp_path: Path) -> None:
-    db = Database(tmp_path / "j.db")
+    db = SqliteStore(tmp_path / "j.db")
     db.run_sync(lambda conn: conn.execute("CREATE TABLE t (v INTEGER UNIQUE)"))
     journal = Journal(db)
     runner = asyncio.create_task(journal.run())
 
-    def half_done(conn: sqlite3.Connection) -> None:
+    def half_done(conn: Connection) -> None:
         conn.execute("INSERT INTO t (v) VALUES (7)")
         raise ValueError("failed after its first change")
 

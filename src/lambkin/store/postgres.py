@@ -1,0 +1,287 @@
+"""The PostgreSQL store: psycopg 3 on one pool per process, each store's units of work on its own thread.
+
+Every store name ("lambkin", "queues", "events") is the same database; its units of work run one at a time
+on the store's own worker thread, as on SQLite (one writer per file), so a service sees the same order of
+transactions on either engine, and the event loop never blocks. Connections come from one psycopg_pool
+ConnectionPool shared by the names and released when the last of them closes.
+
+psycopg's errors are translated here, once, into the store's (`errors.py`): a unique violation is Conflict,
+a full disk StorageFull, and a database that cannot be reached (down, restarting, connection lost, no
+connection to be had) StoreUnavailable; each unit of work that met one was rolled back, or never began.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Literal, NoReturn, TypeVar
+
+import psycopg
+from psycopg import errors as pg_errors
+from psycopg.conninfo import conninfo_to_dict
+from psycopg.pq import TransactionStatus
+from psycopg.rows import RowMaker
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from lambkin.store.contract import Connection, Row
+from lambkin.store.errors import Conflict, DatabaseUnreachable, StorageFull, StoreError, StoreUnavailable
+from lambkin.store.migrations import LEDGER, RECORD, Migration, pending
+
+T = TypeVar("T")
+
+CONNECT_TIMEOUT_S = 5  # a connection attempt gives up after this (libpq's connect_timeout)
+ACQUIRE_TIMEOUT_S = 2.0  # a unit of work waits this long for a connection before StoreUnavailable
+AWAY_S = (
+    1.0  # after a StoreUnavailable, units of work fail at once for this long (no wait each behind the other)
+)
+RECONNECT_S = (
+    10.0  # the pool's reconnection back-off starts again from 1 s after this (so recovery is prompt)
+)
+POOL_SIZE = 4  # one connection a store name's worker, and one spare
+_MIGRATION_LOCK = 0x6C616D626B696E  # pg_advisory_xact_lock key: "lambkin", so nodes migrate one at a time
+
+# `?` outside quoted strings and names is a placeholder; psycopg's is `%s`, and a literal `%` is `%%`.
+_MARKS = re.compile(r"""'(?:[^']|'')*'|"(?:[^"]|"")*"|\?|%""")
+
+
+@functools.lru_cache(maxsize=2048)
+def placeholders(sql: str) -> str:
+    """`sql` with the seam's `?` placeholders as psycopg's `%s` (and `%` as `%%`)."""
+
+    def mark(match: re.Match[str]) -> str:
+        text = match.group(0)
+        if text == "?":
+            return "%s"
+        if text == "%":
+            return "%%"
+        return text.replace("%", "%%")
+
+    return _MARKS.sub(mark, sql)
+
+
+class PgRow:
+    """A result row by position and by column name, as sqlite3.Row is."""
+
+    __slots__ = ("_index", "_values")
+
+    def __init__(self, values: Sequence[Any], index: dict[str, int]) -> None:
+        self._values = values
+        self._index = index
+
+    def __getitem__(self, key: int | str, /) -> Any:
+        if isinstance(key, str):
+            return self._values[self._index[key]]
+        return self._values[key]
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def keys(self) -> list[str]:
+        return list(self._index)
+
+    def __repr__(self) -> str:
+        return f"PgRow({tuple(self._values)!r})"
+
+
+def _rows(cursor: psycopg.Cursor[Any]) -> RowMaker[Row]:
+    index = {column.name: i for i, column in enumerate(cursor.description or ())}
+    return lambda values: PgRow(values, index)
+
+
+class PgConnection:
+    """The seam's Connection over one psycopg connection inside a unit of work."""
+
+    __slots__ = ("_conn",)
+
+    def __init__(self, conn: psycopg.Connection[Row]) -> None:
+        self._conn = conn
+
+    def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> psycopg.Cursor[Row]:
+        try:
+            if parameters:
+                return self._conn.execute(placeholders(sql), parameters)
+            return self._conn.execute(sql)
+        except psycopg.Error as exc:
+            reraise(exc)
+
+    def executemany(self, sql: str, parameters: Iterable[Sequence[Any]], /) -> psycopg.Cursor[Row]:
+        cursor = self._conn.cursor()
+        try:
+            cursor.executemany(placeholders(sql), parameters)
+        except psycopg.Error as exc:
+            reraise(exc)
+        return cursor
+
+
+def reraise(exc: psycopg.Error) -> NoReturn:
+    """psycopg's error raised as the store's (`exc` its cause), or as it is for a fault of the SQL (a bug)."""
+    error = _store_error(exc)
+    if error is None:
+        raise exc
+    raise error from exc
+
+
+def _store_error(exc: psycopg.Error) -> StoreError | None:
+    if isinstance(exc, pg_errors.UniqueViolation):
+        return Conflict(exc.diag.message_primary or str(exc))
+    if isinstance(exc, pg_errors.DiskFull):
+        return StorageFull(
+            "The disk of lambkin's PostgreSQL database is full: nothing was changed. "
+            "Retry once space is freed on that disk."
+        )
+    if isinstance(exc, PoolTimeout):
+        return StoreUnavailable(f"no connection could be had within {ACQUIRE_TIMEOUT_S:g} s")
+    if isinstance(exc, pg_errors.AdminShutdown | pg_errors.CrashShutdown | pg_errors.CannotConnectNow):
+        return StoreUnavailable("it is shutting down or starting up")
+    if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
+        return StoreUnavailable("the connection to it was lost")
+    return None
+
+
+def where(url: str) -> str:
+    """The database a URL names, without its password: `user@host:port/dbname`."""
+    try:
+        parts = conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        return "(a URL that is not a PostgreSQL connection string)"
+    user = f"{parts['user']}@" if parts.get("user") else ""
+    port = f":{parts['port']}" if parts.get("port") else ""
+    return f"{user}{parts.get('host') or 'localhost'}{port}/{parts.get('dbname') or ''}"
+
+
+def _probe(url: str) -> None:
+    """One connection now, so a wrong URL, password or host stops the start with libpq's own reason."""
+    try:
+        with psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT_S):
+            pass
+    except psycopg.Error as exc:
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        raise DatabaseUnreachable(where(url), reason) from exc
+
+
+class _SharedPool:
+    """One ConnectionPool per database URL in this process, held by the stores open on it."""
+
+    _lock = threading.Lock()
+    _open: dict[str, _SharedPool] = {}  # this process's pools, by URL
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.users = 0
+        self.pool: ConnectionPool[psycopg.Connection[Row]] = ConnectionPool(
+            url,
+            kwargs={"autocommit": True, "row_factory": _rows, "connect_timeout": CONNECT_TIMEOUT_S},
+            min_size=1,
+            max_size=POOL_SIZE,
+            timeout=ACQUIRE_TIMEOUT_S,
+            reconnect_timeout=RECONNECT_S,  # then a unit of work's wait starts a fresh attempt
+            open=True,
+        )
+
+    @classmethod
+    def acquire(cls, url: str) -> _SharedPool:
+        with cls._lock:
+            shared = cls._open.get(url)
+            if shared is None:
+                _probe(url)
+                shared = cls._open[url] = _SharedPool(url)
+            shared.users += 1
+            return shared
+
+    def release(self) -> None:
+        with self._lock:
+            self.users -= 1
+            if self.users:
+                return
+            del self._open[self.url]
+        self.pool.close()
+
+
+class PostgresStore:
+    """One store name's units of work, on its own thread, over the process's pool for this database."""
+
+    dialect: Literal["postgresql"] = "postgresql"
+
+    def __init__(self, url: str, name: str) -> None:
+        self.name = name
+        self._shared = _SharedPool.acquire(url)
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"lambkin-pg-{name}")
+        self._away: StoreUnavailable | None = None
+        self._away_until = 0.0
+
+    def _transaction(self, fn: Callable[[Connection], T]) -> T:
+        if self._away is not None and time.monotonic() < self._away_until:
+            raise StoreUnavailable(self._away.reason)
+        try:
+            result = self._attempts(fn)
+        except StoreUnavailable as exc:
+            self._away, self._away_until = exc, time.monotonic() + AWAY_S
+            raise
+        self._away = None
+        return result
+
+    def _attempts(self, fn: Callable[[Connection], T]) -> T:
+        # A connection left idle may have died with a server restart; it fails at BEGIN, before anything
+        # was done, so the unit of work is tried again on another, as many times as the pool has them.
+        for attempt in range(POOL_SIZE + 1):
+            try:
+                with self._shared.pool.connection() as conn:
+                    try:
+                        conn.execute("BEGIN")
+                    except psycopg.OperationalError:
+                        if attempt == POOL_SIZE:
+                            raise
+                        continue
+                    return self._unit(conn, fn)
+            except psycopg.Error as exc:
+                reraise(exc)
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    @staticmethod
+    def _unit(conn: psycopg.Connection[Row], fn: Callable[[Connection], T]) -> T:
+        try:
+            result = fn(PgConnection(conn))
+            if conn.info.transaction_status == TransactionStatus.INERROR:
+                # A statement failed and `fn` went on: COMMIT would quietly roll back what it was told is done.
+                raise RuntimeError("a statement of this unit of work failed, so it was rolled back")
+            conn.execute("COMMIT")
+        except BaseException:
+            if not conn.broken and conn.info.transaction_status != TransactionStatus.IDLE:
+                conn.execute("ROLLBACK")
+            raise
+        return result
+
+    async def run(self, fn: Callable[[Connection], T]) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._transaction, fn)
+
+    def run_sync(self, fn: Callable[[Connection], T]) -> T:
+        """For start-up and tools that have no event loop."""
+        return self._executor.submit(self._transaction, fn).result()
+
+    def migrate(self, migrations: Sequence[Migration]) -> None:
+        """Every pending step in one transaction (PostgreSQL's DDL is transactional), under an advisory lock
+        so that nodes starting at once migrate one after the other."""
+
+        def apply(conn: Connection) -> None:
+            conn.execute("SELECT pg_advisory_xact_lock(?)", (_MIGRATION_LOCK,))
+            conn.execute(LEDGER)
+            applied = [(r[0], r[1]) for r in conn.execute("SELECT namespace, version FROM schema_migrations")]
+            for step in pending(migrations, applied):
+                for statement in step.statements(self.dialect):
+                    conn.execute(statement)
+                conn.execute(RECORD, (step.namespace, step.version))
+
+        self.run_sync(apply)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True)
+        self._shared.release()
