@@ -67,6 +67,7 @@ class PostgresServer:
         password_file.write_text(PASSWORD + "\n")
         if os.geteuid() == 0:
             shutil.chown(password_file, USER)
+        self._watch()
         self._run(
             [
                 str(BIN / "initdb"),
@@ -85,6 +86,23 @@ class PostgresServer:
         )
         password_file.unlink()
         self.running = False
+
+    def _watch(self) -> None:
+        """If this test process dies without removing the cluster (killed, timed out), a watcher outside its
+        process group stops the cluster and removes its directory, so no postgres is left running."""
+        pid_file = self.data / "postmaster.pid"
+        script = (
+            f"while kill -0 {os.getpid()} 2>/dev/null; do sleep 1; done; "
+            f'if [ -f "{pid_file}" ]; then kill -QUIT "$(head -1 "{pid_file}")" 2>/dev/null; sleep 1; fi; '
+            f'rm -rf "{self.root}"'
+        )
+        self._watcher = subprocess.Popen(
+            ["sh", "-c", script],
+            start_new_session=True,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
 
     def _run(self, command: list[str]) -> None:
         done = subprocess.run(_as_owner(command), capture_output=True, text=True, cwd=self.root, check=False)
@@ -121,6 +139,8 @@ class PostgresServer:
     def remove(self) -> None:
         self.stop()
         shutil.rmtree(self.root, ignore_errors=True)
+        self._watcher.kill()
+        self._watcher.wait()
 
     def url(self, database: str = "postgres") -> str:
         """The URL of `database` over the unix socket, as the superuser."""

@@ -31,8 +31,9 @@ def add_server_arguments(cmd: argparse.ArgumentParser) -> None:
     cmd.add_argument(
         "--database",
         metavar="URL",
-        help="keep the state in this PostgreSQL database (postgresql://user:password@host:port/name) "
-        "instead of SQLite files in the data directory; default: $LAMBKIN_DATABASE_URL",
+        help="keep the state in this PostgreSQL database (postgresql://user@host:port/name) instead of "
+        "SQLite files in the data directory; default: $LAMBKIN_DATABASE_URL (where a password is not "
+        "shown in the process list; or use ~/.pgpass)",
     )
 
 

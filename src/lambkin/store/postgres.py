@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import re
+import select
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -36,12 +38,8 @@ T = TypeVar("T")
 
 CONNECT_TIMEOUT_S = 5  # a connection attempt gives up after this (libpq's connect_timeout)
 ACQUIRE_TIMEOUT_S = 2.0  # a unit of work waits this long for a connection before StoreUnavailable
-AWAY_S = (
-    1.0  # after a StoreUnavailable, units of work fail at once for this long (no wait each behind the other)
-)
-RECONNECT_S = (
-    10.0  # the pool's reconnection back-off starts again from 1 s after this (so recovery is prompt)
-)
+AWAY_S = 1.0  # after a StoreUnavailable, units of work fail at once for this long, none waiting in turn
+RECONNECT_S = 10.0  # the pool's reconnection back-off starts again from 1 s after this: a prompt recovery
 POOL_SIZE = 4  # one connection a store name's worker, and one spare
 _MIGRATION_LOCK = 0x6C616D626B696E  # pg_advisory_xact_lock key: "lambkin", so nodes migrate one at a time
 
@@ -146,6 +144,18 @@ def _store_error(exc: psycopg.Error) -> StoreError | None:
     return None
 
 
+def _stale(conn: psycopg.Connection[Row]) -> bool:
+    """Whether the server ended this idle connection (a shutdown or restart leaves its farewell waiting on the
+    socket): found without a round trip, so that no unit of work fails on a connection known to be gone."""
+    if conn.closed:
+        return True
+    try:
+        readable, _, _ = select.select([conn.fileno()], [], [], 0)
+    except (OSError, ValueError, psycopg.Error):
+        return True
+    return bool(readable)
+
+
 def where(url: str) -> str:
     """The database a URL names, without its password: `user@host:port/dbname`."""
     try:
@@ -176,9 +186,11 @@ class _SharedPool:
     def __init__(self, url: str) -> None:
         self.url = url
         self.users = 0
+        # The pool logs three INFO lines per unit of work; its warnings (reconnecting, giving up) are kept.
+        logging.getLogger("psycopg.pool").setLevel(logging.WARNING)
         self.pool: ConnectionPool[psycopg.Connection[Row]] = ConnectionPool(
             url,
-            kwargs={"autocommit": True, "row_factory": _rows, "connect_timeout": CONNECT_TIMEOUT_S},
+            kwargs={"row_factory": _rows, "connect_timeout": CONNECT_TIMEOUT_S},
             min_size=1,
             max_size=POOL_SIZE,
             timeout=ACQUIRE_TIMEOUT_S,
@@ -229,33 +241,30 @@ class PostgresStore:
         return result
 
     def _attempts(self, fn: Callable[[Connection], T]) -> T:
-        # A connection left idle may have died with a server restart; it fails at BEGIN, before anything
-        # was done, so the unit of work is tried again on another, as many times as the pool has them.
-        for attempt in range(POOL_SIZE + 1):
-            try:
+        try:
+            for _ in range(POOL_SIZE + 1):  # each stale connection is dropped; then a new one is made
                 with self._shared.pool.connection() as conn:
-                    try:
-                        conn.execute("BEGIN")
-                    except psycopg.OperationalError:
-                        if attempt == POOL_SIZE:
-                            raise
+                    if _stale(conn):
+                        conn.close()
                         continue
                     return self._unit(conn, fn)
-            except psycopg.Error as exc:
-                reraise(exc)
-        raise AssertionError("unreachable: the last attempt returns or raises")
+        except psycopg.Error as exc:
+            reraise(exc)
+        raise StoreUnavailable("every connection to it was ended")
 
     @staticmethod
     def _unit(conn: psycopg.Connection[Row], fn: Callable[[Connection], T]) -> T:
+        # psycopg begins the transaction with the unit's first statement (one round trip fewer than our own
+        # BEGIN) and ends it here.
         try:
             result = fn(PgConnection(conn))
             if conn.info.transaction_status == TransactionStatus.INERROR:
                 # A statement failed and `fn` went on: COMMIT would quietly roll back what it was told is done.
                 raise RuntimeError("a statement of this unit of work failed, so it was rolled back")
-            conn.execute("COMMIT")
+            conn.commit()
         except BaseException:
-            if not conn.broken and conn.info.transaction_status != TransactionStatus.IDLE:
-                conn.execute("ROLLBACK")
+            if not conn.broken:
+                conn.rollback()
             raise
         return result
 
@@ -280,7 +289,11 @@ class PostgresStore:
                     conn.execute(statement)
                 conn.execute(RECORD, (step.namespace, step.version))
 
-        self.run_sync(apply)
+        try:
+            self.run_sync(apply)
+        except pg_errors.InsufficientPrivilege as exc:  # a role that may connect but not create its tables
+            reason = f"{exc.diag.message_primary}; lambkin's role must own the database (createdb --owner)"
+            raise DatabaseUnreachable(where(self._shared.url), reason) from exc
 
     def close(self) -> None:
         self._executor.shutdown(wait=True)

@@ -70,7 +70,7 @@ def test_on_conflict_and_rowcount_are_portable(store: Store) -> None:
     skip = "INSERT INTO things (name, size) VALUES (?, ?) ON CONFLICT (name) DO NOTHING"
 
     def work(conn: Connection) -> tuple[int, int, int, int]:
-        conn.executemany(upsert, [("a", 1), ("b", 2)])
+        assert conn.executemany(upsert, [("a", 1), ("b", 2)]).rowcount == 2
         conn.execute(upsert, ("a", 10))
         skipped = conn.execute(skip, ("b", 20)).rowcount
         updated = conn.execute("UPDATE things SET size = size + 1 WHERE size >= ?", (2,)).rowcount

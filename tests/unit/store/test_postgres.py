@@ -4,13 +4,16 @@ recovery by itself when it is back, and one database for every store name."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import time
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from lambkin.config import Settings
-from lambkin.store import Connection, DatabaseUnreachable, StoreUnavailable, open_store
+from lambkin.store import Conflict, Connection, DatabaseUnreachable, Migration, StoreUnavailable, open_store
 from lambkin.store.postgres import PostgresStore, placeholders
 from lambkin.store.sqlite import SqliteStore
 from tests import postgres
@@ -44,6 +47,17 @@ def test_nothing_listening_stops_the_start_with_one_line() -> None:
 def test_a_url_that_is_not_one_stops_the_start_with_one_line() -> None:
     with pytest.raises(DatabaseUnreachable, match="not a PostgreSQL connection string"):
         PostgresStore("postgres//nowhere", "lambkin")
+
+
+def test_the_pool_keeps_its_chatter_out_of_the_servers_log(caplog: pytest.LogCaptureFixture) -> None:
+    logging.getLogger("psycopg.pool").setLevel(logging.NOTSET)
+    caplog.set_level(logging.INFO)  # as `lambkin server` logs
+    store = PostgresStore(postgres.shared().create_database(), "lambkin")
+    try:
+        assert not logging.getLogger("psycopg.pool").isEnabledFor(logging.INFO)
+        assert logging.getLogger("psycopg.pool").isEnabledFor(logging.WARNING)
+    finally:
+        store.close()
 
 
 def test_every_store_name_is_the_same_database(tmp_path: Path) -> None:
@@ -97,5 +111,44 @@ async def test_the_database_away_is_retryable_and_lambkin_recovers_when_it_is_ba
                     raise
                 await asyncio.sleep(0.1)
         assert await store.run(lambda conn: conn.execute("SELECT COUNT(*) FROM t").fetchall()[0][0]) == 1
+    finally:
+        store.close()
+
+
+def test_a_unit_that_swallows_a_failed_statement_is_not_reported_committed() -> None:
+    """PostgreSQL aborts the transaction at a failed statement, and its COMMIT would then quietly roll back:
+    the unit fails instead of saying it is done (a unit that goes on after an error takes a savepoint)."""
+    store = PostgresStore(postgres.shared().create_database(), "lambkin")
+    try:
+        store.run_sync(lambda conn: conn.execute("CREATE TABLE t (v INTEGER PRIMARY KEY)"))
+        store.run_sync(lambda conn: conn.execute("INSERT INTO t (v) VALUES (?)", (1,)))
+
+        def swallow(conn: Connection) -> None:
+            conn.execute("INSERT INTO t (v) VALUES (?)", (2,))
+            with contextlib.suppress(Conflict):
+                conn.execute("INSERT INTO t (v) VALUES (?)", (1,))
+
+        with pytest.raises(RuntimeError, match="rolled back"):
+            store.run_sync(swallow)
+        assert store.run_sync(lambda conn: [r[0] for r in conn.execute("SELECT v FROM t")]) == [1]
+    finally:
+        store.close()
+
+
+def test_a_role_that_may_not_create_tables_stops_the_start_with_one_line() -> None:
+    server = postgres.shared()
+    url = server.create_database()
+    database = url.split("?")[0].rsplit("/", 1)[1]
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute("CREATE ROLE visitor LOGIN PASSWORD 'visitor-pw'")
+        admin.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+    store = PostgresStore(f"postgresql://visitor:visitor-pw@127.0.0.1:{server.port}/{database}", "lambkin")
+    try:
+        with pytest.raises(DatabaseUnreachable) as refused:
+            store.migrate([Migration("t", 1, "CREATE TABLE t (v INTEGER)")])
+        assert str(refused.value) == (
+            f"Cannot use the database visitor@127.0.0.1:{server.port}/{database}: permission denied for schema "
+            "public; lambkin's role must own the database (createdb --owner)"
+        )
     finally:
         store.close()
