@@ -6,7 +6,9 @@ Starts a fresh `lambkin server` and a fresh `moto_server` on loopback ports, sid
 the same N image functions (moto first gets an IAM role, which its CreateFunction insists on; lambkin gets a
 tiny image pushed to its registry so every function settles Active), then runs R rounds, alternating which
 server goes first, each round timing with the same kind of boto3 client: GetFunction of every function,
-and three full ListFunctions paginations (PageSize 50; moto answers every function in one page regardless).
+and three full ListFunctions paginations (PageSize 50; moto answers every function in one page regardless),
+then three more, each right after a TagResource of one function (a write, which drops what a server keeps of a
+listing).
 A third server replays lambkin's recorded answers from a bare uvloop + httptools protocol: the floor that the
 boto3 client and HTTP cost by themselves. Prints median wall-clock times per call, the ratios lambkin/moto (target <= 0.2),
 the same net of the floor, and each server process's CPU seconds per call (robust on a shared machine).
@@ -56,6 +58,7 @@ class Timings:
     list_all: float  # seconds per full pagination of every function
     get_cpu: float  # the server process's CPU seconds per GetFunction call
     list_cpu: float  # the server process's CPU seconds per full pagination
+    written_cpu: float  # the same per TagResource of one function and a full pagination after it
 
 
 def cpu_seconds(pid: int) -> float:
@@ -161,6 +164,14 @@ def measure_list(lam: Any, count: int, times: int = 3) -> tuple[float, float]:
     elapsed = time.perf_counter() - started
     assert seen == count * times, seen
     return elapsed / pages, elapsed / times
+
+
+def measure_list_after_write(lam: Any, count: int, times: int = 3) -> None:
+    """`times` full paginations, each right after a write of one function in the middle of the listing."""
+    arn = lam.get_function(FunctionName=f"bench-{count // 2:04d}")["Configuration"]["FunctionArn"]
+    for round_ in range(times):
+        lam.tag_resource(Resource=arn, Tags={"round": str(round_)})
+        measure_list(lam, count, 1)
 
 
 @contextmanager
@@ -291,8 +302,18 @@ def run(count: int, rounds: int) -> dict[str, Timings]:
                     middle = cpu_seconds(pid)
                     page, full = measure_list(lam, count)
                     after = cpu_seconds(pid)
+                    if label != "floor":  # the floor has nothing to write
+                        measure_list_after_write(lam, count)
+                    written = cpu_seconds(pid)
                     samples[label].append(
-                        (get, page, full, (middle - before) / len(names), (after - middle) / 3)
+                        (
+                            get,
+                            page,
+                            full,
+                            (middle - before) / len(names),
+                            (after - middle) / 3,
+                            (written - after) / 3,
+                        )
                     )
     return {label: _median(rows) for label, rows in samples.items()}
 
@@ -339,12 +360,15 @@ def main(argv: list[str]) -> int:
         )
     print("server process CPU (user+system), the figure the shared machine's load does not distort:")
     for label, t in (("lambkin", lk), ("moto", mo), ("floor", floor)):
+        after_write = f"   {t.written_cpu * 1e3:8.1f} ms per write + full listing" if label != "floor" else ""
         print(
             f"  {label:8} {t.get_cpu * 1e3:7.3f} ms per GetFunction   {t.list_cpu * 1e3:8.1f} ms per full listing"
+            + after_write
         )
     print(
         f"ratio lambkin/moto server CPU: GetFunction {lk.get_cpu / mo.get_cpu:.3f}, "
-        f"full listing {lk.list_cpu / mo.list_cpu:.3f} (target <= 0.2)"
+        f"full listing {lk.list_cpu / mo.list_cpu:.3f}, "
+        f"write + full listing {lk.written_cpu / mo.written_cpu:.3f} (target <= 0.2)"
     )
     print(f"host load average: {Path('/proc/loadavg').read_text().split()[0]} (2 cores, shared)")
     return 0

@@ -133,7 +133,8 @@ def build(settings: Settings) -> Lambkin:
     identity = wiring.identity(settings, iam.iam)
     authorization = wiring.authorization(settings, iam.iam)
     images = wiring.images(settings, store.db, identity.keys, authorization.authorizer)
-    sandboxes = wiring.sandboxes(settings)
+    vpcs = wiring.vpcs(settings)
+    sandboxes = wiring.sandboxes(settings, vpcs)
     queues = wiring.queues(settings)
     functions = wiring.functions(
         settings,
@@ -142,6 +143,7 @@ def build(settings: Settings) -> Lambkin:
         iam.role_check,
         authorization.authorizer.role_may,
         queues.service,
+        vpcs,
     )
     execution = wiring.execution(settings, sandboxes.backend, images.service, functions.plane, identity)
     invokes = wiring.invokes(

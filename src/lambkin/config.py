@@ -96,6 +96,9 @@ class Settings:
     network_range: str = ""
     network_deny: str = ""
     network_dns: str = ""
+    # The operator's VPCs for functions' VpcConfig (docs/design/networking.md): a JSON or TOML file of
+    # subnets and security groups with egress rules ("": none defined; LAMBKIN_VPC_CONFIG).
+    vpc_config: str = ""
     # What sandboxes may take of the server: connections one sandbox holds open at once to its in-sandbox AWS
     # endpoint (LAMBKIN_SANDBOX_ENDPOINT_CONNECTIONS; past them a new one is closed), and processes of all
     # sandboxes together (LAMBKIN_SANDBOX_PIDS_MAX; by default half the host's pid space).
@@ -208,6 +211,7 @@ def settings_from_environment(
             network_range=env.get("LAMBKIN_NETWORK_RANGE", ""),
             network_deny=env.get("LAMBKIN_NETWORK_DENY", ""),
             network_dns=env.get("LAMBKIN_NETWORK_DNS", ""),
+            vpc_config=env.get("LAMBKIN_VPC_CONFIG", ""),
             sandbox_endpoint_connections=int(
                 _number(env, "LAMBKIN_SANDBOX_ENDPOINT_CONNECTIONS", MAX_CONNECTIONS)
             ),

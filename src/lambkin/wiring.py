@@ -68,6 +68,7 @@ from lambkin.invoke.provisioning import ProvisionedKeeper
 from lambkin.invoke.targets import Targets
 from lambkin.logs.store import LogStore
 from lambkin.network import policy as network_policy
+from lambkin.network import vpc
 from lambkin.protocol.gateway import AwsGateway
 from lambkin.protocol.model import service_index
 from lambkin.protocol.service import Handler
@@ -187,14 +188,27 @@ class SandboxesPart(Part):
     backend: SandboxBackend
 
 
-def sandboxes(settings: Settings) -> SandboxesPart:
+def vpcs(settings: Settings) -> vpc.Catalog:
+    """The operator's subnets and security groups (LAMBKIN_VPC_CONFIG); a bad file stops the server."""
+    try:
+        return vpc.load(settings.vpc_config)
+    except vpc.VpcConfigError as exc:
+        raise SettingInvalid(str(exc)) from None
+
+
+def sandboxes(settings: Settings, vpcs: vpc.Catalog = vpc.EMPTY) -> SandboxesPart:
     """The runc backend; at start its leftovers from an earlier run are removed (create() waits for that)
-    and its network's rules set up; at the end they are removed."""
+    and its network's rules set up; at the end they are removed. A VPC function's sandbox gets the egress
+    rules of its security groups in `vpcs`."""
     network = network_policy.parse(
         settings.network, settings.network_range, settings.network_deny, settings.network_dns
     )
     backend = RuncBackend(
-        settings.data_dir, init=settings.sandbox_init, network=network, pids_max=settings.sandbox_pids_max
+        settings.data_dir,
+        init=settings.sandbox_init,
+        network=network,
+        pids_max=settings.sandbox_pids_max,
+        vpcs=vpcs,
     )
     return SandboxesPart(backend=backend, background=(backend.start,), closers=(backend.close,))
 
@@ -211,6 +225,7 @@ def functions(
     role_check: RoleCheck,
     role_may: RoleMay | None,
     queues: QueueService,
+    vpcs: vpc.Catalog = vpc.EMPTY,
 ) -> FunctionsPart:
     """The control plane (functions, versions, aliases, account) and its Lambda operations; a function's
     role must be one Lambda may assume (`role_check`) and, with `role_may` (the authorizer's), be allowed to
@@ -230,6 +245,7 @@ def functions(
         concurrency_limit=settings.account_concurrency,
         role_may=role_may,
         queue_policy=queue_policy,
+        vpcs=vpcs,
     )
     return FunctionsPart(plane=plane, handlers={"lambda": lambda_handlers(plane)}, background=(plane.run,))
 

@@ -168,3 +168,34 @@ def test_logs_through_cloudwatch_logs_and_lambkin_logs(
     assert printed.returncode == 0, printed.stderr
     assert f"START RequestId: {request_id}" in printed.stdout
     assert "line one" in printed.stdout
+
+
+def test_get_log_events_pages_from_the_tail_by_default_and_both_ways_by_token(
+    server: LambkinServer, lam: Any, handlers_uri: str
+) -> None:
+    create_active(lam, "pager", handlers_uri, ImageConfig={"Command": ["app.log"]})
+    invoke(lam, "pager", {"lines": [f"line {i}" for i in range(8)]})
+    logs = server.client("logs")
+    where = {"logGroupName": "/aws/lambda/pager"}
+    (stream,) = logs.describe_log_streams(**where)["logStreams"]
+    where["logStreamName"] = stream["logStreamName"]
+    every = [e["message"] for e in logs.get_log_events(**where, startFromHead=True)["events"]]
+    assert every[0].startswith("START") and every[-1].startswith("REPORT") and "line 7" in every
+
+    tail = logs.get_log_events(**where, limit=3)  # startFromHead defaults to false: the latest events
+    assert [e["message"] for e in tail["events"]] == every[-3:]
+    earlier = logs.get_log_events(**where, limit=3, nextToken=tail["nextBackwardToken"])
+    assert [e["message"] for e in earlier["events"]] == every[-6:-3]
+
+    read: list[str] = []
+    token = None
+    while True:  # forward from the head, as a reader following a stream does, until the token repeats
+        more = {"nextToken": token} if token else {}
+        page = logs.get_log_events(**where, limit=3, startFromHead=True, **more)
+        read += [e["message"] for e in page["events"]]
+        if page["nextForwardToken"] == token:
+            break
+        token = page["nextForwardToken"]
+    assert read == every
+    with pytest.raises(logs.exceptions.InvalidParameterException):
+        logs.get_log_events(**where, nextToken="x/abc")

@@ -244,6 +244,33 @@ def test_list_functions_paginates(lam: Any, images: dict[str, tuple[str, str]]) 
     assert "NextMarker" in first
 
 
+def test_a_listing_shows_every_write_made_since_it_was_last_read(
+    lam: Any, images: dict[str, tuple[str, str]]
+) -> None:
+    def listed() -> dict[str, dict[str, Any]]:
+        pages = lam.get_paginator("list_functions").paginate(PaginationConfig={"PageSize": 2})
+        found = [f for page in pages for f in page["Functions"] if f["FunctionName"].startswith("span-")]
+        assert len(found) == len({f["FunctionName"] for f in found})
+        return {f["FunctionName"]: f for f in found}
+
+    for name in ("span-a", "span-b", "span-c", "span-d", "span-e"):
+        create_active(lam, name, images["v1"][0])
+    assert list(listed()) == ["span-a", "span-b", "span-c", "span-d", "span-e"]
+    lam.update_function_configuration(FunctionName="span-e", MemorySize=256)
+    create_active(lam, "span-bb", images["v1"][0])
+    lam.delete_function(FunctionName="span-d")
+    lam.tag_resource(
+        Resource=lam.get_function(FunctionName="span-a")["Configuration"]["FunctionArn"], Tags={"t": "1"}
+    )
+    shown = listed()
+    assert list(shown) == ["span-a", "span-b", "span-bb", "span-c", "span-e"]
+    for name, listed_configuration in shown.items():
+        configuration = lam.get_function_configuration(FunctionName=name)
+        configuration.pop("ResponseMetadata")
+        assert listed_configuration == configuration
+    assert shown["span-e"]["MemorySize"] == 256
+
+
 def test_delete_function(lam: Any, images: dict[str, tuple[str, str]]) -> None:
     create(lam, "doomed", images["v1"][0])
     assert lam.delete_function(FunctionName="doomed")["ResponseMetadata"]["HTTPStatusCode"] in (200, 204)

@@ -11,7 +11,7 @@ from typing import Any
 from lambkin.api import lambda_render as render
 from lambkin.functions.changes import ConfigChange, ImageConfig
 from lambkin.functions.control import ControlPlane
-from lambkin.functions.model import LATEST
+from lambkin.functions.model import LATEST, VpcChange
 from lambkin.functions.names import FunctionRef, is_version_qualifier
 from lambkin.functions.policies import Permission
 from lambkin.functions.validation import ZIP_NOT_SUPPORTED, check_package_type
@@ -30,6 +30,7 @@ def _change(params: Mapping[str, Any]) -> ConfigChange:
     storage = params.get("EphemeralStorage")
     tracing = params.get("TracingConfig")
     dead_letter = params.get("DeadLetterConfig")
+    vpc = params.get("VpcConfig")
     return ConfigChange(
         role=params.get("Role"),
         description=params.get("Description"),
@@ -48,6 +49,13 @@ def _change(params: Mapping[str, Any]) -> ConfigChange:
         dead_letter_target_arn=None if dead_letter is None else dead_letter.get("TargetArn", ""),
         kms_key_arn=params.get("KMSKeyArn"),
         logging=params.get("LoggingConfig"),
+        vpc=None
+        if vpc is None
+        else VpcChange(
+            tuple(vpc.get("SubnetIds") or ()),
+            tuple(vpc.get("SecurityGroupIds") or ()),
+            bool(vpc.get("Ipv6AllowedForDualStack")),
+        ),
     )
 
 

@@ -81,6 +81,12 @@ def _configuration(version: FunctionVersion) -> dict[str, Any]:
         "EphemeralStorage": {"Size": version.ephemeral_storage},
         "LoggingConfig": _logging(version),
         "SnapStart": {"ApplyOn": "None", "OptimizationStatus": "Off"},
+        "VpcConfig": {
+            "SubnetIds": list(version.vpc_subnet_ids),
+            "SecurityGroupIds": list(version.vpc_security_group_ids),
+            "VpcId": version.vpc_id,
+            "Ipv6AllowedForDualStack": version.vpc_ipv6_allowed,
+        },
     }
     if version.environment:
         out["Environment"] = {"Variables": dict(version.environment)}

@@ -27,6 +27,23 @@ def _offset(token: str | None) -> int:
         raise InvalidParameter("The specified nextToken is not valid.") from exc
 
 
+def _page(count: int, limit: int, given: str | None, start_from_head: bool) -> tuple[int, int]:
+    """GetLogEvents' window [start, end) of a stream's `count` events, in time order. Without a token: the
+    first `limit` events when `startFromHead`, else the last `limit` (AWS's default). A forward token ("f/")
+    reads the `limit` events from its offset on, a backward one ("b/") the `limit` events before its offset;
+    at either end of the stream the page is empty and its token comes back unchanged."""
+    if not given:
+        start = 0 if start_from_head else max(count - limit, 0)
+        return start, min(start + limit, count)
+    direction, _, token = given.rpartition("/")
+    offset = min(_offset(token), count)
+    if direction == "f":
+        return offset, min(offset + limit, count)
+    if direction == "b":
+        return max(offset - limit, 0), offset
+    raise InvalidParameter("The specified nextToken is not valid.")
+
+
 def _group_arn(ctx: RequestContext, group: str) -> str:
     return f"arn:aws:logs:{ctx.region}:{ctx.account_id}:log-group:{group}:*"
 
@@ -72,25 +89,20 @@ def logs_handlers(store: LogStore) -> dict[str, Handler]:
         events = await asyncio.to_thread(
             lambda: list(store.events(group, stream, params.get("startTime") or 0, params.get("endTime")))
         )
-        limit = params.get("limit") or DEFAULT_LIMIT
-        given = params.get("nextToken") or ""
-        direction, _, token = given.rpartition(
-            "/"
-        )  # a page's nextForwardToken ("f/...") or backward ("b/...")
-        offset = _offset(token)
-        if direction == "b":
-            offset = max(offset - limit, 0)
-        elif direction not in ("f", ""):
-            raise InvalidParameter("The specified nextToken is not valid.")
-        page = events[offset : offset + limit]
-        token = _token(offset + len(page))
+        start, end = _page(
+            len(events),
+            params.get("limit") or DEFAULT_LIMIT,
+            params.get("nextToken"),
+            bool(params.get("startFromHead")),
+        )
+        page = events[start:end]
         return {
             "events": [
                 {"timestamp": e.timestamp, "message": e.message, "ingestionTime": e.ingestion_time}
                 for e in page
             ],
-            "nextForwardToken": "f/" + token,
-            "nextBackwardToken": "b/" + _token(offset),
+            "nextForwardToken": "f/" + _token(end),
+            "nextBackwardToken": "b/" + _token(start),
         }
 
     async def filter_log_events(params: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:

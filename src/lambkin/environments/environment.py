@@ -23,6 +23,7 @@ from lambkin.sandbox.spec import ExitStatus, Sandbox, SandboxBackend, SandboxSpe
 log = logging.getLogger("lambkin.environments")
 
 PEAK_REFRESH_S = 0.2
+_TIMER_SLACK_S = 0.001  # the loop's timers keep millisecond time: one may fire that much early
 
 
 class EnvironmentLost(Exception):
@@ -89,6 +90,12 @@ class Environment:
         self.poll = poll
         self._recent_s: float | None = None  # how long its invocations take (moving average)
         self._owed_s = 0.0  # a suppressed init's time, taken from its first invocation's timeout
+        # the invocation in flight: its outcome (settled with None by the sandbox's exit or its timeout) and
+        # its deadline, in loop time, watched by one timer that outlives invocations (see _watch)
+        self._outcome: asyncio.Future[Outcome | None] | None = None
+        self._deadline = 0.0
+        self._watchdog: asyncio.TimerHandle | None = None
+        self._watchdog_at = 0.0
 
     def move(self, target: EnvState) -> None:
         self.state = env_transition(self.state, target)
@@ -99,6 +106,7 @@ class Environment:
         loop = asyncio.get_running_loop()
         self.api = api = RuntimeApi()
         self._exit = loop.create_future()
+        self._exit.add_done_callback(self._interrupt)
         out, err = self.logs.sink(1), self.logs.sink(2)
         sandbox = await self.backend.create(self.spec, out, err)
         self.sandbox = sandbox
@@ -110,6 +118,9 @@ class Environment:
             if self.state is not EnvState.DEAD:
                 self.move(EnvState.DEAD)
             self._closing = True  # from here on, kill() must not interrupt the teardown
+            if self._watchdog is not None:
+                self._watchdog.cancel()
+                self._watchdog = None
             api.close()
             if server is not None:
                 server.close()
@@ -196,15 +207,11 @@ class Environment:
             self.logs.begin()
         self.logs.platform(lines.start_line(invocation.request_id, self.version))
 
-        # The runtime's answer wakes this task directly; the sandbox's exit or the timeout settle the same
-        # future with None (no answer).
-        def interrupt(_: object = None) -> None:
-            if not outcome_future.done():
-                outcome_future.set_result(None)
-
-        exited.add_done_callback(interrupt)
+        # The runtime's answer wakes this task directly; the sandbox's exit (_interrupt) or the timeout
+        # (_watch) settle the same future with None (no answer).
         loop = outcome_future.get_loop()  # (asyncio.get_running_loop() costs a getpid() on Python 3.11)
-        timer = loop.call_later(budget_s, interrupt)
+        self._outcome = outcome_future
+        self._watch(loop, loop.time() + budget_s)
         try:
             answer = await outcome_future
         except BaseException:
@@ -212,8 +219,7 @@ class Environment:
             self.logs.end()
             raise
         finally:
-            timer.cancel()
-            exited.remove_done_callback(interrupt)
+            self._outcome = None
         elapsed = self.clock.monotonic() - started
         self._recent_s = elapsed if self._recent_s is None else 0.8 * self._recent_s + 0.2 * elapsed
         duration_ms = elapsed * 1000
@@ -245,6 +251,34 @@ class Environment:
         tail = self._close_log(invocation.request_id, duration_ms, init_ms, status)
         return InvocationResult(outcome, tail, duration_ms, init_ms)
 
+    def _interrupt(self, _: object = None) -> None:
+        """Ends the invocation in flight, if any, without an answer (the sandbox exited, or it timed out)."""
+        outcome = self._outcome
+        if outcome is not None and not outcome.done():
+            outcome.set_result(None)
+
+    def _watch(self, loop: asyncio.AbstractEventLoop, deadline: float) -> None:
+        """Arms the timeout of the invocation now in flight. One timer serves invocation after invocation:
+        a quick one leaves it armed for a later deadline, and when it fires early (its invocation answered
+        long ago) it re-arms itself for the one in flight, instead of a timer made and cancelled per invoke."""
+        self._deadline = deadline
+        if self._watchdog is not None:
+            if self._watchdog_at <= deadline:
+                return
+            self._watchdog.cancel()
+        self._watchdog_at = deadline
+        self._watchdog = loop.call_at(deadline, self._overdue, loop)
+
+    def _overdue(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._watchdog = None
+        outcome = self._outcome
+        if outcome is None or outcome.done():
+            return
+        if loop.time() >= self._deadline - _TIMER_SLACK_S:
+            outcome.set_result(None)
+        else:
+            self._watch(loop, self._deadline)
+
     def _close_log(
         self, request_id: str, duration_ms: float, init_ms: float | None, status: str | None
     ) -> bytes:
@@ -252,8 +286,7 @@ class Environment:
         report = lines.report_line(
             request_id, duration_ms, self.memory_mb, self._max_memory_mb(), init_ms, status
         )
-        self.logs.platform(lines.end_line(request_id))
-        self.logs.platform(report)
+        self.logs.platform(lines.end_line(request_id), report)
         return self.logs.end()
 
     def _max_memory_mb(self) -> int:

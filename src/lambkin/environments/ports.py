@@ -42,6 +42,8 @@ class VersionConfig(Protocol):
     def log_group_name(self) -> str: ...
     @property
     def role(self) -> str: ...  # the execution role's ARN
+    @property
+    def vpc_security_group_ids(self) -> tuple[str, ...]: ...  # () outside a VPC
 
 
 class ImageConfigView(Protocol):

@@ -95,4 +95,5 @@ def sandbox_spec(
         memory_mb=version.memory_size,
         tmp_size_mb=version.ephemeral_storage,
         init_cpu_boost=True,
+        security_groups=version.vpc_security_group_ids,
     )

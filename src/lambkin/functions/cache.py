@@ -5,7 +5,9 @@ together. Readers note the function's generation before they read the store and 
 write finished in between; writers call `invalidate` after their transaction commits. So a cached read is
 never older than the last committed write of this process. (One process owns a data directory; a scaled-out
 deployment would drop this cache or invalidate it from the shared store.) Reads that span functions (a
-listing's page) are kept under the name `ALL`, which a write to any function drops.
+listing's page) are kept under the name `ALL` with the span of function names they depend on: a write to a
+function drops those whose span holds its name (a read kept without a span, any write drops), and a write to
+any function while such a read is under way keeps it from being kept.
 """
 
 from __future__ import annotations
@@ -18,11 +20,18 @@ PER_NAME_LIMIT = 1024
 ALL = ""  # no function has an empty name
 T = TypeVar("T")
 
+Span = tuple[str, str | None]
+"""The function names a read across functions depends on, from the first to the last, both included (a last
+of None: every name from the first on). `("", None)` is every function."""
+
+EVERY_NAME: Span = ("", None)
+
 
 class ReadCache:
     def __init__(self) -> None:
         self._entries: dict[str, dict[Hashable, Any]] = {}
         self._generations: dict[str, int] = {}
+        self._spans: dict[Hashable, Span] = {}  # of the entries kept under ALL
 
     def generation(self, name: str) -> int:
         return self._generations.get(name, 0)
@@ -31,20 +40,31 @@ class ReadCache:
         entries = self._entries.get(name)
         return None if entries is None else entries.get(key)
 
-    def put(self, name: str, key: Hashable, value: Any, generation: int) -> None:
+    def put(self, name: str, key: Hashable, value: Any, generation: int, span: Span = EVERY_NAME) -> None:
+        """Keeps `value` read at `generation` of `name`; under ALL, `span` names the functions it read."""
         if self._generations.get(name, 0) != generation:
             return
         if len(self._entries) >= LIMIT and name not in self._entries:
             self._entries.clear()
+            self._spans.clear()
         entries = self._entries.setdefault(name, {})
         if len(entries) >= PER_NAME_LIMIT:
             entries.clear()
+            if name == ALL:
+                self._spans.clear()
         entries[key] = value
+        if name == ALL:
+            self._spans[key] = span
 
     def invalidate(self, name: str) -> None:
         for dropped in (name, ALL):
             self._generations[dropped] = self._generations.get(dropped, 0) + 1
-            self._entries.pop(dropped, None)
+        self._entries.pop(name, None)
+        spanning = self._entries.get(ALL)
+        if spanning:
+            for key in [key for key, span in self._spans.items() if _holds(span, name)]:
+                del self._spans[key]
+                spanning.pop(key, None)
 
     async def written(self, name: str, run: Awaitable[T]) -> T:
         """Awaits a store write for function `name`, then drops what was cached for it."""
@@ -52,3 +72,8 @@ class ReadCache:
             return await run
         finally:
             self.invalidate(name)
+
+
+def _holds(span: Span, name: str) -> bool:
+    first, last = span
+    return first <= name and (last is None or name <= last)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from lambkin.functions import validation
-from lambkin.functions.model import FunctionRecord, FunctionVersion, ResolvedCode
+from lambkin.functions.model import FunctionRecord, FunctionVersion, ResolvedCode, VpcChange
 from lambkin.functions.states import State, UpdateStatus, transition, update_transition
 
 
@@ -38,6 +38,7 @@ class ConfigChange:
     dead_letter_target_arn: str | None = None
     kms_key_arn: str | None = None
     logging: Mapping[str, str] | None = None
+    vpc: VpcChange | None = None
 
 
 def new_revision() -> str:
@@ -81,6 +82,11 @@ def apply_change(version: FunctionVersion, change: ConfigChange, now: float) -> 
         updates["log_group"] = logging.get("LogGroup", version.log_group)
         updates["application_log_level"] = logging.get("ApplicationLogLevel", version.application_log_level)
         updates["system_log_level"] = logging.get("SystemLogLevel", version.system_log_level)
+    if change.vpc is not None:
+        updates["vpc_subnet_ids"] = change.vpc.subnet_ids
+        updates["vpc_security_group_ids"] = change.vpc.security_group_ids
+        updates["vpc_id"] = change.vpc.vpc_id
+        updates["vpc_ipv6_allowed"] = change.vpc.ipv6_allowed
     return dataclasses.replace(version, **updates, revision_id=new_revision(), last_modified=timestamp(now))  # type: ignore[arg-type]
 
 

@@ -14,6 +14,7 @@ from lambkin.functions.provisioned import ProvisionedConcurrency
 from lambkin.functions.service import FunctionService, RoleCheck
 from lambkin.functions.validation import host_architecture
 from lambkin.functions.worker import ImageResolver, ImageWorker
+from lambkin.network.vpc import EMPTY, Catalog
 from lambkin.store import Store
 
 
@@ -48,6 +49,7 @@ def build_control_plane(
     architecture: str | None = None,
     role_may: RoleMay | None = None,
     queue_policy: QueuePolicy = lambda arn: None,
+    vpcs: Catalog = EMPTY,
 ) -> ControlPlane:
     """With `role_may` (identity's), a function's role must be allowed to send to its dead-letter queue and
     to reach its destinations (`queue_policy`: a queue's own policy by ARN); without it, roles are not asked."""
@@ -64,6 +66,7 @@ def build_control_plane(
         host_architecture=architecture or host_architecture(),
         cache=cache,
         delivery=delivery,
+        vpcs=vpcs,
     )
     worker.publish = functions.publish_in
     return ControlPlane(

@@ -66,6 +66,11 @@ class FunctionVersion:
     log_group: str | None = None
     application_log_level: str | None = None
     system_log_level: str | None = None
+    # VpcConfig: the subnets and security groups (empty: not in a VPC), their VPC, and dual-stack IPv6.
+    vpc_subnet_ids: tuple[str, ...] = ()
+    vpc_security_group_ids: tuple[str, ...] = ()
+    vpc_id: str = ""
+    vpc_ipv6_allowed: bool = False
 
     @property
     def is_latest(self) -> bool:
@@ -99,7 +104,20 @@ class FunctionVersion:
             self.log_group,
             self.application_log_level,
             self.system_log_level,
+            self.vpc_subnet_ids,
+            self.vpc_security_group_ids,
+            self.vpc_ipv6_allowed,
         )
+
+
+@dataclass(frozen=True)
+class VpcChange:
+    """VpcConfig as given (empty lists detach the function); `vpc_id` is found by `validation.check_vpc`."""
+
+    subnet_ids: tuple[str, ...] = ()
+    security_group_ids: tuple[str, ...] = ()
+    ipv6_allowed: bool = False
+    vpc_id: str = ""
 
 
 @dataclass(frozen=True)

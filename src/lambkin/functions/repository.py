@@ -46,7 +46,7 @@ MIGRATIONS = [
     )
 ]
 
-_TUPLES = ("entry_point", "command", "architectures")
+_TUPLES = ("entry_point", "command", "architectures", "vpc_subnet_ids", "vpc_security_group_ids")
 _VERSION_SELECT = "SELECT v.config, f.reserved_concurrency FROM function_versions v JOIN functions f ON f.name = v.function_name"
 
 

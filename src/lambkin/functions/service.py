@@ -22,6 +22,7 @@ from lambkin.functions.model import LATEST, Alias, FunctionRecord, FunctionVersi
 from lambkin.functions.names import Arns, FunctionRef
 from lambkin.functions.repository import FunctionRepository
 from lambkin.functions.states import State, is_settled
+from lambkin.network.vpc import EMPTY, Catalog
 from lambkin.store import Connection, Store
 
 Submit = Callable[[str, str], None]
@@ -46,6 +47,7 @@ class FunctionService:
         clock: Callable[[], float] = time.time,
         cache: ReadCache | None = None,
         delivery: Delivery | None = None,
+        vpcs: Catalog = EMPTY,
     ) -> None:
         self.db = db
         self.cache = cache or ReadCache()
@@ -57,6 +59,7 @@ class FunctionService:
         self._delivery = delivery
         self._host_architecture = host_architecture
         self._clock = clock
+        self._vpcs = vpcs
 
     async def create(
         self,
@@ -73,6 +76,7 @@ class FunctionService:
         arch = validation.check_architectures(architectures or ("x86_64",), self._host_architecture)
         self._check_role(role)
         self._check_dead_letter(role, name, change.dead_letter_target_arn)
+        change = self._check_vpc(change)
         blank = FunctionVersion(
             name=name,
             function_arn=self.arns.function(name),
@@ -134,7 +138,9 @@ class FunctionService:
 
         rows = await self.db.run(read)
         page = Page.of(rows, limit, lambda last: encode_marker(last.name, _number(last.version)))
-        self.cache.put(ALL, key, page, generation)
+        # The page reads the functions from the marker's to the one past its end (whether a next page follows)
+        span = (after[0] if after else "", rows[limit].name if len(rows) > limit else None)
+        self.cache.put(ALL, key, page, generation, span)
         return page
 
     async def list_versions(
@@ -155,6 +161,7 @@ class FunctionService:
     ) -> FunctionVersion:
         if change.role is not None:
             self._check_role(change.role)
+        change = self._check_vpc(change)
         if self._delivery is not None and (change.role is not None or change.dead_letter_target_arn):
             # The role and the queue as they will be: a new role must reach the function's queue too.
             current, _, _ = await self.get(FunctionRef(ref.name, LATEST))
@@ -264,6 +271,12 @@ class FunctionService:
     def _check_role(self, role: str) -> None:
         if not self._role_check(role):
             raise InvalidParameterValue(ROLE_NOT_ASSUMABLE)
+
+    def _check_vpc(self, change: changes.ConfigChange) -> changes.ConfigChange:
+        """The change with its VpcConfig checked against the operator's VPCs (and its VpcId found)."""
+        if change.vpc is None:
+            return change
+        return dataclasses.replace(change, vpc=validation.check_vpc(change.vpc, self._vpcs))
 
     def _check_dead_letter(self, role: str, name: str, target: str | None) -> None:
         """The role must be allowed to send to the dead-letter queue (without `delivery`: not checked)."""

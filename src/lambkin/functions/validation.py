@@ -8,6 +8,8 @@ import re
 from collections.abc import Mapping, Sequence
 
 from lambkin.functions.errors import InvalidParameterValue, ValidationFailed
+from lambkin.functions.model import VpcChange
+from lambkin.network.vpc import Catalog
 
 MEMORY_MIN, MEMORY_MAX = 128, 10_240
 TIMEOUT_MIN, TIMEOUT_MAX = 1, 900
@@ -151,3 +153,36 @@ def check_weights(function_version: str, weights: Mapping[str, float]) -> dict[s
                 f"Invalid weight {weight} for version {version}: must be between 0.0 and 1.0"
             )
     return dict(weights)
+
+
+def check_vpc(vpc: VpcChange, catalog: Catalog) -> VpcChange:
+    """VpcConfig's ids checked against the operator's VPCs as Lambda checks them against EC2's, with the
+    VPC they are in; both lists empty detach the function (VpcId "")."""
+    if bool(vpc.subnet_ids) != bool(vpc.security_group_ids):
+        raise InvalidParameterValue("SubnetIds and SecurityIds must coexist or be both empty list.")
+    if not vpc.subnet_ids:
+        return VpcChange(ipv6_allowed=vpc.ipv6_allowed)
+    for subnet_id in vpc.subnet_ids:
+        if subnet_id not in catalog.subnets:
+            raise InvalidParameterValue(
+                "Error occurred while DescribeSubnets. EC2 Error Code: InvalidSubnetID.NotFound. "
+                f"EC2 Error Message: The subnet ID '{subnet_id}' does not exist"
+            )
+    for group_id in vpc.security_group_ids:
+        if group_id not in catalog.security_groups:
+            raise InvalidParameterValue(
+                "Error occurred while DescribeSecurityGroups. EC2 Error Code: InvalidGroup.NotFound. "
+                f"EC2 Error Message: The security group '{group_id}' does not exist"
+            )
+    vpcs = {catalog.subnets[subnet_id].vpc_id for subnet_id in vpc.subnet_ids}
+    if len(vpcs) > 1:
+        raise InvalidParameterValue("Subnets are required to be in the same VPC.")
+    (vpc_id,) = vpcs
+    if any(catalog.security_groups[group_id].vpc_id != vpc_id for group_id in vpc.security_group_ids):
+        raise InvalidParameterValue("Security Groups are required to be in the same VPC.")
+    return VpcChange(
+        tuple(dict.fromkeys(vpc.subnet_ids)),
+        tuple(dict.fromkeys(vpc.security_group_ids)),
+        vpc.ipv6_allowed,
+        vpc_id,
+    )

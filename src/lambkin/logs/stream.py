@@ -44,8 +44,9 @@ class LogStream:
             self._partial[fd] = rest
         self._lines(events)
 
-    def platform(self, line: str) -> None:
-        self._lines([line])
+    def platform(self, *lines: str) -> None:
+        """Platform lines (START, END, REPORT, ...), in order, in one write."""
+        self._lines(list(lines))
 
     def _lines(self, texts: list[str]) -> None:
         if not texts:

@@ -5,13 +5,16 @@ from __future__ import annotations
 import itertools
 import logging
 import random
+import socket
+from collections.abc import Sequence
 from pathlib import Path
 
 from pyroute2 import IPRoute
 
-from lambkin.network import links, rules
+from lambkin.network import egress, links, rules
 from lambkin.network.dns import Forwarder
 from lambkin.network.policy import NetworkPolicy, Slot, host_resolvers
+from lambkin.network.vpc import EgressRule
 
 log = logging.getLogger("lambkin.network")
 
@@ -51,3 +54,14 @@ class Outward:
     def attach(self, inside: IPRoute, host: IPRoute, host_ns: int) -> Slot:
         """Links the namespace the calling thread is in (`inside`'s) to the host (`host`'s, fd `host_ns`)."""
         return links.attach(self.policy, inside, host, host_ns, self.alias, next(self._slots))
+
+    def allow(self, slot: Slot, allowed: Sequence[EgressRule]) -> int:
+        """Limits the sandbox on `slot` to `allowed` (a VPC function's security groups' rules), besides what
+        no sandbox reaches; returns the key to `release` it by (its host link's interface index)."""
+        index = socket.if_nametoindex(slot.host_link)
+        rules.apply(egress.allow(rules.FAMILY, rules.table_name(self.instance), index, allowed))
+        return index
+
+    def release(self, link_index: int) -> None:
+        """Forgets a sandbox's VPC egress (before its namespace, and so its link, goes)."""
+        rules.apply(egress.release(rules.FAMILY, rules.table_name(self.instance), link_index))

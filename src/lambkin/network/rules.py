@@ -14,6 +14,7 @@ from ipaddress import IPv4Network
 from pathlib import Path
 from typing import Any
 
+from lambkin.network import egress
 from lambkin.network.policy import LINK_PREFIX, NetworkPolicy
 
 FAMILY = "inet"
@@ -103,6 +104,9 @@ def ruleset(instance: str, policy: NetworkPolicy, data_dir: Path) -> list[dict[s
             },
             drop,
         ),
+        # Last, a VPC function's sandbox: only what its security groups allow (network/egress.py).
+        *egress.declarations(FAMILY, name),
+        rule("forward", *egress.lookup(_iif())),
         # Out through the host's outward interfaces, under the host's address.
         chain("postrouting", "nat", "postrouting", 100),
         rule("postrouting", _iif(), _oif("!="), {"masquerade": None}),
@@ -129,6 +133,11 @@ def _run(commands: list[dict[str, Any]]) -> None:
 def install(instance: str, policy: NetworkPolicy, data_dir: Path) -> None:
     """Blocking. Replaces this instance's table (left by an earlier run, or none) with the current rules."""
     _run(ruleset(instance, policy, data_dir))
+
+
+def apply(commands: list[dict[str, Any]]) -> None:
+    """Blocking. Runs further commands on the tables (one transaction), e.g. `egress.allow`'s."""
+    _run(commands)
 
 
 def remove(instance: str) -> None:

@@ -373,13 +373,19 @@ class _Verifier(SigV4Auth):  # type: ignore[misc]
         return request.payload_hash
 
     def signature(self, string_to_sign: str, request: _Signing) -> str:
-        key = _signing_key(
+        inner, outer = _signing_pads(
             self.credentials.secret_key,
             request.context["timestamp"][0:8],
             self._region_name,
             self._service_name,
         )
-        return hmac.digest(key, string_to_sign.encode(), "sha256").hex()
+        # HMAC-SHA256 from the key's pads hashed once: two hash copies, not an HMAC set up per request
+        digest = inner.copy()
+        digest.update(string_to_sign.encode())
+        mac = outer.copy()
+        mac.update(digest.digest())
+        signature: str = mac.hexdigest()
+        return signature
 
 
 _KEPT = 256  # paths and signed-header lists a signer remembers
@@ -392,9 +398,13 @@ def _verifier(access_key_id: str, secret: str, service: str, region: str) -> _Ve
 
 
 @lru_cache(maxsize=256)
-def _signing_key(secret: str, date: str, region: str, service: str) -> bytes:
-    """SigV4's derived key: HMAC chain over date, region, service and "aws4_request"."""
+def _signing_pads(secret: str, date: str, region: str, service: str) -> tuple[Any, Any]:
+    """SigV4's derived key (the HMAC chain over date, region, service and "aws4_request") as HMAC's inner
+    and outer pads, each hashed already (RFC 2104: the key is 32 bytes, under SHA-256's 64-byte block)."""
     key = f"AWS4{secret}".encode()
     for part in (date, region, service, "aws4_request"):
         key = hmac.new(key, part.encode(), hashlib.sha256).digest()
-    return key
+    block = key.ljust(64, b"\0")
+    inner = hashlib.sha256(bytes(byte ^ 0x36 for byte in block))
+    outer = hashlib.sha256(bytes(byte ^ 0x5C for byte in block))
+    return inner, outer

@@ -57,6 +57,7 @@ class RuncSandbox:
         "_namespace",
         "_outputs",
         "_pidfd",
+        "_release",
         "_runc",
         "_settled",
         "_sinks",
@@ -76,8 +77,10 @@ class RuncSandbox:
         stderr: OutputSink,
         steady_cpu_quota: int = 0,
         settled: Callable[[], None] | None = None,
+        release: Callable[[], None] | None = None,
     ) -> None:
         self.id = sandbox_id
+        self._release = release  # blocking: undoes what the backend set up for it outside (VPC egress)
         self._settled = settled  # called once, when init is over or the sandbox goes (its cold start is over)
         self._layout = layout
         self._runc = runc
@@ -245,6 +248,13 @@ class RuncSandbox:
                 await self._teardown()
         self._destroyed = True
 
+    def _remove(self, layout: Layout) -> None:
+        """Blocking: the bundle, and what was set up outside for the sandbox, while its namespace still exists."""
+        bundle.remove(layout, self.id)
+        release, self._release = self._release, None
+        if release is not None:
+            release()
+
     async def _teardown(self) -> None:
         self._settle()
         started = self._state is not State.CREATED
@@ -270,5 +280,5 @@ class RuncSandbox:
             self._pidfd = -1
         namespace = self._namespace
         layout = self._layout
-        await asyncio.to_thread(bundle.remove, layout, self.id)
+        await asyncio.to_thread(self._remove, layout)
         namespace.close()

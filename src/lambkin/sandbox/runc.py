@@ -7,10 +7,12 @@ import hashlib
 import logging
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from lambkin.network.outward import Outward
 from lambkin.network.policy import Mode, NetworkPolicy
+from lambkin.network.vpc import EMPTY, Catalog
 from lambkin.sandbox import bundle, oci, orphans, syscalls
 from lambkin.sandbox.cgroups import Cgroup
 from lambkin.sandbox.container import InvalidSandboxTransition, RuncSandbox, State
@@ -49,7 +51,8 @@ class RuncBackend:
     `find_init`); `pids_max` bounds the processes of all the instance's sandboxes together (the pids limit of
     their parent cgroup), beside each one's own. With a `network` policy whose mode is internet, every sandbox
     is linked to the outside (network/); else it has its loopback only. Call `close()` once done: it removes
-    the network's rules."""
+    the network's rules. A sandbox whose spec names security groups gets only the egress their rules in
+    `vpcs` allow."""
 
     def __init__(
         self,
@@ -59,7 +62,9 @@ class RuncBackend:
         init: str | None = None,
         network: NetworkPolicy | None = None,
         pids_max: int | None = None,
+        vpcs: Catalog = EMPTY,
     ) -> None:
+        self.vpcs = vpcs
         instance = hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:12]
         self.outward = (
             Outward(network, instance, data_dir)
@@ -92,6 +97,7 @@ class RuncBackend:
         try:
             await self._network_ready()
             namespace = await self.namespaces.take()
+            allowing = self._allow(spec, namespace)  # beside the bundle's preparation: nft is a process
             try:
                 await in_own_thread(
                     lambda: bundle.prepare(self.layout, spec, namespace),
@@ -99,7 +105,10 @@ class RuncBackend:
                 )
             except BaseException:
                 self.namespaces.settled()
+                if allowing is not None:
+                    allowing.cancel()  # an element it still writes is keyed by a link about to go
                 raise
+            release = await self._allowed(spec, namespace, allowing)
         except OSError as exc:
             raise SandboxError(f"sandbox {spec.id}: preparing failed: {exc}") from exc
         steady = oci.cpu_quota_us(spec.memory_mb, self.layout.host_cores) if spec.init_cpu_boost else 0
@@ -113,7 +122,42 @@ class RuncBackend:
             stderr,
             steady,
             settled=self.namespaces.settled,
+            release=release,
         )
+
+    def _allow(self, spec: SandboxSpec, namespace: NetworkNamespace) -> asyncio.Future[int] | None:
+        """A VPC function's sandbox: starts writing its security groups' egress rules (in a worker thread);
+        None for any other sandbox."""
+        outward, slot = self.outward, namespace.slot
+        if not spec.security_groups or outward is None or slot is None:
+            return None
+        rules = self.vpcs.egress(spec.security_groups)
+        allowing = asyncio.ensure_future(asyncio.to_thread(outward.allow, slot, rules))
+        allowing.add_done_callback(lambda done: done.cancelled() or done.exception())  # seen, if abandoned
+        return allowing
+
+    async def _allowed(
+        self, spec: SandboxSpec, namespace: NetworkNamespace, allowing: asyncio.Future[int] | None
+    ) -> Callable[[], None] | None:
+        """Waits for `_allow`'s rules (the sandbox is prepared, not yet started); returns what removes them.
+        On failure the prepared sandbox is undone."""
+        outward = self.outward
+        if allowing is None or outward is None:
+            return None
+        try:
+            index = await allowing
+        except BaseException:
+            self.namespaces.settled()
+            await asyncio.to_thread(self._undo, spec.id, namespace)
+            raise
+
+        def release() -> None:
+            try:
+                outward.release(index)
+            except OSError as exc:  # harmless left behind: no later link has its index
+                log.warning("sandbox %s: removing its VPC egress rules failed: %s", spec.id, exc)
+
+        return release
 
     def _undo(self, sandbox_id: str, namespace: NetworkNamespace) -> None:
         namespace.close()

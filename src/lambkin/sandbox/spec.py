@@ -33,6 +33,8 @@ class SandboxSpec:
     runtime_api_port: int = 9001
     extra_ports: tuple[int, ...] = field(default=())
     init_cpu_boost: bool = False
+    # A VPC function's security groups: its egress is what their rules allow; () is the default egress.
+    security_groups: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

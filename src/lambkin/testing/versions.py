@@ -24,6 +24,7 @@ class FakeVersion:
     ephemeral_storage: int = 512
     reserved_concurrency: int | None = None
     role: str = "arn:aws:iam::000000000000:role/lambda-role"
+    vpc_security_group_ids: tuple[str, ...] = ()
 
     @property
     def log_group_name(self) -> str:

@@ -222,6 +222,29 @@ async def test_timeout_kills_the_environment(world: World) -> None:
     assert world.backend.sandboxes[0].destroyed
 
 
+async def test_each_invocation_times_out_by_its_own_deadline(world: World) -> None:
+    version = FakeVersion(timeout=1)
+    arn = version.function_arn
+    pool, env = await world.pools.take(version)
+    try:
+        await env.invoke(Invocation("r1", b"{}", arn), 0.05)
+        # still running past the deadline of the quick invocation before it: not cut short
+        gate = world.runtimes.gate("slow")
+        slow = asyncio.ensure_future(
+            env.invoke(Invocation("r2", b'{"do": "gate", "gate": "slow"}', arn), 5.0)
+        )
+        await gate.reached(1)
+        await asyncio.sleep(0.1)
+        gate.open()
+        assert (await slow).outcome == Success(b'"opened"')
+        # a shorter budget than the one before it: timed out by its own, not the earlier one's
+        hung = await asyncio.wait_for(env.invoke(Invocation("r3", b'{"do": "hang"}', arn), 0.05), 2.0)
+    finally:
+        world.pools.give_back(pool, env)
+    assert isinstance(hung.outcome, FunctionError)
+    assert b"Task timed out after 0.05 seconds" in hung.log_tail
+
+
 async def test_update_drains_old_environments_while_in_flight_invokes_finish(world: World) -> None:
     old = FakeVersion()
     gate = world.runtimes.gate("drain")

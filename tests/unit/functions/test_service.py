@@ -230,6 +230,38 @@ async def test_a_listing_read_again_shows_every_write_since(cp: ControlPlane) ->
     assert [v.name for v in (await cp.functions.list(None, None, False)).items] == ["other"]
 
 
+async def test_a_write_drops_only_the_listing_pages_that_hold_that_function(cp: ControlPlane) -> None:
+    for name in ("a", "b", "c", "d", "e"):
+        await active(cp, name)
+    first = await cp.functions.list(None, 2, False)
+    second = await cp.functions.list(first.next_marker, 2, False)
+    assert [v.name for v in first.items + second.items] == ["a", "b", "c", "d"]
+    await cp.functions.update_configuration(FunctionRef("e"), ConfigChange(memory_size=256), None)
+    assert await cp.functions.list(None, 2, False) is first  # a, b and the c past it: e is not read
+    assert [v.memory_size for v in (await cp.functions.list(second.next_marker, 2, False)).items] == [256]
+    await cp.functions.create("bb", ROLE, "reg/app:v1", ConfigChange())  # where the first page ends
+    assert [v.name for v in (await cp.functions.list(None, 2, False)).items] == ["a", "b"]
+    again = await cp.functions.list(first.next_marker, 2, False)
+    assert [v.name for v in again.items] == ["bb", "c"]
+    await cp.functions.delete(FunctionRef("e"))
+    await cp.functions.delete(FunctionRef("d"))  # the last page after "c" is gone: no marker leads to it
+    assert (await cp.functions.list(first.next_marker, 2, False)).next_marker is None
+
+
+async def test_a_version_published_after_the_marker_shows_on_the_next_page(cp: ControlPlane) -> None:
+    await active(cp, "a")
+    await active(cp, "b")
+    first = await cp.functions.list(None, 1, True)
+    following = await cp.functions.list(first.next_marker, 1, True)
+    assert [(v.name, v.version) for v in first.items + following.items] == [
+        ("a", "$LATEST"),
+        ("b", "$LATEST"),
+    ]
+    await cp.functions.publish(FunctionRef("a"), None, None, None)
+    following = await cp.functions.list(first.next_marker, 1, True)
+    assert [(v.name, v.version) for v in following.items] == [("a", "1")]
+
+
 async def test_pending_work_resumes_after_restart(db: Store, resolver: FakeImageResolver) -> None:
     before = build_control_plane(
         db, "us-east-1", "000000000000", resolver, role_check=assumable, architecture="x86_64"

@@ -1,0 +1,113 @@
+"""A security group allowing everything (-1 to 0.0.0.0/0) widens nothing: a VPC function's sandbox still reaches
+neither the host's addresses, nor another sandbox, nor 169.254.169.254, while it does reach the outside world."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from botocore.config import Config
+
+from tests.e2e.lambda_support import create_active
+from tests.harness import LambkinServer
+from tests.images import BuiltImages
+from tests.security.test_network_isolation import _connect_inside, _listen_inside
+from tests.world import NEEDS_TOOLS, World, links_of, world, world_server
+
+pytestmark = [pytest.mark.runc, NEEDS_TOOLS]
+
+EVERYTHING = {"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}
+
+
+@pytest.fixture(scope="module")
+def outside(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    with world(tmp_path_factory.mktemp("world")) as made:
+        yield made
+
+
+@pytest.fixture(scope="module")
+def online(tmp_path_factory: pytest.TempPathFactory, outside: World) -> Iterator[LambkinServer]:
+    directory = tmp_path_factory.mktemp("lambkin")
+    vpcs = {
+        "Vpcs": [
+            {
+                "VpcId": "vpc-0open",
+                "Subnets": [{"SubnetId": "subnet-0open", "CidrBlock": "10.88.1.0/24"}],
+                "SecurityGroups": [{"GroupId": "sg-0open", "IpPermissionsEgress": [EVERYTHING]}],
+            }
+        ]
+    }
+    (directory / "vpc.json").write_text(json.dumps(vpcs))
+    server = world_server(directory, outside, LAMBKIN_VPC_CONFIG=str(directory / "vpc.json"))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def lam(online: LambkinServer, test_images: BuiltImages) -> Any:
+    client = online.client("lambda", config=Config(read_timeout=120, retries={"max_attempts": 0}))
+    uri = test_images.push("python-handlers", online.registry, tag="v1")
+    network = {"ImageConfig": {"Command": ["app.network"]}, "Timeout": 15}
+    vpc = {"SubnetIds": ["subnet-0open"], "SecurityGroupIds": ["sg-0open"]}
+    create_active(client, "open-vpc", uri, VpcConfig=vpc, **network)
+    create_active(client, "target", uri, **network)
+    return client
+
+
+@pytest.fixture
+def host_listener() -> Iterator[int]:
+    import socket
+
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("0.0.0.0", 0))
+        sock.listen()
+        yield sock.getsockname()[1]
+
+
+def _connects(lam: Any, name: str, host: str, port: int) -> dict[str, Any]:
+    payload = json.dumps({"host": host, "port": port, "timeout": 2}).encode()
+    body: dict[str, Any] = json.loads(lam.invoke(FunctionName=name, Payload=payload)["Payload"].read())
+    return body
+
+
+def test_the_open_group_does_reach_the_world(lam: Any, outside: World) -> None:
+    reached = _connects(lam, "open-vpc", outside.address, 80)
+    assert reached["connected"] is True, reached
+
+
+def test_no_address_of_the_host_is_reachable(
+    lam: Any, online: LambkinServer, outside: World, host_listener: int
+) -> None:
+    _connects(lam, "open-vpc", outside.address, 80)
+    gateways = [address for address in links_of(online.data_dir).values() if address]
+    assert gateways
+    assert outside.can_connect(outside.host_address, host_listener)
+    for address in [outside.host_address, *gateways]:
+        outcome = _connects(lam, "open-vpc", address, host_listener)
+        assert outcome["connected"] is False, (address, outcome)
+
+
+def test_neither_the_metadata_address_nor_the_hosts_loopback_is_reachable(
+    lam: Any, online: LambkinServer
+) -> None:
+    assert _connects(lam, "open-vpc", "169.254.169.254", 80)["connected"] is False
+    assert _connects(lam, "open-vpc", "127.0.0.1", online.port)["connected"] is False
+
+
+def test_another_sandbox_is_not_reachable(lam: Any, online: LambkinServer, outside: World) -> None:
+    sandboxes = online.data_dir / "sandboxes"
+    before = set(sandboxes.iterdir()) if sandboxes.exists() else set()
+    assert _connects(lam, "target", outside.address, 80)["connected"] is True
+    (target,) = set(sandboxes.iterdir()) - before
+    pid = int((target / "pid").read_text())
+    listener, address = _listen_inside(pid)
+    with listener:
+        port = listener.getsockname()[1]
+        assert _connect_inside(pid, address, port)
+        outcome = _connects(lam, "open-vpc", address, port)
+        assert outcome["connected"] is False, outcome
