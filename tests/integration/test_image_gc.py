@@ -37,16 +37,18 @@ def test_blobs_of_a_deleted_image_are_collected_and_a_kept_image_survives(tmp_pa
     finally:
         server.stop()
 
-    dry = lambkin("image", "gc", "--grace", "0", "--dry-run", "--data-dir", data)
+    url = server.extra_env.get("LAMBKIN_DATABASE_URL")  # the catalog is on PostgreSQL in that run
+    database = ["--database", url] if url else []
+    dry = lambkin("image", "gc", "--grace", "0", "--dry-run", "--data-dir", data, *database)
     assert dry.returncode == 0, dry.stderr
     assert "Would delete" in dry.stdout and blob_files(data) >= only_doomed
 
-    done = lambkin("image", "gc", "--grace", "0", "--data-dir", data)
+    done = lambkin("image", "gc", "--grace", "0", "--data-dir", data, *database)
     assert done.returncode == 0, done.stderr
     assert not blob_files(data) & only_doomed, done.stdout
     assert blob_files(data) == before  # everything the kept image needs is still there
 
-    again = LambkinServer(data).start()
+    again = LambkinServer(data, env=server.extra_env).start()
     try:
         run("skopeo", "inspect", "--tls-verify=false", "--creds", CREDS, f"docker://{again.registry}/kept:v1")
         copied = tmp_path / "copied"

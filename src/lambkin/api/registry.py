@@ -25,7 +25,7 @@ from lambkin.images.errors import (
 )
 from lambkin.images.manifests import MAX_MANIFEST_BYTES, OCI_INDEX
 from lambkin.images.uploads import Uploads
-from lambkin.store import StorageFull
+from lambkin.store import StorageFull, StoreUnavailable
 
 MAX_PAGE = 10_000
 log = logging.getLogger("lambkin.registry")
@@ -79,7 +79,7 @@ class RegistryApp:
         except ConnectionError:
             return  # the client went away mid-request; what it sent is already cut back off
         except Exception as exc:
-            full = self._disk_full(exc)
+            full = self._unavailable(exc)
             if full is not None:
                 log.warning("registry: %s %s: %s", method, request.path, full.message)
             else:
@@ -89,10 +89,11 @@ class RegistryApp:
             problem = full or RegistryError(f"internal error: {exc}")
             await render_error(tracked, problem, head=method == "HEAD")
 
-    def _disk_full(self, exc: Exception) -> Unavailable | None:
-        """A full disk as the registry's retryable 503: whatever the request wrote was cut back or removed
-        (uploads.py, blobs.py), and a database write was rolled back (StorageFull)."""
-        if isinstance(exc, StorageFull):
+    def _unavailable(self, exc: Exception) -> Unavailable | None:
+        """A full disk, or the database away, as the registry's retryable 503: whatever the request wrote was
+        cut back or removed (uploads.py, blobs.py), and a database write was rolled back (StorageFull,
+        StoreUnavailable)."""
+        if isinstance(exc, StorageFull | StoreUnavailable):
             return Unavailable(exc.message)
         if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
             return Unavailable(

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Callable, Coroutine
@@ -23,6 +24,7 @@ from lambkin.images.pull import ImageUnavailable, PullProgress
 from lambkin.images.reference import parse_reference
 from lambkin.images.registry_auth import Credentials
 from lambkin.images.service import ImageService
+from lambkin.store import DatabaseUnreachable, SchemaTooNew
 
 Command = Callable[[ImageService, argparse.Namespace], Coroutine[Any, Any, int]]
 
@@ -62,6 +64,12 @@ def register(commands: Any) -> None:
 
     for verb in (pull, imp, ls, gc):
         verb.add_argument("--data-dir", type=Path, default=command_defaults().data_dir)
+        verb.add_argument(  # the catalog is where the server keeps it: gc on any other would see no image
+            "--database",
+            metavar="URL",
+            default=os.environ.get("LAMBKIN_DATABASE_URL") or None,
+            help="the server's PostgreSQL database, if it keeps its state there; default: $LAMBKIN_DATABASE_URL",
+        )
 
 
 def _boolean(text: str) -> bool:
@@ -76,7 +84,11 @@ def _runner(command: Command) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
         logging.basicConfig(level=command_defaults().log_level or "WARNING", format="lambkin: %(message)s")
         keep_private(args.data_dir)  # it writes blobs and the database as the server would
-        app = composition.build(Settings(data_dir=args.data_dir.resolve()))
+        try:
+            app = composition.build(Settings(data_dir=args.data_dir.resolve(), database_url=args.database))
+        except (DatabaseUnreachable, SchemaTooNew) as exc:
+            print(f"lambkin: {exc}", file=sys.stderr)
+            return 1
         try:
             return asyncio.run(command(app.images, args))
         except ImageUnavailable as exc:

@@ -35,7 +35,8 @@ class MappingStore:
     async def put(self, mapping: Mapping) -> None:
         await self.db.run(
             lambda conn: conn.execute(
-                "INSERT OR REPLACE INTO event_source_mappings (uuid, mapping) VALUES (?, ?)",
+                "INSERT INTO event_source_mappings (uuid, mapping) VALUES (?, ?)"
+                " ON CONFLICT (uuid) DO UPDATE SET mapping = excluded.mapping",
                 (mapping.uuid, mapping.encode()),
             )
         )

@@ -174,7 +174,8 @@ class EventInvokeConfigService:
             )
         await self.db.run(
             lambda conn: conn.execute(
-                "INSERT OR REPLACE INTO function_event_invoke_configs (function, qualifier, config) VALUES (?, ?, ?)",
+                "INSERT INTO function_event_invoke_configs (function, qualifier, config) VALUES (?, ?, ?)"
+                " ON CONFLICT (function, qualifier) DO UPDATE SET config = excluded.config",
                 (config.function, config.qualifier, config.encode()),
             )
         )
@@ -211,8 +212,8 @@ class EventInvokeConfigService:
         def read(conn: Connection) -> list[EventInvokeConfig]:
             rows = conn.execute(
                 "SELECT qualifier, config FROM function_event_invoke_configs WHERE function = ? AND qualifier > ?"
-                " ORDER BY qualifier LIMIT ?",
-                (ref.name, marker or "", limit + 1),
+                f" ORDER BY qualifier LIMIT {int(limit) + 1}",
+                (ref.name, marker or ""),
             ).fetchall()
             return [EventInvokeConfig.decode(ref.name, r[0], r[1]) for r in rows]
 

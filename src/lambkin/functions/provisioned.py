@@ -85,9 +85,10 @@ class ProvisionedConcurrency:
             if record.reserved_concurrency is not None:
                 others = conn.execute(
                     "SELECT COALESCE(SUM(requested), 0) FROM provisioned_concurrency"
-                    " WHERE function_name = ? AND qualifier != ?",
+                    " WHERE function_name = ? AND qualifier <> ?",
                     (ref.name, qualifier),
                 ).fetchall()[0][0]
+                others = int(others)  # PostgreSQL's SUM of BIGINT is a NUMERIC (a Decimal)
                 if others + requested > record.reserved_concurrency:
                     raise InvalidParameterValue(
                         f"Requested Provisioned Concurrency should not be greater than the reservedConcurrentExecution "
@@ -101,7 +102,7 @@ class ProvisionedConcurrency:
                     " WHERE f.reserved_concurrency IS NULL AND NOT (p.function_name = ? AND p.qualifier = ?)",
                     (ref.name, qualifier),
                 ).fetchall()[0][0]
-                taken = self.repo.reserved_total(conn) + others
+                taken = self.repo.reserved_total(conn) + int(others)
                 check_reservation(requested, self.concurrency_limit, taken, "ConcurrentExecutions")
             conn.execute(
                 "INSERT INTO provisioned_concurrency (function_name, qualifier, requested, last_modified)"
@@ -155,8 +156,8 @@ class ProvisionedConcurrency:
             self.lookup.record(conn, ref.name)
             rows = conn.execute(
                 "SELECT qualifier, requested, last_modified FROM provisioned_concurrency"
-                " WHERE function_name = ? AND (? IS NULL OR qualifier > ?) ORDER BY qualifier LIMIT ?",
-                (ref.name, after_qualifier, after_qualifier, limit + 1),
+                f" WHERE function_name = ? AND qualifier > ? ORDER BY qualifier LIMIT {int(limit) + 1}",
+                (ref.name, after_qualifier or ""),
             ).fetchall()
             return [ProvisionedConfig(ref.name, q, n, t) for q, n, t in rows]
 

@@ -150,18 +150,18 @@ class FunctionRepository:
         conn.execute("DELETE FROM functions WHERE name = ?", (name,))
 
     def reserved_total(self, conn: Connection, excluding: str | None = None) -> int:
-        row = conn.execute(
-            "SELECT COALESCE(SUM(reserved_concurrency), 0) FROM functions WHERE name IS NOT ?", (excluding,)
-        ).fetchall()[0]  # an aggregate's one row
-        return int(row[0])
+        (row,) = conn.execute(  # an aggregate's one row
+            "SELECT COALESCE(SUM(reserved_concurrency), 0) FROM functions WHERE name <> ?", (excluding or "",)
+        ).fetchall()
+        return int(row[0])  # PostgreSQL's SUM of BIGINT is a NUMERIC (a Decimal)
 
     def usage(self, conn: Connection) -> tuple[int, int]:
         """(function count, total code size of every version)."""
-        count = conn.execute("SELECT COUNT(*) FROM functions").fetchall()[0][0]
-        size = conn.execute(
-            "SELECT COALESCE(SUM(json_extract(config, '$.code_size')), 0) FROM function_versions"
-        ).fetchall()[0][0]
-        return int(count), int(size)
+        (row,) = conn.execute("SELECT COUNT(*) FROM functions").fetchall()
+        # Summed here rather than with an engine's JSON functions (SQLite's and PostgreSQL's differ).
+        rows = conn.execute("SELECT config FROM function_versions")
+        size = sum(json.loads(r[0]).get("code_size") or 0 for r in rows)
+        return int(row[0]), size
 
     # versions
 
@@ -185,11 +185,12 @@ class FunctionRepository:
         )
 
     def versions_of(
-        self, conn: Connection, name: str, after: int = -1, limit: int = -1
+        self, conn: Connection, name: str, after: int = -1, limit: int | None = None
     ) -> list[FunctionVersion]:
+        bound = "" if limit is None else f" LIMIT {int(limit)}"
         rows = conn.execute(
-            f"{_VERSION_SELECT} WHERE v.function_name = ? AND v.number > ? ORDER BY v.number LIMIT ?",
-            (name, after, limit),
+            f"{_VERSION_SELECT} WHERE v.function_name = ? AND v.number > ? ORDER BY v.number{bound}",
+            (name, after),
         )
         return [_decode_version(r[0], r[1]) for r in rows]
 
@@ -201,8 +202,8 @@ class FunctionRepository:
         only_latest = "" if all_versions else " AND v.number = 0"
         rows = conn.execute(
             f"{_VERSION_SELECT} WHERE (v.function_name, v.number) > (?, ?)"
-            f"{only_latest} ORDER BY v.function_name, v.number LIMIT ?",
-            (name, number, limit),
+            f"{only_latest} ORDER BY v.function_name, v.number LIMIT {int(limit)}",
+            (name, number),
         )
         return [_decode_version(r[0], r[1]) for r in rows]
 

@@ -133,7 +133,8 @@ class UrlService:
     def _row(self, conn: Connection, ref: FunctionRef) -> UrlConfig:
         alias = self._target(conn, ref)
         row = conn.execute(
-            "SELECT * FROM function_urls WHERE function_name = ? AND alias IS ?", (ref.name, alias)
+            "SELECT * FROM function_urls WHERE function_name = ? AND COALESCE(alias, '') = ?",
+            (ref.name, alias or ""),
         ).fetchone()
         if row is None:
             raise FunctionNotFound(NOT_FOUND)
@@ -148,7 +149,8 @@ class UrlService:
         def write(conn: Connection) -> UrlConfig:
             alias = self._target(conn, ref)
             taken = conn.execute(
-                "SELECT 1 FROM function_urls WHERE function_name = ? AND alias IS ?", (ref.name, alias)
+                "SELECT 1 FROM function_urls WHERE function_name = ? AND COALESCE(alias, '') = ?",
+                (ref.name, alias or ""),
             ).fetchone()
             if taken is not None:
                 arn = self.arns.of(ref)
@@ -215,10 +217,11 @@ class UrlService:
 
         def read(conn: Connection) -> list[UrlConfig]:
             self.lookup.record(conn, ref.name)
+            later = "" if after_alias is None else " AND COALESCE(alias, '') > ?"
             rows = conn.execute(
-                "SELECT * FROM function_urls WHERE function_name = ? AND (? IS NULL OR COALESCE(alias, '') > ?)"
-                " ORDER BY COALESCE(alias, '') LIMIT ?",
-                (ref.name, after_alias, after_alias, limit + 1),
+                f"SELECT * FROM function_urls WHERE function_name = ?{later}"
+                f" ORDER BY COALESCE(alias, '') LIMIT {int(limit) + 1}",
+                (ref.name,) if after_alias is None else (ref.name, after_alias),
             )
             return [_decode(row) for row in rows]
 

@@ -13,7 +13,7 @@ from lambkin.functions.cache import ReadCache
 from lambkin.functions.model import LATEST, FunctionVersion, ResolvedCode
 from lambkin.functions.repository import FunctionRepository
 from lambkin.functions.states import is_settled
-from lambkin.store import Connection, Store
+from lambkin.store import Connection, Store, StoreError
 
 log = logging.getLogger("lambkin.functions")
 
@@ -22,6 +22,7 @@ _DENIED = {"UNAUTHORIZED", "DENIED"}
 _NOT_FOUND_TYPES = {"ImageNotFound", "ManifestUnknown", "NameUnknown"}
 _DENIED_TYPES = {"RegistryAuthFailed", "RegistryUnavailable", "RegistryNotAllowed", "Unauthorized"}
 PARALLEL = 4
+STORE_RETRY_S = 2.0  # a version whose work met the database away is tried again after this
 
 Publish = Callable[[Connection, FunctionVersion, str | None], FunctionVersion]
 
@@ -100,6 +101,9 @@ class ImageWorker:
     async def _guarded(self, key: tuple[str, str], slots: asyncio.Semaphore) -> None:
         try:
             await self.settle(*key)
+        except StoreError as exc:  # the database away or full: the version stays as it is, tried again later
+            log.warning("%s:%s waits for the database: %s", *key, exc)
+            asyncio.get_running_loop().call_later(STORE_RETRY_S, self.submit, *key)
         except Exception:
             log.exception("resolving the image of %s:%s failed unexpectedly", *key)
         finally:

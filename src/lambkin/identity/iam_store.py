@@ -1,8 +1,9 @@
-"""IAM's state in SQLite: the schema's migrations, and each entity stored as one JSON row.
+"""IAM's state in the store: the schema's migrations, and each entity stored as one JSON row.
 
-Names are unique regardless of case (IAM's rule), so name keys compare with NOCASE. Every method takes the
-open connection of a `Store.run` transaction; the IAM service (identity/iam.py) holds the whole state
-in memory, loaded once with `load`, and writes each change through here before it applies it.
+Names are unique regardless of case (IAM's rule): SQLite's name keys compare with NOCASE, PostgreSQL's have
+a unique index of their lower case. Every method takes the open connection of a `Store.run` transaction;
+the IAM service (identity/iam.py) holds the whole state in memory, loaded once with `load`, and writes each
+change through here before it applies it.
 """
 
 from __future__ import annotations
@@ -27,6 +28,22 @@ MIGRATIONS = [
         );
         CREATE INDEX iam_access_keys_user ON iam_access_keys (user_name);
         CREATE TABLE iam_policies (arn TEXT PRIMARY KEY COLLATE NOCASE, record TEXT NOT NULL)
+        """,
+        # PostgreSQL has no NOCASE: a unique index of the lower-case key keeps names unique regardless of
+        # case. The keys written are always an entity's own name (never renamed), so `=` finds them.
+        postgresql="""
+        CREATE TABLE iam_roles (name TEXT PRIMARY KEY, record TEXT NOT NULL);
+        CREATE UNIQUE INDEX iam_roles_name ON iam_roles (lower(name));
+        CREATE TABLE iam_users (name TEXT PRIMARY KEY, record TEXT NOT NULL);
+        CREATE UNIQUE INDEX iam_users_name ON iam_users (lower(name));
+        CREATE TABLE iam_access_keys (
+            access_key_id TEXT PRIMARY KEY,
+            user_name TEXT NOT NULL REFERENCES iam_users(name),
+            record TEXT NOT NULL
+        );
+        CREATE INDEX iam_access_keys_user ON iam_access_keys (user_name);
+        CREATE TABLE iam_policies (arn TEXT PRIMARY KEY, record TEXT NOT NULL);
+        CREATE UNIQUE INDEX iam_policies_arn ON iam_policies (lower(arn))
         """,
     )
 ]

@@ -127,6 +127,11 @@ def check_digest(digest: str) -> str:
     return digest
 
 
+def _limit(limit: int | None) -> str:
+    """A LIMIT clause, or none for no limit (the portable spelling: SQLite's LIMIT -1 is not PostgreSQL's)."""
+    return "" if limit is None else f" LIMIT {int(limit)}"
+
+
 def is_digest(reference: str) -> bool:
     return ":" in reference
 
@@ -211,26 +216,30 @@ class Catalog:
                     size += blob.size
                     refs.append((blob.digest, "blob"))
             conn.execute(
-                "INSERT OR IGNORE INTO manifests (digest, media_type, raw, image_size, created_at)"
-                " VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO manifests (digest, media_type, raw, image_size, created_at)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (digest) DO NOTHING",
                 (digest, manifest.media_type, raw, size, now),
             )
             conn.executemany(
-                "INSERT OR IGNORE INTO manifest_refs (digest, child, kind) VALUES (?, ?, ?)",
+                "INSERT INTO manifest_refs (digest, child, kind) VALUES (?, ?, ?)"
+                " ON CONFLICT (digest, child, kind) DO NOTHING",
                 [(digest, child, kind) for child, kind in refs],
             )
             conn.execute(
-                "INSERT OR IGNORE INTO repository_manifests (repository, digest, pushed_at) VALUES (?, ?, ?)",
+                "INSERT INTO repository_manifests (repository, digest, pushed_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (repository, digest) DO NOTHING",
                 (repository, digest, now),
             )
             conn.executemany(
-                "INSERT OR IGNORE INTO repository_blobs (repository, digest, linked_at) VALUES (?, ?, ?)",
+                "INSERT INTO repository_blobs (repository, digest, linked_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (repository, digest) DO NOTHING",
                 [(repository, child, now) for child, kind in refs if kind == "blob"],
             )
             if manifest.subject is not None:
                 conn.execute(
-                    "INSERT OR IGNORE INTO referrers (repository, subject, digest, media_type, size,"
-                    " artifact_type, annotations) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO referrers (repository, subject, digest, media_type, size, artifact_type,"
+                    " annotations) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (repository, subject, digest)"
+                    " DO NOTHING",
                     (
                         repository,
                         manifest.subject.digest,
@@ -342,10 +351,11 @@ class Catalog:
         check_digest(subject)
 
         def load(conn: Connection) -> list[Descriptor]:
+            of_type = "" if artifact_type is None else " AND artifact_type = ?"
             rows = conn.execute(
                 "SELECT digest, media_type, size, artifact_type, annotations FROM referrers"
-                " WHERE repository = ? AND subject = ? AND (? IS NULL OR artifact_type = ?) ORDER BY digest",
-                (repository, subject, artifact_type, artifact_type),
+                f" WHERE repository = ? AND subject = ?{of_type} ORDER BY digest",
+                (repository, subject) if artifact_type is None else (repository, subject, artifact_type),
             )
             return [
                 Descriptor(r[1], r[0], r[2], None, json.loads(r[4]), r[3] or None) for r in rows.fetchall()
@@ -364,8 +374,8 @@ class Catalog:
             if known is None:
                 return None
             rows = conn.execute(
-                "SELECT tag FROM tags WHERE repository = ? AND tag > ? ORDER BY tag LIMIT ?",
-                (repository, last or "", -1 if limit is None else limit),
+                f"SELECT tag FROM tags WHERE repository = ? AND tag > ? ORDER BY tag{_limit(limit)}",
+                (repository, last or ""),
             )
             return [r[0] for r in rows]
 
@@ -380,8 +390,8 @@ class Catalog:
         def load(conn: Connection) -> list[str]:
             rows = conn.execute(
                 "SELECT DISTINCT repository FROM repository_manifests WHERE repository > ?"
-                " ORDER BY repository LIMIT ?",
-                (last or "", -1 if limit is None else limit),
+                f" ORDER BY repository{_limit(limit)}",
+                (last or "",),
             )
             return [r[0] for r in rows]
 
@@ -392,11 +402,11 @@ class Catalog:
         manifest (a signature or other artifact with a subject)."""
 
         def load(conn: Connection) -> list[ImageSummary]:
+            tagged: dict[tuple[str, str], list[str]] = {}
+            for row in conn.execute("SELECT repository, digest, tag FROM tags ORDER BY tag"):
+                tagged.setdefault((row[0], row[1]), []).append(row[2])
             rows = conn.execute(
-                "SELECT r.repository, r.digest, r.pushed_at, m.media_type, m.image_size,"
-                " (SELECT group_concat(tag, char(10)) FROM"
-                "   (SELECT tag FROM tags t WHERE t.repository = r.repository AND t.digest = r.digest"
-                "    ORDER BY tag)) AS tag_list"
+                "SELECT r.repository, r.digest, r.pushed_at, m.media_type, m.image_size"
                 " FROM repository_manifests r JOIN manifests m USING (digest)"
                 " WHERE EXISTS (SELECT 1 FROM tags t WHERE t.repository = r.repository AND t.digest = r.digest)"
                 "  OR (NOT EXISTS (SELECT 1 FROM manifest_refs f JOIN repository_manifests p"
@@ -408,7 +418,7 @@ class Catalog:
             return [
                 ImageSummary(
                     repository=row["repository"],
-                    tags=tuple(row["tag_list"].split("\n")) if row["tag_list"] else (),
+                    tags=tuple(tagged.get((row["repository"], row["digest"]), ())),
                     digest=row["digest"],
                     media_type=row["media_type"],
                     size=row["image_size"],

@@ -45,9 +45,9 @@ def _row(event: AsyncEvent) -> tuple[object, ...]:
 
 
 def _insert(conn: Connection, events: Iterable[AsyncEvent]) -> None:
-    # OR IGNORE: an event re-sent under the same request ID (a retried HTTP request) is stored once.
+    # DO NOTHING: an event re-sent under the same request ID (a retried HTTP request) is stored once.
     conn.executemany(
-        f"INSERT OR IGNORE INTO async_events ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        f"INSERT INTO async_events ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (request_id) DO NOTHING",
         [_row(e) for e in events],
     )
 

@@ -51,6 +51,17 @@ class QueueIndex:
                     del self._groups[meta.group_id or ""]
         return meta
 
+    def restore(self, metas: list[MessageMeta]) -> None:
+        """Puts back what a failed write had taken out or changed, each FIFO group again in send order."""
+        touched: set[str] = set()
+        for meta in metas:
+            self.put(meta)
+            touched.add(meta.group_id or "")
+        if self.fifo:
+            for name in touched & self._groups.keys():
+                ids = sorted(self._groups[name], key=lambda message_id: self.messages[message_id].seq)
+                self._groups[name] = dict.fromkeys(ids)
+
     def clear(self) -> list[MessageMeta]:
         gone = list(self.messages.values())
         self.messages.clear()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass, replace
 from typing import assert_never
 
@@ -29,7 +30,9 @@ from lambkin.queues.receipts import decode, new_token
 from lambkin.queues.receiving import ReceivedMessage, render
 from lambkin.queues.registry import QueueRegistry
 from lambkin.queues.sending import SendRequest, SendResult, prepare
-from lambkin.store import Connection, Store
+from lambkin.store import Connection, Store, StoreError
+
+log = logging.getLogger(__name__)
 
 SWEEP_INTERVAL = 30.0
 MAX_VISIBILITY = 43_200
@@ -84,7 +87,10 @@ class QueueService:
     async def _sweep_forever(self) -> None:
         while True:
             await asyncio.sleep(SWEEP_INTERVAL)
-            await self.sweep()
+            try:
+                await self.sweep()
+            except StoreError as exc:  # the database away or full: the next sweep deletes what this one kept
+                log.warning("queue sweep: %s", exc)
 
     async def sweep(self) -> None:
         """Drops messages past their queue's retention period and forgets old deduplication keys."""
@@ -208,7 +214,9 @@ class QueueService:
         delivered: list[MessageMeta] = []
         moved: list[tuple[MessageMeta, str]] = []
         expired: list[str] = []
+        before: list[MessageMeta] = []  # what each message was, to put back if the write fails
         for meta in queue.index.visible(now):
+            before.append(meta)
             outcome = decide_receive(meta, now, retention, max_receives)
             match outcome:
                 case ReceiveOutcome.DELIVER:
@@ -242,7 +250,14 @@ class QueueService:
             storage.delete_messages(conn, expired)
             return storage.read_contents(conn, ids)
 
-        contents = await self.journal.write(write)
+        try:
+            contents = await self.journal.write(write)
+        except Exception:  # not stored: no one was given these deliveries, memory goes back to the database's
+            if dlq is not None:
+                for target, _ in moved:
+                    dlq.index.remove(target.message_id)
+            queue.index.restore(before)
+            raise
         if moved and dlq is not None:
             dlq.notify()
         return [(m, contents[m.message_id]) for m in delivered if m.message_id in contents]
@@ -257,7 +272,7 @@ class QueueService:
         queue = self.registry.get(queue_name)
         now = self.clock.now()
         results: list[EntryFailure | None] = []
-        gone: list[str] = []
+        gone: list[MessageMeta] = []
         for handle in receipt_handles:
             try:
                 receipt = decode(handle, queue.name)
@@ -276,10 +291,16 @@ class QueueService:
                 results.append(EntryFailure(exc))
                 continue
             queue.index.remove(meta.message_id)
-            gone.append(meta.message_id)
+            gone.append(meta)
             results.append(None)
         if gone:
-            await self.journal.write(lambda conn: storage.delete_messages(conn, gone))
+            try:
+                await self.journal.write(
+                    lambda conn: storage.delete_messages(conn, [m.message_id for m in gone])
+                )
+            except Exception:  # not deleted: the messages stay, and the same receipts may delete them again
+                queue.index.restore(gone)
+                raise
             if queue.fifo:
                 queue.notify()
         return results
@@ -294,6 +315,7 @@ class QueueService:
         now = self.clock.now()
         results: list[EntryFailure | None] = []
         changed: list[MessageMeta] = []
+        before: list[MessageMeta] = []
         for handle, timeout in entries:
             try:
                 _check_range("VisibilityTimeout", timeout, 0, MAX_VISIBILITY)
@@ -313,10 +335,15 @@ class QueueService:
                 results.append(EntryFailure(exc))
                 continue
             queue.index.put(updated)
+            before.append(meta)
             changed.append(updated)
             results.append(None)
         if changed:
-            await self.journal.write(lambda conn: storage.update_deliveries(conn, changed))
+            try:
+                await self.journal.write(lambda conn: storage.update_deliveries(conn, changed))
+            except Exception:  # not stored: each message keeps the visibility the database has
+                queue.index.restore(before)
+                raise
             queue.notify()
         return results
 

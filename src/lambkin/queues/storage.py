@@ -169,7 +169,9 @@ def insert_messages(conn: Connection, queue: str, messages: list[NewMessage], ne
     dedup = [m.dedup for m in messages if m.dedup is not None]
     if dedup:
         conn.executemany(
-            "INSERT OR REPLACE INTO dedup (queue, key, message_id, seq, expires_at) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO dedup (queue, key, message_id, seq, expires_at) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT (queue, key) DO UPDATE SET message_id = excluded.message_id, seq = excluded.seq,"
+            " expires_at = excluded.expires_at",
             [(d.queue, d.key, d.message_id, d.seq, d.expires_at) for d in dedup],
         )
     conn.execute("UPDATE queues SET next_seq = ? WHERE name = ?", (next_seq, queue))

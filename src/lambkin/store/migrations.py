@@ -14,9 +14,10 @@ LEDGER = (
 )
 RECORD = "INSERT INTO schema_migrations (namespace, version) VALUES (?, ?)"
 
-# SQLite's type names as PostgreSQL's (whole words, outside quoted names and strings).
-_TYPES = {"INTEGER": "BIGINT", "REAL": "DOUBLE PRECISION", "BLOB": "BYTEA"}
-_WORDS = re.compile(r"""('(?:[^']|'')*'|"(?:[^"]|"")*")|\b(INTEGER|REAL|BLOB)\b""", re.IGNORECASE)
+# SQLite's type names as PostgreSQL's (whole words, outside quoted names and strings). TEXT compares as
+# SQLite's does, byte by byte ("C"), whatever the database's own collation: listings page in the same order.
+_TYPES = {"INTEGER": "BIGINT", "REAL": "DOUBLE PRECISION", "BLOB": "BYTEA", "TEXT": 'TEXT COLLATE "C"'}
+_WORDS = re.compile(r"""('(?:[^']|'')*'|"(?:[^"]|"")*")|\b(INTEGER|REAL|BLOB|TEXT)\b""", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -24,8 +25,8 @@ class Migration:
     """One step of one part's schema. Each part (images, functions, ...) numbers its own steps from 1.
 
     `sql` is DDL in the portable subset with SQLite's type names (TEXT, INTEGER, REAL, BLOB), which the
-    PostgreSQL backend maps to BIGINT, DOUBLE PRECISION and BYTEA; `postgresql` replaces it there when the
-    mapping is not enough.
+    PostgreSQL backend maps to TEXT COLLATE "C" (SQLite's byte order), BIGINT, DOUBLE PRECISION and BYTEA;
+    `postgresql` replaces it there when the mapping is not enough.
     """
 
     namespace: str
@@ -42,7 +43,8 @@ class Migration:
 
 
 def postgresql_types(sql: str) -> str:
-    """SQLite's INTEGER, REAL and BLOB as PostgreSQL's BIGINT, DOUBLE PRECISION and BYTEA."""
+    """SQLite's INTEGER, REAL, BLOB and TEXT as PostgreSQL's BIGINT, DOUBLE PRECISION, BYTEA and TEXT
+    COLLATE "C"."""
     return _WORDS.sub(lambda m: m.group(1) or _TYPES[m.group(2).upper()], sql)
 
 

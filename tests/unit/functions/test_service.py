@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from lambkin.functions import policies
+from lambkin.functions import policies, worker
 from lambkin.functions.changes import ConfigChange
 from lambkin.functions.control import ControlPlane, build_control_plane
 from lambkin.functions.errors import (
@@ -25,7 +25,7 @@ from lambkin.functions.names import FunctionRef
 from lambkin.functions.repository import MIGRATIONS
 from lambkin.functions.states import State, UpdateStatus
 from lambkin.invoke.targets import Target, Targets
-from lambkin.store import Store
+from lambkin.store import Store, StoreUnavailable
 from lambkin.store.sqlite import SqliteStore
 from lambkin.testing.images import FakeImageResolver, ResolvedImage
 
@@ -364,3 +364,30 @@ async def test_run_settles_a_function_recreated_while_its_old_image_resolves(db:
         running.cancel()
     settled, _, _ = await cp.functions.get(FunctionRef("fn"))
     assert (settled.state, settled.code_sha256) == (State.ACTIVE, "2" * 64)
+
+
+async def test_a_version_whose_work_met_the_database_away_settles_once_it_is_back(
+    db: Store, cp: ControlPlane, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(worker, "STORE_RETRY_S", 0.01)
+    await cp.functions.create("fn", ROLE, "reg/app:v1", ConfigChange())
+    refused: list[str] = []
+    run = db.run
+
+    async def flaky(fn: Any) -> Any:
+        if not refused and "settle" in fn.__qualname__:  # the worker's first unit of work for the version
+            refused.append(fn.__qualname__)
+            raise StoreUnavailable("the connection to it was lost")  # as PostgreSQL refuses while down
+        return await run(fn)
+
+    monkeypatch.setattr(db, "run", flaky)
+    working = asyncio.create_task(cp.worker.run())
+    try:
+        for _ in range(3000):  # tried again by itself (bounded: a version never retried fails the test)
+            if (await cp.functions.get(FunctionRef("fn")))[0].state is not State.PENDING:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        working.cancel()
+    assert refused
+    assert (await cp.functions.get(FunctionRef("fn")))[0].state is State.ACTIVE

@@ -11,7 +11,8 @@ from lambkin.store.migrations import pending, postgresql_types
 def test_types_are_mapped_as_whole_words_outside_quotes() -> None:
     sql = """CREATE TABLE t (a INTEGER, b real, c BLOB, integers TEXT DEFAULT 'INTEGER', "REAL" TEXT)"""
     assert postgresql_types(sql) == (
-        """CREATE TABLE t (a BIGINT, b DOUBLE PRECISION, c BYTEA, integers TEXT DEFAULT 'INTEGER', "REAL" TEXT)"""
+        """CREATE TABLE t (a BIGINT, b DOUBLE PRECISION, c BYTEA, integers TEXT COLLATE "C" DEFAULT 'INTEGER',"""
+        """ "REAL" TEXT COLLATE "C")"""
     )
 
 
