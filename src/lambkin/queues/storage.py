@@ -1,14 +1,17 @@
-"""The queue engine's SQLite schema and the statements it runs (each a function of one connection)."""
+"""The queue engine's schema and the statements it runs (each a function of one connection)."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 from lambkin.queues.lifecycle import MessageMeta
 from lambkin.queues.messages import AttributeValue
 from lambkin.store import Connection, Migration
+
+T = TypeVar("T")
 
 SCHEMA = """
 CREATE TABLE queues (
@@ -140,32 +143,44 @@ class NewMessage:
     dedup: DedupEntry | None = None
 
 
+_CHUNK = 100  # rows per statement: one statement for a batch of 10 (each is a round trip on PostgreSQL)
+_MESSAGE_COLUMNS = (
+    "id, queue, seq, body, attributes, system_attributes, md5_body, md5_attributes, sent_at, visible_at,"
+    " group_id, dedup_id, sender_id, dlq_source, size"
+)
+
+
+def _chunks(rows: list[T]) -> Iterator[list[T]]:
+    for start in range(0, len(rows), _CHUNK):
+        yield rows[start : start + _CHUNK]
+
+
 def insert_messages(conn: Connection, queue: str, messages: list[NewMessage], next_seq: int) -> None:
-    conn.executemany(
-        "INSERT INTO messages (id, queue, seq, body, attributes, system_attributes, md5_body, md5_attributes,"
-        " sent_at, visible_at, group_id, dedup_id, sender_id, dlq_source, size)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            (
-                m.meta.message_id,
-                queue,
-                m.meta.seq,
-                m.content.body,
-                _encode_attributes(m.content.attributes),
-                _encode_attributes(m.content.system_attributes),
-                m.content.md5_body,
-                m.content.md5_attributes,
-                m.meta.sent_at,
-                m.meta.visible_at,
-                m.meta.group_id,
-                m.content.dedup_id,
-                m.content.sender_id,
-                m.content.dlq_source,
-                m.meta.size,
-            )
-            for m in messages
-        ],
-    )
+    rows = [
+        (
+            m.meta.message_id,
+            queue,
+            m.meta.seq,
+            m.content.body,
+            _encode_attributes(m.content.attributes),
+            _encode_attributes(m.content.system_attributes),
+            m.content.md5_body,
+            m.content.md5_attributes,
+            m.meta.sent_at,
+            m.meta.visible_at,
+            m.meta.group_id,
+            m.content.dedup_id,
+            m.content.sender_id,
+            m.content.dlq_source,
+            m.meta.size,
+        )
+        for m in messages
+    ]
+    for chunk in _chunks(rows):
+        marks = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
+        conn.execute(
+            f"INSERT INTO messages ({_MESSAGE_COLUMNS}) VALUES {marks}", [v for row in chunk for v in row]
+        )
     dedup = [m.dedup for m in messages if m.dedup is not None]
     if dedup:
         conn.executemany(
@@ -197,7 +212,8 @@ def move_messages(conn: Connection, moves: list[tuple[MessageMeta, str]], next_s
 
 
 def delete_messages(conn: Connection, ids: Iterable[str]) -> None:
-    conn.executemany("DELETE FROM messages WHERE id = ?", [(i,) for i in ids])
+    for chunk in _chunks(list(ids)):
+        conn.execute(f"DELETE FROM messages WHERE id IN ({', '.join('?' * len(chunk))})", chunk)
 
 
 def prune_dedup(conn: Connection, now: float) -> None:

@@ -64,3 +64,29 @@ async def test_a_lone_failing_write_leaves_nothing_behind(tmp_path: Path) -> Non
     with contextlib.suppress(asyncio.CancelledError):
         await runner
     db.close()
+
+
+async def test_a_failing_write_in_a_batch_leaves_nothing_of_its_own_and_the_others_commit(
+    tmp_path: Path,
+) -> None:
+    db = SqliteStore(tmp_path / "j.db")
+    db.run_sync(lambda conn: conn.execute("CREATE TABLE t (v INTEGER UNIQUE)"))
+    journal = Journal(db)
+    runner = asyncio.create_task(journal.run())
+
+    def half_done(conn: Connection) -> None:
+        conn.execute("INSERT INTO t (v) VALUES (7)")
+        raise ValueError("failed after its first change")
+
+    def insert(value: int) -> Callable[[Connection], int]:
+        return lambda conn: conn.execute("INSERT INTO t (v) VALUES (?)", (value,)).rowcount
+
+    results = await asyncio.gather(
+        journal.write(insert(1)), journal.write(half_done), journal.write(insert(2)), return_exceptions=True
+    )
+    assert results[0] == 1 and isinstance(results[1], ValueError) and results[2] == 1
+    assert db.run_sync(lambda conn: [r[0] for r in conn.execute("SELECT v FROM t ORDER BY v")]) == [1, 2]
+    runner.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await runner
+    db.close()
