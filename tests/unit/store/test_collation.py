@@ -3,6 +3,7 @@ collation (an operator's database is rarely "C"), so listings page in the same o
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +22,7 @@ TABLE = Migration("collation", 1, "CREATE TABLE names (name TEXT PRIMARY KEY)")
 def _english_database() -> str:
     """A fresh database whose own collation is ICU's English (where "a-b" sorts with "ab", and "B" after "a")."""
     server = postgres.shared()
-    name = f"english_{id(object())}"
+    name = f"english_{uuid.uuid4().hex}"  # an object's id may come back once it is freed
     with psycopg.connect(server.url(), autocommit=True) as conn:
         conn.execute(
             f"CREATE DATABASE {name} TEMPLATE template0 ENCODING 'UTF8' LOCALE 'C'"
