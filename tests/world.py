@@ -6,6 +6,7 @@ the host's routing, running an HTTP server on each and dnsmasq that answers WORL
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import random
 import shutil
@@ -14,15 +15,19 @@ import struct
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+from botocore.config import Config
 
 from lambkin.network import ipv6
 from lambkin.network.policy import DEFAULT_RANGE6
+from tests.e2e.lambda_support import create_active
 from tests.harness import LambkinServer
+from tests.images import BuiltImages
 
 WORLD_NAME = "world.lambkin.test"
 WORLD6_NAME = "world6.lambkin.test"  # an AAAA record only: reached over IPv6 or not at all
@@ -294,3 +299,45 @@ def table_of(data_dir: Path) -> Table | None:
 def world_server(directory: Path, outside: World, **env: str) -> LambkinServer:
     """A started lambkin server under `directory` whose sandboxes resolve names with the world's dnsmasq."""
     return LambkinServer(directory / "data", env={"LAMBKIN_NETWORK_DNS": outside.address, **env}).start()
+
+
+def vpc_world_server(
+    directory: Path,
+    outside: World,
+    vpc_id: str,
+    subnet: tuple[str, str],
+    group: str,
+    egress: list[dict[str, Any]],
+) -> LambkinServer:
+    """A world server whose VPC file (LAMBKIN_VPC_CONFIG) holds one VPC: one subnet (its id and CIDR) and one
+    security group with these egress rules (EC2's IpPermissionsEgress)."""
+    subnet_id, cidr = subnet
+    vpc = {
+        "VpcId": vpc_id,
+        "Subnets": [{"SubnetId": subnet_id, "CidrBlock": cidr}],
+        "SecurityGroups": [{"GroupId": group, "IpPermissionsEgress": egress}],
+    }
+    (directory / "vpc.json").write_text(json.dumps({"Vpcs": [vpc]}))
+    return world_server(directory, outside, LAMBKIN_VPC_CONFIG=str(directory / "vpc.json"))
+
+
+def network_functions(
+    server: LambkinServer, images: BuiltImages, functions: Mapping[str, dict[str, Any]]
+) -> Any:
+    """A Lambda client of `server` after creating each of `functions` (name: CreateFunction's extra
+    arguments) on the test images' `app.network` handler, active."""
+    client = server.client("lambda", config=Config(read_timeout=120, retries={"max_attempts": 0}))
+    uri = images.push("python-handlers", server.registry, tag="v1")
+    for name, extra in functions.items():
+        create_active(client, name, uri, ImageConfig={"Command": ["app.network"]}, Timeout=15, **extra)
+    return client
+
+
+@contextlib.contextmanager
+def listening_on_host() -> Iterator[int]:
+    """A TCP listener on every address of the host, on a free port: what a sandbox must not reach."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("0.0.0.0", 0))
+        sock.listen()
+        yield sock.getsockname()[1]

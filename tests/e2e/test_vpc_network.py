@@ -12,12 +12,19 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from botocore.config import Config
 
-from tests.e2e.lambda_support import create_active
 from tests.harness import LambkinServer
 from tests.images import BuiltImages
-from tests.world import NEEDS_TOOLS, PAGE, WORLD_NAME, World, instance_of, world, world_server
+from tests.world import (
+    NEEDS_TOOLS,
+    PAGE,
+    WORLD_NAME,
+    World,
+    instance_of,
+    network_functions,
+    vpc_world_server,
+    world,
+)
 
 pytestmark = [pytest.mark.runc, NEEDS_TOOLS]
 
@@ -54,24 +61,16 @@ def outside(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 
 @pytest.fixture(scope="module")
 def online(tmp_path_factory: pytest.TempPathFactory, outside: World) -> Iterator[LambkinServer]:
-    directory = tmp_path_factory.mktemp("lambkin")
-    rule = {
+    web = {
         "IpProtocol": "tcp",
         "FromPort": 80,
         "ToPort": 80,
         "IpRanges": [{"CidrIp": f"{outside.address}/32"}],
     }
-    vpcs = {
-        "Vpcs": [
-            {
-                "VpcId": "vpc-0test",
-                "Subnets": [{"SubnetId": "subnet-0web", "CidrBlock": "10.77.1.0/24"}],
-                "SecurityGroups": [{"GroupId": "sg-0web", "IpPermissionsEgress": [rule]}],
-            }
-        ]
-    }
-    (directory / "vpc.json").write_text(json.dumps(vpcs))
-    server = world_server(directory, outside, LAMBKIN_VPC_CONFIG=str(directory / "vpc.json"))
+    directory = tmp_path_factory.mktemp("lambkin")
+    server = vpc_world_server(
+        directory, outside, "vpc-0test", ("subnet-0web", "10.77.1.0/24"), "sg-0web", [web]
+    )
     try:
         yield server
     finally:
@@ -80,13 +79,8 @@ def online(tmp_path_factory: pytest.TempPathFactory, outside: World) -> Iterator
 
 @pytest.fixture(scope="module")
 def lam(online: LambkinServer, test_images: BuiltImages) -> Any:
-    client = online.client("lambda", config=Config(read_timeout=120, retries={"max_attempts": 0}))
-    uri = test_images.push("python-handlers", online.registry, tag="v1")
-    network = {"ImageConfig": {"Command": ["app.network"]}, "Timeout": 15}
-    create_active(client, "in-vpc", uri, VpcConfig=WEB_ONLY, **network)
-    create_active(client, "outside-vpc", uri, **network)
-    create_active(client, "leaving-vpc", uri, VpcConfig=WEB_ONLY, **network)
-    return client
+    vpc = {"VpcConfig": WEB_ONLY}
+    return network_functions(online, test_images, {"in-vpc": vpc, "outside-vpc": {}, "leaving-vpc": vpc})
 
 
 def _fetch(lam: Any, name: str, host: str, port: int) -> dict[str, Any]:

@@ -19,15 +19,22 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from botocore.config import Config
 
 from lambkin.network import ipv6
 from lambkin.network.policy import DEFAULT_RANGE6
 from lambkin.sandbox import syscalls
-from tests.e2e.lambda_support import create_active
 from tests.harness import LambkinServer
 from tests.images import BuiltImages
-from tests.world import NEEDS_TOOLS, World, addresses6_of, links_of, world, world_server
+from tests.world import (
+    NEEDS_TOOLS,
+    World,
+    addresses6_of,
+    links_of,
+    listening_on_host,
+    network_functions,
+    world,
+    world_server,
+)
 
 pytestmark = [pytest.mark.runc, NEEDS_TOOLS]
 
@@ -49,21 +56,14 @@ def online(tmp_path_factory: pytest.TempPathFactory, outside: World) -> Iterator
 
 @pytest.fixture(scope="module")
 def lam(online: LambkinServer, test_images: BuiltImages) -> Any:
-    client = online.client("lambda", config=Config(read_timeout=120, retries={"max_attempts": 0}))
-    uri = test_images.push("python-handlers", online.registry, tag="v1")
-    for name in ("prober", "target", "target6"):
-        create_active(client, name, uri, ImageConfig={"Command": ["app.network"]}, Timeout=15)
-    return client
+    return network_functions(online, test_images, {name: {} for name in ("prober", "target", "target6")})
 
 
 @pytest.fixture
 def host_listener() -> Iterator[int]:
     """A TCP listener on every address of the host, on a free port: what a sandbox must not reach."""
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("0.0.0.0", 0))
-        sock.listen()
-        yield sock.getsockname()[1]
+    with listening_on_host() as port:
+        yield port
 
 
 @pytest.fixture

@@ -9,13 +9,19 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from botocore.config import Config
 
-from tests.e2e.lambda_support import create_active
 from tests.harness import LambkinServer
 from tests.images import BuiltImages
 from tests.security.test_network_isolation import _connect_inside, _listen_inside
-from tests.world import NEEDS_TOOLS, World, links_of, world, world_server
+from tests.world import (
+    NEEDS_TOOLS,
+    World,
+    links_of,
+    listening_on_host,
+    network_functions,
+    vpc_world_server,
+    world,
+)
 
 pytestmark = [pytest.mark.runc, NEEDS_TOOLS]
 
@@ -31,17 +37,9 @@ def outside(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 @pytest.fixture(scope="module")
 def online(tmp_path_factory: pytest.TempPathFactory, outside: World) -> Iterator[LambkinServer]:
     directory = tmp_path_factory.mktemp("lambkin")
-    vpcs = {
-        "Vpcs": [
-            {
-                "VpcId": "vpc-0open",
-                "Subnets": [{"SubnetId": "subnet-0open", "CidrBlock": "10.88.1.0/24"}],
-                "SecurityGroups": [{"GroupId": "sg-0open", "IpPermissionsEgress": [EVERYTHING]}],
-            }
-        ]
-    }
-    (directory / "vpc.json").write_text(json.dumps(vpcs))
-    server = world_server(directory, outside, LAMBKIN_VPC_CONFIG=str(directory / "vpc.json"))
+    server = vpc_world_server(
+        directory, outside, "vpc-0open", ("subnet-0open", "10.88.1.0/24"), "sg-0open", [EVERYTHING]
+    )
     try:
         yield server
     finally:
@@ -50,24 +48,14 @@ def online(tmp_path_factory: pytest.TempPathFactory, outside: World) -> Iterator
 
 @pytest.fixture(scope="module")
 def lam(online: LambkinServer, test_images: BuiltImages) -> Any:
-    client = online.client("lambda", config=Config(read_timeout=120, retries={"max_attempts": 0}))
-    uri = test_images.push("python-handlers", online.registry, tag="v1")
-    network = {"ImageConfig": {"Command": ["app.network"]}, "Timeout": 15}
     vpc = {"SubnetIds": ["subnet-0open"], "SecurityGroupIds": ["sg-0open"]}
-    create_active(client, "open-vpc", uri, VpcConfig=vpc, **network)
-    create_active(client, "target", uri, **network)
-    return client
+    return network_functions(online, test_images, {"open-vpc": {"VpcConfig": vpc}, "target": {}})
 
 
 @pytest.fixture
 def host_listener() -> Iterator[int]:
-    import socket
-
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("0.0.0.0", 0))
-        sock.listen()
-        yield sock.getsockname()[1]
+    with listening_on_host() as port:
+        yield port
 
 
 def _connects(lam: Any, name: str, host: str, port: int) -> dict[str, Any]:
