@@ -11,6 +11,7 @@ from lambkin.environments.ports import VersionConfig
 from lambkin.functions.errors import FunctionsError
 from lambkin.functions.provisioned import ProvisionedConcurrency
 from lambkin.invoke.targets import Resolve
+from lambkin.store import StoreUnavailable
 
 log = logging.getLogger("lambkin.invoke.provisioning")
 
@@ -33,6 +34,8 @@ class ProvisionedKeeper:
         while True:
             try:
                 await self.tick()
+            except StoreUnavailable as exc:  # a database outage: one line a tick, the next tick tries again
+                log.warning("keeping provisioned concurrency waits for the database: %s", exc.reason)
             except Exception:
                 log.exception("keeping provisioned concurrency failed")
             await asyncio.sleep(self.interval_s)
