@@ -341,3 +341,12 @@ def listening_on_host() -> Iterator[int]:
         sock.bind(("0.0.0.0", 0))
         sock.listen()
         yield sock.getsockname()[1]
+
+
+def connects(lam: Any, name: str, host: str, port: int) -> dict[str, Any]:
+    """What function `name` (on `app.network`) reports of a TCP connection it tries to host:port (2 s)."""
+    response = lam.invoke(
+        FunctionName=name, Payload=json.dumps({"host": host, "port": port, "timeout": 2}).encode()
+    )
+    body: dict[str, Any] = json.loads(response["Payload"].read())
+    return body

@@ -29,6 +29,7 @@ from tests.world import (
     NEEDS_TOOLS,
     World,
     addresses6_of,
+    connects,
     links_of,
     listening_on_host,
     network_functions,
@@ -78,39 +79,31 @@ def host_listener6(outside: World) -> Iterator[int]:
         yield sock.getsockname()[1]
 
 
-def _connects(lam: Any, name: str, host: str, port: int) -> dict[str, Any]:
-    response = lam.invoke(
-        FunctionName=name, Payload=json.dumps({"host": host, "port": port, "timeout": 2}).encode()
-    )
-    body: dict[str, Any] = json.loads(response["Payload"].read())
-    return body
-
-
 def test_the_world_is_reachable(lam: Any, outside: World) -> None:
     """The other tests' refusals mean something: the same function does reach the outside."""
-    reached = _connects(lam, "prober", outside.address, 80)
+    reached = connects(lam, "prober", outside.address, 80)
     assert reached["connected"] is True, reached
 
 
 def test_no_address_of_the_host_is_reachable(
     lam: Any, online: LambkinServer, outside: World, host_listener: int
 ) -> None:
-    _connects(lam, "prober", outside.address, 80)  # a warm sandbox: its link is among the instance's
+    connects(lam, "prober", outside.address, 80)  # a warm sandbox: its link is among the instance's
     gateways = [address for address in links_of(online.data_dir).values() if address]
     assert gateways
     assert outside.can_connect(outside.host_address, host_listener)  # the listener is there
     for address in [outside.host_address, *gateways]:
-        outcome = _connects(lam, "prober", address, host_listener)
+        outcome = connects(lam, "prober", address, host_listener)
         assert outcome["connected"] is False, (address, outcome)
 
 
 def test_neither_link_local_nor_the_hosts_loopback_is_reachable(
     lam: Any, online: LambkinServer, host_listener: int
 ) -> None:
-    assert _connects(lam, "prober", "169.254.169.254", 80)["connected"] is False
+    assert connects(lam, "prober", "169.254.169.254", 80)["connected"] is False
     # lambkin listens on the host's 127.0.0.1: the sandbox's 127.0.0.1 is its own loopback.
-    assert _connects(lam, "prober", "127.0.0.1", online.port)["connected"] is False
-    assert _connects(lam, "prober", "127.0.0.1", host_listener)["connected"] is False
+    assert connects(lam, "prober", "127.0.0.1", online.port)["connected"] is False
+    assert connects(lam, "prober", "127.0.0.1", host_listener)["connected"] is False
 
 
 def _inside(pid: int, make: Callable[[], socket.socket]) -> socket.socket:
@@ -192,20 +185,20 @@ def _sandbox_pid(data_dir: Path, function: str) -> int:
 def test_a_sandbox_is_reachable_neither_from_another_nor_from_outside(
     lam: Any, online: LambkinServer, outside: World
 ) -> None:
-    assert _connects(lam, "target", outside.address, 80)["connected"] is True
+    assert connects(lam, "target", outside.address, 80)["connected"] is True
     pid = _sandbox_pid(online.data_dir, "target")
     listener, address = _listen_inside(pid)
     with listener:
         port = listener.getsockname()[1]
         assert _connect_inside(pid, address, port)  # the target's server is there
-        outcome = _connects(lam, "prober", address, port)
+        outcome = connects(lam, "prober", address, port)
         assert outcome["connected"] is False, outcome
         assert not outside.can_connect(address, port)
 
 
 def test_the_world_is_reachable_over_ipv6(lam: Any, outside: World) -> None:
     _, address6 = outside.ipv6()
-    reached = _connects(lam, "prober", address6, 80)
+    reached = connects(lam, "prober", address6, 80)
     assert reached["connected"] is True, reached
 
 
@@ -225,7 +218,7 @@ def test_no_ipv6_address_of_the_host_is_reachable(
     lam: Any, online: LambkinServer, outside: World, host_listener6: int
 ) -> None:
     host6, address6 = outside.ipv6()
-    _connects(lam, "prober", address6, 80)  # a warm sandbox: its link is among the instance's
+    connects(lam, "prober", address6, 80)  # a warm sandbox: its link is among the instance's
     ends = addresses6_of(online.data_dir)
     gateways = [
         address for addresses in ends.values() for address in addresses if not address.startswith("fe80:")
@@ -239,23 +232,23 @@ def test_no_ipv6_address_of_the_host_is_reachable(
     own = [str(address) for address in ipv6.host_addresses(DEFAULT_RANGE6)]
     assert outside.can_connect(host6, host_listener6)  # the listener is there
     for address in [host6, *own, *gateways, *link_locals]:
-        outcome = _connects(lam, "prober", address, host_listener6)
+        outcome = connects(lam, "prober", address, host_listener6)
         assert outcome["connected"] is False, (address, outcome)
     # The sandbox's ::1 is its own loopback, never the host's.
-    assert _connects(lam, "prober", "::1", host_listener6)["connected"] is False
+    assert connects(lam, "prober", "::1", host_listener6)["connected"] is False
 
 
 def test_a_sandbox_is_reachable_over_ipv6_neither_from_another_nor_from_outside(
     lam: Any, online: LambkinServer, outside: World
 ) -> None:
     _, address6 = outside.ipv6()
-    assert _connects(lam, "target6", address6, 80)["connected"] is True
+    assert connects(lam, "target6", address6, 80)["connected"] is True
     pid = _sandbox_pid(online.data_dir, "target6")
     listener, address = _listen_inside(pid, socket.AF_INET6)
     with listener:
         port = listener.getsockname()[1]
         assert _connect_inside(pid, address, port)  # the target's server is there
-        outcome = _connects(lam, "prober", address, port)
+        outcome = connects(lam, "prober", address, port)
         assert outcome["connected"] is False, outcome
         assert not outside.can_connect(address, port)
 
@@ -277,7 +270,7 @@ def test_a_sandbox_cannot_send_as_another(
     """A datagram forged with another sandbox's source address would have its answer delivered there."""
     world_address = outside.ipv6()[1] if family == socket.AF_INET6 else outside.address
     for name in ("prober", "target6"):
-        assert _connects(lam, name, world_address, 80)["connected"] is True
+        assert connects(lam, name, world_address, 80)["connected"] is True
     forger, victim = _sandbox_pid(online.data_dir, "prober"), _sandbox_pid(online.data_dir, "target6")
     victim_address = _address_inside(victim, family)
     echo = outside.run(sys.executable, "-c", _ECHO, world_address)

@@ -4,7 +4,6 @@ it has no IPv6 egress (the groups' rules are IPv4)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,6 +15,7 @@ from tests.security.test_network_isolation import _connect_inside, _listen_insid
 from tests.world import (
     NEEDS_TOOLS,
     World,
+    connects,
     links_of,
     listening_on_host,
     network_functions,
@@ -58,47 +58,41 @@ def host_listener() -> Iterator[int]:
         yield port
 
 
-def _connects(lam: Any, name: str, host: str, port: int) -> dict[str, Any]:
-    payload = json.dumps({"host": host, "port": port, "timeout": 2}).encode()
-    body: dict[str, Any] = json.loads(lam.invoke(FunctionName=name, Payload=payload)["Payload"].read())
-    return body
-
-
 def test_the_open_group_does_reach_the_world(lam: Any, outside: World) -> None:
-    reached = _connects(lam, "open-vpc", outside.address, 80)
+    reached = connects(lam, "open-vpc", outside.address, 80)
     assert reached["connected"] is True, reached
 
 
 def test_no_address_of_the_host_is_reachable(
     lam: Any, online: LambkinServer, outside: World, host_listener: int
 ) -> None:
-    _connects(lam, "open-vpc", outside.address, 80)
+    connects(lam, "open-vpc", outside.address, 80)
     gateways = [address for address in links_of(online.data_dir).values() if address]
     assert gateways
     assert outside.can_connect(outside.host_address, host_listener)
     for address in [outside.host_address, *gateways]:
-        outcome = _connects(lam, "open-vpc", address, host_listener)
+        outcome = connects(lam, "open-vpc", address, host_listener)
         assert outcome["connected"] is False, (address, outcome)
 
 
 def test_neither_the_metadata_address_nor_the_hosts_loopback_is_reachable(
     lam: Any, online: LambkinServer
 ) -> None:
-    assert _connects(lam, "open-vpc", "169.254.169.254", 80)["connected"] is False
-    assert _connects(lam, "open-vpc", "127.0.0.1", online.port)["connected"] is False
+    assert connects(lam, "open-vpc", "169.254.169.254", 80)["connected"] is False
+    assert connects(lam, "open-vpc", "127.0.0.1", online.port)["connected"] is False
 
 
 def test_another_sandbox_is_not_reachable(lam: Any, online: LambkinServer, outside: World) -> None:
     sandboxes = online.data_dir / "sandboxes"
     before = set(sandboxes.iterdir()) if sandboxes.exists() else set()
-    assert _connects(lam, "target", outside.address, 80)["connected"] is True
+    assert connects(lam, "target", outside.address, 80)["connected"] is True
     (target,) = set(sandboxes.iterdir()) - before
     pid = int((target / "pid").read_text())
     listener, address = _listen_inside(pid)
     with listener:
         port = listener.getsockname()[1]
         assert _connect_inside(pid, address, port)
-        outcome = _connects(lam, "open-vpc", address, port)
+        outcome = connects(lam, "open-vpc", address, port)
         assert outcome["connected"] is False, outcome
 
 
@@ -106,6 +100,6 @@ def test_a_vpc_sandbox_has_no_ipv6_egress(lam: Any, outside: World) -> None:
     """Its groups' rules are IPv4 ranges: its IPv6 meets its chain's final drop (last in this file: it warms
     "target", whose first sandbox the test above finds as the new one)."""
     _, address6 = outside.ipv6()
-    assert _connects(lam, "target", address6, 80)["connected"] is True  # outside a VPC, IPv6 goes out
-    outcome = _connects(lam, "open-vpc", address6, 80)
+    assert connects(lam, "target", address6, 80)["connected"] is True  # outside a VPC, IPv6 goes out
+    outcome = connects(lam, "open-vpc", address6, 80)
     assert outcome["connected"] is False, outcome
