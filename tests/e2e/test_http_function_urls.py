@@ -44,7 +44,7 @@ def test_url_config_operations(server: LambkinServer, lam: Any, handlers_uri: st
     )
     assert created["ResponseMetadata"]["HTTPStatusCode"] == 201
     function_url = created["FunctionUrl"]
-    assert function_url == f"http://{url_id(function_url)}.lambda-url.{REGION}.localhost:{server.port}/"
+    assert function_url == f"{server.endpoint}/lambda-url/{url_id(function_url)}/"
     assert len(url_id(function_url)) == 32 and url_id(function_url).isalnum()
     assert url_id(function_url) == url_id(function_url).lower()
     assert created["FunctionArn"].endswith(f":function:{name}")
@@ -107,7 +107,7 @@ def test_payload_v2_event_field_by_field(server: LambkinServer, echo_url: str) -
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/json"
     event = response.json()
-    host = echo_url.split("//", 1)[1].rstrip("/")
+    host = f"{url_id(echo_url)}.lambda-url.{REGION}.localhost:{server.port}"  # by_host's
     domain = host.split(":", 1)[0]
     assert event["version"] == "2.0"
     assert event["routeKey"] == "$default"

@@ -21,13 +21,16 @@ def function(server: LambkinServer, lam: Any, uri: str, name: str, handler: str,
 
 
 def url_id(function_url: str) -> str:
-    """The url-id of `http://<url-id>.lambda-url.<region>.localhost:<port>/`."""
+    """The url-id of a function URL: `http://<host:port>/lambda-url/<url-id>/` (lambkin's default) or
+    `http://<url-id>.lambda-url.<region>.localhost:<port>/`."""
+    if "/lambda-url/" in function_url:
+        return function_url.split("/lambda-url/", 1)[1].split("/", 1)[0]
     return function_url.split("//", 1)[1].split(".", 1)[0]
 
 
 def by_host(server: LambkinServer, function_url: str) -> httpx.Client:
-    """A client that reaches the URL by its Host header (the server listens on 127.0.0.1)."""
-    host = function_url.split("//", 1)[1].rstrip("/")
+    """A client that reaches the URL by its host form's Host header (the server listens on 127.0.0.1)."""
+    host = f"{url_id(function_url)}.lambda-url.us-east-1.localhost:{server.port}"
     return httpx.Client(base_url=server.endpoint, headers={"host": host}, timeout=120)
 
 

@@ -37,7 +37,8 @@ def fastapi(server: LambkinServer, lam: Any, test_images: BuiltImages) -> str:
 
 def routes(server: LambkinServer, *args: str) -> None:
     command = [sys.executable, "-m", "lambkin", "routes", *args, "--data-dir", str(server.data_dir)]
-    subprocess.run(command, check=True, capture_output=True)
+    command += ["--endpoint-url", server.endpoint]
+    subprocess.run(command, check=True, capture_output=True, env=server.environment())
 
 
 def gateway(server: LambkinServer) -> httpx.Client:

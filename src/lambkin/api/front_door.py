@@ -24,6 +24,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from lambkin.api.aws_asgi import AwsAsgi
 from lambkin.api.invoke_plan import InvokePlan
+from lambkin.api.invoke_relay import InvokeRelay
 from lambkin.api.root import RootApp
 from lambkin.http11 import wire
 from lambkin.http11.busy_poll import BusyPoll
@@ -31,6 +32,7 @@ from lambkin.http11.connection import Connection
 from lambkin.http11.exchange import HandOver, Reply, Request
 from lambkin.http11.head_guard import HeadGuard
 from lambkin.http11.limits import DEFAULT_LIMITS, HeadLimits
+from lambkin.metrics.recorder import Recorder
 from lambkin.protocol.gateway import Routed, api_request
 
 log = logging.getLogger("lambkin.http")
@@ -52,8 +54,10 @@ class FrontDoor(Connection):
         poll: BusyPoll | None = None,
         limits: HeadLimits = DEFAULT_LIMITS,
         plan: InvokePlan | None = None,
+        metrics: Recorder | None = None,
     ) -> None:
         super().__init__(connections, keep_alive_s, poll, limits)
+        self._metrics = metrics
         self._root = root
         self._aws = aws  # the mount whose requests are answered here, by its gateway
         self._gateway = aws.gateway
@@ -126,6 +130,7 @@ class FrontDoor(Connection):
     async def _answer(self, request: Request, routed: Routed | dict[str, Any], reply: Reply) -> None:
         head_only = request.method == "HEAD"
         body = None if request.truncated else request.body
+        surface = _PLANNED
         try:
             answer = None
             if not isinstance(routed, Routed):
@@ -137,7 +142,10 @@ class FrontDoor(Connection):
             if answer is None:
                 assert isinstance(routed, Routed)
                 reply.poll_next = _latency_bound(routed)
+                surface = routed.index.name
                 answer = await self._gateway.answer(routed, body)
+            if self._metrics is not None:
+                self._metrics.request(surface, answer.status)
             if answer.stream is None:
                 reply.send(answer.status, answer.body, answer.headers, head_only)
             else:
@@ -157,10 +165,17 @@ class FrontDoor(Connection):
 
 
 def front_door(
-    root: RootApp, aws: AwsAsgi, poll: BusyPoll | None = None, limits: HeadLimits = DEFAULT_LIMITS
+    root: RootApp,
+    aws: AwsAsgi,
+    poll: BusyPoll | None = None,
+    limits: HeadLimits = DEFAULT_LIMITS,
+    relay: InvokeRelay | None = None,
+    metrics: Recorder | None = None,
 ) -> Callable[..., asyncio.Protocol]:
-    """The protocol factory uvicorn calls (as its `http` class) for each accepted connection."""
-    plan = InvokePlan(aws.gateway) if "lambda" in aws.gateway.indexes else None
+    """The protocol factory uvicorn calls (as its `http` class) for each accepted connection; `relay` (a
+    cluster's) sends the Invokes that should run on another node there; with `metrics`, every AWS API
+    request answered is counted by service and status."""
+    plan = InvokePlan(aws.gateway, relay) if "lambda" in aws.gateway.indexes else None
 
     def create(
         config: Any, server_state: Any, app_state: dict[str, Any], _loop: Any = None
@@ -181,6 +196,7 @@ def front_door(
             poll,
             limits,
             plan,
+            metrics,
         )
 
     return create
@@ -189,6 +205,7 @@ def front_door(
 # After these the next request is polled for (busy_poll.py): a caller waiting on a function's answer is on
 # the latency path. Throughput-bound traffic (SQS batches, the control plane) leaves the CPU to its clients.
 _POLLED_AFTER = frozenset({("lambda", "Invoke")})
+_PLANNED = "lambda"  # the surface of the Invokes the plan answers
 
 
 def _latency_bound(routed: Routed) -> bool:

@@ -1,14 +1,13 @@
-"""CORS for function URLs, and the gateway's route matching and routes file."""
+"""CORS for function URLs and HTTP APIs, route matching, and the routes file of earlier versions."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import pytest
 
 from lambkin.events.http import cors
 from lambkin.events.http.request import HttpResponse
-from lambkin.events.http.routes import Route, RouteTable, match, parse_routes, save_routes
+from lambkin.events.http.routes import FileRoute as Route
+from lambkin.events.http.routes import match, parse_routes
 
 CORS = {
     "AllowOrigins": ["https://a.example"],
@@ -79,20 +78,6 @@ def test_most_specific_route_wins(method: str, path: str, function: str, params:
 
 def test_no_route_without_default() -> None:
     assert match(ROUTES[:-1], "GET", "/nothing") is None
-
-
-def test_routes_file_round_trip_and_reload(tmp_path: Path) -> None:
-    path = tmp_path / "routes.json"
-    table = RouteTable(path)
-    assert table.routes() == []
-    save_routes(path, [Route("GET", "/x", "f", None, "alb", True)])
-    assert table.routes() == [Route("GET", "/x", "f", None, "alb", True)]
-    save_routes(path, [Route("GET", "/y", "g")])
-    assert [r.path for r in table.routes()] == ["/y"]
-    path.write_text("{broken")
-    assert [r.path for r in table.routes()] == ["/y"]  # the last good table stays
-    path.unlink()
-    assert table.routes() == []
 
 
 @pytest.mark.parametrize(

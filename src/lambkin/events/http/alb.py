@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
+from lambkin import json_depth
 from lambkin.events.http.request import (
     TOO_DEEP,
     HttpRequest,
@@ -58,11 +58,11 @@ def map_alb(payload: bytes, multi_value: bool) -> HttpResponse:
     if len(payload) > ALB_LIMIT:
         raise MalformedResponse("the response is larger than 1 MB")
     try:
-        result = json.loads(payload)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise MalformedResponse("the result is not JSON") from exc
-    except RecursionError:
+        result = json_depth.loads(payload)
+    except json_depth.TooDeep:
         raise MalformedResponse(TOO_DEEP) from None
+    except ValueError as exc:
+        raise MalformedResponse("the result is not JSON") from exc
     if not isinstance(result, dict) or "statusCode" not in result:
         raise MalformedResponse("the result has no statusCode")
     status = status_of(result["statusCode"])

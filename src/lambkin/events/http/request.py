@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -134,7 +135,12 @@ def cookies_of(headers: Iterable[tuple[str, str]]) -> list[str]:
 
 def clf_time(epoch: float) -> str:
     """`12/Mar/2020:19:03:58 +0000`, the requestContext.time of API Gateway and function URLs."""
-    return time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(epoch))
+    return _clf_second(int(epoch))
+
+
+@functools.lru_cache(maxsize=4)
+def _clf_second(second: int) -> str:  # formatted once per second, not once per request
+    return time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(second))
 
 
 def status_of(value: Any) -> int:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
+from lambkin import json_depth
 from lambkin.events.http.request import (
     TOO_DEEP,
     HttpRequest,
@@ -35,6 +35,7 @@ class V1Context:
     stage: str = "$default"
     path_parameters: Mapping[str, str] | None = None
     identity: Mapping[str, Any] | None = None
+    stage_variables: Mapping[str, str] | None = None
 
 
 def build_v1(request: HttpRequest, context: V1Context) -> dict[str, Any]:
@@ -69,7 +70,7 @@ def build_v1(request: HttpRequest, context: V1Context) -> dict[str, Any]:
         "queryStringParameters": {k: v[-1] for k, v in multi_query.items()} or None,
         "multiValueQueryStringParameters": multi_query or None,
         "pathParameters": dict(context.path_parameters) if context.path_parameters else None,
-        "stageVariables": None,
+        "stageVariables": dict(context.stage_variables) if context.stage_variables else None,
         "requestContext": {
             "accountId": context.account_id,
             "apiId": context.api_id,
@@ -98,11 +99,11 @@ def build_v1(request: HttpRequest, context: V1Context) -> dict[str, Any]:
 def map_v1(payload: bytes) -> HttpResponse:
     """The response a 1.0 result must spell out (`statusCode` required, no inference)."""
     try:
-        result = json.loads(payload)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise MalformedResponse("the result is not JSON") from exc
-    except RecursionError:
+        result = json_depth.loads(payload)
+    except json_depth.TooDeep:
         raise MalformedResponse(TOO_DEEP) from None
+    except ValueError as exc:
+        raise MalformedResponse("the result is not JSON") from exc
     if not isinstance(result, dict) or "statusCode" not in result:
         raise MalformedResponse("the result has no statusCode")
     status = status_of(result["statusCode"])

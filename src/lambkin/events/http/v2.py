@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from lambkin import json_depth
 from lambkin.events.http.request import (
     TOO_DEEP,
     HttpRequest,
@@ -35,6 +35,7 @@ class V2Context:
     stage: str = "$default"
     path_parameters: Mapping[str, str] | None = None
     authorizer: Mapping[str, Any] | None = None
+    stage_variables: Mapping[str, str] | None = None
 
 
 def build_v2(request: HttpRequest, context: V2Context) -> dict[str, Any]:
@@ -87,7 +88,7 @@ def build_v2(request: HttpRequest, context: V2Context) -> dict[str, Any]:
     else:
         event["isBase64Encoded"] = False
     event["pathParameters"] = dict(context.path_parameters) if context.path_parameters else None
-    event["stageVariables"] = None
+    event["stageVariables"] = dict(context.stage_variables) if context.stage_variables else None
     return event
 
 
@@ -98,11 +99,11 @@ def map_v2(payload: bytes) -> HttpResponse:
     a result that is not JSON at all is a 200 with that text.
     """
     try:
-        result = json.loads(payload) if payload else None
-    except (ValueError, UnicodeDecodeError):
-        return HttpResponse(200, (("content-type", "application/json"),), payload)
-    except RecursionError:  # JSON, but whether it is a response object cannot be known
+        result = json_depth.loads(payload) if payload else None
+    except json_depth.TooDeep:  # whether it is a response object cannot be known
         raise MalformedResponse(TOO_DEEP) from None
+    except ValueError:
+        return HttpResponse(200, (("content-type", "application/json"),), payload)
     if not isinstance(result, dict) or "statusCode" not in result:
         body = payload if payload else b""
         return HttpResponse(200, (("content-type", "application/json"),), body)
