@@ -1,0 +1,5 @@
+// lambkin's Node.js runtime entry (/var/runtime/index.mjs): aws-lambda-ric runs the handler named by the first
+// argument from the function's directory, as its own bin/index.mjs does, without that script's extra log line.
+import { run } from "/var/runtime/node_modules/aws-lambda-ric/dist/index.mjs";
+
+await run(process.cwd(), process.argv[2]);
