@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 DATA ?= $(CURDIR)/.cache/demo-data
 PORT ?= 9000
 
-.PHONY: setup system venv run test test-postgresql fuzz lint unit integration images bench clean
+.PHONY: setup system venv run test test-postgresql test-cluster fuzz lint unit integration images bench clean
 
 setup: system venv
 
@@ -24,7 +24,8 @@ images: setup
 	$(BIN)/python -m tests.images build
 
 run: setup images
-	$(BIN)/lambkin up --data-dir $(DATA) --port $(PORT) --demo-image $(CURDIR)/.cache/images/archives/python-echo.tar
+	$(BIN)/lambkin up --data-dir $(DATA) --port $(PORT) --demo-image $(CURDIR)/.cache/images/archives/python-echo.tar \
+		--runtimes-cache $(CURDIR)/.cache/runtimes
 
 lint: venv
 	$(BIN)/ruff format --check src tests bench
@@ -32,13 +33,19 @@ lint: venv
 	$(BIN)/mypy
 
 # Every test on the embedded default (SQLite), then the end-to-end suite again with every server's state in
-# PostgreSQL (a cluster of the test run's own, see tests/postgres.py).
+# PostgreSQL (a cluster of the test run's own, see tests/postgres.py), then the scale-out tests.
 test: setup images lint
-	$(BIN)/pytest tests
+	$(BIN)/pytest tests --ignore=tests/cluster
 	$(MAKE) test-postgresql
+	$(MAKE) test-cluster
 
 test-postgresql: setup images
 	LAMBKIN_TEST_DATABASE=postgresql $(BIN)/pytest tests/e2e
+
+# Scale-out: three nodes on a PostgreSQL of their own behind HAProxy, each test module its own cluster
+# (tests/cluster/__init__.py starts them; haproxy is Debian's, from `make setup`).
+test-cluster: setup images
+	$(BIN)/pytest tests/cluster
 
 # The property tests with new random examples, the end-to-end ones ten times as many (`make test` replays a
 # fixed set).

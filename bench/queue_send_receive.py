@@ -49,7 +49,7 @@ def free_port() -> int:
 
 
 def wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 180  # a server starts slowly on a machine other work loads
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"{url}: server exited early")

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hypothesis import settings
+from hypothesis import HealthCheck, settings
 
 from lambkin.sandbox import overlay
 from tests.harness import LambkinServer
@@ -41,14 +41,27 @@ def _removed_by_pytest(session: str, current: str, keep: int = 3) -> bool:
     return number.isdigit() and mine.isdigit() and int(number) <= int(mine) - keep
 
 
+SERVER_LOG_LINES = 60
+
+
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LambkinServer]:
-    """A `lambkin server` subprocess with a fresh data directory, shared by one test module."""
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LambkinServer]:
+    """A `lambkin server` subprocess with a fresh data directory, shared by one test module; when one of the
+    module's tests failed, the end of the server's log is printed (CI keeps nothing else)."""
+    failed = request.session.testsfailed
     instance = LambkinServer(Path(tmp_path_factory.mktemp("lambkin")) / "data").start()
     try:
         yield instance
     finally:
         instance.stop()
+        reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+        if request.session.testsfailed > failed and reporter is not None:
+            reporter.write_line(
+                f"--- {request.module.__name__}: the server's log, its last {SERVER_LOG_LINES} lines"
+            )
+            reporter.write_line("\n".join(instance.log().splitlines()[-SERVER_LOG_LINES:]))
 
 
 @pytest.fixture(scope="session")
@@ -64,6 +77,8 @@ def test_images() -> BuiltImages:
 
 # Property tests: `make test` draws the same examples on every run and every clone (a failure there is a
 # failure of the change, never of the draw); `make fuzz` (--hypothesis-profile=fuzz) draws new ones, more.
-settings.register_profile("ci", derandomize=True, max_examples=200, print_blob=True)
-settings.register_profile("fuzz", derandomize=False, max_examples=2000, print_blob=True)
+# Neither times the draws or the examples: on a loaded machine that would fail a change for the load.
+_UNTIMED = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow]}
+settings.register_profile("ci", derandomize=True, max_examples=200, print_blob=True, **_UNTIMED)
+settings.register_profile("fuzz", derandomize=False, max_examples=2000, print_blob=True, **_UNTIMED)
 settings.load_profile("ci")  # the pytest option --hypothesis-profile, if given, loads its profile after this

@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,8 @@ SERVER_KILLED_UNDER_CLIENTS = pytest.mark.filterwarnings(
 ACCESS_KEY_ID = "LKIATESTKEY000000000"
 SECRET_ACCESS_KEY = "test-secret-access-key-0000000000000000"
 REGION = "us-east-1"
+# A start is a few seconds; on a machine others load it has taken 27 s: the deadline is for a stuck start.
+START_TIMEOUT_S = 60.0
 
 
 def free_port() -> int:
@@ -36,13 +39,21 @@ class LambkinServer:
     LAMBKIN_TEST_DATABASE=postgresql, its state in a fresh database of the tests' PostgreSQL (kept across
     restarts, as its data directory is)."""
 
-    def __init__(self, data_dir: Path, port: int | None = None, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        port: int | None = None,
+        env: dict[str, str] | None = None,
+        args: Sequence[str] = (),
+    ) -> None:
         self.data_dir = data_dir
         self.port = port or free_port()
         self.extra_env = dict(env or {})
+        self.extra_args = tuple(args)  # more of `lambkin server`'s options (e.g. --node-name)
         if (
             os.environ.get("LAMBKIN_TEST_DATABASE") == "postgresql"
             and "LAMBKIN_DATABASE_URL" not in self.extra_env
+            and "--database" not in self.extra_args
         ):
             from tests import postgres  # imports this module: only when asked for
 
@@ -68,7 +79,12 @@ class LambkinServer:
         env.update(self.extra_env)
         return env
 
-    def start(self, timeout: float = 30.0) -> LambkinServer:
+    def start(self, timeout: float = START_TIMEOUT_S) -> LambkinServer:
+        self.launch()
+        return self.wait_ready(timeout)
+
+    def launch(self) -> None:
+        """Starts the process without waiting for it (`wait_ready` does), so several can start at once."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
@@ -81,11 +97,16 @@ class LambkinServer:
                     str(self.data_dir),
                     "--port",
                     str(self.port),
+                    *self.extra_args,
                 ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env=self.environment(),
             )
+
+    def wait_ready(self, timeout: float = START_TIMEOUT_S) -> LambkinServer:
+        """Waits until the launched server's /health answers 200 (it is ready)."""
+        assert self.process is not None, "launch() first"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -96,7 +117,9 @@ class LambkinServer:
             except httpx.HTTPError:
                 pass
             time.sleep(0.05)
-        raise TimeoutError(f"lambkin server did not start:\n{self.log()}")
+        log = self.log()
+        self.stop(clean_up_if_stuck=False)  # never left running, parentless, when its test gives up on it
+        raise TimeoutError(f"lambkin server did not start:\n{log}")
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

@@ -9,6 +9,7 @@ import signal
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from types import FrameType
 from typing import cast
 
 import uvicorn
@@ -16,12 +17,16 @@ import uvicorn
 from lambkin import wiring
 from lambkin.api.aws_asgi import AwsAsgi
 from lambkin.api.front_door import front_door
+from lambkin.api.invoke_relay import InvokeRelay
 from lambkin.api.root import Mount, RootApp, always
+from lambkin.cluster import READY, STARTING, Cluster
+from lambkin.cluster.drain import Drain, drain_settings
 from lambkin.config import Settings
 from lambkin.functions.control import ControlPlane
 from lambkin.http11.limits import HeadLimits
 from lambkin.images.service import ImageService
 from lambkin.invoke.core import ExecutionCore
+from lambkin.metrics.recorder import Recorder
 from lambkin.queues.service import QueueService
 from lambkin.sandbox.spec import SandboxBackend
 from lambkin.store import Store
@@ -36,6 +41,7 @@ class Lambkin:
 
     settings: Settings
     db: Store
+    cluster: Cluster
     images: ImageService
     sandboxes: SandboxBackend
     control_plane: ControlPlane
@@ -45,22 +51,28 @@ class Lambkin:
     mounts: tuple[Mount, ...]
     background: tuple[BackgroundTask, ...]
     closers: tuple[Closer, ...]
+    drain: Drain  # what SIGTERM does: see cluster/drain.py
+    invoke_relay: InvokeRelay | None = None  # in a cluster: the front door's relay of Invokes (placement)
+    metrics: Recorder | None = None  # where requests are counted (None: LAMBKIN_METRICS=off)
 
     @property
     def asgi(self) -> RootApp:
-        return RootApp(list(self.mounts))
+        membership = self.cluster.membership
+        return RootApp(list(self.mounts), state=lambda: membership.state, metrics=self.metrics)
 
     async def serve(
         self, ready: Callable[[], None] | None = None, beside: Sequence[BackgroundTask] = ()
     ) -> None:
-        """Serves HTTP and runs every background loop, and `beside`'s, until cancelled or the server stops."""
+        """Serves HTTP and runs every background loop, and `beside`'s, until cancelled or the server stops.
+        The first SIGTERM drains this node before the server stops; its leases are handed back at the end."""
         root = self.asgi
         # uvicorn only calls its `http` class with keyword arguments: a factory function serves as well;
         # AWS API requests are answered by the front door itself, other surfaces by uvicorn's protocol.
         limits = HeadLimits(
             self.settings.header_line_limit, self.settings.head_limit, self.settings.head_deadline_s
         )
-        protocol = cast(type[asyncio.Protocol], front_door(root, self.aws, self.execution.pools.poll, limits))
+        door = front_door(root, self.aws, self.execution.pools.poll, limits, self.invoke_relay, self.metrics)
+        protocol = cast(type[asyncio.Protocol], door)
         config = uvicorn.Config(
             root,
             host=self.settings.host,
@@ -75,15 +87,30 @@ class Lambkin:
             timeout_graceful_shutdown=10,
         )
         logging.getLogger("uvicorn.error").addFilter(_quiet_tls_probes)
-        server = _Server(config)
+        terminated = asyncio.Event()
+        loop = asyncio.get_running_loop()
+
+        def on_terminate() -> None:  # in a signal handler: the loop is told through its self-pipe
+            loop.call_soon_threadsafe(terminated.set)
+
+        server = _Server(config, on_terminate=on_terminate)
+
+        async def drain_when_terminated() -> None:
+            await terminated.wait()
+            self.drain.begin()
+            await self.drain.settle()
+            server.should_exit = True
+
         try:
             async with asyncio.TaskGroup() as group:
-                for task in (*self.background, *beside):
+                for task in (*self.background, *beside, drain_when_terminated):
                     group.create_task(task())
                 serving = group.create_task(server.serve())
                 # uvicorn offers no readiness event, only this flag.
                 while not server.started and not serving.done():  # noqa: ASYNC110
                     await asyncio.sleep(0.01)
+                if server.started and self.cluster.membership.state == STARTING:  # not already draining
+                    self.cluster.membership.set_state(READY)
                 if ready is not None and server.started:
                     ready()
                 await serving
@@ -91,6 +118,7 @@ class Lambkin:
         except* _Stopped:
             pass
         finally:
+            await self.drain.hand_back()  # the loops are over: nothing of this node's work runs any more
             self.close()
 
     def close(self) -> None:
@@ -101,7 +129,23 @@ class Lambkin:
 
 class _Server(uvicorn.Server):
     """uvicorn re-raises SIGTERM/SIGINT once it has shut down, which would end the process before the
-    background loops clean up (environments destroy their sandboxes); lambkin returns normally instead."""
+    background loops clean up (environments destroy their sandboxes); lambkin returns normally instead.
+    The first SIGTERM only calls `on_terminate` (the drain, which then stops the server); a second one stops
+    the server at once, the answers still owed unawaited; SIGINT stops it as uvicorn does."""
+
+    def __init__(self, config: uvicorn.Config, on_terminate: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._on_terminate = on_terminate
+        self._terminating = False
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if sig == signal.SIGTERM:
+            if not self._terminating:
+                self._terminating = True
+                self._on_terminate()
+                return
+            self.force_exit = True  # the answers still owed are not waited for either
+        super().handle_exit(sig, frame)
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -129,13 +173,15 @@ class _Stopped(Exception):
 def build(settings: Settings) -> Lambkin:
     """Builds the whole server from its settings, one part after another. Nothing starts until `serve()`."""
     store = wiring.store(settings)
-    iam = wiring.iam(settings, store.db)
+    cluster = wiring.cluster(settings)
+    iam = wiring.iam(settings, store.db, cluster.cluster.bus)
     identity = wiring.identity(settings, iam.iam)
     authorization = wiring.authorization(settings, iam.iam)
-    images = wiring.images(settings, store.db, identity.keys, authorization.authorizer)
+    images = wiring.images(settings, store.db, identity.keys, authorization.authorizer, cluster.cluster)
     vpcs = wiring.vpcs(settings)
     sandboxes = wiring.sandboxes(settings, vpcs)
-    queues = wiring.queues(settings)
+    queues = wiring.queues(settings, cluster.cluster)
+    cloudwatch = wiring.cloudwatch(settings)
     functions = wiring.functions(
         settings,
         store.db,
@@ -144,10 +190,29 @@ def build(settings: Settings) -> Lambkin:
         authorization.authorizer.role_may,
         queues.service,
         vpcs,
+        bus=cluster.cluster.bus,
     )
-    execution = wiring.execution(settings, sandboxes.backend, images.service, functions.plane, identity)
+    recorder = wiring.recording(settings)  # metrics (issue 21)
+    execution = wiring.execution(
+        settings,
+        sandboxes.backend,
+        images.service,
+        functions.plane,
+        identity,
+        cluster.cluster,
+        recorder,
+        cloudwatch,
+    )
+    sampled = wiring.aws_namespaces(recorder, cloudwatch, execution.core, queues.service)
+    placement = wiring.placement(store.db, cluster.cluster, execution.core, execution.targets)
     invokes = wiring.invokes(
-        settings, store.db, functions.plane, execution.core, execution.targets, queues.service
+        settings,
+        store.db,
+        functions.plane,
+        execution.core,
+        execution.targets,
+        queues.service,
+        cluster.cluster,
     )
     http = wiring.http(
         settings,
@@ -158,6 +223,27 @@ def build(settings: Settings) -> Lambkin:
         identity.keys,
         authorization.authorizer,
     )
+    bridge = wiring.bridge(
+        settings,
+        store.db,
+        functions.plane,
+        execution.targets,
+        invokes.dispatcher,
+        queues.service,
+        authorization.authorizer,
+        cluster.cluster,  # EventBridge delivery retries (issue 19): retried under the lease events:retries
+    )
+    schedules = wiring.schedules(
+        settings,
+        store.db,
+        bridge.publisher,
+        functions.plane,
+        execution.targets,
+        invokes.dispatcher,
+        queues.service,
+        authorization.authorizer,
+        cluster.cluster,
+    )
     mappings = wiring.mappings(
         settings,
         store.db,
@@ -166,9 +252,21 @@ def build(settings: Settings) -> Lambkin:
         execution.targets,
         queues.service,
         authorization.authorizer.role_may,
+        recorder,
+    )
+    observed = wiring.metrics(  # metrics (issue 21)
+        settings,
+        recorder,
+        functions.plane,
+        execution.core,
+        queues.service,
+        invokes.dispatcher,
+        mappings.service,
+        identity.keys,
     )
     parts = (
         store,
+        cluster,
         iam,
         identity,
         authorization,
@@ -176,23 +274,52 @@ def build(settings: Settings) -> Lambkin:
         sandboxes,
         functions,
         execution,
+        placement,
         queues,
+        cloudwatch,
+        sampled,
         invokes,
         http,
         mappings,
+        bridge,
+        schedules,
+        observed,
     )
     tables = wiring.action_tables(settings, functions.plane, queues.service)
-    aws = wiring.aws(settings, parts, identity.keys, tables, authorization.authorizer)
+    aws = wiring.aws(
+        settings, parts, identity.keys, tables, authorization.authorizer, cluster.cluster.relayer
+    )
     return Lambkin(
         settings=settings,
         db=store.db,
+        cluster=cluster.cluster,
         images=images.service,
         sandboxes=sandboxes.backend,
         control_plane=functions.plane,
         execution=execution.core,
         queues=queues.service,
         aws=aws,
-        mounts=(*(mount for part in parts for mount in part.mounts), Mount("aws", always, aws)),
+        mounts=(
+            *(mount for part in parts for mount in part.mounts),
+            wiring.console(
+                settings,
+                aws,
+                store.db,
+                identity.keys,
+                execution.core.pools,
+                images.service.catalog,
+                authorization.authorizer,
+            ),
+            Mount("aws", always, aws),
+        ),
         background=tuple(task for part in parts for task in part.background),
         closers=tuple(closer for part in parts for closer in part.closers),
+        drain=Drain(
+            cluster.cluster.membership,
+            cluster.cluster.leases,
+            execution.core.pools.in_use,
+            drain_settings(settings),
+        ),
+        invoke_relay=placement.relay,
+        metrics=recorder,
     )

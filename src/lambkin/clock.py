@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
-from typing import Protocol
+from collections.abc import Awaitable, Callable
+from typing import NoReturn, Protocol
 
 
 class Clock(Protocol):
@@ -32,3 +34,19 @@ class SystemClock:
 
 
 SYSTEM_CLOCK = SystemClock()
+
+
+async def tick_forever(
+    tick: Callable[[], Awaitable[float]], clock: Clock, after_failure_s: float, log: logging.Logger, what: str
+) -> NoReturn:
+    """Runs `tick` again and again, sleeping what it returns between rounds; a round that fails is logged
+    (`what` failed a round) and the next comes `after_failure_s` later."""
+    while True:
+        try:
+            wait = await tick()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("%s failed a round; it goes on", what)
+            wait = after_failure_s
+        await clock.sleep(wait)

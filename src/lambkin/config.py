@@ -21,6 +21,7 @@ from lambkin.http11.limits import DEFAULT_LIMITS
 
 CREDENTIALS_FILE = "credentials.json"
 GIB = 1 << 30
+DRAIN_NOTICE_S = 2.0  # a clustered node's /health says 503 this long before its port closes (see Settings)
 
 
 class SettingInvalid(ValueError):
@@ -67,6 +68,7 @@ class Settings:
     max_parallel_starts: int = field(default_factory=_cores)
     busy_poll_us: float = 1000.0  # polling for invocations quicker than this (LAMBKIN_BUSY_POLL_US; 0: off)
     log_retention_days: float = 7.0  # LAMBKIN_LOG_RETENTION_DAYS
+    metrics_retention_days: float = 15.0  # CloudWatch's one-minute data kept (LAMBKIN_METRICS_RETENTION_DAYS)
     async_retry_scale: float = (
         1.0  # every async back-off and maximum age times this (LAMBKIN_ASYNC_RETRY_SCALE)
     )
@@ -111,10 +113,51 @@ class Settings:
     # SQLite files in the data directory; a postgresql://user:password@host:port/dbname URL (or libpq's
     # key=value form) keeps it all in that PostgreSQL database. Blobs and unpacked layers stay in data_dir.
     database_url: str | None = None
+    # Scale-out (docs/design/cluster.md): a node name (`--node-name`, LAMBKIN_NODE_NAME) makes this server one
+    # node of a cluster sharing the PostgreSQL database; `advertise` is the URL its peers reach it at
+    # (`--advertise`, LAMBKIN_ADVERTISE; default the server's own endpoint). A node that has not heartbeaten
+    # for `node_gone_after_s` is gone and its leases may be taken (LAMBKIN_NODE_GONE_AFTER_S); nodes beat
+    # every `heartbeat_s` (LAMBKIN_HEARTBEAT_S).
+    node_name: str | None = None
+    advertise: str | None = None
+    node_gone_after_s: float = 10.0
+    heartbeat_s: float = 1.0
+    # Other names clients give lambkin's own registry in image URIs, host:port, comma-separated
+    # (LAMBKIN_REGISTRY_NAMES): a load balancer in front of the nodes, say. An image URI naming one of them,
+    # or any live node's advertised address, is read from the shared catalog, never pulled.
+    registry_names: tuple[str, ...] = ()
+    # A node's drain on SIGTERM (cluster/drain.py): invocations under way here get at most this long to finish
+    # (LAMBKIN_DRAIN_TIMEOUT, seconds); /health answers 503 at least this long before the port closes, so a
+    # load balancer's health checks take the node out first (LAMBKIN_DRAIN_NOTICE; None: DRAIN_NOTICE_S in a
+    # cluster, 0 for a single node).
+    drain_timeout_s: float = 30.0
+    drain_notice_s: float | None = None
+    # The URLs lambkin hands out (HTTP APIs' ApiEndpoint, FunctionUrl; api/http_urls.py): `public_url` is
+    # the base clients reach the server at (LAMBKIN_PUBLIC_URL, e.g. https://lambkin.example.com behind a
+    # proxy; None: the server's own endpoint); `host_urls` gives them in the host-name form,
+    # <id>.execute-api.<region>.<base host>, for operators with wildcard DNS (LAMBKIN_HOST_URLS=1), instead of
+    # the path form every client resolves (<base>/execute-api/<id>, <base>/lambda-url/<id>/).
+    public_url: str | None = None
+    host_urls: bool = False
+    # Metrics (metrics/, api/metrics_api.py): `metrics_token` is the bearer token a Prometheus scrape of
+    # /metrics must present (LAMBKIN_METRICS_TOKEN; None: /metrics refuses every scrape); `metrics` counts
+    # invocations, cold starts and requests at all (LAMBKIN_METRICS=off turns the counting off).
+    metrics_token: str | None = None
+    metrics: bool = True
 
     @property
     def endpoint(self) -> str:
         return f"http://{self.host}:{self.port}"
+
+    @property
+    def clustered(self) -> bool:
+        """One node of several on a shared PostgreSQL (else a cluster of one)."""
+        return self.node_name is not None
+
+    @property
+    def advertised(self) -> str:
+        """The URL this node's peers reach it at."""
+        return (self.advertise or self.endpoint).rstrip("/")
 
     @property
     def routes_path(self) -> Path:
@@ -201,6 +244,7 @@ def settings_from_environment(
             max_parallel_starts=int(_number(env, "LAMBKIN_MAX_PARALLEL_STARTS", _cores())),
             busy_poll_us=_number(env, "LAMBKIN_BUSY_POLL_US", 1000),
             log_retention_days=_number(env, "LAMBKIN_LOG_RETENTION_DAYS", 7),
+            metrics_retention_days=_number(env, "LAMBKIN_METRICS_RETENTION_DAYS", 15),
             async_retry_scale=float(env.get("LAMBKIN_ASYNC_RETRY_SCALE") or 1.0),
             async_concurrency=int(env.get("LAMBKIN_ASYNC_CONCURRENCY") or 16),
             session_duration_scale=_number(env, "LAMBKIN_SESSION_DURATION_SCALE", 1.0),
@@ -221,6 +265,17 @@ def settings_from_environment(
             ),
             sandbox_pids_max=int(_number(env, "LAMBKIN_SANDBOX_PIDS_MAX", _host_pids_share())),
             database_url=env.get("LAMBKIN_DATABASE_URL") or None,
+            node_name=env.get("LAMBKIN_NODE_NAME") or None,
+            advertise=env.get("LAMBKIN_ADVERTISE") or None,
+            node_gone_after_s=_number(env, "LAMBKIN_NODE_GONE_AFTER_S", 10.0),
+            heartbeat_s=_number(env, "LAMBKIN_HEARTBEAT_S", 1.0),
+            registry_names=_entries(env, "LAMBKIN_REGISTRY_NAMES"),
+            drain_timeout_s=_number(env, "LAMBKIN_DRAIN_TIMEOUT", 30),
+            drain_notice_s=float(env["LAMBKIN_DRAIN_NOTICE"]) if env.get("LAMBKIN_DRAIN_NOTICE") else None,
+            public_url=env.get("LAMBKIN_PUBLIC_URL") or None,
+            host_urls=env.get("LAMBKIN_HOST_URLS", "") in ("1", "true", "yes"),
+            metrics_token=env.get("LAMBKIN_METRICS_TOKEN") or None,
+            metrics=env.get("LAMBKIN_METRICS", "on").lower() not in ("off", "0", "false", "no"),
         ),
         generated,
     )

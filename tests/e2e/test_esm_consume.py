@@ -262,8 +262,10 @@ def test_batch_size_over_ten_with_a_window_gathers_one_batch(
 
 
 def test_reserved_concurrency_throttles_are_retried_not_lost(lam: Any, sqs: Any, handlers_uri: str) -> None:
-    """Five pollers against a function reserved to one: the throttled batches wait and run; none fails."""
-    url, arn, dlq = with_dlq(sqs, "narrow", visibility=10, max_receives=1)
+    """Five pollers against a function reserved to one: the throttled batches wait and run; none fails.
+    (A batch throttled past its visibility timeout comes back, and with one receive allowed goes to the DLQ,
+    as on AWS: the timeout leaves room for 30 invocations one after another on a loaded machine.)"""
+    url, arn, dlq = with_dlq(sqs, "narrow", visibility=120, max_receives=1)
     name = function(lam, handlers_uri, "narrow-consumer", "batch.strict")
     lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=1)
     lam.create_event_source_mapping(EventSourceArn=arn, FunctionName=name, BatchSize=1)

@@ -151,6 +151,7 @@ def test_logs_through_cloudwatch_logs_and_lambkin_logs(
     assert streams[0]["logStreamName"].split("/")[3].startswith("[$LATEST]")
     events = logs.get_log_events(logGroupName="/aws/lambda/logger", logStreamName=streams[0]["logStreamName"])
     messages = [e["message"] for e in events["events"]]
+    assert f"START RequestId: {request_id} Version: $LATEST" in messages, messages
     start = messages.index(f"START RequestId: {request_id} Version: $LATEST")
     assert {"line one", "line two", "to stderr"} <= set(messages[start:])
     assert f"END RequestId: {request_id}" in messages
@@ -168,6 +169,19 @@ def test_logs_through_cloudwatch_logs_and_lambkin_logs(
     assert printed.returncode == 0, printed.stderr
     assert f"START RequestId: {request_id}" in printed.stdout
     assert "line one" in printed.stdout
+
+
+def test_output_written_before_the_answer_is_logged_before_end(
+    server: LambkinServer, lam: Any, handlers_uri: str
+) -> None:
+    """Lines a handler prints, then answers at once: each invocation's tail, and its log, has them before END."""
+    create_active(lam, "prompt-logger", handlers_uri, ImageConfig={"Command": ["app.log"]})
+    filler = ["x" * 200] * 150  # 30 KB: about half a pipe, read in the same turns as the answer
+    for i in range(15):
+        response, _ = invoke(lam, "prompt-logger", {"lines": [*filler, f"last {i}"]}, LogType="Tail")
+        tail = base64.b64decode(response["LogResult"]).decode().splitlines()
+        end = tail.index(f"END RequestId: {response['ResponseMetadata']['RequestId']}")
+        assert f"last {i}" in tail[:end]
 
 
 def test_get_log_events_pages_from_the_tail_by_default_and_both_ways_by_token(

@@ -154,8 +154,10 @@ def test_semantic_validation(
     assert fragment in message
 
 
-def test_zip_is_refused_clearly(lam: Any) -> None:
-    with pytest.raises(lam.exceptions.InvalidParameterValueException, match="Zip is not supported"):
+def test_a_zip_on_a_runtime_the_server_has_not_built_is_refused_clearly(lam: Any) -> None:
+    with pytest.raises(
+        lam.exceptions.InvalidParameterValueException, match=r"Value python3\.12 at 'runtime'"
+    ):
         lam.create_function(
             FunctionName="zipped",
             Role=ROLE,

@@ -311,6 +311,13 @@ def test_sqs_refuses_owner_only_actions_and_too_many(sqs: Any, request: pytest.F
         )
     assert caught.value.response["Error"]["Code"] == "OverLimit"
     assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    with pytest.raises(ClientError) as caught:
+        sqs.add_permission(QueueUrl=url, Label="no spaces", AWSAccountIds=["111122223333"], Actions=["*"])
+    assert caught.value.response["Error"]["Code"] == "InvalidParameterValue"
+    assert caught.value.response["Error"]["Message"] == (
+        "Value no spaces for parameter Label is invalid. Reason: Can only include alphanumeric characters, "
+        "hyphens, or underscores. 1 to 80 in length."
+    )
 
 
 def test_a_queue_policy_set_as_an_attribute_is_read_back_and_cleared(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import time
 from typing import Any
 
 from tests.e2e import cli
@@ -63,3 +65,26 @@ def test_cli_round_trip(server: LambkinServer) -> None:
     assert aws(server, "receive-message", "--queue-url", url) is None
     aws(server, "delete-queue", "--queue-url", url)
     assert aws(server, "list-queues", "--queue-name-prefix", "cli") is None
+
+
+def test_cli_redrives_a_dead_letter_queue(server: LambkinServer) -> None:
+    dlq = aws(server, "create-queue", "--queue-name", "cli-dlq")["QueueUrl"]
+    dlq_arn = aws(server, "get-queue-attributes", "--queue-url", dlq, "--attribute-names", "QueueArn")[
+        "Attributes"
+    ]["QueueArn"]
+    policy = json.dumps({"RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 1})})
+    source = aws(server, "create-queue", "--queue-name", "cli-src", "--attributes", policy)["QueueUrl"]
+    aws(server, "send-message", "--queue-url", source, "--message-body", "again")
+    aws(server, "receive-message", "--queue-url", source, "--visibility-timeout", "0")
+    assert aws(server, "receive-message", "--queue-url", source) is None  # moved to the DLQ
+    started = aws(server, "start-message-move-task", "--source-arn", dlq_arn)
+    assert started["TaskHandle"]
+    deadline = time.monotonic() + 60
+    while (task := aws(server, "list-message-move-tasks", "--source-arn", dlq_arn)["Results"][0])[
+        "Status"
+    ] != "COMPLETED":
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    assert task["ApproximateNumberOfMessagesMoved"] == 1
+    [message] = aws(server, "receive-message", "--queue-url", source)["Messages"]
+    assert message["Body"] == "again"

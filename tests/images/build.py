@@ -36,10 +36,18 @@ def image_key(spec: ImageSpec) -> str:
     hasher = Hasher("image").text("base", base_key(spec.base)).text("spec", repr(spec))
     hasher.file("build.py", Path(__file__)).file("buildah.py", Path(__file__).with_name("buildah.py"))
     for layer in spec.layer_dirs():
-        hasher.tree(layer, Path(layer))
+        hasher.tree(_layer_name(Path(layer)), Path(layer))
     if spec.with_rie:
         hasher.text("rie", rootfs.rie_key())
     return hasher.hexdigest()
+
+
+def _layer_name(layer: Path) -> str:
+    """A layer's name in the key, relative to where it lives: the same key in any checkout of the tree."""
+    for root in (cache.PACKAGE, cache.CACHE):
+        if layer.is_relative_to(root):
+            return layer.relative_to(root).as_posix()
+    return layer.as_posix()
 
 
 def archive_path(name: str) -> Path:

@@ -5,11 +5,15 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import os
+import subprocess
+import sys
 import tarfile
 from pathlib import Path
 
 import pytest
 
+from lambkin.cli.progress import size
 from tests.integration.image_tools import busybox_layout, lambkin, layout_digest, skopeo_copy
 
 
@@ -80,6 +84,62 @@ def test_import_of_a_layout_directory_imports_every_image(tmp_path: Path, layout
         ("busybox", ("v1",)),
         ("busybox-arm", ("v1",)),
     ]
+
+
+def test_import_shows_each_blob_copied_with_its_size(tmp_path: Path, layout: Path) -> None:
+    archive = tmp_path / "busybox.oci.tar"
+    skopeo_copy(f"oci:{layout}:busybox:v1", f"oci-archive:{archive}:busybox:v1")
+    manifest = json.loads(_blob(layout, layout_digest(layout, "busybox:v1")))
+    blobs = [manifest["config"], *manifest["layers"]]
+
+    first = lambkin("image", "import", archive, "--data-dir", tmp_path / "data")
+    again = lambkin("image", "import", archive, "--data-dir", tmp_path / "data")
+    quiet = lambkin("image", "import", archive, "--quiet", "--data-dir", tmp_path / "data")
+
+    assert first.returncode == 0, first.stderr
+    shown = first.stderr.splitlines()  # not a terminal: a line per blob, on stderr; stdout stays the result
+    for blob in blobs:
+        assert f"Copied blob {blob['digest'][:19]} ({size(blob['size'])})" in shown
+    assert shown[-1] == f"Copied {size(sum(b['size'] for b in blobs))} into the image store"
+    assert again.returncode == 0, again.stderr
+    assert {f"Blob {b['digest'][:19]} already stored" for b in blobs} <= set(again.stderr.splitlines())
+    assert again.stderr.splitlines()[-1] == "Copied 0 B into the image store"
+    assert quiet.stderr == ""
+    assert first.stdout == again.stdout == quiet.stdout
+
+
+def test_import_on_a_terminal_copies_each_layer_under_a_bar_with_its_size(
+    tmp_path: Path, layout: Path
+) -> None:
+    archive = tmp_path / "app.docker.tar"
+    skopeo_copy(f"oci:{layout}:busybox:v1", f"docker-archive:{archive}:team/app:v2")
+    with tarfile.open(archive) as tar:
+        entry = json.loads(tar.extractfile("manifest.json").read())[0]  # type: ignore[union-attr]
+        layer_sizes = [tar.getmember(name).size for name in entry["Layers"]]
+
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lambkin",
+            "image",
+            "import",
+            str(archive),
+            "--data-dir",
+            str(tmp_path / "data"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "TTY_COMPATIBLE": "1", "COLUMNS": "120"},  # rich draws as on a terminal
+    )
+
+    assert done.returncode == 0, done.stderr
+    for layer_size in layer_sizes:
+        whole = size(layer_size).split()  # a bar ends at "done/total unit", e.g. "1.2/1.2 MB"
+        assert f"{whole[0]}/{whole[0]} {whole[1]}" in done.stderr, done.stderr
+    assert "Copied blob" not in done.stderr  # the bars say it
+    assert done.stdout.startswith("Imported team/app:v2 sha256:")
 
 
 def test_import_of_something_else_is_a_clear_error(tmp_path: Path) -> None:

@@ -57,3 +57,10 @@ def test_the_commands_defaults() -> None:
     defaults = command_defaults({"LAMBKIN_PORT": "9100", "LAMBKIN_ACCESS_KEY_ID": "AKID"})
     assert (defaults.data_dir, defaults.port, defaults.endpoint) == (Path("lambkin-data"), "9100", None)
     assert defaults.access_key is None  # the secret is missing: the saved pair is used instead
+
+
+def test_the_registrys_other_names(tmp_path: Path) -> None:
+    env = {"LAMBKIN_REGISTRY_NAMES": "lb.example:5000, registry.internal:443"}
+    settings, _ = settings_from_environment(tmp_path, "0.0.0.0", 9100, env)
+    assert settings.registry_names == ("lb.example:5000", "registry.internal:443")
+    assert settings_from_environment(tmp_path, "0.0.0.0", 9100, {})[0].registry_names == ()

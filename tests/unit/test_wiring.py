@@ -41,7 +41,17 @@ def test_every_service_is_served_in_order_even_without_handlers(tmp_path: Any) -
         TABLES,
         AUTHORIZER,
     )
-    assert list(served.gateway.services) == ["lambda", "sqs", "logs", "iam", "sts"]
+    assert list(served.gateway.services) == [
+        "lambda",
+        "sqs",
+        "logs",
+        "iam",
+        "sts",
+        "events",
+        "scheduler",
+        "apigatewayv2",
+        "cloudwatch",
+    ]
 
 
 def test_an_operation_without_an_iam_action_is_refused(tmp_path: Any) -> None:

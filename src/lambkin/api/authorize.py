@@ -22,6 +22,9 @@ class Target(NamedTuple):
     resource: str
     policy: str | None = None
     keys: Keys = ()
+    also: tuple[
+        Target, ...
+    ] = ()  # more permissions the operation needs (a function's layers: GetLayerVersion)
 
 
 Rule = Callable[[dict[str, Any], RequestContext], Target | None]
@@ -87,15 +90,16 @@ def build_authorize(decider: Decider, tables: Mapping[str, ActionTable], service
         target = rules[context.service, context.operation](arguments, context)
         if target is None:
             return
-        message = decider.refusal(
-            principal,
-            target.action,
-            target.resource,
-            target.policy,
-            target.keys,
-            context.source_ip,
-        )
-        if message is not None:
-            raise dialect.access_denied(context.service, message)
+        for needed in (target, *target.also):
+            message = decider.refusal(
+                principal,
+                needed.action,
+                needed.resource,
+                needed.policy,
+                needed.keys,
+                context.source_ip,
+            )
+            if message is not None:
+                raise dialect.access_denied(context.service, message)
 
     return authorize

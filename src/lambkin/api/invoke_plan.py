@@ -14,6 +14,10 @@ type, a member it does not take, a name or qualifier that breaks its constraints
 `answer` returns None, before anything has run, for a body past its limit or a signature that does not
 hold, so the gateway answers it, errors and all. Failures of the call itself (not found, AccessDenied,
 throttling, a bad client context) are the gateway's AwsErrors, rendered by the same serializer.
+
+In a cluster, an admitted Invoke that should run on another node is relayed there first, as it came
+(api/invoke_relay.py), and that node's answer is the reply; one a peer relayed here (its node signature
+holds) is answered full when this node cannot take it, else run here with `relayed_by` in its context.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote
 
 from lambkin import ids
+from lambkin.api.invoke_relay import InvokeRelay, full_reply
 from lambkin.protocol import dialect, serialize
 from lambkin.protocol.errors import AwsError
 from lambkin.protocol.gateway import AwsGateway
@@ -39,8 +44,9 @@ _KEPT = 256  # (name, qualifier) pairs remembered as valid
 class InvokePlan:
     """Answers plain synchronous Invokes for `gateway`, which answers every other request."""
 
-    def __init__(self, gateway: AwsGateway) -> None:
+    def __init__(self, gateway: AwsGateway, relay: InvokeRelay | None = None) -> None:
         self._gateway = gateway
+        self._relay = relay  # in a cluster: Invokes that should run on another node are relayed there
         self._index = index = gateway.indexes[SERVICE]
         operation = index.operations[OPERATION]
         self.body_limit = dialect.body_limit(SERVICE, OPERATION)
@@ -147,6 +153,12 @@ class InvokePlan:
         handler = self._gateway.services.get(SERVICE, {}).get(OPERATION)
         if body is None or handler is None:
             return None
+        name, qualifier = params["FunctionName"], params.get("Qualifier")
+        placed = None
+        if self._relay is not None:
+            placed = await self._relay.relay(name, qualifier, target, headers, body)
+            if placed is not None and placed.reply is not None:
+                return placed.reply  # the answer of the node that ran it
         raw_path, _, query_string = target.partition("?")
         try:
             verified = await self._gateway.verify(
@@ -154,6 +166,12 @@ class InvokePlan:
             )
         except SignatureError:
             return None
+        relayer = self._gateway.relayer
+        relayed_by = None if relayer is None else relayer.relayed_by("POST", raw_path, headers)
+        if relayed_by is not None and self._relay is not None and await self._relay.full(name, qualifier):
+            return full_reply()  # the relaying node tries the next
+        if placed is not None:  # every node it should run on refused it: it runs here, placed once
+            relayed_by = placed.node
         if body:
             params[self._payload] = body
         scope = verified.scope
@@ -168,6 +186,7 @@ class InvokePlan:
             request_id,
             headers,
             source_ip,
+            relayed_by,
         )
         try:
             reply = self._render(await self._gateway.call(handler, params, context))

@@ -62,7 +62,21 @@ UNQUALIFIED = (
 )
 TAGGING = ("TagResource", "UntagResource", "ListTags")  # on the ARN in `Resource`
 MAPPINGS = ("GetEventSourceMapping", "UpdateEventSourceMapping", "DeleteEventSourceMapping")
-ANYWHERE = ("ListFunctions", "ListEventSourceMappings", "GetAccountSettings")
+ANYWHERE = (
+    "ListFunctions",
+    "ListEventSourceMappings",
+    "GetAccountSettings",
+    "ListLayers",
+    "ListLayerVersions",
+)
+# Layer operations on a layer version's ARN (PublishLayerVersion on the layer's); their IAM action.
+LAYER_VERSIONS = {
+    "GetLayerVersion": "GetLayerVersion",
+    "DeleteLayerVersion": "DeleteLayerVersion",
+    "AddLayerVersionPermission": "AddLayerVersionPermission",
+    "RemoveLayerVersionPermission": "RemoveLayerVersionPermission",
+    "GetLayerVersionPolicy": "GetLayerVersionPolicy",
+}
 
 
 def lambda_actions(arns: Arns, policies: FunctionPolicies) -> ActionTable:
@@ -85,7 +99,9 @@ def lambda_actions(arns: Arns, policies: FunctionPolicies) -> ActionTable:
     def unqualified(action: str) -> Rule:
         def rule(arguments: dict[str, Any], context: RequestContext) -> Target:
             _, name, _ = resolve(arguments["FunctionName"], None)
-            return Target(action, arns.function(name), policies.text(name, None))
+            # A function's layers are read: lambda:GetLayerVersion on each, as Lambda requires.
+            layers = tuple(Target("lambda:GetLayerVersion", arn) for arn in arguments.get("Layers") or ())
+            return Target(action, arns.function(name), policies.text(name, None), also=layers)
 
         return rule
 
@@ -107,6 +123,23 @@ def lambda_actions(arns: Arns, policies: FunctionPolicies) -> ActionTable:
     table.update({op: mapping(f"lambda:{op}") for op in MAPPINGS})
     table.update({op: fixed(f"lambda:{op}") for op in ANYWHERE})
     table["CreateEventSourceMapping"] = create_mapping
+    layer_prefix = f"arn:aws:lambda:{arns.region}:{arns.account_id}:layer:"
+
+    def layer(arguments: dict[str, Any]) -> str:
+        """The layer's ARN from a LayerName (a name or the layer's ARN)."""
+        raw: str = arguments["LayerName"]
+        return raw if raw.startswith("arn:") else layer_prefix + raw
+
+    def layer_version(action: str) -> Rule:
+        return lambda arguments, context: Target(action, f"{layer(arguments)}:{arguments['VersionNumber']}")
+
+    table.update({op: layer_version(f"lambda:{action}") for op, action in LAYER_VERSIONS.items()})
+    table["PublishLayerVersion"] = lambda arguments, context: Target(
+        "lambda:PublishLayerVersion", layer(arguments)
+    )
+    table["GetLayerVersionByArn"] = lambda arguments, context: Target(
+        "lambda:GetLayerVersion", arguments["Arn"]
+    )
     return table
 
 

@@ -9,12 +9,14 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from lambkin.api import lambda_render as render
+from lambkin.api.lambda_layers import LAYER_OPERATIONS
 from lambkin.functions.changes import ConfigChange, ImageConfig
 from lambkin.functions.control import ControlPlane
 from lambkin.functions.model import LATEST, VpcChange
 from lambkin.functions.names import FunctionRef, is_version_qualifier
 from lambkin.functions.policies import Permission
-from lambkin.functions.validation import ZIP_NOT_SUPPORTED, check_package_type
+from lambkin.functions.validation import ZIP_NOT_SUPPORTED, check_image_options
+from lambkin.functions.zip_code import NO_S3, ZipFunctions
 from lambkin.protocol.encode import Fragments
 from lambkin.protocol.errors import AwsError
 from lambkin.protocol.service import Handler, RequestContext
@@ -65,27 +67,58 @@ def _tuple(value: list[str] | None) -> tuple[str, ...] | None:
 
 async def create_function(cp: ControlPlane, params: Input) -> Output:
     ref = cp.arns.parse(params["FunctionName"], qualified=False)
-    check_package_type(params.get("PackageType"), params.get("Runtime"), params.get("Handler"))
-    if params.get("Layers"):
-        check_package_type("Image", "layers", None)
     code = params.get("Code") or {}
-    if "ImageUri" not in code:
-        if code:
-            raise AwsError("InvalidParameterValueException", ZIP_NOT_SUPPORTED, Type="User")
-        raise AwsError(
-            "InvalidParameterValueException", "Code.ImageUri is required for PackageType Image", Type="User"
-        )
     architectures = params.get("Architectures")
+    arch = None if architectures is None else tuple(architectures)
+    zip_code = None
+    if params.get("PackageType", "Zip") == "Zip":
+        zip_functions = _zip_functions(cp, code)
+        runtime = zip_functions.check_runtime(params.get("Runtime"), params.get("Handler"))
+        zip_code = await zip_functions.build(
+            code["ZipFile"], runtime, params.get("Handler"), params.get("Layers") or [], _arch(arch)
+        )
+    else:
+        check_image_options(params.get("Runtime"), params.get("Handler"), params.get("Layers"))
+        if "ImageUri" not in code:
+            raise AwsError(
+                "InvalidParameterValueException",
+                "Please provide ImageUri when the intended function PackageType is Image.",
+                Type="User",
+            )
     created = await cp.functions.create(
         ref.name,
         params["Role"],
-        code["ImageUri"],
+        zip_code.image_uri if zip_code else code["ImageUri"],
         _change(params),
-        architectures=None if architectures is None else tuple(architectures),
+        architectures=arch,
         tags=params.get("Tags"),
         publish=bool(params.get("Publish")),
+        zip_code=zip_code,
     )
     return render.configuration(created)
+
+
+def _arch(architectures: tuple[str, ...] | None) -> str | None:
+    return architectures[0] if architectures else None
+
+
+def _zip_functions(cp: ControlPlane, code: Mapping[str, Any]) -> ZipFunctions:
+    """The zip functions' service, once the code is a ZipFile (S3 sources are refused, as is an image)."""
+    if any(key in code for key in ("S3Bucket", "S3Key", "S3ObjectVersion")):
+        raise AwsError("InvalidParameterValueException", NO_S3, Type="User")
+    if "ImageUri" in code:
+        raise AwsError(
+            "InvalidParameterValueException",
+            "Please don't provide ImageUri when the intended function PackageType is Zip.",
+            Type="User",
+        )
+    if "ZipFile" not in code:
+        raise AwsError(
+            "InvalidParameterValueException", "Please provide a source for function code.", Type="User"
+        )
+    if cp.zip_functions is None:
+        raise AwsError("InvalidParameterValueException", ZIP_NOT_SUPPORTED, Type="User")
+    return cp.zip_functions
 
 
 async def get_function(cp: ControlPlane, params: Input) -> Output:
@@ -94,7 +127,8 @@ async def get_function(cp: ControlPlane, params: Input) -> Output:
     configuration = (  # asked by alias, it shows the alias ARN; else the version's JSON text is reused
         render.configuration(version, alias.alias_arn) if alias else render.configuration_json(version)
     )
-    out: Output = {"Configuration": configuration, "Code": render.code_location(version)}
+    location = cp.package_url(version.package_digest) if version.is_zip and cp.package_url else None
+    out: Output = {"Configuration": configuration, "Code": render.code_location(version, location)}
     if record.tags:
         out["Tags"] = dict(record.tags)
     if record.reserved_concurrency is not None:
@@ -119,25 +153,51 @@ async def list_functions(cp: ControlPlane, params: Input) -> Output:
 
 async def update_function_code(cp: ControlPlane, params: Input) -> Output:
     ref = cp.arns.parse(params["FunctionName"], qualified=False)
-    if "ImageUri" not in params:
-        raise AwsError("InvalidParameterValueException", ZIP_NOT_SUPPORTED, Type="User")
     architectures = params.get("Architectures")
+    arch = None if architectures is None else tuple(architectures)
+    zip_code = None
+    if "ImageUri" not in params:
+        zip_functions = _zip_functions(cp, params)
+        current, _, _ = await cp.functions.get(FunctionRef(ref.name, LATEST))
+        if not current.is_zip:
+            raise AwsError(
+                "InvalidParameterValueException",
+                "Please provide ImageUri when updating a function with packageType Image.",
+                Type="User",
+            )
+        runtime = zip_functions.check_runtime(current.runtime, current.handler)
+        zip_code = await zip_functions.build(
+            params["ZipFile"],
+            runtime,
+            current.handler,
+            current.layers,
+            _arch(arch) or current.architectures[0],
+        )
     updated = await cp.functions.update_code(
         ref,
-        params["ImageUri"],
+        zip_code.image_uri if zip_code else params["ImageUri"],
         publish=bool(params.get("Publish")),
         revision_id=params.get("RevisionId"),
-        architectures=None if architectures is None else tuple(architectures),
+        architectures=arch,
         dry_run=bool(params.get("DryRun")),
+        zip_code=zip_code,
     )
     return render.configuration(updated)
 
 
 async def update_function_configuration(cp: ControlPlane, params: Input) -> Output:
     ref = cp.arns.parse(params["FunctionName"], qualified=False)
-    if params.get("Runtime") is not None or params.get("Handler") is not None or params.get("Layers"):
-        check_package_type("Image", "given", None)
+    runtime, handler, layers = params.get("Runtime"), params.get("Handler"), params.get("Layers")
+    zip_code = None
+    if runtime is not None or handler is not None or layers is not None:
+        current, _, _ = await cp.functions.get(FunctionRef(ref.name, LATEST))
+        if not current.is_zip or cp.zip_functions is None:
+            check_image_options(runtime, handler, layers)
+        else:  # the same package on its new runtime, handler or layers: a new image, applied as a code update
+            zip_code = await cp.zip_functions.recompose(current, runtime, handler, layers)
     updated = await cp.functions.update_configuration(ref, _change(params), params.get("RevisionId"))
+    if zip_code is not None:
+        updated = await cp.functions.update_code(ref, zip_code.image_uri, zip_code=zip_code)
     return render.configuration(updated)
 
 
@@ -349,6 +409,7 @@ OPERATIONS: dict[str, Operation] = {
     "TagResource": tag_resource,
     "UntagResource": untag_resource,
     "ListTags": list_tags,
+    **LAYER_OPERATIONS,
 }
 
 

@@ -48,7 +48,7 @@ def esm_handlers(service: MappingService, arns: Arns) -> dict[str, Handler]:
         return render(service, await service.create(params))
 
     async def get(params: Input, ctx: RequestContext) -> Output:
-        return render(service, service.get(params["UUID"]))
+        return render(service, await service.find(params["UUID"]))
 
     async def update(params: Input, ctx: RequestContext) -> Output:
         return render(service, await service.update(params["UUID"], params))

@@ -73,7 +73,8 @@ def invoke_handlers(resolve: Resolve, invoker: Invoker, enqueue: EnqueueEvent) -
         }
 
     async def run(params: dict[str, Any], ctx: RequestContext, target: Target) -> InvokeResult:
-        """One synchronous invocation of the resolved `target`."""
+        """One synchronous invocation of the resolved `target`, placed by the Invoker unless a node placed it
+        already (api/invoke_relay.py)."""
         payload: bytes = params.get("Payload") or b""
         check_json(payload)
         request = InvokeRequest(
@@ -84,6 +85,8 @@ def invoke_handlers(resolve: Resolve, invoker: Invoker, enqueue: EnqueueEvent) -
             request_id=ctx.request_id,
             log_tail=params.get("LogType") == "Tail",
         )
+        if ctx.relayed_by is not None:  # placed already (relayed here by a peer): it runs here
+            return await invoker.run_here(target.version, request)
         return await invoker.invoke(target.version, request)
 
     return {"Invoke": invoke, "InvokeWithResponseStream": invoke_with_response_stream}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
+from lambkin.json_depth import TOO_DEEP, too_deep
 from lambkin.protocol.errors import AwsError
-from lambkin.protocol.parse import TOO_DEEP
 
 _JSON = json.JSONDecoder()
 
@@ -14,11 +14,11 @@ def check_json(payload: bytes) -> None:
     """An empty payload is `{}` to Lambda; anything else must parse as JSON."""
     if not payload:
         return
+    if too_deep(payload):
+        raise _unparsable(f"Could not parse payload into json: {TOO_DEEP}")
     try:  # what json.loads does with bytes, without its keyword checks (this is every Invoke)
         _JSON.decode(payload.decode(json.detect_encoding(payload), "surrogatepass"))
-    except RecursionError:
-        raise _unparsable(f"Could not parse payload into json: {TOO_DEEP}") from None
-    except (ValueError, UnicodeDecodeError) as exc:
+    except ValueError as exc:
         raise _unparsable(str(exc)) from exc
 
 

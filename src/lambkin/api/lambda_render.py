@@ -76,7 +76,7 @@ def _configuration(version: FunctionVersion) -> dict[str, Any]:
         "RevisionId": version.revision_id,
         "State": version.state.value,
         "LastUpdateStatus": version.last_update_status.value,
-        "PackageType": "Image",
+        "PackageType": version.package_type,
         "Architectures": list(version.architectures),
         "EphemeralStorage": {"Size": version.ephemeral_storage},
         "LoggingConfig": _logging(version),
@@ -90,6 +90,15 @@ def _configuration(version: FunctionVersion) -> dict[str, Any]:
     }
     if version.environment:
         out["Environment"] = {"Variables": dict(version.environment)}
+    if version.is_zip:
+        out["Runtime"] = version.runtime
+        if version.handler is not None:
+            out["Handler"] = version.handler
+        if version.layers:
+            out["Layers"] = [
+                {"Arn": arn, "CodeSize": size}
+                for arn, size in zip(version.layers, version.layer_sizes, strict=True)
+            ]
     for key, value in (
         ("StateReason", version.state_reason),
         ("StateReasonCode", version.state_reason_code),
@@ -122,7 +131,10 @@ def _logging(version: FunctionVersion) -> dict[str, Any]:
     return out
 
 
-def code_location(version: FunctionVersion) -> dict[str, Any]:
+def code_location(version: FunctionVersion, location: str | None = None) -> dict[str, Any]:
+    """GetFunction's Code: the image, or for a zip function `location`, the package's download URL."""
+    if version.is_zip:
+        return {"RepositoryType": "S3", "Location": location or ""}
     out: dict[str, Any] = {"RepositoryType": "ECR", "ImageUri": version.image_uri}
     if version.resolved_image_uri:
         out["ResolvedImageUri"] = version.resolved_image_uri

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from lambkin.functions.names import Arns
@@ -12,17 +13,13 @@ Input = dict[str, Any]
 Output = dict[str, Any]
 
 
-def function_url(url_id: str, region: str, port: int) -> str:
-    """The host form of a function URL on this server: `http://<url-id>.lambda-url.<region>.localhost:<port>/`."""
-    return f"http://{url_id}.lambda-url.{region}.localhost:{port}/"
-
-
-def url_handlers(urls: UrlService, arns: Arns, port: int) -> dict[str, Handler]:
-    """The "lambda" handler entries for Create/Get/Update/Delete/ListFunctionUrlConfigs."""
+def url_handlers(urls: UrlService, arns: Arns, function_url: Callable[[str], str]) -> dict[str, Handler]:
+    """The "lambda" handler entries for Create/Get/Update/Delete/ListFunctionUrlConfigs; `function_url`
+    gives a URL config's FunctionUrl by its url-id (api/http_urls.py)."""
 
     def render(config: UrlConfig, *, modified: bool = True, creation: bool = True) -> Output:
         out: Output = {
-            "FunctionUrl": function_url(config.url_id, arns.region, port),
+            "FunctionUrl": function_url(config.url_id),
             "FunctionArn": urls.function_arn(config),
             "AuthType": config.auth_type,
             "InvokeMode": config.invoke_mode,

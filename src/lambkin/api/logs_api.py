@@ -1,14 +1,16 @@
-"""CloudWatch Logs read operations over the log store: DescribeLogGroups/Streams, GetLogEvents, FilterLogEvents."""
+"""CloudWatch Logs read operations over the logs (this node's, or a cluster's): DescribeLogGroups/Streams,
+GetLogEvents, FilterLogEvents."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 from typing import Any
 
+from lambkin import json_depth
 from lambkin.logs.errors import InvalidParameter, LogGroupNotFound
-from lambkin.logs.store import LogEvent, LogStore
+from lambkin.logs.reader import EventQuery, LogReader
+from lambkin.logs.store import LogEvent
 from lambkin.protocol.service import Handler, RequestContext
 
 DEFAULT_LIMIT = 10000
@@ -22,7 +24,7 @@ def _offset(token: str | None) -> int:
     if not token:
         return 0
     try:
-        return int(json.loads(base64.urlsafe_b64decode(token))["o"])
+        return int(json_depth.loads(base64.urlsafe_b64decode(token))["o"])
     except (ValueError, KeyError, TypeError) as exc:
         raise InvalidParameter("The specified nextToken is not valid.") from exc
 
@@ -48,8 +50,8 @@ def _group_arn(ctx: RequestContext, group: str) -> str:
     return f"arn:aws:logs:{ctx.region}:{ctx.account_id}:log-group:{group}:*"
 
 
-def _require_group(store: LogStore, group: str) -> None:
-    if group not in store.groups():
+async def _require_group(logs: LogReader, group: str) -> None:
+    if group not in await logs.groups():
         raise LogGroupNotFound()
 
 
@@ -60,19 +62,19 @@ def _simple_filter(pattern: str | None) -> str | None:
     return pattern.strip().strip('"')
 
 
-def logs_handlers(store: LogStore) -> dict[str, Handler]:
+def logs_handlers(logs: LogReader) -> dict[str, Handler]:
     async def describe_log_groups(params: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
         prefix = params.get("logGroupNamePrefix") or ""
-        groups = [g for g in store.groups() if g.startswith(prefix)]
+        groups = [g for g in await logs.groups() if g.startswith(prefix)]
         return {
             "logGroups": [{"logGroupName": g, "arn": _group_arn(ctx, g), "storedBytes": 0} for g in groups]
         }
 
     async def describe_log_streams(params: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
         group = params["logGroupName"]
-        _require_group(store, group)
+        await _require_group(logs, group)
         prefix = params.get("logStreamNamePrefix") or ""
-        streams = [(s, m) for s, m in store.streams(group) if s.startswith(prefix)]
+        streams = [(s, m) for s, m in await logs.streams(group) if s.startswith(prefix)]
         if params.get("descending"):
             streams.reverse()
         return {
@@ -84,10 +86,9 @@ def logs_handlers(store: LogStore) -> dict[str, Handler]:
 
     async def get_log_events(params: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
         group, stream = params["logGroupName"], params["logStreamName"]
-        _require_group(store, group)
-        store.flush(group)
-        events = await asyncio.to_thread(
-            lambda: list(store.events(group, stream, params.get("startTime") or 0, params.get("endTime")))
+        await _require_group(logs, group)
+        events = await logs.events(
+            EventQuery(group, stream, params.get("startTime") or 0, params.get("endTime"))
         )
         start, end = _page(
             len(events),
@@ -107,16 +108,13 @@ def logs_handlers(store: LogStore) -> dict[str, Handler]:
 
     async def filter_log_events(params: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
         group = params["logGroupName"]
-        _require_group(store, group)
+        await _require_group(logs, group)
         names = params.get("logStreamNames")
         prefix = params.get("logStreamNamePrefix")
         contains = _simple_filter(params.get("filterPattern"))
         found: list[LogEvent] = []
-        store.flush(group)
-        candidates = await asyncio.to_thread(
-            lambda: list(
-                store.events(group, None, params.get("startTime") or 0, params.get("endTime"), contains)
-            )
+        candidates = await logs.events(
+            EventQuery(group, None, params.get("startTime") or 0, params.get("endTime"), contains)
         )
         for event in candidates:
             if names and event.stream not in names:

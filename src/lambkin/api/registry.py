@@ -12,6 +12,7 @@ from lambkin.api.asgi import Message, Receive, Scope, Send, read_body, respond
 from lambkin.api.registry_access import ACTIONS, CATALOG_ACTION, MOUNT_SOURCE_ACTION, RegistryAccess
 from lambkin.api.registry_blobs import BlobHandlers
 from lambkin.api.registry_http import API_VERSION, Handler, Headers, Request, render_error, send_json
+from lambkin.api.registry_relay import UploadRelay
 from lambkin.identity.principals import Principal
 from lambkin.images.blobs import BlobStore
 from lambkin.images.catalog import Catalog, check_repository
@@ -35,17 +36,38 @@ _BLOB = re.compile(r"^/v2/(?P<name>.+)/blobs/(?P<digest>[^/]+)$")
 _MANIFEST = re.compile(r"^/v2/(?P<name>.+)/manifests/(?P<reference>[^/]+)$")
 _TAGS = re.compile(r"^/v2/(?P<name>.+)/tags/list$")
 _REFERRERS = re.compile(r"^/v2/(?P<name>.+)/referrers/(?P<digest>[^/]+)$")
+# API Gateway v2's paths share the /v2/ prefix: /v2/apis..., /v2/tags/..., /v2/domainnames...
+_APIGATEWAY = frozenset({"apis", "tags", "domainnames", "vpclinks", "portals", "portalproducts"})
+
+
+def registry_paths(scope: Scope) -> bool:
+    """Whether a request is the registry's: under /v2/, except API Gateway v2's paths (a repository whose
+    name starts with one of their first segments is still the registry's, by its manifests, blobs, tags or
+    referrers path)."""
+    path: str = scope.get("path", "")
+    if path != "/v2" and not path.startswith("/v2/"):
+        return False
+    if path[4:].split("/", 1)[0] not in _APIGATEWAY:
+        return True
+    return any(pattern.match(path) for pattern in (_UPLOAD, _BLOB, _MANIFEST, _TAGS, _REFERRERS))
 
 
 class RegistryApp:
     """ASGI app for the OCI distribution spec. Every request signs in with an access key (basic auth), and
     its policies must allow the request's ecr: action on the repository (registry_access.py)."""
 
-    def __init__(self, catalog: Catalog, uploads: Uploads, blobs: BlobStore, access: RegistryAccess) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        uploads: Uploads,
+        blobs: BlobStore,
+        access: RegistryAccess,
+        relay: UploadRelay | None = None,
+    ) -> None:
         self.catalog = catalog
         self.blobs = blobs
         self.access = access
-        blob_handlers = BlobHandlers(catalog, uploads, blobs)
+        blob_handlers = BlobHandlers(catalog, uploads, blobs, relay)
         self._routes: list[tuple[str, re.Pattern[str], dict[str, Handler]]] = [
             ("upload", _UPLOAD, blob_handlers.upload_routes()),
             ("blob", _BLOB, blob_handlers.blob_routes()),

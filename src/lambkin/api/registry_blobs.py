@@ -11,6 +11,7 @@ import re
 
 from lambkin.api.asgi import Receive, Send, respond
 from lambkin.api.registry_http import Handler, Headers, Request, render_error
+from lambkin.api.registry_relay import UploadRelay
 from lambkin.images.blobs import BlobStore
 from lambkin.images.catalog import Catalog, check_digest, check_repository
 from lambkin.images.errors import (
@@ -20,7 +21,7 @@ from lambkin.images.errors import (
     DigestInvalid,
     RangeInvalid,
 )
-from lambkin.images.uploads import Uploads, UploadStatus
+from lambkin.images.uploads import UPLOAD_ID_RE, Uploads, UploadStatus
 
 log = logging.getLogger("lambkin.registry")
 
@@ -35,10 +36,13 @@ _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 class BlobHandlers:
     """The blob and upload endpoints of one registry."""
 
-    def __init__(self, catalog: Catalog, uploads: Uploads, blobs: BlobStore) -> None:
+    def __init__(
+        self, catalog: Catalog, uploads: Uploads, blobs: BlobStore, relay: UploadRelay | None = None
+    ) -> None:
         self.catalog = catalog
         self.uploads = uploads
         self.blobs = blobs
+        self.relay = relay  # None on a single node: every session is its own
         self._verified: dict[str, tuple[int, ...]] = {}
 
     def blob_routes(self) -> dict[str, Handler]:
@@ -47,11 +51,26 @@ class BlobHandlers:
     def upload_routes(self) -> dict[str, Handler]:
         return {
             "POST": self.start_upload,
-            "GET": self.upload_status,
-            "PATCH": self.patch_upload,
-            "PUT": self.finish_upload,
-            "DELETE": self.cancel_upload,
+            "GET": self._held(self.upload_status),
+            "PATCH": self._held(self.patch_upload),
+            "PUT": self._held(self.finish_upload),
+            "DELETE": self._held(self.cancel_upload),
         }
+
+    def _held(self, handler: Handler) -> Handler:
+        """A session's request, served here if this node holds the session, else relayed to the node that does."""
+
+        async def serve(request: Request, send: Send, params: dict[str, str]) -> None:
+            upload_id = params["uuid"]
+            holder = self.uploads.holder(upload_id)
+            if holder is None:
+                await handler(request, send, params)
+            elif self.relay is None:
+                raise BlobUploadUnknown(f"unknown upload {upload_id!r}", {"uuid": upload_id})
+            else:
+                await self.relay.forward(holder, request, send, upload_id)
+
+        return serve
 
     async def get_blob(self, request: Request, send: Send, params: dict[str, str]) -> None:
         name, digest = params["name"], check_digest(params["digest"])
@@ -189,7 +208,7 @@ class BlobHandlers:
 
 def _upload_id(params: dict[str, str]) -> str:
     upload_id = params["uuid"]
-    if not re.fullmatch(r"[0-9a-f-]{36}", upload_id):
+    if not UPLOAD_ID_RE.match(upload_id):
         raise BlobUploadUnknown(f"unknown upload {upload_id!r}", {"uuid": upload_id})
     return upload_id
 
@@ -272,7 +291,7 @@ async def _stream_while_connected(
         async with asyncio.TaskGroup() as group:
             watcher = group.create_task(watch())
             try:
-                if await _stream(fd, start, end, send, expected) and expected is not None:
+                if await stream_file(fd, start, end, send, expected) and expected is not None:
                     verdict = True
             finally:
                 watcher.cancel()
@@ -283,7 +302,7 @@ async def _stream_while_connected(
     return verdict
 
 
-async def _stream(fd: int, start: int, end: int, send: Send, expected: str | None) -> bool:
+async def stream_file(fd: int, start: int, end: int, send: Send, expected: str | None) -> bool:
     """Sends bytes [start, end) of a file, reading (and hashing) the next chunk off the loop while this one
     goes out; True once all is sent."""
     loop = asyncio.get_running_loop()

@@ -6,7 +6,8 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from lambkin.api.asgi import ASGIApp, Receive, Scope, Send, respond
+from lambkin.api.asgi import ASGIApp, Message, Receive, Scope, Send, respond
+from lambkin.metrics.recorder import Recorder
 
 Matcher = Callable[[Scope], bool]
 
@@ -30,11 +31,22 @@ class Mount:
     app: ASGIApp
 
 
-class RootApp:
-    """Tries each mount in order; the first whose matcher accepts the request serves it."""
+def always_ready() -> str:
+    return "ready"
 
-    def __init__(self, mounts: list[Mount]) -> None:
+
+class RootApp:
+    """Tries each mount in order; the first whose matcher accepts the request serves it. /health answers 200
+    while `state()` (the node's membership state) is "ready", else 503 with the state: a load balancer sends
+    requests only to a node that is neither starting nor draining. With `metrics`, each request a mount
+    answers is counted by the mount's name and the status it answered."""
+
+    def __init__(
+        self, mounts: list[Mount], state: Callable[[], str] = always_ready, metrics: Recorder | None = None
+    ) -> None:
         self.mounts = mounts
+        self.state = state
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -43,14 +55,40 @@ class RootApp:
         if scope["type"] != "http":
             return
         if scope.get("path") == "/health":
-            await respond(send, 200, b'{"status":"ok"}', [(b"content-type", b"application/json")])
+            await self._health(send)
             return
         mount = self.mount_for(scope)
+        if mount is not None and self.metrics is not None:
+            await self._counted(mount, self.metrics, scope, receive, send)
+            return
         if mount is not None:
             await mount.app(scope, receive, send)
             return
         body = json.dumps({"message": f"No route for {scope.get('method')} {scope.get('path')}"}).encode()
         await respond(send, 404, body, [(b"content-type", b"application/json")])
+
+    async def _counted(
+        self, mount: Mount, metrics: Recorder, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        status = 0  # 0: no answer started (the client went away, or the app failed)
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await mount.app(scope, receive, sending)
+        finally:
+            metrics.request(mount.name, status)
+
+    async def _health(self, send: Send) -> None:
+        state = self.state()
+        status, body = (
+            (200, b'{"status":"ok"}') if state == "ready" else (503, json.dumps({"status": state}).encode())
+        )
+        await respond(send, status, body, [(b"content-type", b"application/json")])
 
     def mount_for(self, scope: Scope) -> Mount | None:
         """The mount that serves an HTTP request (None for /health and for no mount at all)."""

@@ -1,18 +1,23 @@
 """The SQS API: one handler per operation, translating wire input to QueueService calls and back.
 
 The queue engine's errors (`queues/errors.py`) rise to the gateway, which renders them (`protocol/errors.py`).
+An operation on a queue is served by the node that owns the queue (CreateQueue by the node that owns or
+should own its name): elsewhere the request is relayed there (`Relay`), once. ListQueues and GetQueueUrl
+read the database on any node.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from lambkin.protocol.service import Handler, RequestContext
+from lambkin.protocol.service import Handler, Relay, RequestContext
 from lambkin.queues.batch import check_batch_size, check_entry_ids
-from lambkin.queues.errors import InvalidParameterValue, QueueDoesNotExist
+from lambkin.queues.errors import InvalidParameterValue, QueueDoesNotExist, QueueElsewhere
 from lambkin.queues.messages import AttributeValue, message_size
+from lambkin.queues.move_tasks import decode_handle
 from lambkin.queues.receiving import ReceivedMessage
 from lambkin.queues.sending import SendRequest, SendResult
 from lambkin.queues.service import EntryFailure, QueueService
@@ -38,48 +43,59 @@ def handlers(service: QueueService, default_endpoint: str) -> dict[str, Handler]
         base = f"http://{host}" if host else default_endpoint
         return f"{base}/{account}/{name}"
 
-    def name_of(queue_url: str) -> str:
-        return queue_name(queue_url, account)
+    async def name_of(a: Input, c: RequestContext) -> str:
+        """The name of the request's queue, once this node is the one that serves it."""
+        name = queue_name(a["QueueUrl"], account)
+        await service.here(name, relayed=c.relayed_by is not None)
+        return name
 
     async def create_queue(a: Input, c: RequestContext) -> dict[str, Any]:
-        queue = await registry.create(a["QueueName"], a.get("Attributes") or {}, a.get("tags") or {})
+        queue = await service.create_queue(
+            a["QueueName"], a.get("Attributes") or {}, a.get("tags") or {}, relayed=c.relayed_by is not None
+        )
         return {"QueueUrl": url(queue.name, c)}
 
     async def get_queue_url(a: Input, c: RequestContext) -> dict[str, Any]:
         owner = a.get("QueueOwnerAWSAccountId")
-        if owner not in (None, account):
+        if owner not in (None, account) or not await service.exists(a["QueueName"]):
             raise QueueDoesNotExist()
-        return {"QueueUrl": url(registry.get(a["QueueName"]).name, c)}
+        return {"QueueUrl": url(a["QueueName"], c)}
 
     async def delete_queue(a: Input, c: RequestContext) -> dict[str, Any]:
-        await registry.delete(name_of(a["QueueUrl"]))
+        name = queue_name(a["QueueUrl"], account)
+        await service.delete_queue(name, relayed=c.relayed_by is not None)
         return {}
 
     async def list_queues(a: Input, c: RequestContext) -> dict[str, Any]:
-        names, token = registry.names(a.get("QueueNamePrefix"), a.get("MaxResults"), a.get("NextToken"))
+        every = await service.queue_names()
+        names, token = registry.names(
+            every, a.get("QueueNamePrefix"), a.get("MaxResults"), a.get("NextToken")
+        )
         out: dict[str, Any] = {"QueueUrls": [url(n, c) for n in names]} if names else {}
         if token:
             out["NextToken"] = token
         return out
 
     async def get_queue_attributes(a: Input, c: RequestContext) -> dict[str, Any]:
-        found = registry.attributes(name_of(a["QueueUrl"]), a.get("AttributeNames") or [])
+        found = registry.attributes(await name_of(a, c), a.get("AttributeNames") or [])
         return {"Attributes": found} if found else {}
 
     async def set_queue_attributes(a: Input, c: RequestContext) -> dict[str, Any]:
-        await registry.set_attributes(name_of(a["QueueUrl"]), a.get("Attributes") or {})
+        await registry.set_attributes(await name_of(a, c), a.get("Attributes") or {})
         return {}
 
     async def send_message(a: Input, c: RequestContext) -> dict[str, Any]:
-        result = await service.send(name_of(a["QueueUrl"]), _send_request(a), c.access_key_id)
+        request = _send_request(a, c.headers.get("x-amzn-trace-id"))
+        result = await service.send(await name_of(a, c), request, c.access_key_id)
         return _sent(result)
 
     async def send_message_batch(a: Input, c: RequestContext) -> dict[str, Any]:
         entries = a.get("Entries") or []
-        check_entry_ids([e["Id"] for e in entries])
-        requests = [_send_request(e) for e in entries]
+        check_entry_ids([e["Id"] for e in entries], "SendMessageBatchRequestEntry")
+        trace = c.headers.get("x-amzn-trace-id")
+        requests = [_send_request(e, trace) for e in entries]
         check_batch_size(sum(message_size(r.body or "", r.attributes) for r in requests))
-        results = await service.send_batch(name_of(a["QueueUrl"]), requests, c.access_key_id)
+        results = await service.send_batch(await name_of(a, c), requests, c.access_key_id)
         return _batch(entries, results, lambda r: _sent(r) if isinstance(r, SendResult) else {})
 
     async def receive_message(a: Input, c: RequestContext) -> dict[str, Any]:
@@ -91,7 +107,7 @@ def handlers(service: QueueService, default_endpoint: str) -> dict[str, Handler]
             )
         names = tuple(a.get("MessageSystemAttributeNames") or ()) + tuple(a.get("AttributeNames") or ())
         messages = await service.receive(
-            name_of(a["QueueUrl"]),
+            await name_of(a, c),
             max_messages=count,
             wait_seconds=a.get("WaitTimeSeconds"),
             visibility_timeout=a.get("VisibilityTimeout"),
@@ -102,44 +118,44 @@ def handlers(service: QueueService, default_endpoint: str) -> dict[str, Handler]
         return {"Messages": [_message(m) for m in messages]} if messages else {}
 
     async def delete_message(a: Input, c: RequestContext) -> dict[str, Any]:
-        await service.delete(name_of(a["QueueUrl"]), a["ReceiptHandle"])
+        await service.delete(await name_of(a, c), a["ReceiptHandle"])
         return {}
 
     async def delete_message_batch(a: Input, c: RequestContext) -> dict[str, Any]:
         entries = a.get("Entries") or []
-        check_entry_ids([e["Id"] for e in entries])
-        results = await service.delete_batch(name_of(a["QueueUrl"]), [e["ReceiptHandle"] for e in entries])
+        check_entry_ids([e["Id"] for e in entries], "DeleteMessageBatchRequestEntry")
+        results = await service.delete_batch(await name_of(a, c), [e["ReceiptHandle"] for e in entries])
         return _batch(entries, results, lambda r: {})
 
     async def change_message_visibility(a: Input, c: RequestContext) -> dict[str, Any]:
-        await service.change_visibility(name_of(a["QueueUrl"]), a["ReceiptHandle"], a["VisibilityTimeout"])
+        await service.change_visibility(await name_of(a, c), a["ReceiptHandle"], a["VisibilityTimeout"])
         return {}
 
     async def change_message_visibility_batch(a: Input, c: RequestContext) -> dict[str, Any]:
         entries = a.get("Entries") or []
-        check_entry_ids([e["Id"] for e in entries])
+        check_entry_ids([e["Id"] for e in entries], "ChangeMessageVisibilityBatchRequestEntry")
         pairs = [(e["ReceiptHandle"], e.get("VisibilityTimeout", 0)) for e in entries]
-        results = await service.change_visibility_batch(name_of(a["QueueUrl"]), pairs)
+        results = await service.change_visibility_batch(await name_of(a, c), pairs)
         return _batch(entries, results, lambda r: {})
 
     async def purge_queue(a: Input, c: RequestContext) -> dict[str, Any]:
-        await registry.purge(name_of(a["QueueUrl"]))
+        await registry.purge(await name_of(a, c))
         return {}
 
     async def tag_queue(a: Input, c: RequestContext) -> dict[str, Any]:
-        await registry.tag(name_of(a["QueueUrl"]), a.get("Tags") or {})
+        await registry.tag(await name_of(a, c), a.get("Tags") or {})
         return {}
 
     async def untag_queue(a: Input, c: RequestContext) -> dict[str, Any]:
-        await registry.untag(name_of(a["QueueUrl"]), a.get("TagKeys") or [])
+        await registry.untag(await name_of(a, c), a.get("TagKeys") or [])
         return {}
 
     async def list_queue_tags(a: Input, c: RequestContext) -> dict[str, Any]:
-        tags = registry.get(name_of(a["QueueUrl"])).tags
+        tags = registry.get(await name_of(a, c)).tags
         return {"Tags": dict(tags)} if tags else {}
 
     async def list_dead_letter_source_queues(a: Input, c: RequestContext) -> dict[str, Any]:
-        sources = registry.dead_letter_sources(name_of(a["QueueUrl"]))
+        sources = registry.dead_letter_sources(await name_of(a, c))
         start = int(a["NextToken"]) if str(a.get("NextToken") or "").isdigit() else 0
         limit = a.get("MaxResults") or 1000
         page = sources[start : start + limit]
@@ -150,14 +166,31 @@ def handlers(service: QueueService, default_endpoint: str) -> dict[str, Handler]
 
     async def add_permission(a: Input, c: RequestContext) -> dict[str, Any]:
         accounts, actions = list(a.get("AWSAccountIds") or []), list(a.get("Actions") or [])
-        await registry.add_permission(name_of(a["QueueUrl"]), a["Label"], accounts, actions)
+        await registry.add_permission(await name_of(a, c), a["Label"], accounts, actions)
         return {}
 
     async def remove_permission(a: Input, c: RequestContext) -> dict[str, Any]:
-        await registry.remove_permission(name_of(a["QueueUrl"]), a["Label"])
+        await registry.remove_permission(await name_of(a, c), a["Label"])
         return {}
 
-    return {
+    async def start_message_move_task(a: Input, c: RequestContext) -> dict[str, Any]:
+        await service.here(service.mover.source_name(a["SourceArn"]), relayed=c.relayed_by is not None)
+        rate = a.get("MaxNumberOfMessagesPerSecond")
+        return {"TaskHandle": await service.mover.start(a["SourceArn"], a.get("DestinationArn"), rate)}
+
+    async def cancel_message_move_task(a: Input, c: RequestContext) -> dict[str, Any]:
+        task_id, source_arn = decode_handle(a["TaskHandle"])
+        source = service.mover.source_name(source_arn)
+        await service.here(source, relayed=c.relayed_by is not None)
+        return {"ApproximateNumberOfMessagesMoved": await service.mover.cancel(task_id, source)}
+
+    async def list_message_move_tasks(a: Input, c: RequestContext) -> dict[str, Any]:
+        source = service.mover.source_name(a["SourceArn"])
+        await service.here(source, relayed=c.relayed_by is not None)
+        tasks = await service.mover.tasks(source, a.get("MaxResults"))
+        return {"Results": [task.entry() for task in tasks]}
+
+    every = {
         "CreateQueue": create_queue,
         "GetQueueUrl": get_queue_url,
         "DeleteQueue": delete_queue,
@@ -178,17 +211,37 @@ def handlers(service: QueueService, default_endpoint: str) -> dict[str, Handler]
         "ListDeadLetterSourceQueues": list_dead_letter_source_queues,
         "AddPermission": add_permission,
         "RemovePermission": remove_permission,
+        "StartMessageMoveTask": start_message_move_task,
+        "CancelMessageMoveTask": cancel_message_move_task,
+        "ListMessageMoveTasks": list_message_move_tasks,
     }
+    return {operation: _relaying(handler) for operation, handler in every.items()}
+
+
+def _relaying(handler: Handler) -> Handler:
+    """The handler, with a request for a queue another node serves relayed to that node."""
+
+    @functools.wraps(handler)
+    async def relaying(a: Input, c: RequestContext) -> dict[str, Any]:
+        try:
+            return await handler(a, c)
+        except QueueElsewhere as elsewhere:
+            raise Relay(elsewhere.url) from None
+
+    return relaying
 
 
 def _attributes(raw: dict[str, Any] | None) -> dict[str, AttributeValue]:
+    if not raw:
+        return {}
     return {
         name: AttributeValue(value.get("DataType", ""), value.get("StringValue"), value.get("BinaryValue"))
-        for name, value in (raw or {}).items()
+        for name, value in raw.items()
     }
 
 
-def _send_request(a: Input) -> SendRequest:
+def _send_request(a: Input, trace_header: str | None) -> SendRequest:
+    """One message to send; the request's X-Amzn-Trace-Id header is its AWSTraceHeader unless it names one."""
     return SendRequest(
         body=a.get("MessageBody") or "",
         attributes=_attributes(a.get("MessageAttributes")),
@@ -196,6 +249,7 @@ def _send_request(a: Input) -> SendRequest:
         delay_seconds=a.get("DelaySeconds"),
         group_id=a.get("MessageGroupId"),
         deduplication_id=a.get("MessageDeduplicationId"),
+        trace_header=trace_header,
     )
 
 
@@ -249,4 +303,4 @@ def _batch(
             )
         else:
             successful.append({"Id": entry["Id"], **success(result)})
-    return {"Successful": successful, "Failed": failed}
+    return {"Successful": successful, "Failed": failed} if failed else {"Successful": successful}

@@ -40,15 +40,15 @@ def credentials(data_dir: Path) -> tuple[str, str]:
     return str(saved["access_key_id"]), str(saved["secret_access_key"])
 
 
-def lambda_client(args: argparse.Namespace) -> Any:
-    """A botocore Lambda client that signs with SigV4, exactly as boto3 and the AWS CLI do."""
+def lambda_client(args: argparse.Namespace, service: str = "lambda") -> Any:
+    """A botocore client (Lambda's by default) that signs with SigV4, exactly as boto3 and the AWS CLI do."""
     import botocore.session
     from botocore.config import Config
 
     key_id, secret = credentials(args.data_dir)
     session = botocore.session.get_session()
     return session.create_client(
-        "lambda",
+        service,
         region_name=args.region,
         endpoint_url=args.endpoint_url,
         aws_access_key_id=key_id,

@@ -13,14 +13,17 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
+from rich.console import Console
+
 from lambkin import app as composition
+from lambkin.cli.progress import PullDisplay, size
 from lambkin.cli.server import keep_private
 from lambkin.config import Settings, command_defaults
 from lambkin.images.addresses import RegistryAllowList
 from lambkin.images.archive import import_archive
 from lambkin.images.errors import RegistryError
 from lambkin.images.gc import BLOB_GRACE, collect_garbage
-from lambkin.images.pull import ImageUnavailable, PullProgress
+from lambkin.images.pull import ImageUnavailable
 from lambkin.images.reference import parse_reference
 from lambkin.images.registry_auth import Credentials
 from lambkin.images.service import ImageService
@@ -45,6 +48,7 @@ def register(commands: Any) -> None:
     imp.add_argument("file", type=Path)
     imp.add_argument("--tag", help="REPOSITORY[:TAG] for the image (required if the archive names none)")
     imp.add_argument("--arch", help="architecture to take from a multi-platform image (default: host's)")
+    imp.add_argument("--quiet", "-q", action="store_true", help="print only what was imported, no progress")
     imp.set_defaults(handler=_runner(_import))
 
     ls = verbs.add_parser("ls", help="list images with their tags, digests and sizes")
@@ -59,6 +63,12 @@ def register(commands: Any) -> None:
         default=BLOB_GRACE,
         metavar="SECONDS",
         help=f"keep unreferenced blobs younger than this, as a push in progress may need them ({BLOB_GRACE:.0f})",
+    )
+    gc.add_argument(  # on a cluster each node sweeps only the upload sessions whose id names it
+        "--node-name",
+        default=os.environ.get("LAMBKIN_NODE_NAME") or None,
+        help="on a cluster, the node this data directory is: its upload sessions are swept; default: "
+        "$LAMBKIN_NODE_NAME",
     )
     gc.set_defaults(handler=_runner(_gc))
 
@@ -113,10 +123,10 @@ async def _pull(images: ImageService, args: argparse.Namespace) -> int:
     client.allowed = RegistryAllowList(any_address=True)  # the operator names the host: no caller does
     if args.creds:
         client.credentials = {**client.credentials, ref.registry: Credentials.parse(args.creds)}
-    show = _Progress(quiet=args.quiet)
-    pulled = await client.pull(ref, architecture=args.arch, progress=show)
+    with PullDisplay(Console(stderr=True), quiet=args.quiet) as show:
+        pulled = await client.pull(ref, architecture=args.arch, progress=show)
     if not args.quiet:
-        print(f"Stored {pulled.repository}:{ref.tag or '<none>'} ({_size(show.total)} downloaded)")
+        print(f"Stored {pulled.repository}:{ref.tag or '<none>'} ({size(show.total)} downloaded)")
     print(pulled.digest)
     return 0
 
@@ -124,7 +134,13 @@ async def _pull(images: ImageService, args: argparse.Namespace) -> int:
 async def _import(images: ImageService, args: argparse.Namespace) -> int:
     if not args.file.exists():
         raise ValueError(f"{args.file}: no such file or directory")
-    for image in await import_archive(args.file, images.catalog, tag=args.tag, architecture=args.arch):
+    with PullDisplay(Console(stderr=True), quiet=args.quiet) as show:
+        imported = await import_archive(
+            args.file, images.catalog, tag=args.tag, architecture=args.arch, progress=show
+        )
+    if not args.quiet:
+        print(f"Copied {size(show.total)} into the image store", file=sys.stderr)
+    for image in imported:
         print(f"Imported {image.repository}:{image.tag} {image.digest}")
     return 0
 
@@ -148,7 +164,7 @@ async def _list(images: ImageService, args: argparse.Namespace) -> int:
     table = [("REPOSITORY", "TAG", "DIGEST", "SIZE")]
     for s in summaries:
         for tag in s.tags or ("<none>",):
-            table.append((s.repository, tag, s.digest[:19], _size(s.size)))
+            table.append((s.repository, tag, s.digest[:19], size(s.size)))
     widths = [max(len(row[i]) for row in table) for i in range(4)]
     for row in table:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
@@ -158,42 +174,18 @@ async def _list(images: ImageService, args: argparse.Namespace) -> int:
 async def _gc(images: ImageService, args: argparse.Namespace) -> int:
     catalog = images.catalog
     report = await collect_garbage(
-        catalog.db, catalog.blobs, now=time.time(), blob_grace=args.grace, dry_run=args.dry_run
+        catalog.db,
+        catalog.blobs,
+        now=time.time(),
+        blob_grace=args.grace,
+        dry_run=args.dry_run,
+        node=args.node_name,
     )
     verb = "Would delete" if args.dry_run else "Deleted"
     for digest in report.blobs_deleted:
         print(f"{verb} blob {digest}")
     print(
-        f"{verb} {len(report.blobs_deleted)} blobs ({_size(report.bytes_freed)}), "
+        f"{verb} {len(report.blobs_deleted)} blobs ({size(report.bytes_freed)}), "
         f"{report.uploads_deleted} abandoned uploads, {report.staging_files_deleted} staging files"
     )
     return 0
-
-
-class _Progress:
-    """Prints one line per blob as a pull finishes (or skips) it, skopeo-style."""
-
-    def __init__(self, quiet: bool) -> None:
-        self.quiet = quiet
-        self.total = 0
-
-    def __call__(self, event: PullProgress) -> None:
-        if event.phase == "done":
-            self.total += event.done
-        if self.quiet:
-            return
-        if event.phase == "manifest":
-            print(f"Resolved manifest {event.digest}", file=sys.stderr, flush=True)
-        elif event.phase == "exists":
-            print(f"Blob {event.digest[:19]} already stored", file=sys.stderr, flush=True)
-        elif event.phase == "done":
-            print(f"Copied blob {event.digest[:19]} ({_size(event.done)})", file=sys.stderr, flush=True)
-
-
-def _size(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "kB", "MB", "GB"):
-        if value < 1000 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{size} B"

@@ -6,13 +6,13 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from lambkin.cli import functions, image, invoke, logs, routes, server, up
+from lambkin.cli import functions, image, invoke, logs, routes, runtimes, server, up
 
 
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="lambkin", description="Lambda-compatible container functions.")
     commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (server, up, image, functions, invoke, logs, routes):
+    for module in (server, up, image, runtimes, functions, invoke, logs, routes):
         module.register(commands)
     return root
 

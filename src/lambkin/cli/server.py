@@ -35,6 +35,17 @@ def add_server_arguments(cmd: argparse.ArgumentParser) -> None:
         "SQLite files in the data directory; default: $LAMBKIN_DATABASE_URL (where a password is not "
         "shown in the process list; or use ~/.pgpass)",
     )
+    cmd.add_argument(
+        "--node-name",
+        metavar="NAME",
+        help="run as this node of a cluster sharing the --database (default: $LAMBKIN_NODE_NAME; none: one "
+        "server alone)",
+    )
+    cmd.add_argument(
+        "--advertise",
+        metavar="URL",
+        help="the URL the other nodes reach this one at (default: $LAMBKIN_ADVERTISE, else http://HOST:PORT)",
+    )
 
 
 def run_server(args: argparse.Namespace) -> int:
@@ -55,10 +66,15 @@ def keep_private(data_dir: Path) -> None:
 def serve(args: argparse.Namespace, after_ready: AfterReady | None = None) -> int:
     """Runs the server until interrupted; `after_ready` runs beside it once it accepts requests."""
     logging.basicConfig(level=command_defaults().log_level or "INFO", format="%(asctime)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per request (image pulls, JWT key sets)
     keep_private(args.data_dir)
     settings, generated = settings_from_environment(args.data_dir.resolve(), args.host, args.port)
     if args.database:
         settings = dataclasses.replace(settings, database_url=args.database)
+    if args.node_name:
+        settings = dataclasses.replace(settings, node_name=args.node_name)
+    if args.advertise:
+        settings = dataclasses.replace(settings, advertise=args.advertise)
     if generated:
         print("lambkin generated an access key pair (kept in the data directory):", flush=True)
         print(f"  LAMBKIN_ACCESS_KEY_ID={settings.credentials.access_key_id}", flush=True)

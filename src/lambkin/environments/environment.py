@@ -84,6 +84,8 @@ class Environment:
         self._exit: asyncio.Future[ExitStatus] | None = None
         self._lock = asyncio.Lock()
         self._init_ms: float | None = None  # reported once, by the first invocation's REPORT
+        self.sandbox_ms = 0.0  # how long creating its sandbox took
+        self.init_ms = 0.0  # how long its runtime's init took (once it succeeded)
         self._started = clock.monotonic()
         self._closing = False
         self._peak = (-PEAK_REFRESH_S, 0)  # (when read, Max Memory Used in MB)
@@ -108,7 +110,9 @@ class Environment:
         self._exit = loop.create_future()
         self._exit.add_done_callback(self._interrupt)
         out, err = self.logs.sink(1), self.logs.sink(2)
+        creating = self.clock.monotonic()
         sandbox = await self.backend.create(self.spec, out, err)
+        self.sandbox_ms = (self.clock.monotonic() - creating) * 1000
         self.sandbox = sandbox
         server: asyncio.Server | None = None
         try:
@@ -161,7 +165,7 @@ class Environment:
         if not done:
             self.logs.platform(lines.init_report_line(elapsed_ms, phase, "timeout", None))
             raise InitTimedOut(self._failed_start(elapsed_ms))
-        self._init_ms = elapsed_ms
+        self._init_ms = self.init_ms = elapsed_ms
         if phase == "invoke":  # a suppressed init: it and the invocation share the function's timeout
             self._owed_s = elapsed_ms / 1000
         assert self.sandbox is not None

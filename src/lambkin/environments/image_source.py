@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,8 @@ class ImageResolver(Protocol[R]):
 class Prepared:
     config: ImageConfigView
     lower_dirs: tuple[Path, ...]
+    resolve_ms: float
+    unpack_ms: float
 
 
 class ResolvingImageSource(Generic[R]):
@@ -39,6 +42,15 @@ class ResolvingImageSource(Generic[R]):
         self.images = images
 
     async def prepare(self, image_uri: str) -> Prepared:
+        """The image, and how long each of its two steps took."""
+        started = time.monotonic()
         resolved = await self.images.resolve(image_uri)
+        resolved_at = time.monotonic()
         lower_dirs = await self.images.prepare(resolved)
-        return Prepared(resolved.config, tuple(lower_dirs))
+        unpacked_at = time.monotonic()
+        return Prepared(
+            resolved.config,
+            tuple(lower_dirs),
+            (resolved_at - started) * 1000,
+            (unpacked_at - resolved_at) * 1000,
+        )

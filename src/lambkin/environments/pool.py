@@ -16,7 +16,7 @@ from lambkin.clock import SYSTEM_CLOCK, Clock
 from lambkin.environments.admission import InitGate
 from lambkin.environments.environment import Environment
 from lambkin.environments.init_failure import InitFailed, InitFailure, InitTimedOut, init_attempts
-from lambkin.environments.lifecycle import InvalidStateTransition
+from lambkin.environments.lifecycle import EnvState, InvalidStateTransition
 from lambkin.environments.ports import CredentialSource, ImageSource, PreparedImage, VersionConfig
 from lambkin.environments.scaling import IdleView, housekeeping, starts_to_launch, too_old
 from lambkin.environments.spec import Placement, sandbox_spec
@@ -24,6 +24,8 @@ from lambkin.http11.busy_poll import BusyPoll
 from lambkin.logs import lines
 from lambkin.logs.store import LogStore
 from lambkin.logs.stream import LogStream
+from lambkin.metrics.recorder import Recorder
+from lambkin.metrics.series import Phase, Series
 from lambkin.sandbox.spec import SandboxBackend
 
 log = logging.getLogger("lambkin.environments")
@@ -81,6 +83,7 @@ class VersionPool:
     draining: bool = False
     image: PreparedImage | None = None
     image_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    series: Series | None = None  # where its invocations and cold starts are counted (metrics on)
 
     def live_waiters(self) -> int:
         return sum(1 for w in self.waiters if not w.done())
@@ -88,6 +91,16 @@ class VersionPool:
     def initialized(self) -> int:
         """Environments past init (an admitted start is in `envs` once its sandbox exists)."""
         return max(0, len(self.envs) - self.initializing)
+
+
+@dataclass
+class PoolCensus:
+    """One function version's environments here, by state, and its provisioned concurrency."""
+
+    function: str
+    version: str
+    states: dict[EnvState, int]
+    provisioned: int
 
 
 class Pools:
@@ -101,8 +114,10 @@ class Pools:
         settings: PoolSettings,
         clock: Clock = SYSTEM_CLOCK,
         credentials: CredentialSource | None = None,
+        metrics: Recorder | None = None,
     ) -> None:
         self.backend = backend
+        self.metrics = metrics
         self.credentials = credentials
         self.images = images
         self.logs = logs
@@ -126,6 +141,32 @@ class Pools:
     def environments(self) -> list[Environment]:
         return [env for pool in self._pools for env in pool.envs]
 
+    def by_function(self) -> list[tuple[str, str, Environment]]:
+        """Every environment with its function's ARN and version, for the console."""
+        return [(pool.key.function_arn, pool.key.version, env) for pool in self._pools for env in pool.envs]
+
+    def census(self) -> list[PoolCensus]:
+        """Every pool's environments by state (a sandbox being made counts as initializing), read at once."""
+        counted: dict[tuple[str, str], PoolCensus] = {}
+        for pool in self._pools:
+            slot = (pool.version.name, pool.version.version)
+            census = counted.get(slot)
+            if census is None:
+                census = counted[slot] = PoolCensus(slot[0], slot[1], {}, 0)
+            census.provisioned += pool.provisioned
+            for env in pool.envs:
+                state = EnvState.INITIALIZING if env.state is EnvState.CREATED else env.state
+                if state is not EnvState.DEAD:
+                    census.states[state] = census.states.get(state, 0) + 1
+        return list(counted.values())
+
+    def in_use(self) -> int:
+        """Invocations under way here: environments lent to a caller, and callers waiting for one."""
+        return sum(
+            pool.live_waiters() + sum(1 for env in pool.envs if env.state is EnvState.BUSY)
+            for pool in self._pools
+        )
+
     async def take(self, version: VersionConfig) -> tuple[VersionPool, Environment]:
         """A busy environment of this version for one invocation: warm if one is idle, else a cold start;
         the caller hands it back with `give_back(pool, env)`.
@@ -134,6 +175,20 @@ class Pools:
         """
         pool = self._pool_for(version)
         return pool, await self._take(pool)
+
+    def has_idle(self, version: VersionConfig) -> bool:
+        """Whether an environment of this version is idle here (warm, perhaps frozen): it would run at once."""
+        pool = self._current.get((version.function_arn, version.version))
+        return pool is not None and bool(pool.idle) and pool.key.matches(version)
+
+    def idle_versions(self) -> list[VersionConfig]:
+        """The versions that have an environment idle here."""
+        return [pool.version for pool in self._current.values() if pool.idle]
+
+    def full(self, version: VersionConfig) -> bool:
+        """Whether an invocation of this version would wait here for an init slot: none of its environments
+        is idle and every init slot of the host is taken."""
+        return not self.has_idle(version) and self.gate.initializing >= self.gate.slots
 
     # pools and draining
     def _pool_for(self, version: VersionConfig) -> VersionPool:
@@ -144,6 +199,8 @@ class Pools:
         if pool is not None:
             self._drain(pool)
         pool = VersionPool(key=PoolKey.of(version), version=version)
+        if self.metrics is not None:
+            pool.series = self.metrics.series(version.name, version.version)
         self._current[slot] = pool
         self._pools.add(pool)
         return pool
@@ -279,7 +336,7 @@ class Pools:
             earlier = b""
             timed_out: InitTimedOut | None = None
             for phase, limit in init_attempts(ahead, float(pool.version.timeout)):
-                env = await self._create(pool, credentials)
+                env, phases = await self._create(pool, credentials)
                 env.logs.carry(earlier)
                 try:
                     async with env.running(), asyncio.TaskGroup() as tasks:
@@ -296,6 +353,10 @@ class Pools:
                             failure = exc
                             watcher.cancel()
                             return
+                        if pool.series is not None:
+                            phases[Phase.SANDBOX_CREATION] = env.sandbox_ms
+                            phases[Phase.RUNTIME_INIT] = env.init_ms
+                            pool.series.cold_start(phases)
                         if ahead:
                             env.initialized_ahead()
                             pool.ahead_failure = None
@@ -335,11 +396,18 @@ class Pools:
         pool.initializing -= 1
         self.gate.leave(pool)
 
-    async def _create(self, pool: VersionPool, credentials: Mapping[str, str]) -> Environment:
+    async def _create(
+        self, pool: VersionPool, credentials: Mapping[str, str]
+    ) -> tuple[Environment, dict[Phase, float]]:
+        """A new environment of the pool's version, and the image's phases of its start (none once the pool
+        holds the image)."""
         version = pool.version
+        phases: dict[Phase, float] = {}
         async with pool.image_lock:
             if pool.image is None:
                 pool.image = await self.images.prepare(version.resolved_image_uri or version.image_uri)
+                phases[Phase.IMAGE_RESOLUTION] = pool.image.resolve_ms
+                phases[Phase.LAYER_UNPACK] = pool.image.unpack_ms
         image = pool.image
         env_id = secrets.token_hex(16)
         stream = lines.stream_name(version.version, datetime.datetime.now(datetime.UTC), env_id)
@@ -352,7 +420,7 @@ class Pools:
         )
         env.task = asyncio.current_task()
         pool.envs.add(env)
-        return env
+        return env, phases
 
     # housekeeping
     async def _housekeeping(self) -> None:

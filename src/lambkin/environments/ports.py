@@ -66,6 +66,10 @@ class PreparedImage(Protocol):
     def config(self) -> ImageConfigView: ...
     @property
     def lower_dirs(self) -> Sequence[Path]: ...
+    @property
+    def resolve_ms(self) -> float: ...  # how long resolving its URI took (a cold start's first phase)
+    @property
+    def unpack_ms(self) -> float: ...  # how long unpacking its layers took (0 when they were unpacked)
 
 
 class ImageSource(Protocol):

@@ -12,6 +12,7 @@ import asyncio
 import json
 from dataclasses import dataclass
 
+from lambkin import json_depth
 from lambkin.environments.lifecycle import InvalidStateTransition, RuntimeState, runtime_transition
 from lambkin.environments.results import (
     INVALID_RESPONSE_MODE,
@@ -240,8 +241,8 @@ def _function_error(request: Request) -> FunctionError:
     body = request.body
     if request.headers.get("content-type", "").startswith(ERROR_CAUSE_TYPE):
         try:
-            parsed = json.loads(body)
-        except (ValueError, RecursionError):
+            parsed = json_depth.loads(body)
+        except ValueError:
             parsed = None
         if isinstance(parsed, dict):
             parsed.pop("errorCause", None)

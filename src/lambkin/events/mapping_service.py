@@ -8,8 +8,9 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from lambkin.clock import SYSTEM_CLOCK, Clock
+from lambkin.cluster.refresh import Refresh
 from lambkin.events.errors import InvalidParameterValue, MappingConflict, MappingInUse, MappingNotFound
-from lambkin.events.mapping_store import MappingStore
+from lambkin.events.mapping_store import TOPIC, MappingStore
 from lambkin.events.mappings import (
     DEFAULT_BATCH_SIZE,
     REPORT_BATCH_ITEM_FAILURES,
@@ -54,7 +55,7 @@ class FunctionLookup(Protocol):
 
 
 class QueueLookup(Protocol):
-    def __call__(self, arn: str) -> QueueInfo | None: ...
+    async def __call__(self, arn: str) -> QueueInfo | None: ...
 
 
 class RoleMay(Protocol):
@@ -69,23 +70,33 @@ class RoleMay(Protocol):
 POLLER_ACTIONS = ("ReceiveMessage", "DeleteMessage", "GetQueueAttributes")
 
 
-def queue_lookup(queues: QueueService) -> QueueLookup:
-    """The queue engine's view for mappings: a lambkin queue by ARN, or None."""
+def queue_info(queues: QueueService, arn: str) -> QueueInfo | None:
+    """A lambkin queue by ARN as this node knows it, or None."""
+    name = queues.registry.name_of_arn(arn)
+    queue = queues.registry.queues.get(name) if name else None
+    if queue is None or queue.deleted:
+        return None
+    return QueueInfo(queue.name, queue.fifo, queue.config.visibility_timeout, queue.config.policy)
 
-    def find(arn: str) -> QueueInfo | None:
+
+def queue_lookup(queues: QueueService) -> QueueLookup:
+    """The queue engine's view for mappings: a lambkin queue by ARN, or None; one this node does not know
+    is read from the database first (another node may have made it a moment ago)."""
+
+    async def find(arn: str) -> QueueInfo | None:
         name = queues.registry.name_of_arn(arn)
-        queue = queues.registry.queues.get(name) if name else None
-        if queue is None or queue.deleted:
-            return None
-        return QueueInfo(queue.name, queue.fifo, queue.config.visibility_timeout, queue.config.policy)
+        if name and name not in queues.registry.queues:
+            await queues.reload(frozenset({name}))
+        return queue_info(queues, arn)
 
     return find
 
 
 class MappingService:
     """Keeps every mapping in memory, each change committed first; `changed` wakes the pollers' supervisor.
-    With `role_may`, a function's execution role must be allowed what its queue's poller does (as Lambda
-    checks at CreateEventSourceMapping); without it (a server without IAM), roles are not checked."""
+    A change made on another node (the bus's news) is read back by `refresh` and wakes it too. With
+    `role_may`, a function's execution role must be allowed what its queue's poller does (as Lambda checks
+    at CreateEventSourceMapping); without it (a server without IAM), roles are not checked."""
 
     def __init__(
         self,
@@ -104,9 +115,23 @@ class MappingService:
         self.clock = clock
         self.mappings: dict[str, Mapping] = {}
         self.changed = asyncio.Event()
+        self.refresh = Refresh(store.bus, TOPIC, self.reload)
 
     def load(self) -> None:
         self.mappings = {m.uuid: m for m in self.store.load()}
+
+    async def reload(self, uuids: frozenset[str] | None) -> None:
+        """Reads the mappings `uuids` (None: every one) again, and wakes the supervisor."""
+        found = {m.uuid: m for m in await self.store.read(uuids)}
+        if uuids is None:
+            self.mappings = found
+        else:
+            for uuid in uuids:
+                if uuid in found:
+                    self.mappings[uuid] = found[uuid]
+                else:
+                    self.mappings.pop(uuid, None)
+        self.changed.set()
 
     def arn(self, mapping: Mapping) -> str:
         return self.arn_prefix + mapping.uuid
@@ -116,7 +141,7 @@ class MappingService:
         source = params.get("EventSourceArn")
         if not source:
             raise InvalidParameterValue("Unrecognized event source, must be kinesis, dynamodb stream or sqs.")
-        queue = self._queue(source)
+        queue = await self._queue(source)
         function = await self.functions(params["FunctionName"])
         batch = params.get("BatchSize", DEFAULT_BATCH_SIZE)
         window = params.get("MaximumBatchingWindowInSeconds", 0)
@@ -161,9 +186,18 @@ class MappingService:
             )
         return mapping
 
+    async def find(self, uuid: str) -> Mapping:
+        """`get`, reading the store first when the mapping is not in memory: one made on another node a
+        moment ago is found before that node's news arrives."""
+        if uuid not in self.mappings:
+            for mapping in await self.store.read(frozenset({uuid})):  # an unknown UUID wakes nobody
+                self.mappings[uuid] = mapping
+                self.changed.set()
+        return self.get(uuid)
+
     async def update(self, uuid: str, params: dict[str, Any]) -> Mapping:
         check_unsupported(params)
-        current = self._changeable(uuid)
+        current = await self._changeable(uuid)
         function = None
         if params.get("FunctionName"):
             function = await self.functions(params["FunctionName"])
@@ -171,7 +205,7 @@ class MappingService:
         window = params.get("MaximumBatchingWindowInSeconds", current.window_s)
         types = params.get("FunctionResponseTypes")
         check_settings(batch, window, current.fifo, types or [])
-        queue = self._queue(current.event_source_arn)
+        queue = await self._queue(current.event_source_arn)
         if function is not None:
             check_visibility(queue.visibility_timeout, function.timeout)
             if function.arn != current.function_arn:
@@ -204,7 +238,7 @@ class MappingService:
         return changed
 
     async def delete(self, uuid: str) -> Mapping:
-        current = self.get(uuid)
+        current = await self.find(uuid)
         if current.state is MappingState.DELETING:
             return current
         if current.state in TRANSIENT and current.state is not MappingState.CREATING:
@@ -263,8 +297,8 @@ class MappingService:
         if wake:
             self.changed.set()
 
-    def _changeable(self, uuid: str) -> Mapping:
-        current = self.get(uuid)
+    async def _changeable(self, uuid: str) -> Mapping:
+        current = await self.find(uuid)
         if current.state in TRANSIENT or current.state is MappingState.DELETING:
             raise _busy(current)
         return current
@@ -277,13 +311,13 @@ class MappingService:
                     f"already exists. Please update or delete the existing mapping with UUID {other.uuid}"
                 )
 
-    def _queue(self, arn: str) -> QueueInfo:
+    async def _queue(self, arn: str) -> QueueInfo:
         parts = arn.split(":")
         if len(parts) != 6 or parts[0] != "arn" or parts[2] != "sqs":
             raise InvalidParameterValue(
                 f"Unrecognized event source: {arn}. lambkin maps its own SQS queues only."
             )
-        queue = self.queues(arn)
+        queue = await self.queues(arn)
         if queue is None:
             raise InvalidParameterValue(
                 "Error occurred while ReceiveMessage. SQS Error Code: AWS.SimpleQueueService.NonExistentQueue. "

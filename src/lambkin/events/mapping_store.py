@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from lambkin.cluster.bus import Bus, SoloBus
 from lambkin.events.mappings import Mapping
 from lambkin.store import Connection, Migration, Store
+
+TOPIC = "mappings"  # the bus's topic: the mapping with this UUID changed
 
 MIGRATIONS = [
     Migration(
@@ -20,28 +23,45 @@ MIGRATIONS = [
 
 
 class MappingStore:
-    """Every write commits before the caller answers, so a mapping survives `kill -9`."""
+    """Every write commits before the caller answers, so a mapping survives `kill -9`; each is announced on
+    the bus, so every node's MappingService reads it again."""
 
-    def __init__(self, db: Store) -> None:
+    def __init__(self, db: Store, bus: Bus | None = None) -> None:
         self.db = db
+        self.bus: Bus = bus or SoloBus()
 
     def load(self) -> list[Mapping]:
-        def read(conn: Connection) -> list[Mapping]:
-            rows = conn.execute("SELECT uuid, mapping FROM event_source_mappings ORDER BY uuid").fetchall()
-            return [Mapping.decode(r[0], r[1]) for r in rows]
+        return self.db.run_sync(lambda conn: _read(conn, None))
 
-        return self.db.run_sync(read)
+    async def read(self, uuids: frozenset[str] | None) -> list[Mapping]:
+        """The stored mappings of these UUIDs (a deleted one is not among them; None: every one)."""
+        return await self.db.run(lambda conn: _read(conn, uuids))
 
     async def put(self, mapping: Mapping) -> None:
-        await self.db.run(
-            lambda conn: conn.execute(
+        def write(conn: Connection) -> None:
+            conn.execute(
                 "INSERT INTO event_source_mappings (uuid, mapping) VALUES (?, ?)"
                 " ON CONFLICT (uuid) DO UPDATE SET mapping = excluded.mapping",
                 (mapping.uuid, mapping.encode()),
             )
-        )
+            self.bus.announce(conn, TOPIC, mapping.uuid)
+
+        await self.db.run(write)
 
     async def remove(self, uuid: str) -> None:
-        await self.db.run(
-            lambda conn: conn.execute("DELETE FROM event_source_mappings WHERE uuid = ?", (uuid,))
-        )
+        def write(conn: Connection) -> None:
+            conn.execute("DELETE FROM event_source_mappings WHERE uuid = ?", (uuid,))
+            self.bus.announce(conn, TOPIC, uuid)
+
+        await self.db.run(write)
+
+
+def _read(conn: Connection, uuids: frozenset[str] | None) -> list[Mapping]:
+    select = "SELECT uuid, mapping FROM event_source_mappings"
+    if uuids is None:
+        rows = conn.execute(f"{select} ORDER BY uuid").fetchall()
+    else:
+        rows = []
+        for uuid in sorted(uuids):
+            rows += conn.execute(f"{select} WHERE uuid = ?", (uuid,)).fetchall()
+    return [Mapping.decode(r[0], r[1]) for r in rows]

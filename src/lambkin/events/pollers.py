@@ -1,4 +1,5 @@
-"""The pollers' supervisor: one MappingPoller per enabled mapping, started, updated and stopped under `run()`."""
+"""The pollers' supervisor: one MappingPoller per enabled mapping whose queue this node owns (so its receives
+and deletes are local, and a queue is polled by one node), started, updated and stopped under `run()`."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from lambkin.events.mapping_service import MappingService
 from lambkin.events.mappings import Mapping, MappingState
 from lambkin.events.sqs_poller import MappingPoller, Runner
 from lambkin.invoke.targets import Resolve
+from lambkin.metrics.recorder import Recorder
 from lambkin.queues.service import QueueService
 
 log = logging.getLogger("lambkin.events")
@@ -30,11 +32,15 @@ def _settings(mapping: Mapping) -> Mapping:
 
 
 class Pollers:
-    """Reconciles running pollers with the mappings whenever the service says something changed."""
+    """Reconciles running pollers with the mappings whenever the service says something changed (or this
+    node took on or lost a queue: `serves(queue_name)` says whether its queue is here)."""
 
-    def __init__(self, service: MappingService, make: Callable[[Mapping], MappingPoller]) -> None:
+    def __init__(
+        self, service: MappingService, make: Callable[[Mapping], MappingPoller], serves: Callable[[str], bool]
+    ) -> None:
         self.service = service
         self.make = make
+        self.serves = serves
         self.running: dict[str, tuple[MappingPoller, asyncio.Task[None]]] = {}
 
     async def run(self) -> None:
@@ -47,10 +53,11 @@ class Pollers:
     async def reconcile(self, group: asyncio.TaskGroup) -> None:
         for uuid, mapping in list(self.service.mappings.items()):
             have = self.running.get(uuid)
-            if have is not None and (not wants_pollers(mapping) or have[1].done()):
+            wanted = wants_pollers(mapping) and self.serves(mapping.queue)
+            if have is not None and (not wanted or have[1].done()):
                 self._stop(uuid)
                 have = None
-            if wants_pollers(mapping):
+            if wanted:
                 if have is None:
                     poller = self.make(mapping)
                     self.running[uuid] = (poller, group.create_task(_guarded(poller)))
@@ -83,10 +90,18 @@ def build_event_sources(
     runner: Runner,
     resolve: Resolve,
     region: str,
+    metrics: Recorder | None = None,
 ) -> Pollers:
-    """The supervisor whose pollers read `queues` and invoke through `runner` (the sync Invoker)."""
+    """The supervisor whose pollers read `queues` and invoke through `runner` (the sync Invoker), counting
+    their batches in `metrics`."""
 
     def make(mapping: Mapping) -> MappingPoller:
-        return MappingPoller(mapping, queues, runner, resolve, service.disable, region)
+        return MappingPoller(mapping, queues, runner, resolve, service.disable, region, metrics=metrics)
 
-    return Pollers(service, make)
+    def serves(queue: str) -> bool:
+        """Its pollers run here: this node owns the queue, or the queue is gone (the poller finds that
+        out and disables the mapping, as Lambda does)."""
+        return queues.owned.lease(queue) is not None or queue not in queues.registry.queues
+
+    queues.owned.changed.append(service.changed.set)
+    return Pollers(service, make, serves)

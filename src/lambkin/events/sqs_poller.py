@@ -16,7 +16,8 @@ from lambkin.events.sqs_records import MAX_PAYLOAD, failed_items, split_by_paylo
 from lambkin.invoke.concurrency import Throttled
 from lambkin.invoke.invoker import InvokeRequest, InvokeResult, InvokeTarget
 from lambkin.invoke.targets import FunctionBusy, FunctionGone, Resolve
-from lambkin.queues.errors import QueueDoesNotExist
+from lambkin.metrics.recorder import BatchResult, Recorder
+from lambkin.queues.errors import QueueDoesNotExist, QueueElsewhere, QueueUnavailable
 from lambkin.queues.receiving import ReceivedMessage
 from lambkin.queues.service import QueueService
 
@@ -52,7 +53,9 @@ class MappingPoller:
         problem: Problem,
         region: str,
         clock: Clock = SYSTEM_CLOCK,
+        metrics: Recorder | None = None,
     ) -> None:
+        self.metrics = metrics
         self.mapping = mapping
         self.queues = queues
         self.runner = runner
@@ -99,6 +102,8 @@ class MappingPoller:
             except FunctionGone:
                 await self.problem(self.mapping.uuid, FUNCTION_GONE)
                 self._stopped = True
+            except (QueueElsewhere, QueueUnavailable):  # the queue changed hands: its new owner polls it
+                await self.clock.sleep(ERROR_PAUSE_S)
             except Exception:
                 log.exception("event source mapping %s: a poll failed; polling again", self.mapping.uuid)
                 await self.clock.sleep(ERROR_PAUSE_S)
@@ -122,10 +127,14 @@ class MappingPoller:
             )
         result = await self._invoke(mapping, payload, hidden_until)
         if result is None:  # throttled until the messages' visibility ran out: they come back on their own
+            self._count(BatchResult.THROTTLED)
             return len(batch)
         keep = self._failed(mapping, batch, result)
         if keep is None:
             self.errors += 1
+        self._count(
+            BatchResult.FAILURE if keep is None else BatchResult.PARTIAL if keep else BatchResult.SUCCESS
+        )
         done = [m.receipt_handle for m in batch if keep is not None and m.message_id not in keep]
         if done:
             await self.queues.delete_batch(mapping.queue, done)
@@ -133,7 +142,7 @@ class MappingPoller:
 
     async def _gather(self, mapping: Mapping) -> tuple[list[ReceivedMessage], float]:
         """Up to BatchSize messages: waits for the first, then gathers until the batching window ends."""
-        queue = self.queues.registry.get(mapping.queue)
+        queue = await self.queues.here(mapping.queue)
         visibility = queue.config.visibility_timeout
         if mapping.window_s:
             timeout = await self._function_timeout()
@@ -191,6 +200,11 @@ class MappingPoller:
                 return None
             await self.clock.sleep(backoff)
             backoff = min(backoff * 2, MAX_BACKOFF_S)
+
+    def _count(self, result: BatchResult) -> None:
+        if self.metrics is not None:
+            function = self.mapping.function_arn.split(":")[6]  # the name, as the function's own series
+            self.metrics.batch(self.mapping.uuid, function, result)
 
     def _failed(
         self, mapping: Mapping, batch: list[ReceivedMessage], result: InvokeResult

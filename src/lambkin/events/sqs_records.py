@@ -6,6 +6,7 @@ import base64
 import json
 from typing import Any
 
+from lambkin import json_depth
 from lambkin.queues.messages import AttributeValue
 from lambkin.queues.receiving import ReceivedMessage
 
@@ -85,8 +86,8 @@ def failed_items(payload: bytes, batch_ids: list[str], fifo: bool) -> set[str] |
     if not payload.strip():
         return set()
     try:
-        response = json.loads(payload)
-    except (ValueError, UnicodeDecodeError, RecursionError):
+        response = json_depth.loads(payload)
+    except ValueError:
         return None
     if response is None:
         return set()

@@ -64,7 +64,7 @@ class AccountService:
             self.repo.put_record(conn, dataclasses.replace(record, reserved_concurrency=reserved))
             return reserved
 
-        return await self.cache.written(ref.name, self.db.run(write))
+        return await self.cache.write(self.db, ref.name, write)
 
     async def get_concurrency(self, ref: FunctionRef) -> int | None:
         def read(conn: Connection) -> int | None:
@@ -77,7 +77,7 @@ class AccountService:
             record = self.lookup.record(conn, ref.name)
             self.repo.put_record(conn, dataclasses.replace(record, reserved_concurrency=None))
 
-        await self.cache.written(ref.name, self.db.run(write))
+        await self.cache.write(self.db, ref.name, write)
 
     async def settings(self) -> AccountSettings:
         def read(conn: Connection) -> AccountSettings:
@@ -95,7 +95,7 @@ class AccountService:
             merged = MappingProxyType({**record.tags, **tags})
             self.repo.put_record(conn, dataclasses.replace(record, tags=merged))
 
-        await self.cache.written(name, self.db.run(write))
+        await self.cache.write(self.db, name, write)
 
     async def untag(self, resource: str, keys: Iterable[str]) -> None:
         name = self.arns.parse_resource(resource)
@@ -106,7 +106,7 @@ class AccountService:
             kept = MappingProxyType({k: v for k, v in record.tags.items() if k not in drop})
             self.repo.put_record(conn, dataclasses.replace(record, tags=kept))
 
-        await self.cache.written(name, self.db.run(write))
+        await self.cache.write(self.db, name, write)
 
     async def tags(self, resource: str) -> Mapping[str, str]:
         name = self.arns.parse_resource(resource)

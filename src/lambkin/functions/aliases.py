@@ -57,7 +57,7 @@ class AliasService:
             self.repo.put_alias(conn, created)
             return created
 
-        return await self.cache.written(ref.name, self.db.run(write))
+        return await self.cache.write(self.db, ref.name, write)
 
     async def get(self, ref: FunctionRef, alias: str) -> Alias:
         def read(conn: Connection) -> Alias:
@@ -98,14 +98,14 @@ class AliasService:
             self.repo.put_alias(conn, updated)
             return updated
 
-        return await self.cache.written(ref.name, self.db.run(write))
+        return await self.cache.write(self.db, ref.name, write)
 
     async def delete(self, ref: FunctionRef, alias: str) -> None:
         def write(conn: Connection) -> None:
             self.lookup.record(conn, ref.name)
             self.repo.delete_alias(conn, ref.name, alias)
 
-        await self.cache.written(ref.name, self.db.run(write))
+        await self.cache.write(self.db, ref.name, write)
 
     async def list(
         self, ref: FunctionRef, version: str | None, marker: str | None, max_items: int | None

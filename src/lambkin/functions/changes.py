@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from lambkin.functions import validation
-from lambkin.functions.model import FunctionRecord, FunctionVersion, ResolvedCode, VpcChange
+from lambkin.functions.model import FunctionRecord, FunctionVersion, ResolvedCode, VpcChange, ZipCode
 from lambkin.functions.states import State, UpdateStatus, transition, update_transition
 
 
@@ -90,9 +90,14 @@ def apply_change(version: FunctionVersion, change: ConfigChange, now: float) -> 
     return dataclasses.replace(version, **updates, revision_id=new_revision(), last_modified=timestamp(now))  # type: ignore[arg-type]
 
 
-def start_code_update(version: FunctionVersion, image_uri: str, now: float) -> FunctionVersion:
-    """$LATEST with a new image to resolve: InProgress (and Pending again if it had Failed)."""
+def start_code_update(
+    version: FunctionVersion, image_uri: str, now: float, zip_code: ZipCode | None = None
+) -> FunctionVersion:
+    """$LATEST with a new image to resolve: InProgress (and Pending again if it had Failed). A zip
+    function's new package is reported (CodeSha256, CodeSize) from now on."""
     update = update_transition(version.last_update_status, UpdateStatus.IN_PROGRESS)
+    if zip_code is not None:
+        version = dataclasses.replace(version, **zip_code.fields())  # type: ignore[arg-type]
     if version.state is State.FAILED:
         return dataclasses.replace(
             version,
@@ -124,15 +129,16 @@ def work_image(version: FunctionVersion) -> str:
 
 
 def code_resolved(version: FunctionVersion, code: ResolvedCode) -> FunctionVersion:
-    """The version once its image resolved and unpacked: Active, update Successful."""
+    """The version once its image resolved and unpacked: Active, update Successful. A zip function keeps
+    its zip's CodeSha256 and CodeSize."""
     state = transition(version.state, State.ACTIVE) if version.state is State.PENDING else version.state
     return dataclasses.replace(
         version,
         image_uri=code.image_uri,
         resolved_image_uri=code.resolved_image_uri,
         image_digest=code.image_digest,
-        code_sha256=code.code_sha256,
-        code_size=code.code_size,
+        code_sha256=version.code_sha256 if version.is_zip else code.code_sha256,
+        code_size=version.code_size if version.is_zip else code.code_size,
         pending_image_uri=None,
         state=state,
         state_reason=None if state is State.ACTIVE else version.state_reason,

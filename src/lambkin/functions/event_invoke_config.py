@@ -118,7 +118,8 @@ class EventInvokeConfigService:
         self.functions = functions
         self.clock = clock
         self.delivery = delivery
-        # The functions' ReadCache: any write of the function (its deletion too) drops what is kept here.
+        # The functions' ReadCache: any write of the function (its deletion too), on this node or another,
+        # drops what is kept here.
         self._cache = functions.cache
 
     async def _target(self, raw_name: str, qualifier: str | None) -> tuple[FunctionRef, str]:
@@ -172,14 +173,15 @@ class EventInvokeConfigService:
                 dests.get("OnSuccess"),
                 dests.get("OnFailure"),
             )
-        await self.db.run(
+        await self._cache.write(
+            self.db,
+            config.function,
             lambda conn: conn.execute(
                 "INSERT INTO function_event_invoke_configs (function, qualifier, config) VALUES (?, ?, ?)"
                 " ON CONFLICT (function, qualifier) DO UPDATE SET config = excluded.config",
                 (config.function, config.qualifier, config.encode()),
-            )
+            ),
         )
-        self._cache.invalidate(config.function)
         return config
 
     async def get(self, raw_name: str, qualifier: str | None) -> EventInvokeConfig:
@@ -194,13 +196,14 @@ class EventInvokeConfigService:
 
     async def delete(self, raw_name: str, qualifier: str | None) -> None:
         config = await self.get(raw_name, qualifier)
-        await self.db.run(
+        await self._cache.write(
+            self.db,
+            config.function,
             lambda conn: conn.execute(
                 "DELETE FROM function_event_invoke_configs WHERE function = ? AND qualifier = ?",
                 (config.function, config.qualifier),
-            )
+            ),
         )
-        self._cache.invalidate(config.function)
 
     async def list(
         self, raw_name: str, marker: str | None, max_items: int | None

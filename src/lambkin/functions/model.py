@@ -71,6 +71,20 @@ class FunctionVersion:
     vpc_security_group_ids: tuple[str, ...] = ()
     vpc_id: str = ""
     vpc_ipv6_allowed: bool = False
+    # Zip functions (PackageType Zip): `image_uri` is the image lambkin composed (runtime, layers, code);
+    # CodeSha256/CodeSize are the zip's; `package_digest` the stored zip's blob, `code_layer` its tar layer.
+    package_type: str = "Image"
+    runtime: str | None = None
+    handler: str | None = None
+    layers: tuple[str, ...] = ()  # layer version ARNs, in order
+    layer_sizes: tuple[int, ...] = ()  # each one's CodeSize
+    package_digest: str = ""
+    code_layer: str = ""
+    code_layer_size: int = 0
+
+    @property
+    def is_zip(self) -> bool:
+        return self.package_type == "Zip"
 
     @property
     def is_latest(self) -> bool:
@@ -107,6 +121,8 @@ class FunctionVersion:
             self.vpc_subnet_ids,
             self.vpc_security_group_ids,
             self.vpc_ipv6_allowed,
+            self.image_uri if self.is_zip else None,  # a zip's runtime and layers: its composed image
+            self.handler,
         )
 
 
@@ -154,6 +170,37 @@ class ResolvedCode:
     image_digest: str
     code_sha256: str
     code_size: int
+
+
+@dataclass(frozen=True)
+class ZipCode:
+    """A zip function's code as stored: the image composed for it, and what Lambda reports of the zip."""
+
+    image_uri: str
+    code_sha256: str  # base64 of the zip's SHA-256, as Lambda reports it
+    code_size: int
+    package_digest: str
+    code_layer: str
+    code_layer_size: int
+    runtime: str
+    handler: str | None
+    layers: tuple[str, ...] = ()
+    layer_sizes: tuple[int, ...] = ()
+
+    def fields(self) -> dict[str, object]:
+        """The FunctionVersion fields it sets."""
+        return {
+            "package_type": "Zip",
+            "code_sha256": self.code_sha256,
+            "code_size": self.code_size,
+            "package_digest": self.package_digest,
+            "code_layer": self.code_layer,
+            "code_layer_size": self.code_layer_size,
+            "runtime": self.runtime,
+            "handler": self.handler,
+            "layers": self.layers,
+            "layer_sizes": self.layer_sizes,
+        }
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 """Function policies: the resource-based policy of a function, version or alias (AddPermission,
-RemovePermission, GetPolicy), stored in SQLite and held in memory for the authorizer's synchronous reads."""
+RemovePermission, GetPolicy), stored in the database and held in memory for the authorizer's synchronous reads
+(each write announced on the bus, so every node's copy reloads that function's policies)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,16 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from lambkin.cluster.bus import Bus, SoloBus
+from lambkin.cluster.refresh import Refresh
 from lambkin.functions.errors import FunctionNotFound, FunctionsError, InvalidParameterValue, ResourceConflict
 from lambkin.functions.lookup import Lookup, check_revision
 from lambkin.functions.model import LATEST
 from lambkin.functions.names import Arns, FunctionRef
 from lambkin.functions.repository import FunctionRepository
 from lambkin.store import Connection, Migration, Store
+
+TOPIC = "function-policies"  # the bus's topic: a function's policies (any qualifier's) changed
 
 # Namespace "policies" sorts after "functions", so the table its foreign key names exists first.
 MIGRATIONS = [
@@ -108,14 +113,23 @@ def _dumps(value: Any) -> str:
 class FunctionPolicies:
     """Each function's, version's and alias's policy document; `text()` answers from memory, without I/O."""
 
-    def __init__(self, db: Store, arns: Arns) -> None:
+    def __init__(self, db: Store, arns: Arns, bus: Bus | None = None) -> None:
         self.db = db
         self.arns = arns
+        self.bus: Bus = bus or SoloBus()
         self.lookup = Lookup(arns, FunctionRepository())
-        rows = db.run_sync(lambda conn: conn.execute("SELECT * FROM function_policies").fetchall())
-        self._texts: dict[tuple[str, str], str] = {
-            (row["function_name"], row["qualifier"]): row["policy"] for row in rows
-        }
+        self._texts: dict[tuple[str, str], str] = dict(db.run_sync(lambda conn: _read(conn, None)))
+        self.refresh = Refresh(self.bus, TOPIC, self.reload)
+
+    async def reload(self, names: frozenset[str] | None) -> None:
+        """Reads the policies of the functions `names` (None: of every function) again."""
+        texts = await self.db.run(lambda conn: _read(conn, names))
+        if names is None:
+            self._texts = dict(texts)
+            return
+        for key in [k for k in self._texts if k[0] in names]:
+            del self._texts[key]
+        self._texts.update(texts)
 
     def text(self, name: str, qualifier: str | None) -> str | None:
         """The policy document of the function (qualifier None), version or alias, if it has one."""
@@ -135,6 +149,7 @@ class FunctionPolicies:
 
     def _store(self, conn: Connection, ref: FunctionRef, document: dict[str, Any] | None) -> str | None:
         key = (ref.name, ref.qualifier or "")
+        self.bus.announce(conn, TOPIC, ref.name)
         if document is None or not document["Statement"]:
             conn.execute("DELETE FROM function_policies WHERE function_name = ? AND qualifier = ?", key)
             return None
@@ -210,6 +225,7 @@ class FunctionPolicies:
         """Drops the policies of a deleted function (every qualifier), version or alias."""
 
         def write(conn: Connection) -> None:
+            self.bus.announce(conn, TOPIC, ref.name)
             if ref.qualifier is None:
                 conn.execute("DELETE FROM function_policies WHERE function_name = ?", (ref.name,))
             else:
@@ -221,3 +237,15 @@ class FunctionPolicies:
         await self.db.run(write)
         for key in [k for k in self._texts if k[0] == ref.name and ref.qualifier in (None, k[1])]:
             del self._texts[key]
+
+
+def _read(conn: Connection, names: frozenset[str] | None) -> list[tuple[tuple[str, str], str]]:
+    """The stored policies of the functions `names` (None: every one), by (function, qualifier)."""
+    select = "SELECT function_name, qualifier, policy FROM function_policies"
+    if names is None:
+        rows = conn.execute(select).fetchall()
+    else:
+        rows = []
+        for name in sorted(names):
+            rows += conn.execute(f"{select} WHERE function_name = ?", (name,)).fetchall()
+    return [((row[0], row[1]), row[2]) for row in rows]

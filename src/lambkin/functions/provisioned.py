@@ -10,6 +10,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from lambkin.cluster.bus import Bus, SoloBus
 from lambkin.functions.account import check_reservation
 from lambkin.functions.changes import timestamp
 from lambkin.functions.errors import FunctionNotFound, FunctionsError, InvalidParameterValue
@@ -36,6 +37,7 @@ MIGRATIONS = [
     )
 ]
 
+TOPIC = "provisioned-concurrency"  # the bus's topic: a function's provisioned concurrency configs changed
 UNPUBLISHED = "Provisioned Concurrency Configs cannot be applied to unpublished function versions."
 WEIGHTED_ALIAS = "Alias with weights can not be used with Provisioned Concurrency"
 
@@ -65,8 +67,9 @@ class ProvisionedConfig:
 class ProvisionedConcurrency:
     """Put/Get/Delete/List of the configs; `targets()` is what the execution core keeps warm."""
 
-    def __init__(self, db: Store, arns: Arns, concurrency_limit: int = 1000) -> None:
+    def __init__(self, db: Store, arns: Arns, concurrency_limit: int = 1000, bus: Bus | None = None) -> None:
         self.db = db
+        self.bus: Bus = bus or SoloBus()  # each write announced (the keepers of every node wake to it)
         self.arns = arns
         self.concurrency_limit = concurrency_limit
         self.repo = FunctionRepository()
@@ -110,6 +113,7 @@ class ProvisionedConcurrency:
                 " requested = excluded.requested, last_modified = excluded.last_modified",
                 (ref.name, qualifier, requested, now),
             )
+            self.bus.announce(conn, TOPIC, ref.name)
 
         await self.db.run(write)
         return self._with_allocation(ProvisionedConfig(ref.name, qualifier, requested, now))
@@ -136,6 +140,7 @@ class ProvisionedConcurrency:
 
         def write(conn: Connection) -> int:
             self.lookup.record(conn, ref.name)
+            self.bus.announce(conn, TOPIC, ref.name)
             return conn.execute(
                 "DELETE FROM provisioned_concurrency WHERE function_name = ? AND qualifier = ?",
                 (ref.name, qualifier),

@@ -46,7 +46,15 @@ MIGRATIONS = [
     )
 ]
 
-_TUPLES = ("entry_point", "command", "architectures", "vpc_subnet_ids", "vpc_security_group_ids")
+_TUPLES = (
+    "entry_point",
+    "command",
+    "architectures",
+    "vpc_subnet_ids",
+    "vpc_security_group_ids",
+    "layers",
+    "layer_sizes",
+)
 _VERSION_SELECT = "SELECT v.config, f.reserved_concurrency FROM function_versions v JOIN functions f ON f.name = v.function_name"
 
 
@@ -206,6 +214,11 @@ class FunctionRepository:
             (name, number),
         )
         return [_decode_version(r[0], r[1]) for r in rows]
+
+    def version_keys(self, conn: Connection) -> set[tuple[str, str]]:
+        """Every (function name, version) there is ("$LATEST" for number 0)."""
+        rows = conn.execute("SELECT function_name, number FROM function_versions")
+        return {(r[0], LATEST if r[1] == 0 else str(r[1])) for r in rows}
 
     def busy(self, conn: Connection) -> list[FunctionVersion]:
         """Versions with background work due: Pending, or a code update InProgress."""

@@ -18,7 +18,7 @@ from lambkin.functions.errors import (
     update_in_progress,
 )
 from lambkin.functions.lookup import DEFAULT_PAGE, Lookup, check_revision, decode_marker, encode_marker
-from lambkin.functions.model import LATEST, Alias, FunctionRecord, FunctionVersion, Page
+from lambkin.functions.model import LATEST, Alias, FunctionRecord, FunctionVersion, Page, ZipCode
 from lambkin.functions.names import Arns, FunctionRef
 from lambkin.functions.repository import FunctionRepository
 from lambkin.functions.states import State, is_settled
@@ -71,8 +71,11 @@ class FunctionService:
         architectures: tuple[str, ...] | None = None,
         tags: Mapping[str, str] | None = None,
         publish: bool = False,
+        zip_code: ZipCode | None = None,
     ) -> FunctionVersion:
-        validation.check_image_uri(image_uri)
+        """A new function of `image_uri`, or of `zip_code` (its composed image) for a zip function."""
+        if zip_code is None:
+            validation.check_image_uri(image_uri)
         arch = validation.check_architectures(architectures or ("x86_64",), self._host_architecture)
         self._check_role(role)
         self._check_dead_letter(role, name, change.dead_letter_target_arn)
@@ -88,6 +91,8 @@ class FunctionService:
             state_reason="The function is being created.",
             state_reason_code="Creating",
         )
+        if zip_code is not None:
+            blank = dataclasses.replace(blank, image_uri=zip_code.image_uri, **zip_code.fields())  # type: ignore[arg-type]
         latest = changes.apply_change(blank, change, self._clock())
 
         def write(conn: Connection) -> FunctionVersion:
@@ -103,7 +108,7 @@ class FunctionService:
             self.repo.put_record(conn, dataclasses.replace(record, last_version=1))
             return first
 
-        created = await self.cache.written(name, self.db.run(write))
+        created = await self.cache.write(self.db, name, write)
         self._submit(name, LATEST)
         return created
 
@@ -179,7 +184,7 @@ class FunctionService:
             self.repo.put_version(conn, updated)
             return updated
 
-        return await self.cache.written(ref.name, self.db.run(write))
+        return await self.cache.write(self.db, ref.name, write)
 
     async def update_code(
         self,
@@ -190,15 +195,23 @@ class FunctionService:
         revision_id: str | None = None,
         architectures: tuple[str, ...] | None = None,
         dry_run: bool = False,
+        zip_code: ZipCode | None = None,
     ) -> FunctionVersion:
-        validation.check_image_uri(image_uri)
+        if zip_code is None:
+            validation.check_image_uri(image_uri)
         if architectures is not None:
             validation.check_architectures(architectures, self._host_architecture)
 
         def write(conn: Connection) -> FunctionVersion:
             latest = self._settled_latest(conn, ref.name)
             check_revision(revision_id, latest.revision_id)
-            updated = changes.start_code_update(latest, image_uri, self._clock())
+            if latest.is_zip != (zip_code is not None):
+                raise InvalidParameterValue(
+                    "Please provide ImageUri when updating a function with packageType Image."
+                    if zip_code is not None
+                    else "Please don't provide ImageUri when updating a function with packageType Zip."
+                )
+            updated = changes.start_code_update(latest, image_uri, self._clock(), zip_code)
             if dry_run:
                 return updated
             self.repo.put_version(conn, updated)
@@ -207,7 +220,7 @@ class FunctionService:
                 self.repo.put_record(conn, dataclasses.replace(record, publish_after_update=True))
             return updated
 
-        updated = await self.cache.written(ref.name, self.db.run(write))
+        updated = await self.cache.write(self.db, ref.name, write)
         if not dry_run:
             self._submit(ref.name, LATEST)
         return updated
@@ -227,7 +240,7 @@ class FunctionService:
                 )
             return self.publish_in(conn, latest, description)
 
-        return await self.cache.written(ref.name, self.db.run(write))
+        return await self.cache.write(self.db, ref.name, write)
 
     def publish_in(
         self, conn: Connection, latest: FunctionVersion, description: str | None
@@ -242,6 +255,10 @@ class FunctionService:
         self.repo.put_version(conn, version)
         self.repo.put_record(conn, dataclasses.replace(record, last_version=record.last_version + 1))
         return version
+
+    async def version_keys(self) -> set[tuple[str, str]]:
+        """Every (function name, version) stored: what metrics keep series of."""
+        return await self.db.run(self.repo.version_keys)
 
     async def delete(self, ref: FunctionRef) -> None:
         def write(conn: Connection) -> None:
@@ -266,7 +283,7 @@ class FunctionService:
                 )
             self.repo.delete_version(conn, ref.name, ref.qualifier)
 
-        await self.cache.written(ref.name, self.db.run(write))
+        await self.cache.write(self.db, ref.name, write)
 
     def _check_role(self, role: str) -> None:
         if not self._role_check(role):

@@ -1,4 +1,8 @@
-"""Function URL configs: one per function or alias, with an auth type, CORS and a url-id; stored in SQLite."""
+"""Function URL configs: one per function or alias, with an auth type, CORS and a url-id; stored in the database.
+
+The front door's lookups by url-id are remembered for a moment (LOOKUP_CACHE_S); a write of a URL config
+(announced on the bus) or of its function (a deletion cascades to its URLs) on any node forgets them.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,8 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
 
+from lambkin.cluster.bus import EVERYTHING, Bus, SoloBus
+from lambkin.functions import cache
 from lambkin.functions.errors import FunctionNotFound, InvalidParameterValue, ResourceConflict
 from lambkin.functions.lookup import DEFAULT_PAGE, Lookup, decode_marker, encode_marker
 from lambkin.functions.model import LATEST, Page
@@ -42,6 +48,7 @@ AUTH_TYPES = ("NONE", "AWS_IAM")
 INVOKE_MODES = ("BUFFERED", "RESPONSE_STREAM")
 URL_ID_ALPHABET = string.ascii_lowercase + string.digits
 LOOKUP_CACHE_S = 1.0
+TOPIC = "function-urls"  # the bus's topic: the URL config with this url-id changed
 NOT_FOUND = "The resource you requested does not exist."
 
 
@@ -109,12 +116,30 @@ def _decode(row: Row) -> UrlConfig:
 class UrlService:
     """Create, read, update, delete and list URL configs; find one by its url-id for the front door."""
 
-    def __init__(self, db: Store, arns: Arns, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, db: Store, arns: Arns, clock: Callable[[], float] = time.time, bus: Bus | None = None
+    ) -> None:
         self.db = db
         self.arns = arns
         self.clock = clock
+        self.bus: Bus = bus or SoloBus()
         self.lookup = Lookup(arns, FunctionRepository())
         self._by_id: dict[str, tuple[float, UrlConfig | None]] = {}
+        self.bus.subscribe(TOPIC, self._url_changed)
+        self.bus.subscribe(cache.TOPIC, self._function_changed)
+
+    def _url_changed(self, url_id: str) -> None:
+        if url_id == EVERYTHING:
+            self._by_id.clear()
+        else:
+            self._by_id.pop(url_id, None)
+
+    def _function_changed(self, name: str) -> None:
+        if name == EVERYTHING:
+            self._by_id.clear()
+            return
+        for url_id in [k for k, (_, found) in self._by_id.items() if found and found.function_name == name]:
+            del self._by_id[url_id]
 
     def function_arn(self, config: UrlConfig) -> str:
         name = config.function_name
@@ -165,6 +190,7 @@ class UrlService:
                 "INSERT INTO function_urls (url_id, function_name, alias, config) VALUES (?, ?, ?, ?)",
                 (config.url_id, config.function_name, config.alias, _encode(config)),
             )
+            self.bus.announce(conn, TOPIC, config.url_id)
             return config
 
         created = await self.db.run(write)
@@ -196,6 +222,7 @@ class UrlService:
             conn.execute(
                 "UPDATE function_urls SET config = ? WHERE url_id = ?", (_encode(updated), updated.url_id)
             )
+            self.bus.announce(conn, TOPIC, updated.url_id)
             return updated
 
         updated = await self.db.run(write)
@@ -206,6 +233,7 @@ class UrlService:
         def write(conn: Connection) -> str:
             current = self._row(conn, ref)
             conn.execute("DELETE FROM function_urls WHERE url_id = ?", (current.url_id,))
+            self.bus.announce(conn, TOPIC, current.url_id)
             return current.url_id
 
         self._by_id.pop(await self.db.run(write), None)

@@ -42,7 +42,7 @@ _IMAGE_REFERENCE = re.compile(
 )
 
 ZIP_NOT_SUPPORTED = (
-    "PackageType Zip is not supported by lambkin: create the function from a container image "
+    "PackageType Zip is not available on this server: create the function from a container image "
     "(PackageType Image with Code.ImageUri)"
 )
 
@@ -120,11 +120,9 @@ def check_image_uri(uri: str) -> str:
     return uri
 
 
-def check_package_type(package_type: str | None, runtime: str | None, handler: str | None) -> None:
-    """Only image functions exist in lambkin; they take no Runtime, Handler or Layers."""
-    if package_type != "Image":
-        raise InvalidParameterValue(ZIP_NOT_SUPPORTED)
-    if runtime is not None or handler is not None:
+def check_image_options(runtime: str | None, handler: str | None, layers: Sequence[str] | None) -> None:
+    """Image functions take no Runtime, Handler or Layers."""
+    if runtime is not None or handler is not None or layers:
         raise InvalidParameterValue(
             "Please don't provide Handler or Runtime or Layer when the intended function PackageType is Image."
         )

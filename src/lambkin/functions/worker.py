@@ -124,10 +124,12 @@ class ImageWorker:
         except Exception as exc:
             reason_code, reason = failure_reason(image_uri, exc)
             log.info("image %s for %s:%s failed: %s", image_uri, name, version_name, reason)
-            failed = self.db.run(lambda conn: self._record_failure(conn, version, reason_code, reason))
-            return await self.cache.written(name, failed)
-        done = self.db.run(lambda conn: self._record_success(conn, version, image_uri, code))
-        return await self.cache.written(name, done)
+            return await self.cache.write(
+                self.db, name, lambda conn: self._record_failure(conn, version, reason_code, reason)
+            )
+        return await self.cache.write(
+            self.db, name, lambda conn: self._record_success(conn, version, image_uri, code)
+        )
 
     def _record_success(
         self, conn: Connection, seen: FunctionVersion, image_uri: str, code: ResolvedCode

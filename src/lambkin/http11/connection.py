@@ -31,6 +31,20 @@ MAX_QUEUED = 16  # pipelined requests read ahead of their answers before reading
 LINGER_S = 2.0
 
 
+# header names as read (bytes) -> lowercased text: the same dozen names arrive request after request
+_NAMES: dict[bytes, str] = {}
+_NAMES_KEPT = 256
+_METHODS = {m.encode(): m for m in ("GET", "POST", "PUT", "DELETE", "HEAD", "PATCH", "OPTIONS")}
+
+
+def _name(raw: bytes) -> str:
+    """A header name lowercased, remembered (a client inventing names empties the memory, not grows it)."""
+    if len(_NAMES) >= _NAMES_KEPT:
+        _NAMES.clear()
+    key = _NAMES[raw] = raw.decode("latin-1").lower()
+    return key
+
+
 def answer_and_close(
     transport: asyncio.Transport, answer: bytes, loop: asyncio.AbstractEventLoop
 ) -> asyncio.TimerHandle | None:
@@ -180,8 +194,9 @@ class Connection(asyncio.Protocol):
         self._in_head, self._head_lines, self._head_raw = True, 0, 0
 
     def on_url(self, url: bytes) -> None:
-        self._url.append(url)
-        self._head_grew(len(url), sum(map(len, self._url)))
+        parts = self._url
+        parts.append(url)
+        self._head_grew(len(url), len(url) if len(parts) == 1 else sum(map(len, parts)))
 
     def on_header(self, name: bytes, value: bytes) -> None:
         # _head_grew, inline (a call per header): the line with ": ", the head with CRLF too
@@ -189,18 +204,24 @@ class Connection(asyncio.Protocol):
         self._head_lines += size + 4
         if size + 2 > self._limits.line_bytes or self._head_lines > self._limits.head_bytes:
             raise HeadTooLarge
-        key, text, headers = name.decode("latin-1").lower(), value.decode("latin-1"), self._headers
+        key = _NAMES.get(name)
+        if key is None:
+            key = _name(name)
+        text, headers = value.decode("latin-1"), self._headers
         headers[key] = f"{headers[key]},{text}" if key in headers else text
 
     def on_headers_complete(self) -> None:
         request = self._request
         assert request is not None
         self._end_head()
-        request.method = self._parser.get_method().decode("latin-1")
-        request.target = b"".join(self._url).decode("latin-1")
+        method = self._parser.get_method()
+        request.method = _METHODS.get(method) or method.decode("latin-1")
+        url = self._url
+        request.target = (url[0] if len(url) == 1 else b"".join(url)).decode("latin-1")
         self._limit = self.head_received(request)
         self._raw = None
-        if request.headers.get("expect", "").lower() == "100-continue" and self.transport is not None:
+        expect = request.headers.get("expect")
+        if expect is not None and expect.lower() == "100-continue" and self.transport is not None:
             self.transport.write(wire.CONTINUE)
 
     def on_body(self, body: bytes) -> None:

@@ -3,8 +3,10 @@ and written through to SQLite (identity/iam_store.py), and the `Directory` that 
 authorizer read it through. The operations live beside it: iam_roles.py, iam_users.py, iam_policies.py
 and iam_attachments.py (inline and attached policies of roles and users).
 
-One process owns the state: writes take `lock`, persist in one transaction, then change memory and bump
-`generation`. (With PostgreSQL and several nodes, the generation will have to be a stored version.)
+Writes take `lock`, persist in one transaction, then change memory and bump `generation`. Each write
+announces what it changed on the bus (topic `iam`, keys `role:NAME`, `user:NAME`, `key:ID`, `policy:ARN`),
+so every node sharing the database reads those entities back (`refresh`, under `lock`: a node's reload never
+interleaves with its own write) and bumps its generation, which drops the authorizer's cached decisions.
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal, TypeVar
+from typing import Literal, TypeVar, assert_never, cast
 
+from lambkin.cluster.bus import Bus, SoloBus
+from lambkin.cluster.refresh import Refresh
 from lambkin.identity import iam_errors as errors
 from lambkin.identity import iam_store as store
 from lambkin.identity.directory import Role, UserKey
@@ -29,7 +33,7 @@ from lambkin.identity.iam_model import (
 )
 from lambkin.identity.managed import aws_managed_policies
 from lambkin.identity.principals import Principal
-from lambkin.store import Connection, Store
+from lambkin.store import Conflict, Connection, Store
 
 T = TypeVar("T")
 DocumentKind = Literal["identity", "managed", "trust"]  # managed: a managed policy's (2012-10-17 only)
@@ -37,6 +41,7 @@ DocumentCheck = Callable[[str, DocumentKind], None]
 """Raises MalformedPolicyDocument (or LimitExceeded) for a document IAM would refuse (iam_documents.py)."""
 
 DEFAULT_PAGE = 100
+TOPIC = "iam"  # the bus's topic: the entity `kind:name` changed
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -62,8 +67,10 @@ class Iam:
         account_id: str,
         check_document: DocumentCheck,
         clock: Callable[[], float] = time.time,
+        bus: Bus | None = None,
     ) -> None:
         self.db = db
+        self.bus: Bus = bus or SoloBus()
         self.account_id = account_id
         self.check_document = check_document
         self.clock = clock
@@ -74,6 +81,7 @@ class Iam:
         self.policies: dict[str, ManagedPolicy] = {}
         self.aws_policies = aws_managed_policies()
         self._generation = 0
+        self.refresh = Refresh(self.bus, TOPIC, self.reload)
 
     def load(self) -> None:
         """Reads the stored state (at start-up, before the server takes requests)."""
@@ -86,8 +94,45 @@ class Iam:
         )
         self._generation += 1
 
+    async def reload(self, keys: frozenset[str] | None) -> None:
+        """Reads the entities `keys` (`kind:name`; None: everything) again: what another node wrote."""
+        async with self.lock:
+            if keys is None:
+                loaded = await self.db.run(store.load)
+                self.roles, self.users, self.keys, self.policies = (
+                    loaded.roles,
+                    loaded.users,
+                    loaded.keys,
+                    loaded.policies,
+                )
+            else:
+                names = [_entity(key) for key in sorted(keys)]
+                loaded = await self.db.run(lambda conn: store.load_some(conn, names))
+                for kind, name in names:
+                    match kind:
+                        case "role":
+                            self.roles.pop(name.lower(), None)
+                        case "user":
+                            self.users.pop(name.lower(), None)
+                        case "key":
+                            self.keys.pop(name, None)
+                        case "policy":
+                            self.policies.pop(name.lower(), None)
+                        case _:
+                            assert_never(kind)
+                self.roles.update(loaded.roles)
+                self.users.update(loaded.users)
+                self.keys.update(loaded.keys)
+                self.policies.update(loaded.policies)
+            self._generation += 1
+
     async def commit(self, change: Change) -> None:
         """Stores `change`, then applies it to memory. Callers hold `lock` from their checks to here."""
+
+        # What this node has not heard of is created here: the database refuses it if another node did first.
+        new_roles = {r.name for r in change.roles if r.name.lower() not in self.roles}
+        new_users = {u.name for u in change.users if u.name.lower() not in self.users}
+        new_policies = {p.arn for p in change.policies if p.arn.lower() not in self.policies}
 
         def persist(conn: Connection) -> None:
             for name in change.drop_keys:
@@ -99,15 +144,22 @@ class Iam:
             for name in change.drop_policies:
                 store.delete_policy(conn, name)
             for role in change.roles:
-                store.put_role(conn, role)
+                store.put_role(conn, role, new=role.name in new_roles)
             for user in change.users:
-                store.put_user(conn, user)
+                store.put_user(conn, user, new=user.name in new_users)
             for key in change.keys:
                 store.put_key(conn, key)
             for policy in change.policies:
-                store.put_policy(conn, policy)
+                store.put_policy(conn, policy, new=policy.arn in new_policies)
+            for entity in _keys(change):
+                self.bus.announce(conn, TOPIC, entity)
 
-        await self.db.run(persist)
+        try:
+            await self.db.run(persist)
+        except Conflict as exc:
+            if new_roles or new_users or new_policies:
+                raise _exists(change) from exc
+            raise
         for name in change.drop_keys:
             self.keys.pop(name, None)
         for name in change.drop_roles:
@@ -229,6 +281,35 @@ class Iam:
         return Principal(
             kind="user", arn=user.arn, account=self.account_id, user_id=user.user_id, name=user.name
         )
+
+
+def _keys(change: Change) -> list[str]:
+    """The bus's keys of what `change` writes and removes."""
+    return [
+        *(f"role:{name}" for name in (*change.drop_roles, *(r.name for r in change.roles))),
+        *(f"user:{name}" for name in (*change.drop_users, *(u.name for u in change.users))),
+        *(f"key:{name}" for name in (*change.drop_keys, *(k.access_key_id for k in change.keys))),
+        *(f"policy:{arn}" for arn in (*change.drop_policies, *(p.arn for p in change.policies))),
+    ]
+
+
+def _exists(change: Change) -> errors.EntityAlreadyExists:
+    """IAM's answer to a create that another node made first (the database refused this one)."""
+    if change.roles:
+        return errors.EntityAlreadyExists(f"Role with name {change.roles[0].name} already exists.")
+    if change.users:
+        return errors.EntityAlreadyExists(f"User with name {change.users[0].name} already exists.")
+    name = change.policies[0].name if change.policies else ""
+    return errors.EntityAlreadyExists(
+        f"A policy called {name} already exists. Duplicate names are not allowed."
+    )
+
+
+def _entity(key: str) -> tuple[store.Entity, str]:
+    kind, _, name = key.partition(":")
+    if kind not in ("role", "user", "key", "policy"):
+        raise ValueError(f"not an IAM entity: {key!r}")
+    return cast(store.Entity, kind), name
 
 
 def timestamp(epoch: float) -> datetime:

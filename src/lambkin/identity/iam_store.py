@@ -2,13 +2,15 @@
 
 Names are unique regardless of case (IAM's rule): SQLite's name keys compare with NOCASE, PostgreSQL's have
 a unique index of their lower case. Every method takes the open connection of a `Store.run` transaction;
-the IAM service (identity/iam.py) holds the whole state in memory, loaded once with `load`, and writes each
-change through here before it applies it.
+the IAM service (identity/iam.py) holds the whole state in memory, loaded at start with `load`, writes each
+change through here before it applies it, and reads back with `load_some` what another node changed.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 from lambkin.identity import iam_model as model
 from lambkin.identity.iam_model import AccessKeyRecord, ManagedPolicy, RoleRecord, UserRecord
@@ -49,6 +51,9 @@ MIGRATIONS = [
 ]
 
 
+Entity = Literal["role", "user", "key", "policy"]
+
+
 @dataclass
 class Loaded:
     """Every stored entity, keyed as the service looks them up (names in lower case, policy ARNs)."""
@@ -76,24 +81,44 @@ def load(conn: Connection) -> Loaded:
     return loaded
 
 
-def put_role(conn: Connection, role: RoleRecord) -> None:
-    conn.execute(
-        "INSERT INTO iam_roles (name, record) VALUES (?, ?)"
-        " ON CONFLICT (name) DO UPDATE SET record = excluded.record",
-        (role.name, model.encode(role)),
-    )
+def load_some(conn: Connection, names: Sequence[tuple[Entity, str]]) -> Loaded:
+    """The stored entities of these kinds and names (exactly as written; a deleted one is not found)."""
+    loaded = Loaded()
+    for kind, name in names:
+        if kind == "role":
+            for (text,) in conn.execute("SELECT record FROM iam_roles WHERE name = ?", (name,)):
+                role = model.decode_role(text)
+                loaded.roles[role.name.lower()] = role
+        elif kind == "user":
+            for (text,) in conn.execute("SELECT record FROM iam_users WHERE name = ?", (name,)):
+                user = model.decode_user(text)
+                loaded.users[user.name.lower()] = user
+        elif kind == "key":
+            for (text,) in conn.execute(
+                "SELECT record FROM iam_access_keys WHERE access_key_id = ?", (name,)
+            ):
+                key = model.decode_key(text)
+                loaded.keys[key.access_key_id] = key
+        else:
+            for (text,) in conn.execute("SELECT record FROM iam_policies WHERE arn = ?", (name,)):
+                policy = model.decode_policy(text)
+                loaded.policies[policy.arn.lower()] = policy
+    return loaded
+
+
+def put_role(conn: Connection, role: RoleRecord, new: bool = False) -> None:
+    """Stores the role; a `new` one only if no role of its name is stored (else Conflict: another node
+    created it since this one last heard)."""
+    conn.execute(_put("iam_roles (name, record) VALUES (?, ?)", "name", new), (role.name, model.encode(role)))
 
 
 def delete_role(conn: Connection, name: str) -> None:
     conn.execute("DELETE FROM iam_roles WHERE name = ?", (name,))
 
 
-def put_user(conn: Connection, user: UserRecord) -> None:
-    conn.execute(
-        "INSERT INTO iam_users (name, record) VALUES (?, ?)"
-        " ON CONFLICT (name) DO UPDATE SET record = excluded.record",
-        (user.name, model.encode(user)),
-    )
+def put_user(conn: Connection, user: UserRecord, new: bool = False) -> None:
+    """Stores the user; a `new` one only if no user of its name is stored (else Conflict)."""
+    conn.execute(_put("iam_users (name, record) VALUES (?, ?)", "name", new), (user.name, model.encode(user)))
 
 
 def delete_user(conn: Connection, name: str) -> None:
@@ -112,13 +137,19 @@ def delete_key(conn: Connection, access_key_id: str) -> None:
     conn.execute("DELETE FROM iam_access_keys WHERE access_key_id = ?", (access_key_id,))
 
 
-def put_policy(conn: Connection, policy: ManagedPolicy) -> None:
+def put_policy(conn: Connection, policy: ManagedPolicy, new: bool = False) -> None:
+    """Stores the policy; a `new` one only if no policy of its ARN is stored (else Conflict)."""
     conn.execute(
-        "INSERT INTO iam_policies (arn, record) VALUES (?, ?)"
-        " ON CONFLICT (arn) DO UPDATE SET record = excluded.record",
-        (policy.arn, model.encode(policy)),
+        _put("iam_policies (arn, record) VALUES (?, ?)", "arn", new), (policy.arn, model.encode(policy))
     )
 
 
 def delete_policy(conn: Connection, arn: str) -> None:
     conn.execute("DELETE FROM iam_policies WHERE arn = ?", (arn,))
+
+
+def _put(into: str, key: str, new: bool) -> str:
+    """An INSERT, which replaces the stored record unless the entity is `new`."""
+    if new:
+        return f"INSERT INTO {into}"
+    return f"INSERT INTO {into} ON CONFLICT ({key}) DO UPDATE SET record = excluded.record"

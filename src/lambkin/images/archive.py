@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from lambkin import json_depth
 from lambkin.images.blobs import BlobStore, check_digest, sha256_digest
 from lambkin.images.catalog import TAG_RE, Catalog, check_repository
 from lambkin.images.errors import RegistryError
@@ -26,7 +27,13 @@ from lambkin.images.manifests import (
     parse_config,
     parse_manifest,
 )
-from lambkin.images.pull import ContentInvalid, ImageUnavailable, InvalidReference
+from lambkin.images.pull import (
+    ContentInvalid,
+    ImageUnavailable,
+    InvalidReference,
+    ProgressCallback,
+    PullProgress,
+)
 
 CHUNK = 1 << 20
 REF_NAME = "org.opencontainers.image.ref.name"
@@ -57,15 +64,24 @@ Opener = Callable[[str], IO[bytes]]
 
 
 async def import_archive(
-    path: Path, catalog: Catalog, tag: str | None = None, architecture: str | None = None
+    path: Path,
+    catalog: Catalog,
+    tag: str | None = None,
+    architecture: str | None = None,
+    progress: ProgressCallback | None = None,
 ) -> list[ImportedImage]:
     """Imports every image in the archive or layout at `path`; `tag` (`repo[:tag]`) names a lone image.
 
     Blobs are copied (streamed, digests verified) into the BlobStore in a worker thread, then each
     manifest is stored in the Catalog under its names. Raises ImageUnavailable subclasses.
+
+    `progress` hears of each layer as a pull's display does: "copying" once per CHUNK copied, then
+    "done" (or "exists" when the store has it already). It is called from the worker thread.
     """
     override = _parse_name(tag) if tag else None
-    pending = await asyncio.to_thread(_read, path, catalog.blobs, architecture or host_architecture())
+    notify = progress or _ignore
+    arch = architecture or host_architecture()
+    pending = await asyncio.to_thread(_read, path, _Sink(catalog.blobs, notify), arch)
     if override is not None:
         if len(pending) != 1:
             raise ArchiveInvalid(f"{path} holds {len(pending)} images; --tag can name only one")
@@ -83,22 +99,34 @@ async def import_archive(
     return imported
 
 
-def _read(path: Path, blobs: BlobStore, arch: str) -> list[_Pending]:
+def _ignore(_: PullProgress) -> None:
+    pass
+
+
+@dataclass(frozen=True)
+class _Sink:
+    """Where blobs read from an archive go, and who hears of their progress."""
+
+    blobs: BlobStore
+    notify: ProgressCallback
+
+
+def _read(path: Path, sink: _Sink, arch: str) -> list[_Pending]:
     if path.is_dir():
         if not (path / "index.json").is_file():
             raise ArchiveInvalid(f"{path} is a directory without index.json: not an OCI image layout")
-        return _read_oci(lambda name: (path / name).open("rb"), blobs, arch, str(path))
+        return _read_oci(lambda name: (path / name).open("rb"), sink, arch, str(path))
     try:
         archive = tarfile.open(path, "r:*")  # noqa: SIM115 (closed below, after the checks)
     except (OSError, tarfile.TarError) as exc:
         raise ArchiveInvalid(f"{path} is not a tar archive or OCI layout: {exc}") from exc
     with archive:
-        names = set(archive.getnames())
+        sizes = {member.name: member.size for member in archive.getmembers()}
         opener = _tar_opener(archive, str(path))
-        if "index.json" in names and "oci-layout" in names:
-            return _read_oci(opener, blobs, arch, str(path))
-        if "manifest.json" in names:
-            return _read_docker(opener, blobs, str(path))
+        if "index.json" in sizes and "oci-layout" in sizes:
+            return _read_oci(opener, sink, arch, str(path))
+        if "manifest.json" in sizes:
+            return _read_docker(opener, sink, str(path), sizes)
     raise ArchiveInvalid(f"{path} has neither index.json (OCI) nor manifest.json (docker save)")
 
 
@@ -115,7 +143,7 @@ def _tar_opener(archive: tarfile.TarFile, where: str) -> Opener:
     return open_member
 
 
-def _read_oci(open_file: Opener, blobs: BlobStore, arch: str, where: str) -> list[_Pending]:
+def _read_oci(open_file: Opener, sink: _Sink, arch: str, where: str) -> list[_Pending]:
     index = _json(open_file, "index.json", where)
     entries = index.get("manifests")
     if not isinstance(entries, list):
@@ -137,16 +165,18 @@ def _read_oci(open_file: Opener, blobs: BlobStore, arch: str, where: str) -> lis
             if not isinstance(manifest, ImageManifest):
                 raise ArchiveInvalid(f"{where}: nested indexes are not supported")
         for blob in manifest.references():
-            if not blobs.exists(blob.digest):
-                with open_file(_blob_name(blob.digest)) as stream:
-                    _store(blobs, stream, blob.digest, where)
+            if sink.blobs.exists(blob.digest):
+                sink.notify(PullProgress(blob.digest, "exists", blob.size, blob.size))
+                continue
+            with open_file(_blob_name(blob.digest)) as stream:
+                _store(sink, stream, blob.digest, where, blob.digest, blob.size)
         name = annotations.get(CONTAINERD_NAME) or annotations.get(REF_NAME)
         names = (_name_from_annotation(name),) if isinstance(name, str) and ":" in name else ()
         found.append(_Pending(names, raw, manifest.media_type))
     return found
 
 
-def _read_docker(open_file: Opener, blobs: BlobStore, where: str) -> list[_Pending]:
+def _read_docker(open_file: Opener, sink: _Sink, where: str, sizes: dict[str, int]) -> list[_Pending]:
     """`docker save`: manifest.json lists each image's config file, repo tags and layer tars."""
     entries = _json(open_file, "manifest.json", where)
     if not isinstance(entries, list):
@@ -165,11 +195,12 @@ def _read_docker(open_file: Opener, blobs: BlobStore, where: str) -> list[_Pendi
             raise ArchiveInvalid(
                 f"{where}: {entry['Config']} names {len(diff_ids)} layers, manifest.json others"
             )
-        config_digest = blobs.put_bytes(config_raw)
+        config_digest = sink.blobs.put_bytes(config_raw)
         layers = []
-        for name in entry.get("Layers") or []:
-            with open_file(name) as stream:
-                digest, size, head = _store(blobs, stream, None, where)
+        for name, diff_id in zip(entry.get("Layers") or [], diff_ids, strict=True):
+            with open_file(name) as stream:  # shown by its diff ID: its digest once hashed, if uncompressed
+                total = sizes.get(name.removeprefix("./"), 0)
+                digest, size, head = _store(sink, stream, None, where, diff_id, total)
             media_type = (
                 OCI_LAYER_GZIP
                 if head.startswith(b"\x1f\x8b")
@@ -191,8 +222,11 @@ def _read_docker(open_file: Opener, blobs: BlobStore, where: str) -> list[_Pendi
     return found
 
 
-def _store(blobs: BlobStore, stream: IO[bytes], expected: str | None, where: str) -> tuple[str, int, bytes]:
+def _store(
+    sink: _Sink, stream: IO[bytes], expected: str | None, where: str, shown_as: str, total: int
+) -> tuple[str, int, bytes]:
     """Streams one blob into the store; returns its digest, size and first bytes."""
+    blobs, notify = sink.blobs, sink.notify
     staged = blobs.new_staging_path()
     hasher = hashlib.sha256()
     size = 0
@@ -205,10 +239,12 @@ def _store(blobs: BlobStore, stream: IO[bytes], expected: str | None, where: str
                 hasher.update(chunk)
                 out.write(chunk)
                 size += len(chunk)
+                notify(PullProgress(shown_as, "copying", size, max(total, size)))
         digest = "sha256:" + hasher.hexdigest()
         if expected is not None and digest != expected:
             raise ArchiveInvalid(f"{where}: blob {expected} hashes to {digest}")
         blobs.adopt(staged, digest)
+        notify(PullProgress(shown_as, "done", size, max(total, size)))
     except BaseException:
         staged.unlink(missing_ok=True)
         raise
@@ -241,7 +277,7 @@ def _parse(raw: bytes, media_type: str, where: str) -> ImageManifest | ImageInde
 def _json(open_file: Opener, name: str, where: str) -> Any:
     with open_file(name) as stream:
         try:
-            return json.loads(stream.read(16 << 20))
+            return json_depth.loads(stream.read(16 << 20))
         except ValueError as exc:
             raise ArchiveInvalid(f"{where}: {name} is not valid JSON: {exc}") from exc
 

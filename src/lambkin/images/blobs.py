@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import ctypes
 import hashlib
 import os
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 DIGEST_RE = re.compile(r"^sha256:[a-f0-9]{64}$")
 CHUNK = 1 << 20
+BATCH = 4 << 20  # bytes gathered from the socket before one write+hash step off the loop
 
 
 class DigestMismatch(ValueError):
@@ -136,3 +138,52 @@ def start_writeback(fd: int, offset: int, length: int) -> None:
             _libc = False
     if _libc:
         _libc.sync_file_range(fd, offset, length, _SYNC_FILE_RANGE_WRITE)
+
+
+async def write_stream(
+    path: Path, offset: int, hasher: Any, chunks: AsyncIterator[bytes], create: bool = True
+) -> int:
+    """Streams `chunks` into `path` from `offset`, hashing as it goes; returns the bytes written.
+
+    Gathers the request body into batches and writes+hashes each batch on a worker thread while the
+    next one arrives, so the event loop never waits on the disk and memory stays at two batches.
+    """
+    loop = asyncio.get_running_loop()
+    fd = await asyncio.to_thread(os.open, path, os.O_WRONLY | (os.O_CREAT if create else 0), 0o600)
+    written = 0
+    pending: asyncio.Future[None] | None = None
+    try:
+        batch: list[bytes] = []
+        batched = 0
+        async for chunk in chunks:
+            batch.append(chunk)
+            batched += len(chunk)
+            if batched >= BATCH:
+                if pending is not None:
+                    await pending
+                pending = loop.run_in_executor(None, _write_batch, fd, offset + written, hasher, batch)
+                written += batched
+                batch, batched = [], 0
+        if pending is not None:
+            await pending
+            pending = None
+        if batch:
+            await asyncio.to_thread(_write_batch, fd, offset + written, hasher, batch)
+            written += batched
+    finally:
+        if pending is not None:
+            # Never leave a write running on a file that the caller may truncate next.
+            await asyncio.wait([pending])
+        os.close(fd)
+    return written
+
+
+def _write_batch(fd: int, offset: int, hasher: Any, batch: list[bytes]) -> None:
+    data = b"".join(batch)
+    hasher.update(data)
+    view = memoryview(data)
+    start = offset
+    while view:
+        n = os.pwrite(fd, view, offset)
+        view, offset = view[n:], offset + n
+    start_writeback(fd, start, len(data))

@@ -28,6 +28,7 @@ from lambkin.images.manifests import (
     ImageIndex,
     parse_manifest,
 )
+from lambkin.images.peer_blobs import PeerBlobs
 from lambkin.store import Connection, Migration, Row, Store
 
 MIGRATIONS: list[Migration] = [
@@ -170,11 +171,15 @@ class Catalog:
     Manifests are small and kept in the database (raw bytes, exactly as pushed); blobs live in the
     BlobStore. A repository holds a blob once it was uploaded or mounted there, or once a manifest
     pushed there references it. Every method checks its input and raises an `images.errors` error.
+
+    The catalog is shared by every node of a cluster, the blobs are each node's own: a blob the catalog
+    names and this node lacks is fetched from a peer (`peers`) before it is used here.
     """
 
-    def __init__(self, db: Store, blobs: BlobStore) -> None:
+    def __init__(self, db: Store, blobs: BlobStore, peers: PeerBlobs | None = None) -> None:
         self.db = db
         self.blobs = blobs
+        self.peers = peers or PeerBlobs(blobs)
 
     async def put_manifest(self, repository: str, reference: str, raw: bytes, media_type: str | None) -> str:
         """Stores a manifest under a tag or its digest; returns its digest.
@@ -189,6 +194,9 @@ class Catalog:
         if is_digest(reference) and reference != digest:
             raise DigestInvalid(f"manifest content hashes to {digest}, not {reference}", reference)
         tag = None if is_digest(reference) else reference
+        if not isinstance(manifest, ImageIndex):
+            for blob in manifest.references():
+                await self.peers.ensure(blob.digest)  # pushed through another node: copied here first
 
         def store(conn: Connection) -> None:
             now = time.time()
@@ -437,6 +445,7 @@ class Catalog:
         """
         check_repository(repository)
         check_digest(digest)
+        await self.peers.ensure(digest)
 
         def link(conn: Connection) -> None:
             path = self.blobs.path(digest)
@@ -453,16 +462,17 @@ class Catalog:
         await self.db.run(link)
 
     async def repository_has_blob(self, repository: str, digest: str) -> bool:
+        """Whether the repository holds the blob, and this node has its bytes (fetched from a peer if need be)."""
         check_repository(repository)
         check_digest(digest)
 
-        def has(conn: Connection) -> bool:
+        def linked(conn: Connection) -> bool:
             row = conn.execute(
                 "SELECT 1 FROM repository_blobs WHERE repository = ? AND digest = ?", (repository, digest)
             ).fetchone()
-            return row is not None and self.blobs.exists(digest)
+            return row is not None
 
-        return await self.db.run(has)
+        return await self.db.run(linked) and await self.peers.ensure(digest)
 
     async def unlink_blob(self, repository: str, digest: str) -> None:
         """Removes a blob from a repository (its content goes at the next GC); raises BlobUnknown."""

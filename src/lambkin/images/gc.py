@@ -10,7 +10,7 @@ from pathlib import Path
 
 from lambkin.clock import SYSTEM_CLOCK, Clock
 from lambkin.images.blobs import BlobStore
-from lambkin.images.uploads import UPLOAD_PREFIX
+from lambkin.images.uploads import UPLOAD_PREFIX, upload_node
 from lambkin.store import Connection, Store
 
 log = logging.getLogger("lambkin.images.gc")
@@ -34,10 +34,15 @@ async def collect_garbage(
     blob_grace: float = BLOB_GRACE,
     upload_grace: float = UPLOAD_GRACE,
     dry_run: bool = False,
+    node: str | None = None,
 ) -> GarbageReport:
     """Deletes every blob that no manifest references and that is older than `blob_grace` seconds
     (untouched since its upload, mount or link), and every upload or staging file idle for longer than
     `upload_grace`. Manifests are never collected: delete them (or their tags) first.
+
+    On a cluster every node collects its own blob files and upload sessions (those whose id names `node`)
+    against the shared catalog: a blob any manifest references, or that any node linked to a repository
+    within `blob_grace`, stays on every node.
 
     Blob files are listed off the event loop; the decision and the deletion of each blob happen in one
     database transaction, so a manifest being pushed at the same moment either sees the blob or fails
@@ -49,6 +54,12 @@ async def collect_garbage(
         conn.execute("DELETE FROM manifests WHERE digest NOT IN (SELECT digest FROM repository_manifests)")
         referenced = {
             row[0] for row in conn.execute("SELECT DISTINCT child FROM manifest_refs WHERE kind = 'blob'")
+        }
+        referenced |= {
+            row[0]
+            for row in conn.execute(
+                "SELECT DISTINCT digest FROM repository_blobs WHERE linked_at >= ?", (now - blob_grace,)
+            )
         }
         deleted: list[str] = []
         freed = 0
@@ -64,7 +75,13 @@ async def collect_garbage(
                 continue  # linked again since it was listed
             if not dry_run:
                 path.unlink(missing_ok=True)
-                conn.execute("DELETE FROM repository_blobs WHERE digest = ?", (digest,))
+                # Unless another node linked or referenced it since this unit began (a cluster's nodes
+                # do not wait for each other's units): then its copy there stays known.
+                conn.execute(
+                    "DELETE FROM repository_blobs WHERE digest = ? AND linked_at < ? AND NOT EXISTS"
+                    " (SELECT 1 FROM manifest_refs WHERE child = ? AND kind = 'blob')",
+                    (digest, now - blob_grace, digest),
+                )
             deleted.append(digest)
             freed += stat.st_size
         return deleted, freed
@@ -74,6 +91,8 @@ async def collect_garbage(
     def sweep_uploads(conn: Connection) -> int:
         count = 0
         for row in conn.execute("SELECT uuid FROM uploads").fetchall():
+            if upload_node(row[0]) != node:
+                continue  # another node's session: its staging file is there
             path = blobs.staging / f"{UPLOAD_PREFIX}{row[0]}"
             if _idle(path, now - upload_grace):
                 if not dry_run:
@@ -88,13 +107,13 @@ async def collect_garbage(
 
 
 async def collect_periodically(
-    db: Store, blobs: BlobStore, interval: float, clock: Clock = SYSTEM_CLOCK
+    db: Store, blobs: BlobStore, interval: float, clock: Clock = SYSTEM_CLOCK, node: str | None = None
 ) -> None:
     """The server's background collection: one `collect_garbage` every `interval` seconds, until cancelled."""
     while True:
         await clock.sleep(interval)
         try:
-            report = await collect_garbage(db, blobs, now=clock.now())
+            report = await collect_garbage(db, blobs, now=clock.now(), node=node)
         except Exception:
             log.exception("image garbage collection failed")
             continue

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import platform as host_platform
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from lambkin import json_depth
 from lambkin.images.errors import ManifestInvalid, NoMatchingPlatform, UnsupportedMediaType
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -299,7 +299,7 @@ def _infer_type(doc: dict[str, Any]) -> str:
 
 def _load_object(raw: bytes, what: str) -> dict[str, Any]:
     try:
-        doc = json.loads(raw)
+        doc = json_depth.loads(raw)
     except (UnicodeDecodeError, ValueError) as exc:
         raise ManifestInvalid(f"{what} is not valid JSON: {exc}") from exc
     if not isinstance(doc, dict):

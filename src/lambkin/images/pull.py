@@ -97,10 +97,10 @@ class RetryPolicy:
 
 @dataclass(frozen=True)
 class PullProgress:
-    """One step of a pull, for a progress display: a blob's bytes so far, or a phase ending."""
+    """One step of a pull or an import, for a progress display: a blob's bytes so far, or a phase ending."""
 
-    digest: str
-    phase: str  # "manifest", "downloading", "exists", "done"
+    digest: str  # of the blob (a docker-archive's layer: its diff ID, the same for an uncompressed one)
+    phase: str  # "manifest", "downloading" (a pull), "copying" (an import), "exists", "done"
     done: int = 0
     total: int = 0
 

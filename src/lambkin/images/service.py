@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,9 +67,11 @@ class ImageService:
         layers: LayerStore,
         client: RegistryClient,
         limits: ImageLimits | None = None,
+        aliases: Callable[[], Iterable[str]] = tuple,
     ) -> None:
         self.host = host  # lambkin's own address: its registry's
         self.port = port
+        self.aliases = aliases  # other host:port names of its registry (its peers', a load balancer's)
         self.catalog = catalog
         self.blobs: BlobStore = catalog.blobs
         self.layers = layers
@@ -78,7 +80,10 @@ class ImageService:
         self._pulls = KeyedLock()
 
     def is_own_registry(self, ref: ImageReference) -> bool:
-        """Whether `ref` names lambkin's own registry: its host:port, or loopback with its port."""
+        """Whether `ref` names lambkin's own registry: its host:port, loopback with its port, or one of its
+        other names (a cluster's registry is one, whichever node a URI names)."""
+        if ref.registry.lower() in {alias.lower() for alias in self.aliases()}:
+            return True
         if ref.port != self.port:
             return False
         if ref.host == self.host or ref.host in LOCAL_HOSTS:
@@ -137,6 +142,7 @@ class ImageService:
             raise ContentInvalid(f"{ref}: {exc.message}") from exc
         if not isinstance(manifest, ImageManifest):
             raise ContentInvalid(f"{ref}: the index entry for linux/{arch} is itself an index")
+        await self._here(str(ref), manifest.config.digest)
         try:
             raw_config = await asyncio.to_thread(self.blobs.read, manifest.config.digest)
             config = parse_config(raw_config)
@@ -145,6 +151,12 @@ class ImageService:
         except RegistryError as exc:
             raise ContentInvalid(f"{ref}: {exc.message}") from exc
         return digest, manifest, config
+
+    async def _here(self, image_uri: str, digest: str) -> None:
+        """Makes sure this node has a blob of the image, fetched from a peer if another node has it; raises
+        ImageNotFound (a version's StateReasonCode ImageDeleted) if no live node has it intact."""
+        if not await self.catalog.peers.ensure(digest):
+            raise ImageNotFound(f"{image_uri}: no live node holds its blob {digest} intact")
 
     async def prepare(self, image: ResolvedImage) -> tuple[Path, ...]:
         """Unpacks every layer not yet unpacked (each once, shared); returns the lower dirs, top-most first.
@@ -159,12 +171,16 @@ class ImageService:
 
         async def one(layer: Descriptor, diff_id: str) -> None:
             async with limit:
+                if not self.layers.exists(diff_id):
+                    await self._here(image.resolved_uri, layer.digest)
                 paths[diff_id] = await self.layers.ensure(layer.digest, diff_id, budget)
 
         try:
             async with asyncio.TaskGroup() as group:
                 for layer, diff_id in {d: (layer, d) for layer, d in pairs}.values():
                     group.create_task(one(layer, diff_id))
+        except* ImageNotFound as unavailable:
+            raise unavailable.exceptions[0] from None
         except* LayerRejected as rejected:
             raise ContentInvalid(f"{image.resolved_uri}: {rejected.exceptions[0]}") from rejected
         except* FileNotFoundError as missing:
@@ -182,18 +198,20 @@ def build_image_service(
     limits: ImageLimits | None = None,
     private_registries: Sequence[str] = (),
     insecure_registries: Sequence[str] = (),
+    aliases: Callable[[], Iterable[str]] = tuple,
 ) -> ImageService:
     """The service over a data directory's stores, with the logins skopeo/docker keep for pulls, for the
     server listening on `host`:`port`, unpacking images within `limits`. Pulls reach public addresses and
     the registries listed as private or insecure (those also without TLS checks, or over plain http);
-    an entry is `host`, `host:port` or a network. Raises ValueError for an entry that is none of these."""
+    an entry is `host`, `host:port` or a network. Raises ValueError for an entry that is none of these.
+    An image URI naming one of `aliases()` (host:port) is in lambkin's own registry."""
     layers = LayerStore(data_dir / "layers", catalog.blobs)
     insecure = RegistryAllowList.parse(insecure_registries)
     allowed = RegistryAllowList.parse(private_registries) | insecure
     client = RegistryClient(
         catalog.blobs, catalog, credentials=load_auth_files(), allowed=allowed, insecure=insecure
     )
-    return ImageService(host, port, catalog, layers, client, limits)
+    return ImageService(host, port, catalog, layers, client, limits, aliases)
 
 
 def _top_most_first(bottom_first: Sequence[Path]) -> list[Path]:

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import hashlib
 import os
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lambkin.images.blobs import CHUNK, BlobStore, start_writeback
+from lambkin.images.blobs import CHUNK, BlobStore, write_stream
 from lambkin.images.catalog import Catalog, check_digest, check_repository
 from lambkin.images.errors import (
     BlobUploadInvalid,
@@ -24,10 +25,19 @@ from lambkin.images.errors import (
 )
 from lambkin.store import Connection, Store
 
-BATCH = 4 << 20  # bytes gathered from the socket before one write+hash step off the loop
 UPLOAD_PREFIX = "upload-"
+# An upload's id: a UUID, and on a cluster ".<node>", the node whose staging file holds the session.
+UPLOAD_ID_RE = re.compile(
+    r"^[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}(?:\.(?P<node>[A-Za-z0-9_.-]{1,128}))?$"
+)
 
 Chunks = AsyncIterator[bytes]
+
+
+def upload_node(upload_id: str) -> str | None:
+    """The node an upload's id names (None: a single node's id, or no upload id at all)."""
+    match = UPLOAD_ID_RE.match(upload_id)
+    return None if match is None else match["node"]
 
 
 @dataclass(frozen=True)
@@ -57,20 +67,32 @@ class Uploads:
     survives a server restart (the hash is rebuilt from the file). A chunk is all or nothing: a
     request that fails halfway is cut back off the file. A blob becomes visible only once its digest is
     verified and it is durable (BlobStore.adopt).
+
+    On a cluster (`node` given) an upload's id names the node that holds it, so that any node can send the
+    session's later requests there (api/registry_relay.py); each node collects only its own sessions.
     """
 
-    def __init__(self, db: Store, blobs: BlobStore, catalog: Catalog) -> None:
+    def __init__(self, db: Store, blobs: BlobStore, catalog: Catalog, node: str | None = None) -> None:
         self.db = db
         self.blobs = blobs
         self.catalog = catalog
+        self.node = node
         self._sessions: dict[str, _Session] = {}
+
+    def holder(self, upload_id: str) -> str | None:
+        """The node an upload id names, if that is another node; None for this node's own sessions.
+        Raises BlobUploadUnknown for an id no node would have made."""
+        if not UPLOAD_ID_RE.match(upload_id):
+            raise BlobUploadUnknown(f"unknown upload {upload_id!r}", {"uuid": upload_id})
+        node = upload_node(upload_id)
+        return None if node is None or node == self.node else node
 
     def _path(self, upload_id: str) -> Path:
         return self.blobs.staging / f"{UPLOAD_PREFIX}{upload_id}"
 
     async def start(self, repository: str) -> UploadStatus:
         check_repository(repository)
-        upload_id = str(uuid.uuid4())
+        upload_id = str(uuid.uuid4()) + (f".{self.node}" if self.node is not None else "")
         path = self._path(upload_id)
         await asyncio.to_thread(path.touch)
 
@@ -152,7 +174,7 @@ class Uploads:
         path = self.blobs.new_staging_path()
         hasher = hashlib.sha256()
         try:
-            written = await _write(path, 0, hasher, chunks)
+            written = await write_stream(path, 0, hasher, chunks)
             if size is not None and written != size:
                 raise SizeInvalid(f"received {written} bytes, but the request announced {size}")
             actual = "sha256:" + hasher.hexdigest()
@@ -180,7 +202,7 @@ class Uploads:
             raise RangeInvalid(f"invalid Content-Range {start}-{end}", {"offset": session.offset})
         before_offset, before_hash = session.offset, session.hasher.copy()
         try:
-            written = await _write(session.path, session.offset, session.hasher, chunks, create=False)
+            written = await write_stream(session.path, session.offset, session.hasher, chunks, create=False)
             if start is not None and end is not None and written != end - start + 1:
                 raise BlobUploadInvalid(
                     f"Content-Range {start}-{end} announces {end - start + 1} bytes, but {written} arrived"
@@ -228,53 +250,6 @@ class Uploads:
         await self.db.run(delete)
         path = session.path if session else self._path(upload_id)
         await asyncio.to_thread(path.unlink, True)
-
-
-async def _write(path: Path, offset: int, hasher: Any, chunks: Chunks, create: bool = True) -> int:
-    """Streams `chunks` into `path` from `offset`, hashing as it goes; returns the bytes written.
-
-    Gathers the request body into batches and writes+hashes each batch on a worker thread while the
-    next one arrives, so the event loop never waits on the disk and memory stays at two batches.
-    """
-    loop = asyncio.get_running_loop()
-    fd = await asyncio.to_thread(os.open, path, os.O_WRONLY | (os.O_CREAT if create else 0), 0o600)
-    written = 0
-    pending: asyncio.Future[None] | None = None
-    try:
-        batch: list[bytes] = []
-        batched = 0
-        async for chunk in chunks:
-            batch.append(chunk)
-            batched += len(chunk)
-            if batched >= BATCH:
-                if pending is not None:
-                    await pending
-                pending = loop.run_in_executor(None, _write_batch, fd, offset + written, hasher, batch)
-                written += batched
-                batch, batched = [], 0
-        if pending is not None:
-            await pending
-            pending = None
-        if batch:
-            await asyncio.to_thread(_write_batch, fd, offset + written, hasher, batch)
-            written += batched
-    finally:
-        if pending is not None:
-            # Never leave a write running on a file that the caller may truncate next.
-            await asyncio.wait([pending])
-        os.close(fd)
-    return written
-
-
-def _write_batch(fd: int, offset: int, hasher: Any, batch: list[bytes]) -> None:
-    data = b"".join(batch)
-    hasher.update(data)
-    view = memoryview(data)
-    start = offset
-    while view:
-        n = os.pwrite(fd, view, offset)
-        view, offset = view[n:], offset + n
-    start_writeback(fd, start, len(data))
 
 
 def _truncate(path: Path, size: int) -> None:

@@ -7,13 +7,14 @@ import datetime as dt
 import json
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from lambkin import json_depth
 from lambkin.environments.results import FunctionError, Outcome
 from lambkin.invoke.async_lifecycle import AsyncEvent
-from lambkin.queues.errors import QueueError
+from lambkin.queues.errors import QueueElsewhere, QueueError, QueueUnavailable
 from lambkin.queues.messages import AttributeValue
 from lambkin.queues.sending import SendRequest
 from lambkin.queues.service import QueueService
@@ -26,6 +27,10 @@ Refused = Callable[[str, str, str], str | None]
 """(role ARN, function name, target ARN) -> None if a session of the function's role may deliver to the
 target, else the action refused there ("sqs:SendMessage", "lambda:InvokeFunction"). The wiring passes the
 control plane's `Delivery.refused`."""
+
+Forward = Callable[[str, str, SendRequest, str], Awaitable[None]]
+"""(node, queue name, message, sender): sends the message to a queue another node owns, through that node
+(api/cluster_queues.py); raises the queue's own error, or QueueUnavailable."""
 
 
 @dataclass(frozen=True)
@@ -40,8 +45,8 @@ def _json_or_text(raw: bytes) -> Any:
     if not raw:
         return None
     try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError, RecursionError):  # carried as text, however deep
+        return json_depth.loads(raw)
+    except ValueError:  # carried as text, however deep
         return raw.decode("utf-8", "replace")
 
 
@@ -95,9 +100,12 @@ class Destinations:
     """Delivers records to lambkin's queues in process; a function destination becomes a new async event.
     With `refused`, each delivery first asks whether the function's role may make it."""
 
-    def __init__(self, queues: QueueService | None, refused: Refused | None = None) -> None:
+    def __init__(
+        self, queues: QueueService | None, refused: Refused | None = None, forward: Forward | None = None
+    ) -> None:
         self.queues = queues
         self.refused = refused
+        self.forward = forward
 
     def allowed(self, role: str, function: str, arn: str, request_id: str) -> bool:
         """Whether the function's role may deliver to `arn` now (its policies may have changed since the
@@ -135,7 +143,9 @@ class Destinations:
     async def to_queue(
         self, arn: str, body: str, attributes: dict[str, AttributeValue] | None = None
     ) -> bool:
-        """Sends one message; False (logged) when the queue is missing or refuses it, as Lambda drops it."""
+        """Sends one message (through the node that owns its queue); False (logged) when the queue is
+        missing or refuses it, as Lambda drops it; QueueUnavailable when it could not be sent now (the
+        attempt waits and runs again)."""
         if self.queues is None:
             log.warning("no queue service: a record for %s is dropped", arn)
             return False
@@ -143,8 +153,16 @@ class Destinations:
         if name is None:
             log.warning("destination queue %s does not exist: the record is dropped", arn)
             return False
+        request = SendRequest(body=body, attributes=attributes or {})
         try:
-            await self.queues.send(name, SendRequest(body=body, attributes=attributes or {}), "lambda")
+            try:
+                await self.queues.send(name, request, "lambda")
+            except QueueElsewhere as elsewhere:
+                if self.forward is None:
+                    raise QueueUnavailable(f"the queue {name} is another node's") from None
+                await self.forward(elsewhere.node, name, request, "lambda")
+        except QueueUnavailable:
+            raise
         except QueueError as exc:
             log.warning("destination queue %s refused the record: %s", arn, exc)
             return False

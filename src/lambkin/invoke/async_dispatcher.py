@@ -8,11 +8,13 @@ import heapq
 import itertools
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol, assert_never
 
 from lambkin.clock import SYSTEM_CLOCK, Clock
+from lambkin.cluster.leases import Lease, LeaseLost
+from lambkin.cluster.owners import Owners, solo_owners
 from lambkin.environments.results import SANDBOX_FAILURE, FunctionError, Success
 from lambkin.invoke.async_destinations import Attempt, Destinations, destination_record
 from lambkin.invoke.async_lifecycle import (
@@ -34,6 +36,7 @@ from lambkin.invoke.async_store import INLINE_LIMIT, EventStore
 from lambkin.invoke.concurrency import Throttled
 from lambkin.invoke.invoker import InvokeRequest, InvokeResult, InvokeTarget
 from lambkin.invoke.targets import FunctionBusy, FunctionGone, Resolve, Target
+from lambkin.store import Connection
 
 log = logging.getLogger("lambkin.invoke.async")
 
@@ -58,6 +61,13 @@ class Runner(Protocol):
 
 
 Configs = Callable[[str, str | None], Awaitable[AsyncConfig | None]]
+Announce = Callable[[Connection, str, Sequence[str]], None]
+"""(connection, function, request IDs): tells the node that dispatches the function's events of new ones,
+inside the unit of work that stores them (the cluster's bus; nothing with one node)."""
+
+
+def _silent(conn: Connection, function: str, request_ids: Sequence[str]) -> None:
+    return None
 
 
 @dataclass(frozen=True)
@@ -76,7 +86,9 @@ def route(
 
 
 class Dispatcher:
-    """Owns the in-memory view of the stored events: ready ones per function, delayed ones by due time."""
+    """Owns the in-memory view of the stored events of the functions this node dispatches (those whose lease
+    `async:FUNCTION` it holds: `owners`): ready ones per function, delayed ones by due time. Any node accepts
+    an event (stored, then announced to the function's owner); only the owner runs it."""
 
     def __init__(
         self,
@@ -87,6 +99,8 @@ class Dispatcher:
         destinations: Destinations,
         settings: DispatchSettings,
         clock: Clock = SYSTEM_CLOCK,
+        owners: Owners | None = None,
+        announce: Announce = _silent,
     ) -> None:
         self.store = store
         self.runner = runner
@@ -95,6 +109,9 @@ class Dispatcher:
         self.destinations = destinations
         self.settings = settings
         self.clock = clock
+        self.owners = owners or solo_owners("async", clock)
+        self.announce = announce
+        self._known: set[str] = set()  # the request IDs in memory here (ready, delayed, running)
         self._ready: dict[str, collections.deque[AsyncEvent]] = {}
         self._delayed: list[tuple[float, int, AsyncEvent]] = []
         self._running: dict[str, int] = {}
@@ -102,23 +119,69 @@ class Dispatcher:
         self._order = itertools.count()
         self._wake = asyncio.Event()
 
-    def restore(self) -> int:
-        """Queues every stored event (start-up, before serving); those in flight at a crash run again."""
-        events = self.store.load()
-        for event in events:
+    async def restore(self) -> int:
+        """Takes on every function with stored events that this node should dispatch and nobody does (at
+        start, and when a node left: its in-flight events run again here); how many events it queued."""
+        taken = 0
+        for lease in await self.owners.claim_due(await self.store.functions()):
+            function = self.owners.key_of(lease.name)
+            if function is not None:
+                taken += await self.load(function)
+        return taken
+
+    async def take(self, function: str) -> None:
+        """Takes the function's events on if this node should dispatch them and nobody does."""
+        if self.owners.held(function) is None and await self.owners.claim_due([function]):
+            await self.load(function)
+
+    async def load(self, function: str, request_ids: Sequence[str] | None = None) -> int:
+        """Queues the function's stored events not in memory yet (those of `request_ids`, if given), while
+        this node holds its lease; how many."""
+        if self.owners.held(function) is None:
+            return 0
+        events = await self.store.events(function, request_ids)
+        fresh = [e for e in events if e.request_id not in self._known]
+        if self.owners.held(function) is None:
+            return 0
+        for event in fresh:
             self._queue(event)
-        return len(events)
+        return len(fresh)
+
+    def drop(self, function: str) -> None:
+        """Forgets the function's waiting events (its lease was lost: they are another node's now); attempts
+        under way end without writing (fenced)."""
+        for event in self._ready.pop(function, ()):
+            self._known.discard(event.request_id)
+        kept = [entry for entry in self._delayed if entry[2].function != function]
+        for _, _, event in self._delayed:
+            if event.function == function:
+                self._known.discard(event.request_id)
+        heapq.heapify(kept)
+        self._delayed = kept
 
     async def accept(self, events: list[AsyncEvent]) -> None:
-        """Returns once the events are committed; only then may the caller hear 202."""
-        await self.store.add(events)
+        """Returns once the events are committed; only then may the caller hear 202. Events of a function
+        another node dispatches are announced to it in the same commit."""
+        elsewhere: dict[str, list[str]] = {}
         for event in events:
-            self._queue(event)
+            if self.owners.held(event.function) is None:
+                elsewhere.setdefault(event.function, []).append(event.request_id)
+        await self.store.add(events, lambda conn: self._announce(conn, elsewhere))
+        for event in events:
+            if event.function not in elsewhere:
+                self._queue(event)
+        for function in elsewhere:
+            await self.take(function)
+
+    def _announce(self, conn: Connection, elsewhere: dict[str, list[str]]) -> None:
+        for function, request_ids in elsewhere.items():
+            self.announce(conn, function, request_ids)
 
     def backlog(self) -> int:
         return sum(len(q) for q in self._ready.values()) + len(self._delayed) + sum(self._running.values())
 
     def _queue(self, event: AsyncEvent) -> None:
+        self._known.add(event.request_id)
         if event.payload is not None and len(event.payload) > INLINE_LIMIT:
             event = replace(event, payload=None)  # on disk already: loaded again for its attempt
         if event.due <= self.clock.now():
@@ -166,6 +229,10 @@ class Dispatcher:
         """Runs one attempt of a Running event and commits what follows; the function's slot frees at the end."""
         try:
             await self._attempt(event)
+        except LeaseLost:  # another node dispatches the function's events now: this one is its to run
+            self._known.discard(event.request_id)
+            self.owners.lost(event.function)
+            self.drop(event.function)
         except Exception:
             log.exception(
                 "async event %s: the attempt failed in lambkin; it waits and runs again", event.request_id
@@ -185,6 +252,7 @@ class Dispatcher:
         if event.payload is None:
             payload = await self.store.payload(event.request_id)
             if payload is None:
+                self._known.discard(event.request_id)
                 return  # gone already (a duplicate of an event that finished)
             event = replace(event, payload=payload)
         try:
@@ -194,7 +262,8 @@ class Dispatcher:
                 "async event %s: function %s is gone; the event is dropped", event.request_id, event.function
             )
             event.moved(EventAction.DROP)
-            await self.store.remove(event.request_id)
+            await self.store.remove(event.request_id, self._lease(event))
+            self._known.discard(event.request_id)
             return
         except FunctionBusy:
             self._requeue_throttled(event, now, policy)
@@ -229,7 +298,7 @@ class Dispatcher:
         match decision:
             case Retry(due=due):
                 following = tried.moved(EventAction.RETRY, due=due)
-                await self.store.reschedule(following)
+                await self.store.reschedule(following, self._lease(event))
                 self._queue(following)
             case Finish():
                 await self._finish(tried, decision, attempt, target)
@@ -238,8 +307,18 @@ class Dispatcher:
             case _:
                 assert_never(decision)
 
+    def _lease(self, event: AsyncEvent) -> Lease:
+        """The lease this node dispatches the event's function under (LeaseLost once it has none)."""
+        lease = self.owners.held(event.function)
+        if lease is None:
+            raise LeaseLost(self.owners.lease_name(event.function))
+        return lease
+
     def _requeue_throttled(self, event: AsyncEvent, now: float, policy: RetryPolicy) -> None:
         """A throttle costs no attempt and no write: the stored row is still due, a restart re-runs it."""
+        if self.owners.held(event.function) is None:  # another node's to run now
+            self._known.discard(event.request_id)
+            return
         waiting = replace(event, throttles=event.throttles + 1)
         decision = decide(waiting, Kind.THROTTLED, policy, now)
         # Past its maximum age (Finish), it is due at once: the next dispatch sends it down the failure path.
@@ -279,6 +358,16 @@ class Dispatcher:
             role, event.function, dead_letter, event.request_id
         ):
             await self.destinations.dead_letter(dead_letter, event, attempt, decision.condition)
-        await self.store.remove(event.request_id, successors)
+        elsewhere: dict[str, list[str]] = {}
         for successor in successors:
-            self._queue(successor)
+            if self.owners.held(successor.function) is None:
+                elsewhere.setdefault(successor.function, []).append(successor.request_id)
+        await self.store.remove(
+            event.request_id, self._lease(event), successors, lambda conn: self._announce(conn, elsewhere)
+        )
+        self._known.discard(event.request_id)
+        for successor in successors:
+            if successor.function not in elsewhere:
+                self._queue(successor)
+        for function in elsewhere:
+            await self.take(function)

@@ -58,6 +58,14 @@ class ConcurrencyLimiter:
     def in_flight(self, function: str) -> int:
         return self._in_flight.get(function, 0)
 
+    def by_function(self) -> dict[str, int]:
+        """Invocations in flight, by function (those with none are absent)."""
+        return dict(self._in_flight)
+
+    def unreserved(self) -> int:
+        """The account's concurrency left to functions without a reservation (of those known here)."""
+        return self.account_limit - sum(self._reserved.values())
+
     def admit(self, function: str, reserved: int | None) -> tuple[str, bool]:
         """Counts one more invocation in flight, or raises Throttled; `release` the lease it returns."""
         self.set_reserved(function, reserved)

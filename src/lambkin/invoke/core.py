@@ -11,6 +11,7 @@ from lambkin.environments.ports import CredentialSource
 from lambkin.invoke.concurrency import ConcurrencyLimiter
 from lambkin.invoke.invoker import Invoker
 from lambkin.logs.store import LogStore
+from lambkin.metrics.recorder import Recorder
 from lambkin.sandbox.spec import SandboxBackend
 
 
@@ -29,9 +30,12 @@ def build_execution(
     pools: PoolSettings,
     account_concurrency: int,
     credentials: CredentialSource,
+    metrics: Recorder | None = None,
 ) -> ExecutionCore:
     """Pools on `sandboxes` that write to `logs` and give each environment `credentials`, under the
-    account's concurrency limit."""
-    pooled = Pools(sandboxes, ResolvingImageSource(images), logs, pools, credentials=credentials)
+    account's concurrency limit; with `metrics`, invocations and cold starts are counted there."""
+    pooled = Pools(
+        sandboxes, ResolvingImageSource(images), logs, pools, credentials=credentials, metrics=metrics
+    )
     concurrency = ConcurrencyLimiter(account_concurrency)
-    return ExecutionCore(pooled, concurrency, Invoker(concurrency, pooled), logs)
+    return ExecutionCore(pooled, concurrency, Invoker(concurrency, pooled, metrics=metrics), logs)

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from lambkin.functions.cache import ReadCache
-from lambkin.functions.errors import FunctionNotFound, ResourceConflict, not_invocable
+from lambkin.functions.errors import FunctionNotFound, FunctionsError, ResourceConflict, not_invocable
 from lambkin.functions.model import Alias, FunctionRecord, FunctionVersion
 from lambkin.functions.names import Arns, FunctionRef
 from lambkin.functions.states import State
@@ -91,6 +91,15 @@ class Targets:
         self.arns = versions.arns
         self.cache = versions.cache
         self.draw = draw
+
+    def cached(self, function_name: str, qualifier: str | None) -> Target | None:
+        """The Target `resolve` would return from the cache alone, or None (not cached, or not a name)."""
+        try:
+            ref = self.arns.parse(function_name, qualifier)
+        except FunctionsError:
+            return None
+        cached: Target | None = self.cache.get(ref.name, (_TARGET, ref.qualifier))
+        return cached
 
     async def resolve(self, function_name: str, qualifier: str | None) -> Target:
         ref = self.arns.parse(function_name, qualifier)

@@ -8,8 +8,9 @@ import logging
 import os
 import time
 import urllib.parse
+import zlib
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from json.encoder import encode_basestring
 from pathlib import Path
@@ -32,7 +33,8 @@ class LogEvent:
 
     @property
     def event_id(self) -> str:
-        return f"{self.timestamp:020d}{abs(hash(self.stream)) % 10**12:012d}{self.seq:010d}"
+        """The same on every node and after a restart (the stream's CRC, not Python's salted hash)."""
+        return f"{self.timestamp:020d}{zlib.crc32(self.stream.encode()):012d}{self.seq:010d}"
 
 
 def _quote(name: str) -> str:
@@ -52,8 +54,15 @@ class LogStore:
     again, so every line a reader sees is whole.
     """
 
-    def __init__(self, root: Path, retention_s: float = 7 * 86400, max_stream_bytes: int = 64 << 20) -> None:
+    def __init__(
+        self,
+        root: Path,
+        retention_s: float = 7 * 86400,
+        max_stream_bytes: int = 64 << 20,
+        watch: Callable[[str, Sequence[str]], None] | None = None,
+    ) -> None:
         self.root = root
+        self.watch = watch  # shown every function's output lines, by group (embedded metrics)
         self.retention_s = retention_s
         self.max_stream_bytes = max_stream_bytes
         self._files: OrderedDict[tuple[str, str], IO[str]] = OrderedDict()

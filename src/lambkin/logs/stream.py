@@ -43,6 +43,9 @@ class LogStream:
         if rest:
             self._partial[fd] = rest
         self._lines(events)
+        watch = self.store.watch
+        if watch is not None and events:
+            watch(self.group, events)
 
     def platform(self, *lines: str) -> None:
         """Platform lines (START, END, REPORT, ...), in order, in one write."""

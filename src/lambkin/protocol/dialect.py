@@ -10,6 +10,9 @@ from lambkin.protocol.validate import Problem
 
 INVOKE_LIMIT = 6_291_456
 BODY_LIMIT = 10 * 1024 * 1024
+# Lambda's request limit for the operations that carry a .zip package (50 MB zipped, base64 in JSON).
+PACKAGE_LIMIT = 69_905_067
+PACKAGE_OPERATIONS = frozenset({"CreateFunction", "UpdateFunctionCode", "PublishLayerVersion"})
 QUERY_SERVICES = frozenset({"iam", "sts"})  # query-protocol services: input faults are ValidationError
 UNAVAILABLE = "ServiceUnavailable"  # a domain error's code for a retryable fault of the server (a full disk, the database away)
 
@@ -43,12 +46,15 @@ def auth_error(failure: SignatureError) -> AwsError:
 
 
 def access_denied(service: str, message: str) -> AwsError:
-    """The caller may not do what it asked: each service's AccessDenied (Lambda's and CloudWatch Logs'
-    AccessDeniedException, SQS's AccessDenied in both its protocols, IAM's and STS's AccessDenied)."""
-    if service == "lambda":
+    """The caller may not do what it asked: each service's AccessDenied (Lambda's, Scheduler's, CloudWatch
+    Logs' and EventBridge's AccessDeniedException, SQS's AccessDenied in both its protocols, IAM's and STS's
+    AccessDenied)."""
+    if service in ("lambda", "scheduler"):
         return AwsError("AccessDeniedException", message, 403)
-    if service == "logs":
+    if service in ("logs", "events"):
         return AwsError("AccessDeniedException", message)  # the model's status: 400
+    if service == "apigatewayv2":
+        return AwsError("AccessDeniedException", message, 403)
     if service == "sqs":
         return AwsError("AccessDeniedException", message, 403, query_code="AccessDenied")
     return AwsError("AccessDenied", message, 403)
@@ -61,6 +67,8 @@ def parse_error(service: str, message: str) -> AwsError:
         return AwsError("SerializationException", message, 400, query_code="InvalidParameterValue")
     if service in QUERY_SERVICES:
         return AwsError("ValidationError", message, 400)
+    if service == "apigatewayv2":
+        return AwsError("BadRequestException", message, 400)
     return AwsError("SerializationException", message, 400)
 
 
@@ -68,10 +76,16 @@ def enforced(service: str, problems: list[Problem]) -> list[Problem]:
     """The model constraints the service itself enforces.
 
     SQS does not enforce its model's enums: ReceiveMessage takes message system attribute names in
-    AttributeNames, and an unknown queue attribute is its own InvalidAttributeName (found by queues).
+    AttributeNames, and an unknown queue attribute is its own InvalidAttributeName (found by queues). A batch
+    without entries (the query protocol sends no `Entries` for an empty list) is its EmptyBatchRequest.
     """
     if service == "sqs":
-        return [problem for problem in problems if "enum value set" not in problem.constraint]
+        return [
+            problem
+            for problem in problems
+            if "enum value set" not in problem.constraint
+            and not (problem.missing and problem.path == "entries")
+        ]
     return problems
 
 
@@ -98,16 +112,35 @@ def invalid_input(service: str, problems: list[Problem]) -> AwsError:
         return AwsError("InvalidParameterException", message, 400)
     if service in QUERY_SERVICES:
         return AwsError("ValidationError", message, 400)
+    if service == "apigatewayv2":
+        return AwsError("BadRequestException", message, 400)
     return AwsError("ValidationException", message, 400)
 
 
 def unknown_operation(service: str, protocol: str, what: str) -> AwsError:
-    """No operation of the model matches the request."""
+    """No operation of the model matches the request (API Gateway v1's, signed for `apigateway` as v2's
+    are, is a service lambkin does not serve)."""
+    if service == "apigatewayv2" and " /v2/" not in what:
+        return AwsError(
+            "UnsupportedOperation",
+            f"lambkin does not serve API Gateway v1 (REST APIs: {what}); it serves HTTP APIs, API Gateway v2.",
+            400,
+        )
     if protocol == "query":
         return AwsError("InvalidAction", f"The action {what} is not valid for this endpoint.", 400)
     if protocol == "json":
         return AwsError("UnknownOperationException", f"Unknown operation {what}", 400)
     return AwsError("UnknownOperationException", f"No operation matches {what}", 404)
+
+
+def not_served(signing_name: str, served: list[str]) -> AwsError:
+    """A request signed for an AWS service lambkin does not serve (ECR's API, S3, API Gateway v1, ...)."""
+    return AwsError(
+        "UnsupportedOperation",
+        f"lambkin does not serve the AWS service '{signing_name}' (the request is signed for it); "
+        f"the services it serves are signed for: {', '.join(served)}.",
+        400,
+    )
 
 
 def not_implemented(service: str, operation: str) -> AwsError:
@@ -118,6 +151,12 @@ def not_implemented(service: str, operation: str) -> AwsError:
 
 
 def too_large(service: str, operation: str | None, limit: int) -> AwsError:
+    if service == "lambda" and operation in PACKAGE_OPERATIONS:
+        return AwsError(
+            "RequestEntityTooLargeException",
+            f"Request must be smaller than {limit} bytes for the {operation} operation",
+            413,
+        )
     if service == "lambda":
         action = "InvokeFunction" if operation == "Invoke" else (operation or "this")
         return AwsError(
@@ -148,8 +187,14 @@ def internal(service: str, request_id: str) -> AwsError:
         return AwsError("InternalError", message, 500, query_code="InternalError")
     if service in QUERY_SERVICES:
         return AwsError("ServiceFailureException" if service == "iam" else "InternalFailure", message, 500)
+    if service == "events":
+        return AwsError("InternalException", message, 500)
+    if service == "scheduler":
+        return AwsError("InternalServerException", message, 500)
     return AwsError("ServiceUnavailableException", message, 500)
 
 
 def body_limit(service: str, operation: str | None) -> int:
+    if service == "lambda" and operation in PACKAGE_OPERATIONS:
+        return PACKAGE_LIMIT
     return INVOKE_LIMIT if service == "lambda" and operation == "Invoke" else BODY_LIMIT

@@ -21,10 +21,10 @@ from lambkin import ids
 from lambkin.protocol import dialect, serialize
 from lambkin.protocol.errors import AwsError, DomainError
 from lambkin.protocol.legacy import query_model
-from lambkin.protocol.model import ServiceIndex, service_index
+from lambkin.protocol.model import ServiceIndex, service_index, wire_protocol
 from lambkin.protocol.parse import ParseError, parse_json, parse_rest_json
 from lambkin.protocol.query import parse_query
-from lambkin.protocol.service import Authorize, Handler, RequestContext, Services
+from lambkin.protocol.service import Authorize, Handler, Relay, Relayer, RequestContext, Services
 from lambkin.protocol.sigv4 import (
     Incoming,
     KeyLookup,
@@ -78,6 +78,7 @@ class Routed:
     operation: OperationModel | None
     labels: Mapping[str, str]
     body_limit: int
+    accepts_json: bool = False  # a query-protocol request (SQS's) that asks for a JSON answer
 
 
 def _utcnow() -> datetime:
@@ -97,14 +98,17 @@ class AwsGateway:
         authorize: Authorize | None = None,
         now: Callable[[], datetime] = _utcnow,
         region: str = "us-east-1",
+        relayer: Relayer | None = None,
     ) -> None:
         self.services = services
+        self.relayer = relayer
         self.region = region
         self.account_id = account_id
         self.keys = keys
         self.authorize = authorize
         self.now = now
         self.indexes: dict[str, ServiceIndex] = {name: service_index(name) for name in services}
+        self._signed_for = {index.signing_name: index for index in self.indexes.values()}
         self._query_ops: dict[str, dict[str, OperationModel]] = {}
         for name, index in self.indexes.items():
             if index.query_compatible:
@@ -126,7 +130,12 @@ class AwsGateway:
         elif protocol == "json":
             operation = index.by_target(request.headers.get("x-amz-target", ""))
         limit = dialect.body_limit(index.name, operation.name if operation else None)
-        return Routed(request, request_id, index, protocol, operation, labels, limit)
+        accepts_json = (
+            protocol == "query"
+            and index.query_compatible
+            and "application/json" in request.headers.get("accept", "")
+        )
+        return Routed(request, request_id, index, protocol, operation, labels, limit, accepts_json)
 
     async def answer(self, routed: Routed, body: bytes | None) -> serialize.Reply:
         """The reply to a routed request whose whole body is `body` (None: it was larger than its limit).
@@ -138,11 +147,12 @@ class AwsGateway:
                 raise dialect.too_large(index.name, operation, routed.body_limit)
             reply = await self._serve(routed, body)
         except AwsError as failure:
-            reply = serialize.error(index, protocol, failure, request_id)
+            reply = serialize.error(index, protocol, failure, request_id, routed.accepts_json)
         except Exception:
             request = routed.request
             log.exception("%s %s failed (request %s)", request.method, request.raw_path, request_id)
-            reply = serialize.error(index, protocol, dialect.internal(index.name, request_id), request_id)
+            internal = dialect.internal(index.name, request_id)
+            reply = serialize.error(index, protocol, internal, request_id, routed.accepts_json)
         reply.headers.append(("x-amzn-requestid", request_id))
         if reply.stream is not None:
             return dataclasses.replace(reply, stream=_guarded(reply.stream, request_id))
@@ -153,7 +163,14 @@ class AwsGateway:
         query-protocol service (IAM, STS) is told apart by its scope, as AWS tells them apart by host."""
         target = request.headers.get("x-amz-target")
         scope = claimed_scope(request.headers, request.query)
-        index = self.indexes.get(scope.service) if scope else None
+        index = self._signed_for.get(scope.service) if scope else None
+        if scope is not None and index is None:
+            named = self._named(request, target)
+            if named is not None:  # signed for another service than the one it calls: verify() refuses it
+                return named, "query" if named.query_compatible and not target else named.protocol
+            # a service lambkin does not serve: its error in its protocol
+            fallback = self.indexes.get("lambda") or next(iter(self.indexes.values()))
+            return fallback, wire_protocol(scope.service)
         if index is None and target:
             index = next((i for i in self.indexes.values() if target.startswith(i.target_prefix + ".")), None)
         if index is None and (
@@ -167,6 +184,16 @@ class AwsGateway:
             return index, "query"
         return index, index.protocol
 
+    def _named(self, request: ApiRequest, target: str | None) -> ServiceIndex | None:
+        """The served service a request names by its X-Amz-Target or its REST path, whatever its signature
+        claims (None: it names none)."""
+        if target:
+            return next((i for i in self.indexes.values() if target.startswith(i.target_prefix + ".")), None)
+        for index in self.indexes.values():
+            if index.protocol == "rest-json" and index.route(request.method, request.raw_path, request.query):
+                return index
+        return None
+
     async def _serve(self, routed: Routed, body: bytes) -> serialize.Reply:
         request, index, protocol, request_id = (
             routed.request,
@@ -175,17 +202,28 @@ class AwsGateway:
             routed.request_id,
         )
         name, operation, labels = index.name, routed.operation, routed.labels
+        scope = claimed_scope(request.headers, request.query)
+        if (
+            scope is not None
+            and scope.service not in self._signed_for
+            and self._named(request, request.headers.get("x-amz-target")) is None
+        ):
+            raise dialect.not_served(scope.service, sorted(self._signed_for))
         incoming = Incoming(request.method, request.raw_path, request.query_string, request.headers, body)
         try:
-            verified = await self.verify(incoming, name)
+            verified = await self.verify(incoming, index.signing_name)
         except SignatureError as failure:
             raise dialect.auth_error(failure) from None
         try:
             if protocol == "query":
                 params = _form(request, body)
                 action = params.get("Action", "")
+                if not action and name == "sqs":  # as SQS answers a request that names no action
+                    return serialize.Reply(
+                        404, [("content-type", "text/xml")], b"<UnknownOperationException/>"
+                    )
                 operation = self._query_ops[name].get(action)
-                if operation is None:
+                if operation is None or not _fits_path(name, operation, request):
                     raise dialect.unknown_operation(name, protocol, action or "(none)")
                 arguments = parse_query(operation.input_shape, params)
                 _queue_url_from_path(operation, arguments, request)
@@ -214,12 +252,37 @@ class AwsGateway:
             request_id=request_id,
             headers=request.headers,
             source_ip=request.source_ip,
+            relayed_by=None
+            if self.relayer is None
+            else self.relayer.relayed_by(request.method, request.raw_path, request.headers),
         )
-        output = await self.call(handler, arguments, context)
+        try:
+            output = await self.call(handler, arguments, context)
+        except Relay as relay:
+            return await self._relay(relay, request, body, context)
+        if routed.accepts_json:
+            return serialize.query_json(operation, output, request_id)
         return _render(index, protocol, operation, output, request_id)
 
+    async def _relay(
+        self, relay: Relay, request: ApiRequest, body: bytes, context: RequestContext
+    ) -> serialize.Reply:
+        """The reply of the node that owns the work, to the request as it arrived here (once: a relayed
+        request is never relayed again)."""
+        if self.relayer is None or context.relayed_by is not None:
+            log.error("%s.%s: relayed twice or nowhere to relay", context.service, context.operation)
+            raise dialect.unavailable(context.service, "The request could not be served here; retry it.")
+        target = request.raw_path + (f"?{request.query_string}" if request.query_string else "")
+        try:
+            return await self.relayer.relay(relay.url, request.method, target, request.headers, body)
+        except Exception as failure:
+            if isinstance(failure, DomainError):
+                raise dialect.domain(context.service, failure) from failure
+            raise
+
     async def verify(self, incoming: Incoming, service: str) -> Verified:
-        """Who signed `incoming`, for `service` in this gateway's region; raises SignatureError."""
+        """Who signed `incoming`, for `service` (its signing name) in this gateway's region; raises
+        SignatureError."""
         if len(incoming.body) > _OFFLOAD_BYTES:
             verified = await asyncio.to_thread(verify, incoming, self.keys, self.now())
         else:
@@ -238,7 +301,7 @@ class AwsGateway:
             if self.authorize is not None:
                 self.authorize(context, arguments)
             return await handler(arguments, context)
-        except AwsError:
+        except (AwsError, Relay):
             raise
         except Exception as failure:
             service = context.service
@@ -276,6 +339,15 @@ def _form(request: ApiRequest, body: bytes) -> dict[str, str]:
         except UnicodeDecodeError:
             raise ParseError("The request body is not UTF-8 form data.") from None
     return params
+
+
+def _fits_path(service: str, operation: OperationModel, request: ApiRequest) -> bool:
+    """Whether a query-protocol operation may be posted to the request's path: on a queue's URL (SQS) only
+    the operations of a queue (CreateQueue or ListQueues there is InvalidAction, as SQS answers)."""
+    if service != "sqs" or not request.raw_path.strip("/"):
+        return True
+    shape = operation.input_shape
+    return shape is not None and "QueueUrl" in shape.members
 
 
 def _queue_url_from_path(operation: OperationModel, arguments: dict[str, Any], request: ApiRequest) -> None:

@@ -22,15 +22,32 @@ SQS_QUERY_ERRORS: dict[str, tuple[str, int]] = {
     "BatchEntryIdsNotDistinct": ("AWS.SimpleQueueService.BatchEntryIdsNotDistinct", 400),
     "BatchRequestTooLong": ("AWS.SimpleQueueService.BatchRequestTooLong", 400),
     "EmptyBatchRequest": ("AWS.SimpleQueueService.EmptyBatchRequest", 400),
+    "InvalidAddress": ("InvalidAddress", 404),
     "InvalidBatchEntryId": ("AWS.SimpleQueueService.InvalidBatchEntryId", 400),
+    "InvalidSecurity": ("InvalidSecurity", 403),
     "MessageNotInflight": ("AWS.SimpleQueueService.MessageNotInflight", 400),
     "OverLimit": ("OverLimit", 403),
     "PurgeQueueInProgress": ("AWS.SimpleQueueService.PurgeQueueInProgress", 403),
     "QueueDeletedRecently": ("AWS.SimpleQueueService.QueueDeletedRecently", 400),
     "QueueDoesNotExist": ("AWS.SimpleQueueService.NonExistentQueue", 400),
     "QueueNameExists": ("QueueAlreadyExists", 400),
+    "RequestThrottled": ("RequestThrottled", 403),
+    "ResourceNotFoundException": ("ResourceNotFoundException", 404),
     "TooManyEntriesInBatchRequest": ("AWS.SimpleQueueService.TooManyEntriesInBatchRequest", 400),
     "UnsupportedOperation": ("AWS.SimpleQueueService.UnsupportedOperation", 400),
+}
+
+# SQS's common errors that its model does not declare → the JSON protocol's `__type` for them (the query code
+# stays in `x-amzn-query-error`, so botocore's Error.Code is unchanged; other SDKs name their exception from it).
+SQS_JSON_TYPES: dict[str, str] = {
+    "AccessDenied": "AccessDeniedException",
+    "InvalidParameterValue": "InvalidParameterValueException",
+    "MissingParameter": "MissingRequiredParameterException",
+}
+
+# Messages SQS words otherwise in its query protocol (the JSON protocol's → the query protocol's).
+_SQS_QUERY_MESSAGES = {
+    "The specified queue does not exist.": "The specified queue does not exist for this wsdl version.",
 }
 
 # Structure member → its form/XML name.
@@ -96,12 +113,27 @@ def query_error(service: str, code: str) -> tuple[str, int | None]:
     return code, None
 
 
+def query_message(service: str, message: str) -> str:
+    """An error's message as the service's query protocol words it."""
+    return _SQS_QUERY_MESSAGES.get(message, message) if service == "sqs" else message
+
+
+def json_type(service: str, code: str) -> str | None:
+    """The JSON protocol's full `__type` of an SQS error (None: the service is not SQS, or the error is not
+    SQS's own)."""
+    if service != "sqs":
+        return None
+    return "com.amazonaws.sqs#" + SQS_JSON_TYPES.get(code, code)
+
+
 @cache
 def query_model(service: str) -> ServiceModel:
     """The service's current model re-dressed as its query-era self (protocol, names, result wrappers)."""
     loaded: dict[str, Any] = copy.deepcopy(Loader().load_service_model(service, "service-2"))
     loaded["metadata"]["protocol"] = "query"
     loaded["metadata"]["protocols"] = ["query"]
+    if service != "sqs":  # a model that still carries its query names (CloudWatch's)
+        return ServiceModel(loaded, service_name=service)
     loaded["metadata"]["xmlNamespace"] = SQS_XML_NAMESPACE
     shapes: dict[str, Any] = loaded["shapes"]
     for (shape, member), name in _MEMBER_NAMES.items():

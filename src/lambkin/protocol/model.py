@@ -66,6 +66,7 @@ def _first_segment(path: str) -> str:
 
 
 _KNOWN_PATHS = 4096
+_SPOKEN = ("rest-json", "json", "query")
 
 
 class ServiceIndex:
@@ -74,8 +75,15 @@ class ServiceIndex:
     def __init__(self, model: ServiceModel) -> None:
         self.model = model
         self.name: str = model.service_name
-        self.protocol: str = model.metadata.get("protocol", "rest-json")
+        # the first of the model's protocols lambkin speaks (CloudWatch lists smithy-rpc-v2-cbor first; the
+        # SDKs speak json to it, older tools query)
+        offered = model.metadata.get("protocols") or [model.metadata.get("protocol", "rest-json")]
+        self.protocol: str = next((p for p in offered if p in _SPOKEN), offered[0])
         self.target_prefix: str = model.metadata.get("targetPrefix", "")
+        # the service a SigV4 scope names ("apigateway" for apigatewayv2)
+        self.signing_name: str = (
+            model.metadata.get("signingName") or model.metadata.get("endpointPrefix") or self.name
+        )
         self.json_version: str = model.metadata.get("jsonVersion", "1.0")
         self.query_compatible = "awsQueryCompatible" in model.metadata
         self.xml_namespace: str = model.metadata.get("xmlNamespace", "")
@@ -175,3 +183,16 @@ def body_members(shape: StructureShape) -> dict[str, tuple[str, Shape]]:
         for name, member in shape.members.items()
         if "location" not in member.serialization
     }
+
+
+@cache
+def wire_protocol(signing_name: str) -> str:
+    """The protocol lambkin answers errors in to a client of the service a SigV4 scope names, by botocore's
+    model of that name: "query" (XML) for query, ec2 and rest-xml services, "json" or "rest-json" as
+    they are, "rest-json" when no model has that name."""
+    try:
+        loaded = Loader().load_service_model(signing_name, "service-2")
+    except Exception:  # botocore's DataNotFoundError, or a name that is no service's
+        return "rest-json"
+    protocol = str(loaded.get("metadata", {}).get("protocol", "rest-json"))
+    return "query" if protocol in ("query", "ec2", "rest-xml") else protocol

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import math
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -15,6 +14,7 @@ from urllib.parse import unquote
 
 from botocore.model import OperationModel, Shape, StructureShape
 
+from lambkin import json_depth
 from lambkin.protocol.model import body_members
 
 
@@ -105,16 +105,9 @@ def parse_json(operation: OperationModel, body: bytes) -> dict[str, Any]:
     return parsed
 
 
-TOO_DEEP = "nesting depth exceeds the maximum allowed"
-"""Why a JSON document nested deeper than the decoder recurses cannot be read (the decoder's own words
-name Python's recursion limit, which is nothing a caller can act on)."""
-
-
 def _load(body: bytes) -> Any:
     try:
-        return json.loads(body)
-    except RecursionError:
-        raise ParseError(f"Could not parse request body into json: {TOO_DEEP}") from None
+        return json_depth.loads(body)
     except ValueError as exc:
         raise ParseError(f"Could not parse request body into json: {exc}") from None
 
@@ -130,7 +123,14 @@ def from_json(shape: Shape, value: Any, path: str) -> Any:
     if kind == "list":
         if not isinstance(value, list):
             raise ParseError(f"Expected an array at '{path}'")
-        return [from_json(shape.member, item, f"{path}.member") for item in value if item is not None]
+        member, inner = shape.member, f"{path}.member"
+        if member.type_name == "string":
+            return [
+                item if item.__class__ is str else from_json(member, item, inner)
+                for item in value
+                if item is not None
+            ]
+        return [from_json(member, item, inner) for item in value if item is not None]
     if kind == "map":
         if not isinstance(value, dict):
             raise ParseError(f"Expected an object at '{path}'")
@@ -174,7 +174,10 @@ def _structure_members(shape: StructureShape, value: dict[str, Any], path: str) 
         found = wires.get(wire)
         if found is not None and item is not None:
             name, member = found
-            result[name] = from_json(member, item, f"{path}.{name}" if path else name)
+            if item.__class__ is str and member.type_name == "string":  # the commonest member, as it is
+                result[name] = item
+            else:
+                result[name] = from_json(member, item, f"{path}.{name}" if path else name)
     return result
 
 
@@ -205,7 +208,7 @@ def scalar(shape: Shape, text: str, path: str) -> Any:
 def _header(shape: Shape, value: str, path: str) -> Any:
     if shape.type_name == "string" and shape.serialization.get("jsonvalue"):
         try:
-            return json.loads(base64.b64decode(value, validate=True))
+            return json_depth.loads(base64.b64decode(value, validate=True))
         except (ValueError, binascii.Error):
             raise ParseError(f"Invalid JSON value in header for '{path}'") from None
     if shape.type_name == "list":

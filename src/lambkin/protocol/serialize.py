@@ -15,7 +15,7 @@ from botocore.model import OperationModel, Shape, StructureShape
 from lambkin.protocol import eventstream
 from lambkin.protocol.encode import Fragment, Fragments, body_encoder, encoder, plain, timestamp
 from lambkin.protocol.errors import AwsError
-from lambkin.protocol.legacy import SQS_XML_NAMESPACE, query_error
+from lambkin.protocol.legacy import SQS_JSON_TYPES, SQS_XML_NAMESPACE, json_type, query_error, query_message
 from lambkin.protocol.model import ServiceIndex
 
 
@@ -156,9 +156,14 @@ def _header_value(shape: Shape, value: Any) -> str:
     return str(_plain(value))
 
 
+# A carriage return goes as a character reference: a raw one would reach the client as a line feed (XML
+# parsers normalize line ends).
+_XML_TEXT = {"\r": "&#xD;"}
+
+
 def xml_namespace(index: ServiceIndex) -> str:
     """The namespace of a service's query-protocol XML: its model's, or SQS's query-era one."""
-    return SQS_XML_NAMESPACE if index.query_compatible else index.xml_namespace
+    return SQS_XML_NAMESPACE if index.name == "sqs" else index.xml_namespace
 
 
 def query_xml(operation: OperationModel, output: Mapping[str, Any], request_id: str, namespace: str) -> Reply:
@@ -174,6 +179,18 @@ def query_xml(operation: OperationModel, output: Mapping[str, Any], request_id: 
         f"<ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata></{name}Response>"
     )
     return Reply(200, [("content-type", "text/xml")], body.encode())
+
+
+def query_json(operation: OperationModel, output: Mapping[str, Any], request_id: str) -> Reply:
+    """A query-protocol response for a client that accepts JSON (SQS answers `Accept: application/json`
+    so): the XML document's elements as JSON objects."""
+    name = operation.name
+    response: dict[str, Any] = {}
+    shape = operation.output_shape
+    if shape is not None:
+        response[shape.serialization.get("resultWrapper", f"{name}Result")] = to_json(shape, output)
+    response["ResponseMetadata"] = {"RequestId": request_id}
+    return Reply(200, [("content-type", "application/json")], _dumps({f"{name}Response": response}))
 
 
 def _xml_members(shape: StructureShape, value: Mapping[str, Any]) -> str:
@@ -214,30 +231,41 @@ def _xml(shape: Shape, value: Any, tag: str) -> str:
         text = "true" if value else "false"
     else:
         text = str(_plain(value))
-    return f"<{tag}>{escape(text)}</{tag}>"
+    return f"<{tag}>{escape(text, _XML_TEXT)}</{tag}>"
 
 
-def error(index: ServiceIndex, protocol: str, failure: AwsError, request_id: str) -> Reply:
-    """An AwsError as the service's protocol renders errors, with the model's status for its shape."""
+def error(
+    index: ServiceIndex, protocol: str, failure: AwsError, request_id: str, accepts_json: bool = False
+) -> Reply:
+    """An AwsError as the service's protocol renders errors, with the model's status for its shape
+    (`accepts_json`: a query-protocol request of a query-compatible service that asked for JSON)."""
     status = failure.status or index.error_status(failure.code) or 400
     fault = "Sender" if status < 500 else "Receiver"
     legacy, legacy_status = query_error(index.name, failure.code)
-    legacy = failure.query_code or legacy
+    legacy = failure.query_code or (legacy if index.name == "sqs" else index.wire_code(failure.code))
     if protocol == "query":
         if index.query_compatible:
             status = failure.status or legacy_status or status
             detail = "<Detail/>"
         else:
             legacy, detail = failure.query_code or index.wire_code(failure.code), ""
+        message = query_message(index.name, failure.message)
+        if accepts_json and index.query_compatible:
+            error = {"Type": fault, "Code": legacy, "Message": message}
+            document = {"ErrorResponse": {"Error": error, "RequestId": request_id}}
+            return Reply(status, [("content-type", "application/json")], _dumps(document))
         xml = (
             f'<?xml version="1.0"?><ErrorResponse xmlns="{xml_namespace(index)}"><Error><Type>{fault}</Type>'
-            f"<Code>{escape(legacy)}</Code><Message>{escape(failure.message)}</Message>{detail}</Error>"
+            f"<Code>{escape(legacy)}</Code><Message>{escape(message, _XML_TEXT)}</Message>"
+            f"{detail}</Error>"
             f"<RequestId>{request_id}</RequestId></ErrorResponse>"
         )
         return Reply(status, [("content-type", "text/xml")], xml.encode())
     shape = index.model.shape_for(failure.code) if failure.code in index.errors else None
     members = shape.members if isinstance(shape, StructureShape) else {}
     message_key = "Message" if "Message" in members and "message" not in members else "message"
+    if message_key in members:  # its wire name (API Gateway's Message is "message" on the wire)
+        message_key = members[message_key].serialization.get("name", message_key)
     fields = dict(failure.fields)
     if "Type" in members:
         fields.setdefault("Type", "User" if status < 500 else "Service")
@@ -256,10 +284,15 @@ def error(index: ServiceIndex, protocol: str, failure: AwsError, request_id: str
     body[message_key] = failure.message
     if protocol == "json":
         headers.append(("content-type", f"application/x-amz-json-{index.json_version}"))
-        namespace = "com.amazonaws.sqs#" if index.query_compatible and shape is not None else ""
+        wire_type = failure.code
         if index.query_compatible:
             status = failure.status or legacy_status or status
             headers.append(("x-amzn-query-error", f"{legacy};{fault}"))
-        return Reply(status, headers, _dumps({"__type": namespace + failure.code, **body}))
+            mapped = failure.code in SQS_JSON_TYPES or failure.code in SQS_JSON_TYPES.values()
+            if (shape is not None or mapped) and (full := json_type(index.name, failure.code)) is not None:
+                wire_type = full
+            elif shape is not None:
+                wire_type = f"com.amazonaws.{index.name}#{failure.code}"
+        return Reply(status, headers, _dumps({"__type": wire_type, **body}))
     headers[:0] = [("x-amzn-errortype", failure.code), ("content-type", "application/json")]
     return Reply(status, headers, _dumps(body))

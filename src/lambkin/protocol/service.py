@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from lambkin.protocol.serialize import Reply
 
 
 class Caller(Protocol):
@@ -29,6 +32,26 @@ class RequestContext:
     request_id: str  # also sent as x-amzn-RequestId
     headers: Mapping[str, str]  # request headers, names in lower case
     source_ip: str
+    relayed_by: str | None = None  # the node that relayed this request here (never relay it again)
+
+
+class Relay(Exception):
+    """Raised by a handler when another node owns the work: the gateway sends the request, as the client
+    sent it (its signature is checked again there), to that node at `url` and answers with its reply."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(f"relay to {url}")
+        self.url = url
+
+
+class Relayer(Protocol):
+    """How the gateway relays (the cluster's peers): who relayed a request here, and the relay itself."""
+
+    def relayed_by(self, method: str, path: str, headers: Mapping[str, str]) -> str | None: ...
+
+    async def relay(
+        self, url: str, method: str, target: str, headers: Mapping[str, str], body: bytes
+    ) -> Reply: ...
 
 
 Handler = Callable[[dict[str, Any], RequestContext], Awaitable[dict[str, Any]]]

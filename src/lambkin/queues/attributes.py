@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass, replace
 from typing import Any
 
+from lambkin import json_depth
 from lambkin.identity.policy.document import MalformedPolicy, parse_policy
 from lambkin.queues.errors import (
     InvalidAttributeName,
@@ -94,7 +95,8 @@ class QueueConfig:
             "MessageRetentionPeriod": str(self.message_retention_period),
             "ReceiveMessageWaitTimeSeconds": str(self.receive_message_wait_time_seconds),
             "VisibilityTimeout": str(self.visibility_timeout),
-            "SqsManagedSseEnabled": "false",
+            # SSE-SQS is on by default, and off for a queue with a KMS key (one kind of encryption a queue)
+            "SqsManagedSseEnabled": "false" if any(n == "KmsMasterKeyId" for n, _ in self.opaque) else "true",
         }
         if self.redrive_policy is not None:
             out["RedrivePolicy"] = self.redrive_policy.render()
@@ -137,12 +139,14 @@ def apply(config: QueueConfig, attributes: dict[str, str], creating: bool) -> Qu
     changes: dict[str, Any] = {}
     opaque = dict(config.opaque)
     for name, value in attributes.items():
+        if name in CHOICES and not config.fifo:  # DeduplicationScope, FifoThroughputLimit
+            raise InvalidAttributeName(f"You can specify the {name} only when FifoQueue is set to true.")
         if name not in SETTABLE or (name in FIFO_ONLY | {"FifoQueue"} and not config.fifo):
             raise InvalidAttributeName(f"Unknown Attribute {name}.")
         if name in INTEGER_RANGES:
             changes[_field(name)] = _integer(name, value)
-        elif name == "FifoQueue":
-            if not creating or value.lower() != _bool_text(config.fifo):
+        elif name == "FifoQueue":  # set to what it is: nothing changes
+            if value.lower() != _bool_text(config.fifo):
                 raise InvalidAttributeValue(f"Invalid value for the parameter {name}.")
         elif name == "ContentBasedDeduplication":
             changes["content_based_deduplication"] = _boolean(name, value)
@@ -160,6 +164,12 @@ def apply(config: QueueConfig, attributes: dict[str, str], creating: bool) -> Qu
                 opaque[name] = value
             else:
                 opaque.pop(name, None)  # an empty Policy removes the queue's policy
+        elif name == "KmsMasterKeyId":
+            if value:
+                opaque[name] = value
+                opaque.pop("SqsManagedSseEnabled", None)
+            else:  # an empty key turns SSE-KMS off
+                opaque.pop(name, None)
         else:
             opaque[name] = value
     return replace(config, **changes, opaque=tuple(sorted(opaque.items())))
@@ -169,10 +179,10 @@ def parse_redrive_policy(value: str) -> RedrivePolicy | None:
     if value == "":
         return None
     try:
-        raw = json.loads(value)
+        raw = json_depth.loads(value)
         arn = raw["deadLetterTargetArn"]
         count = int(raw.get("maxReceiveCount", 10))
-    except (ValueError, KeyError, TypeError, RecursionError) as exc:
+    except (ValueError, KeyError, TypeError) as exc:
         raise InvalidParameterValue(
             f"Value {value} for parameter RedrivePolicy is invalid. Reason: Redrive policy is not a valid "
             "JSON map with deadLetterTargetArn and maxReceiveCount."
@@ -189,10 +199,10 @@ def parse_redrive_allow_policy(value: str) -> RedriveAllowPolicy | None:
     if value == "":
         return None
     try:
-        raw = json.loads(value)
+        raw = json_depth.loads(value)
         permission = raw["redrivePermission"]
         sources = tuple(raw.get("sourceQueueArns", ()))
-    except (ValueError, KeyError, TypeError, RecursionError) as exc:
+    except (ValueError, KeyError, TypeError) as exc:
         raise InvalidParameterValue(
             f"Value {value} for parameter RedriveAllowPolicy is invalid. Reason: not a valid JSON map."
         ) from exc
@@ -208,11 +218,12 @@ def parse_redrive_allow_policy(value: str) -> RedriveAllowPolicy | None:
     return RedriveAllowPolicy(permission, sources)
 
 
-def differs(config: QueueConfig, attributes: dict[str, str]) -> bool:
-    """Whether a repeated CreateQueue names attribute values other than the queue's own."""
+def differs(config: QueueConfig, attributes: dict[str, str]) -> str | None:
+    """The first attribute (in the request's order) whose value a repeated CreateQueue names other than the
+    queue's own; None if every one matches."""
     current = config.render()
     requested = apply(config, attributes, creating=True).render()
-    return any(requested.get(name) != current.get(name) for name in attributes)
+    return next((name for name in attributes if requested.get(name) != current.get(name)), None)
 
 
 def _check_policy(value: str) -> None:

@@ -17,9 +17,10 @@ MAX_BATCH_BYTES = 1_048_576
 _ENTRY_ID = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 
 
-def check_entry_ids(ids: list[str]) -> None:
+def check_entry_ids(ids: list[str], entry_type: str) -> None:
+    """The rules of a batch's entry ids; `entry_type` is the entries' shape ("SendMessageBatchRequestEntry")."""
     if not ids:
-        raise EmptyBatchRequest("There should be at least one entry in the request.")
+        raise EmptyBatchRequest(f"There should be at least one {entry_type} in the request.")
     if len(ids) > MAX_ENTRIES:
         raise TooManyEntriesInBatchRequest(
             f"Maximum number of entries per request are 10. You have sent {len(ids)}."

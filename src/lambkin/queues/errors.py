@@ -9,12 +9,16 @@ QueueError
 ├── MissingParameter           a required parameter is absent
 ├── InvalidMessageContents     a body with characters outside SQS's allowed set
 ├── ReceiptHandleIsInvalid     a receipt handle that is not one of ours
-├── MessageNotInflight         ChangeMessageVisibility on a message nobody holds
+├── MessageNotInflight         ChangeMessageVisibility on a FIFO message whose delivery's timeout ended
 ├── PurgeQueueInProgress       a second PurgeQueue within 60 seconds
 ├── UnsupportedOperation       an operation this queue type does not allow
 ├── OverLimit                  AddPermission with more actions than a statement may hold
+├── ResourceNotFoundException  a message move task, or the queue an ARN names, is not there
+├── QueueUnavailable           the queue is changing hands between nodes, or none can serve it: retry
 └── batch request errors: EmptyBatchRequest, TooManyEntriesInBatchRequest,
     BatchEntryIdsNotDistinct, BatchRequestTooLong, InvalidBatchEntryId
+
+QueueElsewhere (not a QueueError: never rendered) says the queue is another node's: the API relays there.
 """
 
 from __future__ import annotations
@@ -89,6 +93,10 @@ class OverLimit(QueueError):
     code = "OverLimit"
 
 
+class ResourceNotFoundException(QueueError):
+    code = "ResourceNotFoundException"
+
+
 class EmptyBatchRequest(QueueError):
     code = "EmptyBatchRequest"
 
@@ -107,3 +115,24 @@ class BatchRequestTooLong(QueueError):
 
 class InvalidBatchEntryId(QueueError):
     code = "InvalidBatchEntryId"
+
+
+class QueueUnavailable(QueueError):
+    """A retryable fault of the server: rendered as SQS's ServiceUnavailable (503)."""
+
+    code = "ServiceUnavailable"
+    sender_fault = False
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(
+            f"The request has failed due to a temporary failure of the server ({reason}). Retry shortly."
+        )
+
+
+class QueueElsewhere(Exception):
+    """The queue is owned by another node (`node`, reached at `url`): the request belongs there."""
+
+    def __init__(self, url: str, node: str) -> None:
+        super().__init__(f"the queue is served by {node} at {url}")
+        self.url = url
+        self.node = node

@@ -17,15 +17,20 @@ class Counts:
 
 
 class QueueIndex:
-    """Every stored message of one queue, by id, with a visibility heap (standard) or groups (FIFO).
+    """Every stored message of one queue, by id, with visibility heaps (standard) or groups (FIFO).
 
-    Rebuilt from SQLite at start; changed only after the change is committed (sends) or alongside it.
+    A standard queue hands out its visible messages oldest first (by sequence), a message visible again
+    before the ones sent after it. A FIFO queue hands out its groups in turn (a group served goes behind the
+    others), each group's messages in send order up to one in flight or delayed: a group whose first
+    message is in flight gives nothing. Rebuilt from the database at start; changed only after the change
+    is committed (sends) or alongside it.
     """
 
     def __init__(self, fifo: bool) -> None:
         self.fifo = fifo
         self.messages: dict[str, MessageMeta] = {}
-        self._heap: list[tuple[float, int, str]] = []
+        self._heap: list[tuple[float, int, str]] = []  # standard, hidden for now: (visible_at, seq, id)
+        self._ready: list[tuple[int, str]] = []  # standard, visible: (seq, id)
         self._groups: dict[str, dict[str, None]] = {}
 
     def __len__(self) -> int:
@@ -38,6 +43,8 @@ class QueueIndex:
         if self.fifo:
             if not known:
                 self._groups.setdefault(meta.group_id or "", {})[meta.message_id] = None
+        elif not known and meta.visible_at <= meta.sent_at:  # sent without a delay: visible at once
+            heapq.heappush(self._ready, (meta.seq, meta.message_id))
         else:
             heapq.heappush(self._heap, (meta.visible_at, meta.seq, meta.message_id))
 
@@ -66,6 +73,7 @@ class QueueIndex:
         gone = list(self.messages.values())
         self.messages.clear()
         self._heap.clear()
+        self._ready.clear()
         self._groups.clear()
         return gone
 
@@ -74,48 +82,36 @@ class QueueIndex:
         return self._fifo_visible(now) if self.fifo else self._standard_visible(now)
 
     def _standard_visible(self, now: float) -> Iterator[MessageMeta]:
-        heap = self._heap
+        heap, ready, messages = self._heap, self._ready, self.messages
+        while heap and heap[0][0] <= now:  # hidden until now: visible in the order they were sent
+            visible_at, seq, message_id = heapq.heappop(heap)
+            meta = messages.get(message_id)
+            if meta is not None and meta.visible_at == visible_at:
+                heapq.heappush(ready, (seq, message_id))
         seen: set[str] = set()
-        again: list[tuple[float, int, str]] = []  # made visible at once by this very pass: keep for the next
-        try:
-            while heap and heap[0][0] <= now:
-                entry = heapq.heappop(heap)
-                meta = self.messages.get(entry[2])
-                if meta is None or meta.visible_at != entry[0]:
-                    continue
-                if entry[2] in seen:
-                    again.append(entry)
-                    continue
-                seen.add(entry[2])
-                yield meta
-        finally:
-            for entry in again:
-                heapq.heappush(heap, entry)
+        while ready:
+            message_id = heapq.heappop(ready)[1]
+            meta = messages.get(message_id)
+            # gone, hidden again (its hidden entry brings it back), or an entry too many
+            if meta is None or meta.visible_at > now or message_id in seen:
+                continue
+            seen.add(message_id)
+            yield meta
 
     def _fifo_visible(self, now: float) -> Iterator[MessageMeta]:
-        for group in list(self._groups.values()):
-            ids = list(group)
-            if self._group_locked(ids, now):
-                continue
-            for message_id in ids:
+        groups = self._groups
+        for name, group in list(groups.items()):
+            served = False
+            for message_id in list(group):
                 meta = self.messages.get(message_id)
                 if meta is None:
                     continue
-                if meta.visible_at > now:
+                if meta.visible_at > now:  # in flight or delayed: the group's later messages wait for it
                     break
+                if not served and name in groups:  # the group takes its turn: behind the others from now on
+                    served = True
+                    groups[name] = groups.pop(name)
                 yield meta
-
-    def _group_locked(self, ids: list[str], now: float) -> bool:
-        """A FIFO group with a message in flight delivers nothing else until it is deleted or visible again."""
-        for message_id in ids:
-            meta = self.messages.get(message_id)
-            if meta is None:
-                continue
-            if not meta.receive_count:
-                return False
-            if meta.visible_at > now:
-                return True
-        return False
 
     def counts(self, now: float) -> Counts:
         visible = in_flight = delayed = 0

@@ -1,4 +1,4 @@
-"""Group commit: the writes of every request waiting at once go to the store in one transaction."""
+"""Group commit: the writes of every request waiting at once go to the store in one transaction, fenced."""
 
 from __future__ import annotations
 
@@ -6,10 +6,13 @@ import asyncio
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from lambkin.cluster.leases import Lease
 from lambkin.store import Connection, Store, fatal
 
 T = TypeVar("T")
 Write = Callable[[Connection], Any]
+Fence = Callable[[Connection, Lease], None]
+Pending = tuple[Write, tuple[Lease, ...], asyncio.Future[Any]]
 
 
 class JournalClosed(Exception):
@@ -20,24 +23,30 @@ class Journal:
     """`await write(fn)` returns once `fn`'s changes are committed (WAL), so a caller may then say yes.
 
     Writes queue up while one transaction runs; the next transaction takes all of them. They go in one after
-    another, without savepoints (on PostgreSQL each would be two more round trips); only if one fails is the
-    batch rolled back and applied again with each write inside its own savepoint, so that it rolls back
-    alone. Writes are functions of the connection only, so running one again is safe. `run()` is the one
+    another, without savepoints (on PostgreSQL each would be two more round trips), pipelined (PostgreSQL
+    waits only where a write reads rows, and for the commit); only if one fails is the batch rolled back and
+    applied again, not pipelined, with each write inside its own savepoint, so that it rolls back alone. Writes are functions of the connection only, so running one again is safe. `run()` is the one
     loop that commits; it belongs to the queue service's task group.
+
+    A write for leased work names its leases: the transaction first checks each distinct lease once
+    (`fence`, which raises LeaseLost once another node took it), so a node that lost a queue or a function's
+    events never writes over their new owner; only the writes of a lost lease fail.
     """
 
-    def __init__(self, db: Store) -> None:
+    def __init__(self, db: Store, fence: Fence | None = None) -> None:
         self._db = db
-        self._pending: list[tuple[Write, asyncio.Future[Any]]] = []
+        self._fence = fence
+        self._pending: list[Pending] = []
         self._wake = asyncio.Event()
         self._closed = False
-        self._committing: list[tuple[Write, asyncio.Future[Any]]] = []
+        self._committing: list[Pending] = []
 
-    async def write(self, fn: Callable[[Connection], T]) -> T:
+    async def write(self, fn: Callable[[Connection], T], *leases: Lease) -> T:
+        """Returns `fn`'s value once committed, with each of `leases` still held by this node then."""
         if self._closed:
             raise JournalClosed("the queue journal is closed")
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._pending.append((fn, future))
+        self._pending.append((fn, leases if self._fence is not None else (), future))
         self._wake.set()
         return await future
 
@@ -52,26 +61,35 @@ class Journal:
                 self._committing = []
         finally:
             self._closed = True
-            for _, future in self._committing + self._pending:
+            for _, _, future in self._committing + self._pending:
                 if not future.done():
                     future.set_exception(JournalClosed("the queue journal stopped"))
             self._pending.clear()
 
-    async def _commit(self, batch: list[tuple[Write, asyncio.Future[Any]]]) -> None:
-        writes = [fn for fn, _ in batch]
+    async def _commit(self, batch: list[Pending]) -> None:
+        writes = [(fn, leases) for fn, leases, _ in batch]
+        leases = list(dict.fromkeys(lease for _, held, _ in batch for lease in held))
+        fence = self._fence
+
+        def whole(conn: Connection) -> list[tuple[bool, Any]]:
+            if fence is not None:
+                for lease in leases:
+                    fence(conn, lease)
+            return [(True, fn(conn)) for fn, _ in writes]
+
         try:
             try:
-                outcomes = await self._db.run(lambda conn: [(True, fn(conn)) for fn in writes])
+                outcomes = await self._db.run_pipelined(whole)
             except Exception as exc:
                 if len(writes) == 1 or fatal(exc):
                     raise
-                outcomes = await self._db.run(lambda conn: _apply(conn, writes))
+                outcomes = await self._db.run(lambda conn: _apply(conn, writes, fence))
         except Exception as exc:
-            for _, future in batch:
+            for _, _, future in batch:
                 if not future.done():
                     future.set_exception(exc)
             return
-        for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
+        for (_, _, future), (ok, value) in zip(batch, outcomes, strict=True):
             if future.done():
                 continue
             if ok:
@@ -80,12 +98,18 @@ class Journal:
                 future.set_exception(value)
 
 
-def _apply(conn: Connection, writes: list[Write]) -> list[tuple[bool, Any]]:
-    """The batch again after one of its writes failed: each write in a savepoint of its own."""
+def _apply(
+    conn: Connection, writes: list[tuple[Write, tuple[Lease, ...]]], fence: Fence | None
+) -> list[tuple[bool, Any]]:
+    """The batch again after one of its writes failed: each write in a savepoint of its own, after its
+    own leases' fences."""
     outcomes: list[tuple[bool, Any]] = []
-    for fn in writes:
+    for fn, leases in writes:
         conn.execute("SAVEPOINT w")
         try:
+            if fence is not None:
+                for lease in leases:
+                    fence(conn, lease)
             value = fn(conn)
         except Exception as exc:
             if fatal(exc):  # no write of this batch can be kept: the whole transaction is rolled back

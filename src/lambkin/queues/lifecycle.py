@@ -103,16 +103,27 @@ def decide_receive(
 
 def received(meta: MessageMeta, now: float, visibility_timeout: int, receipt: str) -> MessageMeta:
     """`meta` after one more delivery."""
-    return replace(
-        meta,
-        visible_at=now + visibility_timeout,
-        receive_count=meta.receive_count + 1,
-        first_receive_at=meta.first_receive_at if meta.first_receive_at is not None else now,
-        receipt=receipt,
+    first = meta.first_receive_at
+    return MessageMeta(
+        meta.message_id,
+        meta.queue,
+        meta.seq,
+        meta.sent_at,
+        now + visibility_timeout,
+        meta.receive_count + 1,
+        now if first is None else first,
+        receipt,
+        meta.group_id,
+        meta.size,
     )
 
 
 def change_visibility(meta: MessageMeta, now: float, timeout: int) -> MessageMeta:
-    """`meta` hidden for `timeout` more seconds from now (0 makes it visible at once)."""
-    transition(meta.state(now), MessageEvent.CHANGE_VISIBILITY)
+    """`meta` hidden for `timeout` more seconds from now (0 makes it visible at once). A received message
+    whose visibility timeout ended counts as in flight still: its receipt handle hides it again (standard
+    queues; FIFO queues refuse the handle first)."""
+    state = meta.state(now)
+    if state is MessageState.VISIBLE and meta.receipt:
+        state = MessageState.IN_FLIGHT
+    transition(state, MessageEvent.CHANGE_VISIBILITY)
     return replace(meta, visible_at=now + timeout)

@@ -14,7 +14,8 @@ from lambkin.queues.errors import InvalidMessageContents, InvalidParameterValue,
 MAX_ATTRIBUTES = 10
 # Everything outside #x9 #xA #xD #x20-#xD7FF #xE000-#xFFFD #x10000-#x10FFFF.
 _FORBIDDEN = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-_ATTRIBUTE_NAME = re.compile(r"^[A-Za-z0-9_\-.]{1,256}$")
+# Alphanumeric, "_", "-" and "."; SQS takes the Latin letters with accents (U+00C0-U+017F: "Größe") as well.
+_ATTRIBUTE_NAME = re.compile("^[A-Za-z0-9_\\-.\u00c0-\u017f]{1,256}$")
 _DATA_TYPE = re.compile(r"^(String|Number|Binary)(\.[^\s]{1,256})?$")
 _SYSTEM_ATTRIBUTES = {"AWSTraceHeader"}
 
@@ -56,11 +57,15 @@ def validate_body(body: str | None) -> str:
         raise MissingParameter("The request must contain the parameter MessageBody.")
     bad = _FORBIDDEN.search(body)
     if bad is not None:
-        raise InvalidMessageContents(
-            f"Invalid binary character '#x{ord(bad.group()):X}' was found in the message body, the set of "
-            "allowed characters is #x9 | #xA | #xD | #x20 to #xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF"
-        )
+        raise InvalidMessageContents(_bad_character(bad.group(), "message body"))
     return body
+
+
+def _bad_character(character: str, where: str) -> str:
+    return (
+        f"Invalid binary character '#x{ord(character):X}' was found in the {where}, the set of allowed "
+        "characters is #x9 | #xA | #xD | #x20 to #xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF"
+    )
 
 
 def validate_attributes(attributes: Attributes, system: bool = False) -> None:
@@ -90,12 +95,16 @@ def validate_attributes(attributes: Attributes, system: bool = False) -> None:
             )
         if value.data_type.startswith("Number") and not _is_number(value.string_value or ""):
             raise InvalidParameterValue(f"Could not cast message attribute '{name}' value to number.")
-        if not value.is_binary:
-            validate_body(value.string_value)
+        bad = None if value.is_binary else _FORBIDDEN.search(value.string_value or "")
+        if bad is not None:  # a string value has the body's characters, but a bad one is a bad parameter
+            raise InvalidParameterValue(_bad_character(bad.group(), "message attribute value"))
 
 
 def message_size(body: str, attributes: Attributes) -> int:
-    return len(body.encode()) + sum(value.size(name) for name, value in attributes.items())
+    size = len(body.encode())
+    if attributes:
+        size += sum(value.size(name) for name, value in attributes.items())
+    return size
 
 
 def md5_of_body(body: str) -> str:

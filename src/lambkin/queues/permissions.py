@@ -7,10 +7,12 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from lambkin import json_depth
 from lambkin.queues.errors import InvalidParameterValue, MissingParameter, OverLimit
 
 MAX_ACTIONS = 7
 _ACCOUNT = re.compile(r"[0-9]{12}")
+_LABEL = re.compile(r"[A-Za-z0-9_-]{1,80}")
 # The actions a queue owner may share (the batch forms come with SendMessage, DeleteMessage and
 # ChangeMessageVisibility); the rest only the owner may call.
 SHAREABLE = frozenset(
@@ -38,8 +40,8 @@ def _label_problem(label: str, reason: str) -> InvalidParameterValue:
 def _document(policy: str | None, queue_arn: str) -> dict[str, Any]:
     if policy:
         try:
-            document = json.loads(policy)
-        except (ValueError, RecursionError):
+            document = json_depth.loads(policy)
+        except ValueError:
             document = None
         if isinstance(document, dict):
             statements = document.get("Statement", [])
@@ -60,6 +62,10 @@ def add_permission(
     policy: str | None, queue_arn: str, label: str, accounts: Sequence[str], actions: Sequence[str]
 ) -> str:
     """The queue's Policy with a statement `label` granting `actions` to `accounts` added."""
+    if not _LABEL.fullmatch(label):
+        raise _label_problem(
+            label, "Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length."
+        )
     if not accounts:
         raise MissingParameter("The request must contain the parameter AWSAccountIds.")
     if not actions:

@@ -33,6 +33,27 @@ def render(
     message_attribute_names: tuple[str, ...],
 ) -> ReceivedMessage:
     """A delivered message as the caller asked to see it (system and message attributes filtered)."""
+    attributes = content.attributes
+    chosen = (
+        {k: v for k, v in attributes.items() if _wanted(k, message_attribute_names)}
+        if attributes and message_attribute_names
+        else {}
+    )
+    return ReceivedMessage(
+        meta.message_id,
+        Receipt(queue.name, meta.message_id, meta.receipt).encode(),
+        content.body,
+        content.md5_body,
+        _system(queue, meta, content, attribute_names) if attribute_names else {},
+        chosen,
+        md5_of_attributes(chosen),
+    )
+
+
+def _system(
+    queue: Queue, meta: MessageMeta, content: storage.MessageContent, attribute_names: tuple[str, ...]
+) -> dict[str, str]:
+    """The system attributes asked for by name (or "All")."""
     system = {
         "SenderId": content.sender_id,
         "SentTimestamp": str(int(meta.sent_at * 1000)),
@@ -51,22 +72,15 @@ def render(
         system["DeadLetterQueueSourceArn"] = content.dlq_source
     if "All" not in attribute_names:
         system = {k: v for k, v in system.items() if k in attribute_names}
-    chosen = {k: v for k, v in content.attributes.items() if _wanted(k, message_attribute_names)}
-    return ReceivedMessage(
-        meta.message_id,
-        Receipt(queue.name, meta.message_id, meta.receipt).encode(),
-        content.body,
-        content.md5_body,
-        system,
-        chosen,
-        md5_of_attributes(chosen),
-    )
+    return system
 
 
 def _wanted(name: str, patterns: tuple[str, ...]) -> bool:
+    """Whether a message attribute is asked for: by its name, "All", ".*", or a prefix ("Hel.*" names Hello
+    and Help.Me)."""
     for pattern in patterns:
         if pattern in ("All", ".*") or pattern == name:
             return True
-        if pattern.endswith(".*") and name.startswith(pattern[:-1]):
+        if pattern.endswith(".*") and name.startswith(pattern[:-2]):
             return True
     return False

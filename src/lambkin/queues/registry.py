@@ -1,11 +1,20 @@
-"""Queue management: create, delete, look up, list, attributes, tags, purge, dead-letter sources."""
+"""Queue management: create, delete, look up, list, attributes, tags, purge, dead-letter sources.
+
+Every node sharing the database holds every queue's metadata (name, attributes, policy, tags). Each change of
+it is announced on the bus (topic `queues`, the queue's name) in the write's own transaction; the queue
+service reads the row back on every node (`QueueService.reload`) and `apply`s it here, unless this node
+changed that queue's metadata since the read began (its own news follows, and is read then).
+"""
 
 from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
 
 from lambkin.clock import Clock
+from lambkin.cluster.bus import Bus, SoloBus
+from lambkin.cluster.leases import Lease
 from lambkin.queues import attributes as attrs
 from lambkin.queues import permissions, storage
 from lambkin.queues.attributes import QueueConfig
@@ -19,21 +28,77 @@ from lambkin.queues.errors import (
 )
 from lambkin.queues.journal import Journal
 from lambkin.queues.queue import Queue
+from lambkin.store import Connection
 
 MAX_TAGS = 50
 RECREATE_AFTER = 60.0  # seconds before a deleted queue's name may be used again
+TOPIC = "queues"  # the bus's topic: this queue's metadata changed (or it was created or deleted)
 
 
 class QueueRegistry:
-    """Every live queue by name; each change is committed before it is answered."""
+    """Every live queue by name; each change is committed before it is answered, under the queue's lease
+    (`lease_of`: a queue's settings are changed by the node that owns it)."""
 
-    def __init__(self, journal: Journal, clock: Clock, region: str, account_id: str) -> None:
+    def __init__(
+        self,
+        journal: Journal,
+        clock: Clock,
+        region: str,
+        account_id: str,
+        bus: Bus | None = None,
+        lease_of: Callable[[str], Lease | None] = lambda name: None,
+    ) -> None:
         self.journal = journal
+        self.lease_of = lease_of
         self.clock = clock
         self.region = region
         self.account_id = account_id
+        self.bus: Bus = bus or SoloBus()
         self.queues: dict[str, Queue] = {}
         self._deleted_at: dict[str, float] = {}  # kept in memory only: a restart forgets them
+        self._writes: dict[str, int] = {}  # this node's metadata writes by queue (see `apply`)
+
+    def writes(self) -> dict[str, int]:
+        """How many metadata writes this node began, by queue: noted before a reload reads the database."""
+        return dict(self._writes)
+
+    def apply(self, name: str, row: storage.QueueRow | None, writes: dict[str, int]) -> None:
+        """The stored metadata of queue `name` (None: it is gone), read after `writes` was noted; a queue
+        this node wrote since keeps what it has (its own news follows)."""
+        if self._writes.get(name, 0) != writes.get(name, 0):
+            return
+        current = self.queues.get(name)
+        if row is None:
+            if current is not None:
+                self._forget(current)
+            return
+        if current is None or current.created_at != row.created_at or current.fifo != row.fifo:
+            if current is not None:
+                self._forget(current)
+            self._deleted_at.pop(name, None)
+            self.restore(row)
+            return
+        current.config = attrs.apply(QueueConfig(fifo=row.fifo), row.attributes, creating=True)
+        current.tags = dict(row.tags)
+        current.modified_at = row.modified_at
+
+    async def _write(self, name: str, fn: Callable[[Connection], None]) -> None:
+        """Commits a change of queue `name`'s metadata, fenced by its lease, and announces it to every node."""
+        self._writes[name] = self._writes.get(name, 0) + 1
+        lease = self.lease_of(name)
+
+        def unit(conn: Connection) -> None:
+            fn(conn)
+            self.bus.announce(conn, TOPIC, name)
+
+        await self.journal.write(unit, *(() if lease is None else (lease,)))
+
+    def _forget(self, queue: Queue) -> None:
+        del self.queues[queue.name]
+        self._deleted_at[queue.name] = self.clock.now()
+        queue.deleted = True
+        queue.index.clear()
+        queue.notify()
 
     def arn(self, name: str) -> str:
         return f"arn:aws:sqs:{self.region}:{self.account_id}:{name}"
@@ -62,10 +127,10 @@ class QueueRegistry:
         attrs.validate_name(name, fifo)
         existing = self.queues.get(name)
         if existing is not None:
-            if existing.fifo != fifo or attrs.differs(existing.config, attributes):
+            differing = "FifoQueue" if existing.fifo != fifo else attrs.differs(existing.config, attributes)
+            if differing is not None:
                 raise QueueNameExists(
-                    f"A queue already exists with the same name and a different value for attribute(s) "
-                    f"{', '.join(sorted(attributes)) or 'FifoQueue'}"
+                    f"A queue already exists with the same name and a different value for attribute {differing}"
                 )
             return existing
         deleted_at = self._deleted_at.get(name)
@@ -81,31 +146,27 @@ class QueueRegistry:
         self.queues[name] = queue
         row = queue.row()
         try:
-            await self.journal.write(lambda conn: storage.save_queue(conn, row))
+            await self._write(name, lambda conn: storage.save_queue(conn, row))
         except BaseException:
             self.queues.pop(name, None)
             raise
         return queue
 
     async def delete(self, name: str) -> None:
-        queue = self.get(name)
-        del self.queues[name]
-        self._deleted_at[name] = self.clock.now()
-        queue.deleted = True
-        queue.index.clear()
-        queue.notify()
-        await self.journal.write(lambda conn: storage.delete_queue(conn, name))
+        self._forget(self.get(name))
+        await self._write(name, lambda conn: storage.delete_queue(conn, name))
 
     def names(
-        self, prefix: str | None, max_results: int | None, next_token: str | None
+        self, every: list[str], prefix: str | None, max_results: int | None, next_token: str | None
     ) -> tuple[list[str], str | None]:
-        """Queue names in order from `next_token`, and the token for the next page (if MaxResults cut it)."""
+        """Of `every` queue's name, those in order from `next_token`, and the token for the next page (if
+        MaxResults cut it)."""
         if max_results is not None and not 1 <= max_results <= 1000:
             raise InvalidParameterValue(
                 f"Value {max_results} for parameter MaxResults is invalid. Reason: must be between 1 and 1000."
             )
         after = _decode_token(next_token) if next_token else ""
-        names = sorted(n for n in self.queues if n.startswith(prefix or "") and n > after)
+        names = sorted(n for n in every if n.startswith(prefix or "") and n > after)
         limit = max_results or 1000
         page = names[:limit]
         token = _encode_token(page[-1]) if max_results is not None and len(names) > limit else None
@@ -141,7 +202,7 @@ class QueueRegistry:
         queue.config = config
         queue.modified_at = int(self.clock.now())
         row = queue.row()
-        await self.journal.write(lambda conn: storage.save_queue(conn, row))
+        await self._write(name, lambda conn: storage.save_queue(conn, row))
 
     async def add_permission(self, name: str, label: str, accounts: list[str], actions: list[str]) -> None:
         queue = self.get(name)
@@ -159,13 +220,13 @@ class QueueRegistry:
         _check_tags(merged)
         queue.tags = merged
         row = queue.row()
-        await self.journal.write(lambda conn: storage.save_queue(conn, row))
+        await self._write(name, lambda conn: storage.save_queue(conn, row))
 
     async def untag(self, name: str, keys: list[str]) -> None:
         queue = self.get(name)
         queue.tags = {k: v for k, v in queue.tags.items() if k not in keys}
         row = queue.row()
-        await self.journal.write(lambda conn: storage.save_queue(conn, row))
+        await self._write(name, lambda conn: storage.save_queue(conn, row))
 
     async def purge(self, name: str) -> None:
         queue = self.get(name)
@@ -176,7 +237,8 @@ class QueueRegistry:
             )
         queue.purged_at = now
         queue.index.clear()
-        await self.journal.write(lambda conn: storage.purge(conn, name))
+        queue.dedup.clear()  # a message sent again after a purge is a new one
+        await self._write(name, lambda conn: storage.purge(conn, name))
 
     def dead_letter_sources(self, name: str) -> list[str]:
         arn = self.get(name).arn

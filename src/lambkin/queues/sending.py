@@ -33,6 +33,7 @@ class SendRequest:
     delay_seconds: int | None = None
     group_id: str | None = None
     deduplication_id: str | None = None
+    trace_header: str | None = None  # the sender's X-Amzn-Trace-Id header
 
 
 @dataclass(slots=True)
@@ -66,7 +67,7 @@ def check(queue: Queue, request: SendRequest) -> int:
                 f"Value {request.delay_seconds} for parameter DelaySeconds is invalid. Reason: must be "
                 "between 0 and 900 seconds."
             )
-        if queue.fifo:
+        if queue.fifo and request.delay_seconds != 0:  # a FIFO queue's delay is the queue's own
             raise InvalidParameterValue(
                 f"Value {request.delay_seconds} for parameter DelaySeconds is invalid. Reason: The request "
                 "include parameter that is not valid for this queue type."
@@ -82,8 +83,23 @@ def check(queue: Queue, request: SendRequest) -> int:
         ("MessageDeduplicationId", request.deduplication_id),
     ):
         if value is not None and not _TOKEN.match(value):
-            raise InvalidParameterValue(f"Value {value} for parameter {name} is invalid.")
+            raise InvalidParameterValue(
+                f"Value {value} for parameter {name} is invalid. Reason: {name} can only include alphanumeric "
+                "and punctuation characters. 1 to 128 in length."
+            )
     return size
+
+
+def check_fifo_batch(queue: Queue, requests: list[SendRequest]) -> None:
+    """A FIFO SendMessageBatch whose entry lacks its group ID (or its deduplication ID, without
+    content-based deduplication) fails as a whole: nothing of it is sent."""
+    if not queue.fifo:
+        return
+    for request in requests:
+        if request.group_id is None:
+            raise MissingParameter("The request must contain the parameter MessageGroupId.")
+        if request.deduplication_id is None and not queue.config.content_based_deduplication:
+            raise _no_deduplication_id()
 
 
 def dedup_key(queue: Queue, request: SendRequest) -> str | None:
@@ -93,10 +109,7 @@ def dedup_key(queue: Queue, request: SendRequest) -> str | None:
     key = request.deduplication_id
     if key is None:
         if not queue.config.content_based_deduplication:
-            raise InvalidParameterValue(
-                "The queue should either have ContentBasedDeduplication enabled or MessageDeduplicationId "
-                "provided explicitly"
-            )
+            raise _no_deduplication_id()
         key = hashlib.sha256(request.body.encode()).hexdigest()
     if queue.config.deduplication_scope == "messageGroup":
         return f"{request.group_id}\x00{key}"
@@ -129,10 +142,13 @@ def prepare(
     meta = MessageMeta(
         message_id, queue.name, seq, sent_at=now, visible_at=now + delay, group_id=request.group_id, size=size
     )
+    system = dict(request.system_attributes)
+    if request.trace_header and "AWSTraceHeader" not in system:  # X-Ray's header, kept as its attribute
+        system["AWSTraceHeader"] = AttributeValue("String", request.trace_header)
     content = MessageContent(
         request.body,
         dict(request.attributes),
-        dict(request.system_attributes),
+        system,
         md5_body,
         md5_attributes,
         request.deduplication_id if request.deduplication_id is not None else (key and key.split("\x00")[-1]),
@@ -147,3 +163,10 @@ def prepare(
         message_id, md5_body, md5_attributes, md5_system, sequence_number(seq) if queue.fifo else None
     )
     return NewMessage(meta, content, dedup), result
+
+
+def _no_deduplication_id() -> InvalidParameterValue:
+    return InvalidParameterValue(
+        "The queue should either have ContentBasedDeduplication enabled or MessageDeduplicationId "
+        "provided explicitly"
+    )

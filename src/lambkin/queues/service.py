@@ -3,16 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import assert_never
+from typing import TypeVar, assert_never
 
 from lambkin.clock import SYSTEM_CLOCK, Clock
+from lambkin.cluster import timers
+from lambkin.cluster.bus import Bus
+from lambkin.cluster.leases import Lease, LeaseLost
+from lambkin.cluster.owners import Owners, solo_owners
+from lambkin.cluster.refresh import Refresh
 from lambkin.queues import storage
+from lambkin.queues.activity import QueueActivities
 from lambkin.queues.errors import (
     InvalidParameterValue,
     MessageNotInflight,
+    QueueElsewhere,
     QueueError,
+    QueueUnavailable,
 )
 from lambkin.queues.journal import Journal
 from lambkin.queues.lifecycle import (
@@ -25,14 +36,17 @@ from lambkin.queues.lifecycle import (
     received,
     transition,
 )
+from lambkin.queues.mover import Mover
+from lambkin.queues.owned import OwnedQueues
 from lambkin.queues.queue import Queue
 from lambkin.queues.receipts import decode, new_token
 from lambkin.queues.receiving import ReceivedMessage, render
-from lambkin.queues.registry import QueueRegistry
-from lambkin.queues.sending import SendRequest, SendResult, prepare
+from lambkin.queues.registry import TOPIC, QueueRegistry
+from lambkin.queues.sending import SendRequest, SendResult, check_fifo_batch, prepare
 from lambkin.store import Connection, Store, StoreError
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 SWEEP_INTERVAL = 30.0
 MAX_VISIBILITY = 43_200
@@ -53,36 +67,113 @@ class QueueService:
     their queue's signal, which sends and visibility changes raise.
     """
 
-    def __init__(self, db: Store, region: str, account_id: str, clock: Clock = SYSTEM_CLOCK) -> None:
+    def __init__(
+        self,
+        db: Store,
+        region: str,
+        account_id: str,
+        clock: Clock = SYSTEM_CLOCK,
+        owners: Owners | None = None,
+        bus: Bus | None = None,
+    ) -> None:
         self.db = db
         self.clock = clock
-        self.journal = Journal(db)
-        self.registry = QueueRegistry(self.journal, self.clock, region, account_id)
+        owners = owners or solo_owners("queue", clock)
+        self.journal = Journal(db, owners.leases.fence)
+        self.registry = QueueRegistry(self.journal, self.clock, region, account_id, bus, self._lease_of)
+        self.refresh = Refresh(self.registry.bus, TOPIC, self.reload)
+        self.owned = OwnedQueues(db, self.registry, owners, clock)
+        self.timers = Owners("timer", owners.membership, owners.leases, clock)
+        self.mover = Mover(self)
+        self.activity = QueueActivities()  # AWS/SQS's counters, taken by the metrics sampler
+
+    def _lease_of(self, name: str) -> Lease | None:
+        return self.owned.lease(name)
 
     def load(self) -> None:
-        """Rebuilds every queue and its index from disk (start-up, before serving)."""
-        now = self.clock.now()
+        """Reads every queue's settings (start-up, before serving); a queue's messages are read when this
+        node takes it on (`owned`: at once for the queues it should own, or at the first request for one)."""
         for row in self.db.run_sync(storage.load_queues):
             self.registry.restore(row)
-        orphans: list[str] = []
-        for meta in self.db.run_sync(lambda conn: list(storage.load_messages(conn))):
-            queue = self.registry.queues.get(meta.queue)
-            if queue is None:
-                orphans.append(meta.message_id)
-            else:
-                queue.index.put(meta)
-        for entry in self.db.run_sync(lambda conn: storage.load_dedup(conn, now)):
-            queue = self.registry.queues.get(entry.queue)
-            if queue is not None:
-                queue.dedup[entry.key] = entry
-        if orphans:
-            self.db.run_sync(lambda conn: storage.delete_messages(conn, orphans))
+
+    async def reload(self, names: frozenset[str] | None) -> None:
+        """Reads the metadata of the queues `names` (None: of every queue) again: another node changed it."""
+        writes = self.registry.writes()
+        if names is None:
+            rows = {row.name: row for row in await self.db.run(storage.load_queues)}
+            names = frozenset(rows.keys() | self.registry.queues.keys())
+        else:
+            chosen = sorted(names)
+            rows = {row.name: row for row in await self.db.run(lambda conn: storage.queue_rows(conn, chosen))}
+        for name in sorted(names):
+            self.registry.apply(name, rows.get(name), writes)
 
     async def run(self) -> None:
-        """Commits writes and sweeps expired messages until cancelled."""
+        """Commits writes, takes on the queues this node should own, sweeps expired messages and follows
+        other nodes' queue changes until cancelled."""
         async with asyncio.TaskGroup() as group:
             group.create_task(self.journal.run())
+            group.create_task(self.owned.run())
             group.create_task(self._sweep_forever())
+            group.create_task(self.refresh.run())
+            group.create_task(self.mover.run())
+
+    async def here(self, queue_name: str, relayed: bool = False) -> Queue:
+        """The queue, served by this node (QueueElsewhere: the node that serves it; `relayed`: a request
+        another node sent here, which never goes on)."""
+        queue, _ = await self.owned.here(queue_name, relayed)
+        return queue
+
+    async def write(self, queue: Queue, fn: Callable[[Connection], T], *leases: Lease) -> T:
+        """`fn` committed under the leases of the queues it changes; a lease lost to another node drops
+        its queue here and fails the request (retryable)."""
+        try:
+            return await self.journal.write(fn, *leases)
+        except LeaseLost:
+            for lease in leases:
+                name = self.owned.owners.key_of(lease.name)
+                if name is not None:
+                    self.owned.owners.lost(name)
+                    self.owned.drop(name)
+            raise QueueUnavailable(f"the queue {queue.name} changed hands") from None
+
+    async def create_queue(
+        self, name: str, attributes: dict[str, str], tags: dict[str, str], relayed: bool = False
+    ) -> Queue:
+        """CreateQueue, on the node that owns (or should own) the name."""
+        lease = await self.owned.claim(name, relayed)
+        if await self.db.run(lambda conn: storage.queue_exists(conn, name)):
+            await self.owned.take(name, lease)
+        if self.owned.lease(name) is None:
+            self.owned.adopt(name, lease)
+        try:
+            return await self.registry.create(name, attributes, tags)
+        except BaseException:
+            if name not in self.registry.queues:
+                await self.owned.give_back(name)
+            raise
+
+    async def delete_queue(self, name: str, relayed: bool = False) -> None:
+        await self.here(name, relayed)
+        await self.registry.delete(name)
+        await self.owned.give_back(name)
+        self.activity.forget(name)
+
+    async def queue_names(self) -> list[str]:
+        """Every queue's name (from the database: the nodes' one account of them)."""
+        return await self.db.run(storage.queue_names)
+
+    async def depths(self) -> list[tuple[str, int, int, int, float]]:
+        """Every queue's (name, visible, in flight, delayed, age of its oldest message in seconds), as the
+        database holds them (every node's queues; a change is there before its request is answered)."""
+        now = self.clock.now()
+        rows = await self.db.run(lambda conn: storage.depths(conn, now))
+        return [(n, v, f, d, 0.0 if sent is None else max(0.0, now - sent)) for n, v, f, d, sent in rows]
+
+    async def exists(self, name: str) -> bool:
+        return name in self.registry.queues or await self.db.run(
+            lambda conn: storage.queue_exists(conn, name)
+        )
 
     async def _sweep_forever(self) -> None:
         while True:
@@ -91,36 +182,53 @@ class QueueService:
                 await self.sweep()
             except StoreError as exc:  # the database away or full: the next sweep deletes what this one kept
                 log.warning("queue sweep: %s", exc)
+            except QueueUnavailable as exc:  # a queue changed hands: its new owner sweeps it
+                log.info("queue sweep: %s", exc.message)
 
     async def sweep(self) -> None:
-        """Drops messages past their queue's retention period and forgets old deduplication keys."""
+        """Drops messages past their queue's retention period and forgets old deduplication keys (of the
+        queues this node owns)."""
         now = self.clock.now()
-        gone: list[str] = []
-        for queue in list(self.registry.queues.values()):
+        for name, lease in list(self.owned.leases.items()):
+            queue = self.registry.queues.get(name)
+            if queue is None:
+                continue
             queue.prune_dedup(now)
+            gone: list[str] = []
             for meta in queue.index.expired(now, queue.config.message_retention_period):
                 transition(meta.state(now), MessageEvent.EXPIRE)
                 queue.index.remove(meta.message_id)
                 gone.append(meta.message_id)
+            if gone:
+                await self.write(queue, functools.partial(storage.delete_messages, ids=gone), lease)
+        await self.forget_dedup()
 
-        def write(conn: Connection) -> None:
-            storage.delete_messages(conn, gone)
-            storage.prune_dedup(conn, now)
+    async def forget_dedup(self) -> None:
+        """Deletes expired deduplication keys of every queue, if this node's timer says so (one node does:
+        `timer:queue-dedup`); the queues' owners forget theirs in memory as they sweep."""
+        lease = await timers.turn(self.timers, "queue-dedup")
+        if lease is None:
+            return
+        now = self.clock.now()
+        with contextlib.suppress(LeaseLost):  # another node's timer now: it deletes them
+            await self.journal.write(lambda conn: storage.prune_dedup(conn, now), lease)
 
-        await self.journal.write(write)
-
-    async def send(self, queue_name: str, request: SendRequest, sender_id: str) -> SendResult:
-        queue = self.registry.get(queue_name)
+    async def send(
+        self, queue_name: str, request: SendRequest, sender_id: str, relayed: bool = False
+    ) -> SendResult:
+        queue, lease = await self.owned.here(queue_name, relayed)
         message, result = prepare(queue, request, sender_id, self.clock.now())
         if message is not None:
-            await self._store(queue, [message])
+            await self._store(queue, lease, [message])
+            self.activity.of(queue.name).sent_one(message.meta.size)
         return result
 
     async def send_batch(
         self, queue_name: str, requests: list[SendRequest], sender_id: str
     ) -> list[SendResult | EntryFailure]:
         """One result per request, in order; the stored ones commit together."""
-        queue = self.registry.get(queue_name)
+        queue, lease = await self.owned.here(queue_name)
+        check_fifo_batch(queue, requests)
         now = self.clock.now()
         results: list[SendResult | EntryFailure] = []
         messages: list[storage.NewMessage] = []
@@ -134,14 +242,17 @@ class QueueService:
             if message is not None:
                 messages.append(message)
         if messages:
-            await self._store(queue, messages)
+            await self._store(queue, lease, messages)
+            counts = self.activity.of(queue.name)
+            for message in messages:
+                counts.sent_one(message.meta.size)
         return results
 
-    async def _store(self, queue: Queue, messages: list[storage.NewMessage]) -> None:
+    async def _store(self, queue: Queue, lease: Lease, messages: list[storage.NewMessage]) -> None:
         next_seq = queue.next_seq
         try:
-            await self.journal.write(
-                lambda conn: storage.insert_messages(conn, queue.name, messages, next_seq)
+            await self.write(
+                queue, lambda conn: storage.insert_messages(conn, queue.name, messages, next_seq), lease
             )
         except BaseException:
             for message in messages:
@@ -171,44 +282,63 @@ class QueueService:
         same messages and receipt handles while none of them has been deleted or changed.
         """
         _check_range("MaxNumberOfMessages", max_messages, 1, MAX_BATCH)
-        if wait_seconds is not None:
-            _check_range("WaitTimeSeconds", wait_seconds, 0, 20)
+        if wait_seconds is not None and not 0 <= wait_seconds <= 20:
+            raise InvalidParameterValue(
+                f"Value {wait_seconds} for parameter WaitTimeSeconds is invalid. Reason: Must be >= 0 and <= 20, "
+                "if provided."
+            )
         if visibility_timeout is not None:
             _check_range("VisibilityTimeout", visibility_timeout, 0, MAX_VISIBILITY)
-        queue = self.registry.get(queue_name)
+        queue, lease = await self.owned.here(queue_name)
         attempt_id = attempt_id if queue.fifo else None
         if attempt_id is not None:
             repeated = queue.repeated_attempt(attempt_id, self.clock.now())
             if repeated is not None:
                 ids = [m.message_id for m in repeated]
-                contents = await self.journal.write(lambda conn: storage.read_contents(conn, ids))
+                contents = await self.write(queue, lambda conn: storage.read_contents(conn, ids), lease)
+                self.activity.of(queue.name).answered(len(contents))
                 return [
                     render(queue, m, contents[m.message_id], attribute_names, message_attribute_names)
                     for m in repeated
                     if m.message_id in contents
                 ]
+        await self._reach_dead_letter_queue(queue)
         wait = queue.config.receive_message_wait_time_seconds if wait_seconds is None else wait_seconds
         deadline = self.clock.now() + wait
         while True:
-            taken = await self._receive_once(queue, max_messages, visibility_timeout)
-            if taken or queue.deleted:
+            taken = await self._receive_once(queue, lease, max_messages, visibility_timeout)
+            if taken or queue.deleted or self.owned.lease(queue.name) != lease:
                 if attempt_id is not None:
                     queue.remember_attempt(attempt_id, [m for m, _ in taken], self.clock.now())
+                self.activity.of(queue.name).answered(len(taken))
                 return [render(queue, m, c, attribute_names, message_attribute_names) for m, c in taken]
             now = self.clock.now()
             remaining = deadline - now
             if remaining <= 0:
+                self.activity.of(queue.name).answered(0)
                 return []
             due = queue.index.next_visible_at(now)
             await queue.wait(remaining if due is None else min(remaining, max(due - now, 0.001)))
 
+    async def _reach_dead_letter_queue(self, queue: Queue) -> None:
+        """Takes on the queue's dead-letter queue too if this node should (the two rank the nodes alike), so
+        that a receive can move a message there; if another node serves it, messages stay where they are."""
+        dlq = self.registry.dead_letter_queue(queue)
+        if dlq is not None and self.owned.lease(dlq.name) is None:
+            with contextlib.suppress(QueueError, QueueElsewhere):
+                await self.owned.here(dlq.name)
+
     async def _receive_once(
-        self, queue: Queue, max_messages: int, visibility_timeout: int | None
+        self, queue: Queue, lease: Lease, max_messages: int, visibility_timeout: int | None
     ) -> list[tuple[MessageMeta, storage.MessageContent]]:
         now = self.clock.now()
         timeout = queue.config.visibility_timeout if visibility_timeout is None else visibility_timeout
         retention = queue.config.message_retention_period
         dlq = self.registry.dead_letter_queue(queue)
+        dlq_lease = self.owned.lease(dlq.name) if dlq is not None else None
+        if dlq_lease is None:  # its dead-letter queue is another node's now: messages stay where they are
+            dlq = None
+        leases = (lease,) if dlq_lease is None else (lease, dlq_lease)
         policy = queue.config.redrive_policy
         max_receives = policy.max_receive_count if dlq is not None and policy is not None else None
         delivered: list[MessageMeta] = []
@@ -226,10 +356,8 @@ class QueueService:
                 case ReceiveOutcome.DEAD_LETTER:
                     assert dlq is not None
                     queue.index.remove(meta.message_id)
-                    target = replace(
-                        meta, queue=dlq.name, seq=dlq.take_seq(), visible_at=now, receive_count=0,
-                        first_receive_at=None, receipt="",
-                    )  # fmt: skip
+                    # the same message, its receive count going on in the dead-letter queue
+                    target = replace(meta, queue=dlq.name, seq=dlq.take_seq(), visible_at=now, receipt="")
                     dlq.index.put(target)
                     moved.append((target, queue.arn))
                 case ReceiveOutcome.EXPIRE:
@@ -251,7 +379,7 @@ class QueueService:
             return storage.read_contents(conn, ids)
 
         try:
-            contents = await self.journal.write(write)
+            contents = await self.write(queue, write, *leases)
         except Exception:  # not stored: no one was given these deliveries, memory goes back to the database's
             if dlq is not None:
                 for target, _ in moved:
@@ -269,7 +397,7 @@ class QueueService:
         self, queue_name: str, receipt_handles: list[str], single: bool = False
     ) -> list[EntryFailure | None]:
         """Deletes by receipt handle; one None (deleted) or failure per handle, in order."""
-        queue = self.registry.get(queue_name)
+        queue, lease = await self.owned.here(queue_name)
         now = self.clock.now()
         results: list[EntryFailure | None] = []
         gone: list[MessageMeta] = []
@@ -280,6 +408,8 @@ class QueueService:
                 if meta is None:
                     results.append(None)  # already deleted: SQS answers success
                     continue
+                if queue.fifo and (meta.receipt != receipt.token or meta.visible_at <= now):
+                    raise _expired(handle)  # its visibility timeout ended: the group may be another's now
                 if meta.receipt != receipt.token:
                     # an older delivery's handle: SQS answers success but keeps the message
                     results.append(None)
@@ -295,14 +425,15 @@ class QueueService:
             results.append(None)
         if gone:
             try:
-                await self.journal.write(
-                    lambda conn: storage.delete_messages(conn, [m.message_id for m in gone])
+                await self.write(
+                    queue, lambda conn: storage.delete_messages(conn, [m.message_id for m in gone]), lease
                 )
             except Exception:  # not deleted: the messages stay, and the same receipts may delete them again
                 queue.index.restore(gone)
                 raise
             if queue.fifo:
                 queue.notify()
+        self.activity.of(queue.name).deleted += results.count(None)  # repeated deletes count, as in SQS
         return results
 
     async def change_visibility(self, queue_name: str, receipt_handle: str, seconds: int) -> None:
@@ -311,7 +442,7 @@ class QueueService:
     async def change_visibility_batch(
         self, queue_name: str, entries: list[tuple[str, int]], single: bool = False
     ) -> list[EntryFailure | None]:
-        queue = self.registry.get(queue_name)
+        queue, lease = await self.owned.here(queue_name)
         now = self.clock.now()
         results: list[EntryFailure | None] = []
         changed: list[MessageMeta] = []
@@ -321,12 +452,14 @@ class QueueService:
                 _check_range("VisibilityTimeout", timeout, 0, MAX_VISIBILITY)
                 receipt = decode(handle, queue.name)
                 meta = queue.index.messages.get(receipt.message_id)
-                if meta is None or meta.receipt != receipt.token:  # gone, or received again since
+                # a standard queue takes an older delivery's handle, or one whose timeout ended (the
+                # message is hidden again); a FIFO queue only the handle of the delivery in flight
+                if meta is None or not meta.receipt or (queue.fifo and meta.receipt != receipt.token):
                     raise InvalidParameterValue(
                         f"Value {handle} for parameter ReceiptHandle is invalid. Reason: Message does not exist "
                         "or is not available for visibility timeout change."
                     )
-                if meta.state(now) is not MessageState.IN_FLIGHT:
+                if queue.fifo and meta.state(now) is not MessageState.IN_FLIGHT:
                     raise MessageNotInflight()
                 updated = change_visibility(meta, now, timeout)
             except QueueError as exc:
@@ -340,12 +473,18 @@ class QueueService:
             results.append(None)
         if changed:
             try:
-                await self.journal.write(lambda conn: storage.update_deliveries(conn, changed))
+                await self.write(queue, lambda conn: storage.update_deliveries(conn, changed), lease)
             except Exception:  # not stored: each message keeps the visibility the database has
                 queue.index.restore(before)
                 raise
             queue.notify()
         return results
+
+
+def _expired(handle: str) -> InvalidParameterValue:
+    return InvalidParameterValue(
+        f"Value {handle} for parameter ReceiptHandle is invalid. Reason: The receipt handle has expired."
+    )
 
 
 def _check_range(name: str, value: int, low: int, high: int) -> None:
@@ -355,13 +494,20 @@ def _check_range(name: str, value: int, low: int, high: int) -> None:
         )
 
 
-def open_queue_service(db: Store, region: str, account_id: str, clock: Clock = SYSTEM_CLOCK) -> QueueService:
+def open_queue_service(
+    db: Store,
+    region: str,
+    account_id: str,
+    clock: Clock = SYSTEM_CLOCK,
+    owners: Owners | None = None,
+    bus: Bus | None = None,
+) -> QueueService:
     """The queue engine on its own store (`open_store(settings, "queues")`), loaded and ready for `run()`.
 
     A store of its own gives queue traffic its own worker thread (and on SQLite its own file, write lock and
     WAL), so sends never wait behind the control plane's transactions (nor it behind theirs).
     """
     db.migrate(storage.migrations())
-    service = QueueService(db, region, account_id, clock)
+    service = QueueService(db, region, account_id, clock, owners, bus)
     service.load()
     return service

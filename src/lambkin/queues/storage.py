@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import cache, lru_cache
 from typing import TypeVar
 
+from lambkin.queues import move_tasks
 from lambkin.queues.lifecycle import MessageMeta
 from lambkin.queues.messages import AttributeValue
 from lambkin.store import Connection, Migration
@@ -56,7 +58,7 @@ CREATE TABLE dedup (
 
 
 def migrations() -> list[Migration]:
-    return [Migration("queues", 1, SCHEMA)]
+    return [Migration("queues", 1, SCHEMA), move_tasks.MIGRATION]
 
 
 @dataclass(frozen=True)
@@ -98,19 +100,72 @@ def load_queues(conn: Connection) -> list[QueueRow]:
     return [QueueRow(r[0], bool(r[1]), json.loads(r[2]), json.loads(r[3]), r[4], r[5], r[6]) for r in rows]
 
 
-def load_messages(conn: Connection) -> Iterator[MessageMeta]:
+def queue_rows(conn: Connection, names: Iterable[str]) -> list[QueueRow]:
+    """The stored rows of these queues (a deleted one is not among them)."""
+    found: list[QueueRow] = []
+    for name in names:
+        rows = conn.execute(
+            "SELECT name, fifo, attributes, tags, created_at, modified_at, next_seq FROM queues WHERE name = ?",
+            (name,),
+        )
+        found += [
+            QueueRow(r[0], bool(r[1]), json.loads(r[2]), json.loads(r[3]), r[4], r[5], r[6]) for r in rows
+        ]
+    return found
+
+
+def queue_exists(conn: Connection, name: str) -> bool:
+    return conn.execute("SELECT 1 FROM queues WHERE name = ?", (name,)).fetchone() is not None
+
+
+def queue_names(conn: Connection) -> list[str]:
+    return [r[0] for r in conn.execute("SELECT name FROM queues ORDER BY name")]
+
+
+def depths(conn: Connection, now: float) -> list[tuple[str, int, int, int, float | None]]:
+    """Every queue's (name, visible, in flight, delayed, oldest message's sent_at), in one query."""
+    rows = conn.execute(
+        "SELECT q.name,"
+        " COALESCE(SUM(CASE WHEN m.visible_at <= ? THEN 1 ELSE 0 END), 0),"
+        " COALESCE(SUM(CASE WHEN m.visible_at > ? AND m.receive_count > 0 THEN 1 ELSE 0 END), 0),"
+        " COALESCE(SUM(CASE WHEN m.visible_at > ? AND m.receive_count = 0 THEN 1 ELSE 0 END), 0),"
+        " MIN(m.sent_at)"
+        " FROM queues q LEFT JOIN messages m ON m.queue = q.name GROUP BY q.name ORDER BY q.name",
+        (now, now, now),
+    )
+    return [(r[0], int(r[1]), int(r[2]), int(r[3]), None if r[4] is None else float(r[4])) for r in rows]
+
+
+@dataclass(frozen=True)
+class QueueState:
+    """One queue as its new owner loads it: its row, its messages' index entries, its deduplication keys."""
+
+    row: QueueRow
+    messages: list[MessageMeta]
+    dedup: list[DedupEntry]
+
+
+def load_queue(conn: Connection, name: str, now: float) -> QueueState | None:
+    found = conn.execute(
+        "SELECT name, fifo, attributes, tags, created_at, modified_at, next_seq FROM queues WHERE name = ?",
+        (name,),
+    ).fetchone()
+    if found is None:
+        return None
+    row = QueueRow(
+        found[0], bool(found[1]), json.loads(found[2]), json.loads(found[3]), found[4], found[5], found[6]
+    )
     rows = conn.execute(
         "SELECT id, queue, seq, sent_at, visible_at, receive_count, first_receive_at, receipt, group_id, size"
-        " FROM messages ORDER BY queue, seq"
+        " FROM messages WHERE queue = ? ORDER BY seq",
+        (name,),
     )
-    for r in rows:
-        yield MessageMeta(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9])
-
-
-def load_dedup(conn: Connection, now: float) -> list[DedupEntry]:
-    conn.execute("DELETE FROM dedup WHERE expires_at <= ?", (now,))
-    rows = conn.execute("SELECT queue, key, message_id, seq, expires_at FROM dedup")
-    return [DedupEntry(*r) for r in rows]
+    messages = [MessageMeta(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9]) for r in rows]
+    dedup = conn.execute(
+        "SELECT queue, key, message_id, seq, expires_at FROM dedup WHERE queue = ? AND expires_at > ?",
+        (name, now),
+    )
+    return QueueState(row, messages, [DedupEntry(*r) for r in dedup])
 
 
 def save_queue(conn: Connection, row: QueueRow) -> None:
@@ -133,6 +188,7 @@ def save_queue(conn: Connection, row: QueueRow) -> None:
 def delete_queue(conn: Connection, name: str) -> None:
     conn.execute("DELETE FROM messages WHERE queue = ?", (name,))
     conn.execute("DELETE FROM dedup WHERE queue = ?", (name,))
+    move_tasks.delete_tasks_of(conn, name)
     conn.execute("DELETE FROM queues WHERE name = ?", (name,))
 
 
@@ -150,9 +206,9 @@ _MESSAGE_COLUMNS = (
 )
 
 
-def _chunks(rows: list[T]) -> Iterator[list[T]]:
-    for start in range(0, len(rows), _CHUNK):
-        yield rows[start : start + _CHUNK]
+def _chunks(rows: list[T], size: int = _CHUNK) -> Iterator[list[T]]:
+    for start in range(0, len(rows), size):
+        yield rows[start : start + size]
 
 
 def insert_messages(conn: Connection, queue: str, messages: list[NewMessage], next_seq: int) -> None:
@@ -177,10 +233,7 @@ def insert_messages(conn: Connection, queue: str, messages: list[NewMessage], ne
         for m in messages
     ]
     for chunk in _chunks(rows):
-        marks = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
-        conn.execute(
-            f"INSERT INTO messages ({_MESSAGE_COLUMNS}) VALUES {marks}", [v for row in chunk for v in row]
-        )
+        conn.execute(_insert_messages_sql(len(chunk)), [v for row in chunk for v in row])
     dedup = [m.dedup for m in messages if m.dedup is not None]
     if dedup:
         conn.executemany(
@@ -192,19 +245,41 @@ def insert_messages(conn: Connection, queue: str, messages: list[NewMessage], ne
     conn.execute("UPDATE queues SET next_seq = ? WHERE name = ?", (next_seq, queue))
 
 
+@cache
+def _insert_messages_sql(count: int) -> str:
+    """insert_messages' statement for `count` rows (its text built once per count)."""
+    marks = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * count)
+    return f"INSERT INTO messages ({_MESSAGE_COLUMNS}) VALUES {marks}"
+
+
+_DELIVERY_COLUMNS = ("visible_at", "receive_count", "first_receive_at", "receipt")
+_DELIVERY_CHUNK = 10  # an API receive's most; each row's CASE looks through the chunk's ids, so keep it short
+
+
 def update_deliveries(conn: Connection, metas: Iterable[MessageMeta]) -> None:
-    """Saves visibility, receive counts and receipts (after a receive or a visibility change)."""
-    conn.executemany(
-        "UPDATE messages SET visible_at = ?, receive_count = ?, first_receive_at = ?, receipt = ? WHERE id = ?",
-        [(m.visible_at, m.receive_count, m.first_receive_at, m.receipt, m.message_id) for m in metas],
-    )
+    """Saves visibility, receive counts and receipts (after a receive or a visibility change): one statement
+    for a batch (each is a round trip, or one more message in PostgreSQL's pipeline). A column's ELSE is the
+    column itself, never taken (every id is matched), so PostgreSQL types the CASE as the column."""
+    rows = [(m.message_id, m.visible_at, m.receive_count, m.first_receive_at, m.receipt) for m in metas]
+    for chunk in _chunks(rows, _DELIVERY_CHUNK):
+        ids = [row[0] for row in chunk]
+        parameters = [v for i in range(1, 5) for row in chunk for v in (row[0], row[i])]
+        conn.execute(_update_deliveries_sql(len(chunk)), [*parameters, *ids])
+
+
+@cache
+def _update_deliveries_sql(count: int) -> str:
+    """update_deliveries' statement for `count` rows (its text built once per count)."""
+    whens = " ".join(["WHEN ? THEN ?"] * count)
+    sets = ", ".join(f"{column} = CASE id {whens} ELSE {column} END" for column in _DELIVERY_COLUMNS)
+    return f"UPDATE messages SET {sets} WHERE id IN ({', '.join('?' * count)})"
 
 
 def move_messages(conn: Connection, moves: list[tuple[MessageMeta, str]], next_seq: int) -> None:
-    """Moves messages to a dead-letter queue (each meta already carries its new queue and sequence)."""
+    """Moves messages to a dead-letter queue (each meta already carries its new queue and sequence; its
+    receive count goes on)."""
     conn.executemany(
-        "UPDATE messages SET queue = ?, seq = ?, visible_at = ?, receive_count = 0, first_receive_at = NULL,"
-        " receipt = '', dlq_source = ? WHERE id = ?",
+        "UPDATE messages SET queue = ?, seq = ?, visible_at = ?, receipt = '', dlq_source = ? WHERE id = ?",
         [(m.queue, m.seq, m.visible_at, source, m.message_id) for m, source in moves],
     )
     if moves:
@@ -213,7 +288,12 @@ def move_messages(conn: Connection, moves: list[tuple[MessageMeta, str]], next_s
 
 def delete_messages(conn: Connection, ids: Iterable[str]) -> None:
     for chunk in _chunks(list(ids)):
-        conn.execute(f"DELETE FROM messages WHERE id IN ({', '.join('?' * len(chunk))})", chunk)
+        conn.execute(_delete_messages_sql(len(chunk)), chunk)
+
+
+@cache
+def _delete_messages_sql(count: int) -> str:
+    return f"DELETE FROM messages WHERE id IN ({', '.join('?' * count)})"
 
 
 def prune_dedup(conn: Connection, now: float) -> None:
@@ -221,24 +301,29 @@ def prune_dedup(conn: Connection, now: float) -> None:
 
 
 def purge(conn: Connection, queue: str) -> None:
+    """Deletes the queue's messages and forgets their deduplication keys."""
     conn.execute("DELETE FROM messages WHERE queue = ?", (queue,))
+    conn.execute("DELETE FROM dedup WHERE queue = ?", (queue,))
 
 
 def read_contents(conn: Connection, ids: list[str]) -> dict[str, MessageContent]:
     if not ids:
         return {}
-    marks = ",".join("?" * len(ids))
-    rows = conn.execute(
-        "SELECT id, body, attributes, system_attributes, md5_body, md5_attributes, dedup_id, sender_id,"
-        f" dlq_source FROM messages WHERE id IN ({marks})",
-        ids,
-    )
+    rows = conn.execute(_read_contents_sql(len(ids)), ids)
     return {
         r[0]: MessageContent(
             r[1], _decode_attributes(r[2]), _decode_attributes(r[3]), r[4], r[5], r[6], r[7], r[8]
         )
         for r in rows
     }
+
+
+@lru_cache(maxsize=16)  # an API receive reads 1 to 10; an in-process poller's batch up to 10,000
+def _read_contents_sql(count: int) -> str:
+    return (
+        "SELECT id, body, attributes, system_attributes, md5_body, md5_attributes, dedup_id, sender_id,"
+        f" dlq_source FROM messages WHERE id IN ({','.join('?' * count)})"
+    )
 
 
 def _encode_attributes(attributes: dict[str, AttributeValue]) -> str | None:

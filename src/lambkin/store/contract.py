@@ -62,6 +62,13 @@ class Store(Protocol):
 
     async def run(self, fn: Callable[[Connection], T]) -> T: ...
 
+    async def run_pipelined(self, fn: Callable[[Connection], T]) -> T:
+        """`run`, but PostgreSQL sends the unit's statements without waiting for each one's result (pipeline
+        mode: a round trip only where `fn` reads rows, and for the commit). A statement that fails raises
+        where `fn` next reads rows, or at the commit, so nothing is committed after it; `fn` must not catch
+        a store error and go on. On SQLite, `run` itself."""
+        ...
+
     def run_sync(self, fn: Callable[[Connection], T]) -> T:
         """For start-up and tools that have no event loop."""
         ...

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import itertools
 import logging
 import re
 import select
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal, NoReturn, TypeVar
 
 import psycopg
@@ -33,6 +33,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from lambkin.store.contract import Connection, Row
 from lambkin.store.errors import Conflict, DatabaseUnreachable, StorageFull, StoreError, StoreUnavailable
 from lambkin.store.migrations import LEDGER, RECORD, Migration, pending
+from lambkin.store.worker import OneThread
 
 T = TypeVar("T")
 
@@ -43,21 +44,22 @@ RECONNECT_S = 10.0  # the pool's reconnection back-off starts again from 1 s aft
 POOL_SIZE = 4  # one connection a store name's worker, and one spare
 _MIGRATION_LOCK = 0x6C616D626B696E  # pg_advisory_xact_lock key: "lambkin", so nodes migrate one at a time
 
-# `?` outside quoted strings and names is a placeholder; psycopg's is `%s`, and a literal `%` is `%%`.
-_MARKS = re.compile(r"""'(?:[^']|'')*'|"(?:[^"]|"")*"|\?|%""")
+# `?` outside quoted strings and names is a placeholder; PostgreSQL's own are numbered: `$1`, `$2`, ...
+_MARKS = re.compile(r"""'(?:[^']|'')*'|"(?:[^"]|"")*"|\?""")
 
 
 @functools.lru_cache(maxsize=2048)
 def placeholders(sql: str) -> str:
-    """`sql` with the seam's `?` placeholders as psycopg's `%s` (and `%` as `%%`)."""
+    """`sql` with the seam's `?` placeholders as PostgreSQL's `$1`, `$2`, ... in order.
+
+    The statements go through psycopg's RawCursor, which sends them as they are: psycopg parses no query
+    text of ours (its own `%s` parsing caches no statement of more than 50 parameters, and a batch's
+    multi-row INSERT has more)."""
+    numbers = itertools.count(1)
 
     def mark(match: re.Match[str]) -> str:
         text = match.group(0)
-        if text == "?":
-            return "%s"
-        if text == "%":
-            return "%%"
-        return text.replace("%", "%%")
+        return f"${next(numbers)}" if text == "?" else text
 
     return _MARKS.sub(mark, sql)
 
@@ -190,7 +192,11 @@ class _SharedPool:
         logging.getLogger("psycopg.pool").setLevel(logging.WARNING)
         self.pool: ConnectionPool[psycopg.Connection[Row]] = ConnectionPool(
             url,
-            kwargs={"row_factory": _rows, "connect_timeout": CONNECT_TIMEOUT_S},
+            kwargs={
+                "row_factory": _rows,
+                "cursor_factory": psycopg.RawCursor,
+                "connect_timeout": CONNECT_TIMEOUT_S,
+            },
             min_size=1,
             max_size=POOL_SIZE,
             timeout=ACQUIRE_TIMEOUT_S,
@@ -217,7 +223,7 @@ class _SharedPool:
         self.pool.close()
 
 
-class PostgresStore:
+class PostgresStore(OneThread):
     """One store name's units of work, on its own thread, over the process's pool for this database."""
 
     dialect: Literal["postgresql"] = "postgresql"
@@ -225,38 +231,45 @@ class PostgresStore:
     def __init__(self, url: str, name: str) -> None:
         self.name = name
         self._shared = _SharedPool.acquire(url)
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"lambkin-pg-{name}")
+        super().__init__(f"lambkin-pg-{name}")
         self._away: StoreUnavailable | None = None
         self._away_until = 0.0
 
-    def _transaction(self, fn: Callable[[Connection], T]) -> T:
+    def _transaction(self, fn: Callable[[Connection], T], pipelined: bool = False) -> T:
         if self._away is not None and time.monotonic() < self._away_until:
             raise StoreUnavailable(self._away.reason)
         try:
-            result = self._attempts(fn)
+            result = self._attempts(fn, pipelined)
         except StoreUnavailable as exc:
             self._away, self._away_until = exc, time.monotonic() + AWAY_S
             raise
         self._away = None
         return result
 
-    def _attempts(self, fn: Callable[[Connection], T]) -> T:
+    def _attempts(self, fn: Callable[[Connection], T], pipelined: bool) -> T:
         try:
             for _ in range(POOL_SIZE + 1):  # each stale connection is dropped; then a new one is made
                 with self._shared.pool.connection() as conn:
                     if _stale(conn):
                         conn.close()
                         continue
-                    return self._unit(conn, fn)
+                    return self._unit(conn, fn, pipelined)
         except psycopg.Error as exc:
             reraise(exc)
         raise StoreUnavailable("every connection to it was ended")
 
     @staticmethod
-    def _unit(conn: psycopg.Connection[Row], fn: Callable[[Connection], T]) -> T:
+    def _unit(conn: psycopg.Connection[Row], fn: Callable[[Connection], T], pipelined: bool) -> T:
         # psycopg begins the transaction with the unit's first statement (one round trip fewer than our own
         # BEGIN) and ends it here.
         try:
+            if pipelined:
+                with conn.pipeline():
+                    result = fn(PgConnection(conn))
+                    # COMMIT goes out behind the unit's statements, with a Sync: PostgreSQL skips it if one of
+                    # them failed (none sends a Sync of its own), and psycopg raises that statement's error.
+                    conn.commit()
+                return result
             result = fn(PgConnection(conn))
             if conn.info.transaction_status == TransactionStatus.INERROR:
                 # A statement failed and `fn` went on: COMMIT would quietly roll back what it was told is done.
@@ -268,13 +281,11 @@ class PostgresStore:
             raise
         return result
 
-    async def run(self, fn: Callable[[Connection], T]) -> T:
+    async def run_pipelined(self, fn: Callable[[Connection], T]) -> T:
+        """Statements go out without waiting for their results; the commit (sent with a Sync) raises the first
+        statement's error, and nothing after that statement was committed."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._transaction, fn)
-
-    def run_sync(self, fn: Callable[[Connection], T]) -> T:
-        """For start-up and tools that have no event loop."""
-        return self._executor.submit(self._transaction, fn).result()
+        return await loop.run_in_executor(self._executor, self._transaction, fn, True)
 
     def migrate(self, migrations: Sequence[Migration]) -> None:
         """Every pending step in one transaction (PostgreSQL's DDL is transactional), under an advisory lock

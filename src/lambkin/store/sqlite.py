@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Literal, TypeVar
 
 from lambkin.store.contract import Connection
 from lambkin.store.errors import Conflict, DamagedDatabase, StorageFull, fatal
 from lambkin.store.migrations import LEDGER, RECORD, Migration, pending
+from lambkin.store.worker import OneThread
 
 T = TypeVar("T")
 
@@ -19,7 +18,7 @@ _DAMAGED = frozenset({"SQLITE_CORRUPT", "SQLITE_NOTADB"})
 _CONFLICT = frozenset({"SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMARYKEY"})
 
 
-class SqliteStore:
+class SqliteStore(OneThread):
     """All access goes through one thread, so the event loop never blocks and writes never contend.
 
     `run(fn)` calls `fn(connection)` inside a transaction on that thread: committed if `fn` returns,
@@ -31,7 +30,7 @@ class SqliteStore:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lambkin-sqlite")
+        super().__init__("lambkin-sqlite")
         self._conn: sqlite3.Connection | None = None
 
     def _connect(self) -> sqlite3.Connection:
@@ -60,14 +59,6 @@ class SqliteStore:
                 raise Conflict(str(exc)) from exc
             raise
         return result
-
-    async def run(self, fn: Callable[[Connection], T]) -> T:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._transaction, fn)
-
-    def run_sync(self, fn: Callable[[Connection], T]) -> T:
-        """For start-up and tools that have no event loop."""
-        return self._executor.submit(self._transaction, fn).result()
 
     def migrate(self, migrations: Sequence[Migration]) -> None:
         """Applies every migration not yet applied, each in its own transaction, in version order."""

@@ -23,6 +23,8 @@ class FakePreparedImage:
 
     config: FakeImageConfig = FakeImageConfig()
     lower_dirs: tuple[Path, ...] = (Path("/layers/top"), Path("/layers/base"))
+    resolve_ms: float = 0.0
+    unpack_ms: float = 0.0
 
 
 class FakeImageSource:

@@ -22,6 +22,7 @@ from lambkin.identity.principals import Principal, root
 from lambkin.protocol.errors import AwsError
 from lambkin.protocol.service import RequestContext
 from lambkin.queues import permissions
+from lambkin.queues.move_tasks import MoveTask
 from lambkin.queues.storage import QueueRow
 from lambkin.store.sqlite import SqliteStore
 from lambkin.testing.images import FakeImageResolver
@@ -155,6 +156,27 @@ def test_sqs_operations_act_on_the_queue_and_batches_as_their_single_forms(
     assert target(tables, "sqs", "CreateQueue", QueueName="new") == Target("sqs:CreateQueue", QUEUE + "new")
     assert target(tables, "sqs", "GetQueueUrl", QueueName="jobs") == Target("sqs:GetQueueUrl", QUEUE + "jobs")
     assert target(tables, "sqs", "ListQueues") == Target("sqs:ListQueues", "*")
+
+
+def test_sqs_move_tasks_act_on_their_source_queue(tables: dict[str, ActionTable]) -> None:
+    dlq, elsewhere = QUEUE + "dead", QUEUE + "elsewhere"
+    takes = tuple(Target(f"sqs:{a}", dlq) for a in ("ReceiveMessage", "DeleteMessage", "GetQueueAttributes"))
+    assert target(tables, "sqs", "StartMessageMoveTask", SourceArn=dlq) == Target(
+        "sqs:StartMessageMoveTask", dlq, also=takes
+    )
+    assert target(tables, "sqs", "StartMessageMoveTask", SourceArn=dlq, DestinationArn=elsewhere) == Target(
+        "sqs:StartMessageMoveTask", dlq, also=(*takes, Target("sqs:SendMessage", elsewhere))
+    )
+    assert target(tables, "sqs", "ListMessageMoveTasks", SourceArn=dlq) == Target(
+        "sqs:ListMessageMoveTasks", dlq, also=(Target("sqs:GetQueueAttributes", dlq),)
+    )
+    handle = MoveTask("t", "dead", dlq, None, None, "RUNNING", 0, 0, 0).handle
+    assert target(tables, "sqs", "CancelMessageMoveTask", TaskHandle=handle) == Target(
+        "sqs:CancelMessageMoveTask", dlq, also=takes
+    )
+    assert target(tables, "sqs", "CancelMessageMoveTask", TaskHandle="junk") == Target(
+        "sqs:CancelMessageMoveTask", "*"
+    )
 
 
 def test_a_queue_policy_is_the_resource_policy_of_its_queue(

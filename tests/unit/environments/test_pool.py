@@ -151,6 +151,22 @@ async def test_burst_of_n_starts_n_environments_in_parallel(world: World) -> Non
     assert all(r.outcome == Success(b'"opened"') for r in results)
 
 
+async def test_in_use_counts_invocations_under_way_until_each_is_given_back(world: World) -> None:
+    version = FakeVersion()
+    await world.invoke(version, {})  # one idle environment: not in use
+    assert world.pools.in_use() == 0
+    gate = world.runtimes.gate("held")
+    calls = [
+        asyncio.ensure_future(world.invoke(version, {"do": "gate", "gate": "held"}, f"r{i}"))
+        for i in range(3)
+    ]
+    await gate.reached(3)
+    assert world.pools.in_use() == 3
+    gate.open()
+    await asyncio.gather(*calls)
+    assert world.pools.in_use() == 0
+
+
 async def test_function_error_keeps_the_environment(world: World) -> None:
     version = FakeVersion()
     result = await world.invoke(version, {"do": "error"})

@@ -12,7 +12,7 @@ from lambkin.events.mapping_store import MIGRATIONS, MappingStore
 from lambkin.store import Store
 from lambkin.store.sqlite import SqliteStore
 from lambkin.testing.clock import ManualClock
-from tests.unit.events.fakes import QUEUES, Functions
+from tests.unit.events.fakes import Functions, find_queue
 
 
 @pytest.fixture
@@ -25,4 +25,4 @@ def db(tmp_path: Path) -> Iterator[Store]:
 
 @pytest.fixture
 def service(db: Store) -> MappingService:
-    return MappingService(MappingStore(db), Functions(), QUEUES.get, "arn:esm:", ManualClock(100.0))
+    return MappingService(MappingStore(db), Functions(), find_queue, "arn:esm:", ManualClock(100.0))

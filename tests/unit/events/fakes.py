@@ -20,4 +20,8 @@ class Functions:
         return FunctionInfo(name, qualifier or None, arn, self.timeouts[name])
 
 
-QUEUES = {Q + "q": QueueInfo("q", False, 30), Q + "f.fifo": QueueInfo("f.fifo", True, 30)}
+QUEUE_INFO = {Q + "q": QueueInfo("q", False, 30), Q + "f.fifo": QueueInfo("f.fifo", True, 30)}
+
+
+async def find_queue(arn: str) -> QueueInfo | None:
+    return QUEUE_INFO.get(arn)

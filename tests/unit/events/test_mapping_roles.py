@@ -50,11 +50,15 @@ class Functions:
 
 def service(db: Store, directory: FakeDirectory, queue_policy: str | None = None, role: str = ROLE) -> Any:
     queues = {Q + "q": QueueInfo("q", False, 30, queue_policy)}
+
+    async def find_queue(arn: str) -> QueueInfo | None:
+        return queues.get(arn)
+
     authorizer = Authorizer(directory, ACCOUNT)
     return MappingService(
         MappingStore(db),
         Functions(role),
-        queues.get,
+        find_queue,
         "arn:esm:",
         ManualClock(100.0),
         role_may=authorizer.role_may,

@@ -9,7 +9,7 @@ from lambkin.events.mapping_service import FunctionInfo, MappingService
 from lambkin.events.mapping_store import MappingStore
 from lambkin.events.mappings import MappingState
 from lambkin.store import Store
-from tests.unit.events.fakes import FN, QUEUES, Functions, Q
+from tests.unit.events.fakes import FN, Functions, Q, find_queue
 
 
 async def test_create_starts_creating_and_settles_enabled(service: MappingService) -> None:
@@ -77,9 +77,20 @@ async def test_delete_then_settle_removes_it_from_memory_and_disk(service: Mappi
 
 async def test_mappings_are_reloaded_from_disk(service: MappingService, db: Store) -> None:
     made = await service.create({"EventSourceArn": Q + "q", "FunctionName": "f", "BatchSize": 3})
-    again = MappingService(MappingStore(db), Functions(), QUEUES.get, "arn:esm:")
+    again = MappingService(MappingStore(db), Functions(), find_queue, "arn:esm:")
     again.load()
     assert again.get(made.uuid) == made
+
+
+async def test_a_mapping_made_elsewhere_is_found_before_its_news(service: MappingService, db: Store) -> None:
+    other_node = MappingService(MappingStore(db), Functions(), find_queue, "arn:esm:")
+    made = await other_node.create({"EventSourceArn": Q + "q", "FunctionName": "f"})
+    with pytest.raises(MappingNotFound):
+        service.get(made.uuid)
+    assert await service.find(made.uuid) == made
+    with pytest.raises(MappingNotFound):
+        await service.find("00000000-0000-0000-0000-000000000000")
+    assert (await service.delete(made.uuid)).state is MappingState.DELETING
 
 
 async def test_list_filters_and_pages(service: MappingService) -> None:

@@ -30,7 +30,7 @@ async def test_reconcile_follows_the_mappings(service: MappingService) -> None:
         made.append(FakePoller(mapping))
         return made[-1]
 
-    pollers = Pollers(service, make)
+    pollers = Pollers(service, make, lambda name: True)
     async with asyncio.TaskGroup() as group:
         uuid = (await service.create({"EventSourceArn": Q + "q", "FunctionName": "f"})).uuid
         await pollers.reconcile(group)

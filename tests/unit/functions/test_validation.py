@@ -57,13 +57,11 @@ def test_invalid_image_references(uri: str) -> None:
         validation.check_image_uri(uri)
 
 
-def test_zip_is_not_supported() -> None:
-    with pytest.raises(InvalidParameterValue, match="Zip is not supported"):
-        validation.check_package_type("Zip", None, None)
-    with pytest.raises(InvalidParameterValue, match="Zip is not supported"):
-        validation.check_package_type(None, None, None)
-    with pytest.raises(InvalidParameterValue, match="don't provide Handler or Runtime"):
-        validation.check_package_type("Image", "python3.12", None)
+def test_image_functions_take_no_runtime_handler_or_layers() -> None:
+    validation.check_image_options(None, None, None)
+    for given in (("python3.12", None, None), (None, "app.handler", None), (None, None, ["arn"])):
+        with pytest.raises(InvalidParameterValue, match="don't provide Handler or Runtime or Layer"):
+            validation.check_image_options(*given)
 
 
 def test_architectures_follow_the_host() -> None:

@@ -57,6 +57,17 @@ async def test_repeated_headers_are_joined_and_names_lowercased() -> None:
     assert request.headers == {"x-a": "1,2"}
 
 
+async def test_header_names_stay_right_past_the_names_kept() -> None:
+    conn, _, received = _connection()
+    for index in range(600):  # more distinct names than the connection keeps lowercased
+        conn.data_received(f"GET / HTTP/1.1\r\nX-Name-{index}: {index}\r\nX-A: a\r\n\r\n".encode())
+        received[-1][1].send(200)
+    assert [request.headers for request, _ in received[-2:]] == [
+        {"x-name-598": "598", "x-a": "a"},
+        {"x-name-599": "599", "x-a": "a"},
+    ]
+
+
 async def test_connection_close_closes_after_its_answer() -> None:
     conn, transport, received = _connection()
     conn.data_received(b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n")

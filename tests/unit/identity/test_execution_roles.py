@@ -1,4 +1,4 @@
-"""Lambda's question about a function's role, and IAM's check of the documents it is given, both answered
+"""Lambda's question about a function's role, Scheduler's about a schedule's (with its source conditions), and IAM's check of the documents it is given, both answered
 with the real policy engine."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 
 from lambkin.identity import iam_errors as errors
 from lambkin.identity import iam_store
-from lambkin.identity.execution_roles import lambda_can_assume
+from lambkin.identity.execution_roles import lambda_can_assume, scheduler_can_assume
 from lambkin.identity.iam import Iam
 from lambkin.identity.iam_documents import check_document
 from lambkin.identity.iam_roles import Roles
@@ -75,3 +75,18 @@ def test_a_trust_policy_is_held_to_iams_size_quota() -> None:
     )
     with pytest.raises(errors.LimitExceeded, match="Cannot exceed quota for ACLSizePerRole: 2048"):
         check_document(big, "trust")
+
+
+async def test_scheduler_asks_with_the_schedule_as_its_source(iam: Iam) -> None:
+    schedule = f"arn:aws:scheduler:us-east-1:{ACCOUNT}:schedule/default/etl"
+    document = json.loads(trust("scheduler.amazonaws.com"))
+    document["Statement"][0]["Condition"] = {
+        "StringEquals": {"aws:SourceAccount": ACCOUNT},
+        "ArnLike": {"aws:SourceArn": f"arn:aws:scheduler:us-east-1:{ACCOUNT}:schedule/default/*"},
+    }
+    role = await Roles(iam).create("scheduled", json.dumps(document))
+    can_assume = scheduler_can_assume(iam)
+    assert can_assume(role.arn, schedule)
+    assert not can_assume(role.arn, f"arn:aws:scheduler:us-east-1:{ACCOUNT}:schedule/other/etl")
+    assert not can_assume((await Roles(iam).create("fn", trust("lambda.amazonaws.com"))).arn, schedule)
+    assert not can_assume(f"arn:aws:iam::{ACCOUNT}:role/nobody", schedule)

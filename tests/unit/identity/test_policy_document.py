@@ -51,6 +51,13 @@ def test_json_syntax_errors_give_line_and_column() -> None:
     assert error.message == "Syntax errors in policy. (line 3, column 24)"
 
 
+@pytest.mark.parametrize("depth", [20, 2000])
+def test_a_document_nested_far_deeper_than_any_policy_is_a_syntax_error(depth: int) -> None:
+    deep = '{"a":' * depth + '"1"' + "}" * depth
+    text = doc({**ALLOW, "Condition": {"Bool": "DEEP"}}).replace('"DEEP"', deep)
+    assert fault(text).text == "Syntax errors in policy."
+
+
 def test_value_faults_point_at_the_value() -> None:
     text = '{\n  "Version": "2012-10-17",\n  "Statement": {\n    "Effect": "Allow",\n    "Action": "s3:*",\n    "Resource": ["*", "bucket"]\n  }\n}'
     error = fault(text)

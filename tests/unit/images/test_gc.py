@@ -6,8 +6,10 @@ import asyncio
 import json
 import os
 import time
+from pathlib import Path
 
-from lambkin.images.blobs import sha256_digest
+from lambkin.images.blobs import BlobStore, sha256_digest
+from lambkin.images.catalog import Catalog
 from lambkin.images.errors import BlobUploadUnknown
 from lambkin.images.gc import BLOB_GRACE, UPLOAD_GRACE, collect_garbage, collect_periodically
 from lambkin.images.manifests import OCI_MANIFEST
@@ -90,3 +92,28 @@ async def test_the_servers_periodic_collection_frees_old_unreferenced_blobs(part
     finally:
         task.cancel()
     assert not parts.blobs.exists(orphan)
+
+
+async def test_on_a_cluster_each_node_collects_only_its_own_uploads(parts: Parts, tmp_path: Path) -> None:
+    other_blobs = BlobStore(tmp_path / "node-b-blobs")
+    mine = await Uploads(parts.db, parts.blobs, parts.catalog, node="a").start("app")
+    theirs = await Uploads(parts.db, other_blobs, Catalog(parts.db, other_blobs), node="b").start("app")
+
+    report = await collect_garbage(parts.db, parts.blobs, now=time.time() + LATER, node="a")
+
+    assert report.uploads_deleted == 1
+    rows = await parts.db.run(lambda conn: [r[0] for r in conn.execute("SELECT uuid FROM uploads")])
+    assert rows == [theirs.uuid] and mine.uuid.endswith(".a") and theirs.uuid.endswith(".b")
+
+
+async def test_a_blob_another_node_linked_lately_stays_on_every_node(parts: Parts, tmp_path: Path) -> None:
+    other_blobs = BlobStore(tmp_path / "node-b-blobs")
+    digest = parts.blobs.put_bytes(b"a layer both nodes hold")
+    old = time.time() - BLOB_GRACE - 60
+    os.utime(parts.blobs.path(digest), (old, old))  # this node's copy is old and nothing references it
+    other_blobs.put_bytes(b"a layer both nodes hold")
+    await Catalog(parts.db, other_blobs).link_blob("app", digest)  # but node b pushed it just now
+
+    report = await collect_garbage(parts.db, parts.blobs, now=time.time(), node="a")
+
+    assert report.blobs_deleted == () and parts.blobs.exists(digest)

@@ -96,3 +96,23 @@ async def test_cancel_forgets_the_upload(parts: Parts, uploads: Uploads) -> None
     with pytest.raises(BlobUploadUnknown):
         await uploads.append("app", upload.uuid, body(b"more"))
     assert list(parts.blobs.staging.iterdir()) == []
+
+
+async def test_on_a_cluster_an_upload_id_names_the_node_that_holds_it(parts: Parts) -> None:
+    on_a = Uploads(parts.db, parts.blobs, parts.catalog, node="a")
+    on_b = Uploads(parts.db, parts.blobs, parts.catalog, node="b")
+    started = await on_a.start("app")
+
+    assert started.uuid.endswith(".a")
+    assert on_a.holder(started.uuid) is None  # a serves it itself
+    assert on_b.holder(started.uuid) == "a"  # b sends it to a
+    alone = Uploads(parts.db, parts.blobs, parts.catalog)
+    assert alone.holder((await alone.start("app")).uuid) is None
+
+
+@pytest.mark.parametrize(
+    "upload_id", ["not-an-upload", "0b1e9a8c-3f1d-4c56-9a0e-5d2f7c1b8e44./etc", "x" * 36]
+)
+def test_an_id_no_node_makes_is_unknown(uploads: Uploads, upload_id: str) -> None:
+    with pytest.raises(BlobUploadUnknown):
+        uploads.holder(upload_id)

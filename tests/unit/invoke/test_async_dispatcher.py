@@ -177,7 +177,7 @@ async def test_a_restart_queues_every_stored_event_again(world: World, tmp_path:
         DispatchSettings(),
         world.clock,
     )
-    assert again.restore() == 3
+    assert await again.restore() == 3
     assert {e.request_id for e in again.due(world.clock.now())} == {"r0", "r1", "r2"}
 
 

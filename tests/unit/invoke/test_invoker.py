@@ -11,8 +11,8 @@ import pytest
 
 from lambkin.environments.pool import Pools, PoolSettings
 from lambkin.environments.results import FunctionError, Success
-from lambkin.invoke.concurrency import ConcurrencyLimiter, Throttled
-from lambkin.invoke.invoker import InvalidClientContext, Invoker, InvokeRequest
+from lambkin.invoke.concurrency import RESERVED_LIMIT, ConcurrencyLimiter, Throttled
+from lambkin.invoke.invoker import InvalidClientContext, Invoker, InvokeRequest, InvokeResult
 from lambkin.logs.store import LogStore
 from lambkin.testing.images import FakeImageSource
 from lambkin.testing.runtime import FakeRuntimes
@@ -102,3 +102,66 @@ async def test_a_start_lambkin_refuses_is_the_callers_error_not_a_function_resul
         runner.cancel()
         await asyncio.gather(runner, return_exceptions=True)
         store.close()
+
+
+class Elsewhere:
+    """A placement that runs every invoke on a peer (its result made up), or none."""
+
+    def __init__(self, result: InvokeResult | None) -> None:
+        self.result = result
+        self.requests: list[InvokeRequest] = []
+
+    async def elsewhere(self, version: object, request: InvokeRequest) -> InvokeResult | None:
+        self.requests.append(request)
+        return self.result
+
+
+class CountingQuota:
+    def __init__(self, refuse: bool = False) -> None:
+        self.refuse = refuse
+        self.taken: list[tuple[str, int]] = []
+        self.given: list[str] = []
+
+    async def take(self, key: str, limit: int) -> None:
+        if self.refuse:
+            raise Throttled(RESERVED_LIMIT)
+        self.taken.append((key, limit))
+
+    def give(self, key: str) -> None:
+        self.given.append(key)
+
+
+async def test_an_invoke_placed_on_a_peer_does_not_run_here(
+    world: tuple[Invoker, FakeSandboxBackend, FakeRuntimes],
+) -> None:
+    invoker, backend, _ = world
+    there = InvokeResult("peer", Success(b"there"), b"")
+    invoker.placement = placement = Elsewhere(there)
+    assert await invoker.invoke(FakeVersion(), request({})) is there
+    assert backend.sandboxes == [] and invoker.concurrency.in_flight(FakeVersion().name) == 0
+    assert placement.requests[0].request_id  # the id is chosen before the hop, so both nodes log the same
+    with pytest.raises(InvalidClientContext):  # refused before any hop
+        await invoker.invoke(FakeVersion(), request({}, client_context="%%%"))
+    assert len(placement.requests) == 1
+
+
+async def test_an_invoke_placed_here_takes_the_clusters_concurrency(
+    world: tuple[Invoker, FakeSandboxBackend, FakeRuntimes],
+) -> None:
+    invoker, _, _ = world
+    invoker.placement = Elsewhere(None)
+    invoker.quota = quota = CountingQuota()
+    await invoker.invoke(FakeVersion(), request({}))
+    await invoker.invoke(FakeVersion(name="r", reserved_concurrency=3), request({}))
+    assert quota.taken == [("", 10), ("r", 3)]
+    assert quota.given == ["", "r"]
+
+
+async def test_a_cluster_throttle_leaves_nothing_in_flight(
+    world: tuple[Invoker, FakeSandboxBackend, FakeRuntimes],
+) -> None:
+    invoker, backend, _ = world
+    invoker.quota = CountingQuota(refuse=True)
+    with pytest.raises(Throttled):
+        await invoker.invoke(FakeVersion(reserved_concurrency=2), request({}))
+    assert invoker.concurrency.in_flight(FakeVersion().name) == 0 and backend.sandboxes == []

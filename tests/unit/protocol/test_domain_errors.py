@@ -15,11 +15,14 @@ from lambkin.events import errors as mappings
 from lambkin.functions import errors as functions
 from lambkin.functions.policies import PolicyLengthExceeded
 from lambkin.functions.provisioned import ConfigNotFound
+from lambkin.functions.zip_code import PackageTooLargeToUpload
 from lambkin.invoke.concurrency import ACCOUNT_LIMIT, RESERVED_LIMIT, Throttled
 from lambkin.invoke.invoker import InvalidClientContext
 from lambkin.invoke.targets import FunctionBusy, FunctionGone
 from lambkin.logs import errors as logs
+from lambkin.protocol.dialect import UNAVAILABLE, unavailable
 from lambkin.protocol.errors import AwsError, DomainError
+from lambkin.protocol.legacy import SQS_JSON_TYPES, query_error
 from lambkin.queues import errors as queues
 from tests.unit.protocol.wire import Answer, build, gateway, send
 
@@ -49,6 +52,7 @@ CASES: list[tuple[str, Exception, str, int]] = [
     ("lambda", Throttled(RESERVED_LIMIT), "TooManyRequestsException", 429),
     ("lambda", PolicyLengthExceeded("The final policy size (20481) is bigger than the limit (20480)."), "PolicyLengthExceededException", 400),
     ("lambda", InvalidClientContext("Incorrect padding"), "InvalidRequestContentException", 400),
+    ("lambda", PackageTooLargeToUpload("Zipped size must be smaller than 52428800 bytes"), "RequestEntityTooLargeException", 413),
     ("sqs", queues.QueueDoesNotExist(), "QueueDoesNotExist", 400),
     ("sqs", queues.QueueNameExists("A queue already exists"), "QueueNameExists", 400),
     ("sqs", queues.InvalidAttributeName("Unknown Attribute Foo."), "InvalidAttributeName", 400),
@@ -67,6 +71,8 @@ CASES: list[tuple[str, Exception, str, int]] = [
     ("sqs", queues.BatchRequestTooLong("Longer than 262144 bytes."), "BatchRequestTooLong", 400),
     ("sqs", queues.InvalidBatchEntryId("Alphanumeric ids only."), "InvalidBatchEntryId", 400),
     ("sqs", queues.OverLimit("8 Actions were found, maximum allowed is 7."), "OverLimit", 403),
+    ("sqs", queues.ResourceNotFoundException("Task does not exist."), "ResourceNotFoundException", 404),
+    ("sqs", queues.QueueUnavailable("the queue q is changing hands"), "ServiceUnavailable", 503),
     ("logs", logs.LogGroupNotFound(), "ResourceNotFoundException", 400),
     ("logs", logs.InvalidParameter("The specified nextToken is not valid."), "InvalidParameterException", 400),
 ]  # fmt: skip
@@ -99,7 +105,12 @@ def former(service: str, failure: Exception) -> AwsError:
     if isinstance(failure, Throttled):
         fields["Reason"] = failure.reason
     assert isinstance(failure, DomainError)
-    return AwsError(failure.code, failure.message, **fields)
+    if failure.code == UNAVAILABLE:  # a retryable fault of the server: each service's own
+        return unavailable(service, failure.message)
+    status = getattr(
+        failure, "status", None
+    )  # an unmodelled error's own (Lambda's RequestEntityTooLarge: 413)
+    return AwsError(failure.code, failure.message, status if isinstance(status, int) else None, **fields)
 
 
 def test_every_domain_error_code_has_a_case() -> None:
@@ -131,6 +142,9 @@ def test_a_domain_error_renders_with_its_code_and_status(
     if service == "lambda":
         assert reply.headers["x-amzn-errortype"] == code
         assert body["Type"] == "User"
+    elif service == "sqs":  # the common errors the model does not declare have JSON names of their own
+        assert body["__type"].rpartition("#")[2] == SQS_JSON_TYPES.get(code, code)
+        assert reply.headers["x-amzn-query-error"].split(";")[0] == query_error("sqs", code)[0]
     else:
         assert body["__type"].rpartition("#")[2] == code
 
@@ -155,3 +169,32 @@ def test_a_throttle_carries_its_reason(reason: str) -> None:
 def test_an_exception_that_is_no_domain_error_is_an_internal_error() -> None:
     reply = answer("lambda", KeyError("code"))
     assert (reply.status, reply.headers["x-amzn-errortype"]) == (500, "ServiceException")
+
+
+@pytest.mark.parametrize(
+    ("failure", "wire_type", "query_code"),
+    [
+        (
+            queues.InvalidParameterValue("Value 11 is invalid."),
+            "InvalidParameterValueException",
+            "InvalidParameterValue",
+        ),
+        (
+            queues.MissingParameter("QueueName is missing."),
+            "MissingRequiredParameterException",
+            "MissingParameter",
+        ),
+        (queues.QueueDoesNotExist(), "QueueDoesNotExist", "AWS.SimpleQueueService.NonExistentQueue"),
+        (
+            queues.ResourceNotFoundException("Task does not exist."),
+            "ResourceNotFoundException",
+            "ResourceNotFoundException",
+        ),
+    ],
+)
+def test_sqs_json_errors_carry_awss_full_exception_name_and_the_query_code(
+    failure: Exception, wire_type: str, query_code: str
+) -> None:
+    reply = answer("sqs", failure)
+    assert json.loads(reply.body)["__type"] == f"com.amazonaws.sqs#{wire_type}"
+    assert reply.headers["x-amzn-query-error"] == f"{query_code};Sender"

@@ -68,6 +68,9 @@ def test_redrive_allow_policy() -> None:
 
 def test_differs_compares_only_named_attributes() -> None:
     config = attrs.apply(QueueConfig(), {"VisibilityTimeout": "60"}, creating=True)
-    assert not attrs.differs(config, {})
-    assert not attrs.differs(config, {"VisibilityTimeout": "60"})
-    assert attrs.differs(config, {"VisibilityTimeout": "30"})
+    assert attrs.differs(config, {}) is None
+    assert attrs.differs(config, {"VisibilityTimeout": "60"}) is None
+    assert attrs.differs(config, {"VisibilityTimeout": "30"}) == "VisibilityTimeout"
+    assert attrs.differs(
+        config, {"VisibilityTimeout": "60", "DelaySeconds": "5", "MaximumMessageSize": "1024"}
+    ) == ("DelaySeconds")

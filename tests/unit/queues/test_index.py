@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from lambkin.queues.index import QueueIndex
 from lambkin.queues.lifecycle import MessageMeta, received
 
@@ -53,3 +55,33 @@ def test_fifo_group_stops_at_a_delayed_message() -> None:
     put(index, 2, "a", visible_at=NOW + 5)
     put(index, 3, "a")
     assert [m.message_id for m in index.visible(NOW)] == ["m1"]
+
+
+def test_standard_message_visible_again_comes_before_newer_ones() -> None:
+    index = QueueIndex(fifo=False)
+    first = put(index, 1)
+    index.put(received(first, NOW, 30, "t"))
+    put(index, 2)
+    assert [m.message_id for m in index.visible(NOW + 30)] == ["m1", "m2"]
+
+
+def take(index: QueueIndex, n: int, timeout: int) -> list[str]:
+    """What a receive of `n` takes, hiding each for `timeout` seconds."""
+    taken = []
+    for meta in index.visible(NOW):
+        index.put(received(meta, NOW, timeout, "t"))
+        taken.append(meta.message_id)
+        if len(taken) == n:
+            break
+    return taken
+
+
+def test_fifo_groups_take_turns_and_an_in_flight_message_holds_back_the_rest_of_its_group() -> None:
+    index = QueueIndex(fifo=True)
+    for seq, group in [(1, "a"), (2, "a"), (3, "a"), (4, "b"), (5, "c")]:
+        put(index, seq, group)
+    assert take(index, 2, 30) == ["m1", "m2"]  # group a served: behind b and c now
+    index.put(replace(index.messages["m1"], visible_at=NOW))  # m1 visible again, m2 still in flight
+    assert take(index, 10, 30) == ["m4", "m5", "m1"]
+    index.put(replace(index.messages["m2"], visible_at=NOW))  # m1 in flight: a gives nothing
+    assert [m.message_id for m in index.visible(NOW)] == []

@@ -11,8 +11,10 @@ from pathlib import Path
 import pytest
 
 from lambkin.queues.journal import Journal, JournalClosed
-from lambkin.store import Connection
+from lambkin.store import Conflict, Connection
+from lambkin.store.postgres import PostgresStore
 from lambkin.store.sqlite import SqliteStore
+from tests import postgres
 
 
 async def test_writes_commit_together_and_fail_alone(tmp_path: Path) -> None:
@@ -86,6 +88,44 @@ async def test_a_failing_write_in_a_batch_leaves_nothing_of_its_own_and_the_othe
     )
     assert results[0] == 1 and isinstance(results[1], ValueError) and results[2] == 1
     assert db.run_sync(lambda conn: [r[0] for r in conn.execute("SELECT v FROM t ORDER BY v")]) == [1, 2]
+    runner.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await runner
+    db.close()
+
+
+async def test_on_postgresql_a_batch_is_pipelined_and_a_failing_write_fails_alone() -> None:
+    """The batch goes out pipelined: the duplicate's error surfaces later than its statement (at a read or
+    at the commit); the batch is then applied again with savepoints, so only that write fails."""
+    db = PostgresStore(postgres.shared().create_database(), "queues")
+    db.run_sync(lambda conn: conn.execute("CREATE TABLE t (v INTEGER UNIQUE)"))
+    journal = Journal(db)
+    runner = asyncio.create_task(journal.run())
+
+    def insert(value: int) -> Callable[[Connection], int]:
+        def write(conn: Connection) -> int:
+            conn.execute("INSERT INTO t (v) VALUES (?)", (value,))
+            return value
+
+        return write
+
+    def count(conn: Connection) -> int:
+        row = conn.execute("SELECT COUNT(*) FROM t").fetchone()
+        assert row is not None
+        return int(row[0])
+
+    results = await asyncio.gather(
+        journal.write(insert(1)),
+        journal.write(insert(1)),
+        journal.write(count),
+        journal.write(insert(2)),
+        return_exceptions=True,
+    )
+    assert results[0] == 1 and results[3] == 2
+    assert isinstance(results[1], Conflict)
+    assert results[2] == 1  # what it read after the first insert, in the batch applied again
+    rows = db.run_sync(lambda conn: [r[0] for r in conn.execute("SELECT v FROM t ORDER BY v")])
+    assert rows == [1, 2]
     runner.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await runner

@@ -57,3 +57,5 @@ def test_change_visibility_needs_a_message_in_flight() -> None:
         change_visibility(meta(), NOW, 10)
     taken = received(meta(), NOW, 30, "t")
     assert change_visibility(taken, NOW + 1, 0).state(NOW + 1) is MessageState.VISIBLE
+    # its visibility timeout over, a received message is hidden again by its handle
+    assert change_visibility(taken, NOW + 40, 10).state(NOW + 41) is MessageState.IN_FLIGHT

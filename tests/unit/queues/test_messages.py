@@ -53,6 +53,7 @@ def test_body_rules() -> None:
         ("ok", AttributeValue("String", "")),
         ("ok", AttributeValue("Number", "abc")),
         ("ok", AttributeValue("Binary")),
+        ("ok", AttributeValue("String", "bad\x00")),
     ],
 )
 def test_attribute_rules(name: str, value: AttributeValue) -> None:

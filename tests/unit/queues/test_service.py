@@ -18,6 +18,7 @@ from lambkin.queues.errors import (
     QueueNameExists,
     ReceiptHandleIsInvalid,
 )
+from lambkin.queues.receipts import Receipt
 from lambkin.queues.sending import SendRequest
 from lambkin.queues.service import EntryFailure, QueueService
 from lambkin.testing.clock import ManualClock
@@ -88,7 +89,7 @@ async def test_redrive_moves_on_the_receive_that_exceeds_max(
     [moved] = await service.receive("dlq", attribute_names=("All",))
     assert moved.message_id == message_id
     assert moved.attributes["DeadLetterQueueSourceArn"].endswith(":src")
-    assert moved.attributes["ApproximateReceiveCount"] == "1"
+    assert moved.attributes["ApproximateReceiveCount"] == "3"  # its count goes on in the dead-letter queue
     assert service.registry.dead_letter_sources("dlq") == ["src"]
 
 
@@ -138,11 +139,11 @@ async def test_receipts_delete_and_visibility(service: QueueService, clock: Manu
     with pytest.raises(ReceiptHandleIsInvalid):
         await service.delete("q", "garbage")
     await service.change_visibility("q", first.receipt_handle, 0)
-    with pytest.raises(MessageNotInflight):
-        await service.change_visibility("q", first.receipt_handle, 5)
+    await service.change_visibility("q", first.receipt_handle, 5)  # its timeout over: hidden again
+    assert await service.receive("q") == []
+    clock.advance(5)
     [second] = await service.receive("q")
-    with pytest.raises(InvalidParameterValue):
-        await service.change_visibility("q", first.receipt_handle, 5)  # not this delivery's handle
+    await service.change_visibility("q", first.receipt_handle, 10)  # an older delivery's handle: taken too
     await service.delete("q", first.receipt_handle)  # an older delivery's handle: success, message kept
     assert service.registry.attributes("q", ["All"])["ApproximateNumberOfMessagesNotVisible"] == "1"
     await service.delete("q", second.receipt_handle)
@@ -171,10 +172,10 @@ async def test_queue_management(service: QueueService, clock: ManualClock) -> No
         await registry.create("q", {"VisibilityTimeout": "61"}, {})
     for name in ["q2", "other"]:
         await registry.create(name, {}, {})
-    assert registry.names("q", None, None) == (["q", "q2"], None)
-    page, token = registry.names(None, 2, None)
+    assert registry.names(await service.queue_names(), "q", None, None) == (["q", "q2"], None)
+    page, token = registry.names(await service.queue_names(), None, 2, None)
     assert page == ["other", "q"] and token is not None
-    assert registry.names(None, 2, token) == (["q2"], None)
+    assert registry.names(await service.queue_names(), None, 2, token) == (["q2"], None)
     await registry.tag("q", {"env": "dev"})
     await registry.untag("q", ["team"])
     assert registry.get("q").tags == {"env": "dev"}
@@ -243,3 +244,25 @@ async def test_fifo_receive_attempt_id_repeats_the_same_delivery(
     assert [m.body for m in again] == ["a", "b"]
     await service.delete("q.fifo", first[0].receipt_handle)
     assert await service.receive("q.fifo", attempt_id="try-1") == []  # changed since: a fresh receive
+
+
+async def test_fifo_receipts_of_ended_deliveries_are_refused(service: QueueService) -> None:
+    await service.registry.create("q.fifo", {"FifoQueue": "true", "ContentBasedDeduplication": "true"}, {})
+    await send(service, "q.fifo", "a", group_id="g")
+    [first] = await service.receive("q.fifo", visibility_timeout=0)
+    with pytest.raises(MessageNotInflight):
+        await service.change_visibility("q.fifo", first.receipt_handle, 5)
+    with pytest.raises(InvalidParameterValue, match="The receipt handle has expired"):
+        await service.delete("q.fifo", first.receipt_handle)
+    [second] = await service.receive("q.fifo")
+    with pytest.raises(InvalidParameterValue, match="The receipt handle has expired"):
+        await service.delete("q.fifo", first.receipt_handle)
+    await service.delete("q.fifo", second.receipt_handle)
+
+
+async def test_a_handle_of_a_message_never_delivered_is_refused(service: QueueService) -> None:
+    await service.registry.create("q", {}, {})
+    message_id = await send(service, "q", "a")
+    forged = Receipt("q", message_id, "made-up").encode()
+    with pytest.raises(InvalidParameterValue):
+        await service.change_visibility("q", forged, 5)

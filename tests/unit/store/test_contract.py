@@ -138,3 +138,35 @@ def test_a_database_of_a_newer_schema_is_refused(store: Store) -> None:
     store.migrate([TABLE, Migration("things", 2, "ALTER TABLE things ADD COLUMN weight REAL")])
     with pytest.raises(SchemaTooNew, match=r"step 2 of 'things'.*up to 1"):
         store.migrate([TABLE])
+
+
+async def test_a_pipelined_unit_reads_its_rows_and_commits(store: Store) -> None:
+    store.migrate([TABLE])
+
+    def unit(conn: Connection) -> list[str]:
+        conn.execute("INSERT INTO things (name, size) VALUES (?, ?)", ("a", 1))
+        conn.executemany("INSERT INTO things (name, size) VALUES (?, ?)", [("b", 2), ("c", 3)])
+        return [
+            r["name"] for r in conn.execute("SELECT name FROM things WHERE size >= ? ORDER BY name", (2,))
+        ]
+
+    assert await store.run_pipelined(unit) == ["b", "c"]
+    assert names(store) == ["a", "b", "c"]
+
+
+async def test_a_pipelined_unit_whose_statement_fails_commits_nothing_after_it(store: Store) -> None:
+    store.migrate([TABLE])
+    store.run_sync(lambda conn: conn.execute("INSERT INTO things (name, size) VALUES (?, ?)", ("a", 1)))
+
+    def unit(conn: Connection) -> None:
+        conn.execute("INSERT INTO things (name, size) VALUES (?, ?)", ("b", 1))
+        conn.execute("INSERT INTO things (name, size) VALUES (?, ?)", ("a", 2))  # fails; nothing waits for it
+        conn.execute("INSERT INTO things (name, size) VALUES (?, ?)", ("c", 1))
+
+    with pytest.raises(Conflict):
+        await store.run_pipelined(unit)
+    assert names(store) == ["a"]
+    await store.run_pipelined(
+        lambda conn: conn.execute("INSERT INTO things (name, size) VALUES (?, ?)", ("d", 1))
+    )
+    assert names(store) == ["a", "d"]

@@ -20,9 +20,9 @@ from tests import postgres
 from tests.harness import free_port
 
 
-def test_placeholders_become_psycopgs_outside_quotes() -> None:
-    assert placeholders("SELECT '?%', \"a?\" FROM t WHERE a = ? AND b LIKE '5%'") == (
-        "SELECT '?%%', \"a?\" FROM t WHERE a = %s AND b LIKE '5%%'"
+def test_placeholders_become_postgresqls_numbered_ones_outside_quotes() -> None:
+    assert placeholders("SELECT '?%', \"a?\" FROM t WHERE a = ? AND b LIKE '5%' OR c IN (?, ?)") == (
+        "SELECT '?%', \"a?\" FROM t WHERE a = $1 AND b LIKE '5%' OR c IN ($2, $3)"
     )
 
 
@@ -84,10 +84,12 @@ def test_without_a_url_each_name_is_its_own_sqlite_file(tmp_path: Path) -> None:
         store.close()
 
 
+@pytest.mark.parametrize("pipelined", [False, True], ids=["run", "run_pipelined"])
 async def test_the_database_away_is_retryable_and_lambkin_recovers_when_it_is_back(
-    private_postgres: postgres.PostgresServer,
+    private_postgres: postgres.PostgresServer, pipelined: bool
 ) -> None:
     store = PostgresStore(private_postgres.create_database(), "lambkin")
+    run = store.run_pipelined if pipelined else store.run
     try:
         await store.run(lambda conn: conn.execute("CREATE TABLE t (v INTEGER)"))
 
@@ -96,7 +98,7 @@ async def test_the_database_away_is_retryable_and_lambkin_recovers_when_it_is_ba
 
         private_postgres.stop()
         with pytest.raises(StoreUnavailable) as away:
-            await store.run(insert)
+            await run(insert)
         assert (away.value.code, away.value.status) == ("ServiceUnavailable", 503)
         assert "database is unreachable" in away.value.message and "Retry" in away.value.message
 
@@ -104,7 +106,7 @@ async def test_the_database_away_is_retryable_and_lambkin_recovers_when_it_is_ba
         deadline = time.monotonic() + 30
         while True:
             try:
-                await store.run(insert)
+                await run(insert)
                 break
             except StoreUnavailable:
                 if time.monotonic() > deadline:

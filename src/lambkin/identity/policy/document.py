@@ -15,6 +15,7 @@ from json.decoder import JSONObject  # type: ignore[attr-defined]
 from json.scanner import py_make_scanner  # type: ignore[attr-defined]
 from typing import Any, Literal
 
+from lambkin import json_depth
 from lambkin.identity.policy.conditions import (
     BadValue,
     Condition,
@@ -116,6 +117,11 @@ def _parse_object(s_and_end: tuple[str, int], *args: Any) -> tuple[_Located, int
     return located, end
 
 
+_DEEPEST = 16
+"""The grammar's deepest point is a condition's values (5 levels); the decoder below recurses in Python, so a
+document far deeper than any policy is refused before it is decoded."""
+
+
 class _Decoder(json.JSONDecoder):
     def __init__(self) -> None:
         super().__init__()
@@ -126,6 +132,8 @@ class _Decoder(json.JSONDecoder):
 def parse_policy(text: str, kind: Kind = "identity", *, managed: bool = False) -> Policy:
     """Parse and validate a policy document of this kind; raises MalformedPolicy. `managed`: a managed
     policy's document (CreatePolicy, CreatePolicyVersion), which IAM accepts only in Version 2012-10-17."""
+    if json_depth.too_deep(text, _DEEPEST):
+        raise MalformedPolicy(SYNTAX, 1, 1)
     try:
         document = _Decoder().decode(text)
     except json.JSONDecodeError as exc:
