@@ -273,6 +273,7 @@ def images(
             settings.private_registries,
             settings.insecure_registries,
             lambda: (*settings.registry_names, *(urlsplit(n.url).netloc for n in cluster.membership.live())),
+            cluster.membership.refresh,
         )
     except ValueError as exc:
         raise SettingInvalid(f"LAMBKIN_PRIVATE_REGISTRIES or LAMBKIN_INSECURE_REGISTRIES: {exc}") from None

@@ -92,6 +92,9 @@ class Membership(Protocol):
 
     def on_change(self, callback: Callable[[], None]) -> None: ...
 
+    async def refresh(self) -> None:
+        """Reads the live nodes now rather than at the next beat (a node started a moment ago is news)."""
+
     async def leave(self) -> None: ...
 
     async def run(self) -> None: ...
@@ -173,6 +176,9 @@ class SoloMembership(_Base):
         super().set_state(state)
         self._see({self._name: self._me()})
 
+    async def refresh(self) -> None:
+        return None
+
     async def leave(self) -> None:
         return None
 
@@ -220,14 +226,20 @@ class ClusterMembership(_Base):
                 "THEN cluster_nodes.started_at ELSE excluded.started_at END, beat_at = excluded.beat_at",
                 mine,
             )
-            rows = conn.execute(
-                f"SELECT name, url, state, incarnation, extra FROM cluster_nodes WHERE beat_at > {NOW} - ?",
-                (gone_after,),
-            ).fetchall()
-            return [Node(r[0], r[1], r[2], r[3], json.loads(r[4])) for r in rows]
+            return _live_nodes(conn, gone_after)
 
         nodes = await self.db.run(unit)
         self.beats += 1
+        self._see({node.name: node for node in nodes})
+
+    async def refresh(self) -> None:
+        """Reads every live node now; when PostgreSQL is away, the view stays as the last beat left it."""
+        gone_after = self.gone_after_s
+        try:
+            nodes = await self.db.run(lambda conn: _live_nodes(conn, gone_after))
+        except StoreError as exc:
+            log.warning("cluster: nodes not read: %s", exc)
+            return
         self._see({node.name: node for node in nodes})
 
     async def leave(self) -> None:
@@ -250,3 +262,11 @@ class ClusterMembership(_Base):
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.beat_s)
+
+
+def _live_nodes(conn: Connection, gone_after_s: float) -> list[Node]:
+    rows = conn.execute(
+        f"SELECT name, url, state, incarnation, extra FROM cluster_nodes WHERE beat_at > {NOW} - ?",
+        (gone_after_s,),
+    ).fetchall()
+    return [Node(r[0], r[1], r[2], r[3], json.loads(r[4])) for r in rows]

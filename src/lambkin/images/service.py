@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,10 +68,12 @@ class ImageService:
         client: RegistryClient,
         limits: ImageLimits | None = None,
         aliases: Callable[[], Iterable[str]] = tuple,
+        learn_aliases: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.host = host  # lambkin's own address: its registry's
         self.port = port
         self.aliases = aliases  # other host:port names of its registry (its peers', a load balancer's)
+        self.learn_aliases = learn_aliases  # brings `aliases` up to date (a peer started a moment ago)
         self.catalog = catalog
         self.blobs: BlobStore = catalog.blobs
         self.layers = layers
@@ -102,7 +104,7 @@ class ImageService:
         except RegistryError as exc:
             raise InvalidReference(f"invalid image URI {image_uri!r}: {exc.message}") from exc
         pinned_here = ref.digest is not None and await self.catalog.has_manifest(ref.repository, ref.digest)
-        if self.is_own_registry(ref) or pinned_here:
+        if self.is_own_registry(ref) or pinned_here or await self._own_after_learning(ref):
             # A digest pulled before is the same content wherever it came from: no registry needed.
             digest, manifest, config = await self._local(ref, arch)
         else:
@@ -125,6 +127,14 @@ class ImageService:
             layers=manifest.layers,
             code_size=manifest.config.size + sum(layer.size for layer in manifest.layers),
         )
+
+    async def _own_after_learning(self, ref: ImageReference) -> bool:
+        """Whether `ref` names lambkin's registry by a name learnt just now: a URI naming a node that
+        started after this one last heard of its peers is not pulled from the outside."""
+        if self.learn_aliases is None:
+            return False
+        await self.learn_aliases()
+        return self.is_own_registry(ref)
 
     async def _local(self, ref: ImageReference, arch: str) -> tuple[str, ImageManifest, ImageConfig]:
         try:
@@ -199,19 +209,21 @@ def build_image_service(
     private_registries: Sequence[str] = (),
     insecure_registries: Sequence[str] = (),
     aliases: Callable[[], Iterable[str]] = tuple,
+    learn_aliases: Callable[[], Awaitable[None]] | None = None,
 ) -> ImageService:
     """The service over a data directory's stores, with the logins skopeo/docker keep for pulls, for the
     server listening on `host`:`port`, unpacking images within `limits`. Pulls reach public addresses and
     the registries listed as private or insecure (those also without TLS checks, or over plain http);
     an entry is `host`, `host:port` or a network. Raises ValueError for an entry that is none of these.
-    An image URI naming one of `aliases()` (host:port) is in lambkin's own registry."""
+    An image URI naming one of `aliases()` (host:port) is in lambkin's own registry; `learn_aliases()`
+    brings them up to date before a URI is taken for another registry's."""
     layers = LayerStore(data_dir / "layers", catalog.blobs)
     insecure = RegistryAllowList.parse(insecure_registries)
     allowed = RegistryAllowList.parse(private_registries) | insecure
     client = RegistryClient(
         catalog.blobs, catalog, credentials=load_auth_files(), allowed=allowed, insecure=insecure
     )
-    return ImageService(host, port, catalog, layers, client, limits, aliases)
+    return ImageService(host, port, catalog, layers, client, limits, aliases, learn_aliases)
 
 
 def _top_most_first(bottom_first: Sequence[Path]) -> list[Path]:

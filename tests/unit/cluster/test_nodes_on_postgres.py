@@ -63,6 +63,22 @@ async def test_beating_nodes_see_each_other_and_their_states(database, stores, t
     assert mb.node("a").url == "http://127.0.0.1:10"  # type: ignore[union-attr]
 
 
+async def test_a_node_reads_the_others_when_asked_without_writing_its_own_row(
+    database, stores, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    a, b = _node(database, stores, "a", tmp_path), _node(database, stores, "b", tmp_path)
+    ma, mb = a.membership, b.membership
+    assert isinstance(ma, ClusterMembership) and isinstance(mb, ClusterMembership)
+    await ma.beat()
+    await mb.beat()  # b started after a's last beat: a has not heard of it
+    assert [n.name for n in ma.live()] == ["a"]
+
+    await ma.refresh()
+
+    assert [n.name for n in ma.live()] == ["a", "b"]
+    assert (ma.beats, mb.beats) == (1, 1)
+
+
 async def test_a_lease_is_one_nodes_until_that_node_is_gone(database, stores, tmp_path) -> None:  # type: ignore[no-untyped-def]
     a = _node(database, stores, "a", tmp_path, gone_after_s=0.5)
     b = _node(database, stores, "b", tmp_path, gone_after_s=0.5)
