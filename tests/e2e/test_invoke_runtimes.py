@@ -53,6 +53,31 @@ def test_shell_runtime_init_error(lam: Any, shell_uri: str) -> None:
     assert body == {"errorMessage": "init failed on purpose", "errorType": "ShellInitError"}
 
 
+@pytest.mark.parametrize(
+    ("entrypoint", "reason"),
+    [("/nonexistent/bootstrap", "no such file or directory"), ("/etc", "permission denied")],
+)
+def test_an_entrypoint_that_cannot_be_executed_is_runtime_invalid_entrypoint(
+    lam: Any, shell_uri: str, entrypoint: str, reason: str
+) -> None:
+    name = f"sh-entry-{reason.split()[0]}"
+    create_active(lam, name, shell_uri, ImageConfig={"EntryPoint": [entrypoint], "Command": ["echo"]})
+
+    response, body = invoke(lam, name, {}, LogType="Tail")
+
+    request_id = response["ResponseMetadata"]["RequestId"]
+    assert response["FunctionError"] == "Unhandled"
+    assert body == {
+        "errorType": "Runtime.InvalidEntrypoint",
+        "errorMessage": f"RequestId: {request_id} Error: fork/exec {entrypoint}: {reason}",
+    }
+    log = base64.b64decode(response["LogResult"]).decode()
+    assert "Status: error\tError Type: Runtime.InvalidEntrypoint" in log
+    assert (
+        f"RequestId: {request_id} Error: fork/exec {entrypoint}: {reason}\nRuntime.InvalidEntrypoint" in log
+    )
+
+
 def _network(lam: Any, host: str, port: int, send: str | None = None) -> dict[str, Any]:
     event: dict[str, Any] = {"host": host, "port": port, "timeout": 1}
     if send is not None:

@@ -5,6 +5,7 @@ provided.al2023 and provided.al2, and versions keeping their code after UpdateFu
 
 from __future__ import annotations
 
+import base64
 import json
 import subprocess
 import time
@@ -431,6 +432,36 @@ def test_a_bootstrap_from_a_layer_runs_the_package_on_provided_al2023(
 
     assert error is None, body
     assert body["answer"] == "hello from the layer runtime"
+
+
+@pytest.mark.parametrize(
+    ("package", "message"),
+    [
+        (
+            zip_of({"greet.sh": "echo no bootstrap"}),
+            "Couldn't find valid bootstrap(s): [/var/task/bootstrap /opt/bootstrap]",
+        ),
+        (zip_of({"bootstrap": BOOTSTRAP}), "fork/exec /var/task/bootstrap: permission denied"),
+    ],
+    ids=["none", "not-executable"],
+)
+def test_a_package_without_a_bootstrap_it_can_run_is_runtime_invalid_entrypoint(
+    lam: Any, role: str, built: Callable[[str], None], package: bytes, message: str
+) -> None:
+    built(CUSTOM)
+    name = f"no-bootstrap-{len(message)}"
+    create(lam, role, name, CUSTOM, "greet.handler", package)
+
+    response = lam.invoke(FunctionName=name, Payload=b"{}", LogType="Tail")
+
+    request_id = response["ResponseMetadata"]["RequestId"]
+    assert response["FunctionError"] == "Unhandled"
+    assert json.loads(response["Payload"].read()) == {
+        "errorType": "Runtime.InvalidEntrypoint",
+        "errorMessage": f"RequestId: {request_id} Error: {message}",
+    }
+    log = base64.b64decode(response["LogResult"]).decode()
+    assert "Status: error\tError Type: Runtime.InvalidEntrypoint" in log
 
 
 def test_the_readmes_zip_flow_works_with_the_aws_cli(

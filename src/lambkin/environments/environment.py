@@ -8,16 +8,23 @@ import datetime
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from lambkin.clock import SYSTEM_CLOCK, Clock
 from lambkin.environments.init_failure import FailedStart, InitFailed, InitFailure, InitTimedOut
 from lambkin.environments.lifecycle import EnvState, env_transition
-from lambkin.environments.results import Outcome, exit_error, timeout_error
+from lambkin.environments.results import (
+    RUNTIME_INVALID_ENTRYPOINT,
+    Outcome,
+    error_message,
+    exit_error,
+    timeout_error,
+)
 from lambkin.environments.runtime_api import Event, RuntimeApi
 from lambkin.http11.busy_poll import BusyPoll
 from lambkin.logs import lines
 from lambkin.logs.stream import LogStream
+from lambkin.sandbox.errors import ProcessNotStarted
 from lambkin.sandbox.spec import ExitStatus, Sandbox, SandboxBackend, SandboxSpec
 
 log = logging.getLogger("lambkin.environments")
@@ -143,7 +150,15 @@ class Environment:
         assert self.sandbox is not None
         self.move(EnvState.INITIALIZING)
         self._started = self.clock.monotonic()
-        await self.sandbox.start()
+        try:
+            await self.sandbox.start()
+        except ProcessNotStarted as exc:
+            self._entrypoint_failed(exc.describe(), "init")
+
+    def _entrypoint_failed(self, detail: str, phase: str) -> NoReturn:
+        elapsed_ms = (self.clock.monotonic() - self._started) * 1000
+        self.logs.platform(lines.init_report_line(elapsed_ms, phase, "error", RUNTIME_INVALID_ENTRYPOINT))
+        raise InitFailed(InitFailure.ENTRYPOINT, detail, start=self._failed_start(elapsed_ms))
 
     async def initialize(self, limit_s: float, phase: str = "init") -> None:
         """Waits for the runtime's first /next. Raises InitFailed or InitTimedOut. `phase` names it in the
@@ -156,9 +171,14 @@ class Environment:
         elapsed_ms = (self.clock.monotonic() - started) * 1000
         if api.init_failed.done():
             error = api.init_failed.result()
+            if error.error_type == RUNTIME_INVALID_ENTRYPOINT:  # lambkin's own bootstrap found none to run
+                self._entrypoint_failed(error_message(error), phase)
             self.logs.platform(lines.init_report_line(elapsed_ms, phase, "error", error.error_type))
             raise InitFailed(InitFailure.ERROR, "init error", error, start=self._failed_start(elapsed_ms))
         if self._exit.done():
+            not_started = self._exit.result().not_started
+            if not_started is not None:
+                self._entrypoint_failed(not_started, phase)
             self.logs.platform(lines.init_report_line(elapsed_ms, phase, "error", "Runtime.ExitError"))
             describe = self._exit.result().describe()
             raise InitFailed(InitFailure.EXIT, describe, start=self._failed_start(elapsed_ms))

@@ -9,9 +9,11 @@ from dataclasses import dataclass
 from typing import assert_never
 
 from lambkin.environments.results import (
+    RUNTIME_INVALID_ENTRYPOINT,
     SANDBOX_FAILURE,
     FunctionError,
     exit_error,
+    invalid_entrypoint_error,
     platform_error,
     timeout_error,
 )
@@ -34,10 +36,12 @@ def init_attempts(provisioned: bool, timeout_s: float) -> tuple[tuple[str, float
 
 
 class InitFailure(enum.Enum):
-    """How an init ended badly: the runtime reported an error, exited, ran out of time, or the sandbox failed."""
+    """How an init ended badly: the runtime reported an error, exited, could not be started at all (no
+    bootstrap, an entrypoint missing or not executable), ran out of time, or the sandbox failed."""
 
     ERROR = "error"
     EXIT = "exit"
+    ENTRYPOINT = "entrypoint"
     TIMEOUT = "timeout"
     SANDBOX = "sandbox"
 
@@ -87,6 +91,8 @@ class InitFailed(Exception):
         match self.kind:
             case InitFailure.EXIT:
                 return exit_error(request_id, self.detail)
+            case InitFailure.ENTRYPOINT:
+                return invalid_entrypoint_error(request_id, self.detail)
             case InitFailure.TIMEOUT:
                 return timeout_error(request_id, timeout_s)
             case InitFailure.ERROR | InitFailure.SANDBOX:
@@ -112,6 +118,9 @@ class InitFailed(Exception):
             case InitFailure.EXIT:
                 logs.platform(lines.exit_line(request_id, self.detail))
                 error_type = self.outcome(request_id, timeout_s).error_type
+            case InitFailure.ENTRYPOINT:
+                logs.platform(lines.error_line(request_id, self.detail, RUNTIME_INVALID_ENTRYPOINT))
+                error_type = RUNTIME_INVALID_ENTRYPOINT
             case InitFailure.ERROR | InitFailure.SANDBOX:
                 error_type = self.outcome(request_id, timeout_s).error_type
             case _:

@@ -340,7 +340,12 @@ class Pools:
                 env.logs.carry(earlier)
                 try:
                     async with env.running(), asyncio.TaskGroup() as tasks:
-                        await env.start()
+                        try:
+                            await env.start()
+                        except InitFailed as exc:  # nothing to run: Runtime.InvalidEntrypoint
+                            exc.log_tail = env.logs.end()
+                            failure = exc
+                            return
                         watcher = tasks.create_task(env.watch_exit())
                         try:
                             await env.initialize(limit, phase)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 MAX_RESPONSE_BYTES = 6 * 1024 * 1024 + 100
 
 RUNTIME_EXIT_ERROR = "Runtime.ExitError"
+RUNTIME_INVALID_ENTRYPOINT = "Runtime.InvalidEntrypoint"
 RUNTIME_UNKNOWN = "Runtime.Unknown"
 FUNCTION_UNKNOWN = "Function.Unknown"
 RESPONSE_TOO_LARGE = "Function.ResponseSizeTooLarge"
@@ -40,6 +41,16 @@ class FunctionError:
 Outcome = Success | FunctionError
 
 
+def error_message(error: FunctionError) -> str:
+    """The error's `errorMessage`, or "" when its body has none."""
+    try:
+        body = json.loads(error.payload)
+    except ValueError:
+        return ""
+    message = body.get("errorMessage") if isinstance(body, dict) else None
+    return message if isinstance(message, str) else ""
+
+
 def valid_error_type(header: str | None) -> str:
     """RAPID's rule for Lambda-Runtime-Function-Error-Type: known shapes pass, others become *.Unknown."""
     if not header:
@@ -60,6 +71,11 @@ def exit_error(request_id: str, describe: str) -> FunctionError:
     return platform_error(
         RUNTIME_EXIT_ERROR, f"RequestId: {request_id} Error: Runtime exited with error: {describe}"
     )
+
+
+def invalid_entrypoint_error(request_id: str, detail: str) -> FunctionError:
+    """The runtime could not be started: no bootstrap, an entrypoint missing or not executable."""
+    return platform_error(RUNTIME_INVALID_ENTRYPOINT, f"RequestId: {request_id} Error: {detail}")
 
 
 def timeout_error(request_id: str, timeout_s: float) -> FunctionError:

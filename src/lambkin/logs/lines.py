@@ -28,7 +28,12 @@ def timeout_line(now: datetime.datetime, request_id: str, timeout_s: float) -> s
 
 def exit_line(request_id: str, describe: str) -> str:
     """The runtime exited while Lambda waited on it (two lines, as Lambda writes them)."""
-    return f"RequestId: {request_id} Error: Runtime exited with error: {describe}\nRuntime.ExitError"
+    return error_line(request_id, f"Runtime exited with error: {describe}", "Runtime.ExitError")
+
+
+def error_line(request_id: str, detail: str, error_type: str) -> str:
+    """A platform error in the caller's log: `RequestId: ... Error: <detail>`, then its type on a line."""
+    return f"RequestId: {request_id} Error: {detail}\n{error_type}"
 
 
 def report_line(

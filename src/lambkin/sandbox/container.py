@@ -14,7 +14,7 @@ from lambkin.sandbox import bundle, netns, oci
 from lambkin.sandbox.bundle import Layout
 from lambkin.sandbox.errors import SandboxError
 from lambkin.sandbox.netns import NetworkNamespace
-from lambkin.sandbox.output import PipeReader
+from lambkin.sandbox.output import ExecFailureWatch, PipeReader
 from lambkin.sandbox.runc_cli import Runc
 from lambkin.sandbox.spec import ExitStatus, OutputSink
 from lambkin.sandbox.threads import in_own_thread
@@ -52,6 +52,7 @@ class RuncSandbox:
     __slots__ = (
         "_api_port",
         "_destroyed",
+        "_exec_watch",
         "_exit",
         "_layout",
         "_namespace",
@@ -89,6 +90,7 @@ class RuncSandbox:
         self._steady_cpu_quota = steady_cpu_quota  # to apply at end_init(); 0 when init is not boosted
         self._sinks: tuple[OutputSink, OutputSink] | None = (stdout, stderr)
         self._outputs: tuple[PipeReader, ...] = ()
+        self._exec_watch: ExecFailureWatch | None = None
         self._state = State.CREATED
         self._pidfd = -1
         self._exit: asyncio.Future[ExitStatus] | None = None
@@ -126,9 +128,12 @@ class RuncSandbox:
         assert self._sinks is not None
         out_read, out_write = os.pipe2(os.O_CLOEXEC)
         err_read, err_write = os.pipe2(os.O_CLOEXEC)
+        errors = self._sinks[1]
+        if self._layout.init is not None:
+            self._exec_watch = errors = ExecFailureWatch(errors)
         self._outputs = (
             PipeReader(loop, out_read, self._sinks[0]),
-            PipeReader(loop, err_read, self._sinks[1]),
+            PipeReader(loop, err_read, errors),
         )
         self._sinks = None
         try:
@@ -168,12 +173,23 @@ class RuncSandbox:
             # The init (tini) exits 128+N when the process it runs was killed by signal N.
             status = ExitStatus(code=None, signal=info.si_status - 128, oom_killed=oom)
         elif info.si_code == os.CLD_EXITED:
-            status = ExitStatus(code=info.si_status, signal=None, oom_killed=oom)
+            status = ExitStatus(info.si_status, None, oom, self._not_started(info.si_status))
         else:
             status = ExitStatus(code=None, signal=info.si_status, oom_killed=oom)
         assert self._exit is not None
         if not self._exit.done():
             self._exit.set_result(status)
+
+    def _not_started(self, code: int) -> str | None:
+        """Why tini could not execute the process, when it exited as tini then does (127: not found, 126: not
+        executable) after saying so on stderr."""
+        watch = self._exec_watch
+        if watch is None:
+            return None
+        if len(self._outputs) > 1:
+            self._outputs[1].drain()  # the init is gone: what it wrote is in the pipe
+        failure = watch.finish()
+        return failure if code in (126, 127) else None
 
     def _adopt(self) -> None:
         try:
@@ -274,6 +290,8 @@ class RuncSandbox:
             output.drain()
             output.close()
         self._outputs = ()
+        if self._exec_watch is not None:
+            self._exec_watch.finish()
         if self._pidfd >= 0:
             asyncio.get_running_loop().remove_reader(self._pidfd)
             os.close(self._pidfd)

@@ -8,7 +8,7 @@ import os
 import re
 from pathlib import Path
 
-from lambkin.sandbox.errors import SandboxError
+from lambkin.sandbox.errors import ProcessNotStarted, SandboxError
 
 _ID = re.compile(r"^[A-Za-z0-9_+.-]{1,128}$")
 
@@ -16,6 +16,20 @@ _ID = re.compile(r"^[A-Za-z0-9_+.-]{1,128}$")
 def check_id(sandbox_id: str) -> None:
     if not _ID.match(sandbox_id) or sandbox_id in (".", ".."):
         raise SandboxError(f"invalid sandbox id {sandbox_id!r}: letters, digits and _+.- only, at most 128")
+
+
+# runc's words when the process cannot be executed: `exec: "/path": stat /path: no such file or directory`,
+# `exec: "/path": permission denied`, `exec: "name": executable file not found in $PATH`.
+_EXEC_FAILED = re.compile(r'unable to start container process: exec: "(?P<path>[^"]*)": (?P<reason>.+)$')
+
+
+def not_started_error(error: str) -> ProcessNotStarted | None:
+    """The image's process could not be executed (rather than runc or the kernel failing), if so."""
+    found = _EXEC_FAILED.search(error)
+    if found is None:
+        return None
+    reason = found["reason"].rpartition(": ")[2] if found["reason"].startswith("stat ") else found["reason"]
+    return ProcessNotStarted(found["path"], reason)
 
 
 def _last_error(log: Path) -> str:
@@ -69,7 +83,8 @@ class Runc:
         )
         code = await process.wait()
         if code != 0:
-            raise SandboxError(f"runc run {sandbox_id}: {_last_error(bundle / 'runc.log')}")
+            error = _last_error(bundle / "runc.log")
+            raise not_started_error(error) or SandboxError(f"runc run {sandbox_id}: {error}")
         try:
             return int(pid_file.read_text())
         except (OSError, ValueError) as exc:

@@ -44,6 +44,7 @@ class ExitStatus:
     code: int | None
     signal: int | None
     oom_killed: bool = False
+    not_started: str | None = None  # the process could not be executed, in Lambda's words (fork/exec ...)
 
     def describe(self) -> str:
         """Lambda's wording for Runtime.ExitError, e.g. "signal: killed" or "exit status 1"."""
