@@ -434,6 +434,33 @@ def test_a_bootstrap_from_a_layer_runs_the_package_on_provided_al2023(
     assert body["answer"] == "hello from the layer runtime"
 
 
+BOTO3_APP = """
+import boto3
+
+
+def handler(event, context):
+    sent = boto3.client("sqs").send_message(QueueUrl=event["queue"], MessageBody="sent with the runtime's boto3")
+    return {"file": boto3.__file__, "version": boto3.__version__, "id": sent["MessageId"]}
+"""
+
+
+@pytest.mark.parametrize("runtime", PYTHONS)
+def test_a_package_uses_the_runtimes_boto3_with_its_roles_credentials(
+    lam: Any, sqs: Any, role: str, built: Callable[[str], None], runtime: str
+) -> None:
+    built(runtime)
+    name = f"boto3-{short(runtime)}"
+    queue = sqs.create_queue(QueueName=f"from-{name}")["QueueUrl"]
+    create(lam, role, name, runtime, "app.handler", zip_of({"app.py": BOTO3_APP}))
+
+    error, body = invoke(lam, name, {"queue": queue})
+
+    assert error is None, body
+    assert body["file"] == "/var/runtime/boto3/__init__.py"
+    received = sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=5)["Messages"]
+    assert [(m["MessageId"], m["Body"]) for m in received] == [(body["id"], "sent with the runtime's boto3")]
+
+
 @pytest.mark.parametrize(
     ("package", "message"),
     [

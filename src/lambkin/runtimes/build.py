@@ -20,6 +20,7 @@ from lambkin.runtimes.recipes import (
     AWS_LAMBDA_RIC,
     AWSLAMBDARIC,
     BOOTSTRAP,
+    BOTO3,
     NODE_GYP,
     RECIPES,
     TASK_ROOT,
@@ -35,7 +36,7 @@ SOURCES = tuple(
 
 def recipe_key(recipe: Recipe) -> str:
     """A hash of all that decides the image: the recipe, the clients' versions, this builder's sources."""
-    sha = hashlib.sha256(json.dumps([repr(recipe), AWSLAMBDARIC, AWS_LAMBDA_RIC, NODE_GYP]).encode())
+    sha = hashlib.sha256(json.dumps([repr(recipe), AWSLAMBDARIC, BOTO3, AWS_LAMBDA_RIC, NODE_GYP]).encode())
     for source in (*SOURCES, *sorted(rootfs.BOOTSTRAPS.iterdir())):
         sha.update(source.name.encode() + b"\0" + source.read_bytes())
     return sha.hexdigest()[:16]

@@ -9,6 +9,9 @@ TASK_ROOT = "/var/task"
 RUNTIME_DIR = "/var/runtime"
 BOOTSTRAP = f"{RUNTIME_DIR}/bootstrap"  # every runtime image's entrypoint
 AWSLAMBDARIC = "awslambdaric==4.2.2"
+# The AWS SDK Lambda's Python runtimes include in /var/runtime (a function may import it without shipping it;
+# its own copy, in the package or a layer, comes first on sys.path).
+BOTO3 = "boto3==1.44.18"
 AWS_LAMBDA_RIC = "aws-lambda-ric@3.3.0"  # 4.x needs Node.js 22, newer than Debian's
 # What builds its addon: it pins node-gyp 9.4.0, whose gyp imports distutils, which Python 3.12 dropped.
 NODE_GYP = "node-gyp@10.3.1"

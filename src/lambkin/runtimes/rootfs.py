@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from lambkin.runtimes.recipes import AWSLAMBDARIC, RUNTIME_DIR, Language, Recipe
+from lambkin.runtimes.recipes import AWSLAMBDARIC, BOTO3, RUNTIME_DIR, Language, Recipe
 
 Log = Callable[[str], None]
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
@@ -148,7 +148,8 @@ def readable(top: Path) -> None:
 
 
 def install_wheels(recipe: Recipe, target: Path, downloads: Path, log: Log) -> None:
-    """awslambdaric and its dependencies as manylinux wheels for the runtime's Python (not the host's)."""
+    """awslambdaric, boto3 and their dependencies as manylinux wheels for the runtime's Python (not the
+    host's)."""
     wheels = downloads / "wheels"
     wheels.mkdir(parents=True, exist_ok=True)
     platform = [
@@ -156,9 +157,20 @@ def install_wheels(recipe: Recipe, target: Path, downloads: Path, log: Log) -> N
         "--implementation=cp", "--only-binary=:all:",
     ]  # fmt: skip
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
-    log(f"pip: {AWSLAMBDARIC} for Python {recipe.version} into {RUNTIME_DIR}")
-    run(*pip, "download", *platform, "--dest", wheels, AWSLAMBDARIC)
-    run(*pip, "install", *platform, "--no-index", "--find-links", wheels, "--target", target, AWSLAMBDARIC)
+    log(f"pip: {AWSLAMBDARIC} {BOTO3} for Python {recipe.version} into {RUNTIME_DIR}")
+    run(*pip, "download", *platform, "--dest", wheels, AWSLAMBDARIC, BOTO3)
+    run(
+        *pip,
+        "install",
+        *platform,
+        "--no-index",
+        "--find-links",
+        wheels,
+        "--target",
+        target,
+        AWSLAMBDARIC,
+        BOTO3,
+    )
     remove_tree(target / "bin")
 
 
