@@ -31,6 +31,7 @@ NODE_RUNTIMES = ("nodejs18.x", "nodejs20.x")
 
 INDEX = """
 const greeting = require("greeting");
+const v8 = require("v8");
 
 exports.handler = async (event, context) => ({
   event,
@@ -39,6 +40,8 @@ exports.handler = async (event, context) => ({
   requestId: context.awsRequestId,
   functionName: context.functionName,
   greeting: greeting.hello(),
+  execArgv: process.execArgv,
+  heapLimitMb: v8.getHeapStatistics().heap_size_limit / 1048576,
   env: {
     AWS_EXECUTION_ENV: process.env.AWS_EXECUTION_ENV,
     NODE_PATH: process.env.NODE_PATH,
@@ -143,6 +146,11 @@ def test_a_node_handler_runs_on_its_runtime(lam: Any, role: str, layer: str, run
     assert body["functionName"] == name
     assert body["requestId"] == response["ResponseMetadata"]["RequestId"]
     assert body["greeting"] == "hello from a layer"
+    # V8 sized from the function's 128 MB as on Lambda: young generation 12 MB (two semi-spaces), old 116 MB
+    assert body["execArgv"] == [
+        "--expose-gc", "--max-http-header-size", "81920", "--max-semi-space-size=6", "--max-old-space-size=116",
+    ]  # fmt: skip
+    assert body["heapLimitMb"] < 256  # V8 alone would allow 2 GB or more
     major = runtime[len("nodejs") : -len(".x")]
     assert body["env"] == {
         "AWS_EXECUTION_ENV": f"AWS_Lambda_{runtime}",
