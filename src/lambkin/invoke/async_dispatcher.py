@@ -170,8 +170,13 @@ class Dispatcher:
         for event in events:
             if event.function not in elsewhere:
                 self._queue(event)
-        for function in elsewhere:
-            await self.take(function)
+        for function, request_ids in elsewhere.items():
+            if self.owners.held(function) is None:
+                await self.take(function)
+            else:
+                # Taken on here meanwhile (a start's or takeover's pass), whose read may have come before
+                # this commit: the announcement reaches only other nodes, so this node loads them itself.
+                await self.load(function, request_ids)
 
     def _announce(self, conn: Connection, elsewhere: dict[str, list[str]]) -> None:
         for function, request_ids in elsewhere.items():

@@ -7,6 +7,7 @@ import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -179,6 +180,33 @@ async def test_a_restart_queues_every_stored_event_again(world: World, tmp_path:
     )
     assert await again.restore() == 3
     assert {e.request_id for e in again.due(world.clock.now())} == {"r0", "r1", "r2"}
+
+
+async def test_an_event_accepted_while_the_start_takes_its_function_on_is_queued(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await world.dispatcher.accept([world.event("fn", request_id="stored")])
+    again = Dispatcher(
+        world.dispatcher.store,
+        world.runner,
+        world.dispatcher.resolve,
+        world.dispatcher.configs,
+        Destinations(None),
+        DispatchSettings(),
+        world.clock,
+    )
+    store_add = again.store.add
+
+    async def add_once_the_start_has_read(*args: Any, **kwargs: Any) -> None:
+        # The restarted server's takeover claims the function and reads its events before this one commits.
+        assert await again.restore() == 1
+        await store_add(*args, **kwargs)
+
+    monkeypatch.setattr(again.store, "add", add_once_the_start_has_read)
+
+    await again.accept([world.event("fn", request_id="accepted-meanwhile")])
+
+    assert {e.request_id for e in again.due(world.clock.now())} == {"stored", "accepted-meanwhile"}
 
 
 async def test_a_throttled_event_past_its_maximum_age_goes_to_the_failure_path(world: World) -> None:
