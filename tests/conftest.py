@@ -24,7 +24,7 @@ def no_sandbox_mount_outlives_the_session(tmp_path_factory: pytest.TempPathFacto
     current = tmp_path_factory.getbasetemp()
     for point in overlay.mounts_under(current.parent):
         session = point.relative_to(current.parent).parts[0]
-        if session != current.name and not _removed_by_pytest(session, current.name):
+        if session != current.name and not _removed_by_pytest(current.parent / session, current.name):
             continue
         print(f"\nleaked sandbox mount (detached at session end): {point}", file=sys.stderr)
         try:
@@ -33,10 +33,14 @@ def no_sandbox_mount_outlives_the_session(tmp_path_factory: pytest.TempPathFacto
             print(f"could not detach {point}: {exc}", file=sys.stderr)
 
 
-def _removed_by_pytest(session: str, current: str, keep: int = 3) -> bool:
-    """Whether pytest's clean-up at exit deletes the numbered directory `session` (it keeps the newest 3)."""
-    number, mine = session.removeprefix("pytest-"), current.removeprefix("pytest-")
-    if session.startswith("garbage-"):
+def _removed_by_pytest(session: Path, current: str, keep: int = 3) -> bool:
+    """Whether pytest's clean-up at exit deletes the numbered directory `session`: it keeps the newest 3, and
+    any whose session still runs (its `.lock`, removed at that session's exit: a CI run beside a developer's
+    must keep the tmpfs and overlays its tests mounted)."""
+    if (session / ".lock").exists():
+        return False
+    number, mine = session.name.removeprefix("pytest-"), current.removeprefix("pytest-")
+    if session.name.startswith("garbage-"):
         return True
     return number.isdigit() and mine.isdigit() and int(number) <= int(mine) - keep
 
