@@ -588,6 +588,12 @@ def invokes(
     )
 
 
+@dataclass(frozen=True, kw_only=True)
+class HttpPart(Part):
+    urls: function_urls.UrlService
+    apis: HttpApis
+
+
 def http(
     settings: Settings,
     db: Store,
@@ -596,7 +602,7 @@ def http(
     targets: Targets,
     keys: Keyring,
     authorizer: Decider,
-) -> Part:
+) -> HttpPart:
     """The HTTP faces ahead of the AWS APIs: function URLs (by Host or /lambda-url/<id>/, AWS_IAM ones
     authorized as lambda:InvokeFunctionUrl) with their Lambda operations, and HTTP APIs (API Gateway v2's
     operations, their stages served at /execute-api/<id>/ and <id>.execute-api.<region>.*, the API named
@@ -616,7 +622,9 @@ def http(
     migrate_routes_file(db, settings.routes_path)
     apis = HttpApis(db, settings.region, settings.account_id, bus=plane.bus)
     gateway = HttpGateway(settings.region, settings.account_id, apis, invoker, authorizer, plane.policies)
-    return Part(
+    return HttpPart(
+        urls=urls,
+        apis=apis,
         handlers={
             "lambda": url_handlers(urls, plane.arns, public.function_url),
             "apigatewayv2": apigw_handlers(apis, public.api),
