@@ -107,7 +107,7 @@ def region(settings: Settings, name: str, common: Shared) -> Region:
     cluster: Cluster = common.cluster.cluster
     authorizer = common.authorization.authorizer
     images = common.images.service
-    queues = wiring.queues(local, cluster)
+    queues = wiring.queues(local, cluster, url_region=None if name == settings.region else name)
     cloudwatch = wiring.cloudwatch(local)
     functions = wiring.functions(
         local,

@@ -513,11 +513,12 @@ class QueuesPart(Part):
     service: QueueService
 
 
-def queues(settings: Settings, cluster: Cluster) -> QueuesPart:
+def queues(settings: Settings, cluster: Cluster, *, url_region: str | None = None) -> QueuesPart:
     """The SQS-compatible queues, on their own store ("queues": <data>/queues.db on SQLite), and the SQS API.
     Each queue is served by the node that holds its lease (`queue:NAME`); requests for another's are relayed,
     and the messages lambkin sends itself reach a peer's queue through its node endpoint; every queue's
-    metadata follows other nodes' changes (the bus's news)."""
+    metadata follows other nodes' changes (the bus's news). A region other than the home region names itself in
+    its queue URLs (`url_region`)."""
     membership, leases = cluster.membership, cluster.leases
     owners = Owners("queue", membership, leases)
     service = open_queue_service(
@@ -526,7 +527,7 @@ def queues(settings: Settings, cluster: Cluster) -> QueuesPart:
     sends = node_only(cluster.peers, send_endpoint(service))
     return QueuesPart(
         service=service,
-        handlers={"sqs": sqs_handlers(service, settings.endpoint)},
+        handlers={"sqs": sqs_handlers(service, settings.endpoint, url_region)},
         mounts=(Mount("cluster-queues", path_prefix(SEND_PATH), sends),),
         background=(service.run,),
         closers=(service.db.close,),
