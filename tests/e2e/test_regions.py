@@ -4,6 +4,7 @@ mappings and URLs, chosen by the region a request is signed for; IAM is global."
 from __future__ import annotations
 
 import json
+import os
 import time
 import urllib.error
 import urllib.request
@@ -149,3 +150,16 @@ def test_the_regions_data_survives_a_restart(server: LambkinServer) -> None:
     assert url not in client(server, "sqs", HOME).list_queues().get("QueueUrls", [])
     got = client(server, "sqs", OTHER).receive_message(QueueUrl=url, WaitTimeSeconds=0)["Messages"]
     assert [m["Body"] for m in got] == ["still here"]
+
+
+@pytest.mark.skipif(os.environ.get("LAMBKIN_TEST_DATABASE") != "postgresql", reason="PostgreSQL pass only")
+def test_on_postgresql_each_region_has_its_own_schema(server: LambkinServer) -> None:
+    import psycopg
+
+    client(server, "sqs", HOME).create_queue(QueueName="home-only")
+    client(server, "sqs", OTHER).create_queue(QueueName="europe-only")
+    with psycopg.connect(server.extra_env["LAMBKIN_DATABASE_URL"]) as conn:
+        home = {row[0] for row in conn.execute("SELECT name FROM public.queues")}
+        other = {row[0] for row in conn.execute("SELECT name FROM lambkin_eu_west_1.queues")}
+    assert "home-only" in home and "europe-only" not in home
+    assert "europe-only" in other and "home-only" not in other
