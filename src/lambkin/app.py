@@ -52,7 +52,9 @@ class Lambkin:
     control_plane: ControlPlane
     execution: ExecutionCore
     queues: QueueService
-    aws: RegionalAws  # the AWS APIs of every region served: the last mount, answering every request no other mount claimed
+    aws: (
+        RegionalAws  # every region's AWS APIs: the last mount, answering every request no other mount claimed
+    )
     mounts: tuple[Mount, ...]
     background: tuple[BackgroundTask, ...]
     closers: tuple[Closer, ...]

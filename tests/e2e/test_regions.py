@@ -68,6 +68,9 @@ def test_the_same_queue_name_in_two_regions_is_two_queues(server: LambkinServer)
     assert "Messages" not in home.receive_message(QueueUrl=home_url, WaitTimeSeconds=0)
     got = other.receive_message(QueueUrl=other_url, WaitTimeSeconds=0)["Messages"]
     assert [m["Body"] for m in got] == ["for europe"]
+    with pytest.raises(ClientError) as elsewhere:  # another region's URL names no queue here
+        home.send_message(QueueUrl=other_url, MessageBody="lost")
+    assert "NonExistentQueue" in elsewhere.value.response["Error"]["Code"]
     other.create_queue(QueueName="only-in-europe")
     assert "only-in-europe" not in " ".join(home.list_queues().get("QueueUrls", []))
     assert len(other.list_queues()["QueueUrls"]) == 2

@@ -174,13 +174,13 @@ def in_schema(url: str, schema: str) -> str:
     migrations' ledger with them; the cluster's tables in public stay visible), the schema created if absent."""
     if _SCHEMA.fullmatch(schema) is None:
         raise ValueError(f"not a schema lambkin makes: {schema!r}")
-    _probe(url)
     try:
         with psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT_S, autocommit=True) as conn:
             conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
     except psycopg.Error as exc:
         raise DatabaseUnreachable(where(url), " ".join(str(exc).split())) from exc
-    return make_conninfo(url, options=f"-csearch_path={schema},public")
+    given = conninfo_to_dict(url).get("options") or ""  # the operator's own options are kept
+    return make_conninfo(url, options=f"{given} -csearch_path={schema},public".strip())
 
 
 _SCHEMA = re.compile(r"[a-z][a-z0-9_]*")
