@@ -99,6 +99,18 @@ def test_a_function_lives_in_its_region(server: LambkinServer, handlers_uri: str
     answer = other.invoke(FunctionName="greeter", Payload=b'{"hello": "europe"}')
     assert "FunctionError" not in answer
     assert json.loads(answer["Payload"].read()) == {"hello": "europe"}
+    other.invoke(FunctionName="greeter", InvocationType="Event", Payload=b'{"later": true}')
+
+    def groups(region: str) -> list[str]:
+        found = client(server, "logs", region).describe_log_groups(logGroupNamePrefix="/aws/lambda/greeter")
+        return [g["logGroupName"] for g in found["logGroups"]]
+
+    def two_starts() -> bool:  # the synchronous invoke's START and the asynchronous one's
+        events = client(server, "logs", OTHER).filter_log_events(logGroupName="/aws/lambda/greeter")["events"]
+        return sum(e["message"].startswith("START") for e in events) == 2
+
+    eventually(two_starts, "the asynchronous invoke run in its region")
+    assert groups(OTHER) == ["/aws/lambda/greeter"] and groups(HOME) == []
 
 
 @pytest.mark.runc
@@ -166,3 +178,15 @@ def test_on_postgresql_each_region_has_its_own_schema(server: LambkinServer) -> 
         other = {row[0] for row in conn.execute("SELECT name FROM lambkin_eu_west_1.queues")}
     assert "home-only" in home and "europe-only" not in home
     assert "europe-only" in other and "home-only" not in other
+
+
+def test_buses_and_schedules_belong_to_their_region(server: LambkinServer) -> None:
+    arn = client(server, "events", OTHER).create_event_bus(Name="orders")["EventBusArn"]
+    assert arn == f"arn:aws:events:{OTHER}:{ACCOUNT}:event-bus/orders"
+    assert "orders" not in [
+        b["Name"] for b in client(server, "events", HOME).list_event_buses()["EventBuses"]
+    ]
+    group = client(server, "scheduler", OTHER).create_schedule_group(Name="nightly")["ScheduleGroupArn"]
+    assert group.startswith(f"arn:aws:scheduler:{OTHER}:")
+    home_groups = client(server, "scheduler", HOME).list_schedule_groups()["ScheduleGroups"]
+    assert "nightly" not in [g["Name"] for g in home_groups]
