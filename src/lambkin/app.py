@@ -14,15 +14,20 @@ from typing import cast
 
 import uvicorn
 
-from lambkin import wiring
-from lambkin.api.aws_asgi import AwsAsgi
+from lambkin import regions, wiring
+from lambkin.api.aws_regions import RegionalAws
 from lambkin.api.front_door import front_door
+from lambkin.api.function_urls import URL_HOST
+from lambkin.api.http_regions import Face, Knows, RegionalFace
+from lambkin.api.http_urls import API_HOST, API_PREFIX, URL_PREFIX
 from lambkin.api.invoke_relay import InvokeRelay
 from lambkin.api.root import Mount, RootApp, always
 from lambkin.cluster import READY, STARTING, Cluster
 from lambkin.cluster.drain import Drain, drain_settings
-from lambkin.config import Settings
+from lambkin.config import Settings, served_regions
+from lambkin.events.http.api_service import HttpApis
 from lambkin.functions.control import ControlPlane
+from lambkin.functions.urls import UrlService
 from lambkin.http11.limits import HeadLimits
 from lambkin.images.service import ImageService
 from lambkin.invoke.core import ExecutionCore
@@ -47,7 +52,9 @@ class Lambkin:
     control_plane: ControlPlane
     execution: ExecutionCore
     queues: QueueService
-    aws: AwsAsgi  # the AWS APIs: the last mount, answering every request no other mount claimed
+    aws: (
+        RegionalAws  # every region's AWS APIs: the last mount, answering every request no other mount claimed
+    )
     mounts: tuple[Mount, ...]
     background: tuple[BackgroundTask, ...]
     closers: tuple[Closer, ...]
@@ -171,155 +178,81 @@ class _Stopped(Exception):
 
 
 def build(settings: Settings) -> Lambkin:
-    """Builds the whole server from its settings, one part after another. Nothing starts until `serve()`."""
-    store = wiring.store(settings)
-    cluster = wiring.cluster(settings)
-    iam = wiring.iam(settings, store.db, cluster.cluster.bus)
-    identity = wiring.identity(settings, iam.iam)
-    authorization = wiring.authorization(settings, iam.iam)
-    images = wiring.images(settings, store.db, identity.keys, authorization.authorizer, cluster.cluster)
-    vpcs = wiring.vpcs(settings)
-    sandboxes = wiring.sandboxes(settings, vpcs)
-    queues = wiring.queues(settings, cluster.cluster)
-    cloudwatch = wiring.cloudwatch(settings)
-    functions = wiring.functions(
+    """Builds the whole server from its settings: the parts every region shares, then each region's own
+    (regions.py), one part after another. Nothing starts until `serve()`."""
+    served = served_regions(settings)
+    common = regions.shared(settings)
+    built = [regions.region(settings, name, common) for name in served]
+    home = built[0]
+    aws = RegionalAws({r.name: r.aws for r in built}, settings.region)
+    parts = (*common.parts, *(part for r in built for part in r.parts))
+    console = wiring.console(
         settings,
-        store.db,
-        images.service,
-        iam.role_check,
-        authorization.authorizer.role_may,
-        queues.service,
-        vpcs,
-        bus=cluster.cluster.bus,
-    )
-    recorder = wiring.recording(settings)  # metrics (issue 21)
-    execution = wiring.execution(
-        settings,
-        sandboxes.backend,
-        images.service,
-        functions.plane,
-        identity,
-        cluster.cluster,
-        recorder,
-        cloudwatch,
-    )
-    sampled = wiring.aws_namespaces(recorder, cloudwatch, execution.core, queues.service)
-    placement = wiring.placement(store.db, cluster.cluster, execution.core, execution.targets)
-    invokes = wiring.invokes(
-        settings,
-        store.db,
-        functions.plane,
-        execution.core,
-        execution.targets,
-        queues.service,
-        cluster.cluster,
-    )
-    http = wiring.http(
-        settings,
-        store.db,
-        functions.plane,
-        execution.core,
-        execution.targets,
-        identity.keys,
-        authorization.authorizer,
-    )
-    bridge = wiring.bridge(
-        settings,
-        store.db,
-        functions.plane,
-        execution.targets,
-        invokes.dispatcher,
-        queues.service,
-        authorization.authorizer,
-        cluster.cluster,  # EventBridge delivery retries (issue 19): retried under the lease events:retries
-    )
-    schedules = wiring.schedules(
-        settings,
-        store.db,
-        bridge.publisher,
-        functions.plane,
-        execution.targets,
-        invokes.dispatcher,
-        queues.service,
-        authorization.authorizer,
-        cluster.cluster,
-    )
-    mappings = wiring.mappings(
-        settings,
-        store.db,
-        functions.plane,
-        execution.core,
-        execution.targets,
-        queues.service,
-        authorization.authorizer.role_may,
-        recorder,
-    )
-    observed = wiring.metrics(  # metrics (issue 21)
-        settings,
-        recorder,
-        functions.plane,
-        execution.core,
-        queues.service,
-        invokes.dispatcher,
-        mappings.service,
-        identity.keys,
-    )
-    parts = (
-        store,
-        cluster,
-        iam,
-        identity,
-        authorization,
-        images,
-        sandboxes,
-        functions,
-        execution,
-        placement,
-        queues,
-        cloudwatch,
-        sampled,
-        invokes,
-        http,
-        mappings,
-        bridge,
-        schedules,
-        observed,
-    )
-    tables = wiring.action_tables(settings, functions.plane, queues.service)
-    aws = wiring.aws(
-        settings, parts, identity.keys, tables, authorization.authorizer, cluster.cluster.relayer
+        home.aws,
+        common.store.db,
+        common.identity.keys,
+        home.core.pools,
+        common.images.service.catalog,
+        common.authorization.authorizer,
     )
     return Lambkin(
         settings=settings,
-        db=store.db,
-        cluster=cluster.cluster,
-        images=images.service,
-        sandboxes=sandboxes.backend,
-        control_plane=functions.plane,
-        execution=execution.core,
-        queues=queues.service,
+        db=common.store.db,
+        cluster=common.cluster.cluster,
+        images=common.images.service,
+        sandboxes=common.sandboxes.backend,
+        control_plane=home.plane,
+        execution=home.core,
+        queues=home.queues,
         aws=aws,
-        mounts=(
-            *(mount for part in parts for mount in part.mounts),
-            wiring.console(
-                settings,
-                aws,
-                store.db,
-                identity.keys,
-                execution.core.pools,
-                images.service.catalog,
-                authorization.authorizer,
-            ),
-            Mount("aws", always, aws),
-        ),
+        mounts=(*_mounts(common, built), console, Mount("aws", always, aws)),
         background=tuple(task for part in parts for task in part.background),
         closers=tuple(closer for part in parts for closer in part.closers),
         drain=Drain(
-            cluster.cluster.membership,
-            cluster.cluster.leases,
-            execution.core.pools.in_use,
+            common.cluster.cluster.membership,
+            common.cluster.cluster.leases,
+            lambda: sum(r.core.pools.in_use() for r in built),
             drain_settings(settings),
         ),
-        invoke_relay=placement.relay,
-        metrics=recorder,
+        invoke_relay=home.relay,
+        metrics=home.recorder,
     )
+
+
+def _mounts(common: regions.Shared, built: Sequence[regions.Region]) -> tuple[Mount, ...]:
+    """Every part's HTTP mounts, in order; with several regions, function URLs and HTTP APIs reach the region
+    their URL names (api/http_regions.py), and the other mounts (/metrics, packages) are the home region's."""
+    home, *others = built
+    mounts = [*(m for part in common.parts for m in part.mounts), *(m for p in home.parts for m in p.mounts)]
+    if not others:
+        return tuple(mounts)
+    by_name = {m.name: m for m in mounts}
+
+    def face(name: str, knows: Callable[[regions.Region], Knows]) -> Mount:
+        apps = {r.name: next(m.app for m in r.http.mounts if m.name == name) for r in built}
+        faces = {r.name: Face(apps[r.name], knows(r)) for r in built}
+        host, prefix = _FACES[name]
+        return Mount(name, by_name[name].match, RegionalFace(faces, home.name, host, prefix))
+
+    routed = {
+        "function-urls": face("function-urls", lambda r: _has_url(r.http.urls)),
+        "http-gateway": face("http-gateway", lambda r: _has_api(r.http.apis)),
+    }
+    return tuple(routed.get(m.name, m) for m in mounts)
+
+
+_FACES = {"function-urls": (URL_HOST, URL_PREFIX), "http-gateway": (API_HOST, API_PREFIX)}
+
+
+def _has_url(urls: UrlService) -> Knows:
+    async def knows(url_id: str) -> bool:
+        return len(url_id) == 32 and await urls.by_id(url_id) is not None
+
+    return knows
+
+
+def _has_api(apis: HttpApis) -> Knows:
+    async def knows(api_id: str) -> bool:
+        return await apis.live(api_id) is not None
+
+    return knows

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import secrets
 import string
 from collections.abc import Mapping
@@ -48,7 +49,10 @@ class Settings:
     data_dir: Path
     host: str = "127.0.0.1"
     port: int = 9000
-    region: str = "us-east-1"  # LAMBKIN_REGION
+    region: str = "us-east-1"  # LAMBKIN_REGION: the home region
+    # Every region served (LAMBKIN_REGIONS, `--regions`; docs/design/regions.md), the home region first; empty:
+    # the home region alone. Each is a namespace of its own functions, queues, buses... (see `served`).
+    regions: tuple[str, ...] = ()
     account_id: str = "000000000000"  # LAMBKIN_ACCOUNT_ID
     credentials: Credentials = field(default_factory=lambda: Credentials("", ""))
     account_concurrency: int = 1000  # ConcurrentExecutions (LAMBKIN_ACCOUNT_CONCURRENCY), Lambda's default
@@ -113,6 +117,9 @@ class Settings:
     # SQLite files in the data directory; a postgresql://user:password@host:port/dbname URL (or libpq's
     # key=value form) keeps it all in that PostgreSQL database. Blobs and unpacked layers stay in data_dir.
     database_url: str | None = None
+    # The PostgreSQL schema a region's own tables live in (set by regions.py for a region that is not the
+    # home region: never from the environment); None: the database's default (public).
+    database_schema: str | None = None
     # Scale-out (docs/design/cluster.md): a node name (`--node-name`, LAMBKIN_NODE_NAME) makes this server one
     # node of a cluster sharing the PostgreSQL database; `advertise` is the URL its peers reach it at
     # (`--advertise`, LAMBKIN_ADVERTISE; default the server's own endpoint). A node that has not heartbeaten
@@ -148,6 +155,11 @@ class Settings:
     @property
     def endpoint(self) -> str:
         return f"http://{self.host}:{self.port}"
+
+    @property
+    def served(self) -> tuple[str, ...]:
+        """The regions this server serves, the home region (`region`) first."""
+        return (self.region, *(r for r in self.regions if r != self.region))
 
     @property
     def clustered(self) -> bool:
@@ -209,6 +221,31 @@ def routes_file(data_dir: Path, environ: Mapping[str, str] | None = None) -> Pat
     return Path(env["LAMBKIN_ROUTES"]) if env.get("LAMBKIN_ROUTES") else data_dir / "routes.json"
 
 
+_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d+")
+
+
+def served_regions(settings: Settings) -> tuple[str, ...]:
+    """The regions `settings` serves, each checked to look like an AWS region (else SettingInvalid). Several
+    regions are one server's: not yet a cluster's (their leases and news would share names)."""
+    for name in settings.served:
+        if _REGION.fullmatch(name) is None:
+            setting = "LAMBKIN_REGION" if name == settings.region else "LAMBKIN_REGIONS"
+            raise SettingInvalid(f"{setting}: {name!r} is not an AWS region name (like us-east-1)")
+    if len(settings.served) > 1 and settings.clustered:
+        raise SettingInvalid(
+            "LAMBKIN_REGIONS: a cluster (LAMBKIN_NODE_NAME) serves one region; serve several on a single node"
+        )
+    return settings.served
+
+
+def _regions(env: Mapping[str, str]) -> tuple[str, tuple[str, ...]]:
+    """The home region (LAMBKIN_REGION, else the first of LAMBKIN_REGIONS, else us-east-1) and every region
+    served, the home region first."""
+    listed = _entries(env, "LAMBKIN_REGIONS")
+    home = env.get("LAMBKIN_REGION") or (listed[0] if listed else "us-east-1")
+    return home, tuple(dict.fromkeys((home, *listed)))
+
+
 def _number(env: Mapping[str, str], name: str, default: float) -> float:
     raw = env.get(name)
     return float(raw) if raw else default
@@ -224,12 +261,14 @@ def settings_from_environment(
     """Settings for `lambkin server`: arguments plus LAMBKIN_* variables."""
     env = os.environ if environ is None else environ
     creds, generated = load_credentials(data_dir, env)
+    home, regions = _regions(env)
     return (
         Settings(
             data_dir=data_dir,
             host=host,
             port=port,
-            region=env.get("LAMBKIN_REGION", "us-east-1"),
+            region=home,
+            regions=regions,
             account_id=env.get("LAMBKIN_ACCOUNT_ID", "000000000000"),
             credentials=creds,
             image_gc_interval_s=float(env.get("LAMBKIN_IMAGE_GC_INTERVAL") or 3600),

@@ -513,11 +513,12 @@ class QueuesPart(Part):
     service: QueueService
 
 
-def queues(settings: Settings, cluster: Cluster) -> QueuesPart:
+def queues(settings: Settings, cluster: Cluster, *, url_region: str | None = None) -> QueuesPart:
     """The SQS-compatible queues, on their own store ("queues": <data>/queues.db on SQLite), and the SQS API.
     Each queue is served by the node that holds its lease (`queue:NAME`); requests for another's are relayed,
     and the messages lambkin sends itself reach a peer's queue through its node endpoint; every queue's
-    metadata follows other nodes' changes (the bus's news)."""
+    metadata follows other nodes' changes (the bus's news). A region other than the home region names itself in
+    its queue URLs (`url_region`)."""
     membership, leases = cluster.membership, cluster.leases
     owners = Owners("queue", membership, leases)
     service = open_queue_service(
@@ -526,7 +527,7 @@ def queues(settings: Settings, cluster: Cluster) -> QueuesPart:
     sends = node_only(cluster.peers, send_endpoint(service))
     return QueuesPart(
         service=service,
-        handlers={"sqs": sqs_handlers(service, settings.endpoint)},
+        handlers={"sqs": sqs_handlers(service, settings.endpoint, url_region)},
         mounts=(Mount("cluster-queues", path_prefix(SEND_PATH), sends),),
         background=(service.run,),
         closers=(service.db.close,),
@@ -588,6 +589,12 @@ def invokes(
     )
 
 
+@dataclass(frozen=True, kw_only=True)
+class HttpPart(Part):
+    urls: function_urls.UrlService
+    apis: HttpApis
+
+
 def http(
     settings: Settings,
     db: Store,
@@ -596,7 +603,7 @@ def http(
     targets: Targets,
     keys: Keyring,
     authorizer: Decider,
-) -> Part:
+) -> HttpPart:
     """The HTTP faces ahead of the AWS APIs: function URLs (by Host or /lambda-url/<id>/, AWS_IAM ones
     authorized as lambda:InvokeFunctionUrl) with their Lambda operations, and HTTP APIs (API Gateway v2's
     operations, their stages served at /execute-api/<id>/ and <id>.execute-api.<region>.*, the API named
@@ -616,7 +623,9 @@ def http(
     migrate_routes_file(db, settings.routes_path)
     apis = HttpApis(db, settings.region, settings.account_id, bus=plane.bus)
     gateway = HttpGateway(settings.region, settings.account_id, apis, invoker, authorizer, plane.policies)
-    return Part(
+    return HttpPart(
+        urls=urls,
+        apis=apis,
         handlers={
             "lambda": url_handlers(urls, plane.arns, public.function_url),
             "apigatewayv2": apigw_handlers(apis, public.api),

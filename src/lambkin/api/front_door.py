@@ -22,7 +22,7 @@ from urllib.parse import unquote
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from lambkin.api.aws_asgi import AwsAsgi
+from lambkin.api.aws_regions import RegionalAws
 from lambkin.api.invoke_plan import InvokePlan
 from lambkin.api.invoke_relay import InvokeRelay
 from lambkin.api.root import RootApp
@@ -33,7 +33,7 @@ from lambkin.http11.exchange import HandOver, Reply, Request
 from lambkin.http11.head_guard import HeadGuard
 from lambkin.http11.limits import DEFAULT_LIMITS, HeadLimits
 from lambkin.metrics.recorder import Recorder
-from lambkin.protocol.gateway import Routed, api_request
+from lambkin.protocol.gateway import AwsGateway, Routed, api_request
 
 log = logging.getLogger("lambkin.http")
 
@@ -46,29 +46,29 @@ class FrontDoor(Connection):
     def __init__(
         self,
         root: RootApp,
-        aws: AwsAsgi,
+        aws: RegionalAws,
         fallback: Callable[[], asyncio.Protocol],
         connections: set[Any],
         tasks: set[asyncio.Task[None]],
         keep_alive_s: float,
         poll: BusyPoll | None = None,
         limits: HeadLimits = DEFAULT_LIMITS,
-        plan: InvokePlan | None = None,
+        plans: dict[str, InvokePlan] | None = None,
         metrics: Recorder | None = None,
     ) -> None:
         super().__init__(connections, keep_alive_s, poll, limits)
         self._metrics = metrics
         self._root = root
-        self._aws = aws  # the mount whose requests are answered here, by its gateway
-        self._gateway = aws.gateway
-        self._plan = plan
+        self._aws = aws  # the mount whose requests are answered here, by the gateway of their region
+        self._plans = plans or {}  # by region
         self._fallback = fallback
         self._tasks = tasks
         self._peer = ""
         # the request whose body is being read: routed by the gateway, or the input of a planned Invoke
         self._routed: Routed | dict[str, Any] | None = None
+        self._by: AwsGateway = aws.gateway  # the gateway of the request whose body is being read
         # requests read and owed an answer, oldest first: the first is being answered
-        self._jobs: deque[tuple[Request, Routed | dict[str, Any], Reply]] = deque()
+        self._jobs: deque[tuple[Request, Routed | dict[str, Any], Reply, AwsGateway]] = deque()
         self._aws_heads: dict[tuple[str, str, str | None], bool] = {}  # see _for_aws
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -80,19 +80,21 @@ class FrontDoor(Connection):
     def head_received(self, request: Request) -> int:
         if not self._for_aws(request) or self._parser.should_upgrade():
             raise HandOver
-        if self._plan is not None:
-            planned = self._plan.admit(request.method, request.target, request.headers)
+        gateway = self._by = self._aws.pick(request.headers, request.target)
+        plan = self._plans.get(gateway.region)
+        if plan is not None:
+            planned = plan.admit(request.method, request.target, request.headers)
             if planned is not None:
                 self._routed = planned
-                return self._plan.body_limit
-        routed = self._route(request)
+                return plan.body_limit
+        routed = self._route(request, gateway)
         self._routed = routed
         return routed.body_limit
 
     def received(self, request: Request, reply: Reply) -> None:
         routed, self._routed = self._routed, None
         assert routed is not None
-        self._jobs.append((request, routed, reply))
+        self._jobs.append((request, routed, reply, self._by))
         if len(self._jobs) == 1:
             self._answer_first()
 
@@ -124,26 +126,28 @@ class FrontDoor(Connection):
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def _route(self, request: Request) -> Routed:
-        return self._gateway.route(api_request(request.method, request.target, request.headers, self._peer))
+    def _route(self, request: Request, gateway: AwsGateway) -> Routed:
+        return gateway.route(api_request(request.method, request.target, request.headers, self._peer))
 
-    async def _answer(self, request: Request, routed: Routed | dict[str, Any], reply: Reply) -> None:
+    async def _answer(
+        self, request: Request, routed: Routed | dict[str, Any], reply: Reply, gateway: AwsGateway
+    ) -> None:
         head_only = request.method == "HEAD"
         body = None if request.truncated else request.body
         surface = _PLANNED
         try:
             answer = None
             if not isinstance(routed, Routed):
-                assert self._plan is not None
+                plan = self._plans[gateway.region]
                 reply.poll_next = True  # a synchronous Invoke: see _POLLED_AFTER
-                answer = await self._plan.answer(routed, request.target, request.headers, body, self._peer)
+                answer = await plan.answer(routed, request.target, request.headers, body, self._peer)
                 if answer is None:  # not a plain one after all: the gateway answers it
-                    routed = self._route(request)
+                    routed = self._route(request, gateway)
             if answer is None:
                 assert isinstance(routed, Routed)
                 reply.poll_next = _latency_bound(routed)
                 surface = routed.index.name
-                answer = await self._gateway.answer(routed, body)
+                answer = await gateway.answer(routed, body)
             if self._metrics is not None:
                 self._metrics.request(surface, answer.status)
             if answer.stream is None:
@@ -166,7 +170,7 @@ class FrontDoor(Connection):
 
 def front_door(
     root: RootApp,
-    aws: AwsAsgi,
+    aws: RegionalAws,
     poll: BusyPoll | None = None,
     limits: HeadLimits = DEFAULT_LIMITS,
     relay: InvokeRelay | None = None,
@@ -175,7 +179,11 @@ def front_door(
     """The protocol factory uvicorn calls (as its `http` class) for each accepted connection; `relay` (a
     cluster's) sends the Invokes that should run on another node there; with `metrics`, every AWS API
     request answered is counted by service and status."""
-    plan = InvokePlan(aws.gateway, relay) if "lambda" in aws.gateway.indexes else None
+    plans = {  # a cluster's relay is the home region's (a cluster serves one region)
+        name: InvokePlan(served.gateway, relay if served is aws.home else None)
+        for name, served in aws.regions.items()
+        if "lambda" in served.gateway.indexes
+    }
 
     def create(
         config: Any, server_state: Any, app_state: dict[str, Any], _loop: Any = None
@@ -195,7 +203,7 @@ def front_door(
             config.timeout_keep_alive,
             poll,
             limits,
-            plan,
+            plans,
             metrics,
         )
 

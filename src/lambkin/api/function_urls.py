@@ -34,7 +34,7 @@ log = logging.getLogger("lambkin.urls")
 
 PAYLOAD_LIMIT = 6_291_456  # the Invoke request quota: the event, and so the HTTP body in it
 PATH_PREFIX = "/lambda-url/"
-_HOST = re.compile(r"^([a-z0-9]{32})\.lambda-url\.([a-z0-9-]+)\.", re.ASCII)
+URL_HOST = re.compile(r"^([a-z0-9]{32})\.lambda-url\.([a-z0-9-]+)\.", re.ASCII)
 _TOO_LARGE = f"Request must be smaller than {PAYLOAD_LIMIT} bytes for the InvokeFunction operation"
 
 
@@ -182,13 +182,13 @@ class FunctionUrls:
     def matches(self, scope: Scope) -> bool:
         if str(scope.get("path", "")).startswith(PATH_PREFIX):
             return True
-        return _HOST.match((header(scope, b"host") or "").lower()) is not None
+        return URL_HOST.match((header(scope, b"host") or "").lower()) is not None
 
     def _target(self, scope: Scope) -> tuple[str, str, str]:
         """(url-id, the path the function sees, domain name) of a request this app matched."""
         path = wire_path(scope)
         host = (header(scope, b"host") or "").split(":", 1)[0].lower()
-        found = _HOST.match(host + ".")
+        found = URL_HOST.match(host + ".")
         if found is not None and not path.startswith(PATH_PREFIX):
             return found.group(1), path, host
         url_id, _, rest = path[len(PATH_PREFIX) :].partition("/")

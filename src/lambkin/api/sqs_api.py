@@ -9,6 +9,7 @@ read the database on any node.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -25,27 +26,38 @@ from lambkin.queues.service import EntryFailure, QueueService
 Input = dict[str, Any]
 
 
-def queue_name(queue_url: str, account: str) -> str:
-    """The name of the queue a QueueUrl names (a bare name is accepted too) in this account."""
+def queue_name(queue_url: str, account: str, region: str | None = None) -> str:
+    """The name of the queue a QueueUrl names (a bare name is accepted too) in this account; with `region`, a
+    URL naming another region (`/<region>/<account>/<name>`, docs/design/regions.md) names no queue here."""
     parts = [p for p in urlsplit(queue_url).path.split("/") if p] if "/" in queue_url else [queue_url]
     if not parts or (len(parts) > 1 and parts[-2] != account):
+        raise QueueDoesNotExist()
+    if region is not None and len(parts) > 2 and _REGION.fullmatch(parts[-3]) and parts[-3] != region:
         raise QueueDoesNotExist()
     return parts[-1]
 
 
-def handlers(service: QueueService, default_endpoint: str) -> dict[str, Handler]:
-    """The handler map for the gateway's "sqs" entry."""
+_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d+")
+
+
+def handlers(
+    service: QueueService, default_endpoint: str, url_region: str | None = None
+) -> dict[str, Handler]:
+    """The handler map for the gateway's "sqs" entry; `url_region` (a region that is not the home region)
+    goes in the path of the queue URLs it hands out."""
     registry = service.registry
     account = registry.account_id
+    region = registry.region
+    path = f"/{account}/" if url_region is None else f"/{url_region}/{account}/"
 
     def url(name: str, context: RequestContext) -> str:
         host = context.headers.get("host")
         base = f"http://{host}" if host else default_endpoint
-        return f"{base}/{account}/{name}"
+        return f"{base}{path}{name}"
 
     async def name_of(a: Input, c: RequestContext) -> str:
         """The name of the request's queue, once this node is the one that serves it."""
-        name = queue_name(a["QueueUrl"], account)
+        name = queue_name(a["QueueUrl"], account, region)
         await service.here(name, relayed=c.relayed_by is not None)
         return name
 
@@ -62,7 +74,7 @@ def handlers(service: QueueService, default_endpoint: str) -> dict[str, Handler]
         return {"QueueUrl": url(a["QueueName"], c)}
 
     async def delete_queue(a: Input, c: RequestContext) -> dict[str, Any]:
-        name = queue_name(a["QueueUrl"], account)
+        name = queue_name(a["QueueUrl"], account, region)
         await service.delete_queue(name, relayed=c.relayed_by is not None)
         return {}
 

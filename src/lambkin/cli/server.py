@@ -42,6 +42,12 @@ def add_server_arguments(cmd: argparse.ArgumentParser) -> None:
         "server alone)",
     )
     cmd.add_argument(
+        "--regions",
+        metavar="LIST",
+        help="serve these regions too, comma-separated, each its own namespace of functions, queues and the "
+        "rest (default: $LAMBKIN_REGIONS; none: only $LAMBKIN_REGION)",
+    )
+    cmd.add_argument(
         "--advertise",
         metavar="URL",
         help="the URL the other nodes reach this one at (default: $LAMBKIN_ADVERTISE, else http://HOST:PORT)",
@@ -73,6 +79,9 @@ def serve(args: argparse.Namespace, after_ready: AfterReady | None = None) -> in
         settings = dataclasses.replace(settings, database_url=args.database)
     if args.node_name:
         settings = dataclasses.replace(settings, node_name=args.node_name)
+    if args.regions:
+        listed = tuple(r for r in args.regions.replace(",", " ").split() if r)
+        settings = dataclasses.replace(settings, regions=(settings.region, *listed))
     if args.advertise:
         settings = dataclasses.replace(settings, advertise=args.advertise)
     if generated:

@@ -25,7 +25,7 @@ from typing import Any, Literal, NoReturn, TypeVar
 
 import psycopg
 from psycopg import errors as pg_errors
-from psycopg.conninfo import conninfo_to_dict
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.pq import TransactionStatus
 from psycopg.rows import RowMaker
 from psycopg_pool import ConnectionPool, PoolTimeout
@@ -169,6 +169,23 @@ def where(url: str) -> str:
     return f"{user}{parts.get('host') or 'localhost'}{port}/{parts.get('dbname') or ''}"
 
 
+def in_schema(url: str, schema: str) -> str:
+    """`url` with its connections' search_path `schema, public` (tables are created in `schema`, and its
+    migrations' ledger with them; the cluster's tables in public stay visible), the schema created if absent."""
+    if _SCHEMA.fullmatch(schema) is None:
+        raise ValueError(f"not a schema lambkin makes: {schema!r}")
+    try:
+        with psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT_S, autocommit=True) as conn:
+            conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+    except psycopg.Error as exc:
+        raise DatabaseUnreachable(where(url), " ".join(str(exc).split())) from exc
+    given = conninfo_to_dict(url).get("options") or ""  # the operator's own options are kept
+    return make_conninfo(url, options=f"{given} -csearch_path={schema},public".strip())
+
+
+_SCHEMA = re.compile(r"[a-z][a-z0-9_]*")
+
+
 def _probe(url: str) -> None:
     """One connection now, so a wrong URL, password or host stops the start with libpq's own reason."""
     try:
@@ -228,9 +245,9 @@ class PostgresStore(OneThread):
 
     dialect: Literal["postgresql"] = "postgresql"
 
-    def __init__(self, url: str, name: str) -> None:
+    def __init__(self, url: str, name: str, schema: str | None = None) -> None:
         self.name = name
-        self._shared = _SharedPool.acquire(url)
+        self._shared = _SharedPool.acquire(url if schema is None else in_schema(url, schema))
         super().__init__(f"lambkin-pg-{name}")
         self._away: StoreUnavailable | None = None
         self._away_until = 0.0

@@ -17,6 +17,7 @@ from botocore.config import Config
 
 from lambkin.api.asgi import Receive, Scope, Send, header, read_body, respond
 from lambkin.api.aws_asgi import AwsAsgi
+from lambkin.api.aws_regions import RegionalAws
 from lambkin.api.front_door import front_door
 from lambkin.api.root import Mount, RootApp, always, path_prefix
 from lambkin.credentials import Credentials
@@ -54,7 +55,7 @@ class _Server:
         services: dict[str, Any] = {
             "lambda": {"GetFunction": _get_function, "Invoke": _invoke, "DeleteAlias": _delete_alias}
         }
-        gateway = AwsAsgi(AwsGateway(services, ACCOUNT, Keyring(KEY, ACCOUNT)))
+        gateway = _alone(AwsGateway(services, ACCOUNT, Keyring(KEY, ACCOUNT)))
         root = RootApp(
             [
                 Mount("registry", path_prefix("/v2"), _echo_app),
@@ -328,7 +329,7 @@ async def test_a_quick_invoke_clients_next_request_is_polled_for() -> None:
     from lambkin.api.front_door import FrontDoor
     from lambkin.http11.busy_poll import BusyPoll
 
-    gateway = AwsAsgi(
+    gateway = _alone(
         AwsGateway(
             {"lambda": {"GetFunction": _get_function, "Invoke": _invoke}}, ACCOUNT, Keyring(KEY, ACCOUNT)
         )
@@ -361,7 +362,7 @@ async def test_a_quick_invoke_clients_next_request_is_polled_for() -> None:
 async def test_an_idle_connection_is_closed_after_the_keep_alive_timeout() -> None:
     from lambkin.api.front_door import FrontDoor
 
-    gateway = AwsAsgi(AwsGateway({"lambda": {"GetFunction": _get_function}}, ACCOUNT, Keyring(KEY, ACCOUNT)))
+    gateway = _alone(AwsGateway({"lambda": {"GetFunction": _get_function}}, ACCOUNT, Keyring(KEY, ACCOUNT)))
     root = RootApp([Mount("aws", always, gateway)])
     door = FrontDoor(root, gateway, lambda: None, set(), set(), 0.2)  # type: ignore[arg-type,return-value]
     transport = _Transport()
@@ -372,3 +373,8 @@ async def test_an_idle_connection_is_closed_after_the_keep_alive_timeout() -> No
     assert not transport.closed and b"HTTP/1.1 200" in transport.written
     await asyncio.sleep(0.2)
     assert transport.closed
+
+
+def _alone(gateway: AwsGateway) -> RegionalAws:
+    """The AWS APIs of one region, as the server serves them."""
+    return RegionalAws({gateway.region: AwsAsgi(gateway)}, gateway.region)

@@ -75,6 +75,36 @@ def test_every_store_name_is_the_same_database(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []  # no SQLite file made beside it
 
 
+def test_a_regions_schema_keeps_its_tables_and_its_migrations_apart(tmp_path: Path) -> None:
+    url = postgres.shared().create_database()
+    steps = [Migration("things", 1, "CREATE TABLE things (name TEXT PRIMARY KEY)")]
+    home = open_store(Settings(data_dir=tmp_path, database_url=url), "queues")
+    region = open_store(
+        Settings(data_dir=tmp_path, database_url=url, database_schema="lambkin_eu_west_1"), "q"
+    )
+    try:
+        home.migrate(steps)
+        home.run_sync(lambda conn: conn.execute("CREATE TABLE cluster_nodes (name TEXT)"))
+        region.migrate(steps)  # recorded as applied in public: still pending in the region's schema
+        region.run_sync(lambda conn: conn.execute("INSERT INTO things (name) VALUES (?)", ("europe",)))
+        assert home.run_sync(lambda conn: conn.execute("SELECT name FROM things").fetchall()) == []
+        tables = region.run_sync(
+            lambda conn: conn.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = ? ORDER BY 1",
+                ("lambkin_eu_west_1",),
+            ).fetchall()
+        )
+        assert [row[0] for row in tables] == ["schema_migrations", "things"]
+        # the shared tables in public stay visible to the region's parts (search_path <schema>, public)
+        assert (
+            region.run_sync(lambda conn: conn.execute("SELECT count(*) FROM cluster_nodes").fetchall()[0][0])
+            == 0
+        )
+    finally:
+        home.close()
+        region.close()
+
+
 def test_without_a_url_each_name_is_its_own_sqlite_file(tmp_path: Path) -> None:
     store = open_store(Settings(data_dir=tmp_path), "queues")
     try:
