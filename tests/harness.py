@@ -149,16 +149,22 @@ class LambkinServer:
         return self.start()
 
     def client(
-        self, service: str, key: tuple[str, str] | None = None, token: str | None = None, **kwargs: Any
+        self,
+        service: str,
+        key: tuple[str, str] | None = None,
+        token: str | None = None,
+        region: str = REGION,
+        **kwargs: Any,
     ) -> Any:
-        """A boto3 client of this server, signed with `key` (and a session `token`), else the server's own."""
+        """A boto3 client of this server for `region`, signed with `key` (and a session `token`), else the
+        server's own."""
         import boto3
 
         key_id, secret = key or (ACCESS_KEY_ID, SECRET_ACCESS_KEY)
         return boto3.client(
             service,
             endpoint_url=self.endpoint,
-            region_name=REGION,
+            region_name=region,
             aws_access_key_id=key_id,
             aws_secret_access_key=secret,
             aws_session_token=token,

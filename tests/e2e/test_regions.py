@@ -12,13 +12,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from tests.e2e.lambda_support import allow_queue_polling, create_active, public_url
-from tests.harness import ACCESS_KEY_ID, SECRET_ACCESS_KEY, LambkinServer
+from tests.harness import LambkinServer
 
 HOME, OTHER = "us-east-1", "eu-west-1"
 ACCOUNT = "000000000000"
@@ -35,14 +34,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LambkinServer]:
 
 
 def client(server: LambkinServer, service: str, region: str) -> Any:
-    return boto3.client(
-        service,
-        endpoint_url=server.endpoint,
-        region_name=region,
-        aws_access_key_id=ACCESS_KEY_ID,
-        aws_secret_access_key=SECRET_ACCESS_KEY,
-        config=Config(read_timeout=120, retries={"max_attempts": 0}),
-    )
+    return server.client(service, region=region, config=Config(read_timeout=120, retries={"max_attempts": 0}))
 
 
 def eventually(check: Callable[[], bool], what: str, limit: float = 90.0) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import boto3
 import httpx
 import pytest
 from botocore.auth import SigV4Auth
@@ -33,14 +32,7 @@ CODES = {
 
 
 def client(server: LambkinServer, service: str, region: str) -> Any:
-    return boto3.client(
-        service,
-        endpoint_url=server.endpoint,
-        region_name=region,
-        aws_access_key_id=ACCESS_KEY_ID,
-        aws_secret_access_key=SECRET_ACCESS_KEY,
-        config=Config(retries={"max_attempts": 0}),
-    )
+    return server.client(service, region=region, config=Config(retries={"max_attempts": 0}))
 
 
 @pytest.mark.parametrize("service", sorted(CALLS))
