@@ -179,6 +179,18 @@ def _probe(url: str) -> None:
         raise DatabaseUnreachable(where(url), reason) from exc
 
 
+def _configure(conn: psycopg.Connection[Row]) -> None:
+    """Each new connection plans every statement for its own parameters and the tables as they are now.
+
+    psycopg prepares a statement run often; PostgreSQL would then soon keep one generic plan of it, made
+    while the table was small, where scanning it whole was the cheapest: the queue engine's tables start
+    empty and grow (dead rows, between autovacuum's passes) to thousands of pages, and a kept plan that
+    scans them whole made each of its statements cost milliseconds. A plan made per execution sees the
+    table's size and uses its primary key; the prepared statement still saves the parsing."""
+    conn.execute("SET plan_cache_mode = force_custom_plan")
+    conn.commit()
+
+
 class _SharedPool:
     """One ConnectionPool per database URL in this process, held by the stores open on it."""
 
@@ -197,6 +209,7 @@ class _SharedPool:
                 "cursor_factory": psycopg.RawCursor,
                 "connect_timeout": CONNECT_TIMEOUT_S,
             },
+            configure=_configure,
             min_size=1,
             max_size=POOL_SIZE,
             timeout=ACQUIRE_TIMEOUT_S,
