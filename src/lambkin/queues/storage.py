@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from typing import TypeVar
@@ -307,10 +307,16 @@ def purge(conn: Connection, queue: str) -> None:
 
 
 def read_contents(conn: Connection, ids: list[str]) -> dict[str, MessageContent]:
+    return contents_of(conn, ids)()
+
+
+def contents_of(conn: Connection, ids: list[str]) -> Callable[[], dict[str, MessageContent]]:
+    """read_contents' statement, sent now; its rows are read when the function it returns is called (once
+    its batch is committed: `Journal.write_then_read`)."""
     if not ids:
-        return {}
+        return dict
     rows = conn.execute(_read_contents_sql(len(ids)), ids)
-    return {
+    return lambda: {
         r[0]: MessageContent(
             r[1], _decode_attributes(r[2]), _decode_attributes(r[3]), r[4], r[5], r[6], r[7], r[8]
         )
