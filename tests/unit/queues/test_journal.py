@@ -173,3 +173,33 @@ async def test_a_write_that_reads_rows_back_gets_them_as_committed_beside_a_fail
     with contextlib.suppress(asyncio.CancelledError):
         await runner
     db.close()
+
+
+async def test_on_postgresql_a_failed_commit_fails_its_whole_batch_and_keeps_what_was_acknowledged() -> None:
+    """A batch whose COMMIT itself fails (here a deferred constraint, checked only then): every caller of
+    that batch hears the error, none a yes, and what earlier batches acknowledged is still there."""
+    db = PostgresStore(postgres.shared().create_database(), "queues")
+    db.run_sync(lambda conn: conn.execute("CREATE TABLE t (v INTEGER UNIQUE DEFERRABLE INITIALLY DEFERRED)"))
+    journal = Journal(db)
+    runner = asyncio.create_task(journal.run())
+
+    def insert(value: int) -> Callable[[Connection], int]:
+        def write(conn: Connection) -> int:
+            conn.execute("INSERT INTO t (v) VALUES (?)", (value,))
+            return value
+
+        return write
+
+    assert await journal.write(insert(1)) == 1
+    results = await asyncio.gather(
+        journal.write(insert(2)), journal.write(insert(1)), journal.write(insert(3)), return_exceptions=True
+    )
+    assert all(isinstance(result, Exception) for result in results), results
+    assert db.run_sync(lambda conn: [r[0] for r in conn.execute("SELECT v FROM t")]) == [1]
+    assert await journal.write(insert(4)) == 4  # the journal goes on
+    rows = db.run_sync(lambda conn: [r[0] for r in conn.execute("SELECT v FROM t ORDER BY v")])
+    assert rows == [1, 4]
+    runner.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await runner
+    db.close()
