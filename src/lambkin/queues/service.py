@@ -379,13 +379,11 @@ class QueueService:
         if not (delivered or moved or expired):
             return []
         dlq_seq = dlq.next_seq if dlq is not None else 0
-        ids = [m.message_id for m in delivered]
 
         def write(conn: Connection) -> Callable[[], dict[str, storage.MessageContent]]:
-            storage.update_deliveries(conn, delivered)
             storage.move_messages(conn, moved, dlq_seq)
             storage.delete_messages(conn, expired)
-            return storage.contents_of(conn, ids)
+            return storage.deliver(conn, delivered)
 
         try:
             contents = await self.write_then_read(queue, write, *leases)
