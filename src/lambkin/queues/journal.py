@@ -12,7 +12,7 @@ from lambkin.store import Connection, Store, fatal
 T = TypeVar("T")
 Write = Callable[[Connection], Any]
 Fence = Callable[[Connection, Lease], None]
-Pending = tuple[Write, tuple[Lease, ...], asyncio.Future[Any]]
+Pending = tuple[Write, tuple[Lease, ...], asyncio.Future[Any], bool]  # the last: its value reads after commit
 
 
 class JournalClosed(Exception):
@@ -27,6 +27,11 @@ class Journal:
     waits only where a write reads rows, and for the commit); only if one fails is the batch rolled back and
     applied again, not pipelined, with each write inside its own savepoint, so that it rolls back alone. Writes are functions of the connection only, so running one again is safe. `run()` is the one
     loop that commits; it belongs to the queue service's task group.
+
+    `write_then_read(fn)` is for a write that reads rows back (a receive: the messages' bodies): `fn` sends
+    its statements and returns a function that reads their rows, called once the batch is committed. On
+    PostgreSQL the rows then come back with the COMMIT's own round trip, so the batch waits on PostgreSQL
+    once, not twice; on SQLite the rows are read inside the transaction, as before.
 
     A write for leased work names its leases: the transaction first checks each distinct lease once
     (`fence`, which raises LeaseLost once another node took it), so a node that lost a queue or a function's
@@ -43,10 +48,23 @@ class Journal:
 
     async def write(self, fn: Callable[[Connection], T], *leases: Lease) -> T:
         """Returns `fn`'s value once committed, with each of `leases` still held by this node then."""
+        value: T = await self._queue(fn, leases, read_after=False)
+        return value
+
+    async def write_then_read(self, fn: Callable[[Connection], Callable[[], T]], *leases: Lease) -> T:
+        """`write`, where `fn` returns the reading of its rows (of its cursors), done once committed (on
+        SQLite, inside the transaction)."""
+        if self._db.dialect == "sqlite":
+            value: T = await self._queue(lambda conn: fn(conn)(), leases, read_after=False)
+        else:
+            value = await self._queue(fn, leases, read_after=True)
+        return value
+
+    async def _queue(self, fn: Write, leases: tuple[Lease, ...], read_after: bool) -> Any:
         if self._closed:
             raise JournalClosed("the queue journal is closed")
-        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._pending.append((fn, leases if self._fence is not None else (), future))
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending.append((fn, leases if self._fence is not None else (), future, read_after))
         self._wake.set()
         return await future
 
@@ -61,14 +79,14 @@ class Journal:
                 self._committing = []
         finally:
             self._closed = True
-            for _, _, future in self._committing + self._pending:
+            for _, _, future, _ in self._committing + self._pending:
                 if not future.done():
                     future.set_exception(JournalClosed("the queue journal stopped"))
             self._pending.clear()
 
     async def _commit(self, batch: list[Pending]) -> None:
-        writes = [(fn, leases) for fn, leases, _ in batch]
-        leases = list(dict.fromkeys(lease for _, held, _ in batch for lease in held))
+        writes = [(fn, leases) for fn, leases, _, _ in batch]
+        leases = list(dict.fromkeys(lease for _, held, _, _ in batch for lease in held))
         fence = self._fence
 
         def whole(conn: Connection) -> list[tuple[bool, Any]]:
@@ -85,17 +103,23 @@ class Journal:
                     raise
                 outcomes = await self._db.run(lambda conn: _apply(conn, writes, fence))
         except Exception as exc:
-            for _, _, future in batch:
+            for _, _, future, _ in batch:
                 if not future.done():
                     future.set_exception(exc)
             return
-        for (_, _, future), (ok, value) in zip(batch, outcomes, strict=True):
+        for (_, _, future, read_after), (ok, value) in zip(batch, outcomes, strict=True):
             if future.done():
                 continue
-            if ok:
-                future.set_result(value)
-            else:
+            if not ok:
                 future.set_exception(value)
+                continue
+            if read_after:  # committed: its rows are in its cursors already, no round trip is left
+                try:
+                    value = value()
+                except Exception as exc:
+                    future.set_exception(exc)
+                    continue
+            future.set_result(value)
 
 
 def _apply(

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import TypeVar, assert_never
 
@@ -127,8 +127,17 @@ class QueueService:
     async def write(self, queue: Queue, fn: Callable[[Connection], T], *leases: Lease) -> T:
         """`fn` committed under the leases of the queues it changes; a lease lost to another node drops
         its queue here and fails the request (retryable)."""
+        return await self._journaled(queue, self.journal.write(fn, *leases), leases)
+
+    async def write_then_read(
+        self, queue: Queue, fn: Callable[[Connection], Callable[[], T]], *leases: Lease
+    ) -> T:
+        """`write`, for a write that reads rows back once committed (`Journal.write_then_read`)."""
+        return await self._journaled(queue, self.journal.write_then_read(fn, *leases), leases)
+
+    async def _journaled(self, queue: Queue, written: Awaitable[T], leases: tuple[Lease, ...]) -> T:
         try:
-            return await self.journal.write(fn, *leases)
+            return await written
         except LeaseLost:
             for lease in leases:
                 name = self.owned.owners.key_of(lease.name)
@@ -370,16 +379,14 @@ class QueueService:
         if not (delivered or moved or expired):
             return []
         dlq_seq = dlq.next_seq if dlq is not None else 0
-        ids = [m.message_id for m in delivered]
 
-        def write(conn: Connection) -> dict[str, storage.MessageContent]:
-            storage.update_deliveries(conn, delivered)
+        def write(conn: Connection) -> Callable[[], dict[str, storage.MessageContent]]:
             storage.move_messages(conn, moved, dlq_seq)
             storage.delete_messages(conn, expired)
-            return storage.read_contents(conn, ids)
+            return storage.deliver(conn, delivered)
 
         try:
-            contents = await self.write(queue, write, *leases)
+            contents = await self.write_then_read(queue, write, *leases)
         except Exception:  # not stored: no one was given these deliveries, memory goes back to the database's
             if dlq is not None:
                 for target, _ in moved:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from typing import TypeVar
@@ -11,7 +11,7 @@ from typing import TypeVar
 from lambkin.queues import move_tasks
 from lambkin.queues.lifecycle import MessageMeta
 from lambkin.queues.messages import AttributeValue
-from lambkin.store import Connection, Migration
+from lambkin.store import Connection, Migration, Row
 
 T = TypeVar("T")
 
@@ -267,6 +267,23 @@ def update_deliveries(conn: Connection, metas: Iterable[MessageMeta]) -> None:
         conn.execute(_update_deliveries_sql(len(chunk)), [*parameters, *ids])
 
 
+def deliver(conn: Connection, metas: list[MessageMeta]) -> Callable[[], dict[str, MessageContent]]:
+    """A receive's update_deliveries and read_contents as one statement per chunk (UPDATE ... RETURNING
+    the contents): its rows are read when the function it returns is called (`Journal.write_then_read`)."""
+    rows = [(m.message_id, m.visible_at, m.receive_count, m.first_receive_at, m.receipt) for m in metas]
+    cursors = []
+    for chunk in _chunks(rows, _DELIVERY_CHUNK):
+        ids = [row[0] for row in chunk]
+        parameters = [v for i in range(1, 5) for row in chunk for v in (row[0], row[i])]
+        cursors.append(conn.execute(_deliver_sql(len(chunk)), [*parameters, *ids]))
+    return lambda: {r[0]: _content(r) for cursor in cursors for r in cursor}
+
+
+@cache
+def _deliver_sql(count: int) -> str:
+    return f"{_update_deliveries_sql(count)} RETURNING {_CONTENT_COLUMNS}"
+
+
 @cache
 def _update_deliveries_sql(count: int) -> str:
     """update_deliveries' statement for `count` rows (its text built once per count)."""
@@ -309,21 +326,24 @@ def purge(conn: Connection, queue: str) -> None:
 def read_contents(conn: Connection, ids: list[str]) -> dict[str, MessageContent]:
     if not ids:
         return {}
-    rows = conn.execute(_read_contents_sql(len(ids)), ids)
-    return {
-        r[0]: MessageContent(
-            r[1], _decode_attributes(r[2]), _decode_attributes(r[3]), r[4], r[5], r[6], r[7], r[8]
-        )
-        for r in rows
-    }
+    return {r[0]: _content(r) for r in conn.execute(_read_contents_sql(len(ids)), ids)}
+
+
+_CONTENT_COLUMNS = (
+    "id, body, attributes, system_attributes, md5_body, md5_attributes, dedup_id, sender_id, dlq_source"
+)
+
+
+def _content(r: Row) -> MessageContent:
+    """A row of _CONTENT_COLUMNS (its id first) as the message's content."""
+    return MessageContent(
+        r[1], _decode_attributes(r[2]), _decode_attributes(r[3]), r[4], r[5], r[6], r[7], r[8]
+    )
 
 
 @lru_cache(maxsize=16)  # an API receive reads 1 to 10; an in-process poller's batch up to 10,000
 def _read_contents_sql(count: int) -> str:
-    return (
-        "SELECT id, body, attributes, system_attributes, md5_body, md5_attributes, dedup_id, sender_id,"
-        f" dlq_source FROM messages WHERE id IN ({','.join('?' * count)})"
-    )
+    return f"SELECT {_CONTENT_COLUMNS} FROM messages WHERE id IN ({','.join('?' * count)})"
 
 
 def _encode_attributes(attributes: dict[str, AttributeValue]) -> str | None:

@@ -41,7 +41,7 @@ CONNECT_TIMEOUT_S = 5  # a connection attempt gives up after this (libpq's conne
 ACQUIRE_TIMEOUT_S = 2.0  # a unit of work waits this long for a connection before StoreUnavailable
 AWAY_S = 1.0  # after a StoreUnavailable, units of work fail at once for this long, none waiting in turn
 RECONNECT_S = 10.0  # the pool's reconnection back-off starts again from 1 s after this: a prompt recovery
-POOL_SIZE = 4  # one connection a store name's worker, and one spare
+POOL_SIZE = 8  # a connection kept by each store name's worker (lambkin, queues, events, metrics), and spares
 _MIGRATION_LOCK = 0x6C616D626B696E  # pg_advisory_xact_lock key: "lambkin", so nodes migrate one at a time
 
 # `?` outside quoted strings and names is a placeholder; PostgreSQL's own are numbered: `$1`, `$2`, ...
@@ -92,8 +92,17 @@ class PgRow:
 
 
 def _rows(cursor: psycopg.Cursor[Any]) -> RowMaker[Row]:
+    """psycopg asks this of every statement's result, rows or none: a write's (most of a queue batch's
+    statements) needs no index of columns, whose making was a tenth of the queue store thread's time."""
+    result = cursor.pgresult
+    if result is None or not result.nfields:
+        return _no_columns
     index = {column.name: i for i, column in enumerate(cursor.description or ())}
     return lambda values: PgRow(values, index)
+
+
+def _no_columns(values: Sequence[Any]) -> Row:
+    return PgRow(values, {})
 
 
 class PgConnection:
@@ -196,6 +205,18 @@ def _probe(url: str) -> None:
         raise DatabaseUnreachable(where(url), reason) from exc
 
 
+def _configure(conn: psycopg.Connection[Row]) -> None:
+    """Each new connection plans every statement for its own parameters and the tables as they are now.
+
+    psycopg prepares a statement run often; PostgreSQL would then soon keep one generic plan of it, made
+    while the table was small, where scanning it whole was the cheapest: the queue engine's tables start
+    empty and grow (dead rows, between autovacuum's passes) to thousands of pages, and a kept plan that
+    scans them whole made each of its statements cost milliseconds. A plan made per execution sees the
+    table's size and uses its primary key; the prepared statement still saves the parsing."""
+    conn.execute("SET plan_cache_mode = force_custom_plan")
+    conn.commit()
+
+
 class _SharedPool:
     """One ConnectionPool per database URL in this process, held by the stores open on it."""
 
@@ -214,6 +235,7 @@ class _SharedPool:
                 "cursor_factory": psycopg.RawCursor,
                 "connect_timeout": CONNECT_TIMEOUT_S,
             },
+            configure=_configure,
             min_size=1,
             max_size=POOL_SIZE,
             timeout=ACQUIRE_TIMEOUT_S,
@@ -251,6 +273,7 @@ class PostgresStore(OneThread):
         super().__init__(f"lambkin-pg-{name}")
         self._away: StoreUnavailable | None = None
         self._away_until = 0.0
+        self._held: psycopg.Connection[Row] | None = None  # this thread's connection between units
 
     def _transaction(self, fn: Callable[[Connection], T], pipelined: bool = False) -> T:
         if self._away is not None and time.monotonic() < self._away_until:
@@ -264,13 +287,24 @@ class PostgresStore(OneThread):
         return result
 
     def _attempts(self, fn: Callable[[Connection], T], pipelined: bool) -> T:
+        """The unit on this thread's connection, kept from its last unit that went well (checking one out of
+        the pool and back in for each unit was a fifth of the queue store thread's time); a connection that
+        failed goes back to the pool, which replaces it if it is broken."""
+        pool = self._shared.pool
         try:
             for _ in range(POOL_SIZE + 1):  # each stale connection is dropped; then a new one is made
-                with self._shared.pool.connection() as conn:
-                    if _stale(conn):
-                        conn.close()
-                        continue
-                    return self._unit(conn, fn, pipelined)
+                conn, self._held = self._held or pool.getconn(), None
+                if _stale(conn):
+                    conn.close()
+                    pool.putconn(conn)
+                    continue
+                try:
+                    result = self._unit(conn, fn, pipelined)
+                except BaseException:
+                    pool.putconn(conn)
+                    raise
+                self._held = conn
+                return result
         except psycopg.Error as exc:
             reraise(exc)
         raise StoreUnavailable("every connection to it was ended")
@@ -325,4 +359,7 @@ class PostgresStore(OneThread):
 
     def close(self) -> None:
         self._executor.shutdown(wait=True)
+        if self._held is not None:
+            self._shared.pool.putconn(self._held)
+            self._held = None
         self._shared.release()

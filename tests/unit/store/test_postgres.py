@@ -184,3 +184,26 @@ def test_a_role_that_may_not_create_tables_stops_the_start_with_one_line() -> No
         )
     finally:
         store.close()
+
+
+def test_a_statement_run_often_on_a_small_table_finds_its_rows_by_key_once_the_table_has_grown() -> None:
+    """The queue engine's tables start empty and grow: a statement prepared while its table held one row
+    must not go on reading the whole table (a kept plan that did made each receive cost milliseconds)."""
+    store = PostgresStore(postgres.shared().create_database(), "lambkin")
+    try:
+        store.migrate([Migration("t", 1, "CREATE TABLE t (id TEXT PRIMARY KEY, v INTEGER)")])
+
+        def plan_once_grown(conn: Connection) -> str:
+            conn.execute("INSERT INTO t (id, v) VALUES (?, ?)", ("a", 1))
+            conn.execute("ANALYZE t")  # as autovacuum does while the table is small
+            conn.execute("PREPARE lookup (text, text) AS SELECT v FROM t WHERE id IN ($1, $2)")
+            for _ in range(10):  # as often as a prepared statement runs before PostgreSQL may keep a plan
+                assert [r[0] for r in conn.execute("EXECUTE lookup ('a', 'b')")] == [1]
+            conn.executemany("INSERT INTO t (id, v) VALUES (?, ?)", [(f"k{i}", i) for i in range(20_000)])
+            return "\n".join(r[0] for r in conn.execute("EXPLAIN EXECUTE lookup ('k7', 'b')"))
+
+        plan = store.run_sync(plan_once_grown)
+        assert "Seq Scan" not in plan, plan
+        assert "t_pkey" in plan
+    finally:
+        store.close()
