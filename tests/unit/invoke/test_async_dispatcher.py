@@ -166,18 +166,18 @@ async def test_a_function_runs_at_most_its_slots_at_once(world: World) -> None:
     assert len(world.dispatcher.due(world.clock.now())) == 1
 
 
+def restarted(world: World) -> Dispatcher:
+    """The dispatcher of a server started again on the same store: nothing in memory, no lease held."""
+    old = world.dispatcher
+    return Dispatcher(
+        old.store, world.runner, old.resolve, old.configs, Destinations(None), DispatchSettings(), world.clock
+    )
+
+
 async def test_a_restart_queues_every_stored_event_again(world: World, tmp_path: Path) -> None:
     await world.dispatcher.accept([world.event("fn", request_id=f"r{i}") for i in range(3)])
     world.dispatcher.due(world.clock.now())  # in flight when the process dies
-    again = Dispatcher(
-        world.dispatcher.store,
-        world.runner,
-        world.dispatcher.resolve,
-        world.dispatcher.configs,
-        Destinations(None),
-        DispatchSettings(),
-        world.clock,
-    )
+    again = restarted(world)
     assert await again.restore() == 3
     assert {e.request_id for e in again.due(world.clock.now())} == {"r0", "r1", "r2"}
 
@@ -186,15 +186,7 @@ async def test_an_event_accepted_while_the_start_takes_its_function_on_is_queued
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await world.dispatcher.accept([world.event("fn", request_id="stored")])
-    again = Dispatcher(
-        world.dispatcher.store,
-        world.runner,
-        world.dispatcher.resolve,
-        world.dispatcher.configs,
-        Destinations(None),
-        DispatchSettings(),
-        world.clock,
-    )
+    again = restarted(world)
     store_add = again.store.add
 
     async def add_once_the_start_has_read(*args: Any, **kwargs: Any) -> None:

@@ -17,18 +17,21 @@ from lambkin.store.sqlite import SqliteStore
 from tests import postgres
 
 
+def insert(value: int) -> Callable[[Connection], int]:
+    """A write of `value` into the test table t (its column v unique): returns the value once written."""
+
+    def write(conn: Connection) -> int:
+        conn.execute("INSERT INTO t (v) VALUES (?)", (value,))
+        return value
+
+    return write
+
+
 async def test_writes_commit_together_and_fail_alone(tmp_path: Path) -> None:
     db = SqliteStore(tmp_path / "j.db")
     db.run_sync(lambda conn: conn.execute("CREATE TABLE t (v INTEGER UNIQUE)"))
     journal = Journal(db)
     runner = asyncio.create_task(journal.run())
-
-    def insert(value: int) -> Callable[[Connection], int]:
-        def write(conn: Connection) -> int:
-            conn.execute("INSERT INTO t (v) VALUES (?)", (value,))
-            return value
-
-        return write
 
     results = await asyncio.gather(
         journal.write(insert(1)),
@@ -101,13 +104,6 @@ async def test_on_postgresql_a_batch_is_pipelined_and_a_failing_write_fails_alon
     db.run_sync(lambda conn: conn.execute("CREATE TABLE t (v INTEGER UNIQUE)"))
     journal = Journal(db)
     runner = asyncio.create_task(journal.run())
-
-    def insert(value: int) -> Callable[[Connection], int]:
-        def write(conn: Connection) -> int:
-            conn.execute("INSERT INTO t (v) VALUES (?)", (value,))
-            return value
-
-        return write
 
     def count(conn: Connection) -> int:
         row = conn.execute("SELECT COUNT(*) FROM t").fetchone()
@@ -182,13 +178,6 @@ async def test_on_postgresql_a_failed_commit_fails_its_whole_batch_and_keeps_wha
     db.run_sync(lambda conn: conn.execute("CREATE TABLE t (v INTEGER UNIQUE DEFERRABLE INITIALLY DEFERRED)"))
     journal = Journal(db)
     runner = asyncio.create_task(journal.run())
-
-    def insert(value: int) -> Callable[[Connection], int]:
-        def write(conn: Connection) -> int:
-            conn.execute("INSERT INTO t (v) VALUES (?)", (value,))
-            return value
-
-        return write
 
     assert await journal.write(insert(1)) == 1
     results = await asyncio.gather(
