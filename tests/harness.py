@@ -12,13 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
-
-# For tests that kill the server under its clients: a client connection the kill cut off may be collected
-# unclosed, and its ResourceWarning is about the test's client, not about lambkin.
-SERVER_KILLED_UNDER_CLIENTS = pytest.mark.filterwarnings(
-    "ignore::ResourceWarning", "ignore::pytest.PytestUnraisableExceptionWarning"
-)
 
 ACCESS_KEY_ID = "LKIATESTKEY000000000"
 SECRET_ACCESS_KEY = "test-secret-access-key-0000000000000000"

@@ -12,7 +12,7 @@ import pytest
 from botocore.config import Config
 
 from tests.e2e.lambda_support import allow_destinations, create_active
-from tests.harness import SERVER_KILLED_UNDER_CLIENTS, LambkinServer
+from tests.harness import LambkinServer
 from tests.images import BuiltImages
 
 pytestmark = pytest.mark.runc
@@ -31,7 +31,6 @@ def own_server(tmp_path: Path) -> Iterator[LambkinServer]:
         instance.stop()
 
 
-@SERVER_KILLED_UNDER_CLIENTS
 def test_no_accepted_event_is_lost_when_the_server_is_killed(
     own_server: LambkinServer, test_images: BuiltImages
 ) -> None:

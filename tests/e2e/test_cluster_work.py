@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 from lambkin.cluster.rendezvous import owner
 from tests import postgres
 from tests.e2e.lambda_support import allow_destinations, create_active
-from tests.harness import SERVER_KILLED_UNDER_CLIENTS, LambkinServer
+from tests.harness import LambkinServer
 from tests.images import BuiltImages
 
 NODES = ("a", "b")
@@ -111,7 +111,6 @@ def test_one_queue_through_either_node(nodes: dict[str, LambkinServer]) -> None:
     assert name not in [u.rpartition("/")[2] for u in b.list_queues().get("QueueUrls", [])]
 
 
-@SERVER_KILLED_UNDER_CLIENTS
 @pytest.mark.runc
 def test_a_killed_owners_messages_and_async_events_are_carried_on_by_the_survivor(
     nodes: dict[str, LambkinServer], test_images: BuiltImages

@@ -12,7 +12,7 @@ import pytest
 from botocore.config import Config
 
 from tests.e2e.test_esm_consume import counts, drain, eventually, function, with_dlq
-from tests.harness import SERVER_KILLED_UNDER_CLIENTS, LambkinServer
+from tests.harness import LambkinServer
 
 pytestmark = pytest.mark.runc
 
@@ -59,7 +59,6 @@ def test_migration_ten_thousand_messages_all_accounted_for(server: LambkinServer
     assert counts(sqs, url) == (0, 0)
 
 
-@SERVER_KILLED_UNDER_CLIENTS
 def test_kill_9_during_send_and_consume_loses_no_acknowledged_message(
     server: LambkinServer, handlers_uri: str
 ) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from botocore.config import Config
 
-from tests.harness import SERVER_KILLED_UNDER_CLIENTS, LambkinServer
+from tests.harness import LambkinServer
 
 CONFIG = Config(retries={"total_max_attempts": 1}, connect_timeout=5, read_timeout=30)
 
@@ -35,7 +35,6 @@ def drain(sqs: Any, url: str) -> list[str]:
         sqs.delete_message_batch(QueueUrl=url, Entries=entries)
 
 
-@SERVER_KILLED_UNDER_CLIENTS
 def test_sends_and_deletes_survive_kill_9(own_server: LambkinServer) -> None:
     sqs = own_server.client("sqs", config=CONFIG)
     url = sqs.create_queue(QueueName="durable", Attributes={"VisibilityTimeout": "0"})["QueueUrl"]
@@ -68,7 +67,6 @@ def test_sends_and_deletes_survive_kill_9(own_server: LambkinServer) -> None:
     assert drain(sqs, fifo) == [f"f{i}" for i in range(20)]
 
 
-@SERVER_KILLED_UNDER_CLIENTS
 def test_no_acknowledged_send_is_lost_when_killed_mid_run(own_server: LambkinServer) -> None:
     sqs = own_server.client("sqs", config=CONFIG)
     url = sqs.create_queue(QueueName="mid-run")["QueueUrl"]

@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 
 from tests.e2e.test_authorization import client, document, user
 from tests.e2e.test_sqs_api import PROTOCOLS, make_client
-from tests.harness import SERVER_KILLED_UNDER_CLIENTS, LambkinServer
+from tests.harness import LambkinServer
 
 
 @pytest.fixture(params=PROTOCOLS)
@@ -184,7 +184,6 @@ def test_move_task_errors(sqs: Any) -> None:
     )
 
 
-@SERVER_KILLED_UNDER_CLIENTS
 def test_a_task_killed_mid_move_resumes_and_moves_each_message_once(tmp_path: Path) -> None:
     own = LambkinServer(tmp_path / "data").start()
     try:
