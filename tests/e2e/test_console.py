@@ -4,6 +4,8 @@ and serves nothing to a visitor without a session."""
 
 from __future__ import annotations
 
+import html
+import json
 import re
 import time
 from collections.abc import Iterator
@@ -180,3 +182,44 @@ def test_a_function_page_charts_its_last_hour_from_cloudwatch(server: LambkinSer
         time.sleep(1)
     assert 'aria-label="Invocations per minute over the last hour' in page and "<rect" in page
     assert "Invocations: the numbers" in page  # the same data as a table
+
+
+def live_log_lines(
+    browser: httpx.Client, url: str, wanted: str, last_event_id: str | None = None
+) -> list[tuple[str, str]]:
+    """The (id, line) events of a live log stream, read until one holds `wanted` (or a minute passed)."""
+    headers = {"last-event-id": last_event_id} if last_event_id else {}
+    events: list[tuple[str, str]] = []
+    deadline = time.monotonic() + 60
+    with browser.stream("GET", url, headers=headers) as stream:
+        assert stream.headers["content-type"] == "text/event-stream"
+        event_id = ""
+        for line in stream.iter_lines():
+            if line.startswith("id: "):
+                event_id = line.removeprefix("id: ")
+            elif line.startswith("data: "):
+                events.append((event_id, json.loads(line.removeprefix("data: "))))
+                if wanted in events[-1][1]:
+                    return events
+            if time.monotonic() > deadline:
+                break
+    raise AssertionError(f"{wanted!r} never came; the stream sent {events}")
+
+
+def test_the_live_log_misses_no_line_before_its_stream_opens_nor_between_streams(
+    server: LambkinServer, test_images: BuiltImages
+) -> None:
+    image = test_images.push("python-handlers", server.registry, tag="v1")
+    lam = server.client("lambda")
+    create_active(lam, "console-logger", image, ImageConfig={"Command": ["app.log"]})
+    browser = signed_in(server)
+    clients.append(browser)
+    page = browser.get("/console/functions/console-logger/logs")
+    found = re.search(r'data-stream="([^"]+)"', page.text)
+    assert found is not None, page.text
+    stream_url = html.unescape(found.group(1))
+    lam.invoke(FunctionName="console-logger", Payload=json.dumps({"lines": ["before the stream"]}).encode())
+    first = live_log_lines(browser, stream_url, "before the stream")  # written before it opened
+    lam.invoke(FunctionName="console-logger", Payload=json.dumps({"lines": ["between streams"]}).encode())
+    resumed = live_log_lines(browser, stream_url, "between streams", last_event_id=first[-1][0])
+    assert not any("before the stream" in line for _, line in resumed)  # resumed after the last one shown

@@ -6,9 +6,7 @@ gateway as the signed-in principal, so the console can do exactly what that key 
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import json
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
@@ -17,6 +15,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote
 
 from lambkin import ids, json_depth
+from lambkin.api import console_live_log as live_log
 from lambkin.api import console_pages as html
 from lambkin.api.asgi import Receive, Scope, Send, read_body, respond
 from lambkin.api.console_sessions import COOKIE, LIFETIME_S, ConsoleSessions, Session
@@ -29,10 +28,8 @@ from lambkin.protocol.service import Caller, Relay, RequestContext
 
 PREFIX = "/console"
 FORM_LIMIT = 6 * 1024 * 1024
-LOG_POLL_S = 1.0
 CHART_S = 3600  # a function's charts show its last hour
 LIST_PAGE = 10_000  # ListFunctions' largest MaxItems: the list page asks once for up to this many
-LIVE_LOG_S = 600.0  # a live log stream ends after this; the page's script opens another
 _STATIC = {"console.css": "text/css; charset=utf-8", "logs.js": "text/javascript; charset=utf-8"}
 
 Environments = Callable[[], Sequence[tuple[str, str, Environment]]]  # (function ARN, version, environment)
@@ -84,10 +81,10 @@ class Console:
                 return
             await self._post(session, path, form, send)
             return
-        await self._get(session, path, send)
+        await self._get(session, path, scope, send)
 
     # pages
-    async def _get(self, session: Session, path: str, send: Send) -> None:
+    async def _get(self, session: Session, path: str, scope: Scope, send: Send) -> None:
         parts = [unquote(p) for p in path.strip("/").split("/")] if path != "/" else []
         who = session.caller.arn
         try:
@@ -96,10 +93,10 @@ class Console:
             elif parts[0] == "functions" and len(parts) == 2:
                 await _html(send, html.page(parts[1], await self._function(session, parts[1], None), who))
             elif parts[0] == "functions" and parts[2:] == ["logs"]:
-                body = html.live_log(parts[1])
+                body = html.live_log(parts[1], live_log.now_ms())
                 await _html(send, html.page(f"{parts[1]}: live log", body, who, html.LOGS_SCRIPT))
             elif parts[0] == "functions" and parts[2:] == ["logs", "stream"]:
-                await self._live_log(session, parts[1], send)
+                await self._live_log(session, parts[1], scope, send)
             elif parts == ["images"]:
                 await _html(send, html.page("Images", await self._images(session), who))
             elif parts == ["queues"]:
@@ -310,35 +307,20 @@ class Console:
         params = {"FunctionName": name, "Payload": payload.encode(), "LogType": "Tail"}
         return await self._call(session, "lambda", "Invoke", params)
 
-    async def _live_log(self, session: Session, name: str, send: Send) -> None:
-        """Server-sent events: each new line of the function's log group as one `data:` event."""
+    async def _live_log(self, session: Session, name: str, scope: Scope, send: Send) -> None:
         group = f"/aws/lambda/{name}"
         asked = {"logGroupName": group, "limit": 1}
         await self._call(session, "logs", "FilterLogEvents", asked, missing_ok=True)  # allowed to read it?
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-store")],
-            }
-        )
-        since = int(time.time() * 1000)
-        seen: set[str] = set()
-        ends = time.monotonic() + LIVE_LOG_S
-        while time.monotonic() < ends:
-            found = await self._maybe(
-                session, "logs", "FilterLogEvents", {"logGroupName": group, "startTime": since}
-            )
-            chunk = b""
-            for event in (found or {}).get("events", []):
-                if event["eventId"] in seen:
-                    continue
-                seen.add(event["eventId"])
-                since = max(since, int(event["timestamp"]))
-                chunk += b"data: " + json.dumps(event["message"]).encode() + b"\n\n"
-            await send({"type": "http.response.body", "body": chunk or b": waiting\n\n", "more_body": True})
-            await asyncio.sleep(LOG_POLL_S)
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        headers = {
+            bytes(k).decode("latin-1").lower(): bytes(v).decode("latin-1") for k, v in scope["headers"]
+        }
+        query = dict(parse_qsl(bytes(scope.get("query_string", b"")).decode("latin-1")))
+        start = live_log.resume_point(headers, query, live_log.now_ms())
+
+        async def read(params: dict[str, Any]) -> dict[str, Any] | None:
+            return await self._maybe(session, "logs", "FilterLogEvents", params)
+
+        await live_log.stream(read, group, start, send)
 
     async def _queues(self, session: Session) -> str:
         urls = (await self._call(session, "sqs", "ListQueues", {})).get("QueueUrls", [])

@@ -107,8 +107,9 @@ def invoke_result(output: dict[str, Any], log_tail: str) -> str:
     )
 
 
-def live_log(name: str) -> str:
-    stream = escape(function_href(name, "/logs/stream"))
+def live_log(name: str, rendered_ms: int) -> str:
+    """The live log's frame; its stream starts at the page's rendering (api/console_live_log.py)."""
+    stream = escape(function_href(name, f"/logs/stream?after={rendered_ms}"))
     return (
         f"<p>New lines of the function's log appear below as they are written.</p>"
         f'<pre id="live-log" data-stream="{stream}" aria-live="polite" tabindex="0"></pre>'
