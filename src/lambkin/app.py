@@ -1,4 +1,4 @@
-"""The composition root: builds lambkin's object graph from Settings, part by part (wiring.py), and runs it."""
+"""The composition root: builds lambkin's object graph from Settings, part by part (the wiring package), and runs it."""
 
 from __future__ import annotations
 
