@@ -14,17 +14,16 @@ from importlib import resources
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
-from lambkin import ids, json_depth
 from lambkin.api import console_live_log as live_log
 from lambkin.api import console_pages as html
 from lambkin.api.asgi import Receive, Scope, Send, read_body, respond
+from lambkin.api.console_calls import Calls, Refused
+from lambkin.api.console_queues import QueuePages
 from lambkin.api.console_sessions import COOKIE, LIFETIME_S, ConsoleSessions, Session
 from lambkin.environments.environment import Environment
 from lambkin.images.catalog import ImageSummary
-from lambkin.protocol.encode import Fragment
-from lambkin.protocol.errors import AwsError
 from lambkin.protocol.gateway import AwsGateway
-from lambkin.protocol.service import Caller, Relay, RequestContext
+from lambkin.protocol.service import Caller
 
 PREFIX = "/console"
 FORM_LIMIT = 6 * 1024 * 1024
@@ -34,10 +33,6 @@ _STATIC = {"console.css": "text/css; charset=utf-8", "logs.js": "text/javascript
 
 Environments = Callable[[], Sequence[tuple[str, str, Environment]]]  # (function ARN, version, environment)
 Images = Callable[[Caller], Awaitable[list[ImageSummary]]]  # the registry's images this caller may describe
-
-
-class Refused(Exception):
-    """An operation the console asked for failed: its AWS error's text is shown on the page."""
 
 
 class Console:
@@ -53,7 +48,8 @@ class Console:
         self.gateway = gateway
         self.sessions = sessions
         self.environments = environments
-        self.region = region
+        self.calls = Calls(gateway, region)
+        self.queues = QueuePages(self.calls)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope["path"].removeprefix(PREFIX).rstrip("/") or "/"
@@ -100,9 +96,9 @@ class Console:
             elif parts == ["images"]:
                 await _html(send, html.page("Images", await self._images(session), who))
             elif parts == ["queues"]:
-                await _html(send, html.page("Queues", await self._queues(session), who))
+                await _html(send, html.page("Queues", await self.queues.listing(session), who))
             elif parts[0] == "queues" and len(parts) == 2:
-                await _html(send, html.page(parts[1], await self._queue(session, parts[1], None), who))
+                await _html(send, html.page(parts[1], await self.queues.page(session, parts[1], None), who))
             else:
                 await _html(send, html.page("Not found", html.problem("No such page."), who), 404)
         except Refused as refusal:
@@ -117,8 +113,8 @@ class Console:
                 body = await self._function(session, parts[1], (form.get("payload", ""), result))
                 await _html(send, html.page(parts[1], body, who))
             elif parts[0] == "queues" and parts[2:] in (["send"], ["purge"], ["peek"], ["redrive"]):
-                note = await self._queue_action(session, parts[1], parts[2], form)
-                await _html(send, html.page(parts[1], await self._queue(session, parts[1], note), who))
+                note = await self.queues.act(session, parts[1], parts[2], form)
+                await _html(send, html.page(parts[1], await self.queues.page(session, parts[1], note), who))
             else:
                 await _html(send, html.page("Not found", html.problem("No such action."), who), 404)
         except Refused as refusal:
@@ -131,7 +127,7 @@ class Console:
             asked: dict[str, Any] = (
                 {"MaxItems": LIST_PAGE} if marker is None else {"MaxItems": LIST_PAGE, "Marker": marker}
             )
-            page = await self._call(session, "lambda", "ListFunctions", asked)
+            page = await self.calls.call(session, "lambda", "ListFunctions", asked)
             functions += page.get("Functions", [])
             marker = page.get("NextMarker")
             if not marker:
@@ -165,11 +161,11 @@ class Console:
         return {arn: ", ".join(f"{n} {s}" for s, n in sorted(c.items())) for arn, c in counts.items()}
 
     async def _function(self, session: Session, name: str, invoked: tuple[str, dict[str, Any]] | None) -> str:
-        got = await self._call(session, "lambda", "GetFunction", {"FunctionName": name})
+        got = await self.calls.call(session, "lambda", "GetFunction", {"FunctionName": name})
         config = got["Configuration"]
-        versions = await self._call(session, "lambda", "ListVersionsByFunction", {"FunctionName": name})
-        aliases = await self._call(session, "lambda", "ListAliases", {"FunctionName": name})
-        url = await self._maybe(session, "lambda", "GetFunctionUrlConfig", {"FunctionName": name})
+        versions = await self.calls.call(session, "lambda", "ListVersionsByFunction", {"FunctionName": name})
+        aliases = await self.calls.call(session, "lambda", "ListAliases", {"FunctionName": name})
+        url = await self.calls.maybe(session, "lambda", "GetFunctionUrlConfig", {"FunctionName": name})
         concurrency = got.get("Concurrency", {}).get("ReservedConcurrentExecutions")
         now = time.monotonic()
         envs = [
@@ -246,7 +242,7 @@ class Console:
         )
 
     async def _mappings(self, session: Session, name: str) -> str:
-        found = await self._maybe(session, "lambda", "ListEventSourceMappings", {"FunctionName": name})
+        found = await self.calls.maybe(session, "lambda", "ListEventSourceMappings", {"FunctionName": name})
         rows = (
             [
                 html.text(m["UUID"]),
@@ -287,7 +283,7 @@ class Console:
             "EndTime": datetime.fromtimestamp(end, UTC),
             "ScanBy": "TimestampAscending",
         }
-        found = await self._maybe(session, "cloudwatch", "GetMetricData", params)
+        found = await self.calls.maybe(session, "cloudwatch", "GetMetricData", params)
         if found is None:  # the key may not read metrics: the page goes without them
             return ""
         results = {r["Id"]: r for r in found.get("MetricDataResults", [])}
@@ -305,12 +301,14 @@ class Console:
 
     async def _invoke(self, session: Session, name: str, payload: str) -> dict[str, Any]:
         params = {"FunctionName": name, "Payload": payload.encode(), "LogType": "Tail"}
-        return await self._call(session, "lambda", "Invoke", params)
+        return await self.calls.call(session, "lambda", "Invoke", params)
 
     async def _live_log(self, session: Session, name: str, scope: Scope, send: Send) -> None:
         group = f"/aws/lambda/{name}"
         asked = {"logGroupName": group, "limit": 1}
-        await self._call(session, "logs", "FilterLogEvents", asked, missing_ok=True)  # allowed to read it?
+        await self.calls.call(
+            session, "logs", "FilterLogEvents", asked, missing_ok=True
+        )  # allowed to read it?
         headers = {
             bytes(k).decode("latin-1").lower(): bytes(v).decode("latin-1") for k, v in scope["headers"]
         }
@@ -318,130 +316,9 @@ class Console:
         start = live_log.resume_point(headers, query, live_log.now_ms())
 
         async def read(params: dict[str, Any]) -> dict[str, Any] | None:
-            return await self._maybe(session, "logs", "FilterLogEvents", params)
+            return await self.calls.maybe(session, "logs", "FilterLogEvents", params)
 
         await live_log.stream(read, group, start, send)
-
-    async def _queues(self, session: Session) -> str:
-        urls = (await self._call(session, "sqs", "ListQueues", {})).get("QueueUrls", [])
-        rows = []
-        for url in sorted(urls):
-            name = url.rsplit("/", 1)[-1]
-            counts = await self._counts(session, url)
-            rows.append([html.link(html.queue_href(name), name), *(html.text(c) for c in counts)])
-        return html.table(
-            f"{len(urls)} queues", ["Name", "Visible", "In flight", "Delayed"], rows, "No queues yet."
-        )
-
-    async def _counts(self, session: Session, url: str) -> list[str]:
-        names = [
-            "ApproximateNumberOfMessages",
-            "ApproximateNumberOfMessagesNotVisible",
-            "ApproximateNumberOfMessagesDelayed",
-        ]
-        got = await self._call(
-            session, "sqs", "GetQueueAttributes", {"QueueUrl": url, "AttributeNames": names}
-        )
-        attributes = got.get("Attributes", {})
-        return [attributes.get(n, "0") for n in names]
-
-    async def _queue_url(self, session: Session, name: str) -> str:
-        return str((await self._call(session, "sqs", "GetQueueUrl", {"QueueName": name}))["QueueUrl"])
-
-    async def _queue(self, session: Session, name: str, note: str | None) -> str:
-        url = await self._queue_url(session, name)
-        attributes = (
-            await self._call(
-                session, "sqs", "GetQueueAttributes", {"QueueUrl": url, "AttributeNames": ["All"]}
-            )
-        )["Attributes"]
-        token = session.form_token
-        buttons = "".join(
-            html.action_button(html.queue_href(name, f"/{action}"), token, label)
-            for action, label in (
-                ("peek", "Peek at messages"),
-                ("purge", "Purge"),
-                ("redrive", "Redrive to source"),
-            )
-        )
-        notice = f'<p class="note" role="status">{note}</p>' if note else ""
-        return (
-            notice
-            + html.pairs("Attributes", sorted(attributes.items()))
-            + buttons
-            + '<h2 id="send">Send a message</h2>'
-            + html.send_form(name, token)
-        )
-
-    async def _queue_action(self, session: Session, name: str, action: str, form: dict[str, str]) -> str:
-        """The action done, described in HTML for the page's notice."""
-        url = await self._queue_url(session, name)
-        if action == "send":
-            sent = await self._call(
-                session, "sqs", "SendMessage", {"QueueUrl": url, "MessageBody": form.get("body", "")}
-            )
-            return "Sent message " + html.text(sent["MessageId"]) + "."
-        if action == "purge":
-            await self._call(session, "sqs", "PurgeQueue", {"QueueUrl": url})
-            return "Purged."
-        if action == "peek":  # received with a zero visibility timeout: they stay visible to consumers
-            got = await self._call(
-                session,
-                "sqs",
-                "ReceiveMessage",
-                {"QueueUrl": url, "MaxNumberOfMessages": 10, "VisibilityTimeout": 0, "WaitTimeSeconds": 0},
-            )
-            bodies = [m["Body"] for m in got.get("Messages", [])]
-            if not bodies:
-                return "No message is visible now."
-            return "Visible now: " + "".join(f'<pre class="message">{html.text(b)}</pre>' for b in bodies)
-        arn = (
-            await self._call(
-                session, "sqs", "GetQueueAttributes", {"QueueUrl": url, "AttributeNames": ["QueueArn"]}
-            )
-        )["Attributes"]["QueueArn"]
-        started = await self._call(session, "sqs", "StartMessageMoveTask", {"SourceArn": arn})
-        return "Redrive started (task " + html.text(started.get("TaskHandle", "")) + ")."
-
-    # calling operations as the session's principal
-    async def _call(
-        self, session: Session, service: str, operation: str, params: dict[str, Any], missing_ok: bool = False
-    ) -> dict[str, Any]:
-        handler = self.gateway.services.get(service, {}).get(operation)
-        if handler is None:
-            raise Refused(f"{operation} is not available on this server.")
-        context = RequestContext(
-            service=service,
-            operation=operation,
-            region=self.region,
-            account_id=self.gateway.account_id,
-            access_key_id=session.access_key_id,
-            caller=session.caller,
-            request_id=ids.uuid4(),
-            headers={},
-            source_ip="console",
-        )
-        try:
-            output = _plain(await self.gateway.call(handler, params, context))
-            assert isinstance(output, dict)
-            return output
-        except AwsError as failure:
-            if missing_ok and failure.code == "ResourceNotFoundException":
-                return {}
-            raise Refused(failure.message) from failure
-        except Relay as relay:
-            raise Refused(
-                f"This is served by another node of the cluster ({relay.url}): open its console."
-            ) from None
-
-    async def _maybe(
-        self, session: Session, service: str, operation: str, params: dict[str, Any]
-    ) -> dict[str, Any] | None:
-        """The operation's output, or None when it answers an error (no URL configured, no log group yet)."""
-        try:
-            return await self._call(session, service, operation, params)
-        except Refused:
-            return None
 
     async def _sign_in(self, scope: Scope, receive: Receive, send: Send) -> None:
         form = await _form(receive)
@@ -465,17 +342,6 @@ class Console:
         await respond(
             send, 200, body, [(b"content-type", kind.encode()), (b"cache-control", b"max-age=3600")]
         )
-
-
-def _plain(value: Any) -> Any:
-    """An output with the parts a handler gave already encoded (Fragments of JSON text) decoded."""
-    if isinstance(value, Fragment):
-        return json_depth.loads(value)
-    if isinstance(value, dict):
-        return {key: _plain(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_plain(item) for item in value]
-    return value
 
 
 def _name_of(arn: str) -> str:
