@@ -34,7 +34,8 @@ from lambkin.api.http_api_errors import (
 from lambkin.api.http_urls import API_HOST, API_PREFIX
 from lambkin.events.http import cors, jwt_authorizer, lambda_authorizer, throttle
 from lambkin.events.http.alb import ALB_LIMIT, AlbContext, build_alb, map_alb
-from lambkin.events.http.api_service import HttpApis, Live, Served
+from lambkin.events.http.api_live import Live, Served
+from lambkin.events.http.api_service import HttpApis
 from lambkin.events.http.apis import DEFAULT, Authorizer, Integration, Route, function_of
 from lambkin.events.http.request import HttpRequest, HttpResponse, MalformedResponse
 from lambkin.events.http.routes import GATEWAY_API, match

@@ -7,11 +7,12 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from lambkin.cluster.bus import EVERYTHING, Bus, SoloBus
+from lambkin.events.http import api_live as live_state
 from lambkin.events.http import api_store as db
+from lambkin.events.http.api_live import Live
 from lambkin.events.http.apis import (
     DEFAULT,
     Api,
@@ -39,26 +40,8 @@ from lambkin.store import Connection, Store
 T = TypeVar("T")
 R = TypeVar("R", bound=Record)
 LIVE_CACHE_S = 1.0
-PAGE = 100
+PAGE = 100  # APIs a listing answers when MaxResults is not given
 TOPIC = "http-apis"  # the bus's topic: the API with this id changed
-
-
-@dataclass(frozen=True)
-class Served:
-    """One stage as requests see it: its deployment's routes and integrations."""
-
-    stage: Stage
-    routes: tuple[Route, ...]
-    integrations: Mapping[str, Integration]
-    authorizers: Mapping[str, Authorizer]
-
-
-@dataclass(frozen=True)
-class Live:
-    """An API as the data plane serves it."""
-
-    api: Api
-    stages: Mapping[str, Served]
 
 
 class HttpApis:
@@ -377,7 +360,7 @@ class HttpApis:
         cached = self._live.get(api_id)
         if cached is not None and now - cached[0] < LIVE_CACHE_S:
             return cached[1]
-        found = await self.store.run(lambda conn: self._read_live(conn, api_id))
+        found = await self.store.run(lambda conn: live_state.read_live(conn, api_id))
         if len(self._live) > 10_000:
             self._live.clear()
         self._live[api_id] = (now, found)
@@ -390,41 +373,9 @@ class HttpApis:
         if cached is not None and now - cached[0] < LIVE_CACHE_S:
             return cached[1]
 
-        def read(conn: Connection) -> str | None:
-            after = ""
-            while page := db.list_apis(conn, after, PAGE):
-                found = next((api.api_id for api in page if api.name == name), None)
-                if found is not None:
-                    return found
-                after = page[-1].api_id
-            return None
-
-        found = await self.store.run(read)
+        found = await self.store.run(lambda conn: live_state.first_named(conn, name))
         self._names[name] = (now, found)
         return found
-
-    def _read_live(self, conn: Connection, api_id: str) -> Live | None:
-        api = db.read_api(conn, api_id)
-        if api is None:
-            return None
-        stages: dict[str, Served] = {}
-        for stage in db.list_parts(conn, Stage, api_id):
-            deployment = (
-                None
-                if stage.deployment_id is None
-                else db.read_part(conn, Deployment, api_id, stage.deployment_id)
-            )
-            if deployment is None:
-                continue
-            integrations = [Integration.from_json(i) for i in deployment.integrations]
-            authorizers = [Authorizer.from_json(a) for a in deployment.authorizers]
-            stages[stage.name] = Served(
-                stage,
-                tuple(Route.from_json(r) for r in deployment.routes),
-                {i.integration_id: i for i in integrations},
-                {a.authorizer_id: a for a in authorizers},
-            )
-        return Live(api, stages)
 
     # inside a unit of work
     async def _write(self, api_id: str, fn: Callable[[Connection], T]) -> T:
