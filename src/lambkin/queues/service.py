@@ -16,11 +16,10 @@ from lambkin.cluster.bus import Bus
 from lambkin.cluster.leases import Lease, LeaseLost
 from lambkin.cluster.owners import Owners, solo_owners
 from lambkin.cluster.refresh import Refresh
-from lambkin.queues import storage
+from lambkin.queues import handles, storage
 from lambkin.queues.activity import QueueActivities
 from lambkin.queues.errors import (
     InvalidParameterValue,
-    MessageNotInflight,
     QueueElsewhere,
     QueueError,
     QueueUnavailable,
@@ -29,9 +28,7 @@ from lambkin.queues.journal import Journal
 from lambkin.queues.lifecycle import (
     MessageEvent,
     MessageMeta,
-    MessageState,
     ReceiveOutcome,
-    change_visibility,
     decide_receive,
     received,
     transition,
@@ -39,7 +36,7 @@ from lambkin.queues.lifecycle import (
 from lambkin.queues.mover import Mover
 from lambkin.queues.owned import OwnedQueues
 from lambkin.queues.queue import Queue
-from lambkin.queues.receipts import decode, new_token
+from lambkin.queues.receipts import new_token
 from lambkin.queues.receiving import ReceivedMessage, render
 from lambkin.queues.registry import TOPIC, QueueRegistry
 from lambkin.queues.sending import SendRequest, SendResult, check_fifo_batch, prepare
@@ -49,7 +46,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 SWEEP_INTERVAL = 30.0
-MAX_VISIBILITY = 43_200
 MAX_BATCH = 10_000  # in-process pollers (event source mappings); the SQS API allows 10
 
 
@@ -290,14 +286,14 @@ class QueueService:
         On a FIFO queue, a repeated `attempt_id` (ReceiveRequestAttemptId) within 5 minutes returns the
         same messages and receipt handles while none of them has been deleted or changed.
         """
-        _check_range("MaxNumberOfMessages", max_messages, 1, MAX_BATCH)
+        handles.check_range("MaxNumberOfMessages", max_messages, 1, MAX_BATCH)
         if wait_seconds is not None and not 0 <= wait_seconds <= 20:
             raise InvalidParameterValue(
                 f"Value {wait_seconds} for parameter WaitTimeSeconds is invalid. Reason: Must be >= 0 and <= 20, "
                 "if provided."
             )
         if visibility_timeout is not None:
-            _check_range("VisibilityTimeout", visibility_timeout, 0, MAX_VISIBILITY)
+            handles.check_range("VisibilityTimeout", visibility_timeout, 0, handles.MAX_VISIBILITY)
         queue, lease = await self.owned.here(queue_name)
         attempt_id = attempt_id if queue.fifo else None
         if attempt_id is not None:
@@ -410,22 +406,14 @@ class QueueService:
         gone: list[MessageMeta] = []
         for handle in receipt_handles:
             try:
-                receipt = decode(handle, queue.name)
-                meta = queue.index.messages.get(receipt.message_id)
-                if meta is None:
-                    results.append(None)  # already deleted: SQS answers success
-                    continue
-                if queue.fifo and (meta.receipt != receipt.token or meta.visible_at <= now):
-                    raise _expired(handle)  # its visibility timeout ended: the group may be another's now
-                if meta.receipt != receipt.token:
-                    # an older delivery's handle: SQS answers success but keeps the message
-                    results.append(None)
-                    continue
-                transition(meta.state(now), MessageEvent.DELETE)
+                meta = handles.to_delete(queue, handle, now)
             except QueueError as exc:
                 if single:
                     raise
                 results.append(EntryFailure(exc))
+                continue
+            if meta is None:  # already deleted, or an older delivery's handle: SQS answers success
+                results.append(None)
                 continue
             queue.index.remove(meta.message_id)
             gone.append(meta)
@@ -456,19 +444,7 @@ class QueueService:
         before: list[MessageMeta] = []
         for handle, timeout in entries:
             try:
-                _check_range("VisibilityTimeout", timeout, 0, MAX_VISIBILITY)
-                receipt = decode(handle, queue.name)
-                meta = queue.index.messages.get(receipt.message_id)
-                # a standard queue takes an older delivery's handle, or one whose timeout ended (the
-                # message is hidden again); a FIFO queue only the handle of the delivery in flight
-                if meta is None or not meta.receipt or (queue.fifo and meta.receipt != receipt.token):
-                    raise InvalidParameterValue(
-                        f"Value {handle} for parameter ReceiptHandle is invalid. Reason: Message does not exist "
-                        "or is not available for visibility timeout change."
-                    )
-                if queue.fifo and meta.state(now) is not MessageState.IN_FLIGHT:
-                    raise MessageNotInflight()
-                updated = change_visibility(meta, now, timeout)
+                meta, updated = handles.visibility_changed(queue, handle, timeout, now)
             except QueueError as exc:
                 if single:
                     raise
@@ -486,19 +462,6 @@ class QueueService:
                 raise
             queue.notify()
         return results
-
-
-def _expired(handle: str) -> InvalidParameterValue:
-    return InvalidParameterValue(
-        f"Value {handle} for parameter ReceiptHandle is invalid. Reason: The receipt handle has expired."
-    )
-
-
-def _check_range(name: str, value: int, low: int, high: int) -> None:
-    if not low <= value <= high:
-        raise InvalidParameterValue(
-            f"Value {value} for parameter {name} is invalid. Reason: Must be between {low} and {high}, if provided."
-        )
 
 
 def open_queue_service(
