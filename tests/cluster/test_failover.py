@@ -16,7 +16,6 @@ from botocore.config import Config
 from tests.cluster import Cluster, wait_until
 from tests.cluster.functions import probe_function
 from tests.e2e.lambda_support import allow_destinations, allow_queue_polling, create_active
-from tests.harness import SERVER_KILLED_UNDER_CLIENTS
 
 # Three nodes' cold starts (each unpacks the image) on a loaded machine take minutes, the fixture's included;
 # then the run, a gone node noticed (10 s) and its work taken over.
@@ -78,7 +77,6 @@ def drain_bodies(sqs: Any, url: str, wanted: set[str], key: Callable[[str], str]
     return seen
 
 
-@SERVER_KILLED_UNDER_CLIENTS
 def test_kill_9_of_a_node_during_a_mixed_run_loses_nothing(cluster: Cluster, handlers_uri: str) -> None:
     sqs = cluster.client("sqs", config=RETRIED)
     lam = cluster.client("lambda", config=RETRIED)

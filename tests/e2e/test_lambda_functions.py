@@ -13,7 +13,7 @@ import pytest
 from botocore.exceptions import ClientError, WaiterError
 
 from tests.e2e.lambda_support import ROLE, create, create_active, push
-from tests.harness import ACCESS_KEY_ID, SECRET_ACCESS_KEY, SERVER_KILLED_UNDER_CLIENTS, LambkinServer
+from tests.harness import ACCESS_KEY_ID, SECRET_ACCESS_KEY, LambkinServer
 
 
 @pytest.fixture(scope="module")
@@ -282,7 +282,6 @@ def test_delete_function(lam: Any, images: dict[str, tuple[str, str]]) -> None:
         lam.delete_function(FunctionName="doomed")
 
 
-@SERVER_KILLED_UNDER_CLIENTS
 def test_everything_survives_kill_9(
     lam: Any, server: LambkinServer, images: dict[str, tuple[str, str]]
 ) -> None:
