@@ -124,3 +124,24 @@ def test_skopeo_pushes_with_a_pushers_key_and_not_with_a_readers(
     assert done.returncode == 0, done.stderr
     info: dict[str, Any] = json.loads(done.stdout)
     assert info["Name"].endswith("/shipped")
+
+
+def test_no_one_deletes_a_managed_runtimes_image(server: LambkinServer, root_http: httpx.Client) -> None:
+    manifest = image(root_http, "lambkin-runtimes/python3.12")
+    assert put_manifest(root_http, "lambkin-runtimes/python3.12", "v1", manifest).status_code == 201
+    digest = root_http.head(
+        "/v2/lambkin-runtimes/python3.12/manifests/v1", headers={"Accept": manifest["mediaType"]}
+    ).headers["Docker-Content-Digest"]
+    for reference in ("v1", digest):  # not even the account's root: zip functions run on those digests
+        refused = root_http.delete(f"/v2/lambkin-runtimes/python3.12/manifests/{reference}")
+        assert refused.status_code == 403 and error_code(refused) == "DENIED"
+        assert "managed runtime" in refused.json()["errors"][0]["message"]
+    layer = manifest["layers"][0]["digest"]
+    assert root_http.delete(f"/v2/lambkin-runtimes/python3.12/blobs/{layer}").status_code == 403
+    kept = root_http.get(
+        "/v2/lambkin-runtimes/python3.12/manifests/v1", headers={"Accept": manifest["mediaType"]}
+    )
+    assert kept.status_code == 200
+    own = image(root_http, "team/deletable")  # another repository's image the root may delete
+    assert put_manifest(root_http, "team/deletable", "v1", own).status_code == 201
+    assert root_http.delete("/v2/team/deletable/manifests/v1").status_code in (202, 204)

@@ -5,6 +5,10 @@ The user name is an access key ID and the password its secret: the server's own 
 an IAM user's. Pulls are `ecr:BatchGetImage` and `ecr:GetDownloadUrlForLayer`, pushes
 `ecr:BatchCheckLayerAvailability`, `ecr:InitiateLayerUpload`, `ecr:UploadLayerPart`,
 `ecr:CompleteLayerUpload` and `ecr:PutImage`, as ECR's own documentation lists them for docker and skopeo.
+
+The managed runtimes' repositories (`lambkin-runtimes/NAME`, written by `lambkin runtimes build`) are
+lambkin's, as AWS's base images are AWS's: anyone allowed may pull them or tag more images there, no one
+may delete from them (zip functions run on the digests recorded there; a delete would strand them).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from lambkin.identity.authorizer import Authorizer
 from lambkin.identity.keys import Keyring
 from lambkin.identity.principals import Principal
 from lambkin.images.errors import Denied, Unauthorized
+from lambkin.runtimes.catalog import REPOSITORY_PREFIX as RUNTIMES
 
 # (route, method) -> the ecr: action; routes are registry.py's: upload, blob, manifest, tags, referrers.
 ACTIONS: Mapping[tuple[str, str], str] = {
@@ -36,6 +41,7 @@ ACTIONS: Mapping[tuple[str, str], str] = {
     ("tags", "GET"): "ecr:ListImages",
     ("referrers", "GET"): "ecr:BatchGetImage",
 }
+DELETE_ACTION = "ecr:BatchDeleteImage"
 CATALOG_ACTION = "ecr:DescribeRepositories"  # /v2/_catalog, on "*"
 MOUNT_SOURCE_ACTION = "ecr:GetDownloadUrlForLayer"  # a cross-repository mount reads the source repository
 
@@ -67,6 +73,11 @@ class RegistryAccess:
 
     def check(self, caller: Principal, action: str, repository: str | None) -> None:
         """Returns if the caller may do `action` on the repository (None: on "*"); Denied (403) otherwise."""
+        if action == DELETE_ACTION and repository is not None and repository.startswith(RUNTIMES):
+            raise Denied(
+                f"{repository} holds a managed runtime's image: no one may delete from it "
+                "(`lambkin runtimes build` writes it)"
+            )
         resource = self.repository_arn(repository) if repository is not None else "*"
         refusal = self.authorizer.refusal(caller, action, resource)
         if refusal is not None:
