@@ -42,6 +42,8 @@ ACQUIRE_TIMEOUT_S = 2.0  # a unit of work waits this long for a connection befor
 AWAY_S = 1.0  # after a StoreUnavailable, units of work fail at once for this long, none waiting in turn
 RECONNECT_S = 10.0  # the pool's reconnection back-off starts again from 1 s after this: a prompt recovery
 POOL_SIZE = 8  # a connection kept by each store name's worker (lambkin, queues, events, metrics), and spares
+MAX_LIFETIME_S = 1800.0  # the pool closes a connection older than this (with a jitter) when it comes back
+HOLD_S = 60.0  # a worker hands its kept connection back this often, so that the pool's lifetime applies to it
 _MIGRATION_LOCK = 0x6C616D626B696E  # pg_advisory_xact_lock key: "lambkin", so nodes migrate one at a time
 
 # `?` outside quoted strings and names is a placeholder; PostgreSQL's own are numbered: `$1`, `$2`, ...
@@ -240,6 +242,7 @@ class _SharedPool:
             max_size=POOL_SIZE,
             timeout=ACQUIRE_TIMEOUT_S,
             reconnect_timeout=RECONNECT_S,  # then a unit of work's wait starts a fresh attempt
+            max_lifetime=MAX_LIFETIME_S,
             open=True,
         )
 
@@ -274,6 +277,7 @@ class PostgresStore(OneThread):
         self._away: StoreUnavailable | None = None
         self._away_until = 0.0
         self._held: psycopg.Connection[Row] | None = None  # this thread's connection between units
+        self._held_until = 0.0  # then it goes back to the pool, which ends it if it lived its lifetime
 
     def _transaction(self, fn: Callable[[Connection], T], pipelined: bool = False) -> T:
         if self._away is not None and time.monotonic() < self._away_until:
@@ -288,11 +292,16 @@ class PostgresStore(OneThread):
 
     def _attempts(self, fn: Callable[[Connection], T], pipelined: bool) -> T:
         """The unit on this thread's connection, kept from its last unit that went well (checking one out of
-        the pool and back in for each unit was a fifth of the queue store thread's time); a connection that
-        failed goes back to the pool, which replaces it if it is broken."""
+        the pool and back in for each unit was a fifth of the queue store thread's time) for HOLD_S at most;
+        a connection that failed goes back to the pool, which replaces it if it is broken."""
         pool = self._shared.pool
+        if self._held is not None and time.monotonic() >= self._held_until:
+            pool.putconn(self._held)
+            self._held = None
         try:
             for _ in range(POOL_SIZE + 1):  # each stale connection is dropped; then a new one is made
+                if self._held is None:
+                    self._held_until = time.monotonic() + HOLD_S
                 conn, self._held = self._held or pool.getconn(), None
                 if _stale(conn):
                     conn.close()

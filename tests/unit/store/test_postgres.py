@@ -14,6 +14,7 @@ import pytest
 
 from lambkin.config import Settings
 from lambkin.store import Conflict, Connection, DatabaseUnreachable, Migration, StoreUnavailable, open_store
+from lambkin.store import postgres as pg_store
 from lambkin.store.postgres import PostgresStore, placeholders
 from lambkin.store.sqlite import SqliteStore
 from tests import postgres
@@ -205,5 +206,28 @@ def test_a_statement_run_often_on_a_small_table_finds_its_rows_by_key_once_the_t
         plan = store.run_sync(plan_once_grown)
         assert "Seq Scan" not in plan, plan
         assert "t_pkey" in plan
+    finally:
+        store.close()
+
+
+def test_a_workers_kept_connection_is_replaced_once_it_has_lived_its_lifetime(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A store's worker keeps its connection between units, yet the pool's maximum lifetime still ends it (a
+    server-side memory leak or a moved database endpoint is shed in time, as the pool promises)."""
+    monkeypatch.setattr(pg_store, "MAX_LIFETIME_S", 0.2)
+    monkeypatch.setattr(pg_store, "HOLD_S", 0.1)
+    store = PostgresStore(postgres.shared().create_database(), "lambkin")
+
+    def backend(conn: Connection) -> int:
+        return int(conn.execute("SELECT pg_backend_pid()").fetchall()[0][0])
+
+    try:
+        first = store.run_sync(backend)
+        assert store.run_sync(backend) == first  # kept between units
+        deadline = time.monotonic() + 30
+        while store.run_sync(backend) == first:  # past its lifetime (0.2 s and a jitter of up to 5%)
+            assert time.monotonic() < deadline, "the kept connection was never replaced"
+            time.sleep(0.05)
     finally:
         store.close()
