@@ -7,7 +7,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,19 @@ SECRET_ACCESS_KEY = "test-secret-access-key-0000000000000000"
 REGION = "us-east-1"
 # A start is a few seconds; on a machine others load it has taken 27 s: the deadline is for a stuck start.
 START_TIMEOUT_S = 60.0
+
+
+def eventually(
+    check: Callable[[], Any], what: str = "the condition", limit: float = 120.0, every: float = 0.2
+) -> Any:
+    """Polls `check` until it returns something true, and returns that: a deadline for a stuck run, never a
+    timing assertion (a machine others load has made a prompt step take tens of seconds)."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if found := check():
+            return found
+        time.sleep(every)
+    raise AssertionError(f"never happened within {limit:.0f} s: {what}")
 
 
 def free_port() -> int:

@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 
 from tests import postgres
 from tests.e2e.lambda_support import allow_destinations, create_active
-from tests.harness import LambkinServer
+from tests.harness import LambkinServer, eventually
 from tests.images import BuiltImages
 
 pytestmark = pytest.mark.runc
@@ -97,13 +97,6 @@ class Load:
             thread.join(60)
 
 
-def wait_until(condition: Any, seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
-
-
 def drain(sqs: Any, url: str, wanted: set[str], body_key: Any, seconds: float) -> set[str]:
     seen: set[str] = set()
     deadline = time.monotonic() + seconds
@@ -153,19 +146,23 @@ def test_postgresql_stopped_under_load(
         return [answer["ResponseMetadata"]["RequestId"]]
 
     with Load(send_batch, 2) as sends, Load(invoke, 2) as invokes:
-        wait_until(lambda: sends.count()[0] >= BEFORE * 10 and invokes.count()[0] >= BEFORE, 120, "load")
+        eventually(
+            lambda: sends.count()[0] >= BEFORE * 10 and invokes.count()[0] >= BEFORE, "load", every=0.05
+        )
         database.stop()
-        wait_until(lambda: sends.count()[1] > 0 and invokes.count()[1] > 0, 60, "refusals while it is down")
+        eventually(
+            lambda: sends.count()[1] > 0 and invokes.count()[1] > 0, "refusals while it is down", every=0.05
+        )
         time.sleep(OUTAGE_S)  # the outage lasts: requests keep coming and keep being refused
         refused = sends.count()[1], invokes.count()[1]
         accepted = sends.count()[0], invokes.count()[0]
         database.start()
-        wait_until(
+        eventually(
             lambda: (
                 sends.count()[0] >= accepted[0] + AFTER * 10 and invokes.count()[0] >= accepted[1] + AFTER
             ),
-            120,
             "lambkin to accept requests again",
+            every=0.05,
         )
     assert not sends.other and not invokes.other, (sends.other, invokes.other)
     assert refused[0] > 1 and refused[1] > 1

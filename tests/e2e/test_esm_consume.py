@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import base64
 import json
-import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from tests.e2e.lambda_support import allow_queue_polling, create_active
-from tests.harness import LambkinServer
+from tests.harness import LambkinServer, eventually
 
 pytestmark = pytest.mark.runc
 
@@ -26,16 +24,6 @@ def lam(server: LambkinServer) -> Any:
 @pytest.fixture(scope="module")
 def sqs(server: LambkinServer) -> Any:
     return server.client("sqs")
-
-
-def eventually(check: Callable[[], bool], what: str, limit: float = 90.0) -> None:
-    """Polls `check` until it holds (a deadline for a stuck run, not a timing assertion)."""
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"never happened: {what}")
 
 
 def make_queue(sqs: Any, name: str, **attributes: str) -> tuple[str, str]:

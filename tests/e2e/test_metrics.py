@@ -5,8 +5,7 @@ queue depths, requests by surface, and the series of a deleted function gone."""
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.e2e.lambda_support import allow_queue_polling, create_active
-from tests.harness import LambkinServer
+from tests.harness import LambkinServer, eventually
 
 pytestmark = pytest.mark.runc
 
@@ -129,16 +128,6 @@ def test_a_deleted_functions_series_are_gone(lam: Any, handlers_uri: str, server
     assert names_with(scrape(server), "lambkin_invocations_total", function="counted-gone")
     lam.delete_function(FunctionName="counted-gone")
     assert not names_with(scrape(server), "lambkin_invocations_total", function="counted-gone")
-
-
-def eventually(check: Callable[[], bool], what: str, limit: float = 90.0) -> None:
-    """Polls `check` until it holds (a deadline for a stuck run, not a timing assertion)."""
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"never happened: {what}")
 
 
 def test_mapping_batches_and_waiting_async_events(lam: Any, handlers_uri: str, server: LambkinServer) -> None:

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import json
 import os
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from tests.e2e.lambda_support import allow_queue_polling, create_active, public_url
-from tests.harness import LambkinServer
+from tests.harness import LambkinServer, eventually
 
 HOME, OTHER = "us-east-1", "eu-west-1"
 ACCOUNT = "000000000000"
@@ -35,16 +34,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LambkinServer]:
 
 def client(server: LambkinServer, service: str, region: str) -> Any:
     return server.client(service, region=region, config=Config(read_timeout=120, retries={"max_attempts": 0}))
-
-
-def eventually(check: Callable[[], bool], what: str, limit: float = 90.0) -> None:
-    """Polls `check` until it holds (a deadline for a stuck run, not a timing assertion)."""
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"never happened: {what}")
 
 
 def test_the_same_queue_name_in_two_regions_is_two_queues(server: LambkinServer) -> None:

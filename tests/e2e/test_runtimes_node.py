@@ -8,8 +8,6 @@ import json
 import os
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +16,7 @@ import pytest
 from tests.e2e.lambda_support import allow_destinations, allow_queue_polling, execution_role
 from tests.e2e.runtime_support import RUNTIME_BUILDS_TIMEOUT_S
 from tests.e2e.zip_support import zip_of
-from tests.harness import LambkinServer
+from tests.harness import LambkinServer, eventually
 
 # The fixture builds both Node runtimes: their first build (two Debian trees, two builder trees, the
 # client compiled twice) takes several minutes, as the other runtime-building modules allow for.
@@ -121,16 +119,6 @@ def node_function(lam: Any, role: str, layer: str, name: str, runtime: str, hand
 def invoke(lam: Any, name: str, event: object) -> tuple[dict[str, Any], Any]:
     response = lam.invoke(FunctionName=name, Payload=json.dumps(event).encode())
     return response, json.loads(response["Payload"].read())
-
-
-def eventually(check: Callable[[], Any], what: str, limit: float = 120.0) -> Any:
-    """Polls `check` until it returns something true (a deadline for a stuck run, not a timing assertion)."""
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        if found := check():
-            return found
-        time.sleep(0.5)
-    raise AssertionError(f"never happened: {what}")
 
 
 @pytest.mark.parametrize("runtime", NODE_RUNTIMES)

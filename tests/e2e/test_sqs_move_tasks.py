@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,7 @@ from botocore.exceptions import ClientError
 
 from tests.e2e.test_authorization import client, document, user
 from tests.e2e.test_sqs_api import PROTOCOLS, make_client
-from tests.harness import LambkinServer
+from tests.harness import LambkinServer, eventually
 
 
 @pytest.fixture(params=PROTOCOLS)
@@ -57,14 +56,6 @@ def drain(sqs: Any, url: str) -> list[dict[str, Any]]:
     return found
 
 
-def until(check: Callable[[], Any], seconds: float = 60.0) -> Any:
-    deadline = time.monotonic() + seconds
-    while not (found := check()):
-        assert time.monotonic() < deadline, "condition never met"
-        time.sleep(0.1)
-    return found
-
-
 def latest(sqs: Any, source_arn: str) -> dict[str, Any]:
     [task] = sqs.list_message_move_tasks(SourceArn=source_arn)["Results"]
     return dict(task)
@@ -93,7 +84,7 @@ def test_redrive_returns_messages_to_their_sources_as_new_messages(sqs: Any) -> 
     assert sqs.list_message_move_tasks(SourceArn=dlq_arn).get("Results", []) == []  # query: no element
 
     handle = sqs.start_message_move_task(SourceArn=dlq_arn)["TaskHandle"]
-    task = until(lambda: (t := latest(sqs, dlq_arn))["Status"] == "COMPLETED" and t)
+    task = eventually(lambda: (t := latest(sqs, dlq_arn))["Status"] == "COMPLETED" and t)
     assert task["SourceArn"] == dlq_arn and "DestinationArn" not in task and "TaskHandle" not in task
     assert task["ApproximateNumberOfMessagesMoved"] == task["ApproximateNumberOfMessagesToMove"] == 5
     assert task["StartedTimestamp"] > 1_600_000_000_000  # epoch milliseconds
@@ -128,7 +119,7 @@ def test_a_destination_a_rate_and_a_cancel(sqs: Any) -> None:
 
     moved = sqs.cancel_message_move_task(TaskHandle=handle)["ApproximateNumberOfMessagesMoved"]
     assert moved < len(bodies)
-    task = until(lambda: (t := latest(sqs, dlq_arn))["Status"] == "CANCELLED" and t)
+    task = eventually(lambda: (t := latest(sqs, dlq_arn))["Status"] == "CANCELLED" and t)
     assert "TaskHandle" not in task
     arrived = {m["Body"] for m in drain(sqs, elsewhere)}
     left = {m["Body"] for m in drain(sqs, dlq)}
@@ -173,7 +164,7 @@ def test_move_task_errors(sqs: Any) -> None:
         "Value for parameter TaskHandle is invalid.",
     )
     handle = sqs.start_message_move_task(SourceArn=dlq_arn)["TaskHandle"]
-    until(lambda: latest(sqs, dlq_arn)["Status"] == "COMPLETED")
+    eventually(lambda: latest(sqs, dlq_arn)["Status"] == "COMPLETED")
     raw = json.loads(base64.urlsafe_b64decode(handle.encode()))  # a well-formed handle, a task never made
     raw["taskId"] = "00000000-0000-0000-0000-000000000000"
     other = base64.urlsafe_b64encode(json.dumps(raw).encode()).decode()
@@ -192,10 +183,10 @@ def test_a_task_killed_mid_move_resumes_and_moves_each_message_once(tmp_path: Pa
         bodies = [f"d{i}" for i in range(8)]
         dead_letter(sqs, source, bodies)
         sqs.start_message_move_task(SourceArn=dlq_arn, MaxNumberOfMessagesPerSecond=2)
-        until(lambda: latest(sqs, dlq_arn)["ApproximateNumberOfMessagesMoved"] >= 2)
+        eventually(lambda: latest(sqs, dlq_arn)["ApproximateNumberOfMessagesMoved"] >= 2)
         own.restart(kill=True)
         sqs = make_client(own, "json", tmp_path / "models")
-        task = until(lambda: (t := latest(sqs, dlq_arn))["Status"] == "COMPLETED" and t)
+        task = eventually(lambda: (t := latest(sqs, dlq_arn))["Status"] == "COMPLETED" and t)
         assert task["ApproximateNumberOfMessagesMoved"] == len(bodies)
         back = [m["Body"] for m in drain(sqs, source)]
         assert sorted(back) == sorted(bodies)  # each exactly once
@@ -235,7 +226,7 @@ def test_move_tasks_are_authorized_on_their_source_queue(server: LambkinServer, 
     code, status, message = refused(sqs.cancel_message_move_task, TaskHandle=handle)
     assert (code, status) == ("AccessDenied", 403)
     assert f"sqs:CancelMessageMoveTask on resource: {dlq_arn} " in message
-    until(lambda: latest(admin, dlq_arn)["Status"] == "COMPLETED")
+    eventually(lambda: latest(admin, dlq_arn)["Status"] == "COMPLETED")
     moves = document({"Effect": "Allow", "Resource": dlq_arn, "Action": [
         "sqs:StartMessageMoveTask", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]})  # fmt: skip
     sqs = client(server, "sqs", user(server, "mover", inline=moves))

@@ -8,7 +8,6 @@ from __future__ import annotations
 import base64
 import json
 import subprocess
-import time
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -20,7 +19,7 @@ from tests.e2e.cli import parsed, run_aws
 from tests.e2e.lambda_support import allow_destinations, allow_queue_polling, execution_role
 from tests.e2e.runtime_support import REPO, RUNTIME_BUILDS_TIMEOUT_S, build_runtime
 from tests.e2e.zip_support import code_sha256, zip_of
-from tests.harness import LambkinServer
+from tests.harness import LambkinServer, eventually
 
 pytestmark = [pytest.mark.runc, pytest.mark.timeout(RUNTIME_BUILDS_TIMEOUT_S)]
 
@@ -150,16 +149,6 @@ def invoke(lam: Any, name: str, event: object, qualifier: str | None = None) -> 
     response = lam.invoke(FunctionName=name, Payload=json.dumps(event).encode(), **extra)
     assert response["StatusCode"] == 200
     return response.get("FunctionError"), json.loads(response["Payload"].read())
-
-
-def eventually(check: Callable[[], bool], what: str, limit: float = 120.0) -> None:
-    """Polls `check` until it holds (a deadline for a stuck run, not a timing assertion)."""
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.3)
-    raise AssertionError(f"never happened: {what}")
 
 
 def queue(sqs: Any, name: str) -> tuple[str, str]:
