@@ -122,7 +122,7 @@ def region(settings: Settings, name: str, common: Shared) -> Region:
     recorder = wiring.recording(local)  # metrics (issue 21): per region, as its functions' names are
     execution = wiring.execution(
         local,
-        common.sandboxes.backend,
+        common.sandboxes,
         images,
         functions.plane,
         common.identity,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from lambkin import app
+from lambkin import app, regions
 from lambkin.config import SettingInvalid, Settings
 
 
@@ -31,3 +31,18 @@ def test_each_region_gets_its_gateway_and_its_own_stores(tmp_path: Path) -> None
 def test_a_bad_region_name_stops_the_build(tmp_path: Path) -> None:
     with pytest.raises(SettingInvalid, match="LAMBKIN_REGIONS"):
         app.build(Settings(data_dir=tmp_path, regions=("us-east-1", "moon")))
+
+
+def test_every_regions_cold_starts_queue_for_the_one_hosts_init_slots(tmp_path: Path) -> None:
+    """One host runs every region's sandboxes: LAMBKIN_MAX_PARALLEL_STARTS bounds the inits of all of them
+    together, not each region's apart."""
+    settings = Settings(data_dir=tmp_path, regions=("us-east-1", "eu-west-1"), max_parallel_starts=3)
+    common = regions.shared(settings)
+    built = [regions.region(settings, name, common) for name in settings.regions]
+    try:
+        home, other = (r.core.pools.gate for r in built)
+        assert home is other is common.sandboxes.gate and home.slots == 3
+    finally:
+        for part in reversed((*common.parts, *(p for r in built for p in r.parts))):
+            for closer in reversed(part.closers):
+                closer()

@@ -115,6 +115,7 @@ class Pools:
         clock: Clock = SYSTEM_CLOCK,
         credentials: CredentialSource | None = None,
         metrics: Recorder | None = None,
+        gate: InitGate | None = None,
     ) -> None:
         self.backend = backend
         self.metrics = metrics
@@ -127,7 +128,8 @@ class Pools:
         self._pools: set[VersionPool] = set()
         self._group: asyncio.TaskGroup | None = None
         self.poll = BusyPoll(settings.busy_poll_s) if settings.busy_poll_s > 0 else None
-        self.gate = InitGate(settings.max_parallel_starts)
+        # the host's init slots: shared by the pools of every region this server serves (one host)
+        self.gate = gate or InitGate(settings.max_parallel_starts)
 
     async def run(self) -> None:
         """Runs until cancelled; cancelling it destroys every environment."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from lambkin.environments.admission import InitGate
 from lambkin.environments.image_source import ResolvingImageSource
 from lambkin.environments.pool import Pools, PoolSettings
 from lambkin.environments.ports import CredentialSource
@@ -31,11 +32,19 @@ def build_execution(
     account_concurrency: int,
     credentials: CredentialSource,
     metrics: Recorder | None = None,
+    gate: InitGate | None = None,
 ) -> ExecutionCore:
     """Pools on `sandboxes` that write to `logs` and give each environment `credentials`, under the
-    account's concurrency limit; with `metrics`, invocations and cold starts are counted there."""
+    account's concurrency limit; with `metrics`, invocations and cold starts are counted there; `gate`: the
+    host's init slots, when other pools (another region's) share them."""
     pooled = Pools(
-        sandboxes, ResolvingImageSource(images), logs, pools, credentials=credentials, metrics=metrics
+        sandboxes,
+        ResolvingImageSource(images),
+        logs,
+        pools,
+        credentials=credentials,
+        metrics=metrics,
+        gate=gate,
     )
     concurrency = ConcurrencyLimiter(account_concurrency)
     return ExecutionCore(pooled, concurrency, Invoker(concurrency, pooled, metrics=metrics), logs)

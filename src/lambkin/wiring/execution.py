@@ -24,6 +24,7 @@ from lambkin.api.registry_relay import UploadRelay
 from lambkin.api.root import Mount, path_prefix
 from lambkin.cluster import DRAINING, Bus, Cluster, rendezvous
 from lambkin.config import SettingInvalid, Settings
+from lambkin.environments.admission import InitGate
 from lambkin.environments.aws_endpoint import EndpointBackend, own_endpoint
 from lambkin.environments.pool import PoolSettings
 from lambkin.events.mapping_service import RoleMay, queue_info
@@ -111,6 +112,7 @@ def images(
 @dataclass(frozen=True, kw_only=True)
 class SandboxesPart(Part):
     backend: SandboxBackend
+    gate: InitGate  # the host's init slots, every region's cold starts together
 
 
 def vpcs(settings: Settings) -> vpc.Catalog:
@@ -139,7 +141,8 @@ def sandboxes(settings: Settings, vpcs: vpc.Catalog = vpc.EMPTY) -> SandboxesPar
         pids_max=settings.sandbox_pids_max,
         vpcs=vpcs,
     )
-    return SandboxesPart(backend=backend, background=(backend.start,), closers=(backend.close,))
+    gate = InitGate(settings.max_parallel_starts)
+    return SandboxesPart(backend=backend, gate=gate, background=(backend.start,), closers=(backend.close,))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -208,7 +211,7 @@ class ExecutionPart(Part):
 
 def execution(
     settings: Settings,
-    sandboxes: SandboxBackend,
+    sandboxes: SandboxesPart,
     images: ImageService,
     plane: ControlPlane,
     identity: IdentityPart,
@@ -235,13 +238,14 @@ def execution(
     endpoint = own_endpoint(settings.host, settings.port)
     credentials = FunctionCredentials(identity.directory, identity.sts, pools.max_age_s)
     core = build_execution(
-        EndpointBackend(sandboxes, endpoint, max_connections=settings.sandbox_endpoint_connections),
+        EndpointBackend(sandboxes.backend, endpoint, max_connections=settings.sandbox_endpoint_connections),
         images,
         logs,
         pools,
         settings.account_concurrency,
         credentials,
         metrics,
+        sandboxes.gate,
     )
     targets = Targets(plane.functions)
     spread = ClusterSpread(cluster.membership, rendezvous.rank) if cluster.clustered else None
