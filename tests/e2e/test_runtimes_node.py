@@ -1,6 +1,7 @@
 """The Node.js managed runtimes end to end: `lambkin runtimes build nodejs18.x|nodejs20.x` (Debian's node, the
-aws-lambda-ric client compiled for it), then zip functions on them with boto3: sync and async invokes, an SQS
-mapping, a layer's module on NODE_PATH, and the runtime's own error types."""
+aws-lambda-ric client compiled for it, the AWS SDK for JavaScript v3), then zip functions on them with boto3:
+sync and async invokes, an SQS mapping, a layer's module on NODE_PATH, the runtime's own error types, and
+handlers that require or import the runtime's SDK."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from lambkin.runtimes.recipes import AWS_SDK_VERSION
 from tests.e2e.lambda_support import allow_destinations, allow_queue_polling, execution_role
 from tests.e2e.runtime_support import RUNTIME_BUILDS_TIMEOUT_S
 from tests.e2e.zip_support import zip_of
@@ -61,6 +63,32 @@ exports.fail = async () => {
 };
 """
 BROKEN = "exports.handler = async (event) => { return {;\n"
+# Handlers that use the runtime's AWS SDK without shipping it, once through `require` (CommonJS), once through
+# `import` (an ES module): each looks its queue up by name and sends to it, through lambkin's endpoint
+# (AWS_ENDPOINT_URL) with its role's credentials, as the SDK finds them with no configuration. The ES module
+# imports a layer's package too: `import` searches NODE_PATH as on Lambda, the layer's folders first.
+SDK_REQUIRE = """
+const { SQSClient, GetQueueUrlCommand, SendMessageCommand } = require("@aws-sdk/client-sqs");
+const { version } = require("@aws-sdk/client-sqs/package.json");
+
+exports.handler = async (event) => {
+  const sqs = new SQSClient({});
+  const { QueueUrl } = await sqs.send(new GetQueueUrlCommand({ QueueName: event.queue }));
+  const sent = await sqs.send(new SendMessageCommand({ QueueUrl, MessageBody: event.body }));
+  return { id: sent.MessageId, file: require.resolve("@aws-sdk/client-sqs"), version };
+};
+"""
+SDK_IMPORT = """
+import { SQSClient, GetQueueUrlCommand, SendMessageCommand } from "@aws-sdk/client-sqs";
+import greeting from "greeting";
+
+export const handler = async (event) => {
+  const sqs = new SQSClient({});
+  const { QueueUrl } = await sqs.send(new GetQueueUrlCommand({ QueueName: event.queue }));
+  const sent = await sqs.send(new SendMessageCommand({ QueueUrl, MessageBody: event.body }));
+  return { id: sent.MessageId, region: await sqs.config.region(), greeting: greeting.hello() };
+};
+"""
 LAYER = {"nodejs/node_modules/greeting/index.js": 'exports.hello = () => "hello from a layer";\n'}
 
 
@@ -74,7 +102,7 @@ def lambkin(server: LambkinServer, *args: str) -> str:
 @pytest.fixture(scope="module")
 def role(server: LambkinServer) -> str:
     """The Node runtimes built into the server's data directory (from the cache after the first time), and
-    a role that may take a queue's messages and send async results."""
+    a role that may take a queue's messages and send to queues (async results, the SDK's messages)."""
     for name in NODE_RUNTIMES:
         lambkin(server, "runtimes", "build", name, "--cache-dir", str(CACHE))
     listed = {row["runtime"]: row for row in json.loads(lambkin(server, "runtimes", "list", "--json"))}
@@ -229,3 +257,43 @@ def test_errors_have_the_node_runtimes_types(lam: Any, role: str, layer: str, ru
         assert (response["StatusCode"], response.get("FunctionError")) == (200, "Unhandled"), body
         assert body["errorType"] == error_type, body
         assert message in body["errorMessage"], body
+
+
+@pytest.mark.parametrize("runtime", NODE_RUNTIMES)
+@pytest.mark.parametrize(("module", "source"), [("sdk.js", SDK_REQUIRE), ("sdk.mjs", SDK_IMPORT)])
+def test_a_handler_uses_the_runtimes_aws_sdk_with_its_roles_credentials(
+    server: LambkinServer, lam: Any, sqs: Any, role: str, layer: str, runtime: str, module: str, source: str
+) -> None:
+    allowed = {"Effect": "Allow", "Action": ["sqs:GetQueueUrl", "sqs:SendMessage"], "Resource": "*"}
+    server.client("iam").put_role_policy(
+        RoleName=role.rsplit("/", 1)[1],
+        PolicyName="sdk-queues",
+        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [allowed]}),
+    )
+    name = f"node-sdk-{module.split('.')[1]}-{runtime[:8]}"
+    url = sqs.create_queue(QueueName=f"from-{name}")["QueueUrl"]
+    lam.create_function(
+        FunctionName=name,
+        Role=role,
+        Runtime=runtime,
+        Handler="sdk.handler",
+        Code={"ZipFile": zip_of({module: source})},
+        Layers=[layer],
+        Timeout=30,
+    )
+    lam.get_waiter("function_active_v2").wait(
+        FunctionName=name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 300}
+    )
+
+    response, body = invoke(lam, name, {"queue": f"from-{name}", "body": f"sent from {module} on {runtime}"})
+
+    assert (response["StatusCode"], response.get("FunctionError")) == (200, None), body
+    if module == "sdk.js":
+        assert body["file"] == "/var/runtime/node_modules/@aws-sdk/client-sqs/dist-cjs/index.js"
+        assert body["version"] == AWS_SDK_VERSION
+    else:
+        assert (body["region"], body["greeting"]) == (lam.meta.region_name, "hello from a layer")
+    received = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=5)["Messages"]
+    assert [(m["MessageId"], m["Body"]) for m in received] == [
+        (body["id"], f"sent from {module} on {runtime}")
+    ]

@@ -18,6 +18,8 @@ from lambkin.runtimes import node_client, rootfs
 from lambkin.runtimes.catalog import REPOSITORY_PREFIX, BuiltRuntime, Runtimes
 from lambkin.runtimes.recipes import (
     AWS_LAMBDA_RIC,
+    AWS_SDK,
+    AWS_SDK_BEFORE,
     AWSLAMBDARIC,
     BOOTSTRAP,
     BOTO3,
@@ -35,8 +37,10 @@ SOURCES = tuple(
 
 
 def recipe_key(recipe: Recipe) -> str:
-    """A hash of all that decides the image: the recipe, the clients' versions, this builder's sources."""
-    sha = hashlib.sha256(json.dumps([repr(recipe), AWSLAMBDARIC, BOTO3, AWS_LAMBDA_RIC, NODE_GYP]).encode())
+    """A hash of all that decides the image: the recipe, the clients' and the AWS SDKs' versions (and the date
+    the Node.js SDK's dependencies are resolved at), this builder's sources."""
+    pins = [repr(recipe), AWSLAMBDARIC, BOTO3, AWS_LAMBDA_RIC, NODE_GYP, AWS_SDK, AWS_SDK_BEFORE]
+    sha = hashlib.sha256(json.dumps(pins).encode())
     for source in (*SOURCES, *sorted(rootfs.BOOTSTRAPS.iterdir())):
         sha.update(source.name.encode() + b"\0" + source.read_bytes())
     return sha.hexdigest()[:16]
@@ -65,7 +69,9 @@ class Builder:
         return self.cache_dir / "archives" / f"{recipe.name}-{recipe_key(recipe)}.tar"
 
     def archive(self, recipe: Recipe, fresh: bool = False) -> Path:
-        """The runtime's oci-archive, built unless cached; `fresh` builds it again from today's packages."""
+        """The runtime's oci-archive, built unless cached; `fresh` builds it again from today's packages.
+        A Node.js runtime gets the client compiled for its node and the AWS SDK for JavaScript (both kept
+        under `clients/`, the SDK shared by every Node.js runtime)."""
         target = self.archive_path(recipe)
         if target.exists() and not fresh:
             return target
@@ -86,7 +92,8 @@ class Builder:
                 rootfs.check_language(recipe, builder)
                 clients = self.cache_dir / "clients"
                 client = node_client.compiled_client(recipe, builder, clients, work, self.log)
-                node_client.install(client, scratch)
+                sdk = node_client.fetched_sdk(clients, work, self.log)
+                node_client.install(client, sdk, scratch)
                 node_client.check_loads(recipe, scratch)
             rootfs.finish_tree(scratch)
             self._commit(recipe, scratch, target)

@@ -15,6 +15,23 @@ BOTO3 = "boto3==1.44.18"
 AWS_LAMBDA_RIC = "aws-lambda-ric@3.3.0"  # 4.x needs Node.js 22, newer than Debian's
 # What builds its addon: it pins node-gyp 9.4.0, whose gyp imports distutils, which Python 3.12 dropped.
 NODE_GYP = "node-gyp@10.3.1"
+# The AWS SDK for JavaScript v3 Lambda's Node.js runtimes include in /var/runtime/node_modules (a function
+# may require or import it without shipping it; its own copy, in the package or a layer, comes first): one
+# release for every client, the last whose packages still run on Node.js 18 (engines ">=18.0.0"; 3.968.0
+# wants 20). The clients of the services lambkin serves, and the commonly used ones reached through the
+# network policy.
+AWS_SDK_VERSION = "3.967.0"
+AWS_SDK = tuple(
+    f"@aws-sdk/{name}@{AWS_SDK_VERSION}"
+    for name in (
+        "client-lambda", "client-sqs", "client-sts", "client-iam", "client-cloudwatch-logs",
+        "client-eventbridge", "client-scheduler", "client-apigatewayv2", "client-cloudwatch",
+        "client-s3", "client-dynamodb", "lib-dynamodb", "client-sns", "client-ssm", "client-secrets-manager",
+    )
+)  # fmt: skip
+# Their dependencies (@smithy/*, ...) as the registry had them then (npm --before), not as it has them today:
+# so the recipe decides them too, and a later release that drops Node.js 18 is never picked.
+AWS_SDK_BEFORE = "2026-04-10T00:00:00Z"
 # What compiling aws-lambda-ric needs (its curl and aws-lambda-cpp from source, then its node-gyp addon
 # against Debian's node headers): a builder tree of the runtime's suite has them, the runtime does not.
 NODE_BUILDER_PACKAGES = (

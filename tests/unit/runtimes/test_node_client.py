@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from lambkin.runtimes import node_client
+from lambkin.runtimes import build, node_client
 from lambkin.runtimes.build import debootstrap_key
-from lambkin.runtimes.recipes import NODE_BUILDER_PACKAGES, RECIPES
+from lambkin.runtimes.recipes import AWS_SDK, AWS_SDK_VERSION, NODE_BUILDER_PACKAGES, RECIPES
 from lambkin.runtimes.rootfs import BuildFailed
 
 
@@ -41,21 +41,52 @@ def test_a_compiled_client_is_kept_until_the_builder_trees_packages_change(tmp_p
     assert node_client.client_key(tree) != first
 
 
-def test_only_the_client_goes_into_the_runtime_readable_by_all(tmp_path: Path) -> None:
+def test_a_fetched_sdk_is_kept_for_every_node_runtime(tmp_path: Path) -> None:
+    kept = tmp_path / "clients" / f"aws-sdk-{node_client.sdk_key()}"
+    (kept / "@aws-sdk/client-sqs").mkdir(parents=True)
+
+    assert node_client.fetched_sdk(tmp_path / "clients", tmp_path, print) == kept
+
+
+def test_only_the_client_and_the_sdk_go_into_the_runtime_readable_by_all(tmp_path: Path) -> None:
     previous = os.umask(0o077)  # the CLI builds under the server's private umask
     try:
-        node_client.install(compiled(tmp_path / "client"), tmp_path / "root")
+        sdk = tmp_path / "sdk"
+        (sdk / "@aws-sdk/client-sqs").mkdir(parents=True)
+        (sdk / "@aws-sdk/client-sqs/package.json").write_text("{}")
+        node_client.install(compiled(tmp_path / "client"), sdk, tmp_path / "root")
     finally:
         os.umask(previous)
 
     installed = tmp_path / "root/var/runtime/node_modules"
-    assert sorted(path.name for path in installed.iterdir()) == ["aws-lambda-ric"]
+    assert sorted(path.name for path in installed.iterdir()) == ["@aws-sdk", "aws-lambda-ric"]
     assert (installed / "aws-lambda-ric" / node_client.ADDON).read_bytes() == b"\x7fELF"
-    for path in (installed, installed / "aws-lambda-ric", installed / "aws-lambda-ric/dist"):
+    for path in (
+        installed,
+        installed / "aws-lambda-ric",
+        installed / "aws-lambda-ric/dist",
+        installed / "@aws-sdk",
+    ):
         assert stat.S_IMODE(path.stat().st_mode) == 0o755
-    assert stat.S_IMODE((installed / "aws-lambda-ric/package.json").stat().st_mode) == 0o644
+    for name in ("aws-lambda-ric/package.json", "@aws-sdk/client-sqs/package.json"):
+        assert stat.S_IMODE((installed / name).stat().st_mode) == 0o644
     entry = (tmp_path / "root/var/runtime/index.mjs").read_text()
     assert "/var/runtime/node_modules/aws-lambda-ric/dist/index.mjs" in entry
+    assert 'register("./node-path.mjs", import.meta.url)' in entry
+    hook = tmp_path / "root/var/runtime" / node_client.NODE_PATH_HOOK
+    assert "export async function resolve" in hook.read_text()
+    assert stat.S_IMODE(hook.stat().st_mode) == 0o644
+
+
+def test_the_sdk_is_one_pinned_release_and_part_of_the_recipe_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    names = {package.rsplit("@", 1)[0] for package in AWS_SDK}
+    assert {package.rsplit("@", 1)[1] for package in AWS_SDK} == {AWS_SDK_VERSION}
+    assert {"@aws-sdk/client-sqs", "@aws-sdk/client-lambda", "@aws-sdk/lib-dynamodb"} <= names
+    before = build.recipe_key(RECIPES["nodejs18.x"])
+
+    monkeypatch.setattr(build, "AWS_SDK", tuple(f"{name}@3.966.0" for name in sorted(names)))
+
+    assert build.recipe_key(RECIPES["nodejs18.x"]) != before
 
 
 def compiled(client: Path) -> Path:
