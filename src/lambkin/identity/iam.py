@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal, TypeVar, assert_never, cast
@@ -97,34 +97,69 @@ class Iam:
     async def reload(self, keys: frozenset[str] | None) -> None:
         """Reads the entities `keys` (`kind:name`; None: everything) again: what another node wrote."""
         async with self.lock:
-            if keys is None:
-                loaded = await self.db.run(store.load)
-                self.roles, self.users, self.keys, self.policies = (
-                    loaded.roles,
-                    loaded.users,
-                    loaded.keys,
-                    loaded.policies,
-                )
-            else:
-                names = [_entity(key) for key in sorted(keys)]
-                loaded = await self.db.run(lambda conn: store.load_some(conn, names))
-                for kind, name in names:
-                    match kind:
-                        case "role":
-                            self.roles.pop(name.lower(), None)
-                        case "user":
-                            self.users.pop(name.lower(), None)
-                        case "key":
-                            self.keys.pop(name, None)
-                        case "policy":
-                            self.policies.pop(name.lower(), None)
-                        case _:
-                            assert_never(kind)
-                self.roles.update(loaded.roles)
-                self.users.update(loaded.users)
-                self.keys.update(loaded.keys)
-                self.policies.update(loaded.policies)
-            self._generation += 1
+            await self.reread(keys)
+
+    async def reread(self, keys: Iterable[str] | None) -> None:
+        """`reload` for a caller that holds `lock`: a write reads what it changes as the database has it now."""
+        if keys is None:
+            loaded = await self.db.run(store.load)
+            self.roles, self.users, self.keys, self.policies = (
+                loaded.roles,
+                loaded.users,
+                loaded.keys,
+                loaded.policies,
+            )
+        else:
+            names = [self._stored(*_entity(key)) for key in sorted(keys)]
+            loaded = await self.db.run(lambda conn: store.load_some(conn, names))
+            for kind, name in names:
+                match kind:
+                    case "role":
+                        self.roles.pop(name.lower(), None)
+                    case "user":
+                        self.users.pop(name.lower(), None)
+                    case "key":
+                        self.keys.pop(name, None)
+                    case "policy":
+                        self.policies.pop(name.lower(), None)
+                    case _:
+                        assert_never(kind)
+            self.roles.update(loaded.roles)
+            self.users.update(loaded.users)
+            self.keys.update(loaded.keys)
+            self.policies.update(loaded.policies)
+        self._generation += 1
+
+    def _stored(self, kind: store.Entity, name: str) -> tuple[store.Entity, str]:
+        """`name` as stored, when this node knows the entity (names and ARNs are found case-insensitively,
+        stored as created)."""
+        match kind:
+            case "role":
+                known = self.roles.get(name.lower())
+                return kind, name if known is None else known.name
+            case "user":
+                found = self.users.get(name.lower())
+                return kind, name if found is None else found.name
+            case "policy":
+                policy = self.policies.get(name.lower())
+                return kind, name if policy is None else policy.arn
+            case _:
+                return kind, name
+
+    async def current(self, kind: Kind, name: str, *more: str) -> RoleRecord | UserRecord:
+        """The role or user `name` as the database has it now (and `more` entities, `kind:name`, with it),
+        for a write under `lock`: another node's change this node has not heard of yet is neither refused
+        (a role just created there) nor overwritten (a policy just attached there)."""
+        await self.reread([f"{kind}:{name}", *more])
+        return self.holder(kind, name)
+
+    async def current_role(self, name: str) -> RoleRecord:
+        await self.current("role", name)
+        return self.role_named(name)
+
+    async def current_user(self, name: str, *more: str) -> UserRecord:
+        await self.current("user", name, *more)
+        return self.user_named(name)
 
     async def commit(self, change: Change) -> None:
         """Stores `change`, then applies it to memory. Callers hold `lock` from their checks to here."""

@@ -21,7 +21,7 @@ class Attachments:
     async def put_inline(self, kind: Kind, name: str, policy_name: str, document: str) -> None:
         self.iam.check_document(document, "identity")
         async with self.iam.lock:
-            holder = self.iam.holder(kind, name)
+            holder = await self.iam.current(kind, name)
             inline = {**holder.inline, policy_name: document}
             size = sum(len("".join(text.split())) for text in inline.values())
             if size > INLINE_LIMIT[kind]:
@@ -39,7 +39,7 @@ class Attachments:
 
     async def delete_inline(self, kind: Kind, name: str, policy_name: str) -> None:
         async with self.iam.lock:
-            holder = self.iam.holder(kind, name)
+            holder = await self.iam.current(kind, name)
             if policy_name not in holder.inline:
                 raise errors.NoSuchEntity(f"The {kind} policy with name {policy_name} cannot be found.")
             inline = {k: v for k, v in holder.inline.items() if k != policy_name}
@@ -54,7 +54,7 @@ class Attachments:
     async def attach(self, kind: Kind, name: str, policy_arn: str) -> None:
         check_policy_arn(policy_arn)
         async with self.iam.lock:
-            holder = self.iam.holder(kind, name)
+            holder = await self.iam.current(kind, name, f"policy:{policy_arn}")
             if self.iam.policy(policy_arn) is None:
                 raise errors.not_attachable(policy_arn)
             if policy_arn in holder.attached:
@@ -68,7 +68,7 @@ class Attachments:
     async def detach(self, kind: Kind, name: str, policy_arn: str) -> None:
         check_policy_arn(policy_arn)
         async with self.iam.lock:
-            holder = self.iam.holder(kind, name)
+            holder = await self.iam.current(kind, name)
             if policy_arn not in holder.attached:
                 raise errors.no_policy(policy_arn)
             attached = tuple(a for a in holder.attached if a != policy_arn)
@@ -79,7 +79,7 @@ class Attachments:
         if policy_arn:
             self.iam.check_boundary(policy_arn)
         async with self.iam.lock:
-            holder = self.iam.holder(kind, name)
+            holder = await self.iam.current(kind, name)
             await self.iam.commit(_changed(dataclasses.replace(holder, boundary=policy_arn)))
 
     def list_attached(

@@ -81,6 +81,7 @@ class Policies:
 
     async def delete(self, policy_arn: str) -> None:
         async with self.iam.lock:
+            await self.iam.reread([f"policy:{policy_arn}"])  # as stored now: another node may have changed it
             policy = self._own(policy_arn)
             if self.iam.attachment_count(policy.arn) or self.iam.boundary_count(policy.arn):
                 raise errors.DeleteConflict("Cannot delete a policy attached to entities.")
@@ -94,6 +95,7 @@ class Policies:
     async def create_version(self, policy_arn: str, document: str, set_as_default: bool) -> PolicyVersion:
         self._check(document)
         async with self.iam.lock:
+            await self.iam.reread([f"policy:{policy_arn}"])  # as stored now: another node may have changed it
             policy = self._own(policy_arn)
             if len(policy.versions) >= MAX_VERSIONS:
                 raise errors.LimitExceeded(
@@ -125,6 +127,7 @@ class Policies:
 
     async def delete_version(self, policy_arn: str, version_id: str) -> None:
         async with self.iam.lock:
+            await self.iam.reread([f"policy:{policy_arn}"])  # as stored now: another node may have changed it
             policy = self._own(policy_arn)
             self._version(policy, version_id)
             if version_id == policy.default_version:
@@ -134,6 +137,7 @@ class Policies:
 
     async def set_default_version(self, policy_arn: str, version_id: str) -> None:
         async with self.iam.lock:
+            await self.iam.reread([f"policy:{policy_arn}"])  # as stored now: another node may have changed it
             policy = self._own(policy_arn)
             self._version(policy, version_id)
             changed = dataclasses.replace(policy, default_version=version_id, updated=self.iam.now())

@@ -61,7 +61,7 @@ class Roles:
 
     async def delete(self, name: str) -> None:
         async with self.iam.lock:
-            role = self.iam.role_named(name)
+            role = await self.iam.current_role(name)
             if role.attached:
                 raise errors.DeleteConflict(errors.MUST_DETACH)
             if role.inline:
@@ -71,18 +71,18 @@ class Roles:
     async def update_trust_policy(self, name: str, trust_policy: str) -> None:
         self.iam.check_document(trust_policy, "trust")
         async with self.iam.lock:
-            role = self.iam.role_named(name)
+            role = await self.iam.current_role(name)
             await self.iam.commit(Change(roles=[dataclasses.replace(role, trust_policy=trust_policy)]))
 
     async def tag(self, name: str, tags: Sequence[tuple[str, str]]) -> None:
         async with self.iam.lock:
-            role = self.iam.role_named(name)
+            role = await self.iam.current_role(name)
             merged = merge_tags(role.tags, tags)
             await self.iam.commit(Change(roles=[dataclasses.replace(role, tags=merged)]))
 
     async def untag(self, name: str, keys: Sequence[str]) -> None:
         async with self.iam.lock:
-            role = self.iam.role_named(name)
+            role = await self.iam.current_role(name)
             await self.iam.commit(Change(roles=[dataclasses.replace(role, tags=drop_tags(role.tags, keys))]))
 
     def tags(

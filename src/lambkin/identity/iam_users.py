@@ -56,7 +56,7 @@ class Users:
 
     async def delete(self, name: str) -> None:
         async with self.iam.lock:
-            user = self.iam.user_named(name)
+            user = await self.iam.current_user(name)
             if self._keys_of(user):
                 raise errors.DeleteConflict(errors.MUST_DELETE_KEYS)
             if user.attached:
@@ -67,7 +67,7 @@ class Users:
 
     async def create_key(self, name: str) -> AccessKeyRecord:
         async with self.iam.lock:
-            user = self.iam.user_named(name)
+            user = await self.iam.current_user(name)
             if len(self._keys_of(user)) >= MAX_KEYS:
                 raise errors.LimitExceeded(f"Cannot exceed quota for AccessKeysPerUser: {MAX_KEYS}")
             key = AccessKeyRecord(
@@ -81,12 +81,12 @@ class Users:
 
     async def delete_key(self, name: str, key_id: str) -> None:
         async with self.iam.lock:
-            key = self._key(name, key_id)
+            key = await self._key(name, key_id)
             await self.iam.commit(Change(drop_keys=[key.access_key_id]))
 
     async def update_key(self, name: str, key_id: str, active: bool) -> None:
         async with self.iam.lock:
-            key = self._key(name, key_id)
+            key = await self._key(name, key_id)
             await self.iam.commit(Change(keys=[dataclasses.replace(key, active=active)]))
 
     def keys(
@@ -98,8 +98,8 @@ class Users:
     def _keys_of(self, user: UserRecord) -> list[AccessKeyRecord]:
         return [k for k in self.iam.keys.values() if k.user_name.lower() == user.name.lower()]
 
-    def _key(self, name: str, key_id: str) -> AccessKeyRecord:
-        user = self.iam.user_named(name)
+    async def _key(self, name: str, key_id: str) -> AccessKeyRecord:
+        user = await self.iam.current_user(name, f"key:{key_id}")
         key = self.iam.keys.get(key_id)
         if key is None or key.user_name.lower() != user.name.lower():
             raise errors.no_access_key(key_id)
