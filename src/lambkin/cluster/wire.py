@@ -5,6 +5,11 @@ head is written in one piece with the body (or the body streamed chunked), the a
 httptools (the parser uvicorn uses), the body handed on as it arrives. A connection goes back to its peer's
 idle list only once its answer was read to the end and both sides keep it alive; one that was idle and
 turns out closed by the peer is replaced once, when the request can be sent again (a body of bytes).
+
+Connections are kept per peer and per kind of request, the kind being the path's first segment: a server
+may give a connection to another protocol for good from some request on (lambkin's front door hands every
+request it does not answer itself, a cluster endpoint or the registry, to its ASGI app), and a relayed
+Invoke sent on such a connection would take the slow way there ever after.
 """
 
 from __future__ import annotations
@@ -118,7 +123,15 @@ class WireClient:
     """Requests to peers by base URL (http://host:port), over connections kept between requests."""
 
     def __init__(self) -> None:
-        self._pools: dict[str, list[_Connection]] = {}
+        self._pools: dict[str, list[_Connection]] = {}  # by peer and kind of request (see _kind)
+        self._addresses: dict[str, tuple[str, int]] = {}  # base URL -> host, port
+
+    def _address(self, base_url: str) -> tuple[str, int]:
+        address = self._addresses.get(base_url)
+        if address is None:
+            parts = urlsplit(base_url)
+            address = self._addresses[base_url] = (parts.hostname or "127.0.0.1", parts.port or 80)
+        return address
 
     def _idle(self, key: str, conn: _Connection) -> None:
         pool = self._pools.setdefault(key, [])
@@ -152,9 +165,8 @@ class WireClient:
         timeout_s: float,
     ) -> Reply:
         """Sends the request, returns once the answer's head is in (WireError if it never comes)."""
-        parts = urlsplit(base_url)
-        host, port = parts.hostname or "127.0.0.1", parts.port or 80
-        key = f"{host}:{port}"
+        host, port = self._address(base_url)
+        key = f"{host}:{port}{_kind(target)}"
         for attempt in range(2):
             conn = await self._connect(key, host, port)
             try:
@@ -217,6 +229,13 @@ class WireClient:
                 with contextlib.suppress(Exception):
                     conn.close()
         self._pools.clear()
+
+
+def _kind(target: str) -> str:
+    """The kind of request a connection is kept for: its path's first segment (`/2015-03-31`, `/_lambkin`)."""
+    path = target.partition("?")[0]
+    cut = path.find("/", 1)
+    return path if cut < 0 else path[:cut]
 
 
 class _Closed(WireError):

@@ -1,5 +1,5 @@
-"""The nodes' HTTP/1.1 client against a real socket server: kept-alive reuse, streamed bodies both ways,
-an idle connection the peer closed replaced, a peer that never answers."""
+"""The nodes' HTTP/1.1 client against a real socket server: kept-alive reuse (per kind of request), streamed
+bodies both ways, an idle connection the peer closed replaced, a peer that never answers."""
 
 import asyncio
 from collections.abc import AsyncIterator
@@ -73,10 +73,26 @@ async def test_requests_reuse_one_kept_alive_connection() -> None:
     client = WireClient()
     try:
         for i in range(3):
-            reply = await client.request(url, "POST", f"/p{i}", {"x-who": "n1"}, b"body", 5)
+            reply = await client.request(url, "POST", f"/p/{i}", {"x-who": "n1"}, b"body", 5)
             assert reply.status == 200 and reply.headers["x-answer"] == "yes"
-            assert b"".join([c async for c in reply.chunks()]) == f"POST /p{i} n1 body".encode()
+            assert b"".join([c async for c in reply.chunks()]) == f"POST /p/{i} n1 body".encode()
         assert server.connections == 1
+    finally:
+        await client.close()
+        server.stop(listener)
+
+
+async def test_requests_of_another_kind_keep_connections_of_their_own() -> None:
+    """A cluster endpoint's connection may have been handed to the peer's ASGI app for good: an Invoke is
+    never sent on it."""
+    server = Server()
+    listener, url = await _serve(server)
+    client = WireClient()
+    try:
+        for target in ("/_lambkin/cluster/invoke", "/2015-03-31/functions/f/invocations", "/_lambkin/x"):
+            reply = await client.request(url, "POST", target, {}, b"", 5)
+            await reply.read()
+        assert server.connections == 2
     finally:
         await client.close()
         server.stop(listener)
