@@ -31,7 +31,11 @@ class Server:
                 head = await reader.readuntil(b"\r\n\r\n")
                 lines = head.decode().split("\r\n")
                 method, path, _ = lines[0].split(" ")
-                fields = dict(line.split(": ", 1) for line in lines[1:] if line)
+                fields: dict[str, str] = {}
+                for line in filter(None, lines[1:]):
+                    name, value = line.split(": ", 1)
+                    key = name.lower()
+                    fields[key] = f"{fields[key]},{value}" if key in fields else value
                 if "content-length" in fields:
                     body = await reader.readexactly(int(fields["content-length"]))
                 else:  # chunked
@@ -82,6 +86,19 @@ async def test_requests_reuse_one_kept_alive_connection() -> None:
         server.stop(listener)
 
 
+async def test_extra_headers_replace_the_request_s_own() -> None:
+    """A node's signature is written over whatever a relayed client request claimed."""
+    server = Server()
+    listener, url = await _serve(server)
+    client = WireClient()
+    try:
+        reply = await client.request(url, "POST", "/p", {"X-Who": "client"}, b"", 5, {"x-who": "node"})
+        assert await reply.read() == b"POST /p node "
+    finally:
+        await client.close()
+        server.stop(listener)
+
+
 async def test_requests_of_another_kind_keep_connections_of_their_own() -> None:
     """A cluster endpoint's connection may have been handed to the peer's ASGI app for good: an Invoke is
     never sent on it."""
@@ -110,6 +127,25 @@ async def test_a_streamed_body_arrives_whole() -> None:
     try:
         reply = await client.request(url, "PUT", "/s", {}, parts(), 5)
         assert b"".join([c async for c in reply.chunks()]) == b"PUT /s  one two"
+    finally:
+        await client.close()
+        server.stop(listener)
+
+
+async def test_a_large_answer_arrives_whole_and_its_connection_is_reused() -> None:
+    server = Server()
+    listener, url = await _serve(server)
+    client = WireClient()
+    body = bytes(range(256)) * 8192  # 2 MiB: past what is read ahead of the reader
+    try:
+        for _ in range(2):
+            reply = await client.request(url, "POST", "/big", {}, body, 5)
+            received = 0
+            async for chunk in reply.chunks():
+                received += len(chunk)
+                await asyncio.sleep(0)
+            assert received == len(b"POST /big  ") + len(body)
+        assert server.connections == 1
     finally:
         await client.close()
         server.stop(listener)
