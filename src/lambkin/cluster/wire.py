@@ -88,7 +88,10 @@ class _Connection(asyncio.Protocol):
         self._end(_Closed("the peer closed the connection"))
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._end(_Closed(f"the connection broke: {exc}" if exc else "the peer closed the connection"))
+        # a reset is not a close: the peer may have taken the request (so it is not sent again)
+        self._end(
+            WireError(f"the connection broke: {exc}") if exc else _Closed("the peer closed the connection")
+        )
         self.resume_writing()  # a streamed body waiting to be written sees the end
 
     def pause_writing(self) -> None:
@@ -236,6 +239,7 @@ class Reply:
         conn, self._conn = self._conn, None  # type: ignore[assignment]
         conn.answer = None
         if self._finished and self._answer.keep_alive and conn.ended is None:
+            conn.read_on()  # (paused by the answer's last bytes, it would never read the next)
             self._client._idle(self._key, conn)
         else:
             conn.close()

@@ -151,6 +151,23 @@ async def test_a_large_answer_arrives_whole_and_its_connection_is_reused() -> No
         server.stop(listener)
 
 
+async def test_an_answer_read_whole_once_it_is_all_in_leaves_its_connection_reading() -> None:
+    server = Server()
+    listener, url = await _serve(server)
+    client = WireClient()
+    body = b"x" * 300_000  # its last bytes cross what is read ahead of the reader
+    try:
+        reply = await client.request(url, "POST", "/big", {}, body, 5)
+        await asyncio.sleep(0.2)  # all of it in
+        assert len(await reply.read()) == len(b"POST /big  ") + len(body)
+        reply = await client.request(url, "POST", "/big", {}, b"next", 2)
+        assert await reply.read() == b"POST /big  next"
+        assert server.connections == 1
+    finally:
+        await client.close()
+        server.stop(listener)
+
+
 async def test_an_idle_connection_the_peer_closed_is_replaced() -> None:
     server = Server(close_after=True)
     listener, url = await _serve(server)
