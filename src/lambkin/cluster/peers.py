@@ -15,25 +15,13 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Protocol
 
 from lambkin.cluster.membership import Membership
-from lambkin.cluster.wire import Reply, WireClient, WireError
+from lambkin.cluster.wire import HOP_BY_HOP, Reply, WireClient, WireError
 from lambkin.protocol.dialect import UNAVAILABLE
 from lambkin.store import Connection, Store
 
 NODE, TIME, SIGNATURE = "x-lambkin-node", "x-lambkin-node-time", "x-lambkin-node-signature"
 WINDOW_S = 60.0
 PREFIX = "/_lambkin/cluster"  # the nodes' own endpoints
-_HOP_BY_HOP = frozenset(
-    {
-        "connection",
-        "keep-alive",
-        "transfer-encoding",
-        "te",
-        "trailer",
-        "upgrade",
-        "proxy-connection",
-        "expect",
-    }
-)
 
 
 def cluster_secret(db: Store) -> bytes:
@@ -97,7 +85,7 @@ class PeerResponse:
         self.node = node
         self.status = reply.status
         self.headers: Mapping[str, str] = {
-            k: v for k, v in reply.headers.items() if k not in _HOP_BY_HOP
+            k: v for k, v in reply.headers.items() if k not in HOP_BY_HOP
         }  # lower-case names, hop-by-hop ones left out
         self._reply = reply
 

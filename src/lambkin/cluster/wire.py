@@ -28,10 +28,9 @@ import httptools
 IDLE_PER_PEER = 32
 BUFFERED_BYTES = 262144  # an answer's body read ahead of its reader before reading pauses
 CONNECT_TIMEOUT_S = 2.0
-# a request's headers left out: hop-by-hop ones, and the framing this client writes itself
-_FRAMING = frozenset(
+# headers that concern one connection only, never passed on
+HOP_BY_HOP = frozenset(
     {
-        "content-length",
         "connection",
         "keep-alive",
         "transfer-encoding",
@@ -42,6 +41,7 @@ _FRAMING = frozenset(
         "expect",
     }
 )
+_FRAMING = HOP_BY_HOP | {"content-length"}  # a request's headers this client writes itself, or leaves out
 _NONE: Mapping[str, str] = {}
 
 
