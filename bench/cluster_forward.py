@@ -11,7 +11,9 @@ the server each time), alternates rounds through the home node (anchor: no hop) 
 p50/p99 of both and the ratio of the p50s, hop/anchor (target <= 1.3), and the CPU time the lambkin
 processes spent per request in each phase (both nodes together; the function's own process is not
 counted): on a machine loaded by others, wall-clock latency grows with every process a request passes
-through, CPU time does not.
+through, CPU time does not. With busy polling on (LAMBKIN_BUSY_POLL_US, 1000 here as by default) that CPU
+time includes the loops' polling for what is due next; LAMBKIN_BUSY_POLL_US=0 in the bench's environment
+shows the work alone.
 """
 
 from __future__ import annotations

@@ -8,7 +8,6 @@ never reaches /_lambkin/cluster/. Connections to each peer are kept alive betwee
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 import time
@@ -16,25 +15,13 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Protocol
 
 from lambkin.cluster.membership import Membership
-from lambkin.cluster.wire import Reply, WireClient, WireError
+from lambkin.cluster.wire import HOP_BY_HOP, Reply, WireClient, WireError
 from lambkin.protocol.dialect import UNAVAILABLE
 from lambkin.store import Connection, Store
 
 NODE, TIME, SIGNATURE = "x-lambkin-node", "x-lambkin-node-time", "x-lambkin-node-signature"
 WINDOW_S = 60.0
 PREFIX = "/_lambkin/cluster"  # the nodes' own endpoints
-_HOP_BY_HOP = frozenset(
-    {
-        "connection",
-        "keep-alive",
-        "transfer-encoding",
-        "te",
-        "trailer",
-        "upgrade",
-        "proxy-connection",
-        "expect",
-    }
-)
 
 
 def cluster_secret(db: Store) -> bytes:
@@ -98,7 +85,7 @@ class PeerResponse:
         self.node = node
         self.status = reply.status
         self.headers: Mapping[str, str] = {
-            k: v for k, v in reply.headers.items() if k not in _HOP_BY_HOP
+            k: v for k, v in reply.headers.items() if k not in HOP_BY_HOP
         }  # lower-case names, hop-by-hop ones left out
         self._reply = reply
 
@@ -130,7 +117,7 @@ class Peers:
 
     def _mac(self, node: str, stamp: str, method: str, path: str) -> str:
         text = f"{node}\n{stamp}\n{method.upper()}\n{path}".encode()
-        return hmac.new(self._secret, text, hashlib.sha256).hexdigest()
+        return hmac.digest(self._secret, text, "sha256").hex()
 
     def sign(self, method: str, path: str) -> dict[str, str]:
         """The headers that prove this node sent `method path` (path without the query)."""
@@ -180,12 +167,11 @@ class Peers:
         """As `request`, to the node at `base_url` (a Host header in `headers` is kept: a relayed client
         request's signature covers it)."""
         node, url_base = base_url, base_url.rstrip("/")
-        path = target.split("?", 1)[0]
-        sent = {k: v for k, v in (headers or {}).items() if k.lower() not in _HOP_BY_HOP}
-        sent.update(self.sign(method, path))
-        try:
+        signature = self.sign(method, target.partition("?")[0])
+        timeout_s = self.timeout_s if timeout_s is None else timeout_s
+        try:  # (the client leaves hop-by-hop headers out, and writes the signature's after the others)
             reply = await self._client.request(
-                url_base, method, target, sent, body, self.timeout_s if timeout_s is None else timeout_s
+                url_base, method, target, headers or {}, body, timeout_s, signature
             )
         except WireError as exc:
             raise PeerUnreachable(node, str(exc)) from exc

@@ -1,7 +1,8 @@
-"""The nodes' HTTP/1.1 client against a real socket server: kept-alive reuse, streamed bodies both ways,
-an idle connection the peer closed replaced, a peer that never answers."""
+"""The nodes' HTTP/1.1 client against a real socket server: kept-alive reuse (per kind of request), streamed
+bodies both ways, an idle connection the peer closed replaced, a peer that never answers."""
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 
 import pytest
@@ -31,7 +32,11 @@ class Server:
                 head = await reader.readuntil(b"\r\n\r\n")
                 lines = head.decode().split("\r\n")
                 method, path, _ = lines[0].split(" ")
-                fields = dict(line.split(": ", 1) for line in lines[1:] if line)
+                fields: dict[str, str] = {}
+                for line in filter(None, lines[1:]):
+                    name, value = line.split(": ", 1)
+                    key = name.lower()
+                    fields[key] = f"{fields[key]},{value}" if key in fields else value
                 if "content-length" in fields:
                     body = await reader.readexactly(int(fields["content-length"]))
                 else:  # chunked
@@ -67,51 +72,90 @@ async def _serve(server: Server) -> tuple[asyncio.Server, str]:
     return listener, f"http://127.0.0.1:{port}"
 
 
-async def test_requests_reuse_one_kept_alive_connection() -> None:
-    server = Server()
+@contextlib.asynccontextmanager
+async def serving(server: Server) -> AsyncIterator[tuple[WireClient, str]]:
+    """A client, and the URL of `server` listening; both closed after."""
     listener, url = await _serve(server)
     client = WireClient()
     try:
-        for i in range(3):
-            reply = await client.request(url, "POST", f"/p{i}", {"x-who": "n1"}, b"body", 5)
-            assert reply.status == 200 and reply.headers["x-answer"] == "yes"
-            assert b"".join([c async for c in reply.chunks()]) == f"POST /p{i} n1 body".encode()
-        assert server.connections == 1
+        yield client, url
     finally:
         await client.close()
         server.stop(listener)
 
 
-async def test_a_streamed_body_arrives_whole() -> None:
+async def test_requests_reuse_one_kept_alive_connection() -> None:
     server = Server()
-    listener, url = await _serve(server)
-    client = WireClient()
+    async with serving(server) as (client, url):
+        for i in range(3):
+            reply = await client.request(url, "POST", f"/p/{i}", {"x-who": "n1"}, b"body", 5)
+            assert reply.status == 200 and reply.headers["x-answer"] == "yes"
+            assert b"".join([c async for c in reply.chunks()]) == f"POST /p/{i} n1 body".encode()
+    assert server.connections == 1
 
+
+async def test_extra_headers_replace_the_request_s_own() -> None:
+    """A node's signature is written over whatever a relayed client request claimed."""
+    async with serving(Server()) as (client, url):
+        reply = await client.request(url, "POST", "/p", {"X-Who": "client"}, b"", 5, {"x-who": "node"})
+        assert await reply.read() == b"POST /p node "
+
+
+async def test_requests_of_another_kind_keep_connections_of_their_own() -> None:
+    """A cluster endpoint's connection may have been handed to the peer's ASGI app for good: an Invoke is
+    never sent on it."""
+    server = Server()
+    async with serving(server) as (client, url):
+        for target in ("/_lambkin/cluster/invoke", "/2015-03-31/functions/f/invocations", "/_lambkin/x"):
+            reply = await client.request(url, "POST", target, {}, b"", 5)
+            await reply.read()
+    assert server.connections == 2
+
+
+async def test_a_streamed_body_arrives_whole() -> None:
     async def parts() -> AsyncIterator[bytes]:
         for part in (b"one ", b"", b"two"):
             yield part
 
-    try:
+    async with serving(Server()) as (client, url):
         reply = await client.request(url, "PUT", "/s", {}, parts(), 5)
         assert b"".join([c async for c in reply.chunks()]) == b"PUT /s  one two"
-    finally:
-        await client.close()
-        server.stop(listener)
+
+
+async def test_a_large_answer_arrives_whole_and_its_connection_is_reused() -> None:
+    server = Server()
+    body = bytes(range(256)) * 8192  # 2 MiB: past what is read ahead of the reader
+    async with serving(server) as (client, url):
+        for _ in range(2):
+            reply = await client.request(url, "POST", "/big", {}, body, 5)
+            received = 0
+            async for chunk in reply.chunks():
+                received += len(chunk)
+                await asyncio.sleep(0)
+            assert received == len(b"POST /big  ") + len(body)
+    assert server.connections == 1
+
+
+async def test_an_answer_read_whole_once_it_is_all_in_leaves_its_connection_reading() -> None:
+    server = Server()
+    body = b"x" * 300_000  # its last bytes cross what is read ahead of the reader
+    async with serving(server) as (client, url):
+        reply = await client.request(url, "POST", "/big", {}, body, 5)
+        await asyncio.sleep(0.2)  # all of it in
+        assert len(await reply.read()) == len(b"POST /big  ") + len(body)
+        reply = await client.request(url, "POST", "/big", {}, b"next", 2)
+        assert await reply.read() == b"POST /big  next"
+    assert server.connections == 1
 
 
 async def test_an_idle_connection_the_peer_closed_is_replaced() -> None:
     server = Server(close_after=True)
-    listener, url = await _serve(server)
-    client = WireClient()
-    try:
+    async with serving(server) as (client, url):
         for _ in range(2):
             reply = await client.request(url, "GET", "/", {}, b"", 5)
             assert b"".join([c async for c in reply.chunks()]).startswith(b"GET /")
             await asyncio.sleep(0.05)
-        assert server.connections == 2
-    finally:
-        await client.close()
-        server.stop(listener)
+    assert server.connections == 2
 
 
 async def test_no_answer_in_time_and_nobody_listening_are_wire_errors() -> None:
