@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl, unquote
 
 from lambkin.api import console_live_log as live_log
 from lambkin.api import console_pages as html
-from lambkin.api.asgi import Receive, Scope, Send, read_body, respond
+from lambkin.api.asgi import Receive, Scope, Send, header, read_body, respond
 from lambkin.api.console_calls import Calls, Refused
 from lambkin.api.console_queues import QueuePages
 from lambkin.api.console_sessions import COOKIE, LIFETIME_S, ConsoleSessions, Session
@@ -306,14 +306,10 @@ class Console:
     async def _live_log(self, session: Session, name: str, scope: Scope, send: Send) -> None:
         group = f"/aws/lambda/{name}"
         asked = {"logGroupName": group, "limit": 1}
-        await self.calls.call(
-            session, "logs", "FilterLogEvents", asked, missing_ok=True
-        )  # allowed to read it?
-        headers = {
-            bytes(k).decode("latin-1").lower(): bytes(v).decode("latin-1") for k, v in scope["headers"]
-        }
+        # allowed to read it? (Refused, shown as the page's error, before the stream starts)
+        await self.calls.call(session, "logs", "FilterLogEvents", asked, missing_ok=True)
         query = dict(parse_qsl(bytes(scope.get("query_string", b"")).decode("latin-1")))
-        start = live_log.resume_point(headers, query, live_log.now_ms())
+        start = live_log.resume_point(header(scope, b"last-event-id"), query.get("after"), live_log.now_ms())
 
         async def read(params: dict[str, Any]) -> dict[str, Any] | None:
             return await self.calls.maybe(session, "logs", "FilterLogEvents", params)

@@ -35,10 +35,10 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def resume_point(headers: Mapping[str, str], query: Mapping[str, str], now: int) -> tuple[int, str | None]:
+def resume_point(last_event_id: str | None, after: str | None, now: int) -> tuple[int, str | None]:
     """Where a stream starts: (time in ms, the eventId last shown there or None), from the reconnect's
     Last-Event-ID, else the page's `after`, else `now`; a malformed one counts as absent."""
-    for mark in (headers.get("last-event-id"), query.get("after")):
+    for mark in (last_event_id, after):
         if not mark:
             continue
         at, _, event = mark.partition(":")

@@ -11,15 +11,14 @@ from lambkin.api import console_live_log as live_log
 
 
 def test_a_reconnect_resumes_from_its_last_event_before_the_pages_time() -> None:
-    headers = {"last-event-id": "1700:abc"}
-    assert live_log.resume_point(headers, {"after": "1500"}, now=2000) == (1700, "abc")
-    assert live_log.resume_point({}, {"after": "1500"}, now=2000) == (1500, None)
-    assert live_log.resume_point({}, {}, now=2000) == (2000, None)
+    assert live_log.resume_point("1700:abc", "1500", now=2000) == (1700, "abc")
+    assert live_log.resume_point(None, "1500", now=2000) == (1500, None)
+    assert live_log.resume_point(None, None, now=2000) == (2000, None)
 
 
 def test_a_malformed_or_future_resume_point_is_not_trusted() -> None:
-    assert live_log.resume_point({"last-event-id": "soon:x"}, {"after": "-5"}, now=2000) == (2000, None)
-    assert live_log.resume_point({}, {"after": "99999"}, now=2000) == (2000, None)
+    assert live_log.resume_point("soon:x", "-5", now=2000) == (2000, None)
+    assert live_log.resume_point(None, "99999", now=2000) == (2000, None)
 
 
 class LogGroup:
