@@ -135,11 +135,11 @@ class Iam:
         stored as created)."""
         match kind:
             case "role":
-                known = self.roles.get(name.lower())
-                return kind, name if known is None else known.name
+                role = self.roles.get(name.lower())
+                return kind, name if role is None else role.name
             case "user":
-                found = self.users.get(name.lower())
-                return kind, name if found is None else found.name
+                user = self.users.get(name.lower())
+                return kind, name if user is None else user.name
             case "policy":
                 policy = self.policies.get(name.lower())
                 return kind, name if policy is None else policy.arn
@@ -154,11 +154,11 @@ class Iam:
         return self.holder(kind, name)
 
     async def current_role(self, name: str) -> RoleRecord:
-        await self.current("role", name)
+        await self.reread([f"role:{name}"])
         return self.role_named(name)
 
     async def current_user(self, name: str, *more: str) -> UserRecord:
-        await self.current("user", name, *more)
+        await self.reread([f"user:{name}", *more])
         return self.user_named(name)
 
     async def commit(self, change: Change) -> None:

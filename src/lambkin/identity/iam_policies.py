@@ -81,8 +81,7 @@ class Policies:
 
     async def delete(self, policy_arn: str) -> None:
         async with self.iam.lock:
-            await self.iam.reread([f"policy:{policy_arn}"])  # as stored now: another node may have changed it
-            policy = self._own(policy_arn)
+            policy = await self._own(policy_arn)
             if self.iam.attachment_count(policy.arn) or self.iam.boundary_count(policy.arn):
                 raise errors.DeleteConflict("Cannot delete a policy attached to entities.")
             if len(policy.versions) > 1:
@@ -95,8 +94,7 @@ class Policies:
     async def create_version(self, policy_arn: str, document: str, set_as_default: bool) -> PolicyVersion:
         self._check(document)
         async with self.iam.lock:
-            await self.iam.reread([f"policy:{policy_arn}"])  # as stored now: another node may have changed it
-            policy = self._own(policy_arn)
+            policy = await self._own(policy_arn)
             if len(policy.versions) >= MAX_VERSIONS:
                 raise errors.LimitExceeded(
                     f"A managed policy can have up to {MAX_VERSIONS} versions. Before you create a new "
@@ -127,8 +125,7 @@ class Policies:
 
     async def delete_version(self, policy_arn: str, version_id: str) -> None:
         async with self.iam.lock:
-            await self.iam.reread([f"policy:{policy_arn}"])  # as stored now: another node may have changed it
-            policy = self._own(policy_arn)
+            policy = await self._own(policy_arn)
             self._version(policy, version_id)
             if version_id == policy.default_version:
                 raise errors.DeleteConflict("Cannot delete the default version of a policy.")
@@ -137,13 +134,15 @@ class Policies:
 
     async def set_default_version(self, policy_arn: str, version_id: str) -> None:
         async with self.iam.lock:
-            await self.iam.reread([f"policy:{policy_arn}"])  # as stored now: another node may have changed it
-            policy = self._own(policy_arn)
+            policy = await self._own(policy_arn)
             self._version(policy, version_id)
             changed = dataclasses.replace(policy, default_version=version_id, updated=self.iam.now())
             await self.iam.commit(Change(policies=[changed]))
 
-    def _own(self, policy_arn: str) -> ManagedPolicy:
+    async def _own(self, policy_arn: str) -> ManagedPolicy:
+        """The customer managed policy a write changes, as stored now (another node may have changed it);
+        callers hold IAM's lock."""
+        await self.iam.reread([f"policy:{policy_arn}"])
         policy = self.get(policy_arn)
         if policy.aws_managed:
             raise errors.UnmodifiableEntity(
