@@ -58,6 +58,14 @@ class InvalidParameterValue(QueueError):
     code = "InvalidParameterValue"
 
 
+def check_range(name: str, value: int, low: int, high: int) -> None:
+    """InvalidParameterValue, in SQS's words, for a numeric parameter outside [low, high]."""
+    if not low <= value <= high:
+        raise InvalidParameterValue(
+            f"Value {value} for parameter {name} is invalid. Reason: Must be between {low} and {high}, if provided."
+        )
+
+
 class MissingParameter(QueueError):
     code = "MissingParameter"
 

@@ -9,7 +9,7 @@ another consumer's now).
 
 from __future__ import annotations
 
-from lambkin.queues.errors import InvalidParameterValue, MessageNotInflight
+from lambkin.queues.errors import InvalidParameterValue, MessageNotInflight, check_range
 from lambkin.queues.lifecycle import MessageEvent, MessageMeta, MessageState, change_visibility, transition
 from lambkin.queues.queue import Queue
 from lambkin.queues.receipts import decode
@@ -52,10 +52,3 @@ def expired(handle: str) -> InvalidParameterValue:
     return InvalidParameterValue(
         f"Value {handle} for parameter ReceiptHandle is invalid. Reason: The receipt handle has expired."
     )
-
-
-def check_range(name: str, value: int, low: int, high: int) -> None:
-    if not low <= value <= high:
-        raise InvalidParameterValue(
-            f"Value {value} for parameter {name} is invalid. Reason: Must be between {low} and {high}, if provided."
-        )

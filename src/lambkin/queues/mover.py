@@ -25,6 +25,7 @@ from lambkin.queues.errors import (
     QueueError,
     QueueUnavailable,
     ResourceNotFoundException,
+    check_range,
 )
 from lambkin.queues.lifecycle import MessageMeta
 from lambkin.queues.move_tasks import CANCELLED, CANCELLING, COMPLETED, FAILED, RUNNING, MoveTask
@@ -86,11 +87,8 @@ class Mover:
     async def start(self, source_arn: str, destination_arn: str | None, rate: int | None) -> str:
         """StartMessageMoveTask, on the node serving the source queue: the new task's handle."""
         source = self.registry.get(self.source_name(source_arn))
-        if rate is not None and not 1 <= rate <= MAX_RATE:
-            raise InvalidParameterValue(
-                f"Value {rate} for parameter MaxNumberOfMessagesPerSecond is invalid. "
-                f"Reason: Must be between 1 and {MAX_RATE}, if provided."
-            )
+        if rate is not None:
+            check_range("MaxNumberOfMessagesPerSecond", rate, 1, MAX_RATE)
         if not self.registry.dead_letter_sources(source.name):
             raise InvalidParameterValue("Source queue must be configured as a Dead Letter Queue.")
         if destination_arn is not None:
@@ -139,11 +137,8 @@ class Mover:
 
     async def tasks(self, source: str, max_results: int | None) -> list[MoveTask]:
         """ListMessageMoveTasks: the source queue's most recent tasks (1 unless asked for up to 10)."""
-        if max_results is not None and not 1 <= max_results <= MAX_LISTED:
-            raise InvalidParameterValue(
-                f"Value {max_results} for parameter MaxResults is invalid. "
-                f"Reason: Must be between 1 and {MAX_LISTED}, if provided."
-            )
+        if max_results is not None:
+            check_range("MaxResults", max_results, 1, MAX_LISTED)
         return await self.service.db.run(lambda conn: move_tasks.tasks_of(conn, source, max_results or 1))
 
     async def run(self) -> None:

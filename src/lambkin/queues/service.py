@@ -23,6 +23,7 @@ from lambkin.queues.errors import (
     QueueElsewhere,
     QueueError,
     QueueUnavailable,
+    check_range,
 )
 from lambkin.queues.journal import Journal
 from lambkin.queues.lifecycle import (
@@ -286,14 +287,14 @@ class QueueService:
         On a FIFO queue, a repeated `attempt_id` (ReceiveRequestAttemptId) within 5 minutes returns the
         same messages and receipt handles while none of them has been deleted or changed.
         """
-        handles.check_range("MaxNumberOfMessages", max_messages, 1, MAX_BATCH)
+        check_range("MaxNumberOfMessages", max_messages, 1, MAX_BATCH)
         if wait_seconds is not None and not 0 <= wait_seconds <= 20:
             raise InvalidParameterValue(
                 f"Value {wait_seconds} for parameter WaitTimeSeconds is invalid. Reason: Must be >= 0 and <= 20, "
                 "if provided."
             )
         if visibility_timeout is not None:
-            handles.check_range("VisibilityTimeout", visibility_timeout, 0, handles.MAX_VISIBILITY)
+            check_range("VisibilityTimeout", visibility_timeout, 0, handles.MAX_VISIBILITY)
         queue, lease = await self.owned.here(queue_name)
         attempt_id = attempt_id if queue.fifo else None
         if attempt_id is not None:
