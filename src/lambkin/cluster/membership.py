@@ -14,7 +14,7 @@ import json
 import logging
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from lambkin.store import Connection, Migration, Store, StoreError
@@ -152,6 +152,11 @@ class _Base:
         return name in self._nodes
 
     def _see(self, nodes: dict[str, Node]) -> None:
+        """Takes `nodes` as the live ones; this node's own entry carries its state as it is now, not as a
+        heartbeat read it back (a node ready a moment ago serves its own work before its next beat)."""
+        mine = nodes.get(self._name)
+        if mine is not None and mine.state != self._state:
+            nodes = {**nodes, self._name: replace(mine, state=self._state)}
         before = {(n.name, n.state, n.incarnation) for n in self._nodes.values()}
         self._nodes = nodes
         if before != {(n.name, n.state, n.incarnation) for n in nodes.values()}:
@@ -204,6 +209,7 @@ class ClusterMembership(_Base):
 
     def set_state(self, state: str) -> None:
         super().set_state(state)
+        self._see(dict(self._nodes))  # this node's view of itself changes now
         self._wake.set()  # the others hear of it now, not at the next beat
 
     async def beat(self) -> None:

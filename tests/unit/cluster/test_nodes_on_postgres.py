@@ -11,6 +11,7 @@ import pytest
 from lambkin.cluster import READY, LeaseLost, join
 from lambkin.cluster.leases import ClusterLeases
 from lambkin.cluster.membership import ClusterMembership
+from lambkin.cluster.owners import Here, Owners
 from lambkin.config import Settings
 from lambkin.credentials import Credentials
 from lambkin.store import Connection, Store
@@ -61,6 +62,24 @@ async def test_beating_nodes_see_each_other_and_their_states(database, stores, t
     assert [n.name for n in mb.ready()] == ["a"]
     assert mb.node("a").extra == {"warm": ["fn:1"]}  # type: ignore[union-attr]
     assert mb.node("a").url == "http://127.0.0.1:10"  # type: ignore[union-attr]
+
+
+async def test_a_node_ready_a_moment_ago_counts_itself_ready_before_its_next_beat(  # type: ignore[no-untyped-def]
+    database, stores, tmp_path
+) -> None:
+    a = _node(database, stores, "a", tmp_path)
+    ma = a.membership
+    assert isinstance(ma, ClusterMembership)
+    await ma.beat()
+    assert ma.ready() == []
+
+    ma.set_state(READY)  # the server has started; its heartbeat has not been written since
+
+    assert [n.name for n in ma.ready()] == ["a"]
+    place = await Owners("queue", ma, a.leases).place("q", relayed=False)
+    assert isinstance(place, Here)  # its work is served here, not refused as nobody's
+    await ma.refresh()  # a read of the row written while starting does not take it back
+    assert [n.name for n in ma.ready()] == ["a"]
 
 
 async def test_a_node_reads_the_others_when_asked_without_writing_its_own_row(
