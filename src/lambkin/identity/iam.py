@@ -118,6 +118,8 @@ class Iam:
                         self.roles.pop(name.lower(), None)
                     case "user":
                         self.users.pop(name.lower(), None)
+                        for key in [k for k in self.keys.values() if k.user_name.lower() == name.lower()]:
+                            del self.keys[key.access_key_id]
                     case "key":
                         self.keys.pop(name, None)
                     case "policy":

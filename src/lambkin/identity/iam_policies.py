@@ -81,6 +81,7 @@ class Policies:
 
     async def delete(self, policy_arn: str) -> None:
         async with self.iam.lock:
+            await self.iam.reread(None)  # its attachments as stored now, another node's included
             policy = await self._own(policy_arn)
             if self.iam.attachment_count(policy.arn) or self.iam.boundary_count(policy.arn):
                 raise errors.DeleteConflict("Cannot delete a policy attached to entities.")

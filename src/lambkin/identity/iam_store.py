@@ -82,7 +82,8 @@ def load(conn: Connection) -> Loaded:
 
 
 def load_some(conn: Connection, names: Sequence[tuple[Entity, str]]) -> Loaded:
-    """The stored entities of these kinds and names (exactly as written; a deleted one is not found)."""
+    """The stored entities of these kinds and names (exactly as written; a deleted one is not found); a
+    user's access keys with the user."""
     loaded = Loaded()
     for kind, name in names:
         if kind == "role":
@@ -93,6 +94,9 @@ def load_some(conn: Connection, names: Sequence[tuple[Entity, str]]) -> Loaded:
             for (text,) in conn.execute("SELECT record FROM iam_users WHERE name = ?", (name,)):
                 user = model.decode_user(text)
                 loaded.users[user.name.lower()] = user
+            for (text,) in conn.execute("SELECT record FROM iam_access_keys WHERE user_name = ?", (name,)):
+                key = model.decode_key(text)  # a user's keys come with it (its limit, its deletion)
+                loaded.keys[key.access_key_id] = key
         elif kind == "key":
             for (text,) in conn.execute(
                 "SELECT record FROM iam_access_keys WHERE access_key_id = ?", (name,)

@@ -26,7 +26,8 @@ from lambkin.functions.repository import MIGRATIONS as FUNCTION_MIGRATIONS
 from lambkin.identity import iam_store
 from lambkin.identity.iam import Iam
 from lambkin.identity.iam_attachments import Attachments
-from lambkin.identity.iam_errors import EntityAlreadyExists
+from lambkin.identity.iam_errors import DeleteConflict, EntityAlreadyExists, LimitExceeded
+from lambkin.identity.iam_policies import Policies
 from lambkin.identity.iam_roles import Roles
 from lambkin.identity.iam_users import Users
 from lambkin.invoke.targets import Targets
@@ -255,6 +256,27 @@ async def test_a_write_on_a_node_that_has_not_heard_the_news_yet_starts_from_the
     key = await Users(here).create_key("alice")
     await Users(there).update_key("alice", key.access_key_id, active=False)  # a key it never heard of
     assert not here.db.run_sync(iam_store.load).keys[key.access_key_id].active
+
+
+async def test_limits_and_conflicts_count_what_another_node_wrote_before_its_news(
+    iams: tuple[Iam, Iam],
+) -> None:
+    """A user's third key, the deletion of a user with keys and of a policy attached elsewhere are refused
+    on a node that has not heard of the keys or the attachment yet (no news delivered here)."""
+    here, there = iams
+    await Users(here).create("alice")
+    await Users(here).create_key("alice")
+    await Users(here).create_key("alice")
+    with pytest.raises(LimitExceeded, match="Cannot exceed quota for AccessKeysPerUser: 2"):
+        await Users(there).create_key("alice")
+    with pytest.raises(DeleteConflict):
+        await Users(there).delete("alice")
+    policy = await Policies(here).create("logs", LOGS)
+    await Roles(here).create("app", TRUST)
+    await Attachments(here).attach("role", "app", policy.arn)
+    with pytest.raises(DeleteConflict, match=r"Cannot delete a policy attached to entities\."):
+        await Policies(there).delete(policy.arn)
+    assert len(here.db.run_sync(iam_store.load).keys) == 2
 
 
 async def test_after_lost_news_a_node_reads_all_of_iam_again(iams: tuple[Iam, Iam], bus: FakeBus) -> None:
