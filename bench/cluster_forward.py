@@ -11,7 +11,11 @@ the server each time), alternates rounds through the home node (anchor: no hop) 
 p50/p99 of both and the ratio of the p50s, hop/anchor (target <= 1.3), and the CPU time the lambkin
 processes spent per request in each phase (both nodes together; the function's own process is not
 counted): on a machine loaded by others, wall-clock latency grows with every process a request passes
-through, CPU time does not. With busy polling on (LAMBKIN_BUSY_POLL_US, 1000 here as by default) that CPU
+through, CPU time does not.
+
+A third phase is the hop's floor: the same request through HAProxy (HTTP mode, keep-alive on both sides, the
+home node its one server), i.e. one more process and two more loopback crossings made by a load balancer
+written in C. Its ratio to the anchor is what any hop costs on this machine, whoever makes it. With busy polling on (LAMBKIN_BUSY_POLL_US, 1000 here as by default) that CPU
 time includes the loops' polling for what is due next; LAMBKIN_BUSY_POLL_US=0 in the bench's environment
 shows the work alone.
 """
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 import statistics
 import sys
 import time
@@ -29,12 +34,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from tests.cluster import HAProxy
 from tests.harness import LambkinServer
 from tests.postgres import PostgresServer
 
 from bench.support import (
     create_function,
     creds,
+    http_over,
     lambkin_connection,
     lambkin_server,
     percentile,
@@ -100,6 +107,7 @@ def main(argv: list[str]) -> int:
 
     body = b'{"bench": "forward"}'
     postgres = PostgresServer().start()
+    proxy: HAProxy | None = None
     try:
         with cluster(postgres.create_database("bench")) as servers:
             home = home_of(servers)
@@ -110,13 +118,20 @@ def main(argv: list[str]) -> int:
             hop_path, hop_headers = signed_invoke(servers[other], FUNCTION, body)
             post(lambkin_connection(servers[home]), has_path, body, has_headers)  # the cold start
             wait_for_warm(servers[other], hop_path, hop_headers, body)
+            proxy_root = Path(servers[home].data_dir).parent / "haproxy"
+            proxy_root.mkdir(exist_ok=True)
+            proxy = HAProxy(proxy_root, {home: f"127.0.0.1:{servers[home].port}"}).start()
             anchor: list[float] = []
             hop: list[float] = []
+            floor: list[float] = []
             cpu = {phase: dict.fromkeys(servers, 0.0) for phase in ("anchor", "hop")}
             per_round = max(1, args.requests // args.rounds)
             for _ in range(args.rounds):
                 has_conn = lambkin_connection(servers[home])
                 hop_conn = lambkin_connection(servers[other])
+                proxy_sock = socket.create_connection(("127.0.0.1", proxy.port))
+                proxy_sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                proxy_conn = http_over(proxy_sock)
                 before = cpu_ms(servers)
                 anchor += timed(lambda: post(has_conn, has_path, body, has_headers), per_round)  # noqa: B023
                 middle = cpu_ms(servers)
@@ -125,9 +140,13 @@ def main(argv: list[str]) -> int:
                 for name in servers:
                     cpu["anchor"][name] += middle[name] - before[name]
                     cpu["hop"][name] += after[name] - middle[name]
+                floor += timed(lambda: post(proxy_conn, has_path, body, has_headers), per_round)  # noqa: B023
                 has_conn.close()
                 hop_conn.close()
+                proxy_conn.close()
     finally:
+        if proxy is not None:
+            proxy.stop()
         postgres.remove()
     ratio = statistics.median(hop) / statistics.median(anchor)
     print(
@@ -138,7 +157,15 @@ def main(argv: list[str]) -> int:
         f"warm invoke through {other} (one forward):         p50 {statistics.median(hop):.3f} ms, "
         f"p99 {percentile(hop, 0.99):.3f} ms"
     )
+    print(
+        f"warm invoke through HAProxy to {home} (the floor):  p50 {statistics.median(floor):.3f} ms, "
+        f"p99 {percentile(floor, 0.99):.3f} ms"
+    )
     print(f"ratio hop/anchor (p50): {ratio:.2f} (target <= {TARGET_RATIO}); {len(hop)} requests each")
+    print(
+        f"ratio floor/anchor (p50): {statistics.median(floor) / statistics.median(anchor):.2f} "
+        "(a hop made by HAProxy instead of a lambkin node)"
+    )
     for phase, count in (("anchor", len(anchor)), ("hop", len(hop))):
         each = ", ".join(f"{name} {used / count:.3f} ms" for name, used in cpu[phase].items())
         print(f"lambkin CPU per request, {phase}: {sum(cpu[phase].values()) / count:.3f} ms ({each})")

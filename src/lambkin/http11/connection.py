@@ -320,14 +320,14 @@ class Connection(asyncio.Protocol):
     def _await_next_request(self, poll: bool) -> None:
         if self._poll is None:
             return  # nobody polls: the gap to the next request is nobody's business
-        self._answered_at = self._loop.time()
+        self._answered_at = self._poll.clock()  # not loop.time(): uvloop's counts whole milliseconds
         if poll and self._poll is not None and self._gap_s is not None:
             self._next_request = self._loop.create_future()
             self._poll.hold(self._next_request, self._gap_s)
 
     def _request_arrived(self) -> None:
-        if self._answered_at is not None:
-            gap = self._loop.time() - self._answered_at
+        if self._answered_at is not None and self._poll is not None:
+            gap = self._poll.clock() - self._answered_at
             self._gap_s = gap if self._gap_s is None else 0.8 * self._gap_s + 0.2 * gap
             self._answered_at = None
         if self._next_request is not None and not self._next_request.done():

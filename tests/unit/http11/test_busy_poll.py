@@ -4,8 +4,13 @@ and gives up as soon as another thread wants the core; its Trial keeps polling o
 from __future__ import annotations
 
 import asyncio
+from typing import Any
+
+import uvloop
 
 from lambkin.http11.busy_poll import BusyPoll, Trial
+from lambkin.http11.connection import Connection
+from lambkin.http11.exchange import Reply, Request
 
 
 def _idle_core() -> None:
@@ -156,3 +161,41 @@ async def test_where_polling_does_not_pay_the_loop_sleeps_through_every_hold() -
     poll.hold(answer, 0.2)
     assert not poll.polling
     answer.set_result(None)
+
+
+# --- the next request of a quick client -------------------------------------------------------------------
+
+
+class _Quick(Connection):
+    """Answers every request at once, as a synchronous Invoke: the client's next request is polled for."""
+
+    def head_received(self, request: Request) -> int:
+        return 1 << 20
+
+    def received(self, request: Request, reply: Reply) -> None:
+        reply.poll_next = True
+        reply.send(200, b"ok")
+
+
+class _Sink:
+    def write(self, data: bytes) -> None:
+        pass
+
+    def get_extra_info(self, name: str) -> Any:
+        return None
+
+
+def test_a_client_coming_back_within_a_millisecond_is_polled_for_on_uvloop() -> None:
+    """uvloop's loop.time() counts whole milliseconds: the gap to the next request is timed finer."""
+    now = [0.0]
+    poll = BusyPoll(cap_s=0.001, clock=lambda: now[0], yield_core=_idle_core)
+
+    async def client_comes_back_in_200_us() -> bool:
+        conn = _Quick(set(), poll=poll)
+        conn.connection_made(_Sink())  # type: ignore[arg-type]
+        conn.data_received(b"GET / HTTP/1.1\r\n\r\n")
+        now[0] += 0.0002
+        conn.data_received(b"GET / HTTP/1.1\r\n\r\n")  # its gap is known now: the next one is polled for
+        return poll.polling
+
+    assert uvloop.run(client_comes_back_in_200_us())
