@@ -9,11 +9,14 @@ and never sleeps: for at most twice the wait it expects, and only for waits expe
 Whether that pays is the machine's business (docs/design/warm-invoke.md). Waking a sleeping CPU is cheap on
 bare metal and on a host that halt-polls, dear on a VM whose idle vCPU exits to a host that does not; and a
 spinning loop takes a core that the runtime and the client, on a small machine, need for the very answer it
-waits for. So a `Trial` decides by measuring: holds alternate in blocks between polling and sleeping, each
-hold's wait is recorded as a multiple of the wait it expected, and the way with the shorter median wait is
-kept for the next few thousand holds, then tried again. While polling, each turn also yields the core first
-(`sched_yield`): a yield that took longer than `contended_s` means someone else ran, and the loop goes back
-to sleep until the next hold.
+waits for. So a `Trial` decides by measuring what a caller waits for: the cycle of a client that comes straight back (its
+request's arrival to its next request's, on the same connection: lambkin's work, the function's, every
+wake-up on the way and the client's own turn), which the connection reports. A block of cycles polling and
+one sleeping, each long enough that the machine settles into its way (its first cycles are not counted:
+whether a halted vCPU is dear to wake is partly the host's memory of recent halts, so short alternating
+blocks measure both ways alike), then the way with the shorter median cycle is kept for a few thousand
+cycles and tried again. While polling, each turn also yields the core first (`sched_yield`): a yield that
+took longer than `contended_s` means someone else ran, and the loop goes back to sleep until the next hold.
 """
 
 from __future__ import annotations
@@ -30,50 +33,61 @@ log = logging.getLogger("lambkin.http")
 
 
 class Trial:
-    """Whether polling pays on this machine now, found by trying it. `next_hold()` says how the next hold
-    waits (poll or sleep) and whether its wait is measured; `record()` takes the measured wait, as a
-    multiple of the expected one.
+    """Whether polling pays on this machine now, found by trying it on the cycles of quick clients.
 
-    A trial alternates blocks of `block` holds between polling and sleeping until each way has
-    `samples` waits; the verdict polls only if polling's median wait is shorter than sleeping's by more
-    than `margin` (polling costs a core, so a tie goes to sleeping). The verdict holds for `settle` holds,
-    unmeasured; then a new trial starts."""
+    `polls()` says how holds wait now; `record(epoch, cycle_s)` takes a cycle that began in `epoch` (one
+    during which the way changed is not counted). A trial is a block of `block` cycles polling, then one
+    sleeping; each block's first `skip` cycles are not kept. The verdict polls only if polling's median cycle
+    is shorter than sleeping's by more than `margin` (polling costs a core, so a tie goes to sleeping); it
+    holds for `settle` cycles, then a new trial starts. Where no client comes straight back nothing is
+    recorded, and the first block's way stays."""
 
-    def __init__(self, block: int = 16, samples: int = 64, settle: int = 4096, margin: float = 0.1) -> None:
+    def __init__(self, block: int = 256, skip: int = 64, settle: int = 4096, margin: float = 0.1) -> None:
+        if not 0 <= skip < block:
+            raise ValueError("a block must keep some of its cycles")
         self.block = block
-        self.samples = samples
+        self.skip = skip
         self.settle = settle
         self.margin = margin
         self.polling_pays: bool | None = None  # the last verdict; None before the first
-        self.medians = (0.0, 0.0)  # the last trial's median waits, polling and sleeping
-        self._waits: dict[bool, list[float]] = {True: [], False: []}  # polled?, waits of this trial
-        self._holds = 0  # holds given out in this trial, or since the verdict
+        self.medians = (0.0, 0.0)  # the last trial's median cycles (s), polling and sleeping
+        self.epoch = 0  # changes whenever the way holds wait changes
+        self._cycles: dict[bool, list[float]] = {True: [], False: []}  # polled?, cycles kept in this trial
+        self._polls = True  # the way holds wait now
+        self._counted = 0  # cycles recorded in this block, or since the verdict
         self._trying = True
 
-    def next_hold(self) -> tuple[bool, bool]:
-        """(poll, measure) for the next hold."""
-        index = self._holds
-        self._holds += 1
-        if self._trying:
-            return (index // self.block) % 2 == 0, True
-        if self._holds >= self.settle:
-            self._trying, self._holds = True, 0
-        return bool(self.polling_pays), False
+    def polls(self) -> bool:
+        return self._polls
 
-    def record(self, polled: bool, wait: float) -> bool:
-        """One measured hold's wait (a multiple of the wait it expected). True when it settles a trial."""
+    def record(self, epoch: int, cycle_s: float) -> bool:
+        """One cycle, begun in `epoch`. True when it settles a trial."""
+        if epoch != self.epoch:
+            return False  # the way changed within it
+        self._counted += 1
         if not self._trying:
-            return False  # a late answer to a trial that is over
-        waits = self._waits[polled]
-        waits.append(wait)
-        if len(waits) < self.samples or len(self._waits[not polled]) < self.samples:
+            if self._counted >= self.settle:
+                self._trying = True
+                self._switch(True)
             return False
-        polled_wait, slept_wait = statistics.median(self._waits[True]), statistics.median(self._waits[False])
-        self.medians = (polled_wait, slept_wait)
-        self.polling_pays = polled_wait < (1 - self.margin) * slept_wait
-        self._waits = {True: [], False: []}
-        self._trying, self._holds = False, 0
+        if self._counted > self.skip:
+            self._cycles[self._polls].append(cycle_s)
+        if self._counted < self.block:
+            return False
+        if self._polls:
+            self._switch(False)  # the polling block is done: the sleeping one
+            return False
+        polled, slept = statistics.median(self._cycles[True]), statistics.median(self._cycles[False])
+        self.medians = (polled, slept)
+        self.polling_pays = polled < (1 - self.margin) * slept
+        self._cycles = {True: [], False: []}
+        self._trying = False
+        self._switch(self.polling_pays)
         return True
+
+    def _switch(self, polls: bool) -> None:
+        self._polls, self._counted = polls, 0
+        self.epoch += 1
 
 
 class BusyPoll:
@@ -102,29 +116,28 @@ class BusyPoll:
         return bool(self._held)
 
     def hold(self, future: asyncio.Future[Any], expected_s: float) -> None:
-        if expected_s <= 0 or expected_s > self.cap_s or future.done():
-            return
-        poll, measure = self.trial.next_hold()
-        if measure:
-            started = self.clock()
-            future.add_done_callback(lambda _: self._measured(poll, (self.clock() - started) / expected_s))
-        if not poll:
+        if expected_s <= 0 or expected_s > self.cap_s or future.done() or not self.trial.polls():
             return
         if not self._held:
             loop = future.get_loop()  # (asyncio.get_running_loop() costs a getpid() on Python 3.11)
             loop.call_soon(self._spin, loop)
         self._held.append((future, self.clock() + 2 * expected_s))
 
-    def _measured(self, polled: bool, wait: float) -> None:
+    @property
+    def epoch(self) -> int:
+        """The trial's epoch now: what a cycle that begins now is recorded with."""
+        return self.trial.epoch
+
+    def cycle(self, epoch: int, cycle_s: float) -> None:
+        """A quick client's cycle (its request's arrival to its next's), begun in `epoch`."""
         trial = self.trial
-        if trial.record(polled, wait):
-            polled_wait, slept_wait = trial.medians
-            verdict = "pays" if trial.polling_pays else "does not pay"
+        if trial.record(epoch, cycle_s):
+            polled, slept = trial.medians
             log.info(
-                "busy polling %s here: median wait %.2f polling, %.2f sleeping (of the wait expected)",
-                verdict,
-                polled_wait,
-                slept_wait,
+                "busy polling %s here: median cycle %.0f µs polling, %.0f µs sleeping",
+                "pays" if trial.polling_pays else "does not pay",
+                polled * 1e6,
+                slept * 1e6,
             )
 
     def _spin(self, loop: asyncio.AbstractEventLoop) -> None:

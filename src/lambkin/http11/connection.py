@@ -103,6 +103,10 @@ class Connection(asyncio.Protocol):
         self._answered_at: float | None = None  # the last thing done was an answer, then
         self._gap_s: float | None = None  # answer -> next request, moving average
         self._next_request: asyncio.Future[None] | None = None
+        # its cycles (a request's arrival to the next's) after latency-bound answers: the poll's trial
+        self._arrived_at: float | None = None
+        self._arrived_epoch = 0
+        self._cycle_open = False
 
     # what a subclass says
     def head_received(self, request: Request) -> int:
@@ -140,7 +144,7 @@ class Connection(asyncio.Protocol):
         self._end_head()
         if self._linger is not None:
             self._linger.cancel()
-        self._request_arrived()
+        self._request_arrived(arrived=False)
 
     def data_received(self, data: bytes) -> None:
         if self.phase is Phase.CLOSED:  # refused, lingering: dropped
@@ -321,15 +325,23 @@ class Connection(asyncio.Protocol):
         if self._poll is None:
             return  # nobody polls: the gap to the next request is nobody's business
         self._answered_at = self._poll.clock()  # not loop.time(): uvloop's counts whole milliseconds
-        if poll and self._poll is not None and self._gap_s is not None:
+        self._cycle_open = poll and self._arrived_at is not None
+        if poll and self._gap_s is not None:
             self._next_request = self._loop.create_future()
             self._poll.hold(self._next_request, self._gap_s)
 
-    def _request_arrived(self) -> None:
-        if self._answered_at is not None and self._poll is not None:
-            gap = self._poll.clock() - self._answered_at
+    def _request_arrived(self, arrived: bool = True) -> None:
+        poll = self._poll
+        if self._answered_at is not None and poll is not None:
+            now = poll.clock()
+            gap = now - self._answered_at
             self._gap_s = gap if self._gap_s is None else 0.8 * self._gap_s + 0.2 * gap
             self._answered_at = None
+            if arrived:
+                if self._cycle_open and self._arrived_at is not None:
+                    poll.cycle(self._arrived_epoch, now - self._arrived_at)
+                self._arrived_at, self._arrived_epoch = now, poll.epoch
+        self._cycle_open = False
         if self._next_request is not None and not self._next_request.done():
             self._next_request.set_result(None)
         self._next_request = None

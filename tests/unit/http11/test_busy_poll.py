@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
 import uvloop
 
 from lambkin.http11.busy_poll import BusyPoll, Trial
@@ -18,7 +19,7 @@ def _idle_core() -> None:
 
 
 async def test_a_held_future_keeps_the_loop_polling_until_it_is_done() -> None:
-    poll = BusyPoll(cap_s=0.5, yield_core=_idle_core)
+    poll = BusyPoll(cap_s=0.5, yield_core=_idle_core, trial=_polling())
     answer = asyncio.get_running_loop().create_future()
     poll.hold(answer, 0.2)
     assert poll.polling
@@ -29,7 +30,7 @@ async def test_a_held_future_keeps_the_loop_polling_until_it_is_done() -> None:
 
 
 async def test_polling_stops_when_the_window_passes() -> None:
-    poll = BusyPoll(cap_s=0.5, yield_core=_idle_core)
+    poll = BusyPoll(cap_s=0.5, yield_core=_idle_core, trial=_polling())
     never = asyncio.get_running_loop().create_future()
     poll.hold(never, 0.02)
     await asyncio.sleep(0.05)
@@ -37,7 +38,7 @@ async def test_polling_stops_when_the_window_passes() -> None:
 
 
 async def test_invocations_slower_than_the_cap_never_poll() -> None:
-    poll = BusyPoll(cap_s=0.001, yield_core=_idle_core)
+    poll = BusyPoll(cap_s=0.001, yield_core=_idle_core, trial=_polling())
     slow = asyncio.get_running_loop().create_future()
     poll.hold(slow, 0.01)  # expected to take 10 ms: sleeping costs nothing next to that
     assert not poll.polling
@@ -47,7 +48,7 @@ async def test_invocations_slower_than_the_cap_never_poll() -> None:
 
 async def test_several_holds_share_one_polling_callback() -> None:
     now = [0.0]  # the poll's clock stands still: no hold expires, no yield looks contended, however loaded
-    poll = BusyPoll(cap_s=0.5, clock=lambda: now[0], yield_core=_idle_core)
+    poll = BusyPoll(cap_s=0.5, clock=lambda: now[0], yield_core=_idle_core, trial=_polling())
     loop = asyncio.get_running_loop()
     first, second = loop.create_future(), loop.create_future()
     poll.hold(first, 0.2)
@@ -69,7 +70,7 @@ async def test_polling_stops_when_another_thread_wants_the_core() -> None:
     def someone_else_runs() -> None:
         now[0] += 0.0005  # the yield gave the core away for half a millisecond
 
-    poll = BusyPoll(cap_s=0.5, clock=clock, yield_core=someone_else_runs)
+    poll = BusyPoll(cap_s=0.5, clock=clock, yield_core=someone_else_runs, trial=_polling())
     answer = asyncio.get_running_loop().create_future()
     poll.hold(answer, 0.2)
     assert poll.polling
@@ -81,81 +82,75 @@ async def test_polling_stops_when_another_thread_wants_the_core() -> None:
 # --- the trial: polling only where it pays ----------------------------------------------------------------
 
 
-def _run_trial(trial: Trial, polled_wait: float, slept_wait: float) -> None:
-    """Gives out holds until the trial settles, each one waiting as long as its way does."""
-    while True:
-        poll, measure = trial.next_hold()
-        assert measure
-        if trial.record(poll, polled_wait if poll else slept_wait):
-            return
+def _run_trial(trial: Trial, polled_cycle: float, slept_cycle: float) -> None:
+    """Records cycles until the trial settles, each one as long as the way it was made in."""
+    while not trial.record(trial.epoch, polled_cycle if trial.polls() else slept_cycle):
+        pass
 
 
-def test_a_trial_alternates_blocks_of_polling_and_sleeping_holds_and_measures_each() -> None:
-    trial = Trial(block=2, samples=3)
-    ways = [trial.next_hold() for _ in range(6)]
-    assert ways == [(True, True), (True, True), (False, True), (False, True), (True, True), (True, True)]
-    assert trial.polling_pays is None  # nothing recorded: no verdict
+def _polling() -> Trial:
+    """A trial that found polling pays."""
+    trial = Trial(block=2, skip=0)
+    _run_trial(trial, polled_cycle=0.0001, slept_cycle=0.001)
+    return trial
 
 
-def test_polling_is_kept_where_it_shortens_the_wait() -> None:
-    trial = Trial(block=4, samples=8, settle=100)
-    _run_trial(trial, polled_wait=0.6, slept_wait=1.0)
-    assert trial.polling_pays is True and trial.medians == (0.6, 1.0)
-    assert {trial.next_hold() for _ in range(50)} == {(True, False)}  # settled: every hold polls, unmeasured
+def test_a_trial_is_a_block_polling_then_a_block_sleeping_their_first_cycles_not_kept() -> None:
+    trial = Trial(block=3, skip=1)
+    ways = []
+    for cycle in (0.009, 0.001, 0.001, 0.009, 0.002, 0.002):  # the first of each block: its way settling
+        ways.append(trial.polls())
+        trial.record(trial.epoch, cycle)
+    assert ways == [True, True, True, False, False, False]
+    assert trial.medians == (0.001, 0.002) and trial.polling_pays is True
+
+
+def test_polling_is_kept_where_it_shortens_the_cycle() -> None:
+    trial = Trial(block=8, skip=2, settle=100)
+    _run_trial(trial, polled_cycle=0.0003, slept_cycle=0.0005)
+    assert trial.polling_pays is True and trial.medians == (0.0003, 0.0005)
+    assert trial.polls()
 
 
 def test_sleeping_is_kept_where_polling_does_not_pay() -> None:
-    trial = Trial(block=4, samples=8, settle=100)
-    _run_trial(trial, polled_wait=1.2, slept_wait=1.0)  # the spin took the core the answer needed
-    assert trial.polling_pays is False
-    assert {trial.next_hold() for _ in range(50)} == {(False, False)}
+    trial = Trial(block=8, skip=2, settle=100)
+    _run_trial(trial, polled_cycle=0.0006, slept_cycle=0.0005)  # the spin took the core the answer needed
+    assert trial.polling_pays is False and not trial.polls()
 
 
 def test_a_tie_goes_to_sleeping_since_polling_costs_a_core() -> None:
-    trial = Trial(block=4, samples=8, margin=0.05)
-    _run_trial(trial, polled_wait=0.97, slept_wait=1.0)
+    trial = Trial(block=8, skip=2, margin=0.05)
+    _run_trial(trial, polled_cycle=0.00097, slept_cycle=0.001)
     assert trial.polling_pays is False
 
 
-def test_the_verdict_is_tried_again_after_it_settled_so_many_holds() -> None:
-    trial = Trial(block=2, samples=4, settle=10)
-    _run_trial(trial, polled_wait=0.5, slept_wait=1.0)
+def test_a_cycle_during_which_the_way_changed_is_not_counted() -> None:
+    trial = Trial(block=1, skip=0)
+    begun = trial.epoch
+    trial.record(trial.epoch, 0.001)  # the polling block of one ends: sleeping now
+    assert not trial.polls()
+    assert not trial.record(begun, 0.0001)  # begun polling, ended sleeping: neither way's
+    assert trial.polling_pays is None
+
+
+def test_the_verdict_is_tried_again_after_it_settled_so_many_cycles() -> None:
+    trial = Trial(block=4, skip=1, settle=10)
+    _run_trial(trial, polled_cycle=0.0005, slept_cycle=0.001)
     for _ in range(10):
-        assert trial.next_hold() == (True, False)
-    assert trial.next_hold() == (True, True)  # a new trial, measured again
-    assert not trial.record(False, 9.0)
-    _run_trial(trial, polled_wait=2.0, slept_wait=1.0)  # the machine got busy: now sleeping wins
-    assert trial.polling_pays is False
+        assert trial.polls()
+        assert not trial.record(trial.epoch, 0.0005)
+    _run_trial(trial, polled_cycle=0.002, slept_cycle=0.001)  # the machine got busy: now sleeping wins
+    assert trial.polling_pays is False and not trial.polls()
 
 
-def test_a_late_answer_after_the_verdict_is_not_counted() -> None:
-    trial = Trial(block=2, samples=2, settle=10)
-    _run_trial(trial, polled_wait=0.5, slept_wait=1.0)
-    assert not trial.record(False, 0.01)
-    assert trial.polling_pays is True
-
-
-async def test_each_hold_of_a_trial_records_its_wait_as_a_multiple_of_the_expected_one() -> None:
-    now = [0.0]
-    trial = Trial(block=1, samples=1)
-    poll = BusyPoll(cap_s=0.5, clock=lambda: now[0], yield_core=_idle_core, trial=trial)
-    loop = asyncio.get_running_loop()
-    polled, slept = loop.create_future(), loop.create_future()
-    poll.hold(polled, 0.002)  # the first block polls
-    assert poll.polling
-    now[0] = 0.001
-    polled.set_result(None)
-    await asyncio.sleep(0)
-    poll.hold(slept, 0.002)  # the second sleeps
-    now[0] = 0.005
-    slept.set_result(None)
-    await asyncio.sleep(0)
-    assert trial.medians == (0.5, 2.0) and trial.polling_pays is True
+def test_a_block_must_keep_some_of_its_cycles() -> None:
+    with pytest.raises(ValueError, match="a block must keep some of its cycles"):
+        Trial(block=4, skip=4)
 
 
 async def test_where_polling_does_not_pay_the_loop_sleeps_through_every_hold() -> None:
-    trial = Trial(block=4, samples=8)
-    _run_trial(trial, polled_wait=1.5, slept_wait=1.0)
+    trial = Trial(block=8, skip=2)
+    _run_trial(trial, polled_cycle=0.0015, slept_cycle=0.001)
     poll = BusyPoll(cap_s=0.5, yield_core=_idle_core, trial=trial)
     answer = asyncio.get_running_loop().create_future()
     poll.hold(answer, 0.2)
@@ -177,6 +172,13 @@ class _Quick(Connection):
         reply.send(200, b"ok")
 
 
+class _Slow(_Quick):
+    """Answers as a throughput-bound request (an SQS batch, the control plane): nothing polled for."""
+
+    def received(self, request: Request, reply: Reply) -> None:
+        reply.send(200, b"ok")
+
+
 class _Sink:
     def write(self, data: bytes) -> None:
         pass
@@ -188,7 +190,7 @@ class _Sink:
 def test_a_client_coming_back_within_a_millisecond_is_polled_for_on_uvloop() -> None:
     """uvloop's loop.time() counts whole milliseconds: the gap to the next request is timed finer."""
     now = [0.0]
-    poll = BusyPoll(cap_s=0.001, clock=lambda: now[0], yield_core=_idle_core)
+    poll = BusyPoll(cap_s=0.001, clock=lambda: now[0], yield_core=_idle_core, trial=_polling())
 
     async def client_comes_back_in_200_us() -> bool:
         conn = _Quick(set(), poll=poll)
@@ -199,3 +201,28 @@ def test_a_client_coming_back_within_a_millisecond_is_polled_for_on_uvloop() -> 
         return poll.polling
 
     assert uvloop.run(client_comes_back_in_200_us())
+
+
+async def test_a_quick_clients_cycles_are_what_the_trial_measures() -> None:
+    now = [0.0]
+    trial = Trial(block=4, skip=1)
+    poll = BusyPoll(cap_s=0.001, clock=lambda: now[0], yield_core=_idle_core, trial=trial)
+    conn = _Quick(set(), poll=poll)
+    conn.connection_made(_Sink())  # type: ignore[arg-type]
+    for _ in range(16):
+        conn.data_received(b"POST / HTTP/1.1\r\nContent-Length: 0\r\n\r\n")
+        now[0] += 0.0003 if trial.polls() else 0.0005  # the next request in 300 us polling, 500 sleeping
+    assert trial.polling_pays is True
+    assert trial.medians == pytest.approx((0.0003, 0.0005))
+
+
+async def test_a_request_that_is_not_latency_bound_begins_no_cycle() -> None:
+    now = [0.0]
+    trial = Trial(block=2, skip=0)
+    poll = BusyPoll(cap_s=0.001, clock=lambda: now[0], yield_core=_idle_core, trial=trial)
+    conn = _Slow(set(), poll=poll)
+    conn.connection_made(_Sink())  # type: ignore[arg-type]
+    for _ in range(10):
+        conn.data_received(b"GET / HTTP/1.1\r\n\r\n")
+        now[0] += 0.0003
+    assert trial.epoch == 0 and trial.polling_pays is None
