@@ -39,8 +39,8 @@ class Trial:
     during which the way changed is not counted). A trial is a block of `block` cycles polling, then one
     sleeping; each block's first `skip` cycles are not kept. The verdict polls only if polling's median cycle
     is shorter than sleeping's by more than `margin` (polling costs a core, so a tie goes to sleeping); it
-    holds for `settle` cycles, then a new trial starts. Where no client comes straight back nothing is
-    recorded, and the first block's way stays."""
+    holds for `settle` cycles, then a new trial starts. Until a quick client's first cycle, holds sleep
+    (work that has no such client, an SQS mapping's invokes, never has the loop spin)."""
 
     def __init__(self, block: int = 256, skip: int = 64, settle: int = 4096, margin: float = 0.1) -> None:
         if not 0 <= skip < block:
@@ -53,9 +53,10 @@ class Trial:
         self.medians = (0.0, 0.0)  # the last trial's median cycles (s), polling and sleeping
         self.epoch = 0  # changes whenever the way holds wait changes
         self._cycles: dict[bool, list[float]] = {True: [], False: []}  # polled?, cycles kept in this trial
-        self._polls = True  # the way holds wait now
+        self._polls = False  # the way holds wait now
         self._counted = 0  # cycles recorded in this block, or since the verdict
         self._trying = True
+        self._started = False  # a quick client's cycle was seen: the first trial has begun
 
     def polls(self) -> bool:
         return self._polls
@@ -64,6 +65,10 @@ class Trial:
         """One cycle, begun in `epoch`. True when it settles a trial."""
         if epoch != self.epoch:
             return False  # the way changed within it
+        if not self._started:
+            self._started = True
+            self._switch(True)
+            return False
         self._counted += 1
         if not self._trying:
             if self._counted >= self.settle:

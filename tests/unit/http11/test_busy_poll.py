@@ -83,7 +83,8 @@ async def test_polling_stops_when_another_thread_wants_the_core() -> None:
 
 
 def _run_trial(trial: Trial, polled_cycle: float, slept_cycle: float) -> None:
-    """Records cycles until the trial settles, each one as long as the way it was made in."""
+    """Records cycles until the trial settles, each one as long as the way it was made in (the first cycle
+    only starts it)."""
     while not trial.record(trial.epoch, polled_cycle if trial.polls() else slept_cycle):
         pass
 
@@ -95,8 +96,16 @@ def _polling() -> Trial:
     return trial
 
 
+def test_until_a_quick_client_is_seen_holds_sleep() -> None:
+    trial = Trial()
+    assert not trial.polls() and trial.polling_pays is None
+    trial.record(trial.epoch, 0.001)  # the first cycle of a quick client: the trial begins, polling
+    assert trial.polls()
+
+
 def test_a_trial_is_a_block_polling_then_a_block_sleeping_their_first_cycles_not_kept() -> None:
     trial = Trial(block=3, skip=1)
+    trial.record(trial.epoch, 0.001)  # begins it
     ways = []
     for cycle in (0.009, 0.001, 0.001, 0.009, 0.002, 0.002):  # the first of each block: its way settling
         ways.append(trial.polls())
@@ -126,6 +135,7 @@ def test_a_tie_goes_to_sleeping_since_polling_costs_a_core() -> None:
 
 def test_a_cycle_during_which_the_way_changed_is_not_counted() -> None:
     trial = Trial(block=1, skip=0)
+    trial.record(trial.epoch, 0.001)  # begins it
     begun = trial.epoch
     trial.record(trial.epoch, 0.001)  # the polling block of one ends: sleeping now
     assert not trial.polls()
