@@ -327,7 +327,7 @@ class _Transport:
 
 async def test_a_quick_invoke_clients_next_request_is_polled_for() -> None:
     from lambkin.api.front_door import FrontDoor
-    from lambkin.http11.busy_poll import BusyPoll
+    from lambkin.http11.busy_poll import BusyPoll, Trial
 
     gateway = _alone(
         AwsGateway(
@@ -335,7 +335,11 @@ async def test_a_quick_invoke_clients_next_request_is_polled_for() -> None:
         )
     )
     root = RootApp([Mount("aws", always, gateway)])
-    poll = BusyPoll(cap_s=5.0, yield_core=lambda: None)  # a core nobody else wants
+    trial = Trial(block=1, skip=0)  # a machine where polling pays: a quick client's cycles said so
+    for cycle in (0.001, 0.0001, 0.001):  # (the first begins the trial; then one polling, one sleeping)
+        trial.record(trial.epoch, cycle)
+    assert trial.polling_pays
+    poll = BusyPoll(cap_s=5.0, yield_core=lambda: None, trial=trial)  # a core nobody else wants
     door = FrontDoor(root, gateway, lambda: None, set(), set(), 75.0, poll)  # type: ignore[arg-type,return-value]
     transport = _Transport()
     door.connection_made(transport)  # type: ignore[arg-type]
