@@ -4,6 +4,7 @@ and gives up as soon as another thread wants the core; its Trial keeps polling o
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -213,26 +214,25 @@ def test_a_client_coming_back_within_a_millisecond_is_polled_for_on_uvloop() -> 
     assert uvloop.run(client_comes_back_in_200_us())
 
 
-async def test_a_quick_clients_cycles_are_what_the_trial_measures() -> None:
+def _serve(kind: type[_Quick], trial: Trial, requests: int, cycle: Callable[[], float]) -> None:
+    """A client that sends `requests` requests on one connection of `kind`, the next `cycle()` after each."""
     now = [0.0]
-    trial = Trial(block=4, skip=1)
     poll = BusyPoll(cap_s=0.001, clock=lambda: now[0], yield_core=_idle_core, trial=trial)
-    conn = _Quick(set(), poll=poll)
+    conn = kind(set(), poll=poll)
     conn.connection_made(_Sink())  # type: ignore[arg-type]
-    for _ in range(16):
+    for _ in range(requests):
         conn.data_received(b"POST / HTTP/1.1\r\nContent-Length: 0\r\n\r\n")
-        now[0] += 0.0003 if trial.polls() else 0.0005  # the next request in 300 us polling, 500 sleeping
+        now[0] += cycle()
+
+
+async def test_a_quick_clients_cycles_are_what_the_trial_measures() -> None:
+    trial = Trial(block=4, skip=1)
+    _serve(_Quick, trial, 16, lambda: 0.0003 if trial.polls() else 0.0005)  # 300 us polling, 500 sleeping
     assert trial.polling_pays is True
     assert trial.medians == pytest.approx((0.0003, 0.0005))
 
 
 async def test_a_request_that_is_not_latency_bound_begins_no_cycle() -> None:
-    now = [0.0]
     trial = Trial(block=2, skip=0)
-    poll = BusyPoll(cap_s=0.001, clock=lambda: now[0], yield_core=_idle_core, trial=trial)
-    conn = _Slow(set(), poll=poll)
-    conn.connection_made(_Sink())  # type: ignore[arg-type]
-    for _ in range(10):
-        conn.data_received(b"GET / HTTP/1.1\r\n\r\n")
-        now[0] += 0.0003
+    _serve(_Slow, trial, 10, lambda: 0.0003)
     assert trial.epoch == 0 and trial.polling_pays is None
