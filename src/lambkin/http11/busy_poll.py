@@ -9,13 +9,13 @@ and never sleeps: for at most twice the wait it expects, and only for waits expe
 Whether that pays is the machine's business (docs/design/warm-invoke.md). Waking a sleeping CPU is cheap on
 bare metal and on a host that halt-polls, dear on a VM whose idle vCPU exits to a host that does not; and a
 spinning loop takes a core that the runtime and the client, on a small machine, need for the very answer it
-waits for. So a `Trial` decides by measuring what a caller waits for: the cycle of a client that comes straight back (its
-request's arrival to its next request's, on the same connection: lambkin's work, the function's, every
-wake-up on the way and the client's own turn), which the connection reports. A block of cycles polling and
-one sleeping, each long enough that the machine settles into its way (its first cycles are not counted:
-whether a halted vCPU is dear to wake is partly the host's memory of recent halts, so short alternating
-blocks measure both ways alike), then the way with the shorter median cycle is kept for a few thousand
-cycles and tried again. While polling, each turn also yields the core first (`sched_yield`): a yield that
+waits for. So a `Trial` decides by measuring what a caller waits for: the cycle of a client that comes
+straight back (its request's arrival to its next request's, on the same connection: lambkin's work, the
+function's, every wake-up on the way and the client's own turn), which the connection reports. A block of
+cycles polling and one sleeping, each long enough that the machine settles into its way (its first cycles
+are not counted: whether a halted vCPU is dear to wake is partly the host's memory of recent halts, so
+short alternating blocks measure both ways alike), then the way with the shorter median cycle is kept for
+a few thousand cycles and tried again. While polling, each turn also yields the core first (`sched_yield`): a yield that
 took longer than `contended_s` means someone else ran, and the loop goes back to sleep until the next hold.
 """
 
