@@ -15,8 +15,9 @@ function's, every wake-up on the way and the client's own turn), which the conne
 cycles polling and one sleeping, each long enough that the machine settles into its way (its first cycles
 are not counted: whether a halted vCPU is dear to wake is partly the host's memory of recent halts, so
 short alternating blocks measure both ways alike), then the way with the shorter median cycle is kept for
-a few thousand cycles and tried again. While polling, each turn also yields the core first (`sched_yield`): a yield that
-took longer than `contended_s` means someone else ran, and the loop goes back to sleep until the next hold.
+a few thousand cycles and tried again. While polling, each turn also yields the core first (`sched_yield`):
+a yield that took longer than `contended_s` means someone else ran, and the loop goes back to sleep until
+the next hold.
 """
 
 from __future__ import annotations
