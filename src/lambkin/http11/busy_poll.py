@@ -11,11 +11,12 @@ bare metal and on a host that halt-polls, dear on a VM whose idle vCPU exits to 
 spinning loop takes a core that the runtime and the client, on a small machine, need for the very answer it
 waits for. So a `Trial` decides by measuring what a caller waits for: the cycle of a client that comes
 straight back (its request's arrival to its next request's, on the same connection: lambkin's work, the
-function's, every wake-up on the way and the client's own turn), which the connection reports. A block of
-cycles polling and one sleeping, each long enough that the machine settles into its way (its first cycles
+function's, every wake-up on the way and the client's own turn), which the connection reports. Blocks of
+cycles sleeping, polling, then sleeping again (so that a drift, such as the machine settling after a cold
+start, weighs on both ways alike), each long enough that the machine settles into its way (its first cycles
 are not counted: whether a halted vCPU is dear to wake is partly the host's memory of recent halts, so
-short alternating blocks measure both ways alike), then the way with the shorter median cycle is kept for
-a few thousand cycles and tried again. While polling, each turn also yields the core first (`sched_yield`):
+short alternating blocks measure both ways alike); the way with the shorter median cycle is kept for a few
+thousand cycles and tried again. While polling, each turn also yields the core first (`sched_yield`):
 a yield that took longer than `contended_s` means someone else ran, and the loop goes back to sleep until
 the next hold.
 """
@@ -33,12 +34,15 @@ from typing import Any
 log = logging.getLogger("lambkin.http")
 
 
+_BLOCKS = (False, True, False)  # a trial's ways, block by block: sleeping, polling, sleeping
+
+
 class Trial:
     """Whether polling pays on this machine now, found by trying it on the cycles of quick clients.
 
     `polls()` says how holds wait now; `record(epoch, cycle_s)` takes a cycle that began in `epoch` (one
-    during which the way changed is not counted). A trial is a block of `block` cycles polling, then one
-    sleeping; each block's first `skip` cycles are not kept. The verdict polls only if polling's median cycle
+    during which the way changed is not counted). A trial is three blocks of `block` cycles, sleeping,
+    polling, sleeping (a drift weighs on both ways alike); each block's first `skip` cycles are not kept. The verdict polls only if polling's median cycle
     is shorter than sleeping's by more than `margin` (polling costs a core, so a tie goes to sleeping); it
     holds for `settle` cycles, then a new trial starts. Until a quick client's first cycle, holds sleep
     (work that has no such client, an SQS mapping's invokes, never has the loop spin)."""
@@ -56,7 +60,8 @@ class Trial:
         self._cycles: dict[bool, list[float]] = {True: [], False: []}  # polled?, cycles kept in this trial
         self._polls = False  # the way holds wait now
         self._counted = 0  # cycles recorded in this block, or since the verdict
-        self._trying = True
+        self._block = 0  # the trial's block (an index of _BLOCKS)
+        self._trying = False
         self._started = False  # a quick client's cycle was seen: the first trial has begun
 
     def polls(self) -> bool:
@@ -68,20 +73,20 @@ class Trial:
             return False  # the way changed within it
         if not self._started:
             self._started = True
-            self._switch(True)
+            self._begin()
             return False
         self._counted += 1
         if not self._trying:
             if self._counted >= self.settle:
-                self._trying = True
-                self._switch(True)
+                self._begin()
             return False
         if self._counted > self.skip:
             self._cycles[self._polls].append(cycle_s)
         if self._counted < self.block:
             return False
-        if self._polls:
-            self._switch(False)  # the polling block is done: the sleeping one
+        self._block += 1
+        if self._block < len(_BLOCKS):
+            self._switch(_BLOCKS[self._block])
             return False
         polled, slept = statistics.median(self._cycles[True]), statistics.median(self._cycles[False])
         self.medians = (polled, slept)
@@ -90,6 +95,10 @@ class Trial:
         self._trying = False
         self._switch(self.polling_pays)
         return True
+
+    def _begin(self) -> None:
+        self._trying, self._block = True, 0
+        self._switch(_BLOCKS[0])
 
     def _switch(self, polls: bool) -> None:
         self._polls, self._counted = polls, 0

@@ -336,7 +336,7 @@ async def test_a_quick_invoke_clients_next_request_is_polled_for() -> None:
     )
     root = RootApp([Mount("aws", always, gateway)])
     trial = Trial(block=1, skip=0)  # a machine where polling pays: a quick client's cycles said so
-    for cycle in (0.001, 0.0001, 0.001):  # (the first begins the trial; then one polling, one sleeping)
+    for cycle in (0.001, 0.001, 0.0001, 0.001):  # (the first begins the trial: sleeping, polling, sleeping)
         trial.record(trial.epoch, cycle)
     assert trial.polling_pays
     poll = BusyPoll(cap_s=5.0, yield_core=lambda: None, trial=trial)  # a core nobody else wants
