@@ -42,9 +42,9 @@ class Trial:
 
     `polls()` says how holds wait now; `record(epoch, cycle_s)` takes a cycle that began in `epoch` (one
     during which the way changed is not counted). A trial is three blocks of `block` cycles, sleeping,
-    polling, sleeping (a drift weighs on both ways alike); each block's first `skip` cycles are not kept. The verdict polls only if polling's median cycle
-    is shorter than sleeping's by more than `margin` (polling costs a core, so a tie goes to sleeping); it
-    holds for `settle` cycles, then a new trial starts. Until a quick client's first cycle, holds sleep
+    polling, sleeping (a drift weighs on both ways alike); each block's first `skip` cycles are not kept.
+    The verdict polls only if polling's median cycle is shorter than sleeping's by more than `margin`
+    (polling costs a core, so a tie goes to sleeping); it holds for `settle` cycles, then a new trial starts. Until a quick client's first cycle, holds sleep
     (work that has no such client, an SQS mapping's invokes, never has the loop spin)."""
 
     def __init__(self, block: int = 256, skip: int = 64, settle: int = 4096, margin: float = 0.1) -> None:
@@ -59,10 +59,11 @@ class Trial:
         self.epoch = 0  # changes whenever the way holds wait changes
         self._cycles: dict[bool, list[float]] = {True: [], False: []}  # polled?, cycles kept in this trial
         self._polls = False  # the way holds wait now
-        self._counted = 0  # cycles recorded in this block, or since the verdict
+        # cycles recorded in this block, or since the verdict; at first one short of a verdict running out,
+        # so a quick client's first cycle begins the first trial (until then holds sleep)
+        self._counted = settle - 1
         self._block = 0  # the trial's block (an index of _BLOCKS)
         self._trying = False
-        self._started = False  # a quick client's cycle was seen: the first trial has begun
 
     def polls(self) -> bool:
         return self._polls
@@ -71,10 +72,6 @@ class Trial:
         """One cycle, begun in `epoch`. True when it settles a trial."""
         if epoch != self.epoch:
             return False  # the way changed within it
-        if not self._started:
-            self._started = True
-            self._begin()
-            return False
         self._counted += 1
         if not self._trying:
             if self._counted >= self.settle:
