@@ -81,8 +81,7 @@ class Policies:
 
     async def delete(self, policy_arn: str) -> None:
         async with self.iam.lock:
-            await self.iam.reread(None)  # its attachments as stored now, another node's included
-            policy = await self._own(policy_arn)
+            policy = await self._own(policy_arn, everything=True)  # its attachments: another node's too
             if self.iam.attachment_count(policy.arn) or self.iam.boundary_count(policy.arn):
                 raise errors.DeleteConflict("Cannot delete a policy attached to entities.")
             if len(policy.versions) > 1:
@@ -140,10 +139,10 @@ class Policies:
             changed = dataclasses.replace(policy, default_version=version_id, updated=self.iam.now())
             await self.iam.commit(Change(policies=[changed]))
 
-    async def _own(self, policy_arn: str) -> ManagedPolicy:
-        """The customer managed policy a write changes, as stored now (another node may have changed it);
-        callers hold IAM's lock."""
-        await self.iam.reread([f"policy:{policy_arn}"])
+    async def _own(self, policy_arn: str, everything: bool = False) -> ManagedPolicy:
+        """The customer managed policy a write changes, as stored now (another node may have changed it),
+        read again alone or with `everything` else IAM holds; callers hold IAM's lock."""
+        await self.iam.reread(None if everything else [f"policy:{policy_arn}"])
         policy = self.get(policy_arn)
         if policy.aws_managed:
             raise errors.UnmodifiableEntity(
