@@ -5,6 +5,8 @@ core (http11/connection.py): the gateway routes the request's head, the body is 
 operation's limit, and the gateway's reply is written back, with no ASGI messages in between, one request
 at a time in the order they came. A plain synchronous Invoke skips the gateway's generic engine: its
 compiled plan (invoke_plan.py) answers it, or hands it back to the gateway when it is not plain after all.
+In a cluster, one that should run on another node goes there as it came and its answer comes back as it
+came, from the connection's own callbacks (no task: InvokePlan.route and .splice, cluster/splice.py).
 A request for any other surface (registry, function URLs, HTTP gateway, /health) hands its connection over
 to uvicorn's own protocol, which serves the ASGI app from then on; the hand-over replays the request's
 bytes, so nothing is lost, and a HeadGuard (http11/head_guard.py) holds the heads of the requests that
@@ -17,6 +19,7 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
@@ -24,20 +27,38 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from lambkin.api.aws_regions import RegionalAws
 from lambkin.api.invoke_plan import InvokePlan
-from lambkin.api.invoke_relay import InvokeRelay
+from lambkin.api.invoke_relay import InvokeRelay, Route
 from lambkin.api.root import RootApp
+from lambkin.cluster.splice import Spliced
 from lambkin.http11 import wire
 from lambkin.http11.busy_poll import BusyPoll
 from lambkin.http11.connection import Connection
 from lambkin.http11.exchange import HandOver, Reply, Request
 from lambkin.http11.head_guard import HeadGuard
 from lambkin.http11.limits import DEFAULT_LIMITS, HeadLimits
+from lambkin.http11.phases import Phase
 from lambkin.metrics.recorder import Recorder
 from lambkin.protocol.gateway import AwsGateway, Routed, api_request
 
 log = logging.getLogger("lambkin.http")
 
 _KNOWN_HEADS = 64  # (method, path, host) triples a connection remembers the mount of
+
+
+@dataclass(slots=True)
+class _Relayed:
+    """A plain Invoke that goes to a peer as it came (`route`: InvokePlan.route). Once that `tried` and the
+    peer did not answer, the usual way goes on: after the peer tried (`after`), or from the first peer
+    again when a kept connection the peer had closed lost the request (`after` None)."""
+
+    params: dict[str, Any]
+    route: Route
+    tried: bool = False
+    after: str | None = None
+
+
+# how a request read is to be answered: routed by the gateway, the input of a planned Invoke, or relayed
+_Job = Routed | dict[str, Any] | _Relayed
 
 
 class FrontDoor(Connection):
@@ -65,10 +86,10 @@ class FrontDoor(Connection):
         self._tasks = tasks
         self._peer = ""
         # the request whose body is being read: routed by the gateway, or the input of a planned Invoke
-        self._routed: Routed | dict[str, Any] | None = None
+        self._routed: _Job | None = None
         self._by: AwsGateway = aws.gateway  # the gateway of the request whose body is being read
         # requests read and owed an answer, oldest first: the first is being answered
-        self._jobs: deque[tuple[Request, Routed | dict[str, Any], Reply, AwsGateway]] = deque()
+        self._jobs: deque[tuple[Request, _Job, Reply, AwsGateway]] = deque()
         self._aws_heads: dict[tuple[str, str, str | None], bool] = {}  # see _for_aws
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -85,7 +106,8 @@ class FrontDoor(Connection):
         if plan is not None:
             planned = plan.admit(request.method, request.target, request.headers)
             if planned is not None:
-                self._routed = planned
+                route = plan.route(planned, request.headers) if self.phase is Phase.OPEN else None
+                self._routed = planned if route is None else _Relayed(planned, route)
                 return plan.body_limit
         routed = self._route(request, gateway)
         self._routed = routed
@@ -122,16 +144,44 @@ class FrontDoor(Connection):
 
     # answers
     def _answer_first(self) -> None:
-        task = self._loop.create_task(self._answer(*self._jobs[0]))
+        request, routed, reply, gateway = job = self._jobs[0]
+        if isinstance(routed, _Relayed) and not routed.tried and not request.truncated:
+            self._splice(request, routed, reply, gateway)
+            return
+        task = self._loop.create_task(self._answer(*job))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    def _splice(self, request: Request, relayed: _Relayed, reply: Reply, gateway: AwsGateway) -> None:
+        """A plain Invoke relayed to its peer as it came, the peer's answer written back as it came
+        (InvokeRelay.splice); when that peer is full or does not answer, the usual way goes on from it."""
+        reply.poll_next = True  # a synchronous Invoke: see _POLLED_AFTER
+        node = relayed.route.nodes[0]
+
+        def done(answer: Spliced) -> None:
+            if answer.failure is not None:
+                relayed.tried, relayed.after = True, None if answer.stale else node
+                self._answer_first()
+                return
+            if self._metrics is not None:
+                self._metrics.request(_PLANNED, answer.status)
+            reply.keep_alive = reply.keep_alive and answer.keep_alive
+            reply.finish(answer.data)
+            self._next()
+
+        head = request.head or request.headers
+        self._plans[gateway.region].splice(relayed.route, request.target, head, request.body, done)
+
+    def _next(self) -> None:
+        """The first job is answered: the next one's turn."""
+        reply = self._jobs.popleft()[2]
+        if self._jobs and self.transport is not None and reply.keep_alive and reply.open:
+            self._answer_first()
 
     def _route(self, request: Request, gateway: AwsGateway) -> Routed:
         return gateway.route(api_request(request.method, request.target, request.headers, self._peer))
 
-    async def _answer(
-        self, request: Request, routed: Routed | dict[str, Any], reply: Reply, gateway: AwsGateway
-    ) -> None:
+    async def _answer(self, request: Request, routed: _Job, reply: Reply, gateway: AwsGateway) -> None:
         head_only = request.method == "HEAD"
         body = None if request.truncated else request.body
         surface = _PLANNED
@@ -140,7 +190,10 @@ class FrontDoor(Connection):
             if not isinstance(routed, Routed):
                 plan = self._plans[gateway.region]
                 reply.poll_next = True  # a synchronous Invoke: see _POLLED_AFTER
-                answer = await plan.answer(routed, request.target, request.headers, body, self._peer)
+                params, after = (
+                    (routed.params, routed.after) if isinstance(routed, _Relayed) else (routed, None)
+                )
+                answer = await plan.answer(params, request.target, request.headers, body, self._peer, after)
                 if answer is None:  # not a plain one after all: the gateway answers it
                     routed = self._route(request, gateway)
             if answer is None:
@@ -163,9 +216,7 @@ class FrontDoor(Connection):
         except Exception:  # the gateway answers every failure itself; this is writing the answer failing
             log.exception("answering %s %s failed", request.method, request.path)
             reply.fail()
-        self._jobs.popleft()
-        if self._jobs and self.transport is not None and reply.keep_alive and reply.open:
-            self._answer_first()
+        self._next()
 
 
 def front_door(

@@ -16,18 +16,20 @@ hold, so the gateway answers it, errors and all. Failures of the call itself (no
 throttling, a bad client context) are the gateway's AwsErrors, rendered by the same serializer.
 
 In a cluster, an admitted Invoke that should run on another node is relayed there first, as it came
-(api/invoke_relay.py), and that node's answer is the reply; one a peer relayed here (its node signature
+(api/invoke_relay.py: by the front door as bytes, `route` and `splice`, and by `answer` when that is not
+the way), and that node's answer is the reply; one a peer relayed here (its node signature
 holds) is answered full when this node cannot take it, else run here with `relayed_by` in its context.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
 from lambkin import ids
-from lambkin.api.invoke_relay import InvokeRelay, full_reply
+from lambkin.api.invoke_relay import InvokeRelay, Route, full_reply
+from lambkin.cluster.splice import Spliced
 from lambkin.protocol import dialect, serialize
 from lambkin.protocol.errors import AwsError
 from lambkin.protocol.gateway import AwsGateway
@@ -140,6 +142,24 @@ class InvokePlan:
         self._valid.add(key)
         return True
 
+    def route(self, params: dict[str, Any], headers: Mapping[str, str]) -> Route | None:
+        """In a cluster, the peers an admitted Invoke is relayed to as it came (`splice`), or None."""
+        if self._relay is None or OPERATION not in self._gateway.services.get(SERVICE, {}):
+            return None
+        return self._relay.route(params["FunctionName"], params.get("Qualifier"), headers)
+
+    def splice(
+        self,
+        route: Route,
+        target: str,
+        head: bytes | Mapping[str, str],
+        body: bytes,
+        done: Callable[[Spliced], None],
+    ) -> None:
+        """Relays a routed Invoke to its first peer as the client sent it (InvokeRelay.splice)."""
+        assert self._relay is not None
+        self._relay.splice(route, target, head, body, done)
+
     async def answer(
         self,
         params: dict[str, Any],
@@ -147,16 +167,17 @@ class InvokePlan:
         headers: Mapping[str, str],
         body: bytes | None,
         source_ip: str,
+        after: str | None = None,
     ) -> serialize.Reply | None:
         """The reply to an admitted Invoke whose body is `body` (None: past the limit), or None: the gateway
-        is to answer it (nothing has run)."""
+        is to answer it (nothing has run). `after`: the peer a splice tried (InvokeRelay.relay)."""
         handler = self._gateway.services.get(SERVICE, {}).get(OPERATION)
         if body is None or handler is None:
             return None
         name, qualifier = params["FunctionName"], params.get("Qualifier")
         placed = None
         if self._relay is not None:
-            placed = await self._relay.relay(name, qualifier, target, headers, body)
+            placed = await self._relay.relay(name, qualifier, target, headers, body, after)
             if placed is not None and placed.reply is not None:
                 return placed.reply  # the answer of the node that ran it
         raw_path, _, query_string = target.partition("?")

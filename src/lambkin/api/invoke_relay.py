@@ -11,6 +11,12 @@ run here (`RequestContext.relayed_by`: never placed again); its answer goes back
 A peer that answers 503 `x-lambkin-full` (`full()`: draining, or no idle environment and no init slot
 free there) or does not answer is passed over for the next; when none takes it, it runs here.
 
+The first try is the front door's own, without a task: `route()` (from the head alone, in the parser's
+callback) names the peers, and `splice()` writes the request to the first of them as bytes and hands back
+its answer as the bytes it came in (cluster/splice.py), which are the client's answer as they are. Only a
+request whose head can go as it is takes that way (no hop-by-hop header, no node signature of its own); when
+the first peer is full or does not answer, `relay(after=it)` goes on the usual way.
+
 Every other invoke path (async dispatch, pollers, function URLs, streamed invokes) is placed by the Invoker
 itself, through the internal invoke endpoint (invoke/forward.py).
 """
@@ -18,10 +24,13 @@ itself, through the internal invoke endpoint (invoke/forward.py).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
-from lambkin.cluster.peers import NODE, PeerClient, PeerUnreachable
+from lambkin.cluster.peers import NODE, SIGNATURE, TIME, PeerClient, PeerUnreachable
+from lambkin.cluster.splice import Done, Spliced
+from lambkin.cluster.wire import HOP_BY_HOP
 from lambkin.environments.pool import Pools
 from lambkin.functions.errors import FunctionsError
 from lambkin.invoke.forward import FULL, HOP_MARGIN_S, Forwarder
@@ -34,6 +43,24 @@ Cached = Callable[[str, str | None], Target | None]  # Targets.cached: a resolve
 
 # The peer's own head, not the client's answer's: this node writes its own length, date and framing.
 _DROPPED = frozenset({"content-length", "date", "transfer-encoding", "connection", "keep-alive"})
+# A head with any of these does not go to a peer as it is (the node's signature is this node's to write).
+_NOT_SPLICED = HOP_BY_HOP | {NODE, TIME, SIGNATURE}
+FULL_HEADER = FULL.encode()
+
+
+class Splicing(PeerClient, Protocol):
+    """Peers that also send a request as bytes (cluster.peers.Peers)."""
+
+    def splice(
+        self,
+        node: str,
+        method: str,
+        target: str,
+        head: bytes | Mapping[str, str],
+        body: bytes,
+        done: Done,
+        timeout_s: float,
+    ) -> None: ...
 
 
 def full_reply() -> Reply:
@@ -51,6 +78,14 @@ class Placed:
     reply: Reply | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Route:
+    """Where a plain Invoke is relayed: the peers to try, best first, and how long a hop may take."""
+
+    nodes: Sequence[str]
+    timeout_s: float
+
+
 class InvokeRelay:
     """Relays plain synchronous Invokes to the node placement picks; answers, for a relayed one, whether
     this node is full."""
@@ -60,7 +95,7 @@ class InvokeRelay:
         cached: Cached,
         resolve: Resolve,
         forwarder: Forwarder,
-        peers: PeerClient,
+        peers: Splicing,
         pools: Pools,
         draining: Callable[[], bool] = lambda: False,
     ) -> None:
@@ -71,12 +106,55 @@ class InvokeRelay:
         self.pools = pools
         self.draining = draining
 
+    def route(self, name: str, qualifier: str | None, headers: Mapping[str, str]) -> Route | None:
+        """The peers a plain Invoke with these (lower-case) `headers` goes to as it came (`splice`), or None:
+        it runs here, or takes the usual way (`relay`)."""
+        if not _NOT_SPLICED.isdisjoint(headers):
+            return None
+        resolved = self.cached(name, qualifier)
+        if resolved is None:
+            return None
+        version = resolved.version
+        nodes = self.forwarder.peers_for(version)
+        return Route(nodes, float(version.timeout) + HOP_MARGIN_S) if nodes else None
+
+    def splice(
+        self,
+        route: Route,
+        target: str,
+        head: bytes | Mapping[str, str],
+        body: bytes,
+        done: Callable[[Spliced], None],
+    ) -> None:
+        """Sends the Invoke to the route's first peer as the client sent it (its `head` as it came, else its
+        lower-case headers); `done` gets that peer's answer
+        as it came, or a failure (`Spliced.failure`; a full peer's answer is one too: the next is to be
+        tried, by `relay(after=...)`)."""
+        node = route.nodes[0]
+
+        def answered(answer: Spliced) -> None:
+            if answer.failure is None and answer.status == 503 and answer.has_header(FULL_HEADER):
+                log.debug("node %s is full; trying the next", node)
+                answer = Spliced(failure=f"node {node} is full")
+            elif answer.failure is not None:
+                log.warning("node %s did not take an invoke: %s", node, answer.failure)
+            done(answer)
+
+        self.peers.splice(node, "POST", target, head, body, answered, route.timeout_s)
+
     async def relay(
-        self, name: str, qualifier: str | None, target: str, headers: Mapping[str, str], body: bytes
+        self,
+        name: str,
+        qualifier: str | None,
+        target: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        after: str | None = None,
     ) -> Placed | None:
         """The Invoke `target` (its lower-case `headers` and `body` as the client sent them) placed: relayed
         to a peer, or to run here (Placed(None)); None when placement leaves it to the Invoker (not cached
-        here, idle here, or a request another node relayed here)."""
+        here, idle here, or a request another node relayed here). `after`: a peer tried already, and those
+        before it; only the ones after it are tried."""
         if NODE in headers:  # relayed here (or claiming to be: the signature is checked there)
             return None
         resolved = self.cached(name, qualifier)
@@ -86,6 +164,8 @@ class InvokeRelay:
         nodes = self.forwarder.peers_for(version)
         if not nodes:
             return None
+        if after is not None and after in nodes:
+            nodes = nodes[nodes.index(after) + 1 :]
         timeout_s = float(version.timeout) + HOP_MARGIN_S
         for node in nodes:
             try:

@@ -111,6 +111,7 @@ class _Base:
         self._extra: dict[str, Any] = {}
         self._listeners: list[Callable[[], None]] = []
         self._nodes: dict[str, Node] = {}
+        self._ready: tuple[dict[str, Node], list[Node]] = ({}, [])  # ready(), made once per view
 
     @property
     def name(self) -> str:
@@ -143,7 +144,13 @@ class _Base:
         return sorted(self._nodes.values(), key=lambda node: node.name)
 
     def ready(self) -> list[Node]:
-        return [node for node in self.live() if node.state == READY]
+        """The ready nodes by name: the same list (not to be altered) until the view changes, so that what is
+        worked out of it can be remembered with it (invoke/forward.py)."""
+        of, ready = self._ready
+        if of is not self._nodes:
+            ready = [node for node in self.live() if node.state == READY]
+            self._ready = (self._nodes, ready)
+        return ready
 
     def node(self, name: str) -> Node | None:
         return self._nodes.get(name)

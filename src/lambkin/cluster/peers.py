@@ -4,6 +4,11 @@ Every node holds the cluster's secret (made once, at the first node's start, in 
 request from one node to another carries the sender's name, the time and an HMAC-SHA256 over both plus the
 method and the path; a receiver accepts it within a minute of its time. Only nodes sign: a client's key
 never reaches /_lambkin/cluster/. Connections to each peer are kept alive between requests.
+
+A signature is made once a second per method and path, and a receiver remembers the ones it checked: an
+HMAC costs microseconds, and a relayed Invoke's whole hop is meant to cost not much more. Its time is whole
+seconds, which changes nothing of what it proves (it covers no body, so any signature can be replayed
+within its minute however it was made).
 """
 
 from __future__ import annotations
@@ -15,12 +20,14 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Protocol
 
 from lambkin.cluster.membership import Membership
-from lambkin.cluster.wire import HOP_BY_HOP, Reply, WireClient, WireError
+from lambkin.cluster.splice import Done, Spliced, Splicer
+from lambkin.cluster.wire import HOP_BY_HOP, Reply, WireClient, WireError, address
 from lambkin.protocol.dialect import UNAVAILABLE
 from lambkin.store import Connection, Store
 
 NODE, TIME, SIGNATURE = "x-lambkin-node", "x-lambkin-node-time", "x-lambkin-node-signature"
 WINDOW_S = 60.0
+_KEPT = 1024  # signatures made or checked, remembered (all forgotten at once past it)
 PREFIX = "/_lambkin/cluster"  # the nodes' own endpoints
 
 
@@ -114,6 +121,9 @@ class Peers:
         self._secret = secret
         self.timeout_s = timeout_s
         self._client = WireClient()
+        self._splicer = Splicer()
+        self._signed: dict[tuple[str, str], tuple[str, dict[str, str], bytes]] = {}  # by (method, path)
+        self._checked: set[tuple[str, str, str, str, str]] = set()  # signatures that held
 
     def _mac(self, node: str, stamp: str, method: str, path: str) -> str:
         text = f"{node}\n{stamp}\n{method.upper()}\n{path}".encode()
@@ -121,8 +131,21 @@ class Peers:
 
     def sign(self, method: str, path: str) -> dict[str, str]:
         """The headers that prove this node sent `method path` (path without the query)."""
-        node, stamp = self.membership.name, f"{time.time():.3f}"
-        return {NODE: node, TIME: stamp, SIGNATURE: self._mac(node, stamp, method, path)}
+        return dict(self._signature(method, path)[1])
+
+    def _signature(self, method: str, path: str) -> tuple[str, dict[str, str], bytes]:
+        """This second's signature of `method path`: its time, its headers, and their lines as bytes."""
+        stamp = str(int(time.time()))
+        key = (method, path)
+        signed = self._signed.get(key)
+        if signed is None or signed[0] != stamp:
+            if len(self._signed) >= _KEPT:
+                self._signed.clear()
+            node = self.membership.name
+            headers = {NODE: node, TIME: stamp, SIGNATURE: self._mac(node, stamp, method, path)}
+            lines = "".join(f"{name}: {value}\r\n" for name, value in headers.items()).encode("latin-1")
+            signed = self._signed[key] = (stamp, headers, lines)
+        return signed
 
     def verify(self, method: str, path: str, headers: Mapping[str, str]) -> str | None:
         """The name of the node that signed this request (lower-case `headers`), or None if no node did."""
@@ -134,7 +157,15 @@ class Peers:
                 return None
         except ValueError:
             return None
-        return node if hmac.compare_digest(self._mac(node, stamp, method, path), given) else None
+        key = (node, stamp, method, path, given)
+        if key in self._checked:
+            return node
+        if not hmac.compare_digest(self._mac(node, stamp, method, path), given):
+            return None
+        if len(self._checked) >= _KEPT:
+            self._checked.clear()
+        self._checked.add(key)
+        return node
 
     def url_of(self, node: str) -> str:
         peer = self.membership.node(node)
@@ -177,5 +208,35 @@ class Peers:
             raise PeerUnreachable(node, str(exc)) from exc
         return PeerResponse(node, reply)
 
+    def splice(
+        self,
+        node: str,
+        method: str,
+        target: str,
+        head: bytes | Mapping[str, str],
+        body: bytes,
+        done: Done,
+        timeout_s: float,
+    ) -> None:
+        """Sends `method target` to `node`, signed, with `head`: the client's head as it came (the request
+        line to the blank line, its content-length `body`'s), or its headers (lower-case names); none of them
+        hop-by-hop, as they are written as they are. `done` gets the answer as the bytes it came in
+        (cluster/splice.py), or why there is none."""
+        peer = self.membership.node(node)
+        if peer is None:
+            done(Spliced(failure="not a live node"))
+            return
+        host, port = address(peer.url)
+        signature = self._signature(method, target.partition("?")[0])[2]
+        if isinstance(head, bytes):
+            data = head[:-2] + signature + b"\r\n" + body
+        else:
+            lines = [f"{method} {target} HTTP/1.1\r\n"]
+            lines += [f"{name}: {value}\r\n" for name, value in head.items() if name != "content-length"]
+            lines.append(f"content-length: {len(body)}\r\n")
+            data = "".join(lines).encode("latin-1") + signature + b"\r\n" + body
+        self._splicer.send(host, port, data, done, timeout_s)
+
     async def close(self) -> None:
+        self._splicer.close()
         await self._client.close()

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import AsyncIterator, Mapping
 from typing import cast
 from urllib.parse import urlsplit
@@ -250,14 +251,6 @@ class WireClient:
 
     def __init__(self) -> None:
         self._pools: dict[str, list[_Connection]] = {}  # by peer and kind of request (see _kind)
-        self._addresses: dict[str, tuple[str, int]] = {}  # base URL -> host, port
-
-    def _address(self, base_url: str) -> tuple[str, int]:
-        address = self._addresses.get(base_url)
-        if address is None:
-            parts = urlsplit(base_url)
-            address = self._addresses[base_url] = (parts.hostname or "127.0.0.1", parts.port or 80)
-        return address
 
     def _idle(self, key: str, conn: _Connection) -> None:
         pool = self._pools.setdefault(key, [])
@@ -296,7 +289,7 @@ class WireClient:
         """Sends the request with `headers` (hop-by-hop ones left out: this client frames the request
         itself) and `extra` (lower-case names; they replace any of `headers`); returns once the answer's
         head is in (WireError if it never comes)."""
-        host, port = self._address(base_url)
+        host, port = address(base_url)
         key = f"{host}:{port}{_kind(target)}"
         for attempt in range(2):
             conn = await self._connect(key, host, port)
@@ -370,6 +363,13 @@ class WireClient:
                 with contextlib.suppress(Exception):
                     conn.close()
         self._pools.clear()
+
+
+@functools.lru_cache(maxsize=256)
+def address(base_url: str) -> tuple[str, int]:
+    """The host and port of a peer's base URL (http://host:port)."""
+    parts = urlsplit(base_url)
+    return parts.hostname or "127.0.0.1", parts.port or 80
 
 
 def _kind(target: str) -> str:

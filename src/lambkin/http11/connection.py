@@ -222,6 +222,12 @@ class Connection(asyncio.Protocol):
         request.method = _METHODS.get(method) or method.decode("latin-1")
         url = self._url
         request.target = (url[0] if len(url) == 1 else b"".join(url)).decode("latin-1")
+        raw = self._raw  # (kept until the head is taken: a hand-over replays it)
+        if raw is not None:
+            data = raw[0] if len(raw) == 1 else b"".join(raw)
+            end = data.find(b"\r\n\r\n")
+            if end > 0 and data.startswith(method):
+                request.head = data[: end + 4]
         self._limit = self.head_received(request)
         self._raw = None
         expect = request.headers.get("expect")

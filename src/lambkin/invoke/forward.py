@@ -103,6 +103,8 @@ class Forwarder:
         self.pools = pools
         self.rank = rank
         self._homes: dict[tuple[str, tuple[str, ...]], list[str]] = {}  # rank's answers, per ready set
+        # peers_for's answers by function and version, with the version and the ready list they were for
+        self._placed: dict[tuple[str, str], tuple[InvokeTarget, Sequence[NodeView], tuple[str, ...]]] = {}
 
     def homes(self, version: InvokeTarget, names: Sequence[str]) -> list[str]:
         """`names` ranked for the version (remembered: the same key and nodes rank the same every time)."""
@@ -114,20 +116,29 @@ class Forwarder:
             ranked = self._homes[key] = self.rank(key[0], names)
         return ranked
 
-    def peers_for(self, version: InvokeTarget) -> list[str]:
+    def peers_for(self, version: InvokeTarget) -> Sequence[str]:
         """The peers to try for an invoke of `version`, best first (placement.candidates up to this node);
-        empty: it runs here."""
+        empty: it runs here. Worked out once per version and view of the cluster (the version is the same
+        object until it changes, and so is the nodes' ready list, with the warm sets they published)."""
         if self.pools.has_idle(version):
-            return []
-        me = self.nodes.name
+            return ()
         ready = self.nodes.ready()
+        key = (version.function_arn, version.version)
+        placed = self._placed.get(key)
+        if placed is not None and placed[0] is version and placed[1] is ready:
+            return placed[2]
+        me = self.nodes.name
         if not ready or (len(ready) == 1 and ready[0].name == me):
-            return []
-        homes = self.homes(version, [node.name for node in ready])
-        published = {node.name: node.extra.get(WARM) for node in ready}
-        idle_on = idle_publishers(me, published, warm_key(version))
-        order = candidates(Facts(me, False, homes, idle_on))
-        return order[: order.index(me)]
+            peers: tuple[str, ...] = ()
+        else:
+            homes = self.homes(version, [node.name for node in ready])
+            published = {node.name: node.extra.get(WARM) for node in ready}
+            order = candidates(Facts(me, False, homes, idle_publishers(me, published, warm_key(version))))
+            peers = tuple(order[: order.index(me)])
+        if len(self._placed) >= HOMES_KEPT:
+            self._placed.clear()
+        self._placed[key] = (version, ready, peers)
+        return peers
 
     async def elsewhere(self, version: InvokeTarget, request: InvokeRequest) -> InvokeResult | None:
         for node in self.peers_for(version):

@@ -6,17 +6,18 @@ and the receiving side: a relayed Invoke answered full, or run here with its rel
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
 from lambkin.api.invoke_plan import InvokePlan
-from lambkin.api.invoke_relay import InvokeRelay, Placed
-from lambkin.cluster.peers import NODE, PeerUnreachable
+from lambkin.api.invoke_relay import InvokeRelay, Placed, Route
+from lambkin.cluster.peers import NODE, SIGNATURE, TIME, PeerUnreachable
+from lambkin.cluster.splice import Spliced
 from lambkin.functions.errors import FunctionNotFound
-from lambkin.invoke.forward import FULL, Forwarder
+from lambkin.invoke.forward import FULL, HOP_MARGIN_S, Forwarder
 from lambkin.invoke.placement import WARM, warm_key
 from lambkin.invoke.targets import Target
 from lambkin.protocol.gateway import AwsGateway
@@ -39,12 +40,48 @@ class Answer:
         return self.body
 
 
-class FakePeers:
-    """Answers each node with `answers[node]`: an Answer, or an exception to raise."""
+class StaleConnection(Exception):
+    """A kept connection the peer had closed: the request never reached it."""
 
-    def __init__(self, answers: dict[str, Answer | Exception]) -> None:
+
+def raw(answer: Answer) -> bytes:
+    """An Answer as a peer writes it."""
+    head = f"HTTP/1.1 {answer.status} X\r\n" + "".join(f"{k}: {v}\r\n" for k, v in answer.headers.items())
+    return f"{head}content-length: {len(answer.body)}\r\n\r\n".encode() + answer.body
+
+
+class FakePeers:
+    """Answers each node with `answers[node]`: an Answer, or an exception to raise; a splice with
+    `spliced[node]` if there is one, else the same."""
+
+    def __init__(
+        self, answers: dict[str, Answer | Exception], spliced: dict[str, Answer | Exception] | None = None
+    ) -> None:
         self.answers = answers
+        self.spliced_answers = spliced or {}
         self.asked: list[tuple[str, str, str, dict[str, str], bytes]] = []
+        self.spliced: list[tuple[str, str, str, bytes | dict[str, str], bytes]] = []
+
+    def splice(
+        self,
+        node: str,
+        method: str,
+        target: str,
+        head: bytes | Mapping[str, str],
+        body: bytes,
+        done: Callable[[Spliced], None],
+        timeout_s: float,
+    ) -> None:
+        self.spliced.append((node, method, target, head if isinstance(head, bytes) else dict(head), body))
+        answer = self.spliced_answers.get(node) or self.answers[node]
+        if isinstance(answer, Exception):
+            result = Spliced(failure=str(answer), stale=isinstance(answer, StaleConnection))
+        else:
+            result = Spliced(raw(answer), answer.status, True)
+        try:
+            asyncio.get_running_loop().call_soon(done, result)  # as a connection's callback would
+        except RuntimeError:
+            done(result)
 
     async def request(
         self,
@@ -94,9 +131,11 @@ def relay(
     answers: dict[str, Answer | Exception],
     pools: FakePools | None = None,
     draining: bool = False,
+    spliced: dict[str, Answer | Exception] | None = None,
 ) -> InvokeRelay:
     pools = pools or FakePools()
-    forwarder = Forwarder(FakeNodes(me, ready), FakePeers(answers), pools, lambda key, names: sorted(names))  # type: ignore[arg-type]
+    peers = FakePeers(answers, spliced)
+    forwarder = Forwarder(FakeNodes(me, ready), peers, pools, lambda key, names: sorted(names))  # type: ignore[arg-type]
     return InvokeRelay(target, resolve, forwarder, forwarder.peers, pools, lambda: draining)  # type: ignore[arg-type]
 
 
@@ -236,3 +275,66 @@ def test_an_invoke_every_peer_refused_runs_here_placed_and_a_client_s_runs_as_us
     plan, _ = receiving(handler, relay("c", [Node("c")], {}))
     assert answer(plan, {}) is not None
     assert [context.relayed_by for _, context in handler.seen] == ["c", None]
+
+
+# the front door's own first try: routed from the head alone, spliced as bytes
+
+
+def test_a_plain_invoke_is_routed_to_the_peers_it_goes_to_as_it_came() -> None:
+    key = warm_key(FakeVersion())
+    node = relay("b", [Node("a"), Node("b"), Node("c", {WARM: [key]})], {})
+    assert node.route("fn", None, HEADERS) == Route(("c", "a"), FakeVersion().timeout + HOP_MARGIN_S)
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {NODE: "a"},  # a node's signature is this node's to write
+        {TIME: "1"},
+        {SIGNATURE: "0"},
+        {"connection": "close"},  # hop-by-hop: about the client's connection, not the peer's
+        {"expect": "100-continue"},
+        {"transfer-encoding": "chunked"},
+    ],
+)
+def test_a_head_that_cannot_go_as_it_came_is_not_routed(extra: dict[str, str]) -> None:
+    node = relay("b", [Node("a"), Node("b")], {"a": Answer(200, {}, b"1")})
+    assert node.route("fn", None, {**HEADERS, **extra}) is None
+    if NODE not in extra:  # the usual way still relays it
+        placed = relayed(node, headers={**HEADERS, **extra})
+        assert placed is not None and placed.node == "a"
+
+
+@pytest.mark.parametrize(
+    ("me", "pools", "name"),
+    [("b", FakePools(idle=True), "fn"), ("a", FakePools(), "fn"), ("b", FakePools(), "not-cached")],
+)
+def test_what_runs_here_or_is_not_cached_is_not_routed(me: str, pools: FakePools, name: str) -> None:
+    assert relay(me, [Node("a"), Node("b")], {}, pools).route(name, None, HEADERS) is None
+
+
+def test_a_spliced_invoke_gets_the_peer_s_answer_as_it_came_and_a_full_peer_is_a_failure() -> None:
+    answer = Answer(200, {"x-amzn-requestid": "req-there", "content-type": "application/json"}, b'{"ok": 1}')
+    node = relay("b", [Node("a"), Node("b")], {"a": answer})
+    route = node.route("fn", None, HEADERS)
+    assert route is not None
+    got: list[Spliced] = []
+    head = b"POST /2015-03-31/functions/fn/invocations HTTP/1.1\r\nhost: b\r\ncontent-length: 2\r\n\r\n"
+    node.splice(route, TARGET, head, b"{}", got.append)
+    assert got == [Spliced(raw(answer), 200, True)]
+    assert node.peers.spliced == [("a", "POST", TARGET, head, b"{}")]  # type: ignore[attr-defined]
+    full = relay("b", [Node("a"), Node("b")], {"a": Answer(503, {FULL: "1"})})
+    full.splice(route, TARGET, head, b"{}", got.append)
+    assert got[1].failure == "node a is full"
+    refused = Answer(503, {"x-amzn-errortype": "ServiceException"}, b"{}")  # a 503 of its own: the answer
+    other = relay("b", [Node("a"), Node("b")], {"a": refused})
+    other.splice(route, TARGET, head, b"{}", got.append)
+    assert got[2].failure is None and got[2].status == 503
+
+
+def test_the_usual_way_after_a_peer_goes_on_with_the_ones_after_it() -> None:
+    node = relay("c", [Node("a"), Node("b"), Node("c")], {"b": Answer(200, {}, b"from b")})
+    placed = asyncio.run(node.relay("fn", None, TARGET, HEADERS, b"{}", after="a"))
+    assert placed is not None and placed.node == "b" and [n for n, *_ in asked(node)] == ["b"]
+    placed = asyncio.run(node.relay("fn", None, TARGET, HEADERS, b"{}", after="b"))
+    assert placed == Placed("c")  # none is left: it runs here

@@ -176,3 +176,15 @@ async def test_the_idle_versions_are_published_when_they_change() -> None:
     assert forwarder.nodes.published[WARM] == [warm_key(FakeVersion())]  # type: ignore[attr-defined]
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
+
+
+def test_placement_is_worked_out_again_when_the_view_or_the_version_changes() -> None:
+    nodes = FakeNodes("b", [Node("a"), Node("b")])
+    forwarder = Forwarder(nodes, FakePeers({}), FakePools([]), by_name)  # type: ignore[arg-type]
+    version = FakeVersion()
+    assert forwarder.peers_for(version) == ("a",)  # its home
+    assert forwarder.peers_for(version) == ("a",)  # (remembered for this view and version)
+    nodes._ready = [Node("b"), Node("c", {WARM: [warm_key(version)]})]  # a new view: a gone, c warm
+    assert forwarder.peers_for(version) == ("c",)
+    updated = FakeVersion(revision_id="r2")  # c's idle environment is of the revision before
+    assert forwarder.peers_for(updated) == ()  # its home is this node now
