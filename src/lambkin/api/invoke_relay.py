@@ -84,6 +84,7 @@ class Route:
 
     nodes: Sequence[str]
     timeout_s: float
+    function_arn: str
 
 
 class InvokeRelay:
@@ -111,12 +112,16 @@ class InvokeRelay:
         it runs here, or takes the usual way (`relay`)."""
         if not _NOT_SPLICED.isdisjoint(headers):
             return None
+        return self._route(name, qualifier)
+
+    def _route(self, name: str, qualifier: str | None) -> Route | None:
+        """The peers placement sends an Invoke of the version cached here to, or None (not cached, or here)."""
         resolved = self.cached(name, qualifier)
         if resolved is None:
             return None
         version = resolved.version
         nodes = self.forwarder.peers_for(version)
-        return Route(nodes, float(version.timeout) + HOP_MARGIN_S) if nodes else None
+        return Route(nodes, float(version.timeout) + HOP_MARGIN_S, version.function_arn) if nodes else None
 
     def splice(
         self,
@@ -134,10 +139,12 @@ class InvokeRelay:
 
         def answered(answer: Spliced) -> None:
             if answer.failure is None and answer.status == 503 and answer.has_header(FULL_HEADER):
-                log.debug("node %s is full; trying the next", node)
+                log.debug("node %s is full for %s; trying the next", node, route.function_arn)
                 answer = Spliced(failure=f"node {node} is full")
             elif answer.failure is not None:
-                log.warning("node %s did not take an invoke: %s", node, answer.failure)
+                log.warning(
+                    "node %s did not take an invoke of %s: %s", node, route.function_arn, answer.failure
+                )
             done(answer)
 
         self.peers.splice(node, "POST", target, head, body, answered, route.timeout_s)
@@ -157,25 +164,21 @@ class InvokeRelay:
         before it; only the ones after it are tried."""
         if NODE in headers:  # relayed here (or claiming to be: the signature is checked there)
             return None
-        resolved = self.cached(name, qualifier)
-        if resolved is None:
+        route = self._route(name, qualifier)
+        if route is None:
             return None
-        version = resolved.version
-        nodes = self.forwarder.peers_for(version)
-        if not nodes:
-            return None
+        nodes = route.nodes
         if after is not None and after in nodes:
             nodes = nodes[nodes.index(after) + 1 :]
-        timeout_s = float(version.timeout) + HOP_MARGIN_S
         for node in nodes:
             try:
-                answer = await self.peers.request(node, "POST", target, headers, body, timeout_s)
+                answer = await self.peers.request(node, "POST", target, headers, body, route.timeout_s)
                 data = await answer.read()
             except PeerUnreachable as exc:
-                log.warning("node %s did not take an invoke of %s: %s", node, version.function_arn, exc)
+                log.warning("node %s did not take an invoke of %s: %s", node, route.function_arn, exc)
                 continue
             if answer.status == 503 and answer.headers.get(FULL):
-                log.debug("node %s is full for %s; trying the next", node, version.function_arn)
+                log.debug("node %s is full for %s; trying the next", node, route.function_arn)
                 continue
             kept = [(k, v) for k, v in answer.headers.items() if k not in _DROPPED]
             return Placed(node, Reply(answer.status, kept, data))

@@ -283,7 +283,10 @@ def test_an_invoke_every_peer_refused_runs_here_placed_and_a_client_s_runs_as_us
 def test_a_plain_invoke_is_routed_to_the_peers_it_goes_to_as_it_came() -> None:
     key = warm_key(FakeVersion())
     node = relay("b", [Node("a"), Node("b"), Node("c", {WARM: [key]})], {})
-    assert node.route("fn", None, HEADERS) == Route(("c", "a"), FakeVersion().timeout + HOP_MARGIN_S)
+    version = FakeVersion()
+    assert node.route("fn", None, HEADERS) == Route(
+        ("c", "a"), version.timeout + HOP_MARGIN_S, version.function_arn
+    )
 
 
 @pytest.mark.parametrize(
