@@ -141,7 +141,7 @@ class InvokeRelay:
             if answer.failure is None and answer.status == 503 and answer.has_header(FULL_HEADER):
                 log.debug("node %s is full for %s; trying the next", node, route.function_arn)
                 answer = Spliced(failure=f"node {node} is full")
-            elif answer.failure is not None:
+            elif answer.failure is not None and not answer.stale:  # (stale: sent to it again)
                 log.warning(
                     "node %s did not take an invoke of %s: %s", node, route.function_arn, answer.failure
                 )
