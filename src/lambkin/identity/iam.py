@@ -56,6 +56,9 @@ class Change:
     drop_users: Sequence[str] = ()
     drop_keys: Sequence[str] = ()
     drop_policies: Sequence[str] = ()
+    # new keys are stored only while their user has fewer than this many, counted as the write stores them
+    # (another node may have added one since this node read the user)
+    key_limit: int | None = None
 
 
 class Iam:
@@ -185,6 +188,10 @@ class Iam:
             for user in change.users:
                 store.put_user(conn, user, new=user.name in new_users)
             for key in change.keys:
+                if change.key_limit is not None:
+                    locked = self.db.dialect == "postgresql"  # (SQLite's writers take turns already)
+                    if store.count_keys(conn, key.user_name, lock=locked) >= change.key_limit:
+                        raise errors.keys_quota(change.key_limit)
                 store.put_key(conn, key)
             for policy in change.policies:
                 store.put_policy(conn, policy, new=policy.arn in new_policies)

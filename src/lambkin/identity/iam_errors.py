@@ -44,6 +44,11 @@ class LimitExceeded(IamError):
     code = "LimitExceededException"
 
 
+def keys_quota(limit: int) -> LimitExceeded:
+    """A user's access key past IAM's quota."""
+    return LimitExceeded(f"Cannot exceed quota for AccessKeysPerUser: {limit}")
+
+
 class MalformedPolicyDocument(IamError):
     code = "MalformedPolicyDocumentException"
 

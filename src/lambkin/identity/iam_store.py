@@ -137,6 +137,15 @@ def put_key(conn: Connection, key: AccessKeyRecord) -> None:
     )
 
 
+def count_keys(conn: Connection, user_name: str, lock: bool) -> int:
+    """The user's stored access keys; with `lock`, after taking the user's row for the rest of the
+    transaction, so that no other writer adds one before this one commits (PostgreSQL's row lock)."""
+    if lock:
+        conn.execute("SELECT name FROM iam_users WHERE name = ? FOR UPDATE", (user_name,))
+    row = conn.execute("SELECT COUNT(*) FROM iam_access_keys WHERE user_name = ?", (user_name,)).fetchone()
+    return int(row[0]) if row is not None else 0
+
+
 def delete_key(conn: Connection, access_key_id: str) -> None:
     conn.execute("DELETE FROM iam_access_keys WHERE access_key_id = ?", (access_key_id,))
 

@@ -24,7 +24,7 @@ from lambkin.functions.names import FunctionRef
 from lambkin.functions.policies import Permission
 from lambkin.functions.repository import MIGRATIONS as FUNCTION_MIGRATIONS
 from lambkin.identity import iam_store
-from lambkin.identity.iam import Iam
+from lambkin.identity.iam import Change, Iam
 from lambkin.identity.iam_attachments import Attachments
 from lambkin.identity.iam_errors import DeleteConflict, EntityAlreadyExists, LimitExceeded
 from lambkin.identity.iam_policies import Policies
@@ -277,6 +277,27 @@ async def test_limits_and_conflicts_count_what_another_node_wrote_before_its_new
     with pytest.raises(DeleteConflict, match=r"Cannot delete a policy attached to entities\."):
         await Policies(there).delete(policy.arn)
     assert len(here.db.run_sync(iam_store.load).keys) == 2
+
+
+async def test_two_nodes_adding_a_key_at_once_keep_the_user_within_its_quota(iams: tuple[Iam, Iam]) -> None:
+    """A node counts a user's keys as it reads them, then stores its new key: another node's key stored
+    in between is counted by the write itself, and the key past the quota is refused."""
+    here, there = iams
+    await Users(here).create("alice")
+    await Users(here).create_key("alice")
+    commit = there.commit
+
+    async def meanwhile(change: Change) -> None:  # after there counted one key, before it stores its own
+        there.commit = commit  # type: ignore[method-assign]
+        await Users(here).create_key("alice")
+        await commit(change)
+
+    there.commit = meanwhile  # type: ignore[method-assign]
+    with pytest.raises(LimitExceeded, match="Cannot exceed quota for AccessKeysPerUser: 2"):
+        await Users(there).create_key("alice")
+    stored = here.db.run_sync(iam_store.load).keys.values()
+    assert [key.user_name for key in stored] == ["alice", "alice"]
+    assert len(Users(there).keys("alice", None, None)[0]) == 1  # (what there had heard of: nothing new)
 
 
 async def test_after_lost_news_a_node_reads_all_of_iam_again(iams: tuple[Iam, Iam], bus: FakeBus) -> None:
