@@ -45,7 +45,7 @@ Cached = Callable[[str, str | None], Target | None]  # Targets.cached: a resolve
 _DROPPED = frozenset({"content-length", "date", "transfer-encoding", "connection", "keep-alive"})
 # A head with any of these does not go to a peer as it is (the node's signature is this node's to write).
 _NOT_SPLICED = HOP_BY_HOP | {NODE, TIME, SIGNATURE}
-FULL_HEADER = FULL.encode()
+_FULL_HEADER = FULL.encode()
 
 
 class Splicing(PeerClient, Protocol):
@@ -132,13 +132,12 @@ class InvokeRelay:
         done: Callable[[Spliced], None],
     ) -> None:
         """Sends the Invoke to the route's first peer as the client sent it (its `head` as it came, else its
-        lower-case headers); `done` gets that peer's answer
-        as it came, or a failure (`Spliced.failure`; a full peer's answer is one too: the next is to be
-        tried, by `relay(after=...)`)."""
+        lower-case headers); `done` gets that peer's answer as it came, or a failure (`Spliced.failure`; a
+        full peer's answer is one too: the next is to be tried, by `relay(after=...)`)."""
         node = route.nodes[0]
 
         def answered(answer: Spliced) -> None:
-            if answer.failure is None and answer.status == 503 and answer.has_header(FULL_HEADER):
+            if answer.failure is None and answer.status == 503 and answer.has_header(_FULL_HEADER):
                 log.debug("node %s is full for %s; trying the next", node, route.function_arn)
                 answer = Spliced(failure=f"node {node} is full")
             elif answer.failure is not None and not answer.stale:  # (stale: sent to it again)
