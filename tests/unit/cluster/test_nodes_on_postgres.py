@@ -190,3 +190,20 @@ def test_a_cluster_needs_postgresql_and_a_fit_name(tmp_path) -> None:  # type: i
     bad = dataclasses.replace(settings, database_url="postgresql://x", node_name="a b")
     with pytest.raises(SettingInvalid, match="letters, digits"):
         node_name(bad)
+
+
+async def test_two_nodes_adding_a_key_at_once_keep_the_user_within_its_quota(database, stores) -> None:  # type: ignore[no-untyped-def]
+    """As on SQLite (test_two_nodes.py), with the user's row locked by the write that counts its keys."""
+    from lambkin.identity import iam_store
+    from lambkin.identity.iam import Iam
+    from tests.unit.cluster.test_two_nodes import keys_added_at_once
+
+    nodes = []
+    for name in ("iam-a", "iam-b"):
+        store = PostgresStore(database, name)
+        stores.append(store)
+        store.migrate(iam_store.MIGRATIONS)
+        node = Iam(store, "000000000000", lambda text, kind: None)
+        node.load()
+        nodes.append(node)
+    await keys_added_at_once(*nodes)

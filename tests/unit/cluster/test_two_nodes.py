@@ -280,9 +280,12 @@ async def test_limits_and_conflicts_count_what_another_node_wrote_before_its_new
 
 
 async def test_two_nodes_adding_a_key_at_once_keep_the_user_within_its_quota(iams: tuple[Iam, Iam]) -> None:
+    await keys_added_at_once(*iams)
+
+
+async def keys_added_at_once(here: Iam, there: Iam) -> None:
     """A node counts a user's keys as it reads them, then stores its new key: another node's key stored
     in between is counted by the write itself, and the key past the quota is refused."""
-    here, there = iams
     await Users(here).create("alice")
     await Users(here).create_key("alice")
     commit = there.commit
