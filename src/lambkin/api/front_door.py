@@ -107,7 +107,11 @@ class FrontDoor(Connection):
             planned = plan.admit(request.method, request.target, request.headers)
             if planned is not None:
                 route = plan.route(planned, request.headers) if self.phase is Phase.OPEN else None
-                self._routed = planned if route is None else _Relayed(planned, route)
+                if route is None:
+                    self._routed = planned
+                else:  # it goes to a peer as it came
+                    request.head = self.raw_head(request)
+                    self._routed = _Relayed(planned, route)
                 return plan.body_limit
         routed = self._route(request, gateway)
         self._routed = routed

@@ -190,6 +190,16 @@ class Connection(asyncio.Protocol):
         if self._between_requests and self.transport is not None:
             self.transport.close()
 
+    def raw_head(self, request: Request) -> bytes:
+        """`request`'s head as its bytes came (its request line to its blank line), for `head_received` to
+        ask; empty when the request began within an earlier one's read (its first bytes are not kept)."""
+        raw = self._raw
+        if raw is None:
+            return b""
+        data = raw[0] if len(raw) == 1 else b"".join(raw)
+        end = data.find(b"\r\n\r\n")
+        return data[: end + 4] if end > 0 and data.startswith(request.method.encode("latin-1")) else b""
+
     # httptools callbacks
     def on_message_begin(self) -> None:
         self._raw = None if self._ended_in_feed else [self._feed]
@@ -222,12 +232,6 @@ class Connection(asyncio.Protocol):
         request.method = _METHODS.get(method) or method.decode("latin-1")
         url = self._url
         request.target = (url[0] if len(url) == 1 else b"".join(url)).decode("latin-1")
-        raw = self._raw  # (kept until the head is taken: a hand-over replays it)
-        if raw is not None:
-            data = raw[0] if len(raw) == 1 else b"".join(raw)
-            end = data.find(b"\r\n\r\n")
-            if end > 0 and data.startswith(method):
-                request.head = data[: end + 4]
         self._limit = self.head_received(request)
         self._raw = None
         expect = request.headers.get("expect")

@@ -27,7 +27,7 @@ class Request:
     body: bytes = b""
     size: int = 0
     truncated: bool = False  # the body grew past the limit and was discarded
-    head: bytes = b""  # the head as it came (request line to blank line), if it began at the start of a read
+    head: bytes = b""  # the head as it came, where the subclass kept it (Connection.raw_head)
 
     @property
     def path(self) -> str:
