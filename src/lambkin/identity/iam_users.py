@@ -68,15 +68,15 @@ class Users:
     async def create_key(self, name: str) -> AccessKeyRecord:
         async with self.iam.lock:
             user = await self.iam.current_user(name)
-            if len(self._keys_of(user)) >= MAX_KEYS:
-                raise errors.keys_quota(MAX_KEYS)
             key = AccessKeyRecord(
                 access_key_id=access_key_id(),
                 user_name=user.name,
                 secret=secret_access_key(),
                 created=self.iam.now(),
             )
-            await self.iam.commit(Change(keys=[key], key_limit=MAX_KEYS))
+            await self.iam.commit(
+                Change(keys=[key], key_limit=MAX_KEYS)
+            )  # the quota, counted as it is stored
         return key
 
     async def delete_key(self, name: str, key_id: str) -> None:
