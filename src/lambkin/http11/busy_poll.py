@@ -44,8 +44,9 @@ class Trial:
     during which the way changed is not counted). A trial is three blocks of `block` cycles, sleeping,
     polling, sleeping (a drift weighs on both ways alike); each block's first `skip` cycles are not kept.
     The verdict polls only if polling's median cycle is shorter than sleeping's by more than `margin`
-    (polling costs a core, so a tie goes to sleeping); it holds for `settle` cycles, then a new trial starts. Until a quick client's first cycle, holds sleep
-    (work that has no such client, an SQS mapping's invokes, never has the loop spin)."""
+    (polling costs a core, so a tie goes to sleeping); it holds for `settle` cycles, then a new trial
+    starts. Until a quick client's first cycle, holds sleep (work that has no such client, an SQS
+    mapping's invokes, never has the loop spin)."""
 
     def __init__(self, block: int = 256, skip: int = 64, settle: int = 4096, margin: float = 0.1) -> None:
         if not 0 <= skip < block:
