@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lambkin import loop_cpu
 from lambkin.credentials import Credentials
 from lambkin.environments.aws_endpoint import MAX_CONNECTIONS
 from lambkin.http11.limits import DEFAULT_LIMITS
@@ -71,6 +72,8 @@ class Settings:
     # their callers take an environment that finishes its event first.
     max_parallel_starts: int = field(default_factory=_cores)
     busy_poll_us: float = 1000.0  # polling for invocations quicker than this (LAMBKIN_BUSY_POLL_US; 0: off)
+    # The event loop thread's own CPU (LAMBKIN_LOOP_CPU: auto, off or a CPU number; loop_cpu.py).
+    loop_cpu: str | int = "auto"
     log_retention_days: float = 7.0  # LAMBKIN_LOG_RETENTION_DAYS
     metrics_retention_days: float = 15.0  # CloudWatch's one-minute data kept (LAMBKIN_METRICS_RETENTION_DAYS)
     async_retry_scale: float = (
@@ -251,6 +254,13 @@ def _number(env: Mapping[str, str], name: str, default: float) -> float:
     return float(raw) if raw else default
 
 
+def _loop_cpu(env: Mapping[str, str]) -> str | int:
+    try:
+        return loop_cpu.parse(env.get("LAMBKIN_LOOP_CPU", ""))
+    except loop_cpu.LoopCpuInvalid as exc:
+        raise SettingInvalid(str(exc)) from exc
+
+
 def _entries(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     return tuple(entry for entry in env.get(name, "").replace(",", " ").split() if entry)
 
@@ -282,6 +292,7 @@ def settings_from_environment(
             freeze_after_s=_number(env, "LAMBKIN_FREEZE_AFTER", 0.5),
             max_parallel_starts=int(_number(env, "LAMBKIN_MAX_PARALLEL_STARTS", _cores())),
             busy_poll_us=_number(env, "LAMBKIN_BUSY_POLL_US", 1000),
+            loop_cpu=_loop_cpu(env),
             log_retention_days=_number(env, "LAMBKIN_LOG_RETENTION_DAYS", 7),
             metrics_retention_days=_number(env, "LAMBKIN_METRICS_RETENTION_DAYS", 15),
             async_retry_scale=float(env.get("LAMBKIN_ASYNC_RETRY_SCALE") or 1.0),

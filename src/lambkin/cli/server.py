@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from lambkin import app as composition
+from lambkin import loop_cpu
 from lambkin.config import SettingInvalid, command_defaults, settings_from_environment
 from lambkin.store import StoreError
 
@@ -74,7 +75,11 @@ def serve(args: argparse.Namespace, after_ready: AfterReady | None = None) -> in
     logging.basicConfig(level=command_defaults().log_level or "INFO", format="%(asctime)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per request (image pulls, JWT key sets)
     keep_private(args.data_dir)
-    settings, generated = settings_from_environment(args.data_dir.resolve(), args.host, args.port)
+    try:
+        settings, generated = settings_from_environment(args.data_dir.resolve(), args.host, args.port)
+    except SettingInvalid as exc:
+        print(f"lambkin: {exc}", file=sys.stderr)
+        return 1
     if args.database:
         settings = dataclasses.replace(settings, database_url=args.database)
     if args.node_name:
@@ -90,6 +95,7 @@ def serve(args: argparse.Namespace, after_ready: AfterReady | None = None) -> in
         print(f"  LAMBKIN_SECRET_ACCESS_KEY={settings.credentials.secret_access_key}", flush=True)
 
     async def main() -> None:
+        await loop_cpu.start_pools()  # on every CPU, though the loop thread, which starts them, is pinned
         server = composition.build(settings)
         started = asyncio.Event()
 
@@ -105,6 +111,11 @@ def serve(args: argparse.Namespace, after_ready: AfterReady | None = None) -> in
         await server.serve(ready, beside=() if after_ready is None else (when_ready,))
 
     try:
+        pinned = loop_cpu.pin(settings.loop_cpu)  # this thread runs the event loop
+    except loop_cpu.LoopCpuInvalid as exc:
+        print(f"lambkin: {exc}", file=sys.stderr)
+        return 1
+    try:
         import uvloop
 
         uvloop.run(main())
@@ -113,4 +124,6 @@ def serve(args: argparse.Namespace, after_ready: AfterReady | None = None) -> in
     except (OSError, StoreError, SettingInvalid) as exc:
         print(f"lambkin: {exc}", file=sys.stderr)
         return 1
+    finally:
+        loop_cpu.release(pinned)
     return 0

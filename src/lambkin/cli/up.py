@@ -14,6 +14,7 @@ from lambkin.cli.runtimes import runtimes_cache
 from lambkin.cli.server import add_server_arguments, serve
 from lambkin.cli.zip_demo import ZIP_DEMO_RUNTIME, deploy_zip_demo
 from lambkin.config import command_defaults
+from lambkin.loop_cpu import unpinned
 
 DEMO_FUNCTION = "demo"
 DEMO_REPOSITORY = "demo"
@@ -75,17 +76,18 @@ async def _deploy(server: composition.Lambkin, archive: Path) -> None:
     settings = server.settings
     creds = settings.credentials
     image_uri = f"{settings.host}:{settings.port}/{DEMO_REPOSITORY}:latest"
-    push = await asyncio.create_subprocess_exec(
-        "skopeo",
-        "copy",
-        "--quiet",
-        "--dest-tls-verify=false",
-        "--dest-creds",
-        f"{creds.access_key_id}:{creds.secret_access_key}",
-        f"oci-archive:{archive}",
-        f"docker://{image_uri}",
-        stderr=asyncio.subprocess.PIPE,
-    )
+    with unpinned():  # skopeo on every CPU, not the event loop's alone
+        push = await asyncio.create_subprocess_exec(
+            "skopeo",
+            "copy",
+            "--quiet",
+            "--dest-tls-verify=false",
+            "--dest-creds",
+            f"{creds.access_key_id}:{creds.secret_access_key}",
+            f"oci-archive:{archive}",
+            f"docker://{image_uri}",
+            stderr=asyncio.subprocess.PIPE,
+        )
     _, err = await push.communicate()
     if push.returncode != 0:
         raise RuntimeError(f"skopeo copy failed: {err.decode(errors='replace').strip()}")

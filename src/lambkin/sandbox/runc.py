@@ -10,6 +10,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from lambkin.loop_cpu import unpinned
 from lambkin.network.outward import Outward
 from lambkin.network.policy import Mode, NetworkPolicy
 from lambkin.network.vpc import EMPTY, Catalog
@@ -181,7 +182,8 @@ class RuncBackend:
         if self.outward is not None and self._network is not None:
             # pyroute2 runs an event loop of its own: not in a thread whose loop is running, as this one's may be.
             worker = threading.Thread(target=self._stop_network, name="lambkin-network-stop")
-            worker.start()
+            with unpinned():
+                worker.start()
             worker.join()
 
     def _stop_network(self) -> None:

@@ -8,6 +8,7 @@ import os
 import re
 from pathlib import Path
 
+from lambkin.loop_cpu import unpinned
 from lambkin.sandbox.errors import ProcessNotStarted, SandboxError
 
 _ID = re.compile(r"^[A-Za-z0-9_+.-]{1,128}$")
@@ -66,21 +67,22 @@ class Runc:
     async def run(self, sandbox_id: str, bundle: Path, stdout: int, stderr: int) -> int:
         """`runc run --detach`: the container's init keeps `stdout`/`stderr`; returns its pid."""
         pid_file = bundle / "pid"
-        process = await asyncio.create_subprocess_exec(
-            *self._argv(
-                "run",
-                "--detach",
-                "--pid-file",
-                str(pid_file),
-                "--bundle",
-                str(bundle),
-                sandbox_id,
-                log=bundle / "runc.log",
-            ),
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=stdout,
-            stderr=stderr,
-        )
+        with unpinned():  # the container runs on every CPU, not the event loop's alone
+            process = await asyncio.create_subprocess_exec(
+                *self._argv(
+                    "run",
+                    "--detach",
+                    "--pid-file",
+                    str(pid_file),
+                    "--bundle",
+                    str(bundle),
+                    sandbox_id,
+                    log=bundle / "runc.log",
+                ),
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=stdout,
+                stderr=stderr,
+            )
         code = await process.wait()
         if code != 0:
             error = _last_error(bundle / "runc.log")
@@ -92,12 +94,13 @@ class Runc:
 
     async def delete(self, sandbox_id: str) -> None:
         """`runc delete --force`: kills every process, removes the container; quiet if it does not exist."""
-        process = await asyncio.create_subprocess_exec(
-            *self._argv("delete", "--force", sandbox_id),
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.PIPE,
-        )
+        with unpinned():
+            process = await asyncio.create_subprocess_exec(
+                *self._argv("delete", "--force", sandbox_id),
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.PIPE,
+            )
         _, err = await process.communicate()
         if process.returncode != 0 and b"does not exist" not in err:
             raise SandboxError(f"runc delete {sandbox_id}: {err.decode(errors='replace').strip()}")

@@ -7,6 +7,8 @@ import threading
 from collections.abc import Callable
 from typing import TypeVar
 
+from lambkin.loop_cpu import unpinned
+
 T = TypeVar("T")
 
 
@@ -21,7 +23,8 @@ async def in_own_thread(work: Callable[[], T], undo: Callable[[T], None]) -> T:
     def settle(result: T | None, error: BaseException | None) -> None:
         if future.cancelled():
             if error is None:
-                threading.Thread(target=undo, args=(result,), daemon=True).start()
+                with unpinned():
+                    threading.Thread(target=undo, args=(result,), daemon=True).start()
         elif error is not None:
             future.set_exception(error)
         else:
@@ -35,5 +38,6 @@ async def in_own_thread(work: Callable[[], T], undo: Callable[[T], None]) -> T:
         else:
             loop.call_soon_threadsafe(settle, result, None)
 
-    threading.Thread(target=run, name="lambkin-sandbox", daemon=True).start()
+    with unpinned():  # the thread runs on every CPU, not the event loop's alone (loop_cpu.py)
+        threading.Thread(target=run, name="lambkin-sandbox", daemon=True).start()
     return await future

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
+from lambkin.loop_cpu import thread_pool
 from lambkin.store.contract import Connection
 
 T = TypeVar("T")
@@ -16,7 +16,7 @@ class OneThread:
     """`run` and `run_sync` over the backend's `_transaction(fn)`, on one worker thread named `thread`."""
 
     def __init__(self, thread: str) -> None:
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=thread)
+        self._executor = thread_pool(max_workers=1, thread_name_prefix=thread)  # on every CPU (loop_cpu.py)
 
     def _transaction(self, fn: Callable[[Connection], T]) -> T:
         raise NotImplementedError

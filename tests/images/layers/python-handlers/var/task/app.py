@@ -99,6 +99,7 @@ def env(event: Any, context: Any) -> Any:
         "argv": sys.argv,
         "pid": os.getpid(),
         "hostname": socket.gethostname(),
+        "cpus": sorted(os.sched_getaffinity(0)),
     }
 
 

@@ -1,0 +1,163 @@
+"""The event loop's own core: the server's loop thread is pinned to one CPU, everything else keeps them all.
+
+On a warm invoke, the caller, lambkin's loop and the function's runtime take turns (docs/design/warm-invoke.md).
+Left to the scheduler, the loop follows whichever CPU is idle when a socket wakes it and refills its caches
+there; the loop is the largest working set of the three, so it pays most for that. Pinned, it stays on one
+core while the runtime and the caller run on the others: `bench.warm_invoke` measured lambkin at 0.82-0.87
+of the emulator pinned against 1.09-1.35 left free, alternating in the same runs (a 2-vCPU VM; HAProxy's
+`cpu-map` and nginx's `worker_cpu_affinity` make the same choice).
+
+A CPU mask is inherited by whatever a thread starts, so the loop thread widens its own mask back to the
+process's CPUs for the instant it starts a thread or a process (`unpinned`), a pool's threads, which it
+starts lazily, widen theirs as their first step (`release_thread`), and libuv's pool is started at once
+(`start_pools`): a function's sandbox, the store's writer and every worker thread run on any CPU, the loop
+alone is held.
+
+`LAMBKIN_LOOP_CPU`: `auto` (the default) claims the highest-numbered CPU no other lambkin server on this host
+holds (a lock file per CPU under /run/lambkin, so nodes sharing a host spread out) and pins nothing when the
+process may use a single CPU or every CPU is claimed; a number pins that CPU; `off` pins nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import logging
+import os
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+LOCK_DIR = Path("/run/lambkin/loop-cpu")
+
+_everyone: frozenset[int] | None = None  # the process's CPUs, once the loop thread is pinned
+_loop: tuple[int, int] | None = None  # the pinned thread's ident and its CPU
+_widened = 0  # `unpinned` blocks open on the loop thread (a spawn may span an await: they can interleave)
+
+
+class LoopCpuInvalid(ValueError):
+    """LAMBKIN_LOOP_CPU names no CPU this process may use."""
+
+
+@dataclass(frozen=True)
+class Pinned:
+    """The loop thread's CPU and the lock that claims it on this host (None: not coordinated)."""
+
+    cpu: int
+    lock_fd: int | None
+
+
+def parse(raw: str) -> str | int:
+    """`auto`, `off` or a CPU number, from LAMBKIN_LOOP_CPU's text."""
+    text = raw.strip().lower() or "auto"
+    if text in ("auto", "off"):
+        return text
+    if text.isdigit():
+        return int(text)
+    raise LoopCpuInvalid(f"LAMBKIN_LOOP_CPU must be auto, off or a CPU number, not {raw!r}")
+
+
+def candidates(setting: str | int, allowed: Iterable[int]) -> list[int]:
+    """The CPUs to try, in order: the one named, or under `auto` the allowed ones from the highest down
+    (CPU 0 takes most of the host's interrupts); none when off or when a single CPU is allowed."""
+    cpus = sorted(set(allowed), reverse=True)
+    if setting == "off":
+        return []
+    if isinstance(setting, int):
+        if setting not in cpus:
+            raise LoopCpuInvalid(f"LAMBKIN_LOOP_CPU={setting}: this process may use CPUs {sorted(cpus)} only")
+        return [setting]
+    return cpus if len(cpus) > 1 else []
+
+
+def pin(setting: str | int, lock_dir: Path = LOCK_DIR) -> Pinned | None:
+    """Pins the calling thread (the event loop's) to the CPU named, or under `auto` to the first of
+    `candidates` it can claim; returns what it holds (the lock lives as long as the process), or None when
+    nothing is pinned."""
+    global _everyone, _loop
+    allowed = frozenset(os.sched_getaffinity(0))
+    for cpu in candidates(setting, allowed):
+        try:
+            fd = None if setting == cpu else _claim(lock_dir, cpu)
+        except BlockingIOError:
+            continue  # another server's loop holds it
+        os.sched_setaffinity(0, {cpu})
+        _everyone, _loop = allowed, (threading.get_ident(), cpu)
+        log.info("event loop pinned to CPU %d (LAMBKIN_LOOP_CPU)", cpu)
+        return Pinned(cpu, fd)
+    return None
+
+
+def _claim(lock_dir: Path, cpu: int) -> int | None:
+    """The CPU's lock file, held: its descriptor (not inherited by children), or None when there is nowhere
+    to keep locks (the CPU is taken unclaimed). BlockingIOError: another server holds it."""
+    try:
+        lock_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(lock_dir / f"{cpu}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise
+    return fd
+
+
+def release(pinned: Pinned | None) -> None:
+    """Back to every CPU, the claim given up (a server that stops without its process ending)."""
+    global _everyone, _loop
+    if pinned is None:
+        return
+    if _everyone is not None:
+        os.sched_setaffinity(0, _everyone)
+        _everyone, _loop = None, None
+    if pinned.lock_fd is not None:
+        os.close(pinned.lock_fd)
+
+
+def release_thread() -> None:
+    """A thread started by the pinned loop thread: back to the process's CPUs (a pool's initializer)."""
+    if _everyone is not None:
+        os.sched_setaffinity(0, _everyone)
+
+
+@contextlib.contextmanager
+def unpinned() -> Iterator[None]:
+    """Around starting a thread or a process from the loop thread: what it starts inherits every CPU (the
+    loop thread is held again when the last such block ends). Elsewhere, and when nothing is pinned, a no-op."""
+    global _widened
+    loop, everyone = _loop, _everyone
+    if loop is None or everyone is None or threading.get_ident() != loop[0]:
+        yield
+        return
+    if _widened == 0:
+        os.sched_setaffinity(0, everyone)
+    _widened += 1
+    try:
+        yield
+    finally:
+        _widened -= 1
+        if _widened == 0 and _loop == loop:
+            os.sched_setaffinity(0, {loop[1]})
+
+
+async def start_pools() -> None:
+    """The running loop's thread pools, on every CPU: asyncio's default executor (its threads are started
+    lazily, by the loop thread) and libuv's own (uvloop's name lookups; all its threads start on first use,
+    made here)."""
+    loop = asyncio.get_running_loop()
+    loop.set_default_executor(thread_pool(thread_name_prefix="asyncio"))
+    with unpinned():
+        await loop.getaddrinfo("127.0.0.1", 0)
+
+
+def thread_pool(max_workers: int | None = None, thread_name_prefix: str = "") -> ThreadPoolExecutor:
+    """A ThreadPoolExecutor whose threads run on every CPU, even when started from the pinned loop."""
+    initializer: Callable[[], None] = release_thread
+    return ThreadPoolExecutor(max_workers, thread_name_prefix, initializer=initializer)
