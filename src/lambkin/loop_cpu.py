@@ -26,7 +26,7 @@ import fcntl
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -159,5 +159,4 @@ async def start_pools() -> None:
 
 def thread_pool(max_workers: int | None = None, thread_name_prefix: str = "") -> ThreadPoolExecutor:
     """A ThreadPoolExecutor whose threads run on every CPU, even when started from the pinned loop."""
-    initializer: Callable[[], None] = release_thread
-    return ThreadPoolExecutor(max_workers, thread_name_prefix, initializer=initializer)
+    return ThreadPoolExecutor(max_workers, thread_name_prefix, initializer=release_thread)
