@@ -88,7 +88,7 @@ def pin(setting: str | int, lock_dir: Path = LOCK_DIR) -> Pinned | None:
             continue  # another server's loop holds it
         os.sched_setaffinity(0, {cpu})
         _everyone, _loop = allowed, (threading.get_ident(), cpu)
-        log.info("event loop pinned to CPU %d (LAMBKIN_LOOP_CPU)", cpu)
+        log.debug("event loop pinned to CPU %d (LAMBKIN_LOOP_CPU)", cpu)  # stderr holds errors alone
         return Pinned(cpu, fd)
     return None
 
