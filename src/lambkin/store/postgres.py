@@ -30,6 +30,7 @@ from psycopg.pq import TransactionStatus
 from psycopg.rows import RowMaker
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from lambkin.loop_cpu import unpinned
 from lambkin.store.contract import Connection, Row
 from lambkin.store.errors import Conflict, DatabaseUnreachable, StorageFull, StoreError, StoreUnavailable
 from lambkin.store.migrations import LEDGER, RECORD, Migration, pending
@@ -230,21 +231,22 @@ class _SharedPool:
         self.users = 0
         # The pool logs three INFO lines per unit of work; its warnings (reconnecting, giving up) are kept.
         logging.getLogger("psycopg.pool").setLevel(logging.WARNING)
-        self.pool: ConnectionPool[psycopg.Connection[Row]] = ConnectionPool(
-            url,
-            kwargs={
-                "row_factory": _rows,
-                "cursor_factory": psycopg.RawCursor,
-                "connect_timeout": CONNECT_TIMEOUT_S,
-            },
-            configure=_configure,
-            min_size=1,
-            max_size=POOL_SIZE,
-            timeout=ACQUIRE_TIMEOUT_S,
-            reconnect_timeout=RECONNECT_S,  # then a unit of work's wait starts a fresh attempt
-            max_lifetime=MAX_LIFETIME_S,
-            open=True,
-        )
+        with unpinned():  # the pool's threads (its workers, its scheduler) run on every CPU (loop_cpu.py)
+            self.pool: ConnectionPool[psycopg.Connection[Row]] = ConnectionPool(
+                url,
+                kwargs={
+                    "row_factory": _rows,
+                    "cursor_factory": psycopg.RawCursor,
+                    "connect_timeout": CONNECT_TIMEOUT_S,
+                },
+                configure=_configure,
+                min_size=1,
+                max_size=POOL_SIZE,
+                timeout=ACQUIRE_TIMEOUT_S,
+                reconnect_timeout=RECONNECT_S,  # then a unit of work's wait starts a fresh attempt
+                max_lifetime=MAX_LIFETIME_S,
+                open=True,
+            )
 
     @classmethod
     def acquire(cls, url: str) -> _SharedPool:
