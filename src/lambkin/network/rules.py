@@ -14,7 +14,6 @@ from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Any
 
-from lambkin.loop_cpu import unpinned
 from lambkin.network import egress
 from lambkin.network.policy import LINK_PREFIX, NetworkPolicy
 
@@ -154,14 +153,13 @@ def _ipv6_destination_in(networks: tuple[IPv6Network, ...]) -> dict[str, Any]:
 
 def _run(commands: list[dict[str, Any]]) -> None:
     try:
-        with unpinned():
-            done = subprocess.run(
-                [*_NFT, "-f", "-"],
-                input=json.dumps({"nftables": commands}),
-                capture_output=True,
-                text=True,
-                check=False,
-            )
+        done = subprocess.run(
+            [*_NFT, "-f", "-"],
+            input=json.dumps({"nftables": commands}),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
     except FileNotFoundError:
         raise RulesError(
             "nft is not installed (Debian's nftables package; see scripts/setup-system.sh)"

@@ -19,7 +19,6 @@ import subprocess
 import threading
 from pathlib import Path
 
-from lambkin.loop_cpu import unpinned
 from lambkin.sandbox import overlay
 
 _LOOP_CONTROL = "/dev/loop-control"
@@ -67,10 +66,9 @@ def template(templates: Path, size_mb: int) -> Path:
             partial.unlink()
         with partial.open("wb") as file:
             file.truncate(size_mb * 1024 * 1024)
-        with unpinned():
-            done = subprocess.run(
-                [*_MKFS, "-E", _MKFS_EXTENDED, str(partial)], capture_output=True, text=True, check=False
-            )
+        done = subprocess.run(
+            [*_MKFS, "-E", _MKFS_EXTENDED, str(partial)], capture_output=True, text=True, check=False
+        )
         if done.returncode != 0:
             raise ScratchError(errno.EIO, f"mkfs.ext4 of a {size_mb} MB /tmp failed: {done.stderr.strip()}")
         mountpoint = templates / "mnt"
