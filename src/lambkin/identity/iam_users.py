@@ -74,9 +74,8 @@ class Users:
                 secret=secret_access_key(),
                 created=self.iam.now(),
             )
-            await self.iam.commit(
-                Change(keys=[key], key_limit=MAX_KEYS)
-            )  # the quota, counted as it is stored
+            # the quota is counted by the write that stores the key (another node may have added one)
+            await self.iam.commit(Change(keys=[key], key_limit=MAX_KEYS))
         return key
 
     async def delete_key(self, name: str, key_id: str) -> None:
