@@ -15,7 +15,9 @@ through, CPU time does not.
 
 A third phase is the hop's floor: the same request through HAProxy (HTTP mode, keep-alive on both sides, the
 home node its one server), i.e. one more process and two more loopback crossings made by a load balancer
-written in C. Its ratio to the anchor is what any hop costs on this machine, whoever makes it. With busy polling on (LAMBKIN_BUSY_POLL_US, 1000 here as by default) that CPU
+written in C. Its ratio to the anchor is what any hop costs on this machine, whoever makes it. A fourth is
+the same through bench.byte_relay, a Python process on uvloop that only frames and forwards bytes: what a
+hop costs when Python makes it, before routing, signing and checking. With busy polling on (LAMBKIN_BUSY_POLL_US, 1000 here as by default) that CPU
 time includes the loops' polling for what is due next; LAMBKIN_BUSY_POLL_US=0 in the bench's environment
 shows the work alone.
 """
@@ -23,9 +25,11 @@ shows the work alone.
 from __future__ import annotations
 
 import argparse
+import http.client
 import os
 import socket
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -82,6 +86,12 @@ def cluster(database_url: str) -> Iterator[dict[str, LambkinServer]]:
         yield servers
 
 
+def _connection(port: int) -> http.client.HTTPConnection:
+    sock = socket.create_connection(("127.0.0.1", port))
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return http_over(sock)
+
+
 def home_of(servers: dict[str, LambkinServer]) -> str:
     """The home node of the function's $LATEST (the node whose environment the other forwards to)."""
     account, region = "000000000000", "us-east-1"
@@ -108,6 +118,7 @@ def main(argv: list[str]) -> int:
     body = b'{"bench": "forward"}'
     postgres = PostgresServer().start()
     proxy: HAProxy | None = None
+    relay: subprocess.Popen[str] | None = None
     try:
         with cluster(postgres.create_database("bench")) as servers:
             home = home_of(servers)
@@ -121,17 +132,25 @@ def main(argv: list[str]) -> int:
             proxy_root = Path(servers[home].data_dir).parent / "haproxy"
             proxy_root.mkdir(exist_ok=True)
             proxy = HAProxy(proxy_root, {home: f"127.0.0.1:{servers[home].port}"}).start()
+            relay = subprocess.Popen(
+                [sys.executable, "-m", "bench.byte_relay", str(servers[home].port)],
+                stdout=subprocess.PIPE,
+                text=True,
+                cwd=Path(__file__).resolve().parent.parent,
+            )
+            assert relay.stdout is not None
+            relay_port = int(relay.stdout.readline().split()[1])
             anchor: list[float] = []
             hop: list[float] = []
             floor: list[float] = []
+            python_floor: list[float] = []
             cpu = {phase: dict.fromkeys(servers, 0.0) for phase in ("anchor", "hop")}
             per_round = max(1, args.requests // args.rounds)
             for _ in range(args.rounds):
                 has_conn = lambkin_connection(servers[home])
                 hop_conn = lambkin_connection(servers[other])
-                proxy_sock = socket.create_connection(("127.0.0.1", proxy.port))
-                proxy_sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                proxy_conn = http_over(proxy_sock)
+                proxy_conn = _connection(proxy.port)
+                relay_conn = _connection(relay_port)
                 before = cpu_ms(servers)
                 anchor += timed(lambda: post(has_conn, has_path, body, has_headers), per_round)  # noqa: B023
                 middle = cpu_ms(servers)
@@ -141,10 +160,13 @@ def main(argv: list[str]) -> int:
                     cpu["anchor"][name] += middle[name] - before[name]
                     cpu["hop"][name] += after[name] - middle[name]
                 floor += timed(lambda: post(proxy_conn, has_path, body, has_headers), per_round)  # noqa: B023
-                has_conn.close()
-                hop_conn.close()
-                proxy_conn.close()
+                python_floor += timed(lambda: post(relay_conn, has_path, body, has_headers), per_round)  # noqa: B023
+                for conn in (has_conn, hop_conn, proxy_conn, relay_conn):
+                    conn.close()
     finally:
+        if relay is not None:
+            relay.kill()
+            relay.wait()
         if proxy is not None:
             proxy.stop()
         postgres.remove()
@@ -161,10 +183,18 @@ def main(argv: list[str]) -> int:
         f"warm invoke through HAProxy to {home} (the floor):  p50 {statistics.median(floor):.3f} ms, "
         f"p99 {percentile(floor, 0.99):.3f} ms"
     )
+    print(
+        f"warm invoke through a byte relay to {home}:       p50 {statistics.median(python_floor):.3f} ms, "
+        f"p99 {percentile(python_floor, 0.99):.3f} ms"
+    )
     print(f"ratio hop/anchor (p50): {ratio:.2f} (target <= {TARGET_RATIO}); {len(hop)} requests each")
     print(
         f"ratio floor/anchor (p50): {statistics.median(floor) / statistics.median(anchor):.2f} "
         "(a hop made by HAProxy instead of a lambkin node)"
+    )
+    print(
+        f"ratio byte relay/anchor (p50): {statistics.median(python_floor) / statistics.median(anchor):.2f} "
+        "(a hop made by Python that only frames and forwards bytes: bench.byte_relay)"
     )
     for phase, count in (("anchor", len(anchor)), ("hop", len(hop))):
         each = ", ".join(f"{name} {used / count:.3f} ms" for name, used in cpu[phase].items())
