@@ -17,9 +17,10 @@ A third phase is the hop's floor: the same request through HAProxy (HTTP mode, k
 home node its one server), i.e. one more process and two more loopback crossings made by a load balancer
 written in C. Its ratio to the anchor is what any hop costs on this machine, whoever makes it. A fourth is
 the same through bench.byte_relay, a Python process on uvloop that only frames and forwards bytes: what a
-hop costs when Python makes it, before routing, signing and checking. With busy polling on (LAMBKIN_BUSY_POLL_US, 1000 here as by default) that CPU
-time includes the loops' polling for what is due next; LAMBKIN_BUSY_POLL_US=0 in the bench's environment
-shows the work alone.
+hop costs when Python makes it, before routing, signing and checking.
+
+With busy polling on (LAMBKIN_BUSY_POLL_US, 1000 here as by default) the CPU time includes the loops'
+polling for what is due next; LAMBKIN_BUSY_POLL_US=0 in the bench's environment shows the work alone.
 """
 
 from __future__ import annotations
