@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-SKIP = {"all", "common", "byte_relay"}  # byte_relay: a relay bench.cluster_forward runs, not a benchmark
+SKIP = {"all", "common", "byte_relay", "relay_floor"}  # the last two are relays other benches start
 
 
 def main(argv: list[str]) -> int:

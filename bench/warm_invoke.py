@@ -8,8 +8,9 @@ Both sides run the toolchain's python-echo image (Debian + python3 + awslambdari
   port 8080 and POSTs /2015-03-31/functions/function/invocations;
 - lambkin: `lambkin server` as a subprocess, the image pushed to its registry, a function created with boto3;
   the client POSTs the Invoke operation, SigV4-signed once up front (the server still verifies it each time).
-- floor: the same image in the same kind of sandbox with its Runtime API served by a bare relay (RelayFloor):
-  what any Python server on this machine costs at least.
+- floor: the same image in the same kind of sandbox with its Runtime API served by a bare relay in a process
+  of its own, its loop pinned to the CPU lambkin's loop has (bench.relay_floor): what any Python server on
+  this machine costs at least.
 The same raw keep-alive HTTP client (http.client) measures all three, alternating rounds. Prints p50/p99 and
 the ratio of the p50s lambkin/RIE (target <= 0.8).
 """
@@ -19,12 +20,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import socket
 import statistics
+import subprocess
 import sys
-import time
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -48,75 +49,6 @@ TARGET_RATIO = 0.8
 MEMORY_MB = 1769  # one vCPU for the function on both sides (at 128 MB the CFS quota throttles both)
 
 
-class RelayFloor:
-    """The floor: the python-echo image (awslambdaric) in the same kind of runc sandbox, its Runtime API served
-    from this process by a bare relay on lambkin's http11 (no SigV4, routing, pools or logs) that hands each
-    client request to the runtime's pending /next and the runtime's /response back. Its relay shares this
-    process (and its GIL) with the timing client, so it is a conservative floor."""
-
-    def __init__(self, backend: RuncBackend) -> None:
-        self.image = RieSandbox(backend, name="python-echo", memory_mb=MEMORY_MB)
-        self.backend = backend
-        self.sandbox: Any = None
-        self.port = 0
-        self._nexts: list[Any] = []  # the runtime's pending /next replies
-        self._events: list[tuple[str, bytes]] = []  # events no /next has taken yet
-        self._callers: dict[str, Any] = {}  # request id -> the caller's pending reply
-        self._count = 0
-
-    async def start(self, sandbox_id: str) -> None:
-        from dataclasses import replace
-
-        from lambkin.http11.handler import HandlerConnection
-
-        base = self.image.spec(sandbox_id)
-        env = (*base.env, ("_HANDLER", "app.handler"), ("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001"))
-        spec = replace(base, env=env, runtime_api_port=9001)
-        self.sandbox = await self.backend.create(spec, lambda _: None, lambda _: None)
-        loop = asyncio.get_running_loop()
-        limit = lambda method, path: 7_000_000  # noqa: E731
-        await loop.create_server(
-            lambda: HandlerConnection(self._runtime, limit), sock=self.sandbox.runtime_api_socket
-        )
-        server = await loop.create_server(lambda: HandlerConnection(self._caller, limit), "127.0.0.1", 0)
-        self.port = server.sockets[0].getsockname()[1]
-        await self.sandbox.start()
-        await self.sandbox.end_init()
-
-    async def destroy(self) -> None:
-        if self.sandbox is not None:
-            await self.sandbox.destroy()
-
-    def _event_headers(self, request_id: str) -> tuple[tuple[str, str], ...]:
-        return (
-            ("Lambda-Runtime-Aws-Request-Id", request_id),
-            ("Lambda-Runtime-Deadline-Ms", str(int(time.time() * 1000) + 30_000)),
-            ("Lambda-Runtime-Invoked-Function-Arn", "arn:aws:lambda:us-east-1:000000000000:function:floor"),
-            ("Content-Type", "application/json"),
-        )
-
-    def _runtime(self, request: Any, reply: Any) -> None:
-        if request.method == "GET":  # /next
-            if self._events:
-                request_id, body = self._events.pop(0)
-                reply.send(200, body, self._event_headers(request_id))
-            else:
-                self._nexts.append(reply)
-            return
-        request_id = request.path.split("/")[4]  # /2018-06-01/runtime/invocation/<id>/response
-        reply.send(202, b'{"status":"OK"}')
-        self._callers.pop(request_id).send(200, request.body, (("Content-Type", "application/json"),))
-
-    def _caller(self, request: Any, reply: Any) -> None:
-        self._count += 1
-        request_id = f"floor-{self._count}"
-        self._callers[request_id] = reply
-        if self._nexts:
-            self._nexts.pop(0).send(200, request.body, self._event_headers(request_id))
-        else:
-            self._events.append((request_id, request.body))
-
-
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="bench.warm_invoke")
     parser.add_argument("--requests", type=int, default=2000, help="timed requests per side")
@@ -135,17 +67,27 @@ def main(argv: list[str]) -> int:
         lam.invoke(FunctionName="warm", Payload=body)  # cold start, not timed
         path, headers = signed_invoke(server, "warm", body)
 
+        assert server.process is not None
+        loop_cpus = os.sched_getaffinity(server.process.pid)  # its loop thread's: pinned under auto
+        floor = subprocess.Popen(
+            [sys.executable, "-m", "bench.relay_floor", "benchwarmfloor"]
+            + ([str(min(loop_cpus))] if len(loop_cpus) == 1 else []),
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=Path(__file__).resolve().parent.parent,
+        )
+
         async def anchor() -> None:
             backend = RuncBackend(WORK / "runc-data")
             await backend.cleanup_leftovers()
             rie = RieSandbox(backend, memory_mb=MEMORY_MB)
-            floor = RelayFloor(backend)
             await rie.create("benchwarmrie")
             try:
                 await rie.start()
-                await floor.start("benchwarmfloor")
+                assert floor.stdout is not None
+                floor_port = int((await asyncio.to_thread(floor.stdout.readline)).split()[1])
                 rie_conn = http_over(await asyncio.to_thread(rie.connect))
-                floor_conn = http_over(socket.create_connection(("127.0.0.1", floor.port)))
+                floor_conn = http_over(socket.create_connection(("127.0.0.1", floor_port)))
                 floor_conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 # opened last: made earlier, it may sit idle past the server's keep-alive timeout while the
                 # sandboxes start on a busy machine, and the server closes it
@@ -161,12 +103,13 @@ def main(argv: list[str]) -> int:
                     lambkin_samples.extend(await asyncio.to_thread(timed, lambkin_call, per_round))
                     floor_samples.extend(await asyncio.to_thread(timed, floor_call, per_round))
             finally:
-                await floor.destroy()
+                floor.terminate()
+                await asyncio.to_thread(floor.wait)
                 await rie.destroy()
 
         import uvloop
 
-        uvloop.run(anchor())  # the floor's relay runs on this loop
+        uvloop.run(anchor())
     rie50, rie99 = percentile(rie_samples, 0.5), percentile(rie_samples, 0.99)
     lk50, lk99 = percentile(lambkin_samples, 0.5), percentile(lambkin_samples, 0.99)
     ratio = lk50 / rie50
@@ -183,7 +126,7 @@ def main(argv: list[str]) -> int:
     fl50 = percentile(floor_samples, 0.5)
     print(
         f"floor   bare relay in runc     : p50 {fl50:.3f} ms  p99 {percentile(floor_samples, 0.99):.3f} ms"
-        f"  ({fl50 / rie50:.2f} of RIE: the least a Python server on this loop costs)"
+        f"  ({fl50 / rie50:.2f} of RIE: the least a Python server costs here)"
     )
     print(
         f"ratio p50 lambkin/RIE = {ratio:.2f} (target <= {TARGET_RATIO}) -> {'PASS' if ratio <= TARGET_RATIO else 'FAIL'}"
