@@ -22,9 +22,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.support import WORK, RieSandbox
+from bench.warm_invoke import MEMORY_MB
 from lambkin.sandbox.runc import RuncBackend
-
-MEMORY_MB = 1769  # as bench.warm_invoke's
 
 
 class RelayFloor:
