@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.support import (
     RIE_INVOKE,
+    ROOT,
     WORK,
     RieSandbox,
     create_function,
@@ -74,7 +75,7 @@ def main(argv: list[str]) -> int:
             + ([str(min(loop_cpus))] if len(loop_cpus) == 1 else []),
             stdout=subprocess.PIPE,
             text=True,
-            cwd=Path(__file__).resolve().parent.parent,
+            cwd=ROOT,
         )
 
         async def anchor() -> None:
@@ -103,13 +104,15 @@ def main(argv: list[str]) -> int:
                     lambkin_samples.extend(await asyncio.to_thread(timed, lambkin_call, per_round))
                     floor_samples.extend(await asyncio.to_thread(timed, floor_call, per_round))
             finally:
-                floor.terminate()
-                await asyncio.to_thread(floor.wait)
                 await rie.destroy()
 
         import uvloop
 
-        uvloop.run(anchor())
+        try:
+            uvloop.run(anchor())
+        finally:
+            floor.terminate()  # it destroys its sandbox on SIGTERM
+            floor.wait()
     rie50, rie99 = percentile(rie_samples, 0.5), percentile(rie_samples, 0.99)
     lk50, lk99 = percentile(lambkin_samples, 0.5), percentile(lambkin_samples, 0.99)
     ratio = lk50 / rie50
