@@ -110,8 +110,9 @@ def _connection(port: int) -> http.client.HTTPConnection:
     return http_over(sock)
 
 
-def wait_for_warm(through: LambkinServer, path: str, headers: dict[str, str], body: bytes) -> None:
-    """Until the other node has heard the home's idle environment (its next heartbeat)."""
+def warm_up(through: LambkinServer, path: str, headers: dict[str, str], body: bytes) -> None:
+    """A few untimed Invokes through a sending node (its kept connection to the home made, its caches
+    filled), once it has heard of the home's idle environment."""
     conn = lambkin_connection(through)
     for _ in range(20):
         post(conn, path, body, headers)
@@ -152,7 +153,7 @@ def main(argv: list[str]) -> int:
             post(lambkin_connection(servers[home]), has_path, body, has_headers)  # the cold start
             time.sleep(3.0)  # the home's idle environment heard of by the others (their next heartbeat)
             for name in senders:
-                wait_for_warm(servers[name], *signed[name], body)
+                warm_up(servers[name], *signed[name], body)
             proxy_root = Path(servers[home].data_dir).parent / "haproxy"
             proxy_root.mkdir(exist_ok=True)
             proxy = HAProxy(proxy_root, {home: f"127.0.0.1:{servers[home].port}"}).start()
