@@ -72,6 +72,13 @@ def client_sockets_collected(request: pytest.FixtureRequest) -> Iterator[None]:
             gc.collect()
 
 
+@pytest.fixture(scope="module", autouse=True)
+def image_stores_dropped() -> Iterator[None]:
+    """At the end of each module, the servers it stopped give back their image stores' disk."""
+    yield
+    LambkinServer.drop_image_stores()
+
+
 SERVER_LOG_LINES = 60
 
 
