@@ -161,7 +161,8 @@ class LambkinServer:
     def drop_image_stores(cls) -> None:
         """Removes the image store (unpacked layers, blobs) of every launched server that is stopped now,
         keeping its log and database for a failure's reading. pytest keeps a module's data directories to the
-        end of the run: a full run's 70-odd servers held 12 GB so, more than a CI machine had free."""
+        end of the run: a full run's 70-odd servers held 12 GB so (a CI run that most likely filled its disk
+        failed at 23%)."""
         for server in [server for server in cls.launched if server.process is None]:
             for store in IMAGE_STORES:
                 shutil.rmtree(server.data_dir / store, ignore_errors=True)
