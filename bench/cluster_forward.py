@@ -31,9 +31,7 @@ from __future__ import annotations
 
 import argparse
 import functools
-import http.client
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -52,11 +50,12 @@ from bench.support import (
     ROOT,
     create_function,
     creds,
-    http_over,
     lambkin_connection,
     lambkin_server,
+    local_connection,
     percentile,
     post,
+    ready_port,
     signed_invoke,
     timed,
 )
@@ -102,12 +101,6 @@ def cluster(database_url: str, nodes: dict[str, str | None]) -> Iterator[dict[st
                 env["PYTHONPATH"] = f"{build}:{ROOT}"
             servers[name] = stack.enter_context(lambkin_server(env, name=f"cluster-{name}"))
         yield servers
-
-
-def _connection(port: int) -> http.client.HTTPConnection:
-    sock = socket.create_connection(("127.0.0.1", port))
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    return http_over(sock)
 
 
 def warm_up(through: LambkinServer, path: str, headers: dict[str, str], body: bytes) -> None:
@@ -163,12 +156,11 @@ def main(argv: list[str]) -> int:
                 text=True,
                 cwd=ROOT,
             )
-            assert relay.stdout is not None
-            relay_port = int(relay.stdout.readline().split()[1])
+            relay_port = ready_port(relay)
             per_round = max(1, args.requests // args.rounds)
             for round_ in range(args.rounds):
                 conns = {name: lambkin_connection(servers[name]) for name in nodes}
-                proxy_conn, relay_conn = _connection(proxy.port), _connection(relay_port)
+                proxy_conn, relay_conn = local_connection(proxy.port), local_connection(relay_port)
                 # the senders side by side, each going first in turn: the VM's moods fall on them alike
                 order = senders[round_ % len(senders) :] + senders[: round_ % len(senders)]
                 for phase in ("anchor", *order):

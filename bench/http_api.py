@@ -18,15 +18,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import sys
 from collections.abc import Callable
 
 from bench.support import (
     create_function,
-    http_over,
     lambkin_connection,
     lambkin_server,
+    local_connection,
     percentile,
     post,
     signed_invoke,
@@ -38,9 +37,7 @@ MEMORY_MB = 1769
 
 
 def getter(server_port: int, path: str, headers: dict[str, str]) -> Callable[[], bytes]:
-    sock = socket.create_connection(("127.0.0.1", server_port))
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    conn = http_over(sock)
+    conn = local_connection(server_port)
 
     def call() -> bytes:
         conn.request("GET", path, headers=headers)

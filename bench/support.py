@@ -8,6 +8,7 @@ import http.client
 import json
 import shutil
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -204,9 +205,24 @@ def signed_invoke(
 
 
 def lambkin_connection(server: LambkinServer) -> http.client.HTTPConnection:
-    sock = socket.create_connection(("127.0.0.1", server.port))
+    return local_connection(server.port)
+
+
+def local_connection(port: int) -> http.client.HTTPConnection:
+    """A keep-alive client connection to 127.0.0.1:`port`, each request sent at once (TCP_NODELAY)."""
+    sock = socket.create_connection(("127.0.0.1", port))
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return http_over(sock)
+
+
+def ready_port(process: subprocess.Popen[str]) -> int:
+    """The port a helper process announces on its first line ("ready PORT": bench.relay_floor,
+    bench.byte_relay), or RuntimeError if it ends first."""
+    assert process.stdout is not None
+    line = process.stdout.readline().split()
+    if len(line) != 2 or line[0] != "ready":
+        raise RuntimeError(f"{process.args} did not start (exit {process.wait()}); it printed {line!r}")
+    return int(line[1])
 
 
 def timed(call: Callable[[], bytes], count: int) -> list[float]:

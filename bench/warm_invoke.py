@@ -21,7 +21,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -39,8 +38,10 @@ from bench.support import (
     http_over,
     lambkin_connection,
     lambkin_server,
+    local_connection,
     percentile,
     post,
+    ready_port,
     signed_invoke,
     timed,
 )
@@ -85,11 +86,9 @@ def main(argv: list[str]) -> int:
             await rie.create("benchwarmrie")
             try:
                 await rie.start()
-                assert floor.stdout is not None
-                floor_port = int((await asyncio.to_thread(floor.stdout.readline)).split()[1])
+                floor_port = await asyncio.to_thread(ready_port, floor)
                 rie_conn = http_over(await asyncio.to_thread(rie.connect))
-                floor_conn = http_over(socket.create_connection(("127.0.0.1", floor_port)))
-                floor_conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                floor_conn = local_connection(floor_port)
                 # opened last: made earlier, it may sit idle past the server's keep-alive timeout while the
                 # sandboxes start on a busy machine, and the server closes it
                 lambkin_conn = lambkin_connection(server)
