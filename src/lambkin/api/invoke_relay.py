@@ -31,7 +31,7 @@ from typing import Protocol
 from lambkin.cluster.peers import NODE, SIGNATURE, TIME, PeerClient, PeerUnreachable
 from lambkin.cluster.splice import Done, Spliced
 from lambkin.cluster.wire import HOP_BY_HOP
-from lambkin.environments.pool import Pools
+from lambkin.environments.ports import VersionConfig
 from lambkin.functions.errors import FunctionsError
 from lambkin.invoke.forward import FULL, HOP_MARGIN_S, Forwarder
 from lambkin.invoke.targets import Resolve, Target
@@ -61,6 +61,12 @@ class Splicing(PeerClient, Protocol):
         done: Done,
         timeout_s: float,
     ) -> None: ...
+
+
+class InitSlots(Protocol):
+    """What the relay asks of this host's environments (environments.pool.Pools)."""
+
+    def full(self, version: VersionConfig) -> bool: ...
 
 
 def full_reply() -> Reply:
@@ -97,7 +103,7 @@ class InvokeRelay:
         resolve: Resolve,
         forwarder: Forwarder,
         peers: Splicing,
-        pools: Pools,
+        pools: InitSlots,
         draining: Callable[[], bool] = lambda: False,
     ) -> None:
         self.cached = cached

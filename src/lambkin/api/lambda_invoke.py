@@ -3,22 +3,28 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
 
 from lambkin.api.lambda_payloads import check_json
+from lambkin.api.lambda_stream import response_stream_events
 from lambkin.environments.results import FunctionError, Success
-from lambkin.invoke.invoker import Invoker, InvokeRequest, InvokeResult
+from lambkin.invoke.invoker import InvokeRequest, InvokeResult, InvokeTarget
 from lambkin.invoke.targets import Resolve, Target
 from lambkin.protocol.service import Handler, RequestContext
-
-STREAM_CHUNK_BYTES = 64 * 1024  # a buffered response is streamed back in PayloadChunk events of this size
-
 
 EnqueueEvent = Callable[[dict[str, Any], Target, RequestContext], Awaitable[dict[str, Any]]]
 
 
-def invoke_handlers(resolve: Resolve, invoker: Invoker, enqueue: EnqueueEvent) -> dict[str, Handler]:
+class Invoking(Protocol):
+    """What the Invoke handlers ask of the Invoker (invoke.invoker.Invoker)."""
+
+    async def invoke(self, version: InvokeTarget, request: InvokeRequest) -> InvokeResult: ...
+
+    async def run_here(self, version: InvokeTarget, request: InvokeRequest) -> InvokeResult: ...
+
+
+def invoke_handlers(resolve: Resolve, invoker: Invoking, enqueue: EnqueueEvent) -> dict[str, Handler]:
     """Invoke and InvokeWithResponseStream; `enqueue` takes InvocationType Event (api/lambda_async.py).
 
     The resolver's and the Invoker's errors (not found, Pending, Throttled, a bad client context) are domain
@@ -58,18 +64,12 @@ def invoke_handlers(resolve: Resolve, invoker: Invoker, enqueue: EnqueueEvent) -
         if params.get("LogType") == "Tail":
             complete["LogResult"] = base64.b64encode(result.log_tail).decode()
 
-        async def events() -> AsyncIterator[dict[str, Any]]:
-            if not isinstance(outcome, FunctionError):
-                for start in range(0, len(outcome.payload), STREAM_CHUNK_BYTES):
-                    yield {"PayloadChunk": {"Payload": outcome.payload[start : start + STREAM_CHUNK_BYTES]}}
-            yield {"InvokeComplete": complete}
-
         content_type = outcome.content_type if isinstance(outcome, Success) else "application/json"
         return {
             "StatusCode": 200,
             "ExecutedVersion": target.executed_version,
             "ResponseStreamContentType": content_type,
-            "EventStream": events(),
+            "EventStream": response_stream_events(outcome, complete),
         }
 
     async def run(params: dict[str, Any], ctx: RequestContext, target: Target) -> InvokeResult:

@@ -25,7 +25,8 @@ from lambkin.environments.pool import Pools
 from lambkin.invoke.concurrency import ConcurrencyLimiter
 from lambkin.metrics.exposition import CONTENT_TYPE, Gauges, QueueDepth, render
 from lambkin.metrics.recorder import Recorder
-from lambkin.protocol.sigv4 import ALGORITHM, Incoming, KeyLookup, SignatureError, verify
+from lambkin.protocol.sigv4 import Incoming, KeyLookup, SignatureError, verify
+from lambkin.protocol.sigv4_signer import ALGORITHM
 
 PATH = "/metrics"
 _TEXT = [(b"content-type", b"text/plain; charset=utf-8")]

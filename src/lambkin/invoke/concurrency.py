@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 RESERVED_LIMIT = "ReservedFunctionConcurrentInvocationLimitExceeded"
 ACCOUNT_LIMIT = "ConcurrentInvocationLimitExceeded"
@@ -12,8 +13,8 @@ DEFAULT_ACCOUNT_LIMIT = 1000
 class Throttled(Exception):
     """Admitting one more invocation would exceed a concurrency limit; `reason` is Lambda's ThrottleReason."""
 
-    code = "TooManyRequestsException"
-    message = "Rate Exceeded."
+    code: ClassVar[str] = "TooManyRequestsException"
+    message: ClassVar[str] = "Rate Exceeded."
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)

@@ -6,7 +6,7 @@ import base64
 import binascii
 import logging
 from dataclasses import dataclass
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 from lambkin import ids
 from lambkin.environments.environment import EnvironmentLost, Invocation
@@ -48,8 +48,8 @@ class InvokeResult:
 class InvalidClientContext(ValueError):
     """X-Amz-Client-Context is not base64."""
 
-    code = "InvalidRequestContentException"
-    message = "Client context must be a valid Base64-encoded JSON object."
+    code: ClassVar[str] = "InvalidRequestContentException"
+    message: ClassVar[str] = "Client context must be a valid Base64-encoded JSON object."
 
 
 class Placement(Protocol):

@@ -10,7 +10,7 @@ import pytest
 from botocore.auth import SigV4Auth
 from botocore.credentials import Credentials
 
-from lambkin.protocol.sigv4 import _signed_names, _Signing, _Verifier
+from lambkin.protocol.sigv4_signer import Signing, Verifier, signed_names
 
 HEADERS = {
     "host": "127.0.0.1:9000",
@@ -38,7 +38,7 @@ QUERIES = [
 ]
 
 
-def signings(count: int) -> list[_Signing]:
+def signings(count: int) -> list[Signing]:
     chance = random.Random(14)
     made = []
     for _ in range(count):
@@ -50,14 +50,14 @@ def signings(count: int) -> list[_Signing]:
         url = f"http://127.0.0.1:9000{path}" + (f"?{query}" if query else "")
         method = chance.choice(["POST", "GET", "post"])
         made.append(
-            _Signing(method, url, HEADERS, _signed_names(signed), "UNSIGNED-PAYLOAD", HEADERS["x-amz-date"])
+            Signing(method, url, HEADERS, signed_names(signed), "UNSIGNED-PAYLOAD", HEADERS["x-amz-date"])
         )
     return made
 
 
 @pytest.mark.parametrize("service, region", [("lambda", "us-east-1"), ("sqs", "eu-west-3")])
 def test_canonical_request_and_string_to_sign_are_botocore_s(service: str, region: str) -> None:
-    verifier = _Verifier(Credentials("AKIDTEST", "secret"), service, region)
+    verifier = Verifier(Credentials("AKIDTEST", "secret"), service, region)
     for signing in signings(300):
         ours = verifier.canonical_request(signing)
         theirs = SigV4Auth.canonical_request(verifier, signing)
