@@ -5,9 +5,13 @@ BIN := $(VENV)/bin
 DATA ?= $(CURDIR)/.cache/demo-data
 PORT ?= 9000
 
-.PHONY: setup system venv run test test-postgresql test-cluster fuzz lint unit integration images bench clean
+# The hot paths' modules compiled with mypyc (lambkin/compiled.py), again whenever a source is newer.
+NATIVE := src/lambkin/compiled.stamp
+SOURCES := $(shell find src/lambkin -name '*.py')
 
-setup: system venv
+.PHONY: setup system venv native run test test-postgresql test-cluster fuzz lint unit integration images bench clean
+
+setup: system venv native
 
 system:
 	bash scripts/setup-system.sh
@@ -19,6 +23,11 @@ $(BIN)/lambkin: pyproject.toml
 	touch $@
 
 venv: $(BIN)/lambkin
+
+$(NATIVE): $(BIN)/lambkin $(SOURCES) scripts/build_native.py pyproject.toml
+	$(BIN)/python scripts/build_native.py
+
+native: $(NATIVE)
 
 images: setup
 	$(BIN)/python -m tests.images build
@@ -56,4 +65,5 @@ bench: setup images
 	$(BIN)/python -m bench.all
 
 clean:
-	rm -rf $(VENV) .cache
+	rm -rf $(VENV) .cache $(NATIVE)
+	find src -name '*.so' -delete

@@ -16,6 +16,7 @@ from collections import deque
 from typing import Any, cast
 
 import httptools
+from mypy_extensions import mypyc_attr
 
 from lambkin.http11 import wire
 from lambkin.http11.busy_poll import BusyPoll
@@ -59,6 +60,7 @@ def answer_and_close(
     return loop.call_later(LINGER_S, transport.close)
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # compiled (lambkin.compiled); the tests' kinds are not
 class Connection(asyncio.Protocol):
     """One client connection. Subclasses implement `head_received` and `received` (and `successor` to hand
     over); `connections` tracks the open ones (uvicorn's shutdown calls each one's `shutdown`)."""
