@@ -47,6 +47,7 @@ from tests.harness import LambkinServer
 from tests.postgres import PostgresServer
 
 from bench.support import (
+    MEMORY_MB,
     ROOT,
     create_function,
     creds,
@@ -140,7 +141,7 @@ def main(argv: list[str]) -> int:
     try:
         with cluster(postgres.create_database("bench"), nodes) as servers:
             uri = push("python-echo", servers[home].registry, creds(), tag="bench")
-            create_function(servers[home], FUNCTION, uri, MemorySize=1769)
+            create_function(servers[home], FUNCTION, uri, MemorySize=MEMORY_MB)
             signed = {name: signed_invoke(servers[name], FUNCTION, body) for name in nodes}
             has_path, has_headers = signed[home]
             post(lambkin_connection(servers[home]), has_path, body, has_headers)  # the cold start

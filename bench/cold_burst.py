@@ -29,7 +29,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.support import create_function, creds, lambkin_server
+from bench.support import MEMORY_MB, create_function, creds, lambkin_server
 
 
 def configure(server: Any, name: str, uri: str, init_cpu_s: float) -> Any:
@@ -39,7 +39,7 @@ def configure(server: Any, name: str, uri: str, init_cpu_s: float) -> Any:
         uri,
         ImageConfig={"Command": ["busy_init.handler"]},
         Environment={"Variables": {"BUSY_INIT_SECONDS": str(init_cpu_s)}},
-        MemorySize=1769,
+        MemorySize=MEMORY_MB,
         Timeout=30,
     )
 

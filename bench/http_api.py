@@ -22,6 +22,7 @@ import sys
 from collections.abc import Callable
 
 from bench.support import (
+    MEMORY_MB,
     create_function,
     lambkin_connection,
     lambkin_server,
@@ -33,7 +34,6 @@ from bench.support import (
 )
 
 TARGET = 1.10
-MEMORY_MB = 1769
 
 
 def getter(server_port: int, path: str, headers: dict[str, str]) -> Callable[[], bytes]:

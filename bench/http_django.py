@@ -24,6 +24,7 @@ import statistics
 import sys
 
 from bench.support import (
+    MEMORY_MB,
     WORK,
     RieSandbox,
     create_function,
@@ -37,7 +38,6 @@ from lambkin.sandbox.runc import RuncBackend
 from lambkin.sandbox.spec import SandboxSpec
 
 TARGET_RATIO = 1.5
-MEMORY_MB = 1769  # one vCPU on both sides
 
 
 class UvicornSandbox(RieSandbox):

@@ -27,6 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.support import (
+    MEMORY_MB,
     create_function,
     creds,
     lambkin_connection,
@@ -42,7 +43,6 @@ from lambkin.metrics.recorder import Recorder
 from lambkin.metrics.series import DURATION_BUCKETS_MS, PHASE_BUCKETS_MS, Outcome, Phase
 
 TARGET_RATIO = 1.03
-MEMORY_MB = 1769
 
 
 def warm_invoke(requests: int, rounds: int) -> dict[str, float]:

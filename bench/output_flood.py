@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.harness import LambkinServer
 
-from bench.support import create_function, lambkin_server, percentile
+from bench.support import MEMORY_MB, create_function, lambkin_server, percentile
 
 TARGET_P99_MS = 10.0
 
@@ -86,7 +86,7 @@ def main(argv: list[str]) -> int:
     with lambkin_server(name="output-flood") as server:
         uri = BuiltImages().push("python-handlers", server.registry, tag="v1")
         lam = create_function(
-            server, "flood", uri, ImageConfig={"Command": ["app.flood"]}, MemorySize=1769, Timeout=300
+            server, "flood", uri, ImageConfig={"Command": ["app.flood"]}, MemorySize=MEMORY_MB, Timeout=300
         )
         lam.invoke(FunctionName="flood", Payload=b'{"megabytes": 0}')  # init, before any timing
         quiet(server, 200)  # warm-up

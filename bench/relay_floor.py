@@ -21,8 +21,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.support import WORK, RieSandbox
-from bench.warm_invoke import MEMORY_MB
+from bench.support import MEMORY_MB, WORK, RieSandbox
 from lambkin.sandbox.runc import RuncBackend
 
 

@@ -30,6 +30,8 @@ from lambkin.sandbox.spec import SandboxSpec  # noqa: E402
 WORK = (ROOT / ".cache").resolve() / "bench" / "invoke"  # runc refuses a bundle path through a symlink
 CLONE_NEWNET = 0x40000000
 RIE_INVOKE = "/2015-03-31/functions/function/invocations"
+# The benches' functions' MemorySize: one whole vCPU on both sides (at 128 MB the CFS quota throttles both)
+MEMORY_MB = 1769
 
 
 def percentile(samples: list[float], q: float) -> float:

@@ -25,6 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.support import (
+    MEMORY_MB,
     ROOT,
     create_function,
     creds,
@@ -35,8 +36,6 @@ from bench.support import (
     signed_invoke,
     timed,
 )
-
-MEMORY_MB = 1769
 
 
 def loop_cpu_ns(pid: int) -> int:

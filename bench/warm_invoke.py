@@ -29,6 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.support import (
+    MEMORY_MB,
     RIE_INVOKE,
     ROOT,
     WORK,
@@ -48,7 +49,6 @@ from bench.support import (
 from lambkin.sandbox.runc import RuncBackend
 
 TARGET_RATIO = 0.8
-MEMORY_MB = 1769  # one vCPU for the function on both sides (at 128 MB the CFS quota throttles both)
 
 
 def main(argv: list[str]) -> int:

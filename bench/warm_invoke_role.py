@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
 from bench.support import (
+    MEMORY_MB,
     create_function,
     creds,
     lambkin_connection,
@@ -32,7 +33,6 @@ from bench.support import (
 )
 
 TARGET_RATIO = 1.05
-MEMORY_MB = 1769
 ACCOUNT = "000000000000"
 
 
