@@ -2,11 +2,13 @@
 
 Run from the project's root with the project's virtualenv: .venv/bin/python scripts/build_native.py
 The C sources and objects go to .cache/native; the stamp is written last, so a build that fails leaves the
-package running from source (lambkin.compiled).
+package running from source (lambkin.compiled). `--into SITE` builds for a copy of this checkout installed
+there (`pip install .`): the extensions and the stamp go to SITE/lambkin instead of src/lambkin.
 """
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 import sys
 from pathlib import Path
@@ -30,19 +32,26 @@ def _compiled_module() -> Any:
     return module
 
 
-def main() -> int:
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="build_native")
+    parser.add_argument("--into", type=Path, help="a site-packages directory lambkin is installed in")
+    args = parser.parse_args(argv)
     compiled = _compiled_module()
-    stamp = compiled.STAMP
+    target = args.into.resolve() if args.into else ROOT / "src"
+    stamp = target / compiled.STAMP.relative_to(ROOT / "src")
     stamp.unlink(missing_ok=True)
-    for extension in (ROOT / "src").rglob("*.so"):  # a module no longer named stays no extension
+    for extension in (target / "lambkin").rglob("*.so"):  # a module no longer named stays no extension
         extension.unlink()
+    for group_library in target.glob("*__mypyc.*.so"):
+        group_library.unlink()
     sources = [str(compiled.source_of(module).relative_to(ROOT)) for module in compiled.COMPILED]
     extensions = mypycify(
         ["--config-file", str(ROOT / "pyproject.toml"), *sources], opt_level="3", target_dir=str(WORK / "c")
     )
     distribution = Distribution({"ext_modules": extensions, "package_dir": {"": "src"}})
     build = distribution.get_command_obj("build_ext")
-    build.inplace = True
+    build.inplace = args.into is None
+    build.build_lib = str(target)
     build.build_temp = str(WORK / "objects")
     distribution.run_command("build_ext")
     stamp.write_text("\n".join(compiled.COMPILED) + "\n")
@@ -50,4 +59,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))
