@@ -6,6 +6,13 @@ file. The warm invoke, the relay between nodes and the Runtime API spend a fifth
 The sources stay the truth: the build writes `STAMP` when it ends, and if any module of the package is
 newer than it (an edit, a checkout), every compiled module is imported from its source instead, all or
 none (a compiled class cannot inherit from an interpreted one), with one warning; `make` builds again.
+
+Not every module can be compiled. mypyc compiles no async generator and extends no class it does not
+compile (botocore's signer), and a compiled coroutine must not suspend while it handles an exception (an
+await in an except or finally block, an `async with` whose exit awaits): mypyc 2.4 then leaves that
+exception in the thread's state, the __context__ of every exception raised after it. So the environment's
+and the pool's lifecycles, which await their teardown as they unwind, stay interpreted
+(tests/unit/test_compiled.py holds the rule).
 """
 
 from __future__ import annotations
@@ -37,9 +44,7 @@ COMPILED = (
     "lambkin.api.invoke_plan",
     "lambkin.api.invoke_relay",
     "lambkin.cluster.splice",
-    "lambkin.environments.environment",
     "lambkin.environments.lifecycle",
-    "lambkin.environments.pool",
     "lambkin.environments.results",
     "lambkin.environments.runtime_api",
     "lambkin.identity.authorizer",

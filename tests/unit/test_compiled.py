@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import os
 import subprocess
 import sys
@@ -11,6 +12,40 @@ import pytest
 
 import lambkin.http11.connection
 from lambkin import compiled
+
+# Context managers whose __aexit__ never suspends: leaving them while an exception propagates is safe.
+_NEVER_SUSPEND_ON_EXIT = {"asyncio.timeout"}
+
+
+def _suspends_while_handling(function: ast.FunctionDef | ast.AsyncFunctionDef) -> list[int]:
+    """Lines where `function` may suspend while an exception is being handled: an await or a yield in an
+    except or finally block, or an `async with` whose exit may await."""
+    lines = []
+    suspends = (ast.Await, ast.AsyncFor, ast.AsyncWith, ast.Yield, ast.YieldFrom)
+    for node in ast.walk(function):
+        if isinstance(node, ast.Try | ast.TryStar):
+            for block in [*node.handlers, *node.finalbody]:
+                lines += [inner.lineno for inner in ast.walk(block) if isinstance(inner, suspends)]
+        elif isinstance(node, ast.AsyncWith):
+            for item in node.items:
+                call = item.context_expr
+                name = ast.unparse(call.func if isinstance(call, ast.Call) else call)
+                if name not in _NEVER_SUSPEND_ON_EXIT:
+                    lines.append(node.lineno)
+    return lines
+
+
+def test_no_compiled_coroutine_suspends_while_it_handles_an_exception() -> None:
+    """mypyc (2.4) keeps the exception being handled in the thread's state when a compiled coroutine (or
+    generator) suspends in an except or finally block (or in an `async with` exit): every later exception
+    would carry it as its __context__ and sys.exc_info() would return it. Such code stays interpreted."""
+    found = []
+    for module in compiled.COMPILED:
+        tree = ast.parse(compiled.source_of(module).read_text())
+        for function in ast.walk(tree):
+            if isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef):
+                found += [f"{module}:{line} ({function.name})" for line in _suspends_while_handling(function)]
+    assert found == []
 
 
 def _package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:

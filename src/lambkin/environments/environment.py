@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import datetime
 import logging
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
@@ -57,19 +58,6 @@ class InvocationResult:
     init_duration_ms: float | None
 
 
-class Running:
-    """An environment's sandbox from creation to destruction, as `async with` (Environment.running)."""
-
-    def __init__(self, env: Environment) -> None:
-        self._env = env
-
-    async def __aenter__(self) -> None:
-        await self._env._open()
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self._env._close()
-
-
 class Environment:
     """Runs one sandbox at a time for one function version; handles one event at a time.
 
@@ -99,7 +87,6 @@ class Environment:
         self.born = clock.monotonic()
         self.api: RuntimeApi | None = None
         self.sandbox: Sandbox | None = None
-        self._server: asyncio.Server | None = None  # the Runtime API's, on the sandbox's socket
         self.task: asyncio.Task[None] | None = None
         self._exit: asyncio.Future[ExitStatus] | None = None
         self._lock = asyncio.Lock()
@@ -122,12 +109,9 @@ class Environment:
     def move(self, target: EnvState) -> None:
         self.state = env_transition(self.state, target)
 
-    def running(self) -> Running:
-        """`async with env.running()`: creates the sandbox, serves its Runtime API socket; at the end
-        destroys all of it."""
-        return Running(self)
-
-    async def _open(self) -> None:
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        """Creates the sandbox, serves its Runtime API socket, starts it; destroys all of it on exit."""
         loop = asyncio.get_running_loop()
         self.api = api = RuntimeApi()
         self._exit = loop.create_future()
@@ -137,24 +121,21 @@ class Environment:
         sandbox = await self.backend.create(self.spec, out, err)
         self.sandbox_ms = (self.clock.monotonic() - creating) * 1000
         self.sandbox = sandbox
+        server: asyncio.Server | None = None
         try:
-            self._server = await loop.create_server(api.protocol, sock=sandbox.runtime_api_socket)
-        except BaseException:
-            await self._close()
-            raise
-
-    async def _close(self) -> None:
-        assert self.api is not None and self.sandbox is not None
-        if self.state is not EnvState.DEAD:
-            self.move(EnvState.DEAD)
-        self._closing = True  # from here on, kill() must not interrupt the teardown
-        if self._watchdog is not None:
-            self._watchdog.cancel()
-            self._watchdog = None
-        self.api.close()
-        if self._server is not None:
-            self._server.close()
-        await self.sandbox.destroy()
+            server = await loop.create_server(api.protocol, sock=sandbox.runtime_api_socket)
+            yield
+        finally:
+            if self.state is not EnvState.DEAD:
+                self.move(EnvState.DEAD)
+            self._closing = True  # from here on, kill() must not interrupt the teardown
+            if self._watchdog is not None:
+                self._watchdog.cancel()
+                self._watchdog = None
+            api.close()
+            if server is not None:
+                server.close()
+            await sandbox.destroy()
 
     async def watch_exit(self) -> ExitStatus:
         """Blocks until the sandbox's process exits; records it for any invocation in flight."""

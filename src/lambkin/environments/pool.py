@@ -353,28 +353,28 @@ class Pools:
                             await env.initialize(limit, phase)
                         except InitTimedOut as exc:
                             earlier, timed_out = env.logs.end(), exc
-                            watcher.cancel()  # and the next attempt
+                            watcher.cancel()
+                            continue
                         except InitFailed as exc:
                             exc.log_tail = env.logs.end()
                             failure = exc
                             watcher.cancel()
                             return
-                        else:
-                            if pool.series is not None:
-                                phases[Phase.SANDBOX_CREATION] = env.sandbox_ms
-                                phases[Phase.RUNTIME_INIT] = env.init_ms
-                                pool.series.cold_start(phases)
-                            if ahead:
-                                env.initialized_ahead()
-                                pool.ahead_failure = None
-                            pool.starting -= 1
-                            starting = False
-                            self._offer(pool, env)
-                            self._init_over(pool)
-                            initializing = False
-                            self._plan(pool)  # callers still waiting beyond the starts under way
-                            await watcher
-                            return
+                        if pool.series is not None:
+                            phases[Phase.SANDBOX_CREATION] = env.sandbox_ms
+                            phases[Phase.RUNTIME_INIT] = env.init_ms
+                            pool.series.cold_start(phases)
+                        if ahead:
+                            env.initialized_ahead()
+                            pool.ahead_failure = None
+                        pool.starting -= 1
+                        starting = False
+                        self._offer(pool, env)
+                        self._init_over(pool)
+                        initializing = False
+                        self._plan(pool)  # callers still waiting beyond the starts under way
+                        await watcher
+                        return
                 finally:
                     pool.envs.discard(env)
                     if env in pool.idle:

@@ -96,6 +96,7 @@ class Connection(asyncio.Protocol):
         self._ended_in_feed = False  # a request ended within them (so a later one began mid-read)
         self._raw: list[bytes] | None = None
         self._hand_over_bytes = b""
+        self._raised: Exception | None = None  # what a parser callback raised (see data_received)
         # keep-alive: one timer per connection, pushed back lazily rather than re-made per request
         self._keep_alive_s = keep_alive_s
         self._idle: asyncio.TimerHandle | None = None
@@ -166,13 +167,16 @@ class Connection(asyncio.Protocol):
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserCallbackError as failure:
-            if isinstance(failure.__context__, HandOver):
+            # what a callback raised, as it recorded it: httptools' __context__ is the thread's exception
+            # state, which a compiled coroutine suspended in an except block can leave stale
+            cause, self._raised = self._raised or failure.__context__, None
+            if isinstance(cause, HandOver):
                 self._begin_hand_over()
                 return
-            if isinstance(failure.__context__, HeadTooLarge):
+            if isinstance(cause, HeadTooLarge):
                 self.abort(HEAD_TOO_LARGE)
                 return
-            log.error("reading a request failed", exc_info=failure.__context__)
+            log.error("reading a request failed", exc_info=cause)
             self.abort(wire.SERVER_ERROR)
             return
         except (httptools.HttpParserUpgrade, httptools.HttpParserError):
@@ -219,7 +223,7 @@ class Connection(asyncio.Protocol):
         size = len(name) + len(value)
         self._head_lines += size + 4
         if size + 2 > self._limits.line_bytes or self._head_lines > self._limits.head_bytes:
-            raise HeadTooLarge
+            raise self._raise(HeadTooLarge())
         key = _NAMES.get(name)
         if key is None:
             key = _name(name)
@@ -234,7 +238,11 @@ class Connection(asyncio.Protocol):
         request.method = _METHODS.get(method) or method.decode("latin-1")
         url = self._url
         request.target = (url[0] if len(url) == 1 else b"".join(url)).decode("latin-1")
-        self._limit = self.head_received(request)
+        try:
+            self._limit = self.head_received(request)
+        except Exception as refusal:
+            self._raised = refusal
+            raise
         self._raw = None
         expect = request.headers.get("expect")
         if expect is not None and expect.lower() == "100-continue" and self.transport is not None:
@@ -263,13 +271,22 @@ class Connection(asyncio.Protocol):
         if len(self._owed) >= MAX_QUEUED and self.transport is not None and not self._paused:
             self._paused = True
             self.transport.pause_reading()
-        self.received(request, reply)
+        try:
+            self.received(request, reply)
+        except Exception as failure:
+            self._raised = failure
+            raise
 
     # the head's limits
     def _head_grew(self, added: int, line: int) -> None:
         self._head_lines += added
         if self._limits.exceeded(line, self._head_lines):
-            raise HeadTooLarge
+            raise self._raise(HeadTooLarge())
+
+    def _raise(self, failure: Exception) -> Exception:
+        """`failure`, recorded for data_received as what a callback of the parser raised."""
+        self._raised = failure
+        return failure
 
     def _end_head(self) -> None:
         self._in_head = False
