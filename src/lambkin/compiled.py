@@ -2,7 +2,7 @@
 
 `make native` (scripts/build_native.py) compiles the modules named in `COMPILED` with mypyc, botocore's
 neighbour in the field (mypy, black): the same typed Python, turned into a C extension beside each source
-file. The warm invoke, the relay between nodes and the Runtime API spend a fifth less CPU per request so.
+file. A warm invoke costs the server's loop a fifth less CPU so (docs/design/warm-invoke.md).
 The sources stay the truth: the build writes `STAMP` when it ends, and if any module of the package is
 newer than it (an edit, a checkout), every compiled module is imported from its source instead, all or
 none (a compiled class cannot inherit from an interpreted one), with one warning; `make` builds again.
@@ -73,7 +73,7 @@ def source_of(module: str) -> Path:
 
 
 def built() -> bool:
-    """Whether compiled modules are here (an extension beside any module of `COMPILED`)."""
+    """Whether compiled modules are here (an extension beside the first module of `COMPILED`)."""
     first = source_of(COMPILED[0])
     return any(first.parent.glob(f"{first.stem}.*.so"))
 
