@@ -50,8 +50,10 @@ def main(argv: list[str]) -> int:
     )
     distribution = Distribution({"ext_modules": extensions, "package_dir": {"": "src"}})
     build = distribution.get_command_obj("build_ext")
-    build.inplace = args.into is None
-    build.build_lib = str(target)
+    if args.into is None:
+        build.inplace = True  # beside the sources in src/
+    else:
+        build.build_lib = str(target)
     build.build_temp = str(WORK / "objects")
     distribution.run_command("build_ext")
     stamp.write_text("\n".join(compiled.COMPILED) + "\n")
