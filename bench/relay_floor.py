@@ -4,7 +4,7 @@ request to the runtime's pending /next and the runtime's /response back.
 
 Run by bench.warm_invoke: .venv/bin/python -m bench.relay_floor SANDBOX_ID [CPU]
 (prints "ready PORT" once the runtime is up; SIGTERM destroys the sandbox and exits). With CPU, the relay's
-event loop thread is pinned there once the sandbox runs, as `lambkin server` pins its loop (loop_cpu.py):
+event loop thread is pinned there and its sandbox kept off it, as `lambkin server` does (loop_cpu.py):
 the floor is what any Python server costs on this machine doing the least a Runtime API relay must do, in
 the same conditions as lambkin's, with a process and a CPU of its own like lambkin's and the emulator's.
 """
@@ -92,14 +92,15 @@ class RelayFloor:
 
 
 async def serve(sandbox_id: str, cpu: int | None) -> None:
-    backend = RuncBackend(WORK / "runc-floor")
+    others = frozenset(os.sched_getaffinity(0)) - {cpu} if cpu is not None else None
+    backend = RuncBackend(WORK / "runc-floor", cpus=others or None)
     await backend.cleanup_leftovers()
     floor = RelayFloor(backend)
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     try:
         await floor.start(sandbox_id)
-        if cpu is not None:  # after the sandbox started: its processes keep every CPU
+        if cpu is not None:  # after the sandbox started: its cgroup holds it to the others
             os.sched_setaffinity(0, {cpu})
         print(f"ready {floor.port}", flush=True)
         await stop.wait()

@@ -8,6 +8,8 @@ Both sides run the toolchain's python-echo image (Debian + python3 + awslambdari
   port 8080 and POSTs /2015-03-31/functions/function/invocations;
 - lambkin: `lambkin server` as a subprocess, the image pushed to its registry, a function created with boto3;
   the client POSTs the Invoke operation, SigV4-signed once up front (the server still verifies it each time).
+  The server runs as deployed: its loop on a CPU of its own, the function's sandbox on the others
+  (loop_cpu.py); the emulator's sandbox runs on every CPU, as `docker run` would start it.
 - floor: the same image in the same kind of sandbox with its Runtime API served by a bare relay in a process
   of its own, its loop pinned to the CPU lambkin's loop has (bench.relay_floor): what any Python server on
   this machine costs at least.

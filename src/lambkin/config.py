@@ -74,6 +74,8 @@ class Settings:
     busy_poll_us: float = 1000.0  # polling for invocations quicker than this (LAMBKIN_BUSY_POLL_US; 0: off)
     # The event loop thread's own CPU (LAMBKIN_LOOP_CPU: auto, off or a CPU number; loop_cpu.py).
     loop_cpu: str | int = "auto"
+    # The CPUs functions' sandboxes run on (LAMBKIN_SANDBOX_CPUS: auto, all or a list; loop_cpu.py).
+    sandbox_cpus: str | frozenset[int] = "auto"
     log_retention_days: float = 7.0  # LAMBKIN_LOG_RETENTION_DAYS
     metrics_retention_days: float = 15.0  # CloudWatch's one-minute data kept (LAMBKIN_METRICS_RETENTION_DAYS)
     async_retry_scale: float = (
@@ -261,6 +263,13 @@ def _loop_cpu(env: Mapping[str, str]) -> str | int:
         raise SettingInvalid(str(exc)) from exc
 
 
+def _sandbox_cpus(env: Mapping[str, str]) -> str | frozenset[int]:
+    try:
+        return loop_cpu.parse_sandbox_cpus(env.get("LAMBKIN_SANDBOX_CPUS", ""))
+    except loop_cpu.LoopCpuInvalid as exc:
+        raise SettingInvalid(str(exc)) from exc
+
+
 def _entries(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     return tuple(entry for entry in env.get(name, "").replace(",", " ").split() if entry)
 
@@ -293,6 +302,7 @@ def settings_from_environment(
             max_parallel_starts=int(_number(env, "LAMBKIN_MAX_PARALLEL_STARTS", _cores())),
             busy_poll_us=_number(env, "LAMBKIN_BUSY_POLL_US", 1000),
             loop_cpu=_loop_cpu(env),
+            sandbox_cpus=_sandbox_cpus(env),
             log_retention_days=_number(env, "LAMBKIN_LOG_RETENTION_DAYS", 7),
             metrics_retention_days=_number(env, "LAMBKIN_METRICS_RETENTION_DAYS", 15),
             async_retry_scale=float(env.get("LAMBKIN_ASYNC_RETRY_SCALE") or 1.0),

@@ -1,5 +1,6 @@
 """The event loop's own CPU (LAMBKIN_LOOP_CPU, lambkin/loop_cpu.py) on a real server: its loop thread is
-held to the CPU named, while its other threads and a function's sandbox run on every CPU of the host."""
+held to the CPU named, its other threads run on every CPU of the host, and functions' sandboxes on every CPU
+but the loop's (LAMBKIN_SANDBOX_CPUS)."""
 
 from __future__ import annotations
 
@@ -43,15 +44,19 @@ def threads_cpus(pid: int) -> dict[str, list[int]]:
     return cpus
 
 
-def test_the_loop_thread_alone_is_held_to_its_cpu(
-    pinned_server: LambkinServer, test_images: BuiltImages
-) -> None:
-    uri = test_images.push("python-handlers", pinned_server.registry, tag="v1")
-    lam = pinned_server.client("lambda", config=Config(read_timeout=120, retries={"max_attempts": 0}))
+def cpus_of_a_function(server: LambkinServer, images: BuiltImages) -> list[int]:
+    """The CPUs a function's runtime may run on, as it reads them itself."""
+    uri = images.push("python-handlers", server.registry, tag="v1")
+    lam = server.client("lambda", config=Config(read_timeout=120, retries={"max_attempts": 0}))
     create_active(lam, "where", uri, ImageConfig={"Command": ["app.env"]}, MemorySize=1769)
     answer = json.loads(lam.invoke(FunctionName="where", Payload=b"{}")["Payload"].read())
+    return list(answer["cpus"])
 
-    assert answer["cpus"] == ALL  # the function's runtime: every CPU, the loop's too
+
+def test_the_loop_thread_alone_is_held_to_its_cpu_and_functions_keep_off_it(
+    pinned_server: LambkinServer, test_images: BuiltImages
+) -> None:
+    assert cpus_of_a_function(pinned_server, test_images) == [cpu for cpu in ALL if cpu != LOOP_CPU]
     assert pinned_server.process is not None
     pid = pinned_server.process.pid
     threads = threads_cpus(pid)
@@ -66,3 +71,21 @@ def test_a_cpu_the_process_may_not_use_is_refused_at_start(tmp_path: Path) -> No
     with pytest.raises(RuntimeError):
         server.start()
     assert f"LAMBKIN_LOOP_CPU={max(ALL) + 1000}: this process may use CPUs" in server.log_path.read_text()
+
+
+def test_functions_may_be_given_every_cpu(tmp_path: Path, test_images: BuiltImages) -> None:
+    env = {"LAMBKIN_LOOP_CPU": str(LOOP_CPU), "LAMBKIN_SANDBOX_CPUS": "all"}
+    server = LambkinServer(tmp_path / "data", env=env).start()
+    try:
+        assert cpus_of_a_function(server, test_images) == ALL  # the loop's CPU too
+    finally:
+        server.stop()
+
+
+def test_sandbox_cpus_the_process_may_not_use_are_refused_at_start(tmp_path: Path) -> None:
+    server = LambkinServer(tmp_path / "data", env={"LAMBKIN_SANDBOX_CPUS": f"0,{max(ALL) + 1000}"})
+    with pytest.raises(RuntimeError):
+        server.start()
+    assert (
+        f"LAMBKIN_SANDBOX_CPUS=0,{max(ALL) + 1000}: this process may use CPUs" in server.log_path.read_text()
+    )

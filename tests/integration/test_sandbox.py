@@ -212,6 +212,25 @@ async def test_init_cpu_boost_ends_with_the_proportional_quota(backend: RuncBack
     assert quota == []  # no cgroup before start
 
 
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two CPUs or more")
+async def test_a_cpu_set_holds_the_sandbox_and_caps_its_quota(tmp_path: Path, layer: Path) -> None:
+    cpu = min(os.sched_getaffinity(0))
+    backend = RuncBackend(tmp_path / "data", cpus=frozenset({cpu}))  # as a server keeps off its loop's CPU
+    script = "grep Cpus_allowed_list /proc/self/status; sleep 600"
+    out = Output()
+    sandbox = await backend.create(spec(layer, script, memory_mb=3538), out, Output())  # two vCPUs' worth
+    try:
+        await sandbox.start()
+        allowed = (await out.until("\n")).split(":")[1].strip()
+        cgroup = backend.layout.cgroup(sandbox.id).path
+        quota = int((Path("/sys/fs/cgroup/cpu") / cgroup / "cpu.cfs_quota_us").read_text())
+    finally:
+        await sandbox.destroy()
+        await backend.cleanup_leftovers()
+    assert allowed == str(cpu)
+    assert quota == 100_000  # capped at the one CPU it may use
+
+
 async def test_runtime_api_is_on_the_sandbox_loopback(backend: RuncBackend, layer: Path) -> None:
     out = Output()
     script = 'wget -qO- "http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime/invocation/next"'

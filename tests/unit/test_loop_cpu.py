@@ -69,6 +69,49 @@ def test_the_setting_is_auto_off_or_a_cpu_number(tmp_path: Path) -> None:
         loop_cpu_of("-1")
 
 
+def test_sandbox_cpus_are_auto_all_or_a_list(tmp_path: Path) -> None:
+    def sandbox_cpus_of(raw: str | None) -> str | frozenset[int]:
+        env = {"LAMBKIN_ACCESS_KEY_ID": "AKIDEXAMPLE", "LAMBKIN_SECRET_ACCESS_KEY": "secret"}
+        if raw is not None:
+            env["LAMBKIN_SANDBOX_CPUS"] = raw
+        return settings_from_environment(tmp_path, "127.0.0.1", 9000, env)[0].sandbox_cpus
+
+    assert sandbox_cpus_of(None) == "auto"
+    assert sandbox_cpus_of(" ALL ") == "all"
+    assert sandbox_cpus_of("0-2,5") == {0, 1, 2, 5}
+    assert sandbox_cpus_of("3") == {3}
+    for wrong in ("2-1", "0,", "a", "-1", "1-"):
+        with pytest.raises(
+            SettingInvalid,
+            match=rf"^LAMBKIN_SANDBOX_CPUS must be auto, all or a list of CPUs such as 0-2,5, not '{wrong}'$",
+        ):
+            sandbox_cpus_of(wrong)
+    assert loop_cpu.cpu_list({5, 0, 1, 2, 7, 8}) == "0-2,5,7-8"
+
+
+def test_sandboxes_run_on_every_cpu_when_the_loop_is_not_pinned() -> None:
+    assert loop_cpu.sandbox_cpus("auto") is None
+    assert loop_cpu.sandbox_cpus("all") is None
+    assert loop_cpu.sandbox_cpus(frozenset({min(ALL)})) == {min(ALL)}
+    with pytest.raises(
+        loop_cpu.LoopCpuInvalid, match=r"^LAMBKIN_SANDBOX_CPUS=4096: this process may use CPUs "
+    ):
+        loop_cpu.sandbox_cpus(frozenset({4096}))
+
+
+@two_cpus
+def test_sandboxes_keep_off_the_pinned_loops_cpu(lock_dir: Path) -> None:
+    def pinned_loop() -> tuple[frozenset[int] | None, frozenset[int] | None]:
+        pinned = loop_cpu.pin(max(ALL), lock_dir)
+        try:
+            return loop_cpu.sandbox_cpus("auto"), loop_cpu.sandbox_cpus("all")
+        finally:
+            loop_cpu.release(pinned)
+
+    assert in_thread(pinned_loop) == (ALL - {max(ALL)}, None)
+    assert loop_cpu.sandbox_cpus("auto") is None  # released
+
+
 def test_auto_tries_the_highest_cpu_first_and_pins_nothing_on_one_cpu() -> None:
     assert loop_cpu.candidates("auto", {0, 1, 2, 3}) == [3, 2, 1, 0]
     assert loop_cpu.candidates("auto", {5}) == []

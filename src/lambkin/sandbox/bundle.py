@@ -30,7 +30,8 @@ class Layout:
     tmp_templates: Path  # one empty /tmp file system per size (scratch.py)
     runc_root: Path
     cgroup_parent: str
-    host_cores: int
+    host_cores: int  # the cores its sandboxes may use together: the cap of a sandbox's CPU quota
+    cpus: frozenset[int] | None = None  # the CPUs its sandboxes run on (None: every one; loop_cpu.py)
     init: Path | None = None  # a static init run as PID 1 inside every sandbox (tini), if the host has one
     pids_max: int | None = (
         None  # processes of all the instance's sandboxes together at most (None: unbounded)
@@ -73,6 +74,7 @@ def prepare(layout: Layout, spec: SandboxSpec, namespace: netns.NetworkNamespace
             netns_path=namespace.path,
             cgroups_path=f"{layout.cgroup_parent}/{spec.id}",
             host_cores=layout.host_cores,
+            cpus=layout.cpus,
             init=rootfs.INIT_PATH if layout.init is not None else None,
         )
         (bundle / "config.json").write_text(json.dumps(config))

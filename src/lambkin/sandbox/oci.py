@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from lambkin.loop_cpu import cpu_list
 from lambkin.sandbox.spec import SandboxSpec
 
 MB_PER_VCPU = 1769
@@ -158,12 +159,15 @@ def _mounts(tmp: str) -> list[dict[str, Any]]:
     ]
 
 
-def _resources(spec: SandboxSpec, host_cores: int) -> dict[str, Any]:
+def _resources(spec: SandboxSpec, host_cores: int, cpus: frozenset[int] | None) -> dict[str, Any]:
     memory = spec.memory_mb * 1024 * 1024
+    cpu: dict[str, Any] = {"quota": start_cpu_quota_us(spec, host_cores), "period": CPU_PERIOD_US}
+    if cpus is not None:
+        cpu["cpus"] = cpu_list(cpus)
     return {
         "devices": [{"allow": False, "access": "rwm"}],
         "memory": {"limit": memory, "swap": memory},
-        "cpu": {"quota": start_cpu_quota_us(spec, host_cores), "period": CPU_PERIOD_US},
+        "cpu": cpu,
         "pids": {"limit": spec.pids_limit},
     }
 
@@ -175,6 +179,7 @@ def config(
     netns_path: str,
     cgroups_path: str,
     host_cores: int,
+    cpus: frozenset[int] | None = None,
     init: str | None = None,
 ) -> dict[str, Any]:
     """The OCI runtime config for `spec`, its root at `rootfs`, its /tmp the mounted directory `tmp`,
@@ -203,7 +208,7 @@ def config(
         "mounts": _mounts(tmp),
         "linux": {
             "cgroupsPath": cgroups_path,
-            "resources": _resources(spec, host_cores),
+            "resources": _resources(spec, host_cores, cpus),
             "namespaces": [
                 {"type": "pid"},
                 {"type": "network", "path": netns_path},

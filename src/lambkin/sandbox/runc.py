@@ -60,6 +60,7 @@ class RuncBackend:
         data_dir: Path,
         runc: str = "runc",
         host_cores: int | None = None,
+        cpus: frozenset[int] | None = None,
         init: str | None = None,
         network: NetworkPolicy | None = None,
         pids_max: int | None = None,
@@ -80,7 +81,8 @@ class RuncBackend:
             tmp_templates=data_dir / "tmp-templates",
             runc_root=Path("/run/lambkin") / instance,
             cgroup_parent=f"/lambkin/{instance}",
-            host_cores=host_cores or os.cpu_count() or 1,
+            host_cores=host_cores or (len(cpus) if cpus else os.cpu_count() or 1),
+            cpus=cpus,
             init=find_init(init),
             pids_max=pids_max,
         )

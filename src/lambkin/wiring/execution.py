@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from lambkin import loop_cpu
 from lambkin.api.cluster_blobs import ClusterBlobs
 from lambkin.api.cluster_invoke import ClusterInvoke
 from lambkin.api.cluster_logs import PATH as LOGS_PATH
@@ -134,8 +135,13 @@ def sandboxes(settings: Settings, vpcs: vpc.Catalog = vpc.EMPTY) -> SandboxesPar
         settings.network_dns,
         range6=settings.network_range6,
     )
+    try:
+        cpus = loop_cpu.sandbox_cpus(settings.sandbox_cpus)  # off the loop's, once it is pinned
+    except loop_cpu.LoopCpuInvalid as exc:
+        raise SettingInvalid(str(exc)) from None
     backend = RuncBackend(
         settings.data_dir,
+        cpus=cpus,
         init=settings.sandbox_init,
         network=network,
         pids_max=settings.sandbox_pids_max,

@@ -11,7 +11,7 @@ from lambkin.sandbox import oci
 from lambkin.sandbox.spec import SandboxSpec
 
 
-def config(**fields: Any) -> dict[str, Any]:
+def config(cpus: frozenset[int] | None = None, **fields: Any) -> dict[str, Any]:
     spec = SandboxSpec(
         id="s", lower_dirs=(Path("/l"),), args=("/bootstrap", "h"), env=(("A", "1"),), **fields
     )
@@ -22,6 +22,7 @@ def config(**fields: Any) -> dict[str, Any]:
         netns_path="/proc/1/fd/7",
         cgroups_path="/lambkin/x/s",
         host_cores=2,
+        cpus=cpus,
     )
 
 
@@ -44,7 +45,12 @@ def test_limits() -> None:
     resources = config(memory_mb=256, pids_limit=100)["linux"]["resources"]
     assert resources["memory"] == {"limit": 256 << 20, "swap": 256 << 20}
     assert resources["pids"] == {"limit": 100}
-    assert resources["cpu"] == {"quota": 14_471, "period": 100_000}
+    assert resources["cpu"] == {"quota": 14_471, "period": 100_000}  # on every CPU
+
+
+def test_a_cpu_set_is_written_in_the_kernels_list_format() -> None:
+    cpu = config(cpus=frozenset({0, 1, 2, 5}), memory_mb=256)["linux"]["resources"]["cpu"]
+    assert cpu == {"quota": 14_471, "period": 100_000, "cpus": "0-2,5"}
 
 
 def test_process_is_unprivileged() -> None:
