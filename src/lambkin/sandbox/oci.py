@@ -98,7 +98,8 @@ _ENOSYS = 38
 
 
 def cpu_quota_us(memory_mb: int, host_cores: int) -> int:
-    """CPU time per period, proportional to memory (1,769 MB = one vCPU), capped at the host's cores."""
+    """CPU time per period, proportional to memory (1,769 MB = one vCPU), capped at the cores sandboxes may
+    use (`host_cores`: the host's, or as many as LAMBKIN_SANDBOX_CPUS leaves them)."""
     quota = CPU_PERIOD_US * memory_mb // MB_PER_VCPU
     return max(1_000, min(quota, CPU_PERIOD_US * host_cores))
 
