@@ -212,23 +212,50 @@ async def test_init_cpu_boost_ends_with_the_proportional_quota(backend: RuncBack
     assert quota == []  # no cgroup before start
 
 
+CPUS_ALLOWED = "while :; do grep Cpus_allowed_list /proc/self/status; sleep 0.05; done"
+
+
 @pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two CPUs or more")
 async def test_a_cpu_set_holds_the_sandbox_and_caps_its_quota(tmp_path: Path, layer: Path) -> None:
     cpu = min(os.sched_getaffinity(0))
     backend = RuncBackend(tmp_path / "data", cpus=frozenset({cpu}))  # as a server keeps off its loop's CPU
-    script = "grep Cpus_allowed_list /proc/self/status; sleep 600"
     out = Output()
-    sandbox = await backend.create(spec(layer, script, memory_mb=3538), out, Output())  # two vCPUs' worth
+    sandbox = await backend.create(spec(layer, CPUS_ALLOWED, memory_mb=3538), out, Output())  # 2 vCPUs' worth
     try:
         await sandbox.start()
-        allowed = (await out.until("\n")).split(":")[1].strip()
+        first = (await out.until("\n")).splitlines()[0]
         cgroup = backend.layout.cgroup(sandbox.id).path
         quota = int((Path("/sys/fs/cgroup/cpu") / cgroup / "cpu.cfs_quota_us").read_text())
     finally:
         await sandbox.destroy()
         await backend.cleanup_leftovers()
-    assert allowed == str(cpu)
+    assert first.split(":")[1].strip() == str(cpu)
     assert quota == 100_000  # capped at the one CPU it may use
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two CPUs or more")
+async def test_a_boosted_init_runs_on_every_cpu_and_then_on_the_set(tmp_path: Path, layer: Path) -> None:
+    everyone = sorted(os.sched_getaffinity(0))
+    cpu = everyone[0]
+    backend = RuncBackend(tmp_path / "data", cpus=frozenset({cpu}))
+    out = Output()
+    sandbox = await backend.create(
+        spec(layer, CPUS_ALLOWED, memory_mb=3538, init_cpu_boost=True), out, Output()
+    )
+    cpu_dir = Path("/sys/fs/cgroup/cpu") / backend.layout.cgroup(sandbox.id).path
+    try:
+        await sandbox.start()
+        during_init = (await out.until("\n")).splitlines()[0].split(":")[1].strip()
+        init_quota = int((cpu_dir / "cpu.cfs_quota_us").read_text())
+        await sandbox.end_init()
+        await out.until(f"Cpus_allowed_list:\t{cpu}\n")
+        steady_quota = int((cpu_dir / "cpu.cfs_quota_us").read_text())
+    finally:
+        await sandbox.destroy()
+        await backend.cleanup_leftovers()
+    assert during_init == f"{everyone[0]}-{everyone[-1]}"
+    assert init_quota == 100_000 * (os.cpu_count() or 1)
+    assert steady_quota == 100_000
 
 
 async def test_runtime_api_is_on_the_sandbox_loopback(backend: RuncBackend, layer: Path) -> None:

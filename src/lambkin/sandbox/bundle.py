@@ -30,8 +30,8 @@ class Layout:
     tmp_templates: Path  # one empty /tmp file system per size (scratch.py)
     runc_root: Path
     cgroup_parent: str
-    host_cores: int  # the cores its sandboxes may use together: the cap of a sandbox's CPU quota
-    cpus: frozenset[int] | None = None  # the CPUs its sandboxes run on (None: every one; loop_cpu.py)
+    host_cores: int
+    cpus: frozenset[int] | None = None  # the CPUs sandboxes run on once init is over (None: every one)
     init: Path | None = None  # a static init run as PID 1 inside every sandbox (tini), if the host has one
     pids_max: int | None = (
         None  # processes of all the instance's sandboxes together at most (None: unbounded)

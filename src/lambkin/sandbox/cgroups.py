@@ -60,15 +60,26 @@ class Cgroup:
         else:
             (self._dir("cpu") / "cpu.cfs_quota_us").write_text(str(quota_us))
 
+    def set_cpus(self, cpus: str) -> None:
+        """The CPUs its processes run on (kernel list format), within the set runc gave it at creation."""
+        directory = self._dir("cpuset")
+        if self.v2 and not (directory / "cpuset.cpus").exists():
+            self._enable_v2("cpuset")  # runc enables only what the config asked for
+        (directory / "cpuset.cpus").write_text(cpus)
+
     def limit_pids(self, count: int) -> None:
         """Bounds the processes of this cgroup and all below it together (creating it if need be)."""
         directory = self._dir("pids")
         directory.mkdir(parents=True, exist_ok=True)
-        if self.v2:  # the pids controller, enabled from the root down to this cgroup's parent
-            for parent in reversed(directory.relative_to(self.root).parents):
-                with contextlib.suppress(OSError):  # already enabled, or not this host's to enable
-                    (self.root / parent / "cgroup.subtree_control").write_text("+pids")
+        if self.v2:
+            self._enable_v2("pids")
         (directory / "pids.max").write_text(str(count))
+
+    def _enable_v2(self, controller: str) -> None:
+        """A v2 controller, enabled from the root down to this cgroup's parent."""
+        for parent in reversed(Path(self.path).parents):
+            with contextlib.suppress(OSError):  # already enabled, or not this host's to enable
+                (self.root / parent / "cgroup.subtree_control").write_text(f"+{controller}")
 
     def max_memory_bytes(self) -> int:
         name = "memory.peak" if self.v2 else "memory.max_usage_in_bytes"

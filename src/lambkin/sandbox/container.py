@@ -63,7 +63,7 @@ class RuncSandbox:
         "_settled",
         "_sinks",
         "_state",
-        "_steady_cpu_quota",
+        "_steady",
         "id",
     )
 
@@ -76,7 +76,7 @@ class RuncSandbox:
         api_port: int,
         stdout: OutputSink,
         stderr: OutputSink,
-        steady_cpu_quota: int = 0,
+        steady: oci.CpuShare | None = None,
         settled: Callable[[], None] | None = None,
         release: Callable[[], None] | None = None,
     ) -> None:
@@ -87,7 +87,7 @@ class RuncSandbox:
         self._runc = runc
         self._namespace = namespace
         self._api_port = api_port
-        self._steady_cpu_quota = steady_cpu_quota  # to apply at end_init(); 0 when init is not boosted
+        self._steady = steady  # the CPU share to apply at end_init(); None when init is not boosted
         self._sinks: tuple[OutputSink, OutputSink] | None = (stdout, stderr)
         self._outputs: tuple[PipeReader, ...] = ()
         self._exec_watch: ExecFailureWatch | None = None
@@ -210,13 +210,16 @@ class RuncSandbox:
 
     async def end_init(self) -> None:
         self._settle()
-        if not self._steady_cpu_quota or self._state is State.DESTROYED:
+        if self._steady is None or self._state is State.DESTROYED:
             return
-        quota, self._steady_cpu_quota = self._steady_cpu_quota, 0
+        share, self._steady = self._steady, None
+        cgroup = self._layout.cgroup(self.id)
         try:
-            self._layout.cgroup(self.id).set_cpu_quota(quota, oci.CPU_PERIOD_US)
+            cgroup.set_cpu_quota(share.quota_us, oci.CPU_PERIOD_US)
+            if share.cpus is not None:
+                cgroup.set_cpus(share.cpus)
         except OSError as exc:
-            raise SandboxError(f"sandbox {self.id}: setting the CPU quota failed") from exc
+            raise SandboxError(f"sandbox {self.id}: setting the CPU share failed: {exc}") from exc
 
     async def freeze(self) -> None:
         if self._state is State.FROZEN:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from lambkin.loop_cpu import cpu_list
@@ -98,15 +99,32 @@ _ENOSYS = 38
 
 
 def cpu_quota_us(memory_mb: int, host_cores: int) -> int:
-    """CPU time per period, proportional to memory (1,769 MB = one vCPU), capped at the cores sandboxes may
-    use (`host_cores`: the host's, or as many as LAMBKIN_SANDBOX_CPUS leaves them)."""
+    """CPU time per period, proportional to memory (1,769 MB = one vCPU), capped at the cores it may use."""
     quota = CPU_PERIOD_US * memory_mb // MB_PER_VCPU
     return max(1_000, min(quota, CPU_PERIOD_US * host_cores))
 
 
-def start_cpu_quota_us(spec: SandboxSpec, host_cores: int) -> int:
-    """The quota the container starts with: every host core while init is boosted, else proportional."""
-    return CPU_PERIOD_US * host_cores if spec.init_cpu_boost else cpu_quota_us(spec.memory_mb, host_cores)
+@dataclass(frozen=True)
+class CpuShare:
+    """A sandbox's CPU: its quota per period and the CPUs it runs on (kernel list format; None: every one)."""
+
+    quota_us: int
+    cpus: str | None = None
+
+
+def steady_share(memory_mb: int, host_cores: int, cpus: frozenset[int] | None) -> CpuShare:
+    """Invocations' share: proportional to memory, on `cpus` (loop_cpu.sandbox_cpus) and capped at them."""
+    if cpus is None:
+        return CpuShare(cpu_quota_us(memory_mb, host_cores))
+    return CpuShare(cpu_quota_us(memory_mb, len(cpus)), cpu_list(cpus))
+
+
+def start_share(spec: SandboxSpec, host_cores: int, cpus: frozenset[int] | None) -> CpuShare:
+    """The share the container starts with: a boosted init has every core of the host (the loop's too: an
+    init is rare and CPU-bound), anything else its steady share from the start."""
+    if spec.init_cpu_boost:
+        return CpuShare(CPU_PERIOD_US * host_cores)
+    return steady_share(spec.memory_mb, host_cores, cpus)
 
 
 def seccomp_profile() -> dict[str, Any]:
@@ -162,9 +180,10 @@ def _mounts(tmp: str) -> list[dict[str, Any]]:
 
 def _resources(spec: SandboxSpec, host_cores: int, cpus: frozenset[int] | None) -> dict[str, Any]:
     memory = spec.memory_mb * 1024 * 1024
-    cpu: dict[str, Any] = {"quota": start_cpu_quota_us(spec, host_cores), "period": CPU_PERIOD_US}
-    if cpus is not None:
-        cpu["cpus"] = cpu_list(cpus)
+    share = start_share(spec, host_cores, cpus)
+    cpu: dict[str, Any] = {"quota": share.quota_us, "period": CPU_PERIOD_US}
+    if share.cpus is not None:
+        cpu["cpus"] = share.cpus
     return {
         "devices": [{"allow": False, "access": "rwm"}],
         "memory": {"limit": memory, "swap": memory},

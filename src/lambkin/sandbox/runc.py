@@ -81,7 +81,7 @@ class RuncBackend:
             tmp_templates=data_dir / "tmp-templates",
             runc_root=Path("/run/lambkin") / instance,
             cgroup_parent=f"/lambkin/{instance}",
-            host_cores=host_cores or (len(cpus) if cpus else os.cpu_count() or 1),
+            host_cores=host_cores or os.cpu_count() or 1,
             cpus=cpus,
             init=find_init(init),
             pids_max=pids_max,
@@ -114,7 +114,10 @@ class RuncBackend:
             release = await self._allowed(spec, namespace, allowing)
         except OSError as exc:
             raise SandboxError(f"sandbox {spec.id}: preparing failed: {exc}") from exc
-        steady = oci.cpu_quota_us(spec.memory_mb, self.layout.host_cores) if spec.init_cpu_boost else 0
+        layout = self.layout
+        steady = (
+            oci.steady_share(spec.memory_mb, layout.host_cores, layout.cpus) if spec.init_cpu_boost else None
+        )
         return RuncSandbox(
             self.layout,
             self.runc,

@@ -53,6 +53,13 @@ def test_a_cpu_set_is_written_in_the_kernels_list_format() -> None:
     assert cpu == {"quota": 14_471, "period": 100_000, "cpus": "0-2,5"}
 
 
+def test_a_boosted_init_runs_on_every_cpu_and_invocations_on_the_set() -> None:
+    cpu = config(cpus=frozenset({0}), memory_mb=3538, init_cpu_boost=True)["linux"]["resources"]["cpu"]
+    assert cpu == {"quota": 200_000, "period": 100_000}  # every core of the host, on every CPU
+    assert oci.steady_share(3538, 2, frozenset({0})) == oci.CpuShare(100_000, "0")  # capped at the set
+    assert oci.steady_share(3538, 2, None) == oci.CpuShare(200_000, None)
+
+
 def test_process_is_unprivileged() -> None:
     process = config(uid=993, gid=990, nofile_limit=1024)["process"]
     assert process["user"] == {"uid": 993, "gid": 990}
