@@ -23,8 +23,11 @@ CPU), and then the two take turns on one core while the other idles. On the 2-vC
 read lambkin's p50 at 0.27-0.29 ms with the runtime left free and 0.21-0.24 with it kept off the loop's CPU;
 pinned by hand, the runtime on the loop's CPU read 0.31-0.46 ms, beside it 0.22. `auto` (the default): every
 CPU the process may use but the pinned loop's (every CPU when nothing is pinned); `all`: every CPU; or a
-list in the kernel's format (`0-2,5`). A host of two CPUs thus gives its functions one: set `all` where
-functions need the whole machine's compute more than a quick warm path.
+list in the kernel's format (`0-2,5`). A boosted init still runs on every CPU (it is rare and CPU-bound:
+`bench.cold_burst`, 12 inits of 3 s at once on two CPUs, read 1.99 of its ideal with inits held off the
+loop's CPU, 1.01 with them on all); the set applies from the end of init, with the proportional quota. A
+host of two CPUs thus gives its functions' invocations one: set `all` where they need the whole machine's
+compute more than a quick warm path.
 """
 
 from __future__ import annotations
@@ -91,7 +94,7 @@ def parse_sandbox_cpus(raw: str) -> str | frozenset[int]:
 
 
 def sandbox_cpus(setting: str | frozenset[int]) -> frozenset[int] | None:
-    """The CPUs functions' sandboxes run on, None for every one: under `auto` the process's CPUs but the
+    """The CPUs functions' invocations run on, None for every one: under `auto` the process's CPUs but the
     pinned loop's (every CPU when nothing is pinned); a set of CPUs must be ones this process may use."""
     if setting == "all":
         return None
