@@ -8,7 +8,8 @@ Both sides run the toolchain's `python-django` image (Debian + python3 + Django 
   sandbox's network namespace to port 8080;
 - lambkin: `lambkin server` as a subprocess, the image pushed to its registry, a function (`app.handler` =
   Mangum(Django)) with a function URL (AuthType NONE); the client sends the same GET to the server's port with
-  the URL's Host header: front door → payload 2.0 event → Runtime API → awslambdaric → Mangum → Django.
+  the URL's Host and path (`/lambda-url/<id>/...` by default): front door → payload 2.0 event → Runtime API →
+  awslambdaric → Mangum → Django.
 The same raw keep-alive HTTP client (http.client) measures both, alternating rounds. Prints requests/s and
 p50/p99 of each side and the ratio of the p50s (target <= 1.5).
 """
@@ -22,6 +23,7 @@ import json
 import os
 import statistics
 import sys
+from urllib.parse import urlsplit
 
 from bench.support import (
     MEMORY_MB,
@@ -80,8 +82,9 @@ def main(argv: list[str]) -> int:
         lam = create_function(
             server, "django", uri, MemorySize=MEMORY_MB, Timeout=30, ImageConfig={"Command": ["app.handler"]}
         )
-        url = public_url(lam, "django")
-        url_headers = {"Host": url.split("//", 1)[1].rstrip("/")}
+        url = urlsplit(public_url(lam, "django"))  # the path form by default, the host form with host URLs
+        url_headers = {"Host": url.netloc}
+        url_path = url.path.rstrip("/") + args.path
         lambkin_conn = lambkin_connection(server)
 
         async def run() -> None:
@@ -93,7 +96,7 @@ def main(argv: list[str]) -> int:
                 await anchor.start()
                 anchor_conn = http_over(await asyncio.to_thread(anchor.connect))
                 direct_call = lambda: get(anchor_conn, args.path, {"Host": "127.0.0.1:8080"})  # noqa: E731
-                lambkin_call = lambda: get(lambkin_conn, args.path, url_headers)  # noqa: E731
+                lambkin_call = lambda: get(lambkin_conn, url_path, url_headers)  # noqa: E731
                 for warm in (direct_call, lambkin_call):
                     await asyncio.to_thread(timed, warm, 200)
                 for _ in range(args.rounds):
