@@ -84,12 +84,11 @@ def parse_sandbox_cpus(raw: str) -> str | frozenset[int]:
     cpus: set[int] = set()
     for item in text.split(","):
         run = _RUN.fullmatch(item.strip())
-        first, last = (int(run[1]), int(run[2] or run[1])) if run else (1, 0)
-        if last < first:
+        if run is None or int(run[2] or run[1]) < int(run[1]):
             raise LoopCpuInvalid(
                 f"LAMBKIN_SANDBOX_CPUS must be auto, all or a list of CPUs such as 0-2,5, not {raw!r}"
             )
-        cpus.update(range(first, last + 1))
+        cpus.update(range(int(run[1]), int(run[2] or run[1]) + 1))
     return frozenset(cpus)
 
 
