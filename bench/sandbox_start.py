@@ -33,11 +33,13 @@ def _hand_bundle(backend: RuncBackend, layer: Path, where: Path) -> Path:
     """The anchor's bundle: the same root and config, with a runc-made network namespace."""
     bundle = where / "anchor-bundle"
     (bundle / "rootfs").mkdir(parents=True)
+    (bundle / "tmp").mkdir()  # a plain directory as its /tmp (lambkin's is a sized file system)
     rootfs.ensure_skeleton(backend.layout.skeleton)
     overlay.mount_overlay([backend.layout.skeleton, layer], bundle / "rootfs")
     config = oci.config(
         SandboxSpec(id="anchor", lower_dirs=(layer,), args=ARGS, env=()),
         rootfs=str(bundle / "rootfs"),
+        tmp=str(bundle / "tmp"),
         netns_path="",
         cgroups_path="/lambkin-bench/anchor",
         host_cores=backend.layout.host_cores,
@@ -100,10 +102,11 @@ async def main(samples: int) -> None:
         backend = RuncBackend(where / "data")
         await backend.cleanup_leftovers()
         runc_root = where / "anchor-runc"
-        bundle = _hand_bundle(backend, layer, where)
         anchor: list[float] = []
         ours: list[float] = []
+        bundle = where / "anchor-bundle"
         try:
+            _hand_bundle(backend, layer, where)
             for n in range(samples + 2):  # two warm-ups, interleaved so both see the same machine
                 a = await _anchor_once(runc_root, bundle, n)
                 b = await _lambkin_once(backend, layer, n)
