@@ -15,7 +15,7 @@ from typing import TypeVar
 import pytest
 
 from lambkin import loop_cpu
-from lambkin.config import SettingInvalid, settings_from_environment
+from lambkin.config import SettingInvalid, Settings, settings_from_environment
 
 T = TypeVar("T")
 ALL = frozenset(os.sched_getaffinity(0))
@@ -50,12 +50,17 @@ def affinity_of(tid: int) -> frozenset[int]:
     return frozenset(os.sched_getaffinity(tid))
 
 
+def settings_with(tmp_path: Path, name: str, raw: str | None) -> Settings:
+    """The server's settings with the variable `name` set to `raw` (None: unset)."""
+    env = {"LAMBKIN_ACCESS_KEY_ID": "AKIDEXAMPLE", "LAMBKIN_SECRET_ACCESS_KEY": "secret"}
+    if raw is not None:
+        env[name] = raw
+    return settings_from_environment(tmp_path, "127.0.0.1", 9000, env)[0]
+
+
 def test_the_setting_is_auto_off_or_a_cpu_number(tmp_path: Path) -> None:
     def loop_cpu_of(raw: str | None) -> str | int:
-        env = {"LAMBKIN_ACCESS_KEY_ID": "AKIDEXAMPLE", "LAMBKIN_SECRET_ACCESS_KEY": "secret"}
-        if raw is not None:
-            env["LAMBKIN_LOOP_CPU"] = raw
-        return settings_from_environment(tmp_path, "127.0.0.1", 9000, env)[0].loop_cpu
+        return settings_with(tmp_path, "LAMBKIN_LOOP_CPU", raw).loop_cpu
 
     assert loop_cpu_of(None) == "auto"
     assert loop_cpu_of("") == "auto"
@@ -71,10 +76,7 @@ def test_the_setting_is_auto_off_or_a_cpu_number(tmp_path: Path) -> None:
 
 def test_sandbox_cpus_are_auto_all_or_a_list(tmp_path: Path) -> None:
     def sandbox_cpus_of(raw: str | None) -> str | frozenset[int]:
-        env = {"LAMBKIN_ACCESS_KEY_ID": "AKIDEXAMPLE", "LAMBKIN_SECRET_ACCESS_KEY": "secret"}
-        if raw is not None:
-            env["LAMBKIN_SANDBOX_CPUS"] = raw
-        return settings_from_environment(tmp_path, "127.0.0.1", 9000, env)[0].sandbox_cpus
+        return settings_with(tmp_path, "LAMBKIN_SANDBOX_CPUS", raw).sandbox_cpus
 
     assert sandbox_cpus_of(None) == "auto"
     assert sandbox_cpus_of(" ALL ") == "all"
