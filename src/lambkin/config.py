@@ -12,9 +12,10 @@ import os
 import re
 import secrets
 import string
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from lambkin import loop_cpu
 from lambkin.credentials import Credentials
@@ -23,6 +24,7 @@ from lambkin.http11.limits import DEFAULT_LIMITS
 
 CREDENTIALS_FILE = "credentials.json"
 GIB = 1 << 30
+_T = TypeVar("_T")
 DRAIN_NOTICE_S = 2.0  # a clustered node's /health says 503 this long before its port closes (see Settings)
 
 
@@ -256,16 +258,10 @@ def _number(env: Mapping[str, str], name: str, default: float) -> float:
     return float(raw) if raw else default
 
 
-def _loop_cpu(env: Mapping[str, str]) -> str | int:
+def _cpu_setting(parse: Callable[[str], _T], env: Mapping[str, str], name: str) -> _T:
+    """A CPU setting (LAMBKIN_LOOP_CPU, LAMBKIN_SANDBOX_CPUS) parsed by loop_cpu, its error a SettingInvalid."""
     try:
-        return loop_cpu.parse(env.get("LAMBKIN_LOOP_CPU", ""))
-    except loop_cpu.LoopCpuInvalid as exc:
-        raise SettingInvalid(str(exc)) from exc
-
-
-def _sandbox_cpus(env: Mapping[str, str]) -> str | frozenset[int]:
-    try:
-        return loop_cpu.parse_sandbox_cpus(env.get("LAMBKIN_SANDBOX_CPUS", ""))
+        return parse(env.get(name, ""))
     except loop_cpu.LoopCpuInvalid as exc:
         raise SettingInvalid(str(exc)) from exc
 
@@ -301,8 +297,8 @@ def settings_from_environment(
             freeze_after_s=_number(env, "LAMBKIN_FREEZE_AFTER", 0.5),
             max_parallel_starts=int(_number(env, "LAMBKIN_MAX_PARALLEL_STARTS", _cores())),
             busy_poll_us=_number(env, "LAMBKIN_BUSY_POLL_US", 1000),
-            loop_cpu=_loop_cpu(env),
-            sandbox_cpus=_sandbox_cpus(env),
+            loop_cpu=_cpu_setting(loop_cpu.parse, env, "LAMBKIN_LOOP_CPU"),
+            sandbox_cpus=_cpu_setting(loop_cpu.parse_sandbox_cpus, env, "LAMBKIN_SANDBOX_CPUS"),
             log_retention_days=_number(env, "LAMBKIN_LOG_RETENTION_DAYS", 7),
             metrics_retention_days=_number(env, "LAMBKIN_METRICS_RETENTION_DAYS", 15),
             async_retry_scale=float(env.get("LAMBKIN_ASYNC_RETRY_SCALE") or 1.0),

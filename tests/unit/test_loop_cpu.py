@@ -217,7 +217,7 @@ def test_what_the_pinned_loop_starts_runs_on_every_cpu(lock_dir: Path) -> None:
     assert seen["plain thread"] == {max(ALL)}
     assert seen["thread"] == ALL
     assert seen["inner block left"] == ALL
-    assert seen["process"] == cpu_list(ALL)
+    assert seen["process"] == loop_cpu.cpu_list(ALL)
     assert seen["loop after"] == {max(ALL)}
     assert seen["pool"] == ALL
 
@@ -226,15 +226,3 @@ def test_unpinned_is_a_no_op_when_nothing_is_pinned() -> None:
     with loop_cpu.unpinned():
         assert affinity_of(0) == ALL
     assert affinity_of(0) == ALL
-
-
-def cpu_list(cpus: frozenset[int]) -> str:
-    """The kernel's list format for a set of CPUs (runs joined with '-')."""
-    ordered = sorted(cpus)
-    runs: list[list[int]] = []
-    for cpu in ordered:
-        if runs and cpu == runs[-1][-1] + 1:
-            runs[-1].append(cpu)
-        else:
-            runs.append([cpu])
-    return ",".join(str(run[0]) if len(run) == 1 else f"{run[0]}-{run[-1]}" for run in runs)
