@@ -22,6 +22,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.support import MEMORY_MB, WORK, RieSandbox
+from lambkin.loop_cpu import SandboxCpus
 from lambkin.sandbox.runc import RuncBackend
 
 
@@ -93,7 +94,7 @@ class RelayFloor:
 
 async def serve(sandbox_id: str, cpu: int | None) -> None:
     others = frozenset(os.sched_getaffinity(0)) - {cpu} if cpu is not None else None
-    backend = RuncBackend(WORK / "runc-floor", cpus=others or None)
+    backend = RuncBackend(WORK / "runc-floor", cpus=SandboxCpus(others, held=False) if others else None)
     await backend.cleanup_leftovers()
     floor = RelayFloor(backend)
     stop = asyncio.Event()

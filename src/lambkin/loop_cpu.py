@@ -25,9 +25,9 @@ pinned by hand, the runtime on the loop's CPU read 0.31-0.46 ms, beside it 0.22.
 CPU the process may use but the pinned loop's (every CPU when nothing is pinned); `all`: every CPU; or a
 list in the kernel's format (`0-2,5`). A boosted init still runs on every CPU (it is rare and CPU-bound:
 `bench.cold_burst`, 12 inits of 3 s at once on two CPUs, read 1.99 of its ideal with inits held off the
-loop's CPU, 1.01 with them on all); the set applies from the end of init, with the proportional quota. A
-host of two CPUs thus gives its functions' invocations one: set `all` where they need the whole machine's
-compute more than a quick warm path.
+loop's CPU, 1.01 with them on all); the set applies from the end of init, with the proportional quota. Under
+`auto` a function whose memory buys more vCPUs than those CPUs hold (3,538 MB, two vCPUs, on a host of two)
+runs on every CPU, the loop's too, as Lambda sizes compute by memory; an operator's list holds every function.
 """
 
 from __future__ import annotations
@@ -52,6 +52,16 @@ _RUN = re.compile(r"(\d+)(?:-(\d+))?")  # one item of a CPU list: 3 or 0-2
 _everyone: frozenset[int] | None = None  # the process's CPUs, once the loop thread is pinned
 _loop: tuple[int, int] | None = None  # the pinned thread's ident and its CPU
 _widened = 0  # `unpinned` blocks open on the loop thread (a spawn may span an await: they can interleave)
+
+
+@dataclass(frozen=True)
+class SandboxCpus:
+    """The CPUs functions' invocations run on. `held`: an operator's list, which every function keeps to;
+    else (`auto`) the CPUs beside the loop's, which a function whose memory buys more vCPUs than they hold
+    leaves for every CPU (sandbox/oci.py, `steady_share`)."""
+
+    cpus: frozenset[int]
+    held: bool
 
 
 class LoopCpuInvalid(ValueError):
@@ -92,7 +102,7 @@ def parse_sandbox_cpus(raw: str) -> str | frozenset[int]:
     return frozenset(cpus)
 
 
-def sandbox_cpus(setting: str | frozenset[int]) -> frozenset[int] | None:
+def sandbox_cpus(setting: str | frozenset[int]) -> SandboxCpus | None:
     """The CPUs functions' invocations run on, None for every one: under `auto` the process's CPUs but the
     pinned loop's (every CPU when nothing is pinned); a set of CPUs must be ones this process may use."""
     if setting == "all":
@@ -103,10 +113,11 @@ def sandbox_cpus(setting: str | frozenset[int]) -> frozenset[int] | None:
             raise LoopCpuInvalid(
                 f"LAMBKIN_SANDBOX_CPUS={cpu_list(setting)}: this process may use CPUs {cpu_list(allowed)} only"
             )
-        return setting
+        return SandboxCpus(setting, held=True)
     if _loop is None or _everyone is None:
         return None
-    return _everyone - {_loop[1]} or None
+    beside = _everyone - {_loop[1]}
+    return SandboxCpus(beside, held=False) if beside else None
 
 
 def cpu_list(cpus: Iterable[int]) -> str:

@@ -1,6 +1,6 @@
 """The event loop's own CPU (LAMBKIN_LOOP_CPU, lambkin/loop_cpu.py) on a real server: its loop thread is
 held to the CPU named, its other threads run on every CPU of the host, and functions' sandboxes on every CPU
-but the loop's (LAMBKIN_SANDBOX_CPUS)."""
+but the loop's (LAMBKIN_SANDBOX_CPUS), unless their memory buys more vCPUs than those CPUs hold."""
 
 from __future__ import annotations
 
@@ -44,12 +44,14 @@ def threads_cpus(pid: int) -> dict[str, list[int]]:
     return cpus
 
 
-def cpus_of_a_function(server: LambkinServer, images: BuiltImages) -> list[int]:
+def cpus_of_a_function(
+    server: LambkinServer, images: BuiltImages, memory_mb: int = 1769, name: str = "where"
+) -> list[int]:
     """The CPUs a function's runtime may run on, as it reads them itself."""
     uri = images.push("python-handlers", server.registry, tag="v1")
     lam = server.client("lambda", config=Config(read_timeout=120, retries={"max_attempts": 0}))
-    create_active(lam, "where", uri, ImageConfig={"Command": ["app.env"]}, MemorySize=1769)
-    answer = json.loads(lam.invoke(FunctionName="where", Payload=b"{}")["Payload"].read())
+    create_active(lam, name, uri, ImageConfig={"Command": ["app.env"]}, MemorySize=memory_mb)
+    answer = json.loads(lam.invoke(FunctionName=name, Payload=b"{}")["Payload"].read())
     return list(answer["cpus"])
 
 
@@ -64,6 +66,16 @@ def test_the_loop_thread_alone_is_held_to_its_cpu_and_functions_keep_off_it(
     assert threads.pop(loop) == [LOOP_CPU]
     assert threads  # the store's writer and the pool's workers, started by the pinned loop thread
     assert {name: cpus for name, cpus in threads.items() if cpus != ALL} == {}
+
+
+BIGGER_THAN_THE_REST = 1769 * (len(ALL) - 1) + 1  # memory that buys more vCPUs than the loop leaves
+
+
+@pytest.mark.skipif(BIGGER_THAN_THE_REST > 10240, reason="no function is that large")
+def test_a_function_that_buys_more_cpus_than_the_loop_leaves_runs_on_every_cpu(
+    pinned_server: LambkinServer, test_images: BuiltImages
+) -> None:
+    assert cpus_of_a_function(pinned_server, test_images, BIGGER_THAN_THE_REST, "large") == ALL
 
 
 def test_a_cpu_the_process_may_not_use_is_refused_at_start(tmp_path: Path) -> None:

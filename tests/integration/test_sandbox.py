@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from lambkin.loop_cpu import SandboxCpus
 from lambkin.sandbox import overlay
 from lambkin.sandbox.runc import RuncBackend, RuncSandbox
 from lambkin.sandbox.spec import SandboxSpec
@@ -215,12 +216,11 @@ async def test_init_cpu_boost_ends_with_the_proportional_quota(backend: RuncBack
 CPUS_ALLOWED = "while :; do grep Cpus_allowed_list /proc/self/status; sleep 0.05; done"
 
 
-@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two CPUs or more")
-async def test_a_cpu_set_holds_the_sandbox_and_caps_its_quota(tmp_path: Path, layer: Path) -> None:
-    cpu = min(os.sched_getaffinity(0))
-    backend = RuncBackend(tmp_path / "data", cpus=frozenset({cpu}))  # as a server keeps off its loop's CPU
+async def cpus_and_quota(tmp_path: Path, layer: Path, cpus: SandboxCpus, memory_mb: int) -> tuple[str, int]:
+    """The CPUs a sandbox of `memory_mb` made with `cpus` may run on (as it reads them) and its CPU quota."""
+    backend = RuncBackend(tmp_path / "data", cpus=cpus)
     out = Output()
-    sandbox = await backend.create(spec(layer, CPUS_ALLOWED, memory_mb=3538), out, Output())  # 2 vCPUs' worth
+    sandbox = await backend.create(spec(layer, CPUS_ALLOWED, memory_mb=memory_mb), out, Output())
     try:
         await sandbox.start()
         first = (await out.until("\n")).splitlines()[0]
@@ -229,15 +229,22 @@ async def test_a_cpu_set_holds_the_sandbox_and_caps_its_quota(tmp_path: Path, la
     finally:
         await sandbox.destroy()
         await backend.cleanup_leftovers()
-    assert first.split(":")[1].strip() == str(cpu)
-    assert quota == 100_000  # capped at the one CPU it may use
+    return first.split(":")[1].strip(), quota
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two CPUs or more")
+async def test_a_cpu_set_holds_the_sandbox_and_caps_its_quota(tmp_path: Path, layer: Path) -> None:
+    cpu = min(os.sched_getaffinity(0))
+    held = SandboxCpus(frozenset({cpu}), held=True)  # an operator's list
+    # 3,538 MB: two vCPUs' worth, capped at the one CPU it may use
+    assert await cpus_and_quota(tmp_path, layer, held, 3538) == (str(cpu), 100_000)
 
 
 @pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two CPUs or more")
 async def test_a_boosted_init_runs_on_every_cpu_and_then_on_the_set(tmp_path: Path, layer: Path) -> None:
     everyone = sorted(os.sched_getaffinity(0))
     cpu = everyone[0]
-    backend = RuncBackend(tmp_path / "data", cpus=frozenset({cpu}))
+    backend = RuncBackend(tmp_path / "data", cpus=SandboxCpus(frozenset({cpu}), held=True))
     out = Output()
     sandbox = await backend.create(
         spec(layer, CPUS_ALLOWED, memory_mb=3538, init_cpu_boost=True), out, Output()
@@ -256,6 +263,16 @@ async def test_a_boosted_init_runs_on_every_cpu_and_then_on_the_set(tmp_path: Pa
     assert during_init == f"{everyone[0]}-{everyone[-1]}"
     assert init_quota == 100_000 * (os.cpu_count() or 1)
     assert steady_quota == 100_000
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two CPUs or more")
+async def test_beside_the_loop_a_function_that_buys_more_cpus_than_the_set_runs_on_every_cpu(
+    tmp_path: Path, layer: Path
+) -> None:
+    everyone = sorted(os.sched_getaffinity(0))
+    beside = SandboxCpus(frozenset(everyone[:1]), held=False)  # as under auto, the loop on the others
+    # two vCPUs' worth, on the loop's CPU too
+    assert await cpus_and_quota(tmp_path, layer, beside, 3538) == (f"{everyone[0]}-{everyone[-1]}", 200_000)
 
 
 async def test_runtime_api_is_on_the_sandbox_loopback(backend: RuncBackend, layer: Path) -> None:

@@ -94,7 +94,9 @@ def test_sandbox_cpus_are_auto_all_or_a_list(tmp_path: Path) -> None:
 def test_sandboxes_run_on_every_cpu_when_the_loop_is_not_pinned() -> None:
     assert loop_cpu.sandbox_cpus("auto") is None
     assert loop_cpu.sandbox_cpus("all") is None
-    assert loop_cpu.sandbox_cpus(frozenset({min(ALL)})) == {min(ALL)}
+    assert loop_cpu.sandbox_cpus(frozenset({min(ALL)})) == loop_cpu.SandboxCpus(
+        frozenset({min(ALL)}), held=True
+    )
     with pytest.raises(
         loop_cpu.LoopCpuInvalid, match=r"^LAMBKIN_SANDBOX_CPUS=4096: this process may use CPUs "
     ):
@@ -103,14 +105,14 @@ def test_sandboxes_run_on_every_cpu_when_the_loop_is_not_pinned() -> None:
 
 @two_cpus
 def test_sandboxes_keep_off_the_pinned_loops_cpu(lock_dir: Path) -> None:
-    def pinned_loop() -> tuple[frozenset[int] | None, frozenset[int] | None]:
+    def pinned_loop() -> tuple[loop_cpu.SandboxCpus | None, loop_cpu.SandboxCpus | None]:
         pinned = loop_cpu.pin(max(ALL), lock_dir)
         try:
             return loop_cpu.sandbox_cpus("auto"), loop_cpu.sandbox_cpus("all")
         finally:
             loop_cpu.release(pinned)
 
-    assert in_thread(pinned_loop) == (ALL - {max(ALL)}, None)
+    assert in_thread(pinned_loop) == (loop_cpu.SandboxCpus(ALL - {max(ALL)}, held=False), None)
     assert loop_cpu.sandbox_cpus("auto") is None  # released
 
 

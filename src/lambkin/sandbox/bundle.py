@@ -16,6 +16,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from lambkin.loop_cpu import SandboxCpus
 from lambkin.sandbox import netns, oci, overlay, rootfs, scratch
 from lambkin.sandbox.cgroups import Cgroup
 from lambkin.sandbox.spec import SandboxSpec
@@ -31,7 +32,7 @@ class Layout:
     runc_root: Path
     cgroup_parent: str
     host_cores: int
-    cpus: frozenset[int] | None = None  # the CPUs sandboxes run on once init is over (None: every one)
+    cpus: SandboxCpus | None = None  # the CPUs sandboxes run on once init is over (None: every one)
     init: Path | None = None  # a static init run as PID 1 inside every sandbox (tini), if the host has one
     pids_max: int | None = (
         None  # processes of all the instance's sandboxes together at most (None: unbounded)

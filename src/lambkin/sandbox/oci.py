@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from lambkin.loop_cpu import cpu_list
+from lambkin.loop_cpu import SandboxCpus, cpu_list
 from lambkin.sandbox.spec import SandboxSpec
 
 MB_PER_VCPU = 1769
@@ -112,14 +112,16 @@ class CpuShare:
     cpus: str | None = None
 
 
-def steady_share(memory_mb: int, host_cores: int, cpus: frozenset[int] | None) -> CpuShare:
-    """Invocations' share: proportional to memory, on `cpus` (loop_cpu.sandbox_cpus) and capped at them."""
-    if cpus is None:
-        return CpuShare(cpu_quota_us(memory_mb, host_cores))
-    return CpuShare(cpu_quota_us(memory_mb, len(cpus)), cpu_list(cpus))
+def steady_share(memory_mb: int, host_cores: int, cpus: SandboxCpus | None) -> CpuShare:
+    """Invocations' share: proportional to memory, on `cpus` (loop_cpu.sandbox_cpus) and capped at them; on
+    every CPU when the CPUs are not held (`auto`) and the memory buys more vCPUs than they hold."""
+    quota = cpu_quota_us(memory_mb, host_cores)
+    if cpus is None or (not cpus.held and quota > CPU_PERIOD_US * len(cpus.cpus)):
+        return CpuShare(quota)
+    return CpuShare(cpu_quota_us(memory_mb, len(cpus.cpus)), cpu_list(cpus.cpus))
 
 
-def start_share(spec: SandboxSpec, host_cores: int, cpus: frozenset[int] | None) -> CpuShare:
+def start_share(spec: SandboxSpec, host_cores: int, cpus: SandboxCpus | None) -> CpuShare:
     """The share the container starts with: a boosted init has every core of the host (the loop's too: an
     init is rare and CPU-bound), anything else its steady share from the start."""
     if spec.init_cpu_boost:
@@ -178,7 +180,7 @@ def _mounts(tmp: str) -> list[dict[str, Any]]:
     ]
 
 
-def _resources(spec: SandboxSpec, host_cores: int, cpus: frozenset[int] | None) -> dict[str, Any]:
+def _resources(spec: SandboxSpec, host_cores: int, cpus: SandboxCpus | None) -> dict[str, Any]:
     memory = spec.memory_mb * 1024 * 1024
     share = start_share(spec, host_cores, cpus)
     cpu: dict[str, Any] = {"quota": share.quota_us, "period": CPU_PERIOD_US}
@@ -199,7 +201,7 @@ def config(
     netns_path: str,
     cgroups_path: str,
     host_cores: int,
-    cpus: frozenset[int] | None = None,
+    cpus: SandboxCpus | None = None,
     init: str | None = None,
 ) -> dict[str, Any]:
     """The OCI runtime config for `spec`, its root at `rootfs`, its /tmp the mounted directory `tmp`,

@@ -10,7 +10,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from lambkin.loop_cpu import unpinned
+from lambkin.loop_cpu import SandboxCpus, unpinned
 from lambkin.network.outward import Outward
 from lambkin.network.policy import Mode, NetworkPolicy
 from lambkin.network.vpc import EMPTY, Catalog
@@ -60,7 +60,7 @@ class RuncBackend:
         data_dir: Path,
         runc: str = "runc",
         host_cores: int | None = None,
-        cpus: frozenset[int] | None = None,
+        cpus: SandboxCpus | None = None,
         init: str | None = None,
         network: NetworkPolicy | None = None,
         pids_max: int | None = None,

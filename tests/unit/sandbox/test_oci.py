@@ -7,11 +7,12 @@ from typing import Any
 
 import pytest
 
+from lambkin.loop_cpu import SandboxCpus
 from lambkin.sandbox import oci
 from lambkin.sandbox.spec import SandboxSpec
 
 
-def config(cpus: frozenset[int] | None = None, **fields: Any) -> dict[str, Any]:
+def config(cpus: SandboxCpus | None = None, **fields: Any) -> dict[str, Any]:
     spec = SandboxSpec(
         id="s", lower_dirs=(Path("/l"),), args=("/bootstrap", "h"), env=(("A", "1"),), **fields
     )
@@ -49,15 +50,32 @@ def test_limits() -> None:
 
 
 def test_a_cpu_set_is_written_in_the_kernels_list_format() -> None:
-    cpu = config(cpus=frozenset({0, 1, 2, 5}), memory_mb=256)["linux"]["resources"]["cpu"]
+    cpu = config(cpus=SandboxCpus(frozenset({0, 1, 2, 5}), held=False), memory_mb=256)["linux"]["resources"][
+        "cpu"
+    ]
     assert cpu == {"quota": 14_471, "period": 100_000, "cpus": "0-2,5"}
 
 
 def test_a_boosted_init_runs_on_every_cpu_and_invocations_on_the_set() -> None:
-    cpu = config(cpus=frozenset({0}), memory_mb=3538, init_cpu_boost=True)["linux"]["resources"]["cpu"]
+    held = SandboxCpus(frozenset({0}), held=True)
+    cpu = config(cpus=held, memory_mb=3538, init_cpu_boost=True)["linux"]["resources"]["cpu"]
     assert cpu == {"quota": 200_000, "period": 100_000}  # every core of the host, on every CPU
-    assert oci.steady_share(3538, 2, frozenset({0})) == oci.CpuShare(100_000, "0")  # capped at the set
+    assert oci.steady_share(3538, 2, held) == oci.CpuShare(100_000, "0")  # capped at the set
     assert oci.steady_share(3538, 2, None) == oci.CpuShare(200_000, None)
+
+
+def test_under_auto_a_function_whose_memory_buys_more_cpus_than_the_set_runs_on_every_cpu() -> None:
+    beside = SandboxCpus(frozenset({0, 1, 2}), held=False)  # a host of four, the loop on CPU 3
+    assert oci.steady_share(1769, 4, beside) == oci.CpuShare(100_000, "0-2")
+    assert oci.steady_share(5307, 4, beside) == oci.CpuShare(
+        300_000, "0-2"
+    )  # three vCPUs: the set holds them
+    assert oci.steady_share(5308, 4, beside) == oci.CpuShare(300_056, None)  # a bit more: every CPU
+    assert oci.steady_share(10240, 4, beside) == oci.CpuShare(400_000, None)  # capped at the host
+    held = SandboxCpus(frozenset({0, 1, 2}), held=True)  # an operator's list holds every function
+    assert oci.steady_share(10240, 4, held) == oci.CpuShare(300_000, "0-2")
+    cpu = config(cpus=SandboxCpus(frozenset({0}), held=False), memory_mb=3538)["linux"]["resources"]["cpu"]
+    assert cpu == {"quota": 200_000, "period": 100_000}  # two vCPUs on a host of two: no set
 
 
 def test_process_is_unprivileged() -> None:
