@@ -20,6 +20,7 @@ import httptools
 
 IDLE_PER_PEER = 32
 CONNECT_TIMEOUT_S = 2.0
+_TIMER_SLACK_S = 0.001  # the loop's timers keep millisecond time: one may fire that much early
 _HEAD_END = b"\r\n\r\n"
 
 
@@ -55,7 +56,9 @@ class _Pipe(asyncio.Protocol):
         self._parser = httptools.HttpResponseParser(self)
         self._chunks: list[bytes] = []
         self._done: Done | None = None
-        self._timer: asyncio.TimerHandle | None = None
+        self._deadline = 0.0  # when the exchange in flight is owed its answer (the loop's time)
+        self._watchdog: asyncio.TimerHandle | None = None
+        self._watchdog_at = 0.0
         self._begun = 0  # answers begun in this exchange (more than one: the peer said too much)
         self._complete = False
         self._status = 0
@@ -79,10 +82,10 @@ class _Pipe(asyncio.Protocol):
             self._answered()
 
     def eof_received(self) -> None:
-        self._fail("the peer closed the connection")
+        self._fail("the peer closed the connection", closed=True)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._fail(f"the connection broke: {exc}" if exc else "the peer closed the connection")
+        self._fail(f"the connection broke: {exc}" if exc else "the peer closed the connection", closed=True)
 
     # httptools: where the answer ends
     def on_message_begin(self) -> None:
@@ -103,7 +106,6 @@ class _Pipe(asyncio.Protocol):
             return
         done, self._done = self._done, None
         assert done is not None
-        self._stop_timer()
         chunks, self._chunks = self._chunks, []
         data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         answer = Spliced(data, self._status, self._keep_alive)
@@ -118,26 +120,46 @@ class _Pipe(asyncio.Protocol):
     def send(self, data: bytes, done: Done, timeout_s: float) -> None:
         assert self.transport is not None and self._done is None
         self._done, self._chunks, self._begun, self._complete = done, [], 0, False
-        self._timer = self._loop.call_later(timeout_s, self._fail, "no answer in time")
+        self._watch(self._loop.time() + timeout_s)
         self.transport.write(data)
 
     def close(self) -> None:
         self.closed = True
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
         if self.transport is not None:
             self.transport.close()
 
-    def _fail(self, why: str) -> None:
-        stale = self._reused and not self._chunks and self._timer is not None
+    def _fail(self, why: str, closed: bool = False) -> None:
+        """Ends the exchange in flight (if any) without an answer; stale if the peer `closed` a kept
+        connection before anything of it came back."""
+        stale = closed and self._reused and not self._chunks and self._done is not None
         self.close()
-        self._stop_timer()
         done, self._done = self._done, None
         if done is not None:
             done(Spliced(failure=why, stale=stale))
 
-    def _stop_timer(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+    def _watch(self, deadline: float) -> None:
+        """Arms the deadline of the exchange now in flight. One timer serves exchange after exchange, as the
+        environment's does (environments/environment.py): a quick answer leaves it armed for a later
+        deadline, and when it fires early it re-arms itself for the exchange in flight, if any."""
+        self._deadline = deadline
+        if self._watchdog is not None:
+            if self._watchdog_at <= deadline:
+                return
+            self._watchdog.cancel()
+        self._watchdog_at = deadline
+        self._watchdog = self._loop.call_at(deadline, self._overdue)
+
+    def _overdue(self) -> None:
+        self._watchdog = None
+        if self._done is None:
+            return  # nothing in flight: the next exchange arms it again
+        if self._loop.time() >= self._deadline - _TIMER_SLACK_S:
+            self._fail("no answer in time")
+        else:
+            self._watch(self._deadline)
 
 
 class Splicer:

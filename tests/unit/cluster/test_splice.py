@@ -143,6 +143,18 @@ async def test_no_answer_in_time_or_no_peer_is_a_failure_not_to_send_again(splic
     assert refused.failure is not None and refused.failure.startswith("cannot connect") and not refused.stale
 
 
+async def test_one_timer_keeps_every_deadline_of_a_kept_connection(splicer: Splicer) -> None:
+    slow = [ANSWER[i : i + 2] for i in range(0, len(ANSWER), 2)]  # about 0.3 s, a piece every 10 ms
+    peer = await started(Peer([ANSWER, slow, None]))
+    assert await exchange(splicer, peer, timeout_s=0.1) == Spliced(ANSWER, 200, True)
+    # its timer, armed for 0.1 s, fires within this longer exchange and does not cut it
+    assert await exchange(splicer, peer, timeout_s=5.0) == Spliced(ANSWER, 200, True)
+    done: asyncio.Future[Spliced] = asyncio.get_running_loop().create_future()
+    splicer.send("127.0.0.1", peer.port, REQUEST, done.set_result, 0.2)  # shorter than the timer armed now
+    assert await asyncio.wait_for(done, 2) == Spliced(failure="no answer in time")
+    assert peer.connections == 1
+
+
 async def test_bytes_nobody_asked_for_end_the_connection(splicer: Splicer) -> None:
     peer = await started(Peer([ANSWER + ANSWER]))  # two answers to one request
     first = await exchange(splicer, peer)
