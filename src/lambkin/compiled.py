@@ -64,6 +64,7 @@ COMPILED = (
     "lambkin.protocol.validate",
     "lambkin.ids",
     "lambkin.json_depth",
+    "lambkin.watchdog",
 )
 
 

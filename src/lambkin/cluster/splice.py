@@ -18,9 +18,10 @@ from typing import cast
 
 import httptools
 
+from lambkin.watchdog import Watchdog
+
 IDLE_PER_PEER = 32
 CONNECT_TIMEOUT_S = 2.0
-_TIMER_SLACK_S = 0.001  # the loop's timers keep millisecond time: one may fire that much early
 _HEAD_END = b"\r\n\r\n"
 
 
@@ -56,9 +57,7 @@ class _Pipe(asyncio.Protocol):
         self._parser = httptools.HttpResponseParser(self)
         self._chunks: list[bytes] = []
         self._done: Done | None = None
-        self._deadline = 0.0  # when the exchange in flight is owed its answer (the loop's time)
-        self._watchdog: asyncio.TimerHandle | None = None
-        self._watchdog_at = 0.0
+        self._watchdog = Watchdog(loop, self._overdue)  # the exchange in flight's deadline
         self._begun = 0  # answers begun in this exchange (more than one: the peer said too much)
         self._complete = False
         self._status = 0
@@ -120,14 +119,12 @@ class _Pipe(asyncio.Protocol):
     def send(self, data: bytes, done: Done, timeout_s: float) -> None:
         assert self.transport is not None and self._done is None
         self._done, self._chunks, self._begun, self._complete = done, [], 0, False
-        self._watch(self._loop.time() + timeout_s)
+        self._watchdog.arm(self._loop.time() + timeout_s)
         self.transport.write(data)
 
     def close(self) -> None:
         self.closed = True
-        if self._watchdog is not None:
-            self._watchdog.cancel()
-            self._watchdog = None
+        self._watchdog.cancel()
         if self.transport is not None:
             self.transport.close()
 
@@ -140,26 +137,9 @@ class _Pipe(asyncio.Protocol):
         if done is not None:
             done(Spliced(failure=why, stale=stale))
 
-    def _watch(self, deadline: float) -> None:
-        """Arms the deadline of the exchange now in flight. One timer serves exchange after exchange, as the
-        environment's does (environments/environment.py): a quick answer leaves it armed for a later
-        deadline, and when it fires early it re-arms itself for the exchange in flight, if any."""
-        self._deadline = deadline
-        if self._watchdog is not None:
-            if self._watchdog_at <= deadline:
-                return
-            self._watchdog.cancel()
-        self._watchdog_at = deadline
-        self._watchdog = self._loop.call_at(deadline, self._overdue)
-
     def _overdue(self) -> None:
-        self._watchdog = None
-        if self._done is None:
-            return  # nothing in flight: the next exchange arms it again
-        if self._loop.time() >= self._deadline - _TIMER_SLACK_S:
+        if self._done is not None:  # (the timer outlives the exchange it was armed for)
             self._fail("no answer in time")
-        else:
-            self._watch(self._deadline)
 
 
 class Splicer:

@@ -26,11 +26,11 @@ from lambkin.logs import lines
 from lambkin.logs.stream import LogStream
 from lambkin.sandbox.errors import ProcessNotStarted
 from lambkin.sandbox.spec import ExitStatus, Sandbox, SandboxBackend, SandboxSpec
+from lambkin.watchdog import Watchdog
 
 log = logging.getLogger("lambkin.environments")
 
 PEAK_REFRESH_S = 0.2
-_TIMER_SLACK_S = 0.001  # the loop's timers keep millisecond time: one may fire that much early
 
 
 class EnvironmentLost(Exception):
@@ -100,11 +100,9 @@ class Environment:
         self._recent_s: float | None = None  # how long its invocations take (moving average)
         self._owed_s = 0.0  # a suppressed init's time, taken from its first invocation's timeout
         # the invocation in flight: its outcome (settled with None by the sandbox's exit or its timeout) and
-        # its deadline, in loop time, watched by one timer that outlives invocations (see _watch)
+        # its deadline, in loop time, watched by one timer that outlives invocations (lambkin/watchdog.py)
         self._outcome: asyncio.Future[Outcome | None] | None = None
-        self._deadline = 0.0
-        self._watchdog: asyncio.TimerHandle | None = None
-        self._watchdog_at = 0.0
+        self._watchdog: Watchdog | None = None
 
     def move(self, target: EnvState) -> None:
         self.state = env_transition(self.state, target)
@@ -131,7 +129,6 @@ class Environment:
             self._closing = True  # from here on, kill() must not interrupt the teardown
             if self._watchdog is not None:
                 self._watchdog.cancel()
-                self._watchdog = None
             api.close()
             if server is not None:
                 server.close()
@@ -232,10 +229,12 @@ class Environment:
         self.logs.platform(lines.start_line(invocation.request_id, self.version))
 
         # The runtime's answer wakes this task directly; the sandbox's exit (_interrupt) or the timeout
-        # (_watch) settle the same future with None (no answer).
+        # (its watchdog) settle the same future with None (no answer).
         loop = outcome_future.get_loop()  # (asyncio.get_running_loop() costs a getpid() on Python 3.11)
         self._outcome = outcome_future
-        self._watch(loop, loop.time() + budget_s)
+        if self._watchdog is None:
+            self._watchdog = Watchdog(loop, self._interrupt)
+        self._watchdog.arm(loop.time() + budget_s)
         try:
             answer = await outcome_future
         except BaseException:
@@ -280,28 +279,6 @@ class Environment:
         outcome = self._outcome
         if outcome is not None and not outcome.done():
             outcome.set_result(None)
-
-    def _watch(self, loop: asyncio.AbstractEventLoop, deadline: float) -> None:
-        """Arms the timeout of the invocation now in flight. One timer serves invocation after invocation:
-        a quick one leaves it armed for a later deadline, and when it fires early (its invocation answered
-        long ago) it re-arms itself for the one in flight, instead of a timer made and cancelled per invoke."""
-        self._deadline = deadline
-        if self._watchdog is not None:
-            if self._watchdog_at <= deadline:
-                return
-            self._watchdog.cancel()
-        self._watchdog_at = deadline
-        self._watchdog = loop.call_at(deadline, self._overdue, loop)
-
-    def _overdue(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._watchdog = None
-        outcome = self._outcome
-        if outcome is None or outcome.done():
-            return
-        if loop.time() >= self._deadline - _TIMER_SLACK_S:
-            outcome.set_result(None)
-        else:
-            self._watch(loop, self._deadline)
 
     def _close_log(
         self, request_id: str, duration_ms: float, init_ms: float | None, status: str | None
