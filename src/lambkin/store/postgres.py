@@ -328,9 +328,12 @@ class PostgresStore(OneThread):
             if pipelined:
                 with conn.pipeline():
                     result = fn(PgConnection(conn))
-                    # COMMIT goes out behind the unit's statements, with a Sync: PostgreSQL skips it if one of
-                    # them failed (none sends a Sync of its own), and psycopg raises that statement's error.
-                    conn.commit()
+                    # COMMIT goes out behind the unit's statements and the pipeline's exit sends the Sync:
+                    # PostgreSQL skips it if one of them failed (none sends a Sync of its own), and psycopg
+                    # raises that statement's error. Not `conn.commit()`: inside a pipeline it waits for the
+                    # results without first flushing what libpq still buffers (a unit of a megabyte on a busy
+                    # machine left its tail unsent, and both sides waited for ever); the exit flushes it all.
+                    conn.execute("COMMIT", prepare=False)
                 return result
             result = fn(PgConnection(conn))
             if conn.info.transaction_status == TransactionStatus.INERROR:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import signal
 import time
 from pathlib import Path
 
@@ -145,6 +147,41 @@ async def test_the_database_away_is_retryable_and_lambkin_recovers_when_it_is_ba
                 await asyncio.sleep(0.1)
         assert await store.run(lambda conn: conn.execute("SELECT COUNT(*) FROM t").fetchall()[0][0]) == 1
     finally:
+        store.close()
+
+
+async def test_a_pipelined_unit_of_megabytes_commits_though_postgresql_was_slow_to_read() -> None:
+    """A unit of several megabytes sent while its server reads nothing (stopped for a moment): every byte of it
+    still goes out before its results are awaited, and it commits (psycopg's `commit()` inside a pipeline
+    awaited them with the tail still in libpq's buffer, and both sides waited for ever)."""
+    store = PostgresStore(postgres.shared().create_database(), "lambkin")
+    unit: asyncio.Future[None] | None = None
+    backend: int | None = None
+    try:
+        await store.run(
+            lambda conn: conn.execute("CREATE TABLE blobs (k TEXT PRIMARY KEY, v BYTEA NOT NULL)")
+        )
+        # the store's worker keeps its connection between units: the next unit is served by this backend
+        backend = await store.run(lambda conn: conn.execute("SELECT pg_backend_pid()").fetchall()[0][0])
+        blob = os.urandom(4_000_000)
+
+        def insert(conn: Connection) -> None:
+            conn.execute("INSERT INTO blobs (k, v) VALUES (?, ?)", ("big", blob))
+
+        os.kill(backend, signal.SIGSTOP)
+        try:
+            unit = asyncio.ensure_future(store.run_pipelined(insert))
+            await asyncio.sleep(0.3)
+        finally:
+            os.kill(backend, signal.SIGCONT)
+        await asyncio.wait_for(asyncio.shield(unit), 15)
+        stored = await store.run(lambda conn: conn.execute("SELECT length(v) FROM blobs").fetchall()[0][0])
+        assert stored == len(blob)
+    finally:
+        if unit is not None and not unit.done() and backend is not None:
+            os.kill(backend, signal.SIGTERM)  # ends the wait, so that the store's thread can close
+            with contextlib.suppress(Exception):
+                await unit
         store.close()
 
 
