@@ -68,8 +68,10 @@ class PgBus(_Subscribers):
     """NOTIFY at commit, LISTEN on a connection of its own."""
 
     def __init__(self, url: str) -> None:
+        from lambkin.store.postgres import watched  # psycopg only for a node of a cluster
+
         super().__init__()
-        self.url = url
+        self.url = watched(url)  # a database host gone silent ends the LISTEN connection in seconds
         self.listening = asyncio.Event()  # set while the LISTEN connection is up
 
     def announce(self, conn: Connection, topic: str, key: str = "") -> None:

@@ -45,6 +45,18 @@ RECONNECT_S = 10.0  # the pool's reconnection back-off starts again from 1 s aft
 POOL_SIZE = 8  # a connection kept by each store name's worker (lambkin, queues, events, metrics), and spares
 MAX_LIFETIME_S = 1800.0  # the pool closes a connection older than this (with a jitter) when it comes back
 HOLD_S = 60.0  # a worker hands its kept connection back this often, so that the pool's lifetime applies to it
+# libpq's settings that end a TCP connection to a host gone without a word (powered off, cut off by the
+# network): the kernel's defaults would wait hours on an idle connection and a quarter of an hour on a unit
+# of work's unacknowledged bytes, every request behind it waiting as long. Sent bytes unacknowledged for
+# 10 s, or an idle connection's keepalives unanswered from 10 s on (three, 2 s apart), end it: the unit
+# fails StoreUnavailable, the bus reconnects. A URL's own values are kept; a unix socket has none of these.
+LIVENESS = {
+    "keepalives": "1",
+    "keepalives_idle": "10",
+    "keepalives_interval": "2",
+    "keepalives_count": "3",
+    "tcp_user_timeout": "10000",
+}
 _MIGRATION_LOCK = 0x6C616D626B696E  # pg_advisory_xact_lock key: "lambkin", so nodes migrate one at a time
 
 # `?` outside quoted strings and names is a placeholder; PostgreSQL's own are numbered: `$1`, `$2`, ...
@@ -170,6 +182,19 @@ def _stale(conn: psycopg.Connection[Row]) -> bool:
     return bool(readable)
 
 
+def watched(url: str) -> str:
+    """`url` with `LIVENESS`'s settings (and `connect_timeout`) where it gives none of its own; raises
+    DatabaseUnreachable if it is not a connection string."""
+    try:
+        given = conninfo_to_dict(url)
+    except psycopg.ProgrammingError as exc:
+        raise DatabaseUnreachable(where(url), " ".join(str(exc).split())) from exc
+    added = {name: value for name, value in LIVENESS.items() if name not in given}
+    if "connect_timeout" not in given:
+        added["connect_timeout"] = str(CONNECT_TIMEOUT_S)
+    return make_conninfo(url, **added)
+
+
 def where(url: str) -> str:
     """The database a URL names, without its password: `user@host:port/dbname`."""
     try:
@@ -274,6 +299,7 @@ class PostgresStore(OneThread):
 
     def __init__(self, url: str, name: str, schema: str | None = None) -> None:
         self.name = name
+        url = watched(url)
         self._shared = _SharedPool.acquire(url if schema is None else in_schema(url, schema))
         super().__init__(f"lambkin-pg-{name}")
         self._away: StoreUnavailable | None = None
