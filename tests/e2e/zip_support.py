@@ -39,10 +39,15 @@ def handler(event, context):
 
 
 def zip_of(files: dict[str, str | bytes]) -> bytes:
+    """A package of `files` (mode 0600, as `writestr` gives them), the same bytes for the same files: every
+    entry dated 1980-01-01 (`writestr` with a name dates it now, so two packages of the same files made two
+    seconds apart had different digests)."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, content in files.items():
-            archive.writestr(name, content)
+            entry = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            entry.external_attr = 0o600 << 16
+            archive.writestr(entry, content, zipfile.ZIP_DEFLATED)
     return buffer.getvalue()
 
 
