@@ -38,7 +38,7 @@ from lambkin.store.worker import OneThread
 
 T = TypeVar("T")
 
-CONNECT_TIMEOUT_S = 5  # a connection attempt gives up after this (libpq's connect_timeout)
+CONNECT_TIMEOUT_S = 5  # a connection attempt gives up after this (libpq's connect_timeout, unless the URL's)
 ACQUIRE_TIMEOUT_S = 2.0  # a unit of work waits this long for a connection before StoreUnavailable
 AWAY_S = 1.0  # after a StoreUnavailable, units of work fail at once for this long, none waiting in turn
 RECONNECT_S = 10.0  # the pool's reconnection back-off starts again from 1 s after this: a prompt recovery
@@ -184,7 +184,8 @@ def _stale(conn: psycopg.Connection[Row]) -> bool:
 
 def watched(url: str) -> str:
     """`url` with `LIVENESS`'s settings (and `connect_timeout`) where it gives none of its own; raises
-    DatabaseUnreachable if it is not a connection string."""
+    DatabaseUnreachable if it is not a connection string. Every connection of the store and the bus is made
+    from such a URL, so its values are the ones every connection gets."""
     try:
         given = conninfo_to_dict(url)
     except psycopg.ProgrammingError as exc:
@@ -212,7 +213,7 @@ def in_schema(url: str, schema: str) -> str:
     if _SCHEMA.fullmatch(schema) is None:
         raise ValueError(f"not a schema lambkin makes: {schema!r}")
     try:
-        with psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT_S, autocommit=True) as conn:
+        with psycopg.connect(url, autocommit=True) as conn:
             conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
     except psycopg.Error as exc:
         raise DatabaseUnreachable(where(url), " ".join(str(exc).split())) from exc
@@ -226,7 +227,7 @@ _SCHEMA = re.compile(r"[a-z][a-z0-9_]*")
 def _probe(url: str) -> None:
     """One connection now, so a wrong URL, password or host stops the start with libpq's own reason."""
     try:
-        with psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT_S):
+        with psycopg.connect(url):
             pass
     except psycopg.Error as exc:
         reason = " ".join(str(exc).split()) or type(exc).__name__
@@ -262,7 +263,6 @@ class _SharedPool:
                 kwargs={
                     "row_factory": _rows,
                     "cursor_factory": psycopg.RawCursor,
-                    "connect_timeout": CONNECT_TIMEOUT_S,
                 },
                 configure=_configure,
                 min_size=1,

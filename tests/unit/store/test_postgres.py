@@ -13,6 +13,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from psycopg.conninfo import conninfo_to_dict
 
 from lambkin.config import Settings
 from lambkin.store import Conflict, Connection, DatabaseUnreachable, Migration, StoreUnavailable, open_store
@@ -45,6 +46,15 @@ def test_nothing_listening_stops_the_start_with_one_line() -> None:
         DatabaseUnreachable, match=r"^Cannot use the database u@127\.0\.0\.1:\d+/db: .*refused"
     ):
         PostgresStore(f"postgresql://u:secret@127.0.0.1:{free_port()}/db", "lambkin")
+
+
+def test_a_url_gets_the_liveness_settings_it_does_not_set_itself() -> None:
+    given = conninfo_to_dict(
+        pg_store.watched("postgresql://u@db.example:5432/x?connect_timeout=30&keepalives_idle=60")
+    )
+    assert given["connect_timeout"] == "30" and given["keepalives_idle"] == "60"
+    assert given["tcp_user_timeout"] == "10000" and given["keepalives_count"] == "3"
+    assert conninfo_to_dict(pg_store.watched("postgresql://u@db.example/x"))["connect_timeout"] == "5"
 
 
 def test_a_url_that_is_not_one_stops_the_start_with_one_line() -> None:
