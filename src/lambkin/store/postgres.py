@@ -189,7 +189,7 @@ def watched(url: str) -> str:
     try:
         given = conninfo_to_dict(url)
     except psycopg.ProgrammingError as exc:
-        raise DatabaseUnreachable(where(url), " ".join(str(exc).split())) from exc
+        raise _unreachable(url, exc) from exc
     added = {name: value for name, value in LIVENESS.items() if name not in given}
     if "connect_timeout" not in given:
         added["connect_timeout"] = str(CONNECT_TIMEOUT_S)
@@ -216,7 +216,7 @@ def in_schema(url: str, schema: str) -> str:
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
     except psycopg.Error as exc:
-        raise DatabaseUnreachable(where(url), " ".join(str(exc).split())) from exc
+        raise _unreachable(url, exc) from exc
     given = conninfo_to_dict(url).get("options") or ""  # the operator's own options are kept
     return make_conninfo(url, options=f"{given} -csearch_path={schema},public".strip())
 
@@ -230,8 +230,12 @@ def _probe(url: str) -> None:
         with psycopg.connect(url):
             pass
     except psycopg.Error as exc:
-        reason = " ".join(str(exc).split()) or type(exc).__name__
-        raise DatabaseUnreachable(where(url), reason) from exc
+        raise _unreachable(url, exc) from exc
+
+
+def _unreachable(url: str, exc: psycopg.Error) -> DatabaseUnreachable:
+    """The start's one line for `url`: the database it names and libpq's reason, on one line."""
+    return DatabaseUnreachable(where(url), " ".join(str(exc).split()) or type(exc).__name__)
 
 
 def _configure(conn: psycopg.Connection[Row]) -> None:
