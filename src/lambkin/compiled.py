@@ -10,9 +10,12 @@ none (a compiled class cannot inherit from an interpreted one), with one warning
 Not every module can be compiled. mypyc compiles no async generator and extends no class it does not
 compile (botocore's signer), and a compiled coroutine must not suspend while it handles an exception (an
 await in an except or finally block, an `async with` whose exit awaits): mypyc 2.4 then leaves that
-exception in the thread's state, the __context__ of every exception raised after it. So the environment's
-and the pool's lifecycles, which await their teardown as they unwind, stay interpreted
-(tests/unit/test_compiled.py holds the rule).
+exception in the thread's state, the __context__ of every exception raised after it. So the pool's
+lifecycle, which awaits its teardown as it unwinds, stays interpreted, and so does every async generator
+(the environment's sandbox is opened and closed by two plain methods, `pool.running` holds them together;
+a reply's event stream is guarded in `protocol/eventstream.py`, not in the gateway); a name bound by two
+`except ... as` clauses of one function has the first one's type in compiled code, so each has its own
+(tests/unit/test_compiled.py holds the first rule).
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ COMPILED = (
     "lambkin.api.invoke_relay",
     "lambkin.api.lambda_invoke",
     "lambkin.cluster.splice",
+    "lambkin.environments.environment",
     "lambkin.environments.lifecycle",
     "lambkin.environments.results",
     "lambkin.environments.runtime_api",
@@ -58,10 +62,20 @@ COMPILED = (
     "lambkin.metrics.recorder",
     "lambkin.metrics.series",
     "lambkin.protocol.dialect",
+    "lambkin.protocol.gateway",
     "lambkin.protocol.serialize",
     "lambkin.protocol.service",
     "lambkin.protocol.sigv4",
     "lambkin.protocol.validate",
+    "lambkin.api.authorize",
+    "lambkin.identity.keys",
+    "lambkin.identity.principals",
+    "lambkin.functions.cache",
+    "lambkin.functions.names",
+    "lambkin.environments.scaling",
+    "lambkin.api.aws_regions",
+    "lambkin.logs.stream",
+    "lambkin.api.lambda_payloads",
     "lambkin.ids",
     "lambkin.json_depth",
     "lambkin.watchdog",

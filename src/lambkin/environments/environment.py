@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import datetime
 import logging
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
@@ -61,8 +60,8 @@ class InvocationResult:
 class Environment:
     """Runs one sandbox at a time for one function version; handles one event at a time.
 
-    `running()` owns the sandbox from creation to destruction; the pool calls it from the environment's
-    own task, so killing the environment is cancelling that task.
+    `open()` and `close()` own the sandbox from creation to destruction; the pool calls them from the
+    environment's own task (`pool.running`), so killing the environment is cancelling that task.
     """
 
     def __init__(
@@ -103,13 +102,14 @@ class Environment:
         # its deadline, in loop time, watched by one timer that outlives invocations (lambkin/watchdog.py)
         self._outcome: asyncio.Future[Outcome | None] | None = None
         self._watchdog: Watchdog | None = None
+        self._server: asyncio.Server | None = None  # serving the Runtime API socket, from open() on
 
     def move(self, target: EnvState) -> None:
         self.state = env_transition(self.state, target)
 
-    @contextlib.asynccontextmanager
-    async def running(self) -> AsyncIterator[None]:
-        """Creates the sandbox, serves its Runtime API socket, starts it; destroys all of it on exit."""
+    async def open(self) -> None:
+        """Creates the sandbox and serves its Runtime API socket; `close()` destroys all of it (the pool
+        calls both, around the environment's life: `pool.running`)."""
         loop = asyncio.get_running_loop()
         self.api = api = RuntimeApi()
         self._exit = loop.create_future()
@@ -119,20 +119,23 @@ class Environment:
         sandbox = await self.backend.create(self.spec, out, err)
         self.sandbox_ms = (self.clock.monotonic() - creating) * 1000
         self.sandbox = sandbox
-        server: asyncio.Server | None = None
-        try:
-            server = await loop.create_server(api.protocol, sock=sandbox.runtime_api_socket)
-            yield
-        finally:
-            if self.state is not EnvState.DEAD:
-                self.move(EnvState.DEAD)
-            self._closing = True  # from here on, kill() must not interrupt the teardown
-            if self._watchdog is not None:
-                self._watchdog.cancel()
-            api.close()
-            if server is not None:
-                server.close()
-            await sandbox.destroy()
+        self._server = await loop.create_server(api.protocol, sock=sandbox.runtime_api_socket)
+
+    async def close(self) -> None:
+        """Ends what `open()` made, as far as it got: the environment is dead, its sandbox destroyed."""
+        sandbox = self.sandbox
+        if sandbox is None:
+            return  # never created
+        if self.state is not EnvState.DEAD:
+            self.move(EnvState.DEAD)
+        self._closing = True  # from here on, kill() must not interrupt the teardown
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+        if self.api is not None:
+            self.api.close()
+        if self._server is not None:
+            self._server.close()
+        await sandbox.destroy()
 
     async def watch_exit(self) -> ExitStatus:
         """Blocks until the sandbox's process exits; records it for any invocation in flight."""
@@ -310,26 +313,34 @@ class Environment:
         if self.task is not None and not self.task.done() and not self._closing:
             self.task.cancel()
 
+    # (the lock taken and released by hand, not by `async with`: this class is compiled, and a compiled
+    # coroutine must not suspend in an exception's handling, as an `async with`'s exit may; lambkin.compiled)
     async def freeze(self) -> bool:
         """Freezes an idle environment; False if it stopped being idle meanwhile."""
-        async with self._lock:
+        await self._lock.acquire()
+        try:
             if self.state is not EnvState.IDLE or self.sandbox is None:
                 return False
             await self.sandbox.freeze()
             self.move(EnvState.FROZEN)
             return True
+        finally:
+            self._lock.release()
 
     async def acquire(self) -> None:
         """Thaws it if frozen, then marks it busy."""
         if self.state is EnvState.IDLE and not self._lock.locked():
             self.move(EnvState.BUSY)  # warm, and no freeze under way: nothing to wait for
             return
-        async with self._lock:
+        await self._lock.acquire()
+        try:
             if self.state is EnvState.FROZEN:
                 assert self.sandbox is not None
                 await self.sandbox.thaw()
                 self.move(EnvState.IDLE)
             self.move(EnvState.BUSY)
+        finally:
+            self._lock.release()
 
     def release(self) -> None:
         self.move(EnvState.IDLE)

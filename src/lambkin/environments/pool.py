@@ -9,7 +9,7 @@ import datetime
 import logging
 import secrets
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 
 from lambkin.clock import SYSTEM_CLOCK, Clock
@@ -341,7 +341,7 @@ class Pools:
                 env, phases = await self._create(pool, credentials)
                 env.logs.carry(earlier)
                 try:
-                    async with env.running(), asyncio.TaskGroup() as tasks:
+                    async with running(env), asyncio.TaskGroup() as tasks:
                         try:
                             await env.start()
                         except InitFailed as exc:  # nothing to run: Runtime.InvalidEntrypoint
@@ -465,6 +465,17 @@ class Pools:
                     if env in pool.idle:
                         pool.idle.remove(env)
                     env.kill()
+
+
+@contextlib.asynccontextmanager
+async def running(env: Environment) -> AsyncIterator[None]:
+    """An environment's sandbox, from its creation to its destruction (what `open()` made, as far as it got,
+    is closed on the way out)."""
+    try:
+        await env.open()
+        yield
+    finally:
+        await env.close()
 
 
 def _failure_reason(failure: InitFailed) -> str:

@@ -7,6 +7,7 @@ A message is: total length, headers length (both 4-byte big-endian), CRC32 of th
 from __future__ import annotations
 
 import json
+import logging
 import struct
 import zlib
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -15,6 +16,8 @@ from typing import Any
 from botocore.model import Shape, StructureShape
 
 from lambkin.protocol.errors import AwsError
+
+log = logging.getLogger("lambkin.protocol")
 
 _STRING = 7
 
@@ -87,3 +90,13 @@ async def encode(
                 ":error-message": failure.message,
             }
             yield frame(headers, b"")
+
+
+async def guarded(stream: AsyncIterator[bytes], request_id: str) -> AsyncIterator[bytes]:
+    """A reply's stream that ends, instead of raising, if producing it fails (its head is already sent). Here,
+    not in the gateway: the gateway is compiled (lambkin.compiled), and mypyc compiles no async generator."""
+    try:
+        async for chunk in stream:
+            yield chunk
+    except Exception:
+        log.exception("stream of request %s failed", request_id)

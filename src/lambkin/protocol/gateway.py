@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, parse_qsl
 from botocore.model import OperationModel
 
 from lambkin import ids
-from lambkin.protocol import dialect, serialize
+from lambkin.protocol import dialect, eventstream, serialize
 from lambkin.protocol.errors import AwsError, DomainError
 from lambkin.protocol.legacy import query_model
 from lambkin.protocol.model import ServiceIndex, service_index, wire_protocol
@@ -155,7 +155,7 @@ class AwsGateway:
             reply = serialize.error(index, protocol, internal, request_id, routed.accepts_json)
         reply.headers.append(("x-amzn-requestid", request_id))
         if reply.stream is not None:
-            return dataclasses.replace(reply, stream=_guarded(reply.stream, request_id))
+            return dataclasses.replace(reply, stream=eventstream.guarded(reply.stream, request_id))
         return reply
 
     def _pick(self, request: ApiRequest) -> tuple[ServiceIndex, str]:
@@ -212,8 +212,8 @@ class AwsGateway:
         incoming = Incoming(request.method, request.raw_path, request.query_string, request.headers, body)
         try:
             verified = await self.verify(incoming, index.signing_name)
-        except SignatureError as failure:
-            raise dialect.auth_error(failure) from None
+        except SignatureError as refused:  # (each `as` its own name: mypyc types a name once)
+            raise dialect.auth_error(refused) from None
         try:
             if protocol == "query":
                 params = _form(request, body)
@@ -256,10 +256,13 @@ class AwsGateway:
             if self.relayer is None
             else self.relayer.relayed_by(request.method, request.raw_path, request.headers),
         )
+        relayed: Relay | None = None
         try:
             output = await self.call(handler, arguments, context)
         except Relay as relay:
-            return await self._relay(relay, request, body, context)
+            relayed = relay  # awaited outside the except block (lambkin.compiled: a compiled coroutine)
+        if relayed is not None:
+            return await self._relay(relayed, request, body, context)
         if routed.accepts_json:
             return serialize.query_json(operation, output, request_id)
         return _render(index, protocol, operation, output, request_id)
@@ -319,15 +322,6 @@ def _render(
     if protocol == "json":
         return serialize.json_body(index, operation, output)
     return serialize.rest_json(operation, output)
-
-
-async def _guarded(stream: AsyncIterator[bytes], request_id: str) -> AsyncIterator[bytes]:
-    """A reply's stream that ends, instead of raising, if producing it fails (its head is already sent)."""
-    try:
-        async for chunk in stream:
-            yield chunk
-    except Exception:
-        log.exception("stream of request %s failed", request_id)
 
 
 def _form(request: ApiRequest, body: bytes) -> dict[str, str]:
