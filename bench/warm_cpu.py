@@ -6,7 +6,8 @@ Run: .venv/bin/python -m bench.warm_cpu [--requests N] [--rounds N] [--build SRC
 One `lambkin server` per build (`--build` is a source tree put first on its PYTHONPATH; default: this
 checkout), each with the python-echo function warm; the same signed Invoke is replayed over a keep-alive
 connection, alternating rounds between the builds (in ABBA order: going first in a round is worth about
-0.1 ms on a shared 2-vCPU machine). For each round it reads the CPU time the server's event
+0.1 ms on a shared 2-vCPU machine), every server's loop pinned to the same CPU (left to `auto`, each server
+would claim a CPU of its own, and the builds would differ in where they run too). For each round it reads the CPU time the server's event
 loop thread spent (/proc/PID/task/PID/schedstat, in ns) and divides it by the requests: no sampling, no
 profiler. Busy polling is off (it spends CPU on purpose). The least of the rounds is the figure least
 disturbed by other processes; the median is printed beside it, and the p50 latency the client saw (an A/B of
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import os
 import sys
 from contextlib import ExitStack
 from pathlib import Path
@@ -57,8 +59,17 @@ def main(argv: list[str]) -> int:
     latencies: dict[str, list[float]] = {}
     with ExitStack() as stack:
         sides = []
+        # every server's loop on the same CPU (under `auto` the first would take the highest, the second the
+        # next, the third none): the builds differ in their code alone; one server runs at a time
+        cpus = os.sched_getaffinity(0)
+        loop_cpu = str(max(cpus)) if len(cpus) > 1 else "off"
         for index, build in enumerate(builds):
-            env = {"LAMBKIN_FREEZE_AFTER": "5", "LAMBKIN_BUSY_POLL_US": "0", "PYTHONPATH": f"{build}:{ROOT}"}
+            env = {
+                "LAMBKIN_FREEZE_AFTER": "5",
+                "LAMBKIN_BUSY_POLL_US": "0",
+                "LAMBKIN_LOOP_CPU": loop_cpu,
+                "PYTHONPATH": f"{build}:{ROOT}",
+            }
             server = stack.enter_context(lambkin_server(env, name=f"cpu{index}"))
             uri = push("python-echo", server.registry, creds(), tag="bench")
             lam = create_function(server, "warm", uri, MemorySize=MEMORY_MB)
