@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -228,3 +229,48 @@ def test_unpinned_is_a_no_op_when_nothing_is_pinned() -> None:
     with loop_cpu.unpinned():
         assert affinity_of(0) == ALL
     assert affinity_of(0) == ALL
+
+
+def _schedstat(path: Path, waited_ns: int, slices: int) -> None:
+    path.write_text(f"123456 {waited_ns} {slices}\n")
+
+
+def test_core_wait_judges_the_wait_per_slice_between_samples(tmp_path: Path) -> None:
+    stat = tmp_path / "schedstat"
+    core = loop_cpu.CoreWait(prompt_s=100e-6, min_slices=50, source=stat)
+    _schedstat(stat, 0, 0)
+    core.sample()
+    assert not core.prompt  # one sample is no verdict: not prompt until one says so
+    _schedstat(stat, 100 * 20_000, 100)  # 100 slices, 20 µs waited each: a core of its own
+    core.sample()
+    assert core.prompt
+    _schedstat(stat, 100 * 20_000 + 100 * 330_000, 200)  # 330 µs each: others hold the core
+    core.sample()
+    assert not core.prompt
+    _schedstat(stat, 100 * 20_000 + 100 * 330_000 + 10 * 1_000, 210)  # an idle loop: too few to judge
+    core.sample()
+    assert not core.prompt
+    _schedstat(stat, 100 * 20_000 + 100 * 330_000 + 10 * 1_000 + 60 * 10_000, 270)
+    core.sample()
+    assert core.prompt
+
+
+def test_core_wait_without_schedstat_keeps_its_verdict(tmp_path: Path) -> None:
+    core = loop_cpu.CoreWait(source=tmp_path / "missing")
+    core.sample()
+    core.sample()
+    assert not core.prompt
+    (tmp_path / "missing").write_text("not the kernel's format\n")
+    core.sample()
+    assert not core.prompt
+
+
+def test_core_wait_reads_the_calling_threads_schedstat() -> None:
+    if not loop_cpu.SCHEDSTAT.exists():
+        pytest.skip("no /proc/thread-self/schedstat here")
+    core = loop_cpu.CoreWait(prompt_s=10.0, min_slices=1)  # any wait is prompt: only the reading is tested
+    core.sample()
+    for _ in range(5):
+        time.sleep(0.001)  # each sleep ends a time slice of this thread
+    core.sample()
+    assert core.prompt

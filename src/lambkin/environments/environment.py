@@ -23,6 +23,7 @@ from lambkin.environments.runtime_api import Event, RuntimeApi
 from lambkin.http11.busy_poll import BusyPoll
 from lambkin.logs import lines
 from lambkin.logs.stream import LogStream
+from lambkin.loop_cpu import CoreWait
 from lambkin.sandbox.errors import ProcessNotStarted
 from lambkin.sandbox.spec import ExitStatus, Sandbox, SandboxBackend, SandboxSpec
 from lambkin.watchdog import Watchdog
@@ -73,6 +74,7 @@ class Environment:
         memory_mb: int,
         clock: Clock = SYSTEM_CLOCK,
         poll: BusyPoll | None = None,
+        core: CoreWait | None = None,
     ) -> None:
         self.id = spec.id
         self.spec = spec
@@ -96,6 +98,7 @@ class Environment:
         self._closing = False
         self._peak = (-PEAK_REFRESH_S, 0)  # (when read, Max Memory Used in MB)
         self.poll = poll
+        self.core = core
         self._recent_s: float | None = None  # how long its invocations take (moving average)
         self._owed_s = 0.0  # a suppressed init's time, taken from its first invocation's timeout
         # the invocation in flight: its outcome (settled with None by the sandbox's exit or its timeout) and
@@ -111,7 +114,7 @@ class Environment:
         """Creates the sandbox and serves its Runtime API socket; `close()` destroys all of it (the pool
         calls both, around the environment's life: `pool.running`)."""
         loop = asyncio.get_running_loop()
-        self.api = api = RuntimeApi()
+        self.api = api = RuntimeApi(self.core)
         self._exit = loop.create_future()
         self._exit.add_done_callback(self._interrupt)
         out, err = self.logs.sink(1), self.logs.sink(2)

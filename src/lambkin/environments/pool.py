@@ -24,6 +24,7 @@ from lambkin.http11.busy_poll import BusyPoll
 from lambkin.logs import lines
 from lambkin.logs.store import LogStore
 from lambkin.logs.stream import LogStream
+from lambkin.loop_cpu import CoreWait
 from lambkin.metrics.recorder import Recorder
 from lambkin.metrics.series import Phase, Series
 from lambkin.sandbox.spec import SandboxBackend
@@ -128,6 +129,7 @@ class Pools:
         self._pools: set[VersionPool] = set()
         self._group: asyncio.TaskGroup | None = None
         self.poll = BusyPoll(settings.busy_poll_s) if settings.busy_poll_s > 0 else None
+        self.core = CoreWait()  # sampled by the housekeeping: which write first when a runtime answers
         # the host's init slots: shared by the pools of every region this server serves (one host)
         self.gate = gate or InitGate(settings.max_parallel_starts)
 
@@ -423,7 +425,7 @@ class Pools:
         logs = LogStream(self.logs, version.log_group_name, stream)
         logs.begin()  # init output belongs to the first invocation's tail
         env = Environment(
-            spec, self.backend, logs, version.version, version.memory_size, self.clock, self.poll
+            spec, self.backend, logs, version.version, version.memory_size, self.clock, self.poll, self.core
         )
         env.task = asyncio.current_task()
         pool.envs.add(env)
@@ -434,6 +436,7 @@ class Pools:
         last_expiry = self.clock.monotonic()
         while True:
             await self.clock.sleep(self.settings.tick_s)
+            self.core.sample()
             now = self.clock.monotonic()
             self.logs.flush()
             await self.tidy(now)

@@ -27,6 +27,7 @@ from lambkin.environments.results import (
 )
 from lambkin.http11.exchange import Reply, Request
 from lambkin.http11.handler import HandlerConnection
+from lambkin.loop_cpu import CoreWait
 
 PREFIX = "/2018-06-01"
 NEXT = PREFIX + "/runtime/invocation/next"
@@ -80,8 +81,9 @@ class RuntimeApi:
     `submit(event)` once per invocation and awaits the returned future for the outcome.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, core: CoreWait | None = None) -> None:
         self._loop = loop = asyncio.get_running_loop()
+        self._core = core  # whether the loop has its core promptly: the caller's answer goes first then
         self.state = RuntimeState.STARTED
         self.ready: asyncio.Future[None] = loop.create_future()
         self.init_failed: asyncio.Future[FunctionError] = loop.create_future()
@@ -203,10 +205,19 @@ class RuntimeApi:
             return
         content_type = request.headers.get("content-type") or "application/json"
         self._finish(Success(request.body, content_type))
-        # The 202 goes out at once, before the caller's answer: the runtime turns around (its next /next)
-        # while the loop renders that answer, instead of after it. The answer is not delayed beyond this one
-        # write: the task it waits on was woken first, and runs before the loop reads the runtime again.
-        reply.send(202, _ACCEPTED, _JSON)
+        self._accept(reply)
+
+    def _accept(self, reply: Reply) -> None:
+        """The 202 to a runtime's answer. While the loop has its core promptly (`CoreWait`), it goes out
+        after the caller's answer: the task that writes that answer was woken first, and the 202 waits for
+        the loop's next turn, so the caller is woken before the runtime, which shares the other cores with
+        it. While the loop waits for its core, the 202 goes out at once: the runtime turns around (its next
+        /next) while the loop renders the caller's answer, rather than after the loop's next wait for a core
+        (docs/design/warm-invoke.md, "Which write first")."""
+        if self._core is not None and self._core.prompt:
+            self._loop.call_soon(reply.send, 202, _ACCEPTED, _JSON)
+        else:
+            reply.send(202, _ACCEPTED, _JSON)
 
     def _cut(self, request: Request) -> None:
         """The runtime hung up within its /response body (closed, or its process died): the invocation
@@ -225,7 +236,7 @@ class RuntimeApi:
         if not self._move(RuntimeState.INVOCATION_ERROR_RESPONSE, reply):
             return
         self._finish(_function_error(request))
-        reply.send(202, _ACCEPTED, _JSON)
+        self._accept(reply)
 
     def _init_error(self, request: Request, reply: Reply) -> None:
         if not self._move(RuntimeState.INIT_ERROR, reply):

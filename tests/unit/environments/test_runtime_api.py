@@ -12,6 +12,7 @@ import pytest
 from lambkin.environments.lifecycle import RuntimeState
 from lambkin.environments.results import MAX_RESPONSE_BYTES, FunctionError, Success
 from lambkin.environments.runtime_api import Event, RuntimeApi
+from lambkin.loop_cpu import CoreWait
 from lambkin.testing.runtime import RuntimeClient
 
 
@@ -309,3 +310,47 @@ async def test_a_cut_response_of_another_request_changes_nothing(
     await cut_response(client, "req-other")
     assert (await client.respond("req-1", b"{}")).status == 202
     assert await outcome == Success(b"{}")
+
+
+@pytest.mark.parametrize("prompt", [True, False])
+async def test_the_callers_answer_goes_before_the_202_while_the_loop_has_its_core(prompt: bool) -> None:
+    """The caller, woken by the runtime's answer, runs before the runtime's 202 is written while the loop's
+    core is prompt; while the loop waits for its core, the 202 is written first (runtime_api._accept)."""
+    core = CoreWait()
+    core.prompt = prompt
+    api = RuntimeApi(core)
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen()
+    server = await asyncio.get_running_loop().create_server(api.protocol, sock=sock)
+    host, port = sock.getsockname()
+    client = await RuntimeClient(f"{host}:{port}").connect()
+    runtime = socket.create_connection(sock.getsockname())
+    try:
+        pending = asyncio.ensure_future(client.next())
+        await api.ready
+        outcome = api.submit(event())
+        await pending
+
+        async def caller() -> bytes:
+            await outcome  # woken by the runtime's answer: what has the runtime been sent by now?
+            try:
+                return runtime.recv(4096, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+            except BlockingIOError:
+                return b""
+
+        answered = asyncio.ensure_future(caller())
+        await asyncio.sleep(0)
+        runtime.sendall(
+            b"POST /2018-06-01/runtime/invocation/req-1/response HTTP/1.1\r\n"
+            b"Host: runtime\r\nContent-Length: 2\r\n\r\n{}"
+        )
+        seen_by_then = await answered
+        assert seen_by_then.startswith(b"HTTP/1.1 202") is not prompt
+        runtime.settimeout(5)
+        assert runtime.recv(4096).startswith(b"HTTP/1.1 202")  # sent either way
+    finally:
+        runtime.close()
+        await client.close()
+        api.close()
+        server.close()
