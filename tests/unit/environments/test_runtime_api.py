@@ -17,8 +17,13 @@ from lambkin.testing.runtime import RuntimeClient
 
 
 @pytest.fixture
-async def served() -> AsyncIterator[tuple[RuntimeApi, RuntimeClient]]:
-    api = RuntimeApi()
+async def served(request: pytest.FixtureRequest) -> AsyncIterator[tuple[RuntimeApi, RuntimeClient]]:
+    prompt = getattr(request, "param", None)  # a test may say whether the loop's core is prompt
+    core = None
+    if prompt is not None:
+        core = CoreWait()
+        core.prompt = prompt
+    api = RuntimeApi(core)
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     sock.listen()
@@ -312,20 +317,15 @@ async def test_a_cut_response_of_another_request_changes_nothing(
     assert await outcome == Success(b"{}")
 
 
-@pytest.mark.parametrize("prompt", [True, False])
-async def test_the_callers_answer_goes_before_the_202_while_the_loop_has_its_core(prompt: bool) -> None:
+@pytest.mark.parametrize("served", [True, False], ids=["prompt", "waiting"], indirect=True)
+async def test_the_callers_answer_goes_before_the_202_while_the_loop_has_its_core(
+    served: tuple[RuntimeApi, RuntimeClient], request: pytest.FixtureRequest
+) -> None:
     """The caller, woken by the runtime's answer, runs before the runtime's 202 is written while the loop's
     core is prompt; while the loop waits for its core, the 202 is written first (runtime_api._accept)."""
-    core = CoreWait()
-    core.prompt = prompt
-    api = RuntimeApi(core)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen()
-    server = await asyncio.get_running_loop().create_server(api.protocol, sock=sock)
-    host, port = sock.getsockname()
-    client = await RuntimeClient(f"{host}:{port}").connect()
-    runtime = socket.create_connection(sock.getsockname())
+    api, client = served
+    host, port = client.address.rsplit(":", 1)
+    runtime = socket.create_connection((host, int(port)))
     try:
         pending = asyncio.ensure_future(client.next())
         await api.ready
@@ -346,11 +346,9 @@ async def test_the_callers_answer_goes_before_the_202_while_the_loop_has_its_cor
             b"Host: runtime\r\nContent-Length: 2\r\n\r\n{}"
         )
         seen_by_then = await answered
+        prompt = request.node.callspec.params["served"]
         assert seen_by_then.startswith(b"HTTP/1.1 202") is not prompt
         runtime.settimeout(5)
         assert runtime.recv(4096).startswith(b"HTTP/1.1 202")  # sent either way
     finally:
         runtime.close()
-        await client.close()
-        api.close()
-        server.close()
