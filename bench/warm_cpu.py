@@ -8,10 +8,11 @@ checkout), each with the python-echo function warm; the same signed Invoke is re
 connection, alternating rounds between the builds (in ABBA order: going first in a round is worth about
 0.1 ms on a shared 2-vCPU machine), every server's loop pinned to the same CPU (left to `auto`, each server
 would claim a CPU of its own, and the builds would differ in where they run too). For each round it reads
-the CPU time the server's event loop thread spent (/proc/PID/task/PID/schedstat, in ns) and divides it by the requests: no sampling, no
-profiler. Busy polling is off (it spends CPU on purpose). The least of the rounds is the figure least
-disturbed by other processes; the median is printed beside it, and the p50 latency the client saw (an A/B of
-two builds under the same load, where `bench.warm_invoke`'s ratio to the emulator is too noisy to compare).
+the CPU time the server's event loop thread spent (/proc/PID/task/PID/schedstat, in ns) and divides it by
+the requests: no sampling, no profiler. Busy polling is off (it spends CPU on purpose). The least of the
+rounds is the figure least disturbed by other processes; the median is printed beside it, and the p50
+latency the client saw (an A/B of two builds under the same load, where `bench.warm_invoke`'s ratio to the
+emulator is too noisy to compare).
 """
 
 from __future__ import annotations
